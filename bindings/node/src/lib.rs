@@ -1,0 +1,1 @@
+//! Node.js bindings for imagor-rs. (Being written: see issue 7.)

@@ -1,0 +1,1 @@
+//! Python bindings for imagor-rs. (Being written: see issue 6.)

@@ -1,0 +1,2 @@
+//! The `imagor` command line. (Being written: see issue 2.)
+fn main() {}

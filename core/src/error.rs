@@ -1,0 +1,231 @@
+//! The one error type of the crate.
+//!
+//! Every variant mirrors an imagor error value (`errors.go`): it carries
+//! imagor's message and HTTP status, plus a stable machine-readable
+//! [`Error::code`] that the C, Python and Node bindings expose unchanged.
+
+use std::fmt;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in parsing, signing, loading or processing.
+///
+/// The `Display` text is imagor's message (`"url signature mismatch"`), the
+/// HTTP status is [`Error::status`] and the stable code is [`Error::code`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The image (or an overlay) does not exist. 404.
+    #[error("not found")]
+    NotFound,
+    /// The request is malformed: a bad path, filter argument or option. 400.
+    ///
+    /// The message is `"invalid"` for imagor's `ErrInvalid`, or a specific
+    /// text such as `"blurhash requires exactly x and y components"`.
+    #[error("{0}")]
+    Invalid(String),
+    /// The HTTP method is not allowed. 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// An HTTP source was refused by the loader's allow-list. 403.
+    #[error("http source not allowed")]
+    SourceNotAllowed,
+    /// The URL signature does not match the path. 403.
+    #[error("url signature mismatch")]
+    SignatureMismatch,
+    /// A load, process or save step ran out of time. 408.
+    #[error("timeout")]
+    Timeout,
+    /// The URL carried an `expire()` filter in the past. 410.
+    #[error("expired")]
+    Expired,
+    /// The bytes are not an image format we can load or save. 406.
+    #[error("unsupported format")]
+    UnsupportedFormat,
+    /// The source is larger than the configured byte limit. 400.
+    #[error("maximum size exceeded")]
+    MaxSizeExceeded,
+    /// The image is wider, taller or bigger than the configured limits. 422.
+    #[error("maximum resolution exceeded")]
+    MaxResolutionExceeded,
+    /// The processing queue is full. 429.
+    #[error("too many requests")]
+    TooManyRequests,
+    /// libvips refused the image or an operation on it. 406, as imagor.
+    #[error("{0}")]
+    Processing(String),
+    /// An error with an explicit status, e.g. an upstream HTTP status that a
+    /// loader forwards (`404 Not Found` from the origin).
+    #[error("{message}")]
+    Status {
+        /// imagor's message.
+        message: String,
+        /// HTTP status code.
+        status: u16,
+    },
+    /// A bug or an environment failure on our side. 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// imagor's plain `ErrInvalid` (`{"message":"invalid","status":400}`).
+    pub fn invalid() -> Self {
+        Error::Invalid("invalid".to_owned())
+    }
+
+    /// A 400 error with a specific message.
+    pub fn invalid_msg(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+
+    /// imagor's `ErrInternal` (`"internal error"`, 500).
+    pub fn internal() -> Self {
+        Error::Internal("internal error".to_owned())
+    }
+
+    /// The HTTP status imagor answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::NotFound => 404,
+            Error::Invalid(_) | Error::MaxSizeExceeded => 400,
+            Error::MethodNotAllowed => 405,
+            Error::SourceNotAllowed | Error::SignatureMismatch => 403,
+            Error::Timeout => 408,
+            Error::Expired => 410,
+            Error::UnsupportedFormat | Error::Processing(_) => 406,
+            Error::MaxResolutionExceeded => 422,
+            Error::TooManyRequests => 429,
+            Error::Status { status, .. } => *status,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// A stable, machine-readable name for the kind of error.
+    ///
+    /// These never change once released; bindings derive their own codes
+    /// from them (`ERR_IMAGOR_NOT_FOUND` in Node, `imagor.NotFoundError` in
+    /// Python, `IMAGOR_STATUS_NOT_FOUND` in C).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound => "not_found",
+            Error::Invalid(_) => "invalid",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::SourceNotAllowed => "source_not_allowed",
+            Error::SignatureMismatch => "signature_mismatch",
+            Error::Timeout => "timeout",
+            Error::Expired => "expired",
+            Error::UnsupportedFormat => "unsupported_format",
+            Error::MaxSizeExceeded => "max_size_exceeded",
+            Error::MaxResolutionExceeded => "max_resolution_exceeded",
+            Error::TooManyRequests => "too_many_requests",
+            Error::Processing(_) => "processing",
+            Error::Status { .. } => "status",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// imagor's message, as in the JSON error body.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// The compact JSON body imagor's server answers with:
+    /// `{"message":"...","status":N}` (keys in that order).
+    pub fn to_json(&self) -> String {
+        let body = ErrorBody {
+            message: self.message(),
+            status: self.status(),
+        };
+        serde_json::to_string(&body).unwrap_or_else(|_| {
+            format!("{{\"message\":\"internal error\",\"status\":{}}}", 500)
+        })
+    }
+
+    /// Rebuild an error from imagor's `(message, status)` pair, choosing the
+    /// named variant when the pair is one of imagor's canonical values.
+    pub fn from_status(message: &str, status: u16) -> Self {
+        let named = match (status, message) {
+            (404, "not found") => Some(Error::NotFound),
+            (405, "method not allowed") => Some(Error::MethodNotAllowed),
+            (403, "http source not allowed") => Some(Error::SourceNotAllowed),
+            (403, "url signature mismatch") => Some(Error::SignatureMismatch),
+            (408, "timeout") => Some(Error::Timeout),
+            (410, "expired") => Some(Error::Expired),
+            (406, "unsupported format") => Some(Error::UnsupportedFormat),
+            (400, "maximum size exceeded") => Some(Error::MaxSizeExceeded),
+            (422, "maximum resolution exceeded") => Some(Error::MaxResolutionExceeded),
+            (429, "too many requests") => Some(Error::TooManyRequests),
+            _ => None,
+        };
+        named.unwrap_or_else(|| match status {
+            400 => Error::Invalid(message.to_owned()),
+            406 => Error::Processing(message.to_owned()),
+            500 => Error::Internal(message.to_owned()),
+            _ => Error::Status {
+                message: message.to_owned(),
+                status,
+            },
+        })
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody {
+    message: String,
+    status: u16,
+}
+
+/// Shown by `{:#}`-less formatting in logs: `imagor: 404 not found`, the text
+/// imagor's Go errors print (and parse back in `WrapError`).
+pub struct ImagorText<'a>(pub &'a Error);
+
+impl fmt::Display for ImagorText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "imagor: {} {}", self.0.status(), self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bodies_match_imagor() {
+        assert_eq!(
+            Error::NotFound.to_json(),
+            r#"{"message":"not found","status":404}"#
+        );
+        assert_eq!(
+            Error::invalid().to_json(),
+            r#"{"message":"invalid","status":400}"#
+        );
+        assert_eq!(
+            Error::MaxResolutionExceeded.to_json(),
+            r#"{"message":"maximum resolution exceeded","status":422}"#
+        );
+        assert_eq!(
+            Error::internal().to_json(),
+            r#"{"message":"internal error","status":500}"#
+        );
+    }
+
+    #[test]
+    fn from_status_round_trips_named_errors() {
+        for e in [
+            Error::NotFound,
+            Error::SignatureMismatch,
+            Error::SourceNotAllowed,
+            Error::UnsupportedFormat,
+            Error::MaxResolutionExceeded,
+            Error::invalid(),
+            Error::Processing("VipsJpeg: premature end".into()),
+        ] {
+            assert_eq!(Error::from_status(&e.message(), e.status()), e);
+        }
+        let e = Error::from_status("errorrrr", 167);
+        assert_eq!(e.status(), 167);
+        assert_eq!(ImagorText(&e).to_string(), "imagor: 167 errorrrr");
+    }
+}

@@ -1,0 +1,1 @@
+//! Storage key styles. (Being written: see issue 2.)

@@ -1,0 +1,1 @@
+//! imagor's URL grammar. (Being written: see issue 2.)

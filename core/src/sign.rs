@@ -1,0 +1,1 @@
+//! URL signing. (Being written: see issue 2.)

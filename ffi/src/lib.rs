@@ -1,0 +1,1 @@
+//! C ABI for imagor-rs. (Being written: see issue 5.)
