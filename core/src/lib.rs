@@ -23,5 +23,6 @@ pub mod error;
 pub mod hasher;
 pub mod path;
 pub mod sign;
+pub mod vips;
 
 pub use error::{Error, Result};
