@@ -1,1 +1,45 @@
-//! imagor's URL grammar. (Being written: see issue 2.)
+//! imagor's URL grammar: parse a request path into [`Params`] and generate
+//! it back, byte for byte as imagor 1.9.5 (`imagorpath`) does.
+//!
+//! ```text
+//! /HASH|unsafe/[meta/][trim[:top-left|:bottom-right][:TOLERANCE]/][AxB:CxD/]
+//!   [fit-in|full-fit-in|adaptive-fit-in|adaptive-full-fit-in/][stretch/]
+//!   [-][W]x[-][H]/[PLxPT[:PRxPB]/][left|right|center/][top|bottom|middle/]
+//!   [smart/][filters:NAME(ARGS)[:NAME(ARGS)...]/]IMAGE
+//! ```
+//!
+//! ```
+//! use imagor::path::{generate_path, parse, Filter};
+//!
+//! let p = parse("/unsafe/fit-in/-200x150/filters:fill(white):format(webp)/a%20b.jpg");
+//! assert!(p.r#unsafe && p.fit_in && p.h_flip);
+//! assert_eq!((p.width, p.height), (200, 150));
+//! assert_eq!(p.filters[1], Filter::new("format", "webp"));
+//! assert_eq!(p.image, "a b.jpg");
+//! assert_eq!(generate_path(&p), "fit-in/-200x150/filters:fill(white):format(webp)/a b.jpg");
+//! ```
+//!
+//! Parsing never fails and never panics: unrecognised segments become part
+//! of the image, as in imagor. It runs in linear time without recursion.
+
+mod generate;
+mod go;
+mod normalize;
+mod params;
+mod parse;
+
+pub use generate::{generate, generate_path, generate_unsafe};
+pub use normalize::{clean, normalize, SafeChars};
+pub use params::{
+    has_cache_bypass, has_crop, has_filter, Filter, Params, H_ALIGN_LEFT, H_ALIGN_RIGHT,
+    TRIM_BY_BOTTOM_RIGHT, TRIM_BY_TOP_LEFT, V_ALIGN_BOTTOM, V_ALIGN_TOP,
+};
+pub use parse::{apply, parse, parse_filters, split_args};
+
+/// Go's `url.QueryUnescape`: `%XX` decoded and `+` read as a space; `None`
+/// when an escape is malformed (`100%`, `%zz`). imagor's server retries a
+/// failed request with the query-unescaped path. Decoded bytes that are not
+/// UTF-8 become U+FFFD, one per byte, as Go's JSON output shows them.
+pub fn query_unescape(s: &str) -> Option<String> {
+    go::query_unescape(s).map(go::lossy_string)
+}

@@ -1,0 +1,184 @@
+//! Storage-key normalisation: imagor's `Normalize` and `SafeChars`.
+
+use super::go;
+
+/// The set of bytes [`normalize`] leaves unescaped (imagor's `SafeChars`).
+///
+/// Letters, digits, `/`, `-`, `_`, `.` and `~` are always safe; extra bytes
+/// come from a storage's `safe-chars` option. The special value `"--"`
+/// turns escaping off entirely.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SafeChars {
+    noop: bool,
+    extra: [bool; 256],
+}
+
+impl SafeChars {
+    /// The default set plus the characters of `extra`, or no escaping at all
+    /// for `"--"`.
+    ///
+    /// As in imagor each character marks one byte, its code point truncated
+    /// to 8 bits: `"é"` (U+00E9) marks byte 0xE9, not its UTF-8 bytes.
+    pub fn new(extra: &str) -> Self {
+        if extra == "--" {
+            return Self::noop();
+        }
+        let mut table = [false; 256];
+        for c in extra.chars() {
+            // Go's byte(rune) conversion keeps the low 8 bits.
+            table[usize::from(u32::from(c) as u8)] = true;
+        }
+        SafeChars {
+            noop: false,
+            extra: table,
+        }
+    }
+
+    /// A set that escapes nothing (imagor's `NewNoopSafeChars`).
+    pub fn noop() -> Self {
+        SafeChars {
+            noop: true,
+            extra: [false; 256],
+        }
+    }
+
+    /// Whether byte `c` is percent-escaped (a space becomes `+` instead).
+    pub fn should_escape(&self, c: u8) -> bool {
+        if self.noop || c.is_ascii_alphanumeric() || matches!(c, b'/' | b'-' | b'_' | b'.' | b'~') {
+            return false;
+        }
+        !self.extra[usize::from(c)]
+    }
+}
+
+impl Default for SafeChars {
+    /// The default set (`SafeChars::new("")`).
+    fn default() -> Self {
+        SafeChars::new("")
+    }
+}
+
+impl std::fmt::Debug for SafeChars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let extra: Vec<u8> = (0..=255u8)
+            .filter(|&c| self.extra[usize::from(c)])
+            .collect();
+        f.debug_struct("SafeChars")
+            .field("noop", &self.noop)
+            .field("extra", &String::from_utf8_lossy(&extra))
+            .finish()
+    }
+}
+
+/// Make an image path or request path usable as a storage key (imagor's
+/// `Normalize`): clean it lexically like Go's `path.Clean` (so `""` becomes
+/// `"."`), remove line breaks, trim `/` at both ends, then escape every
+/// byte `safe_chars` does not allow as `%XX` (spaces as `+`).
+///
+/// If custom safe characters let a lone non-ASCII byte through, the
+/// invalid UTF-8 in the result is shown as U+FFFD (Go would keep the byte).
+pub fn normalize(image: &str, safe_chars: &SafeChars) -> String {
+    let cleaned = clean(image);
+    let cleaned = go::remove_breaks(&cleaned);
+    let trimmed = cleaned.trim_matches('/');
+    let mut out: Vec<u8> = Vec::with_capacity(trimmed.len() + 16);
+    for &c in trimmed.as_bytes() {
+        if !safe_chars.should_escape(c) {
+            out.push(c);
+        } else if c == b' ' {
+            out.push(b'+');
+        } else {
+            let mut esc = String::with_capacity(3);
+            go::push_pct(&mut esc, c);
+            out.extend_from_slice(esc.as_bytes());
+        }
+    }
+    go::lossy_string(out)
+}
+
+/// Go's `path.Clean`: the shortest equivalent path by purely lexical
+/// processing (`//` and `.` removed, `x/..` folded, `/..` at the root
+/// dropped); `"."` for an empty result.
+pub fn clean(path: &str) -> String {
+    let b = path.as_bytes();
+    if b.is_empty() {
+        return ".".to_owned();
+    }
+    let rooted = b[0] == b'/';
+    let n = b.len();
+    let mut out: Vec<u8> = Vec::with_capacity(n);
+    let (mut r, mut dotdot) = (0, 0);
+    if rooted {
+        out.push(b'/');
+        r = 1;
+        dotdot = 1;
+    }
+    let at = |i: usize| b.get(i).copied();
+    while r < n {
+        if b[r] == b'/' || (b[r] == b'.' && (r + 1 == n || b[r + 1] == b'/')) {
+            // An empty or `.` element.
+            r += 1;
+        } else if b[r] == b'.' && at(r + 1) == Some(b'.') && (r + 2 == n || b[r + 2] == b'/') {
+            r += 2;
+            if out.len() > dotdot {
+                let mut w = out.len() - 1;
+                while w > dotdot && out[w] != b'/' {
+                    w -= 1;
+                }
+                out.truncate(w);
+            } else if !rooted {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(b"..");
+                dotdot = out.len();
+            }
+        } else {
+            if (rooted && out.len() != 1) || (!rooted && !out.is_empty()) {
+                out.push(b'/');
+            }
+            while r < n && b[r] != b'/' {
+                out.push(b[r]);
+                r += 1;
+            }
+        }
+    }
+    if out.is_empty() {
+        return ".".to_owned();
+    }
+    // Only whole ASCII segments were removed, so this is still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_matches_go() {
+        for (input, want) in [
+            ("", "."),
+            ("/", "/"),
+            ("a/b/../../..", ".."),
+            ("/../a", "/a"),
+            ("a//b/./c/", "a/b/c"),
+            ("../../x", "../../x"),
+            ("/a/b/..", "/a"),
+            ("abc/..", "."),
+        ] {
+            assert_eq!(clean(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn escaping() {
+        let d = SafeChars::default();
+        assert_eq!(normalize("/a b/c:d/", &d), "a+b/c%3Ad");
+        assert_eq!(normalize("a-+", &SafeChars::new("-")), "a-%2B");
+        assert_eq!(normalize("a-+", &SafeChars::noop()), "a-+");
+        assert_eq!(normalize("a b", &SafeChars::new(" ")), "a b");
+        assert_eq!(normalize("哈", &d), "%E5%93%88");
+        // Breaks are removed after cleaning: "\n.." is a name, then "..".
+        assert_eq!(normalize("a/\n../b", &d), "a/../b");
+    }
+}
