@@ -138,9 +138,8 @@ impl Error {
             message: self.message(),
             status: self.status(),
         };
-        serde_json::to_string(&body).unwrap_or_else(|_| {
-            format!("{{\"message\":\"internal error\",\"status\":{}}}", 500)
-        })
+        serde_json::to_string(&body)
+            .unwrap_or_else(|_| format!("{{\"message\":\"internal error\",\"status\":{}}}", 500))
     }
 
     /// Rebuild an error from imagor's `(message, status)` pair, choosing the

@@ -20,9 +20,29 @@
 #![deny(missing_docs)]
 
 pub mod error;
+mod filters;
+pub mod format;
 pub mod hasher;
+mod imagor;
+pub mod loader;
+pub mod options;
 pub mod path;
+pub mod processor;
 pub mod sign;
 pub mod vips;
 
+pub use crate::imagor::Imagor;
 pub use error::{Error, Result};
+pub use options::Options;
+pub use processor::{Meta, Output};
+
+/// Process `data` with an imagor path using the default options
+/// (imagor's limits, no loaders): `process(&jpeg, "fit-in/200x200/filters:format(webp)")`.
+pub fn process(data: &[u8], path: &str) -> Result<Output> {
+    crate::imagor::default_imagor()?.process(data, path)
+}
+
+/// imagor's `/meta` of `data` after applying `path` (`""` for as is).
+pub fn meta(data: &[u8], path: &str) -> Result<Meta> {
+    crate::imagor::default_imagor()?.meta(data, path)
+}

@@ -264,7 +264,13 @@ fn find_arg(op: *mut sys::VipsOperation, name: &CStr) -> Option<*mut sys::GParam
     // SAFETY: op is live; the out-pointers are valid locals. A miss sets a
     // libvips error, which we clear.
     let rc = unsafe {
-        sys::vips_object_get_argument(op.cast(), name.as_ptr(), &mut pspec, &mut aclass, &mut ainst)
+        sys::vips_object_get_argument(
+            op.cast(),
+            name.as_ptr(),
+            &mut pspec,
+            &mut aclass,
+            &mut ainst,
+        )
     };
     if rc != 0 || pspec.is_null() {
         // SAFETY: clear the error the failed lookup queued.
@@ -297,7 +303,9 @@ fn set_gvalue(gvalue: &mut sys::GValue, ty: sys::GType, arg: &Arg<'_>) -> Result
                 sys::g_value_set_int(gvalue, clamp_i32(*v));
             }
             (sys::G_TYPE_INT, Arg::Bool(b)) => sys::g_value_set_int(gvalue, *b as c_int),
-            (sys::G_TYPE_UINT64, Arg::Int(v)) => sys::g_value_set_uint64(gvalue, (*v).max(0) as u64),
+            (sys::G_TYPE_UINT64, Arg::Int(v)) => {
+                sys::g_value_set_uint64(gvalue, (*v).max(0) as u64)
+            }
             (sys::G_TYPE_INT64, Arg::Int(v)) => sys::g_value_set_int64(gvalue, *v),
             (sys::G_TYPE_DOUBLE, Arg::Double(v)) => sys::g_value_set_double(gvalue, *v),
             (sys::G_TYPE_DOUBLE, Arg::Int(v)) => sys::g_value_set_double(gvalue, *v as f64),

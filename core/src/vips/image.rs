@@ -261,9 +261,7 @@ impl Image {
         let mut out: *mut c_char = ptr::null_mut();
         // SAFETY: the returned string is g_malloc'd for us; we copy and free.
         unsafe {
-            if sys::vips_image_get_as_string(self.ptr, c.as_ptr(), &mut out) != 0
-                || out.is_null()
-            {
+            if sys::vips_image_get_as_string(self.ptr, c.as_ptr(), &mut out) != 0 || out.is_null() {
                 let _ = super::take_error();
                 return None;
             }
@@ -392,7 +390,12 @@ impl MetaEditor<'_> {
         if let Ok(c) = cstring(name) {
             // SAFETY: as set_int; the array is copied.
             unsafe {
-                sys::vips_image_set_array_int(self.image.ptr, c.as_ptr(), v.as_ptr(), v.len() as c_int)
+                sys::vips_image_set_array_int(
+                    self.image.ptr,
+                    c.as_ptr(),
+                    v.as_ptr(),
+                    v.len() as c_int,
+                )
             }
         }
     }

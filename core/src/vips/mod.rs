@@ -22,8 +22,8 @@ mod sys;
 
 pub use blob::Blob;
 pub use call::{has_operation, operation_has_arg, Arg, Call, Outputs};
-pub use image::{BandFormat, Image, Interpretation};
 pub use image::MetaEditor;
+pub use image::{BandFormat, Image, Interpretation};
 pub use ops::{
     Angle, BlendMode, Direction, Extend, Intent, Interesting, Size, TextOptions, TextWrap,
 };
@@ -48,8 +48,20 @@ pub fn init() -> Result<()> {
             return Err(take_error());
         }
         // SAFETY: plain setters on libvips' global configuration, called
-        // right after a successful init.
+        // right after a successful init; the log handler is a static fn.
         unsafe {
+            if std::env::var_os("IMAGOR_VIPS_WARNINGS").is_none() {
+                let levels = sys::G_LOG_LEVEL_WARNING
+                    | sys::G_LOG_LEVEL_MESSAGE
+                    | sys::G_LOG_LEVEL_INFO
+                    | sys::G_LOG_LEVEL_DEBUG;
+                sys::g_log_set_handler(
+                    c"VIPS".as_ptr(),
+                    levels,
+                    Some(quiet_log),
+                    std::ptr::null_mut(),
+                );
+            }
             sys::vips_cache_set_max(0);
             sys::vips_cache_set_max_mem(0);
             sys::vips_cache_set_max_files(0);
@@ -59,6 +71,17 @@ pub fn init() -> Result<()> {
     state
         .clone()
         .map_err(|msg| Error::Internal(format!("libvips failed to start: {msg}")))
+}
+
+/// Drops libvips' warnings (e.g. "heifload: ignoring nclx profile"): they
+/// go to stderr of the host application otherwise, as imagor also silences
+/// them. Set `IMAGOR_VIPS_WARNINGS=1` to see them.
+unsafe extern "C" fn quiet_log(
+    _domain: *const std::os::raw::c_char,
+    _level: std::os::raw::c_int,
+    _message: *const std::os::raw::c_char,
+    _data: *mut std::os::raw::c_void,
+) {
 }
 
 /// The libvips version this process runs, as `(major, minor, micro)`.

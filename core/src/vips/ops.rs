@@ -96,7 +96,8 @@ impl Image {
         super::init().ok()?;
         // SAFETY: sniffs the first bytes of a valid slice; returns a static
         // string or NULL (with an error we clear).
-        let name = unsafe { super::sys::vips_foreign_find_load_buffer(data.as_ptr().cast(), data.len()) };
+        let name =
+            unsafe { super::sys::vips_foreign_find_load_buffer(data.as_ptr().cast(), data.len()) };
         if name.is_null() {
             let _ = super::take_error();
             return None;
@@ -109,7 +110,11 @@ impl Image {
             if ty == 0 || nick.is_null() {
                 return None;
             }
-            Some(std::ffi::CStr::from_ptr(nick).to_string_lossy().into_owned())
+            Some(
+                std::ffi::CStr::from_ptr(nick)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
         }
     }
 

@@ -119,8 +119,7 @@ extern "C" {
     pub fn vips_nickname_find(type_: GType) -> *const c_char;
     pub fn vips_type_find(basename: *const c_char, nickname: *const c_char) -> GType;
     pub fn vips_enum_from_nick(domain: *const c_char, type_: GType, str_: *const c_char) -> c_int;
-    pub fn vips_flags_from_nick(domain: *const c_char, type_: GType, nick: *const c_char)
-        -> c_int;
+    pub fn vips_flags_from_nick(domain: *const c_char, type_: GType, nick: *const c_char) -> c_int;
 
     pub fn vips_image_get_type() -> GType;
     pub fn vips_blob_get_type() -> GType;
@@ -136,8 +135,7 @@ extern "C" {
     pub fn vips_value_set_array_double(value: *mut GValue, array: *const c_double, n: c_int);
     pub fn vips_value_set_array_int(value: *mut GValue, array: *const c_int, n: c_int);
     pub fn vips_value_set_array_image(value: *mut GValue, n: c_int);
-    pub fn vips_value_get_array_image(value: *const GValue, n: *mut c_int)
-        -> *mut *mut VipsImage;
+    pub fn vips_value_get_array_image(value: *const GValue, n: *mut c_int) -> *mut *mut VipsImage;
     pub fn vips_value_get_array_double(value: *const GValue, n: *mut c_int) -> *mut c_double;
     pub fn vips_value_get_array_int(value: *const GValue, n: *mut c_int) -> *mut c_int;
     pub fn vips_value_get_blob(value: *const GValue, length: *mut usize) -> *mut c_void;
@@ -166,8 +164,11 @@ extern "C" {
     pub fn vips_image_get_n_pages(image: *mut VipsImage) -> c_int;
     pub fn vips_image_hasalpha(image: *mut VipsImage) -> gboolean;
     pub fn vips_image_get_typeof(image: *const VipsImage, name: *const c_char) -> GType;
-    pub fn vips_image_get_int(image: *const VipsImage, name: *const c_char, out: *mut c_int)
-        -> c_int;
+    pub fn vips_image_get_int(
+        image: *const VipsImage,
+        name: *const c_char,
+        out: *mut c_int,
+    ) -> c_int;
     pub fn vips_image_get_double(
         image: *const VipsImage,
         name: *const c_char,
@@ -237,8 +238,28 @@ extern "C" {
     pub fn g_value_dup_boxed(value: *const GValue) -> *mut c_void;
 }
 
+pub type GLogFunc = Option<
+    unsafe extern "C" fn(
+        domain: *const c_char,
+        level: c_int,
+        message: *const c_char,
+        data: *mut c_void,
+    ),
+>;
+pub const G_LOG_LEVEL_CRITICAL: c_int = 1 << 3;
+pub const G_LOG_LEVEL_WARNING: c_int = 1 << 4;
+pub const G_LOG_LEVEL_MESSAGE: c_int = 1 << 5;
+pub const G_LOG_LEVEL_INFO: c_int = 1 << 6;
+pub const G_LOG_LEVEL_DEBUG: c_int = 1 << 7;
+
 #[link(name = "glib-2.0")]
 extern "C" {
+    pub fn g_log_set_handler(
+        domain: *const c_char,
+        levels: c_int,
+        func: GLogFunc,
+        data: *mut c_void,
+    ) -> c_uint;
     pub fn g_free(mem: *mut c_void);
     pub fn g_strfreev(str_array: *mut *mut c_char);
 }

@@ -1,0 +1,94 @@
+"""`make bench` driver: run imagor-rs and its peers side by side, in
+alternating rounds of the same run, and report ratios.
+
+Each side is a separate process (so peak RSS is its own) that prints one
+JSON line: ops, wall_s, ops_per_s, cpu_ms_per_op. Peers are pyvips on the
+same libvips (the floor for our approach) and, when their bindings are
+built, imagor-rs from Python / Node and sharp. The table goes to stdout
+and to target/bench/process.md.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FORMATS = ["jpeg", "png", "webp", "avif"]
+
+
+def run(cmd):
+    """Run one side; returns its JSON result plus peak RSS (KiB) from wait4."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{err.decode(errors='replace')}")
+    line = [l for l in out.decode().splitlines() if l.startswith("{")][-1]
+    result = json.loads(line)
+    result["peak_rss_kib"] = ru.ru_maxrss
+    return result
+
+
+def sides(fmt, threads, seconds, corpus, python):
+    path = f"512x512/filters:format({fmt})"
+    d = os.path.join(corpus, fmt)
+    common = ["--threads", str(threads), "--seconds", str(seconds)]
+    yield "imagor-rs", [os.path.join(ROOT, "target/release/examples/bench_process"),
+                        "--corpus", d, "--path", path] + common
+    yield "pyvips", [python, os.path.join(ROOT, "core/benches/pyvips_peer.py"),
+                     "--corpus", d, "--format", fmt] + common
+    for extra in os.environ.get("IMAGOR_BENCH_PEERS", "").split(","):
+        if extra == "python":
+            yield "imagor (Python)", [python, os.path.join(ROOT, "bindings/python/bench/process_peer.py"),
+                                      "--corpus", d, "--format", fmt] + common
+        elif extra in ("node", "sharp"):
+            script = "process_peer.mjs" if extra == "node" else "sharp_peer.mjs"
+            yield f"{'imagor (Node)' if extra == 'node' else 'sharp'}", [
+                "node", os.path.join(ROOT, "bindings/node/bench", script),
+                "--corpus", d, "--format", fmt] + common
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "target/bench-corpus"))
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--formats", default=",".join(FORMATS))
+    ap.add_argument("--python", default=sys.executable)
+    a = ap.parse_args()
+    rows = []
+    for fmt in a.formats.split(","):
+        for threads in map(int, a.threads.split(",")):
+            results = {}
+            for _ in range(a.rounds):
+                for name, cmd in sides(fmt, threads, a.seconds, a.corpus, a.python):
+                    results.setdefault(name, []).append(run(cmd))
+            base = results["pyvips"]
+            b_ops = statistics.median(r["ops_per_s"] for r in base)
+            b_cpu = statistics.median(r["cpu_ms_per_op"] for r in base)
+            b_rss = max(r["peak_rss_kib"] for r in base)
+            for name, rs in results.items():
+                ops = statistics.median(r["ops_per_s"] for r in rs)
+                cpu = statistics.median(r["cpu_ms_per_op"] for r in rs)
+                rss = max(r["peak_rss_kib"] for r in rs)
+                rows.append((fmt, threads, name, ops, cpu, rss, ops / b_ops, cpu / b_cpu, rss / b_rss))
+                print(f"{fmt:5} x{threads} {name:16} {ops:8.2f} ops/s {cpu:8.2f} cpu-ms/op "
+                      f"{rss / 1024:7.1f} MiB  ratio vs pyvips: {ops / b_ops:5.3f}x throughput, "
+                      f"{cpu / b_cpu:5.3f}x cpu, {rss / b_rss:5.3f}x rss", flush=True)
+    lines = ["| format | threads | implementation | ops/s | CPU ms/op | peak RSS MiB | throughput vs pyvips | CPU vs pyvips | RSS vs pyvips |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for fmt, t, name, ops, cpu, rss, r_ops, r_cpu, r_rss in rows:
+        lines.append(f"| {fmt} | {t} | {name} | {ops:.2f} | {cpu:.1f} | {rss / 1024:.0f} | "
+                     f"{r_ops:.3f}x | {r_cpu:.3f}x | {r_rss:.3f}x |")
+    os.makedirs(os.path.join(ROOT, "target/bench"), exist_ok=True)
+    with open(os.path.join(ROOT, "target/bench/process.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+//! One side of `make bench`: run `imagor::process` over a corpus for a fixed
+//! time from N threads and print a JSON line with the throughput and CPU time.
+//! The peer (pyvips, sharp) prints the same line; `core/benches/compare.py`
+//! runs both side by side and reports ratios.
+//!
+//! ```text
+//! bench_process --corpus DIR --path "512x512/filters:format(jpeg)" --threads 2 --seconds 4
+//! ```
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// CPU time (user + system) of this process, from getrusage.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills a zeroed struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid out-pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+fn main() {
+    let corpus = arg("--corpus", "target/bench-corpus/jpeg");
+    let path = arg("--path", "512x512");
+    let threads: usize = arg("--threads", "1").parse().unwrap_or(1);
+    let seconds: f64 = arg("--seconds", "4").parse().unwrap_or(4.0);
+    let mut files: Vec<Vec<u8>> = std::fs::read_dir(&corpus)
+        .unwrap_or_else(|e| panic!("{corpus}: {e}"))
+        .filter_map(|e| e.ok())
+        .map(|e| std::fs::read(e.path()).expect("read corpus file"))
+        .collect();
+    files.sort_by_key(Vec::len);
+    let files = Arc::new(files);
+    let imagor = Arc::new(imagor::Imagor::new(imagor::Options::default()).expect("imagor"));
+    // Warm-up pass: first-use costs (codec init, font cache) are not measured.
+    for f in files.iter() {
+        imagor.process(f, &path).expect("warm-up process");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (files, imagor, stop, ops, path) = (
+                files.clone(),
+                imagor.clone(),
+                stop.clone(),
+                ops.clone(),
+                path.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    let out = imagor
+                        .process(&files[i % files.len()], &path)
+                        .expect("process");
+                    std::hint::black_box(out);
+                    ops.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let n = ops.load(Ordering::Relaxed).max(1);
+    println!(
+        "{{\"impl\":\"imagor-rs\",\"ops\":{n},\"wall_s\":{wall:.3},\"ops_per_s\":{:.3},\"cpu_ms_per_op\":{:.3}}}",
+        n as f64 / wall,
+        cpu * 1000.0 / n as f64
+    );
+}

@@ -1,0 +1,505 @@
+//! Overlays: `image()` and `watermark()`, and the placement and compositing
+//! they share with `text()` and `label()` (imagor's `compositeOverlay`).
+
+use super::args::{parse_float, parse_int, to_i32, Args};
+use super::FilterCtx;
+use crate::error::{Error, Result};
+use crate::path::{H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
+use crate::processor::color::parse_color_image;
+use crate::processor::load::{Loader, Source};
+use crate::processor::{multipage, pipeline, Ctx};
+use crate::vips::{BlendMode, Extend, Image, Interesting, Interpretation, Size};
+
+/// libvips' largest image dimension (`VIPS_MAX_COORD`); larger sizes are
+/// out of range for its operations.
+const VIPS_MAX_COORD: i64 = 10_000_000;
+
+/// A parsed filter of this family.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OverlayOp {
+    /// No image argument: imagor does nothing.
+    Nothing,
+    /// `image(imagorpath[, x[, y[, alpha[, blend_mode]]]])`: run a nested
+    /// imagor path and composite the result. The path is query-unescaped;
+    /// `f`/`full` sizes (`fxf`, `f-50xf-50`) are the parent's current size.
+    /// Nesting is limited by [`crate::Options::max_overlay_depth`] (4 by
+    /// default): a deeper `image()` is a 400.
+    Image {
+        /// The nested path, unescaped, f-tokens not yet resolved.
+        path: String,
+        /// Horizontal placement.
+        x: Position,
+        /// Vertical placement.
+        y: Position,
+        /// Transparency in percent (0 keeps the overlay as is).
+        alpha: f64,
+        /// How the overlay is blended.
+        blend: BlendMode,
+    },
+    /// `watermark(image, x, y, alpha[, w_ratio, h_ratio])`: load an image
+    /// key (`b64:` base64url allowed), optionally sized to a percentage of
+    /// the base (`none` keeps that side), and composite it. Animated bases
+    /// take every frame of an animated watermark.
+    Watermark {
+        /// The image key, unescaped and decoded.
+        image: String,
+        /// Horizontal placement.
+        x: Position,
+        /// Vertical placement.
+        y: Position,
+        /// Transparency in percent.
+        alpha: f64,
+        /// Width and height in percent of the base; `None` for a side
+        /// means the base's full size. Absent: the watermark's own size.
+        ratio: Option<(Option<i64>, Option<i64>)>,
+    },
+}
+
+/// Parse `name(args)` if it belongs to this family.
+pub(crate) fn parse(name: &str, a: &Args<'_>) -> Result<Option<OverlayOp>> {
+    let op = match name {
+        "image" | "watermark" if a.is_empty() => OverlayOp::Nothing,
+        "image" => OverlayOp::Image {
+            path: unescape(a.str(0)),
+            x: Position::parse(a, 1, Axis::X)?,
+            y: Position::parse(a, 2, Axis::Y)?,
+            alpha: a.float(3, 0.0)?,
+            blend: blend_mode(a.str(4)),
+        },
+        "watermark" => {
+            let mut image = unescape(a.str(0));
+            if let Some(decoded) = image.strip_prefix("b64:").and_then(b64url_decode) {
+                image = String::from_utf8_lossy(&decoded).into_owned();
+            }
+            // imagor reads x and y only when both are given.
+            let (x, y) = if a.len() >= 3 {
+                (
+                    Position::parse(a, 1, Axis::X)?,
+                    Position::parse(a, 2, Axis::Y)?,
+                )
+            } else {
+                (Position::default(), Position::default())
+            };
+            let ratio_arg = |i: usize| -> Result<Option<i64>> {
+                Ok(if a.str(i) == "none" {
+                    None
+                } else {
+                    Some(a.int(i, 0)?)
+                })
+            };
+            let ratio = if a.len() >= 6 {
+                Some((ratio_arg(4)?, ratio_arg(5)?))
+            } else {
+                None
+            };
+            OverlayOp::Watermark {
+                image,
+                x,
+                y,
+                alpha: a.float(3, 0.0)?,
+                ratio,
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(op))
+}
+
+impl OverlayOp {
+    /// Apply to `img`.
+    pub(crate) fn apply(&self, img: &Image, cx: &mut FilterCtx<'_>) -> Result<Image> {
+        match self {
+            OverlayOp::Nothing => Ok(img.clone()),
+            OverlayOp::Image {
+                path,
+                x,
+                y,
+                alpha,
+                blend,
+            } => {
+                let overlay = nested_image(img, cx.ctx, path)?;
+                composite_overlay(img, &overlay, x, y, *alpha, *blend)
+            }
+            OverlayOp::Watermark {
+                image,
+                x,
+                y,
+                alpha,
+                ratio,
+            } => {
+                let overlay = watermark_image(img, cx.ctx, image, *ratio)?;
+                composite_overlay(img, &overlay, x, y, *alpha, BlendMode::Over)
+            }
+        }
+    }
+}
+
+/// Run the nested path of `image()` one level deeper.
+fn nested_image(img: &Image, ctx: &Ctx<'_>, path: &str) -> Result<Image> {
+    let max = ctx.opts.max_overlay_depth;
+    if ctx.depth >= max {
+        return Err(Error::invalid_msg(format!(
+            "image(): overlays nested deeper than max_overlay_depth ({max})"
+        )));
+    }
+    let path = resolve_full_dimensions(path, img.width(), img.page_height());
+    let params = crate::path::parse(&path);
+    let source = if parse_color_image(&params.image).is_some() {
+        None
+    } else {
+        let load = ctx.load.ok_or(Error::NotFound)?;
+        Some(Source::bytes(&load(&params.image)?))
+    };
+    let child = Ctx {
+        opts: ctx.opts,
+        load: ctx.load,
+        depth: ctx.depth + 1,
+    };
+    Ok(pipeline::load_and_process(&child, source.as_ref(), &params)?.img)
+}
+
+/// imagor's `loadOverlayImage` without its cache: the watermark resized to
+/// fit the ratio box (up or down), or only shrunk to the limits.
+fn watermark_image(
+    img: &Image,
+    ctx: &Ctx<'_>,
+    key: &str,
+    ratio: Option<(Option<i64>, Option<i64>)>,
+) -> Result<Image> {
+    let load = ctx.load.ok_or(Error::NotFound)?;
+    let source = Source::bytes(&load(key)?);
+    let n = if img.is_animated() { -1 } else { 1 };
+    let loader = Loader { opts: ctx.opts };
+    let side = |pct: Option<i64>, full: i32| match pct {
+        None => full as i64,
+        Some(p) => (full as i64).saturating_mul(p) / 100,
+    };
+    if let Some((rw, rh)) = ratio {
+        let (w, h) = (side(rw, img.width()), side(rh, img.page_height()));
+        if w > 0 && h > 0 {
+            let (w, h) = (w.min(VIPS_MAX_COORD) as i32, h.min(VIPS_MAX_COORD) as i32);
+            return loader.thumbnail(&source, w, h, Interesting::None, Size::Both, n, 1, 0);
+        }
+    }
+    let (mw, mh) = (ctx.opts.max_width, ctx.opts.max_height);
+    loader.thumbnail(&source, mw, mh, Interesting::None, Size::Down, n, 1, 0)
+}
+
+/// Which side of the canvas a [`Position`] measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Axis {
+    /// Horizontal: `left`, `right`, `l-N`, `r-N`.
+    X,
+    /// Vertical: `top`, `bottom`, `t-N`, `b-N`.
+    Y,
+}
+
+/// How a placement argument reads (imagor's `parseOverlayPosition`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+enum Place {
+    /// Pixels from the near edge (`0`, `20`); negative counts from the far
+    /// edge. Empty and unknown keywords are 0.
+    #[default]
+    Origin,
+    /// Plain pixels.
+    Pixels(i64),
+    /// `left-N` / `l-N` / `top-N` / `t-N`: N pixels past the near edge.
+    PastNear(i64),
+    /// `right-N` / `r-N` / `bottom-N` / `b-N`: N pixels past the far edge.
+    PastFar(i64),
+    /// `center`.
+    Center,
+    /// `right` for x, `bottom` for y: flush with the far edge.
+    Far,
+    /// `repeat`: tile across the canvas.
+    Repeat,
+    /// `0.15` / `-0.1`: a fraction of the canvas.
+    Fraction(f64),
+    /// `10p`: percent of the canvas (integer arithmetic).
+    Percent(i64),
+}
+
+/// One overlay coordinate: x or y of `image`, `watermark`, `text`, `label`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Position {
+    place: Place,
+    /// A negative result counts from the far edge (not for `center` or the
+    /// keyword offsets of this axis, exactly as imagor decides it).
+    from_far_if_negative: bool,
+}
+
+impl Position {
+    /// Read argument `i` of `a` for `axis`. Keywords are read as imagor does;
+    /// a malformed number is a 400.
+    pub(super) fn parse(a: &Args<'_>, i: usize, axis: Axis) -> Result<Position> {
+        let arg = a.str(i);
+        let bad = || a.error(&format!("{arg:?} is not a position"));
+        let int = |s: &str| parse_int(s, 0).ok_or_else(bad);
+        // Go's TrimPrefix(TrimPrefix(arg, long), short).
+        let strip = |long: &str, short: &str| {
+            (arg.starts_with(long) || arg.starts_with(short)).then(|| {
+                let rest = arg.strip_prefix(long).unwrap_or(arg);
+                rest.strip_prefix(short).unwrap_or(rest)
+            })
+        };
+        let (near, far) = match axis {
+            Axis::X => (H_ALIGN_LEFT, H_ALIGN_RIGHT),
+            Axis::Y => (V_ALIGN_TOP, V_ALIGN_BOTTOM),
+        };
+        let place = if arg.is_empty() {
+            Place::Origin
+        } else if let Some(n) = strip("left-", "l-") {
+            Place::PastNear(int(n)?)
+        } else if let Some(n) = strip("right-", "r-") {
+            Place::PastFar(int(n)?)
+        } else if let Some(n) = strip("top-", "t-") {
+            Place::PastNear(int(n)?)
+        } else if let Some(n) = strip("bottom-", "b-") {
+            Place::PastFar(int(n)?)
+        } else if arg == "center" {
+            Place::Center
+        } else if arg == far {
+            Place::Far
+        } else if arg == near || is_other_axis_keyword(arg) {
+            Place::Origin
+        } else if arg == "repeat" {
+            Place::Repeat
+        } else if arg.strip_prefix('-').unwrap_or(arg).starts_with("0.") {
+            Place::Fraction(parse_float(arg, 0.0).ok_or_else(bad)?)
+        } else if let Some(p) = arg.strip_suffix('p') {
+            Place::Percent(int(p)?)
+        } else {
+            Place::Pixels(int(arg)?)
+        };
+        let keyword_prefixes: &[&str] = match axis {
+            Axis::X => &["left-", "l-", "right-", "r-"],
+            Axis::Y => &["top-", "t-", "bottom-", "b-"],
+        };
+        let from_far_if_negative =
+            arg != "center" && !keyword_prefixes.iter().any(|p| arg.starts_with(p));
+        Ok(Position {
+            place,
+            from_far_if_negative,
+        })
+    }
+
+    /// The coordinate on a canvas of `canvas` pixels for an overlay of
+    /// `size`, and how many tiles `repeat` needs (1 otherwise).
+    pub(super) fn resolve(&self, canvas: i64, size: i64) -> (i64, i64) {
+        let (pos, repeat) = match self.place {
+            Place::Origin => (0, 1),
+            Place::Pixels(n) => (n, 1),
+            Place::PastNear(n) => (n.saturating_neg(), 1),
+            Place::PastFar(n) => ((canvas - size).saturating_add(n), 1),
+            Place::Center => ((canvas - size) / 2, 1),
+            Place::Far => (canvas - size, 1),
+            Place::Repeat => (0, canvas / size.max(1) + 1),
+            Place::Fraction(f) => ((f * canvas as f64) as i64, 1),
+            Place::Percent(p) => (p.saturating_mul(canvas) / 100, 1),
+        };
+        if pos < 0 && self.from_far_if_negative {
+            (pos.saturating_add(canvas - size), repeat)
+        } else {
+            (pos, repeat)
+        }
+    }
+}
+
+/// `top`/`bottom` given for x, or `left`/`right` for y: imagor reads them
+/// as a number, which is 0.
+fn is_other_axis_keyword(arg: &str) -> bool {
+    [H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_TOP, V_ALIGN_BOTTOM].contains(&arg)
+}
+
+/// imagor's `blendModeMap`; unknown names blend normally.
+pub(super) fn blend_mode(name: &str) -> BlendMode {
+    match name.to_ascii_lowercase().as_str() {
+        "multiply" => BlendMode::Multiply,
+        "color-burn" => BlendMode::ColourBurn,
+        "darken" => BlendMode::Darken,
+        "screen" => BlendMode::Screen,
+        "color-dodge" => BlendMode::ColourDodge,
+        "lighten" => BlendMode::Lighten,
+        "add" => BlendMode::Add,
+        "overlay" => BlendMode::Overlay,
+        "soft-light" => BlendMode::SoftLight,
+        "hard-light" => BlendMode::HardLight,
+        "difference" => BlendMode::Difference,
+        "exclusion" => BlendMode::Exclusion,
+        "mask" => BlendMode::DestIn,
+        "mask-out" => BlendMode::DestOut,
+        _ => BlendMode::Over,
+    }
+}
+
+/// Go's `url.QueryUnescape`, keeping the text when it is malformed.
+pub(super) fn unescape(s: &str) -> String {
+    crate::path::query_unescape(s).unwrap_or_else(|| s.to_owned())
+}
+
+/// Go's `base64.RawURLEncoding` (no padding, line breaks skipped, loose
+/// trailing bits).
+pub(super) fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    use base64::alphabet::URL_SAFE;
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    use base64::Engine;
+    let config = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true);
+    let clean: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+    GeneralPurpose::new(&URL_SAFE, config).decode(clean).ok()
+}
+
+/// A `f`, `full`, `f-N` or `full-N` size token (with an optional leading
+/// `-` for a flip): `(flip, offset)`.
+pub(super) fn full_dim_token(token: &str) -> Option<(bool, i64)> {
+    let (flip, rest) = match token.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, token),
+    };
+    let suffix = rest
+        .strip_prefix("full")
+        .or_else(|| rest.strip_prefix('f'))?;
+    if suffix.is_empty() {
+        return Some((flip, 0));
+    }
+    let digits = suffix.strip_prefix('-')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let offset = digits.parse::<i64>().map_or(i64::MIN, |v| -v);
+    Some((flip, offset))
+}
+
+/// One side of a `WxH` segment: `-?` then an f-token or digits.
+fn is_dim_side(s: &str) -> bool {
+    full_dim_token(s).is_some()
+        || s.strip_prefix('-')
+            .unwrap_or(s)
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+}
+
+fn resolve_full_dim(token: &str, parent: i32) -> String {
+    match full_dim_token(token) {
+        Some((flip, offset)) => {
+            let v = (parent as i64).saturating_add(offset);
+            format!("{}{v}", if flip { "-" } else { "" })
+        }
+        None => token.to_owned(),
+    }
+}
+
+/// imagor's `resolveFullDimensions`: in the first `WxH` segment before
+/// `filters:`, replace f-tokens by the parent's size (minus the offset).
+pub(super) fn resolve_full_dimensions(path: &str, parent_w: i32, parent_h: i32) -> String {
+    let mut start = 0;
+    let ends = path.match_indices('/').map(|(i, _)| i).chain([path.len()]);
+    for i in ends {
+        let seg = &path[start..i];
+        if seg.starts_with("filters:") {
+            break;
+        }
+        if let Some((w, h)) = seg.split_once('x') {
+            if is_dim_side(w) && is_dim_side(h) {
+                let (nw, nh) = (resolve_full_dim(w, parent_w), resolve_full_dim(h, parent_h));
+                if nw != w || nh != h {
+                    return format!("{}{nw}x{nh}{}", &path[..start], &path[i..]);
+                }
+                break;
+            }
+        }
+        start = i + 1;
+    }
+    path.to_owned()
+}
+
+/// Convert one- and two-band images to sRGB (imagor's `ensureCompositeSRGB`).
+pub(super) fn ensure_srgb(img: &Image) -> Result<Image> {
+    if img.bands() < 3 {
+        img.colourspace(Interpretation::SRGB)
+    } else {
+        Ok(img.clone())
+    }
+}
+
+/// imagor's `compositeOverlay`: sRGB with alpha, alpha multiplier, place
+/// (and tile) the overlay, clip it to the canvas, skip it when fully
+/// outside, repeat its frames to cover the base's, and blend with
+/// `composite2`.
+pub(super) fn composite_overlay(
+    img: &Image,
+    overlay: &Image,
+    x: &Position,
+    y: &Position,
+    alpha: f64,
+    mode: BlendMode,
+) -> Result<Image> {
+    let img = ensure_srgb(img)?;
+    let mut overlay = ensure_srgb(overlay)?;
+    if !overlay.has_alpha() {
+        overlay = overlay.add_alpha()?;
+    }
+    if alpha > 0.0 {
+        let m = 1.0 - alpha / 100.0;
+        if m != 1.0 {
+            overlay = overlay.linear(&[1.0, 1.0, 1.0, m], &[0.0; 4])?;
+        }
+    }
+    let (w, h) = (img.width() as i64, img.page_height() as i64);
+    let (mut ow, mut oh) = (overlay.width() as i64, overlay.page_height() as i64);
+    let (x, across) = x.resolve(w, ow);
+    let (y, down) = y.resolve(h, oh);
+    if across.saturating_mul(down) > 1 {
+        let (tw, th) = (
+            to_i32(across.saturating_mul(ow)),
+            to_i32(down.saturating_mul(oh)),
+        );
+        overlay = multipage::embed(&overlay, 0, 0, tw, th, Extend::Repeat, None)?;
+        ow = overlay.width() as i64;
+        oh = overlay.page_height() as i64;
+    }
+    if x >= w || y >= h || x.saturating_add(ow) <= 0 || y.saturating_add(oh) <= 0 {
+        return Ok(img);
+    }
+    // The visible part of the overlay, and where it lands.
+    let (mut left, mut top, mut vw, mut vh, mut ex, mut ey) = (0, 0, ow, oh, x, y);
+    if x + ow > w {
+        vw = w - x;
+    }
+    if y + oh > h {
+        vh = h - y;
+    }
+    if x < 0 {
+        left = -x;
+        vw = ow + x;
+        ex = 0;
+    }
+    if y < 0 {
+        top = -y;
+        vh = oh + y;
+        ey = 0;
+    }
+    if left > 0 || top > 0 || vw < ow || vh < oh {
+        if vw <= 0 || vh <= 0 {
+            return Ok(img);
+        }
+        overlay = multipage::extract_area(&overlay, left as i32, top as i32, vw as i32, vh as i32)?;
+    }
+    overlay = multipage::embed(
+        &overlay,
+        ex as i32,
+        ey as i32,
+        w as i32,
+        h as i32,
+        Extend::Black,
+        None,
+    )?;
+    let (frames, overlay_frames) = (img.frames(), overlay.frames());
+    if frames > overlay_frames {
+        let copies = (frames + overlay_frames - 1) / overlay_frames;
+        overlay = overlay.replicate(1, copies)?;
+    }
+    img.composite2(&overlay, mode, 0, 0)
+}

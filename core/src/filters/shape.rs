@@ -1,0 +1,179 @@
+//! Shape filters: rotate, round_corner, crop, trim, proportion.
+
+use super::args::{to_i32, Args};
+use super::FilterCtx;
+use crate::error::Result;
+use crate::processor::color::get_color;
+use crate::processor::geometry::find_trim;
+use crate::processor::load::Loader;
+use crate::processor::multipage;
+use crate::processor::pipeline::angle_for;
+use crate::vips::{BlendMode, Image, Interesting, Interpretation, Size};
+
+/// A parsed filter of this family.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ShapeOp {
+    /// The filter's arguments were missing or unusable: imagor does nothing.
+    Nothing,
+    /// `rotate(degrees)`: 90, 180 or 270 counter-clockwise, every frame;
+    /// other angles do nothing.
+    Rotate(i32),
+    /// `round_corner(rx[, ry[, color]])`: clip the corners with an SVG
+    /// rounded rectangle (every frame); with a colour the result is
+    /// flattened onto it. A negative radius draws square corners.
+    RoundCorner {
+        /// Horizontal radius.
+        rx: i64,
+        /// Vertical radius.
+        ry: i64,
+        /// Background to flatten onto (only with three arguments).
+        color: Option<String>,
+    },
+    /// `crop(left, top, width, height)`: pixels, or 0..1 fractions of the
+    /// current size; clamped to the image, every frame.
+    Crop([f64; 4]),
+    /// `trim([tolerance[, top-left|bottom-right]])`: cut the border of the
+    /// reference corner's colour (not on animations).
+    Trim {
+        /// Colour distance still counted as background (0 means 1).
+        tolerance: i64,
+        /// Which corner gives the background colour.
+        by: String,
+    },
+    /// `proportion(p)`: scale by `p` (a fraction up to 1, else a percentage
+    /// up to 100).
+    Proportion(f64),
+}
+
+/// Parse `name(args)` if it belongs to this family.
+pub(crate) fn parse(name: &str, a: &Args<'_>) -> Result<Option<ShapeOp>> {
+    let op = match name {
+        "rotate" | "round_corner" | "proportion" if a.is_empty() => ShapeOp::Nothing,
+        "rotate" => ShapeOp::Rotate(to_i32(a.int(0, 0)?)),
+        "round_corner" => parse_round_corner(a)?,
+        "crop" if a.len() < 4 => ShapeOp::Nothing,
+        "crop" => ShapeOp::Crop([
+            a.float(0, 0.0)?,
+            a.float(1, 0.0)?,
+            a.float(2, 0.0)?,
+            a.float(3, 0.0)?,
+        ]),
+        "trim" => ShapeOp::Trim {
+            tolerance: a.int(0, 0)?,
+            by: a.str(1).to_owned(),
+        },
+        "proportion" => ShapeOp::Proportion(a.float(0, 0.0)?),
+        _ => return Ok(None),
+    };
+    Ok(Some(op))
+}
+
+/// imagor's `roundCorner` arguments: the first is query-unescaped; a colour
+/// is read only when there are exactly three.
+fn parse_round_corner(a: &Args<'_>) -> Result<ShapeOp> {
+    let first = crate::path::query_unescape(a.str(0)).unwrap_or_else(|| a.str(0).to_owned());
+    let rx = super::args::parse_int(&first, 0).ok_or_else(|| a.error("radius is not a number"))?;
+    let ry = if a.len() > 1 { a.int(1, 0)? } else { rx };
+    let color = (a.len() == 3).then(|| a.str(2).to_owned());
+    Ok(ShapeOp::RoundCorner { rx, ry, color })
+}
+
+impl ShapeOp {
+    /// Apply to `img`.
+    pub(crate) fn apply(&self, img: &Image, cx: &mut FilterCtx<'_>) -> Result<Image> {
+        match self {
+            ShapeOp::Nothing => Ok(img.clone()),
+            ShapeOp::Rotate(angle) => {
+                if *angle <= 0 {
+                    return Ok(img.clone());
+                }
+                if *angle == 90 || *angle == 270 {
+                    cx.rotate90 = !cx.rotate90;
+                }
+                multipage::rotate(img, angle_for(*angle))
+            }
+            ShapeOp::RoundCorner { rx, ry, color } => {
+                round_corner(img, cx, *rx, *ry, color.as_deref())
+            }
+            ShapeOp::Crop(args) => crop(img, *args),
+            ShapeOp::Trim { tolerance, by } => {
+                // find_trim reads every pixel: refuse oversized canvases first.
+                Loader { opts: cx.ctx.opts }.check_resolution(img)?;
+                match find_trim(img, by, *tolerance) {
+                    Some((l, t, w, h)) if w > 0 && h > 0 => {
+                        multipage::extract_area(img, l, t, w, h)
+                    }
+                    _ => Ok(img.clone()),
+                }
+            }
+            ShapeOp::Proportion(p) => proportion(img, *p),
+        }
+    }
+}
+
+fn round_corner(
+    img: &Image,
+    cx: &FilterCtx<'_>,
+    rx: i64,
+    ry: i64,
+    color: Option<&str>,
+) -> Result<Image> {
+    // The mask is rasterised at the image size: refuse oversized canvases.
+    Loader { opts: cx.ctx.opts }.check_resolution(img)?;
+    let background = color.map(|c| get_color(Some(img), c));
+    let (w, h) = (img.width(), img.page_height());
+    let svg = format!(
+        r##"<svg viewBox="0 0 {w} {h}"><rect rx="{rx}" ry="{ry}" x="0" y="0" width="{w}" height="{h}" fill="#fff"/></svg>"##
+    );
+    let mut mask = Image::svg(svg.as_bytes())?;
+    let frames = img.frames();
+    if frames > 1 {
+        mask = mask.replicate(1, frames)?;
+    }
+    let mut base = img.clone();
+    if base.bands() < 3 {
+        base = base.colourspace(Interpretation::SRGB)?;
+    }
+    let out = base.composite2(&mask, BlendMode::DestIn, 0, 0)?;
+    match background {
+        Some(c) => out.flatten(&c),
+        None => Ok(out),
+    }
+}
+
+/// imagor's `crop` filter: fractions in (0, 1) scale by the current size,
+/// the origin is clamped to the image and the size to what is left.
+fn crop(img: &Image, [left, top, width, height]: [f64; 4]) -> Result<Image> {
+    let (iw, ih) = (img.width() as f64, img.page_height() as f64);
+    let frac = |v: f64, size: f64| if v > 0.0 && v < 1.0 { v * size } else { v };
+    let left = frac(left, iw).min(iw).max(0.0);
+    let top = frac(top, ih).min(ih).max(0.0);
+    let width = frac(width, iw).min(iw - left);
+    let height = frac(height, ih).min(ih - top);
+    if width <= 0.0 || height <= 0.0 {
+        return Ok(img.clone());
+    }
+    let (l, t, w, h) = (left as i32, top as i32, width as i32, height as i32);
+    if w <= 0 || h <= 0 {
+        return Ok(img.clone());
+    }
+    multipage::extract_area(img, l, t, w, h)
+}
+
+/// imagor's `proportion`: a scale of 0 or less does nothing; above 1 it is
+/// a percentage (at most 100).
+fn proportion(img: &Image, scale: f64) -> Result<Image> {
+    if scale <= 0.0 {
+        return Ok(img.clone());
+    }
+    let mut scale = scale.min(100.0);
+    if scale > 1.0 {
+        scale /= 100.0;
+    }
+    let width = (img.width() as f64 * scale) as i32;
+    let height = (img.page_height() as f64 * scale) as i32;
+    if width <= 0 || height <= 0 {
+        return Ok(img.clone());
+    }
+    img.thumbnail_image(width, height, Size::Both, Interesting::None)
+}

@@ -1,0 +1,204 @@
+//! [`Imagor`]: a configured instance. Verifies signatures, parses paths,
+//! loads sources through its loaders and runs the processor.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{Error, Result};
+use crate::loader::{FileLoader, Loader};
+use crate::options::Options;
+use crate::path::{self, Params};
+use crate::processor::{self, Ctx, Meta, Output, Source};
+use crate::sign::Signer;
+
+/// A configured imagor: options, signer and loaders. Cheap to clone and
+/// safe to share between threads; every call is independent.
+#[derive(Clone)]
+pub struct Imagor {
+    opts: Arc<Options>,
+    signer: Option<Signer>,
+    loaders: Vec<Arc<dyn Loader>>,
+}
+
+impl fmt::Debug for Imagor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Imagor")
+            .field("options", &self.opts)
+            .field("loaders", &self.loaders.len())
+            .finish()
+    }
+}
+
+impl Imagor {
+    /// Validate `options`, start libvips, and add the file loader when
+    /// `file_loader_base_dir` is set.
+    pub fn new(options: Options) -> Result<Imagor> {
+        options.validate()?;
+        crate::vips::init()?;
+        crate::vips::set_concurrency(options.concurrency);
+        let signer = options.signer()?;
+        let mut loaders: Vec<Arc<dyn Loader>> = Vec::new();
+        if !options.file_loader_base_dir.is_empty() {
+            loaders.push(Arc::new(FileLoader::new(
+                &options.file_loader_base_dir,
+                &options.file_loader_path_prefix,
+                &options.file_safe_chars,
+            )));
+        }
+        Ok(Imagor {
+            opts: Arc::new(options),
+            signer,
+            loaders,
+        })
+    }
+
+    /// Add a loader (tried after the ones already configured).
+    pub fn with_loader(mut self, loader: Arc<dyn Loader>) -> Imagor {
+        self.loaders.push(loader);
+        self
+    }
+
+    /// The options in effect.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Sign `path` with the configured secret.
+    pub fn sign(&self, path: &str) -> Result<String> {
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or_else(|| Error::invalid_msg("no secret configured"))?;
+        Ok(signer.sign(path.trim_start_matches('/')))
+    }
+
+    /// Load `key` through the loaders in order; `NotFound` moves on.
+    pub fn load(&self, key: &str) -> Result<Vec<u8>> {
+        if self.loaders.is_empty() {
+            return Err(Error::NotFound);
+        }
+        let mut last = Error::NotFound;
+        for loader in &self.loaders {
+            match loader.load(key) {
+                Ok(bytes) => return Ok(bytes),
+                Err(Error::NotFound) => last = Error::NotFound,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    /// Run `f` with a pipeline context whose overlay loader is this
+    /// instance's loader chain.
+    fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
+        let load = |key: &str| self.load(key);
+        let ctx = Ctx {
+            opts: &self.opts,
+            load: Some(&load),
+            depth: 0,
+        };
+        f(&ctx)
+    }
+
+    /// Process `data` with an imagor path (`fit-in/200x200/filters:...`,
+    /// with or without `unsafe/` or a signature, which is not checked here;
+    /// the image segment is ignored). A `meta/` path returns `/meta` JSON.
+    pub fn process(&self, data: &[u8], path: &str) -> Result<Output> {
+        let params = path::parse(path);
+        let source = Source::bytes(data);
+        self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
+    }
+
+    /// Process packed 8-bit pixels (`bands` per pixel: 1 grey, 2 grey+alpha,
+    /// 3 RGB, 4 RGBA).
+    pub fn process_pixels(
+        &self,
+        pixels: &[u8],
+        width: i32,
+        height: i32,
+        bands: i32,
+        path: &str,
+    ) -> Result<Output> {
+        let params = path::parse(path);
+        let source = Source::pixels(pixels, width, height, bands)?;
+        self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
+    }
+
+    /// imagor's `/meta` for `data` after applying `path` (`""` for the
+    /// source as is).
+    pub fn meta(&self, data: &[u8], path: &str) -> Result<Meta> {
+        let mut params = path::parse(path);
+        params.meta = true;
+        let source = Source::bytes(data);
+        let out = self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))?;
+        serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Serve a request path as imagor's server does: check the signature
+    /// (or `unsafe/` when allowed), load the image through the loaders
+    /// (`color:` images need none) and process it. When that fails with 400
+    /// or 403, the path is query-unescaped and tried once more (imagor's
+    /// retry for clients that escape the whole path).
+    pub fn serve(&self, path: &str) -> Result<Output> {
+        match self.serve_once(path) {
+            Err(e @ (Error::Invalid(_) | Error::SignatureMismatch)) => {
+                match path::query_unescape(path) {
+                    Some(unescaped) if unescaped != path => self.serve_once(&unescaped),
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn serve_once(&self, path: &str) -> Result<Output> {
+        let params = path::parse(path);
+        self.verify(&params)?;
+        if processor::color::parse_color_image(&params.image).is_some() {
+            return self.with_ctx(|ctx| processor::run(ctx, None, &params));
+        }
+        if params.image.is_empty() {
+            return Err(Error::NotFound);
+        }
+        let bytes = self.load(&params.image)?;
+        let source = Source::bytes(&bytes);
+        drop(bytes);
+        self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
+    }
+
+    /// Check the signature of parsed params as imagor does: `unsafe/` paths
+    /// pass when `unsafe` is on; otherwise the hash must be the path's
+    /// signature (with an empty secret when none is configured, as imagor's
+    /// default signer).
+    pub fn verify(&self, params: &Params) -> Result<()> {
+        if self.opts.unsafe_ && params.r#unsafe {
+            return Ok(());
+        }
+        if params.path.is_empty() {
+            return Ok(());
+        }
+        let fallback;
+        let signer = match &self.signer {
+            Some(s) => s,
+            None => {
+                fallback = Signer::new(crate::sign::SignerAlg::Sha1, 0, "");
+                &fallback
+            }
+        };
+        if signer.verify(&params.path, &params.hash) {
+            Ok(())
+        } else {
+            Err(Error::SignatureMismatch)
+        }
+    }
+}
+
+/// The process-wide default instance used by [`crate::process`] and
+/// [`crate::meta`]: imagor's default limits, no loaders.
+pub(crate) fn default_imagor() -> Result<&'static Imagor> {
+    static DEFAULT: OnceLock<std::result::Result<Imagor, Error>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| Imagor::new(Options::default()))
+        .as_ref()
+        .map_err(Clone::clone)
+}

@@ -1,0 +1,207 @@
+//! Export: the output format and its settings from the filters, ICC and
+//! metadata stripping, and the `max_bytes` quality search.
+
+use super::color::normalize_srgb;
+use crate::error::Result;
+use crate::filters::{FilterOp, Parsed};
+use crate::format::ImageFormat;
+use crate::options::Options;
+use crate::vips::{Arg, Call, Image};
+
+/// Everything export needs, read from the filters (imagor's `exportParams`).
+#[derive(Debug, Clone)]
+pub(crate) struct ExportParams {
+    /// Output format; `None` until a default is chosen.
+    pub format: Option<ImageFormat>,
+    fallback: Option<ImageFormat>,
+    quality: i32,
+    compression: i32,
+    bitdepth: i32,
+    palette: bool,
+    /// Convert to sRGB and drop the profile before saving.
+    pub strip_color_profile: bool,
+    /// Save without metadata.
+    pub strip_metadata: bool,
+    lossless: bool,
+    max_bytes: i64,
+}
+
+impl ExportParams {
+    /// Read the export filters; the default format is the source's.
+    pub(crate) fn new(ops: &[Parsed], opts: &Options, source: Option<ImageFormat>) -> Self {
+        let mut e = ExportParams {
+            format: None,
+            fallback: None,
+            quality: 0,
+            compression: 0,
+            bitdepth: 0,
+            palette: false,
+            strip_color_profile: opts.strip_color_profile,
+            strip_metadata: opts.strip_metadata,
+            lossless: false,
+            max_bytes: 0,
+        };
+        for f in ops {
+            match &f.op {
+                FilterOp::Format(Some(fmt)) => e.format = Some(fmt.save_format()),
+                FilterOp::FallbackFormat(Some(fmt)) => e.fallback = Some(fmt.save_format()),
+                FilterOp::Quality(q) => e.quality = *q,
+                FilterOp::AutoJpg => e.format = Some(ImageFormat::Jpeg),
+                FilterOp::Palette => e.palette = true,
+                FilterOp::Bitdepth(b) => e.bitdepth = *b,
+                FilterOp::Compression(c) => e.compression = *c,
+                FilterOp::MaxBytes(n) if *n > 0 => e.max_bytes = *n,
+                FilterOp::StripMetadata => e.strip_metadata = true,
+                FilterOp::StripIcc => e.strip_color_profile = true,
+                FilterOp::Lossless => e.lossless = true,
+                _ => {}
+            }
+        }
+        if e.format.is_none() {
+            e.format = source;
+        }
+        e
+    }
+
+    /// An animation kept for a format that cannot hold it switches to the
+    /// fallback format when that one can (imagor's auto-format fallback).
+    pub(crate) fn apply_animation_fallback(&mut self, img: &Image) {
+        let Some(fallback) = self.fallback else {
+            return;
+        };
+        if !img.is_animated() {
+            return;
+        }
+        if self.format.is_some_and(ImageFormat::supports_animation)
+            || !fallback.supports_animation()
+        {
+            return;
+        }
+        self.format = Some(fallback);
+    }
+
+    /// The format actually written: load-only and unknown formats save as
+    /// JPEG.
+    pub(crate) fn save_format(&self) -> ImageFormat {
+        self.format
+            .map_or(ImageFormat::Jpeg, ImageFormat::save_format)
+    }
+}
+
+/// Strip as asked, then save; with `max_bytes`, lower the quality until the
+/// output fits (never below ~10, never for lossless or PNG).
+pub(crate) fn export(
+    img: &Image,
+    params: &ExportParams,
+    opts: &Options,
+) -> Result<(Vec<u8>, ImageFormat)> {
+    let mut img = img.clone();
+    if params.strip_color_profile || params.strip_metadata {
+        img = normalize_srgb(&img).with_meta(|m| m.remove("icc-profile-data"))?;
+    }
+    let format = params.save_format();
+    let mut quality = params.quality;
+    loop {
+        super::load::Loader { opts }.check_resolution(&img)?;
+        let buf = save(&img, format, params, quality, opts)?;
+        let searching = params.max_bytes > 0
+            && !params.lossless
+            && (quality > 10 || quality == 0)
+            && format != ImageFormat::Png;
+        if searching && buf.len() as i64 > params.max_bytes {
+            if quality == 0 {
+                quality = 80;
+            }
+            let delta = buf.len() as f64 / params.max_bytes as f64;
+            quality = if delta > 3.0 {
+                quality * 25 / 100
+            } else if delta > 1.5 {
+                quality * 50 / 100
+            } else {
+                quality * 75 / 100
+            };
+            continue;
+        }
+        return Ok((buf, format));
+    }
+}
+
+/// One save call with imagor's settings for each format.
+fn save(
+    img: &Image,
+    format: ImageFormat,
+    p: &ExportParams,
+    quality: i32,
+    opts: &Options,
+) -> Result<Vec<u8>> {
+    use ImageFormat as F;
+    fn q(c: Call<'_>, quality: i32) -> Call<'_> {
+        if quality > 0 {
+            c.arg("Q", Arg::Int(quality.into()))
+        } else {
+            c
+        }
+    }
+    fn lossless(c: Call<'_>, on: bool) -> Call<'_> {
+        if on {
+            c.arg("lossless", Arg::Bool(true))
+        } else {
+            c
+        }
+    }
+    let op = match format {
+        F::Png => "pngsave_buffer",
+        F::Webp => "webpsave_buffer",
+        F::Jxl => "jxlsave_buffer",
+        F::Tiff => "tiffsave_buffer",
+        F::Gif => "gifsave_buffer",
+        F::Avif | F::Heif => "heifsave_buffer",
+        F::Jp2 => "jp2ksave_buffer",
+        _ => "jpegsave_buffer",
+    };
+    let mut c = Call::new(op).arg("in", Arg::Image(img));
+    match format {
+        F::Png => {
+            c = q(c, quality);
+            if p.palette {
+                c = c.arg("palette", Arg::Bool(true));
+            }
+            if p.bitdepth > 0 {
+                c = c.arg("bitdepth", Arg::Int(p.bitdepth.into()));
+            }
+            if p.compression > 0 {
+                c = c.arg("compression", Arg::Int(p.compression.into()));
+            }
+        }
+        F::Webp => c = lossless(q(c, quality), p.lossless).arg("effort", Arg::Int(4)),
+        F::Jxl | F::Jp2 => c = lossless(q(c, quality), p.lossless),
+        F::Tiff => c = q(c, quality),
+        F::Gif => {}
+        F::Avif => {
+            c = lossless(q(c, quality), p.lossless)
+                .arg("compression", Arg::Nick("av1"))
+                .arg("effort", Arg::Int((9 - opts.avif_speed).into()));
+        }
+        F::Heif => c = lossless(q(c, quality), p.lossless),
+        _ => {
+            if opts.mozjpeg {
+                c = c
+                    .arg("Q", Arg::Int(75))
+                    .arg("optimize-coding", Arg::Bool(true))
+                    .arg("interlace", Arg::Bool(true))
+                    .arg_if_supported("optimize-scans", Arg::Bool(true))
+                    .arg_if_supported("trellis-quant", Arg::Bool(true))
+                    .arg_if_supported("quant-table", Arg::Int(3));
+            }
+            c = q(c, quality);
+        }
+    }
+    let strip = p.strip_metadata || (opts.mozjpeg && format == F::Jpeg);
+    if strip {
+        c = c
+            .arg_if_supported("keep", Arg::Int(0))
+            .arg_if_supported("strip", Arg::Bool(true));
+    }
+    let blob = c.run()?.blob("buffer")?;
+    Ok(blob.as_slice().to_vec())
+}

@@ -1,0 +1,188 @@
+//! imagor's `/meta` JSON: format, size, pages, bands, orientation, EXIF,
+//! and the optional `avgcolor`, `blurhash` and `thumbhash` extras.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::color::{average_rgb, normalize_srgb};
+use crate::error::{Error, Result};
+use crate::filters::{FilterOp, Parsed};
+use crate::format::ImageFormat;
+use crate::vips::{BandFormat, Image, Interesting, Size};
+
+/// The `/meta` answer, with imagor's field names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// `jpeg`, `png`, `gif`, ... (empty when unknown).
+    pub format: String,
+    /// MIME type of `format`.
+    pub content_type: String,
+    /// Width in pixels.
+    pub width: i32,
+    /// Height of one page (frame) in pixels.
+    pub height: i32,
+    /// EXIF orientation, 0 when absent.
+    pub orientation: i32,
+    /// Frames (GIF/WebP) or pages (PDF); 1 otherwise.
+    pub pages: i32,
+    /// Number of bands.
+    pub bands: i32,
+    /// EXIF tags as `name: value` (short form).
+    pub exif: BTreeMap<String, String>,
+    /// Blurhash, with `blurhash(x,y)`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub blurhash: Option<String>,
+    /// Base64 ThumbHash, with `thumbhash()`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub thumbhash: Option<String>,
+    /// Average colour, with `avgcolor()`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub average_color: Option<AvgColor>,
+}
+
+/// An RGB colour of `/meta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvgColor {
+    /// Red.
+    pub r: u8,
+    /// Green.
+    pub g: u8,
+    /// Blue.
+    pub b: u8,
+}
+
+/// Build the metadata of the processed image; `format` is the export
+/// format as far as the filters chose it (or the source's).
+pub(crate) fn metadata(img: &Image, format: Option<ImageFormat>, ops: &[Parsed]) -> Result<Meta> {
+    let pages = match format {
+        Some(f) if f.supports_animation() => img.frames(),
+        Some(ImageFormat::Pdf) => img.n_pages(),
+        _ => 1,
+    };
+    let strip_exif = ops.iter().any(|f| f.op == FilterOp::StripExif);
+    let exif = if strip_exif {
+        BTreeMap::new()
+    } else {
+        short_exif(img)
+    };
+    let mut meta = Meta {
+        format: format.map(|f| f.meta_name().to_owned()).unwrap_or_default(),
+        content_type: format
+            .map(|f| f.content_type().to_owned())
+            .unwrap_or_default(),
+        width: img.width(),
+        height: img.page_height(),
+        orientation: img.orientation(),
+        pages,
+        bands: img.bands(),
+        exif,
+        blurhash: None,
+        thumbhash: None,
+        average_color: None,
+    };
+    for f in ops {
+        match &f.op {
+            FilterOp::AvgColor(args) => {
+                if !args.is_empty() {
+                    return Err(Error::invalid_msg("avgcolor takes no arguments"));
+                }
+                let [r, g, b] = average_rgb(img)?;
+                meta.average_color = Some(AvgColor {
+                    r: r as u8,
+                    g: g as u8,
+                    b: b as u8,
+                });
+            }
+            FilterOp::BlurHash(args) => {
+                let parts = crate::path::split_args(args);
+                if parts.len() != 2 {
+                    return Err(Error::invalid_msg(
+                        "blurhash requires exactly x and y components",
+                    ));
+                }
+                let comp = |s: &str| s.parse::<u32>().ok().filter(|v| (1..=9).contains(v));
+                let (Some(x), Some(y)) = (comp(&parts[0]), comp(&parts[1])) else {
+                    return Err(Error::invalid_msg(
+                        "blurhash x and y components must be between 1 and 9",
+                    ));
+                };
+                meta.blurhash = Some(blurhash(img, x, y)?);
+            }
+            FilterOp::ThumbHash(args) => {
+                if !args.is_empty() {
+                    return Err(Error::invalid_msg("thumbhash takes no arguments"));
+                }
+                meta.thumbhash = Some(thumbhash(img)?);
+            }
+            _ => {}
+        }
+    }
+    Ok(meta)
+}
+
+/// `exif-ifd0-Orientation` → `Orientation`, value cut before ` (`.
+fn short_exif(img: &Image) -> BTreeMap<String, String> {
+    img.exif_fields()
+        .into_iter()
+        .filter(|(tag, _)| tag.len() >= 10)
+        .filter_map(|(tag, value)| {
+            let name = tag.get(10..)?.to_owned();
+            let short = value
+                .find(" (")
+                .map_or(value.as_str(), |i| &value[..i])
+                .trim()
+                .to_owned();
+            (!short.is_empty()).then_some((name, short))
+        })
+        .collect()
+}
+
+/// sRGB 8-bit pixels of a small copy: `(w, h, bands, bytes)`.
+fn small_rgb(img: &Image, size: i32, flatten: bool) -> Result<(usize, usize, usize, Vec<u8>)> {
+    let mut thumb = normalize_srgb(img);
+    if flatten && thumb.has_alpha() {
+        thumb = thumb.flatten(&[0.0, 0.0, 0.0])?;
+    }
+    let thumb = thumb
+        .thumbnail_image(size, size, Size::Down, Interesting::None)?
+        .cast(BandFormat::UCHAR)?;
+    let (w, h, bands) = (
+        thumb.width() as usize,
+        thumb.height() as usize,
+        thumb.bands() as usize,
+    );
+    Ok((w, h, bands, thumb.write_to_memory()?))
+}
+
+/// Expand packed pixels to RGBA (opaque when there is no alpha band).
+fn to_rgba(bands: usize, raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() / bands.max(1) * 4);
+    for px in raw.chunks_exact(bands.max(1)) {
+        match bands {
+            1 => out.extend_from_slice(&[px[0], px[0], px[0], 255]),
+            2 => out.extend_from_slice(&[px[0], px[0], px[0], px[1]]),
+            3 => out.extend_from_slice(&[px[0], px[1], px[2], 255]),
+            _ => out.extend_from_slice(&px[..4]),
+        }
+    }
+    out
+}
+
+fn blurhash(img: &Image, x: u32, y: u32) -> Result<String> {
+    let (w, h, bands, raw) = small_rgb(img, 64, true)?;
+    let mut rgba = to_rgba(bands, &raw);
+    for px in rgba.chunks_exact_mut(4) {
+        px[3] = 255;
+    }
+    blurhash::encode(x, y, w as u32, h as u32, &rgba)
+        .map_err(|e| Error::Internal(format!("blurhash: {e}")))
+}
+
+fn thumbhash(img: &Image) -> Result<String> {
+    let (w, h, bands, raw) = small_rgb(img, 100, false)?;
+    let rgba = to_rgba(bands, &raw);
+    let hash = thumbhash::rgba_to_thumb_hash(w, h, &rgba);
+    Ok(base64::engine::general_purpose::STANDARD.encode(hash))
+}

@@ -1,0 +1,89 @@
+//! Processing: bytes + imagor path → image bytes (or `/meta` JSON).
+//!
+//! [`pipeline`] holds the ordered stages; [`load`], [`geometry`],
+//! [`export`] and [`meta`] the work of each.
+
+mod bmp;
+pub(crate) mod color;
+mod export;
+pub(crate) mod geometry;
+pub(crate) mod load;
+pub mod meta;
+pub(crate) mod multipage;
+pub(crate) mod pipeline;
+
+use crate::error::Result;
+use crate::format::ImageFormat;
+use crate::options::Options;
+use crate::path::Params;
+
+pub use load_fn::LoadFn;
+pub use meta::{AvgColor, Meta};
+
+pub(crate) use load::Source;
+
+mod load_fn {
+    use crate::error::Result;
+
+    /// Fetch the bytes of an image key (`gopher.png`): the hook overlays
+    /// (`image()`, `watermark()`) and [`crate::Imagor::serve`] load through.
+    pub type LoadFn<'a> = dyn Fn(&str) -> Result<Vec<u8>> + Send + Sync + 'a;
+}
+
+/// The result of processing: encoded bytes and their content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// The encoded image, or the `/meta` JSON.
+    pub data: Vec<u8>,
+    /// `image/webp`, `application/json`, ...
+    pub content_type: String,
+    /// The image format written; `None` for `/meta` JSON.
+    pub format: Option<ImageFormat>,
+}
+
+/// What one pipeline run may use: options, a loader for overlays, and how
+/// deep in nested `image()` overlays it is.
+pub(crate) struct Ctx<'a> {
+    /// Limits and defaults.
+    pub opts: &'a Options,
+    /// Loader for overlay sources; `None` means overlays answer 404.
+    pub load: Option<&'a LoadFn<'a>>,
+    /// Nesting depth of `image()` overlays (0 at the top).
+    pub depth: u32,
+}
+
+/// imagor's request normalisation: a negative width or height means a flip.
+pub(crate) fn normalize_flips(p: &mut Params) {
+    if p.width < 0 {
+        p.width = p.width.saturating_neg();
+        p.h_flip = !p.h_flip;
+    }
+    if p.height < 0 {
+        p.height = p.height.saturating_neg();
+        p.v_flip = !p.v_flip;
+    }
+}
+
+/// Process `source` (or a `color:` image) with `params`.
+pub(crate) fn run(ctx: &Ctx<'_>, source: Option<&Source>, params: &Params) -> Result<Output> {
+    let mut p = params.clone();
+    normalize_flips(&mut p);
+    let done = pipeline::load_and_process(ctx, source, &p)?;
+    let mut export_params = export::ExportParams::new(&done.ops, ctx.opts, done.source_format);
+    export_params.apply_animation_fallback(&done.img);
+    if p.meta {
+        let m = meta::metadata(&done.img, export_params.format, &done.ops)?;
+        let data = serde_json::to_vec(&m).map_err(|e| crate::Error::Internal(e.to_string()))?;
+        return Ok(Output {
+            data,
+            content_type: "application/json".to_owned(),
+            format: None,
+        });
+    }
+    let (data, format) = export::export(&done.img, &export_params, ctx.opts)?;
+    Ok(Output {
+        data,
+        content_type: format.content_type().to_owned(),
+        format: Some(format),
+    })
+}

@@ -1,0 +1,323 @@
+//! The processing pipeline, in imagor's order. Each stage says why it sits
+//! where it does.
+//!
+//! 1. `color:` sources are generated at the requested size (no loader).
+//! 2. The filters are read once; the ones that steer loading are looked at
+//!    first, because they decide how to load (frames, page, dpi) and whether
+//!    libvips may shrink while decoding.
+//! 3. Load: shrink-on-load thumbnail when nothing needs the full image
+//!    (crop, trim, flips, `orient`, `fill(auto)`, `focal`, `max_bytes`,
+//!    full/adaptive fit-in need it), else a full lazy load. The limits are
+//!    checked on the header, before pixels are decoded.
+//! 4. `orient` rotates before any resize, and clears the EXIF orientation so
+//!    `thumbnail` does not rotate again.
+//! 5. Focal regions are resolved against the loaded size (fractions), before
+//!    crop changes the coordinate system.
+//! 6. Geometry ([`super::geometry`]): crop and trim in source space, then the
+//!    resize, then flips.
+//! 7. Filters in URL order, each seeing the previous one's output; `fill`
+//!    pads to the box computed in 6.
+//! 8. Export ([`super::export`]) chooses format and settings from the filters.
+
+use super::geometry::{self, Resize};
+use super::load::{Loader, Source};
+use super::{color, multipage, Ctx};
+use crate::error::{Error, Result};
+use crate::filters::{self, FilterCtx, FilterOp, FocalRect, Parsed};
+use crate::format::ImageFormat;
+use crate::path::{Params, H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
+use crate::vips::{Angle, Image, Interesting, Size};
+
+/// The processed image and what export needs to know about its source.
+pub(crate) struct Processed {
+    /// The image after geometry and filters.
+    pub img: Image,
+    /// The format of the source (`None` for raw pixels, BMP, `color:`).
+    pub source_format: Option<ImageFormat>,
+    /// The filters as parsed, for export and `/meta`.
+    pub ops: Vec<Parsed>,
+}
+
+/// Load `source` (or generate the `color:` image) and apply `p`.
+pub(crate) fn load_and_process(
+    ctx: &Ctx<'_>,
+    source: Option<&Source>,
+    p: &Params,
+) -> Result<Processed> {
+    let ops = filters::parse_all(&p.filters, ctx)?;
+    if let Some(c) = color::parse_color_image(&p.image) {
+        let img = color_source(ctx, p, c)?;
+        let how = Resize {
+            thumbnail: true,
+            stretch: false,
+            upscale: false,
+        };
+        let img = transform_and_filter(ctx, img, p, &ops, &how, &[])?;
+        return Ok(Processed {
+            img,
+            source_format: None,
+            ops,
+        });
+    }
+    let source = source.ok_or(Error::NotFound)?;
+    let loader = Loader { opts: ctx.opts };
+    let plan = LoadPlan::new(ctx, source, p, &ops);
+    let (img, thumbnail) = plan.load(&loader, source, p)?;
+    let img = if plan.orient > 0 {
+        // Rotate before resizing; drop the tag so thumbnail won't rotate again.
+        multipage::rotate(&img, angle_for(plan.orient))?.with_meta(|m| m.remove("orientation"))?
+    } else {
+        img
+    };
+    let focal = resolve_focal(&ops, img.width() as f64, img.page_height() as f64);
+    let how = Resize {
+        thumbnail,
+        stretch: plan.stretch,
+        upscale: plan.upscale,
+    };
+    let img = transform_and_filter(ctx, img, p, &ops, &how, &focal)?;
+    Ok(Processed {
+        img,
+        source_format: source.format(),
+        ops,
+    })
+}
+
+/// imagor's `getAngle`: `orient`/`rotate` degrees are counter-clockwise.
+pub(crate) fn angle_for(degrees: i32) -> Angle {
+    match degrees {
+        90 => Angle::D270,
+        180 => Angle::D180,
+        270 => Angle::D90,
+        _ => Angle::D0,
+    }
+}
+
+/// Stage 1: a solid image of the requested size (1x1 by default, a square
+/// when one side is given), within the limits.
+fn color_source(ctx: &Ctx<'_>, p: &Params, c: [f64; 4]) -> Result<Image> {
+    let opts = ctx.opts;
+    let (mut w, mut h) = (
+        p.width.unsigned_abs() as i64,
+        p.height.unsigned_abs() as i64,
+    );
+    if w == 0 && h == 0 {
+        (w, h) = (1, 1);
+    } else if w == 0 {
+        w = h;
+    } else if h == 0 {
+        h = w;
+    }
+    if !opts.unlimited && w.saturating_mul(h) > opts.max_resolution {
+        return Err(Error::MaxResolutionExceeded);
+    }
+    let w = w.min(opts.max_width as i64) as i32;
+    let h = h.min(opts.max_height as i64) as i32;
+    color::color_image(w, h, c)
+}
+
+/// Stage 2: what the filters say about loading.
+struct LoadPlan {
+    full_image_needed: bool,
+    upscale: bool,
+    stretch: bool,
+    max_frames: i32,
+    page: i32,
+    dpi: i32,
+    orient: i32,
+}
+
+impl LoadPlan {
+    fn new(ctx: &Ctx<'_>, source: &Source, p: &Params, ops: &[Parsed]) -> Self {
+        let mut plan = LoadPlan {
+            full_image_needed: p.trim || p.v_flip || p.full_fit_in || p.adaptive_fit_in,
+            upscale: !p.fit_in || p.full_fit_in,
+            stretch: p.stretch,
+            max_frames: ctx.opts.max_animation_frames,
+            page: 1,
+            dpi: 0,
+            orient: 0,
+        };
+        if plan.max_frames == 0 || plan.max_frames < -1 {
+            plan.max_frames = 1;
+        }
+        if !source.supports_animation() {
+            plan.max_frames = 1;
+        }
+        // The last fallback_format wins, as in imagor.
+        let fallback = ops.iter().rev().find_map(|f| match f.op {
+            FilterOp::FallbackFormat(Some(f)) => Some(f.save_format()),
+            _ => None,
+        });
+        for f in ops {
+            if f.needs_full_image() {
+                plan.full_image_needed = true;
+            }
+            match f.op {
+                // No frames when neither the format nor the fallback animates.
+                FilterOp::Format(Some(f))
+                    if !f.save_format().supports_animation()
+                        && !fallback.is_some_and(ImageFormat::supports_animation) =>
+                {
+                    plan.max_frames = 1;
+                }
+                FilterOp::MaxFrames(n)
+                    if n > 0 && (plan.max_frames == -1 || n < plan.max_frames) =>
+                {
+                    plan.max_frames = n;
+                }
+                FilterOp::Stretch => plan.stretch = true,
+                FilterOp::Upscale => plan.upscale = true,
+                FilterOp::NoUpscale => plan.upscale = false,
+                FilterOp::Page(n) if n > 0 => plan.page = n,
+                FilterOp::Dpi(n) if n > 0 => plan.dpi = n,
+                FilterOp::Orient(n) if n > 0 => plan.orient = n,
+                _ => {}
+            }
+        }
+        plan
+    }
+
+    /// Stage 3: shrink-on-load when possible. Returns the image and whether
+    /// it is already at its final size.
+    fn load(&self, loader: &Loader<'_>, source: &Source, p: &Params) -> Result<(Image, bool)> {
+        let (n, page, dpi) = (self.max_frames, self.page, self.dpi);
+        let opts = loader.opts;
+        let has_crop =
+            p.crop_bottom != 0.0 || p.crop_top != 0.0 || p.crop_left != 0.0 || p.crop_right != 0.0;
+        let (w, h) = (
+            p.width.clamp(0, i32::MAX as i64) as i32,
+            p.height.clamp(0, i32::MAX as i64) as i32,
+        );
+        if !self.full_image_needed && !has_crop {
+            let size = if self.upscale { Size::Both } else { Size::Down };
+            let thumb = |tw, th, crop| loader.thumbnail(source, tw, th, crop, size, n, page, dpi);
+            if p.fit_in {
+                if w > 0 || h > 0 {
+                    let tw = if w == 0 { opts.max_width } else { w };
+                    let th = if h == 0 { opts.max_height } else { h };
+                    return Ok((thumb(tw, th, Interesting::None)?, true));
+                }
+            } else if self.stretch {
+                if w > 0 && h > 0 {
+                    let img = loader.thumbnail(
+                        source,
+                        w,
+                        h,
+                        Interesting::None,
+                        Size::Force,
+                        n,
+                        page,
+                        dpi,
+                    )?;
+                    return Ok((img, true));
+                }
+            } else if w > 0 && h > 0 {
+                if let Some(crop) = crop_interest(p) {
+                    return Ok((thumb(w, h, crop)?, true));
+                }
+            } else if w > 0 {
+                return Ok((thumb(w, opts.max_height, Interesting::None)?, true));
+            } else if h > 0 {
+                return Ok((thumb(opts.max_width, h, Interesting::None)?, true));
+            }
+        }
+        if self.full_image_needed {
+            Ok((loader.image(source, n, page, dpi)?, false))
+        } else {
+            let img = loader.thumbnail(
+                source,
+                opts.max_width,
+                opts.max_height,
+                Interesting::None,
+                Size::Down,
+                n,
+                page,
+                dpi,
+            )?;
+            Ok((img, false))
+        }
+    }
+}
+
+/// The crop a cover-resize can do while loading, from `smart` and the
+/// alignments; `None` when the alignment needs the general path.
+fn crop_interest(p: &Params) -> Option<Interesting> {
+    let (h, v) = (p.h_align.as_str(), p.v_align.as_str());
+    if p.smart {
+        Some(Interesting::Attention)
+    } else if (v == V_ALIGN_TOP && h.is_empty()) || (h == H_ALIGN_LEFT && v.is_empty()) {
+        Some(Interesting::Low)
+    } else if (v == V_ALIGN_BOTTOM && h.is_empty()) || (h == H_ALIGN_RIGHT && v.is_empty()) {
+        Some(Interesting::High)
+    } else if (v.is_empty() || v == "middle") && (h.is_empty() || h == "center") {
+        Some(Interesting::Centre)
+    } else {
+        None
+    }
+}
+
+/// Stage 5: focal regions in loaded-image pixels; fractions (all below 1)
+/// are relative to the loaded size, a point becomes a 1x1 region.
+fn resolve_focal(ops: &[Parsed], w: f64, h: f64) -> Vec<FocalRect> {
+    let mut out = Vec::new();
+    for f in ops {
+        let FilterOp::Focal(Some(r)) = &f.op else {
+            continue;
+        };
+        let mut r = *r;
+        if r.right.is_nan() {
+            if r.left < 1.0 && r.top < 1.0 {
+                r.left *= w;
+                r.top *= h;
+            }
+            r.right = r.left + 1.0;
+            r.bottom = r.top + 1.0;
+            out.push(r);
+            continue;
+        }
+        if r.left < 1.0 && r.top < 1.0 && r.right <= 1.0 && r.bottom <= 1.0 {
+            r.left *= w;
+            r.right *= w;
+            r.top *= h;
+            r.bottom *= h;
+        }
+        if r.right > r.left && r.bottom > r.top {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Stages 6 and 7.
+fn transform_and_filter(
+    ctx: &Ctx<'_>,
+    img: Image,
+    p: &Params,
+    ops: &[Parsed],
+    how: &Resize,
+    focal: &[FocalRect],
+) -> Result<Image> {
+    let (mut img, fill_w, fill_h) = geometry::transform(img, p, how, focal, ctx.opts)?;
+    let clamp = |v: i64| v.clamp(0, i32::MAX as i64) as i32;
+    let mut cx = FilterCtx {
+        ctx,
+        rotate90: false,
+        fill_width: fill_w,
+        fill_height: fill_h,
+        padding: [
+            clamp(p.padding_left),
+            clamp(p.padding_top),
+            clamp(p.padding_right),
+            clamp(p.padding_bottom),
+        ],
+    };
+    let max_ops = ctx.opts.max_filter_ops;
+    for f in ops {
+        if max_ops > 0 && f.index >= max_ops as usize {
+            break;
+        }
+        img = f.op.apply(img, &mut cx)?;
+    }
+    Ok(img)
+}
