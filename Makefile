@@ -1,9 +1,10 @@
 # imagor-rs: `make run` and `make test` do all set-up themselves.
 SHELL := /bin/bash
 CARGO ?= cargo
+PREFIX ?= /usr/local
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build run test test-rust lint bench clean
+.PHONY: all deps build run test test-rust test-c test-python test-node lint bench install clean
 
 all: build
 
@@ -26,11 +27,28 @@ lint: deps
 test-rust: deps
 	$(CARGO) test --workspace --exclude imagor-python --exclude imagor-node
 
-## Every test, all languages.
-test: lint test-rust
+## C ABI: header drift, C programs against the installed library, ASan, valgrind.
+test-c: deps
+	./ffi/tests/run.sh
 
+## Python package: build with maturin into a venv, run pytest and Django tests.
+test-python: deps
+	./bindings/python/run-tests.sh
+
+## Node package: npm install, napi build, node --test.
+test-node: deps
+	./bindings/node/run-tests.sh
+
+## Every test, all languages.
+test: lint test-rust test-c test-python test-node
+
+## Benchmarks with ratios against peers run side by side (pyvips, sharp).
 bench: deps
-	$(CARGO) bench -p imagor
+	./.ci/bench.sh
+
+## Install libimagor (.so/.a), include/imagor.h and imagor.pc under PREFIX.
+install: deps
+	./ffi/install.sh "$(PREFIX)"
 
 clean:
 	$(CARGO) clean
