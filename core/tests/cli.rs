@@ -205,3 +205,100 @@ fn usage_errors_exit_2() {
     assert!(o.status.success());
     assert!(stdout(&o).contains("parse"));
 }
+
+fn testdata(name: &str) -> String {
+    format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn process_writes_the_image_and_meta_reads_it() {
+    let dir = std::env::temp_dir().join(format!("imagor-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("out.webp");
+    let o = imagor([
+        OsStr::new("process"),
+        OsStr::new(&testdata("gopher.png")),
+        OsStr::new("fit-in/100x100/filters:format(webp)"),
+        OsStr::new("-o"),
+        out.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let bytes = std::fs::read(&out).expect("output written");
+    assert_eq!(&bytes[8..12], b"WEBP");
+
+    let o = imagor([OsStr::new("meta"), out.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let meta: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("meta JSON");
+    assert_eq!(meta["format"], "webp");
+    assert_eq!(
+        (meta["width"].as_i64(), meta["height"].as_i64()),
+        (Some(73), Some(100))
+    );
+
+    let o = imagor(["meta", &testdata("dancing-banana.gif"), "fit-in/50x50"]);
+    let meta: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("meta JSON");
+    assert_eq!(meta["pages"], 8);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn process_to_stdout_and_from_stdin() {
+    let data = std::fs::read(testdata("demo1.jpg")).expect("testdata");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imagor"))
+        .args(["process", "-", "50x50/filters:format(png)"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&data)
+        .expect("write stdin");
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(&o.stdout[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn process_errors_are_typed() {
+    assert_error(
+        &imagor(["process", &testdata("missing.png"), "10x10"]),
+        "not found",
+        404,
+    );
+    assert_error(
+        &imagor(["process", &testdata("README.md"), "10x10"]),
+        "unsupported format",
+        406,
+    );
+    assert_error(
+        &imagor(["process", &testdata("gopher.png"), "filters:blur(abc)"]),
+        "blur",
+        400,
+    );
+    assert_error(
+        &imagor([
+            "process",
+            &testdata("gopher.png"),
+            "10x10",
+            "--options",
+            r#"{"max_width":10,"max_height":10,"max_resolution":50}"#,
+        ]),
+        "maximum resolution exceeded",
+        422,
+    );
+    assert_error(
+        &imagor([
+            "meta",
+            &testdata("gopher.png"),
+            "",
+            "--options",
+            r#"{"nope":1}"#,
+        ]),
+        "invalid options",
+        400,
+    );
+}

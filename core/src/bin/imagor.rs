@@ -5,6 +5,8 @@
 //! imagor generate [--secret S | --unsafe] JSON
 //! imagor sign --secret S PATH            the URL signature of PATH
 //! imagor verify --secret S PATH HASH     exit 0 when HASH signs PATH
+//! imagor process INPUT PATH [-o OUT]     process an image file (`-` = stdin)
+//! imagor meta INPUT [PATH]               imagor's /meta JSON of an image file
 //! ```
 //!
 //! Results go to stdout. Failures go to stderr as imagor's JSON error body
@@ -20,7 +22,7 @@ use imagor::path::{self, Params};
 use imagor::sign::{Signer, SignerAlg};
 use imagor::{Error, Result};
 
-/// imagor-compatible URL tools (and, later, image processing).
+/// imagor-compatible URL tools and image processing.
 #[derive(Debug, Parser)]
 #[command(name = "imagor", version, about)]
 struct Cli {
@@ -39,6 +41,47 @@ enum Command {
     Sign(SignArgs),
     /// Check the URL signature of a path (exit code 0 when it matches).
     Verify(VerifyArgs),
+    /// Process an image file with an imagor path and write the result.
+    Process(ProcessArgs),
+    /// Print imagor's /meta JSON for an image file (after an optional path).
+    Meta(MetaArgs),
+}
+
+/// Processing limits shared by `process` and `meta`.
+#[derive(Debug, Args)]
+struct LimitOpts {
+    /// Options as JSON (the same fields as the library's `Options`), e.g.
+    /// `{"max_width":4000,"strip_metadata":true}`.
+    #[arg(long, env = "IMAGOR_OPTIONS", value_parser = clap::value_parser!(OsString))]
+    options: Option<OsString>,
+}
+
+#[derive(Debug, Args)]
+struct ProcessArgs {
+    /// The image file (`-` reads stdin).
+    #[arg(value_parser = clap::value_parser!(OsString))]
+    input: OsString,
+    /// An imagor path, e.g. `fit-in/300x200/filters:format(webp)`; its image
+    /// segment, if any, is ignored.
+    #[arg(value_parser = clap::value_parser!(OsString))]
+    path: OsString,
+    /// Where to write the result (default: stdout).
+    #[arg(short, long, value_parser = clap::value_parser!(OsString))]
+    output: Option<OsString>,
+    #[command(flatten)]
+    limits: LimitOpts,
+}
+
+#[derive(Debug, Args)]
+struct MetaArgs {
+    /// The image file (`-` reads stdin).
+    #[arg(value_parser = clap::value_parser!(OsString))]
+    input: OsString,
+    /// An imagor path applied first, e.g. `fit-in/100x100`.
+    #[arg(value_parser = clap::value_parser!(OsString), default_value = "")]
+    path: OsString,
+    #[command(flatten)]
+    limits: LimitOpts,
 }
 
 #[derive(Debug, Args)]
@@ -127,7 +170,56 @@ fn run(command: Command) -> Result<()> {
         Command::Generate(args) => cmd_generate(args),
         Command::Sign(args) => cmd_sign(args),
         Command::Verify(args) => cmd_verify(args),
+        Command::Process(args) => cmd_process(args),
+        Command::Meta(args) => cmd_meta(args),
     }
+}
+
+fn cmd_process(args: ProcessArgs) -> Result<()> {
+    let imagor = configured(args.limits)?;
+    let data = read_input(args.input)?;
+    let out = imagor.process(&data, &utf8(args.path, "PATH")?)?;
+    match args.output {
+        Some(file) => std::fs::write(&file, &out.data)
+            .map_err(|e| Error::Internal(format!("cannot write {}: {e}", file.to_string_lossy()))),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&out.data)
+                .and_then(|()| stdout.flush())
+                .map_err(|e| Error::Internal(format!("cannot write output: {e}")))
+        }
+    }
+}
+
+fn cmd_meta(args: MetaArgs) -> Result<()> {
+    let imagor = configured(args.limits)?;
+    let data = read_input(args.input)?;
+    let meta = imagor.meta(&data, &utf8(args.path, "PATH")?)?;
+    let json = serde_json::to_string(&meta).map_err(|e| Error::Internal(e.to_string()))?;
+    print_line(&json)
+}
+
+fn configured(limits: LimitOpts) -> Result<imagor::Imagor> {
+    let options = match limits.options {
+        Some(json) => imagor::Options::from_json(&utf8(json, "--options")?)?,
+        None => imagor::Options::default(),
+    };
+    imagor::Imagor::new(options)
+}
+
+/// The bytes of an input file, or stdin for `-`. A missing file is 404.
+fn read_input(input: OsString) -> Result<Vec<u8>> {
+    if input == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)
+            .map_err(|e| Error::Internal(format!("cannot read stdin: {e}")))?;
+        return Ok(buf);
+    }
+    std::fs::read(&input).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound,
+        _ => Error::Internal(format!("cannot read {}: {e}", input.to_string_lossy())),
+    })
 }
 
 fn cmd_parse(args: ParseArgs) -> Result<()> {
