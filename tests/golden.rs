@@ -28,12 +28,12 @@
 //!   id, golden name or path contains it;
 //! - `GOLDEN_DUMP=dir`: write our output as `dir/<id>.<ext>` and the golden
 //!   as `dir/<id>.golden.<ext>`;
-//! - `GOLDEN_PENDING=a,b,c`: replace [`PENDING_UNTIL_FILTERS`] (empty: none);
 //! - `GOLDEN_SELFTEST=1`: check the comparison machinery itself on the
 //!   goldens alone (see `selftest` below) instead of running imagor.
 //!
-//! Output: one `PASS`/`FAIL`/`PENDING`/`SKIP` line per entry, then
-//! `N passed, M failed, K pending, S skipped`; the exit code is non-zero when
+//! Output: one `PASS`/`FAIL`/`SKIP` line per entry (skips are only the
+//! entries that need a face/object detector, with the reason), then
+//! `N passed, M failed, S skipped`; the exit code is non-zero when
 //! anything failed.
 
 mod common;
@@ -46,37 +46,6 @@ use std::time::Duration;
 use common::{Decoded, Entry, Metrics};
 use imagor::{Error, Imagor, Options, Output};
 use serde_json::Value;
-
-/// Filters not implemented yet (issue 4). An entry whose path uses one of
-/// them is reported PENDING instead of FAIL while it does not pass. Remove a
-/// name once its filter lands.
-const PENDING_UNTIL_FILTERS: &[&str] = &[
-    "text",
-    "label",
-    "watermark",
-    "image",
-    "round_corner",
-    "rotate",
-    "grayscale",
-    "background_color",
-    "padding",
-    "blur",
-    "sharpen",
-    "trim",
-    "crop",
-    "proportion",
-    "strip_exif",
-    "brightness",
-    "contrast",
-    "hue",
-    "saturation",
-    "rgb",
-    "modulate",
-    "invert",
-    "pixelate",
-    "redact",
-    "to_colorspace",
-];
 
 /// Hang detection only, never a speed assertion.
 const ENTRY_TIMEOUT: Duration = Duration::from_secs(180);
@@ -95,7 +64,6 @@ pub const META_EXACT: &[&str] = &[
 enum Outcome {
     Pass(String),
     Fail(String),
-    Pending(String),
     Skip(String),
 }
 
@@ -117,8 +85,7 @@ fn main() -> ExitCode {
     if let Some(dir) = &dump {
         std::fs::create_dir_all(dir).expect("GOLDEN_DUMP folder can be created");
     }
-    let pending = pending_filters();
-    let (mut passed, mut failed, mut pending_n, mut skipped) = (0, 0, 0, 0);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
 
     // The comparison must be able to fail: a quick check on the first pixel
     // golden before trusting any PASS below.
@@ -132,7 +99,7 @@ fn main() -> ExitCode {
             Some(dir) => format!("{} [{dir}] {}", entry.id, entry.path),
             None => format!("{} {}", entry.id, entry.path),
         };
-        match run_entry(entry, &pending, dump.as_deref()) {
+        match run_entry(entry, dump.as_deref()) {
             Outcome::Pass(d) => {
                 passed += 1;
                 println!("PASS {label} ({d})");
@@ -141,35 +108,17 @@ fn main() -> ExitCode {
                 failed += 1;
                 println!("FAIL {label} {r}");
             }
-            Outcome::Pending(r) => {
-                pending_n += 1;
-                println!("PENDING {label} {r}");
-            }
             Outcome::Skip(r) => {
                 skipped += 1;
                 println!("SKIP {label} {r}");
             }
         }
     }
-    println!("{passed} passed, {failed} failed, {pending_n} pending, {skipped} skipped");
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
     if failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-fn pending_filters() -> Vec<String> {
-    match std::env::var("GOLDEN_PENDING") {
-        Ok(list) => list
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        Err(_) => PENDING_UNTIL_FILTERS
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
     }
 }
 
@@ -221,7 +170,7 @@ fn options_for(entry: &Entry) -> Result<Options, Outcome> {
     Ok(o)
 }
 
-fn run_entry(entry: &Entry, pending: &[String], dump: Option<&Path>) -> Outcome {
+fn run_entry(entry: &Entry, dump: Option<&Path>) -> Outcome {
     if let Some(reason) = &entry.skip_reason {
         return Outcome::Skip(reason.clone());
     }
@@ -229,10 +178,6 @@ fn run_entry(entry: &Entry, pending: &[String], dump: Option<&Path>) -> Outcome 
         Ok(o) => o,
         Err(outcome) => return outcome,
     };
-    let needs: Vec<String> = common::filter_names(&entry.path)
-        .into_iter()
-        .filter(|f| pending.contains(f))
-        .collect();
     let golden = match std::fs::read(entry.golden_path()) {
         Ok(b) => b,
         Err(e) => return Outcome::Fail(format!("cannot read golden {}: {e}", entry.golden)),
@@ -243,14 +188,9 @@ fn run_entry(entry: &Entry, pending: &[String], dump: Option<&Path>) -> Outcome 
         }
         evaluate(entry, &out, &golden)
     });
-    match (result, needs.first()) {
-        (Ok(detail), None) => Outcome::Pass(detail),
-        (Ok(detail), Some(_)) => Outcome::Pass(format!(
-            "{detail}; passes although it uses pending filter(s) {}",
-            needs.join(",")
-        )),
-        (Err(reason), None) => Outcome::Fail(reason),
-        (Err(reason), Some(f)) => Outcome::Pending(format!("needs filter {f} (issue 4): {reason}")),
+    match result {
+        Ok(detail) => Outcome::Pass(detail),
+        Err(reason) => Outcome::Fail(reason),
     }
 }
 

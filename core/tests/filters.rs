@@ -83,12 +83,17 @@ fn decode(data: &[u8]) -> Image {
 }
 
 fn run(input: &[u8], path: &str) -> Image {
-    let out = imagor().process(input, path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let out = imagor()
+        .process(input, path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
     decode(&out.data)
 }
 
 fn status(input: &[u8], path: &str) -> u16 {
-    imagor().process(input, path).err().map_or(200, |e| e.status())
+    imagor()
+        .process(input, path)
+        .err()
+        .map_or(200, |e| e.status())
 }
 
 fn px(img: &Image, x: i32, y: i32) -> Vec<f64> {
@@ -108,13 +113,22 @@ fn grey(v: f64) -> Vec<u8> {
 #[test]
 fn brightness_adds_a_percentage_of_255() {
     let out = run(&grey(100.0), "filters:brightness(20)/x");
-    assert!(close(&px(&out, 5, 5), &[151.0; 3], 1.0), "{:?}", px(&out, 5, 5));
+    assert!(
+        close(&px(&out, 5, 5), &[151.0; 3], 1.0),
+        "{:?}",
+        px(&out, 5, 5)
+    );
 }
 
 #[test]
 fn empty_colour_filters_are_no_ops() {
     // A one-band image stays one band: nothing was converted.
-    let bw = png(&Image::black(8, 8, 1).unwrap().linear(&[1.0], &[90.0]).unwrap().cast(BandFormat::UCHAR).unwrap());
+    let bw = png(&Image::black(8, 8, 1)
+        .unwrap()
+        .linear(&[1.0], &[90.0])
+        .unwrap()
+        .cast(BandFormat::UCHAR)
+        .unwrap());
     let path = "filters:brightness():contrast():hue():saturation():rgb(1,2):modulate(1)/x";
     let out = run(&bw, path);
     assert_eq!(out.bands(), 1);
@@ -127,12 +141,19 @@ fn empty_colour_filters_are_no_ops() {
 fn contrast_stretches_around_128() {
     let out = run(&grey(100.0), "filters:contrast(50)/x");
     // a = 259 * 382.5 / (255 * 131.5), b = 128 - 128 a.
-    assert!(close(&px(&out, 0, 0), &[45.0; 3], 1.0), "{:?}", px(&out, 0, 0));
+    assert!(
+        close(&px(&out, 0, 0), &[45.0; 3], 1.0),
+        "{:?}",
+        px(&out, 0, 0)
+    );
 }
 
 #[test]
 fn hue_rotates_red_away() {
-    let out = run(&png(&solid(10, 10, [200.0, 30.0, 30.0])), "filters:hue(180)/x");
+    let out = run(
+        &png(&solid(10, 10, [200.0, 30.0, 30.0])),
+        "filters:hue(180)/x",
+    );
     let p = px(&out, 2, 2);
     assert!(p[0] < p[1] && p[0] < p[2], "{p:?}");
 }
@@ -142,7 +163,10 @@ fn saturation_and_modulate_can_remove_colour() {
     let red = png(&solid(10, 10, [200.0, 30.0, 30.0]));
     for path in ["filters:saturation(-100)/x", "filters:modulate(0,-100,0)/x"] {
         let p = px(&run(&red, path), 2, 2);
-        assert!((p[0] - p[1]).abs() <= 2.0 && (p[1] - p[2]).abs() <= 2.0, "{path}: {p:?}");
+        assert!(
+            (p[0] - p[1]).abs() <= 2.0 && (p[1] - p[2]).abs() <= 2.0,
+            "{path}: {p:?}"
+        );
     }
     // modulate brightness lowers lightness.
     let p = px(&run(&grey(128.0), "filters:modulate(-50,0,0)/x"), 1, 1);
@@ -152,18 +176,34 @@ fn saturation_and_modulate_can_remove_colour() {
 #[test]
 fn rgb_adds_per_band() {
     let out = run(&grey(100.0), "filters:rgb(10,0,-10)/x");
-    assert!(close(&px(&out, 0, 0), &[125.5, 100.0, 74.5], 1.0), "{:?}", px(&out, 0, 0));
+    assert!(
+        close(&px(&out, 0, 0), &[125.5, 100.0, 74.5], 1.0),
+        "{:?}",
+        px(&out, 0, 0)
+    );
 }
 
 #[test]
 fn grayscale_gives_one_band() {
-    let out = run(&png(&solid(10, 10, [200.0, 30.0, 30.0])), "filters:grayscale()/x");
+    let out = run(
+        &png(&solid(10, 10, [200.0, 30.0, 30.0])),
+        "filters:grayscale()/x",
+    );
     assert_eq!(out.bands(), 1);
 }
 
 #[test]
 fn invert_flips_rgb_keeps_alpha() {
-    let rgba = Image::bandjoin(&[&solid(6, 6, [100.0, 0.0, 255.0]), &Image::black(6, 6, 1).unwrap().linear(&[1.0], &[77.0]).unwrap().cast(BandFormat::UCHAR).unwrap()]).unwrap();
+    let rgba = Image::bandjoin(&[
+        &solid(6, 6, [100.0, 0.0, 255.0]),
+        &Image::black(6, 6, 1)
+            .unwrap()
+            .linear(&[1.0], &[77.0])
+            .unwrap()
+            .cast(BandFormat::UCHAR)
+            .unwrap(),
+    ])
+    .unwrap();
     let out = run(&png(&rgba), "filters:invert()/x");
     assert_eq!(px(&out, 1, 1), vec![155.0, 255.0, 0.0, 77.0]);
 }
@@ -174,12 +214,21 @@ fn to_colorspace_uses_the_embedded_profile_only() {
     let out = run(&grey(100.0), "filters:to_colorspace(nonsense)/x");
     assert_eq!(px(&out, 0, 0), vec![100.0; 3]);
     let adobe = std::fs::read(format!("{}/jpg-24bit-icc-adobe-rgb.jpg", testdata())).unwrap();
-    let out = run(&adobe, "fit-in/50x50/filters:to_colorspace(srgb):format(png)/x");
+    let out = run(
+        &adobe,
+        "fit-in/50x50/filters:to_colorspace(srgb):format(png)/x",
+    );
     assert_eq!(out.bands(), 3);
-    let cmyk = run(&adobe, "fit-in/50x50/filters:to_colorspace(cmyk):format(jpeg)/x");
+    let cmyk = run(
+        &adobe,
+        "fit-in/50x50/filters:to_colorspace(cmyk):format(jpeg)/x",
+    );
     assert_eq!(cmyk.bands(), 4);
     // A profile that is not built in is never read from disk.
-    assert_eq!(status(&adobe, "filters:to_colorspace(%2Fetc%2Fpasswd)/x"), 406);
+    assert_eq!(
+        status(&adobe, "filters:to_colorspace(%2Fetc%2Fpasswd)/x"),
+        406
+    );
 }
 
 // ---- effects ----
@@ -212,8 +261,20 @@ fn sharpen_changes_an_edge() {
 #[test]
 fn pixelate_makes_blocks_on_every_frame() {
     // A horizontal ramp: x * 10.
-    let xy = Call::new("xyz").arg("width", Arg::Int(16)).arg("height", Arg::Int(16)).run().unwrap().out().unwrap();
-    let ramp = xy.extract_band(0, 1).unwrap().linear(&[10.0], &[0.0]).unwrap().cast(BandFormat::UCHAR).unwrap();
+    let xy = Call::new("xyz")
+        .arg("width", Arg::Int(16))
+        .arg("height", Arg::Int(16))
+        .run()
+        .unwrap()
+        .out()
+        .unwrap();
+    let ramp = xy
+        .extract_band(0, 1)
+        .unwrap()
+        .linear(&[10.0], &[0.0])
+        .unwrap()
+        .cast(BandFormat::UCHAR)
+        .unwrap();
     let out = run(&png(&ramp), "filters:pixelate(4)/x");
     assert_eq!((out.width(), out.height()), (16, 16));
     assert_eq!(px(&out, 0, 0), px(&out, 3, 3));
@@ -228,7 +289,13 @@ fn pixelate_makes_blocks_on_every_frame() {
 #[test]
 fn detector_filters_are_no_ops_without_a_detector() {
     let input = png(&solid(10, 10, [10.0, 20.0, 30.0]));
-    for f in ["redact()", "redact(black)", "redact(pixelate,20)", "redact_oval(white)", "draw_detections()"] {
+    for f in [
+        "redact()",
+        "redact(black)",
+        "redact(pixelate,20)",
+        "redact_oval(white)",
+        "draw_detections()",
+    ] {
         let out = run(&input, &format!("filters:{f}/x"));
         assert_eq!(px(&out, 5, 5), vec![10.0, 20.0, 30.0], "{f}");
     }
@@ -244,7 +311,13 @@ fn rotate_turns_counter_clockwise_and_swaps_fill() {
     assert_eq!((out.width(), out.height()), (20, 40));
     // The right half (blue) is now on top.
     assert_eq!(px(&out, 10, 5), vec![0.0, 0.0, 255.0]);
-    assert_eq!((run(&input, "filters:rotate(180)/x").width(), run(&input, "filters:rotate()/x").width()), (40, 40));
+    assert_eq!(
+        (
+            run(&input, "filters:rotate(180)/x").width(),
+            run(&input, "filters:rotate()/x").width()
+        ),
+        (40, 40)
+    );
     // fill pads the rotated box.
     let filled = run(&input, "40x20/filters:rotate(90):fill(white)/x");
     assert_eq!((filled.width(), filled.height()), (20, 40));
@@ -263,7 +336,10 @@ fn round_corner_clips_corners() {
     assert_eq!(flat.bands(), 3);
     assert_eq!(px(&flat, 0, 0), vec![255.0; 3]);
     // A negative radius draws square corners.
-    assert_eq!(px(&run(&input, "filters:round_corner(-1)/x"), 0, 0)[3], 255.0);
+    assert_eq!(
+        px(&run(&input, "filters:round_corner(-1)/x"), 0, 0)[3],
+        255.0
+    );
     let gif = run(&gif3(20, 20), "filters:round_corner(5)/x");
     assert_eq!(gif.n_pages(), 3);
 }
@@ -287,7 +363,9 @@ fn crop_takes_pixels_or_fractions() {
 #[test]
 fn trim_cuts_the_border() {
     let inner = solid(10, 6, [255.0, 0.0, 0.0]);
-    let img = inner.embed(5, 3, 30, 20, imagor::vips::Extend::White, None).unwrap();
+    let img = inner
+        .embed(5, 3, 30, 20, imagor::vips::Extend::White, None)
+        .unwrap();
     let out = run(&png(&img), "filters:trim()/x");
     assert_eq!((out.width(), out.height()), (10, 6));
     let br = run(&png(&img), "filters:trim(10,bottom-right)/x");
@@ -339,7 +417,10 @@ fn text_draws_in_colour_where_asked() {
     // Right-aligned, base64url text.
     let out = run(&white, "filters:text(b64:SGk,right,bottom,sans-20,blue)/x");
     let (x0, y0, x1, y1) = find(&out, [0, 0, 255]).expect("blue text");
-    assert!(x0 > 150 && y0 > 20 && x1 <= 199 && y1 <= 59, "{x0} {y0} {x1} {y1}");
+    assert!(
+        x0 > 150 && y0 > 20 && x1 <= 199 && y1 <= 59,
+        "{x0} {y0} {x1} {y1}"
+    );
     // Blank text does nothing.
     assert_eq!(run(&white, "filters:text(%20)/x").bands(), 3);
 }
@@ -347,20 +428,42 @@ fn text_draws_in_colour_where_asked() {
 #[test]
 fn text_wraps_to_a_width() {
     let white = png(&solid(200, 200, [255.0; 3]));
-    let one = find(&run(&white, "filters:text(aaa%20bbb%20ccc,0,0,sans-20,black)/x"), [0, 0, 0]).unwrap();
-    let wrapped = find(&run(&white, "filters:text(aaa%20bbb%20ccc,0,0,sans-20,black,0,normal,0.25)/x"), [0, 0, 0]).unwrap();
+    let one = find(
+        &run(&white, "filters:text(aaa%20bbb%20ccc,0,0,sans-20,black)/x"),
+        [0, 0, 0],
+    )
+    .unwrap();
+    let wrapped = find(
+        &run(
+            &white,
+            "filters:text(aaa%20bbb%20ccc,0,0,sans-20,black,0,normal,0.25)/x",
+        ),
+        [0, 0, 0],
+    )
+    .unwrap();
     assert!(wrapped.3 > one.3 + 20, "{one:?} {wrapped:?}");
     assert!(wrapped.2 < one.2, "{one:?} {wrapped:?}");
-    assert_eq!(status(&white, "filters:text(a,0,0,sans,black,0,normal,12q)/x"), 400);
+    assert_eq!(
+        status(&white, "filters:text(a,0,0,sans,black,0,normal,12q)/x"),
+        400
+    );
 }
 
 #[test]
 fn label_uses_a_pixel_size() {
     let white = png(&solid(200, 80, [255.0; 3]));
     // right-N / bottom-N push the label N pixels past the far edge.
-    let flush = find(&run(&white, "filters:label(HELLO,right,bottom,20,blue)/x"), [0, 0, 255]).expect("label");
+    let flush = find(
+        &run(&white, "filters:label(HELLO,right,bottom,20,blue)/x"),
+        [0, 0, 255],
+    )
+    .expect("label");
     assert!(flush.0 > 100 && flush.1 > 50, "{flush:?}");
-    let past = find(&run(&white, "filters:label(HELLO,r-5,b-5,20,blue)/x"), [0, 0, 255]).expect("label");
+    let past = find(
+        &run(&white, "filters:label(HELLO,r-5,b-5,20,blue)/x"),
+        [0, 0, 255],
+    )
+    .expect("label");
     assert_eq!((past.0, past.1), (flush.0 + 5, flush.1 + 5));
     let gif = run(&gif3(60, 30), "filters:label(A,0,0,12,white)/x");
     assert_eq!(gif.n_pages(), 3);
@@ -383,7 +486,11 @@ fn image_places_a_nested_path() {
         ("l-5,t-5", (2, 2), (6, 6)),
     ] {
         let out = run(&white, &format!("filters:image(/10x10/color:red,{pos})/x"));
-        assert_eq!(px(&out, inside.0, inside.1)[..3], [255.0, 0.0, 0.0], "{pos}");
+        assert_eq!(
+            px(&out, inside.0, inside.1)[..3],
+            [255.0, 0.0, 0.0],
+            "{pos}"
+        );
         assert_eq!(px(&out, outside.0, outside.1)[..3], [255.0; 3], "{pos}");
     }
     // repeat tiles the whole canvas; fxf is the parent's size.
@@ -397,25 +504,44 @@ fn image_places_a_nested_path() {
 fn image_alpha_and_blend_modes() {
     let grey = png(&solid(20, 20, [128.0; 3]));
     let half = run(&grey, "filters:image(/20x20/color:white,0,0,50)/x");
-    assert!(close(&px(&half, 5, 5)[..3], &[191.5; 3], 1.5), "{:?}", px(&half, 5, 5));
+    assert!(
+        close(&px(&half, 5, 5)[..3], &[191.5; 3], 1.5),
+        "{:?}",
+        px(&half, 5, 5)
+    );
     let mul = run(&grey, "filters:image(/20x20/color:red,0,0,0,multiply)/x");
-    assert!(close(&px(&mul, 5, 5)[..3], &[128.0, 0.0, 0.0], 1.5), "{:?}", px(&mul, 5, 5));
+    assert!(
+        close(&px(&mul, 5, 5)[..3], &[128.0, 0.0, 0.0], 1.5),
+        "{:?}",
+        px(&mul, 5, 5)
+    );
     let bad = run(&grey, "filters:image(/20x20/color:red,0,0,0,nonsense)/x");
     assert_eq!(px(&bad, 5, 5)[..3], [255.0, 0.0, 0.0]);
-    assert_eq!(status(&grey, "filters:image(/20x20/color:red,0,0,abc)/x"), 400);
-    assert_eq!(status(&grey, "filters:image(/20x20/color:red,12z,0)/x"), 400);
+    assert_eq!(
+        status(&grey, "filters:image(/20x20/color:red,0,0,abc)/x"),
+        400
+    );
+    assert_eq!(
+        status(&grey, "filters:image(/20x20/color:red,12z,0)/x"),
+        400
+    );
 }
 
 #[test]
 fn image_loads_files_and_answers_404() {
     let white = png(&solid(300, 300, [255.0; 3]));
-    let out = run(&white, "filters:image(/100x100/gopher-front.png,center,center)/x");
+    let out = run(
+        &white,
+        "filters:image(/100x100/gopher-front.png,center,center)/x",
+    );
     assert_eq!((out.width(), out.height()), (300, 300));
     assert_ne!(px(&out, 150, 150)[..3], [255.0; 3]);
     assert_eq!(status(&white, "filters:image(nope.png,0,0)/x"), 404);
     // Without loaders, overlays are not found.
     let bare = Imagor::new(Options::default()).unwrap();
-    let err = bare.process(&white, "filters:image(gopher.png)/x").unwrap_err();
+    let err = bare
+        .process(&white, "filters:image(gopher.png)/x")
+        .unwrap_err();
     assert_eq!(err, Error::NotFound);
 }
 
@@ -423,9 +549,15 @@ fn image_loads_files_and_answers_404() {
 fn image_nesting_is_limited() {
     let white = png(&solid(30, 30, [255.0; 3]));
     let two = "filters:image(/20x20/filters:image(/5x5/color:red)/color:blue)/x";
-    let ok = imagor_with(Options { max_overlay_depth: 2, ..Options::default() });
+    let ok = imagor_with(Options {
+        max_overlay_depth: 2,
+        ..Options::default()
+    });
     assert!(ok.process(&white, two).is_ok());
-    let strict = imagor_with(Options { max_overlay_depth: 1, ..Options::default() });
+    let strict = imagor_with(Options {
+        max_overlay_depth: 1,
+        ..Options::default()
+    });
     let err = strict.process(&white, two).unwrap_err();
     assert_eq!(err.status(), 400);
     assert!(err.to_string().contains("max_overlay_depth (1)"), "{err}");
@@ -437,21 +569,39 @@ fn watermark_sizes_and_repeats() {
     let out = run(&white, "filters:watermark(gopher.png,0,0,0,50,none)/x");
     assert_eq!((out.width(), out.height()), (200, 100));
     // b64: keys, none ratios, alpha.
-    let b64 = run(&white, "filters:watermark(b64:Z29waGVyLnBuZw,center,center,50,none,50)/x");
+    let b64 = run(
+        &white,
+        "filters:watermark(b64:Z29waGVyLnBuZw,center,center,50,none,50)/x",
+    );
     assert_ne!(px(&b64, 100, 50)[..3], [255.0; 3]);
-    assert_eq!(status(&white, "filters:watermark(missing.png,0,0,0)/x"), 404);
-    assert_eq!(status(&white, "filters:watermark(gopher.png,0,0,0,abc,10)/x"), 400);
+    assert_eq!(
+        status(&white, "filters:watermark(missing.png,0,0,0)/x"),
+        404
+    );
+    assert_eq!(
+        status(&white, "filters:watermark(gopher.png,0,0,0,abc,10)/x"),
+        400
+    );
     // An animated base gets the watermark on every frame.
     let gif = run(&gif3(40, 30), "filters:watermark(gopher.png,0,0,0,50,50)/x");
     assert_eq!(gif.n_pages(), 3);
-    let anim = run(&gif3(40, 30), "filters:watermark(dancing-banana.gif,repeat,0,0,20,20)/x");
-    assert_eq!((anim.n_pages(), anim.width(), anim.page_height()), (3, 40, 30));
+    let anim = run(
+        &gif3(40, 30),
+        "filters:watermark(dancing-banana.gif,repeat,0,0,20,20)/x",
+    );
+    assert_eq!(
+        (anim.n_pages(), anim.width(), anim.page_height()),
+        (3, 40, 30)
+    );
 }
 
 #[test]
 fn disabled_filters_are_skipped() {
     let edge = png(&halves(40, 10, [0.0; 3], [255.0; 3]));
-    let no_blur = imagor_with(Options { disable_blur: true, ..Options::default() });
+    let no_blur = imagor_with(Options {
+        disable_blur: true,
+        ..Options::default()
+    });
     let out = decode(&no_blur.process(&edge, "filters:blur(6)/x").unwrap().data);
     assert_eq!(px(&out, 19, 5)[0], 0.0);
 }

@@ -117,7 +117,9 @@ impl OverlayOp {
                 alpha,
                 blend,
             } => {
-                let overlay = nested_image(img, cx.ctx, path)?;
+                let nested = nested_image(img, cx.ctx, path)?;
+                let overlay = nested.img.clone();
+                cx.keep.append(nested.chain);
                 composite_overlay(img, &overlay, x, y, *alpha, *blend)
             }
             OverlayOp::Watermark {
@@ -135,7 +137,7 @@ impl OverlayOp {
 }
 
 /// Run the nested path of `image()` one level deeper.
-fn nested_image(img: &Image, ctx: &Ctx<'_>, path: &str) -> Result<Image> {
+fn nested_image(img: &Image, ctx: &Ctx<'_>, path: &str) -> Result<pipeline::Processed> {
     let max = ctx.opts.max_overlay_depth;
     if ctx.depth >= max {
         return Err(Error::invalid_msg(format!(
@@ -155,7 +157,7 @@ fn nested_image(img: &Image, ctx: &Ctx<'_>, path: &str) -> Result<Image> {
         load: ctx.load,
         depth: ctx.depth + 1,
     };
-    Ok(pipeline::load_and_process(&child, source.as_ref(), &params)?.img)
+    pipeline::load_and_process(&child, source.as_ref(), &params)
 }
 
 /// imagor's `loadOverlayImage` without its cache: the watermark resized to
@@ -197,11 +199,11 @@ pub(super) enum Axis {
 /// How a placement argument reads (imagor's `parseOverlayPosition`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 enum Place {
-    /// Pixels from the near edge (`0`, `20`); negative counts from the far
-    /// edge. Empty and unknown keywords are 0.
+    /// 0: an empty argument, `left` for x, `top` for y, or a keyword of the
+    /// other axis (imagor reads that as a number, 0).
     #[default]
     Origin,
-    /// Plain pixels.
+    /// Pixels from the near edge (`20`); negative counts from the far edge.
     Pixels(i64),
     /// `left-N` / `l-N` / `top-N` / `t-N`: N pixels past the near edge.
     PastNear(i64),

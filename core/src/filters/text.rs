@@ -221,6 +221,7 @@ impl TextOp {
                     spacing,
                     dpi,
                 };
+                super::check_auto_color(img, &t.color, cx)?;
                 let rendered = colorize(&Image::text(&t.text, &o)?, img, &t.color)?;
                 draw(img, &rendered, &t.x, &t.y, t.alpha, t.blend)
             }
@@ -251,6 +252,7 @@ impl TextOp {
                     height,
                     ..TextOptions::default()
                 };
+                super::check_auto_color(img, &l.color, cx)?;
                 let mut rendered = colorize(&Image::text(&l.text, &o)?, img, &l.color)?;
                 if rendered.height() < height {
                     let w = rendered.width();

@@ -23,7 +23,7 @@ use super::geometry::{self, Resize};
 use super::load::{Loader, Source};
 use super::{color, multipage, Ctx};
 use crate::error::{Error, Result};
-use crate::filters::{self, FilterCtx, FilterOp, FocalRect, Parsed};
+use crate::filters::{self, FilterCtx, FilterOp, FocalRect, KeepAlive, Parsed};
 use crate::format::ImageFormat;
 use crate::path::{Params, H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
 use crate::vips::{Angle, Image, Interesting, Size};
@@ -36,6 +36,8 @@ pub(crate) struct Processed {
     pub source_format: Option<ImageFormat>,
     /// The filters as parsed, for export and `/meta`.
     pub ops: Vec<Parsed>,
+    /// The intermediate images, released after `img` (declared after it).
+    pub chain: KeepAlive,
 }
 
 /// Load `source` (or generate the `color:` image) and apply `p`.
@@ -52,11 +54,12 @@ pub(crate) fn load_and_process(
             stretch: false,
             upscale: false,
         };
-        let img = transform_and_filter(ctx, img, p, &ops, &how, &[])?;
+        let (img, chain) = transform_and_filter(ctx, img, p, &ops, &how, &[])?;
         return Ok(Processed {
             img,
             source_format: None,
             ops,
+            chain,
         });
     }
     let source = source.ok_or(Error::NotFound)?;
@@ -75,11 +78,12 @@ pub(crate) fn load_and_process(
         stretch: plan.stretch,
         upscale: plan.upscale,
     };
-    let img = transform_and_filter(ctx, img, p, &ops, &how, &focal)?;
+    let (img, chain) = transform_and_filter(ctx, img, p, &ops, &how, &focal)?;
     Ok(Processed {
         img,
         source_format: source.format(),
         ops,
+        chain,
     })
 }
 
@@ -297,7 +301,7 @@ fn transform_and_filter(
     ops: &[Parsed],
     how: &Resize,
     focal: &[FocalRect],
-) -> Result<Image> {
+) -> Result<(Image, KeepAlive)> {
     let (mut img, fill_w, fill_h) = geometry::transform(img, p, how, focal, ctx.opts)?;
     let clamp = |v: i64| v.clamp(0, i32::MAX as i64) as i32;
     let mut cx = FilterCtx {
@@ -311,13 +315,17 @@ fn transform_and_filter(
             clamp(p.padding_right),
             clamp(p.padding_bottom),
         ],
+        keep: KeepAlive::default(),
     };
+    cx.keep.push(&img);
     let max_ops = ctx.opts.max_filter_ops;
     for f in ops {
         if max_ops > 0 && f.index >= max_ops as usize {
             break;
         }
         img = f.op.apply(img, &mut cx)?;
+        cx.keep.push(&img);
+        img = cx.keep.cut(img, ctx.opts)?;
     }
-    Ok(img)
+    Ok((img, std::mem::take(&mut cx.keep)))
 }

@@ -133,6 +133,20 @@ impl Image {
         }
     }
 
+    /// Render the image into memory: the copy keeps the pixels and
+    /// metadata but no reference to the operations that made them, which
+    /// cuts a long chain of lazy operations.
+    pub fn copy_memory(&self) -> Result<Image> {
+        // SAFETY: renders a live image into a new memory image; returns a
+        // new reference (or NULL with an error we collect).
+        let ptr = unsafe { sys::vips_image_copy_memory(self.ptr) };
+        if ptr.is_null() {
+            return Err(error_from_vips("copy_memory"));
+        }
+        // SAFETY: a new image with one reference for us.
+        Ok(unsafe { Image::from_owned(ptr) })
+    }
+
     /// Width in pixels.
     pub fn width(&self) -> i32 {
         // SAFETY: field accessor on a live image.

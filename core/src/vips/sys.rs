@@ -152,6 +152,7 @@ extern "C" {
         format: c_int,
     ) -> *mut VipsImage;
     pub fn vips_image_write_to_memory(image: *mut VipsImage, size: *mut usize) -> *mut c_void;
+    pub fn vips_image_copy_memory(image: *mut VipsImage) -> *mut VipsImage;
 
     pub fn vips_image_get_width(image: *const VipsImage) -> c_int;
     pub fn vips_image_get_height(image: *const VipsImage) -> c_int;
