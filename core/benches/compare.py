@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-FORMATS = ["jpeg", "png", "webp", "avif"]
+FORMATS = ["jpeg", "png", "webp", "avif", "chain"]
 
 
 def run(cmd):
@@ -33,9 +33,19 @@ def run(cmd):
 
 
 def sides(fmt, threads, seconds, corpus, python):
+    common = ["--threads", str(threads), "--seconds", str(seconds)]
+    if fmt == "chain":
+        # Heavy chain on the JPEG corpus: watermark + text + blur + round_corner + webp.
+        sys.path.insert(0, os.path.join(ROOT, "core/benches"))
+        from pyvips_chain import CHAIN
+        d, base = os.path.join(corpus, "jpeg"), os.path.join(ROOT, "testdata")
+        yield "imagor-rs", [os.path.join(ROOT, "target/release/examples/bench_process"),
+                            "--corpus", d, "--path", CHAIN, "--base-dir", base] + common
+        yield "pyvips", [python, os.path.join(ROOT, "core/benches/pyvips_chain.py"),
+                         "--corpus", d, "--base-dir", base] + common
+        return
     path = f"512x512/filters:format({fmt})"
     d = os.path.join(corpus, fmt)
-    common = ["--threads", str(threads), "--seconds", str(seconds)]
     yield "imagor-rs", [os.path.join(ROOT, "target/release/examples/bench_process"),
                         "--corpus", d, "--path", path] + common
     yield "pyvips", [python, os.path.join(ROOT, "core/benches/pyvips_peer.py"),

@@ -41,7 +41,12 @@ fn main() {
         .collect();
     files.sort_by_key(Vec::len);
     let files = Arc::new(files);
-    let imagor = Arc::new(imagor::Imagor::new(imagor::Options::default()).expect("imagor"));
+    // Overlays (watermark, image) load from --base-dir when given.
+    let options = imagor::Options {
+        file_loader_base_dir: arg("--base-dir", ""),
+        ..imagor::Options::default()
+    };
+    let imagor = Arc::new(imagor::Imagor::new(options).expect("imagor"));
     // Warm-up pass: first-use costs (codec init, font cache) are not measured.
     for f in files.iter() {
         imagor.process(f, &path).expect("warm-up process");
