@@ -8,23 +8,22 @@ use crate::format::{sniff, ImageFormat, Sniffed};
 use crate::options::Options;
 use crate::vips::{Arg, BandFormat, Blob, Call, Image, Interesting, Interpretation, Size};
 
-/// Loaders libvips marks untrusted, or that hand the bytes to large external
-/// libraries; refused while `block_untrusted_loaders` is on.
-const UNTRUSTED_LOADERS: &[&str] = &[
-    "magick",
-    "mat",
-    "fits",
-    "nifti",
-    "openslide",
-    "analyze",
-    "csv",
-    "matrix",
-    "raw",
-    "vips",
-    "rad",
-    "ppm",
-    "openexr",
-];
+/// The buffer loader of each format we sniff (BMP is decoded in Rust).
+fn loader_of(format: ImageFormat) -> Option<&'static str> {
+    Some(match format {
+        ImageFormat::Jpeg => "jpegload_buffer",
+        ImageFormat::Png => "pngload_buffer",
+        ImageFormat::Gif => "gifload_buffer",
+        ImageFormat::Webp => "webpload_buffer",
+        ImageFormat::Avif | ImageFormat::Heif => "heifload_buffer",
+        ImageFormat::Jxl => "jxlload_buffer",
+        ImageFormat::Tiff => "tiffload_buffer",
+        ImageFormat::Jp2 => "jp2kload_buffer",
+        ImageFormat::Svg => "svgload_buffer",
+        ImageFormat::Pdf => "pdfload_buffer",
+        ImageFormat::Bmp => return None,
+    })
+}
 
 /// The input of one processing call.
 pub(crate) enum Source {
@@ -201,7 +200,10 @@ impl Loader<'_> {
         dpi: i32,
     ) -> Result<Image> {
         let opts = self.base_opts(source, dpi);
-        let img = if source.is_multi_page(n, page) {
+        // A GIF or WebP asked for all its frames that has only one takes the
+        // shrink-on-load path: same pixels, without decoding at full size.
+        let multi_page = source.is_multi_page(n, page) && !(page <= 1 && self.single_frame(source));
+        let img = if multi_page {
             let img = self.load(source, opts.multi_page(n, page))?;
             if n > 1 || page > 1 {
                 let (n, page) = clamp_to_pages(&img, n, page);
@@ -235,6 +237,29 @@ impl Loader<'_> {
         };
         self.check_resolution(&img)?;
         Ok(img)
+    }
+
+    /// Does this GIF or WebP hold a single frame? (A header read.)
+    fn single_frame(&self, source: &Source) -> bool {
+        let Source::Bytes { blob, sniffed } = source else {
+            return false;
+        };
+        if !sniffed.supports_animation {
+            return false;
+        }
+        let Ok(loader) = self.loader_for(blob, sniffed) else {
+            return false;
+        };
+        call_loader(
+            &loader,
+            blob,
+            LoadOpts {
+                n: 1,
+                ..LoadOpts::default()
+            },
+        )
+        .map(|header| header.n_pages() == 1)
+        .unwrap_or(false)
     }
 
     /// Shrink-on-load through libvips' `thumbnail_buffer`, after a header
@@ -290,6 +315,9 @@ impl Loader<'_> {
         Ok(())
     }
 
+    /// The libvips loader for a source. With `block_untrusted_loaders` (the
+    /// default) only the loaders of the formats we sniff are used, so unknown
+    /// bytes never reach libvips' own sniffers (ImageMagick's among them).
     fn loader_for(&self, blob: &Blob, sniffed: &Sniffed) -> Result<String> {
         if sniffed.type_name == "empty" {
             return Err(Error::NotFound);
@@ -298,17 +326,13 @@ impl Loader<'_> {
             // Camera RAW needs libvips' dcrawload (8.16+ with libraw).
             return Err(Error::UnsupportedFormat);
         }
-        let loader = Image::find_loader(blob.as_slice()).ok_or(Error::UnsupportedFormat)?;
-        if self.opts.block_untrusted_loaders
-            && UNTRUSTED_LOADERS.iter().any(|u| {
-                loader
-                    .strip_prefix(u)
-                    .is_some_and(|rest| rest.starts_with("load"))
-            })
-        {
+        if let Some(loader) = sniffed.format.and_then(loader_of) {
+            return Ok(loader.to_owned());
+        }
+        if self.opts.block_untrusted_loaders {
             return Err(Error::UnsupportedFormat);
         }
-        Ok(loader)
+        Image::find_loader(blob.as_slice()).ok_or(Error::UnsupportedFormat)
     }
 
     /// A lazy load of the whole source (pixels decode on demand).
