@@ -104,7 +104,7 @@ impl Imagor {
     /// with or without `unsafe/` or a signature, which is not checked here;
     /// the image segment is ignored). A `meta/` path returns `/meta` JSON.
     pub fn process(&self, data: &[u8], path: &str) -> Result<Output> {
-        let params = path::parse(path);
+        let params = parse_without_image(path);
         let source = Source::bytes(data);
         self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
     }
@@ -119,7 +119,7 @@ impl Imagor {
         bands: i32,
         path: &str,
     ) -> Result<Output> {
-        let params = path::parse(path);
+        let params = parse_without_image(path);
         let source = Source::pixels(pixels, width, height, bands)?;
         self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
     }
@@ -127,7 +127,7 @@ impl Imagor {
     /// imagor's `/meta` for `data` after applying `path` (`""` for the
     /// source as is).
     pub fn meta(&self, data: &[u8], path: &str) -> Result<Meta> {
-        let mut params = path::parse(path);
+        let mut params = parse_without_image(path);
         params.meta = true;
         let source = Source::bytes(data);
         let out = self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))?;
@@ -191,6 +191,17 @@ impl Imagor {
             Err(Error::SignatureMismatch)
         }
     }
+}
+
+/// Parse a path for `process`, where the image segment is optional and
+/// ignored: the grammar reads the last segment as the image, so a path that
+/// ends in a size or `filters:` segment (`fit-in/100x100`) is read as if an
+/// image followed it.
+fn parse_without_image(path: &str) -> Params {
+    let mut params = path::parse(&format!("{}/_", path.trim_end_matches('/')));
+    params.image.clear();
+    params.base64_image = false;
+    params
 }
 
 /// The process-wide default instance used by [`crate::process`] and

@@ -67,6 +67,24 @@ pub(crate) fn metadata(img: &Image, format: Option<ImageFormat>, ops: &[Parsed])
     } else {
         short_exif(img)
     };
+    // The extras read the pixels; an image streamed from a sequential load
+    // can be read only once, so several extras share one rendered copy.
+    let extras = ops
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.op,
+                FilterOp::AvgColor(_) | FilterOp::BlurHash(_) | FilterOp::ThumbHash(_)
+            )
+        })
+        .count();
+    let rendered;
+    let img = if extras > 1 {
+        rendered = img.copy_memory()?;
+        &rendered
+    } else {
+        img
+    };
     let mut meta = Meta {
         format: format.map(|f| f.meta_name().to_owned()).unwrap_or_default(),
         content_type: format
@@ -139,9 +157,15 @@ fn short_exif(img: &Image) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// sRGB 8-bit pixels of a small copy: `(w, h, bands, bytes)`.
+/// sRGB 8-bit pixels of a small copy of the first frame, at most `size`
+/// pixels on each side: `(w, h, bands, bytes)`.
 fn small_rgb(img: &Image, size: i32, flatten: bool) -> Result<(usize, usize, usize, Vec<u8>)> {
-    let mut thumb = normalize_srgb(img);
+    let first = if img.is_animated() {
+        img.extract_area(0, 0, img.width(), img.page_height())?
+    } else {
+        img.clone()
+    };
+    let mut thumb = normalize_srgb(&first);
     if flatten && thumb.has_alpha() {
         thumb = thumb.flatten(&[0.0, 0.0, 0.0])?;
     }

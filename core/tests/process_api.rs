@@ -1,0 +1,67 @@
+//! The library entry points: paths without an image segment, `/meta`
+//! extras together, raw pixels.
+
+use imagor::{Imagor, Options};
+
+fn testdata(name: &str) -> Vec<u8> {
+    let path = format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn the_image_segment_is_optional_in_process() {
+    let png = testdata("gopher.png");
+    for path in [
+        "fit-in/100x100",
+        "fit-in/100x100/",
+        "fit-in/100x100/any.jpg",
+        "unsafe/fit-in/100x100/x",
+    ] {
+        let m = imagor::meta(&imagor::process(&png, path).expect(path).data, "").expect("meta");
+        assert_eq!((m.width, m.height), (73, 100), "{path}");
+    }
+    let out = imagor::process(&png, "filters:format(webp)").expect("format only");
+    assert_eq!(out.content_type, "image/webp");
+    assert_eq!(imagor::meta(&png, "50x0").expect("meta").width, 50);
+}
+
+#[test]
+fn meta_extras_can_be_combined_on_every_source() {
+    for name in [
+        "demo1.jpg",
+        "gopher.png",
+        "demo3.webp",
+        "dancing-banana.gif",
+        "gopher-front.avif",
+    ] {
+        let m = imagor::meta(
+            &testdata(name),
+            "fit-in/100x100/filters:avgcolor():blurhash(4,3):thumbhash()",
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            m.average_color.is_some() && m.blurhash.is_some() && m.thumbhash.is_some(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn raw_pixels_are_processed() {
+    let imagor = Imagor::new(Options::default()).expect("imagor");
+    let out = imagor
+        .process_pixels(
+            &[255, 0, 0, 0, 255, 0, 0, 0, 255],
+            3,
+            1,
+            3,
+            "30x0/filters:format(png)",
+        )
+        .expect("pixels");
+    let m = imagor.meta(&out.data, "").expect("meta");
+    assert_eq!((m.width, m.height, m.format.as_str()), (30, 10, "png"));
+    let bad = imagor
+        .process_pixels(&[1, 2, 3], 3, 1, 3, "")
+        .expect_err("short buffer");
+    assert_eq!(bad.status(), 400);
+}
