@@ -1,0 +1,74 @@
+"""imagor for Python: imagor's (and thumbor's) URL grammar, URL signing and
+libvips image processing, from the Rust library imagor-rs.
+
+>>> import imagor
+>>> imagor.sign("fit-in/300x200/photo.jpg", "mysecret")
+'...'
+>>> thumb = imagor.process(open("photo.jpg", "rb").read(), "fit-in/300x200/filters:format(webp)")
+
+The distribution is ``imagor-rs`` (``pip install imagor-rs``); the PyPI name
+``imagor`` belongs to an unrelated project.
+"""
+
+from ._imagor import (
+    ExpiredError,
+    Imagor,
+    ImagorError,
+    InternalError,
+    InvalidError,
+    MaxResolutionExceededError,
+    MaxSizeExceededError,
+    MethodNotAllowedError,
+    NotFoundError,
+    Output,
+    ProcessingError,
+    SignatureMismatchError,
+    SourceNotAllowedError,
+    StatusError,
+    TimeoutError,
+    TooManyRequestsError,
+    UnsupportedFormatError,
+    __version__,
+    generate,
+    libvips_version,
+    meta,
+    option_names,
+    parse,
+    process,
+    sign,
+    verify,
+)
+from ._libthumbor import CryptoURL
+from ._url import Url, url
+
+__all__ = [
+    "CryptoURL",
+    "ExpiredError",
+    "Imagor",
+    "ImagorError",
+    "InternalError",
+    "InvalidError",
+    "MaxResolutionExceededError",
+    "MaxSizeExceededError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "Output",
+    "ProcessingError",
+    "SignatureMismatchError",
+    "SourceNotAllowedError",
+    "StatusError",
+    "TimeoutError",
+    "TooManyRequestsError",
+    "UnsupportedFormatError",
+    "Url",
+    "__version__",
+    "generate",
+    "libvips_version",
+    "meta",
+    "option_names",
+    "parse",
+    "process",
+    "sign",
+    "url",
+    "verify",
+]

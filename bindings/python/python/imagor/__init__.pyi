@@ -1,0 +1,252 @@
+"""Type stubs of the imagor package (imagor-rs for Python)."""
+
+import builtins
+from typing import Any, Dict, List, Optional, Tuple, TypedDict, Union, final
+
+from typing_extensions import NotRequired, Self, Unpack
+
+__version__: str
+__all__ = [
+    "CryptoURL",
+    "ExpiredError",
+    "Imagor",
+    "ImagorError",
+    "InternalError",
+    "InvalidError",
+    "MaxResolutionExceededError",
+    "MaxSizeExceededError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "Output",
+    "ProcessingError",
+    "SignatureMismatchError",
+    "SourceNotAllowedError",
+    "StatusError",
+    "TimeoutError",
+    "TooManyRequestsError",
+    "UnsupportedFormatError",
+    "Url",
+    "__version__",
+    "generate",
+    "libvips_version",
+    "meta",
+    "option_names",
+    "parse",
+    "process",
+    "sign",
+    "url",
+    "verify",
+]
+
+_BytesLike = Union[bytes, bytearray, memoryview]
+_Secret = Union[str, bytes]
+_Number = Union[int, float]
+
+class _Filter(TypedDict):
+    name: str
+    args: NotRequired[str]
+
+class _Params(TypedDict, total=False):
+    """imagor's params (``/params`` JSON); zero values are left out."""
+
+    path: str
+    image: str
+    base64_image: bool
+    unsafe: bool
+    hash: str
+    meta: bool
+    trim: bool
+    trim_by: str
+    trim_tolerance: int
+    crop_left: float
+    crop_top: float
+    crop_right: float
+    crop_bottom: float
+    fit_in: bool
+    adaptive_fit_in: bool
+    full_fit_in: bool
+    stretch: bool
+    width: int
+    height: int
+    padding_left: int
+    padding_top: int
+    padding_right: int
+    padding_bottom: int
+    h_flip: bool
+    v_flip: bool
+    h_align: str
+    v_align: str
+    smart: bool
+    filters: List[_Filter]
+
+class _AverageColor(TypedDict):
+    r: int
+    g: int
+    b: int
+
+class _Meta(TypedDict):
+    """imagor's ``/meta`` answer."""
+
+    format: str
+    content_type: str
+    width: int
+    height: int
+    orientation: int
+    pages: int
+    bands: int
+    exif: Dict[str, str]
+    blurhash: NotRequired[str]
+    thumbhash: NotRequired[str]
+    average_color: NotRequired[_AverageColor]
+
+# Errors: .status is imagor's HTTP status, .code the stable kind name.
+
+class ImagorError(Exception):
+    status: int
+    code: str
+    message: str
+
+class NotFoundError(ImagorError): ...
+class InvalidError(ImagorError, ValueError): ...
+class MethodNotAllowedError(ImagorError): ...
+class SourceNotAllowedError(ImagorError): ...
+class SignatureMismatchError(ImagorError): ...
+class TimeoutError(ImagorError, builtins.TimeoutError): ...
+class ExpiredError(ImagorError): ...
+class UnsupportedFormatError(ImagorError): ...
+class MaxSizeExceededError(ImagorError): ...
+class MaxResolutionExceededError(ImagorError): ...
+class TooManyRequestsError(ImagorError): ...
+class ProcessingError(ImagorError): ...
+class StatusError(ImagorError): ...
+class InternalError(ImagorError): ...
+
+# Signing and paths.
+
+def sign(path: str, secret: _Secret, signer_type: Optional[str] = "sha1",
+         truncate: int = 0) -> str: ...
+def verify(path: str, hash: str, secret: _Secret, signer_type: Optional[str] = "sha1",
+           truncate: int = 0) -> bool: ...
+def parse(path: str, /) -> _Params: ...
+def generate(params: Union[_Params, Dict[str, Any]], secret: Optional[_Secret] = None,
+             unsafe: bool = False, signer_type: Optional[str] = "sha1",
+             truncate: int = 0) -> str: ...
+
+# Processing. Keyword options are Imagor's (see option_names()).
+
+class _Options(TypedDict, total=False):
+    """imagor::Options: Imagor() and process() keyword arguments."""
+
+    secret: str
+    signer_type: str
+    signer_truncate: int
+    unsafe: bool
+    max_width: int
+    max_height: int
+    max_resolution: int
+    max_animation_frames: int
+    max_filter_ops: int
+    disable_blur: bool
+    disable_filters: List[str]
+    strict_filters: bool
+    strip_metadata: bool
+    strip_color_profile: bool
+    avif_speed: int
+    mozjpeg: bool
+    unlimited: bool
+    concurrency: int
+    max_overlay_depth: int
+    block_untrusted_loaders: bool
+    file_loader_base_dir: str
+    file_loader_path_prefix: str
+    file_safe_chars: str
+
+def process(data: _BytesLike, path: str, **options: Unpack[_Options]) -> bytes: ...
+def meta(data: _BytesLike, path: Optional[str] = "") -> _Meta: ...
+def libvips_version() -> Tuple[int, int, int]: ...
+def option_names() -> List[str]: ...
+
+@final
+class Output:
+    """What Imagor.serve returns."""
+
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def format(self) -> Optional[str]: ...
+    def __bytes__(self) -> bytes: ...
+    def __len__(self) -> int: ...
+
+@final
+class Imagor:
+    """A configured imagor (options as keyword arguments)."""
+
+    def __new__(cls, **options: Unpack[_Options]) -> Self: ...
+    def process(self, data: _BytesLike, path: str) -> bytes: ...
+    def meta(self, data: _BytesLike, path: Optional[str] = "") -> _Meta: ...
+    def serve(self, path: str) -> Output: ...
+    def sign(self, path: str) -> str: ...
+
+# URL building.
+
+class Url:
+    def __init__(self, image: str, params: Optional[Dict[str, Any]] = None) -> None: ...
+    def meta(self) -> Url: ...
+    def trim(self, by: str = "top-left", tolerance: int = 0) -> Url: ...
+    def crop(self, left: _Number, top: _Number, right: _Number, bottom: _Number) -> Url: ...
+    def resize(self, width: int = 0, height: int = 0) -> Url: ...
+    def fit_in(self, width: int = 0, height: int = 0, *, full: bool = False,
+               adaptive: bool = False) -> Url: ...
+    def stretch(self, width: int = 0, height: int = 0) -> Url: ...
+    def flip(self, horizontal: bool = True, vertical: bool = False) -> Url: ...
+    def padding(self, left: int, top: int, right: Optional[int] = None,
+                bottom: Optional[int] = None) -> Url: ...
+    def align(self, horizontal: Optional[str] = None, vertical: Optional[str] = None) -> Url: ...
+    def smart(self) -> Url: ...
+    def filter(self, name: str, *args: Union[str, _Number, bool]) -> Url: ...
+    def base64_image(self) -> Url: ...
+    def params(self) -> _Params: ...
+    def path(self) -> str: ...
+    def unsafe(self) -> str: ...
+    def sign(self, key: _Secret, signer_type: str = "sha1", truncate: int = 0) -> str: ...
+
+def url(image: str) -> Url: ...
+
+class CryptoURL:
+    """libthumbor's CryptoURL on imagor's core."""
+
+    key: Optional[_Secret]
+    signer_type: str
+    truncate: int
+    def __init__(self, key: Optional[_Secret] = None, signer_type: str = "sha1",
+                 truncate: int = 0) -> None: ...
+    def generate(
+        self,
+        *,
+        image_url: str,
+        width: Optional[int] = ...,
+        height: Optional[int] = ...,
+        smart: bool = ...,
+        meta: bool = ...,
+        fit_in: bool = ...,
+        full_fit_in: bool = ...,
+        adaptive_fit_in: bool = ...,
+        adaptive_full_fit_in: bool = ...,
+        flip: bool = ...,
+        flop: bool = ...,
+        horizontal_flip: bool = ...,
+        vertical_flip: bool = ...,
+        halign: str = ...,
+        valign: str = ...,
+        trim: Union[bool, Tuple[Optional[str], int]] = ...,
+        crop: Tuple[Tuple[_Number, _Number], Tuple[_Number, _Number]] = ...,
+        crop_left: _Number = ...,
+        crop_top: _Number = ...,
+        crop_right: _Number = ...,
+        crop_bottom: _Number = ...,
+        filters: Union[List[str], str] = ...,
+        stretch: bool = ...,
+        unsafe: bool = ...,
+    ) -> str: ...

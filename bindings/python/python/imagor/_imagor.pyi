@@ -1,0 +1,43 @@
+"""The compiled extension; its public names are documented in imagor/__init__.pyi."""
+
+from . import (
+    ExpiredError as ExpiredError,
+    Imagor as Imagor,
+    ImagorError as ImagorError,
+    InternalError as InternalError,
+    InvalidError as InvalidError,
+    MaxResolutionExceededError as MaxResolutionExceededError,
+    MaxSizeExceededError as MaxSizeExceededError,
+    MethodNotAllowedError as MethodNotAllowedError,
+    NotFoundError as NotFoundError,
+    Output as Output,
+    ProcessingError as ProcessingError,
+    SignatureMismatchError as SignatureMismatchError,
+    SourceNotAllowedError as SourceNotAllowedError,
+    StatusError as StatusError,
+    TimeoutError as TimeoutError,
+    TooManyRequestsError as TooManyRequestsError,
+    UnsupportedFormatError as UnsupportedFormatError,
+    __version__ as __version__,
+    generate as generate,
+    libvips_version as libvips_version,
+    meta as meta,
+    option_names as option_names,
+    parse as parse,
+    process as process,
+    sign as sign,
+    verify as verify,
+)
+
+__all__ = [
+    "__version__", "ImagorError", "NotFoundError", "InvalidError", "MethodNotAllowedError",
+    "SourceNotAllowedError", "SignatureMismatchError", "TimeoutError", "ExpiredError",
+    "UnsupportedFormatError", "MaxSizeExceededError", "MaxResolutionExceededError",
+    "TooManyRequestsError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
+    "parse", "generate", "process", "meta", "libvips_version", "option_names", "_test_panic",
+    "_test_error", "_after_fork_in_child", "Imagor", "Output",
+]
+
+def _test_panic(message: str) -> None: ...
+def _test_error(message: str, status: int) -> None: ...
+def _after_fork_in_child() -> None: ...

@@ -1,0 +1,1 @@
+"""Integrations: imagor.contrib.django."""

@@ -1,0 +1,290 @@
+//! Every translation of a failure into a Python exception lives here.
+//!
+//! - `imagor::Error` becomes `imagor.ImagorError` or the subclass of its
+//!   kind, with `.status` (imagor's HTTP status), `.code`
+//!   (`imagor::Error::code`) and `.message` (imagor's message).
+//! - A Rust panic anywhere behind an entry point becomes
+//!   `imagor.InternalError` (never PyO3's `PanicException`): [`entry`].
+//! - Bad arguments become `TypeError` (wrong type, unknown name) or
+//!   `ValueError` (bad value); `InvalidError` is also a `ValueError`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+use crate::convert::DeError;
+
+/// One exception class per kind of `imagor::Error`.
+struct Kind {
+    /// Python class name.
+    name: &'static str,
+    /// `imagor::Error::code()` of the kind.
+    code: &'static str,
+    /// imagor's HTTP status of the kind (`None`: it varies).
+    status: Option<u16>,
+    /// A builtin exception the class also derives from.
+    builtin: Option<&'static str>,
+    doc: &'static str,
+}
+
+const KINDS: &[Kind] = &[
+    Kind {
+        name: "NotFoundError",
+        code: "not_found",
+        status: Some(404),
+        builtin: None,
+        doc: "The image (or an overlay it names) does not exist (404).",
+    },
+    Kind {
+        name: "InvalidError",
+        code: "invalid",
+        status: Some(400),
+        builtin: Some("ValueError"),
+        doc: "A malformed path, filter argument or option (400). Also a ValueError.",
+    },
+    Kind {
+        name: "MethodNotAllowedError",
+        code: "method_not_allowed",
+        status: Some(405),
+        builtin: None,
+        doc: "The HTTP method is not allowed (405).",
+    },
+    Kind {
+        name: "SourceNotAllowedError",
+        code: "source_not_allowed",
+        status: Some(403),
+        builtin: None,
+        doc: "The source was refused by the loader's allow-list (403).",
+    },
+    Kind {
+        name: "SignatureMismatchError",
+        code: "signature_mismatch",
+        status: Some(403),
+        builtin: None,
+        doc: "The URL signature does not match the path (403).",
+    },
+    Kind {
+        name: "TimeoutError",
+        code: "timeout",
+        status: Some(408),
+        builtin: Some("TimeoutError"),
+        doc: "Loading, processing or saving ran out of time (408). Also a builtin TimeoutError.",
+    },
+    Kind {
+        name: "ExpiredError",
+        code: "expired",
+        status: Some(410),
+        builtin: None,
+        doc: "The path carries an expire() filter in the past (410).",
+    },
+    Kind {
+        name: "UnsupportedFormatError",
+        code: "unsupported_format",
+        status: Some(406),
+        builtin: None,
+        doc: "The bytes are not an image format that can be loaded or saved (406).",
+    },
+    Kind {
+        name: "MaxSizeExceededError",
+        code: "max_size_exceeded",
+        status: Some(400),
+        builtin: None,
+        doc: "The source is larger than the byte limit (400).",
+    },
+    Kind {
+        name: "MaxResolutionExceededError",
+        code: "max_resolution_exceeded",
+        status: Some(422),
+        builtin: None,
+        doc: "The image is wider, taller or bigger than the limits (422).",
+    },
+    Kind {
+        name: "TooManyRequestsError",
+        code: "too_many_requests",
+        status: Some(429),
+        builtin: None,
+        doc: "The processing queue is full (429).",
+    },
+    Kind {
+        name: "ProcessingError",
+        code: "processing",
+        status: Some(406),
+        builtin: None,
+        doc: "libvips refused the image or an operation on it (406).",
+    },
+    Kind {
+        name: "StatusError",
+        code: "status",
+        status: None,
+        builtin: None,
+        doc: "An error with an explicit status, such as an origin's HTTP status.",
+    },
+    Kind {
+        name: "InternalError",
+        code: "internal",
+        status: Some(500),
+        builtin: None,
+        doc: "A bug or an environment failure (500); a Rust panic is reported as this.",
+    },
+];
+
+/// The exception classes, created once at module import.
+struct Classes {
+    base: Py<PyType>,
+    kinds: Vec<Py<PyType>>,
+}
+
+static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
+
+/// Create `ImagorError` and its subclasses and add them to `m`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let classes = CLASSES.get_or_try_init(py, || create_classes(py))?;
+    m.add("ImagorError", classes.base.bind(py))?;
+    for (kind, class) in KINDS.iter().zip(&classes.kinds) {
+        m.add(kind.name, class.bind(py))?;
+    }
+    Ok(())
+}
+
+fn create_classes(py: Python<'_>) -> PyResult<Classes> {
+    let builtins = py.import("builtins")?;
+    let type_ = builtins.getattr("type")?;
+    let make = |name: &str, bases: Bound<'_, PyTuple>, attrs: Bound<'_, PyDict>| {
+        attrs.set_item("__module__", "imagor")?;
+        let class = type_.call1((name, bases, attrs))?;
+        Ok::<_, PyErr>(class.cast_into::<PyType>()?.unbind())
+    };
+    let attrs = PyDict::new(py);
+    attrs.set_item(
+        "__doc__",
+        "Base class of imagor's errors: .status (HTTP status), .code (stable \
+         kind name) and .message (imagor's message).",
+    )?;
+    let base = make(
+        "ImagorError",
+        PyTuple::new(py, [py.get_type::<PyException>()])?,
+        attrs,
+    )?;
+    let mut kinds = Vec::with_capacity(KINDS.len());
+    for kind in KINDS {
+        let mut bases = vec![base.bind(py).clone().into_any()];
+        if let Some(builtin) = kind.builtin {
+            bases.push(builtins.getattr(builtin)?);
+        }
+        let attrs = PyDict::new(py);
+        attrs.set_item("__doc__", kind.doc)?;
+        attrs.set_item("code", kind.code)?;
+        if let Some(status) = kind.status {
+            attrs.set_item("status", status)?;
+        }
+        kinds.push(make(kind.name, PyTuple::new(py, bases)?, attrs)?);
+    }
+    Ok(Classes { base, kinds })
+}
+
+/// The Python exception for a core error: an instance of the kind's class
+/// with `.status`, `.code` and `.message` set.
+pub fn to_py(py: Python<'_>, err: &imagor::Error) -> PyErr {
+    let message = err.message();
+    let Some(classes) = CLASSES.get(py) else {
+        return PyException::new_err(message);
+    };
+    let class = KINDS
+        .iter()
+        .position(|k| k.code == err.code())
+        .map_or(&classes.base, |i| &classes.kinds[i]);
+    let build = || -> PyResult<PyErr> {
+        let exc = class.bind(py).call1((message.as_str(),))?;
+        exc.setattr("status", err.status())?;
+        exc.setattr("code", err.code())?;
+        exc.setattr("message", message.as_str())?;
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// Extension for core results: `.py(py)?` raises the matching exception.
+pub trait IntoPyResult<T> {
+    /// The value, or the Python exception for the error.
+    fn py(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for imagor::Result<T> {
+    fn py(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_py(py, &e))
+    }
+}
+
+/// Run the body of an entry point; a panic becomes `imagor.InternalError`
+/// instead of unwinding into PyO3 (which would raise `PanicException`, a
+/// `BaseException` that `except Exception` does not catch).
+pub fn entry<T>(py: Python<'_>, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Err(to_py(
+                py,
+                &imagor::Error::Internal(format!("internal error (panic: {what})")),
+            ))
+        }
+    }
+}
+
+/// `TypeError(msg)`: an argument of the wrong type, or an unknown name.
+pub fn type_error(msg: impl Into<String>) -> PyErr {
+    PyTypeError::new_err(msg.into())
+}
+
+/// `ValueError(msg)`: an argument with a bad value.
+pub fn value_error(msg: impl Into<String>) -> PyErr {
+    PyValueError::new_err(msg.into())
+}
+
+/// A dict that could not be read into `Options` or `Params`: an unknown
+/// name or a wrong type is a `TypeError`, a bad value a `ValueError`.
+pub fn de_error(what: &str, names: &[&str], err: DeError) -> PyErr {
+    match err {
+        DeError::UnknownName(name) => unknown_name(what, &name, names),
+        e @ DeError::Type { .. } => type_error(format!("{what}: {e}")),
+        e @ DeError::Value { .. } => value_error(format!("{what}: {e}")),
+    }
+}
+
+/// `what() got an unexpected keyword argument 'name'`, as Python says it,
+/// with the closest known name when there is one.
+pub fn unknown_name(what: &str, name: &str, known: &[&str]) -> PyErr {
+    let hint = known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| format!(" (did you mean '{k}'?)"))
+        .unwrap_or_default();
+    type_error(format!(
+        "{what} got an unexpected keyword argument '{name}'{hint}"
+    ))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}

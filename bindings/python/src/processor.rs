@@ -1,0 +1,248 @@
+//! `process`, `meta` and the configured `Imagor` class: marshalling only,
+//! the work is `imagor::process`, `imagor::meta` and `imagor::Imagor`.
+//!
+//! Inputs are extracted into owned values first, then every core call runs
+//! with the GIL released (`py.detach`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::convert::{input_bytes, json_to_py};
+use crate::error::{entry, to_py as error_to_py, IntoPyResult};
+use crate::options;
+
+static VIPS_STARTED: AtomicBool = AtomicBool::new(false);
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Called before every entry point that runs libvips. libvips keeps a pool
+/// of worker threads that a forked child does not have: work queued there
+/// would never run, so in a child forked after libvips started this raises
+/// instead of hanging.
+fn vips_entry(py: Python<'_>) -> PyResult<()> {
+    if FORKED.load(Ordering::Relaxed) {
+        return Err(error_to_py(
+            py,
+            &imagor::Error::Internal(
+                "libvips cannot run in a process forked after it started: use the \"spawn\" \
+                 or \"forkserver\" multiprocessing start method, or fork before the first \
+                 call"
+                    .to_owned(),
+            ),
+        ));
+    }
+    VIPS_STARTED.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Registered with `os.register_at_fork(after_in_child=...)`.
+#[pyfunction]
+pub fn _after_fork_in_child(py: Python<'_>) -> PyResult<()> {
+    entry(py, || {
+        if VIPS_STARTED.load(Ordering::Relaxed) {
+            FORKED.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    })
+}
+
+/// The instance for per-call options: the shared default one when there
+/// are none, a new one otherwise.
+fn instance(what: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Option<imagor::Imagor>> {
+    match kwargs {
+        Some(k) if !k.is_empty() => {
+            let opts = options::from_kwargs(what, Some(k))?;
+            let py = k.py();
+            py.detach(|| imagor::Imagor::new(opts)).py(py).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+fn meta_to_py<'py>(py: Python<'py>, meta: &imagor::Meta) -> PyResult<Bound<'py, PyAny>> {
+    let json = serde_json::to_string(meta)
+        .map_err(|e| error_to_py(py, &imagor::Error::Internal(e.to_string())))?;
+    json_to_py(py, &json)
+}
+
+/// Process image bytes with an imagor path and return the encoded image.
+///
+/// `data` is ``bytes``, ``bytearray`` or ``memoryview``; `path` is an imagor
+/// path such as ``fit-in/300x200/filters:format(webp)`` (``unsafe/`` or a
+/// signature in front are ignored, as is the trailing image segment).
+/// Keyword arguments are :class:`Imagor` options (``max_width=2000``, ...).
+/// A ``meta/`` path returns imagor's ``/meta`` JSON as bytes. Raises an
+/// :class:`ImagorError` subclass on failure.
+#[pyfunction]
+#[pyo3(signature = (data, path, **options))]
+pub fn process<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    path: PyBackedStr,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    entry(py, || {
+        vips_entry(py)?;
+        let instance = instance("process()", options)?;
+        let data = input_bytes(data)?;
+        let out = py.detach(|| match &instance {
+            Some(i) => i.process(&data, &path),
+            None => imagor::process(&data, &path),
+        });
+        Ok(PyBytes::new(py, &out.py(py)?.data))
+    })
+}
+
+/// imagor's ``/meta`` of the image after applying `path` (``""``: the image
+/// as it is) as a dict: ``format``, ``content_type``, ``width``,
+/// ``height``, ``orientation``, ``pages``, ``bands``, ``exif`` and, when the
+/// path asks for them, ``blurhash``, ``thumbhash``, ``average_color``.
+#[pyfunction]
+#[pyo3(signature = (data, path = None), text_signature = "(data, path=\"\")")]
+pub fn meta<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    path: Option<PyBackedStr>,
+) -> PyResult<Bound<'py, PyAny>> {
+    entry(py, || {
+        vips_entry(py)?;
+        let data = input_bytes(data)?;
+        let path = path.as_deref().unwrap_or("");
+        let meta = py.detach(|| imagor::meta(&data, path)).py(py)?;
+        meta_to_py(py, &meta)
+    })
+}
+
+/// The result of :meth:`Imagor.serve`: the encoded image (or ``/meta``
+/// JSON), its content type and its format.
+#[pyclass(module = "imagor", name = "Output", frozen)]
+pub struct PyOutput {
+    /// The encoded image, or the ``/meta`` JSON.
+    #[pyo3(get)]
+    data: Py<PyBytes>,
+    /// ``image/webp``, ``application/json``, ...
+    #[pyo3(get)]
+    content_type: String,
+    /// ``webp``, ``jpeg``, ... (``None`` for ``/meta`` JSON).
+    #[pyo3(get)]
+    format: Option<&'static str>,
+}
+
+#[pymethods]
+impl PyOutput {
+    fn __bytes__(&self, py: Python<'_>) -> PyResult<Py<PyBytes>> {
+        entry(py, || Ok(self.data.clone_ref(py)))
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        entry(py, || Ok(self.data.bind(py).as_bytes().len()))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        entry(py, || {
+            Ok(format!(
+                "Output(content_type={:?}, format={}, {} bytes)",
+                self.content_type,
+                self.format.map_or("None".to_owned(), |f| format!("{f:?}")),
+                self.data.bind(py).as_bytes().len()
+            ))
+        })
+    }
+}
+
+/// A configured imagor: the same options as imagor's server flags
+/// (``secret``, ``signer_type``, ``unsafe``, ``max_width``,
+/// ``file_loader_base_dir``, ...) as keyword arguments. Thread-safe; every
+/// call is independent and releases the GIL.
+///
+/// >>> im = imagor.Imagor(secret="mysecret", file_loader_base_dir="images")
+/// >>> out = im.serve(im.sign("fit-in/200x200/photo.jpg") + "/fit-in/200x200/photo.jpg")
+#[pyclass(module = "imagor", name = "Imagor", frozen)]
+pub struct PyImagor {
+    inner: imagor::Imagor,
+}
+
+#[pymethods]
+impl PyImagor {
+    #[new]
+    #[pyo3(signature = (**options))]
+    fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        entry(py, || {
+            vips_entry(py)?;
+            let opts = options::from_kwargs("Imagor()", options)?;
+            let inner = py.detach(|| imagor::Imagor::new(opts)).py(py)?;
+            Ok(PyImagor { inner })
+        })
+    }
+
+    /// Process image bytes with an imagor path under this instance's
+    /// options; overlays (``image()``, ``watermark()``) load through its
+    /// loaders. Returns the encoded image.
+    #[pyo3(signature = (data, path))]
+    fn process<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        path: PyBackedStr,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        entry(py, || {
+            vips_entry(py)?;
+            let data = input_bytes(data)?;
+            let out = py.detach(|| self.inner.process(&data, &path)).py(py)?;
+            Ok(PyBytes::new(py, &out.data))
+        })
+    }
+
+    /// imagor's ``/meta`` of `data` after `path`, as a dict (see
+    /// :func:`imagor.meta`).
+    #[pyo3(signature = (data, path = None), text_signature = "($self, data, path=\"\")")]
+    fn meta<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        path: Option<PyBackedStr>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        entry(py, || {
+            vips_entry(py)?;
+            let data = input_bytes(data)?;
+            let path = path.as_deref().unwrap_or("");
+            let meta = py.detach(|| self.inner.meta(&data, path)).py(py)?;
+            meta_to_py(py, &meta)
+        })
+    }
+
+    /// Serve a request path as imagor's server does: check the signature
+    /// (or ``unsafe/`` when the instance allows it), load the image through
+    /// the loaders (``file_loader_base_dir``) and process it.
+    #[pyo3(signature = (path))]
+    fn serve(&self, py: Python<'_>, path: PyBackedStr) -> PyResult<PyOutput> {
+        entry(py, || {
+            vips_entry(py)?;
+            let out = py.detach(|| self.inner.serve(&path)).py(py)?;
+            Ok(PyOutput {
+                data: PyBytes::new(py, &out.data).unbind(),
+                content_type: out.content_type,
+                format: out.format.map(|f| f.name()),
+            })
+        })
+    }
+
+    /// ``HASH/path``'s ``HASH`` for `path` under this instance's secret and
+    /// signer (a leading ``/`` is ignored). Raises :class:`InvalidError`
+    /// when no secret is configured.
+    #[pyo3(signature = (path))]
+    fn sign(&self, py: Python<'_>, path: PyBackedStr) -> PyResult<String> {
+        entry(py, || py.detach(|| self.inner.sign(&path)).py(py))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        entry(py, || {
+            Ok(format!(
+                "Imagor({})",
+                options::describe(self.inner.options())
+            ))
+        })
+    }
+}

@@ -1,0 +1,110 @@
+"""Errors: one class per kind of imagor error, with .status, .code and
+.message; a Rust panic is an InternalError, never a PanicException."""
+
+import pickle
+
+import pytest
+
+import imagor
+from conftest import TESTDATA
+
+# (class, code, status, message imagor uses for it)
+KINDS = [
+    (imagor.NotFoundError, "not_found", 404, "not found"),
+    (imagor.InvalidError, "invalid", 400, "invalid"),
+    (imagor.MethodNotAllowedError, "method_not_allowed", 405, "method not allowed"),
+    (imagor.SourceNotAllowedError, "source_not_allowed", 403, "http source not allowed"),
+    (imagor.SignatureMismatchError, "signature_mismatch", 403, "url signature mismatch"),
+    (imagor.TimeoutError, "timeout", 408, "timeout"),
+    (imagor.ExpiredError, "expired", 410, "expired"),
+    (imagor.UnsupportedFormatError, "unsupported_format", 406, "unsupported format"),
+    (imagor.MaxSizeExceededError, "max_size_exceeded", 400, "maximum size exceeded"),
+    (imagor.MaxResolutionExceededError, "max_resolution_exceeded", 422,
+     "maximum resolution exceeded"),
+    (imagor.TooManyRequestsError, "too_many_requests", 429, "too many requests"),
+    (imagor.ProcessingError, "processing", 406, "VipsJpeg: premature end of file"),
+    (imagor.InternalError, "internal", 500, "internal error"),
+]
+
+
+@pytest.mark.parametrize("cls,code,status,message", KINDS, ids=[k[1] for k in KINDS])
+def test_every_kind_maps_to_its_class(cls, code, status, message):
+    assert issubclass(cls, imagor.ImagorError) and issubclass(cls, Exception)
+    assert (cls.code, cls.status, cls.__module__) == (code, status, "imagor")
+    with pytest.raises(cls) as info:
+        imagor._imagor._test_error(message, status)
+    e = info.value
+    assert type(e) is cls
+    assert (e.status, e.code, e.message, str(e)) == (status, code, message, message)
+    again = pickle.loads(pickle.dumps(e))
+    assert (type(again), again.status, again.code) == (cls, status, code)
+
+
+def test_status_error_carries_any_status():
+    with pytest.raises(imagor.StatusError) as info:
+        imagor._imagor._test_error("I'm a teapot", 418)
+    assert (info.value.status, info.value.code, info.value.message) == (418, "status",
+                                                                         "I'm a teapot")
+
+
+def test_builtin_bases():
+    assert issubclass(imagor.InvalidError, ValueError)
+    assert issubclass(imagor.TimeoutError, TimeoutError)
+    assert not issubclass(imagor.NotFoundError, ValueError)
+
+
+def test_real_failures(gopher):
+    with pytest.raises(imagor.UnsupportedFormatError) as info:
+        imagor.process(b"definitely not an image", "100x100")
+    assert info.value.status == 406
+    with pytest.raises(imagor.MaxResolutionExceededError) as info:
+        imagor.process(gopher, "100x100", max_resolution=1000)
+    assert info.value.status == 422
+    with pytest.raises(imagor.InvalidError) as info:
+        imagor.process(gopher, "filters:blur(a)")
+    assert info.value.status == 400 and "blur" in info.value.message
+    with pytest.raises(imagor.InvalidError):
+        imagor.process(gopher, "filters:nope()", strict_filters=True)
+    with pytest.raises(imagor.NotFoundError):
+        imagor.process(gopher, "filters:image(nope.png,0,0)")
+    im = imagor.Imagor(secret="k", file_loader_base_dir=str(TESTDATA))
+    with pytest.raises(imagor.SignatureMismatchError) as info:
+        im.serve("AAAA/100x100/gopher.png")
+    assert (info.value.status, info.value.code) == (403, "signature_mismatch")
+    with pytest.raises(imagor.NotFoundError) as info:
+        imagor.Imagor(unsafe=True).serve("unsafe/100x100/gopher.png")
+    assert info.value.status == 404
+    with pytest.raises(imagor.InvalidError, match="no secret"):
+        imagor.Imagor().sign("a.jpg")
+    with pytest.raises(imagor.InvalidError, match="signer type"):
+        imagor.sign("a.jpg", "k", "md5")
+    with pytest.raises(ValueError, match="truncate"):
+        imagor.sign("a.jpg", "k", truncate=-1)
+    with pytest.raises(TypeError, match="secret must be str or bytes"):
+        imagor.sign("a.jpg", 1234)
+
+
+def test_argument_errors():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'widht'.*'width'"):
+        imagor.generate({"widht": 1, "image": "a"})
+    with pytest.raises(TypeError, match="width: invalid type"):
+        imagor.generate({"width": "1", "image": "a"})
+    with pytest.raises(TypeError, match="keys must be str"):
+        imagor.generate({1: 2})
+    with pytest.raises(ValueError, match="not a finite number"):
+        imagor.generate({"crop_left": float("inf")})
+    with pytest.raises(ValueError, match="not both"):
+        imagor.generate({"image": "a"}, "secret", unsafe=True)
+    with pytest.raises(TypeError):
+        imagor.generate("300x200/a.jpg")
+
+
+def test_panic_is_an_internal_error():
+    with pytest.raises(imagor.InternalError) as info:
+        imagor._imagor._test_panic("boom")
+    e = info.value
+    assert isinstance(e, Exception) and type(e).__name__ == "InternalError"
+    assert (e.status, e.code) == (500, "internal")
+    assert "boom" in e.message
+    # The module still works after a panic.
+    assert imagor.sign("a", "b") == imagor.sign("a", "b")
