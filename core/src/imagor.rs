@@ -154,6 +154,7 @@ impl Imagor {
     fn serve_once(&self, path: &str) -> Result<Output> {
         let params = path::parse(path);
         self.verify(&params)?;
+        check_expire(&params)?;
         if processor::color::parse_color_image(&params.image).is_some() {
             return self.with_ctx(|ctx| processor::run(ctx, None, &params));
         }
@@ -191,6 +192,22 @@ impl Imagor {
             Err(Error::SignatureMismatch)
         }
     }
+}
+
+/// imagor's `expire(ms)`: a URL whose expiry (Unix time in milliseconds) has
+/// passed answers 410; an unparsable argument is ignored, as in imagor.
+fn check_expire(params: &Params) -> Result<()> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    for f in params.filters.iter().filter(|f| f.name == "expire") {
+        if let Ok(ts) = f.args.trim().parse::<i64>() {
+            if ts > 0 && now_ms > ts as u128 {
+                return Err(Error::Expired);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parse a path for `process`, where the image segment is optional and

@@ -65,3 +65,22 @@ fn raw_pixels_are_processed() {
         .expect_err("short buffer");
     assert_eq!(bad.status(), 400);
 }
+
+#[test]
+fn serve_answers_410_for_an_expired_url() {
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        file_loader_base_dir: format!("{}/../testdata", env!("CARGO_MANIFEST_DIR")),
+        ..Options::default()
+    })
+    .expect("imagor");
+    let err = imagor
+        .serve("unsafe/10x10/filters:expire(1000)/gopher.png")
+        .expect_err("expired");
+    assert_eq!((err.status(), err.code()), (410, "expired"));
+    let future = "unsafe/10x10/filters:expire(99999999999999):format(png)/gopher.png";
+    assert_eq!(
+        imagor.serve(future).expect("not expired").content_type,
+        "image/png"
+    );
+}

@@ -200,9 +200,22 @@ impl Loader<'_> {
         dpi: i32,
     ) -> Result<Image> {
         let opts = self.base_opts(source, dpi);
-        // A GIF or WebP asked for all its frames that has only one takes the
-        // shrink-on-load path: same pixels, without decoding at full size.
-        let multi_page = source.is_multi_page(n, page) && !(page <= 1 && self.single_frame(source));
+        // Sources libvips can shrink while loading get their header read
+        // once: for the decode guard, and to see whether a GIF or WebP asked
+        // for all its frames has only one, which then takes the
+        // shrink-on-load path (same pixels, no full-size decode).
+        let header = match source {
+            Source::Bytes { blob, sniffed } if shrinks_on_load(sniffed.format) => {
+                let loader = self.loader_for(blob, sniffed)?;
+                Some((
+                    loader.clone(),
+                    call_loader(&loader, blob, LoadOpts { n: 1, ..opts })?,
+                ))
+            }
+            _ => None,
+        };
+        let single_frame = header.as_ref().is_some_and(|(_, h)| h.n_pages() == 1);
+        let multi_page = source.is_multi_page(n, page) && !(page <= 1 && single_frame);
         let img = if multi_page {
             let img = self.load(source, opts.multi_page(n, page))?;
             if n > 1 || page > 1 {
@@ -216,18 +229,17 @@ impl Loader<'_> {
                 animated_thumbnail_with_crop(&img, width, height, crop, size, self.opts)?
             }
         } else {
-            match (source, source.format()) {
-                (
-                    Source::Bytes { blob, sniffed },
-                    Some(
-                        ImageFormat::Jpeg
-                        | ImageFormat::Png
-                        | ImageFormat::Gif
-                        | ImageFormat::Webp
-                        | ImageFormat::Avif
-                        | ImageFormat::Heif,
-                    ),
-                ) => self.thumbnail_buffer(blob, sniffed, width, height, crop, size, opts)?,
+            match (source, &header) {
+                (Source::Bytes { blob, sniffed }, Some((loader, header))) => {
+                    self.check_decode_guard(header, sniffed.format)?;
+                    let thumb = ThumbnailCall {
+                        width,
+                        height,
+                        crop,
+                        size,
+                    };
+                    thumbnail_buffer(blob, loader, &thumb, opts)?
+                }
                 _ => {
                     let img = self.load(source, opts)?;
                     self.check_resolution(&img)?;
@@ -237,58 +249,6 @@ impl Loader<'_> {
         };
         self.check_resolution(&img)?;
         Ok(img)
-    }
-
-    /// Does this GIF or WebP hold a single frame? (A header read.)
-    fn single_frame(&self, source: &Source) -> bool {
-        let Source::Bytes { blob, sniffed } = source else {
-            return false;
-        };
-        if !sniffed.supports_animation {
-            return false;
-        }
-        let Ok(loader) = self.loader_for(blob, sniffed) else {
-            return false;
-        };
-        call_loader(
-            &loader,
-            blob,
-            LoadOpts {
-                n: 1,
-                ..LoadOpts::default()
-            },
-        )
-        .map(|header| header.n_pages() == 1)
-        .unwrap_or(false)
-    }
-
-    /// Shrink-on-load through libvips' `thumbnail_buffer`, after a header
-    /// check that stops decompression bombs before decoding.
-    #[allow(clippy::too_many_arguments)]
-    fn thumbnail_buffer(
-        &self,
-        blob: &Blob,
-        sniffed: &Sniffed,
-        width: i32,
-        height: i32,
-        crop: Interesting,
-        size: Size,
-        opts: LoadOpts,
-    ) -> Result<Image> {
-        let loader = self.loader_for(blob, sniffed)?;
-        let header = call_loader(&loader, blob, LoadOpts { n: 1, ..opts })?;
-        self.check_decode_guard(&header, sniffed.format)?;
-        let option_string = opts.option_string(&loader);
-        let mut call = Call::new("thumbnail_buffer")
-            .arg("buffer", Arg::Blob(blob))
-            .arg("width", Arg::Int(width.max(1).into()))
-            .arg("height", Arg::Int(height.max(1).into()))
-            .arg("size", Arg::Nick(size.nick()))
-            .arg("crop", Arg::Nick(crop.nick()));
-        if !option_string.is_empty() {
-            call = call.arg("option-string", Arg::Str(&option_string));
-        }
-        call.run().and_then(|o| o.out()).map_err(load_error)
     }
 
     /// Pixels a shrink-on-load decode may touch. imagor checks only the
@@ -356,6 +316,46 @@ impl LoadOpts {
         self.thumbnail = matches!(source.format(), Some(ImageFormat::Avif | ImageFormat::Heif));
         self
     }
+}
+
+/// Formats whose thumbnails libvips makes while loading (imagor uses
+/// `thumbnail_source` for JPEG, GIF, WebP, AVIF and HEIF; PNG gives the same
+/// pixels through it, streaming the decode).
+fn shrinks_on_load(format: Option<ImageFormat>) -> bool {
+    matches!(
+        format,
+        Some(
+            ImageFormat::Jpeg
+                | ImageFormat::Png
+                | ImageFormat::Gif
+                | ImageFormat::Webp
+                | ImageFormat::Avif
+                | ImageFormat::Heif
+        )
+    )
+}
+
+/// The target of a shrink-on-load thumbnail.
+struct ThumbnailCall {
+    width: i32,
+    height: i32,
+    crop: Interesting,
+    size: Size,
+}
+
+/// Shrink-on-load through libvips' `thumbnail_buffer`.
+fn thumbnail_buffer(blob: &Blob, loader: &str, t: &ThumbnailCall, opts: LoadOpts) -> Result<Image> {
+    let option_string = opts.option_string(loader);
+    let mut call = Call::new("thumbnail_buffer")
+        .arg("buffer", Arg::Blob(blob))
+        .arg("width", Arg::Int(t.width.max(1).into()))
+        .arg("height", Arg::Int(t.height.max(1).into()))
+        .arg("size", Arg::Nick(t.size.nick()))
+        .arg("crop", Arg::Nick(t.crop.nick()));
+    if !option_string.is_empty() {
+        call = call.arg("option-string", Arg::Str(&option_string));
+    }
+    call.run().and_then(|o| o.out()).map_err(load_error)
 }
 
 fn call_loader(loader: &str, blob: &Blob, opts: LoadOpts) -> Result<Image> {
