@@ -1,1 +1,120 @@
-//! Node.js bindings for imagor-rs. (Being written: see issue 7.)
+//! Node.js bindings for imagor-rs (napi-rs), published as the npm package
+//! `imagor`.
+//!
+//! The JavaScript surface (`index.js` loads this addon and adds
+//! `ImagorError` and `ImagorUrlBuilder`):
+//!
+//! - `sign`, `verify`, `parse`, `generate` (`sign.rs`, `path.rs`):
+//!   synchronous, microseconds;
+//! - `process` and `meta` (`processor.rs`): promises computed on the
+//!   libuv pool (`tasks.rs`); `processSync`;
+//! - `new Imagor(options)` (`instance.rs`) with `process`, `serve`,
+//!   `meta`, `sign`, and an optional JavaScript loader (`loader.rs`).
+//!
+//! Every failure becomes an `ImagorError` with `.code` and `.status`, or a
+//! `TypeError` for bad arguments, in `error.rs`; no export lets a Rust panic
+//! abort the process.
+
+// napi-derive registers the exports only outside `cfg(test)`; unit-test
+// builds would otherwise see every export as dead code.
+#![cfg_attr(test, allow(dead_code))]
+
+use napi::bindgen_prelude::{FnArgs, Function, FunctionRef, Unknown};
+use napi::Env;
+use napi_derive::napi;
+
+mod error;
+mod instance;
+mod loader;
+mod options;
+mod path;
+mod processor;
+mod sign;
+mod tasks;
+
+/// JavaScript helpers `index.js` registers in each environment (the main
+/// thread and every worker thread that loads the addon).
+pub(crate) struct Helpers {
+    /// `class ImagorError extends Error`, called as
+    /// `new ImagorError(message, code, status)`.
+    pub error_class: FunctionRef<FnArgs<(String, String, u32)>, Unknown<'static>>,
+    /// `(loader) => (id, key) => void`: wraps a user loader so that its
+    /// promise is answered through `__loaderReply`.
+    pub loader_bridge: FunctionRef<Unknown<'static>, Unknown<'static>>,
+}
+
+/// The helpers of this environment, when `index.js` registered them.
+pub(crate) fn helpers(env: &Env) -> Option<&'static Helpers> {
+    env.get_instance_data::<Helpers>()
+        .ok()
+        .flatten()
+        .map(|h| &*h)
+}
+
+/// Register the JavaScript helpers of this environment. Called once by
+/// `index.js` when it loads the addon.
+#[napi(catch_unwind, js_name = "__init", skip_typescript)]
+pub fn init(
+    env: Env,
+    error_class: Function<FnArgs<(String, String, u32)>, Unknown<'static>>,
+    loader_bridge: Function<Unknown<'static>, Unknown<'static>>,
+) -> napi::Result<()> {
+    let helpers = Helpers {
+        error_class: error_class.create_ref()?,
+        loader_bridge: loader_bridge.create_ref()?,
+    };
+    env.set_instance_data(helpers, (), |_| {})?;
+    // Loads waiting on this environment's loaders fail at once when it
+    // shuts down, instead of holding a loader thread until the timeout.
+    env.add_env_cleanup_hook(std::thread::current().id(), loader::abandon_pending)?;
+    Ok(())
+}
+
+/// The versions of this package's native parts: `imagor` (the Rust core)
+/// and `vips` (the libvips it runs on).
+#[napi(object)]
+pub struct Versions {
+    /// Version of imagor-rs.
+    pub imagor: String,
+    /// Version of the libvips library loaded at run time.
+    pub vips: String,
+}
+
+/// Versions of imagor-rs and of the libvips it runs on.
+#[napi(catch_unwind)]
+pub fn versions() -> Versions {
+    let (a, b, c) = imagor::vips::version();
+    Versions {
+        imagor: env!("CARGO_PKG_VERSION").to_owned(),
+        vips: format!("{a}.{b}.{c}"),
+    }
+}
+
+/// Panic on purpose, to test that panics become errors (`sync`) and
+/// rejections (`async`) instead of aborting. Only in builds with the
+/// `test-hooks` feature.
+#[cfg(feature = "test-hooks")]
+#[napi(js_name = "__testPanic", skip_typescript)]
+pub fn test_panic(env: Env, mode: String) -> napi::Result<Unknown<'static>> {
+    struct Boom;
+    impl tasks::Work for Boom {
+        type Out = ();
+        type Js = ();
+        fn compute(&mut self) -> error::Fallible<()> {
+            panic!("test panic off the JavaScript thread")
+        }
+        fn to_js(_env: &Env, _out: ()) -> napi::Result<()> {
+            Ok(())
+        }
+    }
+    match mode.as_str() {
+        "async" => {
+            let promise = env.spawn(tasks::OffThread::new(Boom))?.promise_object();
+            // SAFETY: a value of this env, returned to JavaScript right away.
+            Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), napi::JsValue::raw(&promise)) })
+        }
+        _ => error::guard(&env, || -> error::Fallible<Unknown<'static>> {
+            panic!("test panic on the JavaScript thread")
+        }),
+    }
+}

@@ -1,0 +1,96 @@
+'use strict'
+
+// The npm package `imagor`: loads the native addon (built from src/*.rs by
+// napi-rs) and adds the JavaScript parts: ImagorError, the loader bridge and
+// ImagorUrlBuilder. Types: index.d.ts (generated from the Rust sources).
+
+const { existsSync } = require('node:fs')
+const { join } = require('node:path')
+
+const { platformTriples } = require('./platform.js')
+
+function loadNative() {
+  const tried = []
+  for (const triple of platformTriples()) {
+    const local = join(__dirname, `imagor.${triple}.node`)
+    tried.push(local)
+    if (existsSync(local)) return require(local)
+    try {
+      return require(`imagor-${triple}`)
+    } catch (e) {
+      if (e.code !== 'MODULE_NOT_FOUND') throw e
+      tried.push(`imagor-${triple}`)
+    }
+  }
+  throw new Error(
+    `imagor: no native addon for ${process.platform}-${process.arch} (tried ${tried.join(', ')}). ` +
+      'Build it from the imagor-rs sources: `npm install && npm run build` in bindings/node ' +
+      '(needs cargo and libvips-dev).',
+  )
+}
+
+const native = loadNative()
+
+/** Every failure of imagor: imagor's message, a stable `code` and imagor's HTTP `status`. */
+class ImagorError extends Error {
+  constructor(message, code, status) {
+    super(message)
+    this.code = code
+    this.status = status
+  }
+
+  /** imagor's JSON error body: `{ message, status }`. */
+  toJSON() {
+    return { message: this.message, status: this.status }
+  }
+}
+
+/**
+ * Wrap a user loader `async (key) => bytes | null` as the `(id, key) => void`
+ * function the addon calls; the answer goes back through `__loaderReply`.
+ */
+function loaderBridge(loader) {
+  return (id, key) => {
+    let pending
+    try {
+      pending = Promise.resolve(loader(key))
+    } catch (e) {
+      pending = Promise.reject(e)
+    }
+    pending.then(
+      (data) => {
+        if (data === null || data === undefined) {
+          native.__loaderReply(id, null, 404, 'not found')
+        } else if (data instanceof Uint8Array) {
+          native.__loaderReply(id, data)
+        } else {
+          native.__loaderReply(id, null, 500, `imagor: the loader must return a Buffer, a Uint8Array or null, got ${typeof data}`)
+        }
+      },
+      (err) => {
+        const status = Number.isInteger(err?.status) && err.status >= 400 && err.status < 600 ? err.status : 500
+        native.__loaderReply(id, null, status, String(err?.message ?? err))
+      },
+    )
+  }
+}
+
+Object.defineProperty(ImagorError.prototype, 'name', { value: 'ImagorError', writable: true, configurable: true })
+
+native.__init(ImagorError, loaderBridge)
+
+const ImagorUrlBuilder = require('./url-builder.js').create(native.generate)
+
+module.exports = {
+  sign: native.sign,
+  verify: native.verify,
+  parse: native.parse,
+  generate: native.generate,
+  process: native.process,
+  processSync: native.processSync,
+  meta: native.meta,
+  versions: native.versions,
+  Imagor: native.Imagor,
+  ImagorError,
+  ImagorUrlBuilder,
+}

@@ -1,0 +1,149 @@
+//! The `Imagor` class: a configured `imagor::Imagor` (options, signer,
+//! loaders). Marshalling only.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Buffer, Uint8Array, Unknown};
+use napi::{Env, JsValue};
+use napi_derive::napi;
+
+use crate::error::{guard, Failure, Fallible};
+use crate::loader::{self, JsLoader};
+use crate::options;
+use crate::tasks::{Meta, OffThread, Process, Serve, Work};
+
+/// A configured imagor: options, signer and loaders. Cheap to share; every
+/// call is independent and may run concurrently.
+///
+/// ```js
+/// const imagor = new Imagor({ secret: process.env.IMAGOR_SECRET, fileLoaderBaseDir: './images' })
+/// const { data, contentType } = await imagor.serve(`${imagor.sign(path)}/${path}`)
+/// ```
+#[napi]
+pub struct Imagor {
+    engine: Arc<imagor::Imagor>,
+    /// Jobs wait on a JavaScript loader: run them on the loader pool.
+    js_loader: bool,
+}
+
+impl Imagor {
+    /// Start `work` off the JavaScript thread: the libuv pool, or the
+    /// loader pool when a JavaScript loader may be called.
+    fn start<W: Work>(&self, env: &Env, work: W) -> napi::Result<Unknown<'static>> {
+        let promise = if self.js_loader {
+            loader::spawn(env, work)?.to_unknown()
+        } else {
+            env.spawn(OffThread::new(work))?
+                .promise_object()
+                .to_unknown()
+        };
+        // SAFETY: a value of this env, returned to JavaScript right away.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), promise.raw()) })
+    }
+}
+
+#[napi]
+impl Imagor {
+    /// Validate `options` (imagor's fields in camelCase; a `TypeError` names
+    /// any unknown key, wrong type or bad value) and start libvips.
+    ///
+    /// `options.loader` is an optional `async (key) => Buffer | Uint8Array |
+    /// null` that `serve` (and `image()` overlays) ask for source images
+    /// after the file loader: `null` means not found (404); a thrown error
+    /// with a numeric `.status` answers with that status.
+    #[napi(
+        catch_unwind,
+        constructor,
+        ts_args_type = "options?: ImagorOptions & { loader?: ImagorLoader }"
+    )]
+    pub fn new(env: Env, options: Option<Unknown>) -> napi::Result<Imagor> {
+        let parsed = guard(&env, || options::parse(&env, options, true))?;
+        let js_loader = match parsed.loader {
+            Some(user_loader) => {
+                let Some(helpers) = crate::helpers(&env) else {
+                    return Err(Failure::bad_value(
+                        "imagor: options.loader needs the package entry point (require('imagor'))",
+                    )
+                    .into_js(&env));
+                };
+                let bridge = helpers.loader_bridge.borrow_back(&env)?.call(user_loader)?;
+                Some(JsLoader::new(bridge)?)
+            }
+            None => None,
+        };
+        guard(&env, || {
+            let mut engine = imagor::Imagor::new(parsed.options)?;
+            let has_js_loader = js_loader.is_some();
+            if let Some(l) = js_loader {
+                engine = engine.with_loader(Arc::new(l));
+            }
+            Ok(Imagor {
+                engine: Arc::new(engine),
+                js_loader: has_js_loader,
+            })
+        })
+    }
+
+    /// Process image bytes with an imagor path (signature not checked; a
+    /// trailing image segment is ignored: end a path without filters with
+    /// `/`, as in `fit-in/200x200/`), off the JavaScript thread.
+    #[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
+    pub fn process(
+        &self,
+        env: Env,
+        data: Uint8Array,
+        path: String,
+    ) -> napi::Result<Unknown<'static>> {
+        let engine = Arc::clone(&self.engine);
+        self.start(&env, Process { engine, data, path })
+    }
+
+    /// `process` on the calling thread (blocks the event loop). A
+    /// JavaScript loader cannot be used from here.
+    #[napi(catch_unwind)]
+    pub fn process_sync(&self, env: Env, data: Uint8Array, path: String) -> napi::Result<Buffer> {
+        guard(&env, || {
+            Ok(Buffer::from(self.engine.process(&data, &path)?.data))
+        })
+    }
+
+    /// imagor's `/meta` of image bytes after applying `path` (default: as is).
+    #[napi(catch_unwind, ts_return_type = "Promise<ImagorMeta>")]
+    pub fn meta(
+        &self,
+        env: Env,
+        data: Uint8Array,
+        path: Option<String>,
+    ) -> napi::Result<Unknown<'static>> {
+        let engine = Arc::clone(&self.engine);
+        let path = path.unwrap_or_default();
+        self.start(&env, Meta { engine, data, path })
+    }
+
+    /// Serve a request path as imagor's server does: check the signature (or
+    /// `unsafe/` when `unsafe` is on), load the image through the loaders
+    /// and process it. A `meta/` path gives imagor's JSON.
+    ///
+    /// ```js
+    /// const { data, contentType } = await imagor.serve('unsafe/fit-in/200x200/photo.jpg')
+    /// ```
+    #[napi(catch_unwind, ts_return_type = "Promise<ServeResult>")]
+    pub fn serve(&self, env: Env, path: String) -> napi::Result<Unknown<'static>> {
+        let engine = Arc::clone(&self.engine);
+        self.start(&env, Serve { engine, path })
+    }
+
+    /// The signature of `path` with the configured secret and signer
+    /// (throws `ERR_IMAGOR_INVALID` when no secret is configured).
+    #[napi(catch_unwind)]
+    pub fn sign(&self, env: Env, path: String) -> napi::Result<String> {
+        guard(&env, || Ok(self.engine.sign(&path)?))
+    }
+
+    /// The options in effect, with every default filled in (camelCase).
+    #[napi(catch_unwind, getter, ts_return_type = "Required<ImagorOptions>")]
+    pub fn options(&self, env: Env) -> napi::Result<serde_json::Value> {
+        let json: Fallible<serde_json::Value> = Ok(options::to_json(self.engine.options()));
+        guard(&env, || json)
+    }
+}

@@ -1,0 +1,221 @@
+//! JavaScript loaders: `new Imagor({ loader: async (key) => Buffer | null })`.
+//!
+//! The core asks its loaders synchronously, from the thread that processes
+//! the image ([`imagor::loader::Loader`]). A [`JsLoader`] hands the key to
+//! the JavaScript thread through a threadsafe function, and waits for the
+//! answer, which `index.js` sends back with `__loaderReply(id, ...)` when the
+//! loader's promise settles.
+//!
+//! Jobs of an instance with a JavaScript loader run on this module's own
+//! threads ([`spawn`]), never on the libuv pool: they wait on JavaScript,
+//! and the loader itself (e.g. `fetch`) may need the libuv pool.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{FnArgs, Function, Object, Uint8Array, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use napi_derive::napi;
+
+use crate::error::{catch, Failure};
+use crate::tasks::{settle, Work};
+
+/// How long a load may wait for the JavaScript loader before it fails with
+/// imagor's timeout (408). The loader should bound its own I/O well below.
+const LOADER_TIMEOUT: Duration = Duration::from_secs(60);
+
+type LoaderArgs = FnArgs<(u32, String)>;
+type LoaderFn = ThreadsafeFunction<LoaderArgs, Unknown<'static>, LoaderArgs, Status, false, true>;
+
+type Reply = imagor::Result<Vec<u8>>;
+
+/// A load waiting for its JavaScript answer: the JavaScript thread that
+/// will answer it, and where the answer goes.
+type Waiting = (ThreadId, SyncSender<Reply>);
+
+/// Loads waiting for their JavaScript answer, by request id.
+fn pending() -> &'static Mutex<HashMap<u32, Waiting>> {
+    static PENDING: OnceLock<Mutex<HashMap<u32, Waiting>>> = OnceLock::new();
+    PENDING.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// A [`imagor::loader::Loader`] answered by a JavaScript function.
+pub(crate) struct JsLoader {
+    call: LoaderFn,
+    js_thread: ThreadId,
+}
+
+impl JsLoader {
+    /// Wrap the bridge function `(id, key) => void` that `index.js` built
+    /// around the user's loader. Weak: it does not keep the process alive
+    /// (pending jobs do, through their promises).
+    pub(crate) fn new(bridge: Unknown) -> napi::Result<JsLoader> {
+        // SAFETY: the options parser checked that this is a function.
+        let func: Function<LoaderArgs, Unknown<'static>> = unsafe { bridge.cast() }?;
+        let call = func
+            .build_threadsafe_function::<LoaderArgs>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        Ok(JsLoader {
+            call,
+            js_thread: std::thread::current().id(),
+        })
+    }
+}
+
+fn lock() -> std::sync::MutexGuard<'static, HashMap<u32, Waiting>> {
+    // A poisoned map only means a panic elsewhere; its data is still valid.
+    pending().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl imagor::loader::Loader for JsLoader {
+    fn load(&self, key: &str) -> imagor::Result<Vec<u8>> {
+        if std::thread::current().id() == self.js_thread {
+            return Err(imagor::Error::Internal(
+                "imagor: a JavaScript loader cannot run inside a synchronous call; use the async method"
+                    .to_owned(),
+            ));
+        }
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::sync_channel(1);
+        lock().insert(id, (self.js_thread, tx));
+        let status = self.call.call(
+            FnArgs::from((id, key.to_owned())),
+            ThreadsafeFunctionCallMode::NonBlocking,
+        );
+        if status != Status::Ok {
+            lock().remove(&id);
+            return Err(imagor::Error::Internal(format!(
+                "imagor: the JavaScript loader is not available ({status})"
+            )));
+        }
+        match rx.recv_timeout(LOADER_TIMEOUT) {
+            Ok(reply) => reply,
+            Err(_) => {
+                lock().remove(&id);
+                Err(imagor::Error::Timeout)
+            }
+        }
+    }
+}
+
+/// The answer of a JavaScript loader to request `id`: the bytes, or no
+/// bytes and imagor's `(status, message)` (404 moves on to the next loader).
+/// Called by `index.js` only.
+#[napi(catch_unwind, js_name = "__loaderReply", skip_typescript)]
+pub fn loader_reply(
+    id: u32,
+    data: Option<Uint8Array>,
+    status: Option<u32>,
+    message: Option<String>,
+) -> bool {
+    let reply = match data {
+        Some(bytes) => Ok(bytes.to_vec()),
+        None => {
+            let status = status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500);
+            let message = message.unwrap_or_else(|| "internal error".to_owned());
+            Err(imagor::Error::from_status(&message, status))
+        }
+    };
+    match lock().remove(&id) {
+        Some((_, tx)) => tx.send(reply).is_ok(),
+        None => false,
+    }
+}
+
+/// Fail the loads a JavaScript thread will never answer: called when its
+/// environment shuts down (a worker thread that ends or is terminated).
+pub(crate) fn abandon_pending(js_thread: ThreadId) {
+    let mut map = lock();
+    let ids: Vec<u32> = map
+        .iter()
+        .filter(|(_, (thread, _))| *thread == js_thread)
+        .map(|(id, _)| *id)
+        .collect();
+    for id in ids {
+        if let Some((_, tx)) = map.remove(&id) {
+            let _ = tx.send(Err(imagor::Error::Internal(
+                "imagor: the JavaScript environment of the loader shut down".to_owned(),
+            )));
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that run jobs of instances with JavaScript loaders: twice
+/// the cores (they mostly wait on I/O), at least four. Started on first
+/// use; `None` when no thread could be started (each job then gets its own).
+fn pool() -> Option<&'static mpsc::Sender<Job>> {
+    static POOL: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get() * 2)
+            .unwrap_or(4)
+            .max(4);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut started = 0;
+        for i in 0..threads {
+            let rx = Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("imagor-loader-{i}"))
+                .spawn(move || worker(&rx));
+            started += usize::from(spawned.is_ok());
+        }
+        (started > 0).then_some(tx)
+    })
+    .as_ref()
+}
+
+fn worker(rx: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = {
+            let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
+            guard.recv()
+        };
+        match job {
+            // Jobs catch their own panics; this keeps the thread alive
+            // even if one did not.
+            Ok(job) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Run `work` on the loader pool; the returned promise settles on the
+/// JavaScript thread with its result or an `ImagorError`.
+pub(crate) fn spawn<W: Work>(env: &Env, mut work: W) -> napi::Result<Object<'_>> {
+    let (deferred, promise) = env.create_deferred()?;
+    let job: Job = Box::new(move || {
+        let result = catch(|| work.compute());
+        deferred.resolve(move |env: Env| settle::<W>(&env, result));
+    });
+    let job = match pool() {
+        Some(tx) => match tx.send(job) {
+            Ok(()) => return Ok(promise),
+            Err(mpsc::SendError(job)) => job,
+        },
+        None => job,
+    };
+    std::thread::Builder::new()
+        .name("imagor-loader".to_owned())
+        .spawn(job)
+        .map_err(|e| {
+            Failure::from(imagor::Error::Internal(format!(
+                "cannot start a thread: {e}"
+            )))
+            .into_js(env)
+        })?;
+    Ok(promise)
+}

@@ -1,0 +1,295 @@
+//! JavaScript option objects → [`imagor::Options`].
+//!
+//! Keys are the fields of `imagor::Options` in camelCase (`maxWidth`,
+//! `fileLoaderBaseDir`, `unsafe`). Each key is converted to its snake_case
+//! field name and its value to JSON, then the whole object goes through the
+//! same serde path as the C ABI's JSON options (`Options` denies unknown
+//! fields) and [`imagor::Options::validate`]. Mistakes are `TypeError`s that
+//! name the option.
+
+use std::sync::OnceLock;
+
+use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
+use napi::{Env, JsValue, ValueType};
+use napi_derive::napi;
+use serde_json::{Map, Value};
+
+use crate::error::{js_type, Failure, Fallible};
+
+/// The options of an imagor instance; every field is optional and defaults
+/// to imagor's default. Same fields as the Rust `imagor::Options`, the
+/// Python keyword arguments and the C JSON options, in camelCase.
+///
+/// This interface only describes the accepted object: options are checked
+/// key by key when passed (unknown keys, wrong types and out-of-range values
+/// throw a `TypeError` naming the option).
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Only describes a JavaScript object for index.d.ts.
+pub struct ImagorOptions {
+    /// URL signing secret (`IMAGOR_SECRET`). Empty: no signer.
+    pub secret: Option<String>,
+    /// `'sha1'` (default), `'sha256'` or `'sha512'` (`IMAGOR_SIGNER_TYPE`).
+    #[napi(ts_type = "'sha1' | 'sha256' | 'sha512'")]
+    pub signer_type: Option<String>,
+    /// Cut signatures to this many characters; 0 keeps them whole
+    /// (`IMAGOR_SIGNER_TRUNCATE`).
+    pub signer_truncate: Option<u32>,
+    /// Accept `unsafe/` paths without a signature (`IMAGOR_UNSAFE`).
+    pub r#unsafe: Option<bool>,
+    /// Largest accepted width in pixels (`VIPS_MAX_WIDTH`, 9999).
+    pub max_width: Option<i32>,
+    /// Largest accepted height in pixels (`VIPS_MAX_HEIGHT`, 9999).
+    pub max_height: Option<i32>,
+    /// Largest accepted width x height (`VIPS_MAX_RESOLUTION`, 81 megapixels).
+    pub max_resolution: Option<i64>,
+    /// Most animation frames loaded; -1 means all (`VIPS_MAX_ANIMATION_FRAMES`).
+    pub max_animation_frames: Option<i32>,
+    /// Most filters applied; -1 means no limit (`VIPS_MAX_FILTER_OPS`).
+    pub max_filter_ops: Option<i32>,
+    /// Skip `blur`, `sharpen` and `fill(blur)` (`VIPS_DISABLE_BLUR`).
+    pub disable_blur: Option<bool>,
+    /// Filter names to skip (`VIPS_DISABLE_FILTERS`).
+    pub disable_filters: Option<Vec<String>>,
+    /// Answer 400 instead of silently skipping disabled, unknown or
+    /// over-the-limit filters. Off by default (imagor skips them).
+    pub strict_filters: Option<bool>,
+    /// Drop all metadata on export (`VIPS_STRIP_METADATA`).
+    pub strip_metadata: Option<bool>,
+    /// Convert to sRGB and drop the ICC profile on export
+    /// (`VIPS_STRIP_COLOR_PROFILE`).
+    pub strip_color_profile: Option<bool>,
+    /// AVIF encoder speed 0..9, faster when higher (`VIPS_AVIF_SPEED`, 8).
+    pub avif_speed: Option<i32>,
+    /// Use mozjpeg-style JPEG settings (`VIPS_MOZJPEG`).
+    pub mozjpeg: Option<bool>,
+    /// Lift every size limit, including libvips' own (`VIPS_UNLIMITED`).
+    pub unlimited: Option<bool>,
+    /// libvips worker threads per image; 0 keeps libvips' default
+    /// (`VIPS_CONCURRENCY`). Process-wide in libvips.
+    pub concurrency: Option<i32>,
+    /// Deepest nesting of `image()` overlays (each level a full pipeline).
+    pub max_overlay_depth: Option<u32>,
+    /// Refuse libvips loaders marked untrusted (ImageMagick, matload ...).
+    pub block_untrusted_loaders: Option<bool>,
+    /// Serve sources from this folder (`FILE_LOADER_BASE_DIR`). Empty: no
+    /// file loader.
+    pub file_loader_base_dir: Option<String>,
+    /// Only image keys under this prefix are loaded, and the prefix is
+    /// stripped (`FILE_LOADER_PATH_PREFIX`).
+    pub file_loader_path_prefix: Option<String>,
+    /// Extra characters kept unescaped in storage keys (`FILE_SAFE_CHARS`).
+    pub file_safe_chars: Option<String>,
+}
+
+/// The default options as JSON: the known fields and their value kinds.
+fn defaults() -> &'static Map<String, Value> {
+    static DEFAULTS: OnceLock<Map<String, Value>> = OnceLock::new();
+    DEFAULTS.get_or_init(|| match serde_json::to_value(imagor::Options::default()) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    })
+}
+
+/// `maxWidth` → `max_width`.
+pub(crate) fn to_snake(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `max_width` → `maxWidth`.
+pub(crate) fn to_camel(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper = false;
+    for c in field.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `"an integer"`, `"a boolean"`... for the default value of a field.
+fn expected(default: &Value) -> &'static str {
+    match default {
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_u64() => "an integer",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array of strings",
+        _ => "a valid value",
+    }
+}
+
+/// A short description of a received value for error messages.
+fn describe(v: &Value) -> String {
+    let text = v.to_string();
+    let kind = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if text.len() > 40 {
+        kind.to_owned()
+    } else {
+        format!("{kind} {text}")
+    }
+}
+
+/// Options read from a JavaScript object, plus the `loader` function when
+/// one was given (only the `Imagor` constructor accepts it).
+pub(crate) struct Parsed<'env> {
+    /// The validated options.
+    pub options: imagor::Options,
+    /// `options.loader`, a function (checked).
+    pub loader: Option<Unknown<'env>>,
+}
+
+/// Read and validate an options object; `undefined` and `null` give the
+/// defaults.
+pub(crate) fn parse<'env>(
+    env: &Env,
+    value: Option<Unknown<'env>>,
+    allow_loader: bool,
+) -> Fallible<Parsed<'env>> {
+    let mut parsed = Parsed {
+        options: imagor::Options::default(),
+        loader: None,
+    };
+    let Some(value) = value else {
+        return Ok(parsed);
+    };
+    let kind = value.get_type().map_err(|e| Failure::bad_type(e.reason))?;
+    match kind {
+        ValueType::Undefined | ValueType::Null => return Ok(parsed),
+        ValueType::Object => {}
+        _ => {
+            return Err(Failure::bad_type(format!(
+                "imagor: options must be an object, got {}",
+                js_type(kind)
+            )))
+        }
+    }
+    // SAFETY: the value is an object (checked above) of this env.
+    let obj: Object = unsafe { value.cast() }.map_err(|e| Failure::bad_type(e.reason))?;
+    if obj.is_array().unwrap_or(false) {
+        return Err(Failure::bad_type(
+            "imagor: options must be an object, got an array",
+        ));
+    }
+    let keys = Object::keys(&obj).map_err(|e| Failure::bad_type(e.reason))?;
+    let known = defaults();
+    let mut map = Map::new();
+    for key in keys {
+        let v: Unknown = obj
+            .get_named_property(&key)
+            .map_err(|e| Failure::bad_type(e.reason))?;
+        let v_kind = v.get_type().map_err(|e| Failure::bad_type(e.reason))?;
+        if v_kind == ValueType::Undefined {
+            continue;
+        }
+        if key == "loader" && allow_loader {
+            if v_kind != ValueType::Function {
+                return Err(Failure::bad_type(format!(
+                    "imagor: option \"loader\" must be a function, got {}",
+                    js_type(v_kind)
+                )));
+            }
+            parsed.loader = Some(v);
+            continue;
+        }
+        let field = to_snake(&key);
+        let Some(default) = known.get(&field).filter(|_| !key.contains('_')) else {
+            let names: Vec<String> = known.keys().map(|k| to_camel(k)).collect();
+            let extra = if allow_loader { ", loader" } else { "" };
+            return Err(Failure::bad_value(format!(
+                "imagor: unknown option \"{key}\" (known: {}{extra})",
+                names.join(", ")
+            )));
+        };
+        let json: Value = env.from_js_value(v).map_err(|_| {
+            Failure::bad_type(format!(
+                "imagor: option \"{key}\" must be {}, got {}",
+                expected(default),
+                js_type(v_kind)
+            ))
+        })?;
+        let mut one = Map::new();
+        one.insert(field.clone(), json.clone());
+        if let Err(e) = serde_json::from_value::<imagor::Options>(Value::Object(one)) {
+            let same_kind = std::mem::discriminant(default) == std::mem::discriminant(&json);
+            let msg = format!(
+                "imagor: option \"{key}\" must be {}, got {}",
+                expected(default),
+                describe(&json)
+            );
+            return Err(if same_kind {
+                Failure::bad_value(format!("{msg} ({e})"))
+            } else {
+                Failure::bad_type(msg)
+            });
+        }
+        map.insert(field, json);
+    }
+    let options: imagor::Options = serde_json::from_value(Value::Object(map))
+        .map_err(|e| Failure::bad_value(format!("imagor: invalid options: {e}")))?;
+    options
+        .validate()
+        .map_err(|e| Failure::bad_value(camelize(&e.message())))?;
+    parsed.options = options;
+    Ok(parsed)
+}
+
+/// Replace snake_case field names in a core message by their camelCase
+/// option names.
+fn camelize(message: &str) -> String {
+    let mut out = message.to_owned();
+    let mut fields: Vec<&String> = defaults().keys().filter(|k| k.contains('_')).collect();
+    // Longest first, so `max_width` does not eat part of a longer name.
+    fields.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    for field in fields {
+        out = out.replace(field.as_str(), &to_camel(field));
+    }
+    format!("imagor: {}", out.trim_start_matches("imagor: "))
+}
+
+/// The options as a JavaScript-style JSON object (camelCase keys).
+pub(crate) fn to_json(options: &imagor::Options) -> Value {
+    match serde_json::to_value(options) {
+        Ok(Value::Object(map)) => {
+            Value::Object(map.into_iter().map(|(k, v)| (to_camel(&k), v)).collect())
+        }
+        other => other.unwrap_or(Value::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(to_snake("fileLoaderBaseDir"), "file_loader_base_dir");
+        assert_eq!(to_camel("file_loader_base_dir"), "fileLoaderBaseDir");
+        assert_eq!(to_snake("unsafe"), "unsafe");
+        assert_eq!(
+            camelize("invalid options: max_width, max_height must be positive"),
+            "imagor: invalid options: maxWidth, maxHeight must be positive"
+        );
+    }
+}

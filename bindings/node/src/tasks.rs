@@ -1,0 +1,176 @@
+//! Work that runs off the JavaScript thread.
+//!
+//! Each job ([`Process`], [`Meta`], [`Serve`]) owns its inputs (a reference
+//! to the caller's `Uint8Array`, kept alive until the job settles, and owned
+//! strings) and an `Arc` of the configured core instance. It runs either
+//!
+//! - as a napi `AsyncTask` on the libuv thread pool ([`OffThread`]), the
+//!   normal case; or
+//! - on this addon's own threads ([`crate::loader::spawn`]) when the instance
+//!   has a JavaScript loader: such a job waits for JavaScript (the loader),
+//!   and a libuv thread blocked on JavaScript could starve the very I/O the
+//!   loader needs (`fetch` resolves host names on the libuv pool).
+//!
+//! A panic inside a job is caught and rejects the promise with an
+//! `ImagorError` (`ERR_IMAGOR_PANIC`).
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName, Uint8Array};
+use napi::{Env, Task};
+use napi_derive::napi;
+
+use crate::error::{catch, Failure, Fallible};
+
+/// A unit of work: computed on some thread, converted on the JS thread.
+pub trait Work: Send + 'static {
+    /// The computed result (plain Rust data).
+    type Out: Send + 'static;
+    /// What the promise resolves with.
+    type Js: ToNapiValue + TypeName + 'static;
+    /// The work itself; runs off the JavaScript thread.
+    fn compute(&mut self) -> Fallible<Self::Out>;
+    /// The JavaScript value for the result; runs on the JavaScript thread.
+    fn to_js(env: &Env, out: Self::Out) -> napi::Result<Self::Js>;
+}
+
+/// A [`Work`] as a napi [`Task`] for the libuv pool.
+pub struct OffThread<W: Work> {
+    work: W,
+}
+
+impl<W: Work> OffThread<W> {
+    /// Wrap `work` for `AsyncTask::new`.
+    pub(crate) fn new(work: W) -> Self {
+        OffThread { work }
+    }
+}
+
+impl<W: Work> Task for OffThread<W> {
+    type Output = Fallible<W::Out>;
+    type JsValue = W::Js;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        // Failures travel as data and become JS errors in `resolve`.
+        Ok(catch(|| self.work.compute()))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        settle::<W>(&env, output)
+    }
+}
+
+/// The promise's value for a computed result, or the JavaScript error for a
+/// failure; on the JavaScript thread, with panics caught here too.
+pub(crate) fn settle<W: Work>(env: &Env, output: Fallible<W::Out>) -> napi::Result<W::Js> {
+    let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match output {
+        Ok(out) => W::to_js(env, out)
+            .map_err(|e| Failure::from(imagor::Error::Internal(format!("imagor: {}", e.reason)))),
+        Err(failure) => Err(failure),
+    }));
+    match converted {
+        Ok(Ok(js)) => Ok(js),
+        Ok(Err(failure)) => Err(failure.into_js(env)),
+        Err(payload) => Err(Failure::panic(payload).into_js(env)),
+    }
+}
+
+/// `process`: encoded image bytes in, encoded image bytes out.
+pub(crate) struct Process {
+    pub engine: Arc<imagor::Imagor>,
+    pub data: Uint8Array,
+    pub path: String,
+}
+
+impl Work for Process {
+    type Out = Vec<u8>;
+    type Js = Buffer;
+
+    fn compute(&mut self) -> Fallible<Vec<u8>> {
+        Ok(self.engine.process(&self.data, &self.path)?.data)
+    }
+
+    fn to_js(_env: &Env, out: Vec<u8>) -> napi::Result<Buffer> {
+        Ok(Buffer::from(out))
+    }
+}
+
+/// `meta`: imagor's `/meta` JSON of the (processed) image.
+pub(crate) struct Meta {
+    pub engine: Arc<imagor::Imagor>,
+    pub data: Uint8Array,
+    pub path: String,
+}
+
+impl Work for Meta {
+    type Out = serde_json::Value;
+    type Js = Json;
+
+    fn compute(&mut self) -> Fallible<serde_json::Value> {
+        let meta = self.engine.meta(&self.data, &self.path)?;
+        serde_json::to_value(meta)
+            .map_err(|e| Failure::from(imagor::Error::Internal(e.to_string())))
+    }
+
+    fn to_js(_env: &Env, out: serde_json::Value) -> napi::Result<Json> {
+        Ok(Json(out))
+    }
+}
+
+/// A JSON value resolved as the equivalent JavaScript object.
+pub struct Json(pub serde_json::Value);
+
+impl TypeName for Json {
+    fn type_name() -> &'static str {
+        "object"
+    }
+
+    fn value_type() -> napi::ValueType {
+        napi::ValueType::Object
+    }
+}
+
+impl ToNapiValue for Json {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        // SAFETY: same contract, forwarded to serde_json::Value's impl.
+        unsafe { serde_json::Value::to_napi_value(env, val.0) }
+    }
+}
+
+/// What `Imagor.serve` resolves with: the response body and its type.
+#[napi(object)]
+pub struct ServeResult {
+    /// The encoded image, or the JSON of a `meta/` path.
+    pub data: Buffer,
+    /// `image/webp`, `application/json`, ...
+    pub content_type: String,
+    /// The image format written (`'jpeg'`, `'webp'`, ...); absent for
+    /// `meta/` JSON.
+    pub format: Option<String>,
+}
+
+/// `serve`: a request path through signature check, loaders and processing.
+pub(crate) struct Serve {
+    pub engine: Arc<imagor::Imagor>,
+    pub path: String,
+}
+
+impl Work for Serve {
+    type Out = imagor::Output;
+    type Js = ServeResult;
+
+    fn compute(&mut self) -> Fallible<imagor::Output> {
+        Ok(self.engine.serve(&self.path)?)
+    }
+
+    fn to_js(_env: &Env, out: imagor::Output) -> napi::Result<ServeResult> {
+        Ok(ServeResult {
+            data: Buffer::from(out.data),
+            content_type: out.content_type,
+            format: out.format.map(|f| f.name().to_owned()),
+        })
+    }
+}

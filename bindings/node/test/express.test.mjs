@@ -1,0 +1,155 @@
+// imagor/express with a real Express app on 127.0.0.1 (ephemeral ports):
+// file loader, HTTP origin loader, headers and error bodies as imagor's
+// server answers, and the URL helper for templates.
+import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import { after, before, test } from 'node:test'
+
+import { imagor, readTestdata, require, testdata } from './helpers.mjs'
+
+const express = require('express')
+const { imagorMiddleware, imagorLocals, imagorUrl, httpLoader } = require('imagor/express')
+const { sign, meta } = imagor
+
+const secret = 'express-secret'
+let app, server, base, origin, originBase, originHits
+
+function listen(handler) {
+  return new Promise((resolve) => {
+    const s = createServer(handler).listen(0, '127.0.0.1', () => resolve(s))
+  })
+}
+
+before(async () => {
+  // An HTTP origin with one image (and a broken path).
+  originHits = 0
+  origin = await listen((req, res) => {
+    originHits++
+    if (req.url === '/photos/gopher.png') {
+      res.writeHead(200, { 'Content-Type': 'image/png' }).end(readTestdata('gopher.png'))
+    } else if (req.url === '/photos/broken.png') {
+      res.writeHead(500).end('boom')
+    } else {
+      res.writeHead(404).end()
+    }
+  })
+  originBase = `http://127.0.0.1:${origin.address().port}`
+
+  app = express()
+  app.set('views', testdata)
+  app.use('/img', imagorMiddleware({ secret, fileLoaderBaseDir: testdata }))
+  app.use('/origin', imagorMiddleware({ unsafe: true, loader: httpLoader({ baseUrl: `${originBase}/photos` }), cacheHeaderTtl: 60, cacheHeaderSwr: 0 }))
+  app.use('/any', imagorMiddleware({ unsafe: true, loader: httpLoader({ allowedSources: ['127.0.0.1'] }) }))
+  app.use(imagorLocals({ secret, baseUrl: '/img' }))
+  app.get('/page', (req, res) => {
+    res.send(`<img src="${res.locals.imagorUrl('fit-in/100x100/filters:format(webp)/gopher.png')}">` +
+      `<img src="${res.locals.imagorUrl({ image: 'demo1.jpg', width: 50, height: 50, smart: true })}">`)
+  })
+  server = await listen(app)
+  base = `http://127.0.0.1:${server.address().port}`
+})
+
+after(() => {
+  server?.close()
+  origin?.close()
+})
+
+const signed = (path) => `/img/${sign(path, secret)}/${path}`
+
+test('serves signed paths from the file loader with imagor headers', async () => {
+  const res = await fetch(base + signed('fit-in/120x120/filters:format(webp)/gopher.png'))
+  assert.equal(res.status, 200)
+  assert.equal(res.headers.get('content-type'), 'image/webp')
+  assert.equal(res.headers.get('cache-control'), 'public, s-maxage=604800, max-age=604800, no-transform, stale-while-revalidate=86400')
+  assert.equal(res.headers.get('content-disposition'), 'inline')
+  const expires = Date.parse(res.headers.get('expires'))
+  assert.ok(Math.abs(expires - (Date.now() + 604800e3)) < 5000)
+  const body = Buffer.from(await res.arrayBuffer())
+  assert.equal(Number(res.headers.get('content-length')), body.length)
+  const m = await meta(body)
+  assert.equal(m.format, 'webp')
+  assert.equal(Math.max(m.width, m.height), 120)
+})
+
+test('HEAD, meta/ JSON, params endpoint, filters that set headers', async () => {
+  const head = await fetch(base + signed('50x50/gopher.png'), { method: 'HEAD' })
+  assert.equal(head.status, 200)
+  assert.equal(head.headers.get('content-type'), 'image/png')
+  assert.equal((await head.arrayBuffer()).byteLength, 0)
+
+  const m = await fetch(base + signed('meta/fit-in/100x100/demo1.jpg'))
+  assert.equal(m.headers.get('content-type'), 'application/json')
+  assert.deepEqual(((json) => [json.format, json.width, json.height])(await m.json()), ['jpeg', 100, 100])
+
+  const params = await fetch(`${base}/img/params/unsafe/fit-in/10x20/filters:format(webp)/a.jpg`)
+  assert.equal(params.status, 200)
+  assert.equal(await params.text(), JSON.stringify({ path: 'fit-in/10x20/filters:format(webp)/a.jpg', image: 'a.jpg', unsafe: true, fit_in: true, width: 10, height: 20, filters: [{ name: 'format', args: 'webp' }] }, null, 2))
+
+  const maxAge = await fetch(base + signed('10x10/filters:max_age(60):attachment(cute.png)/gopher.png'))
+  assert.equal(maxAge.headers.get('cache-control'), 'public, s-maxage=60, max-age=60, no-transform')
+  assert.equal(maxAge.headers.get('content-disposition'), 'attachment; filename="cute.png"')
+
+  const noCache = await fetch(base + signed('10x10/gopher.png'), { headers: { 'Cache-Control': 'no-cache' } })
+  assert.equal(noCache.headers.get('cache-control'), 'private, no-cache, no-store, must-revalidate')
+  const priv = await fetch(base + signed('10x10/gopher.png'), { headers: { 'Cache-Control': 'private' } })
+  assert.equal(priv.headers.get('cache-control'), 'private, max-age=604800, no-transform, stale-while-revalidate=86400')
+})
+
+test('errors answer with imagor JSON bodies and statuses', async () => {
+  const cases = [
+    [`/img/unsafe/fit-in/10x10/gopher.png`, 403, 'url signature mismatch'],
+    [`/img/${sign('10x10/gopher.png', 'wrong')}/10x10/gopher.png`, 403, 'url signature mismatch'],
+    [signed('10x10/missing.png'), 404, 'not found'],
+    [signed('10x10/README.md'), 406, 'unsupported format'],
+  ]
+  for (const [url, status, message] of cases) {
+    const res = await fetch(base + url)
+    assert.equal(res.status, status, url)
+    assert.equal(res.headers.get('content-type'), 'application/json')
+    assert.equal(await res.text(), JSON.stringify({ message, status }), url)
+  }
+  const post = await fetch(base + signed('10x10/gopher.png'), { method: 'POST' })
+  assert.equal(post.status, 405)
+  // Outside the mount, Express goes on as usual.
+  assert.equal((await fetch(`${base}/nothing-here`)).status, 404)
+})
+
+test('an HTTP origin through httpLoader', async () => {
+  const res = await fetch(`${base}/origin/unsafe/fit-in/64x64/filters:format(png)/gopher.png`)
+  assert.equal(res.status, 200)
+  assert.equal(res.headers.get('cache-control'), 'public, s-maxage=60, max-age=60, no-transform')
+  const m = await meta(Buffer.from(await res.arrayBuffer()))
+  assert.equal(Math.max(m.width, m.height), 64)
+  assert.ok(originHits >= 1)
+
+  const missing = await fetch(`${base}/origin/unsafe/10x10/missing.png`)
+  assert.equal(missing.status, 404)
+  assert.deepEqual(await missing.json(), { message: 'not found', status: 404 })
+  const broken = await fetch(`${base}/origin/unsafe/10x10/broken.png`)
+  assert.equal(broken.status, 500)
+
+  // A full URL as the key, checked against allowedSources.
+  const ok = await fetch(`${base}/any/unsafe/10x10/${originBase}/photos/gopher.png`)
+  assert.equal(ok.status, 200)
+  const refused = await fetch(`${base}/any/unsafe/10x10/http://localhost:1/photos/gopher.png`)
+  assert.equal(refused.status, 403)
+  assert.deepEqual(await refused.json(), { message: 'http source not allowed', status: 403 })
+})
+
+test('res.locals.imagorUrl signs URLs that the middleware serves', async () => {
+  const html = await (await fetch(`${base}/page`)).text()
+  const urls = [...html.matchAll(/src="([^"]+)"/g)].map((m) => m[1])
+  assert.equal(urls.length, 2)
+  assert.equal(urls[0], signed('fit-in/100x100/filters:format(webp)/gopher.png'))
+  assert.equal(urls[1], signed('50x50/smart/demo1.jpg'))
+  for (const url of urls) assert.equal((await fetch(base + url)).status, 200, url)
+  assert.equal(imagorUrl({ baseUrl: 'https://cdn/' })('/a.jpg'), 'https://cdn/unsafe/a.jpg')
+  assert.equal(imagorUrl({ secret: 's', signerType: 'sha256', signerTruncate: 8 })('a.jpg'), `/${sign('a.jpg', 's', { signerType: 'sha256', truncate: 8 })}/a.jpg`)
+})
+
+test('middleware options are checked', () => {
+  assert.throws(() => imagorMiddleware({ maxWidht: 1 }), { name: 'TypeError', message: /maxWidht/ })
+  assert.throws(() => imagorMiddleware({ cacheHeaderTtl: -1 }), TypeError)
+  assert.throws(() => imagorMiddleware({ imagor: new imagor.Imagor(), secret: 'x' }), TypeError)
+  assert.throws(() => httpLoader({}), TypeError)
+})
