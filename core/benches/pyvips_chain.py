@@ -4,13 +4,11 @@ text(Hello,20,20,sans-bold-24,white,20):blur(2):round_corner(30):format(webp)`,
 written directly against pyvips on the same libvips. Prints the same JSON
 line as bench_process."""
 import argparse
-import json
 import os
-import resource
-import threading
-import time
 
 import pyvips
+
+from timed import read_corpus, run_timed
 
 CHAIN = ("fit-in/800x800/filters:watermark(gopher-front.png,10,10,30):"
          "text(Hello,20,20,sans-bold-24,white,20):blur(2):round_corner(30):format(webp)")
@@ -51,33 +49,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=4.0)
     a = ap.parse_args()
     pyvips.cache_set_max(0)
-    files = sorted((open(os.path.join(a.corpus, f), "rb").read() for f in os.listdir(a.corpus)),
-                   key=len)
     watermark = open(os.path.join(a.base_dir, "gopher-front.png"), "rb").read()
-    for f in files:
-        chain(f, watermark)
-    stop, counts = threading.Event(), [0] * a.threads
-
-    def worker(t):
-        i = t
-        while not stop.is_set():
-            chain(files[i % len(files)], watermark)
-            counts[t] += 1
-            i += 1
-
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    cpu0, t0 = ru.ru_utime + ru.ru_stime, time.monotonic()
-    workers = [threading.Thread(target=worker, args=(t,)) for t in range(a.threads)]
-    for w in workers:
-        w.start()
-    time.sleep(a.seconds)
-    stop.set()
-    for w in workers:
-        w.join()
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    wall, cpu, n = time.monotonic() - t0, ru.ru_utime + ru.ru_stime - cpu0, max(sum(counts), 1)
-    print(json.dumps({"impl": "pyvips", "ops": n, "wall_s": round(wall, 3),
-                      "ops_per_s": round(n / wall, 3), "cpu_ms_per_op": round(cpu * 1000 / n, 3)}))
+    run_timed("pyvips", lambda data: chain(data, watermark), read_corpus(a.corpus),
+              a.threads, a.seconds)
 
 
 if __name__ == "__main__":
