@@ -204,17 +204,17 @@ impl Loader<'_> {
         // once: for the decode guard, and to see whether a GIF or WebP asked
         // for all its frames has only one, which then takes the
         // shrink-on-load path (same pixels, no full-size decode).
-        let header = match source {
+        let (shrink_loader, single_frame) = match source {
             Source::Bytes { blob, sniffed } if shrinks_on_load(sniffed.format) => {
                 let loader = self.loader_for(blob, sniffed)?;
-                Some((
-                    loader.clone(),
-                    call_loader(&loader, blob, LoadOpts { n: 1, ..opts })?,
-                ))
+                let header = call_loader(&loader, blob, LoadOpts { n: 1, ..opts })?;
+                self.check_decode_guard(&header, sniffed.format)?;
+                // The header is released before decoding starts: a WebP
+                // loader holds decoder state for as long as it lives.
+                (Some(loader), header.n_pages() == 1)
             }
-            _ => None,
+            _ => (None, false),
         };
-        let single_frame = header.as_ref().is_some_and(|(_, h)| h.n_pages() == 1);
         let multi_page = source.is_multi_page(n, page) && !(page <= 1 && single_frame);
         let img = if multi_page {
             let img = self.load(source, opts.multi_page(n, page))?;
@@ -229,9 +229,8 @@ impl Loader<'_> {
                 animated_thumbnail_with_crop(&img, width, height, crop, size, self.opts)?
             }
         } else {
-            match (source, &header) {
-                (Source::Bytes { blob, sniffed }, Some((loader, header))) => {
-                    self.check_decode_guard(header, sniffed.format)?;
+            match (source, &shrink_loader) {
+                (Source::Bytes { blob, .. }, Some(loader)) => {
                     let thumb = ThumbnailCall {
                         width,
                         height,
