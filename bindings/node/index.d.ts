@@ -39,6 +39,7 @@ export type ImagorErrorCode =
   | 'ERR_IMAGOR_PROCESSING'
   | 'ERR_IMAGOR_STATUS'
   | 'ERR_IMAGOR_INTERNAL'
+  | 'ERR_IMAGOR_LIMIT_EXCEEDED'
   | 'ERR_IMAGOR_PANIC'
 
 /**
@@ -433,7 +434,8 @@ export declare function parse(path: string): ImagorParams
  * image segment is ignored. imagor's grammar reads the last segment as the
  * image unless it is `filters:...`, so end a path without filters with `/`
  * (`fit-in/200x200/`). `options` are imagor options (limits,
- * `stripMetadata`, ...). Do not modify `data` until the promise settles.
+ * `stripMetadata`, ...). `data` is copied before the call returns, so it
+ * may be reused or modified at once.
  *
  * ```js
  * const webp = await process(await fs.readFile('photo.jpg'), 'fit-in/300x200/filters:format(webp)')

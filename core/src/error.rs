@@ -35,8 +35,11 @@ pub enum Error {
     #[error("url signature mismatch")]
     SignatureMismatch,
     /// A load, process or save step ran out of time. 408.
-    #[error("timeout")]
-    Timeout,
+    ///
+    /// The message is imagor's `"timeout"`, or names the limit that was hit
+    /// (`"timeout: processing took longer than process_timeout (2s)"`).
+    #[error("{0}")]
+    Timeout(String),
     /// The URL carried an `expire()` filter in the past. 410.
     #[error("expired")]
     Expired,
@@ -52,6 +55,16 @@ pub enum Error {
     /// The processing queue is full. 429.
     #[error("too many requests")]
     TooManyRequests,
+    /// A resource budget of the call would be exceeded: memory, frames,
+    /// filter cost, text size. 422, like imagor's resolution limit. The
+    /// message says what was asked for and names the option that limits it.
+    #[error("{message}")]
+    LimitExceeded {
+        /// The [`crate::Options`] field that sets the limit (`max_memory`).
+        option: String,
+        /// What was asked for and the limit.
+        message: String,
+    },
     /// libvips refused the image or an operation on it. 406, as imagor.
     #[error("{0}")]
     Processing(String),
@@ -85,6 +98,19 @@ impl Error {
         Error::Internal("internal error".to_owned())
     }
 
+    /// imagor's plain `ErrTimeout` (`{"message":"timeout","status":408}`).
+    pub fn timeout() -> Self {
+        Error::Timeout("timeout".to_owned())
+    }
+
+    /// A [`Error::LimitExceeded`] for `option`.
+    pub fn limit(option: &str, message: impl Into<String>) -> Self {
+        Error::LimitExceeded {
+            option: option.to_owned(),
+            message: message.into(),
+        }
+    }
+
     /// The HTTP status imagor answers with for this error.
     pub fn status(&self) -> u16 {
         match self {
@@ -92,10 +118,10 @@ impl Error {
             Error::Invalid(_) | Error::MaxSizeExceeded => 400,
             Error::MethodNotAllowed => 405,
             Error::SourceNotAllowed | Error::SignatureMismatch => 403,
-            Error::Timeout => 408,
+            Error::Timeout(_) => 408,
             Error::Expired => 410,
             Error::UnsupportedFormat | Error::Processing(_) => 406,
-            Error::MaxResolutionExceeded => 422,
+            Error::MaxResolutionExceeded | Error::LimitExceeded { .. } => 422,
             Error::TooManyRequests => 429,
             Error::Status { status, .. } => *status,
             Error::Internal(_) => 500,
@@ -114,12 +140,13 @@ impl Error {
             Error::MethodNotAllowed => "method_not_allowed",
             Error::SourceNotAllowed => "source_not_allowed",
             Error::SignatureMismatch => "signature_mismatch",
-            Error::Timeout => "timeout",
+            Error::Timeout(_) => "timeout",
             Error::Expired => "expired",
             Error::UnsupportedFormat => "unsupported_format",
             Error::MaxSizeExceeded => "max_size_exceeded",
             Error::MaxResolutionExceeded => "max_resolution_exceeded",
             Error::TooManyRequests => "too_many_requests",
+            Error::LimitExceeded { .. } => "limit_exceeded",
             Error::Processing(_) => "processing",
             Error::Status { .. } => "status",
             Error::Internal(_) => "internal",
@@ -150,7 +177,7 @@ impl Error {
             (405, "method not allowed") => Some(Error::MethodNotAllowed),
             (403, "http source not allowed") => Some(Error::SourceNotAllowed),
             (403, "url signature mismatch") => Some(Error::SignatureMismatch),
-            (408, "timeout") => Some(Error::Timeout),
+            (408, _) => Some(Error::Timeout(message.to_owned())),
             (410, "expired") => Some(Error::Expired),
             (406, "unsupported format") => Some(Error::UnsupportedFormat),
             (400, "maximum size exceeded") => Some(Error::MaxSizeExceeded),

@@ -91,6 +91,9 @@ impl Imagor {
     /// Run `f` with a pipeline context whose overlay loader is this
     /// instance's loader chain.
     fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
+        let deadline = (!self.opts.process_timeout.is_zero())
+            .then(|| crate::vips::deadline::Deadline::new(self.opts.process_timeout));
+        let _entered = deadline.as_ref().map(|d| d.enter());
         let load = |key: &str| self.load(key);
         let ctx = Ctx {
             opts: &self.opts,
@@ -167,25 +170,30 @@ impl Imagor {
         self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
     }
 
-    /// Check the signature of parsed params as imagor does: `unsafe/` paths
-    /// pass when `unsafe` is on; otherwise the hash must be the path's
-    /// signature (with an empty secret when none is configured, as imagor's
-    /// default signer).
+    /// Check the signature of parsed params: `unsafe/` paths pass when
+    /// `unsafe` is on; otherwise the hash must be the path's signature with
+    /// the configured secret, compared in constant time.
+    ///
+    /// Deliberately unlike imagor, which then signs with an empty key:
+    /// without a secret no signed path is accepted, and with neither a
+    /// secret nor `unsafe` every path is refused with a configuration error.
     pub fn verify(&self, params: &Params) -> Result<()> {
         if self.opts.unsafe_ && params.r#unsafe {
             return Ok(());
         }
+        let Some(signer) = &self.signer else {
+            if !self.opts.unsafe_ {
+                return Err(Error::Internal(
+                    "imagor is not configured to serve: set a secret (imagor-secret) \
+                     or allow unsigned paths (imagor-unsafe)"
+                        .to_owned(),
+                ));
+            }
+            return Err(Error::SignatureMismatch);
+        };
         if params.path.is_empty() {
             return Ok(());
         }
-        let fallback;
-        let signer = match &self.signer {
-            Some(s) => s,
-            None => {
-                fallback = Signer::new(crate::sign::SignerAlg::Sha1, 0, "");
-                &fallback
-            }
-        };
         if signer.verify(&params.path, &params.hash) {
             Ok(())
         } else {

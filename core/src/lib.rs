@@ -19,6 +19,8 @@
 //! ```
 #![deny(missing_docs)]
 
+mod budget;
+pub mod duration;
 pub mod error;
 mod filters;
 pub mod format;
@@ -28,6 +30,7 @@ pub mod loader;
 pub mod options;
 pub mod path;
 pub mod processor;
+pub mod safe_dir;
 pub mod sign;
 pub mod vips;
 

@@ -4,14 +4,19 @@
 //! `file_loader_base_dir`), in snake_case; Python keyword arguments, JS
 //! option objects (camelCase) and the C JSON use the same fields.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::sign::{Signer, SignerAlg};
 
 /// Everything that configures an [`crate::Imagor`]. `Options::default()` is
-/// imagor's default configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// imagor's default configuration, plus the per-call resource budget
+/// (`process_timeout`, `max_memory`) imagor does not have.
+///
+/// `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
     /// URL signing secret (`imagor-secret`). Empty: no signer.
@@ -58,8 +63,25 @@ pub struct Options {
     pub concurrency: i32,
     /// Deepest nesting of `image()` overlays (each level a full pipeline).
     pub max_overlay_depth: u32,
-    /// Refuse libvips loaders marked untrusted (ImageMagick, matload ...).
+    /// Refuse the formats whose libvips loaders libvips itself flags
+    /// untrusted (`VIPS_OPERATION_UNTRUSTED`: PDF, JPEG 2000, JPEG XL,
+    /// ImageMagick, ...) with a 406 naming the loader. SVG is rendered by
+    /// resvg, not libvips, and stays available.
     pub block_untrusted_loaders: bool,
+
+    /// Wall-clock limit of one call (`imagor-process-timeout`): libvips is
+    /// stopped when it passes, and work estimated to take longer is refused
+    /// up front; both answer 408. A number of seconds or a Go duration
+    /// (`"2s"`, `"500ms"`); 0 means no limit. Default 2 s.
+    #[serde(with = "crate::duration::serde_go")]
+    pub process_timeout: Duration,
+    /// Memory one call may use for decoding and intermediate images, in
+    /// bytes, as estimated from the headers before any pixel is decoded
+    /// (each decoder's real allocation: progressive JPEG coefficients,
+    /// interlaced PNG, lossless WebP, HEIF/AVIF grids, JPEG 2000 tiles,
+    /// frames x pixels). Over it: 422 naming `max_memory`. 0 means no
+    /// limit. Default 256 MiB.
+    pub max_memory: u64,
 
     /// Serve sources from this folder (`file-loader-base-dir`). Empty: no
     /// file loader.
@@ -94,10 +116,28 @@ impl Default for Options {
             concurrency: 0,
             max_overlay_depth: 4,
             block_untrusted_loaders: true,
+            process_timeout: Duration::from_secs(2),
+            max_memory: 256 << 20,
             file_loader_base_dir: String::new(),
             file_loader_path_prefix: String::new(),
             file_safe_chars: String::new(),
         }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Everything but the secret, which shows only whether it is set.
+        let mut shown = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = shown.as_object_mut() {
+            let secret = if self.secret.is_empty() {
+                ""
+            } else {
+                "<redacted>"
+            };
+            map.insert("secret".to_owned(), secret.into());
+        }
+        write!(f, "Options {shown}")
     }
 }
 

@@ -12,9 +12,14 @@ use imagor::{Imagor, Options, Output, Result};
 const HANG: Duration = Duration::from_secs(30);
 const TYPED: &[u16] = &[400, 404, 406, 422];
 
+/// These cases check that extreme arguments are handled correctly (a
+/// thousand filters must succeed), so the call gets more time than the
+/// default budget gives a debug build on a busy machine; the budget itself
+/// is tested in `tests/hostile.rs`.
 fn imagor() -> Imagor {
     Imagor::new(Options {
         file_loader_base_dir: format!("{}/../testdata", env!("CARGO_MANIFEST_DIR")),
+        process_timeout: Duration::from_secs(60),
         ..Options::default()
     })
     .unwrap()

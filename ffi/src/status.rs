@@ -47,6 +47,9 @@ pub enum imagor_status {
     Status = 13,
     /// A bug or an environment failure inside imagor (HTTP 500).
     Internal = 14,
+    /// A resource budget of the call would be exceeded (memory, frames,
+    /// filter cost); the message names the option that sets it (HTTP 422).
+    LimitExceeded = 15,
     /// A required pointer argument was NULL.
     NullArgument = 100,
     /// A string argument was not valid UTF-8.
@@ -56,7 +59,7 @@ pub enum imagor_status {
 }
 
 /// Every status, in number order.
-const ALL: [imagor_status; 18] = [
+const ALL: [imagor_status; 19] = [
     imagor_status::Ok,
     imagor_status::NotFound,
     imagor_status::Invalid,
@@ -72,6 +75,7 @@ const ALL: [imagor_status; 18] = [
     imagor_status::Processing,
     imagor_status::Status,
     imagor_status::Internal,
+    imagor_status::LimitExceeded,
     imagor_status::NullArgument,
     imagor_status::InvalidUtf8,
     imagor_status::Panic,
@@ -84,7 +88,7 @@ impl imagor_status {
     }
 
     /// The stable lower-case name: imagor's error code (`"not_found"`) for
-    /// 1..=14, `"ok"`, `"null_argument"`, `"invalid_utf8"` or `"panic"`.
+    /// 1..=15, `"ok"`, `"null_argument"`, `"invalid_utf8"` or `"panic"`.
     pub fn name(self) -> &'static CStr {
         match self {
             imagor_status::Ok => c"ok",
@@ -102,6 +106,7 @@ impl imagor_status {
             imagor_status::Processing => c"processing",
             imagor_status::Status => c"status",
             imagor_status::Internal => c"internal",
+            imagor_status::LimitExceeded => c"limit_exceeded",
             imagor_status::NullArgument => c"null_argument",
             imagor_status::InvalidUtf8 => c"invalid_utf8",
             imagor_status::Panic => c"panic",
@@ -118,7 +123,7 @@ impl From<&imagor::Error> for imagor_status {
             E::MethodNotAllowed => imagor_status::MethodNotAllowed,
             E::SourceNotAllowed => imagor_status::SourceNotAllowed,
             E::SignatureMismatch => imagor_status::SignatureMismatch,
-            E::Timeout => imagor_status::Timeout,
+            E::Timeout(_) => imagor_status::Timeout,
             E::Expired => imagor_status::Expired,
             E::UnsupportedFormat => imagor_status::UnsupportedFormat,
             E::MaxSizeExceeded => imagor_status::MaxSizeExceeded,
@@ -127,6 +132,7 @@ impl From<&imagor::Error> for imagor_status {
             E::Processing(_) => imagor_status::Processing,
             E::Status { .. } => imagor_status::Status,
             E::Internal(_) => imagor_status::Internal,
+            E::LimitExceeded { .. } => imagor_status::LimitExceeded,
             // `imagor::Error` is non-exhaustive: a variant added later is
             // reported as internal until it gets its own number here.
             _ => imagor_status::Internal,
@@ -217,7 +223,7 @@ mod tests {
             E::MethodNotAllowed,
             E::SourceNotAllowed,
             E::SignatureMismatch,
-            E::Timeout,
+            E::timeout(),
             E::Expired,
             E::UnsupportedFormat,
             E::MaxSizeExceeded,
@@ -229,6 +235,7 @@ mod tests {
                 status: 418,
             },
             E::internal(),
+            E::limit("max_memory", "too big"),
         ]
     }
 
@@ -241,7 +248,7 @@ mod tests {
             assert!(seen.insert(s), "{s:?} used twice");
             assert_ne!(s, imagor_status::Ok);
         }
-        assert_eq!(seen.len(), 14);
+        assert_eq!(seen.len(), 15);
     }
 
     #[test]
@@ -268,6 +275,7 @@ mod tests {
                 (12, "processing"),
                 (13, "status"),
                 (14, "internal"),
+                (15, "limit_exceeded"),
                 (100, "null_argument"),
                 (101, "invalid_utf8"),
                 (102, "panic"),
@@ -285,7 +293,7 @@ mod tests {
         assert_eq!(name(5), c"signature_mismatch");
         assert_eq!(name(102), c"panic");
         assert_eq!(name(-1), c"unknown");
-        assert_eq!(name(15), c"unknown");
+        assert_eq!(name(16), c"unknown");
         assert_eq!(name(c_int::MAX), c"unknown");
     }
 

@@ -95,7 +95,14 @@ impl Imagor {
         path: String,
     ) -> napi::Result<Unknown<'static>> {
         let engine = Arc::clone(&self.engine);
-        self.start(&env, Process { engine, data, path })
+        self.start(
+            &env,
+            Process {
+                engine,
+                data: data.to_vec(),
+                path,
+            },
+        )
     }
 
     /// `process` on the calling thread (blocks the event loop). A
@@ -117,7 +124,14 @@ impl Imagor {
     ) -> napi::Result<Unknown<'static>> {
         let engine = Arc::clone(&self.engine);
         let path = path.unwrap_or_default();
-        self.start(&env, Meta { engine, data, path })
+        self.start(
+            &env,
+            Meta {
+                engine,
+                data: data.to_vec(),
+                path,
+            },
+        )
     }
 
     /// Serve a request path as imagor's server does: check the signature (or
@@ -141,9 +155,12 @@ impl Imagor {
     }
 
     /// The options in effect, with every default filled in (camelCase).
+    /// The secret is never returned: `secret` reads `'<redacted>'` when one
+    /// is set, `''` otherwise.
     #[napi(catch_unwind, getter, ts_return_type = "Required<ImagorOptions>")]
     pub fn options(&self, env: Env) -> napi::Result<serde_json::Value> {
-        let json: Fallible<serde_json::Value> = Ok(options::to_json(self.engine.options()));
+        let json: Fallible<serde_json::Value> =
+            Ok(options::to_json_redacted(self.engine.options()));
         guard(&env, || json)
     }
 }

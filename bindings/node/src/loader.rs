@@ -101,7 +101,7 @@ impl imagor::loader::Loader for JsLoader {
             Ok(reply) => reply,
             Err(_) => {
                 lock().remove(&id);
-                Err(imagor::Error::Timeout)
+                Err(imagor::Error::timeout())
             }
         }
     }

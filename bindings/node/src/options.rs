@@ -268,12 +268,21 @@ fn camelize(message: &str) -> String {
     format!("imagor: {}", out.trim_start_matches("imagor: "))
 }
 
-/// The options as a JavaScript-style JSON object (camelCase keys).
-pub(crate) fn to_json(options: &imagor::Options) -> Value {
+/// The options as a JavaScript-style JSON object (camelCase keys), with the
+/// secret replaced by `'<redacted>'` (or `''` when none is set).
+pub(crate) fn to_json_redacted(options: &imagor::Options) -> Value {
     match serde_json::to_value(options) {
-        Ok(Value::Object(map)) => {
-            Value::Object(map.into_iter().map(|(k, v)| (to_camel(&k), v)).collect())
-        }
+        Ok(Value::Object(map)) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), &v) {
+                        ("secret", Value::String(s)) if !s.is_empty() => "<redacted>".into(),
+                        _ => v,
+                    };
+                    (to_camel(&k), v)
+                })
+                .collect(),
+        ),
         other => other.unwrap_or(Value::Null),
     }
 }

@@ -95,7 +95,8 @@ fn engine_for(env: &Env, value: Option<Unknown>) -> Fallible<Arc<imagor::Imagor>
 /// image segment is ignored. imagor's grammar reads the last segment as the
 /// image unless it is `filters:...`, so end a path without filters with `/`
 /// (`fit-in/200x200/`). `options` are imagor options (limits,
-/// `stripMetadata`, ...). Do not modify `data` until the promise settles.
+/// `stripMetadata`, ...). `data` is copied before the call returns, so it
+/// may be reused or modified at once.
 ///
 /// ```js
 /// const webp = await process(await fs.readFile('photo.jpg'), 'fit-in/300x200/filters:format(webp)')
@@ -114,7 +115,7 @@ pub fn process(
     let engine = guard(&env, || engine_for(&env, options))?;
     Ok(AsyncTask::new(OffThread::new(Process {
         engine,
-        data,
+        data: data.to_vec(),
         path,
     })))
 }
@@ -153,7 +154,7 @@ pub fn meta(
     let engine = guard(&env, default_engine)?;
     Ok(AsyncTask::new(OffThread::new(Meta {
         engine,
-        data,
+        data: data.to_vec(),
         path: path.unwrap_or_default(),
     })))
 }

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName, Uint8Array};
+use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName};
 use napi::{Env, Task};
 use napi_derive::napi;
 
@@ -76,9 +76,12 @@ pub(crate) fn settle<W: Work>(env: &Env, output: Fallible<W::Out>) -> napi::Resu
 }
 
 /// `process`: encoded image bytes in, encoded image bytes out.
+///
+/// `data` is a copy made on the JavaScript thread: a worker thread never
+/// reads memory that JavaScript could mutate or detach meanwhile.
 pub(crate) struct Process {
     pub engine: Arc<imagor::Imagor>,
-    pub data: Uint8Array,
+    pub data: Vec<u8>,
     pub path: String,
 }
 
@@ -95,10 +98,11 @@ impl Work for Process {
     }
 }
 
-/// `meta`: imagor's `/meta` JSON of the (processed) image.
+/// `meta`: imagor's `/meta` JSON of the (processed) image. `data` is copied
+/// on the JavaScript thread, as for [`Process`].
 pub(crate) struct Meta {
     pub engine: Arc<imagor::Imagor>,
-    pub data: Uint8Array,
+    pub data: Vec<u8>,
     pub path: String,
 }
 

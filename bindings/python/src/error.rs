@@ -109,6 +109,14 @@ const KINDS: &[Kind] = &[
         doc: "The processing queue is full (429).",
     },
     Kind {
+        name: "LimitExceededError",
+        code: "limit_exceeded",
+        status: Some(422),
+        builtin: None,
+        doc: "A resource budget of the call would be exceeded (memory, frames, filter cost); \
+              .message names the option that sets it (422).",
+    },
+    Kind {
         name: "ProcessingError",
         code: "processing",
         status: Some(406),

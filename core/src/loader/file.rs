@@ -1,12 +1,14 @@
 //! imagor's file loader: image keys are normalised like storage keys,
 //! dot-segments (`/.`) are refused, and the key must sit under the path
-//! prefix.
+//! prefix. Files are opened through [`SafeDir`], so no key (and no symbolic
+//! link inside the base dir) reaches a file outside it.
 
 use std::path::PathBuf;
 
 use super::Loader;
 use crate::error::{Error, Result};
 use crate::path::{normalize, SafeChars};
+use crate::safe_dir::{SafeDir, SafeDirError};
 
 /// Serves files under a base directory.
 #[derive(Clone)]
@@ -57,14 +59,18 @@ impl FileLoader {
 impl Loader for FileLoader {
     fn load(&self, key: &str) -> Result<Vec<u8>> {
         let path = self.path_of(key).ok_or_else(Error::invalid)?;
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => {}
-            _ => return Err(Error::NotFound),
-        }
-        std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound,
-            _ => Error::Internal(format!("file loader: {e}")),
-        })
+        let rel = path
+            .strip_prefix(&self.base_dir)
+            .map_err(|_| Error::invalid())?
+            .to_str()
+            .ok_or_else(Error::invalid)?;
+        SafeDir::new(&self.base_dir)
+            .read(rel, 0)
+            .map_err(|e| match e {
+                SafeDirError::NotFound | SafeDirError::Escapes => Error::NotFound,
+                SafeDirError::TooLarge => Error::MaxSizeExceeded,
+                SafeDirError::Io(e) => Error::Internal(format!("file loader: {e}")),
+            })
     }
 }
 

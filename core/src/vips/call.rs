@@ -67,23 +67,35 @@ impl<'a> Call<'a> {
     }
 
     /// Run the operation.
+    ///
+    /// Every argument must be an input of the operation; its value is
+    /// checked against the argument's `GParamSpec` (type and range) before
+    /// it is set, so libvips never sees (or warns about) an out-of-range
+    /// value: that is a 400 naming the operation and argument. Images passed
+    /// to arguments the operation modifies in place (the `draw_*` family)
+    /// are copied first, so a shared [`Image`] never changes; read the
+    /// modified copy back with [`Outputs::image`]. A failure is reported
+    /// from our own state (an entered deadline that fired is a timeout),
+    /// never from libvips' process-global error text.
     pub fn run(self) -> Result<Outputs> {
         super::init()?;
+        super::deadline::check()?;
         let cname = cstring(self.name)?;
         // SAFETY: vips_operation_new takes a NUL-terminated name and returns
         // a new reference or NULL.
         let op = unsafe { sys::vips_operation_new(cname.as_ptr()) };
         if op.is_null() {
-            let _ = super::take_error();
+            super::clear_error();
             return Err(Error::Internal(format!(
                 "libvips has no operation {}",
                 self.name
             )));
         }
         let mut guard = OpGuard { op };
+        let mut copies = Vec::new();
         for (name, value, required) in &self.args {
             let cname = cstring(name)?;
-            let Some(pspec) = find_arg(op, &cname) else {
+            let Some((pspec, flags)) = find_arg(op, &cname) else {
                 if *required {
                     return Err(Error::Internal(format!(
                         "libvips operation {} has no argument {name}",
@@ -92,20 +104,38 @@ impl<'a> Call<'a> {
                 }
                 continue;
             };
+            if flags & sys::VIPS_ARGUMENT_INPUT == 0 {
+                return Err(Error::Internal(format!(
+                    "{}.{name} is not an input argument",
+                    self.name
+                )));
+            }
+            let modified;
+            let value = match value {
+                Arg::Image(img) if flags & sys::VIPS_ARGUMENT_MODIFY != 0 => {
+                    modified = img.copy_memory()?;
+                    copies.push(modified.clone());
+                    &Arg::Image(&modified)
+                }
+                other => other,
+            };
             // SAFETY: pspec comes from the operation's own argument table
             // and lives as long as the operation's class.
             let value_type = unsafe { (*pspec).value_type };
             let mut gvalue = sys::GValue::zeroed();
             // SAFETY: a zeroed GValue may be initialised to any type.
             unsafe { sys::g_value_init(&mut gvalue, value_type) };
-            let set = set_gvalue(&mut gvalue, value_type, value);
-            if let Err(e) = set {
+            let checked = set_gvalue(&mut gvalue, value_type, value)
+                .map_err(|e| Error::Internal(format!("{}.{name}: {e}", self.name)))
+                .and_then(|()| validate(&mut gvalue, pspec, self.name, name, value));
+            if let Err(e) = checked {
                 // SAFETY: gvalue was initialised above.
                 unsafe { sys::g_value_unset(&mut gvalue) };
-                return Err(Error::Internal(format!("{}.{name}: {e}", self.name)));
+                return Err(e);
             }
             // SAFETY: op is a live VipsOperation; the GValue matches the
-            // property's type; g_object_set_property copies the value.
+            // property's type and was validated against its pspec;
+            // g_object_set_property copies the value.
             unsafe {
                 sys::g_object_set_property(op.cast(), cname.as_ptr(), &gvalue);
                 sys::g_value_unset(&mut gvalue);
@@ -117,8 +147,44 @@ impl<'a> Call<'a> {
         if rc != 0 {
             return Err(error_from_vips(self.name));
         }
-        Ok(Outputs { guard })
+        Ok(Outputs {
+            guard,
+            _copies: copies,
+        })
     }
+}
+
+/// Refuse a value its `GParamSpec` would have to change (out of range, not
+/// finite): libvips would otherwise warn on stderr and ignore it.
+fn validate(
+    gvalue: &mut sys::GValue,
+    pspec: *mut sys::GParamSpec,
+    op: &str,
+    name: &str,
+    value: &Arg<'_>,
+) -> Result<()> {
+    if let Arg::Double(v) = value {
+        if !v.is_finite() {
+            return Err(Error::invalid_msg(format!(
+                "{op}: {name} must be a finite number, not {v}"
+            )));
+        }
+    }
+    // SAFETY: the GValue is initialised to the pspec's value type; validate
+    // only clamps it in place and reports whether it had to.
+    let changed = unsafe { sys::g_param_value_validate(pspec, gvalue) } != 0;
+    if changed {
+        let shown = match value {
+            Arg::Int(v) => v.to_string(),
+            Arg::Double(v) => v.to_string(),
+            Arg::Str(s) | Arg::Nick(s) => format!("{s:?}"),
+            other => format!("{other:?}"),
+        };
+        return Err(Error::invalid_msg(format!(
+            "{op}: {name} = {shown} is out of range"
+        )));
+    }
+    Ok(())
 }
 
 /// Unrefs the operation (and, once built, its outputs) on every path.
@@ -140,12 +206,14 @@ impl Drop for OpGuard {
 /// The outputs of a finished operation.
 pub struct Outputs {
     guard: OpGuard,
+    /// Private copies made for arguments the operation modified.
+    _copies: Vec<Image>,
 }
 
 impl Outputs {
     fn get(&self, name: &str, expect: sys::GType) -> Result<sys::GValue> {
         let cname = cstring(name)?;
-        let pspec = find_arg(self.guard.op, &cname)
+        let (pspec, _) = find_arg(self.guard.op, &cname)
             .ok_or_else(|| Error::Internal(format!("no output {name}")))?;
         // SAFETY: pspec is from the live operation's class.
         let value_type = unsafe { (*pspec).value_type };
@@ -256,8 +324,8 @@ impl Outputs {
     }
 }
 
-/// Find the `GParamSpec` of argument `name` on a live object.
-fn find_arg(op: *mut sys::VipsOperation, name: &CStr) -> Option<*mut sys::GParamSpec> {
+/// Find the `GParamSpec` and the flags of argument `name` on a live object.
+fn find_arg(op: *mut sys::VipsOperation, name: &CStr) -> Option<(*mut sys::GParamSpec, u32)> {
     let mut pspec: *mut sys::GParamSpec = ptr::null_mut();
     let mut aclass: *mut sys::VipsArgumentClass = ptr::null_mut();
     let mut ainst: *mut sys::VipsArgumentInstance = ptr::null_mut();
@@ -272,12 +340,12 @@ fn find_arg(op: *mut sys::VipsOperation, name: &CStr) -> Option<*mut sys::GParam
             &mut ainst,
         )
     };
-    if rc != 0 || pspec.is_null() {
-        // SAFETY: clear the error the failed lookup queued.
-        unsafe { sys::vips_error_clear() };
+    if rc != 0 || pspec.is_null() || aclass.is_null() {
+        super::clear_error();
         None
     } else {
-        Some(pspec)
+        // SAFETY: aclass points into the operation class's argument table.
+        Some((pspec, unsafe { (*aclass).flags }))
     }
 }
 
@@ -407,8 +475,7 @@ pub fn operation_has_arg(op: &str, arg: &str) -> bool {
         // SAFETY: new operation reference or NULL; released below.
         let handle = unsafe { sys::vips_operation_new(cop.as_ptr()) };
         if handle.is_null() {
-            // SAFETY: clear the error of the failed lookup.
-            unsafe { sys::vips_error_clear() };
+            super::clear_error();
             return Some(false);
         }
         let has = find_arg(handle, &carg).is_some();

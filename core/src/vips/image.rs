@@ -80,7 +80,12 @@ impl Image {
     ///
     /// # Safety
     /// `ptr` must be a valid `VipsImage` whose reference the caller owns.
+    ///
+    /// While a [`super::deadline::Deadline`] is entered on this thread, the
+    /// image is watched by it.
     pub(crate) unsafe fn from_owned(ptr: *mut sys::VipsImage) -> Image {
+        // SAFETY: ptr is a live image (caller's contract).
+        unsafe { super::deadline::watch(ptr) };
         Image { ptr }
     }
 
@@ -227,7 +232,7 @@ impl Image {
         // SAFETY: out-pointer to a local; failure leaves an error we clear.
         let rc = unsafe { sys::vips_image_get_int(self.ptr, c.as_ptr(), &mut v) };
         if rc != 0 {
-            let _ = super::take_error();
+            super::clear_error();
             return None;
         }
         Some(v)
@@ -243,7 +248,7 @@ impl Image {
         // SAFETY: out-pointer to a local; failure leaves an error we clear.
         let rc = unsafe { sys::vips_image_get_double(self.ptr, c.as_ptr(), &mut v) };
         if rc != 0 {
-            let _ = super::take_error();
+            super::clear_error();
             return None;
         }
         Some(v)
@@ -259,7 +264,7 @@ impl Image {
         // SAFETY: the returned string is owned by the image; we copy it.
         unsafe {
             if sys::vips_image_get_string(self.ptr, c.as_ptr(), &mut out) != 0 || out.is_null() {
-                let _ = super::take_error();
+                super::clear_error();
                 return None;
             }
             Some(CStr::from_ptr(out).to_string_lossy().into_owned())
@@ -276,7 +281,7 @@ impl Image {
         // SAFETY: the returned string is g_malloc'd for us; we copy and free.
         unsafe {
             if sys::vips_image_get_as_string(self.ptr, c.as_ptr(), &mut out) != 0 || out.is_null() {
-                let _ = super::take_error();
+                super::clear_error();
                 return None;
             }
             let s = CStr::from_ptr(out).to_string_lossy().into_owned();
@@ -296,7 +301,7 @@ impl Image {
         // SAFETY: data is owned by the image and valid while it lives; copied.
         unsafe {
             if sys::vips_image_get_blob(self.ptr, c.as_ptr(), &mut data, &mut len) != 0 {
-                let _ = super::take_error();
+                super::clear_error();
                 return None;
             }
             if data.is_null() {
@@ -317,7 +322,7 @@ impl Image {
         // SAFETY: the array is owned by the image; we copy it.
         unsafe {
             if sys::vips_image_get_array_int(self.ptr, c.as_ptr(), &mut out, &mut n) != 0 {
-                let _ = super::take_error();
+                super::clear_error();
                 return None;
             }
             if out.is_null() || n <= 0 {

@@ -10,12 +10,19 @@
 //! - `vips_init` runs once ([`init`]); libvips is never shut down by us.
 //! - Input bytes are copied into a `VipsBlob`; a Rust slice is never lent to
 //!   libvips beyond a call.
-//! - After any failure the global error buffer is copied and cleared at once;
-//!   callers classify errors by their own checks, not by libvips' text.
+//! - libvips' error buffer is process-global, so its text may belong to
+//!   another thread's call: it is cleared after every failure and never
+//!   read into an error. Errors name the operation that failed and are
+//!   classified by our own state (see [`deadline`] for timeouts).
+//! - Argument values are validated against their `GParamSpec` before they
+//!   are set, and images an operation would modify in place are copied
+//!   first ([`Call::run`]): safe code cannot change a shared [`Image`].
+//! - Nothing from GLib or libvips is printed on the host's stderr.
 //! - Every `unsafe` block carries a `// SAFETY:` line.
 
 mod blob;
 mod call;
+pub(crate) mod deadline;
 mod image;
 mod ops;
 mod sys;
@@ -28,7 +35,7 @@ pub use ops::{
     Angle, BlendMode, Direction, Extend, Intent, Interesting, Size, TextOptions, TextWrap,
 };
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
@@ -45,23 +52,15 @@ pub fn init() -> Result<()> {
         // OnceLock guarantees one call across threads.
         let rc = unsafe { sys::vips_init(name.as_ptr()) };
         if rc != 0 {
-            return Err(take_error());
+            clear_error();
+            return Err("vips_init failed".to_owned());
+        }
+        if std::env::var_os("IMAGOR_VIPS_WARNINGS").is_none() {
+            silence_glib_logs();
         }
         // SAFETY: plain setters on libvips' global configuration, called
-        // right after a successful init; the log handler is a static fn.
+        // right after a successful init.
         unsafe {
-            if std::env::var_os("IMAGOR_VIPS_WARNINGS").is_none() {
-                let levels = sys::G_LOG_LEVEL_WARNING
-                    | sys::G_LOG_LEVEL_MESSAGE
-                    | sys::G_LOG_LEVEL_INFO
-                    | sys::G_LOG_LEVEL_DEBUG;
-                sys::g_log_set_handler(
-                    c"VIPS".as_ptr(),
-                    levels,
-                    Some(quiet_log),
-                    std::ptr::null_mut(),
-                );
-            }
             sys::vips_cache_set_max(0);
             sys::vips_cache_set_max_mem(0);
             sys::vips_cache_set_max_files(0);
@@ -73,9 +72,49 @@ pub fn init() -> Result<()> {
         .map_err(|msg| Error::Internal(format!("libvips failed to start: {msg}")))
 }
 
-/// Drops libvips' warnings (e.g. "heifload: ignoring nclx profile"): they
-/// go to stderr of the host application otherwise, as imagor also silences
-/// them. Set `IMAGOR_VIPS_WARNINGS=1` to see them.
+/// The GLib log domains of libvips and the libraries it drives through
+/// GLib (GObject property warnings, Pango, GIO, ...), plus GLib's default
+/// (unnamed) domain.
+const LOG_DOMAINS: &[&std::ffi::CStr] = &[
+    c"VIPS",
+    c"GLib",
+    c"GLib-GObject",
+    c"GLib-GIO",
+    c"GModule",
+    c"GThread",
+    c"Pango",
+    c"PangoFT2",
+    c"PangoCairo",
+    c"GdkPixbuf",
+    c"librsvg",
+    c"Rsvg",
+    c"Poppler",
+];
+
+/// Route every non-fatal message of those domains to [`quiet_log`]: they
+/// would go to the host application's stderr otherwise (libvips warnings
+/// such as "heifload: ignoring nclx profile", GObject criticals). Set
+/// `IMAGOR_VIPS_WARNINGS=1` to see them.
+fn silence_glib_logs() {
+    let levels = sys::G_LOG_LEVEL_CRITICAL
+        | sys::G_LOG_LEVEL_WARNING
+        | sys::G_LOG_LEVEL_MESSAGE
+        | sys::G_LOG_LEVEL_INFO
+        | sys::G_LOG_LEVEL_DEBUG;
+    let domains = LOG_DOMAINS
+        .iter()
+        .map(|d| d.as_ptr())
+        .chain([std::ptr::null()]);
+    for domain in domains {
+        // SAFETY: static NUL-terminated domain names (or NULL for the
+        // default domain); the handler is a static fn that ignores its data.
+        unsafe {
+            sys::g_log_set_handler(domain, levels, Some(quiet_log), std::ptr::null_mut());
+        }
+    }
+}
+
+/// Drops a GLib log message.
 unsafe extern "C" fn quiet_log(
     _domain: *const std::os::raw::c_char,
     _level: std::os::raw::c_int,
@@ -125,34 +164,73 @@ pub fn tracked() -> (usize, i32, i32) {
     }
 }
 
-/// Copy and clear libvips' global error buffer. Returns the trimmed text.
-pub(crate) fn take_error() -> String {
-    // SAFETY: vips_error_buffer_copy returns a fresh g_malloc'd string (or
-    // NULL) and clears the buffer; we free it with g_free.
-    unsafe {
-        let ptr = sys::vips_error_buffer_copy();
-        if ptr.is_null() {
-            return String::new();
-        }
-        let text = CStr::from_ptr(ptr).to_string_lossy().trim().to_owned();
-        sys::g_free(ptr.cast());
-        text
-    }
+/// Clear libvips' global error buffer. Its text is never read: it is shared
+/// by every thread, so it may hold another call's message.
+pub(crate) fn clear_error() {
+    // SAFETY: clears the global buffer under libvips' own lock.
+    unsafe { sys::vips_error_clear() }
 }
 
-/// Turn a failed libvips call into our error: the captured libvips text,
-/// classified as imagor does (`WrapErr`): an unknown format is 406
-/// "unsupported format", anything else a 406 processing error.
+/// Turn a failed libvips call into our error, from our own state only: a
+/// deadline that fired is a timeout; anything else a 406 processing error
+/// naming the operation (imagor's `WrapErr` status).
 pub(crate) fn error_from_vips(context: &str) -> Error {
-    let text = take_error();
-    if text.contains("is not in a known format") {
-        return Error::UnsupportedFormat;
+    clear_error();
+    if let Some(timeout) = deadline::fired() {
+        return timeout;
     }
-    let text = text.replace('\n', " ");
-    if text.is_empty() {
-        Error::Processing(format!("{context} failed"))
-    } else {
-        Error::Processing(text)
+    Error::Processing(format!("{context} failed"))
+}
+
+/// Number of live libvips objects (images, operations, sources ...) in the
+/// process. Leak tests compare it before and after many calls.
+pub fn live_objects() -> usize {
+    if init().is_err() {
+        return 0;
+    }
+    unsafe extern "C" fn count(
+        _item: *mut std::os::raw::c_void,
+        a: *mut std::os::raw::c_void,
+        _b: *mut std::os::raw::c_void,
+    ) -> *mut std::os::raw::c_void {
+        // SAFETY: `a` is the counter passed below, alive for the walk.
+        unsafe { *(a as *mut usize) += 1 };
+        std::ptr::null_mut()
+    }
+    let mut n = 0usize;
+    // SAFETY: vips_object_map visits every live object under libvips' lock
+    // and calls `count` with our counter; returning NULL continues the walk.
+    unsafe {
+        sys::vips_object_map(
+            Some(count),
+            (&mut n as *mut usize).cast(),
+            std::ptr::null_mut(),
+        );
+    }
+    n
+}
+
+/// Does libvips flag the operation `name` untrusted
+/// (`VIPS_OPERATION_UNTRUSTED`: loaders of libraries that have not been
+/// fuzzed, such as PDF, JPEG 2000, JPEG XL and SVG through librsvg)?
+/// Unknown operations count as untrusted.
+pub fn is_untrusted(name: &str) -> bool {
+    if init().is_err() {
+        return true;
+    }
+    let Ok(c) = CString::new(name) else {
+        return true;
+    };
+    // SAFETY: a new, unbuilt operation reference (or NULL), released below.
+    unsafe {
+        let op = sys::vips_operation_new(c.as_ptr());
+        if op.is_null() {
+            clear_error();
+            return true;
+        }
+        let flags = sys::vips_operation_get_flags(op);
+        sys::g_object_unref(op.cast());
+        flags & (sys::VIPS_OPERATION_UNTRUSTED | sys::VIPS_OPERATION_BLOCKED) != 0
     }
 }
 

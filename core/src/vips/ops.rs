@@ -99,7 +99,7 @@ impl Image {
         let name =
             unsafe { super::sys::vips_foreign_find_load_buffer(data.as_ptr().cast(), data.len()) };
         if name.is_null() {
-            let _ = super::take_error();
+            super::clear_error();
             return None;
         }
         // SAFETY: libvips returns the loader's NUL-terminated class name; we

@@ -27,10 +27,26 @@ pub struct VipsObject {
 pub struct VipsBlob {
     _private: [u8; 0],
 }
+/// `VipsArgumentClass` (vips/object.h): the argument's pspec, owning class
+/// and flags. Read only.
 #[repr(C)]
 pub struct VipsArgumentClass {
-    _private: [u8; 0],
+    pub pspec: *mut GParamSpec,
+    pub object_class: *mut c_void,
+    pub flags: c_uint,
+    pub priority: c_int,
+    pub offset: c_uint,
 }
+
+// `VipsArgumentFlags` bits we look at.
+pub const VIPS_ARGUMENT_INPUT: c_uint = 16;
+pub const VIPS_ARGUMENT_OUTPUT: c_uint = 32;
+pub const VIPS_ARGUMENT_DEPRECATED: c_uint = 64;
+pub const VIPS_ARGUMENT_MODIFY: c_uint = 128;
+
+// `VipsOperationFlags` bits we look at.
+pub const VIPS_OPERATION_UNTRUSTED: c_uint = 16;
+pub const VIPS_OPERATION_BLOCKED: c_uint = 32;
 #[repr(C)]
 pub struct VipsArgumentInstance {
     _private: [u8; 0],
@@ -84,6 +100,15 @@ pub const G_TYPE_STRING: GType = 16 << 2;
 pub const G_TYPE_BOXED: GType = 18 << 2;
 pub const G_TYPE_OBJECT: GType = 20 << 2;
 
+/// `GCallback`-shaped handler for the image `eval` signal.
+pub type EvalHandler =
+    unsafe extern "C" fn(image: *mut VipsImage, progress: *mut c_void, data: *mut c_void);
+/// `GClosureNotify`: releases signal handler data.
+pub type ClosureNotify = Option<unsafe extern "C" fn(data: *mut c_void, closure: *mut c_void)>;
+/// `VipsSListMap2Fn`, used to visit every live object.
+pub type SListMap2Fn =
+    Option<unsafe extern "C" fn(item: *mut c_void, a: *mut c_void, b: *mut c_void) -> *mut c_void>;
+
 pub type VipsCallbackFn = Option<unsafe extern "C" fn(*mut c_void, *mut c_void) -> c_int>;
 
 #[link(name = "vips")]
@@ -116,6 +141,10 @@ extern "C" {
         argument_class: *mut *mut VipsArgumentClass,
         argument_instance: *mut *mut VipsArgumentInstance,
     ) -> c_int;
+    pub fn vips_operation_get_flags(operation: *mut VipsOperation) -> c_uint;
+    pub fn vips_object_map(func: SListMap2Fn, a: *mut c_void, b: *mut c_void) -> *mut c_void;
+    pub fn vips_image_set_progress(image: *mut VipsImage, progress: gboolean);
+    pub fn vips_image_set_kill(image: *mut VipsImage, kill: gboolean);
     pub fn vips_nickname_find(type_: GType) -> *const c_char;
     pub fn vips_type_find(basename: *const c_char, nickname: *const c_char) -> GType;
     pub fn vips_enum_from_nick(domain: *const c_char, type_: GType, str_: *const c_char) -> c_int;
@@ -216,6 +245,19 @@ extern "C" {
     pub fn g_object_unref(object: *mut c_void);
     pub fn g_object_set_property(object: *mut c_void, name: *const c_char, value: *const GValue);
     pub fn g_object_get_property(object: *mut c_void, name: *const c_char, value: *mut GValue);
+    pub fn g_signal_connect_data(
+        instance: *mut c_void,
+        detailed_signal: *const c_char,
+        handler: *const c_void,
+        data: *mut c_void,
+        destroy_data: ClosureNotify,
+        connect_flags: c_uint,
+    ) -> std::os::raw::c_ulong;
+    pub fn g_object_get_qdata(object: *mut c_void, quark: u32) -> *mut c_void;
+    pub fn g_object_set_qdata(object: *mut c_void, quark: u32, data: *mut c_void);
+    pub fn g_param_value_validate(pspec: *const GParamSpec, value: *mut GValue) -> gboolean;
+    pub fn g_value_type_compatible(src_type: GType, dest_type: GType) -> gboolean;
+    pub fn g_strdup_value_contents(value: *const GValue) -> *mut c_char;
     pub fn g_type_fundamental(type_id: GType) -> GType;
     pub fn g_type_name(type_id: GType) -> *const c_char;
     pub fn g_type_from_name(name: *const c_char) -> GType;
@@ -262,5 +304,6 @@ extern "C" {
         data: *mut c_void,
     ) -> c_uint;
     pub fn g_free(mem: *mut c_void);
+    pub fn g_quark_from_static_string(string: *const c_char) -> u32;
     pub fn g_strfreev(str_array: *mut *mut c_char);
 }

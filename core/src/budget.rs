@@ -1,0 +1,188 @@
+//! The resource budget of one call: a wall-clock deadline enforced inside
+//! libvips, and estimates of memory and time checked before work starts.
+//!
+//! Every `process`/`meta`/`serve` call gets a [`Budget`] from its
+//! [`Options`]:
+//! - `process_timeout`: a [`Deadline`] entered on the calling thread for the
+//!   whole call. libvips checks it between tiles and is killed when it
+//!   passes; our own loops call [`Budget::check`]. Work whose estimated
+//!   duration ([`Cost`]) exceeds the time left is refused before it starts,
+//!   which matters for the steps libvips cannot interrupt (encoders that
+//!   compress a whole frame in one library call, text layout, SVG).
+//! - `max_memory`: the bytes a decoder or an intermediate image will
+//!   really allocate, estimated from the headers ([`Budget::charge_memory`]).
+//!
+//! Estimates err on the low side: the deadline stays the backstop, and a
+//! refusal means the work would surely not fit. Both kinds of refusal name
+//! the option that sets the limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::duration::format_duration;
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::vips::deadline::{Deadline, Entered};
+
+/// The budget of one call.
+pub(crate) struct Budget {
+    deadline: Option<Arc<Deadline>>,
+    max_memory: u64,
+}
+
+impl Budget {
+    /// The budget `opts` describe, its clock started now.
+    pub(crate) fn new(opts: &Options) -> Budget {
+        Budget {
+            deadline: (!opts.process_timeout.is_zero())
+                .then(|| Deadline::new(opts.process_timeout)),
+            max_memory: opts.max_memory,
+        }
+    }
+
+    /// A budget without limits (for helpers and tests).
+    #[allow(dead_code)]
+    pub(crate) fn unlimited() -> Budget {
+        Budget {
+            deadline: None,
+            max_memory: 0,
+        }
+    }
+
+    /// Make the deadline watch every libvips image this thread creates
+    /// until the guard is dropped.
+    pub(crate) fn enter(&self) -> Option<Entered> {
+        self.deadline.as_ref().map(|d| d.enter())
+    }
+
+    /// `Err(Timeout)` once the deadline has passed.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.deadline {
+            Some(d) if d.expired() => Err(d.error()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuse `what` when it needs more than `max_memory` bytes.
+    pub(crate) fn charge_memory(&self, what: &str, bytes: u64) -> Result<()> {
+        if self.max_memory > 0 && bytes > self.max_memory {
+            return Err(Error::limit(
+                "max_memory",
+                format!(
+                    "{what} needs about {} of memory, more than max_memory ({})",
+                    format_bytes(bytes),
+                    format_bytes(self.max_memory)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuse `what` when its estimated duration exceeds the time left
+    /// (and check the deadline itself).
+    pub(crate) fn charge_time(&self, what: &str, cost: Cost) -> Result<()> {
+        let Some(d) = &self.deadline else {
+            return Ok(());
+        };
+        if d.expired() {
+            return Err(d.error());
+        }
+        let estimate = cost.duration();
+        if estimate > d.remaining() {
+            return Err(Error::Timeout(format!(
+                "timeout: {what} would take about {}, more than process_timeout ({}) allows",
+                format_duration(round_ms(estimate)),
+                format_duration(d.limit())
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis().min(u64::MAX as u128) as u64)
+}
+
+/// Bytes for messages: `"1.2 GiB"`, `"256 MiB"`, `"12 KiB"`.
+pub(crate) fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut v = bytes as f64;
+    let mut unit = "";
+    for u in UNITS {
+        v /= 1024.0;
+        unit = u;
+        if v < 1024.0 {
+            break;
+        }
+    }
+    if v >= 10.0 || v.fract() == 0.0 {
+        format!("{v:.0} {unit}")
+    } else {
+        format!("{v:.1} {unit}")
+    }
+}
+
+/// Estimated work, in nanoseconds of one core on the reference machine
+/// (a 2-core x86_64 CI runner; see `core/examples/calibrate_budget.rs`).
+/// The constants are measured throughputs rounded up, so estimates are
+/// on the low side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, PartialOrd)]
+pub(crate) struct Cost(f64);
+
+impl Cost {
+    /// `pixels` pixels at `ns_per_pixel` each.
+    pub(crate) fn per_pixel(pixels: f64, ns_per_pixel: f64) -> Cost {
+        Cost(pixels.max(0.0) * ns_per_pixel)
+    }
+
+    /// The estimate as a duration (saturating).
+    pub(crate) fn duration(self) -> Duration {
+        Duration::try_from_secs_f64(self.0 / 1e9).unwrap_or(Duration::MAX)
+    }
+}
+
+impl std::ops::Add for Cost {
+    type Output = Cost;
+    fn add(self, other: Cost) -> Cost {
+        Cost(self.0 + other.0)
+    }
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, other: Cost) {
+        self.0 += other.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_name_their_option() {
+        let opts = Options {
+            max_memory: 1 << 20,
+            ..Options::default()
+        };
+        let b = Budget::new(&opts);
+        assert!(b.charge_memory("x", 1 << 20).is_ok());
+        let e = b
+            .charge_memory("decoding a 9000x9000 JPEG 2000 tile", 3 << 30)
+            .unwrap_err();
+        assert_eq!(e.status(), 422);
+        assert!(e.to_string().contains("max_memory (1 MiB)"), "{e}");
+        assert!(e.to_string().contains("3 GiB"), "{e}");
+        let e = b
+            .charge_time("blur", Cost::per_pixel(1e9, 100.0))
+            .unwrap_err();
+        assert_eq!(e.status(), 408);
+        assert!(e.to_string().contains("process_timeout (2s)"), "{e}");
+        assert!(b.charge_time("cheap", Cost::per_pixel(100.0, 1.0)).is_ok());
+        let free = Budget::unlimited();
+        assert!(free.charge_memory("x", u64::MAX).is_ok());
+        assert!(free.charge_time("x", Cost::per_pixel(1e12, 1e9)).is_ok());
+    }
+}

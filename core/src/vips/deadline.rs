@@ -1,0 +1,165 @@
+//! Per-call deadlines enforced inside libvips.
+//!
+//! A [`Deadline`] is entered for the duration of one call on the calling
+//! thread ([`Deadline::enter`]). Every image libvips hands us while it is
+//! entered is watched: progress reporting is switched on and the image's
+//! `eval` signal, which libvips emits between tiles while it computes
+//! pixels, is connected to a handler that sets libvips' kill flag once the
+//! deadline has passed. The next tile then fails, libvips unwinds the
+//! pipeline and frees it, and the failing call reports [`Error::Timeout`]
+//! because the deadline fired (never because of libvips' error text).
+//!
+//! Work that does not run through a libvips sink (our own loops, libvips
+//! operations that run at build time) checks [`check`] between steps.
+
+use std::cell::RefCell;
+use std::os::raw::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::sys;
+use crate::error::{Error, Result};
+
+/// A wall-clock limit for one call, shared by every image of that call.
+#[derive(Debug)]
+pub(crate) struct Deadline {
+    at: Instant,
+    limit: Duration,
+    fired: AtomicBool,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Deadline>>> = const { RefCell::new(None) };
+}
+
+/// Restores the previously entered deadline (if any) when dropped.
+pub(crate) struct Entered {
+    previous: Option<Arc<Deadline>>,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+impl Deadline {
+    /// A deadline `limit` from now.
+    pub(crate) fn new(limit: Duration) -> Arc<Deadline> {
+        Arc::new(Deadline {
+            at: Instant::now() + limit,
+            limit,
+            fired: AtomicBool::new(false),
+        })
+    }
+
+    /// Watch every image made on this thread until the guard is dropped.
+    pub(crate) fn enter(self: &Arc<Self>) -> Entered {
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        Entered { previous }
+    }
+
+    /// Has the deadline passed (or fired inside libvips)?
+    pub(crate) fn expired(&self) -> bool {
+        self.fired.load(Ordering::Relaxed) || Instant::now() >= self.at
+    }
+
+    /// Time left before the deadline.
+    pub(crate) fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// The configured limit.
+    pub(crate) fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    /// The error a call gets once this deadline has passed.
+    pub(crate) fn error(&self) -> Error {
+        Error::Timeout(format!(
+            "timeout: processing took longer than process_timeout ({})",
+            crate::duration::format_duration(self.limit)
+        ))
+    }
+}
+
+/// The deadline entered on this thread, if any.
+pub(crate) fn current() -> Option<Arc<Deadline>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// `Err(Timeout)` when the entered deadline has passed.
+pub(crate) fn check() -> Result<()> {
+    match current() {
+        Some(d) if d.expired() => Err(d.error()),
+        _ => Ok(()),
+    }
+}
+
+/// Did the entered deadline fire? Used to classify a failed libvips call.
+pub(crate) fn fired() -> Option<Error> {
+    current().filter(|d| d.expired()).map(|d| d.error())
+}
+
+fn quark() -> u32 {
+    static QUARK: OnceLock<u32> = OnceLock::new();
+    // SAFETY: interns a static NUL-terminated string.
+    *QUARK.get_or_init(|| unsafe { sys::g_quark_from_static_string(c"imagor-deadline".as_ptr()) })
+}
+
+/// Watch `image` with the deadline entered on this thread, once.
+///
+/// # Safety
+/// `image` must be a live `VipsImage`.
+pub(crate) unsafe fn watch(image: *mut sys::VipsImage) {
+    let Some(deadline) = current() else { return };
+    let key = Arc::as_ptr(&deadline) as *mut c_void;
+    // SAFETY: qdata lookups on a live object; the value is only compared.
+    if unsafe { sys::g_object_get_qdata(image.cast(), quark()) } == key {
+        return;
+    }
+    let data = Arc::into_raw(deadline) as *mut c_void;
+    // SAFETY: the image is live. The handler's data is one strong reference
+    // to the deadline, released by `release` when the handler is
+    // disconnected (at the latest when the image is finalised). The marker
+    // qdata is a plain pointer used for comparison only.
+    unsafe {
+        sys::vips_image_set_progress(image, 1);
+        let handler: sys::EvalHandler = on_eval;
+        sys::g_signal_connect_data(
+            image.cast(),
+            c"eval".as_ptr(),
+            handler as *const c_void,
+            data,
+            Some(release),
+            0,
+        );
+        sys::g_object_set_qdata(image.cast(), quark(), key);
+    }
+}
+
+/// The `eval` handler: kill the image once the deadline has passed. Never
+/// panics (it runs inside libvips).
+unsafe extern "C" fn on_eval(
+    image: *mut sys::VipsImage,
+    _progress: *mut c_void,
+    data: *mut c_void,
+) {
+    // SAFETY: data is the strong reference taken in `watch`, alive until
+    // `release` runs.
+    let deadline = unsafe { &*(data as *const Deadline) };
+    if deadline.expired() {
+        deadline.fired.store(true, Ordering::Relaxed);
+        // SAFETY: libvips passes the live image the signal is emitted on.
+        unsafe { sys::vips_image_set_kill(image, 1) };
+    }
+}
+
+/// Drops the reference `watch` gave the handler.
+unsafe extern "C" fn release(data: *mut c_void, _closure: *mut c_void) {
+    // SAFETY: data came from Arc::into_raw in `watch`; GObject calls this
+    // exactly once.
+    drop(unsafe { Arc::from_raw(data as *const Deadline) });
+}
