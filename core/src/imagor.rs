@@ -94,6 +94,8 @@ impl Imagor {
         let deadline = (!self.opts.process_timeout.is_zero())
             .then(|| crate::vips::deadline::Deadline::new(self.opts.process_timeout));
         let _entered = deadline.as_ref().map(|d| d.enter());
+        #[cfg(feature = "leak-hook")]
+        let _leak = LeakOnDrop;
         let load = |key: &str| self.load(key);
         let ctx = Ctx {
             opts: &self.opts,
@@ -199,6 +201,17 @@ impl Imagor {
         } else {
             Err(Error::SignatureMismatch)
         }
+    }
+}
+
+/// Leaks at the end of a call when the test hook says so.
+#[cfg(feature = "leak-hook")]
+struct LeakOnDrop;
+
+#[cfg(feature = "leak-hook")]
+impl Drop for LeakOnDrop {
+    fn drop(&mut self) {
+        crate::testing::maybe_leak();
     }
 }
 

@@ -29,9 +29,12 @@ mod imagor;
 pub mod loader;
 pub mod options;
 pub mod path;
+mod probe;
 pub mod processor;
 pub mod safe_dir;
 pub mod sign;
+#[cfg(feature = "leak-hook")]
+pub mod testing;
 pub mod vips;
 
 pub use crate::imagor::Imagor;

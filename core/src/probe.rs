@@ -1,0 +1,338 @@
+//! Header facts the budget needs and libvips does not report, read from
+//! the bytes without decoding anything: what a decoder will really
+//! allocate and how many passes it will make.
+//!
+//! - JPEG: multi-scan (progressive) files are decoded through a buffer of
+//!   every DCT coefficient of the image, at full size even when libvips
+//!   shrinks while loading, and each scan is one more pass over it.
+//! - WebP: lossless (VP8L) bitstreams are decoded whole, at full size;
+//!   animations decode every frame onto a canvas.
+//! - GIF: the number of frames.
+//! - JPEG 2000: the size of one tile, which OpenJPEG decodes whole into
+//!   32-bit samples.
+//!
+//! Every reader stops at the first inconsistency and returns what it has
+//! (or `None`): the decoder will then fail on its own.
+
+/// What a JPEG's headers say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct JpegFacts {
+    /// Frame width and height.
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+    /// Scans (SOS markers); more than one means a buffered decode.
+    pub scans: u32,
+    /// `(horizontal, vertical)` sampling factors of each component.
+    pub sampling: Vec<(u8, u8)>,
+}
+
+impl JpegFacts {
+    /// Bytes of the whole-image DCT coefficient buffer a multi-scan
+    /// decode allocates (2 bytes per coefficient, 64 per block, per
+    /// component at its sampling), or 0 for a single-scan file.
+    pub(crate) fn coefficient_bytes(&self) -> u64 {
+        if self.scans <= 1 {
+            return 0;
+        }
+        self.blocks() * 64 * 2
+    }
+
+    /// 8x8 blocks over all components (padded to whole MCUs).
+    pub(crate) fn blocks(&self) -> u64 {
+        let hmax = self.sampling.iter().map(|s| s.0).max().unwrap_or(1).max(1) as u64;
+        let vmax = self.sampling.iter().map(|s| s.1).max().unwrap_or(1).max(1) as u64;
+        let mcus_x = (self.width as u64).div_ceil(8 * hmax);
+        let mcus_y = (self.height as u64).div_ceil(8 * vmax);
+        self.sampling
+            .iter()
+            .map(|&(h, v)| mcus_x * h.max(1) as u64 * mcus_y * v.max(1) as u64)
+            .sum()
+    }
+}
+
+/// Read a JPEG's frame header and count its scans.
+pub(crate) fn jpeg(data: &[u8]) -> Option<JpegFacts> {
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut facts = JpegFacts::default();
+    let mut i = 2;
+    while i + 1 < data.len() {
+        if data[i] != 0xFF {
+            // Entropy-coded data after a scan: find the next marker.
+            i += 1;
+            continue;
+        }
+        let marker = data[i + 1];
+        match marker {
+            // Fill byte, stuffed zero, restart markers: keep scanning.
+            0xFF => {
+                i += 1;
+                continue;
+            }
+            0x00 | 0xD0..=0xD7 | 0x01 => {
+                i += 2;
+                continue;
+            }
+            0xD9 => break,
+            _ => {}
+        }
+        let len = u16::from_be_bytes([*data.get(i + 2)?, *data.get(i + 3)?]) as usize;
+        let body = data.get(i + 4..(i + 2 + len).min(data.len()))?;
+        match marker {
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                if body.len() >= 6 {
+                    facts.height = u16::from_be_bytes([body[1], body[2]]) as u32;
+                    facts.width = u16::from_be_bytes([body[3], body[4]]) as u32;
+                    let n = body[5] as usize;
+                    facts.sampling = body[6..]
+                        .chunks_exact(3)
+                        .take(n)
+                        .map(|c| (c[1] >> 4, c[1] & 0x0F))
+                        .collect();
+                }
+            }
+            0xDA => facts.scans += 1,
+            _ => {}
+        }
+        i += 2 + len.max(2);
+    }
+    (facts.width > 0 || facts.scans > 0).then_some(facts)
+}
+
+/// What a WebP's chunks say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WebpFacts {
+    /// Canvas (or image) width and height.
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+    /// Animation frames (`ANMF` chunks); 1 for a still image.
+    pub frames: u32,
+    /// Some bitstream is lossless (VP8L).
+    pub lossless: bool,
+}
+
+/// Walk a WebP's RIFF chunks (and the chunks inside animation frames).
+pub(crate) fn webp(data: &[u8]) -> Option<WebpFacts> {
+    if data.len() < 12 || &data[..4] != b"RIFF" || &data[8..12] != b"WEBP" {
+        return None;
+    }
+    let mut facts = WebpFacts::default();
+    walk_webp(&data[12..], &mut facts, true);
+    if facts.frames == 0 {
+        facts.frames = 1;
+    }
+    Some(facts)
+}
+
+fn walk_webp(mut chunks: &[u8], facts: &mut WebpFacts, top: bool) {
+    while chunks.len() >= 8 {
+        let tag = &chunks[..4];
+        let len = u32::from_le_bytes([chunks[4], chunks[5], chunks[6], chunks[7]]) as usize;
+        let body = &chunks[8..(8 + len).min(chunks.len())];
+        match tag {
+            b"VP8X" if top && body.len() >= 10 => {
+                facts.width = u24(&body[4..7]) + 1;
+                facts.height = u24(&body[7..10]) + 1;
+            }
+            b"VP8L" => {
+                facts.lossless = true;
+                if top && body.len() >= 5 && facts.width == 0 {
+                    let bits = u32::from_le_bytes([body[1], body[2], body[3], body[4]]);
+                    facts.width = (bits & 0x3FFF) + 1;
+                    facts.height = ((bits >> 14) & 0x3FFF) + 1;
+                }
+            }
+            b"VP8 " if top && body.len() >= 10 && facts.width == 0 => {
+                facts.width = u16::from_le_bytes([body[6], body[7]]) as u32 & 0x3FFF;
+                facts.height = u16::from_le_bytes([body[8], body[9]]) as u32 & 0x3FFF;
+            }
+            b"ANMF" if top => {
+                facts.frames = facts.frames.saturating_add(1);
+                if body.len() > 16 {
+                    walk_webp(&body[16..], facts, false);
+                }
+            }
+            _ => {}
+        }
+        let step = 8 + len + (len & 1);
+        if step > chunks.len() {
+            break;
+        }
+        chunks = &chunks[step..];
+    }
+}
+
+fn u24(b: &[u8]) -> u32 {
+    b[0] as u32 | (b[1] as u32) << 8 | (b[2] as u32) << 16
+}
+
+/// Count the frames (image descriptors) of a GIF by walking its blocks.
+pub(crate) fn gif_frames(data: &[u8]) -> Option<u32> {
+    if data.len() < 13 || !(data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a")) {
+        return None;
+    }
+    let flags = data[10];
+    let mut i = 13;
+    if flags & 0x80 != 0 {
+        i += 3 << ((flags & 7) + 1);
+    }
+    let mut frames = 0u32;
+    // Skip a chain of data sub-blocks starting at `j`.
+    let skip_blocks = |mut j: usize| -> Option<usize> {
+        loop {
+            let n = *data.get(j)? as usize;
+            j += 1;
+            if n == 0 {
+                return Some(j);
+            }
+            j += n;
+        }
+    };
+    while let Some(&b) = data.get(i) {
+        match b {
+            0x2C => {
+                frames += 1;
+                let packed = *data.get(i + 9)?;
+                i += 10;
+                if packed & 0x80 != 0 {
+                    i += 3 << ((packed & 7) + 1);
+                }
+                i += 1; // LZW minimum code size
+                i = skip_blocks(i)?;
+            }
+            0x21 => i = skip_blocks(i + 2)?,
+            0x3B => break,
+            _ => break,
+        }
+    }
+    Some(frames)
+}
+
+/// What a JPEG 2000 codestream's SIZ marker says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Jp2Facts {
+    /// Image width and height (reference grid, offsets removed).
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+    /// Width and height of one tile.
+    pub tile_width: u32,
+    /// See `tile_width`.
+    pub tile_height: u32,
+    /// Components.
+    pub components: u32,
+}
+
+impl Jp2Facts {
+    /// Bytes OpenJPEG allocates to decode one tile (32-bit samples).
+    pub(crate) fn tile_bytes(&self) -> u64 {
+        let tw = self.tile_width.min(self.width.max(1)) as u64;
+        let th = self.tile_height.min(self.height.max(1)) as u64;
+        tw * th * self.components.max(1) as u64 * 4
+    }
+}
+
+/// Find the SIZ marker of a JPEG 2000 codestream (raw `.j2k` or inside a
+/// `.jp2` box structure).
+pub(crate) fn jp2(data: &[u8]) -> Option<Jp2Facts> {
+    let start = find(data, &[0xFF, 0x4F, 0xFF, 0x51])?;
+    let siz = data.get(start + 4..)?;
+    let be32 =
+        |o: usize| -> Option<u32> { Some(u32::from_be_bytes(siz.get(o..o + 4)?.try_into().ok()?)) };
+    // Lsiz(2) Rsiz(2) Xsiz Ysiz XOsiz YOsiz XTsiz YTsiz XTOsiz YTOsiz Csiz(2)
+    let (x, y, xo, yo) = (be32(4)?, be32(8)?, be32(12)?, be32(16)?);
+    let (xt, yt) = (be32(20)?, be32(24)?);
+    let comps = u16::from_be_bytes(siz.get(36..38)?.try_into().ok()?) as u32;
+    Some(Jp2Facts {
+        width: x.saturating_sub(xo),
+        height: y.saturating_sub(yo),
+        tile_width: xt,
+        tile_height: yt,
+        components: comps,
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(marker: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![0xFF, marker];
+        v.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn progressive_jpeg_coefficients() {
+        let mut j = vec![0xFF, 0xD8];
+        // SOF2 65535x65535, 3 components 4:2:0.
+        j.extend(seg(
+            0xC2,
+            &[
+                8, 0xFF, 0xFF, 0xFF, 0xFF, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+            ],
+        ));
+        for _ in 0..3 {
+            j.extend(seg(0xDA, &[1, 1, 0, 0, 63, 0]));
+            j.extend([0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56]);
+        }
+        j.extend([0xFF, 0xD9]);
+        let f = jpeg(&j).unwrap();
+        assert_eq!((f.width, f.height, f.scans), (65535, 65535, 3));
+        assert_eq!(f.sampling, vec![(2, 2), (1, 1), (1, 1)]);
+        // 4:2:0 is 1.5 samples per pixel, 2 bytes per coefficient.
+        let per_pixel = f.coefficient_bytes() as f64 / (65535.0 * 65535.0);
+        assert!((per_pixel - 3.0).abs() < 0.01, "{per_pixel}");
+        assert!(jpeg(b"not a jpeg").is_none());
+        assert!(jpeg(&j[..10]).is_some() || jpeg(&j[..10]).is_none());
+    }
+
+    #[test]
+    fn webp_chunks() {
+        let mut w = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\x02\0\0\0".to_vec();
+        w.extend([0xFF, 0x0F, 0x00, 0xFF, 0x0F, 0x00]); // 4096 x 4096
+        for _ in 0..3 {
+            let mut frame = vec![0u8; 16];
+            frame.extend(b"VP8L\x05\0\0\0\x2f\0\0\0\0\0");
+            w.extend(b"ANMF");
+            w.extend((frame.len() as u32).to_le_bytes());
+            w.extend(&frame);
+        }
+        let f = webp(&w).unwrap();
+        assert_eq!(
+            f,
+            WebpFacts {
+                width: 4096,
+                height: 4096,
+                frames: 3,
+                lossless: true
+            }
+        );
+    }
+
+    #[test]
+    fn gif_frames_and_jp2_tiles() {
+        let mut g = b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff".to_vec();
+        g.extend(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\0\0\0");
+        for _ in 0..5 {
+            g.extend(b"\x21\xf9\x04\0\x01\0\0\0\x2c\0\0\0\0\x01\0\x01\0\0\x02\x02\x44\x01\0");
+        }
+        g.push(0x3B);
+        assert_eq!(gif_frames(&g), Some(5));
+        let mut c = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
+        for v in [9000u32, 9000, 0, 0, 9000, 9000, 0, 0] {
+            c.extend(v.to_be_bytes());
+        }
+        c.extend([0, 3]);
+        let f = jp2(&c).unwrap();
+        assert_eq!(f.tile_bytes(), 9000 * 9000 * 3 * 4);
+    }
+}
