@@ -25,6 +25,7 @@ pub mod format;
 pub mod hasher;
 mod imagor;
 pub mod loader;
+mod ops;
 pub mod options;
 pub mod path;
 pub mod processor;

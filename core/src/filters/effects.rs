@@ -138,5 +138,5 @@ fn pixelate(img: &Image, block: i32) -> Result<Image> {
     let refs: Vec<&Image> = frames.iter().collect();
     let joined = Image::arrayjoin(&refs, 1)?;
     let new_page_height = joined.height() / pages;
-    crate::processor::multipage::set_pages(&joined, new_page_height)
+    crate::ops::multipage::set_pages(&joined, new_page_height)
 }

@@ -3,8 +3,8 @@
 
 use super::FilterCtx;
 use crate::error::Result;
-use crate::processor::color::{get_color, is_black, is_white, normalize_srgb};
-use crate::processor::multipage;
+use crate::ops::color::{get_color, is_black, is_white, normalize_srgb};
+use crate::ops::multipage;
 use crate::vips::{BlendMode, Extend, Image, Interesting, Interpretation, Size};
 
 /// The argument of `fill(...)`, kept as written: `blur`, `none`,

@@ -4,10 +4,11 @@
 use super::args::{parse_float, parse_int, to_i32, Args};
 use super::FilterCtx;
 use crate::error::{Error, Result};
+use crate::ops::color::parse_color_image;
+use crate::ops::multipage;
 use crate::path::{H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
-use crate::processor::color::parse_color_image;
 use crate::processor::load::{Loader, Source};
-use crate::processor::{multipage, pipeline, Ctx};
+use crate::processor::{pipeline, Ctx};
 use crate::vips::{BlendMode, Extend, Image, Interesting, Interpretation, Size};
 
 /// libvips' largest image dimension (`VIPS_MAX_COORD`); larger sizes are

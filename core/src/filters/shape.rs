@@ -3,10 +3,10 @@
 use super::args::{to_i32, Args};
 use super::FilterCtx;
 use crate::error::Result;
-use crate::processor::color::get_color;
+use crate::ops::color::get_color;
+use crate::ops::multipage;
 use crate::processor::geometry::find_trim;
 use crate::processor::load::Loader;
-use crate::processor::multipage;
 use crate::processor::pipeline::angle_for;
 use crate::vips::{BlendMode, Image, Interesting, Interpretation, Size};
 

@@ -11,8 +11,8 @@ use super::overlay::{
 };
 use super::FilterCtx;
 use crate::error::{Error, Result};
+use crate::ops::color::get_color;
 use crate::options::Options;
-use crate::processor::color::get_color;
 use crate::vips::{BandFormat, BlendMode, Extend, Image, TextOptions, TextWrap};
 
 /// libvips' largest `width`/`height` of `text` and of an image side.

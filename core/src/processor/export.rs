@@ -1,10 +1,10 @@
 //! Export: the output format and its settings from the filters, ICC and
 //! metadata stripping, and the `max_bytes` quality search.
 
-use super::color::normalize_srgb;
 use crate::error::Result;
 use crate::filters::{FilterOp, Parsed};
 use crate::format::ImageFormat;
+use crate::ops::color::normalize_srgb;
 use crate::options::Options;
 use crate::vips::{Arg, Call, Image};
 

@@ -3,9 +3,9 @@
 //! `applyTransformations` up to the filter loop).
 
 use super::load::animated_thumbnail_with_crop;
-use super::multipage;
 use crate::error::Result;
 use crate::filters::FocalRect;
+use crate::ops::multipage;
 use crate::options::Options;
 use crate::path::{
     Params, H_ALIGN_LEFT, H_ALIGN_RIGHT, TRIM_BY_BOTTOM_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP,

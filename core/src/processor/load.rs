@@ -424,5 +424,5 @@ pub(crate) fn animated_thumbnail_with_crop(
         }
         _ => (0, 0),
     };
-    super::multipage::extract_area(&resized, left, top, w, h)
+    crate::ops::multipage::extract_area(&resized, left, top, w, h)
 }

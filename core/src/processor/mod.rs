@@ -4,12 +4,10 @@
 //! [`export`] and [`meta`] the work of each.
 
 mod bmp;
-pub(crate) mod color;
 mod export;
 pub(crate) mod geometry;
 pub(crate) mod load;
 pub mod meta;
-pub(crate) mod multipage;
 pub(crate) mod pipeline;
 
 use crate::error::Result;

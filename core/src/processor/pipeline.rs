@@ -21,10 +21,11 @@
 
 use super::geometry::{self, Resize};
 use super::load::{Loader, Source};
-use super::{color, multipage, Ctx};
+use super::Ctx;
 use crate::error::{Error, Result};
 use crate::filters::{self, FilterCtx, FilterOp, FocalRect, KeepAlive, Parsed};
 use crate::format::ImageFormat;
+use crate::ops::{color, multipage};
 use crate::path::{Params, H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
 use crate::vips::{Angle, Image, Interesting, Size};
 
