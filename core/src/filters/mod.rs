@@ -197,7 +197,7 @@ impl FilterOp {
 pub(crate) fn check_auto_color(img: &Image, color: &str, cx: &FilterCtx<'_>) -> Result<()> {
     let first = color.split(',').next().unwrap_or("");
     if first.trim_start_matches('#').eq_ignore_ascii_case("auto") {
-        crate::processor::load::Loader { opts: cx.ctx.opts }.check_resolution(img)?;
+        crate::ops::limits::check_resolution(img, cx.ctx.opts)?;
     }
     Ok(())
 }
@@ -257,7 +257,7 @@ impl KeepAlive {
         if self.since_cut < Self::CUT_EVERY {
             return Ok(img);
         }
-        crate::processor::load::Loader { opts }.check_resolution(&img)?;
+        crate::ops::limits::check_resolution(&img, opts)?;
         let cut = img.copy_memory()?;
         drop(img);
         self.release();

@@ -4,10 +4,9 @@ use super::args::{to_i32, Args};
 use super::FilterCtx;
 use crate::error::Result;
 use crate::ops::color::get_color;
-use crate::ops::multipage;
-use crate::processor::geometry::find_trim;
-use crate::processor::load::Loader;
-use crate::processor::pipeline::angle_for;
+use crate::ops::limits::check_resolution;
+use crate::ops::multipage::{self, angle_for};
+use crate::ops::trim::find_trim;
 use crate::vips::{BlendMode, Image, Interesting, Interpretation, Size};
 
 /// A parsed filter of this family.
@@ -98,7 +97,7 @@ impl ShapeOp {
             ShapeOp::Crop(args) => crop(img, *args),
             ShapeOp::Trim { tolerance, by } => {
                 // find_trim reads every pixel: refuse oversized canvases first.
-                Loader { opts: cx.ctx.opts }.check_resolution(img)?;
+                check_resolution(img, cx.ctx.opts)?;
                 match find_trim(img, by, *tolerance) {
                     Some((l, t, w, h)) if w > 0 && h > 0 => {
                         multipage::extract_area(img, l, t, w, h)
@@ -119,7 +118,7 @@ fn round_corner(
     color: Option<&str>,
 ) -> Result<Image> {
     // The mask is rasterised at the image size: refuse oversized canvases.
-    Loader { opts: cx.ctx.opts }.check_resolution(img)?;
+    check_resolution(img, cx.ctx.opts)?;
     let background = color.map(|c| get_color(Some(img), c));
     let (w, h) = (img.width(), img.page_height());
     let svg = format!(

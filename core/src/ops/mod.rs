@@ -3,7 +3,11 @@
 //!
 //! Nothing here knows about filters or the pipeline: [`color`] reads
 //! imagor's colours and makes `color:` images, [`multipage`] applies
-//! geometry to every frame of an animation.
+//! geometry (and rotation) to every frame of an animation, [`trim`] finds
+//! the border `trim` cuts, and [`limits`] refuses images over the
+//! resolution limits.
 
 pub(crate) mod color;
+pub(crate) mod limits;
 pub(crate) mod multipage;
+pub(crate) mod trim;

@@ -102,7 +102,7 @@ pub(crate) fn export(
     let format = params.save_format();
     let mut quality = params.quality;
     loop {
-        super::load::Loader { opts }.check_resolution(&img)?;
+        crate::ops::limits::check_resolution(&img, opts)?;
         let buf = save(&img, format, params, quality, opts)?;
         let searching = params.max_bytes > 0
             && !params.lossless

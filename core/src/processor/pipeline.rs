@@ -27,7 +27,7 @@ use crate::filters::{self, FilterCtx, FilterOp, FocalRect, KeepAlive, Parsed};
 use crate::format::ImageFormat;
 use crate::ops::{color, multipage};
 use crate::path::{Params, H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
-use crate::vips::{Angle, Image, Interesting, Size};
+use crate::vips::{Image, Interesting, Size};
 
 /// The processed image and what export needs to know about its source.
 pub(crate) struct Processed {
@@ -69,7 +69,8 @@ pub(crate) fn load_and_process(
     let (img, thumbnail) = plan.load(&loader, source, p)?;
     let img = if plan.orient > 0 {
         // Rotate before resizing; drop the tag so thumbnail won't rotate again.
-        multipage::rotate(&img, angle_for(plan.orient))?.with_meta(|m| m.remove("orientation"))?
+        multipage::rotate(&img, multipage::angle_for(plan.orient))?
+            .with_meta(|m| m.remove("orientation"))?
     } else {
         img
     };
@@ -86,16 +87,6 @@ pub(crate) fn load_and_process(
         ops,
         chain,
     })
-}
-
-/// imagor's `getAngle`: `orient`/`rotate` degrees are counter-clockwise.
-pub(crate) fn angle_for(degrees: i32) -> Angle {
-    match degrees {
-        90 => Angle::D270,
-        180 => Angle::D180,
-        270 => Angle::D90,
-        _ => Angle::D0,
-    }
 }
 
 /// Stage 1: a solid image of the requested size (1x1 by default, a square
