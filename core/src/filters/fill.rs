@@ -69,7 +69,7 @@ fn fill_box(
     let top = (h - img.page_height()) / 2 + pt;
     let width = w.saturating_add(pl).saturating_add(pr);
     let height = h.saturating_add(pt).saturating_add(pb);
-    let blur = color.0 == "blur" && !cx.ctx.opts.disable_blur && !img.is_animated();
+    let blur = color.0 == "blur" && !cx.opts.disable_blur && !img.is_animated();
     if blur {
         let background = img
             .thumbnail_image(width, height, Size::Force, Interesting::None)?

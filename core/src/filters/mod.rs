@@ -9,15 +9,15 @@ pub(crate) mod args;
 mod color;
 mod effects;
 mod fill;
-mod overlay;
+pub(crate) mod overlay;
 mod shape;
 mod text;
 
 use crate::error::{Error, Result};
 use crate::format::ImageFormat;
 use crate::ops::keep_alive::KeepAlive;
+use crate::options::Options;
 use crate::path::Filter;
-use crate::processor::Ctx;
 use crate::vips::Image;
 
 use args::{to_i32, Args};
@@ -198,15 +198,37 @@ impl FilterOp {
 pub(crate) fn check_auto_color(img: &Image, color: &str, cx: &FilterCtx<'_>) -> Result<()> {
     let first = color.split(',').next().unwrap_or("");
     if first.trim_start_matches('#').eq_ignore_ascii_case("auto") {
-        crate::ops::limits::check_resolution(img, cx.ctx.opts)?;
+        crate::ops::limits::check_resolution(img, cx.opts)?;
     }
     Ok(())
 }
 
+/// What overlay filters need from the pipeline that runs them: the
+/// pipeline implements this and hands it to [`FilterCtx`], so the filters
+/// never import it.
+pub(crate) trait Overlays {
+    /// Run a nested imagor path one level deeper (`image()`), with f-tokens
+    /// resolved against the parent size; the result and its chain of
+    /// intermediate images.
+    fn nested(
+        &self,
+        path: &str,
+        parent_width: i32,
+        parent_height: i32,
+    ) -> Result<(Image, KeepAlive)>;
+
+    /// Load a watermark image key, sized to `fit` (w, h) or only shrunk to
+    /// the limits, all frames when `animated`.
+    fn watermark(&self, key: &str, fit: Option<(i32, i32)>, animated: bool) -> Result<Image>;
+}
+
 /// State one level of the pipeline shares with its filters.
 pub(crate) struct FilterCtx<'a> {
-    /// Options, loader and nesting depth.
-    pub ctx: &'a Ctx<'a>,
+    /// Limits and defaults.
+    pub opts: &'a Options,
+    /// The pipeline running these filters: nested `image()` paths and
+    /// watermark loading.
+    pub overlays: &'a dyn Overlays,
     /// An odd number of 90° rotations happened at this level (swaps the
     /// `fill` box).
     pub rotate90: bool,
@@ -243,8 +265,7 @@ impl Parsed {
 
 /// Parse every filter of a path, in order. Disabled filters are dropped (or
 /// refused with `strict_filters`); indices are kept for `max_filter_ops`.
-pub(crate) fn parse_all(filters: &[Filter], ctx: &Ctx<'_>) -> Result<Vec<Parsed>> {
-    let opts = ctx.opts;
+pub(crate) fn parse_all(filters: &[Filter], opts: &Options) -> Result<Vec<Parsed>> {
     let mut out = Vec::with_capacity(filters.len());
     for (i, f) in filters.iter().enumerate() {
         if opts.is_filter_disabled(&f.name) {

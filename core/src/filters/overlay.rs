@@ -3,13 +3,10 @@
 
 use super::args::{parse_float, parse_int, to_i32, Args};
 use super::FilterCtx;
-use crate::error::{Error, Result};
-use crate::ops::color::parse_color_image;
+use crate::error::Result;
 use crate::ops::multipage;
 use crate::path::{H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
-use crate::processor::load::{Loader, Source};
-use crate::processor::{pipeline, Ctx};
-use crate::vips::{BlendMode, Extend, Image, Interesting, Interpretation, Size};
+use crate::vips::{BlendMode, Extend, Image, Interpretation};
 
 /// libvips' largest image dimension (`VIPS_MAX_COORD`); larger sizes are
 /// out of range for its operations.
@@ -118,9 +115,8 @@ impl OverlayOp {
                 alpha,
                 blend,
             } => {
-                let nested = nested_image(img, cx.ctx, path)?;
-                let overlay = nested.img.clone();
-                cx.keep.append(nested.chain);
+                let (overlay, chain) = cx.overlays.nested(path, img.width(), img.page_height())?;
+                cx.keep.append(chain);
                 composite_overlay(img, &overlay, x, y, *alpha, *blend)
             }
             OverlayOp::Watermark {
@@ -130,62 +126,24 @@ impl OverlayOp {
                 alpha,
                 ratio,
             } => {
-                let overlay = watermark_image(img, cx.ctx, image, *ratio)?;
+                let fit = watermark_fit(img, *ratio);
+                let overlay = cx.overlays.watermark(image, fit, img.is_animated())?;
                 composite_overlay(img, &overlay, x, y, *alpha, BlendMode::Over)
             }
         }
     }
 }
 
-/// Run the nested path of `image()` one level deeper.
-fn nested_image(img: &Image, ctx: &Ctx<'_>, path: &str) -> Result<pipeline::Processed> {
-    let max = ctx.opts.max_overlay_depth;
-    if ctx.depth >= max {
-        return Err(Error::invalid_msg(format!(
-            "image(): overlays nested deeper than max_overlay_depth ({max})"
-        )));
-    }
-    let path = resolve_full_dimensions(path, img.width(), img.page_height());
-    let params = crate::path::parse(&path);
-    let source = if parse_color_image(&params.image).is_some() {
-        None
-    } else {
-        let load = ctx.load.ok_or(Error::NotFound)?;
-        Some(Source::bytes(&load(&params.image)?))
-    };
-    let child = Ctx {
-        opts: ctx.opts,
-        load: ctx.load,
-        depth: ctx.depth + 1,
-    };
-    pipeline::load_and_process(&child, source.as_ref(), &params)
-}
-
-/// imagor's `loadOverlayImage` without its cache: the watermark resized to
-/// fit the ratio box (up or down), or only shrunk to the limits.
-fn watermark_image(
-    img: &Image,
-    ctx: &Ctx<'_>,
-    key: &str,
-    ratio: Option<(Option<i64>, Option<i64>)>,
-) -> Result<Image> {
-    let load = ctx.load.ok_or(Error::NotFound)?;
-    let source = Source::bytes(&load(key)?);
-    let n = if img.is_animated() { -1 } else { 1 };
-    let loader = Loader { opts: ctx.opts };
+/// The box `watermark()` is sized to: its ratio of the base `img` (up or
+/// down); `None` without a ratio or when a side comes out empty.
+fn watermark_fit(img: &Image, ratio: Option<(Option<i64>, Option<i64>)>) -> Option<(i32, i32)> {
     let side = |pct: Option<i64>, full: i32| match pct {
         None => full as i64,
         Some(p) => (full as i64).saturating_mul(p) / 100,
     };
-    if let Some((rw, rh)) = ratio {
-        let (w, h) = (side(rw, img.width()), side(rh, img.page_height()));
-        if w > 0 && h > 0 {
-            let (w, h) = (w.min(VIPS_MAX_COORD) as i32, h.min(VIPS_MAX_COORD) as i32);
-            return loader.thumbnail(&source, w, h, Interesting::None, Size::Both, n, 1, 0);
-        }
-    }
-    let (mw, mh) = (ctx.opts.max_width, ctx.opts.max_height);
-    loader.thumbnail(&source, mw, mh, Interesting::None, Size::Down, n, 1, 0)
+    let (rw, rh) = ratio?;
+    let (w, h) = (side(rw, img.width()), side(rh, img.page_height()));
+    (w > 0 && h > 0).then(|| (w.min(VIPS_MAX_COORD) as i32, h.min(VIPS_MAX_COORD) as i32))
 }
 
 /// Which side of the canvas a [`Position`] measures.
@@ -396,7 +354,7 @@ fn resolve_full_dim(token: &str, parent: i32) -> String {
 
 /// imagor's `resolveFullDimensions`: in the first `WxH` segment before
 /// `filters:`, replace f-tokens by the parent's size (minus the offset).
-pub(super) fn resolve_full_dimensions(path: &str, parent_w: i32, parent_h: i32) -> String {
+pub(crate) fn resolve_full_dimensions(path: &str, parent_w: i32, parent_h: i32) -> String {
     let mut start = 0;
     let ends = path.match_indices('/').map(|(i, _)| i).chain([path.len()]);
     for i in ends {

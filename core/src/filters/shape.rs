@@ -97,7 +97,7 @@ impl ShapeOp {
             ShapeOp::Crop(args) => crop(img, *args),
             ShapeOp::Trim { tolerance, by } => {
                 // find_trim reads every pixel: refuse oversized canvases first.
-                check_resolution(img, cx.ctx.opts)?;
+                check_resolution(img, cx.opts)?;
                 match find_trim(img, by, *tolerance) {
                     Some((l, t, w, h)) if w > 0 && h > 0 => {
                         multipage::extract_area(img, l, t, w, h)
@@ -118,7 +118,7 @@ fn round_corner(
     color: Option<&str>,
 ) -> Result<Image> {
     // The mask is rasterised at the image size: refuse oversized canvases.
-    check_resolution(img, cx.ctx.opts)?;
+    check_resolution(img, cx.opts)?;
     let background = color.map(|c| get_color(Some(img), c));
     let (w, h) = (img.width(), img.page_height());
     let svg = format!(

@@ -196,7 +196,7 @@ pub(crate) fn parse(name: &str, a: &Args<'_>) -> Result<Option<TextOp>> {
 impl TextOp {
     /// Apply to `img`.
     pub(crate) fn apply(&self, img: &Image, cx: &mut FilterCtx<'_>) -> Result<Image> {
-        let opts = cx.ctx.opts;
+        let opts = cx.opts;
         match self {
             TextOp::Nothing => Ok(img.clone()),
             TextOp::Text(t) => {

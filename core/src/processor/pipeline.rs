@@ -23,7 +23,8 @@ use super::geometry::{self, Resize};
 use super::load::{Loader, Source};
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::filters::{self, FilterCtx, FilterOp, FocalRect, Parsed};
+use crate::filters::overlay::resolve_full_dimensions;
+use crate::filters::{self, FilterCtx, FilterOp, FocalRect, Overlays, Parsed};
 use crate::format::ImageFormat;
 use crate::ops::keep_alive::KeepAlive;
 use crate::ops::{color, multipage};
@@ -48,7 +49,7 @@ pub(crate) fn load_and_process(
     source: Option<&Source>,
     p: &Params,
 ) -> Result<Processed> {
-    let ops = filters::parse_all(&p.filters, ctx)?;
+    let ops = filters::parse_all(&p.filters, ctx.opts)?;
     if let Some(c) = color::parse_color_image(&p.image) {
         let img = color_source(ctx, p, c)?;
         let how = Resize {
@@ -88,6 +89,55 @@ pub(crate) fn load_and_process(
         ops,
         chain,
     })
+}
+
+/// The pipeline seen from overlay filters: a nested `image()` path runs one
+/// level deeper (up to `max_overlay_depth`), watermarks load through the
+/// same loader.
+impl Overlays for Ctx<'_> {
+    /// Run the nested path of `image()` one level deeper.
+    fn nested(
+        &self,
+        path: &str,
+        parent_width: i32,
+        parent_height: i32,
+    ) -> Result<(Image, KeepAlive)> {
+        let max = self.opts.max_overlay_depth;
+        if self.depth >= max {
+            return Err(Error::invalid_msg(format!(
+                "image(): overlays nested deeper than max_overlay_depth ({max})"
+            )));
+        }
+        let path = resolve_full_dimensions(path, parent_width, parent_height);
+        let params = crate::path::parse(&path);
+        let source = if color::parse_color_image(&params.image).is_some() {
+            None
+        } else {
+            let load = self.load.ok_or(Error::NotFound)?;
+            Some(Source::bytes(&load(&params.image)?))
+        };
+        let child = Ctx {
+            opts: self.opts,
+            load: self.load,
+            depth: self.depth + 1,
+        };
+        let done = load_and_process(&child, source.as_ref(), &params)?;
+        Ok((done.img, done.chain))
+    }
+
+    /// imagor's `loadOverlayImage` without its cache: the watermark resized to
+    /// fit the ratio box (up or down), or only shrunk to the limits.
+    fn watermark(&self, key: &str, fit: Option<(i32, i32)>, animated: bool) -> Result<Image> {
+        let load = self.load.ok_or(Error::NotFound)?;
+        let source = Source::bytes(&load(key)?);
+        let n = if animated { -1 } else { 1 };
+        let loader = Loader { opts: self.opts };
+        if let Some((w, h)) = fit {
+            return loader.thumbnail(&source, w, h, Interesting::None, Size::Both, n, 1, 0);
+        }
+        let (mw, mh) = (self.opts.max_width, self.opts.max_height);
+        loader.thumbnail(&source, mw, mh, Interesting::None, Size::Down, n, 1, 0)
+    }
 }
 
 /// Stage 1: a solid image of the requested size (1x1 by default, a square
@@ -298,7 +348,8 @@ fn transform_and_filter(
     let (mut img, fill_w, fill_h) = geometry::transform(img, p, how, focal, ctx.opts)?;
     let clamp = |v: i64| v.clamp(0, i32::MAX as i64) as i32;
     let mut cx = FilterCtx {
-        ctx,
+        opts: ctx.opts,
+        overlays: ctx,
         rotate90: false,
         fill_width: fill_w,
         fill_height: fill_h,
