@@ -6,8 +6,8 @@
 //! and return to the image's own colour space (vipsgen's `Modulate`).
 //! Missing arguments make a filter a no-op, as in imagor.
 
+use super::apply::FilterCtx;
 use super::args::Args;
-use super::FilterCtx;
 use crate::error::{Error, Result};
 use crate::vips::{Image, Intent, Interpretation};
 

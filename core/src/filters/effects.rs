@@ -1,8 +1,8 @@
 //! Effects: blur, sharpen, pixelate, and the detector-driven redact,
 //! redact_oval and draw_detections.
 
+use super::apply::FilterCtx;
 use super::args::{to_i32, Args};
-use super::FilterCtx;
 use crate::error::{Error, Result};
 use crate::vips::{Arg, Call, Image};
 

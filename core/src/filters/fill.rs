@@ -1,7 +1,7 @@
 //! Filling and padding: `fill`, `padding`, `background_color`, and the
 //! metadata strippers `strip_icc` and `strip_exif`.
 
-use super::FilterCtx;
+use super::apply::FilterCtx;
 use crate::error::Result;
 use crate::ops::color::{get_color, is_black, is_white, normalize_srgb};
 use crate::ops::multipage;

@@ -1,8 +1,8 @@
 //! Overlays: `image()` and `watermark()`, and the placement and compositing
 //! they share with `text()` and `label()` (imagor's `compositeOverlay`).
 
+use super::apply::FilterCtx;
 use super::args::{parse_float, parse_int, to_i32, Args};
-use super::FilterCtx;
 use crate::error::Result;
 use crate::ops::multipage;
 use crate::path::{H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};

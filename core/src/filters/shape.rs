@@ -1,7 +1,7 @@
 //! Shape filters: rotate, round_corner, crop, trim, proportion.
 
+use super::apply::FilterCtx;
 use super::args::{to_i32, Args};
-use super::FilterCtx;
 use crate::error::Result;
 use crate::ops::color::get_color;
 use crate::ops::limits::check_resolution;

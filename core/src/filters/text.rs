@@ -5,11 +5,11 @@
 //! base64url. Fonts are Pango descriptions with `-` for spaces
 //! (`sans-bold-24`).
 
+use super::apply::FilterCtx;
 use super::args::{parse_float, parse_int, Args};
 use super::overlay::{
     self, b64url_decode, blend_mode, composite_overlay, full_dim_token, unescape, Axis, Position,
 };
-use super::FilterCtx;
 use crate::error::{Error, Result};
 use crate::ops::color::get_color;
 use crate::options::Options;
@@ -221,7 +221,7 @@ impl TextOp {
                     spacing,
                     dpi,
                 };
-                super::check_auto_color(img, &t.color, cx)?;
+                super::apply::check_auto_color(img, &t.color, cx)?;
                 let rendered = colorize(&Image::text(&t.text, &o)?, img, &t.color)?;
                 draw(img, &rendered, &t.x, &t.y, t.alpha, t.blend)
             }
@@ -252,7 +252,7 @@ impl TextOp {
                     height,
                     ..TextOptions::default()
                 };
-                super::check_auto_color(img, &l.color, cx)?;
+                super::apply::check_auto_color(img, &l.color, cx)?;
                 let mut rendered = colorize(&Image::text(&l.text, &o)?, img, &l.color)?;
                 if rendered.height() < height {
                     let w = rendered.width();
