@@ -7,6 +7,8 @@
 //! where they meet the image. The pipeline implements [`Overlays`] and hands
 //! it in through [`FilterCtx`], so nothing here imports the processor.
 
+mod color;
+
 use super::fill::{self, fill};
 use super::FilterOp;
 use crate::error::Result;
