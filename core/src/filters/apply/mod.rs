@@ -8,6 +8,7 @@
 //! it in through [`FilterCtx`], so nothing here imports the processor.
 
 mod color;
+mod effects;
 
 use super::fill::{self, fill};
 use super::FilterOp;
