@@ -9,13 +9,14 @@
 
 mod color;
 mod effects;
+mod fill;
 
-use super::fill::{self, fill};
 use super::FilterOp;
 use crate::error::Result;
 use crate::ops::keep_alive::KeepAlive;
 use crate::options::Options;
 use crate::vips::Image;
+use fill::fill;
 
 impl FilterOp {
     /// Run the filter on `img`. Ops that only steer loading or export
