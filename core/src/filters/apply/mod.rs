@@ -10,6 +10,7 @@
 mod color;
 mod effects;
 mod fill;
+mod shape;
 
 use super::FilterOp;
 use crate::error::Result;
