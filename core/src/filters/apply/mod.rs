@@ -10,7 +10,9 @@
 mod color;
 mod effects;
 mod fill;
+mod overlay;
 mod shape;
+mod text;
 
 use super::FilterOp;
 use crate::error::Result;
