@@ -18,6 +18,10 @@
 //! 7. Filters in URL order, each seeing the previous one's output; `fill`
 //!    pads to the box computed in 6.
 //! 8. Export ([`super::export`]) chooses format and settings from the filters.
+//!
+//! Nested `image()` overlays run this pipeline again one level deeper and
+//! `watermark()` loads through the same loader: the filters ask for both
+//! through [`Overlays`], which [`Ctx`] implements here.
 
 use super::geometry::{self, Resize};
 use super::load::{Loader, Source};
