@@ -16,7 +16,7 @@ pub(crate) mod args;
 mod color;
 mod effects;
 mod fill;
-pub(crate) mod overlay;
+mod overlay;
 mod shape;
 mod text;
 
@@ -27,6 +27,7 @@ use crate::path::Filter;
 
 use args::{to_i32, Args};
 pub(crate) use fill::FillColor;
+pub(crate) use overlay::resolve_full_dimensions;
 
 /// A focal region in source pixels (or 0..1 fractions until resolved).
 #[derive(Debug, Clone, Copy, PartialEq)]
