@@ -160,7 +160,7 @@ impl Imagor {
         let params = path::parse(path);
         self.verify(&params)?;
         check_expire(&params)?;
-        if processor::color::parse_color_image(&params.image).is_some() {
+        if crate::ops::color::parse_color_image(&params.image).is_some() {
             return self.with_ctx(|ctx| processor::run(ctx, None, &params));
         }
         if params.image.is_empty() {

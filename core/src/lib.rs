@@ -27,6 +27,7 @@ pub mod format;
 pub mod hasher;
 mod imagor;
 pub mod loader;
+mod ops;
 pub mod options;
 pub mod path;
 mod probe;

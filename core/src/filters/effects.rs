@@ -1,20 +1,8 @@
 //! Effects: blur, sharpen, pixelate, and the detector-driven redact,
-//! redact_oval and draw_detections.
+//! redact_oval and draw_detections. They are applied in `apply/effects.rs`.
 
 use super::args::{to_i32, Args};
-use super::FilterCtx;
-use crate::error::{Error, Result};
-use crate::vips::{Arg, Call, Image};
-
-/// libvips' largest `gaussblur` sigma. imagor passes bigger values through
-/// and libvips refuses them (406); we refuse them the same way, before
-/// libvips sees an out-of-range value.
-const MAX_BLUR_SIGMA: f64 = 1000.0;
-/// libvips' largest `sharpen` sigma. Bigger values are ignored by libvips,
-/// which then sharpens with its default sigma; imagor inherits that.
-const MAX_SHARPEN_SIGMA: f64 = 10000.0;
-/// libvips' largest `shrink` factor.
-const MAX_SHRINK: i32 = 1_000_000;
+use crate::error::Result;
 
 /// A parsed filter of this family.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,71 +60,4 @@ pub(crate) fn parse(name: &str, a: &Args<'_>) -> Result<Option<EffectOp>> {
         _ => return Ok(None),
     };
     Ok(Some(op))
-}
-
-impl EffectOp {
-    /// Apply to `img`.
-    pub(crate) fn apply(&self, img: &Image, _cx: &mut FilterCtx<'_>) -> Result<Image> {
-        match *self {
-            EffectOp::Blur(sigma) => {
-                if img.is_animated() || sigma <= 0.0 {
-                    return Ok(img.clone());
-                }
-                if sigma > MAX_BLUR_SIGMA {
-                    return Err(Error::Processing(format!(
-                        "gaussblur: sigma {sigma} is out of range 0..{MAX_BLUR_SIGMA}"
-                    )));
-                }
-                img.gaussblur(sigma)
-            }
-            EffectOp::Sharpen(sigma) => {
-                if img.is_animated() || sigma <= 0.0 {
-                    return Ok(img.clone());
-                }
-                let mut call = Call::new("sharpen")
-                    .arg("in", Arg::Image(img))
-                    .arg("x1", Arg::Double(1.0))
-                    .arg("m2", Arg::Double(2.0));
-                if sigma <= MAX_SHARPEN_SIGMA {
-                    call = call.arg("sigma", Arg::Double(sigma));
-                }
-                call.run()?.out()
-            }
-            EffectOp::Pixelate(block) => pixelate(img, block),
-            EffectOp::Detections { .. } => Ok(img.clone()),
-        }
-    }
-}
-
-/// imagor's `pixelateMultiPageImage`: every frame shrunk by `block` (box
-/// average) and zoomed back by pixel replication, so the frame size becomes
-/// a multiple of `block` (libvips rounds the shrunk size).
-fn pixelate(img: &Image, block: i32) -> Result<Image> {
-    if block <= 1 {
-        return Ok(img.clone());
-    }
-    if block > MAX_SHRINK {
-        return Err(Error::Processing(format!(
-            "shrink: factor {block} is out of range"
-        )));
-    }
-    let one = |frame: &Image| frame.shrink(block as f64, block as f64)?.zoom(block, block);
-    let page_height = img.page_height();
-    let pages = img.frames();
-    if page_height <= 0 || pages <= 1 {
-        return one(img);
-    }
-    let mut frames = Vec::with_capacity(pages as usize);
-    for i in 0..pages {
-        frames.push(one(&img.extract_area(
-            0,
-            i * page_height,
-            img.width(),
-            page_height,
-        )?)?);
-    }
-    let refs: Vec<&Image> = frames.iter().collect();
-    let joined = Image::arrayjoin(&refs, 1)?;
-    let new_page_height = joined.height() / pages;
-    crate::processor::multipage::set_pages(&joined, new_page_height)
 }

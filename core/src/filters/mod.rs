@@ -4,7 +4,14 @@
 //! op (a 400 for malformed arguments); the pipeline reads the ops that steer
 //! loading and export, and [`FilterOp::apply`] runs the image filters in URL
 //! order. Each family of image filters lives in its own file.
+//!
+//! This module holds the specs: what each filter means, parsed, with no
+//! image work. Applying them to an image is [`apply`]'s job, one file per
+//! family there too; what `image()` and `watermark()` need from the
+//! pipeline comes in through [`apply::Overlays`], so the filters never
+//! import the processor.
 
+pub(crate) mod apply;
 pub(crate) mod args;
 mod color;
 mod effects;
@@ -15,12 +22,12 @@ mod text;
 
 use crate::error::{Error, Result};
 use crate::format::ImageFormat;
+use crate::options::Options;
 use crate::path::Filter;
-use crate::processor::Ctx;
-use crate::vips::Image;
 
 use args::{to_i32, Args};
-pub(crate) use fill::{fill, FillColor};
+pub(crate) use fill::FillColor;
+pub(crate) use overlay::resolve_full_dimensions;
 
 /// A focal region in source pixels (or 0..1 fractions until resolved).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -166,117 +173,6 @@ impl FilterOp {
             _ => false,
         }
     }
-
-    /// Run the filter on `img`. Ops that only steer loading or export
-    /// return the image unchanged.
-    pub(crate) fn apply(&self, img: Image, cx: &mut FilterCtx<'_>) -> Result<Image> {
-        match self {
-            FilterOp::Fill(color) => {
-                check_auto_color(&img, &color.0, cx)?;
-                fill(&img, cx, color)
-            }
-            FilterOp::BackgroundColor(c) => {
-                check_auto_color(&img, c, cx)?;
-                fill::background_color(&img, c)
-            }
-            FilterOp::Padding { color, sides } => fill::padding(&img, cx, color, *sides),
-            FilterOp::StripIcc => fill::strip_icc(&img),
-            FilterOp::StripExif => fill::strip_exif(&img),
-            FilterOp::Color(op) => op.apply(&img, cx),
-            FilterOp::Effect(op) => op.apply(&img, cx),
-            FilterOp::Shape(op) => op.apply(&img, cx),
-            FilterOp::Text(op) => op.apply(&img, cx),
-            FilterOp::Overlay(op) => op.apply(&img, cx),
-            _ => Ok(img),
-        }
-    }
-}
-
-/// An `auto` colour averages every pixel of the image: refuse canvases over
-/// the resolution limits (422, as export would) before reading them.
-pub(crate) fn check_auto_color(img: &Image, color: &str, cx: &FilterCtx<'_>) -> Result<()> {
-    let first = color.split(',').next().unwrap_or("");
-    if first.trim_start_matches('#').eq_ignore_ascii_case("auto") {
-        crate::processor::load::Loader { opts: cx.ctx.opts }.check_resolution(img)?;
-    }
-    Ok(())
-}
-
-/// State one level of the pipeline shares with its filters.
-pub(crate) struct FilterCtx<'a> {
-    /// Options, loader and nesting depth.
-    pub ctx: &'a Ctx<'a>,
-    /// An odd number of 90° rotations happened at this level (swaps the
-    /// `fill` box).
-    pub rotate90: bool,
-    /// The box `fill` pads to (the requested or computed size).
-    pub fill_width: i32,
-    /// See `fill_width`.
-    pub fill_height: i32,
-    /// The path's padding: left, top, right, bottom.
-    pub padding: [i32; 4],
-    /// Every image this level produced (see [`KeepAlive`]).
-    pub keep: KeepAlive,
-}
-
-/// References to every intermediate image of a pipeline (nested overlays
-/// included), released newest first once the result is no longer needed.
-///
-/// libvips releases a chain of operations recursively when its last image is
-/// released, and renders it recursively too: a long filter chain (`hue(1)` a
-/// few hundred times) would overflow a thread's stack. Holding each
-/// filter's output and releasing them newest first bounds every release to
-/// the operations of one filter; every [`KeepAlive::CUT_EVERY`] filters the
-/// image is rendered to memory ([`KeepAlive::cut`]), which bounds the
-/// rendering depth. Paths with fewer filters never pay for a cut.
-#[derive(Default)]
-pub(crate) struct KeepAlive {
-    images: Vec<Image>,
-    since_cut: usize,
-}
-
-impl KeepAlive {
-    /// Filters of one pipeline level between two cuts.
-    pub(crate) const CUT_EVERY: usize = 32;
-
-    /// Hold a reference to the output of one filter.
-    pub(crate) fn push(&mut self, img: &Image) {
-        self.images.push(img.clone());
-        self.since_cut += 1;
-    }
-
-    /// Take over the references of a nested pipeline.
-    pub(crate) fn append(&mut self, mut other: KeepAlive) {
-        self.images.append(&mut other.images);
-    }
-
-    /// After [`KeepAlive::CUT_EVERY`] filters, render `img` to memory (within
-    /// the resolution limits, else 422 as export would answer) and release
-    /// the chain behind it.
-    pub(crate) fn cut(&mut self, img: Image, opts: &crate::options::Options) -> Result<Image> {
-        if self.since_cut < Self::CUT_EVERY {
-            return Ok(img);
-        }
-        crate::processor::load::Loader { opts }.check_resolution(&img)?;
-        let cut = img.copy_memory()?;
-        drop(img);
-        self.release();
-        self.push(&cut);
-        self.since_cut = 0;
-        Ok(cut)
-    }
-
-    fn release(&mut self) {
-        while let Some(img) = self.images.pop() {
-            drop(img);
-        }
-    }
-}
-
-impl Drop for KeepAlive {
-    fn drop(&mut self) {
-        self.release();
-    }
 }
 
 /// One enabled filter of a path.
@@ -302,8 +198,7 @@ impl Parsed {
 
 /// Parse every filter of a path, in order. Disabled filters are dropped (or
 /// refused with `strict_filters`); indices are kept for `max_filter_ops`.
-pub(crate) fn parse_all(filters: &[Filter], ctx: &Ctx<'_>) -> Result<Vec<Parsed>> {
-    let opts = ctx.opts;
+pub(crate) fn parse_all(filters: &[Filter], opts: &Options) -> Result<Vec<Parsed>> {
     let mut out = Vec::with_capacity(filters.len());
     for (i, f) in filters.iter().enumerate() {
         if opts.is_filter_disabled(&f.name) {

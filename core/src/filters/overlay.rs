@@ -1,18 +1,14 @@
 //! Overlays: `image()` and `watermark()`, and the placement and compositing
 //! they share with `text()` and `label()` (imagor's `compositeOverlay`).
+//!
+//! Here: the ops, placement arguments ([`Position`]) and the text helpers
+//! `text()` shares (unescaping, base64url, f-tokens). Loading and
+//! compositing are in `apply/overlay.rs`.
 
-use super::args::{parse_float, parse_int, to_i32, Args};
-use super::FilterCtx;
-use crate::error::{Error, Result};
+use super::args::{parse_float, parse_int, Args};
+use crate::error::Result;
 use crate::path::{H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
-use crate::processor::color::parse_color_image;
-use crate::processor::load::{Loader, Source};
-use crate::processor::{multipage, pipeline, Ctx};
-use crate::vips::{BlendMode, Extend, Image, Interesting, Interpretation, Size};
-
-/// libvips' largest image dimension (`VIPS_MAX_COORD`); larger sizes are
-/// out of range for its operations.
-const VIPS_MAX_COORD: i64 = 10_000_000;
+use crate::vips::BlendMode;
 
 /// A parsed filter of this family.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,88 +99,6 @@ pub(crate) fn parse(name: &str, a: &Args<'_>) -> Result<Option<OverlayOp>> {
         _ => return Ok(None),
     };
     Ok(Some(op))
-}
-
-impl OverlayOp {
-    /// Apply to `img`.
-    pub(crate) fn apply(&self, img: &Image, cx: &mut FilterCtx<'_>) -> Result<Image> {
-        match self {
-            OverlayOp::Nothing => Ok(img.clone()),
-            OverlayOp::Image {
-                path,
-                x,
-                y,
-                alpha,
-                blend,
-            } => {
-                let nested = nested_image(img, cx.ctx, path)?;
-                let overlay = nested.img.clone();
-                cx.keep.append(nested.chain);
-                composite_overlay(img, &overlay, x, y, *alpha, *blend)
-            }
-            OverlayOp::Watermark {
-                image,
-                x,
-                y,
-                alpha,
-                ratio,
-            } => {
-                let overlay = watermark_image(img, cx.ctx, image, *ratio)?;
-                composite_overlay(img, &overlay, x, y, *alpha, BlendMode::Over)
-            }
-        }
-    }
-}
-
-/// Run the nested path of `image()` one level deeper.
-fn nested_image(img: &Image, ctx: &Ctx<'_>, path: &str) -> Result<pipeline::Processed> {
-    let max = ctx.opts.max_overlay_depth;
-    if ctx.depth >= max {
-        return Err(Error::invalid_msg(format!(
-            "image(): overlays nested deeper than max_overlay_depth ({max})"
-        )));
-    }
-    let path = resolve_full_dimensions(path, img.width(), img.page_height());
-    let params = crate::path::parse(&path);
-    let source = if parse_color_image(&params.image).is_some() {
-        None
-    } else {
-        let load = ctx.load.ok_or(Error::NotFound)?;
-        Some(Source::bytes(&load(&params.image)?))
-    };
-    let child = Ctx {
-        opts: ctx.opts,
-        load: ctx.load,
-        depth: ctx.depth + 1,
-    };
-    pipeline::load_and_process(&child, source.as_ref(), &params)
-}
-
-/// imagor's `loadOverlayImage` without its cache: the watermark resized to
-/// fit the ratio box (up or down), or only shrunk to the limits.
-fn watermark_image(
-    img: &Image,
-    ctx: &Ctx<'_>,
-    key: &str,
-    ratio: Option<(Option<i64>, Option<i64>)>,
-) -> Result<Image> {
-    let load = ctx.load.ok_or(Error::NotFound)?;
-    let source = Source::bytes(&load(key)?);
-    let n = if img.is_animated() { -1 } else { 1 };
-    let loader = Loader { opts: ctx.opts };
-    let side = |pct: Option<i64>, full: i32| match pct {
-        None => full as i64,
-        Some(p) => (full as i64).saturating_mul(p) / 100,
-    };
-    if let Some((rw, rh)) = ratio {
-        let (w, h) = (side(rw, img.width()), side(rh, img.page_height()));
-        if w > 0 && h > 0 {
-            let (w, h) = (w.min(VIPS_MAX_COORD) as i32, h.min(VIPS_MAX_COORD) as i32);
-            return loader.thumbnail(&source, w, h, Interesting::None, Size::Both, n, 1, 0);
-        }
-    }
-    let (mw, mh) = (ctx.opts.max_width, ctx.opts.max_height);
-    loader.thumbnail(&source, mw, mh, Interesting::None, Size::Down, n, 1, 0)
 }
 
 /// Which side of the canvas a [`Position`] measures.
@@ -287,7 +201,7 @@ impl Position {
 
     /// The coordinate on a canvas of `canvas` pixels for an overlay of
     /// `size`, and how many tiles `repeat` needs (1 otherwise).
-    pub(super) fn resolve(&self, canvas: i64, size: i64) -> (i64, i64) {
+    pub(crate) fn resolve(&self, canvas: i64, size: i64) -> (i64, i64) {
         let (pos, repeat) = match self.place {
             Place::Origin => (0, 1),
             Place::Pixels(n) => (n, 1),
@@ -395,7 +309,7 @@ fn resolve_full_dim(token: &str, parent: i32) -> String {
 
 /// imagor's `resolveFullDimensions`: in the first `WxH` segment before
 /// `filters:`, replace f-tokens by the parent's size (minus the offset).
-pub(super) fn resolve_full_dimensions(path: &str, parent_w: i32, parent_h: i32) -> String {
+pub(crate) fn resolve_full_dimensions(path: &str, parent_w: i32, parent_h: i32) -> String {
     let mut start = 0;
     let ends = path.match_indices('/').map(|(i, _)| i).chain([path.len()]);
     for i in ends {
@@ -415,93 +329,4 @@ pub(super) fn resolve_full_dimensions(path: &str, parent_w: i32, parent_h: i32) 
         start = i + 1;
     }
     path.to_owned()
-}
-
-/// Convert one- and two-band images to sRGB (imagor's `ensureCompositeSRGB`).
-pub(super) fn ensure_srgb(img: &Image) -> Result<Image> {
-    if img.bands() < 3 {
-        img.colourspace(Interpretation::SRGB)
-    } else {
-        Ok(img.clone())
-    }
-}
-
-/// imagor's `compositeOverlay`: sRGB with alpha, alpha multiplier, place
-/// (and tile) the overlay, clip it to the canvas, skip it when fully
-/// outside, repeat its frames to cover the base's, and blend with
-/// `composite2`.
-pub(super) fn composite_overlay(
-    img: &Image,
-    overlay: &Image,
-    x: &Position,
-    y: &Position,
-    alpha: f64,
-    mode: BlendMode,
-) -> Result<Image> {
-    let img = ensure_srgb(img)?;
-    let mut overlay = ensure_srgb(overlay)?;
-    if !overlay.has_alpha() {
-        overlay = overlay.add_alpha()?;
-    }
-    if alpha > 0.0 {
-        let m = 1.0 - alpha / 100.0;
-        if m != 1.0 {
-            overlay = overlay.linear(&[1.0, 1.0, 1.0, m], &[0.0; 4])?;
-        }
-    }
-    let (w, h) = (img.width() as i64, img.page_height() as i64);
-    let (mut ow, mut oh) = (overlay.width() as i64, overlay.page_height() as i64);
-    let (x, across) = x.resolve(w, ow);
-    let (y, down) = y.resolve(h, oh);
-    if across.saturating_mul(down) > 1 {
-        let (tw, th) = (
-            to_i32(across.saturating_mul(ow)),
-            to_i32(down.saturating_mul(oh)),
-        );
-        overlay = multipage::embed(&overlay, 0, 0, tw, th, Extend::Repeat, None)?;
-        ow = overlay.width() as i64;
-        oh = overlay.page_height() as i64;
-    }
-    if x >= w || y >= h || x.saturating_add(ow) <= 0 || y.saturating_add(oh) <= 0 {
-        return Ok(img);
-    }
-    // The visible part of the overlay, and where it lands.
-    let (mut left, mut top, mut vw, mut vh, mut ex, mut ey) = (0, 0, ow, oh, x, y);
-    if x + ow > w {
-        vw = w - x;
-    }
-    if y + oh > h {
-        vh = h - y;
-    }
-    if x < 0 {
-        left = -x;
-        vw = ow + x;
-        ex = 0;
-    }
-    if y < 0 {
-        top = -y;
-        vh = oh + y;
-        ey = 0;
-    }
-    if left > 0 || top > 0 || vw < ow || vh < oh {
-        if vw <= 0 || vh <= 0 {
-            return Ok(img);
-        }
-        overlay = multipage::extract_area(&overlay, left as i32, top as i32, vw as i32, vh as i32)?;
-    }
-    overlay = multipage::embed(
-        &overlay,
-        ex as i32,
-        ey as i32,
-        w as i32,
-        h as i32,
-        Extend::Black,
-        None,
-    )?;
-    let (frames, overlay_frames) = (img.frames(), overlay.frames());
-    if frames > overlay_frames {
-        let copies = (frames + overlay_frames - 1) / overlay_frames;
-        overlay = overlay.replicate(1, copies)?;
-    }
-    img.composite2(&overlay, mode, 0, 0)
 }

@@ -1,10 +1,10 @@
 //! Export: the output format and its settings from the filters, ICC and
 //! metadata stripping, and the `max_bytes` quality search.
 
-use super::color::normalize_srgb;
 use crate::error::Result;
 use crate::filters::{FilterOp, Parsed};
 use crate::format::ImageFormat;
+use crate::ops::color::normalize_srgb;
 use crate::options::Options;
 use crate::vips::{Arg, Call, Image};
 
@@ -102,7 +102,7 @@ pub(crate) fn export(
     let format = params.save_format();
     let mut quality = params.quality;
     loop {
-        super::load::Loader { opts }.check_resolution(&img)?;
+        crate::ops::limits::check_resolution(&img, opts)?;
         let buf = save(&img, format, params, quality, opts)?;
         let searching = params.max_bytes > 0
             && !params.lossless

@@ -3,14 +3,14 @@
 //! `applyTransformations` up to the filter loop).
 
 use super::load::animated_thumbnail_with_crop;
-use super::multipage;
 use crate::error::Result;
 use crate::filters::FocalRect;
+use crate::ops::limits::check_resolution;
+use crate::ops::multipage;
+use crate::ops::trim::find_trim;
 use crate::options::Options;
-use crate::path::{
-    Params, H_ALIGN_LEFT, H_ALIGN_RIGHT, TRIM_BY_BOTTOM_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP,
-};
-use crate::vips::{Direction, Image, Interesting, Interpretation, Size};
+use crate::path::{Params, H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
+use crate::vips::{Direction, Image, Interesting, Size};
 
 /// How the image arrived at this stage.
 pub(crate) struct Resize {
@@ -203,8 +203,7 @@ fn resize(
     } else {
         animated_thumbnail_with_crop(&img, w, h, interest, Size::Both, opts)?
     };
-    let loader = super::load::Loader { opts };
-    loader.check_resolution(&out)?;
+    check_resolution(&out, opts)?;
     Ok(out)
 }
 
@@ -244,25 +243,4 @@ fn focal_thumbnail(
         .min((resized.page_height() - h) as f64)
         .max(0.0);
     multipage::extract_area(&resized, left as i32, top as i32, w, h)
-}
-
-/// The box outside which the image is background (imagor's `findTrim`):
-/// the reference colour is the top-left (or bottom-right) pixel, alpha is
-/// flattened onto magenta, animations are not trimmed.
-pub(crate) fn find_trim(img: &Image, by: &str, tolerance: i64) -> Option<(i32, i32, i32, i32)> {
-    if img.is_animated() {
-        return None;
-    }
-    let mut tmp = img.copy_as(Some(Interpretation::SRGB)).ok()?;
-    if tmp.has_alpha() {
-        tmp = tmp.flatten(&[255.0, 0.0, 255.0]).ok()?;
-    }
-    let (x, y) = if by == TRIM_BY_BOTTOM_RIGHT {
-        (tmp.width() - 1, tmp.page_height() - 1)
-    } else {
-        (0, 0)
-    };
-    let tolerance = if tolerance == 0 { 1 } else { tolerance };
-    let background = tmp.getpoint(x, y).ok()?;
-    tmp.find_trim(tolerance as f64, &background).ok()
 }

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::{sniff, ImageFormat, Sniffed};
+use crate::ops::limits::check_resolution;
 use crate::options::Options;
 use crate::vips::{Arg, BandFormat, Blob, Call, Image, Interesting, Interpretation, Size};
 
@@ -143,18 +144,9 @@ pub(crate) struct Loader<'a> {
 }
 
 impl Loader<'_> {
-    /// Refuse images over the size limits (imagor's `CheckResolution`;
-    /// the pixel count covers every loaded frame).
-    pub(crate) fn check_resolution(&self, img: &Image) -> Result<()> {
-        let o = self.opts;
-        if !o.unlimited
-            && (img.width() > o.max_width
-                || img.page_height() > o.max_height
-                || img.width() as i64 * img.height() as i64 > o.max_resolution)
-        {
-            return Err(Error::MaxResolutionExceeded);
-        }
-        Ok(())
+    /// [`check_resolution`] under this loader's options.
+    fn check_resolution(&self, img: &Image) -> Result<()> {
+        check_resolution(img, self.opts)
     }
 
     fn base_opts(&self, source: &Source, dpi: i32) -> LoadOpts {
@@ -424,5 +416,5 @@ pub(crate) fn animated_thumbnail_with_crop(
         }
         _ => (0, 0),
     };
-    super::multipage::extract_area(&resized, left, top, w, h)
+    crate::ops::multipage::extract_area(&resized, left, top, w, h)
 }

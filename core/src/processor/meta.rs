@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::color::{average_rgb, normalize_srgb};
 use crate::error::{Error, Result};
 use crate::filters::{FilterOp, Parsed};
 use crate::format::ImageFormat;
+use crate::ops::color::{average_rgb, normalize_srgb};
 use crate::vips::{BandFormat, Image, Interesting, Size};
 
 /// The `/meta` answer, with imagor's field names.

@@ -1,15 +1,16 @@
 //! Processing: bytes + imagor path → image bytes (or `/meta` JSON).
 //!
 //! [`pipeline`] holds the ordered stages; [`load`], [`geometry`],
-//! [`export`] and [`meta`] the work of each.
+//! [`export`] and [`meta`] the work of each. The filters (`crate::filters`)
+//! are read and run from here, never the other way round: `image()` and
+//! `watermark()` reach back through the `Overlays` trait that `Ctx`
+//! implements, and the image helpers both sides use live in `crate::ops`.
 
 mod bmp;
-pub(crate) mod color;
 mod export;
 pub(crate) mod geometry;
 pub(crate) mod load;
 pub mod meta;
-pub(crate) mod multipage;
 pub(crate) mod pipeline;
 
 use crate::error::Result;

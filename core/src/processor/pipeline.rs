@@ -18,15 +18,22 @@
 //! 7. Filters in URL order, each seeing the previous one's output; `fill`
 //!    pads to the box computed in 6.
 //! 8. Export ([`super::export`]) chooses format and settings from the filters.
+//!
+//! Nested `image()` overlays run this pipeline again one level deeper and
+//! `watermark()` loads through the same loader: the filters ask for both
+//! through [`Overlays`], which [`Ctx`] implements here.
 
 use super::geometry::{self, Resize};
 use super::load::{Loader, Source};
-use super::{color, multipage, Ctx};
+use super::Ctx;
 use crate::error::{Error, Result};
-use crate::filters::{self, FilterCtx, FilterOp, FocalRect, KeepAlive, Parsed};
+use crate::filters::apply::{FilterCtx, Overlays};
+use crate::filters::{self, resolve_full_dimensions, FilterOp, FocalRect, Parsed};
 use crate::format::ImageFormat;
+use crate::ops::keep_alive::KeepAlive;
+use crate::ops::{color, multipage};
 use crate::path::{Params, H_ALIGN_LEFT, H_ALIGN_RIGHT, V_ALIGN_BOTTOM, V_ALIGN_TOP};
-use crate::vips::{Angle, Image, Interesting, Size};
+use crate::vips::{Image, Interesting, Size};
 
 /// The processed image and what export needs to know about its source.
 pub(crate) struct Processed {
@@ -46,7 +53,7 @@ pub(crate) fn load_and_process(
     source: Option<&Source>,
     p: &Params,
 ) -> Result<Processed> {
-    let ops = filters::parse_all(&p.filters, ctx)?;
+    let ops = filters::parse_all(&p.filters, ctx.opts)?;
     if let Some(c) = color::parse_color_image(&p.image) {
         let img = color_source(ctx, p, c)?;
         let how = Resize {
@@ -68,7 +75,8 @@ pub(crate) fn load_and_process(
     let (img, thumbnail) = plan.load(&loader, source, p)?;
     let img = if plan.orient > 0 {
         // Rotate before resizing; drop the tag so thumbnail won't rotate again.
-        multipage::rotate(&img, angle_for(plan.orient))?.with_meta(|m| m.remove("orientation"))?
+        multipage::rotate(&img, multipage::angle_for(plan.orient))?
+            .with_meta(|m| m.remove("orientation"))?
     } else {
         img
     };
@@ -87,13 +95,52 @@ pub(crate) fn load_and_process(
     })
 }
 
-/// imagor's `getAngle`: `orient`/`rotate` degrees are counter-clockwise.
-pub(crate) fn angle_for(degrees: i32) -> Angle {
-    match degrees {
-        90 => Angle::D270,
-        180 => Angle::D180,
-        270 => Angle::D90,
-        _ => Angle::D0,
+/// The pipeline seen from overlay filters: a nested `image()` path runs one
+/// level deeper (up to `max_overlay_depth`), watermarks load through the
+/// same loader.
+impl Overlays for Ctx<'_> {
+    /// Run the nested path of `image()` one level deeper.
+    fn nested(
+        &self,
+        path: &str,
+        parent_width: i32,
+        parent_height: i32,
+    ) -> Result<(Image, KeepAlive)> {
+        let max = self.opts.max_overlay_depth;
+        if self.depth >= max {
+            return Err(Error::invalid_msg(format!(
+                "image(): overlays nested deeper than max_overlay_depth ({max})"
+            )));
+        }
+        let path = resolve_full_dimensions(path, parent_width, parent_height);
+        let params = crate::path::parse(&path);
+        let source = if color::parse_color_image(&params.image).is_some() {
+            None
+        } else {
+            let load = self.load.ok_or(Error::NotFound)?;
+            Some(Source::bytes(&load(&params.image)?))
+        };
+        let child = Ctx {
+            opts: self.opts,
+            load: self.load,
+            depth: self.depth + 1,
+        };
+        let done = load_and_process(&child, source.as_ref(), &params)?;
+        Ok((done.img, done.chain))
+    }
+
+    /// imagor's `loadOverlayImage` without its cache: the watermark resized to
+    /// fit the ratio box (up or down), or only shrunk to the limits.
+    fn watermark(&self, key: &str, fit: Option<(i32, i32)>, animated: bool) -> Result<Image> {
+        let load = self.load.ok_or(Error::NotFound)?;
+        let source = Source::bytes(&load(key)?);
+        let n = if animated { -1 } else { 1 };
+        let loader = Loader { opts: self.opts };
+        if let Some((w, h)) = fit {
+            return loader.thumbnail(&source, w, h, Interesting::None, Size::Both, n, 1, 0);
+        }
+        let (mw, mh) = (self.opts.max_width, self.opts.max_height);
+        loader.thumbnail(&source, mw, mh, Interesting::None, Size::Down, n, 1, 0)
     }
 }
 
@@ -305,7 +352,8 @@ fn transform_and_filter(
     let (mut img, fill_w, fill_h) = geometry::transform(img, p, how, focal, ctx.opts)?;
     let clamp = |v: i64| v.clamp(0, i32::MAX as i64) as i32;
     let mut cx = FilterCtx {
-        ctx,
+        opts: ctx.opts,
+        overlays: ctx,
         rotate90: false,
         fill_width: fill_w,
         fill_height: fill_h,

@@ -75,6 +75,16 @@ pub(crate) fn rotate(img: &Image, angle: Angle) -> Result<Image> {
     per_frame(img, |frame| frame.rot(angle))
 }
 
+/// imagor's `getAngle`: `orient`/`rotate` degrees are counter-clockwise.
+pub(crate) fn angle_for(degrees: i32) -> Angle {
+    match degrees {
+        90 => Angle::D270,
+        180 => Angle::D180,
+        270 => Angle::D90,
+        _ => Angle::D0,
+    }
+}
+
 /// Replace the frame height and count after frames were rebuilt by hand.
 pub(crate) fn set_pages(img: &Image, page_height: i32) -> Result<Image> {
     let pages = if page_height > 0 {

@@ -1,0 +1,68 @@
+//! [`KeepAlive`]: holding a pipeline's intermediate images so libvips
+//! releases and renders them in bounded depth; the pipeline owns one per
+//! level and `image()` overlays hand theirs to the parent.
+
+use super::limits::check_resolution;
+use crate::error::Result;
+use crate::options::Options;
+use crate::vips::Image;
+
+/// References to every intermediate image of a pipeline (nested overlays
+/// included), released newest first once the result is no longer needed.
+///
+/// libvips releases a chain of operations recursively when its last image is
+/// released, and renders it recursively too: a long filter chain (`hue(1)` a
+/// few hundred times) would overflow a thread's stack. Holding each
+/// filter's output and releasing them newest first bounds every release to
+/// the operations of one filter; every [`KeepAlive::CUT_EVERY`] filters the
+/// image is rendered to memory ([`KeepAlive::cut`]), which bounds the
+/// rendering depth. Paths with fewer filters never pay for a cut.
+#[derive(Default)]
+pub(crate) struct KeepAlive {
+    images: Vec<Image>,
+    since_cut: usize,
+}
+
+impl KeepAlive {
+    /// Filters of one pipeline level between two cuts.
+    pub(crate) const CUT_EVERY: usize = 32;
+
+    /// Hold a reference to the output of one filter.
+    pub(crate) fn push(&mut self, img: &Image) {
+        self.images.push(img.clone());
+        self.since_cut += 1;
+    }
+
+    /// Take over the references of a nested pipeline.
+    pub(crate) fn append(&mut self, mut other: KeepAlive) {
+        self.images.append(&mut other.images);
+    }
+
+    /// After [`KeepAlive::CUT_EVERY`] filters, render `img` to memory (within
+    /// the resolution limits, else 422 as export would answer) and release
+    /// the chain behind it.
+    pub(crate) fn cut(&mut self, img: Image, opts: &Options) -> Result<Image> {
+        if self.since_cut < Self::CUT_EVERY {
+            return Ok(img);
+        }
+        check_resolution(&img, opts)?;
+        let cut = img.copy_memory()?;
+        drop(img);
+        self.release();
+        self.push(&cut);
+        self.since_cut = 0;
+        Ok(cut)
+    }
+
+    fn release(&mut self) {
+        while let Some(img) = self.images.pop() {
+            drop(img);
+        }
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
