@@ -22,6 +22,12 @@ fn imagor() -> Imagor {
     Imagor::new(Options {
         unsafe_: true,
         file_loader_base_dir: common::testdata().to_string_lossy().into_owned(),
+        // imagor's configuration: it loads JPEG 2000 and PDF, which we
+        // refuse by default as libvips flags their loaders untrusted.
+        block_untrusted_loaders: false,
+        // Conformance, not the budget: a debug build on a busy 2-core
+        // machine may take longer than the default 2 s on large goldens.
+        process_timeout: std::time::Duration::from_secs(60),
         ..Options::default()
     })
     .expect("Imagor::new with the file loader on testdata/")

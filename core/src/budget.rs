@@ -16,6 +16,7 @@
 //! refusal means the work would surely not fit. Both kinds of refusal name
 //! the option that sets the limit.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,74 +25,141 @@ use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::vips::deadline::{Deadline, Entered};
 
-/// The budget of one call.
-pub(crate) struct Budget {
+/// The budget of one call. Cheap to clone: clones share the same state.
+#[derive(Clone)]
+pub(crate) struct Budget(Arc<Inner>);
+
+struct Inner {
     deadline: Option<Arc<Deadline>>,
     max_memory: u64,
+    /// Estimated work charged so far, in nanoseconds. libvips operations
+    /// are lazy (their work happens when the result is written), so the
+    /// estimates of a call add up and the sum is held against the limit.
+    charged_ns: AtomicU64,
+    /// Estimated bytes charged so far. Most allocations of a call are alive
+    /// together at its peak (the decoder's buffers while the pipeline that
+    /// reads them runs), so they add up too.
+    charged_bytes: AtomicU64,
 }
 
 impl Budget {
     /// The budget `opts` describe, its clock started now.
     pub(crate) fn new(opts: &Options) -> Budget {
-        Budget {
+        Budget(Arc::new(Inner {
             deadline: (!opts.process_timeout.is_zero())
                 .then(|| Deadline::new(opts.process_timeout)),
             max_memory: opts.max_memory,
-        }
+            charged_ns: AtomicU64::new(0),
+            charged_bytes: AtomicU64::new(0),
+        }))
     }
 
     /// A budget without limits (for helpers and tests).
-    #[allow(dead_code)]
     pub(crate) fn unlimited() -> Budget {
-        Budget {
-            deadline: None,
+        Budget::new(&Options {
+            process_timeout: Duration::ZERO,
             max_memory: 0,
-        }
+            ..Options::default()
+        })
     }
 
-    /// Make the deadline watch every libvips image this thread creates
-    /// until the guard is dropped.
-    pub(crate) fn enter(&self) -> Option<Entered> {
-        self.deadline.as_ref().map(|d| d.enter())
+    /// For the rest of the call on this thread: make the deadline watch
+    /// every libvips image created, and let helpers that are not handed the
+    /// budget find it ([`current`]). Undone when the guard is dropped.
+    pub(crate) fn enter(&self) -> Scope {
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        Scope {
+            _deadline: self.0.deadline.as_ref().map(|d| d.enter()),
+            previous,
+        }
     }
 
     /// `Err(Timeout)` once the deadline has passed.
     pub(crate) fn check(&self) -> Result<()> {
-        match &self.deadline {
+        match &self.0.deadline {
             Some(d) if d.expired() => Err(d.error()),
             _ => Ok(()),
         }
     }
 
-    /// Refuse `what` when it needs more than `max_memory` bytes.
+    /// Nanoseconds left before the deadline (`None` without one).
+    pub(crate) fn time_left_ns(&self) -> Option<u64> {
+        self.0
+            .deadline
+            .as_ref()
+            .map(|d| d.remaining().as_nanos().min(u64::MAX as u128) as u64)
+    }
+
+    /// The timeout error for `what`, refused because it would not finish
+    /// in time.
+    pub(crate) fn timeout_error(&self, what: &str) -> Error {
+        let limit = self
+            .0
+            .deadline
+            .as_ref()
+            .map_or(Duration::ZERO, |d| d.limit());
+        Error::Timeout(format!(
+            "timeout: {what} would take longer than process_timeout ({}) allows",
+            format_duration(limit)
+        ))
+    }
+
+    /// Add `bytes` for `what` to the call's memory and refuse it when the
+    /// total would exceed `max_memory`.
     pub(crate) fn charge_memory(&self, what: &str, bytes: u64) -> Result<()> {
-        if self.max_memory > 0 && bytes > self.max_memory {
+        let max = self.0.max_memory;
+        if max == 0 {
+            return Ok(());
+        }
+        let total = self
+            .0
+            .charged_bytes
+            .fetch_add(bytes, Ordering::Relaxed)
+            .saturating_add(bytes);
+        if total > max {
+            let also = total.saturating_sub(bytes);
             return Err(Error::limit(
                 "max_memory",
                 format!(
-                    "{what} needs about {} of memory, more than max_memory ({})",
+                    "{what} needs about {}{}, more than max_memory ({})",
                     format_bytes(bytes),
-                    format_bytes(self.max_memory)
+                    if also > 0 {
+                        format!(
+                            " of memory besides the {} already in use",
+                            format_bytes(also)
+                        )
+                    } else {
+                        " of memory".to_owned()
+                    },
+                    format_bytes(max)
                 ),
             ));
         }
         Ok(())
     }
 
-    /// Refuse `what` when its estimated duration exceeds the time left
-    /// (and check the deadline itself).
+    /// Add the estimated work of `what` to the call's total and refuse it
+    /// when the total would exceed `process_timeout` or the work alone the
+    /// time left (and check the deadline itself).
     pub(crate) fn charge_time(&self, what: &str, cost: Cost) -> Result<()> {
-        let Some(d) = &self.deadline else {
+        let Some(d) = &self.0.deadline else {
             return Ok(());
         };
         if d.expired() {
             return Err(d.error());
         }
+        let ns = cost.0.clamp(0.0, u64::MAX as f64) as u64;
+        let total = self
+            .0
+            .charged_ns
+            .fetch_add(ns, Ordering::Relaxed)
+            .saturating_add(ns);
         let estimate = cost.duration();
-        if estimate > d.remaining() {
+        let total = Duration::from_nanos(total);
+        if estimate > d.remaining() || total > d.limit() {
             return Err(Error::Timeout(format!(
                 "timeout: {what} would take about {}, more than process_timeout ({}) allows",
-                format_duration(round_ms(estimate)),
+                format_duration(round_ms(estimate.max(Duration::from_millis(1)))),
                 format_duration(d.limit())
             )));
         }
@@ -101,6 +169,32 @@ impl Budget {
 
 fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis().min(u64::MAX as u128) as u64)
+}
+
+thread_local! {
+    /// The budget of the call running on this thread.
+    static CURRENT: std::cell::RefCell<Option<Budget>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The budget of a call entered on this thread ([`Budget::enter`]).
+pub(crate) struct Scope {
+    _deadline: Option<Entered>,
+    previous: Option<Budget>,
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// The budget of the call entered on this thread (unlimited outside a
+/// call), for helpers that are not handed one (per-frame work).
+pub(crate) fn current() -> Budget {
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .unwrap_or_else(Budget::unlimited)
 }
 
 /// Bytes for messages: `"1.2 GiB"`, `"256 MiB"`, `"12 KiB"`.
@@ -169,6 +263,8 @@ mod tests {
         };
         let b = Budget::new(&opts);
         assert!(b.charge_memory("x", 1 << 20).is_ok());
+        assert!(b.charge_memory("one more byte", 1).is_err());
+        let b = Budget::new(&opts);
         let e = b
             .charge_memory("decoding a 9000x9000 JPEG 2000 tile", 3 << 30)
             .unwrap_err();
@@ -180,6 +276,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.status(), 408);
         assert!(e.to_string().contains("process_timeout (2s)"), "{e}");
+        // Charges add up: once over, the call stays over.
+        assert!(b.charge_time("cheap", Cost::per_pixel(100.0, 1.0)).is_err());
+        let b = Budget::new(&opts);
         assert!(b.charge_time("cheap", Cost::per_pixel(100.0, 1.0)).is_ok());
         let free = Budget::unlimited();
         assert!(free.charge_memory("x", u64::MAX).is_ok());

@@ -10,8 +10,8 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration {text:?}");
     let s = text.trim();
     let s = s.strip_prefix('+').unwrap_or(s);
-    if s.starts_with('-') {
-        return if s[1..].chars().all(|c| c == '0' || c == '.') && s.len() > 1 {
+    if let Some(abs) = s.strip_prefix('-') {
+        return if !abs.is_empty() && abs.chars().all(|c| c == '0' || c == '.') {
             Ok(Duration::ZERO)
         } else {
             Err(format!("negative duration {text:?}"))

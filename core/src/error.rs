@@ -43,9 +43,13 @@ pub enum Error {
     /// The URL carried an `expire()` filter in the past. 410.
     #[error("expired")]
     Expired,
-    /// The bytes are not an image format we can load or save. 406.
-    #[error("unsupported format")]
-    UnsupportedFormat,
+    /// The bytes are not an image format we can load or save, or a format
+    /// refused by configuration. 406.
+    ///
+    /// The message is imagor's `"unsupported format"`, or says which format
+    /// was refused and why (`"unsupported format: pdf input is refused ..."`).
+    #[error("{0}")]
+    UnsupportedFormat(String),
     /// The source is larger than the configured byte limit. 400.
     #[error("maximum size exceeded")]
     MaxSizeExceeded,
@@ -98,6 +102,11 @@ impl Error {
         Error::Internal("internal error".to_owned())
     }
 
+    /// imagor's plain `ErrUnsupportedFormat` (`"unsupported format"`, 406).
+    pub fn unsupported() -> Self {
+        Error::UnsupportedFormat("unsupported format".to_owned())
+    }
+
     /// imagor's plain `ErrTimeout` (`{"message":"timeout","status":408}`).
     pub fn timeout() -> Self {
         Error::Timeout("timeout".to_owned())
@@ -120,7 +129,7 @@ impl Error {
             Error::SourceNotAllowed | Error::SignatureMismatch => 403,
             Error::Timeout(_) => 408,
             Error::Expired => 410,
-            Error::UnsupportedFormat | Error::Processing(_) => 406,
+            Error::UnsupportedFormat(_) | Error::Processing(_) => 406,
             Error::MaxResolutionExceeded | Error::LimitExceeded { .. } => 422,
             Error::TooManyRequests => 429,
             Error::Status { status, .. } => *status,
@@ -142,7 +151,7 @@ impl Error {
             Error::SignatureMismatch => "signature_mismatch",
             Error::Timeout(_) => "timeout",
             Error::Expired => "expired",
-            Error::UnsupportedFormat => "unsupported_format",
+            Error::UnsupportedFormat(_) => "unsupported_format",
             Error::MaxSizeExceeded => "max_size_exceeded",
             Error::MaxResolutionExceeded => "max_resolution_exceeded",
             Error::TooManyRequests => "too_many_requests",
@@ -179,7 +188,7 @@ impl Error {
             (403, "url signature mismatch") => Some(Error::SignatureMismatch),
             (408, _) => Some(Error::Timeout(message.to_owned())),
             (410, "expired") => Some(Error::Expired),
-            (406, "unsupported format") => Some(Error::UnsupportedFormat),
+            (406, "unsupported format") => Some(Error::unsupported()),
             (400, "maximum size exceeded") => Some(Error::MaxSizeExceeded),
             (422, "maximum resolution exceeded") => Some(Error::MaxResolutionExceeded),
             (429, "too many requests") => Some(Error::TooManyRequests),
@@ -243,7 +252,7 @@ mod tests {
             Error::NotFound,
             Error::SignatureMismatch,
             Error::SourceNotAllowed,
-            Error::UnsupportedFormat,
+            Error::unsupported(),
             Error::MaxResolutionExceeded,
             Error::invalid(),
             Error::Processing("VipsJpeg: premature end".into()),

@@ -91,14 +91,14 @@ impl Imagor {
     /// Run `f` with a pipeline context whose overlay loader is this
     /// instance's loader chain.
     fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
-        let deadline = (!self.opts.process_timeout.is_zero())
-            .then(|| crate::vips::deadline::Deadline::new(self.opts.process_timeout));
-        let _entered = deadline.as_ref().map(|d| d.enter());
+        let budget = crate::budget::Budget::new(&self.opts);
+        let _entered = budget.enter();
         #[cfg(feature = "leak-hook")]
         let _leak = LeakOnDrop;
         let load = |key: &str| self.load(key);
         let ctx = Ctx {
             opts: &self.opts,
+            budget: &budget,
             load: Some(&load),
             depth: 0,
         };

@@ -34,6 +34,7 @@ mod probe;
 pub mod processor;
 pub mod safe_dir;
 pub mod sign;
+pub mod svg;
 #[cfg(feature = "leak-hook")]
 pub mod testing;
 pub mod vips;

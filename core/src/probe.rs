@@ -81,17 +81,15 @@ pub(crate) fn jpeg(data: &[u8]) -> Option<JpegFacts> {
         let len = u16::from_be_bytes([*data.get(i + 2)?, *data.get(i + 3)?]) as usize;
         let body = data.get(i + 4..(i + 2 + len).min(data.len()))?;
         match marker {
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                if body.len() >= 6 {
-                    facts.height = u16::from_be_bytes([body[1], body[2]]) as u32;
-                    facts.width = u16::from_be_bytes([body[3], body[4]]) as u32;
-                    let n = body[5] as usize;
-                    facts.sampling = body[6..]
-                        .chunks_exact(3)
-                        .take(n)
-                        .map(|c| (c[1] >> 4, c[1] & 0x0F))
-                        .collect();
-                }
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) && body.len() >= 6 => {
+                facts.height = u16::from_be_bytes([body[1], body[2]]) as u32;
+                facts.width = u16::from_be_bytes([body[3], body[4]]) as u32;
+                let n = body[5] as usize;
+                facts.sampling = body[6..]
+                    .chunks_exact(3)
+                    .take(n)
+                    .map(|c| (c[1] >> 4, c[1] & 0x0F))
+                    .collect();
             }
             0xDA => facts.scans += 1,
             _ => {}

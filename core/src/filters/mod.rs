@@ -16,6 +16,7 @@ pub(crate) mod args;
 mod color;
 mod effects;
 mod fill;
+mod markup;
 mod overlay;
 mod shape;
 mod text;

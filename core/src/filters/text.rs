@@ -150,6 +150,7 @@ pub(crate) fn parse(name: &str, a: &Args<'_>) -> Result<Option<TextOp>> {
     if text.trim().is_empty() {
         return Ok(Some(TextOp::Nothing));
     }
+    super::markup::check(&text).map_err(|m| a.error(&m))?;
     let x = Position::parse(a, 1, Axis::X)?;
     let y = Position::parse(a, 2, Axis::Y)?;
     let n = a.len();

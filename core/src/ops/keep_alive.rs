@@ -3,7 +3,9 @@
 //! level and `image()` overlays hand theirs to the parent.
 
 use super::limits::check_resolution;
+use crate::budget::Budget;
 use crate::error::Result;
+use crate::ops::limits::image_bytes;
 use crate::options::Options;
 use crate::vips::Image;
 
@@ -39,13 +41,14 @@ impl KeepAlive {
     }
 
     /// After [`KeepAlive::CUT_EVERY`] filters, render `img` to memory (within
-    /// the resolution limits, else 422 as export would answer) and release
-    /// the chain behind it.
-    pub(crate) fn cut(&mut self, img: Image, opts: &Options) -> Result<Image> {
+    /// the resolution limits, else 422 as export would answer, and within
+    /// the call's memory budget) and release the chain behind it.
+    pub(crate) fn cut(&mut self, img: Image, opts: &Options, budget: &Budget) -> Result<Image> {
         if self.since_cut < Self::CUT_EVERY {
             return Ok(img);
         }
         check_resolution(&img, opts)?;
+        budget.charge_memory("holding the filtered image in memory", image_bytes(&img))?;
         let cut = img.copy_memory()?;
         drop(img);
         self.release();

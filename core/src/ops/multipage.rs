@@ -3,21 +3,51 @@
 //! must act on every frame, then restack them.
 
 use crate::error::Result;
+use crate::ops::limits::image_bytes;
 use crate::vips::{Angle, Extend, Image};
+
+/// Frames transformed together before they are rendered to memory.
+const FRAMES_PER_BATCH: i32 = 64;
 
 /// Split into frames, apply `f` to each, join them again and record the new
 /// page height.
-fn per_frame(img: &Image, f: impl Fn(&Image) -> Result<Image>) -> Result<Image> {
+///
+/// Linear in the number of frames. A lazy pipeline per frame on one shared
+/// source makes libvips walk a list that grows with the frames on every
+/// request (thousands of frames took minutes), and rendering each frame on
+/// its own pays a thread-pool start per frame; so frames are transformed in
+/// batches of [`FRAMES_PER_BATCH`], each batch rendered to memory before the
+/// next starts. The batches in memory are charged to the call's memory
+/// budget and the deadline is checked between them.
+pub(crate) fn per_frame(img: &Image, f: impl Fn(&Image) -> Result<Image>) -> Result<Image> {
     let page_height = img.page_height();
     let frames = img.frames();
-    let mut out = Vec::with_capacity(frames as usize);
-    for i in 0..frames {
-        let frame = img.extract_area(0, i * page_height, img.width(), page_height)?;
-        out.push(f(&frame)?);
+    let budget = crate::budget::current();
+    let mut batches = Vec::with_capacity((frames / FRAMES_PER_BATCH + 1) as usize);
+    let mut new_page_height = page_height;
+    let mut first = 0;
+    while first < frames {
+        budget.check()?;
+        let last = (first + FRAMES_PER_BATCH).min(frames);
+        let mut out = Vec::with_capacity((last - first) as usize);
+        for i in first..last {
+            let frame = img.extract_area(0, i * page_height, img.width(), page_height)?;
+            out.push(f(&frame)?);
+        }
+        new_page_height = out.first().map_or(page_height, Image::height);
+        let refs: Vec<&Image> = out.iter().collect();
+        let batch = Image::arrayjoin(&refs, 1)?;
+        budget.charge_memory("holding the frames of the animation", image_bytes(&batch))?;
+        batches.push(batch.copy_memory()?);
+        first = last;
     }
-    let refs: Vec<&Image> = out.iter().collect();
-    let joined = Image::arrayjoin(&refs, 1)?;
-    let new_page_height = out.first().map_or(page_height, Image::height);
+    let joined = match batches.len() {
+        1 => batches.pop().ok_or_else(crate::error::Error::internal)?,
+        _ => {
+            let refs: Vec<&Image> = batches.iter().collect();
+            Image::arrayjoin(&refs, 1)?
+        }
+    };
     joined.with_meta(|m| m.set_int("page-height", new_page_height))
 }
 
@@ -31,6 +61,9 @@ pub(crate) fn extract_area(
 ) -> Result<Image> {
     if !img.is_animated() {
         return img.extract_area(left, top, width, height);
+    }
+    if (left, top, width, height) == (0, 0, img.width(), img.page_height()) {
+        return Ok(img.clone());
     }
     per_frame(img, |frame| frame.extract_area(left, top, width, height))
 }
@@ -83,17 +116,4 @@ pub(crate) fn angle_for(degrees: i32) -> Angle {
         270 => Angle::D90,
         _ => Angle::D0,
     }
-}
-
-/// Replace the frame height and count after frames were rebuilt by hand.
-pub(crate) fn set_pages(img: &Image, page_height: i32) -> Result<Image> {
-    let pages = if page_height > 0 {
-        img.height() / page_height
-    } else {
-        1
-    };
-    img.with_meta(|m| {
-        m.set_int("page-height", page_height);
-        m.set_int("n-pages", pages.max(1));
-    })
 }

@@ -23,7 +23,7 @@ pub(crate) fn decode(data: &[u8], loader: &Loader<'_>) -> Result<Image> {
             return Err(Error::MaxResolutionExceeded);
         }
     }
-    let decoder = BmpDecoder::new(Cursor::new(data)).map_err(|_| Error::UnsupportedFormat)?;
+    let decoder = BmpDecoder::new(Cursor::new(data)).map_err(|_| Error::unsupported())?;
     let (w, h) = decoder.dimensions();
     if !opts.unlimited
         && (w as i64 > opts.max_width as i64
@@ -32,8 +32,15 @@ pub(crate) fn decode(data: &[u8], loader: &Loader<'_>) -> Result<Image> {
     {
         return Err(Error::MaxResolutionExceeded);
     }
+    let what = format!("decoding the bmp image ({w}x{h})");
+    let bytes = w as u64 * h as u64 * 4;
+    loader.budget.charge_memory(&what, bytes)?;
+    loader.budget.charge_time(
+        &what,
+        crate::budget::Cost::per_pixel((w as u64 * h as u64) as f64, 3.0),
+    )?;
     let rgba = DynamicImage::from_decoder(decoder)
-        .map_err(|_| Error::UnsupportedFormat)?
+        .map_err(|_| Error::unsupported())?
         .into_rgba8();
     let (w, h) = (rgba.width() as i32, rgba.height() as i32);
     Image::from_memory(rgba.as_raw(), w, h, 4, BandFormat::UCHAR)?

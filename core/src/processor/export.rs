@@ -1,10 +1,12 @@
 //! Export: the output format and its settings from the filters, ICC and
 //! metadata stripping, and the `max_bytes` quality search.
 
+use crate::budget::{Budget, Cost};
 use crate::error::Result;
 use crate::filters::{FilterOp, Parsed};
 use crate::format::ImageFormat;
 use crate::ops::color::normalize_srgb;
+use crate::ops::limits::image_bytes;
 use crate::options::Options;
 use crate::vips::{Arg, Call, Image};
 
@@ -88,12 +90,56 @@ impl ExportParams {
     }
 }
 
+/// Nanoseconds per output pixel of each encoder (measured, rounded down:
+/// `core/examples/calibrate_budget.rs`), and whether it compresses whole
+/// frames in memory in one library call that libvips cannot interrupt
+/// (everything but JPEG, PNG and TIFF, which stream rows).
+fn encoder_cost(format: ImageFormat) -> (f64, bool) {
+    use ImageFormat as F;
+    match format {
+        F::Png => (15.0, false),
+        F::Tiff => (3.0, false),
+        F::Webp => (30.0, true),
+        F::Avif => (50.0, true),
+        F::Heif => (500.0, true),
+        F::Gif => (100.0, true),
+        F::Jxl => (300.0, true),
+        F::Jp2 => (40.0, true),
+        _ => (4.0, false),
+    }
+}
+
+/// Charge one save of `img` as `format` to the budget.
+fn admit_save(img: &Image, format: ImageFormat, budget: &Budget) -> Result<()> {
+    let pixels = img.width().max(0) as f64 * img.height().max(0) as f64;
+    let (ns, whole_frames) = encoder_cost(format);
+    let what = format!(
+        "encoding {}x{} as {}",
+        img.width(),
+        img.height(),
+        format.name()
+    );
+    if whole_frames {
+        // The frame in memory, and about as much again inside the encoder.
+        budget.charge_memory(&what, image_bytes(img).saturating_mul(2))?;
+    }
+    // Animated GIF and WebP pay a palette or encoder set-up per frame.
+    let frames = img.frames().max(1) as f64;
+    let per_frame = match format {
+        ImageFormat::Gif | ImageFormat::Webp if frames > 1.0 => Cost::per_pixel(frames, 100_000.0),
+        _ => Cost::default(),
+    };
+    budget.charge_time(&what, Cost::per_pixel(pixels, ns) + per_frame)
+}
+
 /// Strip as asked, then save; with `max_bytes`, lower the quality until the
-/// output fits (never below ~10, never for lossless or PNG).
+/// output fits (never below ~10, never for lossless or PNG). Every save is
+/// charged to the call's budget first.
 pub(crate) fn export(
     img: &Image,
     params: &ExportParams,
     opts: &Options,
+    budget: &Budget,
 ) -> Result<(Vec<u8>, ImageFormat)> {
     let mut img = img.clone();
     if params.strip_color_profile || params.strip_metadata {
@@ -103,6 +149,7 @@ pub(crate) fn export(
     let mut quality = params.quality;
     loop {
         crate::ops::limits::check_resolution(&img, opts)?;
+        admit_save(&img, format, budget)?;
         let buf = save(&img, format, params, quality, opts)?;
         let searching = params.max_bytes > 0
             && !params.lossless

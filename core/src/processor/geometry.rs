@@ -172,6 +172,11 @@ fn resize(
     if !(how.upscale || w < img_w || h < img_h) {
         return Ok(img);
     }
+    if w == img_w && h == img_h && focal.is_empty() && !p.smart && is_plain(&img) {
+        // A cover resize to the image's own size changes nothing, but
+        // libvips would still copy the whole image to memory to crop it.
+        return Ok(img);
+    }
     let interest = if p.smart {
         Interesting::Attention
     } else if w as f64 / h as f64 > img_aspect {
@@ -199,12 +204,25 @@ fn resize(
             opts,
         )?
     } else if interest == Interesting::None || img.height() == img.page_height() {
+        crate::ops::limits::charge_thumbnail_copy(&img, w, h, interest)?;
         img.thumbnail_image(w, h, Size::Both, interest)?
     } else {
         animated_thumbnail_with_crop(&img, w, h, interest, Size::Both, opts)?
     };
     check_resolution(&out, opts)?;
     Ok(out)
+}
+
+/// 8-bit sRGB or greyscale, upright: what libvips' `thumbnail` returns
+/// unchanged when the size does not change.
+fn is_plain(img: &Image) -> bool {
+    use crate::vips::{BandFormat, Interpretation};
+    img.format() == BandFormat::UCHAR
+        && matches!(
+            img.interpretation(),
+            Interpretation::SRGB | Interpretation::B_W
+        )
+        && img.orientation() <= 1
 }
 
 /// Weighted centre of the focal regions (imagor's `parseFocalPoint`).

@@ -3,28 +3,15 @@
 //! selection for GIF/WebP/PDF, and the resolution limits checked on the
 //! header, before any pixel is decoded (libvips decodes lazily).
 
+use super::decode::{
+    admit, call_loader, check_frames_loaded, choose_loader, render_svg, thumbnail_buffer, Access,
+    LoadOpts, ThumbnailCall,
+};
 use crate::error::{Error, Result};
 use crate::format::{sniff, ImageFormat, Sniffed};
-use crate::ops::limits::check_resolution;
+use crate::ops::limits::{charge_thumbnail_copy, check_resolution};
 use crate::options::Options;
-use crate::vips::{Arg, BandFormat, Blob, Call, Image, Interesting, Interpretation, Size};
-
-/// The buffer loader of each format we sniff (BMP is decoded in Rust).
-fn loader_of(format: ImageFormat) -> Option<&'static str> {
-    Some(match format {
-        ImageFormat::Jpeg => "jpegload_buffer",
-        ImageFormat::Png => "pngload_buffer",
-        ImageFormat::Gif => "gifload_buffer",
-        ImageFormat::Webp => "webpload_buffer",
-        ImageFormat::Avif | ImageFormat::Heif => "heifload_buffer",
-        ImageFormat::Jxl => "jxlload_buffer",
-        ImageFormat::Tiff => "tiffload_buffer",
-        ImageFormat::Jp2 => "jp2kload_buffer",
-        ImageFormat::Svg => "svgload_buffer",
-        ImageFormat::Pdf => "pdfload_buffer",
-        ImageFormat::Bmp => return None,
-    })
-}
+use crate::vips::{BandFormat, Blob, Image, Interesting, Interpretation, Size};
 
 /// The input of one processing call.
 pub(crate) enum Source {
@@ -91,59 +78,35 @@ impl Source {
     }
 }
 
-/// Loader options (imagor's `vips.LoadOptions`), each passed only to
-/// loaders that know it.
-#[derive(Debug, Clone, Copy, Default)]
-struct LoadOpts {
-    n: i32,
-    page: i32,
-    dpi: i32,
-    thumbnail: bool,
-    unlimited: bool,
-}
-
-impl LoadOpts {
-    /// imagor's `applyMultiPageOptions`: negative numbers carry "reload
-    /// with exactly this page / count" from a first counting pass.
-    fn multi_page(mut self, n: i32, page: i32) -> Self {
-        if page < -1 {
-            self.page = -page - 1;
-        } else if n < -1 {
-            self.n = -n;
-        } else {
-            self.n = -1;
-        }
-        self
-    }
-
-    fn option_string(&self, loader: &str) -> String {
-        let has = |arg: &str| crate::vips::operation_has_arg(loader, arg);
-        let mut parts = Vec::new();
-        if self.n != 0 && has("n") {
-            parts.push(format!("n={}", self.n));
-        }
-        if self.page != 0 && has("page") {
-            parts.push(format!("page={}", self.page));
-        }
-        if self.dpi != 0 && has("dpi") {
-            parts.push(format!("dpi={}", self.dpi));
-        }
-        if self.unlimited && has("unlimited") {
-            parts.push("unlimited=true".to_owned());
-        }
-        if self.thumbnail && has("thumbnail") {
-            parts.push("thumbnail=true".to_owned());
-        }
-        parts.join(",")
-    }
-}
-
 /// Loads sources under the limits of one [`Options`].
 pub(crate) struct Loader<'a> {
     pub(crate) opts: &'a Options,
+    pub(crate) budget: &'a crate::budget::Budget,
 }
 
 impl Loader<'_> {
+    /// Charge the decode of a lazily loaded `header` to the budget.
+    fn admit(&self, source: &Source, header: &Image, access: Access) -> Result<()> {
+        match source {
+            Source::Bytes { blob, sniffed } => {
+                admit(self.budget, blob.as_slice(), sniffed.format, header, access)
+            }
+            Source::Pixels { .. } => admit(self.budget, &[], None, header, access),
+        }
+    }
+
+    /// The final multi-frame load has every frame asked for: `n` is -1 for
+    /// all, `-count` for exactly `count` (after a counting pass).
+    fn check_frames(&self, source: &Source, img: &Image, n: i32) -> Result<()> {
+        match source {
+            Source::Bytes { blob, sniffed } if n < 0 => {
+                let wanted = if n == -1 { -1 } else { -n };
+                check_frames_loaded(blob.as_slice(), sniffed.format, img, wanted)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// [`check_resolution`] under this loader's options.
     fn check_resolution(&self, img: &Image) -> Result<()> {
         check_resolution(img, self.opts)
@@ -170,10 +133,13 @@ impl Loader<'_> {
                 let (n, page) = clamp_to_pages(&img, n, page);
                 return self.image(source, -n, -page, dpi);
             }
+            self.check_frames(source, &img, n)?;
+            self.admit(source, &img, Access::Full)?;
             return Ok(img);
         }
         let img = self.load(source, opts)?;
         self.check_resolution(&img)?;
+        self.admit(source, &img, Access::Full)?;
         Ok(img)
     }
 
@@ -198,12 +164,14 @@ impl Loader<'_> {
         // shrink-on-load path (same pixels, no full-size decode).
         let (shrink_loader, single_frame) = match source {
             Source::Bytes { blob, sniffed } if shrinks_on_load(sniffed.format) => {
-                let loader = self.loader_for(blob, sniffed)?;
-                let header = call_loader(&loader, blob, LoadOpts { n: 1, ..opts })?;
-                self.check_decode_guard(&header, sniffed.format)?;
+                let loader = choose_loader(self.opts, blob, sniffed)?;
+                let header = call_loader(&loader, blob, sniffed.format, LoadOpts { n: 1, ..opts })?;
+                self.check_decode_guard(&header, blob.as_slice(), sniffed.format)?;
+                self.admit(source, &header, Access::Shrink)?;
+                let charge_copy = || charge_thumbnail_copy(&header, width, height, crop);
                 // The header is released before decoding starts: a WebP
                 // loader holds decoder state for as long as it lives.
-                (Some(loader), header.n_pages() == 1)
+                (Some((loader, charge_copy()?)), header.n_pages() == 1)
             }
             _ => (None, false),
         };
@@ -211,10 +179,17 @@ impl Loader<'_> {
         let img = if multi_page {
             let img = self.load(source, opts.multi_page(n, page))?;
             if n > 1 || page > 1 {
+                // imagor checks the all-frames load of a cropped animation
+                // before it reduces the frames.
+                if crop != Interesting::None {
+                    self.check_resolution(&img)?;
+                }
                 let (n, page) = clamp_to_pages(&img, n, page);
                 return self.thumbnail(source, width, height, crop, size, -n, -page, dpi);
             }
             self.check_resolution(&img)?;
+            self.check_frames(source, &img, n)?;
+            self.admit(source, &img, Access::Shrink)?;
             if crop == Interesting::None || size == Size::Force {
                 img.thumbnail_image(width, height, size, crop)?
             } else {
@@ -222,18 +197,20 @@ impl Loader<'_> {
             }
         } else {
             match (source, &shrink_loader) {
-                (Source::Bytes { blob, .. }, Some(loader)) => {
+                (Source::Bytes { blob, sniffed }, Some((loader, ()))) => {
                     let thumb = ThumbnailCall {
                         width,
                         height,
                         crop,
                         size,
                     };
-                    thumbnail_buffer(blob, loader, &thumb, opts)?
+                    thumbnail_buffer(blob, loader, sniffed.format, &thumb, opts)?
                 }
                 _ => {
                     let img = self.load(source, opts)?;
                     self.check_resolution(&img)?;
+                    self.admit(source, &img, Access::Shrink)?;
+                    charge_thumbnail_copy(&img, width, height, crop)?;
                     img.thumbnail_image(width, height, size, crop)?
                 }
             }
@@ -244,20 +221,30 @@ impl Loader<'_> {
 
     /// Pixels a shrink-on-load decode may touch. imagor checks only the
     /// thumbnail of JPEG, GIF, WebP and HEIF/AVIF sources, so those may
-    /// exceed the limits, but not by more than the factor their decoders can
-    /// shrink while loading (GIF cannot). PNG is checked as imagor checks
-    /// it: the whole image (imagor loads PNG fully; libvips' PNG thumbnail
-    /// gives the same pixels while streaming the decode).
-    fn check_decode_guard(&self, header: &Image, format: Option<ImageFormat>) -> Result<()> {
+    /// exceed the limits, but only by the factor their decoders really
+    /// shrink while loading: 16 for JPEG and lossy WebP (DCT and VP8
+    /// scaling), none for GIF, lossless WebP and HEIF/AVIF, whose decoders
+    /// produce full-size pixels. PNG is checked as imagor checks it: the
+    /// whole image. The time and memory of the decode are charged to the
+    /// budget separately.
+    fn check_decode_guard(
+        &self,
+        header: &Image,
+        data: &[u8],
+        format: Option<ImageFormat>,
+    ) -> Result<()> {
         if self.opts.unlimited {
             return Ok(());
         }
         if format == Some(ImageFormat::Png) {
             return self.check_resolution(header);
         }
+        let lossless_webp = format == Some(ImageFormat::Webp)
+            && crate::probe::webp(data).is_some_and(|f| f.lossless);
         let factor: i64 = match format {
-            Some(ImageFormat::Gif) => 1,
-            _ => 16,
+            Some(ImageFormat::Jpeg) => 16,
+            Some(ImageFormat::Webp) if !lossless_webp => 16,
+            _ => 1,
         };
         let pixels = header.width() as i64 * header.page_height() as i64;
         if pixels > self.opts.max_resolution.saturating_mul(factor) {
@@ -266,37 +253,20 @@ impl Loader<'_> {
         Ok(())
     }
 
-    /// The libvips loader for a source. With `block_untrusted_loaders` (the
-    /// default) only the loaders of the formats we sniff are used, so unknown
-    /// bytes never reach libvips' own sniffers (ImageMagick's among them).
-    fn loader_for(&self, blob: &Blob, sniffed: &Sniffed) -> Result<String> {
-        if sniffed.type_name == "empty" {
-            return Err(Error::NotFound);
-        }
-        if sniffed.is_raw {
-            // Camera RAW needs libvips' dcrawload (8.16+ with libraw).
-            return Err(Error::UnsupportedFormat);
-        }
-        if let Some(loader) = sniffed.format.and_then(loader_of) {
-            return Ok(loader.to_owned());
-        }
-        if self.opts.block_untrusted_loaders {
-            return Err(Error::UnsupportedFormat);
-        }
-        Image::find_loader(blob.as_slice()).ok_or(Error::UnsupportedFormat)
-    }
-
     /// A lazy load of the whole source (pixels decode on demand).
     fn load(&self, source: &Source, opts: LoadOpts) -> Result<Image> {
         match source {
             Source::Pixels { image } => Ok(image.clone()),
-            Source::Bytes { blob, sniffed } => {
-                if sniffed.format == Some(ImageFormat::Bmp) {
-                    return super::bmp::decode(blob.as_slice(), self);
+            Source::Bytes { blob, sniffed } => match sniffed.format {
+                Some(ImageFormat::Bmp) => super::bmp::decode(blob.as_slice(), self),
+                Some(ImageFormat::Svg) => {
+                    render_svg(blob.as_slice(), opts.dpi, self.opts, self.budget)
                 }
-                let loader = self.loader_for(blob, sniffed)?;
-                call_loader(&loader, blob, opts)
-            }
+                format => {
+                    let loader = choose_loader(self.opts, blob, sniffed)?;
+                    call_loader(&loader, blob, format, opts)
+                }
+            },
         }
     }
 }
@@ -324,58 +294,6 @@ fn shrinks_on_load(format: Option<ImageFormat>) -> bool {
                 | ImageFormat::Heif
         )
     )
-}
-
-/// The target of a shrink-on-load thumbnail.
-struct ThumbnailCall {
-    width: i32,
-    height: i32,
-    crop: Interesting,
-    size: Size,
-}
-
-/// Shrink-on-load through libvips' `thumbnail_buffer`.
-fn thumbnail_buffer(blob: &Blob, loader: &str, t: &ThumbnailCall, opts: LoadOpts) -> Result<Image> {
-    let option_string = opts.option_string(loader);
-    let mut call = Call::new("thumbnail_buffer")
-        .arg("buffer", Arg::Blob(blob))
-        .arg("width", Arg::Int(t.width.max(1).into()))
-        .arg("height", Arg::Int(t.height.max(1).into()))
-        .arg("size", Arg::Nick(t.size.nick()))
-        .arg("crop", Arg::Nick(t.crop.nick()));
-    if !option_string.is_empty() {
-        call = call.arg("option-string", Arg::Str(&option_string));
-    }
-    call.run().and_then(|o| o.out()).map_err(load_error)
-}
-
-fn call_loader(loader: &str, blob: &Blob, opts: LoadOpts) -> Result<Image> {
-    let mut call = Call::new(loader).arg("buffer", Arg::Blob(blob));
-    if opts.n != 0 {
-        call = call.arg_if_supported("n", Arg::Int(opts.n.into()));
-    }
-    if opts.page != 0 {
-        call = call.arg_if_supported("page", Arg::Int(opts.page.into()));
-    }
-    if opts.dpi != 0 {
-        call = call.arg_if_supported("dpi", Arg::Double(opts.dpi.into()));
-    }
-    if opts.unlimited {
-        call = call.arg_if_supported("unlimited", Arg::Bool(true));
-    }
-    if opts.thumbnail {
-        call = call.arg_if_supported("thumbnail", Arg::Bool(true));
-    }
-    call.run().and_then(|o| o.out()).map_err(load_error)
-}
-
-/// imagor turns every failed load into 406 "unsupported format" (its BMP
-/// fallback answers so for anything that is not a BMP).
-fn load_error(e: Error) -> Error {
-    match e {
-        Error::Processing(_) | Error::UnsupportedFormat => Error::UnsupportedFormat,
-        other => other,
-    }
 }
 
 /// imagor's `recalculateImage`: never ask for more frames or a later page

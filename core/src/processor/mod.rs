@@ -7,6 +7,7 @@
 //! implements, and the image helpers both sides use live in `crate::ops`.
 
 mod bmp;
+mod decode;
 mod export;
 pub(crate) mod geometry;
 pub(crate) mod load;
@@ -47,6 +48,8 @@ pub struct Output {
 pub(crate) struct Ctx<'a> {
     /// Limits and defaults.
     pub opts: &'a Options,
+    /// The call's time and memory budget.
+    pub budget: &'a crate::budget::Budget,
     /// Loader for overlay sources; `None` means overlays answer 404.
     pub load: Option<&'a LoadFn<'a>>,
     /// Nesting depth of `image()` overlays (0 at the top).
@@ -81,7 +84,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, source: Option<&Source>, params: &Params) -> Re
             format: None,
         });
     }
-    let (data, format) = export::export(&done.img, &export_params, ctx.opts)?;
+    let (data, format) = export::export(&done.img, &export_params, ctx.opts, ctx.budget)?;
     Ok(Output {
         data,
         content_type: format.content_type().to_owned(),

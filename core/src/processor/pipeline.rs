@@ -70,7 +70,10 @@ pub(crate) fn load_and_process(
         });
     }
     let source = source.ok_or(Error::NotFound)?;
-    let loader = Loader { opts: ctx.opts };
+    let loader = Loader {
+        opts: ctx.opts,
+        budget: ctx.budget,
+    };
     let plan = LoadPlan::new(ctx, source, p, &ops);
     let (img, thumbnail) = plan.load(&loader, source, p)?;
     let img = if plan.orient > 0 {
@@ -122,6 +125,7 @@ impl Overlays for Ctx<'_> {
         };
         let child = Ctx {
             opts: self.opts,
+            budget: self.budget,
             load: self.load,
             depth: self.depth + 1,
         };
@@ -135,7 +139,10 @@ impl Overlays for Ctx<'_> {
         let load = self.load.ok_or(Error::NotFound)?;
         let source = Source::bytes(&load(key)?);
         let n = if animated { -1 } else { 1 };
-        let loader = Loader { opts: self.opts };
+        let loader = Loader {
+            opts: self.opts,
+            budget: self.budget,
+        };
         if let Some((w, h)) = fit {
             return loader.thumbnail(&source, w, h, Interesting::None, Size::Both, n, 1, 0);
         }
@@ -340,6 +347,16 @@ fn resolve_focal(ops: &[Parsed], w: f64, h: f64) -> Vec<FocalRect> {
     out
 }
 
+/// A 400 from inside a filter names the filter (`blur(): ...`).
+fn in_filter(e: Error, name: &str) -> Error {
+    match e {
+        Error::Invalid(m) if !m.starts_with(name) && !m.starts_with("invalid ") => {
+            Error::Invalid(format!("{name}(): {m}"))
+        }
+        other => other,
+    }
+}
+
 /// Stages 6 and 7.
 fn transform_and_filter(
     ctx: &Ctx<'_>,
@@ -353,6 +370,7 @@ fn transform_and_filter(
     let clamp = |v: i64| v.clamp(0, i32::MAX as i64) as i32;
     let mut cx = FilterCtx {
         opts: ctx.opts,
+        budget: ctx.budget,
         overlays: ctx,
         rotate90: false,
         fill_width: fill_w,
@@ -371,9 +389,14 @@ fn transform_and_filter(
         if max_ops > 0 && f.index >= max_ops as usize {
             break;
         }
-        img = f.op.apply(img, &mut cx)?;
+        filters::apply::check_output_size(&f.op, &img, ctx.opts)?;
+        ctx.budget
+            .charge_time(&format!("{}()", f.name), filters::apply::cost(&f.op, &img))?;
+        img =
+            f.op.apply(img, &mut cx)
+                .map_err(|e| in_filter(e, &f.name))?;
         cx.keep.push(&img);
-        img = cx.keep.cut(img, ctx.opts)?;
+        img = cx.keep.cut(img, ctx.opts, ctx.budget)?;
     }
     Ok((img, std::mem::take(&mut cx.keep)))
 }

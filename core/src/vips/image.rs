@@ -189,9 +189,12 @@ impl Image {
     }
 
     /// Number of pages as recorded by the loader (`n-pages`), at least 1.
+    ///
+    /// Read from the field itself: libvips' own accessor reports 1 for
+    /// more than 10 000 pages, which would make a long animation look like
+    /// a still image.
     pub fn n_pages(&self) -> i32 {
-        // SAFETY: metadata accessor on a live image.
-        unsafe { sys::vips_image_get_n_pages(self.ptr) }.max(1)
+        self.get_int("n-pages").unwrap_or(1).max(1)
     }
 
     /// Frames stacked in this image: `height / page_height`.

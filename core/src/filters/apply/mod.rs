@@ -8,6 +8,7 @@
 //! it in through [`FilterCtx`], so nothing here imports the processor.
 
 mod color;
+mod cost;
 mod effects;
 mod fill;
 mod overlay;
@@ -19,6 +20,7 @@ use crate::error::Result;
 use crate::ops::keep_alive::KeepAlive;
 use crate::options::Options;
 use crate::vips::Image;
+pub(crate) use cost::{check_output_size, cost};
 use fill::fill;
 
 impl FilterOp {
@@ -80,6 +82,8 @@ pub(crate) trait Overlays {
 pub(crate) struct FilterCtx<'a> {
     /// Limits and defaults.
     pub opts: &'a Options,
+    /// The call's time and memory budget.
+    pub budget: &'a crate::budget::Budget,
     /// The pipeline running these filters: nested `image()` paths and
     /// watermark loading.
     pub overlays: &'a dyn Overlays,

@@ -32,7 +32,9 @@ impl TextOp {
                 };
                 let (spacing, dpi) = (in_range(t.spacing), in_range(t.dpi));
                 let px = font_pixels(&t.font, dpi);
-                check_area(text_area(&t.text, px, width, spacing), opts)?;
+                let area = text_area(&t.text, px, width, spacing);
+                check_area(area, opts)?;
+                charge_text(cx, area)?;
                 let o = TextOptions {
                     font: &t.font,
                     width,
@@ -68,6 +70,7 @@ impl TextOp {
                     area
                 };
                 check_area(area, opts)?;
+                charge_text(cx, area)?;
                 let o = TextOptions {
                     font: &l.font,
                     width: LABEL_WIDTH,
@@ -147,6 +150,16 @@ fn text_area(text: &str, px: f64, wrap_width: i32, spacing: i32) -> f64 {
     };
     let lines = (text.matches('\n').count() + 1) as f64 + wrapped;
     chars * 0.72 * px * px + lines * spacing as f64 * line_width.min(wrap)
+}
+
+/// Pango lays out and rasterises the text in one call libvips cannot
+/// interrupt: charge its memory (4 bytes a pixel) and time to the budget.
+fn charge_text(cx: &FilterCtx<'_>, area: f64) -> Result<()> {
+    let what = "rendering text";
+    cx.budget
+        .charge_memory(what, (area.max(0.0) * 4.0) as u64)?;
+    cx.budget
+        .charge_time(what, crate::budget::Cost::per_pixel(area, 20.0))
 }
 
 /// Pango rasterises the whole text in memory (up to 32767 pixels a side,

@@ -1,0 +1,116 @@
+//! What each filter costs, so the budget can refuse a chain that would not
+//! finish in time before libvips starts on it.
+//!
+//! Costs are nanoseconds per pixel of the image the filter works on (all
+//! frames), measured on the reference machine and rounded down
+//! (`core/examples/calibrate_budget.rs`); most filters are one pass, blur
+//! and sharpen grow with the width of their Gaussian mask, overlays with
+//! the canvas they are composited on. Text is charged by its own area when
+//! it is rendered.
+
+use crate::budget::Cost;
+use crate::filters::color::ColorOp;
+use crate::filters::effects::EffectOp;
+use crate::filters::shape::ShapeOp;
+use crate::filters::FilterOp;
+use crate::vips::Image;
+
+/// Width of libvips' Gaussian mask for `sigma` (`min_ampl` 0.2, both
+/// sides): about 3.6 sigma, at least 1.
+pub(crate) fn gauss_mask_width(sigma: f64) -> f64 {
+    if sigma.is_nan() || sigma <= 0.0 {
+        return 1.0;
+    }
+    2.0 * (1.8 * sigma).ceil() + 1.0
+}
+
+/// A separable Gaussian blur of `sigma`, per pixel: two passes over the
+/// mask.
+pub(crate) fn blur_ns(sigma: f64) -> f64 {
+    1.25 * 2.0 * gauss_mask_width(sigma.min(1000.0))
+}
+
+/// Refuse, before any cost is estimated, a filter whose output canvas is
+/// over the resolution limits (422, as imagor answers at export):
+/// `padding` is the filter that grows the canvas by its arguments.
+pub(crate) fn check_output_size(
+    op: &FilterOp,
+    img: &Image,
+    opts: &crate::options::Options,
+) -> crate::error::Result<()> {
+    if let FilterOp::Padding { sides, .. } = op {
+        if opts.unlimited {
+            return Ok(());
+        }
+        let [l, t, r, b] = sides.map(|v| v.max(0) as i64);
+        let w = img.width() as i64 + l + r;
+        let h = img.page_height() as i64 + t + b;
+        let frames = img.frames().max(1) as i64;
+        if w > opts.max_width as i64
+            || h > opts.max_height as i64
+            || w.saturating_mul(h).saturating_mul(frames) > opts.max_resolution
+        {
+            return Err(crate::error::Error::MaxResolutionExceeded);
+        }
+    }
+    Ok(())
+}
+
+/// Estimated work of `op` on `img`.
+pub(crate) fn cost(op: &FilterOp, img: &Image) -> Cost {
+    let pixels = img.width().max(0) as f64 * img.height().max(0) as f64;
+    let still = !img.is_animated();
+    let ns = match op {
+        FilterOp::Color(c) => match c {
+            ColorOp::Nothing => 0.0,
+            ColorOp::Hue(_)
+            | ColorOp::Saturation(_)
+            | ColorOp::Modulate(_)
+            | ColorOp::ToColorspace(_) => 60.0,
+            _ => 8.0,
+        },
+        FilterOp::Effect(e) => match *e {
+            EffectOp::Blur(sigma) if still && sigma > 0.0 => blur_ns(sigma),
+            EffectOp::Sharpen(sigma) if still && sigma > 0.0 => {
+                // Sharpen works in LAB around a mask of at most sigma 10.
+                40.0 + 4.0 * gauss_mask_width(sigma.min(10.0))
+            }
+            EffectOp::Pixelate(_) => 15.0,
+            _ => 0.0,
+        },
+        FilterOp::Shape(s) => match s {
+            ShapeOp::Nothing => 0.0,
+            ShapeOp::Rotate(_) => 1.0,
+            ShapeOp::Trim { .. } => 10.0,
+            _ => 20.0,
+        },
+        FilterOp::Fill(color) if color.0 == "blur" && still => blur_ns(50.0) / 4.0,
+        FilterOp::Fill(_) | FilterOp::BackgroundColor(_) => 8.0,
+        FilterOp::Padding { sides, .. } => {
+            let [l, t, r, b] = sides.map(|v| v.max(0) as f64);
+            let (w, h) = (img.width().max(0) as f64, img.page_height().max(0) as f64);
+            let frames = img.frames().max(1) as f64;
+            return Cost::per_pixel((w + l + r) * (h + t + b) * frames, 5.0);
+        }
+        FilterOp::StripIcc => 20.0,
+        // Compositing over the whole canvas (the overlay's own pipeline is
+        // charged when it runs).
+        FilterOp::Overlay(_) => 20.0,
+        FilterOp::Text(_) => 10.0,
+        _ => 0.0,
+    };
+    Cost::per_pixel(pixels, ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_grow_with_sigma() {
+        assert_eq!(gauss_mask_width(0.0), 1.0);
+        assert_eq!(gauss_mask_width(10.0), 37.0);
+        assert!(blur_ns(1000.0) > 100.0 * blur_ns(5.0));
+        assert_eq!(blur_ns(1e9), blur_ns(1000.0));
+    }
+}

@@ -1,0 +1,398 @@
+//! Decoding one source with libvips (or resvg for SVG): which loader, its
+//! options, and what the decode will cost before it starts.
+//!
+//! The estimates follow what each decoder really allocates and how often
+//! it passes over the data, read from the header libvips gives and from
+//! [`crate::probe`]: a multi-scan JPEG buffers every DCT coefficient at full
+//! size (whatever the shrink-on-load factor) and makes one pass per scan; an
+//! interlaced PNG, a lossless WebP, HEIF/AVIF and JPEG XL decode whole
+//! images; OpenJPEG decodes whole tiles into 32-bit samples; animations
+//! decode every frame. The pipeline charges them to the call's
+//! [`Budget`] before any pixel is decoded.
+
+use crate::budget::{Budget, Cost};
+use crate::error::{Error, Result};
+use crate::format::{ImageFormat, Sniffed};
+use crate::options::Options;
+use crate::probe;
+use crate::vips::{Arg, BandFormat, Blob, Call, Image, Interesting, Interpretation, Size};
+
+/// The buffer loader of each format libvips decodes for us (BMP is decoded
+/// by the `image` crate, SVG by resvg).
+pub(super) fn loader_of(format: ImageFormat) -> Option<&'static str> {
+    Some(match format {
+        ImageFormat::Jpeg => "jpegload_buffer",
+        ImageFormat::Png => "pngload_buffer",
+        ImageFormat::Gif => "gifload_buffer",
+        ImageFormat::Webp => "webpload_buffer",
+        ImageFormat::Avif | ImageFormat::Heif => "heifload_buffer",
+        ImageFormat::Jxl => "jxlload_buffer",
+        ImageFormat::Tiff => "tiffload_buffer",
+        ImageFormat::Jp2 => "jp2kload_buffer",
+        ImageFormat::Pdf => "pdfload_buffer",
+        ImageFormat::Svg | ImageFormat::Bmp => return None,
+    })
+}
+
+/// The libvips loader for a source. Only the loaders of the formats we
+/// sniff are used, so unknown bytes never reach libvips' own sniffers
+/// (ImageMagick's among them) unless `block_untrusted_loaders` is off; and
+/// with it on, loaders libvips itself flags untrusted are refused.
+pub(super) fn choose_loader(opts: &Options, blob: &Blob, sniffed: &Sniffed) -> Result<String> {
+    if sniffed.type_name == "empty" {
+        return Err(Error::NotFound);
+    }
+    if sniffed.is_raw {
+        return Err(Error::UnsupportedFormat(
+            "unsupported format: camera RAW needs libvips' dcrawload (libvips 8.16 with libraw)"
+                .to_owned(),
+        ));
+    }
+    let loader = match sniffed.format.and_then(loader_of) {
+        Some(loader) => loader.to_owned(),
+        None if opts.block_untrusted_loaders => return Err(Error::unsupported()),
+        None => Image::find_loader(blob.as_slice()).ok_or_else(Error::unsupported)?,
+    };
+    if opts.block_untrusted_loaders && crate::vips::is_untrusted(&loader) {
+        let name = sniffed.format.map_or("this", ImageFormat::name);
+        return Err(Error::UnsupportedFormat(format!(
+            "unsupported format: {name} input is refused because libvips flags its loader \
+             ({loader}) untrusted; set block_untrusted_loaders=false to allow it"
+        )));
+    }
+    Ok(loader)
+}
+
+/// Loader options (imagor's `vips.LoadOptions`), each passed only to
+/// loaders that know it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LoadOpts {
+    pub n: i32,
+    pub page: i32,
+    pub dpi: i32,
+    pub thumbnail: bool,
+    pub unlimited: bool,
+}
+
+impl LoadOpts {
+    /// imagor's `applyMultiPageOptions`: negative numbers carry "reload
+    /// with exactly this page / count" from a first counting pass.
+    pub(super) fn multi_page(mut self, n: i32, page: i32) -> Self {
+        if page < -1 {
+            self.page = -page - 1;
+        } else if n < -1 {
+            self.n = -n;
+        } else {
+            self.n = -1;
+        }
+        self
+    }
+
+    /// The options as `thumbnail_buffer`'s option string.
+    fn option_string(&self, loader: &str) -> String {
+        let has = |arg: &str| crate::vips::operation_has_arg(loader, arg);
+        let mut parts = Vec::new();
+        if self.n != 0 && has("n") {
+            parts.push(format!("n={}", self.n));
+        }
+        if self.page != 0 && has("page") {
+            parts.push(format!("page={}", self.page));
+        }
+        if self.dpi != 0 && has("dpi") {
+            parts.push(format!("dpi={}", self.dpi));
+        }
+        if self.unlimited && has("unlimited") {
+            parts.push("unlimited=true".to_owned());
+        }
+        if self.thumbnail && has("thumbnail") {
+            parts.push("thumbnail=true".to_owned());
+        }
+        parts.join(",")
+    }
+}
+
+/// The target of a shrink-on-load thumbnail.
+pub(super) struct ThumbnailCall {
+    pub width: i32,
+    pub height: i32,
+    pub crop: Interesting,
+    pub size: Size,
+}
+
+/// Shrink-on-load through libvips' `thumbnail_buffer`.
+pub(super) fn thumbnail_buffer(
+    blob: &Blob,
+    loader: &str,
+    format: Option<ImageFormat>,
+    t: &ThumbnailCall,
+    opts: LoadOpts,
+) -> Result<Image> {
+    let option_string = opts.option_string(loader);
+    let mut call = Call::new("thumbnail_buffer")
+        .arg("buffer", Arg::Blob(blob))
+        .arg("width", Arg::Int(t.width.max(1).into()))
+        .arg("height", Arg::Int(t.height.max(1).into()))
+        .arg("size", Arg::Nick(t.size.nick()))
+        .arg("crop", Arg::Nick(t.crop.nick()));
+    if !option_string.is_empty() {
+        call = call.arg("option-string", Arg::Str(&option_string));
+    }
+    call.run()
+        .and_then(|o| o.out())
+        .map_err(|e| load_error(e, format))
+}
+
+/// A lazy libvips load (header now, pixels on demand).
+pub(super) fn call_loader(
+    loader: &str,
+    blob: &Blob,
+    format: Option<ImageFormat>,
+    opts: LoadOpts,
+) -> Result<Image> {
+    let mut call = Call::new(loader).arg("buffer", Arg::Blob(blob));
+    if opts.n != 0 {
+        call = call.arg_if_supported("n", Arg::Int(opts.n.into()));
+    }
+    if opts.page != 0 {
+        call = call.arg_if_supported("page", Arg::Int(opts.page.into()));
+    }
+    if opts.dpi != 0 {
+        call = call.arg_if_supported("dpi", Arg::Double(opts.dpi.into()));
+    }
+    if opts.unlimited {
+        call = call.arg_if_supported("unlimited", Arg::Bool(true));
+    }
+    if opts.thumbnail {
+        call = call.arg_if_supported("thumbnail", Arg::Bool(true));
+    }
+    call.run()
+        .and_then(|o| o.out())
+        .map_err(|e| load_error(e, format))
+}
+
+/// imagor answers every failed load with 406 "unsupported format"; we keep
+/// the status and code and say which decoder gave up.
+pub(super) fn load_error(e: Error, format: Option<ImageFormat>) -> Error {
+    match (e, format) {
+        (Error::Processing(_), Some(f)) => Error::UnsupportedFormat(format!(
+            "unsupported format: the {} image could not be decoded (corrupt or truncated)",
+            f.name()
+        )),
+        (Error::Processing(_), None) => Error::unsupported(),
+        (other, _) => other,
+    }
+}
+
+/// How a decode will use its pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    /// libvips shrinks while decoding, streaming rows.
+    Shrink,
+    /// The whole image, held in memory for random access (trim, rotate,
+    /// flips, smart crop on the full image ...).
+    Full,
+}
+
+/// Bytes per band of a libvips band format.
+fn band_bytes(format: i32) -> u64 {
+    match format {
+        BandFormat::UCHAR | BandFormat::CHAR => 1,
+        BandFormat::USHORT | BandFormat::SHORT => 2,
+        BandFormat::DOUBLE => 8,
+        9 | 10 => 16, // complex, dpcomplex
+        _ => 4,
+    }
+}
+
+/// Nanoseconds per pixel of each decoder (measured throughputs rounded
+/// down: `core/examples/calibrate_budget.rs`).
+fn decode_ns_per_pixel(format: Option<ImageFormat>, lossless_webp: bool) -> f64 {
+    match format {
+        Some(ImageFormat::Jpeg) => 4.0,
+        Some(ImageFormat::Png) => 8.0,
+        Some(ImageFormat::Webp) if lossless_webp => 12.0,
+        Some(ImageFormat::Webp) => 8.0,
+        Some(ImageFormat::Gif) => 3.0,
+        Some(ImageFormat::Avif | ImageFormat::Heif) => 20.0,
+        Some(ImageFormat::Jxl) => 20.0,
+        Some(ImageFormat::Jp2) => 40.0,
+        Some(ImageFormat::Pdf) => 10.0,
+        Some(ImageFormat::Tiff) => 3.0,
+        _ => 3.0,
+    }
+}
+
+/// Charge the decode of `header` (a lazy load of `data`) to `budget`:
+/// refuse it when it needs more memory than `max_memory` or more time than
+/// `process_timeout` allows.
+pub(super) fn admit(
+    budget: &Budget,
+    data: &[u8],
+    format: Option<ImageFormat>,
+    header: &Image,
+    access: Access,
+) -> Result<()> {
+    let w = header.width().max(0) as u64;
+    let page_h = header.page_height().max(0) as u64;
+    let frames = header.frames().max(1) as u64;
+    let bpp = header.bands().max(1) as u64 * band_bytes(header.format());
+    let frame_px = w * page_h;
+    let all_px = frame_px * frames;
+    let whole = all_px * bpp;
+    let interlaced = header.get_int("interlaced").unwrap_or(0) != 0;
+    let webp = (format == Some(ImageFormat::Webp))
+        .then(|| probe::webp(data))
+        .flatten();
+    let lossless_webp = webp.is_some_and(|f| f.lossless);
+
+    // Memory a decoder allocates whatever the access.
+    let mut memory = match format {
+        Some(ImageFormat::Jpeg) => probe::jpeg(data).map_or(0, |f| f.coefficient_bytes()),
+        Some(ImageFormat::Png) if interlaced => whole,
+        Some(ImageFormat::Webp) if lossless_webp => {
+            let canvas = webp.map_or(frame_px, |f| f.width as u64 * f.height as u64);
+            canvas.max(frame_px) * 4
+        }
+        Some(ImageFormat::Avif | ImageFormat::Heif | ImageFormat::Jxl | ImageFormat::Pdf) => {
+            frame_px * bpp
+        }
+        Some(ImageFormat::Jp2) => probe::jp2(data).map_or(frame_px * bpp, |f| f.tile_bytes()),
+        Some(ImageFormat::Gif) => frame_px * 4 * 2,
+        _ => 0,
+    };
+    if access == Access::Full {
+        memory = memory.saturating_add(whole);
+    }
+    let what = format!(
+        "decoding the {} image ({w}x{page_h}{})",
+        format.map_or("source", ImageFormat::name),
+        if frames > 1 {
+            format!(", {frames} frames")
+        } else {
+            String::new()
+        }
+    );
+    budget.charge_memory(&what, memory)?;
+
+    // Time: the pixels decoded, plus the passes of a multi-scan JPEG.
+    let mut ns = decode_ns_per_pixel(format, lossless_webp);
+    if interlaced && format == Some(ImageFormat::Png) {
+        // Adam7 is decoded whole, in seven passes, in one library call.
+        ns = 20.0 * (bpp as f64 / 3.0).max(1.0);
+    }
+    let mut cost = Cost::per_pixel(all_px as f64, ns);
+    // Animated WebP decodes and composites each frame through libwebp's
+    // demuxer; GIF frames are cheaper.
+    if frames > 1 {
+        let per_frame_ns = match format {
+            Some(ImageFormat::Webp) => 150_000.0,
+            Some(ImageFormat::Gif) => 20_000.0,
+            _ => 0.0,
+        };
+        cost += Cost::per_pixel(frames as f64, per_frame_ns);
+    }
+    if format == Some(ImageFormat::Jpeg) {
+        if let Some(f) = probe::jpeg(data) {
+            // Entropy decoding touches every coefficient, shrunk or not.
+            cost += Cost::per_pixel(f.width as f64 * f.height as f64, 1.0);
+            if f.scans > 1 {
+                cost += Cost::per_pixel(f.blocks() as f64 * f.scans as f64, 30.0);
+            }
+        }
+    }
+    budget.charge_time(&what, cost)
+}
+
+/// Refuse a load that silently dropped frames: libvips stops at 4096 GIF
+/// frames (with only a warning), so an animation longer than that would
+/// come out cut short. `wanted` is the number of frames asked for (-1: all).
+pub(super) fn check_frames_loaded(
+    data: &[u8],
+    format: Option<ImageFormat>,
+    loaded: &Image,
+    wanted: i32,
+) -> Result<()> {
+    let in_file = match format {
+        Some(ImageFormat::Gif) => probe::gif_frames(data),
+        Some(ImageFormat::Webp) => probe::webp(data).map(|f| f.frames),
+        _ => None,
+    };
+    let Some(in_file) = in_file else {
+        return Ok(());
+    };
+    let loaded = loaded.frames().max(1) as u32;
+    let wanted = if wanted > 0 { wanted as u32 } else { in_file };
+    if loaded < wanted.min(in_file) {
+        let name = format.map_or("source", ImageFormat::name);
+        return Err(Error::limit(
+            "max_animation_frames",
+            format!(
+                "the {name} image has {in_file} frames and libvips loads only {loaded}; \
+                 ask for fewer with max_frames() or max_animation_frames"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Render an SVG source with resvg at `dpi` (72 = its intrinsic size, as
+/// libvips' svgload), under the limits and the time left.
+pub(super) fn render_svg(data: &[u8], dpi: i32, opts: &Options, budget: &Budget) -> Result<Image> {
+    use crate::svg::{render_svg, SvgError, SvgLimits};
+    let scale = if dpi > 0 { dpi as f64 / 72.0 } else { 1.0 };
+    let unlimited = opts.unlimited;
+    let limits = SvgLimits {
+        max_pixels: if unlimited {
+            u64::MAX
+        } else {
+            opts.max_resolution.max(1) as u64
+        },
+        max_width: if unlimited {
+            u32::MAX
+        } else {
+            opts.max_width.max(1) as u32
+        },
+        max_height: if unlimited {
+            u32::MAX
+        } else {
+            opts.max_height.max(1) as u32
+        },
+        max_memory: if opts.max_memory == 0 {
+            u64::MAX
+        } else {
+            opts.max_memory
+        },
+        max_cost: budget.time_left_ns().unwrap_or(u64::MAX),
+        ..SvgLimits::default()
+    };
+    let rendered = render_svg(data, scale, &limits).map_err(|e| match e {
+        SvgError::TooLarge { what, .. }
+            if what.contains("width") || what.contains("height") || what.contains("pixels") =>
+        {
+            Error::MaxResolutionExceeded
+        }
+        SvgError::TooLarge { what, limit } if what.contains("memory") => Error::limit(
+            "max_memory",
+            format!("rendering the svg image needs more than max_memory ({limit} bytes)"),
+        ),
+        SvgError::TooLarge { what, limit } => Error::limit(
+            "svg",
+            format!("the svg image is too large: {what} exceeds {limit}"),
+        ),
+        SvgError::TooExpensive { .. } => budget.timeout_error("rendering the svg image"),
+        SvgError::Parse(m) | SvgError::Unsupported(m) => {
+            Error::UnsupportedFormat(format!("unsupported format: invalid svg image: {m}"))
+        }
+        SvgError::Panicked(_) => Error::UnsupportedFormat(
+            "unsupported format: the svg image could not be rendered".to_owned(),
+        ),
+    })?;
+    Image::from_memory(
+        &rendered.rgba,
+        rendered.width as i32,
+        rendered.height as i32,
+        4,
+        BandFormat::UCHAR,
+    )?
+    .copy_as(Some(Interpretation::SRGB))
+}
