@@ -109,6 +109,9 @@ impl Imagor {
     /// with or without `unsafe/` or a signature, which is not checked here;
     /// the image segment is ignored). A `meta/` path returns `/meta` JSON.
     pub fn process(&self, data: &[u8], path: &str) -> Result<Output> {
+        if let Some(params) = color_path(path) {
+            return self.with_ctx(|ctx| processor::run(ctx, None, &params));
+        }
         let params = parse_without_image(path);
         let source = Source::bytes(data);
         self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
@@ -124,6 +127,9 @@ impl Imagor {
         bands: i32,
         path: &str,
     ) -> Result<Output> {
+        if let Some(params) = color_path(path) {
+            return self.with_ctx(|ctx| processor::run(ctx, None, &params));
+        }
         let params = parse_without_image(path);
         let source = Source::pixels(pixels, width, height, bands)?;
         self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
@@ -132,10 +138,12 @@ impl Imagor {
     /// imagor's `/meta` for `data` after applying `path` (`""` for the
     /// source as is).
     pub fn meta(&self, data: &[u8], path: &str) -> Result<Meta> {
-        let mut params = parse_without_image(path);
+        let (mut params, source) = match color_path(path) {
+            Some(params) => (params, None),
+            None => (parse_without_image(path), Some(Source::bytes(data))),
+        };
         params.meta = true;
-        let source = Source::bytes(data);
-        let out = self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))?;
+        let out = self.with_ctx(|ctx| processor::run(ctx, source.as_ref(), &params))?;
         serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))
     }
 
@@ -229,6 +237,13 @@ fn check_expire(params: &Params) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A path whose image is a `color:` source: it is generated, whatever bytes
+/// the caller passed (imagor never combines the two).
+fn color_path(path: &str) -> Option<Params> {
+    let params = path::parse(path);
+    crate::ops::color::parse_color_image(&params.image).map(|_| params)
 }
 
 /// Parse a path for `process`, where the image segment is optional and

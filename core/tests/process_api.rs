@@ -84,3 +84,55 @@ fn serve_answers_410_for_an_expired_url() {
         "image/png"
     );
 }
+
+/// From imagor's held-back goldens: full-fit-in pads to the grown box, and
+/// the adaptive swap applies first (gopher-front.png is 202x259).
+#[test]
+fn full_fit_in_fills_the_grown_box() {
+    let png = testdata("gopher-front.png");
+    for (path, size) in [
+        (
+            "adaptive-full-fit-in/200x100/filters:fill(yellow):format(jpeg)",
+            (156, 200),
+        ),
+        (
+            "adaptive-full-fit-in/500x400/filters:format(png)",
+            (400, 513),
+        ),
+        (
+            "adaptive-fit-in/200x100/filters:fill(white):format(png)",
+            (100, 200),
+        ),
+        (
+            "full-fit-in/100x0/filters:fill(yellow):format(png)",
+            (100, 129),
+        ),
+        (
+            "full-fit-in/300x200/filters:fill(yellow):format(png)",
+            (300, 385),
+        ),
+    ] {
+        let out = imagor::process(&png, path).expect(path);
+        let m = imagor::meta(&out.data, "").expect("meta");
+        assert_eq!((m.width, m.height), size, "{path}");
+    }
+}
+
+/// A `color:` path generates its image whatever bytes are passed, as JPEG
+/// unless a format is asked for; `/meta` calls its format "unknown".
+#[test]
+fn color_paths_ignore_the_bytes() {
+    let png = testdata("gopher-front.png");
+    let out = imagor::process(&png, "fit-in/10x10/color:red").expect("color");
+    assert_eq!(out.content_type, "image/jpeg");
+    let m = imagor::meta(&out.data, "").expect("meta");
+    assert_eq!((m.width, m.height), (10, 10));
+    let out = imagor::process(&png, "filters:format(png)/color:red").expect("png");
+    assert_eq!(out.content_type, "image/png");
+    let m = imagor::meta(&png, "10x10/color:red").expect("meta of color");
+    assert_eq!(
+        (m.format.as_str(), m.content_type.as_str()),
+        ("unknown", "")
+    );
+    assert_eq!((m.width, m.height, m.bands), (10, 10, 3));
+}

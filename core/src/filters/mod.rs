@@ -131,11 +131,17 @@ impl FilterOp {
         Ok(match name {
             "format" => FilterOp::Format(ImageFormat::from_name(&filter.args)),
             "fallback_format" => FilterOp::FallbackFormat(ImageFormat::from_name(&filter.args)),
-            "quality" => FilterOp::Quality(int(0)?),
+            "quality" => FilterOp::Quality(in_range(&a, int(0)?, 0..=100, "0 (default) to 100")?),
             "autojpg" => FilterOp::AutoJpg,
             "palette" => FilterOp::Palette,
-            "bitdepth" => FilterOp::Bitdepth(int(0)?),
-            "compression" => FilterOp::Compression(int(0)?),
+            "bitdepth" => {
+                let depth = int(0)?;
+                if ![0, 1, 2, 4, 8, 16].contains(&depth) {
+                    return Err(a.error("must be 1, 2, 4, 8 or 16"));
+                }
+                FilterOp::Bitdepth(depth)
+            }
+            "compression" => FilterOp::Compression(in_range(&a, int(0)?, 0..=9, "0 to 9")?),
             "max_bytes" => FilterOp::MaxBytes(a.int(0, 0)?),
             "strip_metadata" => FilterOp::StripMetadata,
             "lossless" => FilterOp::Lossless,
@@ -227,6 +233,21 @@ pub(crate) fn parse_all(filters: &[Filter], opts: &Options) -> Result<Vec<Parsed
         });
     }
     Ok(out)
+}
+
+/// A value libvips would ignore with a warning when out of range is a 400
+/// naming the filter instead.
+fn in_range(
+    a: &Args<'_>,
+    v: i32,
+    range: std::ops::RangeInclusive<i32>,
+    expected: &str,
+) -> Result<i32> {
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(a.error(&format!("must be {expected}")))
+    }
 }
 
 /// Image filters of the families, or `Unknown`.

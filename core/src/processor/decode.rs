@@ -72,6 +72,9 @@ pub(super) struct LoadOpts {
     pub dpi: i32,
     pub thumbnail: bool,
     pub unlimited: bool,
+    /// Read top to bottom once (`access=sequential`): for pipelines that
+    /// stream, so the loader never decodes a strip twice.
+    pub sequential: bool,
 }
 
 impl LoadOpts {
@@ -164,6 +167,9 @@ pub(super) fn call_loader(
     }
     if opts.thumbnail {
         call = call.arg_if_supported("thumbnail", Arg::Bool(true));
+    }
+    if opts.sequential {
+        call = call.arg_if_supported("access", Arg::Nick("sequential"));
     }
     call.run()
         .and_then(|o| o.out())
@@ -258,6 +264,9 @@ pub(super) fn admit(
         }
         Some(ImageFormat::Jp2) => probe::jp2(data).map_or(frame_px * bpp, |f| f.tile_bytes()),
         Some(ImageFormat::Gif) => frame_px * 4 * 2,
+        // libtiff decodes a whole strip (or a row of tiles) at once, and
+        // libvips copies it out.
+        Some(ImageFormat::Tiff) => probe::tiff(data).map_or(0, |f| f.chunk_bytes() * 3 / 2),
         _ => 0,
     };
     if access == Access::Full {
@@ -278,9 +287,14 @@ pub(super) fn admit(
     let mut ns = decode_ns_per_pixel(format, lossless_webp);
     if interlaced && format == Some(ImageFormat::Png) {
         // Adam7 is decoded whole, in seven passes, in one library call.
-        ns = 20.0 * (bpp as f64 / 3.0).max(1.0);
+        ns = 24.0;
     }
+    // Per-pixel work grows with the bands (TIFF may have thousands).
+    ns *= (bpp as f64 / 3.0).max(1.0);
     let mut cost = Cost::per_pixel(all_px as f64, ns);
+    // Bands beyond RGBA: every later pass (resize, colour) carries them.
+    let extra_bands = (header.bands() - 4).max(0) as f64;
+    cost += Cost::per_pixel(all_px as f64 * extra_bands, 5.0);
     // Animated WebP decodes and composites each frame through libwebp's
     // demuxer; GIF frames are cheaper.
     if frames > 1 {

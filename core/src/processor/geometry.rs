@@ -109,6 +109,15 @@ pub(crate) fn transform(
         }
     }
     if !how.thumbnail {
+        if p.fit_in && p.full_fit_in && w > 0 && h > 0 {
+            // full-fit-in covers the box: the other side grows to the image's
+            // aspect, and that grown box is also what `fill` pads to.
+            if img_aspect < w as f64 / h as f64 {
+                h = (w as f64 / img_aspect).ceil() as i32;
+            } else {
+                w = (h as f64 * img_aspect).ceil() as i32;
+            }
+        }
         img = resize(
             img,
             p,
@@ -143,21 +152,13 @@ fn resize(
     p: &Params,
     how: &Resize,
     focal: &[FocalRect],
-    (mut w, mut h): (i32, i32),
+    (w, h): (i32, i32),
     (img_w, img_h): (i32, i32),
     (crop_left, crop_top): (f64, f64),
     opts: &Options,
 ) -> Result<Image> {
     let img_aspect = img_w as f64 / img_h as f64;
     if p.fit_in {
-        if p.full_fit_in && w > 0 && h > 0 {
-            // full-fit-in covers the box: the other side may exceed it.
-            if img_aspect < w as f64 / h as f64 {
-                h = (w as f64 / img_aspect).ceil() as i32;
-            } else {
-                w = (h as f64 * img_aspect).ceil() as i32;
-            }
-        }
         if how.upscale || w < img_w || h < img_h {
             return img.thumbnail_image(w, h, Size::Both, Interesting::None);
         }

@@ -207,7 +207,12 @@ impl Loader<'_> {
                     thumbnail_buffer(blob, loader, sniffed.format, &thumb, opts)?
                 }
                 _ => {
-                    let img = self.load(source, opts)?;
+                    // thumbnail_image reads the source once, top to bottom.
+                    let streamed = LoadOpts {
+                        sequential: true,
+                        ..opts
+                    };
+                    let img = self.load(source, streamed)?;
                     self.check_resolution(&img)?;
                     self.admit(source, &img, Access::Shrink)?;
                     charge_thumbnail_copy(&img, width, height, crop)?;

@@ -86,7 +86,8 @@ pub(crate) fn metadata(img: &Image, format: Option<ImageFormat>, ops: &[Parsed])
         img
     };
     let mut meta = Meta {
-        format: format.map(|f| f.meta_name().to_owned()).unwrap_or_default(),
+        // imagor reports a source without a format (`color:`) as "unknown".
+        format: format.map_or_else(|| "unknown".to_owned(), |f| f.meta_name().to_owned()),
         content_type: format
             .map(|f| f.content_type().to_owned())
             .unwrap_or_default(),

@@ -283,9 +283,10 @@ fn input_text<'a>(data: &'a [u8], limits: &SvgLimits) -> Result<&'a str, SvgErro
 /// [`SvgError::Panicked`]. Stack overflow cannot be caught, which is why depth is bounded
 /// before usvg runs; the dedicated stack makes that bound independent of the caller's thread.
 fn run_guarded<T: Send>(f: impl FnOnce() -> Result<T, SvgError> + Send) -> Result<T, SvgError> {
+    quiet_worker_panics();
     std::thread::scope(|s| {
         let handle = std::thread::Builder::new()
-            .name("imagor-svg".into())
+            .name(WORKER_NAME.into())
             .stack_size(WORKER_STACK)
             .spawn_scoped(s, || catch_unwind(AssertUnwindSafe(f)))
             .map_err(|e| SvgError::Panicked(format!("cannot start render thread: {e}")))?;
@@ -294,6 +295,25 @@ fn run_guarded<T: Send>(f: impl FnOnce() -> Result<T, SvgError> + Send) -> Resul
             Ok(Err(payload)) | Err(payload) => Err(SvgError::Panicked(panic_message(&*payload))),
         }
     })
+}
+
+/// Name of the thread that parses and renders.
+const WORKER_NAME: &str = "imagor-svg";
+
+/// A contained panic of the renderer would still be printed on the host's
+/// stderr by the default panic hook. Wrap the hook in place (once) so that
+/// panics on our worker thread stay silent; every other panic goes to the
+/// hook that was installed before, unchanged.
+fn quiet_worker_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() != Some(WORKER_NAME) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Every hostile case in its own process, through every surface.
+
+    hostile_processes.py CORPUS_DIR SURFACE=COMMAND... [--canary-hits FILE]
+
+CORPUS_DIR is written by the `hostile-corpus` binary (one file per case and
+manifest.json). Each SURFACE=COMMAND runs COMMAND FILE PATH once per case:
+
+  cli     the `imagor` binary (`imagor process FILE PATH -o OUT`): exit 0 with
+          an image, or exit 1 with imagor's JSON error as the only stderr line;
+  others  a runner printing `ok <bytes> <type>` or `error <status> <code>` on
+          stdout and exiting 0 (tests/c/hostile_runner.c, the Python and Node
+          one-liners in the Makefile).
+
+Every run must end that way (never a signal, a crash or another exit code),
+within LIMIT_SECONDS of wall clock and LIMIT_RSS of peak resident memory
+(measured by the kernel for the child: wait4's ru_maxrss), with nothing else
+on stderr, and with a status the case allows. The table of results is
+printed; any violation fails the run with exit 1.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+LIMIT_SECONDS = 2.0
+LIMIT_RSS = 512 * 1024 * 1024
+ALLOWED = {400, 406, 408, 422}
+MAGIC = [
+    (b"\x89PNG", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF8", "gif"),
+    (b"RIFF", "webp"),
+    (b"II*\0", "tiff"),
+    (b"MM\0*", "tiff"),
+    (b"{", "json"),
+]
+
+
+def allows(case, status):
+    expect = case.get("expect")
+    if expect is not None:
+        return status == expect
+    return status == 200 or status in ALLOWED or (status == 404 and case["empty"])
+
+
+def run(cmd, timeout):
+    """Run cmd; return (exit status or -signal, stdout, stderr, seconds, peak RSS bytes)."""
+    start = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.005)
+        proc.returncode = 0  # reaped by wait4
+        seconds = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        code = os.waitstatus_to_exitcode(status)
+        return code, out.read(), err.read(), seconds, usage.ru_maxrss * 1024
+
+
+def judge(surface, case, code, stdout, stderr, out_file):
+    """(status, problem or None) for one run."""
+    if code < 0:
+        return None, f"killed by signal {-code}"
+    if surface == "cli":
+        if code == 0:
+            if stderr.strip():
+                return 200, f"stderr on success: {stderr[:200]!r}"
+            data = open(out_file, "rb").read(16) if os.path.exists(out_file) else b""
+            if not any(data.startswith(m) for m, _ in MAGIC) and b"ftyp" not in data[:12]:
+                return 200, f"output is not an image: {data[:16]!r}"
+            return 200, None
+        if code != 1:
+            return None, f"exit code {code}: {stderr[:300]!r}"
+        lines = stderr.decode("utf-8", "replace").strip().splitlines()
+        if len(lines) != 1:
+            return None, f"stderr is not one JSON line: {stderr[:300]!r}"
+        try:
+            body = json.loads(lines[0])
+            return int(body["status"]), None
+        except (ValueError, KeyError, TypeError):
+            return None, f"stderr is not imagor's JSON error: {lines[0][:200]!r}"
+    if code != 0:
+        return None, f"exit code {code}: {stderr[:300]!r}"
+    if stderr.strip():
+        return None, f"stderr not empty: {stderr[:300]!r}"
+    words = stdout.decode("utf-8", "replace").split()
+    if words[:1] == ["ok"]:
+        return 200, None
+    if words[:1] == ["error"] and len(words) >= 2 and words[1].isdigit():
+        return int(words[1]), None
+    return None, f"unexpected output: {stdout[:200]!r}"
+
+
+def main():
+    args = sys.argv[1:]
+    if len(args) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    corpus = args[0]
+    surfaces = []
+    for spec in args[1:]:
+        name, _, command = spec.partition("=")
+        surfaces.append((name, command.split("\x1f") if "\x1f" in command else command.split()))
+    manifest = json.load(open(os.path.join(corpus, "manifest.json")))
+    violations = []
+    worst = {}
+    print(f"{'case':<56} " + " ".join(f"{s:>22}" for s, _ in surfaces))
+    with tempfile.TemporaryDirectory() as tmp:
+        out_file = os.path.join(tmp, "out")
+        for case in manifest:
+            path = os.path.join(corpus, case["file"])
+            case["empty"] = os.path.getsize(path) == 0
+            cells = []
+            for surface, command in surfaces:
+                if os.path.exists(out_file):
+                    os.remove(out_file)
+                cmd = command + [path, case["path"]]
+                if surface == "cli":
+                    cmd = command + ["process", path, case["path"], "-o", out_file]
+                code, stdout, stderr, seconds, rss = run(cmd, timeout=30)
+                status, problem = judge(surface, case, code, stdout, stderr, out_file)
+                if problem is None and not allows(case, status):
+                    problem = f"status {status} not allowed (expect {case.get('expect')})"
+                if problem is None and seconds > LIMIT_SECONDS:
+                    problem = f"took {seconds:.2f} s"
+                if problem is None and rss > LIMIT_RSS:
+                    problem = f"peak RSS {rss >> 20} MiB"
+                w = worst.setdefault(surface, [0.0, 0])
+                w[0], w[1] = max(w[0], seconds), max(w[1], rss)
+                cells.append(f"{status or '-'} {seconds:5.2f}s {rss >> 20:4d}M")
+                if problem:
+                    violations.append(f"{surface}: {case['name']}: {problem}")
+            print(f"{case['name'][:56]:<56} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+    for surface, (seconds, rss) in worst.items():
+        print(f"{surface}: slowest {seconds:.2f} s, highest peak RSS {rss >> 20} MiB")
+    if violations:
+        print(f"\n{len(violations)} violation(s):", file=sys.stderr)
+        for v in violations:
+            print("  " + v, file=sys.stderr)
+        return 1
+    print(f"{len(manifest)} cases x {len(surfaces)} surfaces: no violation")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

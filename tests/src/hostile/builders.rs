@@ -1,0 +1,364 @@
+//! Builders of hostile files: hand-written headers and streams (PNG with a
+//! deflate writer, GIF, BMP, JPEG markers, TIFF, JPEG 2000, WebP RIFF
+//! chunks, PDF objects, SVG documents) and a few real images made with
+//! libvips. Recipes follow `shared/docs/SECURITY-NOTES.md` §2.4.
+
+use imagor::vips::{Arg, Call, Image};
+
+pub(crate) fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Bits of a deflate stream, least significant first.
+struct Bits {
+    out: Vec<u8>,
+    acc: u32,
+    n: u32,
+}
+
+impl Bits {
+    fn put(&mut self, value: u32, count: u32) {
+        for i in 0..count {
+            self.acc |= ((value >> i) & 1) << self.n;
+            self.n += 1;
+            if self.n == 8 {
+                self.out.push(self.acc as u8);
+                self.acc = 0;
+                self.n = 0;
+            }
+        }
+    }
+
+    /// A Huffman code, most significant bit first.
+    fn code(&mut self, code: u32, len: u32) {
+        for i in (0..len).rev() {
+            self.put((code >> i) & 1, 1);
+        }
+    }
+}
+
+/// zlib stream of `n` zero bytes: one fixed-Huffman block of a literal 0
+/// followed by length-258/distance-1 copies (13 bits per 258 bytes), so a
+/// 400 MB bomb is ~2.5 MB.
+pub(crate) fn zlib_zeros(n: usize) -> Vec<u8> {
+    let mut b = Bits {
+        out: vec![0x78, 0x01],
+        acc: 0,
+        n: 0,
+    };
+    b.put(1, 1); // BFINAL
+    b.put(1, 2); // fixed Huffman
+    let lit0 = |b: &mut Bits| b.code(0x30, 8);
+    let mut left = n;
+    if left > 0 {
+        lit0(&mut b);
+        left -= 1;
+    }
+    while left >= 258 {
+        b.code(0xC5, 8); // length symbol 285 = 258
+        b.code(0, 5); // distance 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        lit0(&mut b);
+    }
+    b.code(0, 7); // end of block
+    if b.n > 0 {
+        b.out.push(b.acc as u8);
+    }
+    let adler = (((n % 65521) as u32) << 16) | 1;
+    b.out.extend_from_slice(&adler.to_be_bytes());
+    b.out
+}
+
+pub(crate) fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut v = (data.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(kind);
+    v.extend_from_slice(data);
+    let mut crc_in = kind.to_vec();
+    crc_in.extend_from_slice(data);
+    v.extend_from_slice(&crc32(&crc_in).to_be_bytes());
+    v
+}
+
+/// 8-bit greyscale PNG with the given IHDR size and IDAT.
+pub(crate) fn png(w: u32, h: u32, idat: &[u8], extra: &[u8]) -> Vec<u8> {
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend(chunk(b"IHDR", &ihdr));
+    v.extend_from_slice(extra);
+    v.extend(chunk(b"IDAT", idat));
+    v.extend(chunk(b"IEND", b""));
+    v
+}
+
+pub(crate) fn gif(sw: u16, sh: u16, frames: usize, fw: u16, fh: u16) -> Vec<u8> {
+    let mut b = b"GIF89a".to_vec();
+    for v in [sw, sh] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(&[0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff]);
+    b.extend_from_slice(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\0\0\0");
+    for _ in 0..frames {
+        b.extend_from_slice(b"\x21\xf9\x04\0\x01\0\0\0\x2c\0\0\0\0");
+        b.extend_from_slice(&fw.to_le_bytes());
+        b.extend_from_slice(&fh.to_le_bytes());
+        b.extend_from_slice(b"\0\x02\x02\x44\x01\0");
+    }
+    b.push(0x3b);
+    b
+}
+
+pub(crate) fn bmp(w: i32, h: i32, bpp: u16, payload: &[u8]) -> Vec<u8> {
+    let mut dib = Vec::new();
+    dib.extend_from_slice(&40u32.to_le_bytes());
+    dib.extend_from_slice(&w.to_le_bytes());
+    dib.extend_from_slice(&h.to_le_bytes());
+    dib.extend_from_slice(&1u16.to_le_bytes());
+    dib.extend_from_slice(&bpp.to_le_bytes());
+    dib.extend_from_slice(&0u32.to_le_bytes());
+    dib.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    for v in [2835u32, 2835, 0, 0] {
+        dib.extend_from_slice(&v.to_le_bytes());
+    }
+    let off = 14 + dib.len() as u32;
+    let mut v = b"BM".to_vec();
+    v.extend_from_slice(&(off + payload.len() as u32).to_le_bytes());
+    v.extend_from_slice(&[0, 0, 0, 0]);
+    v.extend_from_slice(&off.to_le_bytes());
+    v.extend(dib);
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A JPEG marker segment.
+pub(crate) fn seg(marker: u8, data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0xff, marker];
+    v.extend_from_slice(&((data.len() + 2) as u16).to_be_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+pub(crate) fn sof2_65535() -> Vec<u8> {
+    let mut v = b"\xff\xd8".to_vec();
+    let mut dqt = vec![0];
+    dqt.extend_from_slice(&[1; 64]);
+    v.extend(seg(0xDB, &dqt));
+    v.extend(seg(0xC2, &[8, 0xff, 0xff, 0xff, 0xff, 1, 1, 0x11, 0]));
+    let mut dht = vec![0, 1];
+    dht.extend_from_slice(&[0; 16]);
+    v.extend(seg(0xC4, &dht));
+    v.extend(seg(0xDA, &[1, 1, 0, 0, 0, 0]));
+    v.extend_from_slice(&[0; 16]);
+    v.extend_from_slice(b"\xff\xd9");
+    v
+}
+
+pub(crate) fn save(img: &Image, saver: &str, flags: &[(&str, bool)]) -> Vec<u8> {
+    let mut call = Call::new(saver).arg("in", Arg::Image(img));
+    for (name, value) in flags {
+        call = call.arg(name, Arg::Bool(*value));
+    }
+    call.run()
+        .and_then(|o| o.blob("buffer"))
+        .map(|b| b.as_slice().to_vec())
+        .expect("libvips encodes the corpus")
+}
+
+/// A small valid JPEG with an APP1 segment spliced in after SOI.
+pub(crate) fn jpeg_with_app1(app1: &[u8]) -> Vec<u8> {
+    let base = Image::black(64, 48, 3).expect("vips black");
+    let clean = save(&base, "jpegsave_buffer", &[]);
+    let mut v = clean[..2].to_vec();
+    v.extend(seg(0xE1, app1));
+    v.extend_from_slice(&clean[2..]);
+    v
+}
+
+pub(crate) fn exif(body: &[u8]) -> Vec<u8> {
+    let mut v = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+/// A PDF from object bodies (object i+1 = bodies[i]), with a valid xref.
+pub(crate) fn pdf(bodies: &[String]) -> Vec<u8> {
+    let mut v = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        offsets.push(v.len());
+        v.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = v.len();
+    v.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", bodies.len() + 1).as_bytes());
+    for o in offsets {
+        v.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    v.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            bodies.len() + 1
+        )
+        .as_bytes(),
+    );
+    v
+}
+
+pub(crate) fn pdf_pages(kids: &str, count: usize, extra: Vec<String>) -> Vec<u8> {
+    let mut bodies = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        format!("<< /Type /Pages /Kids [{kids}] /Count {count} >>"),
+    ];
+    bodies.extend(extra);
+    pdf(&bodies)
+}
+
+pub(crate) fn svg(attrs: &str, body: &str) -> Vec<u8> {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" {attrs}>{body}</svg>"
+    )
+    .into_bytes()
+}
+
+/// PackBits runs of `n` zero bytes (TIFF compression 32773).
+fn packbits_zeros(mut n: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n / 64 + 2);
+    while n > 0 {
+        let run = n.min(128);
+        v.push((1i16 - run as i16) as u8);
+        v.push(0);
+        n -= run;
+    }
+    v
+}
+
+/// A little-endian TIFF, one PackBits strip of zeros, `spp` 8-bit samples
+/// per pixel (minisblack, the extra samples unspecified).
+pub(crate) fn tiff_many_samples(w: u32, h: u32, spp: u16) -> Vec<u8> {
+    let strip = packbits_zeros(w as usize * h as usize * spp as usize);
+    let bits: Vec<u8> = (0..spp).flat_map(|_| 8u16.to_le_bytes()).collect();
+    let extra: Vec<u8> = (1..spp).flat_map(|_| 0u16.to_le_bytes()).collect();
+    // Layout: header, strip, bits-per-sample array, extra-samples array, IFD.
+    let strip_off = 8u32;
+    let bits_off = strip_off + strip.len() as u32;
+    let extra_off = bits_off + bits.len() as u32;
+    let ifd_off = extra_off + extra.len() as u32;
+    let mut entries: Vec<(u16, u16, u32, u32)> = vec![
+        (256, 4, 1, w),
+        (257, 4, 1, h),
+        (258, 3, spp as u32, bits_off),
+        (259, 3, 1, 32773),
+        (262, 3, 1, 1),
+        (273, 4, 1, strip_off),
+        (277, 3, 1, spp as u32),
+        (278, 4, 1, h),
+        (279, 4, 1, strip.len() as u32),
+        (284, 3, 1, 1),
+    ];
+    if spp > 1 {
+        entries.push((338, 3, spp as u32 - 1, extra_off));
+    }
+    entries.sort_by_key(|e| e.0);
+    let mut v = b"II\x2a\0".to_vec();
+    v.extend(ifd_off.to_le_bytes());
+    v.extend(&strip);
+    v.extend(&bits);
+    v.extend(&extra);
+    v.extend((entries.len() as u16).to_le_bytes());
+    for (tag, ty, count, value) in entries {
+        v.extend(tag.to_le_bytes());
+        v.extend(ty.to_le_bytes());
+        v.extend(count.to_le_bytes());
+        if ty == 3 && count == 1 {
+            v.extend((value as u16).to_le_bytes());
+            v.extend([0, 0]);
+        } else {
+            v.extend(value.to_le_bytes());
+        }
+    }
+    v.extend(0u32.to_le_bytes());
+    v
+}
+
+/// A raw JPEG 2000 codestream header: one `w` x `h` tile of `comps`
+/// components and a tile part without data (OpenJPEG sizes its buffers
+/// from the header).
+pub(crate) fn j2k_single_tile(w: u32, h: u32, comps: u16) -> Vec<u8> {
+    let mut v = vec![0xFF, 0x4F];
+    let mut siz = Vec::new();
+    siz.extend(0u16.to_be_bytes()); // Rsiz
+    for x in [w, h, 0, 0, w, h, 0, 0] {
+        siz.extend(x.to_be_bytes());
+    }
+    siz.extend(comps.to_be_bytes());
+    for _ in 0..comps {
+        siz.extend([7, 1, 1]);
+    }
+    v.extend(seg(0x51, &siz));
+    v.extend(seg(0x52, &[0, 0, 0, 1, 0, 5, 4, 4, 0, 0])); // COD: 5 levels
+    v.extend(seg(
+        0x5C,
+        &[
+            0x40, 0x40, 0x48, 0x48, 0x50, 0x48, 0x48, 0x50, 0x48, 0x48, 0x50, 0x48, 0x48, 0x50,
+            0x48, 0x48, 0x50,
+        ],
+    ));
+    v.extend(seg(0x90, &[0, 0, 0, 0, 0, 14, 0, 1])); // SOT, tile part of 14 bytes
+    v.extend([0xFF, 0x93]); // SOD
+    v.extend([0u8; 2]);
+    v.extend([0xFF, 0xD9]);
+    v
+}
+
+fn riff_chunk(tag: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut v = tag.to_vec();
+    v.extend((body.len() as u32).to_le_bytes());
+    v.extend(body);
+    if body.len() % 2 == 1 {
+        v.push(0);
+    }
+    v
+}
+
+/// An animated WebP of `frames` copies of one small lossless frame on a
+/// `w` x `h` canvas (the frame made by libvips).
+pub(crate) fn webp_animation(frames: usize, w: u32, h: u32) -> Vec<u8> {
+    let frame = Image::black(w as i32, h as i32, 3).expect("vips black");
+    let still = save(&frame, "webpsave_buffer", &[("lossless", true)]);
+    // The VP8L chunk of the still image.
+    let bitstream = &still[12..];
+    let mut anmf = Vec::new();
+    anmf.extend([0u8; 6]); // x, y
+    anmf.extend(&(w - 1).to_le_bytes()[..3]);
+    anmf.extend(&(h - 1).to_le_bytes()[..3]);
+    anmf.extend(&100u32.to_le_bytes()[..3]); // duration
+    anmf.push(0);
+    anmf.extend(bitstream);
+    let mut vp8x = vec![0x02, 0, 0, 0];
+    vp8x.extend(&(w - 1).to_le_bytes()[..3]);
+    vp8x.extend(&(h - 1).to_le_bytes()[..3]);
+    let mut body = b"WEBP".to_vec();
+    body.extend(riff_chunk(b"VP8X", &vp8x));
+    body.extend(riff_chunk(b"ANIM", &[0, 0, 0, 0, 0, 0]));
+    let frame_chunk = riff_chunk(b"ANMF", &anmf);
+    for _ in 0..frames {
+        body.extend(&frame_chunk);
+    }
+    let mut v = b"RIFF".to_vec();
+    v.extend((body.len() as u32).to_le_bytes());
+    v.extend(body);
+    v
+}
