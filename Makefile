@@ -4,7 +4,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build run test test-rust test-c test-python test-node lint bench install clean
+.PHONY: all deps build run test test-rust test-c test-python test-node test-hostile lint bench install clean
 
 all: build
 
@@ -26,6 +26,7 @@ lint: deps
 
 test-rust: deps
 	$(CARGO) test --workspace --exclude imagor-python --exclude imagor-node
+	$(CARGO) test -p imagor --features leak-hook --test leak
 
 ## C ABI: header drift, C programs against the installed library, ASan, valgrind.
 test-c: deps
@@ -39,8 +40,12 @@ test-python: deps
 test-node: deps
 	./bindings/node/run-tests.sh
 
+## Hostile corpus, one case per process through the CLI, C, Python and Node.
+test-hostile: deps test-c test-python test-node
+	./tests/hostile.sh
+
 ## Every test, all languages.
-test: lint test-rust test-c test-python test-node
+test: lint test-rust test-c test-python test-node test-hostile
 
 ## Benchmarks with ratios against peers run side by side (pyvips, sharp).
 bench: deps

@@ -94,6 +94,8 @@ fn main() -> ExitCode {
         failed += 1;
     }
 
+    // Nothing from libvips, GLib or the decoders may reach stderr.
+    let stderr = common::StderrCapture::start();
     for entry in &entries {
         let label = match &entry.config_dir {
             Some(dir) => format!("{} [{dir}] {}", entry.id, entry.path),
@@ -113,6 +115,11 @@ fn main() -> ExitCode {
                 println!("SKIP {label} {r}");
             }
         }
+    }
+    let written = stderr.finish();
+    if !written.is_empty() {
+        println!("FAIL stderr was written to during the goldens: {written:?}");
+        failed += 1;
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
     if failed > 0 {

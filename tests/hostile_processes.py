@@ -113,7 +113,7 @@ def main():
     surfaces = []
     for spec in args[1:]:
         name, _, command = spec.partition("=")
-        surfaces.append((name, command.split("\x1f") if "\x1f" in command else command.split()))
+        surfaces.append((name, command.split("\x1f") if "\x1f" in command else [command]))
     manifest = json.load(open(os.path.join(corpus, "manifest.json")))
     violations = []
     worst = {}

@@ -169,7 +169,11 @@ export declare class Imagor {
    * (throws `ERR_IMAGOR_INVALID` when no secret is configured).
    */
   sign(path: string): string
-  /** The options in effect, with every default filled in (camelCase). */
+  /**
+   * The options in effect, with every default filled in (camelCase).
+   * The secret is never returned: `secret` reads `'<redacted>'` when one
+   * is set, `''` otherwise.
+   */
   get options(): Required<ImagorOptions>
 }
 
@@ -307,8 +311,21 @@ export interface ImagorOptions {
   concurrency?: number
   /** Deepest nesting of `image()` overlays (each level a full pipeline). */
   maxOverlayDepth?: number
-  /** Refuse libvips loaders marked untrusted (ImageMagick, matload ...). */
+  /**
+   * Refuse the formats whose libvips loaders libvips flags untrusted
+   * (PDF, JPEG 2000, JPEG XL, ImageMagick ...) with a 406; default true.
+   */
   blockUntrustedLoaders?: boolean
+  /**
+   * Wall-clock limit of one call (`IMAGOR_PROCESS_TIMEOUT`): seconds or a
+   * Go duration such as `'2s'` or `'500ms'`; 0 means none. Default 2 s.
+   */
+  processTimeout?: number | string
+  /**
+   * Memory one call may use for decoding and intermediate images, in
+   * bytes (estimated before decoding); 0 means none. Default 256 MiB.
+   */
+  maxMemory?: number
   /**
    * Serve sources from this folder (`FILE_LOADER_BASE_DIR`). Empty: no
    * file loader.

@@ -117,6 +117,22 @@ impl Imagor {
         self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
     }
 
+    /// Check a path as `process` would read it, without loading or
+    /// processing anything: the grammar, and every filter's arguments under
+    /// these options (`strict_filters` refusals included). `Ok` means the
+    /// path's filters are well-formed; the image can still fail to load.
+    ///
+    /// ```
+    /// let imagor = imagor::Imagor::new(imagor::Options::default())?;
+    /// assert!(imagor.check_path("fit-in/200x200/filters:blur(2):format(webp)/a.jpg").is_ok());
+    /// assert_eq!(imagor.check_path("filters:quality(1000)/a.jpg").unwrap_err().status(), 400);
+    /// # Ok::<(), imagor::Error>(())
+    /// ```
+    pub fn check_path(&self, path: &str) -> Result<()> {
+        let params = path::parse(path);
+        crate::filters::parse_all(&params.filters, &self.opts).map(|_| ())
+    }
+
     /// Process packed 8-bit pixels (`bands` per pixel: 1 grey, 2 grey+alpha,
     /// 3 RGB, 4 RGBA).
     pub fn process_pixels(

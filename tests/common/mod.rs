@@ -557,3 +557,44 @@ impl XorShift {
         (0..n).map(|_| (self.next_u64() >> 56) as u8).collect()
     }
 }
+
+/// Everything written to this process's stderr (fd 2) between
+/// [`StderrCapture::start`] and [`StderrCapture::finish`], by Rust, C
+/// libraries or GLib alike.
+pub struct StderrCapture {
+    saved: i32,
+    path: PathBuf,
+}
+
+impl StderrCapture {
+    /// Point fd 2 at a temporary file.
+    pub fn start() -> StderrCapture {
+        let path = std::env::temp_dir().join(format!(
+            "imagor-stderr-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let file = std::fs::File::create(&path).expect("stderr capture file");
+        use std::os::fd::AsRawFd;
+        // SAFETY: plain POSIX fd calls on valid descriptors; fd 2 is
+        // restored in finish().
+        let saved = unsafe {
+            let saved = libc::dup(2);
+            libc::dup2(file.as_raw_fd(), 2);
+            saved
+        };
+        StderrCapture { saved, path }
+    }
+
+    /// Restore fd 2 and return what was written meanwhile.
+    pub fn finish(self) -> String {
+        // SAFETY: restores the descriptor saved in start().
+        unsafe {
+            libc::dup2(self.saved, 2);
+            libc::close(self.saved);
+        }
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.path);
+        text
+    }
+}

@@ -69,8 +69,16 @@ pub struct ImagorOptions {
     pub concurrency: Option<i32>,
     /// Deepest nesting of `image()` overlays (each level a full pipeline).
     pub max_overlay_depth: Option<u32>,
-    /// Refuse libvips loaders marked untrusted (ImageMagick, matload ...).
+    /// Refuse the formats whose libvips loaders libvips flags untrusted
+    /// (PDF, JPEG 2000, JPEG XL, ImageMagick ...) with a 406; default true.
     pub block_untrusted_loaders: Option<bool>,
+    /// Wall-clock limit of one call (`IMAGOR_PROCESS_TIMEOUT`): seconds or a
+    /// Go duration such as `'2s'` or `'500ms'`; 0 means none. Default 2 s.
+    #[napi(ts_type = "number | string")]
+    pub process_timeout: Option<String>,
+    /// Memory one call may use for decoding and intermediate images, in
+    /// bytes (estimated before decoding); 0 means none. Default 256 MiB.
+    pub max_memory: Option<i64>,
     /// Serve sources from this folder (`FILE_LOADER_BASE_DIR`). Empty: no
     /// file loader.
     pub file_loader_base_dir: Option<String>,
@@ -124,6 +132,9 @@ pub(crate) fn to_camel(field: &str) -> String {
 /// `"an integer"`, `"a boolean"`... for the default value of a field.
 fn expected(default: &Value) -> &'static str {
     match default {
+        Value::String(s) if s.ends_with('s') && s.trim_end_matches(['m', 's']).parse::<f64>().is_ok() => {
+            "a duration (seconds, or a string such as \"2s\")"
+        }
         Value::Bool(_) => "a boolean",
         Value::Number(n) if n.is_u64() => "an integer",
         Value::Number(_) => "an integer",

@@ -286,8 +286,9 @@ pub(super) fn admit(
     // Time: the pixels decoded, plus the passes of a multi-scan JPEG.
     let mut ns = decode_ns_per_pixel(format, lossless_webp);
     if interlaced && format == Some(ImageFormat::Png) {
-        // Adam7 is decoded whole, in seven passes, in one library call.
-        ns = 24.0;
+        // Adam7 is decoded whole, in seven passes, in one library call
+        // that cannot be interrupted: estimate on the high side.
+        ns = 30.0;
     }
     // Per-pixel work grows with the bands (TIFF may have thousands).
     ns *= (bpp as f64 / 3.0).max(1.0);
@@ -376,7 +377,8 @@ pub(super) fn render_svg(data: &[u8], dpi: i32, opts: &Options, budget: &Budget)
         } else {
             opts.max_memory
         },
-        max_cost: budget.time_left_ns().unwrap_or(u64::MAX),
+        // resvg cannot be interrupted: keep a margin for the estimate's error.
+        max_cost: budget.time_left_ns().map_or(u64::MAX, |ns| ns / 10 * 6),
         ..SvgLimits::default()
     };
     let rendered = render_svg(data, scale, &limits).map_err(|e| match e {

@@ -7,6 +7,7 @@ from . import (
     InternalError as InternalError,
     InvalidError as InvalidError,
     MaxResolutionExceededError as MaxResolutionExceededError,
+    LimitExceededError as LimitExceededError,
     MaxSizeExceededError as MaxSizeExceededError,
     MethodNotAllowedError as MethodNotAllowedError,
     NotFoundError as NotFoundError,
@@ -33,7 +34,7 @@ __all__ = [
     "__version__", "ImagorError", "NotFoundError", "InvalidError", "MethodNotAllowedError",
     "SourceNotAllowedError", "SignatureMismatchError", "TimeoutError", "ExpiredError",
     "UnsupportedFormatError", "MaxSizeExceededError", "MaxResolutionExceededError",
-    "TooManyRequestsError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
+    "TooManyRequestsError", "LimitExceededError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
     "parse", "generate", "process", "meta", "libvips_version", "option_names", "_test_panic",
     "_test_error", "_after_fork_in_child", "Imagor", "Output",
 ]

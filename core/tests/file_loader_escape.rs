@@ -1,0 +1,125 @@
+//! The file loader never reads outside its base dir: not through `..` or
+//! any encoding of it (SECURITY-NOTES Appendix B), not through a symbolic
+//! link inside the base dir that points outside (to a file, a folder, or
+//! along a chain of links), whether the key comes from the request
+//! (`serve()`) or from an overlay (`image()`, `watermark()`). Links that
+//! stay inside the base dir keep working.
+
+use std::path::{Path, PathBuf};
+
+use imagor::{Imagor, Options};
+
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR")))
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("imagor-escape-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+struct Fixture {
+    base: PathBuf,
+    outside: PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+        let _ = std::fs::remove_dir_all(&self.outside);
+    }
+}
+
+fn fixture() -> Fixture {
+    let base = fresh_dir("base");
+    let outside = fresh_dir("outside");
+    let gopher = testdata("gopher.png");
+    std::fs::create_dir_all(base.join("img")).unwrap();
+    std::fs::copy(&gopher, base.join("img/inside.png")).unwrap();
+    std::fs::create_dir_all(outside.join("secret")).unwrap();
+    std::fs::copy(&gopher, outside.join("secret/private.png")).unwrap();
+    let link = |target: &Path, name: &str| std::os::unix::fs::symlink(target, base.join(name)).unwrap();
+    link(&outside.join("secret/private.png"), "file-link.png");
+    link(&outside.join("secret"), "dir-link");
+    link(Path::new("dir-link"), "chain");
+    link(Path::new("/etc"), "etc");
+    link(Path::new("img/inside.png"), "inside-link.png");
+    link(Path::new("img"), "inside-dir");
+    Fixture { base, outside }
+}
+
+fn imagor(base: &Path) -> Imagor {
+    Imagor::new(Options {
+        unsafe_: true,
+        file_loader_base_dir: base.to_string_lossy().into_owned(),
+        ..Options::default()
+    })
+    .expect("imagor")
+}
+
+#[test]
+fn symlinks_out_of_the_base_dir_are_not_found() {
+    let f = fixture();
+    let im = imagor(&f.base);
+    for ok in ["img/inside.png", "inside-link.png", "inside-dir/inside.png"] {
+        let out = im.serve(&format!("unsafe/10x10/{ok}"));
+        assert!(out.is_ok(), "{ok}: {out:?}");
+    }
+    for escape in ["file-link.png", "dir-link/private.png", "chain/private.png", "etc/passwd"] {
+        let e = im.serve(&format!("unsafe/10x10/{escape}")).expect_err(escape);
+        assert_eq!(e.status(), 404, "{escape}: {e}");
+        for overlay in [
+            format!("filters:image(10x10/{escape})"),
+            format!("filters:watermark({escape},0,0,0)"),
+        ] {
+            let e = im
+                .serve(&format!("unsafe/20x20/{overlay}/img/inside.png"))
+                .expect_err(&overlay);
+            assert_eq!(e.status(), 404, "{overlay}: {e}");
+        }
+    }
+}
+
+#[test]
+fn traversal_keys_are_refused() {
+    let f = fixture();
+    let im = imagor(&f.base);
+    let outside_name = f.outside.file_name().unwrap().to_string_lossy().into_owned();
+    let keys = [
+        "../../etc/passwd".to_owned(),
+        "..%2f..%2fetc/passwd".to_owned(),
+        "%2e%2e/%2e%2e/etc/passwd".to_owned(),
+        "%252e%252e/%252e%252e/etc/passwd".to_owned(),
+        "....//....//etc/passwd".to_owned(),
+        "../%2e%2e/etc/passwd".to_owned(),
+        "/etc/passwd".to_owned(),
+        "//etc/passwd".to_owned(),
+        "..\\..\\etc\\passwd".to_owned(),
+        "%5c..%5c..%5cetc/passwd".to_owned(),
+        "img.jpg%00.png".to_owned(),
+        "%c0%ae%c0%ae/etc/passwd".to_owned(),
+        format!("../{outside_name}/secret/private.png"),
+        format!("img/../../{outside_name}/secret/private.png"),
+        ".git/config".to_owned(),
+        ".env".to_owned(),
+        "a/./././b".to_owned(),
+        "x".repeat(5000),
+    ];
+    for key in &keys {
+        for path in [
+            format!("unsafe/10x10/{key}"),
+            format!("unsafe/20x20/filters:image(10x10/{key})/img/inside.png"),
+        ] {
+            match im.serve(&path) {
+                Ok(_) => panic!("{path}: served"),
+                Err(e) => assert!(
+                    [400, 404].contains(&e.status()),
+                    "{path}: {} {e}",
+                    e.status()
+                ),
+            }
+        }
+    }
+}
