@@ -4,7 +4,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build run test test-rust test-c test-python test-node test-hostile lint bench install clean
+.PHONY: all deps build run test test-rust test-c test-python test-node test-hostile fuzz-smoke lint bench install clean
 
 all: build
 
@@ -44,8 +44,12 @@ test-node: deps
 test-hostile: deps test-c test-python test-node
 	./tests/hostile.sh
 
+## Each cargo-fuzz target for a few seconds (core/fuzz/README.md has the long runs).
+fuzz-smoke: deps
+	for t in path_parse filter_args process; do ./core/fuzz/run.sh $$t 15 || exit 1; done
+
 ## Every test, all languages.
-test: lint test-rust test-c test-python test-node test-hostile
+test: lint test-rust test-c test-python test-node test-hostile fuzz-smoke
 
 ## Benchmarks with ratios against peers run side by side (pyvips, sharp).
 bench: deps

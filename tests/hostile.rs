@@ -70,9 +70,7 @@ fn classify(imagor: &Imagor, case: &Case) -> Class {
         }
         Ok(Ok(out)) if out.content_type == "application/json" => Class::Ok,
         Ok(Ok(out)) => match common::decode(&out.data) {
-            Ok(d) if d.width <= limits.max_width && d.page_height <= limits.max_height => {
-                Class::Ok
-            }
+            Ok(d) if d.width <= limits.max_width && d.page_height <= limits.max_height => Class::Ok,
             Ok(d) => Class::Violation(format!(
                 "output {} {}x{} pages {}",
                 d.format, d.width, d.page_height, d.pages

@@ -58,8 +58,11 @@ fn errors_never_carry_another_calls_text() {
     let expected = Arc::new(expected);
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (imagor, cases, expected) =
-                (Arc::clone(&imagor), Arc::clone(&cases), Arc::clone(&expected));
+            let (imagor, cases, expected) = (
+                Arc::clone(&imagor),
+                Arc::clone(&cases),
+                Arc::clone(&expected),
+            );
             std::thread::spawn(move || {
                 let mut wrong = Vec::new();
                 for i in 0..CALLS_PER_THREAD {
@@ -84,5 +87,9 @@ fn errors_never_carry_another_calls_text() {
         wrong.extend(h.join().expect("thread"));
     }
     wrong.truncate(20);
-    assert!(wrong.is_empty(), "errors changed under concurrency:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "errors changed under concurrency:\n{}",
+        wrong.join("\n")
+    );
 }

@@ -40,7 +40,8 @@ fn fixture() -> Fixture {
     std::fs::copy(&gopher, base.join("img/inside.png")).unwrap();
     std::fs::create_dir_all(outside.join("secret")).unwrap();
     std::fs::copy(&gopher, outside.join("secret/private.png")).unwrap();
-    let link = |target: &Path, name: &str| std::os::unix::fs::symlink(target, base.join(name)).unwrap();
+    let link =
+        |target: &Path, name: &str| std::os::unix::fs::symlink(target, base.join(name)).unwrap();
     link(&outside.join("secret/private.png"), "file-link.png");
     link(&outside.join("secret"), "dir-link");
     link(Path::new("dir-link"), "chain");
@@ -67,8 +68,15 @@ fn symlinks_out_of_the_base_dir_are_not_found() {
         let out = im.serve(&format!("unsafe/10x10/{ok}"));
         assert!(out.is_ok(), "{ok}: {out:?}");
     }
-    for escape in ["file-link.png", "dir-link/private.png", "chain/private.png", "etc/passwd"] {
-        let e = im.serve(&format!("unsafe/10x10/{escape}")).expect_err(escape);
+    for escape in [
+        "file-link.png",
+        "dir-link/private.png",
+        "chain/private.png",
+        "etc/passwd",
+    ] {
+        let e = im
+            .serve(&format!("unsafe/10x10/{escape}"))
+            .expect_err(escape);
         assert_eq!(e.status(), 404, "{escape}: {e}");
         for overlay in [
             format!("filters:image(10x10/{escape})"),
@@ -86,7 +94,12 @@ fn symlinks_out_of_the_base_dir_are_not_found() {
 fn traversal_keys_are_refused() {
     let f = fixture();
     let im = imagor(&f.base);
-    let outside_name = f.outside.file_name().unwrap().to_string_lossy().into_owned();
+    let outside_name = f
+        .outside
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let keys = [
         "../../etc/passwd".to_owned(),
         "..%2f..%2fetc/passwd".to_owned(),

@@ -75,10 +75,10 @@ impl Workload {
             (jpeg.clone(), "filters:quality(nope)"),
             (png.clone(), "fit-in/40x40/filters:fill(blur):format(jpeg)"),
             (png.clone(), "filters:padding(white,100000,100000)"),
-            (jpeg, "filters:blur(0,1000)"),
+            (jpeg, "fit-in/40x40/filters:blur(3)"),
             (
                 png,
-                "filters:watermark(gopher.png,0,0,50):text(hi,0,0):format(png)",
+                "filters:watermark(gopher-front.png,0,0,50):text(hi,0,0):format(png)",
             ),
         ];
         Workload { imagor, inputs }
@@ -91,7 +91,7 @@ impl Workload {
             if i % 25 == 0 {
                 let _ = self
                     .imagor
-                    .serve("unsafe/20x20/filters:format(png)/gopher.png");
+                    .serve("unsafe/20x20/filters:format(png)/gopher-front.png");
                 let _ = self.imagor.serve("unsafe/20x20/missing.png");
                 let _ = self.imagor.meta(data, "");
             }

@@ -136,3 +136,33 @@ fn color_paths_ignore_the_bytes() {
     );
     assert_eq!((m.width, m.height, m.bands), (10, 10, 3));
 }
+
+/// The secret never shows in Debug output, and an instance without one
+/// accepts no signed path; with neither a secret nor `unsafe` every path is
+/// refused (imagor would sign with the empty key).
+#[test]
+fn secrets_and_unconfigured_signing() {
+    let with_secret = Imagor::new(Options {
+        secret: "topsecret".into(),
+        ..Options::default()
+    })
+    .unwrap();
+    assert!(!format!("{with_secret:?}").contains("topsecret"));
+    assert!(!format!("{:?}", with_secret.options()).contains("topsecret"));
+
+    let empty_key_hash = imagor::sign::Signer::sha1("").sign("10x10/color:red");
+    let unsafe_only = Imagor::new(Options {
+        unsafe_: true,
+        ..Options::default()
+    })
+    .unwrap();
+    assert!(unsafe_only.serve("unsafe/10x10/color:red").is_ok());
+    let e = unsafe_only
+        .serve(&format!("{empty_key_hash}/10x10/color:red"))
+        .unwrap_err();
+    assert_eq!(e.status(), 403);
+    let nothing = Imagor::new(Options::default()).unwrap();
+    let e = nothing.serve("unsafe/10x10/color:red").unwrap_err();
+    assert_eq!(e.status(), 500);
+    assert!(e.to_string().contains("set a secret"), "{e}");
+}

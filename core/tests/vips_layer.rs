@@ -78,3 +78,60 @@ fn metadata_edit_copies() {
     assert_eq!(raw.write_to_memory().unwrap(), vec![1, 2, 3, 4, 5, 6]);
     assert!(Image::from_memory(&[1, 2], 2, 1, 3, 0).is_err());
 }
+
+/// Safe code cannot change a shared image: an operation that draws into its
+/// argument (`draw_rect`, MODIFY) works on a private copy.
+#[test]
+fn in_place_operations_never_touch_the_callers_image() {
+    let img = Image::black(8, 8, 1).unwrap();
+    let out = Call::new("draw_rect")
+        .arg("image", Arg::Image(&img))
+        .arg("ink", Arg::Doubles(&[255.0]))
+        .arg("left", Arg::Int(0))
+        .arg("top", Arg::Int(0))
+        .arg("width", Arg::Int(8))
+        .arg("height", Arg::Int(8))
+        .arg("fill", Arg::Bool(true))
+        .run()
+        .unwrap();
+    let drawn = out.image("image").unwrap();
+    assert_eq!(drawn.getpoint(3, 3).unwrap(), vec![255.0]);
+    assert_eq!(
+        img.getpoint(3, 3).unwrap(),
+        vec![0.0],
+        "the shared image changed"
+    );
+}
+
+/// Values outside an argument's declared range are refused before libvips
+/// sees them (no GLib warning, no silently ignored value), and only input
+/// arguments can be set.
+#[test]
+fn arguments_are_checked_against_their_declaration() {
+    let img = Image::black(8, 8, 3).unwrap();
+    let err = Call::new("jpegsave_buffer")
+        .arg("in", Arg::Image(&img))
+        .arg("Q", Arg::Int(1000))
+        .run()
+        .err()
+        .unwrap();
+    assert_eq!(err.status(), 400);
+    assert!(
+        err.to_string().contains("jpegsave_buffer: Q = 1000"),
+        "{err}"
+    );
+    let err = Call::new("gaussblur")
+        .arg("in", Arg::Image(&img))
+        .arg("sigma", Arg::Double(f64::NAN))
+        .run()
+        .err()
+        .unwrap();
+    assert_eq!(err.status(), 400, "{err}");
+    let err = Call::new("invert")
+        .arg("in", Arg::Image(&img))
+        .arg("out", Arg::Image(&img))
+        .run()
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("not an input"), "{err}");
+}

@@ -198,6 +198,29 @@ static void names_and_frees(void) {
           version, IMAGOR_VERSION, imagor_version());
 }
 
+/* The per-call budget from the options JSON: a timeout (408) and a memory
+ * limit (422, LIMIT_EXCEEDED) that name their option. */
+static void budget(const uint8_t *png, size_t len) {
+    imagor *tight = NULL;
+    CHECK_STATUS(imagor_new("{\"process_timeout\":\"300ms\",\"max_memory\":1000000}", &tight), IMAGOR_STATUS_OK,
+                 "imagor_new with a budget");
+    if (!tight) return;
+    reset_outs();
+    CHECK_STATUS(imagor_process(tight, png, len, "2000x2000/filters:blur(0,1000)/color:red", &out_bytes, &out_type),
+                 IMAGOR_STATUS_TIMEOUT, "blur over the time budget");
+    CHECK(strstr(imagor_last_error_message(), "process_timeout (300ms)") != NULL, "timeout message: %s",
+          imagor_last_error_message());
+    CHECK(imagor_last_error_status() == 408, "timeout HTTP %u", imagor_last_error_status());
+    reset_outs();
+    CHECK_STATUS(imagor_process(tight, png, len, "filters:format(webp)", &out_bytes, &out_type),
+                 IMAGOR_STATUS_LIMIT_EXCEEDED, "encode over the memory budget");
+    CHECK(strstr(imagor_last_error_message(), "max_memory") != NULL, "memory message: %s",
+          imagor_last_error_message());
+    CHECK(imagor_last_error_status() == 422, "memory HTTP %u", imagor_last_error_status());
+    CHECK(outs_untouched(), "an out-parameter was written on failure");
+    imagor_free(tight);
+}
+
 int main(void) {
     size_t len;
     uint8_t *png = read_testdata("gopher-front.png", &len);
@@ -206,6 +229,7 @@ int main(void) {
     if (!im) return check_summary("errors");
     null_arguments(im, png, len);
     bad_input(im);
+    budget(png, len);
     names_and_frees();
     imagor_free(im);
     free(png);

@@ -132,7 +132,9 @@ pub(crate) fn to_camel(field: &str) -> String {
 /// `"an integer"`, `"a boolean"`... for the default value of a field.
 fn expected(default: &Value) -> &'static str {
     match default {
-        Value::String(s) if s.ends_with('s') && s.trim_end_matches(['m', 's']).parse::<f64>().is_ok() => {
+        Value::String(s)
+            if s.ends_with('s') && s.trim_end_matches(['m', 's']).parse::<f64>().is_ok() =>
+        {
             "a duration (seconds, or a string such as \"2s\")"
         }
         Value::Bool(_) => "a boolean",

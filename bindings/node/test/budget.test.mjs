@@ -1,0 +1,47 @@
+// The per-call budget (processTimeout, maxMemory), untrusted formats, the
+// secret kept out of `options`, and input bytes copied before the call
+// leaves the JavaScript thread.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { imagor, readTestdata } from './helpers.mjs'
+
+const { Imagor, process: run } = imagor
+
+test('a blur over the time budget is ERR_IMAGOR_TIMEOUT naming processTimeout', async () => {
+  for (const [timeout, shown] of [[0.3, '300ms'], ['300ms', '300ms']]) {
+    await assert.rejects(
+      run(Buffer.alloc(0), '2000x2000/filters:blur(0,1000)/color:red', { processTimeout: timeout }),
+      (e) => e.code === 'ERR_IMAGOR_TIMEOUT' && e.status === 408 && e.message.includes(`process_timeout (${shown})`),
+    )
+  }
+})
+
+test('memory over the budget is ERR_IMAGOR_LIMIT_EXCEEDED naming max_memory', async () => {
+  const im = new Imagor({ maxMemory: 1_000_000 })
+  await assert.rejects(
+    im.process(readTestdata('gopher.png'), 'filters:format(webp)'),
+    (e) => e.code === 'ERR_IMAGOR_LIMIT_EXCEEDED' && e.status === 422 && e.message.includes('max_memory'),
+  )
+  assert.throws(() => new Imagor({ processTimeout: true }), TypeError)
+  assert.throws(() => new Imagor({ processTimeout: 'soon' }))
+})
+
+test('untrusted formats are refused unless blockUntrustedLoaders is false', async () => {
+  const pdf = readTestdata('sample.pdf')
+  await assert.rejects(imagor.meta(pdf), (e) => e.code === 'ERR_IMAGOR_UNSUPPORTED_FORMAT' && e.message.includes('untrusted'))
+  const meta = await new Imagor({ blockUntrustedLoaders: false }).meta(pdf)
+  assert.equal(meta.format, 'pdf')
+})
+
+test('options never return the secret', () => {
+  assert.equal(new Imagor({ secret: 'topsecret' }).options.secret, '<redacted>')
+  assert.equal(new Imagor({}).options.secret, '')
+})
+
+test('input bytes are copied before the call leaves the JavaScript thread', async () => {
+  const png = new Uint8Array(readTestdata('gopher.png'))
+  const expected = await run(png.slice(), 'fit-in/40x40/filters:format(png)')
+  const pending = run(png, 'fit-in/40x40/filters:format(png)')
+  png.fill(0) // the caller reuses its buffer at once
+  assert.deepEqual(await pending, expected)
+})

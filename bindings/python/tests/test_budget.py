@@ -1,0 +1,47 @@
+"""The per-call budget: process_timeout (seconds or a Go duration) and
+max_memory, as keyword arguments; refusals are typed and name their option."""
+
+import pytest
+
+import imagor
+from conftest import image
+
+
+def test_a_blur_over_the_time_budget_is_a_timeout_naming_the_option():
+    for timeout, shown in [(0.3, "300ms"), ("300ms", "300ms"), (1, "1s")]:
+        with pytest.raises(imagor.TimeoutError) as info:
+            imagor.process(b"", "2000x2000/filters:blur(0,1000)/color:red", process_timeout=timeout)
+        assert info.value.status == 408 and info.value.code == "timeout"
+        assert f"process_timeout ({shown})" in info.value.message
+        assert isinstance(info.value, TimeoutError)
+
+
+def test_memory_over_the_budget_is_limit_exceeded():
+    im = imagor.Imagor(max_memory=1_000_000)
+    with pytest.raises(imagor.LimitExceededError) as info:
+        im.process(image("gopher.png"), "filters:format(webp)")
+    e = info.value
+    assert (e.status, e.code) == (422, "limit_exceeded")
+    assert "max_memory" in e.message
+    assert isinstance(e, imagor.ImagorError)
+
+
+def test_zero_lifts_the_limits_and_bad_durations_are_refused():
+    out = imagor.process(image("gopher.png"), "fit-in/50x50/filters:format(png)",
+                         process_timeout=0, max_memory=0)
+    assert out.startswith(b"\x89PNG")
+    with pytest.raises((ValueError, imagor.InvalidError)):
+        imagor.process(image("gopher.png"), "fit-in/50x50/", process_timeout="soon")
+
+
+def test_untrusted_formats_are_refused_unless_allowed():
+    with pytest.raises(imagor.UnsupportedFormatError) as info:
+        imagor.meta(image("sample.pdf"))
+    assert "untrusted" in info.value.message and "block_untrusted_loaders" in info.value.message
+    meta = imagor.Imagor(block_untrusted_loaders=False).meta(image("sample.pdf"))
+    assert meta["format"] == "pdf"
+
+
+def test_repr_hides_the_secret():
+    im = imagor.Imagor(secret="topsecret")
+    assert "topsecret" not in repr(im)
