@@ -33,6 +33,8 @@ pub mod path;
 mod probe;
 pub mod processor;
 pub mod safe_dir;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sign;
 pub mod svg;
 #[cfg(feature = "leak-hook")]
