@@ -78,9 +78,10 @@ impl Imagor {
             return Err(Error::NotFound);
         }
         let mut last = Error::NotFound;
+        let ctx = crate::loader::LoadContext::default();
         for loader in &self.loaders {
-            match loader.load(key) {
-                Ok(bytes) => return Ok(bytes),
+            match crate::loader::block_on(loader.get(ctx, key)) {
+                Ok(blob) => return Ok(blob.data.to_vec()),
                 Err(Error::NotFound) => last = Error::NotFound,
                 Err(e) => return Err(e),
             }

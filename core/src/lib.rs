@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod blob;
 mod budget;
 pub mod duration;
 pub mod error;
@@ -32,16 +33,19 @@ pub mod options;
 pub mod path;
 mod probe;
 pub mod processor;
+pub mod request;
 pub mod safe_dir;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod sign;
+pub mod storage;
 pub mod svg;
 #[cfg(feature = "leak-hook")]
 pub mod testing;
 pub mod vips;
 
 pub use crate::imagor::Imagor;
+pub use blob::{Blob, Stat};
 pub use error::{Error, Result};
 pub use options::Options;
 pub use processor::{Meta, Output};

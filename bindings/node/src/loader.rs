@@ -77,6 +77,23 @@ fn lock() -> std::sync::MutexGuard<'static, HashMap<u32, Waiting>> {
 }
 
 impl imagor::loader::Loader for JsLoader {
+    fn get<'a>(
+        &'a self,
+        _ctx: imagor::loader::LoadContext<'a>,
+        key: &'a str,
+    ) -> imagor::loader::BoxFuture<'a, imagor::Result<imagor::Blob>> {
+        // Blocks the worker thread polling it (never the JS thread).
+        let result = self.load(key).map(imagor::Blob::from);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn name(&self) -> &'static str {
+        "javascript"
+    }
+}
+
+impl JsLoader {
+    /// Ask the JavaScript function for `key` and wait for its answer.
     fn load(&self, key: &str) -> imagor::Result<Vec<u8>> {
         if std::thread::current().id() == self.js_thread {
             return Err(imagor::Error::Internal(

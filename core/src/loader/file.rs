@@ -5,7 +5,8 @@
 
 use std::path::PathBuf;
 
-use super::Loader;
+use super::{BoxFuture, LoadContext, Loader};
+use crate::blob::Blob;
 use crate::error::{Error, Result};
 use crate::path::{normalize, SafeChars};
 use crate::safe_dir::{SafeDir, SafeDirError};
@@ -57,7 +58,17 @@ impl FileLoader {
 }
 
 impl Loader for FileLoader {
-    fn load(&self, key: &str) -> Result<Vec<u8>> {
+    fn get<'a>(&'a self, _ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
+        Box::pin(std::future::ready(self.read(key).map(Blob::from)))
+    }
+
+    fn name(&self) -> &'static str {
+        "file"
+    }
+}
+
+impl FileLoader {
+    fn read(&self, key: &str) -> Result<Vec<u8>> {
         let path = self.path_of(key).ok_or_else(Error::invalid)?;
         let rel = path
             .strip_prefix(&self.base_dir)

@@ -1,29 +1,67 @@
-//! Loaders: where source images come from, by image key.
+//! Loaders: where source images come from, by image key (imagor's
+//! `Loader`).
 //!
-//! [`FileLoader`] serves a folder as imagor's file loader does. Anything else
-//! (HTTP, object storage, a database) plugs in by implementing [`Loader`] and
-//! passing it to [`crate::Imagor::with_loader`].
+//! A loader answers [`Loader::get`] with a [`Blob`], or
+//! [`crate::Error::NotFound`] when the key is not its to answer (the next
+//! loader is tried). The methods return futures, so network loaders (HTTP,
+//! object storage) can wait without holding a thread; the synchronous entry
+//! points of [`crate::Imagor`] drive them to completion. [`FileLoader`]
+//! serves a folder as imagor's file loader does; any
+//! `Fn(&str) -> Result<Vec<u8>>` is a (blocking) loader too. Plug more in
+//! with [`crate::Imagor::with_loader`].
 
 mod file;
 
 pub use file::FileLoader;
 
-use crate::error::Result;
+use std::future::Future;
+use std::pin::Pin;
 
-/// A source of image bytes, keyed by the image part of an imagor path.
-///
-/// Return [`crate::Error::NotFound`] when the key is not yours to answer:
-/// the next loader is tried.
-pub trait Loader: Send + Sync {
-    /// The bytes of `key` (`gopher.png`, `https://example.com/a.jpg`).
-    fn load(&self, key: &str) -> Result<Vec<u8>>;
+use crate::blob::{Blob, Stat};
+use crate::error::{Error, Result};
+
+/// A boxed, sendable future: what loader and storage methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a loader may look at besides the key: the request being served,
+/// when there is one (the upload loader reads its body; an HTTP loader may
+/// forward its headers).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadContext<'a> {
+    /// The HTTP request, or `None` for a library call (`serve(path)`).
+    pub request: Option<&'a crate::request::Request>,
 }
 
+/// A source of image bytes, keyed by the image part of an imagor path.
+pub trait Loader: Send + Sync {
+    /// The image of `key` (`gopher.png`, `https://example.com/a.jpg`).
+    fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>>;
+
+    /// Size and modification time of `key` without reading it, for
+    /// imagor's modified-time check; `NotFound` when unsupported.
+    fn stat<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Stat>> {
+        Box::pin(std::future::ready(Err(Error::NotFound)))
+    }
+
+    /// A short name for logs and `-debug` (`file`, `http`, `upload`).
+    fn name(&self) -> &'static str {
+        "loader"
+    }
+}
+
+/// Any `Fn(&str) -> Result<Vec<u8>>` is a loader. It is called where the
+/// future is polled, so it may block.
 impl<F> Loader for F
 where
     F: Fn(&str) -> Result<Vec<u8>> + Send + Sync,
 {
-    fn load(&self, key: &str) -> Result<Vec<u8>> {
-        self(key)
+    fn get<'a>(&'a self, _ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
+        let result = self(key).map(Blob::from);
+        Box::pin(std::future::ready(result))
     }
+}
+
+/// Drive a loader future to completion on this thread.
+pub(crate) fn block_on<T>(future: impl Future<Output = T>) -> T {
+    pollster::block_on(future)
 }

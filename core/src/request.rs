@@ -1,0 +1,63 @@
+//! An HTTP request and response as imagor's request handling sees them,
+//! independent of any HTTP library: the server, the Express middleware and
+//! any binding hand a [`Request`] to [`crate::Imagor`] and send back the
+//! [`Response`] it gives, so every surface answers the same status,
+//! headers and bytes.
+
+use bytes::Bytes;
+
+/// An HTTP request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `HEAD`, `POST`, ... (upper case).
+    pub method: String,
+    /// The path exactly as the client sent it (percent-escapes kept), after
+    /// any server path prefix: what imagor signs and parses.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Request headers; names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body (POST uploads).
+    pub body: Bytes,
+}
+
+impl Request {
+    /// A `GET` of `path` with no headers.
+    pub fn get(path: &str) -> Request {
+        Request {
+            method: "GET".to_owned(),
+            path: path.to_owned(),
+            ..Request::default()
+        }
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Response headers, in order (a name may repeat, e.g. `Vary`).
+    pub headers: Vec<(String, String)>,
+    /// The body (empty for `HEAD`, 304 and bodiless errors).
+    pub body: Bytes,
+}
+
+impl Response {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,19 @@
+//! Storages and result storages (imagor's `Storage`): loaders that can also
+//! keep what they are given. A storage holds source images (saved after a
+//! loader fetched them), a result storage processed results, keyed by the
+//! path styles of [`crate::hasher`].
+
+use crate::blob::Blob;
+use crate::error::Result;
+use crate::loader::{BoxFuture, Loader};
+
+/// A place to keep images by key. Reads go through [`Loader::get`] and
+/// [`Loader::stat`].
+pub trait Storage: Loader {
+    /// Store `blob` under `key`. Never leaves a partial object visible:
+    /// readers see the old object, or none, until the new one is complete.
+    fn put<'a>(&'a self, key: &'a str, blob: &'a Blob) -> BoxFuture<'a, Result<()>>;
+
+    /// Remove `key` (absent is fine).
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<()>>;
+}
