@@ -5,26 +5,45 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
+use crate::hasher::{ResultStoragePathStyle, StoragePathStyle};
 use crate::loader::{FileLoader, Loader};
 use crate::options::Options;
 use crate::path::{self, Params};
 use crate::processor::{self, Ctx, Meta, Output, Source};
 use crate::sign::Signer;
+use crate::storage::Storage;
 
-/// A configured imagor: options, signer and loaders. Cheap to clone and
-/// safe to share between threads; every call is independent.
+/// A configured imagor: options, signer, loaders, storages and result
+/// storages. Cheap to clone and safe to share between threads; every call
+/// is independent.
 #[derive(Clone)]
 pub struct Imagor {
-    opts: Arc<Options>,
+    pub(crate) opts: Arc<Options>,
     signer: Option<Signer>,
-    loaders: Vec<Arc<dyn Loader>>,
+    pub(crate) loaders: Vec<Arc<dyn Loader>>,
+    pub(crate) storages: Vec<Arc<dyn Storage>>,
+    pub(crate) result_storages: Vec<Arc<dyn Storage>>,
+    pub(crate) storage_style: Option<StoragePathStyle>,
+    pub(crate) result_style: Option<ResultStoragePathStyle>,
 }
 
 impl fmt::Debug for Imagor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = |v: Vec<&'static str>| v.join(", ");
         f.debug_struct("Imagor")
             .field("options", &self.opts)
-            .field("loaders", &self.loaders.len())
+            .field(
+                "loaders",
+                &names(self.loaders.iter().map(|l| l.name()).collect()),
+            )
+            .field(
+                "storages",
+                &names(self.storages.iter().map(|s| s.name()).collect()),
+            )
+            .field(
+                "result_storages",
+                &names(self.result_storages.iter().map(|s| s.name()).collect()),
+            )
             .finish()
     }
 }
@@ -45,11 +64,37 @@ impl Imagor {
                 &options.file_safe_chars,
             )));
         }
+        let storage_style = match options.storage_path_style.parse()? {
+            StoragePathStyle::Original => None,
+            style => Some(style),
+        };
+        let result_style = match options.result_storage_path_style.parse()? {
+            ResultStoragePathStyle::Original => None,
+            style => Some(style),
+        };
         Ok(Imagor {
             opts: Arc::new(options),
             signer,
             loaders,
+            storages: Vec::new(),
+            result_storages: Vec::new(),
+            storage_style,
+            result_style,
         })
+    }
+
+    /// Add a storage for sources (tried before the loaders; sources a
+    /// loader finds are saved to it).
+    pub fn with_storage(mut self, storage: Arc<dyn Storage>) -> Imagor {
+        self.storages.push(storage);
+        self
+    }
+
+    /// Add a result storage (results are looked up there first and saved
+    /// there after processing).
+    pub fn with_result_storage(mut self, storage: Arc<dyn Storage>) -> Imagor {
+        self.result_storages.push(storage);
+        self
     }
 
     /// Add a loader (tried after the ones already configured).
@@ -91,7 +136,7 @@ impl Imagor {
 
     /// Run `f` with a pipeline context whose overlay loader is this
     /// instance's loader chain.
-    fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
+    pub(crate) fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
         let budget = crate::budget::Budget::new(&self.opts);
         let _entered = budget.enter();
         #[cfg(feature = "leak-hook")]
@@ -164,37 +209,31 @@ impl Imagor {
         serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))
     }
 
-    /// Serve a request path as imagor's server does: check the signature
-    /// (or `unsafe/` when allowed), load the image through the loaders
-    /// (`color:` images need none) and process it. When that fails with 400
-    /// or 403, the path is query-unescaped and tried once more (imagor's
-    /// retry for clients that escape the whole path).
+    /// Serve a request path as imagor's server does for a `GET` (see
+    /// [`Imagor::handle`] for the whole HTTP answer): signature (or
+    /// `unsafe/` when allowed), base params, result storage, storages and
+    /// loaders (`color:` images need none), processing, and the retry with
+    /// the query-unescaped path after a 400 or 403.
     pub fn serve(&self, path: &str) -> Result<Output> {
-        match self.serve_once(path) {
-            Err(e @ (Error::Invalid(_) | Error::SignatureMismatch)) => {
-                match path::query_unescape(path) {
-                    Some(unescaped) if unescaped != path => self.serve_once(&unescaped),
-                    _ => Err(e),
-                }
+        let req = crate::request::Request::get(path);
+        let mut outcome = self.run_request(&req, path::parse(path), false);
+        if matches!(&outcome.error, Some(Error::SignatureMismatch))
+            || matches!(&outcome.error, Some(Error::Invalid(m)) if m == "invalid")
+        {
+            if let Some(unescaped) = path::query_unescape(path) {
+                outcome = self.run_request(&req, path::parse(&unescaped), false);
             }
-            other => other,
         }
-    }
-
-    fn serve_once(&self, path: &str) -> Result<Output> {
-        let params = path::parse(path);
-        self.verify(&params)?;
-        check_expire(&params)?;
-        if crate::ops::color::parse_color_image(&params.image).is_some() {
-            return self.with_ctx(|ctx| processor::run(ctx, None, &params));
+        if let Some(e) = outcome.error {
+            return Err(e);
         }
-        if params.image.is_empty() {
-            return Err(Error::NotFound);
-        }
-        let bytes = self.load(&params.image)?;
-        let source = Source::bytes(&bytes);
-        drop(bytes);
-        self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
+        let blob = outcome.blob.unwrap_or_default();
+        let sniffed = crate::format::sniff(&blob.data);
+        Ok(Output {
+            content_type: blob.content_type(),
+            format: sniffed.format.filter(|_| sniffed.type_name != "json"),
+            data: blob.data.to_vec(),
+        })
     }
 
     /// Check the signature of parsed params: `unsafe/` paths pass when
@@ -238,22 +277,6 @@ impl Drop for LeakOnDrop {
     fn drop(&mut self) {
         crate::testing::maybe_leak();
     }
-}
-
-/// imagor's `expire(ms)`: a URL whose expiry (Unix time in milliseconds) has
-/// passed answers 410; an unparsable argument is ignored, as in imagor.
-fn check_expire(params: &Params) -> Result<()> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    for f in params.filters.iter().filter(|f| f.name == "expire") {
-        if let Ok(ts) = f.args.trim().parse::<i64>() {
-            if ts > 0 && now_ms > ts as u128 {
-                return Err(Error::Expired);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A path whose image is a `color:` source: it is generated, whatever bytes

@@ -35,6 +35,7 @@ mod probe;
 pub mod processor;
 pub mod request;
 pub mod safe_dir;
+mod serve;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod sign;

@@ -91,6 +91,80 @@ pub struct Options {
     pub file_loader_path_prefix: String,
     /// Extra characters kept unescaped in storage keys (`file-safe-chars`).
     pub file_safe_chars: String,
+
+    /// Keep source images in this folder after loading them
+    /// (`file-storage-base-dir`). Empty: no file storage.
+    pub file_storage_base_dir: String,
+    /// Key prefix of the file storage (`file-storage-path-prefix`).
+    pub file_storage_path_prefix: String,
+    /// Folder permission, Go syntax (`"0755"`; `file-storage-mkdir-permission`).
+    pub file_storage_mkdir_permission: String,
+    /// File permission, Go syntax (`"0666"`; `file-storage-write-permission`).
+    pub file_storage_write_permission: String,
+    /// Stored sources older than this are ignored (`file-storage-expiration`);
+    /// 0: never.
+    #[serde(with = "crate::duration::serde_go")]
+    pub file_storage_expiration: Duration,
+    /// Keep processed results in this folder (`file-result-storage-base-dir`).
+    /// Empty: no file result storage.
+    pub file_result_storage_base_dir: String,
+    /// Key prefix of the file result storage.
+    pub file_result_storage_path_prefix: String,
+    /// Folder permission of the file result storage (`"0755"`).
+    pub file_result_storage_mkdir_permission: String,
+    /// File permission of the file result storage (`"0666"`).
+    pub file_result_storage_write_permission: String,
+    /// Stored results older than this are reprocessed; 0: never.
+    #[serde(with = "crate::duration::serde_go")]
+    pub file_result_storage_expiration: Duration,
+    /// Storage key style: `original` or `digest` (`imagor-storage-path-style`).
+    pub storage_path_style: String,
+    /// Result storage key style: `original`, `digest`, `suffix` or `size`
+    /// (`imagor-result-storage-path-style`).
+    pub result_storage_path_style: String,
+    /// Serve a stored result only if it is newer than its source
+    /// (`imagor-modified-time-check`).
+    pub modified_time_check: bool,
+
+    /// Accept POST uploads of the image (`upload-loader-enable`; needs
+    /// `unsafe`).
+    pub upload_loader_enable: bool,
+    /// Largest upload in bytes (`upload-loader-max-allowed-size`, 32 MiB).
+    pub upload_loader_max_allowed_size: i64,
+    /// Accepted upload content types (`upload-loader-accept`, `image/*`).
+    pub upload_loader_accept: String,
+    /// Multipart field holding the image (`upload-loader-form-field-name`).
+    pub upload_loader_form_field_name: String,
+
+    /// Paths applied on top of every request, e.g.
+    /// `filters:watermark(logo.png)` (`imagor-base-params`).
+    pub base_params: String,
+    /// Redirect `/` here instead of showing the landing page
+    /// (`imagor-base-path-redirect`).
+    pub base_path_redirect: String,
+    /// WebP when the browser accepts it and no format is asked
+    /// (`imagor-auto-webp`).
+    pub auto_webp: bool,
+    /// AVIF when the browser accepts it (`imagor-auto-avif`).
+    pub auto_avif: bool,
+    /// JPEG when no specific format is asked (`imagor-auto-jpeg`).
+    pub auto_jpeg: bool,
+    /// `Cache-Control` max-age of successful images
+    /// (`imagor-cache-header-ttl`, 168h; 0 keeps the default, as in imagor).
+    #[serde(with = "crate::duration::serde_go")]
+    pub cache_header_ttl: Duration,
+    /// `stale-while-revalidate` (`imagor-cache-header-swr`, 24h).
+    #[serde(with = "crate::duration::serde_go")]
+    pub cache_header_swr: Duration,
+    /// `Cache-Control: no-cache` on images (`imagor-cache-header-no-cache`).
+    pub cache_header_no_cache: bool,
+    /// Errors without a JSON body (`imagor-disable-error-body`).
+    pub disable_error_body: bool,
+    /// No `/params` endpoint (`imagor-disable-params-endpoint`).
+    pub disable_params_endpoint: bool,
+    /// On a processing error, answer with the unprocessed source and the
+    /// error's status (`imagor-response-raw-on-error`).
+    pub response_raw_on_error: bool,
 }
 
 impl Default for Options {
@@ -118,6 +192,34 @@ impl Default for Options {
             block_untrusted_loaders: true,
             process_timeout: Duration::from_secs(2),
             max_memory: 256 << 20,
+            file_storage_base_dir: String::new(),
+            file_storage_path_prefix: String::new(),
+            file_storage_mkdir_permission: "0755".to_owned(),
+            file_storage_write_permission: "0666".to_owned(),
+            file_storage_expiration: Duration::ZERO,
+            file_result_storage_base_dir: String::new(),
+            file_result_storage_path_prefix: String::new(),
+            file_result_storage_mkdir_permission: "0755".to_owned(),
+            file_result_storage_write_permission: "0666".to_owned(),
+            file_result_storage_expiration: Duration::ZERO,
+            storage_path_style: "original".to_owned(),
+            result_storage_path_style: "original".to_owned(),
+            modified_time_check: false,
+            upload_loader_enable: false,
+            upload_loader_max_allowed_size: 32 << 20,
+            upload_loader_accept: "image/*".to_owned(),
+            upload_loader_form_field_name: "image".to_owned(),
+            base_params: String::new(),
+            base_path_redirect: String::new(),
+            auto_webp: false,
+            auto_avif: false,
+            auto_jpeg: false,
+            cache_header_ttl: Duration::from_secs(168 * 3600),
+            cache_header_swr: Duration::from_secs(24 * 3600),
+            cache_header_no_cache: false,
+            disable_error_body: false,
+            disable_params_endpoint: false,
+            response_raw_on_error: false,
             file_loader_base_dir: String::new(),
             file_loader_path_prefix: String::new(),
             file_safe_chars: String::new(),
@@ -167,6 +269,28 @@ impl Options {
             return bad("concurrency must not be negative");
         }
         self.signer_type.parse::<SignerAlg>()?;
+        for (name, value) in [
+            (
+                "file_storage_mkdir_permission",
+                &self.file_storage_mkdir_permission,
+            ),
+            (
+                "file_storage_write_permission",
+                &self.file_storage_write_permission,
+            ),
+            (
+                "file_result_storage_mkdir_permission",
+                &self.file_result_storage_mkdir_permission,
+            ),
+            (
+                "file_result_storage_write_permission",
+                &self.file_result_storage_write_permission,
+            ),
+        ] {
+            if parse_permission(value).is_none() {
+                return bad(&format!("{name} must be an octal mode such as \"0755\""));
+            }
+        }
         Ok(())
     }
 
@@ -184,4 +308,24 @@ impl Options {
         (self.disable_blur && (name == "blur" || name == "sharpen"))
             || self.disable_filters.iter().any(|f| f == name)
     }
+}
+
+/// A file mode in Go's `strconv.ParseUint(s, 0, 32)` syntax (`"0755"` is
+/// octal, `"0o755"`, `"0x1ed"` and `"493"` work too).
+pub fn parse_permission(text: &str) -> Option<u32> {
+    let t = text.trim().replace('_', "");
+    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (h, 16)
+    } else if let Some(o) = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")) {
+        (o, 8)
+    } else if let Some(b) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
+        (b, 2)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (&t[1..], 8)
+    } else {
+        (t.as_str(), 10)
+    };
+    u32::from_str_radix(digits, radix)
+        .ok()
+        .filter(|m| *m <= 0o7777)
 }

@@ -1,0 +1,294 @@
+//! Response headers of a successful image, as imagor sets them:
+//! `Cache-Control` / `Expires` from the TTL and the `max_age` / `expire`
+//! filters, `Content-Disposition` from `attachment()`, and `ETag` /
+//! `Last-Modified` with imagor's conditional-request rules.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::blob::Stat;
+use crate::path::Params;
+use crate::request::Request;
+
+/// imagor's `getTtl`: the configured TTL, replaced by the last valid
+/// `max_age(seconds)`, capped by the nearest `expire(unix ms)` (rounded up
+/// to the second), never negative.
+pub(super) fn ttl(p: &Params, default_ttl: Duration, now: SystemTime) -> Duration {
+    let mut ttl = default_ttl.as_secs_f64();
+    let mut expire: Option<f64> = None;
+    let now_ms = unix_ms(now);
+    for f in &p.filters {
+        match f.name.as_str() {
+            "max_age" => {
+                if let Ok(secs) = f.args.trim().parse::<i64>() {
+                    if secs >= 0 {
+                        ttl = secs as f64;
+                    }
+                }
+            }
+            "expire" => {
+                if let Ok(ms) = f.args.trim().parse::<i64>() {
+                    // (ts - now + 1s - 1ns) truncated to seconds.
+                    let left = ((ms as i128 - now_ms as i128) * 1_000_000 + 999_999_999)
+                        .div_euclid(1_000_000_000) as f64;
+                    expire = Some(expire.map_or(left, |e: f64| e.min(left)));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(e) = expire {
+        if e < ttl {
+            ttl = e;
+        }
+    }
+    Duration::from_secs_f64(ttl.max(0.0))
+}
+
+/// imagor's `setCacheHeaders`: `Expires` and `Cache-Control`.
+pub(super) fn cache(
+    headers: &mut Vec<(String, String)>,
+    req: &Request,
+    mut ttl: Duration,
+    swr: Duration,
+    private: bool,
+    now: SystemTime,
+) {
+    let request_cc = req.header("cache-control").unwrap_or("");
+    if request_cc.contains("no-cache") {
+        ttl = Duration::ZERO;
+    }
+    let private = private || request_cc.contains("private");
+    headers.push(("Expires".into(), http_date(now + ttl)));
+    let value = if ttl.is_zero() {
+        "private, no-cache, no-store, must-revalidate".to_owned()
+    } else {
+        let t = ttl.as_secs();
+        let mut v = if private {
+            "private".to_owned()
+        } else {
+            format!("public, s-maxage={t}")
+        };
+        v.push_str(&format!(", max-age={t}, no-transform"));
+        if !swr.is_zero() && swr < ttl {
+            v.push_str(&format!(", stale-while-revalidate={}", swr.as_secs()));
+        }
+        v
+    };
+    headers.push(("Cache-Control".into(), value));
+}
+
+/// imagor's `getContentDisposition`: `inline`, or `attachment` with the
+/// file name given (else the image's), its extension made the output's.
+pub(super) fn content_disposition(p: &Params, output_ext: &str) -> String {
+    let Some(f) = p.filters.iter().find(|f| f.name == "attachment") else {
+        return "inline".to_owned();
+    };
+    let mut name = if f.args.is_empty() {
+        p.image.rsplit('/').next().unwrap_or("").to_owned()
+    } else {
+        f.args.clone()
+    };
+    name = name.replace('"', "%22");
+    if !output_ext.is_empty() && !(output_ext == ".jpg" && name.ends_with(".jpeg")) {
+        name = format!(
+            "{}{output_ext}",
+            name.strip_suffix(output_ext).unwrap_or(&name)
+        );
+    }
+    format!("attachment; filename=\"{name}\"")
+}
+
+/// imagor's `checkStatNotModified`: add `ETag` and `Last-Modified` from
+/// the stat and tell whether to answer 304. The ETag is imagor's unquoted
+/// `<unix mtime hex>-<size hex>` unless the storage has its own; matches
+/// are exact string comparisons; `If-Modified-Since` is 304 when the
+/// resource is strictly older, `If-Unmodified-Since` when it is newer
+/// (imagor answers 304 there, not 412).
+pub(super) fn conditional(headers: &mut Vec<(String, String)>, req: &Request, stat: &Stat) -> bool {
+    if req
+        .header("cache-control")
+        .is_some_and(|c| c.contains("no-cache"))
+    {
+        return false;
+    }
+    let mtime = stat.modified.map(unix_nanos).filter(|n| *n != 0);
+    let etag = match &stat.etag {
+        Some(e) if !e.is_empty() => Some(e.clone()),
+        _ => match mtime {
+            Some(n) if stat.size > 0 => {
+                Some(format!("{:x}-{:x}", n.div_euclid(1_000_000_000), stat.size))
+            }
+            _ => None,
+        },
+    };
+    let mut etag_match = false;
+    if let Some(etag) = etag {
+        etag_match = req.header("if-none-match") == Some(etag.as_str());
+        headers.push(("ETag".into(), etag));
+    }
+    let mut not_modified = false;
+    if let Some(nanos) = mtime {
+        headers.push((
+            "Last-Modified".into(),
+            http_date_from_secs(nanos.div_euclid(1_000_000_000) as i64),
+        ));
+        if let Some(ims) = req.header("if-modified-since").and_then(parse_http_date) {
+            not_modified = nanos < ims as i128 * 1_000_000_000;
+        }
+        if !not_modified {
+            if let Some(ius) = req.header("if-unmodified-since").and_then(parse_http_date) {
+                not_modified = nanos > ius as i128 * 1_000_000_000;
+            }
+        }
+    }
+    etag_match || not_modified
+}
+
+fn unix_ms(t: SystemTime) -> i64 {
+    (unix_nanos(t) / 1_000_000) as i64
+}
+
+fn unix_nanos(t: SystemTime) -> i128 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    }
+}
+
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// An HTTP date (`Mon, 02 Jan 2006 15:04:05 GMT`), always in UTC.
+pub(crate) fn http_date(t: SystemTime) -> String {
+    http_date_from_secs((unix_nanos(t).div_euclid(1_000_000_000)) as i64)
+}
+
+fn http_date_from_secs(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Parse an HTTP date in Go's `http.TimeFormat` to Unix seconds (years
+/// before 1970 included: imagor's tests send year 1).
+pub(crate) fn parse_http_date(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (_, rest) = t.split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = MONTHS.iter().position(|m| Some(*m) == parts.next())? as i64 + 1;
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|v| v.parse::<i64>().ok());
+    let (h, mi, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+/// Howard Hinnant's days-from-civil (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_136_214_245);
+        assert_eq!(http_date(t), "Mon, 02 Jan 2006 15:04:05 GMT");
+        assert_eq!(
+            parse_http_date("Mon, 02 Jan 2006 15:04:05 GMT"),
+            Some(1_136_214_245)
+        );
+        assert_eq!(
+            parse_http_date("Mon, 01 Jan 0001 00:00:00 GMT"),
+            Some(-62_135_596_800)
+        );
+        assert_eq!(
+            http_date_from_secs(-62_135_596_800),
+            "Mon, 01 Jan 0001 00:00:00 GMT"
+        );
+        assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn ttl_follows_max_age_and_expire() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let ms = 1_700_000_000_000i64;
+        let p = |path: &str| crate::path::parse(path);
+        let day = Duration::from_secs(169);
+        assert_eq!(
+            ttl(&p("filters:max_age(300)/a.jpg"), day, now).as_secs(),
+            300
+        );
+        assert_eq!(
+            ttl(&p("filters:max_age(-5)/a.jpg"), day, now).as_secs(),
+            169
+        );
+        assert_eq!(
+            ttl(&p("filters:max_age(abc)/a.jpg"), day, now).as_secs(),
+            169
+        );
+        let exp = format!("filters:expire({}):max_age(60)/a.jpg", ms + 1000);
+        assert_eq!(ttl(&p(&exp), day, now).as_secs(), 1);
+        let exp = format!("filters:expire({})/a.jpg", ms + 170_000);
+        assert_eq!(ttl(&p(&exp), day, now).as_secs(), 169);
+    }
+
+    #[test]
+    fn dispositions() {
+        let p = crate::path::parse("filters:attachment()/testdata/gopher.png");
+        assert_eq!(
+            content_disposition(&p, ".png"),
+            "attachment; filename=\"gopher.png\""
+        );
+        let p = crate::path::parse("filters:attachment(foo.png)/demo1.jpg");
+        assert_eq!(
+            content_disposition(&p, ".jpg"),
+            "attachment; filename=\"foo.png.jpg\""
+        );
+        let p = crate::path::parse("filters:attachment(foo.jpeg)/demo1.jpg");
+        assert_eq!(
+            content_disposition(&p, ".jpg"),
+            "attachment; filename=\"foo.jpeg\""
+        );
+        assert_eq!(
+            content_disposition(&crate::path::parse("a.jpg"), ".jpg"),
+            "inline"
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! Request handling: a [`Request`] in, imagor's [`Response`] out, the same
+//! for the HTTP server, the Express middleware and any binding
+//! ([`Imagor::handle`]).
+//!
+//! This is imagor's `ServeHTTP` (routing, `/params`, the landing page and
+//! the upload form, the retry with the unescaped path, error bodies, the
+//! headers of a successful image and conditional requests); the image
+//! itself comes from [`flow`], imagor's `Do`. The server adds only the
+//! transport: path prefix, CORS, query-string stripping, `/healthcheck`,
+//! access log, metrics.
+
+mod flow;
+mod headers;
+mod pages;
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use crate::blob::Blob;
+use crate::error::Error;
+use crate::path::{self, Params};
+use crate::request::{Request, Response};
+use crate::Imagor;
+
+pub(crate) use flow::Outcome;
+
+impl Imagor {
+    /// Answer an HTTP request as imagor's server does: `GET`/`HEAD` of an
+    /// image path, `/params/...`, `/`, and `POST` uploads (with
+    /// `upload_loader_enable` and `unsafe`); other methods are 405.
+    pub fn handle(&self, req: &Request) -> Response {
+        let head = req.method == "HEAD";
+        let mut res = match req.method.as_str() {
+            "GET" | "HEAD" => self.handle_get(req),
+            "POST" if self.opts.unsafe_ && self.opts.upload_loader_enable => self.handle_post(req),
+            _ => empty(405),
+        };
+        if head {
+            res.body = Bytes::new();
+        }
+        res
+    }
+
+    fn handle_get(&self, req: &Request) -> Response {
+        let mut path = req.path.clone();
+        if path.is_empty() || path == "/" {
+            return if self.opts.base_path_redirect.is_empty() {
+                pages::landing()
+            } else {
+                redirect(&self.opts.base_path_redirect)
+            };
+        }
+        let mut p = path::parse(&path);
+        if p.image.is_empty() && !p.params && self.opts.upload_loader_enable && self.opts.unsafe_ {
+            return pages::upload_form(&path, &p, &self.opts.upload_loader_form_field_name);
+        }
+        if p.params {
+            if self.opts.disable_params_endpoint {
+                return empty(200);
+            }
+            return json_response(200, p.to_json_pretty().into_bytes());
+        }
+        let mut outcome = self.run_request(req, p.clone(), false);
+        if is_retryable(outcome.error.as_ref()) {
+            if let Some(unescaped) = path::query_unescape(&path) {
+                path = unescaped;
+                p = path::parse(&path);
+                outcome = self.run_request(req, p.clone(), false);
+            }
+        }
+        self.respond(req, &p, outcome, false)
+    }
+
+    fn handle_post(&self, req: &Request) -> Response {
+        let path = if req.path.is_empty() { "/" } else { &req.path };
+        let mut p = path::parse(path);
+        p.image.clear();
+        p.r#unsafe = true;
+        let outcome = self.run_request(req, p.clone(), true);
+        self.respond(req, &p, outcome, true)
+    }
+
+    /// Turn an outcome into imagor's response.
+    fn respond(&self, req: &Request, p: &Params, outcome: Outcome, post: bool) -> Response {
+        if let Some(e) = &outcome.error {
+            if self.opts.response_raw_on_error {
+                if let Some(blob) = outcome.blob.as_ref().filter(|b| !b.is_empty()) {
+                    let mut res = self.image_response(req, p, blob, &outcome);
+                    res.status = status_of(e);
+                    return res;
+                }
+            }
+            return self.error_response(e);
+        }
+        let Some(blob) = outcome.blob.as_ref().filter(|b| !b.is_empty()) else {
+            return empty(if post { 400 } else { 200 });
+        };
+        let mut res = self.image_response(req, p, blob, &outcome);
+        if !post {
+            if let Some(stat) = &blob.stat {
+                if headers::conditional(&mut res.headers, req, stat) {
+                    res.status = 304;
+                    res.body = Bytes::new();
+                    res.headers.retain(|(k, _)| k != "Content-Length");
+                }
+            }
+        }
+        res
+    }
+
+    /// imagor's `setResponseHeaders` and body for an image.
+    fn image_response(&self, req: &Request, p: &Params, blob: &Blob, o: &Outcome) -> Response {
+        let now = SystemTime::now();
+        let content_type = blob.content_type();
+        let ext = crate::format::sniff(&blob.data).extension;
+        let mut h: Vec<(String, String)> = vec![
+            ("Content-Type".into(), content_type),
+            (
+                "Content-Disposition".into(),
+                headers::content_disposition(p, ext),
+            ),
+        ];
+        let ttl_default = if self.opts.cache_header_no_cache {
+            std::time::Duration::ZERO
+        } else {
+            self.opts.cache_header_ttl
+        };
+        let ttl = headers::ttl(p, ttl_default, now);
+        headers::cache(&mut h, req, ttl, self.opts.cache_header_swr, o.private, now);
+        if o.vary_accept {
+            h.push(("Vary".into(), "Accept".into()));
+        }
+        if o.raw {
+            h.push(("Content-Security-Policy".into(), "script-src 'none'".into()));
+        }
+        for (k, v) in &blob.headers {
+            h.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
+            h.push((k.clone(), v.clone()));
+        }
+        h.push(("Content-Length".into(), blob.data.len().to_string()));
+        Response {
+            status: 200,
+            headers: h,
+            body: blob.data.clone(),
+        }
+    }
+
+    /// imagor's error response: `{"message":...,"status":N}` with its
+    /// status, or only the status with `disable_error_body`.
+    pub fn error_response(&self, e: &Error) -> Response {
+        let status = status_of(e);
+        if self.opts.disable_error_body {
+            return empty(status);
+        }
+        let mut res = json_response(status, go_json(&e.to_json()).into_bytes());
+        res.status = status;
+        res
+    }
+}
+
+/// imagor retries only its plain `ErrInvalid` and `ErrSignatureMismatch`.
+fn is_retryable(e: Option<&Error>) -> bool {
+    match e {
+        Some(Error::SignatureMismatch) => true,
+        Some(Error::Invalid(m)) => m == "invalid",
+        _ => false,
+    }
+}
+
+/// The status sent for an error: imagor's, kept within what HTTP can carry
+/// as a final status (an `imagor: 167 ...` error is sent as 500).
+fn status_of(e: &Error) -> u16 {
+    match e.status() {
+        s @ 200..=599 => s,
+        _ => 500,
+    }
+}
+
+fn empty(status: u16) -> Response {
+    Response {
+        status,
+        ..Response::default()
+    }
+}
+
+fn json_response(status: u16, body: Vec<u8>) -> Response {
+    Response {
+        status,
+        headers: vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("Content-Length".into(), body.len().to_string()),
+        ],
+        body: body.into(),
+    }
+}
+
+/// A 307 to `location`, with Go's small HTML body.
+fn redirect(location: &str) -> Response {
+    let body = format!(
+        "<a href=\"{}\">Temporary Redirect</a>.\n\n",
+        pages::html_escape(location)
+    );
+    Response {
+        status: 307,
+        headers: vec![
+            ("Location".into(), location.to_owned()),
+            ("Content-Type".into(), "text/html; charset=utf-8".into()),
+            ("Content-Length".into(), body.len().to_string()),
+        ],
+        body: body.into(),
+    }
+}
+
+/// Go's `encoding/json` escapes `<`, `>`, `&`, U+2028 and U+2029 in
+/// strings; serde_json does not.
+pub(crate) fn go_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
