@@ -89,7 +89,8 @@ pub(super) fn content_disposition(p: &Params, output_ext: &str) -> String {
         f.args.clone()
     };
     name = name.replace('"', "%22");
-    if !output_ext.is_empty() && !(output_ext == ".jpg" && name.ends_with(".jpeg")) {
+    let keep_jpeg = output_ext == ".jpg" && name.ends_with(".jpeg");
+    if !output_ext.is_empty() && !keep_jpeg {
         name = format!(
             "{}{output_ext}",
             name.strip_suffix(output_ext).unwrap_or(&name)
