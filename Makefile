@@ -12,20 +12,24 @@ deps:
 	@./.ci/deps.sh
 
 build: deps
-	$(CARGO) build --release -p imagor
+	$(CARGO) build --release -p imagor --features server
 
-## The main job on an embedded default: process a testdata image with the CLI.
-run: deps
-	$(CARGO) build --release -p imagor
-	./target/release/imagor process testdata/gopher.png "fit-in/300x300/filters:format(webp)" -o target/gopher-300.webp
-	./target/release/imagor meta target/gopher-300.webp
+## The main job on an embedded default: the server on 127.0.0.1:8000,
+## unsigned URLs, sources from testdata/ (Ctrl-C stops it).
+run: build
+	@echo "imagor-rs serving testdata/ on http://127.0.0.1:8000 (unsafe URLs). Try:"
+	@echo "  http://127.0.0.1:8000/unsafe/fit-in/300x300/filters:format(webp)/gopher.png"
+	@echo "  http://127.0.0.1:8000/unsafe/200x200/smart/filters:round_corner(20):format(png)/demo1.jpg"
+	@echo "  http://127.0.0.1:8000/unsafe/meta/fit-in/100x100/dancing-banana.gif"
+	@echo "  http://127.0.0.1:8000/params/unsafe/fit-in/300x200/filters:blur(3)/gopher.png"
+	./target/release/imagor -bind 127.0.0.1:8000 -imagor-unsafe -file-loader-base-dir testdata -server-access-log
 
 lint: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features imagor/server -- -D warnings
 
 test-rust: deps
-	$(CARGO) test --workspace --exclude imagor-python --exclude imagor-node
+	$(CARGO) test --workspace --exclude imagor-python --exclude imagor-node --features imagor/server
 	$(CARGO) test -p imagor --features leak-hook --test leak
 
 ## C ABI: header drift, C programs against the installed library, ASan, valgrind.

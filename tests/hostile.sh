@@ -14,7 +14,7 @@ cargo=${CARGO:-cargo}
 target=$("$cargo" metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
-"$cargo" build --release -q -p imagor --bin imagor
+"$cargo" build --release -q -p imagor --features server --bin imagor
 "$cargo" build --release -q -p imagor-tests --bin hostile-corpus
 
 prefix="$target/c-prefix"

@@ -201,9 +201,14 @@ fn invalid_utf8_arguments_are_errors() {
 fn usage_errors_exit_2() {
     assert_eq!(imagor(["no-such-command"]).status.code(), Some(2));
     assert_eq!(imagor::<[&str; 0], &str>([]).status.code(), Some(2));
-    let o = imagor(["--help"]);
+    // `help` lists the tool subcommands; the flags of the server (which
+    // runs when no subcommand is given) print with `-h`, as imagor's do.
+    let o = imagor(["help"]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("parse"));
+    let o = imagor(["--help"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("Usage of imagor:"));
 }
 
 fn testdata(name: &str) -> String {

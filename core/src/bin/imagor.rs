@@ -7,6 +7,8 @@
 //! imagor verify --secret S PATH HASH     exit 0 when HASH signs PATH
 //! imagor process INPUT PATH [-o OUT]     process an image file (`-` = stdin)
 //! imagor meta INPUT [PATH]               imagor's /meta JSON of an image file
+//! imagor [-flag value ...]               the HTTP server, as imagor's binary
+//! imagor serve [-flag value ...]         the same, explicitly
 //! ```
 //!
 //! Results go to stdout. Failures go to stderr as imagor's JSON error body
@@ -152,7 +154,27 @@ struct VerifyArgs {
     hash: OsString,
 }
 
+/// The tool subcommands; anything else starts the server (Docker
+/// entrypoints pass only flags, as to imagor's binary).
+const SUBCOMMANDS: &[&str] = &[
+    "parse", "generate", "sign", "verify", "process", "meta", "help",
+];
+
 fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let first = args.get(1).and_then(|a| a.to_str());
+    if first == Some("serve")
+        || !first.is_some_and(|a| SUBCOMMANDS.contains(&a) || a == "--version" || a == "-V")
+    {
+        let skip = if first == Some("serve") { 2 } else { 1 };
+        let flags: Vec<String> = args
+            .iter()
+            .skip(skip)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let code = imagor::server::cli::main(&flags);
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,8 @@ mod flow;
 mod headers;
 mod pages;
 
+pub(crate) use pages::html_escape;
+
 use std::time::SystemTime;
 
 use bytes::Bytes;

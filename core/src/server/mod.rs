@@ -2,4 +2,13 @@
 //! imagor 1.9 binary, with its flags, environment variables and `.env`
 //! file ([`config`]).
 
+pub mod cli;
 pub mod config;
+mod escaped_path;
+mod http;
+mod metrics;
+mod middleware;
+
+pub use http::{run, serve, ServerOptions};
+pub use metrics::Metrics;
+pub use middleware::Layers;

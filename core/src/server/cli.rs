@@ -1,0 +1,217 @@
+//! `imagor -flag ...`: the server's command line, from the parsed
+//! [`Config`] to the library's [`Options`] and the transport's
+//! [`ServerOptions`], then the server until SIGTERM/SIGINT.
+
+use std::time::Duration;
+
+use super::config::{self, Config, ConfigError};
+use super::http::{log, ServerOptions};
+use super::middleware::Layers;
+use crate::options::Options;
+use crate::Imagor;
+
+/// Map imagor's flags onto [`Options`], with imagor's rules for values it
+/// ignores (a zero timeout or TTL keeps the default, `0` frames or filter
+/// ops mean unlimited, unknown signer or path styles fall back to the
+/// default).
+pub fn options(c: &Config) -> Options {
+    let d = Options::default();
+    let positive = |name: &str, default: Duration| {
+        let v = c.duration(name);
+        if v.is_zero() {
+            default
+        } else {
+            v
+        }
+    };
+    let int_or = |name: &str, default: i64| match c.int(name) {
+        0 => default,
+        v => v,
+    };
+    let signer_type = match c.str("imagor-signer-type").to_ascii_lowercase().as_str() {
+        "sha256" => "sha256",
+        "sha512" => "sha512",
+        _ => "sha1",
+    };
+    let style = |name: &str, allowed: &[&str]| {
+        let v = c.str(name).to_ascii_lowercase();
+        if allowed.contains(&v.as_str()) {
+            v
+        } else {
+            "original".to_owned()
+        }
+    };
+    let avif_speed = c.int("vips-avif-speed");
+    Options {
+        secret: c.str("imagor-secret").to_owned(),
+        signer_type: signer_type.to_owned(),
+        signer_truncate: c.int("imagor-signer-truncate").max(0) as usize,
+        unsafe_: c.bool("imagor-unsafe"),
+        max_width: int_or("vips-max-width", d.max_width as i64).clamp(1, i32::MAX as i64) as i32,
+        max_height: int_or("vips-max-height", d.max_height as i64).clamp(1, i32::MAX as i64) as i32,
+        max_resolution: int_or("vips-max-resolution", d.max_resolution).max(1),
+        max_animation_frames: int_or("vips-max-animation-frames", -1).clamp(-1, i32::MAX as i64)
+            as i32,
+        max_filter_ops: int_or("vips-max-filter-ops", -1).clamp(-1, i32::MAX as i64) as i32,
+        disable_blur: c.bool("vips-disable-blur"),
+        disable_filters: c
+            .str("vips-disable-filters")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        strip_metadata: c.bool("vips-strip-metadata"),
+        strip_color_profile: c.bool("vips-strip-color-profile"),
+        avif_speed: if (0..=9).contains(&avif_speed) {
+            avif_speed as i32
+        } else {
+            8
+        },
+        mozjpeg: c.bool("vips-mozjpeg"),
+        unlimited: c.bool("vips-unlimited"),
+        concurrency: match c.int("vips-concurrency") {
+            -1 => std::thread::available_parallelism().map_or(1, |n| n.get() as i32),
+            n if n > 0 => n.min(1024) as i32,
+            _ => 1,
+        },
+        process_timeout: positive("imagor-process-timeout", d.process_timeout),
+        file_loader_base_dir: c.str("file-loader-base-dir").to_owned(),
+        file_loader_path_prefix: c.str("file-loader-path-prefix").to_owned(),
+        file_safe_chars: c.str("file-safe-chars").to_owned(),
+        file_storage_base_dir: c.str("file-storage-base-dir").to_owned(),
+        file_storage_path_prefix: c.str("file-storage-path-prefix").to_owned(),
+        file_storage_mkdir_permission: permission(c, "file-storage-mkdir-permission", "0755"),
+        file_storage_write_permission: permission(c, "file-storage-write-permission", "0666"),
+        file_storage_expiration: c.duration("file-storage-expiration"),
+        file_result_storage_base_dir: c.str("file-result-storage-base-dir").to_owned(),
+        file_result_storage_path_prefix: c.str("file-result-storage-path-prefix").to_owned(),
+        file_result_storage_mkdir_permission: permission(
+            c,
+            "file-result-storage-mkdir-permission",
+            "0755",
+        ),
+        file_result_storage_write_permission: permission(
+            c,
+            "file-result-storage-write-permission",
+            "0666",
+        ),
+        file_result_storage_expiration: c.duration("file-result-storage-expiration"),
+        storage_path_style: style("imagor-storage-path-style", &["original", "digest"]),
+        result_storage_path_style: style(
+            "imagor-result-storage-path-style",
+            &["original", "digest", "suffix", "size"],
+        ),
+        modified_time_check: c.bool("imagor-modified-time-check"),
+        upload_loader_enable: c.bool("upload-loader-enable"),
+        upload_loader_max_allowed_size: c.int("upload-loader-max-allowed-size"),
+        upload_loader_accept: c.str("upload-loader-accept").to_owned(),
+        upload_loader_form_field_name: c.str("upload-loader-form-field-name").to_owned(),
+        base_params: c.str("imagor-base-params").trim().to_owned(),
+        base_path_redirect: c.str("imagor-base-path-redirect").to_owned(),
+        auto_webp: c.bool("imagor-auto-webp"),
+        auto_avif: c.bool("imagor-auto-avif"),
+        auto_jpeg: c.bool("imagor-auto-jpeg"),
+        cache_header_ttl: positive("imagor-cache-header-ttl", d.cache_header_ttl),
+        cache_header_swr: positive("imagor-cache-header-swr", d.cache_header_swr),
+        cache_header_no_cache: c.bool("imagor-cache-header-no-cache"),
+        disable_error_body: c.bool("imagor-disable-error-body"),
+        disable_params_endpoint: c.bool("imagor-disable-params-endpoint"),
+        response_raw_on_error: c.bool("imagor-response-raw-on-error"),
+        ..d
+    }
+}
+
+/// imagor keeps the default when a permission does not parse.
+fn permission(c: &Config, name: &str, default: &str) -> String {
+    let v = c.str(name);
+    if crate::options::parse_permission(v).is_some() {
+        v.to_owned()
+    } else {
+        default.to_owned()
+    }
+}
+
+/// Map the server and Prometheus flags onto [`ServerOptions`].
+pub fn server_options(c: &Config, opts: &Options) -> ServerOptions {
+    let addr = if c.str("bind").is_empty() {
+        format!("{}:{}", c.str("server-address"), c.int("port"))
+    } else {
+        c.str("bind").to_owned()
+    };
+    ServerOptions {
+        addr,
+        layers: Layers {
+            path_prefix: c.str("server-path-prefix").to_owned(),
+            cors: c.bool("server-cors"),
+            strip_query_string: c.bool("server-strip-query-string"),
+        },
+        access_log: c.bool("server-access-log"),
+        debug: c.bool("debug"),
+        prometheus_bind: c.str("prometheus-bind").to_owned(),
+        prometheus_path: c.str("prometheus-path").to_owned(),
+        prometheus_namespace: c.str("prometheus-namespace").to_owned(),
+        max_body_bytes: (opts.upload_loader_max_allowed_size.max(0) as usize)
+            .saturating_add(1 << 20),
+        ..ServerOptions::default()
+    }
+}
+
+/// Run the server for a command line (`args` without the program name)
+/// and the process environment; returns the exit code. `-h` prints the
+/// flags (exit 0), a bad flag the usage (exit 2), and a configuration that
+/// would sign with an empty key (no secret, no unsafe) refuses to start
+/// (exit 2), where imagor would start.
+pub fn main(args: &[String]) -> i32 {
+    let env = |key: &str| std::env::var(key).ok();
+    let config = match config::parse(args, &env) {
+        Ok(c) => c,
+        Err(e) => return report(&e),
+    };
+    let opts = options(&config);
+    if opts.secret.is_empty() && !opts.unsafe_ {
+        eprintln!(
+            "imagor: refusing to start without -imagor-secret or -imagor-unsafe \
+             (IMAGOR_SECRET / IMAGOR_UNSAFE): imagor would accept URLs signed with an empty key"
+        );
+        return 2;
+    }
+    let server = server_options(&config, &opts);
+    let imagor = match Imagor::new(opts) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("imagor: invalid configuration: {e}");
+            return 2;
+        }
+    };
+    if server.debug {
+        log(
+            "debug",
+            "imagor",
+            serde_json::json!({"imagor": format!("{imagor:?}")}),
+        );
+    }
+    match super::http::run(imagor, server) {
+        Ok(()) => 0,
+        Err(e) => {
+            log(
+                "fatal",
+                "listen",
+                serde_json::json!({"error": e.to_string()}),
+            );
+            1
+        }
+    }
+}
+
+fn report(e: &ConfigError) -> i32 {
+    let out = e.stdout_text();
+    if !out.is_empty() {
+        print!("{out}");
+    }
+    let err = e.stderr_text();
+    if !err.is_empty() {
+        eprint!("{err}");
+    }
+    e.exit_code()
+}

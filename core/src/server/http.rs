@@ -1,0 +1,339 @@
+//! The HTTP/1.1 listener: connections on tokio and hyper, each request
+//! through the [`super::middleware`] layers and [`crate::Imagor::handle`]
+//! (on a blocking thread: it decodes and encodes images), with the access
+//! log, the metrics and graceful shutdown on SIGTERM/SIGINT.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use super::metrics::Metrics;
+use super::middleware::{panic_response, real_ip, Layers, Route};
+use crate::request::{Request, Response};
+use crate::Imagor;
+
+/// Transport settings of the server (what imagor's `server.New` gets).
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// `host:port` to listen on (`-bind`, else `-server-address:-port`).
+    pub addr: String,
+    /// Path prefix, CORS, query-string stripping.
+    pub layers: Layers,
+    /// One JSON line per request on stderr (`-server-access-log`).
+    pub access_log: bool,
+    /// Debug logging (`-debug`).
+    pub debug: bool,
+    /// Metrics listener address (`-prometheus-bind`); empty: none.
+    pub prometheus_bind: String,
+    /// Metrics path (`-prometheus-path`).
+    pub prometheus_path: String,
+    /// Metric name prefix (`-prometheus-namespace`).
+    pub prometheus_namespace: String,
+    /// Time a client has to send its request headers; imagor has none (a
+    /// slowloris hole), so this is ours.
+    pub header_read_timeout: Duration,
+    /// Largest request head (imagor: 1 MiB).
+    pub max_header_bytes: usize,
+    /// Largest request body read (uploads).
+    pub max_body_bytes: usize,
+    /// How long shutdown waits for requests in flight (imagor: 10 s).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            addr: ":8000".to_owned(),
+            layers: Layers::default(),
+            access_log: false,
+            debug: false,
+            prometheus_bind: String::new(),
+            prometheus_path: "/".to_owned(),
+            prometheus_namespace: "imagor".to_owned(),
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 1 << 20,
+            max_body_bytes: (32 << 20) + (1 << 20),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+struct State {
+    imagor: Imagor,
+    opts: ServerOptions,
+    metrics: Option<Arc<Metrics>>,
+}
+
+/// A listen address as Go takes it: `:8000` means every interface.
+fn socket_addr(addr: &str) -> String {
+    if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_owned()
+    }
+}
+
+/// Log one line as imagor's zap production logger would (JSON on stderr).
+pub(crate) fn log(level: &str, msg: &str, fields: serde_json::Value) {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let mut line = serde_json::json!({"level": level, "ts": ts, "msg": msg});
+    if let (Some(obj), serde_json::Value::Object(extra)) = (line.as_object_mut(), fields) {
+        obj.extend(extra);
+    }
+    eprintln!("{line}");
+}
+
+/// Run the server until SIGTERM or SIGINT, then finish the requests in
+/// flight (up to the shutdown timeout) and return.
+pub fn run(imagor: Imagor, opts: ServerOptions) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("imagor-server")
+        .build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(socket_addr(&opts.addr)).await?;
+        serve(listener, imagor, opts, shutdown_signal()).await
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Serve `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    imagor: Imagor,
+    opts: ServerOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let metrics = if opts.prometheus_bind.is_empty() {
+        None
+    } else {
+        let m = Metrics::new(&opts.prometheus_namespace, &opts.prometheus_path)
+            .map_err(|e| std::io::Error::other(format!("metrics: {e}")))?;
+        let m = Arc::new(m);
+        let metrics_listener = TcpListener::bind(socket_addr(&opts.prometheus_bind)).await?;
+        log(
+            "info",
+            "prometheus listen",
+            serde_json::json!({"addr": opts.prometheus_bind, "path": opts.prometheus_path}),
+        );
+        tokio::spawn(serve_metrics(metrics_listener, Arc::clone(&m)));
+        Some(m)
+    };
+    let addr = listener.local_addr()?;
+    log(
+        "info",
+        "listen",
+        serde_json::json!({"addr": addr.to_string()}),
+    );
+    let state = Arc::new(State {
+        imagor,
+        opts,
+        metrics,
+    });
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let (timeout, max_head) = (state.opts.header_read_timeout, state.opts.max_header_bytes);
+                let state = Arc::clone(&state);
+                let service = service_fn(move |req| handle(Arc::clone(&state), req, peer));
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(timeout)
+                    .max_buf_size(max_head.max(8192))
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    log("info", "shutdown", serde_json::json!({}));
+    let timeout = state.opts.shutdown_timeout;
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(timeout) => {
+            log("error", "server-shutdown", serde_json::json!({"error": "requests still in flight at the shutdown timeout"}));
+        }
+    }
+    Ok(())
+}
+
+async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = Arc::clone(&metrics);
+        let service = service_fn(move |req: hyper::Request<Incoming>| {
+            let (status, headers, body) = metrics.respond(req.uri().path());
+            let mut res = hyper::Response::new(Full::new(Bytes::from(body)));
+            *res.status_mut() =
+                hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+            for (k, v) in headers {
+                if let (Ok(k), Ok(v)) = (
+                    hyper::header::HeaderName::from_bytes(k.as_bytes()),
+                    hyper::header::HeaderValue::from_str(&v),
+                ) {
+                    res.headers_mut().append(k, v);
+                }
+            }
+            async move { Ok::<_, Infallible>(res) }
+        });
+        tokio::spawn(async move {
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let uri = req.uri().clone();
+    let mut request = Request {
+        method: method.clone(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or("").to_owned(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: Bytes::new(),
+    };
+    let response = respond(&state, &mut request, req.into_body()).await;
+    let status = response.status;
+    if state.opts.access_log {
+        let uri = if request.query.is_empty() {
+            request.path.clone()
+        } else {
+            format!("{}?{}", request.path, request.query)
+        };
+        log(
+            "info",
+            "access",
+            serde_json::json!({
+                "status": status,
+                "method": method,
+                "uri": uri,
+                "ip": real_ip(&request, &peer.to_string()),
+                "user-agent": request.header("user-agent").unwrap_or(""),
+                "took": start.elapsed().as_secs_f64(),
+            }),
+        );
+    }
+    if let Some(m) = &state.metrics {
+        m.observe(status, &method, start.elapsed().as_secs_f64());
+    }
+    Ok(to_hyper(response))
+}
+
+async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> Response {
+    let extra = match state.opts.layers.route(request) {
+        Route::Answer(res) => return res,
+        Route::App(extra) => extra,
+    };
+    match super::escaped_path::escaped_path(&request.path) {
+        Some(p) => request.path = p,
+        None => return bad_request(),
+    }
+    if request.method == "POST" {
+        match Limited::new(body, state.opts.max_body_bytes)
+            .collect()
+            .await
+        {
+            Ok(collected) => request.body = collected.to_bytes(),
+            Err(_) => return state.imagor.error_response(&crate::Error::MaxSizeExceeded),
+        }
+    }
+    let (st, req) = (Arc::clone(state), request.clone());
+    let handled = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| st.imagor.handle(&req)))
+    })
+    .await;
+    let mut res = match handled {
+        Ok(Ok(res)) => res,
+        Ok(Err(payload)) => panic_response(&panic_text(&*payload)),
+        Err(e) => panic_response(&e.to_string()),
+    };
+    res.headers.extend(extra);
+    res
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
+/// Go's answer to a request line it cannot parse.
+fn bad_request() -> Response {
+    let body = "400 Bad Request";
+    Response {
+        status: 400,
+        headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+        body: body.into(),
+    }
+}
+
+fn to_hyper(res: Response) -> hyper::Response<Full<Bytes>> {
+    let mut out = hyper::Response::new(Full::new(res.body));
+    *out.status_mut() =
+        hyper::StatusCode::from_u16(res.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in res.headers {
+        if let (Ok(k), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(k.as_bytes()),
+            hyper::header::HeaderValue::from_str(&v),
+        ) {
+            out.headers_mut().append(k, v);
+        }
+    }
+    out
+}
