@@ -125,8 +125,9 @@ impl SafeDir {
     ///
     /// Every step resolves beneath the root: a directory on the way that is
     /// a symbolic link out of it is [`SafeDirError::Escapes`], and so is a
-    /// final name that is a symbolic link (anywhere): the rename would
-    /// replace the link rather than write through it, so it is refused.
+    /// final name that is a symbolic link, wherever it points: the rename
+    /// would replace the link rather than write through it, so it is
+    /// refused. A directory at the final name is [`SafeDirError::NotFound`].
     pub fn write_atomic(
         &self,
         rel: &str,
@@ -194,8 +195,16 @@ impl SafeDir {
         let mut removed = 0;
         let mut stack = vec![(root, 0usize)];
         while let Some((dir, depth)) = stack.pop() {
-            for entry in dir.entries().map_err(classify)? {
-                let entry = entry.map_err(classify)?;
+            // The root must be listable; a subdirectory that is not is skipped.
+            let entries = match dir.entries() {
+                Ok(entries) => entries,
+                Err(e) if depth == 0 => return Err(classify(e)),
+                Err(_) => continue,
+            };
+            for entry in entries {
+                let Ok(entry) = entry else {
+                    continue;
+                };
                 let Ok(kind) = entry.file_type() else {
                     continue;
                 };

@@ -226,6 +226,8 @@ fn traversal_keys_never_reach_outside() {
         assert_eq!(f.outside_files(), before, "{short}: outside changed");
     }
     assert_eq!(fs::read(f.base.join("img/a.png")).expect("kept"), b"inside");
+    // Refused puts (a name too long for the final rename) leave nothing.
+    assert!(temp_files(&f.base).is_empty(), "temp files left");
 }
 
 #[test]
