@@ -1,29 +1,29 @@
-//! imagor's file loader: image keys are normalised like storage keys,
-//! dot-segments (`/.`) are refused, and the key must sit under the path
-//! prefix. Files are opened through [`SafeDir`], so no key (and no symbolic
-//! link inside the base dir) reaches a file outside it.
+//! imagor's file loader: a [`FileStorage`] used read-only (imagor too
+//! configures its file loader as a `filestorage.FileStorage`). Image keys
+//! are normalised like storage keys, dot-segments (`/.`) are refused, and
+//! the key must sit under the path prefix. Files are opened through
+//! [`crate::safe_dir::SafeDir`], so no key (and no symbolic link inside the
+//! base dir) reaches a file outside it. Besides [`Loader::get`] it answers
+//! [`Loader::stat`], for imagor's modified-time check.
 
 use std::path::PathBuf;
 
 use super::{BoxFuture, LoadContext, Loader};
-use crate::blob::Blob;
-use crate::error::{Error, Result};
-use crate::path::{normalize, SafeChars};
-use crate::safe_dir::{SafeDir, SafeDirError};
+use crate::blob::{Blob, Stat};
+use crate::error::Result;
+use crate::storage::{FileStorage, FileStorageOptions};
 
-/// Serves files under a base directory.
+/// Serves files under a base directory; never writes, never expires.
 #[derive(Clone)]
 pub struct FileLoader {
-    base_dir: PathBuf,
-    path_prefix: String,
-    safe_chars: SafeChars,
+    storage: FileStorage,
 }
 
 impl std::fmt::Debug for FileLoader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileLoader")
-            .field("base_dir", &self.base_dir)
-            .field("path_prefix", &self.path_prefix)
+            .field("base_dir", &self.storage.base_dir())
+            .field("path_prefix", &self.storage.path_prefix())
             .finish()
     }
 }
@@ -32,56 +32,34 @@ impl FileLoader {
     /// A loader rooted at `base_dir`; only keys under `path_prefix` (`""`
     /// for all) are served; `safe_chars` as imagor's `file-safe-chars`.
     pub fn new(base_dir: impl Into<PathBuf>, path_prefix: &str, safe_chars: &str) -> Self {
-        let mut prefix = "/".to_owned();
-        let trimmed = path_prefix.trim_matches('/');
-        if !trimmed.is_empty() {
-            prefix.push_str(trimmed);
-            prefix.push('/');
-        }
+        let options = FileStorageOptions {
+            path_prefix: path_prefix.to_owned(),
+            safe_chars: safe_chars.to_owned(),
+            ..FileStorageOptions::default()
+        };
         FileLoader {
-            base_dir: base_dir.into(),
-            path_prefix: prefix,
-            safe_chars: SafeChars::new(safe_chars),
+            storage: FileStorage::without_cleanup(base_dir, options),
         }
     }
 
     /// The file a key maps to, or `None` when the key is refused
     /// (dot-segments such as `..`, or outside the prefix).
     pub fn path_of(&self, key: &str) -> Option<PathBuf> {
-        let image = format!("/{}", normalize(key, &self.safe_chars));
-        if image.contains("/.") {
-            return None;
-        }
-        let rest = image.strip_prefix(&self.path_prefix)?;
-        Some(self.base_dir.join(rest))
+        self.storage.path_of(key)
     }
 }
 
 impl Loader for FileLoader {
-    fn get<'a>(&'a self, _ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
-        Box::pin(std::future::ready(self.read(key).map(Blob::from)))
+    fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
+        self.storage.get(ctx, key)
+    }
+
+    fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Stat>> {
+        self.storage.stat(key)
     }
 
     fn name(&self) -> &'static str {
         "file"
-    }
-}
-
-impl FileLoader {
-    fn read(&self, key: &str) -> Result<Vec<u8>> {
-        let path = self.path_of(key).ok_or_else(Error::invalid)?;
-        let rel = path
-            .strip_prefix(&self.base_dir)
-            .map_err(|_| Error::invalid())?
-            .to_str()
-            .ok_or_else(Error::invalid)?;
-        SafeDir::new(&self.base_dir)
-            .read(rel, 0)
-            .map_err(|e| match e {
-                SafeDirError::NotFound | SafeDirError::Escapes => Error::NotFound,
-                SafeDirError::TooLarge => Error::MaxSizeExceeded,
-                SafeDirError::Io(e) => Error::Internal(format!("file loader: {e}")),
-            })
     }
 }
 

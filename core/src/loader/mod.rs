@@ -11,8 +11,10 @@
 //! with [`crate::Imagor::with_loader`].
 
 mod file;
+mod upload;
 
 pub use file::FileLoader;
+pub use upload::{UploadLoader, UploadLoaderOptions};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -3,6 +3,10 @@
 //! loader fetched them), a result storage processed results, keyed by the
 //! path styles of [`crate::hasher`].
 
+mod file;
+
+pub use file::{FileStorage, FileStorageOptions, STALE_TEMP_AGE};
+
 use crate::blob::Blob;
 use crate::error::Result;
 use crate::loader::{BoxFuture, Loader};
