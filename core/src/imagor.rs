@@ -6,12 +6,14 @@ use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::hasher::{ResultStoragePathStyle, StoragePathStyle};
-use crate::loader::{FileLoader, Loader};
+use crate::loader::{FileLoader, Loader, UploadLoader, UploadLoaderOptions};
+use crate::options::parse_permission;
 use crate::options::Options;
 use crate::path::{self, Params};
 use crate::processor::{self, Ctx, Meta, Output, Source};
 use crate::sign::Signer;
 use crate::storage::Storage;
+use crate::storage::{FileStorage, FileStorageOptions};
 
 /// A configured imagor: options, signer, loaders, storages and result
 /// storages. Cheap to clone and safe to share between threads; every call
@@ -49,8 +51,9 @@ impl fmt::Debug for Imagor {
 }
 
 impl Imagor {
-    /// Validate `options`, start libvips, and add the file loader when
-    /// `file_loader_base_dir` is set.
+    /// Validate `options`, start libvips, and set up what the options
+    /// enable, in imagor's order: the file loader, then the upload loader;
+    /// the file storage and the file result storage.
     pub fn new(options: Options) -> Result<Imagor> {
         options.validate()?;
         crate::vips::init()?;
@@ -64,6 +67,46 @@ impl Imagor {
                 &options.file_safe_chars,
             )));
         }
+        if options.upload_loader_enable {
+            loaders.push(Arc::new(UploadLoader::new(UploadLoaderOptions {
+                max_allowed_size: options.upload_loader_max_allowed_size.max(0) as usize,
+                accept: options.upload_loader_accept.clone(),
+                form_field_name: options.upload_loader_form_field_name.clone(),
+            })));
+        }
+        let file_storage = |dir: &str, prefix: &str, mkdir: &str, write: &str, expiration| {
+            let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(
+                dir,
+                FileStorageOptions {
+                    path_prefix: prefix.to_owned(),
+                    safe_chars: options.file_safe_chars.clone(),
+                    mkdir_permission: parse_permission(mkdir).unwrap_or(0o755),
+                    write_permission: parse_permission(write).unwrap_or(0o666),
+                    expiration: Some(expiration).filter(|d: &std::time::Duration| !d.is_zero()),
+                },
+            ));
+            storage
+        };
+        let mut storages = Vec::new();
+        if !options.file_storage_base_dir.is_empty() {
+            storages.push(file_storage(
+                &options.file_storage_base_dir,
+                &options.file_storage_path_prefix,
+                &options.file_storage_mkdir_permission,
+                &options.file_storage_write_permission,
+                options.file_storage_expiration,
+            ));
+        }
+        let mut result_storages = Vec::new();
+        if !options.file_result_storage_base_dir.is_empty() {
+            result_storages.push(file_storage(
+                &options.file_result_storage_base_dir,
+                &options.file_result_storage_path_prefix,
+                &options.file_result_storage_mkdir_permission,
+                &options.file_result_storage_write_permission,
+                options.file_result_storage_expiration,
+            ));
+        }
         let storage_style = match options.storage_path_style.parse()? {
             StoragePathStyle::Original => None,
             style => Some(style),
@@ -76,8 +119,8 @@ impl Imagor {
             opts: Arc::new(options),
             signer,
             loaders,
-            storages: Vec::new(),
-            result_storages: Vec::new(),
+            storages,
+            result_storages,
             storage_style,
             result_style,
         })

@@ -32,9 +32,9 @@ impl Drop for Fixture {
     }
 }
 
-fn fixture() -> Fixture {
-    let base = fresh_dir("base");
-    let outside = fresh_dir("outside");
+fn fixture(test: &str) -> Fixture {
+    let base = fresh_dir(&format!("{test}-base"));
+    let outside = fresh_dir(&format!("{test}-outside"));
     let gopher = testdata("gopher.png");
     std::fs::create_dir_all(base.join("img")).unwrap();
     std::fs::copy(&gopher, base.join("img/inside.png")).unwrap();
@@ -62,7 +62,7 @@ fn imagor(base: &Path) -> Imagor {
 
 #[test]
 fn symlinks_out_of_the_base_dir_are_not_found() {
-    let f = fixture();
+    let f = fixture("symlinks");
     let im = imagor(&f.base);
     for ok in ["img/inside.png", "inside-link.png", "inside-dir/inside.png"] {
         let out = im.serve(&format!("unsafe/10x10/{ok}"));
@@ -92,7 +92,7 @@ fn symlinks_out_of_the_base_dir_are_not_found() {
 
 #[test]
 fn traversal_keys_are_refused() {
-    let f = fixture();
+    let f = fixture("traversal");
     let im = imagor(&f.base);
     let outside_name = f
         .outside
