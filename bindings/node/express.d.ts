@@ -5,20 +5,13 @@ import type { Imagor, ImagorOptions, ImagorLoader, ImagorParams } from './index'
 /** A Connect/Express middleware (structural, so @types/express is not needed). */
 export type Middleware = (req: any, res: any, next: (err?: unknown) => void) => void
 
-/** Options of `imagorMiddleware`. */
+/** Options of `imagorMiddleware`: the `Imagor` options (cache headers, error
+ * body, params endpoint, uploads ... as the server's flags), or an instance. */
 export interface ImagorMiddlewareOptions extends ImagorOptions {
   /** A source loader tried after `fileLoaderBaseDir` (e.g. `httpLoader(...)`). */
   loader?: ImagorLoader
   /** A configured instance to use instead of the options above. */
   imagor?: Imagor
-  /** Cache-Control max-age in seconds (imagor's `-imagor-cache-header-ttl`, default 604800). */
-  cacheHeaderTtl?: number
-  /** stale-while-revalidate in seconds (imagor's `-imagor-cache-header-swr`, default 86400). */
-  cacheHeaderSwr?: number
-  /** Answer errors with the status only, no JSON body. */
-  disableErrorBody?: boolean
-  /** Do not answer `/params/...` with the parsed params. */
-  disableParamsEndpoint?: boolean
 }
 
 /**

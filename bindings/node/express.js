@@ -6,130 +6,103 @@
 //   app.use('/img', imagorMiddleware({ secret, fileLoaderBaseDir: './images' }))
 //   app.use(imagorLocals({ secret, baseUrl: '/img' }))   // res.locals.imagorUrl(...)
 //
-// Responses follow imagor's server: Content-Type, Content-Disposition,
-// Expires and Cache-Control (imagor's cache header TTL and
-// stale-while-revalidate, the max_age()/expire() filters, the request's
-// no-cache/private), and errors as imagor's JSON `{"message":...,"status":N}`.
+// The middleware is a thin adapter: every request goes to the core's
+// `Imagor.handle`, the same request handling as the `imagor` server, so the
+// status, headers (Content-Type, Cache-Control, Expires, Vary, ETag,
+// Last-Modified, Content-Disposition) and bodies are the server's.
 
 const http = require('node:http')
 
-const { Imagor, ImagorError, generate, parse, sign } = require('./index.js')
+const { Imagor, generate, sign } = require('./index.js')
 
-/** imagor's defaults: `-imagor-cache-header-ttl 168h`, `-imagor-cache-header-swr 24h`. */
-const DEFAULT_TTL = 7 * 24 * 3600
-const DEFAULT_SWR = 24 * 3600
+/** Redirects `httpLoader` follows before giving up. */
+const MAX_REDIRECTS = 10
 
-const MIDDLEWARE_KEYS = ['imagor', 'cacheHeaderTtl', 'cacheHeaderSwr', 'disableErrorBody', 'disableParamsEndpoint']
+/** Headers that belong to this hop, not to imagor's answer. */
+const HOP_HEADERS = new Set(['connection', 'transfer-encoding', 'keep-alive'])
 
-/** Go's json.Marshal escapes these; imagor's bodies show them escaped. */
-function goJson(value, indent) {
-  return JSON.stringify(value, null, indent).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+function badOption(message) {
+  return new TypeError(`imagor/express: ${message}`)
 }
 
-function seconds(name, value, fallback) {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value < 0) {
-    throw new TypeError(`imagor/express: ${name} must be a non-negative integer of seconds, got ${value}`)
-  }
-  return value
-}
-
-/** imagor's getTtl: max_age(seconds) overrides the TTL, expire(unix ms) caps it. */
-function ttlOf(params, ttl) {
-  let expireTtl
-  for (const f of params.filters ?? []) {
-    const arg = f.args ?? ''
-    if (f.name === 'max_age' && /^[+-]?\d+$/.test(arg) && Number(arg) >= 0) ttl = Number(arg)
-    if (f.name === 'expire' && /^[+-]?\d+$/.test(arg)) {
-      const t = Math.ceil((Number(arg) - Date.now()) / 1000)
-      if (expireTtl === undefined || t < expireTtl) expireTtl = t
-    }
-  }
-  if (expireTtl !== undefined && expireTtl < ttl) ttl = expireTtl
-  return Math.max(ttl, 0)
-}
-
-/** imagor's getCacheControl. */
-function cacheControl(isPrivate, ttl, swr) {
-  if (ttl === 0) return 'private, no-cache, no-store, must-revalidate'
-  let value = isPrivate ? 'private' : `public, s-maxage=${ttl}`
-  value += `, max-age=${ttl}, no-transform`
-  if (swr > 0 && swr < ttl) value += `, stale-while-revalidate=${swr}`
-  return value
-}
-
-const EXTENSIONS = { jpeg: '.jpg', png: '.png', gif: '.gif', webp: '.webp', avif: '.avif', heif: '.heif', jxl: '.jxl', tiff: '.tiff', jp2: '.jp2', bmp: '.bmp', svg: '.svg', pdf: '.pdf' }
-
-/** imagor's getContentDisposition (the attachment() filter). */
-function contentDisposition(params, format) {
-  const f = (params.filters ?? []).find((x) => x.name === 'attachment')
-  if (!f) return 'inline'
-  let filename = f.args || (params.image ?? '').split('/').pop()
-  filename = filename.replaceAll('"', '%22')
-  const ext = EXTENSIONS[format]
-  if (ext && !(ext === '.jpg' && filename.endsWith('.jpeg'))) {
-    if (filename.endsWith(ext)) filename = filename.slice(0, -ext.length)
-    filename += ext
-  }
-  return `attachment; filename="${filename}"`
+/**
+ * Read a POST body, at most `limit` bytes (more answers imagor's 400
+ * "maximum size exceeded" without buffering the rest). A body that an
+ * earlier middleware already read as a Buffer is used as is.
+ */
+function readBody(req, limit) {
+  if (Buffer.isBuffer(req.body)) return Promise.resolve(req.body)
+  return new Promise((resolve, reject) => {
+    const chunks = []
+    let size = 0
+    req.on('data', (chunk) => {
+      size += chunk.length
+      if (size > limit) {
+        req.pause()
+        reject(Object.assign(new Error('maximum size exceeded'), { tooLarge: true }))
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
 }
 
 /**
  * Express middleware serving imagor paths under its mount point, as imagor's
  * server does. `options` are the `Imagor` options (camelCase, including
- * `loader`) plus `cacheHeaderTtl` / `cacheHeaderSwr` (seconds),
- * `disableErrorBody`, `disableParamsEndpoint`; or pass a configured
- * instance as `options.imagor`.
+ * `loader`, `cacheHeaderTtl`, `disableErrorBody`, `uploadLoaderEnable` ...),
+ * or pass a configured instance as `options.imagor`. `/` under the mount
+ * point goes on to the next handler unless `basePathRedirect` is set.
  */
 function imagorMiddleware(options = {}) {
-  if (options === null || typeof options !== 'object') throw new TypeError('imagor/express: options must be an object')
-  const imagorOptions = {}
-  for (const [k, v] of Object.entries(options)) if (!MIDDLEWARE_KEYS.includes(k)) imagorOptions[k] = v
-  if (options.imagor !== undefined && Object.keys(imagorOptions).length > 0) {
-    throw new TypeError('imagor/express: pass either an Imagor instance as `imagor` or Imagor options, not both')
+  if (options === null || typeof options !== 'object') throw badOption('options must be an object')
+  const { imagor: given, ...imagorOptions } = options
+  if (given !== undefined && Object.keys(imagorOptions).length > 0) {
+    throw badOption('pass either an Imagor instance as `imagor` or Imagor options, not both')
   }
-  const imagor = options.imagor ?? new Imagor(imagorOptions)
-  const ttl = seconds('cacheHeaderTtl', options.cacheHeaderTtl, DEFAULT_TTL)
-  const swr = seconds('cacheHeaderSwr', options.cacheHeaderSwr, DEFAULT_SWR)
-
-  function sendError(req, res, err) {
-    res.status(err.status)
-    if (options.disableErrorBody) return res.end()
-    const body = goJson({ message: err.message, status: err.status })
-    res.setHeader('Content-Type', 'application/json')
-    res.setHeader('Content-Length', String(Buffer.byteLength(body)))
-    return res.end(req.method === 'HEAD' ? undefined : body)
-  }
+  if (given !== undefined && !(given instanceof Imagor)) throw badOption('`imagor` must be an Imagor instance')
+  const imagor = given ?? new Imagor(imagorOptions)
+  const settings = imagor.options
+  // The upload limit plus room for a multipart envelope, as the server reads.
+  const bodyLimit = Math.max(0, settings.uploadLoaderMaxAllowedSize) + (1 << 20)
 
   return function imagor_(req, res, next) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return res.status(405).end()
-    }
-    const raw = req.url.split('?')[0]
-    if (raw === '/' || raw === '') return next()
-    const path = raw.slice(1)
-    const params = parse(path)
-    if (params.params) {
-      if (options.disableParamsEndpoint) return next()
-      const { params: _, ...json } = params
-      const body = goJson(json, 2)
-      res.setHeader('Content-Type', 'application/json')
-      res.setHeader('Content-Length', String(Buffer.byteLength(body)))
-      return res.end(req.method === 'HEAD' ? undefined : body)
-    }
-    imagor.serve(path).then(
-      (out) => {
-        const reqCache = req.get('Cache-Control') ?? ''
-        const ttlNow = reqCache.includes('no-cache') ? 0 : ttlOf(params, ttl)
-        res.setHeader('Content-Type', out.contentType)
-        res.setHeader('Content-Disposition', contentDisposition(params, out.format))
-        res.setHeader('Expires', new Date(Date.now() + ttlNow * 1000).toUTCString())
-        res.setHeader('Cache-Control', cacheControl(reqCache.includes('private'), ttlNow, swr))
-        res.setHeader('Content-Length', String(out.data.length))
-        res.status(200).end(req.method === 'HEAD' ? undefined : out.data)
-      },
-      (err) => (err instanceof ImagorError ? sendError(req, res, err) : next(err)),
-    )
+    const [path, ...rest] = req.url.split('?')
+    if ((path === '/' || path === '') && !settings.basePathRedirect) return next()
+    const request = { method: req.method, path, query: rest.join('?'), headers: req.headers }
+    const wantsBody = req.method === 'POST' && settings.uploadLoaderEnable
+    const body = wantsBody ? readBody(req, bodyLimit) : Promise.resolve(undefined)
+    body
+      .then((data) => imagor.handle(data ? { ...request, body: data } : request))
+      .then(
+        (answer) => {
+          res.statusCode = answer.status
+          for (const [name, value] of answer.headers) {
+            if (HOP_HEADERS.has(name.toLowerCase())) continue
+            const prev = res.getHeader(name)
+            res.setHeader(name, prev === undefined ? value : [].concat(prev, value))
+          }
+          if (!res.hasHeader('content-length') && answer.status !== 304 && answer.status !== 204) {
+            res.setHeader('Content-Length', String(answer.body.length))
+          }
+          res.end(req.method === 'HEAD' || answer.body.length === 0 ? undefined : answer.body)
+        },
+        (err) => {
+          if (err?.tooLarge) {
+            // imagor's ErrMaxSizeExceeded, as the server answers it.
+            const json = JSON.stringify({ message: 'maximum size exceeded', status: 400 })
+            res.statusCode = 400
+            res.setHeader('Connection', 'close')
+            if (settings.disableErrorBody) return res.end()
+            res.setHeader('Content-Type', 'application/json')
+            return res.end(json)
+          }
+          next(err)
+        },
+      )
+      .catch(next)
   }
 }
 
@@ -202,20 +175,44 @@ function httpLoader(options = {}) {
       }
       if (!hostAllowed(host, allowedSources)) throw fail(403, 'http source not allowed')
     }
+    // Redirects are followed by hand, each target checked as the first
+    // URL was: a redirect never reaches a host the options do not allow.
+    const firstHost = new URL(url).host
+    const signal = AbortSignal.timeout(timeout)
     let res
-    try {
-      res = await fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(timeout) })
-    } catch (e) {
-      if (e?.name === 'TimeoutError') throw fail(408, 'timeout')
-      throw fail(502, `imagor: cannot load ${url}: ${e?.cause?.code ?? e?.message ?? e}`)
+    for (let hops = 0; ; hops++) {
+      try {
+        res = await fetch(url, { headers, redirect: 'manual', signal })
+      } catch (e) {
+        if (e?.name === 'TimeoutError') throw fail(408, 'timeout')
+        throw fail(502, `imagor: cannot load ${url}: ${e?.cause?.code ?? e?.message ?? e}`)
+      }
+      const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null
+      if (location === null) break
+      if (hops >= MAX_REDIRECTS) throw fail(502, 'imagor: too many redirects')
+      const next = new URL(location, url)
+      const allowed = /^https?:$/.test(next.protocol) &&
+        (baseUrl ? next.host === firstHost : hostAllowed(next.hostname, allowedSources))
+      if (!allowed) throw fail(403, 'http source not allowed')
+      url = next.href
     }
     if (res.status === 404) return null
     if (!res.ok) throw fail(res.status)
     const length = Number(res.headers.get('content-length'))
     if (maxBytes > 0 && length > maxBytes) throw fail(400, 'maximum size exceeded')
-    const data = Buffer.from(await res.arrayBuffer())
-    if (maxBytes > 0 && data.length > maxBytes) throw fail(400, 'maximum size exceeded')
-    return data
+    if (maxBytes <= 0) return Buffer.from(await res.arrayBuffer())
+    // Stop reading as soon as the body passes the limit.
+    const chunks = []
+    let size = 0
+    for await (const chunk of res.body) {
+      size += chunk.length
+      if (size > maxBytes) {
+        await res.body.cancel().catch(() => {})
+        throw fail(400, 'maximum size exceeded')
+      }
+      chunks.push(chunk)
+    }
+    return Buffer.concat(chunks)
   }
 }
 

@@ -165,6 +165,17 @@ export declare class Imagor {
    */
   serve(path: string): Promise<ServeResult>
   /**
+   * Answer an HTTP request as imagor's server does (same status, headers
+   * and body): signatures, `/params`, `meta/`, uploads, result storage,
+   * auto format, cache and conditional headers, JSON errors. Never
+   * rejects for an imagor failure: errors are responses.
+   *
+   * ```js
+   * const res = await imagor.handle({ method: 'GET', path: '/unsafe/100x100/a.jpg', headers: req.headers })
+   * ```
+   */
+  handle(request: ImagorRequest): Promise<ImagorResponse>
+  /**
    * The signature of `path` with the configured secret and signer
    * (throws `ERR_IMAGOR_INVALID` when no secret is configured).
    */
@@ -338,6 +349,89 @@ export interface ImagorOptions {
   fileLoaderPathPrefix?: string
   /** Extra characters kept unescaped in storage keys (`FILE_SAFE_CHARS`). */
   fileSafeChars?: string
+  /**
+   * Keep source images in this folder after loading them
+   * (`FILE_STORAGE_BASE_DIR`). Empty: no file storage.
+   */
+  fileStorageBaseDir?: string
+  /** Key prefix of the file storage (`FILE_STORAGE_PATH_PREFIX`). */
+  fileStoragePathPrefix?: string
+  /** Folder permission in Go syntax, `'0755'` (`FILE_STORAGE_MKDIR_PERMISSION`). */
+  fileStorageMkdirPermission?: string
+  /** File permission in Go syntax, `'0666'` (`FILE_STORAGE_WRITE_PERMISSION`). */
+  fileStorageWritePermission?: string
+  /**
+   * Stored sources older than this are ignored; 0: never
+   * (`FILE_STORAGE_EXPIRATION`, seconds or a Go duration).
+   */
+  fileStorageExpiration?: number | string
+  /** Keep processed results in this folder (`FILE_RESULT_STORAGE_BASE_DIR`). */
+  fileResultStorageBaseDir?: string
+  /** Key prefix of the file result storage. */
+  fileResultStoragePathPrefix?: string
+  /** Folder permission of the file result storage, `'0755'`. */
+  fileResultStorageMkdirPermission?: string
+  /** File permission of the file result storage, `'0666'`. */
+  fileResultStorageWritePermission?: string
+  /** Stored results older than this are reprocessed; 0: never. */
+  fileResultStorageExpiration?: number | string
+  /** `'original'` or `'digest'` (`IMAGOR_STORAGE_PATH_STYLE`). */
+  storagePathStyle?: string
+  /**
+   * `'original'`, `'digest'`, `'suffix'` or `'size'`
+   * (`IMAGOR_RESULT_STORAGE_PATH_STYLE`).
+   */
+  resultStoragePathStyle?: string
+  /**
+   * Serve a stored result only if newer than its source
+   * (`IMAGOR_MODIFIED_TIME_CHECK`).
+   */
+  modifiedTimeCheck?: boolean
+  /** Accept POST uploads (`UPLOAD_LOADER_ENABLE`; needs `unsafe`). */
+  uploadLoaderEnable?: boolean
+  /** Largest upload in bytes (`UPLOAD_LOADER_MAX_ALLOWED_SIZE`, 32 MiB). */
+  uploadLoaderMaxAllowedSize?: number
+  /** Accepted upload content types (`UPLOAD_LOADER_ACCEPT`, `'image/*'`). */
+  uploadLoaderAccept?: string
+  /** Multipart field of the image (`UPLOAD_LOADER_FORM_FIELD_NAME`, `'image'`). */
+  uploadLoaderFormFieldName?: string
+  /**
+   * Path applied on top of every request, e.g.
+   * `'filters:watermark(logo.png)'` (`IMAGOR_BASE_PARAMS`).
+   */
+  baseParams?: string
+  /**
+   * Redirect `/` here instead of the landing page
+   * (`IMAGOR_BASE_PATH_REDIRECT`).
+   */
+  basePathRedirect?: string
+  /**
+   * WebP when the client accepts it and no format is asked
+   * (`IMAGOR_AUTO_WEBP`).
+   */
+  autoWebp?: boolean
+  /** AVIF when the client accepts it (`IMAGOR_AUTO_AVIF`). */
+  autoAvif?: boolean
+  /** JPEG when no format is asked (`IMAGOR_AUTO_JPEG`). */
+  autoJpeg?: boolean
+  /**
+   * `Cache-Control` max-age of images (`IMAGOR_CACHE_HEADER_TTL`,
+   * seconds or a Go duration; default 168h, 0 keeps the default).
+   */
+  cacheHeaderTtl?: number | string
+  /** `stale-while-revalidate` (`IMAGOR_CACHE_HEADER_SWR`, default 24h). */
+  cacheHeaderSwr?: number | string
+  /** `Cache-Control: no-cache` on images (`IMAGOR_CACHE_HEADER_NO_CACHE`). */
+  cacheHeaderNoCache?: boolean
+  /** Errors without a JSON body (`IMAGOR_DISABLE_ERROR_BODY`). */
+  disableErrorBody?: boolean
+  /** No `/params` endpoint (`IMAGOR_DISABLE_PARAMS_ENDPOINT`). */
+  disableParamsEndpoint?: boolean
+  /**
+   * On a processing error, answer with the unprocessed source and the
+   * error's status (`IMAGOR_RESPONSE_RAW_ON_ERROR`).
+   */
+  responseRawOnError?: boolean
 }
 
 /**
@@ -415,6 +509,37 @@ export interface ImagorParams {
   smart?: boolean
   /** Filters in URL order. */
   filters?: Array<ImagorFilter>
+}
+
+/**
+ * An HTTP request for `Imagor.handle`: what imagor's server receives,
+ * after its path prefix.
+ */
+export interface ImagorRequest {
+  /** `'GET'` (default), `'HEAD'`, `'POST'`, ... */
+  method?: string
+  /**
+   * The path as the client sent it, percent-escapes kept, from the
+   * first `/` after the mount point (`'/unsafe/fit-in/100x100/a.jpg'`).
+   * A `?query` part is split off into `query`.
+   */
+  path: string
+  /** The raw query string without `?`. */
+  query?: string
+  /** Request headers (any case; Node's `req.headers` as it is). */
+  headers?: Record<string, string | string[] | undefined>
+  /** The body of a `POST` upload. */
+  body?: Uint8Array
+}
+
+/** What `Imagor.handle` resolves with: the whole HTTP response. */
+export interface ImagorResponse {
+  /** The status code. */
+  status: number
+  /** Headers in order, as `[name, value]` pairs. */
+  headers: Array<[string, string]>
+  /** The body (empty for `HEAD`, 304 and bodiless errors). */
+  body: Buffer
 }
 
 /**

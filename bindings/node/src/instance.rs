@@ -10,7 +10,7 @@ use napi_derive::napi;
 use crate::error::{guard, Failure, Fallible};
 use crate::loader::{self, JsLoader};
 use crate::options;
-use crate::tasks::{Meta, OffThread, Process, Serve, Work};
+use crate::tasks::{Handle, ImagorRequest, Meta, OffThread, Process, Serve, Work};
 
 /// A configured imagor: options, signer and loaders. Cheap to share; every
 /// call is independent and may run concurrently.
@@ -145,6 +145,21 @@ impl Imagor {
     pub fn serve(&self, env: Env, path: String) -> napi::Result<Unknown<'static>> {
         let engine = Arc::clone(&self.engine);
         self.start(&env, Serve { engine, path })
+    }
+
+    /// Answer an HTTP request as imagor's server does (same status, headers
+    /// and body): signatures, `/params`, `meta/`, uploads, result storage,
+    /// auto format, cache and conditional headers, JSON errors. Never
+    /// rejects for an imagor failure: errors are responses.
+    ///
+    /// ```js
+    /// const res = await imagor.handle({ method: 'GET', path: '/unsafe/100x100/a.jpg', headers: req.headers })
+    /// ```
+    #[napi(catch_unwind, ts_return_type = "Promise<ImagorResponse>")]
+    pub fn handle(&self, env: Env, request: ImagorRequest) -> napi::Result<Unknown<'static>> {
+        let engine = Arc::clone(&self.engine);
+        let request = request.into_core();
+        self.start(&env, Handle { engine, request })
     }
 
     /// The signature of `path` with the configured secret and signer

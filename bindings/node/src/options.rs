@@ -87,6 +87,75 @@ pub struct ImagorOptions {
     pub file_loader_path_prefix: Option<String>,
     /// Extra characters kept unescaped in storage keys (`FILE_SAFE_CHARS`).
     pub file_safe_chars: Option<String>,
+    /// Keep source images in this folder after loading them
+    /// (`FILE_STORAGE_BASE_DIR`). Empty: no file storage.
+    pub file_storage_base_dir: Option<String>,
+    /// Key prefix of the file storage (`FILE_STORAGE_PATH_PREFIX`).
+    pub file_storage_path_prefix: Option<String>,
+    /// Folder permission in Go syntax, `'0755'` (`FILE_STORAGE_MKDIR_PERMISSION`).
+    pub file_storage_mkdir_permission: Option<String>,
+    /// File permission in Go syntax, `'0666'` (`FILE_STORAGE_WRITE_PERMISSION`).
+    pub file_storage_write_permission: Option<String>,
+    /// Stored sources older than this are ignored; 0: never
+    /// (`FILE_STORAGE_EXPIRATION`, seconds or a Go duration).
+    #[napi(ts_type = "number | string")]
+    pub file_storage_expiration: Option<String>,
+    /// Keep processed results in this folder (`FILE_RESULT_STORAGE_BASE_DIR`).
+    pub file_result_storage_base_dir: Option<String>,
+    /// Key prefix of the file result storage.
+    pub file_result_storage_path_prefix: Option<String>,
+    /// Folder permission of the file result storage, `'0755'`.
+    pub file_result_storage_mkdir_permission: Option<String>,
+    /// File permission of the file result storage, `'0666'`.
+    pub file_result_storage_write_permission: Option<String>,
+    /// Stored results older than this are reprocessed; 0: never.
+    #[napi(ts_type = "number | string")]
+    pub file_result_storage_expiration: Option<String>,
+    /// `'original'` or `'digest'` (`IMAGOR_STORAGE_PATH_STYLE`).
+    pub storage_path_style: Option<String>,
+    /// `'original'`, `'digest'`, `'suffix'` or `'size'`
+    /// (`IMAGOR_RESULT_STORAGE_PATH_STYLE`).
+    pub result_storage_path_style: Option<String>,
+    /// Serve a stored result only if newer than its source
+    /// (`IMAGOR_MODIFIED_TIME_CHECK`).
+    pub modified_time_check: Option<bool>,
+    /// Accept POST uploads (`UPLOAD_LOADER_ENABLE`; needs `unsafe`).
+    pub upload_loader_enable: Option<bool>,
+    /// Largest upload in bytes (`UPLOAD_LOADER_MAX_ALLOWED_SIZE`, 32 MiB).
+    pub upload_loader_max_allowed_size: Option<i64>,
+    /// Accepted upload content types (`UPLOAD_LOADER_ACCEPT`, `'image/*'`).
+    pub upload_loader_accept: Option<String>,
+    /// Multipart field of the image (`UPLOAD_LOADER_FORM_FIELD_NAME`, `'image'`).
+    pub upload_loader_form_field_name: Option<String>,
+    /// Path applied on top of every request, e.g.
+    /// `'filters:watermark(logo.png)'` (`IMAGOR_BASE_PARAMS`).
+    pub base_params: Option<String>,
+    /// Redirect `/` here instead of the landing page
+    /// (`IMAGOR_BASE_PATH_REDIRECT`).
+    pub base_path_redirect: Option<String>,
+    /// WebP when the client accepts it and no format is asked
+    /// (`IMAGOR_AUTO_WEBP`).
+    pub auto_webp: Option<bool>,
+    /// AVIF when the client accepts it (`IMAGOR_AUTO_AVIF`).
+    pub auto_avif: Option<bool>,
+    /// JPEG when no format is asked (`IMAGOR_AUTO_JPEG`).
+    pub auto_jpeg: Option<bool>,
+    /// `Cache-Control` max-age of images (`IMAGOR_CACHE_HEADER_TTL`,
+    /// seconds or a Go duration; default 168h, 0 keeps the default).
+    #[napi(ts_type = "number | string")]
+    pub cache_header_ttl: Option<String>,
+    /// `stale-while-revalidate` (`IMAGOR_CACHE_HEADER_SWR`, default 24h).
+    #[napi(ts_type = "number | string")]
+    pub cache_header_swr: Option<String>,
+    /// `Cache-Control: no-cache` on images (`IMAGOR_CACHE_HEADER_NO_CACHE`).
+    pub cache_header_no_cache: Option<bool>,
+    /// Errors without a JSON body (`IMAGOR_DISABLE_ERROR_BODY`).
+    pub disable_error_body: Option<bool>,
+    /// No `/params` endpoint (`IMAGOR_DISABLE_PARAMS_ENDPOINT`).
+    pub disable_params_endpoint: Option<bool>,
+    /// On a processing error, answer with the unprocessed source and the
+    /// error's status (`IMAGOR_RESPONSE_RAW_ON_ERROR`).
+    pub response_raw_on_error: Option<bool>,
 }
 
 /// The default options as JSON: the known fields and their value kinds.
@@ -132,9 +201,7 @@ pub(crate) fn to_camel(field: &str) -> String {
 /// `"an integer"`, `"a boolean"`... for the default value of a field.
 fn expected(default: &Value) -> &'static str {
     match default {
-        Value::String(s)
-            if s.ends_with('s') && s.trim_end_matches(['m', 's']).parse::<f64>().is_ok() =>
-        {
+        Value::String(s) if imagor::duration::parse_go_duration(s).is_ok() => {
             "a duration (seconds, or a string such as \"2s\")"
         }
         Value::Bool(_) => "a boolean",

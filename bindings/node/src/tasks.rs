@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName, Uint8Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 
@@ -175,6 +175,95 @@ impl Work for Serve {
             data: Buffer::from(out.data),
             content_type: out.content_type,
             format: out.format.map(|f| f.name().to_owned()),
+        })
+    }
+}
+
+/// An HTTP request for `Imagor.handle`: what imagor's server receives,
+/// after its path prefix.
+#[napi(object)]
+pub struct ImagorRequest {
+    /// `'GET'` (default), `'HEAD'`, `'POST'`, ...
+    pub method: Option<String>,
+    /// The path as the client sent it, percent-escapes kept, from the
+    /// first `/` after the mount point (`'/unsafe/fit-in/100x100/a.jpg'`).
+    /// A `?query` part is split off into `query`.
+    pub path: String,
+    /// The raw query string without `?`.
+    pub query: Option<String>,
+    /// Request headers (any case; Node's `req.headers` as it is).
+    #[napi(ts_type = "Record<string, string | string[] | undefined>")]
+    pub headers: Option<std::collections::HashMap<String, serde_json::Value>>,
+    /// The body of a `POST` upload.
+    pub body: Option<Uint8Array>,
+}
+
+/// What `Imagor.handle` resolves with: the whole HTTP response.
+#[napi(object)]
+pub struct ImagorResponse {
+    /// The status code.
+    pub status: u32,
+    /// Headers in order, as `[name, value]` pairs.
+    #[napi(ts_type = "Array<[string, string]>")]
+    pub headers: Vec<Vec<String>>,
+    /// The body (empty for `HEAD`, 304 and bodiless errors).
+    pub body: Buffer,
+}
+
+impl ImagorRequest {
+    /// The core request, with the body copied on the JavaScript thread.
+    pub(crate) fn into_core(self) -> imagor::request::Request {
+        let (path, mut query) = match self.path.split_once('?') {
+            Some((p, q)) => (p.to_owned(), q.to_owned()),
+            None => (self.path, String::new()),
+        };
+        if let Some(q) = self.query {
+            query = q;
+        }
+        let mut headers = Vec::new();
+        for (name, value) in self.headers.into_iter().flatten() {
+            let name = name.to_ascii_lowercase();
+            match value {
+                serde_json::Value::String(v) => headers.push((name, v)),
+                serde_json::Value::Array(vs) => headers.extend(
+                    vs.into_iter()
+                        .filter_map(|v| v.as_str().map(|s| (name.clone(), s.to_owned()))),
+                ),
+                _ => {}
+            }
+        }
+        imagor::request::Request {
+            method: self
+                .method
+                .map(|m| m.to_ascii_uppercase())
+                .unwrap_or_else(|| "GET".to_owned()),
+            path,
+            query,
+            headers,
+            body: self.body.map(|b| b.to_vec().into()).unwrap_or_default(),
+        }
+    }
+}
+
+/// `handle`: a whole HTTP request through imagor's request handling.
+pub(crate) struct Handle {
+    pub engine: Arc<imagor::Imagor>,
+    pub request: imagor::request::Request,
+}
+
+impl Work for Handle {
+    type Out = imagor::request::Response;
+    type Js = ImagorResponse;
+
+    fn compute(&mut self) -> Fallible<imagor::request::Response> {
+        Ok(self.engine.handle(&self.request))
+    }
+
+    fn to_js(_env: &Env, out: imagor::request::Response) -> napi::Result<ImagorResponse> {
+        Ok(ImagorResponse {
+            status: u32::from(out.status),
+            headers: out.headers.into_iter().map(|(k, v)| vec![k, v]).collect(),
+            body: Buffer::from(out.body.to_vec()),
         })
     }
 }

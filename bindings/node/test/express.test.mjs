@@ -2,7 +2,10 @@
 // file loader, HTTP origin loader, headers and error bodies as imagor's
 // server answers, and the URL helper for templates.
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, get as httpGet } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 
 import { imagor, readTestdata, require, testdata } from './helpers.mjs'
@@ -12,7 +15,7 @@ const { imagorMiddleware, imagorLocals, imagorUrl, httpLoader } = require('imago
 const { sign, meta } = imagor
 
 const secret = 'express-secret'
-let app, server, base, origin, originBase, originHits
+let app, server, base, origin, originBase, originHits, resultDir
 
 function listen(handler) {
   return new Promise((resolve) => {
@@ -27,6 +30,10 @@ before(async () => {
     originHits++
     if (req.url === '/photos/gopher.png') {
       res.writeHead(200, { 'Content-Type': 'image/png' }).end(readTestdata('gopher.png'))
+    } else if (req.url === '/photos/redirect-out.png') {
+      res.writeHead(302, { Location: 'http://localhost:1/photos/gopher.png' }).end()
+    } else if (req.url === '/photos/redirect-in.png') {
+      res.writeHead(302, { Location: '/photos/gopher.png' }).end()
     } else if (req.url === '/photos/broken.png') {
       res.writeHead(500).end('boom')
     } else {
@@ -40,6 +47,10 @@ before(async () => {
   app.use('/img', imagorMiddleware({ secret, fileLoaderBaseDir: testdata }))
   app.use('/origin', imagorMiddleware({ unsafe: true, loader: httpLoader({ baseUrl: `${originBase}/photos` }), cacheHeaderTtl: 60, cacheHeaderSwr: 0 }))
   app.use('/any', imagorMiddleware({ unsafe: true, loader: httpLoader({ allowedSources: ['127.0.0.1'] }) }))
+  app.use('/auto', imagorMiddleware({ unsafe: true, fileLoaderBaseDir: testdata, autoWebp: true, disableErrorBody: true }))
+  resultDir = mkdtempSync(join(tmpdir(), 'imagor-express-rs-'))
+  app.use('/rs', imagorMiddleware({ unsafe: true, fileLoaderBaseDir: testdata, fileResultStorageBaseDir: resultDir }))
+  app.use('/up', imagorMiddleware({ unsafe: true, uploadLoaderEnable: true, uploadLoaderMaxAllowedSize: 200000 }))
   app.use(imagorLocals({ secret, baseUrl: '/img' }))
   app.get('/page', (req, res) => {
     res.send(`<img src="${res.locals.imagorUrl('fit-in/100x100/filters:format(webp)/gopher.png')}">` +
@@ -52,6 +63,7 @@ before(async () => {
 after(() => {
   server?.close()
   origin?.close()
+  if (resultDir) rmSync(resultDir, { recursive: true, force: true })
 })
 
 const signed = (path) => `/img/${sign(path, secret)}/${path}`
@@ -127,6 +139,11 @@ test('an HTTP origin through httpLoader', async () => {
   assert.deepEqual(await missing.json(), { message: 'not found', status: 404 })
   const broken = await fetch(`${base}/origin/unsafe/10x10/broken.png`)
   assert.equal(broken.status, 500)
+  // Redirects are followed on the same origin only.
+  assert.equal((await fetch(`${base}/origin/unsafe/10x10/redirect-in.png`)).status, 200)
+  const out = await fetch(`${base}/origin/unsafe/10x10/redirect-out.png`)
+  assert.equal(out.status, 403)
+  assert.deepEqual(await out.json(), { message: 'http source not allowed', status: 403 })
 
   // A full URL as the key, checked against allowedSources.
   const ok = await fetch(`${base}/any/unsafe/10x10/${originBase}/photos/gopher.png`)
@@ -134,6 +151,71 @@ test('an HTTP origin through httpLoader', async () => {
   const refused = await fetch(`${base}/any/unsafe/10x10/http://localhost:1/photos/gopher.png`)
   assert.equal(refused.status, 403)
   assert.deepEqual(await refused.json(), { message: 'http source not allowed', status: 403 })
+})
+
+test('the middleware answers what Imagor.handle answers, header for header', async () => {
+  const direct = new imagor.Imagor({ secret, fileLoaderBaseDir: testdata })
+  for (const path of [signed('fit-in/40x40/filters:attachment()/gopher.png').slice(4), '/unsafe/10x10/gopher.png', '/params/unsafe/1x2/a.jpg', signed('10x10/missing.png').slice(4)]) {
+    const want = await direct.handle({ path })
+    const got = await fetch(`${base}/img${path}`)
+    assert.equal(got.status, want.status, path)
+    for (const [name, value] of want.headers) {
+      if (name.toLowerCase() === 'expires') continue // a clock read on each answer
+      assert.equal(got.headers.get(name), value, `${path}: ${name}`)
+    }
+    assert.deepEqual(Buffer.from(await got.arrayBuffer()), want.body, path)
+  }
+})
+
+test('auto format, Vary, ETag and conditional requests, bodiless errors', async () => {
+  const webp = await fetch(`${base}/auto/unsafe/fit-in/30x30/gopher.png`, { headers: { Accept: 'image/webp,*/*' } })
+  assert.equal(webp.status, 200)
+  assert.equal(webp.headers.get('content-type'), 'image/webp')
+  assert.equal(webp.headers.get('vary'), 'Accept')
+  const png = await fetch(`${base}/auto/unsafe/fit-in/30x30/gopher.png`)
+  assert.equal(png.headers.get('content-type'), 'image/png')
+  const missing = await fetch(`${base}/auto/unsafe/10x10/nope.png`)
+  assert.equal(missing.status, 404)
+  assert.equal((await missing.arrayBuffer()).byteLength, 0)
+  // ETag and Last-Modified come with result-storage hits, as in imagor.
+  const url = `${base}/rs/unsafe/fit-in/30x30/gopher.png`
+  const first = await fetch(url)
+  assert.equal(first.status, 200)
+  assert.equal(first.headers.get('etag'), null)
+  const hit = await fetch(url)
+  const etag = hit.headers.get('etag')
+  assert.match(etag ?? '', /^[0-9a-f]+-[0-9a-f]+$/)
+  assert.ok(hit.headers.get('last-modified'))
+  assert.deepEqual(Buffer.from(await hit.arrayBuffer()), Buffer.from(await first.arrayBuffer()))
+  // node:http, because fetch adds `Cache-Control: no-cache` to conditional
+  // requests (imagor then never answers 304).
+  const again = await new Promise((resolve, reject) => {
+    const req = httpGet(url, { headers: { 'If-None-Match': etag } }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
+    })
+    req.on('error', reject)
+  })
+  assert.equal(again.status, 304)
+  assert.equal(again.headers.etag, etag)
+  assert.equal(again.body.length, 0)
+})
+
+test('POST uploads through the upload loader, with the size limit', async () => {
+  const png = readTestdata('gopher.png')
+  const raw = await fetch(`${base}/up/unsafe/fit-in/20x20/filters:format(webp)/`, { method: 'POST', body: png, headers: { 'Content-Type': 'image/png' } })
+  assert.equal(raw.status, 200)
+  assert.equal(raw.headers.get('content-type'), 'image/webp')
+  const form = new FormData()
+  form.append('image', new Blob([png], { type: 'image/png' }), 'g.png')
+  const multipart = await fetch(`${base}/up/unsafe/fit-in/20x20/`, { method: 'POST', body: form })
+  assert.equal(multipart.status, 200)
+  assert.equal((await meta(Buffer.from(await multipart.arrayBuffer()))).width <= 20, true)
+  const big = await fetch(`${base}/up/unsafe/fit-in/20x20/`, { method: 'POST', body: Buffer.alloc(300000, 1), headers: { 'Content-Type': 'image/png' } })
+  assert.equal(big.status, 400)
+  const huge = await fetch(`${base}/up/unsafe/fit-in/20x20/`, { method: 'POST', body: Buffer.alloc(3 << 20, 1), headers: { 'Content-Type': 'image/png' } }).catch((e) => e)
+  assert.ok(huge instanceof Error || huge.status === 400)
 })
 
 test('res.locals.imagorUrl signs URLs that the middleware serves', async () => {

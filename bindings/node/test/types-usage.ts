@@ -32,6 +32,10 @@ async function main(): Promise<void> {
   const im = new Imagor({ secret: 'secret', maxWidth: 4000, loader: async (key: string) => (key ? data : null) })
   const served = await im.serve(`${im.sign(path)}/${path}`)
   const type: string = served.contentType
+  const answer = await im.handle({ method: 'GET', path: `/${im.sign(path)}/${path}`, headers: { accept: 'image/webp' } })
+  const status: number = answer.status
+  const headers: Array<[string, string]> = answer.headers
+  const body: Buffer = answer.body
   const url: string = new ImagorUrlBuilder('key', 'https://img').setImagePath('a.jpg').resize(10, 10).smartCrop(true).filter('format(webp)').buildUrl()
   try {
     await im.process(data, path)

@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 
 mod convert;
 mod error;
+mod handle;
 mod options;
 mod path;
 mod processor;
@@ -65,6 +66,7 @@ fn imagor_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(processor::_after_fork_in_child, m)?)?;
     m.add_class::<processor::PyImagor>()?;
     m.add_class::<processor::PyOutput>()?;
+    m.add_class::<handle::PyResponse>()?;
     // A child forked after libvips started raises instead of hanging
     // (`os.register_at_fork` exists where `fork` does).
     if let Ok(register) = m.py().import("os")?.getattr("register_at_fork") {

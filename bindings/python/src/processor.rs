@@ -229,6 +229,33 @@ impl PyImagor {
         })
     }
 
+    /// Answer an HTTP request as imagor's server does (the same status,
+    /// headers and body): signatures, ``/params``, ``meta/``, uploads,
+    /// result storage, auto format, cache and conditional headers. imagor
+    /// failures are responses (JSON bodies), never exceptions. `path` is
+    /// the raw request path (percent-escapes kept) after any mount point;
+    /// `headers` a mapping or ``(name, value)`` pairs; `body` the POST body.
+    ///
+    /// >>> res = im.handle("GET", "/unsafe/fit-in/100x100/photo.jpg", headers={"Accept": "image/webp"})
+    /// >>> res.status, res.header("Content-Type"), len(res.body)
+    #[pyo3(signature = (method, path, headers = None, body = None, query = None))]
+    fn handle(
+        &self,
+        py: Python<'_>,
+        method: PyBackedStr,
+        path: PyBackedStr,
+        headers: Option<&Bound<'_, PyAny>>,
+        body: Option<&Bound<'_, PyAny>>,
+        query: Option<PyBackedStr>,
+    ) -> PyResult<crate::handle::PyResponse> {
+        entry(py, || {
+            vips_entry(py)?;
+            let req = crate::handle::request(&method, &path, query.as_deref(), headers, body)?;
+            let res = py.detach(|| self.inner.handle(&req));
+            crate::handle::PyResponse::from_core(py, res)
+        })
+    }
+
     /// ``HASH/path``'s ``HASH`` for `path` under this instance's secret and
     /// signer (a leading ``/`` is ignored). Raises :class:`InvalidError`
     /// when no secret is configured.

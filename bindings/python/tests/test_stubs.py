@@ -106,3 +106,10 @@ def test_stubtest():
                           "--mypy-config-file", str(config)],
                          capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_options_typeddict_lists_every_option():
+    """``_Options`` in the stub names exactly the options the core accepts."""
+    options = next(n for n in STUB.body if isinstance(n, ast.ClassDef) and n.name == "_Options")
+    declared = sorted(n.target.id for n in options.body if isinstance(n, ast.AnnAssign))
+    assert declared == sorted(imagor.option_names())

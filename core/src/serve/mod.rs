@@ -13,6 +13,7 @@ mod flow;
 mod headers;
 mod pages;
 
+#[cfg(feature = "server")]
 pub(crate) use pages::html_escape;
 
 use std::time::SystemTime;

@@ -1,7 +1,8 @@
 """Type stubs of the imagor package (imagor-rs for Python)."""
 
 import builtins
-from typing import Any, Dict, List, Optional, Tuple, TypedDict, Union, final
+from typing import (Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypedDict, TypeVar,
+                    Union, final, overload)
 
 from typing_extensions import NotRequired, Self, Unpack
 
@@ -19,6 +20,7 @@ __all__ = [
     "NotFoundError",
     "Output",
     "ProcessingError",
+    "Response",
     "SignatureMismatchError",
     "SourceNotAllowedError",
     "StatusError",
@@ -42,6 +44,7 @@ __all__ = [
 _BytesLike = Union[bytes, bytearray, memoryview]
 _Secret = Union[str, bytes]
 _Number = Union[int, float]
+_T = TypeVar("_T")
 
 class _Filter(TypedDict):
     name: str
@@ -159,9 +162,39 @@ class _Options(TypedDict, total=False):
     concurrency: int
     max_overlay_depth: int
     block_untrusted_loaders: bool
+    process_timeout: Union[str, float]
+    max_memory: int
     file_loader_base_dir: str
     file_loader_path_prefix: str
     file_safe_chars: str
+    file_storage_base_dir: str
+    file_storage_path_prefix: str
+    file_storage_mkdir_permission: str
+    file_storage_write_permission: str
+    file_storage_expiration: Union[str, float]
+    file_result_storage_base_dir: str
+    file_result_storage_path_prefix: str
+    file_result_storage_mkdir_permission: str
+    file_result_storage_write_permission: str
+    file_result_storage_expiration: Union[str, float]
+    storage_path_style: str
+    result_storage_path_style: str
+    modified_time_check: bool
+    upload_loader_enable: bool
+    upload_loader_max_allowed_size: int
+    upload_loader_accept: str
+    upload_loader_form_field_name: str
+    base_params: str
+    base_path_redirect: str
+    auto_webp: bool
+    auto_avif: bool
+    auto_jpeg: bool
+    cache_header_ttl: Union[str, float]
+    cache_header_swr: Union[str, float]
+    cache_header_no_cache: bool
+    disable_error_body: bool
+    disable_params_endpoint: bool
+    response_raw_on_error: bool
 
 def process(data: _BytesLike, path: str, **options: Unpack[_Options]) -> bytes: ...
 def meta(data: _BytesLike, path: Optional[str] = "") -> _Meta: ...
@@ -182,6 +215,23 @@ class Output:
     def __len__(self) -> int: ...
 
 @final
+class Response:
+    """What Imagor.handle returns: the HTTP response imagor's server sends."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> List[Tuple[str, str]]: ...
+    @property
+    def body(self) -> bytes: ...
+    @overload
+    def header(self, name: str) -> Optional[str]: ...
+    @overload
+    def header(self, name: str, default: _T) -> Union[str, _T]: ...
+
+_Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
+
+@final
 class Imagor:
     """A configured imagor (options as keyword arguments)."""
 
@@ -189,6 +239,8 @@ class Imagor:
     def process(self, data: _BytesLike, path: str) -> bytes: ...
     def meta(self, data: _BytesLike, path: Optional[str] = "") -> _Meta: ...
     def serve(self, path: str) -> Output: ...
+    def handle(self, method: str, path: str, headers: Optional[_Headers] = None,
+               body: Optional[_BytesLike] = None, query: Optional[str] = None) -> Response: ...
     def sign(self, path: str) -> str: ...
 
 # URL building.

@@ -13,6 +13,7 @@ from . import (
     NotFoundError as NotFoundError,
     Output as Output,
     ProcessingError as ProcessingError,
+    Response as Response,
     SignatureMismatchError as SignatureMismatchError,
     SourceNotAllowedError as SourceNotAllowedError,
     StatusError as StatusError,
@@ -36,7 +37,7 @@ __all__ = [
     "UnsupportedFormatError", "MaxSizeExceededError", "MaxResolutionExceededError",
     "TooManyRequestsError", "LimitExceededError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
     "parse", "generate", "process", "meta", "libvips_version", "option_names", "_test_panic",
-    "_test_error", "_after_fork_in_child", "Imagor", "Output",
+    "_test_error", "_after_fork_in_child", "Imagor", "Output", "Response",
 ]
 
 def _test_panic(message: str) -> None: ...
