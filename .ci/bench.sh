@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 venv=target/bench-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check pyvips
-cargo build --release -p imagor --example bench_process
+cargo build --release -p imagor --features server --bin imagor --example bench_process --example bench_http
 "$venv/bin/python" core/benches/make_corpus.py target/bench-corpus
 cargo bench -p imagor --bench path_sign -- --warm-up-time 1 --measurement-time 3
 "$venv/bin/python" core/benches/compare.py --corpus target/bench-corpus --python "$venv/bin/python" "$@"
+# The HTTP server against the same work as a library call.
+"$venv/bin/python" core/benches/server_compare.py --corpus target/bench-corpus
 # Each binding adds its own comparisons (C driver vs libvips, Python vs
 # pyvips/hmac/libthumbor, Node vs sharp/crypto) in <binding>/bench/run.sh,
 # called with the venv path and the corpus folder.

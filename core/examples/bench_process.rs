@@ -5,7 +5,12 @@
 //!
 //! ```text
 //! bench_process --corpus DIR --path "512x512/filters:format(jpeg)" --threads 2 --seconds 4
+//! bench_process --corpus DIR --path "512x512/filters:format(jpeg)" --serve
 //! ```
+//!
+//! With `--serve`, each call is `Imagor::serve("unsafe/PATH/FILE")` with the
+//! file loader on the corpus: the work the HTTP server does per request,
+//! without HTTP (the library side of the server benchmark).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,22 +39,40 @@ fn main() {
     let path = arg("--path", "512x512");
     let threads: usize = arg("--threads", "1").parse().unwrap_or(1);
     let seconds: f64 = arg("--seconds", "4").parse().unwrap_or(4.0);
-    let mut files: Vec<Vec<u8>> = std::fs::read_dir(&corpus)
+    let serve = std::env::args().any(|a| a == "--serve");
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&corpus)
         .unwrap_or_else(|e| panic!("{corpus}: {e}"))
         .filter_map(|e| e.ok())
-        .map(|e| std::fs::read(e.path()).expect("read corpus file"))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).expect("read corpus file"))
+        })
         .collect();
-    files.sort_by_key(Vec::len);
+    files.sort_by_key(|(name, data)| (data.len(), name.clone()));
     let files = Arc::new(files);
-    // Overlays (watermark, image) load from --base-dir when given.
+    // Overlays (watermark, image) load from --base-dir when given; --serve
+    // loads the corpus itself through the file loader.
     let options = imagor::Options {
-        file_loader_base_dir: arg("--base-dir", ""),
+        file_loader_base_dir: if serve {
+            corpus.clone()
+        } else {
+            arg("--base-dir", "")
+        },
+        unsafe_: true,
         ..imagor::Options::default()
     };
     let imagor = Arc::new(imagor::Imagor::new(options).expect("imagor"));
+    let call = move |imagor: &imagor::Imagor, (name, data): &(String, Vec<u8>)| {
+        if serve {
+            imagor.serve(&format!("unsafe/{path}/{name}"))
+        } else {
+            imagor.process(data, &path)
+        }
+    };
+    let call = Arc::new(call);
     // Warm-up pass: first-use costs (codec init, font cache) are not measured.
     for f in files.iter() {
-        imagor.process(f, &path).expect("warm-up process");
+        call(&imagor, f).expect("warm-up process");
     }
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
@@ -57,37 +80,43 @@ fn main() {
     let t0 = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let (files, imagor, stop, ops, path) = (
+            let (files, imagor, stop, ops, call) = (
                 files.clone(),
                 imagor.clone(),
                 stop.clone(),
                 ops.clone(),
-                path.clone(),
+                call.clone(),
             );
             std::thread::spawn(move || {
                 let mut i = t;
+                let mut latencies = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
-                    let out = imagor
-                        .process(&files[i % files.len()], &path)
-                        .expect("process");
+                    let start = Instant::now();
+                    let out = call(&imagor, &files[i % files.len()]).expect("process");
+                    latencies.push(start.elapsed().as_secs_f64());
                     std::hint::black_box(out);
                     ops.fetch_add(1, Ordering::Relaxed);
                     i += 1;
                 }
+                latencies
             })
         })
         .collect();
     std::thread::sleep(Duration::from_secs_f64(seconds));
     stop.store(true, Ordering::Relaxed);
+    let mut latencies: Vec<f64> = Vec::new();
     for w in workers {
-        w.join().expect("worker");
+        latencies.extend(w.join().expect("worker"));
     }
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let n = ops.load(Ordering::Relaxed).max(1);
+    latencies.sort_by(f64::total_cmp);
+    let p50 = latencies.get(latencies.len() / 2).copied().unwrap_or(0.0);
     println!(
-        "{{\"impl\":\"imagor-rs\",\"ops\":{n},\"wall_s\":{wall:.3},\"ops_per_s\":{:.3},\"cpu_ms_per_op\":{:.3}}}",
+        "{{\"impl\":\"imagor-rs\",\"ops\":{n},\"wall_s\":{wall:.3},\"ops_per_s\":{:.3},\"cpu_ms_per_op\":{:.3},\"p50_ms\":{:.3}}}",
         n as f64 / wall,
-        cpu * 1000.0 / n as f64
+        cpu * 1000.0 / n as f64,
+        p50 * 1000.0
     );
 }
