@@ -122,6 +122,50 @@ pub fn options(c: &Config) -> Options {
     }
 }
 
+/// Flags imagor has that this server accepts (so that existing command
+/// lines start) but does not act on yet, by name prefix.
+const NOT_IN_EFFECT: &[&str] = &[
+    "http-loader-",
+    "aws-",
+    "s3-",
+    "gcloud-",
+    "imagor-process-concurrency",
+    "imagor-process-queue-size",
+    "imagor-request-timeout",
+    "imagor-load-timeout",
+    "imagor-save-timeout",
+    "vips-cache-",
+    "vips-max-cache-",
+    "vips-vector",
+    "vips-detector-probe-size",
+    "sentry-dsn",
+    "log-ecs",
+    "gomaxprocs",
+];
+
+/// One warning per flag that is set (by flag, environment or file) but not
+/// in effect, and one for imagor's HTTP loader, which imagor enables by
+/// default and this server does not have yet.
+pub fn not_in_effect(c: &Config) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .iter()
+        .filter(|(flag, _, _)| {
+            flag.name != "http-loader-disable"
+                && NOT_IN_EFFECT.iter().any(|p| flag.name.starts_with(p))
+                && c.is_set(flag.name)
+        })
+        .map(|(flag, _, _)| format!("-{} is accepted but not in effect yet: ignored", flag.name))
+        .collect();
+    if !c.bool("http-loader-disable") {
+        out.push(
+            "no HTTP loader yet: image keys that are URLs are not found \
+             (imagor loads them; pass -http-loader-disable to silence this)"
+                .to_owned(),
+        );
+    }
+    out
+}
+
 /// imagor keeps the default when a permission does not parse.
 fn permission(c: &Config, name: &str, default: &str) -> String {
     let v = c.str(name);
@@ -184,6 +228,9 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
+    for warning in not_in_effect(&config) {
+        log("warn", "imagor", serde_json::json!({ "warning": warning }));
+    }
     if server.debug {
         log(
             "debug",
@@ -214,4 +261,47 @@ fn report(e: &ConfigError) -> i32 {
         eprint!("{err}");
     }
     e.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        config::parse(&args, &|k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+        .expect("config")
+    }
+
+    #[test]
+    fn flags_not_in_effect_are_named_once_each() {
+        let c = config(
+            &[
+                "-imagor-unsafe",
+                "-s3-loader-bucket",
+                "b",
+                "-http-loader-disable",
+            ],
+            &[("IMAGOR_PROCESS_CONCURRENCY", "4")],
+        );
+        let w = not_in_effect(&c);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w.iter().any(|m| m.starts_with("-s3-loader-bucket ")));
+        assert!(w
+            .iter()
+            .any(|m| m.starts_with("-imagor-process-concurrency ")));
+    }
+
+    #[test]
+    fn the_missing_http_loader_is_mentioned_unless_disabled() {
+        let w = not_in_effect(&config(&["-imagor-unsafe"], &[]));
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("HTTP loader"));
+    }
 }

@@ -282,7 +282,9 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
         Some(p) => request.path = p,
         None => return bad_request(),
     }
-    if request.method == "POST" {
+    // Only the upload loader reads bodies; without it a POST is imagor's
+    // 405, whatever its body, and the body is never buffered.
+    if request.method == "POST" && state.imagor.options().upload_loader_enable {
         match Limited::new(body, state.opts.max_body_bytes)
             .collect()
             .await
