@@ -301,7 +301,10 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
         Ok(Err(payload)) => panic_response(&panic_text(&*payload)),
         Err(e) => panic_response(&e.to_string()),
     };
-    res.headers.extend(extra);
+    // CORS runs before the app in imagor, so its `Vary: Origin` comes
+    // first and the app's `Vary: Accept` is the second line.
+    let app_headers = std::mem::replace(&mut res.headers, extra);
+    res.headers.extend(app_headers);
     res
 }
 
