@@ -13,7 +13,9 @@ mod http;
 mod media;
 pub mod vectors;
 
+#[allow(unused_imports)]
 pub use http::*;
+#[allow(unused_imports)]
 pub use media::*;
 
 use std::io::{BufRead, BufReader};
