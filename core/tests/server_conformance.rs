@@ -206,6 +206,11 @@ fn plan(case: &Value) -> Result<Plan, String> {
             p.root = Some(Root::Temp);
             match loader["entries"].get(&key) {
                 None => p.mapped(Class::Mapped, "map loader miss → file missing"),
+                Some(e) if s(&e["returns"]) == "nil blob, nil error" => {
+                    // An empty file: the file loader's empty blob, no error.
+                    p.files.push((key.clone(), Vec::new()));
+                    p.mapped(Class::Mapped, "nil blob from the loader → empty file");
+                }
                 Some(e) if e.get("error").is_some() || e.get("returns").is_some() => {
                     return Err(format!("fake loader result for `{key}`: {e}"));
                 }
