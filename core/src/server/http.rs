@@ -282,7 +282,10 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
         Some(p) => request.path = p,
         None => return bad_request(),
     }
-    if request.method == "POST" {
+    // Only an upload is read: imagor answers any other POST 405 without
+    // touching the body (spec §4.3 step 2).
+    let opts = state.imagor.options();
+    if request.method == "POST" && opts.unsafe_ && opts.upload_loader_enable {
         match Limited::new(body, state.opts.max_body_bytes)
             .collect()
             .await
