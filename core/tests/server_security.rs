@@ -335,3 +335,27 @@ fn signatures_are_checked() {
     }
     print_table(&["signature", "request", "status", "body"], &rows);
 }
+
+/// imagor answers a POST it does not accept (no `-upload-loader-enable`,
+/// or no `-imagor-unsafe`) with 405 before touching the body (spec §4.3
+/// step 2): a server without uploads must not buffer tens of megabytes per
+/// request. The client sends only the head of a 40 MB POST.
+#[test]
+fn post_without_uploads_is_405_without_reading_the_body() {
+    use std::io::{Read, Write};
+    for extra in [&[][..], &[("upload-loader-enable", "true")][..]] {
+        let mut list = vec![("imagor-secret", "s")];
+        list.extend_from_slice(extra);
+        let server = Server::start(&flags(&list));
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let head = "POST /unsafe/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                    Content-Type: image/jpeg\r\nContent-Length: 40000000\r\n\r\n";
+        s.write_all(head.as_bytes()).unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).expect("an answer before the body");
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(text.starts_with("HTTP/1.1 405"), "{extra:?}: {text}");
+    }
+}
