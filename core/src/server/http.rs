@@ -246,9 +246,10 @@ async fn handle(
             .collect(),
         body: Bytes::new(),
     };
+    let logged = state.opts.access_log && state.opts.layers.access_logged(&method, &request.path);
     let response = respond(&state, &mut request, req.into_body()).await;
     let status = response.status;
-    if state.opts.access_log {
+    if logged {
         let uri = if request.query.is_empty() {
             request.path.clone()
         } else {

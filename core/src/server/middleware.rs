@@ -75,6 +75,25 @@ impl Layers {
     }
 }
 
+impl Layers {
+    /// Whether imagor's access log records a request: not when Go's server
+    /// refuses the path (a malformed escape), nor when `http.StripPrefix`
+    /// (outside the access log) answers 404, nor for the no-op routes
+    /// (spec §4.1, §4.10).
+    pub(crate) fn access_logged(&self, method: &str, raw_path: &str) -> bool {
+        if super::escaped_path::escaped_path(raw_path).is_none() {
+            return false;
+        }
+        let prefix = self.path_prefix.as_str();
+        let decoded = super::escaped_path::decoded_path(raw_path);
+        if !decoded.starts_with(prefix) || !raw_path.starts_with(prefix) {
+            return false;
+        }
+        let rest = super::escaped_path::decoded_path(&raw_path[prefix.len()..]);
+        !(method == "GET" && (rest == "/healthcheck" || rest == "/favicon.ico"))
+    }
+}
+
 /// Go's `http.NotFound`.
 fn not_found() -> Response {
     let body = "404 page not found\n";
@@ -266,6 +285,21 @@ mod tests {
             Route::Answer(res) => assert_eq!(res.header("location"), Some("/imagor/unsafe/a.jpg")),
             Route::App(_) => panic!("no redirect"),
         }
+    }
+
+    #[test]
+    fn access_log_skips_prefix_misses_noops_and_bad_escapes() {
+        let l = Layers {
+            path_prefix: "/img".into(),
+            ..Layers::default()
+        };
+        assert!(l.access_logged("GET", "/img/unsafe/a.jpg"));
+        assert!(l.access_logged("HEAD", "/img/healthcheck"));
+        assert!(!l.access_logged("GET", "/img/healthcheck"));
+        assert!(!l.access_logged("GET", "/img/favicon.ico"));
+        assert!(!l.access_logged("GET", "/other/unsafe/a.jpg"));
+        assert!(!l.access_logged("GET", "/img/bad%zz"));
+        assert!(Layers::default().access_logged("GET", "/"));
     }
 
     #[test]
