@@ -247,3 +247,55 @@ fn flags_env_and_dotenv_serve_the_same() {
         requests.len()
     );
 }
+
+/// `-server-access-log`: one JSON line per request the app sees; none for
+/// the no-op routes or a path outside `-server-path-prefix` (imagor's
+/// access log sits inside `http.StripPrefix`, spec §4.1, §4.10).
+#[test]
+fn access_log_records_app_requests_only() {
+    let server = Server::start(&flags(&[
+        ("imagor-unsafe", "true"),
+        ("server-access-log", "true"),
+        ("server-path-prefix", "/img"),
+    ]));
+    for target in [
+        "/img/healthcheck",
+        "/img/favicon.ico",
+        "/other/x.png",
+        "/img/unsafe/none.png",
+    ] {
+        server.get(target);
+    }
+    server.send(&Req::new("HEAD", "/img/healthcheck").header("User-Agent", "e2e"));
+    let access = || -> Vec<serde_json::Value> {
+        server
+            .stderr()
+            .lines()
+            .filter(|l| l.contains("\"msg\":\"access\""))
+            .map(|l| serde_json::from_str(l).expect("JSON log line"))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while access().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let lines = access();
+    let seen: Vec<(String, String, i64)> = lines
+        .iter()
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap_or("").to_owned();
+            (s("method"), s("uri"), l["status"].as_i64().unwrap_or(0))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("GET".into(), "/unsafe/none.png".into(), 404),
+            ("HEAD".into(), "/healthcheck".into(), 403)
+        ],
+        "{lines:?}"
+    );
+    assert_eq!(lines[1]["user-agent"], "e2e");
+    assert_eq!(lines[1]["ip"], "127.0.0.1");
+    assert!(lines[1]["took"].as_f64().is_some());
+}
