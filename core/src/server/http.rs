@@ -275,6 +275,11 @@ async fn handle(
 }
 
 async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> Response {
+    // Go's server refuses a malformed escape before any handler (no
+    // prefix, CORS or no-op route applies).
+    if super::escaped_path::escaped_path(&request.path).is_none() {
+        return bad_request();
+    }
     let extra = match state.opts.layers.route(request) {
         Route::Answer(res) => return res,
         Route::App(extra) => extra,
