@@ -266,6 +266,9 @@ fn access_log_records_app_requests_only() {
     ] {
         server.get(target);
     }
+    // Go's server refuses a malformed escape itself: 400, before the prefix.
+    assert_eq!(server.get("/other/%zz").status, 400);
+    assert_eq!(server.get("/img/unsafe/%zz.png").status, 400);
     server.send(&Req::new("HEAD", "/img/healthcheck").header("User-Agent", "e2e"));
     let access = || -> Vec<serde_json::Value> {
         server
