@@ -15,9 +15,9 @@ use server_common::*;
 /// imagor's shutdown timeout (no flag).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 const IN_FLIGHT: usize = 20;
-/// Real work: a 2000x2000 blur encoded as PNG, about 0.1 s of libvips per
-/// request alone, a few seconds for 20 at once on two cores.
-const SLOW: &str = "/unsafe/2000x2000/filters:blur(20):format(png)/color:red";
+/// Real work: a 1600x1600 blur encoded as PNG, under 0.1 s of libvips per
+/// request alone, a second or two for 20 at once on two cores.
+const SLOW: &str = "/unsafe/1600x1600/filters:blur(15):format(png)/color:red";
 
 #[test]
 fn sigterm_finishes_requests_in_flight_and_refuses_new_ones() {
