@@ -196,6 +196,16 @@ impl Server {
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }
+        // If this test process dies without dropping the server (a killed
+        // run), the kernel kills the server too.
+        // SAFETY: prctl is async-signal-safe; nothing else runs in pre_exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         cmd.current_dir(
             launch
                 .cwd
