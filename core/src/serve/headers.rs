@@ -189,7 +189,8 @@ pub(crate) fn parse_http_date(text: &str) -> Option<i64> {
     let (_, rest) = t.split_once(", ")?;
     let mut parts = rest.split(' ');
     let day: i64 = parts.next()?.parse().ok()?;
-    let month = MONTHS.iter().position(|m| Some(*m) == parts.next())? as i64 + 1;
+    let month_name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month_name)? as i64 + 1;
     let year: i64 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':').map(|v| v.parse::<i64>().ok());
     let (h, mi, s) = (hms.next()??, hms.next()??, hms.next()??);
@@ -244,6 +245,17 @@ mod tests {
             "Mon, 01 Jan 0001 00:00:00 GMT"
         );
         assert_eq!(parse_http_date("garbage"), None);
+        // Every month, not only January.
+        for (i, month) in MONTHS.iter().enumerate() {
+            let text = format!("Sat, 15 {month} 2025 12:00:00 GMT");
+            let secs = parse_http_date(&text).expect("parses");
+            let back = http_date_from_secs(secs);
+            assert_eq!(back[5..], text[5..], "month {}", i + 1);
+        }
+        assert_eq!(
+            parse_http_date("Mon, 30 Nov 2026 22:28:25 GMT"),
+            Some(1_796_077_705)
+        );
     }
 
     #[test]

@@ -4,13 +4,19 @@
 use crate::path::Params;
 use crate::request::Response;
 
-/// `GET /`: a small page naming the server and its version.
+/// The imagor release whose behaviour this crate reproduces, which its
+/// landing page names (imagor `templates/landing.html`: `imagor v1.9.5`).
+pub(crate) const IMAGOR_VERSION: &str = "1.9.5";
+
+/// `GET /`: a small page naming the server and the imagor version it
+/// reproduces (imagor's page shows `imagor v1.9.5`; clients and imagor's
+/// own `TestVersion` look for that version there).
 pub(super) fn landing() -> Response {
     let version = env!("CARGO_PKG_VERSION");
     html(format!(
-        "<!doctype html>\n<html>\n<head><meta charset=\"utf-8\"><title>imagor-rs v{version}</title></head>\n\
-         <body>\n<h1>imagor</h1>\n<p>imagor-rs v{version}, a Rust implementation of \
-         <a href=\"https://github.com/cshum/imagor\">imagor</a> 1.9</p>\n</body>\n</html>\n"
+        "<!doctype html>\n<html>\n<head><meta charset=\"utf-8\"><title>imagor v{IMAGOR_VERSION}</title></head>\n\
+         <body>\n<h1>imagor</h1>\n<p>v{IMAGOR_VERSION}</p>\n<p>imagor-rs v{version}, a Rust implementation of \
+         <a href=\"https://imagor.net\">imagor</a> v{IMAGOR_VERSION}</p>\n</body>\n</html>\n"
     ))
 }
 

@@ -246,9 +246,10 @@ async fn handle(
             .collect(),
         body: Bytes::new(),
     };
+    let logged = state.opts.access_log && state.opts.layers.access_logged(&method, &request.path);
     let response = respond(&state, &mut request, req.into_body()).await;
     let status = response.status;
-    if state.opts.access_log {
+    if logged {
         let uri = if request.query.is_empty() {
             request.path.clone()
         } else {
@@ -274,6 +275,11 @@ async fn handle(
 }
 
 async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> Response {
+    // Go's server refuses a malformed escape before any handler (no
+    // prefix, CORS or no-op route applies).
+    if super::escaped_path::escaped_path(&request.path).is_none() {
+        return bad_request();
+    }
     let extra = match state.opts.layers.route(request) {
         Route::Answer(res) => return res,
         Route::App(extra) => extra,
@@ -282,9 +288,10 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
         Some(p) => request.path = p,
         None => return bad_request(),
     }
-    // Only the upload loader reads bodies; without it a POST is imagor's
-    // 405, whatever its body, and the body is never buffered.
-    if request.method == "POST" && state.imagor.options().upload_loader_enable {
+    // Only an upload is read: imagor answers any other POST 405 without
+    // touching the body (spec §4.3 step 2).
+    let opts = state.imagor.options();
+    if request.method == "POST" && opts.unsafe_ && opts.upload_loader_enable {
         match Limited::new(body, state.opts.max_body_bytes)
             .collect()
             .await
@@ -303,7 +310,10 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
         Ok(Err(payload)) => panic_response(&panic_text(&*payload)),
         Err(e) => panic_response(&e.to_string()),
     };
-    res.headers.extend(extra);
+    // CORS runs before the app in imagor, so its `Vary: Origin` comes
+    // first and the app's `Vary: Accept` is the second line.
+    let app_headers = std::mem::replace(&mut res.headers, extra);
+    res.headers.extend(app_headers);
     res
 }
 

@@ -29,8 +29,11 @@ impl Layers {
     /// Apply the layers to `req` (its `path` is changed in place when the
     /// prefix is stripped).
     pub(crate) fn route(&self, req: &mut Request) -> Route {
-        if !self.path_prefix.is_empty() {
-            let prefix = self.path_prefix.trim_end_matches('/');
+        // Go's `http.StripPrefix` with the prefix verbatim: `/imagor/`
+        // leaves `unsafe/a.jpg` (imagor parses it the same) and does not
+        // match `/imagor`.
+        let prefix = self.path_prefix.as_str();
+        if !prefix.is_empty() {
             let decoded = super::escaped_path::decoded_path(&req.path);
             if !decoded.starts_with(prefix) || !req.path.starts_with(prefix) {
                 return Route::Answer(not_found());
@@ -40,7 +43,7 @@ impl Layers {
         if self.strip_query_string && !req.query.is_empty() {
             // imagor computes the target after the prefix was stripped and
             // so drops it; we keep it (a fix, documented).
-            let location = format!("{}{}", self.path_prefix.trim_end_matches('/'), req.path);
+            let location = format!("{prefix}{}", req.path);
             let location = if location.is_empty() {
                 "/".to_owned()
             } else {
@@ -69,6 +72,25 @@ impl Layers {
             });
         }
         Route::App(extra)
+    }
+}
+
+impl Layers {
+    /// Whether imagor's access log records a request: not when Go's server
+    /// refuses the path (a malformed escape), nor when `http.StripPrefix`
+    /// (outside the access log) answers 404, nor for the no-op routes
+    /// (spec §4.1, §4.10).
+    pub(crate) fn access_logged(&self, method: &str, raw_path: &str) -> bool {
+        if super::escaped_path::escaped_path(raw_path).is_none() {
+            return false;
+        }
+        let prefix = self.path_prefix.as_str();
+        let decoded = super::escaped_path::decoded_path(raw_path);
+        if !decoded.starts_with(prefix) || !raw_path.starts_with(prefix) {
+            return false;
+        }
+        let rest = super::escaped_path::decoded_path(&raw_path[prefix.len()..]);
+        !(method == "GET" && (rest == "/healthcheck" || rest == "/favicon.ico"))
     }
 }
 
@@ -237,6 +259,47 @@ mod tests {
         let mut r = get("/imagor/unsafe/a.jpg", "");
         assert!(matches!(l.route(&mut r), Route::App(h) if h.len() == 1));
         assert_eq!(r.path, "/unsafe/a.jpg");
+    }
+
+    #[test]
+    fn prefix_is_stripped_verbatim_as_go_does() {
+        let l = Layers {
+            path_prefix: "/imagor/".into(),
+            strip_query_string: true,
+            ..Layers::default()
+        };
+        let mut r = get("/imagor", "");
+        assert!(matches!(l.route(&mut r), Route::Answer(res) if res.status == 404));
+        let mut r = get("/imagor/unsafe/a.jpg", "");
+        assert!(matches!(l.route(&mut r), Route::App(_)));
+        assert_eq!(r.path, "unsafe/a.jpg");
+        let mut r = get("/imagor/", "");
+        assert!(matches!(l.route(&mut r), Route::App(_)));
+        assert_eq!(r.path, "");
+        // `/healthcheck` is not `healthcheck`: imagor's no-op route does
+        // not match under a prefix with a trailing slash.
+        let mut r = get("/imagor/healthcheck", "");
+        assert!(matches!(l.route(&mut r), Route::App(_)));
+        let mut r = get("/imagor/unsafe/a.jpg", "x=1");
+        match l.route(&mut r) {
+            Route::Answer(res) => assert_eq!(res.header("location"), Some("/imagor/unsafe/a.jpg")),
+            Route::App(_) => panic!("no redirect"),
+        }
+    }
+
+    #[test]
+    fn access_log_skips_prefix_misses_noops_and_bad_escapes() {
+        let l = Layers {
+            path_prefix: "/img".into(),
+            ..Layers::default()
+        };
+        assert!(l.access_logged("GET", "/img/unsafe/a.jpg"));
+        assert!(l.access_logged("HEAD", "/img/healthcheck"));
+        assert!(!l.access_logged("GET", "/img/healthcheck"));
+        assert!(!l.access_logged("GET", "/img/favicon.ico"));
+        assert!(!l.access_logged("GET", "/other/unsafe/a.jpg"));
+        assert!(!l.access_logged("GET", "/img/bad%zz"));
+        assert!(Layers::default().access_logged("GET", "/"));
     }
 
     #[test]

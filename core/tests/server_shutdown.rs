@@ -1,0 +1,80 @@
+//! Graceful shutdown of the real binary (imagor `server.go`, spec §10):
+//! with 20 requests in flight, SIGTERM stops accepting at once, every
+//! request in flight still completes with 200, and the process exits 0
+//! within the shutdown timeout (10 s); a request started after the signal
+//! is refused.
+#![cfg(feature = "server")]
+
+mod server_common;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use server_common::*;
+
+/// imagor's shutdown timeout (no flag).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+const IN_FLIGHT: usize = 20;
+/// Real work: a 1600x1600 blur encoded as PNG, under 0.1 s of libvips per
+/// request alone, a second or two for 20 at once on two cores.
+const SLOW: &str = "/unsafe/1600x1600/filters:blur(15):format(png)/color:red";
+
+#[test]
+fn sigterm_finishes_requests_in_flight_and_refuses_new_ones() {
+    let mut server = Server::start(&flags(&[
+        ("imagor-unsafe", "true"),
+        ("imagor-process-timeout", "10s"),
+    ]));
+    assert_eq!(server.get(SLOW).status, 200, "warm-up");
+    let port = server.port;
+    let (tx, rx) = mpsc::channel();
+    let started = Instant::now();
+    for i in 0..IN_FLIGHT {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let r = send(port, &Req::get(&format!("{SLOW}?n={i}")));
+            let _ = tx.send((i, r.map(|r| (r.status, r.body.len())), Instant::now()));
+        });
+    }
+    drop(tx);
+    // Let every connection be accepted and its request start.
+    std::thread::sleep(Duration::from_millis(400));
+    let signalled = Instant::now();
+    // SAFETY: kill(2) with a pid we own (our child) and SIGTERM.
+    let rc = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill");
+
+    // New connections are refused once the listener is closed.
+    std::thread::sleep(Duration::from_millis(300));
+    let late = send(port, &Req::get("/healthcheck"));
+    assert!(
+        late.is_err(),
+        "a request after SIGTERM was answered: {late:?}"
+    );
+
+    let mut results: Vec<_> = rx.iter().collect();
+    results.sort_by_key(|(i, _, _)| *i);
+    assert_eq!(results.len(), IN_FLIGHT, "every request answered");
+    let mut after = 0;
+    for (i, result, done) in &results {
+        match result {
+            Ok((200, len)) if *len > 0 => {}
+            other => panic!("request {i}: {other:?}\n{}", server.stderr()),
+        }
+        after += usize::from(*done > signalled);
+    }
+    let status = server
+        .wait_exit(SHUTDOWN_TIMEOUT + Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("no exit within the shutdown timeout\n{}", server.stderr()));
+    let exited = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    assert!(server.stderr().contains("\"msg\":\"shutdown\""));
+    // The requests were really in flight when the signal came.
+    assert_eq!(after, IN_FLIGHT, "all {IN_FLIGHT} completed after SIGTERM");
+    println!(
+        "{IN_FLIGHT} in flight: all 200 after SIGTERM; last answer {:?} after start; \
+         exit 0 {exited:?} after SIGTERM; late request refused ({})",
+        results.iter().map(|r| r.2).max().unwrap() - started,
+        late.unwrap_err()
+    );
+}
