@@ -45,7 +45,9 @@ pub struct Options {
     /// Filter names to skip (`vips-disable-filters`, comma-separated there).
     pub disable_filters: Vec<String>,
     /// Answer 400 instead of silently skipping disabled, unknown or
-    /// over-the-limit filters. Off by default (imagor skips them).
+    /// over-the-limit filters, or a mistyped operation left in the ignored
+    /// image segment of `process()` / `meta()` (`fit_in/300x200/`). Off by
+    /// default (imagor skips them).
     pub strict_filters: bool,
     /// Drop all metadata on export (`vips-strip-metadata`).
     pub strip_metadata: bool,

@@ -166,3 +166,34 @@ fn secrets_and_unconfigured_signing() {
     assert_eq!(e.status(), 500);
     assert!(e.to_string().contains("set a secret"), "{e}");
 }
+
+#[test]
+fn a_mistyped_operation_is_refused_with_strict_filters() {
+    let png = testdata("gopher.png");
+    let strict = Imagor::new(Options {
+        strict_filters: true,
+        ..Default::default()
+    })
+    .expect("options");
+    for (path, meant) in [
+        ("fit_in/300x200/", "fit-in"),
+        ("fitin/300x200/", "fit-in"),
+        ("300X200/", "300x200"),
+    ] {
+        let err = strict.process(&png, path).expect_err(path);
+        assert_eq!((err.status(), err.code()), (400, "invalid"), "{path}");
+        assert!(
+            err.to_string().starts_with("process: the path has `")
+                && err.to_string().contains(&format!("(did you mean `{meant}`?)")),
+            "{path}: {err}"
+        );
+        let err = strict.meta(&png, path).expect_err(path);
+        assert!(err.to_string().starts_with("meta: "), "{path}: {err}");
+        // imagor's behaviour without strict_filters: the original image.
+        let out = imagor::process(&png, path).expect(path);
+        let m = imagor::meta(&out.data, "").expect("meta");
+        assert_eq!((m.width, m.height), (1634, 2224), "{path}");
+    }
+    // An image name is not a typo, strict or not.
+    assert!(strict.process(&png, "fit-in/30x30/photos/gopher.png").is_ok());
+}
