@@ -147,14 +147,14 @@ export declare class Imagor {
    * trailing image segment is ignored: end a path without filters with
    * `/`, as in `fit-in/200x200/`), off the JavaScript thread.
    */
-  process(data: Uint8Array, path: string): Promise<Buffer>
+  process(data: Uint8Array | ArrayBuffer, path: string): Promise<Buffer>
   /**
    * `process` on the calling thread (blocks the event loop). A
    * JavaScript loader cannot be used from here.
    */
-  processSync(data: Uint8Array, path: string): Buffer
+  processSync(data: Uint8Array | ArrayBuffer, path: string): Buffer
   /** imagor's `/meta` of image bytes after applying `path` (default: as is). */
-  meta(data: Uint8Array, path?: string | undefined | null): Promise<ImagorMeta>
+  meta(data: Uint8Array | ArrayBuffer, path?: string | undefined | null): Promise<ImagorMeta>
   /**
    * Serve a request path as imagor's server does: check the signature (or
    * `unsafe/` when `unsafe` is on), load the image through the loaders
@@ -574,7 +574,7 @@ export interface ImagorResponse {
  * const { format, width, height } = await meta(buf)
  * ```
  */
-export declare function meta(data: Uint8Array, path?: string | undefined | null): Promise<ImagorMeta>
+export declare function meta(data: Uint8Array | ArrayBuffer, path?: string | undefined | null): Promise<ImagorMeta>
 
 /**
  * Parse an imagor path (with or without a leading `/`, `unsafe/` or
@@ -606,13 +606,13 @@ export declare function parse(path: string): ImagorParams
  * const webp = await process(await fs.readFile('photo.jpg'), 'fit-in/300x200/filters:format(webp)')
  * ```
  */
-export declare function process(data: Uint8Array, path: string, options?: ImagorOptions): Promise<Buffer>
+export declare function process(data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions): Promise<Buffer>
 
 /**
  * `process` on the calling thread: blocks the event loop for the whole
  * decode, resize and encode. Prefer `process` in servers.
  */
-export declare function processSync(data: Uint8Array, path: string, options?: ImagorOptions): Buffer
+export declare function processSync(data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions): Buffer
 
 /** What `Imagor.serve` resolves with: the response body and its type. */
 export interface ServeResult {

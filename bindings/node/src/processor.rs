@@ -103,7 +103,7 @@ fn engine_for(env: &Env, value: Option<Unknown>) -> Fallible<Arc<imagor::Imagor>
 /// ```
 #[napi(
     catch_unwind,
-    ts_args_type = "data: Uint8Array, path: string, options?: ImagorOptions",
+    ts_args_type = "data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions",
     ts_return_type = "Promise<Buffer>"
 )]
 pub fn process(
@@ -124,7 +124,7 @@ pub fn process(
 /// decode, resize and encode. Prefer `process` in servers.
 #[napi(
     catch_unwind,
-    ts_args_type = "data: Uint8Array, path: string, options?: ImagorOptions"
+    ts_args_type = "data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions"
 )]
 pub fn process_sync(
     env: Env,
@@ -145,7 +145,11 @@ pub fn process_sync(
 /// ```js
 /// const { format, width, height } = await meta(buf)
 /// ```
-#[napi(catch_unwind, ts_return_type = "Promise<ImagorMeta>")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "data: Uint8Array | ArrayBuffer, path?: string | undefined | null",
+    ts_return_type = "Promise<ImagorMeta>"
+)]
 pub fn meta(
     env: Env,
     data: Uint8Array,
