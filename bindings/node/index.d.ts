@@ -329,6 +329,12 @@ export interface ImagorOptions {
    */
   blockUntrustedLoaders?: boolean
   /**
+   * libvips' `fail_on` for decodes: `'none'` (default, as imagor: a
+   * truncated file gives what could be decoded), `'truncated'`, `'error'`
+   * or `'warning'` (such a file is an `ERR_IMAGOR_UNSUPPORTED_FORMAT`).
+   */
+  failOn?: 'none' | 'truncated' | 'error' | 'warning'
+  /**
    * Wall-clock limit of one call (`IMAGOR_PROCESS_TIMEOUT`): seconds or a
    * Go duration such as `'2s'` or `'500ms'`; 0 means none. Default 2 s.
    */

@@ -271,7 +271,18 @@ fn process_to_stdout_and_from_stdin() {
 fn process_errors_are_typed() {
     assert_error(
         &imagor(["process", &testdata("missing.png"), "10x10"]),
-        "not found",
+        "not found: ",
+        404,
+    );
+    // The message names the input as given, nothing more.
+    assert_error(
+        &imagor(["process", "nope.jpg", "10x10"]),
+        "not found: nope.jpg",
+        404,
+    );
+    assert_error(
+        &imagor(["process", &testdata("missing.png"), "10x10"]),
+        "missing.png",
         404,
     );
     assert_error(

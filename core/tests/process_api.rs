@@ -184,7 +184,9 @@ fn a_mistyped_operation_is_refused_with_strict_filters() {
         assert_eq!((err.status(), err.code()), (400, "invalid"), "{path}");
         assert!(
             err.to_string().starts_with("process: the path has `")
-                && err.to_string().contains(&format!("(did you mean `{meant}`?)")),
+                && err
+                    .to_string()
+                    .contains(&format!("(did you mean `{meant}`?)")),
             "{path}: {err}"
         );
         let err = strict.meta(&png, path).expect_err(path);
@@ -195,5 +197,46 @@ fn a_mistyped_operation_is_refused_with_strict_filters() {
         assert_eq!((m.width, m.height), (1634, 2224), "{path}");
     }
     // An image name is not a typo, strict or not.
-    assert!(strict.process(&png, "fit-in/30x30/photos/gopher.png").is_ok());
+    assert!(strict
+        .process(&png, "fit-in/30x30/photos/gopher.png")
+        .is_ok());
+}
+
+#[test]
+fn fail_on_makes_truncated_sources_a_406() {
+    let png = testdata("gopher.png");
+    let jpeg = testdata("demo1.jpg");
+    let with = |fail_on: &str| {
+        Imagor::new(Options {
+            fail_on: fail_on.to_owned(),
+            ..Default::default()
+        })
+    };
+    // imagor's default (libvips' `none`): what could be decoded.
+    for (cut, path) in [
+        (&png[..100], "fit-in/10x10/"),
+        (&jpeg[..5000], "fit-in/10x10/"),
+    ] {
+        assert!(imagor::process(cut, path).is_ok());
+        for fail_on in ["truncated", "error"] {
+            let err = with(fail_on)
+                .expect("options")
+                .process(cut, path)
+                .expect_err(fail_on);
+            assert_eq!(
+                (err.status(), err.code()),
+                (406, "unsupported_format"),
+                "{err}"
+            );
+            assert!(err.to_string().contains("corrupt or truncated"), "{err}");
+        }
+    }
+    // Whole files are unaffected.
+    assert!(with("error")
+        .expect("options")
+        .process(&png, "fit-in/10x10/")
+        .is_ok());
+    let err = with("sometimes").expect_err("bad value");
+    assert_eq!(err.status(), 400);
+    assert!(err.to_string().contains("fail_on"), "{err}");
 }

@@ -134,3 +134,14 @@ test('a mistyped operation left in the image segment: an error with strictFilter
     process.off('warning', onWarning)
   }
 })
+
+test('failOn makes a truncated source an ERR_IMAGOR_UNSUPPORTED_FORMAT (default: what could be decoded, as imagor)', async () => {
+  const cut = gopher.subarray(0, 100)
+  assert.ok((await imagor.process(cut, 'fit-in/10x10/')).length > 0)
+  await assert.rejects(imagor.process(cut, 'fit-in/10x10/', { failOn: 'truncated' }), (e) => {
+    assert.equal(e.code, 'ERR_IMAGOR_UNSUPPORTED_FORMAT')
+    assert.match(e.message, /png image could not be decoded \(corrupt or truncated; fail_on=truncated\)/)
+    return true
+  })
+  assert.throws(() => new Imagor({ failOn: 'sometimes' }), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /failOn must be/ })
+})

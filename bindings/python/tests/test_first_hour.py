@@ -139,3 +139,12 @@ def test_buffer_protocol_input(gopher):
     assert imagor.process(arr, "fit-in/16x16/filters:format(png)") == expected
     with pytest.raises(TypeError, match="not str"):
         imagor.process("gopher.png", "10x10/")
+
+
+def test_fail_on_makes_truncated_sources_a_406(gopher):
+    cut = gopher[:100]
+    assert imagor.process(cut, "fit-in/10x10/")  # imagor's default: what could be decoded
+    with pytest.raises(imagor.UnsupportedFormatError, match=r"corrupt or truncated; fail_on=truncated"):
+        imagor.process(cut, "fit-in/10x10/", fail_on="truncated")
+    with pytest.raises(ValueError, match="fail_on"):
+        imagor.Imagor(fail_on="sometimes")

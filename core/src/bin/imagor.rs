@@ -230,7 +230,8 @@ fn configured(limits: LimitOpts) -> Result<imagor::Imagor> {
     imagor::Imagor::new(options)
 }
 
-/// The bytes of an input file, or stdin for `-`. A missing file is 404.
+/// The bytes of an input file, or stdin for `-`. A missing file is 404
+/// naming the file as it was given.
 fn read_input(input: OsString) -> Result<Vec<u8>> {
     if input == "-" {
         let mut buf = Vec::new();
@@ -239,7 +240,9 @@ fn read_input(input: OsString) -> Result<Vec<u8>> {
         return Ok(buf);
     }
     std::fs::read(&input).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound,
+        std::io::ErrorKind::NotFound => {
+            Error::from_status(&format!("not found: {}", input.to_string_lossy()), 404)
+        }
         _ => Error::Internal(format!("cannot read {}: {e}", input.to_string_lossy())),
     })
 }

@@ -168,6 +168,7 @@ class _Options(TypedDict, total=False):
     concurrency: int
     max_overlay_depth: int
     block_untrusted_loaders: bool
+    fail_on: str
     process_timeout: Union[str, float]
     max_memory: int
     process_concurrency: int
