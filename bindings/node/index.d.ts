@@ -261,6 +261,29 @@ export interface ImagorMeta {
   thumbhash?: string
   /** Average colour, with the `avgcolor()` filter. */
   average_color?: ImagorColor
+  /**
+   * Size of the input in bytes. This and the fields below describe the
+   * input bytes, as sharp's `metadata()` (in snake_case: `has_alpha` is
+   * sharp's `hasAlpha`); `meta()` adds them, imagor's `/meta` JSON
+   * (`meta/` paths through `serve`/`handle`) does not.
+   */
+  size?: number
+  /** Whether the image has an alpha channel. */
+  has_alpha?: boolean
+  /** libvips' colour space: `'srgb'`, `'b-w'`, `'cmyk'`, `'rgb16'`, ... */
+  space?: string
+  /** Pixels per inch, when the file records a resolution. */
+  density?: number
+  /** Whether an ICC profile is embedded. */
+  has_profile?: boolean
+  /** The embedded ICC profile's description (`'Adobe RGB (1998)'`). */
+  profile_name?: string
+  /** Progressive JPEG or interlaced PNG/GIF. */
+  is_progressive?: boolean
+  /** Per-frame delays in milliseconds (animations). */
+  delay?: Array<number>
+  /** Loop count of an animation (0: forever). */
+  loop?: number
 }
 
 /**

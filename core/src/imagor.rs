@@ -280,7 +280,14 @@ impl Imagor {
         };
         params.meta = true;
         let out = self.with_ctx(|ctx| processor::run(ctx, source.as_ref(), &params))?;
-        serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))
+        let mut meta: Meta =
+            serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))?;
+        if let Some(source) = &source {
+            let size = data.len();
+            meta.details =
+                Some(self.with_ctx(|ctx| processor::details::details(ctx, source, size))?);
+        }
+        Ok(meta)
     }
 
     /// Serve a request path as imagor's server does for a `GET` (see

@@ -240,3 +240,61 @@ fn fail_on_makes_truncated_sources_a_406() {
     assert_eq!(err.status(), 400);
     assert!(err.to_string().contains("fail_on"), "{err}");
 }
+
+#[test]
+fn library_meta_has_sharp_style_details_and_imagor_meta_json_does_not() {
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        file_loader_base_dir: format!("{}/../testdata", env!("CARGO_MANIFEST_DIR")),
+        ..Default::default()
+    })
+    .expect("options");
+    let icc = testdata("jpg-24bit-icc-adobe-rgb.jpg");
+    let m = imagor.meta(&icc, "").expect("meta");
+    let d = m.details.as_ref().expect("details");
+    assert_eq!(d.size, icc.len() as u64);
+    assert!(!d.has_alpha && d.has_profile && d.space == "srgb", "{d:?}");
+    assert_eq!(d.profile_name.as_deref(), Some("Adobe RGB (1998)"));
+    assert_eq!(d.density, Some(300.0));
+    let gif = imagor
+        .meta(&testdata("dancing-banana.gif"), "")
+        .expect("meta");
+    let d = gif.details.as_ref().expect("details");
+    assert!(
+        d.has_alpha && !d.has_profile && d.density.is_none(),
+        "{d:?}"
+    );
+    assert_eq!(d.delay.as_deref(), Some(&[100; 8][..]));
+    assert_eq!(d.loop_count, Some(0));
+    // Flattened into the same object, in snake_case.
+    let json = serde_json::to_value(&gif).expect("json");
+    assert_eq!(
+        (json["has_alpha"].as_bool(), json["loop"].as_i64()),
+        (Some(true), Some(0))
+    );
+    // imagor's /meta (a meta/ path served) is unchanged: no details.
+    let out = imagor
+        .serve("unsafe/meta/dancing-banana.gif")
+        .expect("serve");
+    let served: serde_json::Value = serde_json::from_slice(&out.data).expect("json");
+    let keys: Vec<&str> = served
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // (serde_json's map is sorted here.)
+    assert_eq!(
+        keys,
+        [
+            "bands",
+            "content_type",
+            "exif",
+            "format",
+            "height",
+            "orientation",
+            "pages",
+            "width"
+        ]
+    );
+}

@@ -145,3 +145,14 @@ test('failOn makes a truncated source an ERR_IMAGOR_UNSUPPORTED_FORMAT (default:
   })
   assert.throws(() => new Imagor({ failOn: 'sometimes' }), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /failOn must be/ })
 })
+
+test("meta() adds sharp-style details of the input; imagor's /meta JSON does not", async () => {
+  const icc = readTestdata('jpg-24bit-icc-adobe-rgb.jpg')
+  const m = await meta(icc)
+  assert.deepEqual([m.format, m.size, m.has_alpha, m.space, m.has_profile, m.profile_name, m.density, m.is_progressive],
+    ['jpeg', icc.length, false, 'srgb', true, 'Adobe RGB (1998)', 300, true])
+  const gif = await new Imagor({ unsafe: true }).meta(readTestdata('dancing-banana.gif'))
+  assert.deepEqual([gif.has_alpha, gif.delay, gif.loop, 'density' in gif], [true, Array(8).fill(100), 0, false])
+  const served = await new Imagor({ unsafe: true, fileLoaderBaseDir: testdata }).serve('unsafe/meta/dancing-banana.gif')
+  assert.deepEqual(Object.keys(JSON.parse(served.data)).sort(), ['bands', 'content_type', 'exif', 'format', 'height', 'orientation', 'pages', 'width'])
+})

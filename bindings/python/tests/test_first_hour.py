@@ -148,3 +148,17 @@ def test_fail_on_makes_truncated_sources_a_406(gopher):
         imagor.process(cut, "fit-in/10x10/", fail_on="truncated")
     with pytest.raises(ValueError, match="fail_on"):
         imagor.Imagor(fail_on="sometimes")
+
+
+def test_meta_has_sharp_style_details():
+    icc = image("jpg-24bit-icc-adobe-rgb.jpg")
+    m = imagor.meta(icc)
+    assert (m["format"], m["size"], m["has_alpha"], m["space"]) == ("jpeg", len(icc), False, "srgb")
+    assert (m["has_profile"], m["profile_name"], m["density"]) == (True, "Adobe RGB (1998)", 300.0)
+    gif = imagor.Imagor().meta(image("dancing-banana.gif"))
+    assert gif["has_alpha"] and gif["delay"] == [100] * 8 and gif["loop"] == 0
+    assert "density" not in gif and "profile_name" not in gif
+    # imagor's /meta JSON (a meta/ path served) keeps imagor's fields only.
+    im = imagor.Imagor(unsafe=True, file_loader_base_dir=str(image.__globals__["TESTDATA"]))
+    served = __import__("json").loads(im.serve("unsafe/meta/dancing-banana.gif").data)
+    assert set(served) == {"format", "content_type", "width", "height", "orientation", "pages", "bands", "exif"}

@@ -8,6 +8,7 @@
 
 mod bmp;
 mod decode;
+pub mod details;
 mod export;
 pub(crate) mod geometry;
 pub(crate) mod load;
@@ -19,6 +20,7 @@ use crate::format::ImageFormat;
 use crate::options::Options;
 use crate::path::Params;
 
+pub use details::MetaDetails;
 pub use load_fn::LoadFn;
 pub use meta::{AvgColor, Meta};
 

@@ -106,6 +106,17 @@ class _Meta(TypedDict):
     blurhash: NotRequired[str]
     thumbhash: NotRequired[str]
     average_color: NotRequired[_AverageColor]
+    # Details of the input bytes (sharp's metadata(), snake_case); meta() adds
+    # them, imagor's /meta JSON does not.
+    size: NotRequired[int]
+    has_alpha: NotRequired[bool]
+    space: NotRequired[str]
+    density: NotRequired[float]
+    has_profile: NotRequired[bool]
+    profile_name: NotRequired[str]
+    is_progressive: NotRequired[bool]
+    delay: NotRequired[List[int]]
+    loop: NotRequired[int]
 
 # Errors: .status is imagor's HTTP status, .code the stable kind name.
 
