@@ -284,8 +284,7 @@ impl Imagor {
             serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))?;
         if let Some(source) = &source {
             let size = data.len();
-            meta.details =
-                Some(self.with_ctx(|ctx| processor::details::details(ctx, source, size))?);
+            meta.details = self.with_ctx(|ctx| processor::details::details(ctx, source, size));
         }
         Ok(meta)
     }

@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::load::{Loader, Source};
+use super::decode::{call_loader, choose_loader, LoadOpts};
+use super::load::Source;
 use super::Ctx;
-use crate::error::Result;
+use crate::format::ImageFormat;
 use crate::vips::Image;
 
 /// Details of the input image, in snake_case in every binding (sharp's
@@ -39,14 +40,24 @@ pub struct MetaDetails {
     pub loop_count: Option<i32>,
 }
 
-/// The details of `source` (its header only; no pixel is decoded).
-pub(crate) fn details(ctx: &Ctx<'_>, source: &Source, size: usize) -> Result<MetaDetails> {
-    let loader = Loader {
-        opts: ctx.opts,
-        budget: ctx.budget,
+/// The details of `source`, from a lazy load of its header (no pixel is
+/// decoded, nothing is charged to the budget). `None` when there is no
+/// libvips header to read (SVG, BMP and raw pixels go through our own
+/// decoders) or it cannot be read: the details never fail a `meta()` call
+/// that imagor's `/meta` answers.
+pub(crate) fn details(ctx: &Ctx<'_>, source: &Source, size: usize) -> Option<MetaDetails> {
+    let Source::Bytes { blob, sniffed } = source else {
+        return None;
     };
-    let img = loader.image(source, 1, 0, 0)?;
-    Ok(of_image(&img, size))
+    if matches!(
+        sniffed.format,
+        Some(ImageFormat::Svg | ImageFormat::Bmp) | None
+    ) {
+        return None;
+    }
+    let loader = choose_loader(ctx.opts, blob, sniffed).ok()?;
+    let img = call_loader(&loader, blob, sniffed.format, LoadOpts::default()).ok()?;
+    Some(of_image(&img, size))
 }
 
 fn of_image(img: &Image, size: usize) -> MetaDetails {
