@@ -318,3 +318,30 @@ fn process_errors_are_typed() {
         400,
     );
 }
+
+#[test]
+fn a_path_typo_warns_on_stderr_or_fails_with_strict_filters() {
+    let o = imagor(["process", &testdata("gopher.png"), "fit_in/30x30/"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .starts_with("imagor process: warning: the path has `fit_in` (did you mean `fit-in`?)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = imagor([
+        "process",
+        &testdata("gopher.png"),
+        "fit_in/30x30/",
+        "--options",
+        r#"{"strict_filters":true}"#,
+    ]);
+    assert_error(&o, "did you mean `fit-in`", 400);
+    // No warning for a real image name.
+    let o = imagor([
+        "process",
+        &testdata("gopher.png"),
+        "fit-in/30x30/photos/a.jpg",
+    ]);
+    assert_eq!((o.status.code(), stderr(&o)), (Some(0), String::new()));
+}

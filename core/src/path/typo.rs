@@ -46,7 +46,10 @@ fn suggestion(seg: &str) -> Option<String> {
     }
     // Filters: `filter:blur(2)`, `Filters:...`, or a bare `blur(2)`.
     let lower = seg.to_ascii_lowercase();
-    if lower.starts_with("filter") && !lower.starts_with("filters:") {
+    let word = lower
+        .strip_prefix("filters")
+        .or(lower.strip_prefix("filter"));
+    if word.is_some_and(|rest| rest.starts_with([':', '('])) && !lower.starts_with("filters:") {
         let rest = seg.find([':', '(']).map_or("", |i| &seg[i + 1..]);
         return Some(format!("filters:{rest}"));
     }
@@ -145,6 +148,8 @@ mod tests {
             "meta/fit-in/10x10/",
             "300x200/b64:Zml0X2luLzMwMHgyMDA=",
             "300x200/photos/a(1).jpg",
+            "10x10/filter><rect width=\"2\"/>/x",
+            "10x10/filtered/x.jpg",
         ] {
             assert_eq!(mistyped(path), None, "{path}");
         }
