@@ -4,7 +4,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build run test test-rust test-c test-python test-node test-hostile fuzz-smoke lint bench install clean
+.PHONY: all deps build run test test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke lint bench install clean
 
 all: build
 
@@ -48,12 +48,18 @@ test-node: deps
 test-hostile: deps test-c test-python test-node
 	./tests/hostile.sh
 
+## Every code block of the READMEs, run against the packages built above
+## (tests/snippets/run.py); --selftest first proves it catches a broken block.
+test-readme: deps test-c test-python test-node
+	python3 tests/snippets/run.py --selftest
+	python3 tests/snippets/run.py
+
 ## Each cargo-fuzz target for a few seconds (core/fuzz/README.md has the long runs).
 fuzz-smoke: deps
 	for t in path_parse filter_args process; do ./core/fuzz/run.sh $$t 15 || exit 1; done
 
 ## Every test, all languages.
-test: lint test-rust test-c test-python test-node test-hostile fuzz-smoke
+test: lint test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke
 
 ## Benchmarks with ratios against peers run side by side (pyvips, sharp).
 bench: deps

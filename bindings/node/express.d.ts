@@ -22,8 +22,10 @@ export declare function imagorMiddleware(options?: ImagorMiddlewareOptions): Mid
 
 /** Options of `imagorUrl` / `imagorLocals`: the server's signing settings and mount point. */
 export interface ImagorUrlOptions {
-  /** The server's secret; without it URLs are `unsafe/`. */
+  /** The server's secret. Required unless `unsafe` is true: a missing one throws. */
   secret?: string
+  /** Make unsigned `unsafe/` URLs (the server must allow unsafe paths); not with `secret`. */
+  unsafe?: boolean
   /** The server's signer type. */
   signerType?: 'sha1' | 'sha256' | 'sha512'
   /** The server's signature truncation. */

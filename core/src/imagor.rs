@@ -213,13 +213,25 @@ impl Imagor {
     /// Process `data` with an imagor path (`fit-in/200x200/filters:...`,
     /// with or without `unsafe/` or a signature, which is not checked here;
     /// the image segment is ignored). A `meta/` path returns `/meta` JSON.
+    /// With `strict_filters`, an image segment that looks like a mistyped
+    /// operation (`fit_in/300x200/`) is a 400 ([`path::mistyped`]).
     pub fn process(&self, data: &[u8], path: &str) -> Result<Output> {
         if let Some(params) = color_path(path) {
             return self.with_ctx(|ctx| processor::run(ctx, None, &params));
         }
+        self.check_typo("process", path)?;
         let params = parse_without_image(path);
         let source = Source::bytes(data);
         self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
+    }
+
+    /// With `strict_filters`, refuse a path whose ignored image segment looks
+    /// like a mistyped operation.
+    fn check_typo(&self, call: &str, path: &str) -> Result<()> {
+        match path::mistyped(path) {
+            Some(msg) if self.opts.strict_filters => Err(Error::Invalid(format!("{call}: {msg}"))),
+            _ => Ok(()),
+        }
     }
 
     /// Check a path as `process` would read it, without loading or
@@ -261,11 +273,20 @@ impl Imagor {
     pub fn meta(&self, data: &[u8], path: &str) -> Result<Meta> {
         let (mut params, source) = match color_path(path) {
             Some(params) => (params, None),
-            None => (parse_without_image(path), Some(Source::bytes(data))),
+            None => {
+                self.check_typo("meta", path)?;
+                (parse_without_image(path), Some(Source::bytes(data)))
+            }
         };
         params.meta = true;
         let out = self.with_ctx(|ctx| processor::run(ctx, source.as_ref(), &params))?;
-        serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))
+        let mut meta: Meta =
+            serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))?;
+        if let Some(source) = &source {
+            let size = data.len();
+            meta.details = self.with_ctx(|ctx| processor::details::details(ctx, source, size));
+        }
+        Ok(meta)
     }
 
     /// Serve a request path as imagor's server does for a `GET` (see

@@ -45,7 +45,9 @@ pub struct Options {
     /// Filter names to skip (`vips-disable-filters`, comma-separated there).
     pub disable_filters: Vec<String>,
     /// Answer 400 instead of silently skipping disabled, unknown or
-    /// over-the-limit filters. Off by default (imagor skips them).
+    /// over-the-limit filters, or a mistyped operation left in the ignored
+    /// image segment of `process()` / `meta()` (`fit_in/300x200/`). Off by
+    /// default (imagor skips them).
     pub strict_filters: bool,
     /// Drop all metadata on export (`vips-strip-metadata`).
     pub strip_metadata: bool,
@@ -68,6 +70,11 @@ pub struct Options {
     /// ImageMagick, ...) with a 406 naming the loader. SVG is rendered by
     /// resvg, not libvips, and stays available.
     pub block_untrusted_loaders: bool,
+    /// libvips' `fail_on` for every decode: `"none"` (libvips' and imagor's
+    /// default: a truncated or damaged file gives what could be decoded),
+    /// `"truncated"`, `"error"` or `"warning"` (stricter: such a file is a
+    /// 406 naming the format).
+    pub fail_on: String,
 
     /// Wall-clock limit of one call (`imagor-process-timeout`): libvips is
     /// stopped when it passes, and work estimated to take longer is refused
@@ -211,6 +218,7 @@ impl Default for Options {
             concurrency: 0,
             max_overlay_depth: 4,
             block_untrusted_loaders: true,
+            fail_on: "none".to_owned(),
             process_timeout: Duration::from_secs(2),
             max_memory: 256 << 20,
             process_concurrency: -1,
@@ -290,6 +298,9 @@ impl Options {
         }
         if !(0..=9).contains(&self.avif_speed) {
             return bad("avif_speed must be within 0..=9");
+        }
+        if !["none", "truncated", "error", "warning"].contains(&self.fail_on.as_str()) {
+            return bad("fail_on must be \"none\", \"truncated\", \"error\" or \"warning\"");
         }
         if self.concurrency < 0 {
             return bad("concurrency must not be negative");

@@ -271,7 +271,18 @@ fn process_to_stdout_and_from_stdin() {
 fn process_errors_are_typed() {
     assert_error(
         &imagor(["process", &testdata("missing.png"), "10x10"]),
-        "not found",
+        "not found: ",
+        404,
+    );
+    // The message names the input as given, nothing more.
+    assert_error(
+        &imagor(["process", "nope.jpg", "10x10"]),
+        "not found: nope.jpg",
+        404,
+    );
+    assert_error(
+        &imagor(["process", &testdata("missing.png"), "10x10"]),
+        "missing.png",
         404,
     );
     assert_error(
@@ -306,4 +317,31 @@ fn process_errors_are_typed() {
         "invalid options",
         400,
     );
+}
+
+#[test]
+fn a_path_typo_warns_on_stderr_or_fails_with_strict_filters() {
+    let o = imagor(["process", &testdata("gopher.png"), "fit_in/30x30/"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .starts_with("imagor process: warning: the path has `fit_in` (did you mean `fit-in`?)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = imagor([
+        "process",
+        &testdata("gopher.png"),
+        "fit_in/30x30/",
+        "--options",
+        r#"{"strict_filters":true}"#,
+    ]);
+    assert_error(&o, "did you mean `fit-in`", 400);
+    // No warning for a real image name.
+    let o = imagor([
+        "process",
+        &testdata("gopher.png"),
+        "fit-in/30x30/photos/a.jpg",
+    ]);
+    assert_eq!((o.status.code(), stderr(&o)), (Some(0), String::new()));
 }

@@ -166,3 +166,135 @@ fn secrets_and_unconfigured_signing() {
     assert_eq!(e.status(), 500);
     assert!(e.to_string().contains("set a secret"), "{e}");
 }
+
+#[test]
+fn a_mistyped_operation_is_refused_with_strict_filters() {
+    let png = testdata("gopher.png");
+    let strict = Imagor::new(Options {
+        strict_filters: true,
+        ..Default::default()
+    })
+    .expect("options");
+    for (path, meant) in [
+        ("fit_in/300x200/", "fit-in"),
+        ("fitin/300x200/", "fit-in"),
+        ("300X200/", "300x200"),
+    ] {
+        let err = strict.process(&png, path).expect_err(path);
+        assert_eq!((err.status(), err.code()), (400, "invalid"), "{path}");
+        assert!(
+            err.to_string().starts_with("process: the path has `")
+                && err
+                    .to_string()
+                    .contains(&format!("(did you mean `{meant}`?)")),
+            "{path}: {err}"
+        );
+        let err = strict.meta(&png, path).expect_err(path);
+        assert!(err.to_string().starts_with("meta: "), "{path}: {err}");
+        // imagor's behaviour without strict_filters: the original image.
+        let out = imagor::process(&png, path).expect(path);
+        let m = imagor::meta(&out.data, "").expect("meta");
+        assert_eq!((m.width, m.height), (1634, 2224), "{path}");
+    }
+    // An image name is not a typo, strict or not.
+    assert!(strict
+        .process(&png, "fit-in/30x30/photos/gopher.png")
+        .is_ok());
+}
+
+#[test]
+fn fail_on_makes_truncated_sources_a_406() {
+    let png = testdata("gopher.png");
+    let jpeg = testdata("demo1.jpg");
+    let with = |fail_on: &str| {
+        Imagor::new(Options {
+            fail_on: fail_on.to_owned(),
+            ..Default::default()
+        })
+    };
+    // imagor's default (libvips' `none`): what could be decoded.
+    for (cut, path) in [
+        (&png[..100], "fit-in/10x10/"),
+        (&jpeg[..5000], "fit-in/10x10/"),
+    ] {
+        assert!(imagor::process(cut, path).is_ok());
+        for fail_on in ["truncated", "error"] {
+            let err = with(fail_on)
+                .expect("options")
+                .process(cut, path)
+                .expect_err(fail_on);
+            assert_eq!(
+                (err.status(), err.code()),
+                (406, "unsupported_format"),
+                "{err}"
+            );
+            assert!(err.to_string().contains("corrupt or truncated"), "{err}");
+        }
+    }
+    // Whole files are unaffected.
+    assert!(with("error")
+        .expect("options")
+        .process(&png, "fit-in/10x10/")
+        .is_ok());
+    let err = with("sometimes").expect_err("bad value");
+    assert_eq!(err.status(), 400);
+    assert!(err.to_string().contains("fail_on"), "{err}");
+}
+
+#[test]
+fn library_meta_has_sharp_style_details_and_imagor_meta_json_does_not() {
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        file_loader_base_dir: format!("{}/../testdata", env!("CARGO_MANIFEST_DIR")),
+        ..Default::default()
+    })
+    .expect("options");
+    let icc = testdata("jpg-24bit-icc-adobe-rgb.jpg");
+    let m = imagor.meta(&icc, "").expect("meta");
+    let d = m.details.as_ref().expect("details");
+    assert_eq!(d.size, icc.len() as u64);
+    assert!(!d.has_alpha && d.has_profile && d.space == "srgb", "{d:?}");
+    assert_eq!(d.profile_name.as_deref(), Some("Adobe RGB (1998)"));
+    assert_eq!(d.density, Some(300.0));
+    let gif = imagor
+        .meta(&testdata("dancing-banana.gif"), "")
+        .expect("meta");
+    let d = gif.details.as_ref().expect("details");
+    assert!(
+        d.has_alpha && !d.has_profile && d.density.is_none(),
+        "{d:?}"
+    );
+    assert_eq!(d.delay.as_deref(), Some(&[100; 8][..]));
+    assert_eq!(d.loop_count, Some(0));
+    // Flattened into the same object, in snake_case.
+    let json = serde_json::to_value(&gif).expect("json");
+    assert_eq!(
+        (json["has_alpha"].as_bool(), json["loop"].as_i64()),
+        (Some(true), Some(0))
+    );
+    // imagor's /meta (a meta/ path served) is unchanged: no details.
+    let out = imagor
+        .serve("unsafe/meta/dancing-banana.gif")
+        .expect("serve");
+    let served: serde_json::Value = serde_json::from_slice(&out.data).expect("json");
+    let keys: Vec<&str> = served
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // (serde_json's map is sorted here.)
+    assert_eq!(
+        keys,
+        [
+            "bands",
+            "content_type",
+            "exif",
+            "format",
+            "height",
+            "orientation",
+            "pages",
+            "width"
+        ]
+    );
+}

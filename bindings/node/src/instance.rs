@@ -87,7 +87,11 @@ impl Imagor {
     /// Process image bytes with an imagor path (signature not checked; a
     /// trailing image segment is ignored: end a path without filters with
     /// `/`, as in `fit-in/200x200/`), off the JavaScript thread.
-    #[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "data: Uint8Array | ArrayBuffer, path: string",
+        ts_return_type = "Promise<Buffer>"
+    )]
     pub fn process(
         &self,
         env: Env,
@@ -107,7 +111,10 @@ impl Imagor {
 
     /// `process` on the calling thread (blocks the event loop). A
     /// JavaScript loader cannot be used from here.
-    #[napi(catch_unwind)]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "data: Uint8Array | ArrayBuffer, path: string"
+    )]
     pub fn process_sync(&self, env: Env, data: Uint8Array, path: String) -> napi::Result<Buffer> {
         guard(&env, || {
             Ok(Buffer::from(self.engine.process(&data, &path)?.data))
@@ -115,7 +122,11 @@ impl Imagor {
     }
 
     /// imagor's `/meta` of image bytes after applying `path` (default: as is).
-    #[napi(catch_unwind, ts_return_type = "Promise<ImagorMeta>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "data: Uint8Array | ArrayBuffer, path?: string | undefined | null",
+        ts_return_type = "Promise<ImagorMeta>"
+    )]
     pub fn meta(
         &self,
         env: Env,

@@ -72,6 +72,11 @@ pub struct ImagorOptions {
     /// Refuse the formats whose libvips loaders libvips flags untrusted
     /// (PDF, JPEG 2000, JPEG XL, ImageMagick ...) with a 406; default true.
     pub block_untrusted_loaders: Option<bool>,
+    /// libvips' `fail_on` for decodes: `'none'` (default, as imagor: a
+    /// truncated file gives what could be decoded), `'truncated'`, `'error'`
+    /// or `'warning'` (such a file is an `ERR_IMAGOR_UNSUPPORTED_FORMAT`).
+    #[napi(ts_type = "'none' | 'truncated' | 'error' | 'warning'")]
+    pub fail_on: Option<String>,
     /// Wall-clock limit of one call (`IMAGOR_PROCESS_TIMEOUT`): seconds or a
     /// Go duration such as `'2s'` or `'500ms'`; 0 means none. Default 2 s.
     #[napi(ts_type = "number | string")]

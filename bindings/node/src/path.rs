@@ -147,6 +147,13 @@ pub fn parse(env: Env, path: String) -> napi::Result<Unknown<'static>> {
     Ok(value)
 }
 
+/// The warning for a path whose ignored image segment looks like a mistyped
+/// operation (`fit_in/300x200/`), or `null`; the JS layer emits it.
+#[napi(catch_unwind, js_name = "__pathTypo", skip_typescript)]
+pub fn path_typo(path: String) -> Option<String> {
+    path::mistyped(&path)
+}
+
 /// What `generate` was asked to produce.
 enum Mode {
     Bare,

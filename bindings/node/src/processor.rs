@@ -41,6 +41,32 @@ pub struct ImagorMeta {
     /// Average colour, with the `avgcolor()` filter.
     #[napi(js_name = "average_color")]
     pub average_color: Option<ImagorColor>,
+    /// Size of the input in bytes. This and the fields below describe the
+    /// input bytes, as sharp's `metadata()` (in snake_case: `has_alpha` is
+    /// sharp's `hasAlpha`); `meta()` adds them, imagor's `/meta` JSON
+    /// (`meta/` paths through `serve`/`handle`) does not.
+    pub size: Option<f64>,
+    /// Whether the image has an alpha channel.
+    #[napi(js_name = "has_alpha")]
+    pub has_alpha: Option<bool>,
+    /// libvips' colour space: `'srgb'`, `'b-w'`, `'cmyk'`, `'rgb16'`, ...
+    pub space: Option<String>,
+    /// Pixels per inch, when the file records a resolution.
+    pub density: Option<f64>,
+    /// Whether an ICC profile is embedded.
+    #[napi(js_name = "has_profile")]
+    pub has_profile: Option<bool>,
+    /// The embedded ICC profile's description (`'Adobe RGB (1998)'`).
+    #[napi(js_name = "profile_name")]
+    pub profile_name: Option<String>,
+    /// Progressive JPEG or interlaced PNG/GIF.
+    #[napi(js_name = "is_progressive")]
+    pub is_progressive: Option<bool>,
+    /// Per-frame delays in milliseconds (animations).
+    pub delay: Option<Vec<i32>>,
+    /// Loop count of an animation (0: forever).
+    #[napi(js_name = "loop")]
+    pub loop_count: Option<i32>,
 }
 
 /// An RGB colour of `/meta`.
@@ -103,7 +129,7 @@ fn engine_for(env: &Env, value: Option<Unknown>) -> Fallible<Arc<imagor::Imagor>
 /// ```
 #[napi(
     catch_unwind,
-    ts_args_type = "data: Uint8Array, path: string, options?: ImagorOptions",
+    ts_args_type = "data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions",
     ts_return_type = "Promise<Buffer>"
 )]
 pub fn process(
@@ -124,7 +150,7 @@ pub fn process(
 /// decode, resize and encode. Prefer `process` in servers.
 #[napi(
     catch_unwind,
-    ts_args_type = "data: Uint8Array, path: string, options?: ImagorOptions"
+    ts_args_type = "data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions"
 )]
 pub fn process_sync(
     env: Env,
@@ -145,7 +171,11 @@ pub fn process_sync(
 /// ```js
 /// const { format, width, height } = await meta(buf)
 /// ```
-#[napi(catch_unwind, ts_return_type = "Promise<ImagorMeta>")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "data: Uint8Array | ArrayBuffer, path?: string | undefined | null",
+    ts_return_type = "Promise<ImagorMeta>"
+)]
 pub fn meta(
     env: Env,
     data: Uint8Array,

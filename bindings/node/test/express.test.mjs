@@ -225,13 +225,24 @@ test('res.locals.imagorUrl signs URLs that the middleware serves', async () => {
   assert.equal(urls[0], signed('fit-in/100x100/filters:format(webp)/gopher.png'))
   assert.equal(urls[1], signed('50x50/smart/demo1.jpg'))
   for (const url of urls) assert.equal((await fetch(base + url)).status, 200, url)
-  assert.equal(imagorUrl({ baseUrl: 'https://cdn/' })('/a.jpg'), 'https://cdn/unsafe/a.jpg')
+  assert.equal(imagorUrl({ unsafe: true, baseUrl: 'https://cdn/' })('/a.jpg'), 'https://cdn/unsafe/a.jpg')
+  assert.equal(imagorUrl({ unsafe: true })({ image: 'a.jpg', width: 10 }), '/unsafe/10x0/a.jpg')
   assert.equal(imagorUrl({ secret: 's', signerType: 'sha256', signerTruncate: 8 })('a.jpg'), `/${sign('a.jpg', 's', { signerType: 'sha256', truncate: 8 })}/a.jpg`)
 })
 
+test('a missing secret is an error at setup, not unsafe/ URLs the middleware refuses', () => {
+  const missing = { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /secret.*got undefined: is IMAGOR_SECRET set\?.*unsafe: true/ }
+  assert.throws(() => imagorLocals({ secret: undefined, baseUrl: '/img' }), missing)
+  assert.throws(() => imagorUrl(), missing)
+  assert.throws(() => imagorUrl({ secret: '' }), { name: 'TypeError', message: /got an empty string/ })
+  assert.throws(() => imagorUrl({ secret: 's', unsafe: true }), { name: 'TypeError', message: /not both/ })
+  assert.throws(() => imagorMiddleware({ secret: undefined, fileLoaderBaseDir: testdata }), missing)
+  assert.throws(() => imagorMiddleware({ fileLoaderBaseDir: testdata }), missing)
+})
+
 test('middleware options are checked', () => {
-  assert.throws(() => imagorMiddleware({ maxWidht: 1 }), { name: 'TypeError', message: /maxWidht/ })
-  assert.throws(() => imagorMiddleware({ cacheHeaderTtl: -1 }), TypeError)
+  assert.throws(() => imagorMiddleware({ unsafe: true, maxWidht: 1 }), { name: 'TypeError', message: /maxWidht/ })
+  assert.throws(() => imagorMiddleware({ unsafe: true, cacheHeaderTtl: -1 }), TypeError)
   assert.throws(() => imagorMiddleware({ imagor: new imagor.Imagor(), secret: 'x' }), TypeError)
   assert.throws(() => httpLoader({}), TypeError)
 })

@@ -154,9 +154,44 @@ struct Classes {
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
 
+/// `imagor.ImagorWarning`, a `UserWarning`.
+static WARNING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn warning_class(py: Python<'_>) -> PyResult<&Py<PyType>> {
+    WARNING.get_or_try_init(py, || {
+        let attrs = PyDict::new(py);
+        attrs.set_item("__module__", "imagor")?;
+        attrs.set_item(
+            "__doc__",
+            "A call that succeeded but probably did not do what was meant (a mistyped \
+             operation left in the path given to process()).",
+        )?;
+        let bases = PyTuple::new(py, [py.get_type::<pyo3::exceptions::PyUserWarning>()])?;
+        let class =
+            py.import("builtins")?
+                .getattr("type")?
+                .call1(("ImagorWarning", bases, attrs))?;
+        Ok(class.cast_into::<PyType>()?.unbind())
+    })
+}
+
+/// Warn (`ImagorWarning`) when the image segment that `call` ignores looks
+/// like a mistyped operation; with `strict_filters` the core refuses it.
+pub fn warn_typo(py: Python<'_>, call: &str, path: &str, strict: bool) -> PyResult<()> {
+    if strict {
+        return Ok(());
+    }
+    let Some(msg) = imagor::path::mistyped(path) else {
+        return Ok(());
+    };
+    let text = std::ffi::CString::new(format!("{call}: {msg}")).unwrap_or_default();
+    PyErr::warn(py, warning_class(py)?.bind(py), &text, 1)
+}
+
 /// Create `ImagorError` and its subclasses and add them to `m`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    m.add("ImagorWarning", warning_class(py)?.bind(py))?;
     let classes = CLASSES.get_or_try_init(py, || create_classes(py))?;
     m.add("ImagorError", classes.base.bind(py))?;
     for (kind, class) in KINDS.iter().zip(&classes.kinds) {

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 mod convert;
 mod error;
 mod handle;
+mod loader;
 mod options;
 mod path;
 mod processor;
@@ -59,6 +60,8 @@ fn imagor_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(path::generate, m)?)?;
     m.add_function(wrap_pyfunction!(processor::process, m)?)?;
     m.add_function(wrap_pyfunction!(processor::meta, m)?)?;
+    m.add_function(wrap_pyfunction!(processor::process_async, m)?)?;
+    m.add_function(wrap_pyfunction!(processor::meta_async, m)?)?;
     m.add_function(wrap_pyfunction!(libvips_version, m)?)?;
     m.add_function(wrap_pyfunction!(option_names, m)?)?;
     m.add_function(wrap_pyfunction!(_test_panic, m)?)?;

@@ -11,7 +11,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::convert::{input_bytes, json_to_py};
-use crate::error::{entry, to_py as error_to_py, IntoPyResult};
+use crate::error::{entry, to_py as error_to_py, warn_typo, IntoPyResult};
 use crate::options;
 
 static VIPS_STARTED: AtomicBool = AtomicBool::new(false);
@@ -87,6 +87,10 @@ pub fn process<'py>(
         vips_entry(py)?;
         let instance = instance("process()", options)?;
         let data = input_bytes(data)?;
+        let strict = instance
+            .as_ref()
+            .is_some_and(|i| i.options().strict_filters);
+        warn_typo(py, "process()", &path, strict)?;
         let out = py.detach(|| match &instance {
             Some(i) => i.process(&data, &path),
             None => imagor::process(&data, &path),
@@ -110,9 +114,66 @@ pub fn meta<'py>(
         vips_entry(py)?;
         let data = input_bytes(data)?;
         let path = path.as_deref().unwrap_or("");
+        warn_typo(py, "meta()", path, false)?;
         let meta = py.detach(|| imagor::meta(&data, path)).py(py)?;
         meta_to_py(py, &meta)
     })
+}
+
+/// `data` as an immutable `bytes` now, so that a buffer changed after the
+/// call (a bytearray, a numpy array) cannot change what is processed.
+fn frozen_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if data.is_instance_of::<PyBytes>() {
+        return Ok(data.clone());
+    }
+    let owned = input_bytes(data)?;
+    Ok(PyBytes::new(data.py(), &owned).into_any())
+}
+
+/// `call(*args)` on the running event loop's default executor: an awaitable
+/// that resolves with its result, computed off the event loop (the call
+/// releases the GIL, so other coroutines and threads keep running).
+fn in_executor<'py>(
+    call: Bound<'py, PyAny>,
+    args: Vec<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = call.py();
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let mut all = vec![py.None().into_bound(py), call];
+    all.extend(args);
+    event_loop.call_method1("run_in_executor", pyo3::types::PyTuple::new(py, all)?)
+}
+
+/// :func:`process` off the event loop: ``await imagor.process_async(data, path)``
+/// (in a coroutine; runs in the loop's default executor).
+#[pyfunction]
+#[pyo3(signature = (data, path, **options))]
+pub fn process_async<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    path: PyBackedStr,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let module = py.import("imagor._imagor")?;
+    let call = py
+        .import("functools")?
+        .getattr("partial")?
+        .call((module.getattr("process")?,), options)?;
+    let path = pyo3::types::PyString::new(py, &path).into_any();
+    in_executor(call, vec![frozen_bytes(data)?, path])
+}
+
+/// :func:`meta` off the event loop: ``await imagor.meta_async(data, path)``.
+#[pyfunction]
+#[pyo3(signature = (data, path = None), text_signature = "(data, path=\"\")")]
+pub fn meta_async<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    path: Option<PyBackedStr>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let call = py.import("imagor._imagor")?.getattr("meta")?;
+    let path = pyo3::types::PyString::new(py, path.as_deref().unwrap_or("")).into_any();
+    in_executor(call, vec![frozen_bytes(data)?, path])
 }
 
 /// The result of :meth:`Imagor.serve`: the encoded image (or ``/meta``
@@ -171,8 +232,31 @@ impl PyImagor {
     fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         entry(py, || {
             vips_entry(py)?;
-            let opts = options::from_kwargs("Imagor()", options)?;
-            let inner = py.detach(|| imagor::Imagor::new(opts)).py(py)?;
+            // `loader` is not an imagor option: a Python callable, tried after the file loader.
+            let mut loader = None;
+            let options = match options {
+                Some(kwargs) if kwargs.contains("loader")? => {
+                    let rest = kwargs.copy()?;
+                    let value = rest.get_item("loader")?.expect("checked above");
+                    rest.del_item("loader")?;
+                    if !value.is_none() {
+                        if !value.is_callable() {
+                            return Err(crate::error::type_error(
+                                "Imagor(): loader must be a callable (key) -> bytes | None",
+                            ));
+                        }
+                        loader = Some(value.unbind());
+                    }
+                    Some(rest)
+                }
+                other => other.cloned(),
+            };
+            let opts = options::from_kwargs("Imagor()", options.as_ref())?;
+            let mut inner = py.detach(|| imagor::Imagor::new(opts)).py(py)?;
+            if let Some(callable) = loader {
+                inner =
+                    inner.with_loader(std::sync::Arc::new(crate::loader::PyLoader::new(callable)));
+            }
             Ok(PyImagor { inner })
         })
     }
@@ -190,6 +274,8 @@ impl PyImagor {
         entry(py, || {
             vips_entry(py)?;
             let data = input_bytes(data)?;
+            let strict = self.inner.options().strict_filters;
+            warn_typo(py, "Imagor.process()", &path, strict)?;
             let out = py.detach(|| self.inner.process(&data, &path)).py(py)?;
             Ok(PyBytes::new(py, &out.data))
         })
@@ -208,9 +294,47 @@ impl PyImagor {
             vips_entry(py)?;
             let data = input_bytes(data)?;
             let path = path.as_deref().unwrap_or("");
+            warn_typo(
+                py,
+                "Imagor.meta()",
+                path,
+                self.inner.options().strict_filters,
+            )?;
             let meta = py.detach(|| self.inner.meta(&data, path)).py(py)?;
             meta_to_py(py, &meta)
         })
+    }
+
+    /// :meth:`process` off the event loop (``await im.process_async(data, path)``).
+    #[pyo3(signature = (data, path))]
+    fn process_async<'py>(
+        slf: &Bound<'py, Self>,
+        data: &Bound<'py, PyAny>,
+        path: PyBackedStr,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let path = pyo3::types::PyString::new(py, &path).into_any();
+        in_executor(slf.getattr("process")?, vec![frozen_bytes(data)?, path])
+    }
+
+    /// :meth:`meta` off the event loop (``await im.meta_async(data, path)``).
+    #[pyo3(signature = (data, path = None), text_signature = "($self, data, path=\"\")")]
+    fn meta_async<'py>(
+        slf: &Bound<'py, Self>,
+        data: &Bound<'py, PyAny>,
+        path: Option<PyBackedStr>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let path = pyo3::types::PyString::new(py, path.as_deref().unwrap_or("")).into_any();
+        in_executor(slf.getattr("meta")?, vec![frozen_bytes(data)?, path])
+    }
+
+    /// :meth:`serve` off the event loop (``await im.serve_async(path)``).
+    #[pyo3(signature = (path))]
+    fn serve_async<'py>(slf: &Bound<'py, Self>, path: PyBackedStr) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let path = pyo3::types::PyString::new(py, &path).into_any();
+        in_executor(slf.getattr("serve")?, vec![path])
     }
 
     /// Serve a request path as imagor's server does: check the signature

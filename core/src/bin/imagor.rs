@@ -200,7 +200,9 @@ fn run(command: Command) -> Result<()> {
 fn cmd_process(args: ProcessArgs) -> Result<()> {
     let imagor = configured(args.limits)?;
     let data = read_input(args.input)?;
-    let out = imagor.process(&data, &utf8(args.path, "PATH")?)?;
+    let path = utf8(args.path, "PATH")?;
+    warn_typo(&imagor, "process", &path);
+    let out = imagor.process(&data, &path)?;
     match args.output {
         Some(file) => std::fs::write(&file, &out.data)
             .map_err(|e| Error::Internal(format!("cannot write {}: {e}", file.to_string_lossy()))),
@@ -217,9 +219,22 @@ fn cmd_process(args: ProcessArgs) -> Result<()> {
 fn cmd_meta(args: MetaArgs) -> Result<()> {
     let imagor = configured(args.limits)?;
     let data = read_input(args.input)?;
-    let meta = imagor.meta(&data, &utf8(args.path, "PATH")?)?;
+    let path = utf8(args.path, "PATH")?;
+    warn_typo(&imagor, "meta", &path);
+    let meta = imagor.meta(&data, &path)?;
     let json = serde_json::to_string(&meta).map_err(|e| Error::Internal(e.to_string()))?;
     print_line(&json)
+}
+
+/// A path typo that `strict_filters` would refuse, as a warning on stderr
+/// (the result is still written, as imagor would answer).
+fn warn_typo(imagor: &imagor::Imagor, call: &str, path: &str) {
+    if imagor.options().strict_filters {
+        return;
+    }
+    if let Some(msg) = path::mistyped(path) {
+        let _ = writeln!(std::io::stderr().lock(), "imagor {call}: warning: {msg}");
+    }
 }
 
 fn configured(limits: LimitOpts) -> Result<imagor::Imagor> {
@@ -230,7 +245,8 @@ fn configured(limits: LimitOpts) -> Result<imagor::Imagor> {
     imagor::Imagor::new(options)
 }
 
-/// The bytes of an input file, or stdin for `-`. A missing file is 404.
+/// The bytes of an input file, or stdin for `-`. A missing file is 404
+/// naming the file as it was given.
 fn read_input(input: OsString) -> Result<Vec<u8>> {
     if input == "-" {
         let mut buf = Vec::new();
@@ -239,7 +255,9 @@ fn read_input(input: OsString) -> Result<Vec<u8>> {
         return Ok(buf);
     }
     std::fs::read(&input).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound,
+        std::io::ErrorKind::NotFound => {
+            Error::from_status(&format!("not found: {}", input.to_string_lossy()), 404)
+        }
         _ => Error::Internal(format!("cannot read {}: {e}", input.to_string_lossy())),
     })
 }

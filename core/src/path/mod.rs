@@ -27,6 +27,7 @@ mod go;
 mod normalize;
 mod params;
 mod parse;
+mod typo;
 
 pub use generate::{generate, generate_path, generate_unsafe};
 pub use normalize::{clean, normalize, SafeChars};
@@ -35,6 +36,7 @@ pub use params::{
     TRIM_BY_BOTTOM_RIGHT, TRIM_BY_TOP_LEFT, V_ALIGN_BOTTOM, V_ALIGN_TOP,
 };
 pub use parse::{apply, parse, parse_filters, split_args};
+pub use typo::mistyped;
 
 /// Go's `url.QueryUnescape`: `%XX` decoded and `+` read as a space; `None`
 /// when an escape is malformed (`100%`, `%zz`). imagor's server retries a

@@ -75,6 +75,19 @@ pub(super) struct LoadOpts {
     /// Read top to bottom once (`access=sequential`): for pipelines that
     /// stream, so the loader never decodes a strip twice.
     pub sequential: bool,
+    /// libvips' `fail_on` nick (`Options::fail_on`); `None` keeps libvips'
+    /// default (`none`).
+    pub fail_on: Option<&'static str>,
+}
+
+/// The `fail_on` nick of `Options::fail_on` (validated), `None` for `none`.
+pub(super) fn fail_on_nick(value: &str) -> Option<&'static str> {
+    match value {
+        "truncated" => Some("truncated"),
+        "error" => Some("error"),
+        "warning" => Some("warning"),
+        _ => None,
+    }
 }
 
 impl LoadOpts {
@@ -109,6 +122,9 @@ impl LoadOpts {
         }
         if self.thumbnail && has("thumbnail") {
             parts.push("thumbnail=true".to_owned());
+        }
+        if let Some(nick) = self.fail_on.filter(|_| has("fail_on")) {
+            parts.push(format!("fail_on={nick}"));
         }
         parts.join(",")
     }
@@ -170,6 +186,9 @@ pub(super) fn call_loader(
     }
     if opts.sequential {
         call = call.arg_if_supported("access", Arg::Nick("sequential"));
+    }
+    if let Some(nick) = opts.fail_on {
+        call = call.arg_if_supported("fail_on", Arg::Nick(nick));
     }
     call.run()
         .and_then(|o| o.out())

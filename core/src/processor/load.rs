@@ -116,6 +116,7 @@ impl Loader<'_> {
         LoadOpts {
             dpi: dpi.max(0),
             unlimited: self.opts.unlimited,
+            fail_on: super::decode::fail_on_nick(&self.opts.fail_on),
             ..LoadOpts::default()
         }
         .with_thumbnail(source)

@@ -40,6 +40,11 @@ pub struct Meta {
     /// Average colour, with `avgcolor()`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub average_color: Option<AvgColor>,
+    /// sharp-style details of the input (alpha, space, density, ICC,
+    /// progressive, delays, loop, size): filled by the library's `meta()`,
+    /// never part of imagor's `/meta` JSON. Flattened into the same object.
+    #[serde(flatten, skip_serializing_if = "Option::is_none", default)]
+    pub details: Option<super::details::MetaDetails>,
 }
 
 /// An RGB colour of `/meta`.
@@ -100,6 +105,7 @@ pub(crate) fn metadata(img: &Image, format: Option<ImageFormat>, ops: &[Parsed])
         blurhash: None,
         thumbhash: None,
         average_color: None,
+        details: None,
     };
     for f in ops {
         match &f.op {

@@ -8,6 +8,7 @@
 
 mod bmp;
 mod decode;
+pub mod details;
 mod export;
 pub(crate) mod geometry;
 pub(crate) mod load;
@@ -19,6 +20,7 @@ use crate::format::ImageFormat;
 use crate::options::Options;
 use crate::path::Params;
 
+pub use details::MetaDetails;
 pub use load_fn::LoadFn;
 pub use meta::{AvgColor, Meta};
 
@@ -84,10 +86,31 @@ pub(crate) fn run(ctx: &Ctx<'_>, source: Option<&Source>, params: &Params) -> Re
             format: None,
         });
     }
-    let (data, format) = export::export(&done.img, &export_params, ctx.opts, ctx.budget)?;
+    let (data, format) = export::export(&done.img, &export_params, ctx.opts, ctx.budget)
+        .map_err(|e| decode_failure(e, ctx.opts, done.source_format))?;
     Ok(Output {
         data,
         content_type: format.content_type().to_owned(),
         format: Some(format),
     })
+}
+
+/// Pixels decode lazily, so with a strict `fail_on` a damaged source fails
+/// while the result is written: say so, as a load failure would.
+fn decode_failure(
+    e: crate::Error,
+    opts: &crate::Options,
+    source: Option<crate::format::ImageFormat>,
+) -> crate::Error {
+    match (e, source) {
+        (crate::Error::Processing(msg), Some(format)) if opts.fail_on != "none" => {
+            crate::Error::UnsupportedFormat(format!(
+                "unsupported format: the {} image could not be decoded (corrupt or truncated; \
+                 fail_on={}): {msg}",
+                format.name(),
+                opts.fail_on
+            ))
+        }
+        (e, _) => e,
+    }
 }

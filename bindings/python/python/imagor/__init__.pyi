@@ -1,7 +1,7 @@
 """Type stubs of the imagor package (imagor-rs for Python)."""
 
 import builtins
-from typing import (Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypedDict, TypeVar,
+from typing import (Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypedDict, TypeVar,
                     Union, final, overload)
 
 from typing_extensions import NotRequired, Self, Unpack
@@ -13,6 +13,7 @@ __all__ = [
     "ExpiredError",
     "Imagor",
     "ImagorError",
+    "ImagorWarning",
     "InternalError",
     "InvalidError",
     "MaxResolutionExceededError",
@@ -34,9 +35,11 @@ __all__ = [
     "generate",
     "libvips_version",
     "meta",
+    "meta_async",
     "option_names",
     "parse",
     "process",
+    "process_async",
     "sign",
     "url",
     "verify",
@@ -103,6 +106,17 @@ class _Meta(TypedDict):
     blurhash: NotRequired[str]
     thumbhash: NotRequired[str]
     average_color: NotRequired[_AverageColor]
+    # Details of the input bytes (sharp's metadata(), snake_case); meta() adds
+    # them, imagor's /meta JSON does not.
+    size: NotRequired[int]
+    has_alpha: NotRequired[bool]
+    space: NotRequired[str]
+    density: NotRequired[float]
+    has_profile: NotRequired[bool]
+    profile_name: NotRequired[str]
+    is_progressive: NotRequired[bool]
+    delay: NotRequired[List[int]]
+    loop: NotRequired[int]
 
 # Errors: .status is imagor's HTTP status, .code the stable kind name.
 
@@ -127,6 +141,7 @@ class CancelledError(ImagorError): ...
 class ProcessingError(ImagorError): ...
 class StatusError(ImagorError): ...
 class InternalError(ImagorError): ...
+class ImagorWarning(UserWarning): ...
 
 # Signing and paths.
 
@@ -164,6 +179,7 @@ class _Options(TypedDict, total=False):
     concurrency: int
     max_overlay_depth: int
     block_untrusted_loaders: bool
+    fail_on: str
     process_timeout: Union[str, float]
     max_memory: int
     process_concurrency: int
@@ -205,6 +221,8 @@ class _Options(TypedDict, total=False):
 
 def process(data: _BytesLike, path: str, **options: Unpack[_Options]) -> bytes: ...
 def meta(data: _BytesLike, path: Optional[str] = "") -> _Meta: ...
+def process_async(data: _BytesLike, path: str, **options: Unpack[_Options]) -> Awaitable[bytes]: ...
+def meta_async(data: _BytesLike, path: Optional[str] = "") -> Awaitable[_Meta]: ...
 def libvips_version() -> Tuple[int, int, int]: ...
 def option_names() -> List[str]: ...
 
@@ -242,10 +260,14 @@ _Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 class Imagor:
     """A configured imagor (options as keyword arguments)."""
 
-    def __new__(cls, **options: Unpack[_Options]) -> Self: ...
+    def __new__(cls, *, loader: Optional[Callable[[str], Optional[_BytesLike]]] = None,
+                **options: Unpack[_Options]) -> Self: ...
     def process(self, data: _BytesLike, path: str) -> bytes: ...
     def meta(self, data: _BytesLike, path: Optional[str] = "") -> _Meta: ...
     def serve(self, path: str) -> Output: ...
+    def process_async(self, data: _BytesLike, path: str) -> Awaitable[bytes]: ...
+    def meta_async(self, data: _BytesLike, path: Optional[str] = "") -> Awaitable[_Meta]: ...
+    def serve_async(self, path: str) -> Awaitable[Output]: ...
     def handle(self, method: str, path: str, headers: Optional[_Headers] = None,
                body: Optional[_BytesLike] = None, query: Optional[str] = None) -> Response: ...
     def sign(self, path: str) -> str: ...

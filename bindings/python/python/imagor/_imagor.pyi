@@ -5,6 +5,7 @@ from . import (
     ExpiredError as ExpiredError,
     Imagor as Imagor,
     ImagorError as ImagorError,
+    ImagorWarning as ImagorWarning,
     InternalError as InternalError,
     InvalidError as InvalidError,
     MaxResolutionExceededError as MaxResolutionExceededError,
@@ -25,9 +26,11 @@ from . import (
     generate as generate,
     libvips_version as libvips_version,
     meta as meta,
+    meta_async as meta_async,
     option_names as option_names,
     parse as parse,
     process as process,
+    process_async as process_async,
     sign as sign,
     verify as verify,
 )
@@ -37,7 +40,7 @@ __all__ = [
     "SourceNotAllowedError", "SignatureMismatchError", "TimeoutError", "ExpiredError",
     "UnsupportedFormatError", "MaxSizeExceededError", "MaxResolutionExceededError",
     "TooManyRequestsError", "LimitExceededError", "CancelledError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
-    "parse", "generate", "process", "meta", "libvips_version", "option_names", "_test_panic",
+    "parse", "generate", "process", "meta", "process_async", "meta_async", "ImagorWarning", "libvips_version", "option_names", "_test_panic",
     "_test_error", "_after_fork_in_child", "Imagor", "Output", "Response",
 ]
 

@@ -1,0 +1,183 @@
+'use strict'
+
+// Argument checks in front of the addon: a wrong argument type is a
+// `TypeError` with Node's `ERR_INVALID_ARG_TYPE` (or `ERR_INVALID_ARG_VALUE`)
+// naming the function and the argument, never napi's "Failed to convert
+// JavaScript value" text; and image bytes come in every form Node has
+// (Buffer, Uint8Array, any ArrayBufferView, ArrayBuffer, SharedArrayBuffer),
+// passed on as a Uint8Array view without copying.
+
+const { types } = require('node:util')
+
+/** Node's way of describing a received value in an argument error. */
+function describe(value) {
+  if (value === undefined || value === null) return `Received ${value}`
+  if (typeof value === 'function') return `Received function ${value.name || '<anonymous>'}`
+  if (typeof value === 'object') {
+    const name = value.constructor?.name
+    return name ? `Received an instance of ${name}` : 'Received an object'
+  }
+  let shown = typeof value === 'string' ? JSON.stringify(value.length > 28 ? `${value.slice(0, 25)}...` : value) : String(value)
+  if (typeof value === 'bigint') shown += 'n'
+  return `Received type ${typeof value} (${shown})`
+}
+
+/** A `TypeError` with a Node error code. */
+function typeError(code, message) {
+  const e = new TypeError(message)
+  e.code = code
+  return e
+}
+
+/** `fn`'s argument `name` is not of the `expected` type. */
+function invalidType(fn, name, expected, value) {
+  return typeError('ERR_INVALID_ARG_TYPE', `imagor.${fn}: the "${name}" argument must be ${expected}. ${describe(value)}`)
+}
+
+/** Image bytes as a Uint8Array (a view, no copy). */
+function bytes(fn, name, value) {
+  if (value instanceof Uint8Array) return value // Buffer included
+  if (types.isAnyArrayBuffer(value)) return new Uint8Array(value)
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  throw invalidType(fn, name, 'a Buffer, Uint8Array, ArrayBuffer or ArrayBufferView', value)
+}
+
+/** A required string. */
+function string(fn, name, value, hint = '') {
+  if (typeof value === 'string') return value
+  throw invalidType(fn, name, `of type string${hint}`, value)
+}
+
+/** An optional string: `undefined` and `null` pass as `undefined`. */
+function optString(fn, name, value) {
+  return value === undefined || value === null ? undefined : string(fn, name, value)
+}
+
+/** An optional options object. */
+function optObject(fn, name, value) {
+  if (value === undefined || value === null) return undefined
+  if (typeof value === 'object' && !Array.isArray(value)) return value
+  throw invalidType(fn, name, 'an object', value)
+}
+
+/** The hint for a secret that is not a string: the usual cause. */
+const SECRET_HINT = ' (the secret, e.g. process.env.IMAGOR_SECRET: is it set?)'
+
+/**
+ * `generate`'s options: a `secret` key whose value is missing is a mistake
+ * (an unset environment variable), not a request for a bare path.
+ */
+function generateOptions(value) {
+  const options = optObject('generate', 'options', value)
+  if (options && Object.prototype.hasOwnProperty.call(options, 'secret') && typeof options.secret !== 'string') {
+    if (options.secret === undefined || options.secret === null) {
+      throw typeError(
+        'ERR_INVALID_ARG_VALUE',
+        `imagor.generate: options.secret is ${options.secret}${SECRET_HINT}; ` +
+          'leave the key out for a bare path, or pass { unsafe: true } for an unsafe/ path',
+      )
+    }
+    throw invalidType('generate', 'options.secret', 'of type string', options.secret)
+  }
+  if (options && options.secret === '') {
+    throw typeError('ERR_INVALID_ARG_VALUE', `imagor.generate: options.secret is empty${SECRET_HINT}`)
+  }
+  return options
+}
+
+/**
+ * Warn (`process.emitWarning`, code `IMAGOR_PATH_TYPO`) when the image
+ * segment that `process`/`meta` ignore looks like a mistyped operation;
+ * with `strictFilters` the core refuses the path instead.
+ */
+function warnTypo(native, fn, path, strict) {
+  if (strict) return
+  const typo = native.__pathTypo(path)
+  if (typo) globalThis.process.emitWarning(`imagor.${fn}: ${typo}`, { type: 'ImagorWarning', code: 'IMAGOR_PATH_TYPO' })
+}
+
+/** Wrap the addon's functions and `Imagor` methods with the checks. */
+function wrap(native) {
+  const strictOf = (options) => options?.strictFilters === true
+  const fns = {
+    sign: (path, secret, options) =>
+      native.sign(string('sign', 'path', path), string('sign', 'secret', secret, SECRET_HINT), optObject('sign', 'options', options)),
+    verify: (path, hash, secret, options) =>
+      native.verify(
+        string('verify', 'path', path),
+        string('verify', 'hash', hash),
+        string('verify', 'secret', secret, SECRET_HINT),
+        optObject('verify', 'options', options),
+      ),
+    parse: (path) => native.parse(string('parse', 'path', path)),
+    generate: (params, options) => {
+      if (params === null || typeof params !== 'object') throw invalidType('generate', 'params', 'an object', params)
+      return native.generate(params, generateOptions(options))
+    },
+    process: (data, path, options) => {
+      const args = [bytes('process', 'data', data), string('process', 'path', path), optObject('process', 'options', options)]
+      const out = native.process(...args)
+      warnTypo(native, 'process', args[1], strictOf(options))
+      return out
+    },
+    processSync: (data, path, options) => {
+      const args = [bytes('processSync', 'data', data), string('processSync', 'path', path), optObject('processSync', 'options', options)]
+      const out = native.processSync(...args)
+      warnTypo(native, 'processSync', args[1], strictOf(options))
+      return out
+    },
+    meta: (data, path) => {
+      const args = [bytes('meta', 'data', data), optString('meta', 'path', path)]
+      const out = native.meta(...args)
+      if (args[1]) warnTypo(native, 'meta', args[1], false)
+      return out
+    },
+  }
+  for (const [name, fn] of Object.entries(fns)) Object.defineProperty(fn, 'name', { value: name })
+
+  // Methods of Imagor, checked the same way (patched on the addon's prototype,
+  // so `instanceof` and the class identity stay the addon's).
+  const proto = native.Imagor.prototype
+  const original = {}
+  for (const m of ['process', 'processSync', 'meta', 'serve', 'sign', 'handle']) original[m] = proto[m]
+  const methods = {
+    process(data, path) {
+      const out = original.process.call(this, bytes('Imagor.process', 'data', data), string('Imagor.process', 'path', path))
+      warnTypo(native, 'Imagor.process', path, this.options.strictFilters)
+      return out
+    },
+    processSync(data, path) {
+      const out = original.processSync.call(
+        this,
+        bytes('Imagor.processSync', 'data', data),
+        string('Imagor.processSync', 'path', path),
+      )
+      warnTypo(native, 'Imagor.processSync', path, this.options.strictFilters)
+      return out
+    },
+    meta(data, path) {
+      const out = original.meta.call(this, bytes('Imagor.meta', 'data', data), optString('Imagor.meta', 'path', path))
+      if (path) warnTypo(native, 'Imagor.meta', path, this.options.strictFilters)
+      return out
+    },
+    serve(path) {
+      return original.serve.call(this, string('Imagor.serve', 'path', path))
+    },
+    sign(path) {
+      return original.sign.call(this, string('Imagor.sign', 'path', path))
+    },
+    handle(request) {
+      if (request === null || typeof request !== 'object') throw invalidType('Imagor.handle', 'request', 'an object', request)
+      if (request.body !== undefined && request.body !== null) {
+        request = { ...request, body: bytes('Imagor.handle', 'request.body', request.body) }
+      }
+      return original.handle.call(this, request)
+    },
+  }
+  for (const [name, fn] of Object.entries(methods)) {
+    Object.defineProperty(proto, name, { value: fn, writable: true, configurable: true, enumerable: false })
+  }
+  return fns
+}
+
+module.exports = { wrap, bytes, typeError, describe }
