@@ -109,7 +109,7 @@ command -v valgrind >/dev/null || { echo "valgrind is required (make deps instal
 for t in "${tests[@]}"; do
   log="$bin/$t.valgrind.log"
   # Definite leaks count as errors; errors exit with 99.
-  if IMAGOR_TEST_ITERATIONS=$valgrind_iterations valgrind --log-file="$log" \
+  if IMAGOR_TEST_ITERATIONS=$valgrind_iterations IMAGOR_TEST_OPTIONS='"process_timeout":"0s"' valgrind --log-file="$log" \
     --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
     --suppressions="$root/tests/c/valgrind.supp" --num-callers=40 "$bin/$t"; then
     runs_passed=$((runs_passed + 1))

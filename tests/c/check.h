@@ -76,6 +76,29 @@ static inline uint8_t *read_testdata(const char *name, size_t *len) {
     return buf;
 }
 
+/* Options JSON for a test handle: `json` ("" or an object) with the members
+ * in IMAGOR_TEST_OPTIONS added (e.g. "\"process_timeout\":\"0s\""). run.sh
+ * sets it under valgrind, where every call runs ~50x slower than the 2 s
+ * default budget is meant for. */
+static inline const char *test_options(char *buf, size_t size, const char *json) {
+    const char *extra = getenv("IMAGOR_TEST_OPTIONS");
+    if (!extra || !*extra) return json;
+    const char *body = (json && *json == '{') ? json + 1 : "}";
+    int n = snprintf(buf, size, "{%s%s%s", extra, strcmp(body, "}") ? "," : "", body);
+    if (n < 0 || (size_t)n >= size) {
+        fprintf(stderr, "IMAGOR_TEST_OPTIONS: too long\n");
+        exit(2);
+    }
+    return buf;
+}
+
+/* Whether the run is slowed down (valgrind): imagor_process_default(), whose
+ * budget cannot be raised, is then checked only by the plain and ASan runs. */
+static inline int slow_run(void) {
+    const char *extra = getenv("IMAGOR_TEST_OPTIONS");
+    return extra && *extra;
+}
+
 /* An environment variable as a positive count, or `fallback`. */
 static inline int env_count(const char *name, int fallback) {
     const char *v = getenv(name);

@@ -88,7 +88,10 @@ static void *run(void *arg) {
 int main(void) {
     iterations = env_count("IMAGOR_TEST_ITERATIONS", 200);
     source = read_testdata("gopher-front.png", &source_len);
-    CHECK_STATUS(imagor_new("{\"secret\":\"mysecret\",\"signer_type\":\"sha256\",\"signer_truncate\":40}", &shared),
+    char merged[256];
+    CHECK_STATUS(imagor_new(test_options(merged, sizeof merged,
+                                         "{\"secret\":\"mysecret\",\"signer_type\":\"sha256\",\"signer_truncate\":40}"),
+                            &shared),
                  IMAGOR_STATUS_OK, "imagor_new");
     if (!shared) return check_summary("threads");
     CHECK_STATUS(imagor_process(shared, source, source_len, process_path, &reference, NULL), IMAGOR_STATUS_OK,
