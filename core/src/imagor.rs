@@ -52,8 +52,10 @@ impl fmt::Debug for Imagor {
 
 impl Imagor {
     /// Validate `options`, start libvips, and set up what the options
-    /// enable, in imagor's order: the file loader, then the upload loader;
-    /// the file storage and the file result storage.
+    /// enable, in imagor's order: the file loader, the upload loader, then
+    /// the HTTP loader (last, as imagor's fallback; unless
+    /// `http_loader_disable`); the file storage and the file result
+    /// storage.
     pub fn new(options: Options) -> Result<Imagor> {
         options.validate()?;
         crate::vips::init()?;
@@ -73,6 +75,9 @@ impl Imagor {
                 accept: options.upload_loader_accept.clone(),
                 form_field_name: options.upload_loader_form_field_name.clone(),
             })));
+        }
+        if !options.http_loader_disable {
+            loaders.push(Arc::new(crate::loader::HttpLoader::new(&options)?));
         }
         let file_storage = |dir: &str, prefix: &str, mkdir: &str, write: &str, expiration| {
             let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(
@@ -160,7 +165,9 @@ impl Imagor {
         Ok(signer.sign(path.trim_start_matches('/')))
     }
 
-    /// Load `key` through the loaders in order; `NotFound` moves on.
+    /// Load `key` through the loaders in order; `NotFound` moves on. Each
+    /// loader gets `load_timeout`. Overlays (`image()`, `watermark()`) load
+    /// through here, under the same loaders and the same HTTP policy.
     pub fn load(&self, key: &str) -> Result<Vec<u8>> {
         if self.loaders.is_empty() {
             return Err(Error::NotFound);
@@ -168,13 +175,29 @@ impl Imagor {
         let mut last = Error::NotFound;
         let ctx = crate::loader::LoadContext::default();
         for loader in &self.loaders {
-            match crate::loader::block_on(loader.get(ctx, key)) {
+            let deadline = self.load_deadline(None);
+            let load = crate::net_runtime::with_deadline(deadline, loader.get(ctx, key));
+            match crate::loader::block_on(load) {
                 Ok(blob) => return Ok(blob.data.to_vec()),
                 Err(Error::NotFound) => last = Error::NotFound,
                 Err(e) => return Err(e),
             }
         }
         Err(last)
+    }
+
+    /// When a load starting now must end: `load_timeout` from now, and no
+    /// later than `request_deadline`; `None` without either limit.
+    pub(crate) fn load_deadline(
+        &self,
+        request_deadline: Option<std::time::Instant>,
+    ) -> Option<std::time::Instant> {
+        let t = self.opts.load_timeout;
+        let load = (!t.is_zero()).then(|| std::time::Instant::now() + t);
+        match (load, request_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Run `f` with a pipeline context whose overlay loader is this
@@ -341,7 +364,9 @@ fn parse_without_image(path: &str) -> Params {
 }
 
 /// The process-wide default instance used by [`crate::process`] and
-/// [`crate::meta`]: imagor's default limits, no loaders.
+/// [`crate::meta`]: imagor's default options (its limits; no file loader; the
+/// HTTP loader under the default SSRF policy, for `image()` / `watermark()`
+/// overlays that name URLs).
 pub(crate) fn default_imagor() -> Result<&'static Imagor> {
     static DEFAULT: OnceLock<std::result::Result<Imagor, Error>> = OnceLock::new();
     DEFAULT

@@ -47,6 +47,8 @@ impl Imagor {
     /// imagor's `Do` for `p`, parsed from `req` (`post`: an upload, whose
     /// image comes from the request body).
     pub(crate) fn run_request(&self, req: &Request, mut p: Params, post: bool) -> Outcome {
+        let t = self.opts.request_timeout;
+        let request_deadline = (!t.is_zero()).then(|| std::time::Instant::now() + t);
         if !post {
             if let Err(e) = self.verify(&p) {
                 return Outcome::error(e);
@@ -103,7 +105,7 @@ impl Imagor {
         let (source, saved) = if is_color {
             (None, false)
         } else {
-            match self.load_source(req, &p.image, post) {
+            match self.load_source(req, &p.image, post, request_deadline) {
                 (Some(blob), Ok(from_loader)) => {
                     let saved = from_loader && self.save_source(&p.image, &blob);
                     (Some(blob), saved)
@@ -225,10 +227,17 @@ impl Imagor {
     }
 
     /// imagor's `fromStoragesAndLoaders`: the storages (by storage key),
-    /// then the loaders in order (by image key); the first image wins, and
-    /// when all fail the last loader's error is reported. `Ok(true)`: a
+    /// then the loaders in order (by image key, each within
+    /// `load_timeout` and the request's `request_timeout`); the first image
+    /// wins, and when all fail the last loader's error is reported. `Ok(true)`: a
     /// loader found it (so it is saved to the storages).
-    fn load_source(&self, req: &Request, image: &str, post: bool) -> (Option<Blob>, Result<bool>) {
+    fn load_source(
+        &self,
+        req: &Request,
+        image: &str,
+        post: bool,
+        request_deadline: Option<std::time::Instant>,
+    ) -> (Option<Blob>, Result<bool>) {
         let ctx = LoadContext { request: Some(req) };
         if image.is_empty() && !post {
             return (None, Err(Error::NotFound));
@@ -245,7 +254,9 @@ impl Imagor {
         }
         let (mut last, mut upload) = (None, None);
         for loader in &self.loaders {
-            match block_on(loader.get(ctx, image)) {
+            let deadline = self.load_deadline(request_deadline);
+            let load = crate::net_runtime::with_deadline(deadline, loader.get(ctx, image));
+            match block_on(load) {
                 Ok(blob) if !blob.is_empty() => return (Some(blob), Ok(true)),
                 Ok(_) => {}
                 Err(e) if post && loader.name() == "upload" => upload = Some(e),

@@ -10,7 +10,7 @@
 //! access log, metrics.
 
 mod flow;
-mod headers;
+pub(crate) mod headers;
 mod pages;
 
 #[cfg(feature = "server")]
