@@ -34,9 +34,10 @@ impl Seen {
 /// - `/text`: an HTML page;
 /// - `/headers`: the request's headers, one `name: value` a line;
 /// - `/cache/<file>`: the image with `Cache-Control`, `X-Origin`, `Set-Cookie`;
-/// - `/redirect?to=URL`: 302 to URL; `/loop`: 302 to itself;
-/// - `/big?n=BYTES`: that many zero bytes, no `Content-Length` (ends at close);
-/// - `/big-cl?n=BYTES`: the same with `Content-Length`;
+/// - `/redirect?to=URL` and `/to/URL`: 302 to URL; `/loop`: 302 to itself;
+/// - `/big?n=BYTES`, `/big/BYTES`: that many zero bytes, no `Content-Length`
+///   (ends at close);
+/// - `/big-cl?n=BYTES`, `/big-cl/BYTES`: the same with `Content-Length`;
 /// - `/gzip-bomb`: 100 MB of zeros gzipped (about 100 KB), `Content-Encoding: gzip`;
 /// - `/status/N`: status N;
 /// - an absolute-form target (`GET http://host/path`, as sent to a proxy):
@@ -222,6 +223,9 @@ fn serve(
         let body: String = headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
         return respond(&mut out, "200 OK", &text("text/plain"), body.as_bytes());
     }
+    if let Some(to) = target.strip_prefix("/to/") {
+        return respond(&mut out, "302 Found", &[("Location", to.to_owned())], b"");
+    }
     if path == "/redirect" {
         let to = query(&target, "to").unwrap_or_default();
         return respond(&mut out, "302 Found", &[("Location", to)], b"");
@@ -230,10 +234,19 @@ fn serve(
         let h = vec![("Location", format!("http://{addr}/loop"))];
         return respond(&mut out, "302 Found", &h, b"");
     }
+    let sized = path
+        .strip_prefix("/big-cl/")
+        .map(|n| ("/big-cl", n))
+        .or_else(|| path.strip_prefix("/big/").map(|n| ("/big", n)));
+    let (path, n) = match sized {
+        Some((p, n)) => (p.to_owned(), n.parse().ok()),
+        None => (
+            path.clone(),
+            query(&target, "n").and_then(|v| v.parse().ok()),
+        ),
+    };
     if path == "/big" || path == "/big-cl" {
-        let n: usize = query(&target, "n")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let n: usize = n.unwrap_or(0);
         let mut head =
             "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: image/jpeg\r\n".to_owned();
         if path == "/big-cl" {
