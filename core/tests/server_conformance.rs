@@ -23,18 +23,25 @@
 //! | processor `static` (fixed body) | the real processor's output: the body check becomes "an image, not the source bytes" | adapted |
 //! | loader `echo_key` body = key | the processed image: the body check becomes "the same bytes on every 200 step" | adapted |
 //! | `Location: https://example.com/…` | imagor's test sent an absolute request URL; on the wire `Location` is the path (spec §4.1) | adapted |
+//! | loader `http` + `upstream` | the binary's HTTP loader against a local origin on 127.0.0.1 (`{upstream}` = `http://127.0.0.1:PORT`, 50 ms for `sleep` URLs), allowed with `-http-loader-block-loopback-networks=false` (loopback is blocked by default here, unlike imagor) | mapped |
+//! | loader `http`, no processor | `raw()` added to the GET path: the origin's body is answered unprocessed | mapped |
+//!
+//! Every other fixture runs with `-http-loader-disable`: imagor's Go tests
+//! had only the fixture's loader, and the binary's HTTP loader (imagor's
+//! last-loader fallback) would otherwise report its own error for misses.
 //!
 //! Not reproducible (listed, with the reason, in the printed table): fake
 //! loaders returning plain errors or `ErrInvalid` / ErrTimeout, loaders
 //! or processors with fake content types or response headers (an HTTP
-//! loader feature), the HTTP loader cases (no HTTP loader yet), client
-//! cancellation (499), the panicking test middleware, stub detectors, and
-//! parallel admission (process concurrency/queue: a later issue).
+//! loader feature), client cancellation (499), the panicking test
+//! middleware, stub detectors, and parallel admission (process
+//! concurrency/queue: a later issue).
 //!
 //! Run: `cargo test -p imagor --features server --test server_conformance
 //! -- --nocapture` (`CONFORMANCE_FILTER=http-08` runs matching ids only).
 #![cfg(feature = "server")]
 
+mod origin;
 mod server_common;
 
 use std::time::{Duration, Instant};
@@ -93,6 +100,10 @@ struct Plan {
     upload: Option<(Vec<u8>, &'static str)>,
     body: BodyRule,
     location_path: bool,
+    /// Start a local origin for `{upstream}`.
+    origin: bool,
+    /// `raw()` on the GET path (no processor in imagor's test).
+    raw_get: bool,
 }
 
 impl Plan {
@@ -150,6 +161,8 @@ fn plan(case: &Value) -> Result<Plan, String> {
         upload: None,
         body: BodyRule::AsGiven,
         location_path: false,
+        origin: false,
+        raw_get: false,
     };
     if p.storage || p.result_storage {
         p.mapped(Class::Mapped, "memory storage → file storage on a temp dir");
@@ -232,12 +245,24 @@ fn plan(case: &Value) -> Result<Plan, String> {
             ));
         }
         Some(other) if other.starts_with("slow") => return Err("slow fake loader".into()),
-        Some("http") => return Err("HTTP loader + local origin: no HTTP loader yet".into()),
+        Some("http") => {
+            p.origin = true;
+            p.flags
+                .push("-http-loader-block-loopback-networks=false".into());
+            p.mapped(Class::Mapped, "local origin, loopback lifted");
+        }
         Some("only") => return Err("fake loader answering ErrInvalid for every other key".into()),
         Some(other) => return Err(format!("fake loader `{other}`")),
     }
+    if !p.origin {
+        p.flags.push("-http-loader-disable".into());
+    }
     let is_upload = post && p.upload.is_none();
     match ptype {
+        None if p.origin && !post => {
+            p.raw_get = true;
+            p.mapped(Class::Mapped, "no processor → raw() on the GET path");
+        }
         None if post && expect["status"] == 200 => {
             p.raw_post = true;
             p.mapped(Class::Mapped, "no processor → raw() on the POST path");
@@ -288,13 +313,17 @@ fn plan(case: &Value) -> Result<Plan, String> {
 
 #[derive(Default)]
 struct State {
+    /// `http://127.0.0.1:PORT` of the local origin, when there is one.
+    upstream: String,
     first_body: Option<Vec<u8>>,
     etag: String,
     last_modified: String,
 }
 
 fn substitute(text: &str, st: &State) -> String {
-    let mut out = text.replace("{etag}", &st.etag);
+    let mut out = text
+        .replace("{etag}", &st.etag)
+        .replace("{upstream}", &st.upstream);
     if out.contains("{result_mtime+1h") {
         let lm = parse_http_date(&st.last_modified).unwrap_or(0);
         out = http_date(lm + 3600);
@@ -310,6 +339,9 @@ fn build(request: &Value, plan: &Plan, st: &State) -> Req {
     let method = s(&request["method"]);
     if plan.raw_post {
         target = with_raw(&target);
+    }
+    if plan.raw_get {
+        target = target.replacen("/unsafe/", "/unsafe/filters:raw()/", 1);
     }
     let mut req = Req::new(method, &target).body(s(&request["body"]).as_bytes());
     for (k, v) in request["headers"].as_object().into_iter().flatten() {
@@ -523,7 +555,11 @@ fn run(case: &Value, plan: &Plan) -> Result<String, String> {
         Some(steps) => steps.clone(),
         None => vec![case.clone()],
     };
-    let mut st = State::default();
+    let origin = plan.origin.then(origin::Origin::start);
+    let mut st = State {
+        upstream: origin.as_ref().map_or(String::new(), |o| o.url("")),
+        ..State::default()
+    };
     for (i, step) in steps.iter().enumerate() {
         let req = build(&step["request"], plan, &st);
         let r = server.send(&req);
