@@ -27,6 +27,10 @@ pub struct Imagor {
     pub(crate) result_storages: Vec<Arc<dyn Storage>>,
     pub(crate) storage_style: Option<StoragePathStyle>,
     pub(crate) result_style: Option<ResultStoragePathStyle>,
+    /// Admission, coalescing and figures, shared by clones.
+    pub(crate) control: Arc<crate::serve::Control>,
+    /// The HTTP loader (also in `loaders`), for its figures.
+    http: Option<crate::loader::HttpLoader>,
 }
 
 impl fmt::Debug for Imagor {
@@ -76,9 +80,13 @@ impl Imagor {
                 form_field_name: options.upload_loader_form_field_name.clone(),
             })));
         }
-        if !options.http_loader_disable {
-            loaders.push(Arc::new(crate::loader::HttpLoader::new(&options)?));
-        }
+        let http = if options.http_loader_disable {
+            None
+        } else {
+            let http = crate::loader::HttpLoader::new(&options)?;
+            loaders.push(Arc::new(http.clone()));
+            Some(http)
+        };
         let file_storage = |dir: &str, prefix: &str, mkdir: &str, write: &str, expiration| {
             let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(
                 dir,
@@ -121,6 +129,8 @@ impl Imagor {
             style => Some(style),
         };
         Ok(Imagor {
+            control: Arc::new(crate::serve::Control::new(&options)),
+            http,
             opts: Arc::new(options),
             signer,
             loaders,
@@ -156,6 +166,18 @@ impl Imagor {
         &self.opts
     }
 
+    /// Figures of request handling so far: images processed, sources
+    /// loaded, result-storage hits, coalesced and rejected requests, the
+    /// processing slots in use and waited for now, and the HTTP loader's
+    /// fetches, bytes and failures.
+    pub fn stats(&self) -> crate::serve::Stats {
+        let mut stats = self.control.stats();
+        if let Some(http) = &self.http {
+            stats.http = http.stats();
+        }
+        stats
+    }
+
     /// Sign `path` with the configured secret.
     pub fn sign(&self, path: &str) -> Result<String> {
         let signer = self
@@ -174,30 +196,20 @@ impl Imagor {
         }
         let mut last = Error::NotFound;
         let ctx = crate::loader::LoadContext::default();
+        // Overlays load within the request being served, if any, each with
+        // the load timeout.
+        let scope = crate::call::current();
         for loader in &self.loaders {
-            let deadline = self.load_deadline(None);
-            let load = crate::net_runtime::with_deadline(deadline, loader.get(ctx, key));
-            match crate::loader::block_on(load) {
+            let bound = scope.bound(self.opts.load_timeout, "load");
+            match crate::call::block_on_until(loader.get(ctx, key), &bound, &scope.stop)
+                .and_then(|r| r)
+            {
                 Ok(blob) => return Ok(blob.data.to_vec()),
                 Err(Error::NotFound) => last = Error::NotFound,
                 Err(e) => return Err(e),
             }
         }
         Err(last)
-    }
-
-    /// When a load starting now must end: `load_timeout` from now, and no
-    /// later than `request_deadline`; `None` without either limit.
-    pub(crate) fn load_deadline(
-        &self,
-        request_deadline: Option<std::time::Instant>,
-    ) -> Option<std::time::Instant> {
-        let t = self.opts.load_timeout;
-        let load = (!t.is_zero()).then(|| std::time::Instant::now() + t);
-        match (load, request_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
     }
 
     /// Run `f` with a pipeline context whose overlay loader is this
@@ -281,6 +293,11 @@ impl Imagor {
     /// loaders (`color:` images need none), processing, and the retry with
     /// the query-unescaped path after a 400 or 403.
     pub fn serve(&self, path: &str) -> Result<Output> {
+        let cancel = crate::request::Cancel::new();
+        let _scope = crate::call::enter(crate::call::CallScope::new(
+            self.opts.request_timeout,
+            &cancel,
+        ));
         let req = crate::request::Request::get(path);
         let mut outcome = self.run_request(&req, path::parse(path), false);
         if matches!(&outcome.error, Some(Error::SignatureMismatch))

@@ -2,13 +2,15 @@
 //! runtime (2 worker threads named `imagor-net`) that drives the HTTP
 //! loader's requests.
 //!
-//! The synchronous entry points of the core drive loader futures with
-//! `pollster` on whatever thread calls them (a Python or Node worker, a C
-//! caller, the server's blocking pool). reqwest needs a tokio reactor and
-//! timer, so network work is [`spawn`]ed onto this runtime and its
-//! `JoinHandle` awaited from there: that works from any thread, inside or
-//! outside another tokio runtime, and never blocks one of this runtime's
-//! own workers.
+//! The synchronous entry points of the core drive loader futures on
+//! whatever thread calls them (a Python or Node worker, a C caller, the
+//! server's blocking pool) with [`crate::call::block_on_until`], which
+//! bounds them by the load timeout and the caller's cancellation. reqwest
+//! needs a tokio reactor and timer, so network work is [`spawn`]ed onto
+//! this runtime and its `JoinHandle` awaited from there: that works from
+//! any thread, inside or outside another tokio runtime, and never blocks
+//! one of this runtime's own workers. A load given up (timeout, client
+//! gone) drops its future, which aborts the task and so the fetch.
 //!
 //! A process that forks after the runtime started (Python's
 //! `multiprocessing`) has no worker threads in the child; the runtime is
@@ -21,7 +23,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
@@ -123,42 +124,11 @@ impl<T> Drop for Spawned<T> {
     }
 }
 
-/// `future`, or imagor's `ErrTimeout` (408, `"timeout"`) once `deadline`
-/// passes. Works for any future, polled from any thread: the timer runs on
-/// the network runtime. `None`: no deadline.
-pub(crate) async fn with_deadline<T>(
-    deadline: Option<Instant>,
-    future: impl Future<Output = Result<T>>,
-) -> Result<T> {
-    let Some(deadline) = deadline else {
-        return future.await;
-    };
-    if Instant::now() >= deadline {
-        return Err(Error::timeout());
-    }
-    let sleep = {
-        let handle = handle()?;
-        let _entered = handle.enter();
-        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
-    };
-    let mut future = std::pin::pin!(future);
-    let mut sleep = std::pin::pin!(sleep);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = future.as_mut().poll(cx) {
-            return Poll::Ready(out);
-        }
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Error::timeout())),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn spawned_work_completes_from_a_plain_thread() {
@@ -166,18 +136,29 @@ mod tests {
         assert_eq!(out, 42);
     }
 
+    /// Sets its flag when dropped: the task that owns it was aborted.
+    struct Dropped(Arc<AtomicBool>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
     #[test]
-    fn deadlines_cut_slow_futures_from_any_thread() {
-        let slow = async {
-            spawn(async { tokio::time::sleep(Duration::from_secs(5)).await })?.await?;
-            Ok(())
-        };
-        let deadline = Some(Instant::now() + Duration::from_millis(50));
-        let started = Instant::now();
-        let out = pollster::block_on(with_deadline(deadline, slow));
-        assert_eq!(out, Err(Error::timeout()));
-        assert!(started.elapsed() < Duration::from_secs(3));
-        let fast = pollster::block_on(with_deadline(deadline, async { Ok(1) }));
-        assert!(matches!(fast, Ok(1) | Err(Error::Timeout(_))));
+    fn dropping_the_spawned_future_aborts_the_task() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = Dropped(dropped.clone());
+        let task = spawn(async move {
+            let _guard = guard;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        })
+        .expect("runtime");
+        drop(task);
+        let start = Instant::now();
+        while !dropped.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(dropped.load(Ordering::SeqCst), "the task still runs");
     }
 }

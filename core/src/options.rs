@@ -83,17 +83,26 @@ pub struct Options {
     /// limit. Default 256 MiB.
     pub max_memory: u64,
 
-    /// Wall-clock limit of loading the source (and each overlay) through
-    /// the loaders (`imagor-load-timeout`); past it: 408 `timeout`. 0 means
-    /// no limit. Default 20 s (imagor's effective default).
-    #[serde(with = "crate::duration::serde_go")]
-    pub load_timeout: Duration,
-    /// Wall-clock limit of a served request's loading steps, counted from
-    /// the start of the request (`imagor-request-timeout`); 408 past it.
-    /// Processing is bounded by `process_timeout`. 0 means no limit.
-    /// Default 30 s.
+    /// Most images processed at once (`imagor-process-concurrency`); more
+    /// wait in the queue. -1 (or 0): no limit. Result-storage hits and
+    /// `raw()` requests are not counted, as in imagor.
+    pub process_concurrency: i64,
+    /// Most requests waiting for a processing slot
+    /// (`imagor-process-queue-size`); one more is answered 429 at once.
+    /// Only with a `process_concurrency` limit.
+    pub process_queue_size: i64,
+    /// Wall-clock limit of a whole request: queue wait, loads, processing
+    /// and saving the source (`imagor-request-timeout`, 30 s); 408 past it.
+    /// 0: none.
     #[serde(with = "crate::duration::serde_go")]
     pub request_timeout: Duration,
+    /// Limit of each loader or storage read (`imagor-load-timeout`, 20 s);
+    /// 408 past it. 0: none.
+    #[serde(with = "crate::duration::serde_go")]
+    pub load_timeout: Duration,
+    /// Limit of each storage write (`imagor-save-timeout`, 20 s). 0: none.
+    #[serde(with = "crate::duration::serde_go")]
+    pub save_timeout: Duration,
 
     /// No HTTP loader (`http-loader-disable`). Without it, image keys that
     /// are URLs (or host names, with `http_loader_default_scheme`) are
@@ -263,8 +272,11 @@ impl Default for Options {
             block_untrusted_loaders: true,
             process_timeout: Duration::from_secs(2),
             max_memory: 256 << 20,
-            load_timeout: Duration::from_secs(20),
+            process_concurrency: -1,
+            process_queue_size: 0,
             request_timeout: Duration::from_secs(30),
+            load_timeout: Duration::from_secs(20),
+            save_timeout: Duration::from_secs(20),
             http_loader_disable: false,
             http_loader_allowed_sources: Vec::new(),
             http_loader_allowed_source_regexp: String::new(),

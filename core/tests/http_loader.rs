@@ -625,7 +625,10 @@ fn load_timeouts_answer_408() {
     })
     .unwrap();
     let path = format!("unsafe/filters:raw()/{}", origin.url("/sleep"));
-    assert_eq!(imagor.serve(&path).unwrap_err(), Error::timeout());
+    assert_eq!(
+        imagor.serve(&path).unwrap_err(),
+        Error::Timeout("timeout: load took longer than 10ms".into())
+    );
     let path = format!("unsafe/filters:raw()/{}", origin.url("/ok"));
     assert_eq!(imagor.serve(&path).unwrap().data, b"ok");
     let request = Imagor::new(Options {
@@ -635,6 +638,76 @@ fn load_timeouts_answer_408() {
     .unwrap();
     let path = format!("unsafe/filters:raw()/{}", origin.url("/sleep"));
     assert_eq!(request.serve(&path).unwrap_err().status(), 408);
+}
+
+#[test]
+fn a_load_given_up_aborts_its_fetch() {
+    let _shared = shared();
+    let origin = Origin::start();
+    let imagor = Imagor::new(Options {
+        load_timeout: Duration::from_millis(300),
+        ..local()
+    })
+    .unwrap();
+    // The origin sends a little every 20 ms for 30 s: only the loader
+    // closing the connection ends the response early.
+    let path = format!("unsafe/filters:raw()/{}", origin.url("/drip"));
+    let e = imagor.serve(&path).unwrap_err();
+    assert_eq!(e.status(), 408, "{e}");
+    assert!(
+        origin.drips_end_within(Duration::from_secs(10)),
+        "the origin is still sending: the fetch was not aborted"
+    );
+    let stats = imagor.stats().http;
+    assert_eq!((stats.fetches, stats.cancelled, stats.fetched), (1, 1, 0));
+    assert!(stats.bytes > 0, "{stats:?}");
+}
+
+#[test]
+fn the_loader_counts_its_fetches_and_failures() {
+    let _shared = shared();
+    let origin = Origin::start();
+    let canary = Canary::start();
+    let imagor = Imagor::new(Options {
+        http_loader_max_allowed_size: 1000,
+        http_loader_allowed_sources: vec![origin.host(), "127.0.0.2:*".into()],
+        ..local()
+    })
+    .unwrap();
+    let serve = |url: String| imagor.serve(&format!("unsafe/filters:raw()/{url}"));
+    assert!(serve(origin.url("/ok")).is_ok());
+    let blocked = Imagor::new(Options {
+        unsafe_: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let e = blocked
+        .serve(&format!("unsafe/http://127.0.0.1:{}/x.jpg", canary.port))
+        .unwrap_err();
+    assert_eq!(e.status(), 403);
+    assert_eq!(blocked.stats().http.blocked, 1);
+    assert_eq!(
+        serve("http://example.com/x.jpg".into())
+            .unwrap_err()
+            .status(),
+        403
+    );
+    assert_eq!(
+        serve(origin.url("/big/5000")).unwrap_err(),
+        Error::MaxSizeExceeded
+    );
+    assert_eq!(serve(origin.url("/nothing")).unwrap_err(), Error::NotFound);
+    assert_eq!(serve(origin.url("/status/500")).unwrap_err().status(), 500);
+    let s = imagor.stats().http;
+    assert_eq!(
+        (s.fetched, s.not_allowed, s.too_large, s.not_found, s.failed),
+        (1, 1, 1, 1, 1),
+        "{s:?}"
+    );
+    // Refused by the allowed sources before any request: not a fetch.
+    assert_eq!(s.fetches, 4, "{s:?}");
+    assert!(s.bytes >= 2, "{s:?}");
+    assert_eq!(canary.hits(), 0);
 }
 
 #[test]

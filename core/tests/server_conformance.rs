@@ -25,6 +25,7 @@
 //! | `Location: https://example.com/…` | imagor's test sent an absolute request URL; on the wire `Location` is the path (spec §4.1) | adapted |
 //! | loader `http` + `upstream` | the binary's HTTP loader against a local origin on 127.0.0.1 (`{upstream}` = `http://127.0.0.1:PORT`, 50 ms for `sleep` URLs), allowed with `-http-loader-block-loopback-networks=false` (loopback is blocked by default here, unlike imagor) | mapped |
 //! | loader `http`, no processor | `raw()` added to the GET path: the origin's body is answered unprocessed | mapped |
+//! | body `{"message":"timeout","status":408}` | a 408 whose message is `timeout: ` and the limit that passed (`load took longer than 10ms`, `the request took longer than request_timeout (10ms)`) | adapted |
 //!
 //! Every other fixture runs with `-http-loader-disable`: imagor's Go tests
 //! had only the fixture's loader, and the binary's HTTP loader (imagor's
@@ -34,8 +35,9 @@
 //! loaders returning plain errors or `ErrInvalid` / ErrTimeout, loaders
 //! or processors with fake content types or response headers (an HTTP
 //! loader feature), client cancellation (499), the panicking test
-//! middleware, stub detectors, and parallel admission (process
-//! concurrency/queue: a later issue).
+//! middleware, stub detectors, and parallel admission against a fake
+//! 10 ms loader (server_load.rs and load_control.rs run the same
+//! configurations with real slow work).
 //!
 //! Run: `cargo test -p imagor --features server --test server_conformance
 //! -- --nocapture` (`CONFORMANCE_FILTER=http-08` runs matching ids only).
@@ -86,6 +88,9 @@ enum BodyRule {
     SameAsFirst {
         fake: String,
     },
+    /// imagor's bare `timeout` message: here it names the limit that
+    /// passed (`timeout: load took longer than 10ms`).
+    Timeout,
 }
 
 struct Plan {
@@ -113,6 +118,9 @@ impl Plan {
     }
 }
 
+/// imagor's body for `ErrTimeout`.
+const TIMEOUT_BODY: &str = r#"{"message":"timeout","status":408}"#;
+
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
@@ -130,7 +138,11 @@ fn plan(case: &Value) -> Result<Plan, String> {
         return Err("stub face detector (the binary has no detector)".into());
     }
     if req.get("parallel").is_some() {
-        return Err("parallel admission (process concurrency/queue): a later issue".into());
+        return Err(
+            "parallel admission with a fake 10 ms loader: the same configurations run \
+             with real slow processing in server_load.rs and load_control.rs"
+                .into(),
+        );
     }
     if req.get("cancel_after_ms").is_some() {
         return Err("client cancellation: 499 is only observable in-process".into());
@@ -241,7 +253,7 @@ fn plan(case: &Value) -> Result<Plan, String> {
         Some("error") => {
             let e = s(&loader["error"]);
             return Err(format!(
-                "loader returning {e}: no loader of the binary does (no HTTP loader)"
+                "loader returning {e} for a file key (the HTTP loader's timeouts run in http-056..063)"
             ));
         }
         Some(other) if other.starts_with("slow") => return Err("slow fake loader".into()),
@@ -301,6 +313,13 @@ fn plan(case: &Value) -> Result<Plan, String> {
             };
         }
         Some(other) => return Err(format!("fake processor `{other}`")),
+    }
+    if p.origin && s(&expect["body"]) == TIMEOUT_BODY {
+        p.body = BodyRule::Timeout;
+        p.mapped(
+            Class::Adapted,
+            "408 message `timeout` → `timeout: <the limit that passed>`",
+        );
     }
     if let Some(loc) = expect["headers"]["Location"].as_str() {
         if loc.starts_with("https://example.com") {
@@ -389,6 +408,10 @@ fn check_body(want: &str, r: &Resp, plan: &Plan, dirs: &Dirs, st: &State) -> Res
         }
         BodyRule::SameAsFirst { fake } if fake == want => {
             !r.body.is_empty() && st.first_body.as_ref().is_none_or(|b| *b == r.body)
+        }
+        BodyRule::Timeout if want == TIMEOUT_BODY => {
+            let v: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            v["status"] == 408 && s(&v["message"]).starts_with("timeout: ")
         }
         _ => r.body == want.as_bytes(),
     };

@@ -1,7 +1,9 @@
 //! The HTTP loader through the real `imagor` binary: the SSRF matrix of
 //! SECURITY-NOTES Appendix A over HTTP (403, canary untouched) with the
 //! default flags, redirects, names resolving to loopback, a local origin
-//! explicitly allowed, and the size limit on a streamed body.
+//! explicitly allowed, the size limit on a streamed body, coalescing of
+//! identical requests into one origin fetch, fetches aborted when their
+//! request is given up, and the loader's Prometheus figures.
 //!
 //! Run: `cargo test -p imagor --features server --test server_http_loader`.
 #![cfg(feature = "server")]
@@ -9,8 +11,34 @@
 mod origin;
 mod server_common;
 
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
 use origin::{ssrf_matrix, Canary, Origin};
 use server_common::*;
+
+/// The value of a Prometheus sample line `name value`.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// A server with metrics on a port of its own: (server, metrics port).
+fn with_metrics(extra: &[&str]) -> (Server, u16) {
+    let port = free_port();
+    let mut args = vec![format!("-prometheus-bind=127.0.0.1:{port}")];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    (unsafe_server(&refs), port)
+}
+
+fn scrape(port: u16) -> String {
+    send(port, &Req::get("/")).expect("metrics").text()
+}
 
 fn unsafe_server(extra: &[&str]) -> Server {
     let mut args = vec!["-imagor-unsafe".to_owned()];
@@ -43,10 +71,12 @@ fn kib(pid: u32, field: &str) -> u64 {
 #[test]
 fn the_ssrf_matrix_is_refused_over_http_by_default() {
     let canary = Canary::start();
-    let server = unsafe_server(&[]);
+    let (server, metrics) = with_metrics(&[]);
     let mut failures = Vec::new();
+    let mut refused = 0;
     for (label, url) in ssrf_matrix(canary.port) {
         let r = server.get(&target_of(&url));
+        refused += usize::from(r.text().contains("unauthorized request"));
         // `127.0.0.1#@allowed` sent %-escaped names the host `allowed`
         // (userinfo `127.0.0.1:PORT#`): no such host, 404, and never the
         // canary; every other entry addresses a refused network.
@@ -60,6 +90,12 @@ fn the_ssrf_matrix_is_refused_over_http_by_default() {
     }
     assert!(failures.is_empty(), "not refused:\n{}", failures.join("\n"));
     assert_eq!(canary.hits(), 0, "the canary was connected to");
+    // Every refusal by the address policy is counted, none was fetched.
+    let text = scrape(metrics);
+    let blocked = metric(&text, "imagor_http_loader_errors_total{class=\"blocked\"}");
+    assert_eq!(blocked as usize, refused, "{text}");
+    assert!(refused >= 38, "{refused} refused by the address policy");
+    assert_eq!(metric(&text, "imagor_http_loader_bytes_total"), 0.0);
     let r = server.get(&format!("/unsafe/http://127.0.0.1:{}/x.jpg", canary.port));
     assert_eq!(
         r.text(),
@@ -84,6 +120,10 @@ fn the_ssrf_matrix_is_refused_over_http_by_default() {
         "file:///etc/passwd",
         "ftp://127.0.0.1/x",
         "gopher://127.0.0.1:70/x",
+        "dict://127.0.0.1:11211/stat",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "ldap://127.0.0.1/x",
+        "jar:http://127.0.0.1/x.jar!/y",
     ] {
         let r = server.get(&format!("/unsafe/{url}"));
         assert!(matches!(r.status, 400 | 403), "{url}: {}", r.status);
@@ -202,4 +242,102 @@ fn bad_http_loader_flags_refuse_to_start() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("invalid configuration"), "{flag}: {err}");
     }
+}
+
+#[test]
+fn fifty_identical_requests_fetch_the_origin_once() {
+    let origin = Origin::start();
+    let (server, metrics) = with_metrics(&["-http-loader-block-loopback-networks=false"]);
+    // The origin answers after a second: all 50 requests arrive while the
+    // first one's fetch is in flight.
+    let source = "/slow/1000/gopher.png";
+    let target = format!(
+        "/unsafe/fit-in/64x64/filters:format(png)/{}",
+        origin.url(source)
+    );
+    let barrier = Arc::new(Barrier::new(50));
+    let threads: Vec<_> = (0..50)
+        .map(|_| {
+            let (port, barrier, target) = (server.port, barrier.clone(), target.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let r = send(port, &Req::get(&target)).expect("request");
+                (r.status, r.body)
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        results.iter().all(|r| r.0 == 200),
+        "{:?}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    assert!(results.iter().all(|r| r.1 == results[0].1));
+    assert_eq!(sniff(&results[0].1), "png");
+    assert_eq!(origin.count(source), 1, "origin fetches");
+    let text = scrape(metrics);
+    assert_eq!(
+        metric(&text, "imagor_http_loader_fetches_total"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(metric(&text, "imagor_processed_total"), 1.0);
+    assert_eq!(metric(&text, "imagor_coalesced_requests_total"), 49.0);
+    let size = std::fs::metadata(testdata().join("gopher.png"))
+        .unwrap()
+        .len();
+    assert_eq!(metric(&text, "imagor_http_loader_bytes_total"), size as f64);
+}
+
+#[test]
+fn a_client_that_leaves_aborts_the_origin_fetch() {
+    let origin = Origin::start();
+    let (server, metrics) = with_metrics(&["-http-loader-block-loopback-networks=false"]);
+    let mut conn = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let head = format!(
+        "GET /unsafe/filters:raw()/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        origin.url("/drip")
+    );
+    conn.write_all(head.as_bytes()).expect("send");
+    // Wait until the origin is sending (30 s of body unless stopped).
+    let start = std::time::Instant::now();
+    while origin.dripping.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "no fetch");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    drop(conn);
+    assert!(
+        origin.drips_end_within(Duration::from_secs(10)),
+        "the fetch went on after the client left"
+    );
+    let text = scrape(metrics);
+    assert_eq!(
+        metric(
+            &text,
+            "imagor_http_loader_errors_total{class=\"cancelled\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(server.get("/healthcheck").status, 200);
+}
+
+#[test]
+fn a_load_timeout_answers_408_and_aborts_the_origin_fetch() {
+    let origin = Origin::start();
+    let server = unsafe_server(&[
+        "-http-loader-block-loopback-networks=false",
+        "-imagor-load-timeout=300ms",
+    ]);
+    let r = server.get(&format!("/unsafe/filters:raw()/{}", origin.url("/drip")));
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        error_body("timeout: load took longer than 300ms", 408)
+    );
+    assert!(
+        origin.drips_end_within(Duration::from_secs(10)),
+        "the origin is still sending after the 408"
+    );
 }

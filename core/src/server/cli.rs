@@ -76,8 +76,11 @@ pub fn options(c: &Config) -> Options {
             _ => 1,
         },
         process_timeout: positive("imagor-process-timeout", d.process_timeout),
-        load_timeout: positive("imagor-load-timeout", d.load_timeout),
+        process_concurrency: c.int("imagor-process-concurrency").max(-1),
+        process_queue_size: c.int("imagor-process-queue-size").max(0),
         request_timeout: positive("imagor-request-timeout", d.request_timeout),
+        load_timeout: positive("imagor-load-timeout", d.load_timeout),
+        save_timeout: positive("imagor-save-timeout", d.save_timeout),
         http_loader_disable: c.bool("http-loader-disable"),
         http_loader_allowed_sources: csv(c.str("http-loader-allowed-sources")),
         http_loader_allowed_source_regexp: c.str("http-loader-allowed-source-regexp").to_owned(),
@@ -155,9 +158,6 @@ const NOT_IN_EFFECT: &[&str] = &[
     "aws-",
     "s3-",
     "gcloud-",
-    "imagor-process-concurrency",
-    "imagor-process-queue-size",
-    "imagor-save-timeout",
     "vips-cache-",
     "vips-max-cache-",
     "vips-vector",
@@ -218,6 +218,7 @@ pub fn server_options(c: &Config, opts: &Options) -> ServerOptions {
         prometheus_namespace: c.str("prometheus-namespace").to_owned(),
         max_body_bytes: (opts.upload_loader_max_allowed_size.max(0) as usize)
             .saturating_add(1 << 20),
+        body_read_timeout: opts.request_timeout,
         ..ServerOptions::default()
     }
 }
@@ -309,15 +310,13 @@ mod tests {
                 "b",
                 "-http-loader-disable",
             ],
-            &[("IMAGOR_PROCESS_CONCURRENCY", "4")],
+            &[("VIPS_CACHE_SIZE", "4000")],
         );
         let w = not_in_effect(&c);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(!w.iter().any(|m| m.contains("http-loader")));
         assert!(w.iter().any(|m| m.starts_with("-s3-loader-bucket ")));
-        assert!(w
-            .iter()
-            .any(|m| m.starts_with("-imagor-process-concurrency ")));
+        assert!(w.iter().any(|m| m.starts_with("-vips-cache-size ")));
     }
 
     #[test]

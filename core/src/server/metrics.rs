@@ -1,14 +1,71 @@
-//! Prometheus metrics, as imagor exports them: the histogram
+//! Prometheus metrics: imagor's histogram
 //! `<namespace>_http_request_duration_seconds{code,method}` of every
-//! request, served on `-prometheus-bind` at `-prometheus-path`.
+//! request, plus the figures of request handling ([`crate::Stats`]: images
+//! processed, sources loaded, result-storage hits, coalesced and rejected
+//! requests, processing slots in use and waited for; the HTTP loader's
+//! fetches, bytes and failures by class), served on
+//! `-prometheus-bind` at `-prometheus-path`.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, Registry, TextEncoder};
+use std::sync::{Arc, Mutex};
 
-/// The registry and the request histogram.
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::Stats;
+
+/// Where the figures come from at each scrape.
+pub type StatsSource = Arc<dyn Fn() -> Stats + Send + Sync>;
+
+/// The registry, the request histogram and the request-handling figures.
 pub struct Metrics {
     registry: Registry,
     requests: HistogramVec,
+    figures: Option<Figures>,
     path: String,
+}
+
+/// Counters and gauges refreshed from a [`StatsSource`] at each scrape.
+struct Figures {
+    source: StatsSource,
+    last: Mutex<Stats>,
+    processed: IntCounter,
+    loaded: IntCounter,
+    result_hits: IntCounter,
+    coalesced: IntCounter,
+    rejected: IntCounter,
+    in_flight: IntGauge,
+    queued: IntGauge,
+    http_fetches: IntCounter,
+    http_bytes: IntCounter,
+    /// By `class`: the [`crate::loader::http::HttpLoaderStats`] failure
+    /// fields.
+    http_errors: IntCounterVec,
+}
+
+/// The failure classes of the HTTP loader, as `class` label values.
+const HTTP_ERROR_CLASSES: [&str; 7] = [
+    "blocked",
+    "not_allowed",
+    "too_large",
+    "timeout",
+    "not_found",
+    "failed",
+    "cancelled",
+];
+
+/// The failure counts of `s` in [`HTTP_ERROR_CLASSES`] order.
+fn http_errors(s: &crate::loader::http::HttpLoaderStats) -> [u64; 7] {
+    [
+        s.blocked,
+        s.not_allowed,
+        s.too_large,
+        s.timeouts,
+        s.not_found,
+        s.failed,
+        s.cancelled,
+    ]
 }
 
 impl Metrics {
@@ -26,8 +83,76 @@ impl Metrics {
         Ok(Metrics {
             registry,
             requests,
+            figures: None,
             path: path.to_owned(),
         })
+    }
+
+    /// Also export the figures of `source` (read at each scrape).
+    pub fn with_stats(mut self, namespace: &str, source: StatsSource) -> prometheus::Result<Self> {
+        let opts = |name: &str, help: &str| Opts::new(name, help).namespace(namespace.to_owned());
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let c = IntCounter::with_opts(opts(name, help))?;
+            self.registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let processed = counter("processed_total", "Images processed")?;
+        let loaded = counter("loaded_total", "Source images loaded")?;
+        let result_hits = counter(
+            "result_storage_hits_total",
+            "Results served from a result storage without processing",
+        )?;
+        let coalesced = counter(
+            "coalesced_requests_total",
+            "Requests that shared an identical request's work",
+        )?;
+        let rejected = counter(
+            "rejected_requests_total",
+            "Requests answered 429 because the processing queue was full",
+        )?;
+        let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
+            let g = IntGauge::with_opts(opts(name, help))?;
+            self.registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let in_flight = gauge("process_in_flight", "Requests holding a processing slot")?;
+        let queued = gauge("process_queued", "Requests waiting for a processing slot")?;
+        let http_fetches = counter(
+            "http_loader_fetches_total",
+            "Loads the HTTP loader sent towards an origin",
+        )?;
+        let http_bytes = counter(
+            "http_loader_bytes_total",
+            "Body bytes the HTTP loader received",
+        )?;
+        let http_errors = IntCounterVec::new(
+            opts(
+                "http_loader_errors_total",
+                "HTTP loader loads that failed, by class (blocked: address policy; \
+                 not_allowed: allowed sources; too_large; timeout; not_found; failed; \
+                 cancelled: given up by the request)",
+            ),
+            &["class"],
+        )?;
+        self.registry.register(Box::new(http_errors.clone()))?;
+        for class in HTTP_ERROR_CLASSES {
+            http_errors.with_label_values(&[class]);
+        }
+        self.figures = Some(Figures {
+            source,
+            last: Mutex::new(Stats::default()),
+            processed,
+            loaded,
+            result_hits,
+            coalesced,
+            rejected,
+            in_flight,
+            queued,
+            http_fetches,
+            http_bytes,
+            http_errors,
+        });
+        Ok(self)
     }
 
     /// Record one request.
@@ -44,6 +169,9 @@ impl Metrics {
         if !(at.is_empty() || at == "/" || path == at) {
             return (308, vec![("Location".into(), at.to_owned())], Vec::new());
         }
+        if let Some(f) = &self.figures {
+            f.refresh();
+        }
         let mut body = Vec::new();
         let encoder = TextEncoder::new();
         let _ = encoder.encode(&self.registry.gather(), &mut body);
@@ -52,5 +180,33 @@ impl Metrics {
             vec![("Content-Type".into(), encoder.format_type().to_owned())],
             body,
         )
+    }
+}
+
+impl Figures {
+    /// Bring the counters up to the source's totals and set the gauges.
+    fn refresh(&self) {
+        let now = (self.source)();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let add = |c: &IntCounter, new: u64, old: u64| c.inc_by(new.saturating_sub(old));
+        add(&self.processed, now.processed, last.processed);
+        add(&self.loaded, now.loaded, last.loaded);
+        add(&self.result_hits, now.result_hits, last.result_hits);
+        add(&self.coalesced, now.coalesced, last.coalesced);
+        add(&self.rejected, now.rejected, last.rejected);
+        self.in_flight
+            .set(now.in_flight.min(i64::MAX as u64) as i64);
+        self.queued.set(now.queued.min(i64::MAX as u64) as i64);
+        add(&self.http_fetches, now.http.fetches, last.http.fetches);
+        add(&self.http_bytes, now.http.bytes, last.http.bytes);
+        let (new, old) = (http_errors(&now.http), http_errors(&last.http));
+        for (i, class) in HTTP_ERROR_CLASSES.iter().enumerate() {
+            add(
+                &self.http_errors.with_label_values(&[class]),
+                new[i],
+                old[i],
+            );
+        }
+        *last = now;
     }
 }

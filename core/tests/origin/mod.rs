@@ -4,7 +4,7 @@
 //! No internet: everything listens on loopback.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,7 +29,7 @@ impl Seen {
 }
 
 /// The test origin. Routes (path, query after `?`):
-/// - `/ok`, anything containing `sleep` (after 50 ms): `ok`, `text/plain`;
+/// - `/`, `/ok`, anything containing `sleep` (after 50 ms): `ok`, `text/plain`;
 /// - `/image/<testdata file>`: the file, with its image content type;
 /// - `/text`: an HTML page;
 /// - `/headers`: the request's headers, one `name: value` a line;
@@ -40,6 +40,10 @@ impl Seen {
 /// - `/big-cl?n=BYTES`, `/big-cl/BYTES`: the same with `Content-Length`;
 /// - `/gzip-bomb`: 100 MB of zeros gzipped (about 100 KB), `Content-Encoding: gzip`;
 /// - `/status/N`: status N;
+/// - `/slow/MS/<testdata file>`: the file after MS milliseconds;
+/// - `/drip`: `image/jpeg` headers, then 1 KiB every 20 ms for 30 s
+///   (while it runs, [`Origin::dripping`] counts it: the client closing
+///   the connection ends it at the next write);
 /// - an absolute-form target (`GET http://host/path`, as sent to a proxy):
 ///   the same routes for its path;
 /// - anything else: 404.
@@ -48,6 +52,8 @@ pub struct Origin {
     seen: Arc<Mutex<Vec<Seen>>>,
     /// Bytes of body written by `/big*` before the client went away.
     pub big_written: Arc<AtomicUsize>,
+    /// `/drip` responses still being written.
+    pub dripping: Arc<AtomicUsize>,
 }
 
 impl Origin {
@@ -56,12 +62,13 @@ impl Origin {
         let addr = listener.local_addr().expect("addr");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let big_written = Arc::new(AtomicUsize::new(0));
-        let (s, b) = (seen.clone(), big_written.clone());
+        let dripping = Arc::new(AtomicUsize::new(0));
+        let (s, b, d) = (seen.clone(), big_written.clone(), dripping.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (s, b) = (s.clone(), b.clone());
+                let (s, b, d) = (s.clone(), b.clone(), d.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, addr, &s, &b);
+                    let _ = serve(stream, addr, &s, &b, &d);
                 });
             }
         });
@@ -69,6 +76,7 @@ impl Origin {
             addr,
             seen,
             big_written,
+            dripping,
         }
     }
 
@@ -85,6 +93,33 @@ impl Origin {
     /// Requests seen so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// How many requests for `target` the origin got.
+    pub fn count(&self, target: &str) -> usize {
+        self.seen().iter().filter(|s| s.target == target).count()
+    }
+
+    /// Wait up to `limit` for every `/drip` response to end; `true` if they
+    /// did.
+    pub fn drips_end_within(&self, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        while self.dripping.load(Ordering::SeqCst) > 0 {
+            if start.elapsed() > limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+}
+
+/// Decrements `/drip`'s counter when the response ends, however it ends.
+struct Dripping<'a>(&'a AtomicUsize);
+
+impl Drop for Dripping<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -164,6 +199,7 @@ fn serve(
     addr: SocketAddr,
     seen: &Mutex<Vec<Seen>>,
     big_written: &AtomicUsize,
+    dripping: &AtomicUsize,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut out = stream.try_clone()?;
@@ -199,7 +235,26 @@ fn serve(
         std::thread::sleep(Duration::from_millis(50));
         return respond(&mut out, "200 OK", &text("text/plain"), b"ok");
     }
-    if path == "/ok" {
+    if let Some(rest) = path.strip_prefix("/slow/") {
+        let (ms, name) = rest.split_once('/').unwrap_or((rest, ""));
+        std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+        let data = std::fs::read(testdata().join(name)).unwrap_or_default();
+        return respond(&mut out, "200 OK", &text(content_type_of(name)), &data);
+    }
+    if path == "/drip" {
+        dripping.fetch_add(1, Ordering::SeqCst);
+        let _guard = Dripping(dripping);
+        let head = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: image/jpeg\r\n\r\n";
+        out.write_all(head.as_bytes())?;
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            out.write_all(&[0u8; 1024])?;
+            out.flush()?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return Ok(());
+    }
+    if path == "/ok" || path == "/" {
         return respond(&mut out, "200 OK", &text("text/plain"), b"ok");
     }
     if let Some(name) = path.strip_prefix("/image/") {
@@ -275,8 +330,6 @@ fn serve(
         let status = format!("{code} Status");
         return respond(&mut out, &status, &text("text/plain"), b"status");
     }
-    let mut sink = Vec::new();
-    let _ = reader.read_to_end(&mut sink);
     respond(&mut out, "404 Not Found", &text("text/plain"), b"404")
 }
 

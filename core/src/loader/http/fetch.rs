@@ -87,8 +87,8 @@ pub(super) fn request_headers(inner: &Inner, request: Option<&Request>) -> Heade
 }
 
 /// GET `url` and read the image.
-pub(super) async fn get(inner: Arc<Inner>, url: Url, headers: HeaderMap) -> Result<Blob> {
-    let (resp, final_url) = send(&inner, Method::GET, url, headers).await?;
+pub(super) async fn get(inner: &Inner, url: Url, headers: HeaderMap) -> Result<Blob> {
+    let (resp, final_url) = send(inner, Method::GET, url, headers).await?;
     check_status(resp.status())?;
     let content_type = resp
         .headers()
@@ -113,7 +113,7 @@ pub(super) async fn get(inner: Arc<Inner>, url: Url, headers: HeaderMap) -> Resu
             }
         }
     }
-    let data = read_body(resp, inner.max_size, &final_url).await?;
+    let data = read_body(resp, inner, &final_url).await?;
     let mut blob = Blob::new(data);
     if !content_type.is_empty() {
         blob.content_type = Some(content_type);
@@ -305,9 +305,10 @@ fn request_error(e: &reqwest::Error, url: &Url) -> Error {
     Error::Internal(format!("Get \"{url}\": {text}"))
 }
 
-/// Read the (decoded) body, refusing it as soon as it passes `max` (0: no
-/// limit): at most `max` bytes are ever kept.
-async fn read_body(mut resp: Response, max: u64, url: &Url) -> Result<Vec<u8>> {
+/// Read the (decoded) body, refusing it as soon as it passes the size
+/// limit (0: none): at most that many bytes are ever kept.
+async fn read_body(mut resp: Response, inner: &Inner, url: &Url) -> Result<Vec<u8>> {
+    let max = inner.max_size;
     if max > 0 && resp.content_length().is_some_and(|n| n > max) {
         return Err(Error::MaxSizeExceeded);
     }
@@ -327,6 +328,7 @@ async fn read_body(mut resp: Response, max: u64, url: &Url) -> Result<Vec<u8>> {
         let Some(chunk) = chunk else {
             return Ok(data);
         };
+        inner.stats.bytes(chunk.len());
         if max > 0 && (data.len() + chunk.len()) as u64 > max {
             return Err(Error::MaxSizeExceeded);
         }

@@ -33,9 +33,11 @@ mod fetch;
 pub mod policy;
 mod resolver;
 pub mod source;
+mod stats;
 
 pub use policy::{Blocked, NetworkPolicy};
 pub use resolver::{Resolver, SystemResolver};
+pub use stats::HttpLoaderStats;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -82,6 +84,8 @@ pub(crate) struct Inner {
     resolver_id: usize,
     /// The client of the network runtime's current generation.
     client: Mutex<Option<(u64, reqwest::Client)>>,
+    /// Fetches, bytes and failures (shared with loaders derived from it).
+    pub(crate) stats: Arc<stats::Counters>,
 }
 
 impl std::fmt::Debug for HttpLoader {
@@ -154,6 +158,7 @@ impl HttpLoader {
             resolver_id: Arc::as_ptr(&resolver) as *const () as usize,
             resolver,
             client: Mutex::new(None),
+            stats: i.stats.clone(),
         };
         inner.client()?;
         Ok(HttpLoader {
@@ -170,6 +175,11 @@ impl HttpLoader {
     /// The address policy in effect.
     pub fn policy(&self) -> &NetworkPolicy {
         &self.inner.policy
+    }
+
+    /// Fetches, bytes received and failures by class so far.
+    pub fn stats(&self) -> HttpLoaderStats {
+        self.inner.stats.snapshot()
     }
 }
 
@@ -250,6 +260,7 @@ fn inner_of(o: &Options) -> Result<Inner> {
         resolver: Arc::new(SystemResolver),
         resolver_id: 0,
         client: Mutex::new(None),
+        stats: Arc::default(),
     };
     Ok(inner)
 }
@@ -368,8 +379,24 @@ impl Loader for HttpLoader {
             .map(|url| (url, fetch::request_headers(&self.inner, ctx.request)));
         let inner = self.inner.clone();
         Box::pin(async move {
-            let (url, headers) = prepared?;
-            let task = fetch::get(inner, url, headers);
+            let (url, headers) = match prepared {
+                Ok(p) => p,
+                Err(e) => {
+                    // Refusals count; a key that is not a URL is not ours.
+                    if e.status() == 403 {
+                        inner.stats.outcome(&Err::<(), _>(e.clone()));
+                    }
+                    return Err(e);
+                }
+            };
+            // Dropping this future (a load or request timeout, a client
+            // gone) aborts the task, and with it the connection.
+            let task = async move {
+                let flight = stats::InFlight::start(&inner.stats);
+                let r = fetch::get(&inner, url, headers).await;
+                flight.finish(&r);
+                r
+            };
             crate::net_runtime::spawn(task)?.await?
         })
     }
