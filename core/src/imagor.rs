@@ -155,9 +155,11 @@ impl Imagor {
         self
     }
 
-    /// Add a loader (tried after the ones already configured).
+    /// Add a loader, tried after the ones already configured but before
+    /// the HTTP loader, which stays the last resort (imagor's fallback).
     pub fn with_loader(mut self, loader: Arc<dyn Loader>) -> Imagor {
-        self.loaders.push(loader);
+        let at = self.loaders.len() - usize::from(self.http.is_some());
+        self.loaders.insert(at, loader);
         self
     }
 

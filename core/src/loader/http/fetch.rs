@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use url::Url;
 
-use super::resolver::{resolve_all_allowed, ResolveError};
+use super::resolver::{resolve_all_allowed, LookupFailed, ResolveError};
 use super::source::{content_type_accepted, is_allowed};
 use super::{Blocked, Inner, MAX_REDIRECTS, USER_AGENT};
 use crate::blob::{Blob, Stat};
@@ -261,14 +261,18 @@ async fn send(
     })
 }
 
-/// The messages of an error and its sources, joined by `: `.
-fn chain(e: &(dyn std::error::Error + 'static)) -> (String, Option<Blocked>) {
+/// The messages of an error and its sources, joined by `: `, and what the
+/// address policy or the resolver said, if that was the cause.
+fn chain(e: &(dyn std::error::Error + 'static)) -> (String, Option<Blocked>, Option<String>) {
     let mut parts = vec![e.to_string()];
-    let mut blocked = None;
+    let (mut blocked, mut lookup) = (None, None);
     let mut cur = e.source();
     while let Some(s) = cur {
         if let Some(b) = s.downcast_ref::<Blocked>() {
             blocked = Some(*b);
+        }
+        if let Some(l) = s.downcast_ref::<LookupFailed>() {
+            lookup = Some(l.to_string());
         }
         let text = s.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
@@ -276,7 +280,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> (String, Option<Blocked>) {
         }
         cur = s.source();
     }
-    (parts.join(": "), blocked)
+    (parts.join(": "), blocked, lookup)
 }
 
 /// imagor's 404 for an origin that cannot be reached (`dial tcp: ...`).
@@ -290,9 +294,12 @@ fn dial_error(detail: &str, url: &Url) -> Error {
 /// Map a reqwest error as imagor maps Go's: a refused address is 403, a
 /// timeout 408, a connection failure 404 (`dial tcp: ...`), the rest 500.
 fn request_error(e: &reqwest::Error, url: &Url) -> Error {
-    let (text, blocked_by) = chain(e);
+    let (text, blocked_by, lookup) = chain(e);
     if let Some(b) = blocked_by {
         return blocked(b, url);
+    }
+    if let Some(lookup) = lookup {
+        return dial_error(&lookup, url);
     }
     if e.is_timeout() {
         return Error::timeout();

@@ -370,6 +370,21 @@ impl Inner {
     }
 }
 
+/// A bare key (`missing.png`, fetched as `https://missing.png/`) whose
+/// name does not resolve is simply not found: imagor answers Go's `dial
+/// tcp: lookup missing.png: no such host` (also a 404), which misreports
+/// a missing file as a network failure when the HTTP loader is the last
+/// of several loaders.
+fn not_a_host(e: Error) -> Error {
+    match e {
+        Error::Status {
+            status: 404,
+            message,
+        } if message.starts_with("dial tcp: lookup ") => Error::NotFound,
+        e => e,
+    }
+}
+
 impl Loader for HttpLoader {
     fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
         let prepared = self
@@ -378,6 +393,8 @@ impl Loader for HttpLoader {
             .url_of(key)
             .map(|url| (url, fetch::request_headers(&self.inner, ctx.request)));
         let inner = self.inner.clone();
+        // A key with no scheme (`photo.jpg`) is only guessed to name a host.
+        let bare = self.inner.rules.base_url.is_none() && !key.contains("://");
         Box::pin(async move {
             let (url, headers) = match prepared {
                 Ok(p) => p,
@@ -393,7 +410,10 @@ impl Loader for HttpLoader {
             // gone) aborts the task, and with it the connection.
             let task = async move {
                 let flight = stats::InFlight::start(&inner.stats);
-                let r = fetch::get(&inner, url, headers).await;
+                let mut r = fetch::get(&inner, url, headers).await;
+                if bare {
+                    r = r.map_err(not_a_host);
+                }
                 flight.finish(&r);
                 r
             };

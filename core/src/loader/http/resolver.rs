@@ -101,6 +101,28 @@ pub(crate) enum ResolveError {
     Io(std::io::Error),
 }
 
+/// A name that did not resolve (handed through reqwest's error chain, so
+/// the loader can answer Go's `dial tcp: lookup HOST: no such host`).
+#[derive(Debug)]
+pub(crate) struct LookupFailed {
+    /// The name looked up.
+    pub(crate) host: String,
+    /// The resolver's error.
+    pub(crate) source: std::io::Error,
+}
+
+impl std::fmt::Display for LookupFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "lookup {}: no such host", self.host)
+    }
+}
+
+impl std::error::Error for LookupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
 /// The resolver handed to reqwest: policy-filtered, except for the
 /// configured proxies' own host names (the operator's, not the client's).
 pub(crate) struct PolicyResolver {
@@ -122,7 +144,10 @@ impl reqwest::dns::Resolve for PolicyResolver {
                 match resolve_allowed(resolver.as_ref(), &policy, &host).await {
                     Ok(addrs) => addrs,
                     Err(ResolveError::Blocked(b)) => return Err(Box::new(b) as _),
-                    Err(ResolveError::Io(e)) => return Err(Box::new(e) as _),
+                    Err(ResolveError::Io(source)) => {
+                        let host = host.trim_end_matches('.').to_owned();
+                        return Err(Box::new(LookupFailed { host, source }) as _);
+                    }
                 }
             };
             let addrs: reqwest::dns::Addrs =
