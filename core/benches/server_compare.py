@@ -1,7 +1,11 @@
 """`make bench`, server part: the imagor HTTP server against our own library
-call doing the same work (`Imagor::serve` with the file loader), side by
-side in alternating rounds of one run.
+call doing the same work (`Imagor::serve` with the file loader), and against
+thumbor (pip `thumbor`, file loader, no storage) serving the same URLs, side
+by side in alternating rounds of one run.
 
+Thumbor side: a fresh `thumbor` (its own venv, `--thumbor PYTHON`) per
+round with the file loader on the same corpus folder, driven by the same
+client; CPU and peak RSS of its process from /proc as for our server.
 Server side: a fresh `imagor -imagor-unsafe -file-loader-base-dir CORPUS`
 on 127.0.0.1 per round, driven by `bench_http` (keep-alive connections,
 one per concurrency slot); its CPU time comes from /proc/PID/stat around
@@ -23,7 +27,7 @@ import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RELEASE = os.path.join(ROOT, "target", "release")
-FORMATS = ["jpeg", "webp"]
+FORMATS = ["jpeg", "png", "webp", "avif"]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -66,30 +70,49 @@ def peak_rss_kib(pid):
     return 0
 
 
-def library_side(corpus, path, threads, seconds):
-    return run_measured([os.path.join(RELEASE, "examples", "bench_process"), "--serve",
-                         "--corpus", corpus, "--path", path,
-                         "--threads", str(threads), "--seconds", str(seconds)])
+def imagor_server(corpus, port):
+    return [os.path.join(RELEASE, "imagor"), "-imagor-unsafe",
+            "-file-loader-base-dir", corpus, "-server-address", "127.0.0.1",
+            "-port", str(port),
+            # imagor's default is 1 libvips thread; the
+            # library's is libvips' own (one per core).
+            "-vips-concurrency", "-1",
+            # As bench_process: the per-call budget is not what is measured.
+            "-imagor-process-timeout", "60s"]
 
 
-def server_side(corpus, path, threads, seconds):
+def thumbor_server(python, corpus, port):
+    """thumbor with the file loader on CORPUS, no storage, no result storage,
+    its default engine (PIL) and quality (80, as imagor's), unsafe URLs."""
+    conf = os.path.join(ROOT, "target", "bench", f"thumbor-{port}.conf")
+    os.makedirs(os.path.dirname(conf), exist_ok=True)
+    with open(conf, "w") as f:
+        f.write(f"LOADER = 'thumbor.loaders.file_loader'\n"
+                f"FILE_LOADER_ROOT_PATH = {corpus!r}\n"
+                "STORAGE = 'thumbor.storages.no_storage'\n"
+                "ALLOW_UNSAFE_URL = True\n"
+                "QUALITY = 80\n"
+                # Two engine threads so that two requests can overlap,
+                # as our server's two workers do.
+                "ENGINE_THREADPOOL_SIZE = 2\n"
+                "MAX_WIDTH = 0\nMAX_HEIGHT = 0\n")
+    return [os.path.join(os.path.dirname(python), "thumbor"), "--ip", "127.0.0.1", "--port", str(port),
+            "--conf", conf, "--log-level", "error"]
+
+
+def http_side(start, corpus, path, threads, seconds):
     port = free_port()
-    server = subprocess.Popen([os.path.join(RELEASE, "imagor"), "-imagor-unsafe",
-                               "-file-loader-base-dir", corpus, "-server-address", "127.0.0.1",
-                               "-port", str(port),
-                               # imagor's default is 1 libvips thread; the
-                               # library's is libvips' own (one per core).
-                               "-vips-concurrency", "-1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    server = subprocess.Popen(start(port), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
-        deadline = time.time() + 20
+        deadline = time.time() + 30
         while True:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck", timeout=1).read()
                 break
             except OSError:
                 if time.time() > deadline or server.poll() is not None:
-                    sys.exit("the imagor server did not start")
+                    sys.exit(f"the server did not start: {' '.join(start(port))}")
                 time.sleep(0.05)
         client = [os.path.join(RELEASE, "examples", "bench_http"), "--addr", f"127.0.0.1:{port}",
                   "--corpus", corpus, "--path", path, "--threads", str(threads)]
@@ -108,6 +131,13 @@ def server_side(corpus, path, threads, seconds):
             server.wait()
 
 
+def summary(results):
+    med = lambda k: statistics.median(r[k] for r in results)
+    return {"ops_per_s": med("ops_per_s"), "p50_ms": med("p50_ms"),
+            "cpu_ms_per_op": med("cpu_ms_per_op"), "bytes_per_op": med("bytes_per_op"),
+            "peak_rss_kib": max(r["peak_rss_kib"] for r in results)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=os.path.join(ROOT, "target/bench-corpus"))
@@ -115,33 +145,48 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--formats", default=",".join(FORMATS))
+    ap.add_argument("--thumbor", help="a Python with thumbor installed (adds the thumbor column)")
     a = ap.parse_args()
     rows = []
     for fmt in a.formats.split(","):
         corpus = os.path.join(a.corpus, fmt)
-        path = f"512x512/filters:format({fmt})"
+        # thumbor's URL; our server keeps the source format, as thumbor does.
+        path = "512x512"
+        sides = {
+            "library": lambda t: run_measured([os.path.join(RELEASE, "examples", "bench_process"),
+                                               "--serve", "--corpus", corpus, "--path", path,
+                                               "--threads", str(t), "--seconds", str(a.seconds)]),
+            "server": lambda t: http_side(lambda port: imagor_server(corpus, port),
+                                          corpus, path, t, a.seconds),
+        }
+        if a.thumbor:
+            sides["thumbor"] = lambda t: http_side(
+                lambda port: thumbor_server(a.thumbor, corpus, port), corpus, path, t, a.seconds)
         for threads in map(int, a.threads.split(",")):
-            lib, srv = [], []
+            results = {name: [] for name in sides}
             for _ in range(a.rounds):
-                lib.append(library_side(corpus, path, threads, a.seconds))
-                srv.append(server_side(corpus, path, threads, a.seconds))
-            med = lambda rs, k: statistics.median(r[k] for r in rs)
-            l_ops, s_ops = med(lib, "ops_per_s"), med(srv, "ops_per_s")
-            l_p50, s_p50 = med(lib, "p50_ms"), med(srv, "p50_ms")
-            l_cpu, s_cpu = med(lib, "cpu_ms_per_op"), med(srv, "cpu_ms_per_op")
-            l_rss = max(r["peak_rss_kib"] for r in lib)
-            s_rss = max(r["peak_rss_kib"] for r in srv)
-            rows.append((fmt, threads, l_ops, s_ops, l_p50, s_p50, l_cpu, s_cpu, l_rss, s_rss))
-            print(f"{fmt:5} c={threads} library {l_ops:7.2f} req/s p50 {l_p50:6.2f} ms "
-                  f"{l_cpu:6.2f} cpu-ms {l_rss / 1024:6.1f} MiB | server {s_ops:7.2f} req/s "
-                  f"p50 {s_p50:6.2f} ms {s_cpu:6.2f} cpu-ms {s_rss / 1024:6.1f} MiB | "
-                  f"server/library {s_ops / l_ops:5.3f}x throughput", flush=True)
-    lines = ["| format | concurrency | library req/s | server req/s | server/library | library p50 ms | server p50 ms | library CPU ms/req | server CPU ms/req | library peak RSS MiB | server peak RSS MiB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for fmt, t, l_ops, s_ops, l_p50, s_p50, l_cpu, s_cpu, l_rss, s_rss in rows:
-        lines.append(f"| {fmt} | {t} | {l_ops:.1f} | {s_ops:.1f} | {s_ops / l_ops:.3f}x | "
-                     f"{l_p50:.2f} | {s_p50:.2f} | {l_cpu:.1f} | {s_cpu:.1f} | "
-                     f"{l_rss / 1024:.0f} | {s_rss / 1024:.0f} |")
+                for name, side in sides.items():
+                    results[name].append(side(threads))
+            m = {name: summary(rs) for name, rs in results.items()}
+            rows.append((fmt, threads, m))
+            line = " | ".join(f"{n} {v['ops_per_s']:6.2f} req/s p50 {v['p50_ms']:7.1f} ms "
+                              f"{v['cpu_ms_per_op']:6.1f} cpu-ms {v['bytes_per_op'] / 1024:6.1f} KiB "
+                              f"{v['peak_rss_kib'] / 1024:5.0f} MiB" for n, v in m.items())
+            print(f"{fmt:5} c={threads} {line}", flush=True)
+    lines = ["| format | concurrency | server req/s | server / library | server / thumbor: req/s | p50 (thumbor / ours) | CPU per req (thumbor / ours) | output bytes (thumbor / ours) | peak RSS (thumbor / ours) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for fmt, t, m in rows:
+        s, lib, th = m["server"], m["library"], m.get("thumbor")
+        ratio = lambda a_, b_: f"{a_ / b_:.2f}x" if b_ else "-"
+        cells = [fmt, str(t), f"{s['ops_per_s']:.1f}", f"{s['ops_per_s'] / lib['ops_per_s']:.3f}x"]
+        if th:
+            cells += [ratio(s["ops_per_s"], th["ops_per_s"]), ratio(th["p50_ms"], s["p50_ms"]),
+                      ratio(th["cpu_ms_per_op"], s["cpu_ms_per_op"]),
+                      ratio(th["bytes_per_op"], s["bytes_per_op"]),
+                      ratio(th["peak_rss_kib"], s["peak_rss_kib"])]
+        else:
+            cells += ["-"] * 5
+        lines.append("| " + " | ".join(cells) + " |")
     os.makedirs(os.path.join(ROOT, "target/bench"), exist_ok=True)
     with open(os.path.join(ROOT, "target/bench/server.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -92,10 +92,12 @@ fn main() {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
             let (targets, stop, ops) = (targets.clone(), stop.clone(), ops.clone());
+            let bytes = bytes.clone();
             let mut conn = connect();
             std::thread::spawn(move || {
                 let mut i = t;
@@ -107,6 +109,7 @@ fn main() {
                     assert!(status == 200 && size > 0, "{target}: {status}");
                     latencies.push(start.elapsed().as_secs_f64());
                     ops.fetch_add(1, Ordering::Relaxed);
+                    bytes.fetch_add(size as u64, Ordering::Relaxed);
                     i += 1;
                 }
                 latencies
@@ -124,8 +127,9 @@ fn main() {
     latencies.sort_by(f64::total_cmp);
     let p50 = latencies.get(latencies.len() / 2).copied().unwrap_or(0.0);
     println!(
-        "{{\"impl\":\"imagor server\",\"ops\":{n},\"wall_s\":{wall:.3},\"ops_per_s\":{:.3},\"p50_ms\":{:.3}}}",
+        "{{\"impl\":\"http\",\"ops\":{n},\"wall_s\":{wall:.3},\"ops_per_s\":{:.3},\"p50_ms\":{:.3},\"bytes_per_op\":{:.0}}}",
         n as f64 / wall,
-        p50 * 1000.0
+        p50 * 1000.0,
+        bytes.load(Ordering::Relaxed) as f64 / n as f64
     );
 }
