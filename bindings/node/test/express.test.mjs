@@ -237,5 +237,5 @@ test('middleware options are checked', () => {
   assert.throws(() => imagorMiddleware({ maxWidht: 1 }), { name: 'TypeError', message: /maxWidht/ })
   assert.throws(() => imagorMiddleware({ cacheHeaderTtl: -1 }), TypeError)
   assert.throws(() => imagorMiddleware({ imagor: new imagor.Imagor(), secret: 'x' }), TypeError)
-  assert.throws(() => imagorMiddleware({ httpLoaderAllowedSourceRegexp: '(' }), /http_loader_allowed_source_regexp/)
+  assert.throws(() => imagorMiddleware({ httpLoaderAllowedSourceRegexp: '(' }), /httpLoaderAllowedSourceRegexp/)
 })
