@@ -6,9 +6,11 @@ import type { Imagor, ImagorOptions, ImagorLoader, ImagorParams } from './index'
 export type Middleware = (req: any, res: any, next: (err?: unknown) => void) => void
 
 /** Options of `imagorMiddleware`: the `Imagor` options (cache headers, error
- * body, params endpoint, uploads ... as the server's flags), or an instance. */
+ * body, params endpoint, uploads, the core's HTTP loader `httpLoader*` ... as
+ * the server's flags), or an instance. */
 export interface ImagorMiddlewareOptions extends ImagorOptions {
-  /** A source loader tried after `fileLoaderBaseDir` (e.g. `httpLoader(...)`). */
+  /** A JavaScript source loader tried after the file loader and before the
+   * core's HTTP loader. */
   loader?: ImagorLoader
   /** A configured instance to use instead of the options above. */
   imagor?: Imagor
@@ -42,20 +44,3 @@ export declare function imagorUrl(options?: ImagorUrlOptions): ImagorUrlFunction
 
 /** Middleware setting `res.locals.imagorUrl` (see `imagorUrl`). */
 export declare function imagorLocals(options?: ImagorUrlOptions): Middleware
-
-/** Options of `httpLoader`. */
-export interface HttpLoaderOptions {
-  /** Load `${baseUrl}/${key}` (imagor's `HTTP_LOADER_BASE_URL`). */
-  baseUrl?: string
-  /** Without `baseUrl`: hosts the key's URL may name (`'example.com'`, `'*.example.com'`, `'*'`). */
-  allowedSources?: string[]
-  /** Per-load timeout in milliseconds (default 10000). */
-  timeout?: number
-  /** Refuse larger sources with 400 (default 0: no limit). */
-  maxBytes?: number
-  /** Extra request headers. */
-  headers?: Record<string, string>
-}
-
-/** An `Imagor` loader that fetches sources over HTTP(S). */
-export declare function httpLoader(options?: HttpLoaderOptions): ImagorLoader

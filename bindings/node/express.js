@@ -1,7 +1,7 @@
 'use strict'
 
-// `require('imagor/express')`: serve imagor paths from an Express app, sign
-// URLs in templates, and load sources from an HTTP origin.
+// `require('imagor/express')`: serve imagor paths from an Express app and
+// sign URLs in templates.
 //
 //   app.use('/img', imagorMiddleware({ secret, fileLoaderBaseDir: './images' }))
 //   app.use(imagorLocals({ secret, baseUrl: '/img' }))   // res.locals.imagorUrl(...); no secret: throws
@@ -9,14 +9,11 @@
 // The middleware is a thin adapter: every request goes to the core's
 // `Imagor.handle`, the same request handling as the `imagor` server, so the
 // status, headers (Content-Type, Cache-Control, Expires, Vary, ETag,
-// Last-Modified, Content-Disposition) and bodies are the server's.
-
-const http = require('node:http')
+// Last-Modified, Content-Disposition) and bodies are the server's. Sources
+// from HTTP origins are fetched by the core's HTTP loader (the `httpLoader*`
+// options), under the server's SSRF policy: no JavaScript fetches here.
 
 const { Imagor, generate, sign } = require('./index.js')
-
-/** Redirects `httpLoader` follows before giving up. */
-const MAX_REDIRECTS = 10
 
 /** Headers that belong to this hop, not to imagor's answer. */
 const HOP_HEADERS = new Set(['connection', 'transfer-encoding', 'keep-alive'])
@@ -52,7 +49,8 @@ function readBody(req, limit) {
 /**
  * Express middleware serving imagor paths under its mount point, as imagor's
  * server does. `options` are the `Imagor` options (camelCase, including
- * `loader`, `cacheHeaderTtl`, `disableErrorBody`, `uploadLoaderEnable` ...),
+ * `httpLoaderBaseUrl`, `httpLoaderAllowedSources`, `cacheHeaderTtl`,
+ * `disableErrorBody`, `uploadLoaderEnable`, `loader` ...),
  * or pass a configured instance as `options.imagor`. `/` under the mount
  * point goes on to the next handler unless `basePathRedirect` is set.
  */
@@ -158,82 +156,4 @@ function imagorLocals(options = {}) {
   }
 }
 
-function hostAllowed(host, patterns) {
-  return patterns.some((p) => {
-    if (p === '*') return true
-    if (p.startsWith('*.')) return host.endsWith(p.slice(1)) || host === p.slice(2)
-    return host === p
-  })
-}
-
-/**
- * An `Imagor` loader that fetches sources over HTTP(S) (for `new Imagor({
- * loader })` or the middleware's `loader` option). With `baseUrl`, the image
- * key is a path under it (imagor's `HTTP_LOADER_BASE_URL`); without it the key
- * is a URL (`https://` by default) whose host must match `allowedSources`
- * (`'example.com'`, `'*.example.com'`, or `'*'`). 404 answers "not found";
- * other failures answer the origin's status. `timeout` (ms, default 10000)
- * and `maxBytes` (default unlimited) bound each load.
- */
-function httpLoader(options = {}) {
-  const { baseUrl, allowedSources, timeout = 10000, maxBytes = 0, headers = {} } = options
-  if (!baseUrl && !Array.isArray(allowedSources)) {
-    throw new TypeError('imagor/express: httpLoader needs a baseUrl or an allowedSources list')
-  }
-  const fail = (status, message) => Object.assign(new Error(message ?? http.STATUS_CODES[status] ?? 'error'), { status })
-  return async function load(key) {
-    let url
-    if (baseUrl) {
-      url = `${String(baseUrl).replace(/\/+$/, '')}/${key.replace(/^\/+/, '')}`
-    } else {
-      url = /^https?:\/\//i.test(key) ? key : `https://${key}`
-      let host
-      try {
-        host = new URL(url).hostname
-      } catch {
-        return null
-      }
-      if (!hostAllowed(host, allowedSources)) throw fail(403, 'http source not allowed')
-    }
-    // Redirects are followed by hand, each target checked as the first
-    // URL was: a redirect never reaches a host the options do not allow.
-    const firstHost = new URL(url).host
-    const signal = AbortSignal.timeout(timeout)
-    let res
-    for (let hops = 0; ; hops++) {
-      try {
-        res = await fetch(url, { headers, redirect: 'manual', signal })
-      } catch (e) {
-        if (e?.name === 'TimeoutError') throw fail(408, 'timeout')
-        throw fail(502, `imagor: cannot load ${url}: ${e?.cause?.code ?? e?.message ?? e}`)
-      }
-      const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null
-      if (location === null) break
-      if (hops >= MAX_REDIRECTS) throw fail(502, 'imagor: too many redirects')
-      const next = new URL(location, url)
-      const allowed = /^https?:$/.test(next.protocol) &&
-        (baseUrl ? next.host === firstHost : hostAllowed(next.hostname, allowedSources))
-      if (!allowed) throw fail(403, 'http source not allowed')
-      url = next.href
-    }
-    if (res.status === 404) return null
-    if (!res.ok) throw fail(res.status)
-    const length = Number(res.headers.get('content-length'))
-    if (maxBytes > 0 && length > maxBytes) throw fail(400, 'maximum size exceeded')
-    if (maxBytes <= 0) return Buffer.from(await res.arrayBuffer())
-    // Stop reading as soon as the body passes the limit.
-    const chunks = []
-    let size = 0
-    for await (const chunk of res.body) {
-      size += chunk.length
-      if (size > maxBytes) {
-        await res.body.cancel().catch(() => {})
-        throw fail(400, 'maximum size exceeded')
-      }
-      chunks.push(chunk)
-    }
-    return Buffer.concat(chunks)
-  }
-}
-
-module.exports = { imagorMiddleware, imagorUrl, imagorLocals, httpLoader }
+module.exports = { imagorMiddleware, imagorUrl, imagorLocals }

@@ -390,6 +390,79 @@ export interface ImagorOptions {
   /** Limit of each storage write. Default 20 s (`IMAGOR_SAVE_TIMEOUT`). */
   saveTimeout?: number | string
   /**
+   * No HTTP loader (`HTTP_LOADER_DISABLE`). Without it, image keys that
+   * are URLs are fetched by the core (after the other loaders), under
+   * the SSRF policy below.
+   */
+  httpLoaderDisable?: boolean
+  /**
+   * Hosts (globs on `host[:port]`, `'*.example.com'`) the HTTP loader
+   * may load from (`HTTP_LOADER_ALLOWED_SOURCES`). Empty: any host.
+   */
+  httpLoaderAllowedSources?: Array<string>
+  /**
+   * A regexp over the whole URL that also allows a source
+   * (`HTTP_LOADER_ALLOWED_SOURCE_REGEXP`).
+   */
+  httpLoaderAllowedSourceRegexp?: string
+  /** Image keys are paths under this URL (`HTTP_LOADER_BASE_URL`). */
+  httpLoaderBaseUrl?: string
+  /**
+   * Scheme of keys without one, `'https'`; `'nil'` refuses them
+   * (`HTTP_LOADER_DEFAULT_SCHEME`).
+   */
+  httpLoaderDefaultScheme?: string
+  /**
+   * `Accept` sent, and checked against the response's `Content-Type`
+   * (`HTTP_LOADER_ACCEPT`, `'*\/*'`).
+   */
+  httpLoaderAccept?: string
+  /** Request headers forwarded to the origin (`HTTP_LOADER_FORWARD_HEADERS`). */
+  httpLoaderForwardHeaders?: Array<string>
+  /**
+   * Forward the client's headers, except hop-by-hop ones, `Cookie` and
+   * `Authorization` (`HTTP_LOADER_FORWARD_CLIENT_HEADERS`).
+   */
+  httpLoaderForwardClientHeaders?: boolean
+  /** Deprecated alias of `httpLoaderForwardClientHeaders`. */
+  httpLoaderForwardAllHeaders?: boolean
+  /**
+   * Origin response headers passed on to the image response
+   * (`HTTP_LOADER_OVERRIDE_RESPONSE_HEADERS`).
+   */
+  httpLoaderOverrideResponseHeaders?: Array<string>
+  /**
+   * Largest source in bytes, enforced as the body streams; 0: none
+   * (`HTTP_LOADER_MAX_ALLOWED_SIZE`).
+   */
+  httpLoaderMaxAllowedSize?: number
+  /** Proxies, used in turn (`HTTP_LOADER_PROXY_URLS`). */
+  httpLoaderProxyUrls?: Array<string>
+  /**
+   * Hosts (globs) that go through the proxies; empty: all
+   * (`HTTP_LOADER_PROXY_ALLOWED_SOURCES`).
+   */
+  httpLoaderProxyAllowedSources?: Array<string>
+  /** Accept any TLS certificate (`HTTP_LOADER_INSECURE_SKIP_VERIFY_TRANSPORT`). */
+  httpLoaderInsecureSkipVerifyTransport?: boolean
+  /**
+   * Refuse loopback addresses; default true, unlike imagor
+   * (`HTTP_LOADER_BLOCK_LOOPBACK_NETWORKS`).
+   */
+  httpLoaderBlockLoopbackNetworks?: boolean
+  /**
+   * Refuse private addresses (10/8, 172.16/12, 192.168/16, 100.64/10,
+   * fc00::/7); default true (`HTTP_LOADER_BLOCK_PRIVATE_NETWORKS`).
+   */
+  httpLoaderBlockPrivateNetworks?: boolean
+  /**
+   * Refuse link-local addresses (cloud metadata); default true
+   * (`HTTP_LOADER_BLOCK_LINK_LOCAL_NETWORKS`).
+   */
+  httpLoaderBlockLinkLocalNetworks?: boolean
+  /** More networks to refuse, in CIDR notation (`HTTP_LOADER_BLOCK_NETWORKS`). */
+  httpLoaderBlockNetworks?: Array<string>
+  /**
    * Serve sources from this folder (`FILE_LOADER_BASE_DIR`). Empty: no
    * file loader.
    */

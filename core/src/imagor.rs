@@ -29,6 +29,8 @@ pub struct Imagor {
     pub(crate) result_style: Option<ResultStoragePathStyle>,
     /// Admission, coalescing and figures, shared by clones.
     pub(crate) control: Arc<crate::serve::Control>,
+    /// The HTTP loader (also in `loaders`), for its figures.
+    http: Option<crate::loader::HttpLoader>,
 }
 
 impl fmt::Debug for Imagor {
@@ -54,8 +56,10 @@ impl fmt::Debug for Imagor {
 
 impl Imagor {
     /// Validate `options`, start libvips, and set up what the options
-    /// enable, in imagor's order: the file loader, then the upload loader;
-    /// the file storage and the file result storage.
+    /// enable, in imagor's order: the file loader, the upload loader, then
+    /// the HTTP loader (last, as imagor's fallback; unless
+    /// `http_loader_disable`); the file storage and the file result
+    /// storage.
     pub fn new(options: Options) -> Result<Imagor> {
         options.validate()?;
         crate::vips::init()?;
@@ -76,6 +80,13 @@ impl Imagor {
                 form_field_name: options.upload_loader_form_field_name.clone(),
             })));
         }
+        let http = if options.http_loader_disable {
+            None
+        } else {
+            let http = crate::loader::HttpLoader::new(&options)?;
+            loaders.push(Arc::new(http.clone()));
+            Some(http)
+        };
         let file_storage = |dir: &str, prefix: &str, mkdir: &str, write: &str, expiration| {
             let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(
                 dir,
@@ -119,6 +130,7 @@ impl Imagor {
         };
         Ok(Imagor {
             control: Arc::new(crate::serve::Control::new(&options)),
+            http,
             opts: Arc::new(options),
             signer,
             loaders,
@@ -143,9 +155,11 @@ impl Imagor {
         self
     }
 
-    /// Add a loader (tried after the ones already configured).
+    /// Add a loader, tried after the ones already configured but before
+    /// the HTTP loader, which stays the last resort (imagor's fallback).
     pub fn with_loader(mut self, loader: Arc<dyn Loader>) -> Imagor {
-        self.loaders.push(loader);
+        let at = self.loaders.len() - usize::from(self.http.is_some());
+        self.loaders.insert(at, loader);
         self
     }
 
@@ -155,10 +169,15 @@ impl Imagor {
     }
 
     /// Figures of request handling so far: images processed, sources
-    /// loaded, result-storage hits, coalesced and rejected requests, and
-    /// the processing slots in use and waited for now.
+    /// loaded, result-storage hits, coalesced and rejected requests, the
+    /// processing slots in use and waited for now, and the HTTP loader's
+    /// fetches, bytes and failures.
     pub fn stats(&self) -> crate::serve::Stats {
-        self.control.stats()
+        let mut stats = self.control.stats();
+        if let Some(http) = &self.http {
+            stats.http = http.stats();
+        }
+        stats
     }
 
     /// Sign `path` with the configured secret.
@@ -170,7 +189,9 @@ impl Imagor {
         Ok(signer.sign(path.trim_start_matches('/')))
     }
 
-    /// Load `key` through the loaders in order; `NotFound` moves on.
+    /// Load `key` through the loaders in order; `NotFound` moves on. Each
+    /// loader gets `load_timeout`. Overlays (`image()`, `watermark()`) load
+    /// through here, under the same loaders and the same HTTP policy.
     pub fn load(&self, key: &str) -> Result<Vec<u8>> {
         if self.loaders.is_empty() {
             return Err(Error::NotFound);
@@ -383,7 +404,9 @@ fn parse_without_image(path: &str) -> Params {
 }
 
 /// The process-wide default instance used by [`crate::process`] and
-/// [`crate::meta`]: imagor's default limits, no loaders.
+/// [`crate::meta`]: imagor's default options (its limits; no file loader; the
+/// HTTP loader under the default SSRF policy, for `image()` / `watermark()`
+/// overlays that name URLs).
 pub(crate) fn default_imagor() -> Result<&'static Imagor> {
     static DEFAULT: OnceLock<std::result::Result<Imagor, Error>> = OnceLock::new();
     DEFAULT

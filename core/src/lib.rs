@@ -29,6 +29,7 @@ pub mod format;
 pub mod hasher;
 mod imagor;
 pub mod loader;
+mod net_runtime;
 mod ops;
 pub mod options;
 pub mod path;
@@ -54,7 +55,8 @@ pub use processor::{Meta, Output};
 pub use serve::Stats;
 
 /// Process `data` with an imagor path using the default options
-/// (imagor's limits, no loaders): `process(&jpeg, "fit-in/200x200/filters:format(webp)")`.
+/// (imagor's limits; overlays that name URLs load over HTTP under the
+/// default SSRF policy): `process(&jpeg, "fit-in/200x200/filters:format(webp)")`.
 pub fn process(data: &[u8], path: &str) -> Result<Output> {
     crate::imagor::default_imagor()?.process(data, path)
 }

@@ -111,6 +111,65 @@ pub struct Options {
     #[serde(with = "crate::duration::serde_go")]
     pub save_timeout: Duration,
 
+    /// No HTTP loader (`http-loader-disable`). Without it, image keys that
+    /// are URLs (or host names, with `http_loader_default_scheme`) are
+    /// fetched over HTTP(S), after every other loader.
+    pub http_loader_disable: bool,
+    /// Hosts the HTTP loader may load from, as globs matched against
+    /// `host[:port]` (`*.example.com`; `http-loader-allowed-sources`,
+    /// comma-separated there). Empty (with no regexp): any host.
+    pub http_loader_allowed_sources: Vec<String>,
+    /// A regexp over the whole URL that also allows a source, OR-combined
+    /// with the globs (`http-loader-allowed-source-regexp`). Must compile.
+    pub http_loader_allowed_source_regexp: String,
+    /// Prepended to every image key (`http-loader-base-url`): the key is a
+    /// path under it. Must be an absolute http(s) URL.
+    pub http_loader_base_url: String,
+    /// Scheme for keys without one (`http-loader-default-scheme`, `https`;
+    /// `nil` refuses such keys).
+    pub http_loader_default_scheme: String,
+    /// Sent as `Accept` and matched (globs) against the response's
+    /// `Content-Type`, else 406 (`http-loader-accept`, `*/*`).
+    pub http_loader_accept: String,
+    /// Request headers forwarded to the origin (`http-loader-forward-headers`).
+    pub http_loader_forward_headers: Vec<String>,
+    /// Forward all the client's request headers except hop-by-hop ones,
+    /// `Cookie` and `Authorization` (`http-loader-forward-client-headers`).
+    pub http_loader_forward_client_headers: bool,
+    /// Deprecated alias of `http_loader_forward_client_headers`
+    /// (`http-loader-forward-all-headers`).
+    pub http_loader_forward_all_headers: bool,
+    /// Origin response headers passed on to the image response, replacing
+    /// imagor's own (`http-loader-override-response-headers`, e.g.
+    /// `Cache-Control`).
+    pub http_loader_override_response_headers: Vec<String>,
+    /// Largest source in bytes, enforced on the decoded body as it streams
+    /// (`http-loader-max-allowed-size`); over it: 400 `maximum size
+    /// exceeded`. 0 means no limit.
+    pub http_loader_max_allowed_size: i64,
+    /// Proxy URLs (`http://user:pass@host:port`), used in turn
+    /// (`http-loader-proxy-urls`). Targets are still checked here.
+    pub http_loader_proxy_urls: Vec<String>,
+    /// Hosts (globs) whose requests go through the proxies; empty: all
+    /// (`http-loader-proxy-allowed-sources`).
+    pub http_loader_proxy_allowed_sources: Vec<String>,
+    /// Accept any TLS certificate (`http-loader-insecure-skip-verify-transport`).
+    pub http_loader_insecure_skip_verify_transport: bool,
+    /// Refuse loopback addresses: `127.0.0.0/8`, `0.0.0.0/8`, `::1`, `::`
+    /// (`http-loader-block-loopback-networks`). On by default, unlike imagor.
+    pub http_loader_block_loopback_networks: bool,
+    /// Refuse private addresses: `10/8`, `172.16/12`, `192.168/16`,
+    /// `100.64/10`, `fc00::/7` (`http-loader-block-private-networks`). On by
+    /// default, unlike imagor.
+    pub http_loader_block_private_networks: bool,
+    /// Refuse link-local addresses (cloud metadata): `169.254/16`,
+    /// `fe80::/10` (`http-loader-block-link-local-networks`). On by
+    /// default, unlike imagor.
+    pub http_loader_block_link_local_networks: bool,
+    /// More networks to refuse, in CIDR notation (`10.1.0.0/16`, `::1/128`;
+    /// `http-loader-block-networks`).
+    pub http_loader_block_networks: Vec<String>,
+
     /// Serve sources from this folder (`file-loader-base-dir`). Empty: no
     /// file loader.
     pub file_loader_base_dir: String,
@@ -226,6 +285,24 @@ impl Default for Options {
             request_timeout: Duration::from_secs(30),
             load_timeout: Duration::from_secs(20),
             save_timeout: Duration::from_secs(20),
+            http_loader_disable: false,
+            http_loader_allowed_sources: Vec::new(),
+            http_loader_allowed_source_regexp: String::new(),
+            http_loader_base_url: String::new(),
+            http_loader_default_scheme: "https".to_owned(),
+            http_loader_accept: "*/*".to_owned(),
+            http_loader_forward_headers: Vec::new(),
+            http_loader_forward_client_headers: false,
+            http_loader_forward_all_headers: false,
+            http_loader_override_response_headers: Vec::new(),
+            http_loader_max_allowed_size: 0,
+            http_loader_proxy_urls: Vec::new(),
+            http_loader_proxy_allowed_sources: Vec::new(),
+            http_loader_insecure_skip_verify_transport: false,
+            http_loader_block_loopback_networks: true,
+            http_loader_block_private_networks: true,
+            http_loader_block_link_local_networks: true,
+            http_loader_block_networks: Vec::new(),
             file_storage_base_dir: String::new(),
             file_storage_path_prefix: String::new(),
             file_storage_mkdir_permission: "0755".to_owned(),
@@ -306,6 +383,12 @@ impl Options {
             return bad("concurrency must not be negative");
         }
         self.signer_type.parse::<SignerAlg>()?;
+        // The HTTP loader's regexp, base URL, proxies and CIDRs must parse:
+        // imagor drops bad ones silently (a bad allow-list regexp then
+        // allows everything); we refuse to start instead.
+        if !self.http_loader_disable {
+            crate::loader::http::check_options(self)?;
+        }
         for (name, value) in [
             (
                 "file_storage_mkdir_permission",

@@ -30,7 +30,24 @@ impl Imagor {
     /// Start `work` off the JavaScript thread: the libuv pool, or the
     /// loader pool when a JavaScript loader may be called.
     fn start<W: Work>(&self, env: &Env, work: W) -> napi::Result<Unknown<'static>> {
-        let promise = if self.js_loader {
+        self.start_on(env, work, self.js_loader)
+    }
+
+    /// Start a job that loads sources by key (`serve`, `handle`): on the
+    /// loader pool also when the HTTP loader may wait on an origin, so slow
+    /// origins never hold libuv's small pool (fs, dns, zlib of the app).
+    fn start_loading<W: Work>(&self, env: &Env, work: W) -> napi::Result<Unknown<'static>> {
+        let waits = self.js_loader || !self.engine.options().http_loader_disable;
+        self.start_on(env, work, waits)
+    }
+
+    fn start_on<W: Work>(
+        &self,
+        env: &Env,
+        work: W,
+        loader_pool: bool,
+    ) -> napi::Result<Unknown<'static>> {
+        let promise = if loader_pool {
             loader::spawn(env, work)?.to_unknown()
         } else {
             env.spawn(OffThread::new(work))?
@@ -155,7 +172,7 @@ impl Imagor {
     #[napi(catch_unwind, ts_return_type = "Promise<ServeResult>")]
     pub fn serve(&self, env: Env, path: String) -> napi::Result<Unknown<'static>> {
         let engine = Arc::clone(&self.engine);
-        self.start(&env, Serve { engine, path })
+        self.start_loading(&env, Serve { engine, path })
     }
 
     /// Answer an HTTP request as imagor's server does (same status, headers
@@ -170,7 +187,7 @@ impl Imagor {
     pub fn handle(&self, env: Env, request: ImagorRequest) -> napi::Result<Unknown<'static>> {
         let engine = Arc::clone(&self.engine);
         let request = request.into_core();
-        self.start(&env, Handle { engine, request })
+        self.start_loading(&env, Handle { engine, request })
     }
 
     /// The signature of `path` with the configured secret and signer

@@ -8,7 +8,10 @@
 //!
 //! Jobs of an instance with a JavaScript loader run on this module's own
 //! threads ([`spawn`]), never on the libuv pool: they wait on JavaScript,
-//! and the loader itself (e.g. `fetch`) may need the libuv pool.
+//! and the loader itself (e.g. `fetch`) may need the libuv pool. So do the
+//! `serve` / `handle` jobs of an instance with the core's HTTP loader, which
+//! may wait on an origin (the fetch itself runs on the core's network
+//! runtime).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};

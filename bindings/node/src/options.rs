@@ -101,6 +101,55 @@ pub struct ImagorOptions {
     /// Limit of each storage write. Default 20 s (`IMAGOR_SAVE_TIMEOUT`).
     #[napi(ts_type = "number | string")]
     pub save_timeout: Option<String>,
+    /// No HTTP loader (`HTTP_LOADER_DISABLE`). Without it, image keys that
+    /// are URLs are fetched by the core (after the other loaders), under
+    /// the SSRF policy below.
+    pub http_loader_disable: Option<bool>,
+    /// Hosts (globs on `host[:port]`, `'*.example.com'`) the HTTP loader
+    /// may load from (`HTTP_LOADER_ALLOWED_SOURCES`). Empty: any host.
+    pub http_loader_allowed_sources: Option<Vec<String>>,
+    /// A regexp over the whole URL that also allows a source
+    /// (`HTTP_LOADER_ALLOWED_SOURCE_REGEXP`).
+    pub http_loader_allowed_source_regexp: Option<String>,
+    /// Image keys are paths under this URL (`HTTP_LOADER_BASE_URL`).
+    pub http_loader_base_url: Option<String>,
+    /// Scheme of keys without one, `'https'`; `'nil'` refuses them
+    /// (`HTTP_LOADER_DEFAULT_SCHEME`).
+    pub http_loader_default_scheme: Option<String>,
+    /// `Accept` sent, and checked against the response's `Content-Type`
+    /// (`HTTP_LOADER_ACCEPT`, `'*/*'`).
+    pub http_loader_accept: Option<String>,
+    /// Request headers forwarded to the origin (`HTTP_LOADER_FORWARD_HEADERS`).
+    pub http_loader_forward_headers: Option<Vec<String>>,
+    /// Forward the client's headers, except hop-by-hop ones, `Cookie` and
+    /// `Authorization` (`HTTP_LOADER_FORWARD_CLIENT_HEADERS`).
+    pub http_loader_forward_client_headers: Option<bool>,
+    /// Deprecated alias of `httpLoaderForwardClientHeaders`.
+    pub http_loader_forward_all_headers: Option<bool>,
+    /// Origin response headers passed on to the image response
+    /// (`HTTP_LOADER_OVERRIDE_RESPONSE_HEADERS`).
+    pub http_loader_override_response_headers: Option<Vec<String>>,
+    /// Largest source in bytes, enforced as the body streams; 0: none
+    /// (`HTTP_LOADER_MAX_ALLOWED_SIZE`).
+    pub http_loader_max_allowed_size: Option<i64>,
+    /// Proxies, used in turn (`HTTP_LOADER_PROXY_URLS`).
+    pub http_loader_proxy_urls: Option<Vec<String>>,
+    /// Hosts (globs) that go through the proxies; empty: all
+    /// (`HTTP_LOADER_PROXY_ALLOWED_SOURCES`).
+    pub http_loader_proxy_allowed_sources: Option<Vec<String>>,
+    /// Accept any TLS certificate (`HTTP_LOADER_INSECURE_SKIP_VERIFY_TRANSPORT`).
+    pub http_loader_insecure_skip_verify_transport: Option<bool>,
+    /// Refuse loopback addresses; default true, unlike imagor
+    /// (`HTTP_LOADER_BLOCK_LOOPBACK_NETWORKS`).
+    pub http_loader_block_loopback_networks: Option<bool>,
+    /// Refuse private addresses (10/8, 172.16/12, 192.168/16, 100.64/10,
+    /// fc00::/7); default true (`HTTP_LOADER_BLOCK_PRIVATE_NETWORKS`).
+    pub http_loader_block_private_networks: Option<bool>,
+    /// Refuse link-local addresses (cloud metadata); default true
+    /// (`HTTP_LOADER_BLOCK_LINK_LOCAL_NETWORKS`).
+    pub http_loader_block_link_local_networks: Option<bool>,
+    /// More networks to refuse, in CIDR notation (`HTTP_LOADER_BLOCK_NETWORKS`).
+    pub http_loader_block_networks: Option<Vec<String>>,
     /// Serve sources from this folder (`FILE_LOADER_BASE_DIR`). Empty: no
     /// file loader.
     pub file_loader_base_dir: Option<String>,

@@ -81,7 +81,8 @@ pub struct ImagorColor {
     pub b: u8,
 }
 
-/// The core instance with imagor's default options and no loaders.
+/// The core instance with imagor's default options (no file loader; the HTTP
+/// loader under the default SSRF policy).
 pub(crate) fn default_engine() -> Fallible<Arc<imagor::Imagor>> {
     static DEFAULT: OnceLock<Result<Arc<imagor::Imagor>, imagor::Error>> = OnceLock::new();
     DEFAULT

@@ -1,6 +1,7 @@
 // imagor/express with a real Express app on 127.0.0.1 (ephemeral ports):
-// file loader, HTTP origin loader, headers and error bodies as imagor's
-// server answers, and the URL helper for templates.
+// file loader, the core's HTTP loader against a local origin, headers and
+// error bodies as imagor's server answers, and the URL helper for templates.
+// (ssrf.test.mjs has the SSRF matrix.)
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, get as httpGet } from 'node:http'
@@ -11,7 +12,7 @@ import { after, before, test } from 'node:test'
 import { imagor, readTestdata, require, testdata } from './helpers.mjs'
 
 const express = require('express')
-const { imagorMiddleware, imagorLocals, imagorUrl, httpLoader } = require('imagor/express')
+const { imagorMiddleware, imagorLocals, imagorUrl } = require('imagor/express')
 const { sign, meta } = imagor
 
 const secret = 'express-secret'
@@ -45,8 +46,11 @@ before(async () => {
   app = express()
   app.set('views', testdata)
   app.use('/img', imagorMiddleware({ secret, fileLoaderBaseDir: testdata }))
-  app.use('/origin', imagorMiddleware({ unsafe: true, loader: httpLoader({ baseUrl: `${originBase}/photos` }), cacheHeaderTtl: 60, cacheHeaderSwr: 0 }))
-  app.use('/any', imagorMiddleware({ unsafe: true, loader: httpLoader({ allowedSources: ['127.0.0.1'] }) }))
+  // The local origin is on loopback, which the HTTP loader refuses unless
+  // told otherwise; the allowed sources keep it to that one origin.
+  const local = { httpLoaderBlockLoopbackNetworks: false, httpLoaderAllowedSources: [originBase.slice(7)] }
+  app.use('/origin', imagorMiddleware({ unsafe: true, ...local, httpLoaderBaseUrl: `${originBase}/photos`, cacheHeaderTtl: 60, cacheHeaderSwr: 0 }))
+  app.use('/any', imagorMiddleware({ unsafe: true, ...local }))
   app.use('/auto', imagorMiddleware({ unsafe: true, fileLoaderBaseDir: testdata, autoWebp: true, disableErrorBody: true }))
   resultDir = mkdtempSync(join(tmpdir(), 'imagor-express-rs-'))
   app.use('/rs', imagorMiddleware({ unsafe: true, fileLoaderBaseDir: testdata, fileResultStorageBaseDir: resultDir }))
@@ -126,7 +130,7 @@ test('errors answer with imagor JSON bodies and statuses', async () => {
   assert.equal((await fetch(`${base}/nothing-here`)).status, 404)
 })
 
-test('an HTTP origin through httpLoader', async () => {
+test('an HTTP origin through the core\'s HTTP loader', async () => {
   const res = await fetch(`${base}/origin/unsafe/fit-in/64x64/filters:format(png)/gopher.png`)
   assert.equal(res.status, 200)
   assert.equal(res.headers.get('cache-control'), 'public, s-maxage=60, max-age=60, no-transform')
@@ -139,7 +143,7 @@ test('an HTTP origin through httpLoader', async () => {
   assert.deepEqual(await missing.json(), { message: 'not found', status: 404 })
   const broken = await fetch(`${base}/origin/unsafe/10x10/broken.png`)
   assert.equal(broken.status, 500)
-  // Redirects are followed on the same origin only.
+  // Redirects are followed to allowed sources only.
   assert.equal((await fetch(`${base}/origin/unsafe/10x10/redirect-in.png`)).status, 200)
   const out = await fetch(`${base}/origin/unsafe/10x10/redirect-out.png`)
   assert.equal(out.status, 403)
@@ -244,5 +248,5 @@ test('middleware options are checked', () => {
   assert.throws(() => imagorMiddleware({ unsafe: true, maxWidht: 1 }), { name: 'TypeError', message: /maxWidht/ })
   assert.throws(() => imagorMiddleware({ unsafe: true, cacheHeaderTtl: -1 }), TypeError)
   assert.throws(() => imagorMiddleware({ imagor: new imagor.Imagor(), secret: 'x' }), TypeError)
-  assert.throws(() => httpLoader({}), TypeError)
+  assert.throws(() => imagorMiddleware({ httpLoaderAllowedSourceRegexp: '(' }), /httpLoaderAllowedSourceRegexp/)
 })

@@ -17,7 +17,7 @@ import {
   sign,
   verify,
 } from 'imagor'
-import { httpLoader, imagorLocals, imagorMiddleware, imagorUrl } from 'imagor/express'
+import { imagorLocals, imagorMiddleware, imagorUrl } from 'imagor/express'
 
 
 async function main(): Promise<void> {
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
       console.log(code, status, e.toJSON().message)
     }
   }
-  const mw = imagorMiddleware({ unsafe: true, loader: httpLoader({ baseUrl: 'http://127.0.0.1:1' }), cacheHeaderTtl: 60 })
+  const mw = imagorMiddleware({ unsafe: true, httpLoaderBaseUrl: 'http://127.0.0.1:1', httpLoaderBlockLoopbackNetworks: false, cacheHeaderTtl: 60 })
   const locals = imagorLocals({ secret: 'secret', baseUrl: '/img' })
   const link: string = imagorUrl({ secret: 'secret' })({ image: 'a.jpg', width: 10 })
   console.log(ok, type, url, mw, locals, link, im.options.maxWidth, Buffer.isBuffer(out))

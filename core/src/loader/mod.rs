@@ -7,14 +7,17 @@
 //! object storage) can wait without holding a thread; the synchronous entry
 //! points of [`crate::Imagor`] drive them to completion on the calling
 //! thread, within the request's load timeout and cancellation. [`FileLoader`]
-//! serves a folder as imagor's file loader does; any
+//! serves a folder as imagor's file loader does, [`HttpLoader`] fetches
+//! URLs under an SSRF policy; any
 //! `Fn(&str) -> Result<Vec<u8>>` is a (blocking) loader too. Plug more in
 //! with [`crate::Imagor::with_loader`].
 
 mod file;
+pub mod http;
 mod upload;
 
 pub use file::FileLoader;
+pub use http::HttpLoader;
 pub use upload::{UploadLoader, UploadLoaderOptions};
 
 use std::future::Future;

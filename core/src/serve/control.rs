@@ -34,6 +34,8 @@ pub struct Stats {
     pub in_flight: u64,
     /// Requests waiting for a processing slot now.
     pub queued: u64,
+    /// The HTTP loader's figures (zero without one).
+    pub http: crate::loader::http::HttpLoaderStats,
 }
 
 /// The shared load-control state of an instance.
@@ -85,6 +87,7 @@ impl Control {
             rejected: self.rejected.load(Ordering::Relaxed),
             in_flight,
             queued,
+            http: Default::default(),
         }
     }
 

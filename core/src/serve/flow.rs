@@ -313,6 +313,10 @@ impl Imagor {
                 Ok(_) => {}
                 Err(Error::Cancelled) => return (None, Err(Error::Cancelled)),
                 Err(e) if post && loader.name() == "upload" => upload = Some(e),
+                // The HTTP loader is the fallback: its "not found" for a key
+                // it only guessed was a URL does not mask what an earlier
+                // loader reported (imagor reports the last error).
+                Err(Error::NotFound) if loader.name() == "http" && last.is_some() => {}
                 Err(e) => last = Some(e),
             }
         }

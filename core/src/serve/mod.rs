@@ -11,7 +11,7 @@
 
 mod control;
 mod flow;
-mod headers;
+pub(crate) mod headers;
 mod pages;
 
 pub(crate) use control::Control;

@@ -81,6 +81,31 @@ pub fn options(c: &Config) -> Options {
         request_timeout: positive("imagor-request-timeout", d.request_timeout),
         load_timeout: positive("imagor-load-timeout", d.load_timeout),
         save_timeout: positive("imagor-save-timeout", d.save_timeout),
+        http_loader_disable: c.bool("http-loader-disable"),
+        http_loader_allowed_sources: csv(c.str("http-loader-allowed-sources")),
+        http_loader_allowed_source_regexp: c.str("http-loader-allowed-source-regexp").to_owned(),
+        http_loader_base_url: c.str("http-loader-base-url").to_owned(),
+        http_loader_default_scheme: match c.str("http-loader-default-scheme") {
+            "" => d.http_loader_default_scheme.clone(),
+            s => s.to_owned(),
+        },
+        http_loader_accept: match c.str("http-loader-accept") {
+            "" => d.http_loader_accept.clone(),
+            s => s.to_owned(),
+        },
+        http_loader_forward_headers: csv(c.str("http-loader-forward-headers")),
+        http_loader_forward_client_headers: c.bool("http-loader-forward-client-headers"),
+        http_loader_forward_all_headers: c.bool("http-loader-forward-all-headers"),
+        http_loader_override_response_headers: csv(c.str("http-loader-override-response-headers")),
+        http_loader_max_allowed_size: c.int("http-loader-max-allowed-size").max(0),
+        http_loader_proxy_urls: csv(c.str("http-loader-proxy-urls")),
+        http_loader_proxy_allowed_sources: csv(c.str("http-loader-proxy-allowed-sources")),
+        http_loader_insecure_skip_verify_transport: c
+            .bool("http-loader-insecure-skip-verify-transport"),
+        http_loader_block_loopback_networks: c.bool("http-loader-block-loopback-networks"),
+        http_loader_block_private_networks: c.bool("http-loader-block-private-networks"),
+        http_loader_block_link_local_networks: c.bool("http-loader-block-link-local-networks"),
+        http_loader_block_networks: c.cidrs("http-loader-block-networks"),
         file_loader_base_dir: c.str("file-loader-base-dir").to_owned(),
         file_loader_path_prefix: c.str("file-loader-path-prefix").to_owned(),
         file_safe_chars: c.str("file-safe-chars").to_owned(),
@@ -130,7 +155,6 @@ pub fn options(c: &Config) -> Options {
 /// Flags imagor has that this server accepts (so that existing command
 /// lines start) but does not act on yet, by name prefix.
 const NOT_IN_EFFECT: &[&str] = &[
-    "http-loader-",
     "aws-",
     "s3-",
     "gcloud-",
@@ -144,26 +168,23 @@ const NOT_IN_EFFECT: &[&str] = &[
 ];
 
 /// One warning per flag that is set (by flag, environment or file) but not
-/// in effect, and one for imagor's HTTP loader, which imagor enables by
-/// default and this server does not have yet.
+/// in effect.
 pub fn not_in_effect(c: &Config) -> Vec<String> {
-    let mut out: Vec<String> = c
-        .iter()
+    c.iter()
         .filter(|(flag, _, _)| {
-            flag.name != "http-loader-disable"
-                && NOT_IN_EFFECT.iter().any(|p| flag.name.starts_with(p))
-                && c.is_set(flag.name)
+            NOT_IN_EFFECT.iter().any(|p| flag.name.starts_with(p)) && c.is_set(flag.name)
         })
         .map(|(flag, _, _)| format!("-{} is accepted but not in effect yet: ignored", flag.name))
-        .collect();
-    if !c.bool("http-loader-disable") {
-        out.push(
-            "no HTTP loader yet: image keys that are URLs are not found \
-             (imagor loads them; pass -http-loader-disable to silence this)"
-                .to_owned(),
-        );
-    }
-    out
+        .collect()
+}
+
+/// A comma-separated flag value as a list (trimmed, empty entries dropped).
+fn csv(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// imagor keeps the default when a permission does not parse.
@@ -293,14 +314,41 @@ mod tests {
         );
         let w = not_in_effect(&c);
         assert_eq!(w.len(), 2, "{w:?}");
+        assert!(!w.iter().any(|m| m.contains("http-loader")));
         assert!(w.iter().any(|m| m.starts_with("-s3-loader-bucket ")));
         assert!(w.iter().any(|m| m.starts_with("-vips-cache-size ")));
     }
 
     #[test]
-    fn the_missing_http_loader_is_mentioned_unless_disabled() {
-        let w = not_in_effect(&config(&["-imagor-unsafe"], &[]));
-        assert_eq!(w.len(), 1);
-        assert!(w[0].contains("HTTP loader"));
+    fn http_loader_flags_are_in_effect() {
+        let c = config(
+            &[
+                "-imagor-unsafe",
+                "-http-loader-allowed-sources",
+                "*.example.com, cdn.test",
+                "-http-loader-block-loopback-networks=false",
+                "-http-loader-block-networks=10.0.0.0/8,::1/128",
+                "-http-loader-forward-all-headers",
+                "-imagor-load-timeout=5s",
+            ],
+            &[("HTTP_LOADER_MAX_ALLOWED_SIZE", "1000")],
+        );
+        assert!(not_in_effect(&c).is_empty());
+        let o = options(&c);
+        assert_eq!(o.http_loader_allowed_sources, ["*.example.com", "cdn.test"]);
+        assert!(!o.http_loader_block_loopback_networks);
+        assert!(o.http_loader_block_private_networks);
+        assert!(o.http_loader_block_link_local_networks);
+        assert_eq!(o.http_loader_block_networks, ["10.0.0.0/8", "::1/128"]);
+        assert!(o.http_loader_forward_all_headers);
+        assert_eq!(o.http_loader_max_allowed_size, 1000);
+        assert_eq!(o.load_timeout, Duration::from_secs(5));
+        assert_eq!(o.request_timeout, Duration::from_secs(30));
+        // Defaults: every class blocked, imagor's scheme and accept.
+        let d = options(&config(&["-imagor-unsafe"], &[]));
+        assert!(d.http_loader_block_loopback_networks && d.http_loader_block_private_networks);
+        assert_eq!(d.http_loader_default_scheme, "https");
+        assert_eq!(d.http_loader_accept, "*/*");
+        assert_eq!(d.load_timeout, Duration::from_secs(20));
     }
 }

@@ -2,13 +2,15 @@
 //! `<namespace>_http_request_duration_seconds{code,method}` of every
 //! request, plus the figures of request handling ([`crate::Stats`]: images
 //! processed, sources loaded, result-storage hits, coalesced and rejected
-//! requests, processing slots in use and waited for), served on
+//! requests, processing slots in use and waited for; the HTTP loader's
+//! fetches, bytes and failures by class), served on
 //! `-prometheus-bind` at `-prometheus-path`.
 
 use std::sync::{Arc, Mutex};
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::Stats;
@@ -35,6 +37,35 @@ struct Figures {
     rejected: IntCounter,
     in_flight: IntGauge,
     queued: IntGauge,
+    http_fetches: IntCounter,
+    http_bytes: IntCounter,
+    /// By `class`: the [`crate::loader::http::HttpLoaderStats`] failure
+    /// fields.
+    http_errors: IntCounterVec,
+}
+
+/// The failure classes of the HTTP loader, as `class` label values.
+const HTTP_ERROR_CLASSES: [&str; 7] = [
+    "blocked",
+    "not_allowed",
+    "too_large",
+    "timeout",
+    "not_found",
+    "failed",
+    "cancelled",
+];
+
+/// The failure counts of `s` in [`HTTP_ERROR_CLASSES`] order.
+fn http_errors(s: &crate::loader::http::HttpLoaderStats) -> [u64; 7] {
+    [
+        s.blocked,
+        s.not_allowed,
+        s.too_large,
+        s.timeouts,
+        s.not_found,
+        s.failed,
+        s.cancelled,
+    ]
 }
 
 impl Metrics {
@@ -86,6 +117,27 @@ impl Metrics {
         };
         let in_flight = gauge("process_in_flight", "Requests holding a processing slot")?;
         let queued = gauge("process_queued", "Requests waiting for a processing slot")?;
+        let http_fetches = counter(
+            "http_loader_fetches_total",
+            "Loads the HTTP loader sent towards an origin",
+        )?;
+        let http_bytes = counter(
+            "http_loader_bytes_total",
+            "Body bytes the HTTP loader received",
+        )?;
+        let http_errors = IntCounterVec::new(
+            opts(
+                "http_loader_errors_total",
+                "HTTP loader loads that failed, by class (blocked: address policy; \
+                 not_allowed: allowed sources; too_large; timeout; not_found; failed; \
+                 cancelled: given up by the request)",
+            ),
+            &["class"],
+        )?;
+        self.registry.register(Box::new(http_errors.clone()))?;
+        for class in HTTP_ERROR_CLASSES {
+            http_errors.with_label_values(&[class]);
+        }
         self.figures = Some(Figures {
             source,
             last: Mutex::new(Stats::default()),
@@ -96,6 +148,9 @@ impl Metrics {
             rejected,
             in_flight,
             queued,
+            http_fetches,
+            http_bytes,
+            http_errors,
         });
         Ok(self)
     }
@@ -142,6 +197,16 @@ impl Figures {
         self.in_flight
             .set(now.in_flight.min(i64::MAX as u64) as i64);
         self.queued.set(now.queued.min(i64::MAX as u64) as i64);
+        add(&self.http_fetches, now.http.fetches, last.http.fetches);
+        add(&self.http_bytes, now.http.bytes, last.http.bytes);
+        let (new, old) = (http_errors(&now.http), http_errors(&last.http));
+        for (i, class) in HTTP_ERROR_CLASSES.iter().enumerate() {
+            add(
+                &self.http_errors.with_label_values(&[class]),
+                new[i],
+                old[i],
+            );
+        }
         *last = now;
     }
 }

@@ -187,6 +187,24 @@ class _Options(TypedDict, total=False):
     request_timeout: Union[str, float]
     load_timeout: Union[str, float]
     save_timeout: Union[str, float]
+    http_loader_disable: bool
+    http_loader_allowed_sources: List[str]
+    http_loader_allowed_source_regexp: str
+    http_loader_base_url: str
+    http_loader_default_scheme: str
+    http_loader_accept: str
+    http_loader_forward_headers: List[str]
+    http_loader_forward_client_headers: bool
+    http_loader_forward_all_headers: bool
+    http_loader_override_response_headers: List[str]
+    http_loader_max_allowed_size: int
+    http_loader_proxy_urls: List[str]
+    http_loader_proxy_allowed_sources: List[str]
+    http_loader_insecure_skip_verify_transport: bool
+    http_loader_block_loopback_networks: bool
+    http_loader_block_private_networks: bool
+    http_loader_block_link_local_networks: bool
+    http_loader_block_networks: List[str]
     file_loader_base_dir: str
     file_loader_path_prefix: str
     file_safe_chars: str

@@ -177,6 +177,12 @@ use Group::{Aws, Core, File, GCloud, HttpLoader, Other, Prometheus, Server, Uplo
 /// likewise `0` for `imagor-request-timeout`, `imagor-cache-header-ttl` and
 /// `imagor-cache-header-swr` keeps their defaults. The code that builds the
 /// app applies that rule, not this table.
+///
+/// Deliberate deviation: `http-loader-block-loopback-networks`,
+/// `http-loader-block-private-networks` and
+/// `http-loader-block-link-local-networks` default to `true` (imagor:
+/// `false`), so the HTTP loader refuses those networks unless an operator
+/// lifts a class with `=false`; `-h` prints `(default true)` for them.
 #[rustfmt::skip]
 pub static FLAGS: [Flag; 152] = [
     // Core (24 flags)
@@ -252,9 +258,9 @@ pub static FLAGS: [Flag; 152] = [
     flag(HttpLoader, STR, "http-loader-accept", "*/*", "HTTP Loader set request Accept header and validate response Content-Type header"),
     flag(HttpLoader, STR, "http-loader-proxy-urls", "", "HTTP Loader Proxy URLs. Enable HTTP Loader proxy only if this value present. Accept csv of proxy urls e.g. http://user:pass@host:port,http://user:pass@host:port"),
     flag(HttpLoader, STR, "http-loader-proxy-allowed-sources", "", "HTTP Loader Proxy allowed hosts that enable proxy transport, if proxy URLs are set. Accept csv wth glob pattern e.g. *.google.com,*.github.com."),
-    flag(HttpLoader, BOOL, "http-loader-block-loopback-networks", "false", "HTTP Loader rejects connections to loopback network IP addresses."),
-    flag(HttpLoader, BOOL, "http-loader-block-private-networks", "false", "HTTP Loader rejects connections to private network IP addresses."),
-    flag(HttpLoader, BOOL, "http-loader-block-link-local-networks", "false", "HTTP Loader rejects connections to link local network IP addresses."),
+    flag(HttpLoader, BOOL, "http-loader-block-loopback-networks", "true", "HTTP Loader rejects connections to loopback network IP addresses."),
+    flag(HttpLoader, BOOL, "http-loader-block-private-networks", "true", "HTTP Loader rejects connections to private network IP addresses."),
+    flag(HttpLoader, BOOL, "http-loader-block-link-local-networks", "true", "HTTP Loader rejects connections to link local network IP addresses."),
     flag(HttpLoader, BOOL, "http-loader-disable", "false", "Disable HTTP Loader"),
     flag(HttpLoader, CIDR, "http-loader-block-networks", "", "HTTP Loader rejects connections to link local network IP addresses. This options takes a comma separated list of networks in CIDR notation e.g. ::1/128,127.0.0.0/8."),
     // Vips (23 flags)

@@ -1,0 +1,356 @@
+//! One load: the request headers, the request with redirects followed by
+//! hand (each hop checked), the response checks and the body read under
+//! the size limit. Runs on the network runtime.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Response, StatusCode};
+use url::Url;
+
+use super::resolver::{resolve_all_allowed, LookupFailed, ResolveError};
+use super::source::{content_type_accepted, is_allowed};
+use super::{Blocked, Inner, MAX_REDIRECTS, USER_AGENT};
+use crate::blob::{Blob, Stat};
+use crate::error::{Error, Result};
+use crate::request::Request;
+
+/// Headers never forwarded from the client: hop-by-hop ones, those the
+/// client library sets itself, and (for "forward all") credentials.
+const NEVER_FORWARDED: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+    "proxy-authorization",
+    "accept-encoding",
+];
+
+/// Credentials "forward all client headers" leaves out (name them in
+/// `http_loader_forward_headers` to forward them).
+const NOT_FORWARDED_BY_STAR: &[&str] = &["cookie", "authorization"];
+
+/// Headers dropped when a redirect leaves the origin.
+const CROSS_ORIGIN_DROPPED: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
+    Some((
+        HeaderName::from_bytes(name.as_bytes()).ok()?,
+        HeaderValue::from_str(value).ok()?,
+    ))
+}
+
+/// imagor's `newRequest` headers: its user agent and `Accept`, then the
+/// forwarded client headers (`*`: all of the client's, replacing those).
+pub(super) fn request_headers(inner: &Inner, request: Option<&Request>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let set = |h: &mut HeaderMap, name: &str, value: &str| {
+        if let Some((n, v)) = header(name, value) {
+            h.insert(n, v);
+        }
+    };
+    set(&mut h, "user-agent", USER_AGENT);
+    set(&mut h, "accept", &inner.accept);
+    let Some(req) = request else {
+        return h;
+    };
+    for name in &inner.forward {
+        if name == "*" {
+            h.clear();
+            for (k, v) in &req.headers {
+                let k = k.to_ascii_lowercase();
+                if NEVER_FORWARDED.contains(&k.as_str())
+                    || NOT_FORWARDED_BY_STAR.contains(&k.as_str())
+                {
+                    continue;
+                }
+                if let Some((n, v)) = header(&k, v) {
+                    h.append(n, v);
+                }
+            }
+            break;
+        }
+        if NEVER_FORWARDED.contains(&name.as_str()) {
+            continue;
+        }
+        if let Some(v) = req.header(name) {
+            set(&mut h, name, v);
+        }
+    }
+    h
+}
+
+/// GET `url` and read the image.
+pub(super) async fn get(inner: &Inner, url: Url, headers: HeaderMap) -> Result<Blob> {
+    let (resp, final_url) = send(inner, Method::GET, url, headers).await?;
+    check_status(resp.status())?;
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    // A missing Content-Type is let through (the bytes are sniffed);
+    // imagor refuses it unless an Accept pattern matches "".
+    if !content_type.is_empty() && !content_type_accepted(&content_type, &inner.accepts) {
+        return Err(Error::unsupported());
+    }
+    let mut passed_on = Vec::new();
+    for name in &inner.override_response {
+        if let Some(v) = resp
+            .headers()
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+        {
+            if !v.is_empty() {
+                passed_on.push((canonical(name), v.to_owned()));
+            }
+        }
+    }
+    let data = read_body(resp, inner, &final_url).await?;
+    let mut blob = Blob::new(data);
+    if !content_type.is_empty() {
+        blob.content_type = Some(content_type);
+    }
+    blob.headers = passed_on;
+    Ok(blob)
+}
+
+/// HEAD `url` for imagor's modified-time check: `NotFound` unless the
+/// origin gives a `Last-Modified`.
+pub(super) async fn stat(inner: Arc<Inner>, url: Url, headers: HeaderMap) -> Result<Stat> {
+    let (resp, _) = send(&inner, Method::HEAD, url, headers).await?;
+    check_status(resp.status())?;
+    let h = resp.headers();
+    let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let modified = text("last-modified")
+        .and_then(|t| crate::serve::headers::parse_http_date(&t))
+        .filter(|s| *s > 0)
+        .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s as u64))
+        .ok_or(Error::NotFound)?;
+    Ok(Stat {
+        size: text("content-length")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0),
+        modified: Some(modified),
+        etag: text("etag"),
+    })
+}
+
+/// imagor: an origin status of 400 and up is the error (404 is
+/// `NotFound`); anything below is a success.
+fn check_status(status: StatusCode) -> Result<()> {
+    if status == StatusCode::NOT_FOUND {
+        return Err(Error::NotFound);
+    }
+    if status.as_u16() >= 400 {
+        let text = status.canonical_reason().unwrap_or("");
+        return Err(Error::from_status(text, status.as_u16()));
+    }
+    Ok(())
+}
+
+/// `Cache-Control` for `cache-control` (Go's canonical header form).
+fn canonical(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A 403 for a refused address.
+pub(super) fn blocked(b: Blocked, url: &Url) -> Error {
+    Error::Status {
+        message: format!("unauthorized request: {b} blocked: {url}"),
+        status: 403,
+    }
+}
+
+/// Check a hop's target before any connection: the scheme, an IP literal
+/// against the policy, and for a proxied request the target's addresses
+/// (the proxy resolves the name itself).
+async fn check_target(inner: &Inner, url: &Url) -> Result<()> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::invalid());
+    }
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(url::Host::Domain(_)) => None,
+        None => return Err(Error::invalid()),
+    };
+    if let Some(ip) = ip {
+        return inner.policy.check(ip).map_err(|b| blocked(b, url));
+    }
+    if inner.proxied(url) {
+        let host = url.host_str().unwrap_or("");
+        match resolve_all_allowed(inner.resolver.as_ref(), &inner.policy, host).await {
+            Ok(()) => {}
+            Err(ResolveError::Blocked(b)) => return Err(blocked(b, url)),
+            Err(ResolveError::Io(e)) => return Err(dial_error(&e.to_string(), url)),
+        }
+    }
+    Ok(())
+}
+
+/// Send `method url`, following up to [`MAX_REDIRECTS`] redirects by hand:
+/// each hop is checked against the allowed sources and the address policy
+/// before it is requested. Returns the final response and its URL.
+async fn send(
+    inner: &Inner,
+    mut method: Method,
+    mut url: Url,
+    mut headers: HeaderMap,
+) -> Result<(Response, Url)> {
+    let client = inner.client()?;
+    for hop in 0..=MAX_REDIRECTS {
+        check_target(inner, &url).await?;
+        let resp = client
+            .request(method.clone(), url.clone())
+            .headers(headers.clone())
+            .send()
+            .await
+            .map_err(|e| request_error(&e, &url))?;
+        let status = resp.status();
+        if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+            return Ok((resp, url));
+        }
+        let Some(location) = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Ok((resp, url));
+        };
+        if hop == MAX_REDIRECTS {
+            break;
+        }
+        let mut next = url.join(location).map_err(|_| Error::Status {
+            message: format!("failed to parse Location header {location:?}: {url}"),
+            status: 500,
+        })?;
+        next.set_fragment(None);
+        if !is_allowed(&next, &inner.rules.allowed) {
+            return Err(Error::SourceNotAllowed);
+        }
+        if next.origin() != url.origin() {
+            for name in CROSS_ORIGIN_DROPPED {
+                headers.remove(*name);
+            }
+        }
+        if status == StatusCode::SEE_OTHER && method != Method::HEAD {
+            method = Method::GET;
+        }
+        url = next;
+    }
+    Err(Error::Status {
+        message: format!("stopped after {MAX_REDIRECTS} redirects: {url}"),
+        status: 500,
+    })
+}
+
+/// The messages of an error and its sources, joined by `: `, and what the
+/// address policy or the resolver said, if that was the cause.
+fn chain(e: &(dyn std::error::Error + 'static)) -> (String, Option<Blocked>, Option<String>) {
+    let mut parts = vec![e.to_string()];
+    let (mut blocked, mut lookup) = (None, None);
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        if let Some(b) = s.downcast_ref::<Blocked>() {
+            blocked = Some(*b);
+        }
+        if let Some(l) = s.downcast_ref::<LookupFailed>() {
+            lookup = Some(l.to_string());
+        }
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    (parts.join(": "), blocked, lookup)
+}
+
+/// imagor's 404 for an origin that cannot be reached (`dial tcp: ...`).
+fn dial_error(detail: &str, url: &Url) -> Error {
+    Error::Status {
+        message: format!("dial tcp: {detail}: {url}"),
+        status: 404,
+    }
+}
+
+/// Map a reqwest error as imagor maps Go's: a refused address is 403, a
+/// timeout 408, a connection failure 404 (`dial tcp: ...`), the rest 500.
+fn request_error(e: &reqwest::Error, url: &Url) -> Error {
+    let (text, blocked_by, lookup) = chain(e);
+    if let Some(b) = blocked_by {
+        return blocked(b, url);
+    }
+    if let Some(lookup) = lookup {
+        return dial_error(&lookup, url);
+    }
+    if e.is_timeout() {
+        return Error::timeout();
+    }
+    if e.is_connect() {
+        // The innermost cause says what failed (refused, no such host).
+        let detail = text.rsplit(": ").next().unwrap_or(&text).to_owned();
+        return dial_error(&detail, url);
+    }
+    Error::Internal(format!("Get \"{url}\": {text}"))
+}
+
+/// Read the (decoded) body, refusing it as soon as it passes the size
+/// limit (0: none): at most that many bytes are ever kept.
+async fn read_body(mut resp: Response, inner: &Inner, url: &Url) -> Result<Vec<u8>> {
+    let max = inner.max_size;
+    if max > 0 && resp.content_length().is_some_and(|n| n > max) {
+        return Err(Error::MaxSizeExceeded);
+    }
+    let hint = resp
+        .content_length()
+        .unwrap_or(0)
+        .min(if max > 0 { max } else { 64 << 20 });
+    let mut data = Vec::with_capacity(hint as usize);
+    loop {
+        let chunk = resp.chunk().await.map_err(|e| {
+            if e.is_timeout() {
+                Error::timeout()
+            } else {
+                Error::Internal(format!("Get \"{url}\": {}", chain(&e).0))
+            }
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(data);
+        };
+        inner.stats.bytes(chunk.len());
+        if max > 0 && (data.len() + chunk.len()) as u64 > max {
+            return Err(Error::MaxSizeExceeded);
+        }
+        data.extend_from_slice(&chunk);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_canonical() {
+        assert_eq!(canonical("cache-control"), "Cache-Control");
+        assert_eq!(canonical("X-FOO-bar"), "X-Foo-Bar");
+        assert_eq!(canonical("etag"), "Etag");
+    }
+}

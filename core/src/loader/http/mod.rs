@@ -1,0 +1,437 @@
+//! imagor's HTTP loader (`loader/httploader`), with an SSRF policy that is
+//! on by default.
+//!
+//! An image key (`https://example.com/a.jpg`, `example.com/a.jpg` with the
+//! default scheme, or a path under the base URL) is fetched with reqwest
+//! (rustls, connection reuse, gzip/deflate decoding) on the core's network
+//! runtime ([`crate::net_runtime`]), so it works from any thread.
+//!
+//! Every imagor option is honoured: allowed sources (host globs) and an
+//! allowed-source regexp (OR-combined), base URL, default scheme (`nil`
+//! disables it), `Accept` (sent, and checked against the response's
+//! `Content-Type`), forwarded request headers, response headers passed on
+//! to the image response, a maximum size, proxies (for the hosts of the
+//! proxy allow-list), insecure TLS, and imagor's user agent.
+//!
+//! Safety, beyond imagor:
+//! - loopback, private and link-local addresses are refused by default
+//!   ([`NetworkPolicy`]; each class can be lifted), checked after DNS
+//!   resolution on every connection (the checked answer is the address
+//!   used), on IP literals before any connection, on every redirect hop
+//!   (which also re-checks the allowed sources; at most 10 hops), and for
+//!   the target of a proxied request (resolved and checked here, since the
+//!   proxy resolves it again). A refused address answers 403 with the
+//!   message `unauthorized request: <kind> blocked: <url>` (kind:
+//!   `loopback address`, `private network address`, `link-local
+//!   address`, `multicast, broadcast or reserved address`, `address in a
+//!   blocked network`);
+//! - the size limit is enforced on the decoded body as it streams, not
+//!   only on `Content-Length`: past it the transfer stops (nothing beyond
+//!   the limit is kept) with imagor's 400 `maximum size exceeded`.
+
+mod fetch;
+pub mod policy;
+mod resolver;
+pub mod source;
+mod stats;
+
+pub use policy::{Blocked, NetworkPolicy};
+pub use resolver::{Resolver, SystemResolver};
+pub use stats::HttpLoaderStats;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use regex::Regex;
+use url::Url;
+
+use super::{BoxFuture, LoadContext, Loader};
+use crate::blob::{Blob, Stat};
+use crate::error::{Error, Result};
+use crate::options::Options;
+use source::{AllowedSource, UrlRules};
+
+/// The `User-Agent` of the loader's requests: imagor's.
+pub const USER_AGENT: &str = "imagor/1.9.5";
+
+/// Most redirects followed for one load (as Go's HTTP client).
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Loads image keys over HTTP(S). Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct HttpLoader {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) rules: UrlRules,
+    pub(crate) policy: NetworkPolicy,
+    pub(crate) accept: String,
+    pub(crate) accepts: Vec<String>,
+    /// Lower-case header names to forward; `*` forwards the client's.
+    pub(crate) forward: Vec<String>,
+    pub(crate) override_response: Vec<String>,
+    /// 0: no limit.
+    pub(crate) max_size: u64,
+    pub(crate) proxies: Vec<Url>,
+    pub(crate) proxy_allowed: Vec<AllowedSource>,
+    next_proxy: AtomicUsize,
+    insecure: bool,
+    pub(crate) resolver: Arc<dyn Resolver>,
+    /// 0 for the system resolver, else the custom resolver's address.
+    resolver_id: usize,
+    /// The client of the network runtime's current generation.
+    client: Mutex<Option<(u64, reqwest::Client)>>,
+    /// Fetches, bytes and failures (shared with loaders derived from it).
+    pub(crate) stats: Arc<stats::Counters>,
+}
+
+impl std::fmt::Debug for HttpLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("HttpLoader")
+            .field("base_url", &i.rules.base_url.as_ref().map(Url::as_str))
+            .field("default_scheme", &i.rules.default_scheme)
+            .field("allowed_sources", &i.rules.allowed.len())
+            .field("policy", &i.policy)
+            .field("max_size", &i.max_size)
+            .field("proxies", &i.proxies.len())
+            .finish()
+    }
+}
+
+/// Split csv entries of a list option, trimmed, empty ones dropped.
+fn csv(list: &[String]) -> impl Iterator<Item = &str> {
+    list.iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The CIDR list of `http_loader_block_networks`, or a 400 naming the bad
+/// entry.
+pub fn parse_networks(list: &[String]) -> Result<Vec<ipnet::IpNet>> {
+    csv(list)
+        .map(|s| {
+            s.parse::<ipnet::IpNet>().map(|n| n.trunc()).map_err(|_| {
+                Error::invalid_msg(format!(
+                    "invalid options: http_loader_block_networks: invalid CIDR address: {s}"
+                ))
+            })
+        })
+        .collect()
+}
+
+impl HttpLoader {
+    /// The loader the `http_loader_*` options describe (whether or not
+    /// `http_loader_disable` is set). Fails with a 400 on a regexp, base
+    /// URL, proxy URL or CIDR that does not parse (imagor ignores them
+    /// silently, which can leave "allow everything").
+    pub fn new(o: &Options) -> Result<HttpLoader> {
+        let loader = HttpLoader {
+            inner: Arc::new(inner_of(o)?),
+        };
+        // Start the runtime and build the client now, not on the first
+        // request (rustls' root store takes a moment).
+        loader.inner.client()?;
+        Ok(loader)
+    }
+
+    /// The same loader resolving names with `resolver` (its answers are
+    /// still filtered by the address policy).
+    pub fn with_resolver(self, resolver: Arc<dyn Resolver>) -> Result<HttpLoader> {
+        let i = &self.inner;
+        let inner = Inner {
+            rules: i.rules.clone(),
+            policy: i.policy.clone(),
+            accept: i.accept.clone(),
+            accepts: i.accepts.clone(),
+            forward: i.forward.clone(),
+            override_response: i.override_response.clone(),
+            max_size: i.max_size,
+            proxies: i.proxies.clone(),
+            proxy_allowed: i.proxy_allowed.clone(),
+            next_proxy: AtomicUsize::new(0),
+            insecure: i.insecure,
+            resolver_id: Arc::as_ptr(&resolver) as *const () as usize,
+            resolver,
+            client: Mutex::new(None),
+            stats: i.stats.clone(),
+        };
+        inner.client()?;
+        Ok(HttpLoader {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The URL `key` is fetched from, after the base URL, the default
+    /// scheme and the allowed sources (no network access).
+    pub fn url_of(&self, key: &str) -> Result<Url> {
+        self.inner.rules.url_of(key)
+    }
+
+    /// The address policy in effect.
+    pub fn policy(&self) -> &NetworkPolicy {
+        &self.inner.policy
+    }
+
+    /// Fetches, bytes received and failures by class so far.
+    pub fn stats(&self) -> HttpLoaderStats {
+        self.inner.stats.snapshot()
+    }
+}
+
+/// Check the `http_loader_*` options without building a loader (what
+/// [`Options::validate`] calls).
+pub(crate) fn check_options(o: &Options) -> Result<()> {
+    inner_of(o).map(|_| ())
+}
+
+fn inner_of(o: &Options) -> Result<Inner> {
+    let bad = |what: &str| Error::invalid_msg(format!("invalid options: {what}"));
+    let mut allowed = source::host_patterns(&o.http_loader_allowed_sources);
+    let re = o.http_loader_allowed_source_regexp.trim();
+    if !re.is_empty() {
+        let re =
+            Regex::new(re).map_err(|e| bad(&format!("http_loader_allowed_source_regexp: {e}")))?;
+        allowed.push(AllowedSource::Regex(re));
+    }
+    let base_url = match o.http_loader_base_url.trim() {
+        "" => None,
+        text => Some(
+            Url::parse(text)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "http_loader_base_url {text:?} is not an absolute http(s) URL"
+                    ))
+                })?,
+        ),
+    };
+    let default_scheme = match o.http_loader_default_scheme.trim() {
+        "" => Some("https".to_owned()),
+        s if s.eq_ignore_ascii_case("nil") => None,
+        s => Some(s.to_owned()),
+    };
+    let proxies = csv(&o.http_loader_proxy_urls)
+        .map(|p| {
+            Url::parse(p)
+                .ok()
+                .filter(|u| u.has_host())
+                .ok_or_else(|| bad(&format!("http_loader_proxy_urls: {p:?} is not a URL")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let accept = match o.http_loader_accept.trim() {
+        "" => "*/*".to_owned(),
+        a => a.to_owned(),
+    };
+    let mut forward: Vec<String> = csv(&o.http_loader_forward_headers)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if o.http_loader_forward_client_headers || o.http_loader_forward_all_headers {
+        forward = vec!["*".to_owned()];
+    }
+    let inner = Inner {
+        rules: UrlRules {
+            base_url,
+            default_scheme,
+            allowed,
+        },
+        policy: NetworkPolicy {
+            block_loopback: o.http_loader_block_loopback_networks,
+            block_private: o.http_loader_block_private_networks,
+            block_link_local: o.http_loader_block_link_local_networks,
+            block_networks: parse_networks(&o.http_loader_block_networks)?,
+        },
+        accepts: source::accept_list(&accept),
+        accept,
+        forward,
+        override_response: csv(&o.http_loader_override_response_headers)
+            .map(str::to_owned)
+            .collect(),
+        max_size: o.http_loader_max_allowed_size.max(0) as u64,
+        proxies,
+        proxy_allowed: source::host_patterns(&o.http_loader_proxy_allowed_sources),
+        next_proxy: AtomicUsize::new(0),
+        insecure: o.http_loader_insecure_skip_verify_transport,
+        resolver: Arc::new(SystemResolver),
+        resolver_id: 0,
+        client: Mutex::new(None),
+        stats: Arc::default(),
+    };
+    Ok(inner)
+}
+
+/// What makes two loaders' clients interchangeable.
+#[derive(PartialEq, Eq)]
+struct ClientKey {
+    generation: u64,
+    policy: NetworkPolicy,
+    proxies: Vec<String>,
+    proxy_allowed: Vec<String>,
+    insecure: bool,
+    resolver_id: usize,
+}
+
+/// Clients shared by loaders with equal transport settings.
+static CLIENTS: Mutex<Vec<(ClientKey, reqwest::Client)>> = Mutex::new(Vec::new());
+
+impl Inner {
+    /// Is `url` sent through a proxy?
+    pub(crate) fn proxied(&self, url: &Url) -> bool {
+        !self.proxies.is_empty() && source::is_allowed(url, &self.proxy_allowed)
+    }
+
+    /// The reqwest client bound to the current network runtime. Loaders
+    /// with the same transport settings share one client (and so one
+    /// connection pool): instances built per call stay cheap.
+    pub(crate) fn client(self: &Inner) -> Result<reqwest::Client> {
+        let generation = crate::net_runtime::generation()?;
+        let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, c)) = slot.as_ref() {
+            if *g == generation {
+                return Ok(c.clone());
+            }
+        }
+        let key = ClientKey {
+            generation,
+            policy: self.policy.clone(),
+            proxies: self.proxies.iter().map(|u| u.to_string()).collect(),
+            proxy_allowed: self
+                .proxy_allowed
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect(),
+            insecure: self.insecure,
+            resolver_id: self.resolver_id,
+        };
+        let client = {
+            let mut cache = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+            cache.retain(|(k, _)| k.generation == generation);
+            match cache.iter().find(|(k, _)| *k == key) {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c = self.build_client()?;
+                    if cache.len() >= 16 {
+                        cache.remove(0);
+                    }
+                    cache.push((key, c.clone()));
+                    c
+                }
+            }
+        };
+        *slot = Some((generation, client.clone()));
+        Ok(client)
+    }
+
+    fn build_client(&self) -> Result<reqwest::Client> {
+        let exempt: HashSet<String> = self
+            .proxies
+            .iter()
+            .filter_map(|u| u.host_str())
+            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+            .collect();
+        let resolver = resolver::PolicyResolver {
+            resolver: self.resolver.clone(),
+            policy: self.policy.clone(),
+            exempt,
+        };
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
+            .connect_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(100)
+            .gzip(true)
+            .deflate(true)
+            .danger_accept_invalid_certs(self.insecure);
+        if !self.proxies.is_empty() {
+            let proxies = self.proxies.clone();
+            let allowed = self.proxy_allowed.clone();
+            let counter = Arc::new(AtomicUsize::new(self.next_proxy.load(Ordering::Relaxed)));
+            builder = builder.proxy(reqwest::Proxy::custom(move |url| {
+                if !source::is_allowed(url, &allowed) {
+                    return None;
+                }
+                let i = counter.fetch_add(1, Ordering::Relaxed) % proxies.len();
+                Some(proxies[i].clone())
+            }));
+        }
+        // reqwest needs the runtime's context to build its connector.
+        let handle = crate::net_runtime::handle()?;
+        let _entered = handle.enter();
+        builder
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))
+    }
+}
+
+/// A bare key (`missing.png`, fetched as `https://missing.png/`) whose
+/// name does not resolve is simply not found: imagor answers Go's `dial
+/// tcp: lookup missing.png: no such host` (also a 404), which misreports
+/// a missing file as a network failure when the HTTP loader is the last
+/// of several loaders.
+fn not_a_host(e: Error) -> Error {
+    match e {
+        Error::Status {
+            status: 404,
+            message,
+        } if message.starts_with("dial tcp: lookup ") => Error::NotFound,
+        e => e,
+    }
+}
+
+impl Loader for HttpLoader {
+    fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
+        let prepared = self
+            .inner
+            .rules
+            .url_of(key)
+            .map(|url| (url, fetch::request_headers(&self.inner, ctx.request)));
+        let inner = self.inner.clone();
+        // A key with no scheme (`photo.jpg`) is only guessed to name a host.
+        let bare = self.inner.rules.base_url.is_none() && !key.contains("://");
+        Box::pin(async move {
+            let (url, headers) = match prepared {
+                Ok(p) => p,
+                Err(e) => {
+                    // Refusals count; a key that is not a URL is not ours.
+                    if e.status() == 403 {
+                        inner.stats.outcome(&Err::<(), _>(e.clone()));
+                    }
+                    return Err(e);
+                }
+            };
+            // Dropping this future (a load or request timeout, a client
+            // gone) aborts the task, and with it the connection.
+            let task = async move {
+                let flight = stats::InFlight::start(&inner.stats);
+                let mut r = fetch::get(&inner, url, headers).await;
+                if bare {
+                    r = r.map_err(not_a_host);
+                }
+                flight.finish(&r);
+                r
+            };
+            crate::net_runtime::spawn(task)?.await?
+        })
+    }
+
+    fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Stat>> {
+        let url = self.inner.rules.url_of(key);
+        let headers = fetch::request_headers(&self.inner, None);
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let task = fetch::stat(inner, url?, headers);
+            crate::net_runtime::spawn(task)?.await?
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "http"
+    }
+}

@@ -1,0 +1,343 @@
+//! The HTTP loader through the real `imagor` binary: the SSRF matrix of
+//! SECURITY-NOTES Appendix A over HTTP (403, canary untouched) with the
+//! default flags, redirects, names resolving to loopback, a local origin
+//! explicitly allowed, the size limit on a streamed body, coalescing of
+//! identical requests into one origin fetch, fetches aborted when their
+//! request is given up, and the loader's Prometheus figures.
+//!
+//! Run: `cargo test -p imagor --features server --test server_http_loader`.
+#![cfg(feature = "server")]
+
+mod origin;
+mod server_common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use origin::{ssrf_matrix, Canary, Origin};
+use server_common::*;
+
+/// The value of a Prometheus sample line `name value`.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// A server with metrics on a port of its own: (server, metrics port).
+fn with_metrics(extra: &[&str]) -> (Server, u16) {
+    let port = free_port();
+    let mut args = vec![format!("-prometheus-bind=127.0.0.1:{port}")];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    (unsafe_server(&refs), port)
+}
+
+fn scrape(port: u16) -> String {
+    send(port, &Req::get("/")).expect("metrics").text()
+}
+
+fn unsafe_server(extra: &[&str]) -> Server {
+    let mut args = vec!["-imagor-unsafe".to_owned()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Server::start(&args)
+}
+
+/// Percent-encode what cannot go raw into a request target (non-ASCII,
+/// `#`, `\`, space), leaving the rest as typed.
+fn target_of(url: &str) -> String {
+    let mut out = String::from("/unsafe/");
+    for b in url.bytes() {
+        match b {
+            b'#' | b'\\' | b' ' | 0x80..=0xff => out.push_str(&format!("%{b:02X}")),
+            _ => out.push(b as char),
+        }
+    }
+    out
+}
+
+fn kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_ssrf_matrix_is_refused_over_http_by_default() {
+    let canary = Canary::start();
+    let (server, metrics) = with_metrics(&[]);
+    let mut failures = Vec::new();
+    let mut refused = 0;
+    for (label, url) in ssrf_matrix(canary.port) {
+        let r = server.get(&target_of(&url));
+        refused += usize::from(r.text().contains("unauthorized request"));
+        // `127.0.0.1#@allowed` sent %-escaped names the host `allowed`
+        // (userinfo `127.0.0.1:PORT#`): no such host, 404, and never the
+        // canary; every other entry addresses a refused network.
+        let ok = match label {
+            "fragment" => r.status == 403 || r.status == 404,
+            _ => r.status == 403,
+        };
+        if !ok {
+            failures.push(format!("{label} {url}: {} {}", r.status, r.text()));
+        }
+    }
+    assert!(failures.is_empty(), "not refused:\n{}", failures.join("\n"));
+    assert_eq!(canary.hits(), 0, "the canary was connected to");
+    // Every refusal by the address policy is counted, none was fetched.
+    let text = scrape(metrics);
+    let blocked = metric(&text, "imagor_http_loader_errors_total{class=\"blocked\"}");
+    assert_eq!(blocked as usize, refused, "{text}");
+    assert!(refused >= 38, "{refused} refused by the address policy");
+    assert_eq!(metric(&text, "imagor_http_loader_bytes_total"), 0.0);
+    let r = server.get(&format!("/unsafe/http://127.0.0.1:{}/x.jpg", canary.port));
+    assert_eq!(
+        r.text(),
+        error_body(
+            &format!(
+                "unauthorized request: loopback address blocked: http://127.0.0.1:{}/x.jpg",
+                canary.port
+            ),
+            403
+        )
+    );
+    // Names resolving to loopback (`localhost` is in /etc/hosts here).
+    for name in ["localhost", "LOCALHOST.", "localhost.localdomain"] {
+        let r = server.get(&format!("/unsafe/http://{name}:{}/x.jpg", canary.port));
+        assert!(matches!(r.status, 403 | 404), "{name}: {}", r.status);
+        if name != "localhost.localdomain" {
+            assert_eq!(r.status, 403, "{name}");
+        }
+    }
+    // Schemes other than http(s).
+    for url in [
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/x",
+        "gopher://127.0.0.1:70/x",
+        "dict://127.0.0.1:11211/stat",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "ldap://127.0.0.1/x",
+        "jar:http://127.0.0.1/x.jar!/y",
+    ] {
+        let r = server.get(&format!("/unsafe/{url}"));
+        assert!(matches!(r.status, 400 | 403), "{url}: {}", r.status);
+    }
+    assert_eq!(canary.hits(), 0);
+}
+
+#[test]
+fn an_explicitly_allowed_local_origin_is_served() {
+    let origin = Origin::start();
+    let server = unsafe_server(&["-http-loader-block-loopback-networks=false"]);
+    let r = server.get(&format!(
+        "/unsafe/fit-in/40x40/filters:format(png)/{}",
+        origin.url("/image/gopher.png")
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("Content-Type"), Some("image/png"));
+    assert_eq!(sniff(&r.body), "png");
+    // The same through the environment, as imagor reads it.
+    let env = Server::launch(
+        &["-imagor-unsafe".to_owned()],
+        Launch {
+            env: vec![("HTTP_LOADER_BLOCK_LOOPBACK_NETWORKS".into(), "false".into())],
+            ..Launch::default()
+        },
+    );
+    let r = env.get(&format!("/unsafe/filters:raw()/{}", origin.url("/ok")));
+    assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+    // Defaults: the same origin is refused.
+    let default = unsafe_server(&[]);
+    let r = default.get(&format!("/unsafe/{}", origin.url("/image/gopher.png")));
+    assert_eq!(r.status, 403);
+    assert!(origin.seen().len() == 2, "{:?}", origin.seen());
+}
+
+#[test]
+fn redirects_to_refused_targets_are_403() {
+    let origin = Origin::start();
+    let canary = Canary::start();
+    let via = |to: &str| format!("/unsafe/{}", origin.url(&format!("/to/{to}")));
+    // Only the origin is an allowed source: a hop to the canary is not.
+    let allowed = unsafe_server(&[
+        "-http-loader-block-loopback-networks=false",
+        &format!("-http-loader-allowed-sources={}", origin.host()),
+    ]);
+    let r = allowed.get(&via(&format!("http://127.0.0.1:{}/x.jpg", canary.port)));
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.text(), error_body("http source not allowed", 403));
+    let r = allowed.get(&format!(
+        "/unsafe/filters:raw()/{}",
+        origin.url(&format!("/to/{}", origin.url("/ok")))
+    ));
+    assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+    // Address policy at every hop: 127.0.0.2 blocked by network, and the
+    // link-local class still blocked while loopback is lifted.
+    let blocked = unsafe_server(&[
+        "-http-loader-block-loopback-networks=false",
+        "-http-loader-block-networks=127.0.0.2/32",
+    ]);
+    for to in [
+        format!("http://127.0.0.2:{}/x.jpg", canary.port),
+        format!("http://[::ffff:127.0.0.2]:{}/x.jpg", canary.port),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+    ] {
+        let r = blocked.get(&via(&to));
+        assert_eq!(r.status, 403, "{to}: {}", r.text());
+        assert!(r.text().contains("unauthorized request"), "{}", r.text());
+    }
+    // With the defaults the origin itself is refused before any hop.
+    let default = unsafe_server(&[]);
+    let r = default.get(&via(&format!("http://127.0.0.1:{}/x.jpg", canary.port)));
+    assert_eq!(r.status, 403);
+    assert_eq!(canary.hits(), 0);
+}
+
+#[test]
+fn a_50_mb_body_is_cut_at_the_limit_with_bounded_server_memory() {
+    let origin = Origin::start();
+    let server = unsafe_server(&[
+        "-http-loader-block-loopback-networks=false",
+        "-http-loader-max-allowed-size=1048576",
+    ]);
+    // Warm up, then measure the server process.
+    let r = server.get(&format!("/unsafe/filters:raw()/{}", origin.url("/ok")));
+    assert_eq!(r.status, 200);
+    let before = kib(server.pid(), "VmRSS:");
+    let r = server.get(&format!("/unsafe/{}", origin.url("/big/52428800")));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text(), error_body("maximum size exceeded", 400));
+    let peak = kib(server.pid(), "VmHWM:");
+    let grew = peak.saturating_sub(before);
+    println!("server: 50 MB body, 1 MB limit: peak RSS {peak} KiB, {grew} KiB over the warm RSS");
+    assert!(grew < 32 * 1024, "peak grew {grew} KiB");
+    let r = server.get(&format!("/unsafe/{}", origin.url("/big-cl/52428800")));
+    assert_eq!(r.status, 400);
+    let r = server.get(&format!("/unsafe/{}", origin.url("/gzip-bomb")));
+    assert_eq!(r.status, 400);
+    assert!(
+        origin.big_written.load(std::sync::atomic::Ordering::SeqCst) < 50 << 20,
+        "the origin sent it all"
+    );
+}
+
+#[test]
+fn bad_http_loader_flags_refuse_to_start() {
+    for flag in [
+        "-http-loader-allowed-source-regexp=(",
+        "-http-loader-base-url=not a url",
+        "-http-loader-proxy-urls=::",
+    ] {
+        let out = std::process::Command::new(bin())
+            .args(["-imagor-unsafe", flag, "-port", "1"])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("invalid configuration"), "{flag}: {err}");
+    }
+}
+
+#[test]
+fn fifty_identical_requests_fetch_the_origin_once() {
+    let origin = Origin::start();
+    let (server, metrics) = with_metrics(&["-http-loader-block-loopback-networks=false"]);
+    // The origin answers after a second: all 50 requests arrive while the
+    // first one's fetch is in flight.
+    let source = "/slow/1000/gopher.png";
+    let target = format!(
+        "/unsafe/fit-in/64x64/filters:format(png)/{}",
+        origin.url(source)
+    );
+    let barrier = Arc::new(Barrier::new(50));
+    let threads: Vec<_> = (0..50)
+        .map(|_| {
+            let (port, barrier, target) = (server.port, barrier.clone(), target.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let r = send(port, &Req::get(&target)).expect("request");
+                (r.status, r.body)
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        results.iter().all(|r| r.0 == 200),
+        "{:?}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    assert!(results.iter().all(|r| r.1 == results[0].1));
+    assert_eq!(sniff(&results[0].1), "png");
+    assert_eq!(origin.count(source), 1, "origin fetches");
+    let text = scrape(metrics);
+    assert_eq!(
+        metric(&text, "imagor_http_loader_fetches_total"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(metric(&text, "imagor_processed_total"), 1.0);
+    assert_eq!(metric(&text, "imagor_coalesced_requests_total"), 49.0);
+    let size = std::fs::metadata(testdata().join("gopher.png"))
+        .unwrap()
+        .len();
+    assert_eq!(metric(&text, "imagor_http_loader_bytes_total"), size as f64);
+}
+
+#[test]
+fn a_client_that_leaves_aborts_the_origin_fetch() {
+    let origin = Origin::start();
+    let (server, metrics) = with_metrics(&["-http-loader-block-loopback-networks=false"]);
+    let mut conn = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let head = format!(
+        "GET /unsafe/filters:raw()/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        origin.url("/drip")
+    );
+    conn.write_all(head.as_bytes()).expect("send");
+    // Wait until the origin is sending (30 s of body unless stopped).
+    let start = std::time::Instant::now();
+    while origin.dripping.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "no fetch");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    drop(conn);
+    assert!(
+        origin.drips_end_within(Duration::from_secs(10)),
+        "the fetch went on after the client left"
+    );
+    let text = scrape(metrics);
+    assert_eq!(
+        metric(
+            &text,
+            "imagor_http_loader_errors_total{class=\"cancelled\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(server.get("/healthcheck").status, 200);
+}
+
+#[test]
+fn a_load_timeout_answers_408_and_aborts_the_origin_fetch() {
+    let origin = Origin::start();
+    let server = unsafe_server(&[
+        "-http-loader-block-loopback-networks=false",
+        "-imagor-load-timeout=300ms",
+    ]);
+    let r = server.get(&format!("/unsafe/filters:raw()/{}", origin.url("/drip")));
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        error_body("timeout: load took longer than 300ms", 408)
+    );
+    assert!(
+        origin.drips_end_within(Duration::from_secs(10)),
+        "the origin is still sending after the 408"
+    );
+}
