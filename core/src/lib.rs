@@ -28,6 +28,7 @@ pub mod format;
 pub mod hasher;
 mod imagor;
 pub mod loader;
+mod net_runtime;
 mod ops;
 pub mod options;
 pub mod path;

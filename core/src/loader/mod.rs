@@ -6,14 +6,18 @@
 //! loader is tried). The methods return futures, so network loaders (HTTP,
 //! object storage) can wait without holding a thread; the synchronous entry
 //! points of [`crate::Imagor`] drive them to completion. [`FileLoader`]
-//! serves a folder as imagor's file loader does; any
+//! serves a folder as imagor's file loader does; [`crate::storage::S3Storage`]
+//! and [`crate::storage::GcsStorage`] load from buckets; any
 //! `Fn(&str) -> Result<Vec<u8>>` is a (blocking) loader too. Plug more in
 //! with [`crate::Imagor::with_loader`].
 
 mod file;
 mod upload;
+// imagor's S3 bucket router (object storage).
+mod s3_router;
 
 pub use file::FileLoader;
+pub use s3_router::S3RouterLoader;
 pub use upload::{UploadLoader, UploadLoaderOptions};
 
 use std::future::Future;

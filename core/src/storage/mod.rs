@@ -4,8 +4,16 @@
 //! path styles of [`crate::hasher`].
 
 mod file;
+// Object storage (S3, GCS) on the `object_store` crate.
+pub(crate) mod cloud;
+mod gcs;
+pub(crate) mod object;
+mod s3;
 
 pub use file::{FileStorage, FileStorageOptions, STALE_TEMP_AGE};
+pub use gcs::{GcsOptions, GcsStorage};
+pub use object::OP_TIMEOUT;
+pub use s3::{S3Options, S3Storage};
 
 use crate::blob::Blob;
 use crate::error::Result;
