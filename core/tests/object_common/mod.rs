@@ -26,7 +26,9 @@ pub fn garage_bin() -> PathBuf {
     }
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
+        });
     let p = home.join("bin/garage");
     assert!(
         p.is_file(),
@@ -38,7 +40,11 @@ pub fn garage_bin() -> PathBuf {
 
 /// Scratch dirs of earlier test processes that are gone.
 fn remove_stale_dirs() {
-    for entry in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(rest) = name.strip_prefix("imagor-garage-") {
             let pid = rest.split('-').next().unwrap_or("");
@@ -93,7 +99,8 @@ impl Garage {
     pub fn start() -> Garage {
         let t0 = Instant::now();
         remove_stale_dirs();
-        let dir = std::env::temp_dir().join(format!("imagor-garage-{}-{}", std::process::id(), hex(4)));
+        let dir =
+            std::env::temp_dir().join(format!("imagor-garage-{}-{}", std::process::id(), hex(4)));
         std::fs::create_dir_all(dir.join("meta")).expect("garage dir");
         std::fs::create_dir_all(dir.join("data")).expect("garage dir");
         let (s3, rpc, admin) = (free_port(), free_port(), free_port());
@@ -174,7 +181,11 @@ impl Garage {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!("garage exited ({status}):\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "garage did not start:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "garage did not start:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -208,7 +219,9 @@ impl Garage {
     /// A new bucket the key may read, write and own.
     pub fn create_bucket(&self, name: &str) {
         self.cli(&["bucket", "create", name]);
-        self.cli(&["bucket", "allow", "--read", "--write", "--owner", name, "--key", &self.key]);
+        self.cli(&[
+            "bucket", "allow", "--read", "--write", "--owner", name, "--key", &self.key,
+        ]);
     }
 
     /// Kill the server (an outage); data stays.
