@@ -8,6 +8,7 @@
 //! saving the result. Every step and its quirks follow imagor 1.9
 //! (`imagor.go` `Do`), with the deliberate differences noted where they are.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::blob::Blob;
@@ -17,6 +18,17 @@ use crate::path::{self, Filter, Params};
 use crate::processor::{self, Source};
 use crate::request::Request;
 use crate::Imagor;
+
+/// Images this process produced by processing (result-storage hits and
+/// raw responses excluded), over every instance: the server exports it as
+/// `imagor_processed_total`, which shows what a shared result storage
+/// saves across replicas.
+static PROCESSED: AtomicU64 = AtomicU64::new(0);
+
+/// The count behind `imagor_processed_total`.
+pub(crate) fn processed_total() -> u64 {
+    PROCESSED.load(Ordering::Relaxed)
+}
 
 /// What a request produced.
 #[derive(Debug, Default)]
@@ -291,6 +303,7 @@ impl Imagor {
 
     /// Run the processor on the source (or a `color:` image).
     fn process_blob(&self, source: Option<&Blob>, p: &Params) -> Result<Blob> {
+        PROCESSED.fetch_add(1, Ordering::Relaxed);
         let input = source.map(|b| Source::bytes(&b.data));
         let output = self.with_ctx(|ctx| processor::run(ctx, input.as_ref(), p))?;
         let mut blob = Blob::new(output.data).with_content_type(output.content_type);

@@ -26,7 +26,7 @@ use crate::path::{self, Params};
 use crate::request::{Request, Response};
 use crate::Imagor;
 
-pub(crate) use flow::Outcome;
+pub(crate) use flow::{processed_total, Outcome};
 
 impl Imagor {
     /// Answer an HTTP request as imagor's server does: `GET`/`HEAD` of an

@@ -1,13 +1,16 @@
 //! Prometheus metrics, as imagor exports them: the histogram
 //! `<namespace>_http_request_duration_seconds{code,method}` of every
-//! request, served on `-prometheus-bind` at `-prometheus-path`.
+//! request, served on `-prometheus-bind` at `-prometheus-path`; plus
+//! `<namespace>_processed_total`, the images this process processed (not
+//! imagor's: it shows result-storage hits shared across replicas).
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, Opts, Registry, TextEncoder};
 
 /// The registry and the request histogram.
 pub struct Metrics {
     registry: Registry,
     requests: HistogramVec,
+    processed: IntCounter,
     path: String,
 }
 
@@ -23,9 +26,18 @@ impl Metrics {
         .namespace(namespace.to_owned());
         let requests = HistogramVec::new(opts, &["code", "method"])?;
         registry.register(Box::new(requests.clone()))?;
+        let processed = IntCounter::with_opts(
+            Opts::new(
+                "processed_total",
+                "Images processed (result-storage hits and raw responses excluded)",
+            )
+            .namespace(namespace.to_owned()),
+        )?;
+        registry.register(Box::new(processed.clone()))?;
         Ok(Metrics {
             registry,
             requests,
+            processed,
             path: path.to_owned(),
         })
     }
@@ -44,6 +56,9 @@ impl Metrics {
         if !(at.is_empty() || at == "/" || path == at) {
             return (308, vec![("Location".into(), at.to_owned())], Vec::new());
         }
+        let total = crate::serve::processed_total();
+        self.processed
+            .inc_by(total.saturating_sub(self.processed.get()));
         let mut body = Vec::new();
         let encoder = TextEncoder::new();
         let _ = encoder.encode(&self.registry.gather(), &mut body);
