@@ -376,3 +376,75 @@ fn bucket_router_and_wildcard_bucket() {
         400
     );
 }
+
+/// What an S3 write sends, seen by a one-request listener: path-style
+/// URL, the canned ACL, the tags, the storage class and the content type,
+/// all signed. (Garage ignores ACLs, tags and classes, so they are checked
+/// on the wire.)
+#[test]
+fn writes_carry_acl_tags_storage_class_and_content_type() {
+    use imagor::storage::{S3Options, S3Storage, Storage};
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let len = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap())
+            })
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        let mut conn = conn;
+        conn.write_all(b"HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        (head, body)
+    });
+    let s = S3Storage::new(S3Options {
+        bucket: "bkt".into(),
+        endpoint: format!("http://127.0.0.1:{port}"),
+        force_path_style: true,
+        region: "garage".into(),
+        access_key_id: "GK0123".into(),
+        secret_access_key: "secret".into(),
+        acl: "public-read".into(),
+        tagging: "source=imagor&kind=derived".into(),
+        storage_class: "STANDARD_IA".into(),
+        ..S3Options::default()
+    })
+    .unwrap();
+    pollster::block_on(s.put("dir/a.png", &imagor::Blob::new(gopher()))).expect("put");
+    let (head, body) = seen.join().unwrap();
+    let lower = head.to_ascii_lowercase();
+    assert!(head.starts_with("PUT /bkt/dir/a.png "), "{head}");
+    assert!(lower.contains("x-amz-acl: public-read"), "{head}");
+    assert!(
+        lower.contains("x-amz-tagging: source=imagor&kind=derived"),
+        "{head}"
+    );
+    assert!(lower.contains("x-amz-storage-class: standard_ia"), "{head}");
+    assert!(lower.contains("content-type: image/png"), "{head}");
+    let auth = lower
+        .lines()
+        .find(|l| l.starts_with("authorization:"))
+        .unwrap();
+    assert!(
+        auth.contains("x-amz-acl") && auth.contains("x-amz-tagging"),
+        "signed: {auth}"
+    );
+    assert_eq!(body, gopher());
+}
