@@ -365,6 +365,19 @@ fn bucket_router_and_wildcard_bucket() {
         },
     );
     assert!(w.serve("unsafe/10x10/route-eu/plain.png").is_ok());
+    // A `*` result storage takes its bucket from the source image key.
+    let wr = imagor(
+        g,
+        Options {
+            s3_loader_bucket: "*".into(),
+            s3_result_storage_bucket: "*".into(),
+            ..Options::default()
+        },
+    );
+    let out = wr.serve("unsafe/14x14/route-eu/plain.png").unwrap();
+    let stored =
+        get(g, "route-eu", "14x14/route-eu/plain.png").expect("result in the source's bucket");
+    assert_eq!(stored.data, out.data);
     assert_eq!(
         w.serve("unsafe/10x10/route-eu/none.png").unwrap_err(),
         Error::NotFound

@@ -138,7 +138,7 @@ impl Imagor {
         match self.process_blob(source.as_ref(), &p) {
             Ok(result) => {
                 if let Some(key) = result_key.as_deref() {
-                    self.save_result(key, &result);
+                    self.save_result(key, &p.image, &result);
                 }
                 out.blob = Some(result);
             }
@@ -200,10 +200,11 @@ impl Imagor {
     /// `modified_time_check`, only if it is not older than its source.
     fn load_result(&self, key: &str, image: &str) -> Option<Blob> {
         let ctx = LoadContext::default();
-        let hit = self
-            .result_storages
-            .iter()
-            .find_map(|s| block_on(s.get(ctx, key)).ok().filter(|b| !b.is_empty()))?;
+        let hit = self.result_storages.iter().find_map(|s| {
+            block_on(s.get_result(ctx, key, image))
+                .ok()
+                .filter(|b| !b.is_empty())
+        })?;
         if !self.opts.modified_time_check {
             return Some(hit);
         }
@@ -292,11 +293,12 @@ impl Imagor {
         }
     }
 
-    /// Save a result to every result storage (a failed write is deleted).
-    fn save_result(&self, key: &str, blob: &Blob) {
+    /// Save a result of `image` to every result storage (a failed write
+    /// is deleted).
+    fn save_result(&self, key: &str, image: &str, blob: &Blob) {
         for s in &self.result_storages {
-            if block_on(s.put(key, blob)).is_err() {
-                let _ = block_on(s.delete(key));
+            if block_on(s.put_result(key, image, blob)).is_err() {
+                let _ = block_on(s.delete_result(key, image));
             }
         }
     }

@@ -166,6 +166,28 @@ impl Storage for GcsStorage {
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<()>> {
         self.objects.delete(key, None)
     }
+
+    fn get_result<'a>(
+        &'a self,
+        _ctx: LoadContext<'a>,
+        key: &'a str,
+        image: &'a str,
+    ) -> BoxFuture<'a, Result<Blob>> {
+        self.objects.get(key, Some(image))
+    }
+
+    fn put_result<'a>(
+        &'a self,
+        key: &'a str,
+        image: &'a str,
+        blob: &'a Blob,
+    ) -> BoxFuture<'a, Result<()>> {
+        self.objects.put(key, blob, Some(image))
+    }
+
+    fn delete_result<'a>(&'a self, key: &'a str, image: &'a str) -> BoxFuture<'a, Result<()>> {
+        self.objects.delete(key, Some(image))
+    }
 }
 
 #[cfg(test)]
