@@ -369,6 +369,32 @@ mod tests {
     }
 
     #[test]
+    fn object_storage_flags_and_env_map_onto_options() {
+        let c = config(
+            &[
+                "-s3-loader-bucket=b/dir",
+                "-s3-force-path-style",
+                "-aws-loader-region=eu",
+                "-s3-result-storage-expiration=24h",
+                "-gcloud-storage-acl=publicRead",
+            ],
+            &[("AWS_SECRET_ACCESS_KEY", "sk"), ("S3_ENDPOINT", "http://minio:9000")],
+        );
+        let o = options(&c);
+        assert_eq!(o.s3_loader_bucket, "b/dir");
+        assert!(o.s3_force_path_style);
+        assert_eq!(o.aws_loader_region, "eu");
+        assert_eq!(o.aws_secret_access_key, "sk");
+        assert_eq!(o.s3_endpoint, "http://minio:9000");
+        assert_eq!(o.s3_result_storage_expiration, Duration::from_secs(86400));
+        assert_eq!(o.gcloud_storage_acl, "publicRead");
+        assert_eq!(o.s3_storage_class, "STANDARD");
+        assert_eq!(o.s3_http_max_idle_conns_per_host, 100);
+        assert!(!format!("{o:?}").contains("\"sk\""), "secrets are not shown");
+        assert!(not_in_effect(&c).iter().all(|w| !w.contains("-s3-")));
+    }
+
+    #[test]
     fn the_missing_http_loader_is_mentioned_unless_disabled() {
         let w = not_in_effect(&config(&["-imagor-unsafe"], &[]));
         assert_eq!(w.len(), 1);
