@@ -446,9 +446,7 @@ impl std::fmt::Debug for Options {
             map.insert("secret".to_owned(), secret.into());
             // Object storage secrets likewise.
             for (key, value) in map.iter_mut() {
-                let is_secret =
-                    key.ends_with("secret_access_key") || key.ends_with("session_token");
-                if is_secret && value.as_str().is_some_and(|v| !v.is_empty()) {
+                if Options::is_secret_field(key) && value.as_str().is_some_and(|v| !v.is_empty()) {
                     *value = "<redacted>".into();
                 }
             }
@@ -506,6 +504,12 @@ impl Options {
             }
         }
         Ok(())
+    }
+
+    /// Whether the field `name` holds a secret that displays must hide:
+    /// `secret`, and the AWS secret keys and session tokens.
+    pub fn is_secret_field(name: &str) -> bool {
+        name == "secret" || name.ends_with("secret_access_key") || name.ends_with("session_token")
     }
 
     /// The signer these options describe, or `None` without a secret.

@@ -497,14 +497,19 @@ fn camelize(message: &str) -> String {
 }
 
 /// The options as a JavaScript-style JSON object (camelCase keys), with the
-/// secret replaced by `'<redacted>'` (or `''` when none is set).
+/// secrets (the signing secret, AWS secret keys and session tokens)
+/// replaced by `'<redacted>'` (or `''` when none is set).
 pub(crate) fn to_json_redacted(options: &imagor::Options) -> Value {
     match serde_json::to_value(options) {
         Ok(Value::Object(map)) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
                     let v = match (k.as_str(), &v) {
-                        ("secret", Value::String(s)) if !s.is_empty() => "<redacted>".into(),
+                        (k, Value::String(s))
+                            if !s.is_empty() && imagor::Options::is_secret_field(k) =>
+                        {
+                            "<redacted>".into()
+                        }
                         _ => v,
                     };
                     (to_camel(&k), v)

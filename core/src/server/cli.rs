@@ -378,7 +378,10 @@ mod tests {
                 "-s3-result-storage-expiration=24h",
                 "-gcloud-storage-acl=publicRead",
             ],
-            &[("AWS_SECRET_ACCESS_KEY", "sk"), ("S3_ENDPOINT", "http://minio:9000")],
+            &[
+                ("AWS_SECRET_ACCESS_KEY", "sk"),
+                ("S3_ENDPOINT", "http://minio:9000"),
+            ],
         );
         let o = options(&c);
         assert_eq!(o.s3_loader_bucket, "b/dir");
@@ -390,7 +393,10 @@ mod tests {
         assert_eq!(o.gcloud_storage_acl, "publicRead");
         assert_eq!(o.s3_storage_class, "STANDARD");
         assert_eq!(o.s3_http_max_idle_conns_per_host, 100);
-        assert!(!format!("{o:?}").contains("\"sk\""), "secrets are not shown");
+        assert!(
+            !format!("{o:?}").contains("\"sk\""),
+            "secrets are not shown"
+        );
         assert!(not_in_effect(&c).iter().all(|w| !w.contains("-s3-")));
     }
 
