@@ -94,6 +94,15 @@ typedef enum imagor_status {
      */
     IMAGOR_STATUS_INTERNAL = 14,
     /**
+     * A resource budget of the call would be exceeded (memory, frames,
+     * filter cost); the message names the option that sets it (HTTP 422).
+     */
+    IMAGOR_STATUS_LIMIT_EXCEEDED = 15,
+    /**
+     * The call was cancelled by its caller before it finished (HTTP 499).
+     */
+    IMAGOR_STATUS_CANCELLED = 16,
+    /**
      * A required pointer argument was NULL.
      */
     IMAGOR_STATUS_NULL_ARGUMENT = 100,

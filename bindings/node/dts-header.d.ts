@@ -40,6 +40,7 @@ export type ImagorErrorCode =
   | 'ERR_IMAGOR_STATUS'
   | 'ERR_IMAGOR_INTERNAL'
   | 'ERR_IMAGOR_LIMIT_EXCEEDED'
+  | 'ERR_IMAGOR_CANCELLED'
   | 'ERR_IMAGOR_PANIC'
 
 /**

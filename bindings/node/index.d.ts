@@ -40,6 +40,7 @@ export type ImagorErrorCode =
   | 'ERR_IMAGOR_STATUS'
   | 'ERR_IMAGOR_INTERNAL'
   | 'ERR_IMAGOR_LIMIT_EXCEEDED'
+  | 'ERR_IMAGOR_CANCELLED'
   | 'ERR_IMAGOR_PANIC'
 
 /**
@@ -337,6 +338,28 @@ export interface ImagorOptions {
    * bytes (estimated before decoding); 0 means none. Default 256 MiB.
    */
   maxMemory?: number
+  /**
+   * Most images processed at once; more wait in the queue. -1: no limit
+   * (`IMAGOR_PROCESS_CONCURRENCY`).
+   */
+  processConcurrency?: number
+  /**
+   * Most requests waiting for a processing slot; one more is refused
+   * with `ERR_IMAGOR_TOO_MANY_REQUESTS` (`IMAGOR_PROCESS_QUEUE_SIZE`).
+   */
+  processQueueSize?: number
+  /**
+   * Limit of a whole `serve`/`handle` call: seconds or a Go duration;
+   * 0 means none. Default 30 s (`IMAGOR_REQUEST_TIMEOUT`).
+   */
+  requestTimeout?: number | string
+  /**
+   * Limit of each loader or storage read. Default 20 s
+   * (`IMAGOR_LOAD_TIMEOUT`).
+   */
+  loadTimeout?: number | string
+  /** Limit of each storage write. Default 20 s (`IMAGOR_SAVE_TIMEOUT`). */
+  saveTimeout?: number | string
   /**
    * Serve sources from this folder (`FILE_LOADER_BASE_DIR`). Empty: no
    * file loader.

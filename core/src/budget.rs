@@ -18,8 +18,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::call::Stop;
 use crate::duration::format_duration;
 use crate::error::{Error, Result};
 use crate::options::Options;
@@ -43,11 +44,28 @@ struct Inner {
 }
 
 impl Budget {
-    /// The budget `opts` describe, its clock started now.
+    /// The budget `opts` describe, its clock started now. Inside a request
+    /// ([`crate::call`]) the deadline is also the request's, if earlier,
+    /// and passes when the request's caller is gone.
     pub(crate) fn new(opts: &Options) -> Budget {
+        let scope = crate::call::current();
+        let process = (!opts.process_timeout.is_zero()).then_some(opts.process_timeout);
+        let request = scope
+            .deadline
+            .map(|(at, limit)| (at.saturating_duration_since(Instant::now()), limit));
+        let deadline = match (process, request) {
+            (Some(p), Some((left, _))) if p <= left => {
+                Some(Deadline::with_stop(p, "process_timeout", scope.stop))
+            }
+            (_, Some((left, _))) => Some(Deadline::with_stop(left, "request_timeout", scope.stop)),
+            (Some(p), None) => Some(Deadline::with_stop(p, "process_timeout", scope.stop)),
+            (None, None) => match scope.stop {
+                Stop::Never => None,
+                stop => Some(Deadline::with_stop(Duration::MAX, "process_timeout", stop)),
+            },
+        };
         Budget(Arc::new(Inner {
-            deadline: (!opts.process_timeout.is_zero())
-                .then(|| Deadline::new(opts.process_timeout)),
+            deadline,
             max_memory: opts.max_memory,
             charged_ns: AtomicU64::new(0),
             charged_bytes: AtomicU64::new(0),
@@ -98,8 +116,13 @@ impl Budget {
             .deadline
             .as_ref()
             .map_or(Duration::ZERO, |d| d.limit());
+        let option = self
+            .0
+            .deadline
+            .as_ref()
+            .map_or("process_timeout", |d| d.option());
         Error::Timeout(format!(
-            "timeout: {what} would take longer than process_timeout ({}) allows",
+            "timeout: {what} would take longer than {option} ({}) allows",
             format_duration(limit)
         ))
     }
@@ -158,8 +181,9 @@ impl Budget {
         let total = Duration::from_nanos(total);
         if estimate > d.remaining() || total > d.limit() {
             return Err(Error::Timeout(format!(
-                "timeout: {what} would take about {}, more than process_timeout ({}) allows",
+                "timeout: {what} would take about {}, more than {} ({}) allows",
                 format_duration(round_ms(estimate.max(Duration::from_millis(1)))),
+                d.option(),
                 format_duration(d.limit())
             )));
         }

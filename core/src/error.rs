@@ -84,6 +84,11 @@ pub enum Error {
     /// A bug or an environment failure on our side. 500.
     #[error("{0}")]
     Internal(String),
+    /// The caller went away (the client closed the connection, or a
+    /// [`crate::request::Cancel`] was cancelled) and the work was stopped.
+    /// 499, answered without a body as imagor does.
+    #[error("client closed request")]
+    Cancelled,
 }
 
 impl Error {
@@ -134,6 +139,7 @@ impl Error {
             Error::TooManyRequests => 429,
             Error::Status { status, .. } => *status,
             Error::Internal(_) => 500,
+            Error::Cancelled => 499,
         }
     }
 
@@ -159,6 +165,7 @@ impl Error {
             Error::Processing(_) => "processing",
             Error::Status { .. } => "status",
             Error::Internal(_) => "internal",
+            Error::Cancelled => "cancelled",
         }
     }
 
@@ -192,6 +199,7 @@ impl Error {
             (400, "maximum size exceeded") => Some(Error::MaxSizeExceeded),
             (422, "maximum resolution exceeded") => Some(Error::MaxResolutionExceeded),
             (429, "too many requests") => Some(Error::TooManyRequests),
+            (499, _) => Some(Error::Cancelled),
             _ => None,
         };
         named.unwrap_or_else(|| match status {

@@ -27,6 +27,8 @@ pub struct Imagor {
     pub(crate) result_storages: Vec<Arc<dyn Storage>>,
     pub(crate) storage_style: Option<StoragePathStyle>,
     pub(crate) result_style: Option<ResultStoragePathStyle>,
+    /// Admission, coalescing and figures, shared by clones.
+    pub(crate) control: Arc<crate::serve::Control>,
 }
 
 impl fmt::Debug for Imagor {
@@ -118,6 +120,7 @@ impl Imagor {
             style => Some(style),
         };
         Ok(Imagor {
+            control: Arc::new(crate::serve::Control::new(&options)),
             opts: Arc::new(options),
             signer,
             loaders,
@@ -153,6 +156,13 @@ impl Imagor {
         &self.opts
     }
 
+    /// Figures of request handling so far: images processed, sources
+    /// loaded, result-storage hits, coalesced and rejected requests, and
+    /// the processing slots in use and waited for now.
+    pub fn stats(&self) -> crate::serve::Stats {
+        self.control.stats()
+    }
+
     /// Sign `path` with the configured secret.
     pub fn sign(&self, path: &str) -> Result<String> {
         let signer = self
@@ -169,8 +179,14 @@ impl Imagor {
         }
         let mut last = Error::NotFound;
         let ctx = crate::loader::LoadContext::default();
+        // Overlays load within the request being served, if any, each with
+        // the load timeout.
+        let scope = crate::call::current();
         for loader in &self.loaders {
-            match crate::loader::block_on(loader.get(ctx, key)) {
+            let bound = scope.bound(self.opts.load_timeout, "load");
+            match crate::call::block_on_until(loader.get(ctx, key), &bound, &scope.stop)
+                .and_then(|r| r)
+            {
                 Ok(blob) => return Ok(blob.data.to_vec()),
                 Err(Error::NotFound) => last = Error::NotFound,
                 Err(e) => return Err(e),
@@ -260,6 +276,11 @@ impl Imagor {
     /// loaders (`color:` images need none), processing, and the retry with
     /// the query-unescaped path after a 400 or 403.
     pub fn serve(&self, path: &str) -> Result<Output> {
+        let cancel = crate::request::Cancel::new();
+        let _scope = crate::call::enter(crate::call::CallScope::new(
+            self.opts.request_timeout,
+            &cancel,
+        ));
         let req = crate::request::Request::get(path);
         let mut outcome = self.run_request(&req, path::parse(path), false);
         if matches!(&outcome.error, Some(Error::SignatureMismatch))

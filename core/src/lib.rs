@@ -21,6 +21,7 @@
 
 pub mod blob;
 mod budget;
+mod call;
 pub mod duration;
 pub mod error;
 mod filters;
@@ -51,6 +52,7 @@ pub use blob::{Blob, Stat};
 pub use error::{Error, Result};
 pub use options::Options;
 pub use processor::{Meta, Output};
+pub use serve::Stats;
 
 /// Process `data` with an imagor path using the default options
 /// (imagor's limits, no loaders): `process(&jpeg, "fit-in/200x200/filters:format(webp)")`.

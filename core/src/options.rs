@@ -84,6 +84,27 @@ pub struct Options {
     /// limit. Default 256 MiB.
     pub max_memory: u64,
 
+    /// Most images processed at once (`imagor-process-concurrency`); more
+    /// wait in the queue. -1 (or 0): no limit. Result-storage hits and
+    /// `raw()` requests are not counted, as in imagor.
+    pub process_concurrency: i64,
+    /// Most requests waiting for a processing slot
+    /// (`imagor-process-queue-size`); one more is answered 429 at once.
+    /// Only with a `process_concurrency` limit.
+    pub process_queue_size: i64,
+    /// Wall-clock limit of a whole request: queue wait, loads, processing
+    /// and saving the source (`imagor-request-timeout`, 30 s); 408 past it.
+    /// 0: none.
+    #[serde(with = "crate::duration::serde_go")]
+    pub request_timeout: Duration,
+    /// Limit of each loader or storage read (`imagor-load-timeout`, 20 s);
+    /// 408 past it. 0: none.
+    #[serde(with = "crate::duration::serde_go")]
+    pub load_timeout: Duration,
+    /// Limit of each storage write (`imagor-save-timeout`, 20 s). 0: none.
+    #[serde(with = "crate::duration::serde_go")]
+    pub save_timeout: Duration,
+
     /// Serve sources from this folder (`file-loader-base-dir`). Empty: no
     /// file loader.
     pub file_loader_base_dir: String,
@@ -341,6 +362,11 @@ impl Default for Options {
             block_untrusted_loaders: true,
             process_timeout: Duration::from_secs(2),
             max_memory: 256 << 20,
+            process_concurrency: -1,
+            process_queue_size: 0,
+            request_timeout: Duration::from_secs(30),
+            load_timeout: Duration::from_secs(20),
+            save_timeout: Duration::from_secs(20),
             file_storage_base_dir: String::new(),
             file_storage_path_prefix: String::new(),
             file_storage_mkdir_permission: "0755".to_owned(),

@@ -61,3 +61,27 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// A cancellation flag for one call: the server cancels it when the client
+/// goes away, and the work of that call stops (libvips is killed between
+/// tiles, loads and queue waits give up) with [`crate::Error::Cancelled`].
+/// Cheap to clone; clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// A flag that is not cancelled.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Cancel the call (idempotent).
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Has [`Cancel::cancel`] been called?
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

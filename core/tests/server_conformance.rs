@@ -29,7 +29,8 @@
 //! or processors with fake content types or response headers (an HTTP
 //! loader feature), the HTTP loader cases (no HTTP loader yet), client
 //! cancellation (499), the panicking test middleware, stub detectors, and
-//! parallel admission (process concurrency/queue: a later issue).
+//! parallel admission against a fake 10 ms loader (server_load.rs and
+//! load_control.rs run the same configurations with real slow work).
 //!
 //! Run: `cargo test -p imagor --features server --test server_conformance
 //! -- --nocapture` (`CONFORMANCE_FILTER=http-08` runs matching ids only).
@@ -119,7 +120,11 @@ fn plan(case: &Value) -> Result<Plan, String> {
         return Err("stub face detector (the binary has no detector)".into());
     }
     if req.get("parallel").is_some() {
-        return Err("parallel admission (process concurrency/queue): a later issue".into());
+        return Err(
+            "parallel admission with a fake 10 ms loader: the same configurations run \
+             with real slow processing in server_load.rs and load_control.rs"
+                .into(),
+        );
     }
     if req.get("cancel_after_ms").is_some() {
         return Err("client cancellation: 499 is only observable in-process".into());

@@ -32,7 +32,12 @@ fn sigterm_finishes_requests_in_flight_and_refuses_new_ones() {
     for i in 0..IN_FLIGHT {
         let tx = tx.clone();
         std::thread::spawn(move || {
-            let r = send(port, &Req::get(&format!("{SLOW}?n={i}")));
+            // Distinct paths: identical ones would be coalesced into one.
+            let slow = format!(
+                "/unsafe/{}x1600/filters:blur(15):format(png)/color:red",
+                1600 + i
+            );
+            let r = send(port, &Req::get(&slow));
             let _ = tx.send((i, r.map(|r| (r.status, r.body.len())), Instant::now()));
         });
     }

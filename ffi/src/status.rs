@@ -50,6 +50,8 @@ pub enum imagor_status {
     /// A resource budget of the call would be exceeded (memory, frames,
     /// filter cost); the message names the option that sets it (HTTP 422).
     LimitExceeded = 15,
+    /// The call was cancelled by its caller before it finished (HTTP 499).
+    Cancelled = 16,
     /// A required pointer argument was NULL.
     NullArgument = 100,
     /// A string argument was not valid UTF-8.
@@ -59,7 +61,7 @@ pub enum imagor_status {
 }
 
 /// Every status, in number order.
-const ALL: [imagor_status; 19] = [
+const ALL: [imagor_status; 20] = [
     imagor_status::Ok,
     imagor_status::NotFound,
     imagor_status::Invalid,
@@ -76,6 +78,7 @@ const ALL: [imagor_status; 19] = [
     imagor_status::Status,
     imagor_status::Internal,
     imagor_status::LimitExceeded,
+    imagor_status::Cancelled,
     imagor_status::NullArgument,
     imagor_status::InvalidUtf8,
     imagor_status::Panic,
@@ -88,7 +91,7 @@ impl imagor_status {
     }
 
     /// The stable lower-case name: imagor's error code (`"not_found"`) for
-    /// 1..=15, `"ok"`, `"null_argument"`, `"invalid_utf8"` or `"panic"`.
+    /// 1..=16, `"ok"`, `"null_argument"`, `"invalid_utf8"` or `"panic"`.
     pub fn name(self) -> &'static CStr {
         match self {
             imagor_status::Ok => c"ok",
@@ -107,6 +110,7 @@ impl imagor_status {
             imagor_status::Status => c"status",
             imagor_status::Internal => c"internal",
             imagor_status::LimitExceeded => c"limit_exceeded",
+            imagor_status::Cancelled => c"cancelled",
             imagor_status::NullArgument => c"null_argument",
             imagor_status::InvalidUtf8 => c"invalid_utf8",
             imagor_status::Panic => c"panic",
@@ -133,6 +137,7 @@ impl From<&imagor::Error> for imagor_status {
             E::Status { .. } => imagor_status::Status,
             E::Internal(_) => imagor_status::Internal,
             E::LimitExceeded { .. } => imagor_status::LimitExceeded,
+            E::Cancelled => imagor_status::Cancelled,
             // `imagor::Error` is non-exhaustive: a variant added later is
             // reported as internal until it gets its own number here.
             _ => imagor_status::Internal,
@@ -236,6 +241,7 @@ mod tests {
             },
             E::internal(),
             E::limit("max_memory", "too big"),
+            E::Cancelled,
         ]
     }
 
@@ -248,7 +254,7 @@ mod tests {
             assert!(seen.insert(s), "{s:?} used twice");
             assert_ne!(s, imagor_status::Ok);
         }
-        assert_eq!(seen.len(), 15);
+        assert_eq!(seen.len(), 16);
     }
 
     #[test]
@@ -276,6 +282,7 @@ mod tests {
                 (13, "status"),
                 (14, "internal"),
                 (15, "limit_exceeded"),
+                (16, "cancelled"),
                 (100, "null_argument"),
                 (101, "invalid_utf8"),
                 (102, "panic"),
@@ -293,7 +300,8 @@ mod tests {
         assert_eq!(name(5), c"signature_mismatch");
         assert_eq!(name(102), c"panic");
         assert_eq!(name(-1), c"unknown");
-        assert_eq!(name(16), c"unknown");
+        assert_eq!(name(16), c"cancelled");
+        assert_eq!(name(17), c"unknown");
         assert_eq!(name(c_int::MAX), c"unknown");
     }
 

@@ -79,6 +79,23 @@ pub struct ImagorOptions {
     /// Memory one call may use for decoding and intermediate images, in
     /// bytes (estimated before decoding); 0 means none. Default 256 MiB.
     pub max_memory: Option<i64>,
+    /// Most images processed at once; more wait in the queue. -1: no limit
+    /// (`IMAGOR_PROCESS_CONCURRENCY`).
+    pub process_concurrency: Option<i64>,
+    /// Most requests waiting for a processing slot; one more is refused
+    /// with `ERR_IMAGOR_TOO_MANY_REQUESTS` (`IMAGOR_PROCESS_QUEUE_SIZE`).
+    pub process_queue_size: Option<i64>,
+    /// Limit of a whole `serve`/`handle` call: seconds or a Go duration;
+    /// 0 means none. Default 30 s (`IMAGOR_REQUEST_TIMEOUT`).
+    #[napi(ts_type = "number | string")]
+    pub request_timeout: Option<String>,
+    /// Limit of each loader or storage read. Default 20 s
+    /// (`IMAGOR_LOAD_TIMEOUT`).
+    #[napi(ts_type = "number | string")]
+    pub load_timeout: Option<String>,
+    /// Limit of each storage write. Default 20 s (`IMAGOR_SAVE_TIMEOUT`).
+    #[napi(ts_type = "number | string")]
+    pub save_timeout: Option<String>,
     /// Serve sources from this folder (`FILE_LOADER_BASE_DIR`). Empty: no
     /// file loader.
     pub file_loader_base_dir: Option<String>,

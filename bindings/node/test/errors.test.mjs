@@ -128,6 +128,6 @@ test('bad arguments are TypeErrors', () => {
 test('every error code seen is declared, and the declared set is complete', () => {
   for (const code of seen) assert.ok(declaredCodes.has(code))
   // Codes the library cannot produce (server-only) are still declared.
-  for (const code of ['ERR_IMAGOR_METHOD_NOT_ALLOWED']) assert.ok(declaredCodes.has(code))
+  for (const code of ['ERR_IMAGOR_METHOD_NOT_ALLOWED', 'ERR_IMAGOR_CANCELLED']) assert.ok(declaredCodes.has(code))
   assert.ok(seen.size >= 13, [...seen].join(', '))
 })

@@ -117,6 +117,13 @@ const KINDS: &[Kind] = &[
               .message names the option that sets it (422).",
     },
     Kind {
+        name: "CancelledError",
+        code: "cancelled",
+        status: Some(499),
+        builtin: None,
+        doc: "The call was cancelled by its caller before it finished (499).",
+    },
+    Kind {
         name: "ProcessingError",
         code: "processing",
         status: Some(406),

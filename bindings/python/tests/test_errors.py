@@ -22,6 +22,7 @@ KINDS = [
     (imagor.MaxResolutionExceededError, "max_resolution_exceeded", 422,
      "maximum resolution exceeded"),
     (imagor.TooManyRequestsError, "too_many_requests", 429, "too many requests"),
+    (imagor.CancelledError, "cancelled", 499, "client closed request"),
     (imagor.ProcessingError, "processing", 406, "VipsJpeg: premature end of file"),
     (imagor.InternalError, "internal", 500, "internal error"),
 ]

@@ -5,7 +5,8 @@
 //! [`crate::Error::NotFound`] when the key is not its to answer (the next
 //! loader is tried). The methods return futures, so network loaders (HTTP,
 //! object storage) can wait without holding a thread; the synchronous entry
-//! points of [`crate::Imagor`] drive them to completion. [`FileLoader`]
+//! points of [`crate::Imagor`] drive them to completion on the calling
+//! thread, within the request's load timeout and cancellation. [`FileLoader`]
 //! serves a folder as imagor's file loader does; [`crate::storage::S3Storage`]
 //! and [`crate::storage::GcsStorage`] load from buckets; any
 //! `Fn(&str) -> Result<Vec<u8>>` is a (blocking) loader too. Plug more in
@@ -65,9 +66,4 @@ where
         let result = self(key).map(Blob::from);
         Box::pin(std::future::ready(result))
     }
-}
-
-/// Drive a loader future to completion on this thread.
-pub(crate) fn block_on<T>(future: impl Future<Output = T>) -> T {
-    pollster::block_on(future)
 }

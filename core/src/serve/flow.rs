@@ -8,30 +8,21 @@
 //! saving the result. Every step and its quirks follow imagor 1.9
 //! (`imagor.go` `Do`), with the deliberate differences noted where they are.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use crate::blob::Blob;
+use crate::call::{block_on_until, CallScope, Stop};
 use crate::error::{Error, Result};
-use crate::loader::{block_on, LoadContext};
+use crate::loader::{BoxFuture, LoadContext};
 use crate::path::{self, Filter, Params};
 use crate::processor::{self, Source};
 use crate::request::Request;
+use crate::storage::Storage;
 use crate::Imagor;
 
-/// Images this process produced by processing (result-storage hits and
-/// raw responses excluded), over every instance: the server exports it as
-/// `imagor_processed_total`, which shows what a shared result storage
-/// saves across replicas.
-static PROCESSED: AtomicU64 = AtomicU64::new(0);
-
-/// The count behind `imagor_processed_total`.
-pub(crate) fn processed_total() -> u64 {
-    PROCESSED.load(Ordering::Relaxed)
-}
-
 /// What a request produced.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Outcome {
     /// The result; on an error, the source when one was loaded (for
     /// `response_raw_on_error`).
@@ -44,10 +35,13 @@ pub(crate) struct Outcome {
     pub raw: bool,
     /// A valid, future `expire()`: the response is private.
     pub private: bool,
+    /// The result-storage key the result is still to be saved under (after
+    /// the request, and its coalesced followers, have their answer).
+    pub save_as: Option<String>,
 }
 
 impl Outcome {
-    fn error(e: Error) -> Outcome {
+    pub(crate) fn error(e: Error) -> Outcome {
         Outcome {
             error: Some(e),
             ..Outcome::default()
@@ -104,20 +98,57 @@ impl Imagor {
             p.path = path::generate_path(&p);
         }
         let result_key = (!p.image.is_empty() && !preview).then(|| self.result_key(&p));
+        let scope = crate::call::current();
+        let mut outcome = match result_key.as_deref() {
+            Some(key) => self.control.coalesce(key, &scope, |scope| {
+                self.produce(req, &p, post, out.clone(), Some(key), scope)
+            }),
+            None => self.produce(req, &p, post, out, None, &scope),
+        };
+        if let (Some(key), Some(blob)) = (outcome.save_as.take(), outcome.blob.as_ref()) {
+            self.save_result(&key, &p.image, blob);
+        }
+        outcome
+    }
 
-        if let Some(key) = result_key.as_deref().filter(|_| !out.raw) {
-            if let Some(hit) = self.load_result(key, &p.image) {
+    /// The part of imagor's `Do` that coalesced requests share: the
+    /// result-storage lookup, a processing slot, the source, processing.
+    fn produce(
+        &self,
+        req: &Request,
+        p: &Params,
+        post: bool,
+        mut out: Outcome,
+        result_key: Option<&str>,
+        scope: &CallScope,
+    ) -> Outcome {
+        if let Some(key) = result_key.filter(|_| !out.raw) {
+            if let Some(hit) = self.load_result(key, &p.image, scope) {
+                self.control.result_hits.fetch_add(1, Ordering::Relaxed);
                 out.blob = Some(hit);
                 return out;
             }
         }
+        // raw() is not counted against the processing slots, as in imagor.
+        let _permit = if out.raw {
+            None
+        } else {
+            match self.control.admit(scope) {
+                Ok(permit) => permit,
+                Err(e) => {
+                    out.error = Some(e);
+                    return out;
+                }
+            }
+        };
         let is_color = crate::ops::color::parse_color_image(&p.image).is_some();
         let (source, saved) = if is_color {
             (None, false)
         } else {
-            match self.load_source(req, &p.image, post) {
+            match self.load_source(req, &p.image, post, scope) {
                 (Some(blob), Ok(from_loader)) => {
-                    let saved = from_loader && self.save_source(&p.image, &blob);
+                    self.control.loaded.fetch_add(1, Ordering::Relaxed);
+                    let saved = from_loader && self.save_source(&p.image, &blob, scope);
                     (Some(blob), saved)
                 }
                 (blob, Err(e)) => {
@@ -135,11 +166,14 @@ impl Imagor {
             out.blob = source;
             return out;
         }
-        match self.process_blob(source.as_ref(), &p) {
+        if let Err(e) = scope.check() {
+            out.error = Some(e);
+            return out;
+        }
+        self.control.processed.fetch_add(1, Ordering::Relaxed);
+        match self.process_blob(source.as_ref(), p) {
             Ok(result) => {
-                if let Some(key) = result_key.as_deref() {
-                    self.save_result(key, &p.image, &result);
-                }
+                out.save_as = result_key.map(str::to_owned);
                 out.blob = Some(result);
             }
             Err(e) => {
@@ -198,10 +232,12 @@ impl Imagor {
 
     /// imagor's `loadResult`: the first result storage that has `key`; with
     /// `modified_time_check`, only if it is not older than its source.
-    fn load_result(&self, key: &str, image: &str) -> Option<Blob> {
+    fn load_result(&self, key: &str, image: &str, scope: &CallScope) -> Option<Blob> {
         let ctx = LoadContext::default();
         let hit = self.result_storages.iter().find_map(|s| {
-            block_on(s.get_result(ctx, key, image))
+            let bound = scope.bound(self.opts.load_timeout, "load");
+            block_on_until(s.get_result(ctx, key, image), &bound, &scope.stop)
+                .ok()?
                 .ok()
                 .filter(|b| !b.is_empty())
         })?;
@@ -211,7 +247,7 @@ impl Imagor {
         let Some(result_time) = hit.stat.as_ref().and_then(|s| s.modified) else {
             return Some(hit);
         };
-        match self.source_modified(image) {
+        match self.source_modified(image, scope) {
             Some(source_time) if result_time < source_time => None,
             _ => Some(hit),
         }
@@ -220,47 +256,62 @@ impl Imagor {
     /// The source's modification time: from the storages (with the storage
     /// key: imagor looks there with the image key, which misses with the
     /// digest style), else from loaders that can stat.
-    fn source_modified(&self, image: &str) -> Option<SystemTime> {
+    fn source_modified(&self, image: &str, scope: &CallScope) -> Option<SystemTime> {
         let storage_key = self.storage_key(image);
-        let from = |stat: Result<crate::blob::Stat>| stat.ok().and_then(|s| s.modified);
+        let stat = |f: BoxFuture<'_, Result<crate::blob::Stat>>| {
+            let bound = scope.bound(self.opts.load_timeout, "load");
+            block_on_until(f, &bound, &scope.stop)
+                .ok()?
+                .ok()
+                .and_then(|s| s.modified)
+        };
         if self.storages.is_empty() {
-            if let Some(t) = self
-                .loaders
-                .iter()
-                .find_map(|l| from(block_on(l.stat(image))))
-            {
+            if let Some(t) = self.loaders.iter().find_map(|l| stat(l.stat(image))) {
                 return Some(t);
             }
         }
         self.storages
             .iter()
-            .find_map(|s| from(block_on(s.stat(&storage_key))))
+            .find_map(|s| stat(s.stat(&storage_key)))
     }
 
     /// imagor's `fromStoragesAndLoaders`: the storages (by storage key),
     /// then the loaders in order (by image key); the first image wins, and
     /// when all fail the last loader's error is reported. `Ok(true)`: a
     /// loader found it (so it is saved to the storages).
-    fn load_source(&self, req: &Request, image: &str, post: bool) -> (Option<Blob>, Result<bool>) {
+    fn load_source(
+        &self,
+        req: &Request,
+        image: &str,
+        post: bool,
+        scope: &CallScope,
+    ) -> (Option<Blob>, Result<bool>) {
         let ctx = LoadContext { request: Some(req) };
         if image.is_empty() && !post {
             return (None, Err(Error::NotFound));
         }
+        // Each read gets the load timeout (within the request's); a caller
+        // that went away ends the whole lookup.
+        let load = |f: BoxFuture<'_, Result<Blob>>| {
+            let bound = scope.bound(self.opts.load_timeout, "load");
+            block_on_until(f, &bound, &scope.stop).and_then(|r| r)
+        };
         if !image.is_empty() {
             let key = self.storage_key(image);
             for s in &self.storages {
-                if let Ok(blob) = block_on(s.get(ctx, &key)) {
-                    if !blob.is_empty() {
-                        return (Some(blob), Ok(false));
-                    }
+                match load(s.get(ctx, &key)) {
+                    Ok(blob) if !blob.is_empty() => return (Some(blob), Ok(false)),
+                    Err(Error::Cancelled) => return (None, Err(Error::Cancelled)),
+                    _ => {}
                 }
             }
         }
         let (mut last, mut upload) = (None, None);
         for loader in &self.loaders {
-            match block_on(loader.get(ctx, image)) {
+            match load(loader.get(ctx, image)) {
                 Ok(blob) if !blob.is_empty() => return (Some(blob), Ok(true)),
                 Ok(_) => {}
+                Err(Error::Cancelled) => return (None, Err(Error::Cancelled)),
                 Err(e) if post && loader.name() == "upload" => upload = Some(e),
                 Err(e) => last = Some(e),
             }
@@ -272,40 +323,61 @@ impl Imagor {
 
     /// Save a source a loader found to every storage; `true` when saved.
     /// A storage whose write fails gets a delete, as imagor does.
-    fn save_source(&self, image: &str, blob: &Blob) -> bool {
+    /// Within the request, as imagor saves sources with the request's
+    /// context and the save timeout.
+    fn save_source(&self, image: &str, blob: &Blob, scope: &CallScope) -> bool {
         if self.storages.is_empty() || image.is_empty() {
             return false;
         }
         let key = self.storage_key(image);
         for s in &self.storages {
-            if block_on(s.put(&key, blob)).is_err() {
-                let _ = block_on(s.delete(&key));
-            }
+            self.put_or_delete(s.as_ref(), &key, blob, scope);
         }
         true
     }
 
-    /// Remove a saved source again after processing failed.
+    /// Remove a saved source again after processing failed (detached from
+    /// the request, as in imagor).
     fn delete_source(&self, image: &str) {
         let key = self.storage_key(image);
+        let scope = detached();
         for s in &self.storages {
-            let _ = block_on(s.delete(&key));
+            let bound = scope.bound(self.opts.save_timeout, "save");
+            let _ = block_on_until(s.delete(&key), &bound, &scope.stop);
         }
     }
 
-    /// Save a result of `image` to every result storage (a failed write
-    /// is deleted).
+    /// Save a result of the source `image` to every result storage (a
+    /// failed or late write is deleted), detached from the request: the
+    /// answer is already known.
     fn save_result(&self, key: &str, image: &str, blob: &Blob) {
+        let scope = detached();
         for s in &self.result_storages {
-            if block_on(s.put_result(key, image, blob)).is_err() {
-                let _ = block_on(s.delete_result(key, image));
+            let bound = scope.bound(self.opts.save_timeout, "save");
+            if !matches!(
+                block_on_until(s.put_result(key, image, blob), &bound, &scope.stop),
+                Ok(Ok(()))
+            ) {
+                let bound = scope.bound(self.opts.save_timeout, "save");
+                let _ = block_on_until(s.delete_result(key, image), &bound, &Stop::Never);
             }
+        }
+    }
+
+    /// `put` with the save timeout; a failed or late write is deleted.
+    fn put_or_delete(&self, s: &dyn Storage, key: &str, blob: &Blob, scope: &CallScope) {
+        let bound = scope.bound(self.opts.save_timeout, "save");
+        if !matches!(
+            block_on_until(s.put(key, blob), &bound, &scope.stop),
+            Ok(Ok(()))
+        ) {
+            let bound = detached().bound(self.opts.save_timeout, "save");
+            let _ = block_on_until(s.delete(key), &bound, &Stop::Never);
         }
     }
 
     /// Run the processor on the source (or a `color:` image).
     fn process_blob(&self, source: Option<&Blob>, p: &Params) -> Result<Blob> {
-        PROCESSED.fetch_add(1, Ordering::Relaxed);
         let input = source.map(|b| Source::bytes(&b.data));
         let output = self.with_ctx(|ctx| processor::run(ctx, input.as_ref(), p))?;
         let mut blob = Blob::new(output.data).with_content_type(output.content_type);
@@ -313,6 +385,14 @@ impl Imagor {
             blob.headers = src.headers.clone();
         }
         Ok(blob)
+    }
+}
+
+/// A scope without deadline or caller, for work that outlives the request.
+fn detached() -> CallScope {
+    CallScope {
+        deadline: None,
+        stop: Stop::Never,
     }
 }
 

@@ -9,9 +9,13 @@
 //! transport: path prefix, CORS, query-string stripping, `/healthcheck`,
 //! access log, metrics.
 
+mod control;
 mod flow;
 mod headers;
 mod pages;
+
+pub(crate) use control::Control;
+pub use control::Stats;
 
 #[cfg(feature = "server")]
 pub(crate) use pages::html_escape;
@@ -21,18 +25,28 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use crate::blob::Blob;
+use crate::call::CallScope;
 use crate::error::Error;
 use crate::path::{self, Params};
-use crate::request::{Request, Response};
+use crate::request::{Cancel, Request, Response};
 use crate::Imagor;
 
-pub(crate) use flow::{processed_total, Outcome};
+pub(crate) use flow::Outcome;
 
 impl Imagor {
     /// Answer an HTTP request as imagor's server does: `GET`/`HEAD` of an
     /// image path, `/params/...`, `/`, and `POST` uploads (with
     /// `upload_loader_enable` and `unsafe`); other methods are 405.
     pub fn handle(&self, req: &Request) -> Response {
+        self.handle_cancellable(req, &Cancel::new())
+    }
+
+    /// [`Imagor::handle`] for a caller that may go away: once `cancel` is
+    /// cancelled the request's work stops (unless other requests share it)
+    /// and the answer is 499 without a body, as imagor's. The whole
+    /// request runs within `request_timeout`.
+    pub fn handle_cancellable(&self, req: &Request, cancel: &Cancel) -> Response {
+        let _scope = crate::call::enter(CallScope::new(self.opts.request_timeout, cancel));
         let head = req.method == "HEAD";
         let mut res = match req.method.as_str() {
             "GET" | "HEAD" => self.handle_get(req),
@@ -153,7 +167,7 @@ impl Imagor {
     /// status, or only the status with `disable_error_body`.
     pub fn error_response(&self, e: &Error) -> Response {
         let status = status_of(e);
-        if self.opts.disable_error_body {
+        if self.opts.disable_error_body || matches!(e, Error::Cancelled) {
             return empty(status);
         }
         let mut res = json_response(status, go_json(&e.to_json()).into_bytes());

@@ -76,6 +76,11 @@ pub fn options(c: &Config) -> Options {
             _ => 1,
         },
         process_timeout: positive("imagor-process-timeout", d.process_timeout),
+        process_concurrency: c.int("imagor-process-concurrency").max(-1),
+        process_queue_size: c.int("imagor-process-queue-size").max(0),
+        request_timeout: positive("imagor-request-timeout", d.request_timeout),
+        load_timeout: positive("imagor-load-timeout", d.load_timeout),
+        save_timeout: positive("imagor-save-timeout", d.save_timeout),
         file_loader_base_dir: c.str("file-loader-base-dir").to_owned(),
         file_loader_path_prefix: c.str("file-loader-path-prefix").to_owned(),
         file_safe_chars: c.str("file-safe-chars").to_owned(),
@@ -199,11 +204,6 @@ fn object_storage_options(c: &Config, d: Options) -> Options {
 /// lines start) but does not act on yet, by name prefix.
 const NOT_IN_EFFECT: &[&str] = &[
     "http-loader-",
-    "imagor-process-concurrency",
-    "imagor-process-queue-size",
-    "imagor-request-timeout",
-    "imagor-load-timeout",
-    "imagor-save-timeout",
     "vips-cache-",
     "vips-max-cache-",
     "vips-vector",
@@ -267,6 +267,7 @@ pub fn server_options(c: &Config, opts: &Options) -> ServerOptions {
         prometheus_namespace: c.str("prometheus-namespace").to_owned(),
         max_body_bytes: (opts.upload_loader_max_allowed_size.max(0) as usize)
             .saturating_add(1 << 20),
+        body_read_timeout: opts.request_timeout,
         ..ServerOptions::default()
     }
 }
@@ -358,14 +359,12 @@ mod tests {
                 "10",
                 "-http-loader-disable",
             ],
-            &[("IMAGOR_PROCESS_CONCURRENCY", "4")],
+            &[("VIPS_MAX_CACHE_MEM", "100")],
         );
         let w = not_in_effect(&c);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w.iter().any(|m| m.starts_with("-vips-cache-size ")));
-        assert!(w
-            .iter()
-            .any(|m| m.starts_with("-imagor-process-concurrency ")));
+        assert!(w.iter().any(|m| m.starts_with("-vips-max-cache-mem ")));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use super::metrics::Metrics;
 use super::middleware::{panic_response, real_ip, Layers, Route};
-use crate::request::{Request, Response};
+use crate::request::{Cancel, Request, Response};
 use crate::Imagor;
 
 /// Transport settings of the server (what imagor's `server.New` gets).
@@ -45,6 +45,9 @@ pub struct ServerOptions {
     pub max_header_bytes: usize,
     /// Largest request body read (uploads).
     pub max_body_bytes: usize,
+    /// Time a client has to send an upload body (imagor: none; ours is the
+    /// request timeout).
+    pub body_read_timeout: Duration,
     /// How long shutdown waits for requests in flight (imagor: 10 s).
     pub shutdown_timeout: Duration,
 }
@@ -62,6 +65,7 @@ impl Default for ServerOptions {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 1 << 20,
             max_body_bytes: (32 << 20) + (1 << 20),
+            body_read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -136,7 +140,12 @@ pub async fn serve(
     let metrics = if opts.prometheus_bind.is_empty() {
         None
     } else {
+        let source = {
+            let imagor = imagor.clone();
+            Arc::new(move || imagor.stats())
+        };
         let m = Metrics::new(&opts.prometheus_namespace, &opts.prometheus_path)
+            .and_then(|m| m.with_stats(&opts.prometheus_namespace, source))
             .map_err(|e| std::io::Error::other(format!("metrics: {e}")))?;
         let m = Arc::new(m);
         let metrics_listener = TcpListener::bind(socket_addr(&opts.prometheus_bind)).await?;
@@ -292,17 +301,23 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
     // touching the body (spec §4.3 step 2).
     let opts = state.imagor.options();
     if request.method == "POST" && opts.unsafe_ && opts.upload_loader_enable {
-        match Limited::new(body, state.opts.max_body_bytes)
-            .collect()
-            .await
-        {
-            Ok(collected) => request.body = collected.to_bytes(),
-            Err(_) => return state.imagor.error_response(&crate::Error::MaxSizeExceeded),
+        // A body that trickles in is cut off at the request timeout.
+        let read = Limited::new(body, state.opts.max_body_bytes).collect();
+        match tokio::time::timeout(state.opts.body_read_timeout, read).await {
+            Err(_) => return state.imagor.error_response(&crate::Error::timeout()),
+            Ok(Ok(collected)) => request.body = collected.to_bytes(),
+            Ok(Err(_)) => return state.imagor.error_response(&crate::Error::MaxSizeExceeded),
         }
     }
     let (st, req) = (Arc::clone(state), request.clone());
+    // hyper drops this future when the client goes away: the guard then
+    // cancels the request's work (which stops unless others share it).
+    let cancel = Cancel::new();
+    let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let handled = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| st.imagor.handle(&req)))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            st.imagor.handle_cancellable(&req, &cancel)
+        }))
     })
     .await;
     let mut res = match handled {
@@ -315,6 +330,16 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
     let app_headers = std::mem::replace(&mut res.headers, extra);
     res.headers.extend(app_headers);
     res
+}
+
+/// Cancels its flag when dropped: when the request future is dropped
+/// before the answer is ready, or (harmlessly) after it.
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {

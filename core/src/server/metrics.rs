@@ -1,17 +1,40 @@
-//! Prometheus metrics, as imagor exports them: the histogram
+//! Prometheus metrics: imagor's histogram
 //! `<namespace>_http_request_duration_seconds{code,method}` of every
-//! request, served on `-prometheus-bind` at `-prometheus-path`; plus
-//! `<namespace>_processed_total`, the images this process processed (not
-//! imagor's: it shows result-storage hits shared across replicas).
+//! request, plus the figures of request handling ([`crate::Stats`]: images
+//! processed, sources loaded, result-storage hits, coalesced and rejected
+//! requests, processing slots in use and waited for), served on
+//! `-prometheus-bind` at `-prometheus-path`.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, Opts, Registry, TextEncoder};
+use std::sync::{Arc, Mutex};
 
-/// The registry and the request histogram.
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::Stats;
+
+/// Where the figures come from at each scrape.
+pub type StatsSource = Arc<dyn Fn() -> Stats + Send + Sync>;
+
+/// The registry, the request histogram and the request-handling figures.
 pub struct Metrics {
     registry: Registry,
     requests: HistogramVec,
-    processed: IntCounter,
+    figures: Option<Figures>,
     path: String,
+}
+
+/// Counters and gauges refreshed from a [`StatsSource`] at each scrape.
+struct Figures {
+    source: StatsSource,
+    last: Mutex<Stats>,
+    processed: IntCounter,
+    loaded: IntCounter,
+    result_hits: IntCounter,
+    coalesced: IntCounter,
+    rejected: IntCounter,
+    in_flight: IntGauge,
+    queued: IntGauge,
 }
 
 impl Metrics {
@@ -26,20 +49,55 @@ impl Metrics {
         .namespace(namespace.to_owned());
         let requests = HistogramVec::new(opts, &["code", "method"])?;
         registry.register(Box::new(requests.clone()))?;
-        let processed = IntCounter::with_opts(
-            Opts::new(
-                "processed_total",
-                "Images processed (result-storage hits and raw responses excluded)",
-            )
-            .namespace(namespace.to_owned()),
-        )?;
-        registry.register(Box::new(processed.clone()))?;
         Ok(Metrics {
             registry,
             requests,
-            processed,
+            figures: None,
             path: path.to_owned(),
         })
+    }
+
+    /// Also export the figures of `source` (read at each scrape).
+    pub fn with_stats(mut self, namespace: &str, source: StatsSource) -> prometheus::Result<Self> {
+        let opts = |name: &str, help: &str| Opts::new(name, help).namespace(namespace.to_owned());
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let c = IntCounter::with_opts(opts(name, help))?;
+            self.registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let processed = counter("processed_total", "Images processed")?;
+        let loaded = counter("loaded_total", "Source images loaded")?;
+        let result_hits = counter(
+            "result_storage_hits_total",
+            "Results served from a result storage without processing",
+        )?;
+        let coalesced = counter(
+            "coalesced_requests_total",
+            "Requests that shared an identical request's work",
+        )?;
+        let rejected = counter(
+            "rejected_requests_total",
+            "Requests answered 429 because the processing queue was full",
+        )?;
+        let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
+            let g = IntGauge::with_opts(opts(name, help))?;
+            self.registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let in_flight = gauge("process_in_flight", "Requests holding a processing slot")?;
+        let queued = gauge("process_queued", "Requests waiting for a processing slot")?;
+        self.figures = Some(Figures {
+            source,
+            last: Mutex::new(Stats::default()),
+            processed,
+            loaded,
+            result_hits,
+            coalesced,
+            rejected,
+            in_flight,
+            queued,
+        });
+        Ok(self)
     }
 
     /// Record one request.
@@ -56,9 +114,9 @@ impl Metrics {
         if !(at.is_empty() || at == "/" || path == at) {
             return (308, vec![("Location".into(), at.to_owned())], Vec::new());
         }
-        let total = crate::serve::processed_total();
-        self.processed
-            .inc_by(total.saturating_sub(self.processed.get()));
+        if let Some(f) = &self.figures {
+            f.refresh();
+        }
         let mut body = Vec::new();
         let encoder = TextEncoder::new();
         let _ = encoder.encode(&self.registry.gather(), &mut body);
@@ -67,5 +125,23 @@ impl Metrics {
             vec![("Content-Type".into(), encoder.format_type().to_owned())],
             body,
         )
+    }
+}
+
+impl Figures {
+    /// Bring the counters up to the source's totals and set the gauges.
+    fn refresh(&self) {
+        let now = (self.source)();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let add = |c: &IntCounter, new: u64, old: u64| c.inc_by(new.saturating_sub(old));
+        add(&self.processed, now.processed, last.processed);
+        add(&self.loaded, now.loaded, last.loaded);
+        add(&self.result_hits, now.result_hits, last.result_hits);
+        add(&self.coalesced, now.coalesced, last.coalesced);
+        add(&self.rejected, now.rejected, last.rejected);
+        self.in_flight
+            .set(now.in_flight.min(i64::MAX as u64) as i64);
+        self.queued.set(now.queued.min(i64::MAX as u64) as i64);
+        *last = now;
     }
 }

@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::sys;
+use crate::call::Stop;
 use crate::error::{Error, Result};
 
 /// A wall-clock limit for one call, shared by every image of that call.
@@ -26,7 +27,11 @@ use crate::error::{Error, Result};
 pub(crate) struct Deadline {
     at: Instant,
     limit: Duration,
+    /// The option that set `limit`, for messages (`process_timeout`).
+    option: &'static str,
     fired: AtomicBool,
+    /// The caller may also stop the call before the deadline.
+    stop: Stop,
 }
 
 thread_local! {
@@ -46,12 +51,17 @@ impl Drop for Entered {
 }
 
 impl Deadline {
-    /// A deadline `limit` from now.
-    pub(crate) fn new(limit: Duration) -> Arc<Deadline> {
+    /// A deadline `limit` from now, set by `option`, that also passes as
+    /// soon as `stop` says the caller is gone.
+    pub(crate) fn with_stop(limit: Duration, option: &'static str, stop: Stop) -> Arc<Deadline> {
+        // A limit too far out to add to now is as good as none.
+        let limit = limit.min(Duration::from_secs(100 * 365 * 24 * 3600));
         Arc::new(Deadline {
             at: Instant::now() + limit,
             limit,
+            option,
             fired: AtomicBool::new(false),
+            stop,
         })
     }
 
@@ -61,9 +71,10 @@ impl Deadline {
         Entered { previous }
     }
 
-    /// Has the deadline passed (or fired inside libvips)?
+    /// Has the deadline passed (or fired inside libvips), or is the caller
+    /// gone?
     pub(crate) fn expired(&self) -> bool {
-        self.fired.load(Ordering::Relaxed) || Instant::now() >= self.at
+        self.fired.load(Ordering::Relaxed) || self.stop.stopped() || Instant::now() >= self.at
     }
 
     /// Time left before the deadline.
@@ -76,10 +87,20 @@ impl Deadline {
         self.limit
     }
 
-    /// The error a call gets once this deadline has passed.
+    /// The option that set the limit (`process_timeout`, `request_timeout`).
+    pub(crate) fn option(&self) -> &'static str {
+        self.option
+    }
+
+    /// The error a call gets once this deadline has passed:
+    /// [`Error::Cancelled`] when the caller is gone.
     pub(crate) fn error(&self) -> Error {
+        if self.stop.stopped() {
+            return Error::Cancelled;
+        }
         Error::Timeout(format!(
-            "timeout: processing took longer than process_timeout ({})",
+            "timeout: processing took longer than {} ({})",
+            self.option,
             crate::duration::format_duration(self.limit)
         ))
     }

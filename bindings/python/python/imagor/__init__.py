@@ -11,6 +11,7 @@ The distribution is ``imagor-rs`` (``pip install imagor-rs``); the PyPI name
 """
 
 from ._imagor import (
+    CancelledError,
     ExpiredError,
     Imagor,
     ImagorError,
@@ -44,6 +45,7 @@ from ._libthumbor import CryptoURL
 from ._url import Url, url
 
 __all__ = [
+    "CancelledError",
     "CryptoURL",
     "ExpiredError",
     "Imagor",

@@ -8,6 +8,7 @@ from typing_extensions import NotRequired, Self, Unpack
 
 __version__: str
 __all__ = [
+    "CancelledError",
     "CryptoURL",
     "ExpiredError",
     "Imagor",
@@ -122,6 +123,7 @@ class MaxSizeExceededError(ImagorError): ...
 class MaxResolutionExceededError(ImagorError): ...
 class TooManyRequestsError(ImagorError): ...
 class LimitExceededError(ImagorError): ...
+class CancelledError(ImagorError): ...
 class ProcessingError(ImagorError): ...
 class StatusError(ImagorError): ...
 class InternalError(ImagorError): ...
@@ -164,6 +166,11 @@ class _Options(TypedDict, total=False):
     block_untrusted_loaders: bool
     process_timeout: Union[str, float]
     max_memory: int
+    process_concurrency: int
+    process_queue_size: int
+    request_timeout: Union[str, float]
+    load_timeout: Union[str, float]
+    save_timeout: Union[str, float]
     file_loader_base_dir: str
     file_loader_path_prefix: str
     file_safe_chars: str

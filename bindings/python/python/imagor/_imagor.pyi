@@ -1,6 +1,7 @@
 """The compiled extension; its public names are documented in imagor/__init__.pyi."""
 
 from . import (
+    CancelledError as CancelledError,
     ExpiredError as ExpiredError,
     Imagor as Imagor,
     ImagorError as ImagorError,
@@ -35,7 +36,7 @@ __all__ = [
     "__version__", "ImagorError", "NotFoundError", "InvalidError", "MethodNotAllowedError",
     "SourceNotAllowedError", "SignatureMismatchError", "TimeoutError", "ExpiredError",
     "UnsupportedFormatError", "MaxSizeExceededError", "MaxResolutionExceededError",
-    "TooManyRequestsError", "LimitExceededError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
+    "TooManyRequestsError", "LimitExceededError", "CancelledError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
     "parse", "generate", "process", "meta", "libvips_version", "option_names", "_test_panic",
     "_test_error", "_after_fork_in_child", "Imagor", "Output", "Response",
 ]

@@ -1,0 +1,266 @@
+//! The scope of one request being served on this thread: its deadline
+//! (`request_timeout`) and whether its caller still wants the result.
+//!
+//! [`crate::Imagor::handle`] enters a [`CallScope`] for the whole request;
+//! everything below it finds the scope here instead of being handed it:
+//! the per-call [`crate::budget::Budget`] bounds its processing deadline by
+//! the request's and stops libvips when the caller is gone, loads and
+//! storage calls give up at their timeouts ([`block_on_until`]), and queue
+//! waits end with the request.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::request::Cancel;
+
+/// When the work of a call should stop because nobody wants its result.
+/// Reading it never panics and never blocks (it runs inside libvips'
+/// progress callbacks).
+#[derive(Debug, Clone)]
+pub(crate) enum Stop {
+    /// Never stops (library calls without a caller to lose).
+    Never,
+    /// The caller's own cancellation.
+    Caller(Cancel),
+    /// Coalesced work: it stops only once its leader's caller is gone and
+    /// no follower waits for it any more.
+    Shared {
+        /// The cancellation of the request that runs the work.
+        leader: Cancel,
+        /// Requests waiting for the work's result.
+        followers: Arc<AtomicUsize>,
+    },
+}
+
+impl Stop {
+    /// Should the work stop now?
+    pub(crate) fn stopped(&self) -> bool {
+        match self {
+            Stop::Never => false,
+            Stop::Caller(c) => c.is_cancelled(),
+            Stop::Shared { leader, followers } => {
+                leader.is_cancelled() && followers.load(Ordering::Acquire) == 0
+            }
+        }
+    }
+}
+
+/// The deadline and stop condition of the request on this thread.
+#[derive(Debug, Clone)]
+pub(crate) struct CallScope {
+    /// When the request must be answered, and the limit that set it.
+    pub deadline: Option<(Instant, Duration)>,
+    /// Whether the caller still wants the result.
+    pub stop: Stop,
+}
+
+impl CallScope {
+    /// A scope for a request starting now with `request_timeout` (zero:
+    /// none) and the caller's `cancel`.
+    pub(crate) fn new(request_timeout: Duration, cancel: &Cancel) -> CallScope {
+        CallScope {
+            deadline: (!request_timeout.is_zero())
+                .then(|| (Instant::now() + request_timeout, request_timeout)),
+            stop: Stop::Caller(cancel.clone()),
+        }
+    }
+
+    /// The request's timeout error.
+    pub(crate) fn timeout_error(&self) -> Error {
+        match self.deadline {
+            Some((_, limit)) => Error::Timeout(format!(
+                "timeout: the request took longer than request_timeout ({})",
+                crate::duration::format_duration(limit)
+            )),
+            None => Error::timeout(),
+        }
+    }
+
+    /// `Err` when the caller is gone or the request's time is up.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.stop.stopped() {
+            return Err(Error::Cancelled);
+        }
+        match self.deadline {
+            Some((at, _)) if Instant::now() >= at => Err(self.timeout_error()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The earlier of the request deadline and `limit` from now (zero
+    /// `limit`: no limit of its own), with the error for each.
+    pub(crate) fn bound(&self, limit: Duration, what: &'static str) -> Bound {
+        let own = (!limit.is_zero()).then(|| (Instant::now() + limit, limit));
+        match (own, self.deadline) {
+            (Some((at, l)), Some((req_at, _))) if at < req_at => Bound::own(at, l, what),
+            (Some((at, l)), None) => Bound::own(at, l, what),
+            (_, Some((req_at, _))) => Bound {
+                at: Some(req_at),
+                error: self.timeout_error(),
+            },
+            (None, None) => Bound {
+                at: None,
+                error: Error::timeout(),
+            },
+        }
+    }
+}
+
+/// A deadline for one step and the error it ends with.
+#[derive(Debug, Clone)]
+pub(crate) struct Bound {
+    /// When the step must be done.
+    pub at: Option<Instant>,
+    /// What a step past `at` fails with.
+    pub error: Error,
+}
+
+impl Bound {
+    fn own(at: Instant, limit: Duration, what: &'static str) -> Bound {
+        Bound {
+            at: Some(at),
+            error: Error::Timeout(format!(
+                "timeout: {what} took longer than {}",
+                crate::duration::format_duration(limit)
+            )),
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<CallScope>> = const { RefCell::new(None) };
+}
+
+/// Restores the previous scope when dropped.
+pub(crate) struct Entered {
+    previous: Option<CallScope>,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// Make `scope` the scope of this thread until the guard is dropped.
+pub(crate) fn enter(scope: CallScope) -> Entered {
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(scope));
+    Entered { previous }
+}
+
+/// The scope of the request on this thread; outside a request, one without
+/// deadline that never stops.
+pub(crate) fn current() -> CallScope {
+    CURRENT.with(|c| c.borrow().clone()).unwrap_or(CallScope {
+        deadline: None,
+        stop: Stop::Never,
+    })
+}
+
+/// How often a blocked wait looks at the stop condition.
+pub(crate) const POLL_SLICE: Duration = Duration::from_millis(20);
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drive `future` on this thread until it is done, `bound` passes (its
+/// error) or the scope's caller is gone ([`Error::Cancelled`]). The future
+/// is dropped unfinished in the last two cases, which cancels the I/O it
+/// owns.
+pub(crate) fn block_on_until<F: Future>(
+    future: F,
+    bound: &Bound,
+    stop: &Stop,
+) -> Result<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return Ok(out);
+        }
+        if stop.stopped() {
+            return Err(Error::Cancelled);
+        }
+        let wait = match bound.at {
+            Some(at) => {
+                let now = Instant::now();
+                if now >= at {
+                    return Err(bound.error.clone());
+                }
+                (at - now).min(POLL_SLICE)
+            }
+            None => POLL_SLICE,
+        };
+        std::thread::park_timeout(wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_future_ends_at_its_bound_or_when_cancelled() {
+        let scope = CallScope::new(Duration::from_millis(50), &Cancel::new());
+        let bound = scope.bound(Duration::ZERO, "load");
+        let start = Instant::now();
+        let r = block_on_until(std::future::pending::<()>(), &bound, &scope.stop);
+        assert!(matches!(r, Err(Error::Timeout(m)) if m.contains("request_timeout")));
+        assert!(start.elapsed() >= Duration::from_millis(50));
+
+        let cancel = Cancel::new();
+        let stop = Stop::Caller(cancel.clone());
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            cancel.cancel();
+        });
+        let never = Bound {
+            at: None,
+            error: Error::timeout(),
+        };
+        let r = block_on_until(std::future::pending::<()>(), &never, &stop);
+        assert_eq!(r, Err(Error::Cancelled));
+        t.join().ok();
+    }
+
+    #[test]
+    fn the_earlier_deadline_names_itself() {
+        let scope = CallScope::new(Duration::from_secs(30), &Cancel::new());
+        let b = scope.bound(Duration::from_millis(10), "load");
+        assert!(
+            matches!(&b.error, Error::Timeout(m) if m == "timeout: load took longer than 10ms")
+        );
+        let b = scope.bound(Duration::from_secs(60), "load");
+        assert!(matches!(&b.error, Error::Timeout(m) if m.contains("request_timeout (30s)")));
+    }
+
+    #[test]
+    fn shared_work_stops_only_when_everyone_is_gone() {
+        let leader = Cancel::new();
+        let followers = Arc::new(AtomicUsize::new(1));
+        let stop = Stop::Shared {
+            leader: leader.clone(),
+            followers: followers.clone(),
+        };
+        leader.cancel();
+        assert!(!stop.stopped());
+        followers.store(0, Ordering::Release);
+        assert!(stop.stopped());
+    }
+}

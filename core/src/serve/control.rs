@@ -1,0 +1,257 @@
+//! Load control of request handling: admission (imagor's process
+//! concurrency and queue), request coalescing (imagor's `suppress`) and
+//! the figures the server exports as metrics.
+//!
+//! Both live in the [`crate::Imagor`] instance (shared by its clones), so
+//! the server, the bindings' `handle` and `serve` all obey them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::call::{CallScope, Stop, POLL_SLICE};
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::request::Cancel;
+
+use super::Outcome;
+
+/// Counters and gauges of an instance's request handling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Images processed (successfully or not) since the instance started.
+    pub processed: u64,
+    /// Sources loaded through a loader or storage.
+    pub loaded: u64,
+    /// Results served from a result storage.
+    pub result_hits: u64,
+    /// Requests that shared another request's work instead of doing it.
+    pub coalesced: u64,
+    /// Requests answered 429 because the queue was full.
+    pub rejected: u64,
+    /// Requests holding a processing slot now.
+    pub in_flight: u64,
+    /// Requests waiting for a processing slot now.
+    pub queued: u64,
+}
+
+/// The shared load-control state of an instance.
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    admission: Option<Admission>,
+    flights: Mutex<HashMap<String, Arc<Flight>>>,
+    pub(crate) processed: AtomicU64,
+    pub(crate) loaded: AtomicU64,
+    pub(crate) result_hits: AtomicU64,
+    coalesced: AtomicU64,
+    rejected: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock only means a panic elsewhere; the counts stay valid.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Control {
+    /// The control `opts` describe: admission only with a concurrency limit.
+    pub(crate) fn new(opts: &Options) -> Control {
+        let admission = (opts.process_concurrency > 0).then(|| {
+            let concurrency = opts.process_concurrency.min(1 << 20) as usize;
+            Admission {
+                concurrency,
+                capacity: concurrency + opts.process_queue_size.clamp(0, 1 << 20) as usize,
+                slots: Mutex::new(Slots::default()),
+                freed: Condvar::new(),
+            }
+        });
+        Control {
+            admission,
+            ..Control::default()
+        }
+    }
+
+    /// A snapshot of the figures.
+    pub(crate) fn stats(&self) -> Stats {
+        let (in_flight, queued) = self.admission.as_ref().map_or((0, 0), |a| {
+            let s = lock(&a.slots);
+            (s.running as u64, (s.admitted - s.running) as u64)
+        });
+        Stats {
+            processed: self.processed.load(Ordering::Relaxed),
+            loaded: self.loaded.load(Ordering::Relaxed),
+            result_hits: self.result_hits.load(Ordering::Relaxed),
+            coalesced: self.coalesced.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            in_flight,
+            queued,
+        }
+    }
+
+    /// A processing slot for the request in `scope`: at once when one is
+    /// free, after waiting in the queue otherwise; 429 when the queue is
+    /// full, the request's timeout or [`Error::Cancelled`] while waiting.
+    /// `None` without a concurrency limit.
+    pub(crate) fn admit(&self, scope: &CallScope) -> Result<Option<Permit<'_>>> {
+        let Some(a) = &self.admission else {
+            return Ok(None);
+        };
+        let mut slots = lock(&a.slots);
+        if slots.admitted >= a.capacity {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::TooManyRequests);
+        }
+        slots.admitted += 1;
+        while slots.running >= a.concurrency {
+            let give_up = if scope.stop.stopped() {
+                Some(Error::Cancelled)
+            } else {
+                match scope.deadline {
+                    Some((at, _)) if Instant::now() >= at => Some(scope.timeout_error()),
+                    _ => None,
+                }
+            };
+            if let Some(e) = give_up {
+                slots.admitted -= 1;
+                return Err(e);
+            }
+            slots = a
+                .freed
+                .wait_timeout(slots, POLL_SLICE)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        slots.running += 1;
+        Ok(Some(Permit { admission: a }))
+    }
+
+    /// Run `work` once for every concurrent request with the same `key`:
+    /// the first runs it (the leader), the others wait for its outcome
+    /// (imagor's `suppress`). The work stops only when the leader's caller
+    /// and every follower are gone; a follower gives up at its own
+    /// deadline. A leader whose work was cancelled hands over: waiting
+    /// followers start again, one of them as the new leader.
+    pub(crate) fn coalesce(
+        &self,
+        key: &str,
+        scope: &CallScope,
+        work: impl Fn(&CallScope) -> Outcome,
+    ) -> Outcome {
+        let cancel = match &scope.stop {
+            Stop::Caller(c) => c.clone(),
+            _ => Cancel::new(),
+        };
+        loop {
+            let (flight, leader) = {
+                let mut flights = lock(&self.flights);
+                match flights.get(key) {
+                    Some(f) => {
+                        f.followers.fetch_add(1, Ordering::AcqRel);
+                        (Arc::clone(f), false)
+                    }
+                    None => {
+                        let f = Arc::new(Flight::default());
+                        flights.insert(key.to_owned(), Arc::clone(&f));
+                        (f, true)
+                    }
+                }
+            };
+            if leader {
+                let shared = CallScope {
+                    deadline: scope.deadline,
+                    stop: Stop::Shared {
+                        leader: cancel.clone(),
+                        followers: Arc::clone(&flight.followers),
+                    },
+                };
+                let outcome = {
+                    let _entered = crate::call::enter(shared.clone());
+                    work(&shared)
+                };
+                lock(&self.flights).remove(key);
+                flight.publish(outcome.clone());
+                return outcome;
+            }
+            let waited = flight.wait(scope);
+            flight.followers.fetch_sub(1, Ordering::AcqRel);
+            match waited {
+                Ok(outcome) if matches!(outcome.error, Some(Error::Cancelled)) => {
+                    // The work stopped for its leader's caller before this
+                    // request joined: do it again.
+                    if let Err(e) = scope.check() {
+                        return Outcome::error(e);
+                    }
+                }
+                Ok(mut outcome) => {
+                    self.coalesced.fetch_add(1, Ordering::Relaxed);
+                    // Only the leader saves the result.
+                    outcome.save_as = None;
+                    return outcome;
+                }
+                Err(e) => return Outcome::error(e),
+            }
+        }
+    }
+}
+
+/// imagor's two semaphores: `capacity` requests admitted (running or
+/// queued), `concurrency` of them running.
+#[derive(Debug)]
+struct Admission {
+    concurrency: usize,
+    capacity: usize,
+    slots: Mutex<Slots>,
+    freed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    admitted: usize,
+    running: usize,
+}
+
+/// A processing slot, given back when dropped.
+pub(crate) struct Permit<'a> {
+    admission: &'a Admission,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut slots = lock(&self.admission.slots);
+        slots.running -= 1;
+        slots.admitted -= 1;
+        drop(slots);
+        self.admission.freed.notify_one();
+    }
+}
+
+/// One coalesced piece of work: its outcome once done, and who waits.
+#[derive(Debug, Default)]
+struct Flight {
+    outcome: Mutex<Option<Outcome>>,
+    done: Condvar,
+    followers: Arc<AtomicUsize>,
+}
+
+impl Flight {
+    fn publish(&self, outcome: Outcome) {
+        *lock(&self.outcome) = Some(outcome);
+        self.done.notify_all();
+    }
+
+    /// The outcome, or the follower's own timeout or cancellation.
+    fn wait(&self, scope: &CallScope) -> Result<Outcome> {
+        let mut outcome = lock(&self.outcome);
+        loop {
+            if let Some(o) = outcome.as_ref() {
+                return Ok(o.clone());
+            }
+            scope.check()?;
+            outcome = self
+                .done
+                .wait_timeout(outcome, POLL_SLICE)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+}

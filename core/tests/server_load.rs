@@ -1,0 +1,246 @@
+//! The server under load, through the real binary on 127.0.0.1: admission
+//! (concurrency and queue), coalescing of identical requests (counted by
+//! the Prometheus figures), the process timeout and client disconnects
+//! stopping the work (CPU use read from /proc), and slow clients cut off at
+//! the header timeout while others are served.
+
+mod server_common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use server_common::{flags, free_port, send, Req, Server};
+
+fn args(extra: &[(&str, &str)]) -> Vec<String> {
+    let mut list = vec![
+        ("imagor-unsafe", "true"),
+        ("http-loader-disable", "true"),
+        ("vips-max-width", "20000"),
+        ("vips-max-height", "20000"),
+        ("vips-max-resolution", "400000000"),
+    ];
+    list.extend_from_slice(extra);
+    flags(&list)
+}
+
+/// These tests measure CPU use and arrival order: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// CPU seconds (user + system) the process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// CPU the server uses over `window` after `settle`: near zero once its
+/// work has stopped.
+fn cpu_after(server: &Server, settle: Duration, window: Duration) -> f64 {
+    std::thread::sleep(settle);
+    let before = cpu_seconds(server.pid());
+    std::thread::sleep(window);
+    cpu_seconds(server.pid()) - before
+}
+
+/// The value of a Prometheus sample line `name value`.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+#[test]
+fn twenty_slow_requests_with_concurrency_three_and_queue_six() {
+    let _serial = serial();
+    let server = Server::start(&args(&[
+        ("imagor-process-concurrency", "3"),
+        ("imagor-process-queue-size", "6"),
+        ("imagor-process-timeout", "60s"),
+    ]));
+    let barrier = Arc::new(Barrier::new(20));
+    let threads: Vec<_> = (0..20)
+        .map(|i| {
+            let (port, barrier) = (server.port, Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                // About a second of blur each; different sizes, different keys.
+                let target = format!(
+                    "/unsafe/{}x1800/filters:blur(25):format(png)/color:gray",
+                    1800 + i
+                );
+                barrier.wait();
+                let start = Instant::now();
+                let res = send(port, &Req::get(&target)).expect("request");
+                (res.status, start.elapsed(), res.text())
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    let ok: Vec<_> = results.iter().filter(|r| r.0 == 200).collect();
+    let refused: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
+    assert_eq!(
+        (ok.len(), refused.len()),
+        (9, 11),
+        "{:?}\n{}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>(),
+        server.stderr()
+    );
+    assert!(refused
+        .iter()
+        .all(|r| r.2 == r#"{"message":"too many requests","status":429}"#));
+    let slowest_refusal = refused.iter().map(|r| r.1).max().unwrap_or_default();
+    let fastest_ok = ok.iter().map(|r| r.1).min().unwrap_or_default();
+    assert!(
+        slowest_refusal < fastest_ok,
+        "429s come before any processing ends"
+    );
+    eprintln!("HTTP admission: 9 x 200, 11 x 429; slowest 429 {slowest_refusal:?}, fastest 200 {fastest_ok:?}");
+}
+
+#[test]
+fn fifty_identical_requests_are_processed_once() {
+    let _serial = serial();
+    let metrics_port = free_port();
+    let server = Server::start(&args(&[
+        (
+            "file-loader-base-dir",
+            &server_common::testdata().to_string_lossy(),
+        ),
+        ("prometheus-bind", &format!("127.0.0.1:{metrics_port}")),
+        ("imagor-process-timeout", "60s"),
+    ]));
+    // About a second of work: every request arrives while it runs.
+    let target = "/unsafe/2500x2500/filters:blur(20):format(webp)/demo1.jpg";
+    let barrier = Arc::new(Barrier::new(50));
+    let threads: Vec<_> = (0..50)
+        .map(|_| {
+            let (port, barrier) = (server.port, Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let res = send(port, &Req::get(target)).expect("request");
+                (res.status, res.body)
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    assert!(results.iter().all(|r| r.0 == 200));
+    assert!(results.iter().all(|r| r.1 == results[0].1));
+    let text = send(metrics_port, &Req::get("/")).expect("metrics").text();
+    assert_eq!(metric(&text, "imagor_processed_total"), 1.0, "{text}");
+    assert_eq!(metric(&text, "imagor_loaded_total"), 1.0);
+    assert_eq!(metric(&text, "imagor_coalesced_requests_total"), 49.0);
+    assert_eq!(metric(&text, "imagor_process_in_flight"), 0.0);
+}
+
+#[test]
+fn a_process_timeout_answers_408_and_the_work_stops() {
+    let _serial = serial();
+    let server = Server::start(&args(&[("imagor-process-timeout", "1s")]));
+    let start = Instant::now();
+    let res = server.get("/unsafe/6000x6000/filters:blur(50):format(png)/color:gray");
+    let took = start.elapsed();
+    assert_eq!(res.status, 408, "{}", res.text());
+    assert!(res.text().contains("process_timeout"), "{}", res.text());
+    let cpu = cpu_after(&server, Duration::from_millis(500), Duration::from_secs(1));
+    assert!(
+        cpu < 0.3,
+        "the server used {cpu:.2} s of CPU in the second after the 408"
+    );
+    eprintln!("process timeout: 408 after {took:?}; {cpu:.3} CPU s in the next second");
+}
+
+#[test]
+fn a_client_that_disconnects_stops_its_work() {
+    let _serial = serial();
+    let server = Server::start(&args(&[("imagor-process-timeout", "60s")]));
+    let mut conn = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    conn.write_all(
+        b"GET /unsafe/6000x6000/filters:blur(60):format(png)/color:gray HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .expect("send");
+    std::thread::sleep(Duration::from_millis(700));
+    let busy = cpu_after(&server, Duration::ZERO, Duration::from_millis(500));
+    drop(conn);
+    let idle = cpu_after(&server, Duration::from_millis(500), Duration::from_secs(1));
+    assert!(busy > 0.3, "the work was running: {busy:.2} CPU s in 0.5 s");
+    assert!(
+        idle < 0.3,
+        "the work went on after the client left: {idle:.2} CPU s in 1 s"
+    );
+    // The server still answers.
+    assert_eq!(server.get("/healthcheck").status, 200);
+    eprintln!("disconnect: {busy:.3} CPU s per 0.5 s before, {idle:.3} per 1 s after");
+}
+
+#[test]
+fn slow_header_senders_are_cut_off_while_others_are_served() {
+    let _serial = serial();
+    let server = Server::start(&args(&[(
+        "file-loader-base-dir",
+        &server_common::testdata().to_string_lossy(),
+    )]));
+    let port = server.port;
+    let start = Instant::now();
+    let slow: Vec<_> = (0..100)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                c.set_read_timeout(Some(Duration::from_millis(50))).ok();
+                let head = b"GET /healthcheck HTTP/1.1\r\nHost: slow\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+                for b in head.iter().cycle() {
+                    if c.write_all(&[*b]).is_err() {
+                        break;
+                    }
+                    let mut buf = [0u8; 256];
+                    match c.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+                        Err(_) => break,
+                    }
+                    std::thread::sleep(Duration::from_millis(950));
+                    if start.elapsed() > Duration::from_secs(25) {
+                        return None;
+                    }
+                }
+                Some(start.elapsed())
+            })
+        })
+        .collect();
+    // Meanwhile, normal requests are answered.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_secs(1));
+        let res = server.get("/unsafe/fit-in/40x40/gopher.png");
+        assert_eq!(res.status, 200);
+    }
+    let closed: Vec<Option<Duration>> = slow.into_iter().map(|t| t.join().expect("slow")).collect();
+    assert!(
+        closed.iter().all(Option::is_some),
+        "every slow connection was closed"
+    );
+    let latest = closed.iter().flatten().max().copied().unwrap_or_default();
+    assert!(latest < Duration::from_secs(15), "closed by {latest:?}");
+    eprintln!(
+        "slowloris: 100 slow connections closed by {latest:?}; 5 normal requests served meanwhile"
+    );
+}
