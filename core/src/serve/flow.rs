@@ -99,16 +99,20 @@ impl Imagor {
         }
         let result_key = (!p.image.is_empty() && !preview).then(|| self.result_key(&p));
         let scope = crate::call::current();
-        let mut outcome = match result_key.as_deref() {
-            Some(key) => self.control.coalesce(key, &scope, |scope| {
-                self.produce(req, &p, post, out.clone(), Some(key), scope)
-            }),
+        match result_key.as_deref() {
+            Some(key) => self.control.coalesce(
+                key,
+                &scope,
+                |scope| self.produce(req, &p, post, out.clone(), Some(key), scope),
+                |outcome| {
+                    if let (Some(key), Some(blob)) = (outcome.save_as.take(), outcome.blob.as_ref())
+                    {
+                        self.save_result(&key, &p.image, blob);
+                    }
+                },
+            ),
             None => self.produce(req, &p, post, out, None, &scope),
-        };
-        if let (Some(key), Some(blob)) = (outcome.save_as.take(), outcome.blob.as_ref()) {
-            self.save_result(&key, &p.image, blob);
         }
-        outcome
     }
 
     /// The part of imagor's `Do` that coalesced requests share: the
