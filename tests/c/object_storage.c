@@ -31,7 +31,7 @@ static void options(char *buf, size_t n, const char *extra, const char *secret) 
 }
 
 int main(void) {
-    char opts[4096], extra[1024], dir[1024];
+    char opts[8192], extra[2048], dir[1024];
     imagor *im = NULL;
     imagor_bytes out = {NULL, 0};
     char *content_type = NULL;
