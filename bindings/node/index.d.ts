@@ -557,6 +557,201 @@ export interface ImagorOptions {
    * error's status (`IMAGOR_RESPONSE_RAW_ON_ERROR`).
    */
   responseRawOnError?: boolean
+  /**
+   * AWS region of every S3 role (`aws-region`); empty: `AWS_REGION`, else
+   * `us-east-1`.
+   */
+  awsRegion?: string
+  /**
+   * AWS access key of every S3 role (`aws-access-key-id`); empty (or without
+   * its secret): the default AWS credential chain.
+   */
+  awsAccessKeyId?: string
+  /** Secret of `aws_access_key_id` (`aws-secret-access-key`). */
+  awsSecretAccessKey?: string
+  /** Session token of temporary credentials (`aws-session-token`). */
+  awsSessionToken?: string
+  /**
+   * Endpoint of an S3-compatible server for every role (`s3-endpoint`, e.g.
+   * `http://minio:9000`); empty: AWS.
+   */
+  s3Endpoint?: string
+  /**
+   * Region of the S3 loader; with its key and secret it replaces the global
+   * credentials for the loader (`aws-loader-region`).
+   */
+  awsLoaderRegion?: string
+  /** Access key of the S3 loader (`aws-loader-access-key-id`). */
+  awsLoaderAccessKeyId?: string
+  /** Secret of the S3 loader's key (`aws-loader-secret-access-key`). */
+  awsLoaderSecretAccessKey?: string
+  /** Session token of the S3 loader (`aws-loader-session-token`). */
+  awsLoaderSessionToken?: string
+  /** Endpoint of the S3 loader, over `s3_endpoint` (`s3-loader-endpoint`). */
+  s3LoaderEndpoint?: string
+  /** Region of the S3 storage (`aws-storage-region`; with key and secret). */
+  awsStorageRegion?: string
+  /** Access key of the S3 storage (`aws-storage-access-key-id`). */
+  awsStorageAccessKeyId?: string
+  /** Secret of the S3 storage's key (`aws-storage-secret-access-key`). */
+  awsStorageSecretAccessKey?: string
+  /** Session token of the S3 storage (`aws-storage-session-token`). */
+  awsStorageSessionToken?: string
+  /** Endpoint of the S3 storage (`s3-storage-endpoint`). */
+  s3StorageEndpoint?: string
+  /** Region of the S3 result storage (`aws-result-storage-region`). */
+  awsResultStorageRegion?: string
+  /**
+   * Access key of the S3 result storage
+   * (`aws-result-storage-access-key-id`).
+   */
+  awsResultStorageAccessKeyId?: string
+  /**
+   * Secret of the S3 result storage's key
+   * (`aws-result-storage-secret-access-key`).
+   */
+  awsResultStorageSecretAccessKey?: string
+  /**
+   * Session token of the S3 result storage
+   * (`aws-result-storage-session-token`).
+   */
+  awsResultStorageSessionToken?: string
+  /** Endpoint of the S3 result storage (`s3-result-storage-endpoint`). */
+  s3ResultStorageEndpoint?: string
+  /**
+   * Path-style addressing (`endpoint/bucket/key`) instead of virtual-hosted
+   * (`bucket.endpoint/key`) (`s3-force-path-style`).
+   */
+  s3ForcePathStyle?: boolean
+  /**
+   * Extra characters kept unescaped in S3 keys (`!"()*` always are); `--`:
+   * no escaping (`s3-safe-chars`).
+   */
+  s3SafeChars?: string
+  /**
+   * Load sources from this S3 bucket (`s3-loader-bucket`; `bucket/dir` sets
+   * the base dir; `*`: bucket from the first path segment). Empty: no S3
+   * loader.
+   */
+  s3LoaderBucket?: string
+  /** Folder of the S3 loader inside its bucket (`s3-loader-base-dir`). */
+  s3LoaderBaseDir?: string
+  /**
+   * Only keys under this prefix are loaded from S3, without the prefix
+   * (`s3-loader-path-prefix`).
+   */
+  s3LoaderPathPrefix?: string
+  /**
+   * YAML file of bucket routing rules; replaces the plain S3 loader
+   * (`s3-loader-bucket-router-config`).
+   */
+  s3LoaderBucketRouterConfig?: string
+  /** Keep sources in this S3 bucket (`s3-storage-bucket`). Empty: none. */
+  s3StorageBucket?: string
+  /** Folder of the S3 storage (`s3-storage-base-dir`). */
+  s3StorageBaseDir?: string
+  /** Key prefix of the S3 storage (`s3-storage-path-prefix`). */
+  s3StoragePathPrefix?: string
+  /**
+   * Canned ACL of S3 storage writes, e.g. `public-read` (`s3-storage-acl`);
+   * empty: none sent.
+   */
+  s3StorageAcl?: string
+  /** Object tags of S3 storage writes, `k=v&k2=v2` (`s3-storage-tagging`). */
+  s3StorageTagging?: string
+  /**
+   * Stored sources older than this are ignored (`s3-storage-expiration`); 0:
+   * never.
+   */
+  s3StorageExpiration?: number | string
+  /**
+   * Keep results in this S3 bucket (`s3-result-storage-bucket`). Empty:
+   * none.
+   */
+  s3ResultStorageBucket?: string
+  /** Folder of the S3 result storage (`s3-result-storage-base-dir`). */
+  s3ResultStorageBaseDir?: string
+  /** Key prefix of the S3 result storage (`s3-result-storage-path-prefix`). */
+  s3ResultStoragePathPrefix?: string
+  /** Canned ACL of S3 result writes (`s3-result-storage-acl`). */
+  s3ResultStorageAcl?: string
+  /** Object tags of S3 result writes (`s3-result-storage-tagging`). */
+  s3ResultStorageTagging?: string
+  /**
+   * Stored results older than this are reprocessed
+   * (`s3-result-storage-expiration`); 0: never.
+   */
+  s3ResultStorageExpiration?: number | string
+  /**
+   * Storage class of S3 writes (`s3-storage-class`, `STANDARD`;
+   * `STANDARD_IA`, `ONEZONE_IA`, `INTELLIGENT_TIERING`, `GLACIER`, ...).
+   */
+  s3StorageClass?: string
+  /**
+   * Idle connections kept per S3 host (`s3-http-max-idle-conns-per-host`,
+   * 100).
+   */
+  s3HttpMaxIdleConnsPerHost?: number
+  /**
+   * Extra characters kept unescaped in GCS keys; `--`: no escaping
+   * (`gcloud-safe-chars`).
+   */
+  gcloudSafeChars?: string
+  /**
+   * Load sources from this GCS bucket (`gcloud-loader-bucket`; `*`: bucket
+   * from the first path segment). Credentials come from
+   * `GOOGLE_APPLICATION_CREDENTIALS`.
+   */
+  gcloudLoaderBucket?: string
+  /** Folder of the GCS loader (`gcloud-loader-base-dir`). */
+  gcloudLoaderBaseDir?: string
+  /** Key prefix of the GCS loader (`gcloud-loader-path-prefix`). */
+  gcloudLoaderPathPrefix?: string
+  /** Keep sources in this GCS bucket (`gcloud-storage-bucket`). */
+  gcloudStorageBucket?: string
+  /** Folder of the GCS storage (`gcloud-storage-base-dir`). */
+  gcloudStorageBaseDir?: string
+  /** Key prefix of the GCS storage (`gcloud-storage-path-prefix`). */
+  gcloudStoragePathPrefix?: string
+  /**
+   * Predefined ACL of GCS storage writes, e.g. `publicRead`
+   * (`gcloud-storage-acl`).
+   */
+  gcloudStorageAcl?: string
+  /**
+   * Stored sources older than this are ignored
+   * (`gcloud-storage-expiration`); 0: never.
+   */
+  gcloudStorageExpiration?: number | string
+  /** Keep results in this GCS bucket (`gcloud-result-storage-bucket`). */
+  gcloudResultStorageBucket?: string
+  /** Folder of the GCS result storage (`gcloud-result-storage-base-dir`). */
+  gcloudResultStorageBaseDir?: string
+  /**
+   * Key prefix of the GCS result storage
+   * (`gcloud-result-storage-path-prefix`).
+   */
+  gcloudResultStoragePathPrefix?: string
+  /** Predefined ACL of GCS result writes (`gcloud-result-storage-acl`). */
+  gcloudResultStorageAcl?: string
+  /**
+   * Stored results older than this are reprocessed
+   * (`gcloud-result-storage-expiration`); 0: never.
+   */
+  gcloudResultStorageExpiration?: number | string
+  /**
+   * GCS endpoint for an emulator (`http://127.0.0.1:4443`); empty: Google's.
+   * Not an imagor flag: the server reads `STORAGE_EMULATOR_HOST`, as
+   * Google's Go client does.
+   */
+  gcloudEndpoint?: string
+  /**
+   * Largest object the S3 and GCS loaders and storages read, in bytes,
+   * checked against the object's size and again while streaming (400
+   * "maximum size exceeded"); 0: no limit. Not an imagor flag (imagor has no
+   * limit). Default 64 MiB.
+   */
+  objectStorageMaxSize?: number
 }
 
 /**

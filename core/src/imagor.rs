@@ -56,16 +56,18 @@ impl fmt::Debug for Imagor {
 
 impl Imagor {
     /// Validate `options`, start libvips, and set up what the options
-    /// enable, in imagor's order: the file loader, the upload loader, then
-    /// the HTTP loader (last, as imagor's fallback; unless
-    /// `http_loader_disable`); the file storage and the file result
-    /// storage.
+    /// enable, in imagor's order: the S3 (or S3 router), GCS, file and
+    /// upload loaders, then the HTTP loader (last, as imagor's fallback;
+    /// unless `http_loader_disable`); the S3, GCS and file storages and
+    /// result storages.
     pub fn new(options: Options) -> Result<Imagor> {
         options.validate()?;
         crate::vips::init()?;
         crate::vips::set_concurrency(options.concurrency);
         let signer = options.signer()?;
-        let mut loaders: Vec<Arc<dyn Loader>> = Vec::new();
+        // Object storage (S3, GCS) comes first, as in imagor.
+        let cloud = crate::storage::cloud::from_options(&options)?;
+        let mut loaders: Vec<Arc<dyn Loader>> = cloud.loaders;
         if !options.file_loader_base_dir.is_empty() {
             loaders.push(Arc::new(FileLoader::new(
                 &options.file_loader_base_dir,
@@ -100,7 +102,7 @@ impl Imagor {
             ));
             storage
         };
-        let mut storages = Vec::new();
+        let mut storages = cloud.storages;
         if !options.file_storage_base_dir.is_empty() {
             storages.push(file_storage(
                 &options.file_storage_base_dir,
@@ -110,7 +112,7 @@ impl Imagor {
                 options.file_storage_expiration,
             ));
         }
-        let mut result_storages = Vec::new();
+        let mut result_storages = cloud.result_storages;
         if !options.file_result_storage_base_dir.is_empty() {
             result_storages.push(file_storage(
                 &options.file_result_storage_base_dir,

@@ -90,6 +90,16 @@ where
     Ok(Spawned(Some(handle()?.spawn(future))))
 }
 
+/// Run `future` on the network runtime and wait for its output from
+/// wherever this future is polled; dropping it aborts the task.
+pub(crate) async fn run<F>(future: F) -> Result<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn(future)?.await
+}
+
 /// A task on the network runtime, aborted when dropped unfinished.
 pub(crate) struct Spawned<T>(Option<tokio::task::JoinHandle<T>>);
 

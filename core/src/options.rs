@@ -15,7 +15,8 @@ use crate::sign::{Signer, SignerAlg};
 /// imagor's default configuration, plus the per-call resource budget
 /// (`process_timeout`, `max_memory`) imagor does not have.
 ///
-/// `Debug` never shows the secret.
+/// `Debug` never shows the secret, nor the AWS secret keys and session
+/// tokens.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
@@ -252,6 +253,154 @@ pub struct Options {
     /// On a processing error, answer with the unprocessed source and the
     /// error's status (`imagor-response-raw-on-error`).
     pub response_raw_on_error: bool,
+
+    // ---- Object storage: S3 (imagor's awsconfig) and Google Cloud
+    // Storage (gcloudconfig). Each role is enabled by its bucket. ----
+    /// AWS region of every S3 role (`aws-region`); empty: `AWS_REGION`,
+    /// else `us-east-1`.
+    pub aws_region: String,
+    /// AWS access key of every S3 role (`aws-access-key-id`); empty (or
+    /// without its secret): the default AWS credential chain.
+    pub aws_access_key_id: String,
+    /// Secret of `aws_access_key_id` (`aws-secret-access-key`).
+    pub aws_secret_access_key: String,
+    /// Session token of temporary credentials (`aws-session-token`).
+    pub aws_session_token: String,
+    /// Endpoint of an S3-compatible server for every role (`s3-endpoint`,
+    /// e.g. `http://minio:9000`); empty: AWS.
+    pub s3_endpoint: String,
+    /// Region of the S3 loader; with its key and secret it replaces the
+    /// global credentials for the loader (`aws-loader-region`).
+    pub aws_loader_region: String,
+    /// Access key of the S3 loader (`aws-loader-access-key-id`).
+    pub aws_loader_access_key_id: String,
+    /// Secret of the S3 loader's key (`aws-loader-secret-access-key`).
+    pub aws_loader_secret_access_key: String,
+    /// Session token of the S3 loader (`aws-loader-session-token`).
+    pub aws_loader_session_token: String,
+    /// Endpoint of the S3 loader, over `s3_endpoint` (`s3-loader-endpoint`).
+    pub s3_loader_endpoint: String,
+    /// Region of the S3 storage (`aws-storage-region`; with key and secret).
+    pub aws_storage_region: String,
+    /// Access key of the S3 storage (`aws-storage-access-key-id`).
+    pub aws_storage_access_key_id: String,
+    /// Secret of the S3 storage's key (`aws-storage-secret-access-key`).
+    pub aws_storage_secret_access_key: String,
+    /// Session token of the S3 storage (`aws-storage-session-token`).
+    pub aws_storage_session_token: String,
+    /// Endpoint of the S3 storage (`s3-storage-endpoint`).
+    pub s3_storage_endpoint: String,
+    /// Region of the S3 result storage (`aws-result-storage-region`).
+    pub aws_result_storage_region: String,
+    /// Access key of the S3 result storage (`aws-result-storage-access-key-id`).
+    pub aws_result_storage_access_key_id: String,
+    /// Secret of the S3 result storage's key
+    /// (`aws-result-storage-secret-access-key`).
+    pub aws_result_storage_secret_access_key: String,
+    /// Session token of the S3 result storage
+    /// (`aws-result-storage-session-token`).
+    pub aws_result_storage_session_token: String,
+    /// Endpoint of the S3 result storage (`s3-result-storage-endpoint`).
+    pub s3_result_storage_endpoint: String,
+    /// Path-style addressing (`endpoint/bucket/key`) instead of
+    /// virtual-hosted (`bucket.endpoint/key`) (`s3-force-path-style`).
+    pub s3_force_path_style: bool,
+    /// Extra characters kept unescaped in S3 keys (`!"()*` always are);
+    /// `--`: no escaping (`s3-safe-chars`).
+    pub s3_safe_chars: String,
+    /// Load sources from this S3 bucket (`s3-loader-bucket`; `bucket/dir`
+    /// sets the base dir; `*`: bucket from the first path segment). Empty:
+    /// no S3 loader.
+    pub s3_loader_bucket: String,
+    /// Folder of the S3 loader inside its bucket (`s3-loader-base-dir`).
+    pub s3_loader_base_dir: String,
+    /// Only keys under this prefix are loaded from S3, without the prefix
+    /// (`s3-loader-path-prefix`).
+    pub s3_loader_path_prefix: String,
+    /// YAML file of bucket routing rules; replaces the plain S3 loader
+    /// (`s3-loader-bucket-router-config`).
+    pub s3_loader_bucket_router_config: String,
+    /// Keep sources in this S3 bucket (`s3-storage-bucket`). Empty: none.
+    pub s3_storage_bucket: String,
+    /// Folder of the S3 storage (`s3-storage-base-dir`).
+    pub s3_storage_base_dir: String,
+    /// Key prefix of the S3 storage (`s3-storage-path-prefix`).
+    pub s3_storage_path_prefix: String,
+    /// Canned ACL of S3 storage writes, e.g. `public-read`
+    /// (`s3-storage-acl`); empty: none sent.
+    pub s3_storage_acl: String,
+    /// Object tags of S3 storage writes, `k=v&k2=v2` (`s3-storage-tagging`).
+    pub s3_storage_tagging: String,
+    /// Stored sources older than this are ignored (`s3-storage-expiration`);
+    /// 0: never.
+    #[serde(with = "crate::duration::serde_go")]
+    pub s3_storage_expiration: Duration,
+    /// Keep results in this S3 bucket (`s3-result-storage-bucket`). Empty:
+    /// none.
+    pub s3_result_storage_bucket: String,
+    /// Folder of the S3 result storage (`s3-result-storage-base-dir`).
+    pub s3_result_storage_base_dir: String,
+    /// Key prefix of the S3 result storage (`s3-result-storage-path-prefix`).
+    pub s3_result_storage_path_prefix: String,
+    /// Canned ACL of S3 result writes (`s3-result-storage-acl`).
+    pub s3_result_storage_acl: String,
+    /// Object tags of S3 result writes (`s3-result-storage-tagging`).
+    pub s3_result_storage_tagging: String,
+    /// Stored results older than this are reprocessed
+    /// (`s3-result-storage-expiration`); 0: never.
+    #[serde(with = "crate::duration::serde_go")]
+    pub s3_result_storage_expiration: Duration,
+    /// Storage class of S3 writes (`s3-storage-class`, `STANDARD`;
+    /// `STANDARD_IA`, `ONEZONE_IA`, `INTELLIGENT_TIERING`, `GLACIER`, ...).
+    pub s3_storage_class: String,
+    /// Idle connections kept per S3 host (`s3-http-max-idle-conns-per-host`, 100).
+    pub s3_http_max_idle_conns_per_host: i64,
+    /// Extra characters kept unescaped in GCS keys; `--`: no escaping
+    /// (`gcloud-safe-chars`).
+    pub gcloud_safe_chars: String,
+    /// Load sources from this GCS bucket (`gcloud-loader-bucket`; `*`:
+    /// bucket from the first path segment). Credentials come from
+    /// `GOOGLE_APPLICATION_CREDENTIALS`.
+    pub gcloud_loader_bucket: String,
+    /// Folder of the GCS loader (`gcloud-loader-base-dir`).
+    pub gcloud_loader_base_dir: String,
+    /// Key prefix of the GCS loader (`gcloud-loader-path-prefix`).
+    pub gcloud_loader_path_prefix: String,
+    /// Keep sources in this GCS bucket (`gcloud-storage-bucket`).
+    pub gcloud_storage_bucket: String,
+    /// Folder of the GCS storage (`gcloud-storage-base-dir`).
+    pub gcloud_storage_base_dir: String,
+    /// Key prefix of the GCS storage (`gcloud-storage-path-prefix`).
+    pub gcloud_storage_path_prefix: String,
+    /// Predefined ACL of GCS storage writes, e.g. `publicRead`
+    /// (`gcloud-storage-acl`).
+    pub gcloud_storage_acl: String,
+    /// Stored sources older than this are ignored
+    /// (`gcloud-storage-expiration`); 0: never.
+    #[serde(with = "crate::duration::serde_go")]
+    pub gcloud_storage_expiration: Duration,
+    /// Keep results in this GCS bucket (`gcloud-result-storage-bucket`).
+    pub gcloud_result_storage_bucket: String,
+    /// Folder of the GCS result storage (`gcloud-result-storage-base-dir`).
+    pub gcloud_result_storage_base_dir: String,
+    /// Key prefix of the GCS result storage
+    /// (`gcloud-result-storage-path-prefix`).
+    pub gcloud_result_storage_path_prefix: String,
+    /// Predefined ACL of GCS result writes (`gcloud-result-storage-acl`).
+    pub gcloud_result_storage_acl: String,
+    /// Stored results older than this are reprocessed
+    /// (`gcloud-result-storage-expiration`); 0: never.
+    #[serde(with = "crate::duration::serde_go")]
+    pub gcloud_result_storage_expiration: Duration,
+    /// GCS endpoint for an emulator (`http://127.0.0.1:4443`); empty:
+    /// Google's. Not an imagor flag: the server reads
+    /// `STORAGE_EMULATOR_HOST`, as Google's Go client does.
+    pub gcloud_endpoint: String,
+    /// Largest object the S3 and GCS loaders and storages read, in bytes,
+    /// checked against the object's size and again while streaming
+    /// (400 "maximum size exceeded"); 0: no limit. Not an imagor flag
+    /// (imagor has no limit). Default 64 MiB.
+    pub object_storage_max_size: u64,
 }
 
 impl Default for Options {
@@ -334,13 +483,70 @@ impl Default for Options {
             file_loader_base_dir: String::new(),
             file_loader_path_prefix: String::new(),
             file_safe_chars: String::new(),
+            // Object storage.
+            aws_region: String::new(),
+            aws_access_key_id: String::new(),
+            aws_secret_access_key: String::new(),
+            aws_session_token: String::new(),
+            s3_endpoint: String::new(),
+            aws_loader_region: String::new(),
+            aws_loader_access_key_id: String::new(),
+            aws_loader_secret_access_key: String::new(),
+            aws_loader_session_token: String::new(),
+            s3_loader_endpoint: String::new(),
+            aws_storage_region: String::new(),
+            aws_storage_access_key_id: String::new(),
+            aws_storage_secret_access_key: String::new(),
+            aws_storage_session_token: String::new(),
+            s3_storage_endpoint: String::new(),
+            aws_result_storage_region: String::new(),
+            aws_result_storage_access_key_id: String::new(),
+            aws_result_storage_secret_access_key: String::new(),
+            aws_result_storage_session_token: String::new(),
+            s3_result_storage_endpoint: String::new(),
+            s3_force_path_style: false,
+            s3_safe_chars: String::new(),
+            s3_loader_bucket: String::new(),
+            s3_loader_base_dir: String::new(),
+            s3_loader_path_prefix: String::new(),
+            s3_loader_bucket_router_config: String::new(),
+            s3_storage_bucket: String::new(),
+            s3_storage_base_dir: String::new(),
+            s3_storage_path_prefix: String::new(),
+            s3_storage_acl: String::new(),
+            s3_storage_tagging: String::new(),
+            s3_storage_expiration: Duration::ZERO,
+            s3_result_storage_bucket: String::new(),
+            s3_result_storage_base_dir: String::new(),
+            s3_result_storage_path_prefix: String::new(),
+            s3_result_storage_acl: String::new(),
+            s3_result_storage_tagging: String::new(),
+            s3_result_storage_expiration: Duration::ZERO,
+            s3_storage_class: "STANDARD".to_owned(),
+            s3_http_max_idle_conns_per_host: 100,
+            gcloud_safe_chars: String::new(),
+            gcloud_loader_bucket: String::new(),
+            gcloud_loader_base_dir: String::new(),
+            gcloud_loader_path_prefix: String::new(),
+            gcloud_storage_bucket: String::new(),
+            gcloud_storage_base_dir: String::new(),
+            gcloud_storage_path_prefix: String::new(),
+            gcloud_storage_acl: String::new(),
+            gcloud_storage_expiration: Duration::ZERO,
+            gcloud_result_storage_bucket: String::new(),
+            gcloud_result_storage_base_dir: String::new(),
+            gcloud_result_storage_path_prefix: String::new(),
+            gcloud_result_storage_acl: String::new(),
+            gcloud_result_storage_expiration: Duration::ZERO,
+            gcloud_endpoint: String::new(),
+            object_storage_max_size: 64 << 20,
         }
     }
 }
 
 impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Everything but the secret, which shows only whether it is set.
+        // Everything but the secrets, which show only whether they are set.
         let mut shown = serde_json::to_value(self).unwrap_or_default();
         if let Some(map) = shown.as_object_mut() {
             let secret = if self.secret.is_empty() {
@@ -349,6 +555,12 @@ impl std::fmt::Debug for Options {
                 "<redacted>"
             };
             map.insert("secret".to_owned(), secret.into());
+            // Object storage secrets likewise.
+            for (key, value) in map.iter_mut() {
+                if Options::is_secret_field(key) && value.as_str().is_some_and(|v| !v.is_empty()) {
+                    *value = "<redacted>".into();
+                }
+            }
         }
         write!(f, "Options {shown}")
     }
@@ -412,6 +624,12 @@ impl Options {
             }
         }
         Ok(())
+    }
+
+    /// Whether the field `name` holds a secret that displays must hide:
+    /// `secret`, and the AWS secret keys and session tokens.
+    pub fn is_secret_field(name: &str) -> bool {
+        name == "secret" || name.ends_with("secret_access_key") || name.ends_with("session_token")
     }
 
     /// The signer these options describe, or `None` without a secret.

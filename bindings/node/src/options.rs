@@ -227,6 +227,154 @@ pub struct ImagorOptions {
     /// On a processing error, answer with the unprocessed source and the
     /// error's status (`IMAGOR_RESPONSE_RAW_ON_ERROR`).
     pub response_raw_on_error: Option<bool>,
+    // Object storage (S3, Google Cloud Storage).
+    /// AWS region of every S3 role (`aws-region`); empty: `AWS_REGION`, else
+    /// `us-east-1`.
+    pub aws_region: Option<String>,
+    /// AWS access key of every S3 role (`aws-access-key-id`); empty (or without
+    /// its secret): the default AWS credential chain.
+    pub aws_access_key_id: Option<String>,
+    /// Secret of `aws_access_key_id` (`aws-secret-access-key`).
+    pub aws_secret_access_key: Option<String>,
+    /// Session token of temporary credentials (`aws-session-token`).
+    pub aws_session_token: Option<String>,
+    /// Endpoint of an S3-compatible server for every role (`s3-endpoint`, e.g.
+    /// `http://minio:9000`); empty: AWS.
+    pub s3_endpoint: Option<String>,
+    /// Region of the S3 loader; with its key and secret it replaces the global
+    /// credentials for the loader (`aws-loader-region`).
+    pub aws_loader_region: Option<String>,
+    /// Access key of the S3 loader (`aws-loader-access-key-id`).
+    pub aws_loader_access_key_id: Option<String>,
+    /// Secret of the S3 loader's key (`aws-loader-secret-access-key`).
+    pub aws_loader_secret_access_key: Option<String>,
+    /// Session token of the S3 loader (`aws-loader-session-token`).
+    pub aws_loader_session_token: Option<String>,
+    /// Endpoint of the S3 loader, over `s3_endpoint` (`s3-loader-endpoint`).
+    pub s3_loader_endpoint: Option<String>,
+    /// Region of the S3 storage (`aws-storage-region`; with key and secret).
+    pub aws_storage_region: Option<String>,
+    /// Access key of the S3 storage (`aws-storage-access-key-id`).
+    pub aws_storage_access_key_id: Option<String>,
+    /// Secret of the S3 storage's key (`aws-storage-secret-access-key`).
+    pub aws_storage_secret_access_key: Option<String>,
+    /// Session token of the S3 storage (`aws-storage-session-token`).
+    pub aws_storage_session_token: Option<String>,
+    /// Endpoint of the S3 storage (`s3-storage-endpoint`).
+    pub s3_storage_endpoint: Option<String>,
+    /// Region of the S3 result storage (`aws-result-storage-region`).
+    pub aws_result_storage_region: Option<String>,
+    /// Access key of the S3 result storage
+    /// (`aws-result-storage-access-key-id`).
+    pub aws_result_storage_access_key_id: Option<String>,
+    /// Secret of the S3 result storage's key
+    /// (`aws-result-storage-secret-access-key`).
+    pub aws_result_storage_secret_access_key: Option<String>,
+    /// Session token of the S3 result storage
+    /// (`aws-result-storage-session-token`).
+    pub aws_result_storage_session_token: Option<String>,
+    /// Endpoint of the S3 result storage (`s3-result-storage-endpoint`).
+    pub s3_result_storage_endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`) instead of virtual-hosted
+    /// (`bucket.endpoint/key`) (`s3-force-path-style`).
+    pub s3_force_path_style: Option<bool>,
+    /// Extra characters kept unescaped in S3 keys (`!"()*` always are); `--`:
+    /// no escaping (`s3-safe-chars`).
+    pub s3_safe_chars: Option<String>,
+    /// Load sources from this S3 bucket (`s3-loader-bucket`; `bucket/dir` sets
+    /// the base dir; `*`: bucket from the first path segment). Empty: no S3
+    /// loader.
+    pub s3_loader_bucket: Option<String>,
+    /// Folder of the S3 loader inside its bucket (`s3-loader-base-dir`).
+    pub s3_loader_base_dir: Option<String>,
+    /// Only keys under this prefix are loaded from S3, without the prefix
+    /// (`s3-loader-path-prefix`).
+    pub s3_loader_path_prefix: Option<String>,
+    /// YAML file of bucket routing rules; replaces the plain S3 loader
+    /// (`s3-loader-bucket-router-config`).
+    pub s3_loader_bucket_router_config: Option<String>,
+    /// Keep sources in this S3 bucket (`s3-storage-bucket`). Empty: none.
+    pub s3_storage_bucket: Option<String>,
+    /// Folder of the S3 storage (`s3-storage-base-dir`).
+    pub s3_storage_base_dir: Option<String>,
+    /// Key prefix of the S3 storage (`s3-storage-path-prefix`).
+    pub s3_storage_path_prefix: Option<String>,
+    /// Canned ACL of S3 storage writes, e.g. `public-read` (`s3-storage-acl`);
+    /// empty: none sent.
+    pub s3_storage_acl: Option<String>,
+    /// Object tags of S3 storage writes, `k=v&k2=v2` (`s3-storage-tagging`).
+    pub s3_storage_tagging: Option<String>,
+    /// Stored sources older than this are ignored (`s3-storage-expiration`); 0:
+    /// never.
+    #[napi(ts_type = "number | string")]
+    pub s3_storage_expiration: Option<String>,
+    /// Keep results in this S3 bucket (`s3-result-storage-bucket`). Empty:
+    /// none.
+    pub s3_result_storage_bucket: Option<String>,
+    /// Folder of the S3 result storage (`s3-result-storage-base-dir`).
+    pub s3_result_storage_base_dir: Option<String>,
+    /// Key prefix of the S3 result storage (`s3-result-storage-path-prefix`).
+    pub s3_result_storage_path_prefix: Option<String>,
+    /// Canned ACL of S3 result writes (`s3-result-storage-acl`).
+    pub s3_result_storage_acl: Option<String>,
+    /// Object tags of S3 result writes (`s3-result-storage-tagging`).
+    pub s3_result_storage_tagging: Option<String>,
+    /// Stored results older than this are reprocessed
+    /// (`s3-result-storage-expiration`); 0: never.
+    #[napi(ts_type = "number | string")]
+    pub s3_result_storage_expiration: Option<String>,
+    /// Storage class of S3 writes (`s3-storage-class`, `STANDARD`;
+    /// `STANDARD_IA`, `ONEZONE_IA`, `INTELLIGENT_TIERING`, `GLACIER`, ...).
+    pub s3_storage_class: Option<String>,
+    /// Idle connections kept per S3 host (`s3-http-max-idle-conns-per-host`,
+    /// 100).
+    pub s3_http_max_idle_conns_per_host: Option<i64>,
+    /// Extra characters kept unescaped in GCS keys; `--`: no escaping
+    /// (`gcloud-safe-chars`).
+    pub gcloud_safe_chars: Option<String>,
+    /// Load sources from this GCS bucket (`gcloud-loader-bucket`; `*`: bucket
+    /// from the first path segment). Credentials come from
+    /// `GOOGLE_APPLICATION_CREDENTIALS`.
+    pub gcloud_loader_bucket: Option<String>,
+    /// Folder of the GCS loader (`gcloud-loader-base-dir`).
+    pub gcloud_loader_base_dir: Option<String>,
+    /// Key prefix of the GCS loader (`gcloud-loader-path-prefix`).
+    pub gcloud_loader_path_prefix: Option<String>,
+    /// Keep sources in this GCS bucket (`gcloud-storage-bucket`).
+    pub gcloud_storage_bucket: Option<String>,
+    /// Folder of the GCS storage (`gcloud-storage-base-dir`).
+    pub gcloud_storage_base_dir: Option<String>,
+    /// Key prefix of the GCS storage (`gcloud-storage-path-prefix`).
+    pub gcloud_storage_path_prefix: Option<String>,
+    /// Predefined ACL of GCS storage writes, e.g. `publicRead`
+    /// (`gcloud-storage-acl`).
+    pub gcloud_storage_acl: Option<String>,
+    /// Stored sources older than this are ignored
+    /// (`gcloud-storage-expiration`); 0: never.
+    #[napi(ts_type = "number | string")]
+    pub gcloud_storage_expiration: Option<String>,
+    /// Keep results in this GCS bucket (`gcloud-result-storage-bucket`).
+    pub gcloud_result_storage_bucket: Option<String>,
+    /// Folder of the GCS result storage (`gcloud-result-storage-base-dir`).
+    pub gcloud_result_storage_base_dir: Option<String>,
+    /// Key prefix of the GCS result storage
+    /// (`gcloud-result-storage-path-prefix`).
+    pub gcloud_result_storage_path_prefix: Option<String>,
+    /// Predefined ACL of GCS result writes (`gcloud-result-storage-acl`).
+    pub gcloud_result_storage_acl: Option<String>,
+    /// Stored results older than this are reprocessed
+    /// (`gcloud-result-storage-expiration`); 0: never.
+    #[napi(ts_type = "number | string")]
+    pub gcloud_result_storage_expiration: Option<String>,
+    /// GCS endpoint for an emulator (`http://127.0.0.1:4443`); empty: Google's.
+    /// Not an imagor flag: the server reads `STORAGE_EMULATOR_HOST`, as
+    /// Google's Go client does.
+    pub gcloud_endpoint: Option<String>,
+    /// Largest object the S3 and GCS loaders and storages read, in bytes,
+    /// checked against the object's size and again while streaming (400
+    /// "maximum size exceeded"); 0: no limit. Not an imagor flag (imagor has no
+    /// limit). Default 64 MiB.
+    pub object_storage_max_size: Option<i64>,
 }
 
 /// The default options as JSON: the known fields and their value kinds.
@@ -420,14 +568,19 @@ fn camelize(message: &str) -> String {
 }
 
 /// The options as a JavaScript-style JSON object (camelCase keys), with the
-/// secret replaced by `'<redacted>'` (or `''` when none is set).
+/// secrets (the signing secret, AWS secret keys and session tokens)
+/// replaced by `'<redacted>'` (or `''` when none is set).
 pub(crate) fn to_json_redacted(options: &imagor::Options) -> Value {
     match serde_json::to_value(options) {
         Ok(Value::Object(map)) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
                     let v = match (k.as_str(), &v) {
-                        ("secret", Value::String(s)) if !s.is_empty() => "<redacted>".into(),
+                        (k, Value::String(s))
+                            if !s.is_empty() && imagor::Options::is_secret_field(k) =>
+                        {
+                            "<redacted>".into()
+                        }
                         _ => v,
                     };
                     (to_camel(&k), v)

@@ -33,7 +33,7 @@ pub fn from_kwargs(what: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<O
 }
 
 /// `name=value` for the options that differ from the defaults, the
-/// secret hidden: the body of `Imagor.__repr__`.
+/// secrets hidden: the body of `Imagor.__repr__`.
 pub fn describe(opts: &Options) -> String {
     let (Ok(Value::Object(mine)), Ok(Value::Object(defaults))) = (
         serde_json::to_value(opts),
@@ -44,7 +44,7 @@ pub fn describe(opts: &Options) -> String {
     mine.iter()
         .filter(|(k, v)| defaults.get(*k) != Some(v))
         .map(|(k, v)| match (k.as_str(), v) {
-            ("secret", _) => "secret=<redacted>".to_owned(),
+            (k, _) if Options::is_secret_field(k) => format!("{k}=<redacted>"),
             (_, Value::Bool(b)) => format!("{k}={}", if *b { "True" } else { "False" }),
             (_, Value::String(s)) => format!("{k}={s:?}"),
             _ => format!("{k}={v}"),

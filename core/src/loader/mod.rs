@@ -8,16 +8,20 @@
 //! points of [`crate::Imagor`] drive them to completion on the calling
 //! thread, within the request's load timeout and cancellation. [`FileLoader`]
 //! serves a folder as imagor's file loader does, [`HttpLoader`] fetches
-//! URLs under an SSRF policy; any
+//! URLs under an SSRF policy; [`crate::storage::S3Storage`] and
+//! [`crate::storage::GcsStorage`] load from buckets; any
 //! `Fn(&str) -> Result<Vec<u8>>` is a (blocking) loader too. Plug more in
 //! with [`crate::Imagor::with_loader`].
 
 mod file;
 pub mod http;
 mod upload;
+// imagor's S3 bucket router (object storage).
+mod s3_router;
 
 pub use file::FileLoader;
 pub use http::HttpLoader;
+pub use s3_router::S3RouterLoader;
 pub use upload::{UploadLoader, UploadLoaderOptions};
 
 use std::future::Future;

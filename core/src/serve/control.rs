@@ -134,11 +134,18 @@ impl Control {
     /// and every follower are gone; a follower gives up at its own
     /// deadline. A leader whose work was cancelled hands over: waiting
     /// followers start again, one of them as the new leader.
+    ///
+    /// A successful leader runs `finish` (saving the result) after its
+    /// followers have their answer but before it lets go of `key`, as
+    /// imagor's `suppress` does: a request arriving meanwhile shares the
+    /// outcome instead of processing again before the result is stored
+    /// (which other replicas sharing the result storage rely on).
     pub(crate) fn coalesce(
         &self,
         key: &str,
         scope: &CallScope,
         work: impl Fn(&CallScope) -> Outcome,
+        finish: impl FnOnce(&mut Outcome),
     ) -> Outcome {
         let cancel = match &scope.stop {
             Stop::Caller(c) => c.clone(),
@@ -167,12 +174,21 @@ impl Control {
                         followers: Arc::clone(&flight.followers),
                     },
                 };
-                let outcome = {
+                let mut outcome = {
                     let _entered = crate::call::enter(shared.clone());
                     work(&shared)
                 };
-                lock(&self.flights).remove(key);
+                // A failed (or cancelled) flight is let go of at once, so
+                // that new requests start afresh rather than share it.
+                let hold = outcome.error.is_none();
+                if !hold {
+                    lock(&self.flights).remove(key);
+                }
                 flight.publish(outcome.clone());
+                if hold {
+                    finish(&mut outcome);
+                    lock(&self.flights).remove(key);
+                }
                 return outcome;
             }
             let waited = flight.wait(scope);

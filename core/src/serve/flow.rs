@@ -99,16 +99,20 @@ impl Imagor {
         }
         let result_key = (!p.image.is_empty() && !preview).then(|| self.result_key(&p));
         let scope = crate::call::current();
-        let mut outcome = match result_key.as_deref() {
-            Some(key) => self.control.coalesce(key, &scope, |scope| {
-                self.produce(req, &p, post, out.clone(), Some(key), scope)
-            }),
+        match result_key.as_deref() {
+            Some(key) => self.control.coalesce(
+                key,
+                &scope,
+                |scope| self.produce(req, &p, post, out.clone(), Some(key), scope),
+                |outcome| {
+                    if let (Some(key), Some(blob)) = (outcome.save_as.take(), outcome.blob.as_ref())
+                    {
+                        self.save_result(&key, &p.image, blob);
+                    }
+                },
+            ),
             None => self.produce(req, &p, post, out, None, &scope),
-        };
-        if let (Some(key), Some(blob)) = (outcome.save_as.take(), outcome.blob.as_ref()) {
-            self.save_result(&key, blob);
         }
-        outcome
     }
 
     /// The part of imagor's `Do` that coalesced requests share: the
@@ -236,7 +240,7 @@ impl Imagor {
         let ctx = LoadContext::default();
         let hit = self.result_storages.iter().find_map(|s| {
             let bound = scope.bound(self.opts.load_timeout, "load");
-            block_on_until(s.get(ctx, key), &bound, &scope.stop)
+            block_on_until(s.get_result(ctx, key, image), &bound, &scope.stop)
                 .ok()?
                 .ok()
                 .filter(|b| !b.is_empty())
@@ -351,12 +355,20 @@ impl Imagor {
         }
     }
 
-    /// Save a result to every result storage (a failed write is deleted),
-    /// detached from the request: the answer is already known.
-    fn save_result(&self, key: &str, blob: &Blob) {
+    /// Save a result of the source `image` to every result storage (a
+    /// failed or late write is deleted), detached from the request: the
+    /// answer is already known.
+    fn save_result(&self, key: &str, image: &str, blob: &Blob) {
         let scope = detached();
         for s in &self.result_storages {
-            self.put_or_delete(s.as_ref(), key, blob, &scope);
+            let bound = scope.bound(self.opts.save_timeout, "save");
+            if !matches!(
+                block_on_until(s.put_result(key, image, blob), &bound, &scope.stop),
+                Ok(Ok(()))
+            ) {
+                let bound = scope.bound(self.opts.save_timeout, "save");
+                let _ = block_on_until(s.delete_result(key, image), &bound, &Stop::Never);
+            }
         }
     }
 

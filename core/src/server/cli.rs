@@ -148,6 +148,79 @@ pub fn options(c: &Config) -> Options {
         disable_error_body: c.bool("imagor-disable-error-body"),
         disable_params_endpoint: c.bool("imagor-disable-params-endpoint"),
         response_raw_on_error: c.bool("imagor-response-raw-on-error"),
+        ..object_storage_options(c, d)
+    }
+}
+
+// ---- Object storage: imagor's awsconfig and gcloudconfig flags. ----
+
+/// The `-aws-*`, `-s3-*` and `-gcloud-*` flags onto `d`, and
+/// `STORAGE_EMULATOR_HOST` (read by Google's Go client in imagor) as the
+/// GCS endpoint.
+fn object_storage_options(c: &Config, d: Options) -> Options {
+    let s = |name: &str| c.str(name).to_owned();
+    let emulator = std::env::var("STORAGE_EMULATOR_HOST").unwrap_or_default();
+    let gcloud_endpoint = match emulator.trim() {
+        "" => String::new(),
+        h if h.contains("://") => h.to_owned(),
+        h => format!("http://{h}"),
+    };
+    Options {
+        aws_region: s("aws-region"),
+        aws_access_key_id: s("aws-access-key-id"),
+        aws_secret_access_key: s("aws-secret-access-key"),
+        aws_session_token: s("aws-session-token"),
+        s3_endpoint: s("s3-endpoint"),
+        aws_loader_region: s("aws-loader-region"),
+        aws_loader_access_key_id: s("aws-loader-access-key-id"),
+        aws_loader_secret_access_key: s("aws-loader-secret-access-key"),
+        aws_loader_session_token: s("aws-loader-session-token"),
+        s3_loader_endpoint: s("s3-loader-endpoint"),
+        aws_storage_region: s("aws-storage-region"),
+        aws_storage_access_key_id: s("aws-storage-access-key-id"),
+        aws_storage_secret_access_key: s("aws-storage-secret-access-key"),
+        aws_storage_session_token: s("aws-storage-session-token"),
+        s3_storage_endpoint: s("s3-storage-endpoint"),
+        aws_result_storage_region: s("aws-result-storage-region"),
+        aws_result_storage_access_key_id: s("aws-result-storage-access-key-id"),
+        aws_result_storage_secret_access_key: s("aws-result-storage-secret-access-key"),
+        aws_result_storage_session_token: s("aws-result-storage-session-token"),
+        s3_result_storage_endpoint: s("s3-result-storage-endpoint"),
+        s3_force_path_style: c.bool("s3-force-path-style"),
+        s3_safe_chars: s("s3-safe-chars"),
+        s3_loader_bucket: s("s3-loader-bucket"),
+        s3_loader_base_dir: s("s3-loader-base-dir"),
+        s3_loader_path_prefix: s("s3-loader-path-prefix"),
+        s3_loader_bucket_router_config: s("s3-loader-bucket-router-config"),
+        s3_storage_bucket: s("s3-storage-bucket"),
+        s3_storage_base_dir: s("s3-storage-base-dir"),
+        s3_storage_path_prefix: s("s3-storage-path-prefix"),
+        s3_storage_acl: s("s3-storage-acl"),
+        s3_storage_tagging: s("s3-storage-tagging"),
+        s3_storage_expiration: c.duration("s3-storage-expiration"),
+        s3_result_storage_bucket: s("s3-result-storage-bucket"),
+        s3_result_storage_base_dir: s("s3-result-storage-base-dir"),
+        s3_result_storage_path_prefix: s("s3-result-storage-path-prefix"),
+        s3_result_storage_acl: s("s3-result-storage-acl"),
+        s3_result_storage_tagging: s("s3-result-storage-tagging"),
+        s3_result_storage_expiration: c.duration("s3-result-storage-expiration"),
+        s3_storage_class: s("s3-storage-class"),
+        s3_http_max_idle_conns_per_host: c.int("s3-http-max-idle-conns-per-host"),
+        gcloud_safe_chars: s("gcloud-safe-chars"),
+        gcloud_loader_bucket: s("gcloud-loader-bucket"),
+        gcloud_loader_base_dir: s("gcloud-loader-base-dir"),
+        gcloud_loader_path_prefix: s("gcloud-loader-path-prefix"),
+        gcloud_storage_bucket: s("gcloud-storage-bucket"),
+        gcloud_storage_base_dir: s("gcloud-storage-base-dir"),
+        gcloud_storage_path_prefix: s("gcloud-storage-path-prefix"),
+        gcloud_storage_acl: s("gcloud-storage-acl"),
+        gcloud_storage_expiration: c.duration("gcloud-storage-expiration"),
+        gcloud_result_storage_bucket: s("gcloud-result-storage-bucket"),
+        gcloud_result_storage_base_dir: s("gcloud-result-storage-base-dir"),
+        gcloud_result_storage_path_prefix: s("gcloud-result-storage-path-prefix"),
+        gcloud_result_storage_acl: s("gcloud-result-storage-acl"),
+        gcloud_result_storage_expiration: c.duration("gcloud-result-storage-expiration"),
+        gcloud_endpoint,
         ..d
     }
 }
@@ -155,9 +228,6 @@ pub fn options(c: &Config) -> Options {
 /// Flags imagor has that this server accepts (so that existing command
 /// lines start) but does not act on yet, by name prefix.
 const NOT_IN_EFFECT: &[&str] = &[
-    "aws-",
-    "s3-",
-    "gcloud-",
     "vips-cache-",
     "vips-max-cache-",
     "vips-vector",
@@ -306,17 +376,49 @@ mod tests {
         let c = config(
             &[
                 "-imagor-unsafe",
-                "-s3-loader-bucket",
-                "b",
+                "-vips-cache-size",
+                "10",
                 "-http-loader-disable",
             ],
-            &[("VIPS_CACHE_SIZE", "4000")],
+            &[("VIPS_MAX_CACHE_MEM", "100")],
         );
         let w = not_in_effect(&c);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(!w.iter().any(|m| m.contains("http-loader")));
-        assert!(w.iter().any(|m| m.starts_with("-s3-loader-bucket ")));
         assert!(w.iter().any(|m| m.starts_with("-vips-cache-size ")));
+        assert!(w.iter().any(|m| m.starts_with("-vips-max-cache-mem ")));
+    }
+
+    #[test]
+    fn object_storage_flags_and_env_map_onto_options() {
+        let c = config(
+            &[
+                "-s3-loader-bucket=b/dir",
+                "-s3-force-path-style",
+                "-aws-loader-region=eu",
+                "-s3-result-storage-expiration=24h",
+                "-gcloud-storage-acl=publicRead",
+            ],
+            &[
+                ("AWS_SECRET_ACCESS_KEY", "sk"),
+                ("S3_ENDPOINT", "http://minio:9000"),
+            ],
+        );
+        let o = options(&c);
+        assert_eq!(o.s3_loader_bucket, "b/dir");
+        assert!(o.s3_force_path_style);
+        assert_eq!(o.aws_loader_region, "eu");
+        assert_eq!(o.aws_secret_access_key, "sk");
+        assert_eq!(o.s3_endpoint, "http://minio:9000");
+        assert_eq!(o.s3_result_storage_expiration, Duration::from_secs(86400));
+        assert_eq!(o.gcloud_storage_acl, "publicRead");
+        assert_eq!(o.s3_storage_class, "STANDARD");
+        assert_eq!(o.s3_http_max_idle_conns_per_host, 100);
+        assert!(
+            !format!("{o:?}").contains("\"sk\""),
+            "secrets are not shown"
+        );
+        assert!(not_in_effect(&c).iter().all(|w| !w.contains("-s3-")));
     }
 
     #[test]

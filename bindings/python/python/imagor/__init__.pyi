@@ -236,6 +236,62 @@ class _Options(TypedDict, total=False):
     disable_error_body: bool
     disable_params_endpoint: bool
     response_raw_on_error: bool
+    aws_region: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+    aws_session_token: str
+    s3_endpoint: str
+    aws_loader_region: str
+    aws_loader_access_key_id: str
+    aws_loader_secret_access_key: str
+    aws_loader_session_token: str
+    s3_loader_endpoint: str
+    aws_storage_region: str
+    aws_storage_access_key_id: str
+    aws_storage_secret_access_key: str
+    aws_storage_session_token: str
+    s3_storage_endpoint: str
+    aws_result_storage_region: str
+    aws_result_storage_access_key_id: str
+    aws_result_storage_secret_access_key: str
+    aws_result_storage_session_token: str
+    s3_result_storage_endpoint: str
+    s3_force_path_style: bool
+    s3_safe_chars: str
+    s3_loader_bucket: str
+    s3_loader_base_dir: str
+    s3_loader_path_prefix: str
+    s3_loader_bucket_router_config: str
+    s3_storage_bucket: str
+    s3_storage_base_dir: str
+    s3_storage_path_prefix: str
+    s3_storage_acl: str
+    s3_storage_tagging: str
+    s3_storage_expiration: Union[str, float]
+    s3_result_storage_bucket: str
+    s3_result_storage_base_dir: str
+    s3_result_storage_path_prefix: str
+    s3_result_storage_acl: str
+    s3_result_storage_tagging: str
+    s3_result_storage_expiration: Union[str, float]
+    s3_storage_class: str
+    s3_http_max_idle_conns_per_host: int
+    gcloud_safe_chars: str
+    gcloud_loader_bucket: str
+    gcloud_loader_base_dir: str
+    gcloud_loader_path_prefix: str
+    gcloud_storage_bucket: str
+    gcloud_storage_base_dir: str
+    gcloud_storage_path_prefix: str
+    gcloud_storage_acl: str
+    gcloud_storage_expiration: Union[str, float]
+    gcloud_result_storage_bucket: str
+    gcloud_result_storage_base_dir: str
+    gcloud_result_storage_path_prefix: str
+    gcloud_result_storage_acl: str
+    gcloud_result_storage_expiration: Union[str, float]
+    gcloud_endpoint: str
+    object_storage_max_size: int
 
 def process(data: _BytesLike, path: str, **options: Unpack[_Options]) -> bytes: ...
 def meta(data: _BytesLike, path: Optional[str] = "") -> _Meta: ...
