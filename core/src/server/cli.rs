@@ -69,6 +69,11 @@ pub fn options(c: &Config) -> Options {
             8
         },
         mozjpeg: c.bool("vips-mozjpeg"),
+        // imagor keeps its default for 0 or less.
+        detector_probe_size: match c.int("vips-detector-probe-size") {
+            n if n > 0 => n.min(10_000) as i32,
+            _ => d.detector_probe_size,
+        },
         unlimited: c.bool("vips-unlimited"),
         concurrency: match c.int("vips-concurrency") {
             -1 => std::thread::available_parallelism().map_or(1, |n| n.get() as i32),
@@ -137,7 +142,6 @@ const NOT_IN_EFFECT: &[&str] = &[
     "vips-cache-",
     "vips-max-cache-",
     "vips-vector",
-    "vips-detector-probe-size",
     "sentry-dsn",
     "log-ecs",
     "gomaxprocs",
@@ -302,5 +306,21 @@ mod tests {
         let w = not_in_effect(&config(&["-imagor-unsafe"], &[]));
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("HTTP loader"));
+    }
+
+    #[test]
+    fn detector_probe_size_is_in_effect() {
+        let opts = |args: &[&str]| options(&config(args, &[]));
+        assert_eq!(opts(&[]).detector_probe_size, 400);
+        let set = config(&["-vips-detector-probe-size", "200"], &[]);
+        assert_eq!(options(&set).detector_probe_size, 200);
+        assert!(not_in_effect(&set).iter().all(|w| !w.contains("probe")));
+        // imagor keeps its default for 0 or less.
+        assert_eq!(
+            opts(&["-vips-detector-probe-size", "0"]).detector_probe_size,
+            400
+        );
+        let env = config(&[], &[("VIPS_DETECTOR_PROBE_SIZE", "123")]);
+        assert_eq!(options(&env).detector_probe_size, 123);
     }
 }
