@@ -12,7 +12,7 @@ deps:
 	@./.ci/deps.sh
 
 build: deps
-	$(CARGO) build --release -p imagor --features server
+	$(CARGO) build --release -p imagor --features server,face
 
 ## The main job on an embedded default: the server on 127.0.0.1:8000,
 ## unsigned URLs, sources from testdata/ (Ctrl-C stops it).
