@@ -447,3 +447,36 @@ fn probe_size_option_is_checked() {
         assert_eq!(e.status(), 400);
     }
 }
+
+/// The README's Rust snippet (Detectors), as written there (the path of
+/// the image made absolute).
+#[test]
+fn readme_snippet() -> imagor::Result<()> {
+    use imagor::detector::{Detector, FixedRegions, Probe, Region};
+    use std::sync::Arc;
+
+    struct Centre;
+    impl Detector for Centre {
+        fn detect(&self, _key: &str, probe: &Probe<'_>) -> imagor::Result<Vec<Region>> {
+            assert!(probe.bands == 3 || probe.bands == 4);
+            Ok(vec![Region::new(0.3, 0.3, 0.7, 0.7)
+                .with_score(1.0)
+                .with_name("centre")])
+        }
+    }
+    let imagor = imagor::Imagor::new(imagor::Options::default())?
+        .with_detector(Arc::new(Centre))?
+        .with_detector(Arc::new(FixedRegions::new(vec![Region::new(
+            0.0, 0.0, 0.1, 0.1,
+        )])))?;
+    let png = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/gopher-front.png"
+    ))
+    .unwrap();
+    let blurred = imagor.process(&png, "filters:redact()")?;
+    let meta = imagor.meta(&png, "200x200/smart")?;
+    assert_eq!(meta.detected_regions[0].name, "centre");
+    let _ = blurred;
+    Ok(())
+}
