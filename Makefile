@@ -31,6 +31,7 @@ lint: deps
 test-rust: deps
 	$(CARGO) test --workspace --exclude imagor-python --exclude imagor-node --features imagor/server
 	$(CARGO) test -p imagor --features leak-hook --test leak
+	$(CARGO) test -p imagor --features face --test face_detector
 
 ## C ABI: header drift, C programs against the installed library, ASan, valgrind.
 test-c: deps
