@@ -57,7 +57,8 @@ static int same_pixels(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
 static imagor *with_stub(stub *s) {
     char opts[2048], quoted[1024];
     if (json_quote(quoted, sizeof quoted, testdata_dir())) exit(2);
-    snprintf(opts, sizeof opts, "{\"unsafe\":true,\"file_loader_base_dir\":%s}", quoted);
+    /* Generous time budget: the test also runs under valgrind. */
+    snprintf(opts, sizeof opts, "{\"unsafe\":true,\"process_timeout\":\"120s\",\"file_loader_base_dir\":%s}", quoted);
     imagor_detector d = {detect, s, release};
     imagor *im = NULL;
     CHECK_STATUS(imagor_new_with_detectors(opts, &d, 1, &im), IMAGOR_STATUS_OK, "imagor_new_with_detectors");
