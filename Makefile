@@ -12,7 +12,7 @@ deps:
 	@./.ci/deps.sh
 
 build: deps
-	$(CARGO) build --release -p imagor --features server
+	$(CARGO) build --release -p imagor --features server,face
 
 ## The main job on an embedded default: the server on 127.0.0.1:8000,
 ## unsigned URLs, sources from testdata/ (Ctrl-C stops it).
@@ -31,6 +31,7 @@ lint: deps
 test-rust: deps
 	$(CARGO) test --workspace --exclude imagor-python --exclude imagor-node --features imagor/server
 	$(CARGO) test -p imagor --features leak-hook --test leak
+	$(CARGO) test -p imagor --features face --test face_detector
 
 ## C ABI: header drift, C programs against the installed library, ASan, valgrind.
 test-c: deps

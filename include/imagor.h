@@ -103,6 +103,11 @@ typedef enum imagor_status {
      */
     IMAGOR_STATUS_CANCELLED = 16,
     /**
+     * A region detector failed or answered regions that cannot be used
+     * (HTTP 500).
+     */
+    IMAGOR_STATUS_DETECTOR = 17,
+    /**
      * A required pointer argument was NULL.
      */
     IMAGOR_STATUS_NULL_ARGUMENT = 100,
@@ -138,6 +143,77 @@ typedef struct imagor_bytes {
      */
     size_t len;
 } imagor_bytes;
+
+/**
+ * One detected region, written by a detector callback: fractions
+ * (0.0 to 1.0) of the probe's width and height, a confidence (0: not
+ * given) and a class name (NULL or `""`: not given; read during the call
+ * and copied, so it may point at the callback's own storage).
+ */
+typedef struct imagor_region {
+    /**
+     * Left edge.
+     */
+    double left;
+    /**
+     * Top edge.
+     */
+    double top;
+    /**
+     * Right edge.
+     */
+    double right;
+    /**
+     * Bottom edge.
+     */
+    double bottom;
+    /**
+     * Confidence; 0 when not given.
+     */
+    double score;
+    /**
+     * Class name (UTF-8), or NULL.
+     */
+    const char *name;
+} imagor_region;
+
+/**
+ * The detect callback: find regions in `pixels` (`width` x `height`,
+ * `bands` bytes per pixel), write at most `capacity` of them to `out` and
+ * return their number, or return a negative number to fail the call.
+ * May be called from several threads at once.
+ */
+typedef int (*imagor_detect_fn)(void *user_data,
+                                const uint8_t *pixels,
+                                uint32_t width,
+                                uint32_t height,
+                                uint32_t bands,
+                                struct imagor_region *out,
+                                size_t capacity);
+
+/**
+ * Called once with `user_data` when the last handle using the detector is
+ * freed (the detector's shutdown).
+ */
+typedef void (*imagor_release_fn)(void *user_data);
+
+/**
+ * A region detector given to imagor_new_with_detectors().
+ */
+typedef struct imagor_detector {
+    /**
+     * The callback; required.
+     */
+    imagor_detect_fn detect;
+    /**
+     * Handed back to `detect` and `release`, never read by imagor.
+     */
+    void *user_data;
+    /**
+     * Called once when the handle is freed; may be NULL.
+     */
+    imagor_release_fn release;
+} imagor_detector;
 
 #ifdef __cplusplus
 extern "C" {
@@ -210,6 +286,36 @@ void imagor_bytes_free(struct imagor_bytes *bytes);
  * Thread-safe for distinct strings.
  */
 void imagor_string_free(char *s);
+
+/**
+ * Create an imagor configured by `options_json` (as imagor_new()) with
+ * `count` region detectors. Their regions steer `smart` crop, the
+ * `redact()`, `redact_oval()` and `draw_detections()` filters and
+ * `detected_regions` in `/meta`. Bad regions (NaN, inverted boxes, more
+ * than the capacity) or a negative return make the call that asked for
+ * detection fail with ::IMAGOR_STATUS_DETECTOR.
+ *
+ * @param options_json JSON object text, or `""` for imagor's defaults.
+ * @param detectors `count` detectors (copied; the array may be freed after
+ *        the call). Each `detect` is called from the threads that process
+ *        images, possibly at once; `user_data` must be safe for that.
+ * @param count Number of detectors (0 is allowed; then `detectors` may be NULL).
+ * @param out On success, the new handle; release it with imagor_free(),
+ *        which calls each detector's `release`.
+ * @return ::IMAGOR_STATUS_OK, ::IMAGOR_STATUS_INVALID for bad options,
+ *         ::IMAGOR_STATUS_NULL_ARGUMENT for a NULL `detect`.
+ *
+ * # Safety
+ * `options_json` is NULL or a NUL-terminated string; `detectors` is NULL
+ * or valid for reading `count` entries; `out` is NULL or valid for
+ * writing a pointer.
+ *
+ * Thread-safe.
+ */
+enum imagor_status imagor_new_with_detectors(const char *options_json,
+                                             const struct imagor_detector *detectors,
+                                             size_t count,
+                                             struct imagor **out);
 
 /**
  * Create an imagor configured by `options_json`.

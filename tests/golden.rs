@@ -18,7 +18,8 @@
 //! `kind: meta` entries compare the `/meta` JSON like `tests/meta.rs`.
 //!
 //! Server setup as imagor's tests: unsafe URLs, the file loader rooted at
-//! `testdata/`, defaults plus the entry's `config` (imagor flag names). The
+//! `testdata/`, defaults plus the entry's `config` (imagor flag names;
+//! `detectors` are imagor's stub detectors, added as fixed regions). The
 //! request is the entry's `request` minus its first `/`, so a path starting
 //! with `/` keeps the double slash imagor's router saw. The in-memory
 //! `memory-test.png` source goes through `Imagor::process_pixels`.
@@ -32,7 +33,7 @@
 //!   goldens alone (see `selftest` below) instead of running imagor.
 //!
 //! Output: one `PASS`/`FAIL`/`SKIP` line per entry (skips are only the
-//! entries that need a face/object detector, with the reason), then
+//! entries the manifest itself marks with a `skip_reason`), then
 //! `N passed, M failed, S skipped`; the exit code is non-zero when
 //! anything failed.
 
@@ -172,11 +173,8 @@ fn options_for(entry: &Entry) -> Result<Options, Outcome> {
             // A test-only switch of imagor; BMP falls back to our own
             // decoder anyway.
             "force-bmp-fallback" => {}
-            "detectors" => {
-                return Err(Outcome::Skip(
-                    "needs an object/face detector (config.detectors)".to_owned(),
-                ))
-            }
+            // Added to the instance in `produce`.
+            "detectors" => {}
             other => return Err(Outcome::Fail(format!("unknown config key {other}"))),
         }
     }
@@ -185,7 +183,9 @@ fn options_for(entry: &Entry) -> Result<Options, Outcome> {
 
 fn run_entry(entry: &Entry, dump: Option<&Path>) -> Outcome {
     if let Some(reason) = &entry.skip_reason {
-        return Outcome::Skip(reason.clone());
+        if !entry.config.contains_key("detectors") {
+            return Outcome::Skip(reason.clone());
+        }
     }
     let opts = match options_for(entry) {
         Ok(o) => o,
@@ -222,6 +222,7 @@ fn produce(entry: &Entry, opts: Options) -> Result<Output, String> {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let imagor =
                     Imagor::new(opts).map_err(|e| format!("Imagor::new: {}", describe(&e)))?;
+                let imagor = common::with_stub_detectors(imagor, job.config.get("detectors"))?;
                 let out = if job.is_memory_source() {
                     imagor.process_pixels(&common::MEMORY_TEST_PIXELS, 3, 1, 3, &job.path)
                 } else {

@@ -5,9 +5,9 @@
 //!   `common::check_meta`);
 //! - `assertions`: property checks (`expect_present`, `expect_absent`,
 //!   `expect_average_color_gray`, `expect_std_base64`,
-//!   `expect_deterministic`, `paths_differ`); cases that need an object or
-//!   face detector (`config.detectors`, `expect_detected_region_*`) are
-//!   listed as skipped with their reason;
+//!   `expect_deterministic`, `paths_differ`, `expect_detected_region_names`,
+//!   `expect_detected_region_count`); `config.detectors` are imagor's stub
+//!   detectors, fixed regions added with `Imagor::with_detector`;
 //! - `blob_types`: content sniffing through `imagor::format::sniff`.
 //!
 //! Every case of a set is run and printed before the set's test fails.
@@ -137,18 +137,6 @@ const ASSERTION_KEYS: &[&str] = &[
     "field",
 ];
 
-/// Why a case cannot run without an object/face detector, if it cannot.
-fn needs_detector(case: &Value) -> Option<String> {
-    let detectors = case.get("config").and_then(|c| c.get("detectors"));
-    let wants_regions = case
-        .as_object()
-        .is_some_and(|o| o.keys().any(|k| k.starts_with("expect_detected_region")));
-    (detectors.is_some() || wants_regions).then(|| {
-        "needs an object/face detector (imagor's test used a stub detector, config.detectors)"
-            .to_owned()
-    })
-}
-
 fn is_std_base64(s: &str) -> bool {
     !s.is_empty()
         && s.len().is_multiple_of(4)
@@ -202,6 +190,14 @@ fn check_assertion(imagor: &Imagor, case: &Value) -> Result<String, String> {
             return Err(format!("unsupported config key {k}"));
         }
     }
+    let with_detectors;
+    let imagor = match case.get("config").and_then(|c| c.get("detectors")) {
+        Some(d) => {
+            with_detectors = common::with_stub_detectors(imagor.clone(), Some(d))?;
+            &with_detectors
+        }
+        None => imagor,
+    };
     let paths = strings(case, "paths_differ");
     if !paths.is_empty() {
         let field = case["field"].as_str().ok_or("paths_differ without field")?;
@@ -250,6 +246,32 @@ fn check_assertion(imagor: &Imagor, case: &Value) -> Result<String, String> {
             other => errors.push(format!("{f} is not standard base64: {other:?}")),
         }
     }
+    let regions = got
+        .get("detected_regions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(names) = case.get("expect_detected_region_names") {
+        let want: Vec<&str> = names
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let have: Vec<&str> = regions
+            .iter()
+            .map(|r| r["name"].as_str().unwrap_or(""))
+            .collect();
+        if have != want {
+            errors.push(format!("detected region names {have:?}, want {want:?}"));
+        }
+    }
+    if let Some(n) = case
+        .get("expect_detected_region_count")
+        .and_then(Value::as_u64)
+    {
+        if regions.len() as u64 != n {
+            errors.push(format!("{} detected regions, want {n}", regions.len()));
+        }
+    }
     if case["expect_deterministic"].as_bool() == Some(true) {
         let again = meta(imagor, path)?;
         if again != got {
@@ -267,17 +289,8 @@ fn check_assertion(imagor: &Imagor, case: &Value) -> Result<String, String> {
 fn assertions() {
     let imagor = imagor();
     let mut results = Vec::new();
-    let mut skipped = Vec::new();
     for case in cases("assertions") {
-        if let Some(reason) = needs_detector(&case) {
-            skipped.push((id(&case).to_owned(), reason));
-            continue;
-        }
         results.push((id(&case).to_owned(), check_assertion(&imagor, &case)));
-    }
-    for (id, reason) in &skipped {
-        assert!(!reason.is_empty(), "{id} is skipped without a reason");
-        println!("SKIP {id} {reason}");
     }
     report("assertions", &results);
 }

@@ -41,6 +41,7 @@ export type ImagorErrorCode =
   | 'ERR_IMAGOR_INTERNAL'
   | 'ERR_IMAGOR_LIMIT_EXCEEDED'
   | 'ERR_IMAGOR_CANCELLED'
+  | 'ERR_IMAGOR_DETECTOR'
   | 'ERR_IMAGOR_PANIC'
 
 /**
@@ -51,6 +52,28 @@ export type ImagorErrorCode =
 export type ImagorLoader = (
   key: string,
 ) => Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined
+
+/**
+ * A region detector for `new Imagor({ detectors })`: given the probe (a small
+ * copy of the image, row-major 8-bit sRGB with `bands` 3 or 4 samples per
+ * pixel), the regions of interest as `[left, top, right, bottom]` or
+ * `[left, top, right, bottom, score, name]`, in fractions (0..1) of the probe.
+ */
+export type ImagorDetector = (
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  bands: number,
+) =>
+  | Promise<ImagorRegion[] | null | undefined>
+  | ImagorRegion[]
+  | null
+  | undefined
+
+/** One detected region: fractions of the probe, optional score and class name. */
+export type ImagorRegion =
+  | [number, number, number, number]
+  | [number, number, number, number, number | null, string | null]
 
 /** Options of `ImagorUrlBuilder` beyond the key and server. */
 export interface ImagorUrlBuilderOptions {

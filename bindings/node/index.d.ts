@@ -41,6 +41,7 @@ export type ImagorErrorCode =
   | 'ERR_IMAGOR_INTERNAL'
   | 'ERR_IMAGOR_LIMIT_EXCEEDED'
   | 'ERR_IMAGOR_CANCELLED'
+  | 'ERR_IMAGOR_DETECTOR'
   | 'ERR_IMAGOR_PANIC'
 
 /**
@@ -51,6 +52,28 @@ export type ImagorErrorCode =
 export type ImagorLoader = (
   key: string,
 ) => Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined
+
+/**
+ * A region detector for `new Imagor({ detectors })`: given the probe (a small
+ * copy of the image, row-major 8-bit sRGB with `bands` 3 or 4 samples per
+ * pixel), the regions of interest as `[left, top, right, bottom]` or
+ * `[left, top, right, bottom, score, name]`, in fractions (0..1) of the probe.
+ */
+export type ImagorDetector = (
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  bands: number,
+) =>
+  | Promise<ImagorRegion[] | null | undefined>
+  | ImagorRegion[]
+  | null
+  | undefined
+
+/** One detected region: fractions of the probe, optional score and class name. */
+export type ImagorRegion =
+  | [number, number, number, number]
+  | [number, number, number, number, number | null, string | null]
 
 /** Options of `ImagorUrlBuilder` beyond the key and server. */
 export interface ImagorUrlBuilderOptions {
@@ -140,8 +163,15 @@ export declare class Imagor {
    * null` that `serve` (and `image()` overlays) ask for source images
    * after the file loader: `null` means not found (404); a thrown error
    * with a numeric `.status` answers with that status.
+   *
+   * `options.detectors` is an optional array of `async (pixels, width,
+   * height, bands) => regions` functions (see `ImagorDetector`): their
+   * regions steer `smart` crop, `redact()`, `redact_oval()`,
+   * `draw_detections()` and `/meta`. They run on the JavaScript thread;
+   * the processing waits for them off it. What they throw rejects with
+   * `ERR_IMAGOR_DETECTOR`.
    */
-  constructor(options?: ImagorOptions & { loader?: ImagorLoader })
+  constructor(options?: ImagorOptions & { loader?: ImagorLoader; detectors?: ImagorDetector[] })
   /**
    * Process image bytes with an imagor path (signature not checked; a
    * trailing image segment is ignored: end a path without filters with
@@ -255,6 +285,11 @@ export interface ImagorMeta {
   bands: number
   /** EXIF tags as `name: value` (short form). */
   exif: Record<string, string>
+  /**
+   * Regions the detectors found, in output pixels: with `smart`,
+   * `draw_detections()` or `redact()` and a detector.
+   */
+  detected_regions?: Array<ImagorMetaRegion>
   /** Blurhash, with the `blurhash(x,y)` filter. */
   blurhash?: string
   /** Base64 ThumbHash, with the `thumbhash()` filter. */
@@ -284,6 +319,22 @@ export interface ImagorMeta {
   delay?: Array<number>
   /** Loop count of an animation (0: forever). */
   loop?: number
+}
+
+/** A detected region of `/meta`, in pixels of the output image. */
+export interface ImagorMetaRegion {
+  /** Left edge. */
+  left: number
+  /** Top edge. */
+  top: number
+  /** Right edge. */
+  right: number
+  /** Bottom edge. */
+  bottom: number
+  /** Detection confidence, when the detector gave one. */
+  score?: number
+  /** Class name, when the detector gave one. */
+  name?: string
 }
 
 /**
@@ -357,6 +408,24 @@ export interface ImagorOptions {
    * or `'warning'` (such a file is an `ERR_IMAGOR_UNSUPPORTED_FORMAT`).
    */
   failOn?: 'none' | 'truncated' | 'error' | 'warning'
+  /**
+   * Longest side of the downscaled copy detectors are given
+   * (`VIPS_DETECTOR_PROBE_SIZE`, 400).
+   */
+  detectorProbeSize?: number
+  /**
+   * Add the built-in face detector (`FACE_DETECTOR`; needs a build with
+   * the core's `face` feature).
+   */
+  faceDetector?: boolean
+  /** Smallest face found, in probe pixels (20 or more; default 20). */
+  faceDetectorMinSize?: number
+  /** Face score threshold (above 0; default 2). */
+  faceDetectorMinQuality?: number
+  /** Face detections cached per image key; 0: none. */
+  faceDetectorCacheSize?: number
+  /** Age after which a cached face detection is redone; 0: never. */
+  faceDetectorCacheTtl?: number | string
   /**
    * Wall-clock limit of one call (`IMAGOR_PROCESS_TIMEOUT`): seconds or a
    * Go duration such as `'2s'` or `'500ms'`; 0 means none. Default 2 s.

@@ -1,8 +1,8 @@
 'use strict'
 
 // The npm package `imagor`: loads the native addon (built from src/*.rs by
-// napi-rs) and adds the JavaScript parts: ImagorError, the loader bridge and
-// ImagorUrlBuilder. Types: index.d.ts (generated from the Rust sources).
+// napi-rs) and adds the JavaScript parts: ImagorError, the loader and detector
+// bridges and ImagorUrlBuilder. Types: index.d.ts (generated from the Rust sources).
 
 const { existsSync } = require('node:fs')
 const { join } = require('node:path')
@@ -82,9 +82,38 @@ function loaderBridge(loader) {
   }
 }
 
+/**
+ * Wrap a user detector `async (pixels, width, height, bands) => regions` as the
+ * `(id, pixels, width, height, bands) => void` function the addon calls; the
+ * regions go back as JSON through `__detectorReply`.
+ */
+function detectorBridge(detector) {
+  return (id, pixels, width, height, bands) => {
+    let pending
+    try {
+      pending = Promise.resolve(detector(pixels, width, height, bands))
+    } catch (e) {
+      pending = Promise.reject(e)
+    }
+    pending.then(
+      (regions) => {
+        let json
+        try {
+          json = JSON.stringify(regions ?? [])
+        } catch (e) {
+          native.__detectorReply(id, null, `the answer cannot be read: ${e?.message ?? e}`)
+          return
+        }
+        native.__detectorReply(id, json ?? '[]', null)
+      },
+      (err) => native.__detectorReply(id, null, String(err?.message ?? err)),
+    )
+  }
+}
+
 Object.defineProperty(ImagorError.prototype, 'name', { value: 'ImagorError', writable: true, configurable: true })
 
-native.__init(ImagorError, loaderBridge)
+native.__init(ImagorError, loaderBridge, detectorBridge)
 
 const checked = wrap(native)
 const ImagorUrlBuilder = require('./url-builder.js').create(native.generate)

@@ -84,6 +84,11 @@ pub enum Error {
     /// A bug or an environment failure on our side. 500.
     #[error("{0}")]
     Internal(String),
+    /// A region detector failed, or answered regions that cannot be used
+    /// (non-finite numbers, inverted boxes, too many): 500, naming what
+    /// was wrong. See [`crate::detector`].
+    #[error("{0}")]
+    Detector(String),
     /// The caller went away (the client closed the connection, or a
     /// [`crate::request::Cancel`] was cancelled) and the work was stopped.
     /// 499, answered without a body as imagor does.
@@ -138,7 +143,7 @@ impl Error {
             Error::MaxResolutionExceeded | Error::LimitExceeded { .. } => 422,
             Error::TooManyRequests => 429,
             Error::Status { status, .. } => *status,
-            Error::Internal(_) => 500,
+            Error::Internal(_) | Error::Detector(_) => 500,
             Error::Cancelled => 499,
         }
     }
@@ -166,6 +171,7 @@ impl Error {
             Error::Status { .. } => "status",
             Error::Internal(_) => "internal",
             Error::Cancelled => "cancelled",
+            Error::Detector(_) => "detector",
         }
     }
 

@@ -31,6 +31,8 @@ pub struct Imagor {
     pub(crate) control: Arc<crate::serve::Control>,
     /// The HTTP loader (also in `loaders`), for its figures.
     http: Option<crate::loader::HttpLoader>,
+    /// Region detectors, in the order they were added.
+    pub(crate) detectors: crate::detector::Detectors,
 }
 
 impl fmt::Debug for Imagor {
@@ -130,7 +132,9 @@ impl Imagor {
             ResultStoragePathStyle::Original => None,
             style => Some(style),
         };
+        let detectors = builtin_detectors(&options)?;
         Ok(Imagor {
+            detectors,
             control: Arc::new(crate::serve::Control::new(&options)),
             http,
             opts: Arc::new(options),
@@ -163,6 +167,22 @@ impl Imagor {
         let at = self.loaders.len() - usize::from(self.http.is_some());
         self.loaders.insert(at, loader);
         self
+    }
+
+    /// Add a region detector (imagor's `WithDetector`): its regions steer
+    /// `smart` crop, `redact()`, `redact_oval()`, `draw_detections()` and
+    /// `/meta`. Any number can be added; their regions are merged in order.
+    /// The detector is started here (its error is returned) and shut down
+    /// when the last clone of this instance is dropped.
+    pub fn with_detector(mut self, detector: Arc<dyn crate::detector::Detector>) -> Result<Imagor> {
+        self.detectors = self.detectors.with(detector)?;
+        Ok(self)
+    }
+
+    /// How many region detectors this instance has (the built-in face
+    /// detector included).
+    pub fn detector_count(&self) -> usize {
+        self.detectors.len()
     }
 
     /// The options in effect.
@@ -229,6 +249,7 @@ impl Imagor {
             budget: &budget,
             load: Some(&load),
             depth: 0,
+            detectors: &self.detectors,
         };
         f(&ctx)
     }
@@ -373,6 +394,24 @@ impl Imagor {
         } else {
             Err(Error::SignatureMismatch)
         }
+    }
+}
+
+/// The detectors the options ask for: the built-in face detector.
+fn builtin_detectors(options: &Options) -> Result<crate::detector::Detectors> {
+    let none = crate::detector::Detectors::default();
+    if !options.face_detector {
+        return Ok(none);
+    }
+    #[cfg(feature = "face")]
+    {
+        none.with(crate::detector::face::from_options(options))
+    }
+    #[cfg(not(feature = "face"))]
+    {
+        Err(Error::invalid_msg(
+            "invalid options: face_detector needs imagor built with the `face` feature",
+        ))
     }
 }
 

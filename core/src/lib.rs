@@ -22,6 +22,7 @@
 pub mod blob;
 mod budget;
 mod call;
+pub mod detector;
 pub mod duration;
 pub mod error;
 mod filters;

@@ -76,6 +76,26 @@ pub struct Options {
     /// `"truncated"`, `"error"` or `"warning"` (stricter: such a file is a
     /// 406 naming the format).
     pub fail_on: String,
+    /// Longest side, in pixels, of the downscaled copy handed to region
+    /// detectors (`vips-detector-probe-size`, 400). Smaller is faster,
+    /// larger finds smaller regions.
+    pub detector_probe_size: i32,
+    /// Add the built-in face detector (`face-detector`, as imagorface):
+    /// faces steer `smart` crop, `redact()` and `/meta`. Needs the `face`
+    /// cargo feature.
+    pub face_detector: bool,
+    /// Smallest face found, in pixels of the probe (`face-detector-min-size`, 20).
+    pub face_detector_min_size: u32,
+    /// Detection score threshold; higher finds fewer false faces
+    /// (`face-detector-min-quality`, 2.0).
+    pub face_detector_min_quality: f64,
+    /// Face detection answers cached per source image key
+    /// (`face-detector-cache-size`); 0: no cache.
+    pub face_detector_cache_size: usize,
+    /// Age after which a cached face detection is redone
+    /// (`face-detector-cache-ttl`); 0: never.
+    #[serde(with = "crate::duration::serde_go")]
+    pub face_detector_cache_ttl: Duration,
 
     /// Wall-clock limit of one call (`imagor-process-timeout`): libvips is
     /// stopped when it passes, and work estimated to take longer is refused
@@ -427,6 +447,12 @@ impl Default for Options {
             max_overlay_depth: 4,
             block_untrusted_loaders: true,
             fail_on: "none".to_owned(),
+            detector_probe_size: 400,
+            face_detector: false,
+            face_detector_min_size: 20,
+            face_detector_min_quality: 2.0,
+            face_detector_cache_size: 0,
+            face_detector_cache_ttl: Duration::ZERO,
             process_timeout: Duration::from_secs(2),
             max_memory: 256 << 20,
             process_concurrency: -1,
@@ -593,6 +619,15 @@ impl Options {
         }
         if self.concurrency < 0 {
             return bad("concurrency must not be negative");
+        }
+        if !(1..=10_000).contains(&self.detector_probe_size) {
+            return bad("detector_probe_size must be within 1..=10000");
+        }
+        if self.face_detector_min_size < 20 {
+            return bad("face_detector_min_size must be at least 20");
+        }
+        if !(self.face_detector_min_quality.is_finite() && self.face_detector_min_quality > 0.0) {
+            return bad("face_detector_min_quality must be a positive number");
         }
         self.signer_type.parse::<SignerAlg>()?;
         // The HTTP loader's regexp, base URL, proxies and CIDRs must parse:

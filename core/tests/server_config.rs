@@ -14,6 +14,7 @@ use imagor::server::config::{
     help_text, parse, sorted, Config, ConfigError, Group, Kind, Source, Value, FLAGS, VERSION,
 };
 
+/// imagor's `-h`, with the flags of imagorface's face detector merged in.
 const HELP: &str = include_str!("data/imagor_help.txt");
 
 /// The working directory matters (the default config file is `./.env`):
@@ -188,7 +189,7 @@ fn precedence_flag_env_file_default() {
 fn defaults_as_imagor_prints_them() {
     let cfg = ok(&[], &[]);
     assert!(FLAGS.iter().all(|f| !cfg.is_set(f.name)));
-    assert_eq!(cfg.iter().count(), 152);
+    assert_eq!(cfg.iter().count(), 159);
     assert_eq!(cfg.int("port"), 8000);
     assert_eq!(cfg.str("config"), ".env");
     assert_eq!(cfg.config_file(), None, "no .env in the scratch directory");
@@ -337,7 +338,7 @@ fn help_lists_every_flag_of_the_table() {
         .map(|l| l.split(' ').next().unwrap_or(l))
         .collect();
     let names: Vec<&str> = sorted().iter().map(|f| f.name).collect();
-    assert_eq!(entries.len(), 152);
+    assert_eq!(entries.len(), 159);
     assert_eq!(entries, names);
     for f in &FLAGS {
         let head = match f.kind.type_name() {
@@ -354,7 +355,7 @@ fn help_lists_every_flag_of_the_table() {
         .iter()
         .map(|g| FLAGS.iter().filter(|f| f.group == *g).count())
         .collect();
-    assert_eq!(groups.iter().sum::<usize>(), 152);
+    assert_eq!(groups.iter().sum::<usize>(), 159);
     assert_eq!(FLAGS.iter().filter(|f| f.kind == Kind::CidrList).count(), 1);
 }
 

@@ -136,7 +136,7 @@ fn plan(case: &Value) -> Result<Plan, String> {
         return Err("test middleware that panics (no such layer in the binary)".into());
     }
     if fx.get("detectors").is_some() {
-        return Err("stub face detector (the binary has no detector)".into());
+        return Err("stub detector with fixed regions (cannot be given to the binary; tests/golden.rs and tests/meta.rs cover detectors)".into());
     }
     if req.get("parallel").is_some() {
         return Err(

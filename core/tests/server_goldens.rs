@@ -21,7 +21,9 @@
 //! Not served from `testdata/`: the in-memory source (`memory-test.png`,
 //! imagor's raw-pixel loader) is written as a lossless PNG of the same
 //! pixels into a temp dir that both sides use as their file loader root.
-//! Skipped, counted: entries that need a face/object detector.
+//! Skipped, counted: entries that need imagor's stub detector (fixed
+//! regions cannot be handed to the binary; `tests/golden.rs` runs them
+//! through `Imagor::with_detector`).
 //!
 //! Run: `cargo test -p imagor --features server --test server_goldens --
 //! --nocapture` (`GOLDEN_FILTER=substring` runs matching entries only).
@@ -67,7 +69,7 @@ fn entries() -> Vec<Entry> {
             let skip = e["skip_reason"].as_str().map(str::to_owned).or_else(|| {
                 config
                     .contains_key("detectors")
-                    .then(|| "needs a face/object detector (config.detectors)".to_owned())
+                    .then(|| "stub detector regions (config.detectors) cannot be given to the binary; tests/golden.rs covers them".to_owned())
             });
             let source = s("source");
             Entry {

@@ -65,9 +65,16 @@ pub unsafe extern "C" fn imagor_new(
         let out = unsafe { Out::new(out, "out") }?;
         let options = imagor::Options::from_json(json)?;
         let inner = imagor::Imagor::new(options)?;
-        out.write(Box::into_raw(Box::new(Handle { inner })));
+        out.write(Handle::boxed(inner));
         Ok(())
     })
+}
+
+impl Handle {
+    /// A new handle for `inner`, owned by the caller until imagor_free().
+    pub(crate) fn boxed(inner: imagor::Imagor) -> *mut Handle {
+        Box::into_raw(Box::new(Handle { inner }))
+    }
 }
 
 /// Release a handle from imagor_new().

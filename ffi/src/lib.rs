@@ -32,6 +32,7 @@
 mod args;
 pub mod boundary;
 pub mod bytes;
+pub mod detector;
 pub mod handle;
 pub mod path;
 pub mod processor;

@@ -52,6 +52,9 @@ pub enum imagor_status {
     LimitExceeded = 15,
     /// The call was cancelled by its caller before it finished (HTTP 499).
     Cancelled = 16,
+    /// A region detector failed or answered regions that cannot be used
+    /// (HTTP 500).
+    Detector = 17,
     /// A required pointer argument was NULL.
     NullArgument = 100,
     /// A string argument was not valid UTF-8.
@@ -61,7 +64,7 @@ pub enum imagor_status {
 }
 
 /// Every status, in number order.
-const ALL: [imagor_status; 20] = [
+const ALL: [imagor_status; 21] = [
     imagor_status::Ok,
     imagor_status::NotFound,
     imagor_status::Invalid,
@@ -79,6 +82,7 @@ const ALL: [imagor_status; 20] = [
     imagor_status::Internal,
     imagor_status::LimitExceeded,
     imagor_status::Cancelled,
+    imagor_status::Detector,
     imagor_status::NullArgument,
     imagor_status::InvalidUtf8,
     imagor_status::Panic,
@@ -91,7 +95,7 @@ impl imagor_status {
     }
 
     /// The stable lower-case name: imagor's error code (`"not_found"`) for
-    /// 1..=16, `"ok"`, `"null_argument"`, `"invalid_utf8"` or `"panic"`.
+    /// 1..=17, `"ok"`, `"null_argument"`, `"invalid_utf8"` or `"panic"`.
     pub fn name(self) -> &'static CStr {
         match self {
             imagor_status::Ok => c"ok",
@@ -111,6 +115,7 @@ impl imagor_status {
             imagor_status::Internal => c"internal",
             imagor_status::LimitExceeded => c"limit_exceeded",
             imagor_status::Cancelled => c"cancelled",
+            imagor_status::Detector => c"detector",
             imagor_status::NullArgument => c"null_argument",
             imagor_status::InvalidUtf8 => c"invalid_utf8",
             imagor_status::Panic => c"panic",
@@ -138,6 +143,7 @@ impl From<&imagor::Error> for imagor_status {
             E::Internal(_) => imagor_status::Internal,
             E::LimitExceeded { .. } => imagor_status::LimitExceeded,
             E::Cancelled => imagor_status::Cancelled,
+            E::Detector(_) => imagor_status::Detector,
             // `imagor::Error` is non-exhaustive: a variant added later is
             // reported as internal until it gets its own number here.
             _ => imagor_status::Internal,
@@ -242,6 +248,7 @@ mod tests {
             E::internal(),
             E::limit("max_memory", "too big"),
             E::Cancelled,
+            E::Detector("x".into()),
         ]
     }
 
@@ -254,7 +261,7 @@ mod tests {
             assert!(seen.insert(s), "{s:?} used twice");
             assert_ne!(s, imagor_status::Ok);
         }
-        assert_eq!(seen.len(), 16);
+        assert_eq!(seen.len(), 17);
     }
 
     #[test]
@@ -283,6 +290,7 @@ mod tests {
                 (14, "internal"),
                 (15, "limit_exceeded"),
                 (16, "cancelled"),
+                (17, "detector"),
                 (100, "null_argument"),
                 (101, "invalid_utf8"),
                 (102, "panic"),
@@ -301,7 +309,8 @@ mod tests {
         assert_eq!(name(102), c"panic");
         assert_eq!(name(-1), c"unknown");
         assert_eq!(name(16), c"cancelled");
-        assert_eq!(name(17), c"unknown");
+        assert_eq!(name(17), c"detector");
+        assert_eq!(name(18), c"unknown");
         assert_eq!(name(c_int::MAX), c"unknown");
     }
 

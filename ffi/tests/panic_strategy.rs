@@ -102,5 +102,5 @@ fn there_is_one_catch_unwind_and_every_export_goes_through_it() {
             );
         }
     }
-    assert_eq!(exports, 18, "exported functions");
+    assert_eq!(exports, 19, "exported functions");
 }

@@ -172,11 +172,12 @@ static void names_and_frees(void) {
         {IMAGOR_STATUS_INTERNAL, "internal"},
         {IMAGOR_STATUS_LIMIT_EXCEEDED, "limit_exceeded"},
         {IMAGOR_STATUS_CANCELLED, "cancelled"},
+        {IMAGOR_STATUS_DETECTOR, "detector"},
         {IMAGOR_STATUS_NULL_ARGUMENT, "null_argument"},
         {IMAGOR_STATUS_INVALID_UTF8, "invalid_utf8"},
         {IMAGOR_STATUS_PANIC, "panic"},
         {-1, "unknown"},
-        {17, "unknown"},
+        {18, "unknown"},
         {99, "unknown"},
         {103, "unknown"},
     };

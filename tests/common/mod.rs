@@ -598,3 +598,50 @@ impl StderrCapture {
         text
     }
 }
+
+/// The stub detectors of a `config.detectors` value (imagor's test
+/// `stubDetector`): one [`imagor::detector::FixedRegions`] per entry, each
+/// answering its `stub_regions`.
+pub fn stub_detectors(config: &Value) -> Result<Vec<imagor::detector::FixedRegions>, String> {
+    use imagor::detector::{FixedRegions, Region};
+    let list = config
+        .as_array()
+        .ok_or_else(|| format!("config.detectors is not a list: {config}"))?;
+    list.iter()
+        .map(|d| {
+            let regions = d
+                .get("stub_regions")
+                .and_then(Value::as_array)
+                .ok_or_else(|| format!("detector without stub_regions: {d}"))?;
+            regions
+                .iter()
+                .map(|r| {
+                    let num = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+                    let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+                    Ok(
+                        Region::new(num("left"), num("top"), num("right"), num("bottom"))
+                            .with_score(num("score"))
+                            .with_name(name),
+                    )
+                })
+                .collect::<Result<Vec<_>, String>>()
+                .map(FixedRegions::new)
+        })
+        .collect()
+}
+
+/// `imagor` with the stub detectors of `config.detectors` added, if any.
+pub fn with_stub_detectors(
+    mut imagor: imagor::Imagor,
+    config: Option<&Value>,
+) -> Result<imagor::Imagor, String> {
+    let Some(config) = config else {
+        return Ok(imagor);
+    };
+    for d in stub_detectors(config)? {
+        imagor = imagor
+            .with_detector(std::sync::Arc::new(d))
+            .map_err(|e| format!("with_detector: {e}"))?;
+    }
+    Ok(imagor)
+}

@@ -7,6 +7,7 @@ use napi::bindgen_prelude::{Buffer, Uint8Array, Unknown};
 use napi::{Env, JsValue};
 use napi_derive::napi;
 
+use crate::detector::JsDetector;
 use crate::error::{guard, Failure, Fallible};
 use crate::loader::{self, JsLoader};
 use crate::options;
@@ -22,7 +23,8 @@ use crate::tasks::{Handle, ImagorRequest, Meta, OffThread, Process, Serve, Work}
 #[napi]
 pub struct Imagor {
     engine: Arc<imagor::Imagor>,
-    /// Jobs wait on a JavaScript loader: run them on the loader pool.
+    /// Jobs wait on a JavaScript loader or detector: run them on the
+    /// loader pool.
     js_loader: bool,
 }
 
@@ -68,10 +70,17 @@ impl Imagor {
     /// null` that `serve` (and `image()` overlays) ask for source images
     /// after the file loader: `null` means not found (404); a thrown error
     /// with a numeric `.status` answers with that status.
+    ///
+    /// `options.detectors` is an optional array of `async (pixels, width,
+    /// height, bands) => regions` functions (see `ImagorDetector`): their
+    /// regions steer `smart` crop, `redact()`, `redact_oval()`,
+    /// `draw_detections()` and `/meta`. They run on the JavaScript thread;
+    /// the processing waits for them off it. What they throw rejects with
+    /// `ERR_IMAGOR_DETECTOR`.
     #[napi(
         catch_unwind,
         constructor,
-        ts_args_type = "options?: ImagorOptions & { loader?: ImagorLoader }"
+        ts_args_type = "options?: ImagorOptions & { loader?: ImagorLoader; detectors?: ImagorDetector[] }"
     )]
     pub fn new(env: Env, options: Option<Unknown>) -> napi::Result<Imagor> {
         let parsed = guard(&env, || options::parse(&env, options, true))?;
@@ -88,9 +97,28 @@ impl Imagor {
             }
             None => None,
         };
+        let mut js_detectors = Vec::with_capacity(parsed.detectors.len());
+        if !parsed.detectors.is_empty() {
+            let Some(helpers) = crate::helpers(&env) else {
+                return Err(Failure::bad_value(
+                    "imagor: options.detectors needs the package entry point (require('imagor'))",
+                )
+                .into_js(&env));
+            };
+            for user_detector in parsed.detectors {
+                let bridge = helpers
+                    .detector_bridge
+                    .borrow_back(&env)?
+                    .call(user_detector)?;
+                js_detectors.push(JsDetector::new(bridge)?);
+            }
+        }
         guard(&env, || {
             let mut engine = imagor::Imagor::new(parsed.options)?;
-            let has_js_loader = js_loader.is_some();
+            let has_js_loader = js_loader.is_some() || !js_detectors.is_empty();
+            for d in js_detectors {
+                engine = engine.with_detector(Arc::new(d))?;
+            }
             if let Some(l) = js_loader {
                 engine = engine.with_loader(Arc::new(l));
             }

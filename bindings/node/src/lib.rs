@@ -23,6 +23,7 @@ use napi::bindgen_prelude::{FnArgs, Function, FunctionRef, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
+mod detector;
 mod error;
 mod instance;
 mod loader;
@@ -41,6 +42,10 @@ pub(crate) struct Helpers {
     /// `(loader) => (id, key) => void`: wraps a user loader so that its
     /// promise is answered through `__loaderReply`.
     pub loader_bridge: FunctionRef<Unknown<'static>, Unknown<'static>>,
+    /// `(detector) => (id, pixels, width, height, bands) => void`: wraps a
+    /// user detector so that its promise is answered through
+    /// `__detectorReply`.
+    pub detector_bridge: FunctionRef<Unknown<'static>, Unknown<'static>>,
 }
 
 /// The helpers of this environment, when `index.js` registered them.
@@ -58,15 +63,18 @@ pub fn init(
     env: Env,
     error_class: Function<FnArgs<(String, String, u32)>, Unknown<'static>>,
     loader_bridge: Function<Unknown<'static>, Unknown<'static>>,
+    detector_bridge: Function<Unknown<'static>, Unknown<'static>>,
 ) -> napi::Result<()> {
     let helpers = Helpers {
         error_class: error_class.create_ref()?,
         loader_bridge: loader_bridge.create_ref()?,
+        detector_bridge: detector_bridge.create_ref()?,
     };
     env.set_instance_data(helpers, (), |_| {})?;
     // Loads waiting on this environment's loaders fail at once when it
     // shuts down, instead of holding a loader thread until the timeout.
     env.add_env_cleanup_hook(std::thread::current().id(), loader::abandon_pending)?;
+    env.add_env_cleanup_hook(std::thread::current().id(), detector::abandon_pending)?;
     Ok(())
 }
 

@@ -77,6 +77,21 @@ pub struct ImagorOptions {
     /// or `'warning'` (such a file is an `ERR_IMAGOR_UNSUPPORTED_FORMAT`).
     #[napi(ts_type = "'none' | 'truncated' | 'error' | 'warning'")]
     pub fail_on: Option<String>,
+    /// Longest side of the downscaled copy detectors are given
+    /// (`VIPS_DETECTOR_PROBE_SIZE`, 400).
+    pub detector_probe_size: Option<i32>,
+    /// Add the built-in face detector (`FACE_DETECTOR`; needs a build with
+    /// the core's `face` feature).
+    pub face_detector: Option<bool>,
+    /// Smallest face found, in probe pixels (20 or more; default 20).
+    pub face_detector_min_size: Option<u32>,
+    /// Face score threshold (above 0; default 2).
+    pub face_detector_min_quality: Option<f64>,
+    /// Face detections cached per image key; 0: none.
+    pub face_detector_cache_size: Option<u32>,
+    /// Age after which a cached face detection is redone; 0: never.
+    #[napi(ts_type = "number | string")]
+    pub face_detector_cache_ttl: Option<String>,
     /// Wall-clock limit of one call (`IMAGOR_PROCESS_TIMEOUT`): seconds or a
     /// Go duration such as `'2s'` or `'500ms'`; 0 means none. Default 2 s.
     #[napi(ts_type = "number | string")]
@@ -457,6 +472,44 @@ pub(crate) struct Parsed<'env> {
     pub options: imagor::Options,
     /// `options.loader`, a function (checked).
     pub loader: Option<Unknown<'env>>,
+    /// `options.detectors`, functions (checked).
+    pub detectors: Vec<Unknown<'env>>,
+}
+
+/// `options.detectors`: an array of functions.
+fn detector_functions(v: Unknown<'_>, kind: ValueType) -> Fallible<Vec<Unknown<'_>>> {
+    let not_array = || {
+        Failure::bad_type(format!(
+            "imagor: option \"detectors\" must be an array of functions, got {}",
+            js_type(kind)
+        ))
+    };
+    if kind != ValueType::Object {
+        return Err(not_array());
+    }
+    // SAFETY: an object of this env (checked above).
+    let obj: Object = unsafe { v.cast() }.map_err(|e| Failure::bad_type(e.reason))?;
+    if !obj.is_array().unwrap_or(false) {
+        return Err(not_array());
+    }
+    let len = obj
+        .get_array_length()
+        .map_err(|e| Failure::bad_type(e.reason))?;
+    let mut out = Vec::with_capacity(len as usize);
+    for i in 0..len {
+        let f: Unknown = obj
+            .get_element(i)
+            .map_err(|e| Failure::bad_type(e.reason))?;
+        let k = f.get_type().map_err(|e| Failure::bad_type(e.reason))?;
+        if k != ValueType::Function {
+            return Err(Failure::bad_type(format!(
+                "imagor: options.detectors[{i}] must be a function, got {}",
+                js_type(k)
+            )));
+        }
+        out.push(f);
+    }
+    Ok(out)
 }
 
 /// Read and validate an options object; `undefined` and `null` give the
@@ -469,6 +522,7 @@ pub(crate) fn parse<'env>(
     let mut parsed = Parsed {
         options: imagor::Options::default(),
         loader: None,
+        detectors: Vec::new(),
     };
     let Some(value) = value else {
         return Ok(parsed);
@@ -512,10 +566,18 @@ pub(crate) fn parse<'env>(
             parsed.loader = Some(v);
             continue;
         }
+        if key == "detectors" && allow_loader {
+            parsed.detectors = detector_functions(v, v_kind)?;
+            continue;
+        }
         let field = to_snake(&key);
         let Some(default) = known.get(&field).filter(|_| !key.contains('_')) else {
             let names: Vec<String> = known.keys().map(|k| to_camel(k)).collect();
-            let extra = if allow_loader { ", loader" } else { "" };
+            let extra = if allow_loader {
+                ", loader, detectors"
+            } else {
+                ""
+            };
             return Err(Failure::bad_value(format!(
                 "imagor: unknown option \"{key}\" (known: {}{extra})",
                 names.join(", ")

@@ -34,6 +34,10 @@ pub struct ImagorMeta {
     pub bands: i32,
     /// EXIF tags as `name: value` (short form).
     pub exif: std::collections::HashMap<String, String>,
+    /// Regions the detectors found, in output pixels: with `smart`,
+    /// `draw_detections()` or `redact()` and a detector.
+    #[napi(js_name = "detected_regions")]
+    pub detected_regions: Option<Vec<ImagorMetaRegion>>,
     /// Blurhash, with the `blurhash(x,y)` filter.
     pub blurhash: Option<String>,
     /// Base64 ThumbHash, with the `thumbhash()` filter.
@@ -67,6 +71,24 @@ pub struct ImagorMeta {
     /// Loop count of an animation (0: forever).
     #[napi(js_name = "loop")]
     pub loop_count: Option<i32>,
+}
+
+/// A detected region of `/meta`, in pixels of the output image.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // Only describes a JavaScript object for index.d.ts.
+pub struct ImagorMetaRegion {
+    /// Left edge.
+    pub left: i32,
+    /// Top edge.
+    pub top: i32,
+    /// Right edge.
+    pub right: i32,
+    /// Bottom edge.
+    pub bottom: i32,
+    /// Detection confidence, when the detector gave one.
+    pub score: Option<f64>,
+    /// Class name, when the detector gave one.
+    pub name: Option<String>,
 }
 
 /// An RGB colour of `/meta`.

@@ -138,6 +138,13 @@ const KINDS: &[Kind] = &[
         doc: "An error with an explicit status, such as an origin's HTTP status.",
     },
     Kind {
+        name: "DetectorError",
+        code: "detector",
+        status: Some(500),
+        builtin: None,
+        doc: "A region detector raised, or answered regions that cannot be used (500).",
+    },
+    Kind {
         name: "InternalError",
         code: "internal",
         status: Some(500),

@@ -10,6 +10,7 @@
 use pyo3::prelude::*;
 
 mod convert;
+mod detector;
 mod error;
 mod handle;
 mod loader;

@@ -218,6 +218,13 @@ impl PyOutput {
 /// ``file_loader_base_dir``, ...) as keyword arguments. Thread-safe; every
 /// call is independent and releases the GIL.
 ///
+/// ``detectors`` is a list of callables ``fn(pixels: bytes, width, height,
+/// bands) -> list`` of ``(left, top, right, bottom)`` or ``(left, top,
+/// right, bottom, score, name)`` tuples in fractions of the probe: they
+/// steer ``smart`` crop, ``redact()``, ``redact_oval()``,
+/// ``draw_detections()`` and ``/meta``. They are called with the GIL held;
+/// what they raise becomes :class:`DetectorError`.
+///
 /// >>> im = imagor.Imagor(secret="mysecret", file_loader_base_dir="images")
 /// >>> out = im.serve(im.sign("fit-in/200x200/photo.jpg") + "/fit-in/200x200/photo.jpg")
 #[pyclass(module = "imagor", name = "Imagor", frozen)]
@@ -228,8 +235,12 @@ pub struct PyImagor {
 #[pymethods]
 impl PyImagor {
     #[new]
-    #[pyo3(signature = (**options))]
-    fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    #[pyo3(signature = (detectors = None, **options))]
+    fn new(
+        py: Python<'_>,
+        detectors: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         entry(py, || {
             vips_entry(py)?;
             // `loader` is not an imagor option: a Python callable, tried after the file loader.
@@ -252,7 +263,17 @@ impl PyImagor {
                 other => other.cloned(),
             };
             let opts = options::from_kwargs("Imagor()", options.as_ref())?;
-            let mut inner = py.detach(|| imagor::Imagor::new(opts)).py(py)?;
+            let detectors = match detectors {
+                Some(d) if !d.is_none() => crate::detector::from_py(d)?,
+                _ => Vec::new(),
+            };
+            let mut inner = py
+                .detach(|| {
+                    detectors
+                        .into_iter()
+                        .try_fold(imagor::Imagor::new(opts)?, |i, d| i.with_detector(d))
+                })
+                .py(py)?;
             if let Some(callable) = loader {
                 inner =
                     inner.with_loader(std::sync::Arc::new(crate::loader::PyLoader::new(callable)));

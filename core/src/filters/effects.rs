@@ -1,5 +1,5 @@
-//! Effects: blur, sharpen, pixelate, and the detector-driven redact,
-//! redact_oval and draw_detections. They are applied in `apply/effects.rs`.
+//! Effects: blur, sharpen, pixelate. They are applied in
+//! `apply/effects.rs`.
 
 use super::args::{to_i32, Args};
 use crate::error::Result;
@@ -16,17 +16,6 @@ pub(crate) enum EffectOp {
     /// `pixelate(block)`: box-shrink then pixel-replicate by `block`
     /// (default 10), frame by frame.
     Pixelate(i32),
-    /// `redact([mode[, strength]])`, `redact_oval(...)` and
-    /// `draw_detections()`: imagor only acts on the regions a configured
-    /// object detector reports. We have no detector, so, like imagor
-    /// without one, these leave the image unchanged. The arguments are
-    /// still read (a malformed strength is a 400).
-    Detections {
-        /// `blur`, `pixelate` or a colour (lower-cased).
-        mode: String,
-        /// Blur sigma or block size; 0 means the mode's default.
-        strength: i32,
-    },
 }
 
 /// Parse `name(args)` if it belongs to this family.
@@ -48,14 +37,6 @@ pub(crate) fn parse(name: &str, a: &Args<'_>) -> Result<Option<EffectOp>> {
         "pixelate" => {
             let block = if a.is_empty() { 0 } else { a.int(0, 0)? };
             EffectOp::Pixelate(if block > 0 { to_i32(block) } else { 10 })
-        }
-        "redact" | "redact_oval" | "draw_detections" => {
-            let mode = match a.str(0) {
-                "" => "blur".to_owned(),
-                m => m.to_ascii_lowercase(),
-            };
-            let strength = if a.len() > 1 { to_i32(a.int(1, 0)?) } else { 0 };
-            EffectOp::Detections { mode, strength }
         }
         _ => return Ok(None),
     };

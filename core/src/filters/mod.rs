@@ -14,6 +14,7 @@
 pub(crate) mod apply;
 pub(crate) mod args;
 mod color;
+mod detections;
 mod effects;
 mod fill;
 mod markup;
@@ -27,6 +28,7 @@ use crate::options::Options;
 use crate::path::Filter;
 
 use args::{to_i32, Args};
+pub(crate) use detections::{DetectionOp, RedactMode};
 pub(crate) use fill::FillColor;
 pub(crate) use overlay::resolve_full_dimensions;
 
@@ -100,6 +102,8 @@ pub(crate) enum FilterOp {
     Color(color::ColorOp),
     /// Effects ([`effects`]).
     Effect(effects::EffectOp),
+    /// Detector-driven filters ([`detections`]).
+    Detection(detections::DetectionOp),
     /// Shape filters ([`shape`]).
     Shape(shape::ShapeOp),
     /// Text ([`text`]).
@@ -257,6 +261,9 @@ fn parse_family(name: &str, a: &Args<'_>) -> Result<FilterOp> {
     }
     if let Some(op) = effects::parse(name, a)? {
         return Ok(FilterOp::Effect(op));
+    }
+    if let Some(op) = detections::parse(name, a)? {
+        return Ok(FilterOp::Detection(op));
     }
     if let Some(op) = shape::parse(name, a)? {
         return Ok(FilterOp::Shape(op));

@@ -1,5 +1,6 @@
 //! imagor's `/meta` JSON: format, size, pages, bands, orientation, EXIF,
-//! and the optional `avgcolor`, `blurhash` and `thumbhash` extras.
+//! the regions detectors found, and the optional `avgcolor`, `blurhash`
+//! and `thumbhash` extras.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,11 @@ pub struct Meta {
     pub bands: i32,
     /// EXIF tags as `name: value` (short form).
     pub exif: BTreeMap<String, String>,
+    /// Regions the detectors found in the output image, in its pixels;
+    /// only when the path asks for detection (`smart`, `draw_detections()`
+    /// or `redact()`) and a detector is configured.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub detected_regions: Vec<MetaRegion>,
     /// Blurhash, with `blurhash(x,y)`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub blurhash: Option<String>,
@@ -47,6 +53,39 @@ pub struct Meta {
     pub details: Option<super::details::MetaDetails>,
 }
 
+/// A detected region of `/meta`, in pixels of the output image (imagor's
+/// `MetaRegion`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetaRegion {
+    /// Left edge.
+    pub left: i32,
+    /// Top edge.
+    pub top: i32,
+    /// Right edge.
+    pub right: i32,
+    /// Bottom edge.
+    pub bottom: i32,
+    /// Detection confidence, when the detector gave one.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub score: f64,
+    /// Class name, when the detector gave one.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub name: String,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// Does the path ask for detection (imagor: `smart`, or a filter named
+/// `draw_detections` or `redact`, disabled or not; not `redact_oval`)?
+pub(crate) fn wants_detection(p: &crate::path::Params) -> bool {
+    p.smart
+        || p.filters
+            .iter()
+            .any(|f| f.name == "draw_detections" || f.name == "redact")
+}
+
 /// An RGB colour of `/meta`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AvgColor {
@@ -60,7 +99,12 @@ pub struct AvgColor {
 
 /// Build the metadata of the processed image; `format` is the export
 /// format as far as the filters chose it (or the source's).
-pub(crate) fn metadata(img: &Image, format: Option<ImageFormat>, ops: &[Parsed]) -> Result<Meta> {
+pub(crate) fn metadata(
+    img: &Image,
+    format: Option<ImageFormat>,
+    ops: &[Parsed],
+    regions: &[crate::detector::Region],
+) -> Result<Meta> {
     let pages = match format {
         Some(f) if f.supports_animation() => img.frames(),
         Some(ImageFormat::Pdf) => img.n_pages(),
@@ -102,6 +146,20 @@ pub(crate) fn metadata(img: &Image, format: Option<ImageFormat>, ops: &[Parsed])
         pages,
         bands: img.bands(),
         exif,
+        detected_regions: regions
+            .iter()
+            .map(|r| {
+                let (w, h) = (img.width() as f64, img.page_height() as f64);
+                MetaRegion {
+                    left: (r.left * w).round() as i32,
+                    top: (r.top * h).round() as i32,
+                    right: (r.right * w).round() as i32,
+                    bottom: (r.bottom * h).round() as i32,
+                    score: r.score,
+                    name: r.name.clone(),
+                }
+            })
+            .collect(),
         blurhash: None,
         thumbhash: None,
         average_color: None,

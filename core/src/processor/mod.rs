@@ -22,7 +22,7 @@ use crate::path::Params;
 
 pub use details::MetaDetails;
 pub use load_fn::LoadFn;
-pub use meta::{AvgColor, Meta};
+pub use meta::{AvgColor, Meta, MetaRegion};
 
 pub(crate) use load::Source;
 
@@ -56,6 +56,9 @@ pub(crate) struct Ctx<'a> {
     pub load: Option<&'a LoadFn<'a>>,
     /// Nesting depth of `image()` overlays (0 at the top).
     pub depth: u32,
+    /// Region detectors (none: `smart` is attention, the detection filters
+    /// do nothing).
+    pub detectors: &'a crate::detector::Detectors,
 }
 
 /// imagor's request normalisation: a negative width or height means a flip.
@@ -78,7 +81,20 @@ pub(crate) fn run(ctx: &Ctx<'_>, source: Option<&Source>, params: &Params) -> Re
     let mut export_params = export::ExportParams::new(&done.ops, ctx.opts, done.source_format);
     export_params.apply_animation_fallback(&done.img);
     if p.meta {
-        let m = meta::metadata(&done.img, export_params.format, &done.ops)?;
+        let m = if meta::wants_detection(&p) && !ctx.detectors.is_empty() {
+            // The probe reads the image, and so may the extras: hold it.
+            let img = done.img.copy_memory()?;
+            let regions = crate::detector::run::detect(
+                ctx.detectors,
+                &img,
+                &p.image,
+                ctx.opts.detector_probe_size,
+                ctx.budget,
+            )?;
+            meta::metadata(&img, export_params.format, &done.ops, &regions)?
+        } else {
+            meta::metadata(&done.img, export_params.format, &done.ops, &[])?
+        };
         let data = serde_json::to_vec(&m).map_err(|e| crate::Error::Internal(e.to_string()))?;
         return Ok(Output {
             data,

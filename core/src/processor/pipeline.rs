@@ -83,7 +83,10 @@ pub(crate) fn load_and_process(
     } else {
         img
     };
-    let focal = resolve_focal(&ops, img.width() as f64, img.page_height() as f64);
+    let mut focal = resolve_focal(&ops, img.width() as f64, img.page_height() as f64);
+    if p.smart && focal.is_empty() && !ctx.detectors.is_empty() {
+        focal = detected_focal(ctx, &img, &p.image)?;
+    }
     let how = Resize {
         thumbnail,
         stretch: plan.stretch,
@@ -128,6 +131,7 @@ impl Overlays for Ctx<'_> {
             budget: self.budget,
             load: self.load,
             depth: self.depth + 1,
+            detectors: self.detectors,
         };
         let done = load_and_process(&child, source.as_ref(), &params)?;
         Ok((done.img, done.chain))
@@ -196,6 +200,11 @@ impl LoadPlan {
             dpi: 0,
             orient: 0,
         };
+        // With a detector, smart crop detects on the whole image before
+        // cropping (imagor loads it at full size for that).
+        if p.smart && !ctx.detectors.is_empty() {
+            plan.full_image_needed = true;
+        }
         if plan.max_frames == 0 || plan.max_frames < -1 {
             plan.max_frames = 1;
         }
@@ -347,6 +356,29 @@ fn resolve_focal(ops: &[Parsed], w: f64, h: f64) -> Vec<FocalRect> {
     out
 }
 
+/// Stage 5b: with `smart`, no `focal()` and a detector, the detected
+/// regions (fractions) become focal regions in loaded-image pixels. None
+/// found: the crop falls back to attention.
+fn detected_focal(ctx: &Ctx<'_>, img: &Image, key: &str) -> Result<Vec<FocalRect>> {
+    let (w, h) = (img.width() as f64, img.page_height() as f64);
+    let regions = crate::detector::run::detect(
+        ctx.detectors,
+        img,
+        key,
+        ctx.opts.detector_probe_size,
+        ctx.budget,
+    )?;
+    Ok(regions
+        .iter()
+        .map(|r| FocalRect {
+            left: r.left * w,
+            top: r.top * h,
+            right: r.right * w,
+            bottom: r.bottom * h,
+        })
+        .collect())
+}
+
 /// A 400 from inside a filter names the filter (`blur(): ...`).
 fn in_filter(e: Error, name: &str) -> Error {
     match e {
@@ -382,6 +414,7 @@ fn transform_and_filter(
             clamp(p.padding_bottom),
         ],
         keep: KeepAlive::default(),
+        detectors: ctx.detectors,
     };
     cx.keep.push(&img);
     let max_ops = ctx.opts.max_filter_ops;

@@ -69,6 +69,21 @@ pub fn options(c: &Config) -> Options {
             8
         },
         mozjpeg: c.bool("vips-mozjpeg"),
+        face_detector: c.bool("face-detector"),
+        face_detector_min_size: c.int("face-detector-min-size").clamp(20, 10_000) as u32,
+        face_detector_min_quality: c
+            .str("face-detector-min-quality")
+            .parse::<f64>()
+            .ok()
+            .filter(|q| q.is_finite() && *q > 0.0)
+            .unwrap_or(d.face_detector_min_quality),
+        face_detector_cache_size: c.int("face-detector-cache-size").clamp(0, 1 << 20) as usize,
+        face_detector_cache_ttl: c.duration("face-detector-cache-ttl"),
+        // imagor keeps its default for 0 or less.
+        detector_probe_size: match c.int("vips-detector-probe-size") {
+            n if n > 0 => n.min(10_000) as i32,
+            _ => d.detector_probe_size,
+        },
         unlimited: c.bool("vips-unlimited"),
         concurrency: match c.int("vips-concurrency") {
             -1 => std::thread::available_parallelism().map_or(1, |n| n.get() as i32),
@@ -231,7 +246,8 @@ const NOT_IN_EFFECT: &[&str] = &[
     "vips-cache-",
     "vips-max-cache-",
     "vips-vector",
-    "vips-detector-probe-size",
+    "face-detector-max-size",
+    "face-detector-iou-threshold",
     "sentry-dsn",
     "log-ecs",
     "gomaxprocs",
@@ -452,5 +468,55 @@ mod tests {
         assert_eq!(d.http_loader_default_scheme, "https");
         assert_eq!(d.http_loader_accept, "*/*");
         assert_eq!(d.load_timeout, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn detector_probe_size_is_in_effect() {
+        let opts = |args: &[&str]| options(&config(args, &[]));
+        assert_eq!(opts(&[]).detector_probe_size, 400);
+        let set = config(&["-vips-detector-probe-size", "200"], &[]);
+        assert_eq!(options(&set).detector_probe_size, 200);
+        assert!(not_in_effect(&set).iter().all(|w| !w.contains("probe")));
+        // imagor keeps its default for 0 or less.
+        assert_eq!(
+            opts(&["-vips-detector-probe-size", "0"]).detector_probe_size,
+            400
+        );
+        let env = config(&[], &[("VIPS_DETECTOR_PROBE_SIZE", "123")]);
+        assert_eq!(options(&env).detector_probe_size, 123);
+    }
+
+    #[test]
+    fn face_detector_flags() {
+        let c = config(
+            &[
+                "-face-detector",
+                "-face-detector-min-size",
+                "30",
+                "-face-detector-cache-size",
+                "8",
+            ],
+            &[
+                ("FACE_DETECTOR_MIN_QUALITY", "4.5"),
+                ("FACE_DETECTOR_CACHE_TTL", "1h"),
+            ],
+        );
+        let o = options(&c);
+        assert!(o.face_detector);
+        assert_eq!(
+            (o.face_detector_min_size, o.face_detector_cache_size),
+            (30, 8)
+        );
+        assert_eq!(o.face_detector_min_quality, 4.5);
+        assert_eq!(
+            o.face_detector_cache_ttl,
+            std::time::Duration::from_secs(3600)
+        );
+        let d = options(&config(&[], &[]));
+        assert!(!d.face_detector && d.face_detector_min_size == 20);
+        let w = not_in_effect(&config(&["-face-detector-iou-threshold", "0.3"], &[]));
+        assert!(w
+            .iter()
+            .any(|m| m.starts_with("-face-detector-iou-threshold ")));
     }
 }

@@ -12,6 +12,7 @@ The distribution is ``imagor-rs`` (``pip install imagor-rs``); the PyPI name
 
 from ._imagor import (
     CancelledError,
+    DetectorError,
     ExpiredError,
     Imagor,
     ImagorError,
@@ -50,6 +51,7 @@ from ._url import Url, url
 __all__ = [
     "CancelledError",
     "CryptoURL",
+    "DetectorError",
     "ExpiredError",
     "Imagor",
     "ImagorError",

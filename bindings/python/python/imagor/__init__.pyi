@@ -10,6 +10,7 @@ __version__: str
 __all__ = [
     "CancelledError",
     "CryptoURL",
+    "DetectorError",
     "ExpiredError",
     "Imagor",
     "ImagorError",
@@ -92,6 +93,16 @@ class _AverageColor(TypedDict):
     g: int
     b: int
 
+class _MetaRegion(TypedDict):
+    """A detected region of ``/meta``, in output pixels."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    score: NotRequired[float]
+    name: NotRequired[str]
+
 class _Meta(TypedDict):
     """imagor's ``/meta`` answer."""
 
@@ -103,6 +114,7 @@ class _Meta(TypedDict):
     pages: int
     bands: int
     exif: Dict[str, str]
+    detected_regions: NotRequired[List[_MetaRegion]]
     blurhash: NotRequired[str]
     thumbhash: NotRequired[str]
     average_color: NotRequired[_AverageColor]
@@ -138,6 +150,7 @@ class MaxResolutionExceededError(ImagorError): ...
 class TooManyRequestsError(ImagorError): ...
 class LimitExceededError(ImagorError): ...
 class CancelledError(ImagorError): ...
+class DetectorError(ImagorError): ...
 class ProcessingError(ImagorError): ...
 class StatusError(ImagorError): ...
 class InternalError(ImagorError): ...
@@ -180,6 +193,12 @@ class _Options(TypedDict, total=False):
     max_overlay_depth: int
     block_untrusted_loaders: bool
     fail_on: str
+    detector_probe_size: int
+    face_detector: bool
+    face_detector_min_size: int
+    face_detector_min_quality: float
+    face_detector_cache_size: int
+    face_detector_cache_ttl: Union[str, float]
     process_timeout: Union[str, float]
     max_memory: int
     process_concurrency: int
@@ -330,11 +349,17 @@ class Response:
 
 _Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 
+_Region = Union[Tuple[float, float, float, float],
+                Tuple[float, float, float, float, Optional[float], Optional[str]]]
+_Detector = Callable[[bytes, int, int, int], Optional[Iterable[_Region]]]
+
 @final
 class Imagor:
-    """A configured imagor (options as keyword arguments)."""
+    """A configured imagor (options as keyword arguments; ``detectors``:
+    callables ``fn(pixels, width, height, bands) -> [(l, t, r, b[, score, name])]``)."""
 
-    def __new__(cls, *, loader: Optional[Callable[[str], Optional[_BytesLike]]] = None,
+    def __new__(cls, detectors: Optional[Iterable[_Detector]] = None, *,
+                loader: Optional[Callable[[str], Optional[_BytesLike]]] = None,
                 **options: Unpack[_Options]) -> Self: ...
     def process(self, data: _BytesLike, path: str) -> bytes: ...
     def meta(self, data: _BytesLike, path: Optional[str] = "") -> _Meta: ...

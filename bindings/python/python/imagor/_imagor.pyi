@@ -2,6 +2,7 @@
 
 from . import (
     CancelledError as CancelledError,
+    DetectorError as DetectorError,
     ExpiredError as ExpiredError,
     Imagor as Imagor,
     ImagorError as ImagorError,
@@ -39,7 +40,7 @@ __all__ = [
     "__version__", "ImagorError", "NotFoundError", "InvalidError", "MethodNotAllowedError",
     "SourceNotAllowedError", "SignatureMismatchError", "TimeoutError", "ExpiredError",
     "UnsupportedFormatError", "MaxSizeExceededError", "MaxResolutionExceededError",
-    "TooManyRequestsError", "LimitExceededError", "CancelledError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
+    "TooManyRequestsError", "LimitExceededError", "CancelledError", "DetectorError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
     "parse", "generate", "process", "meta", "process_async", "meta_async", "ImagorWarning", "libvips_version", "option_names", "_test_panic",
     "_test_error", "_after_fork_in_child", "Imagor", "Output", "Response",
 ]

@@ -12,7 +12,7 @@ use crate::budget::Cost;
 use crate::filters::color::ColorOp;
 use crate::filters::effects::EffectOp;
 use crate::filters::shape::ShapeOp;
-use crate::filters::FilterOp;
+use crate::filters::{DetectionOp, FilterOp, RedactMode};
 use crate::vips::Image;
 
 /// Width of libvips' Gaussian mask for `sigma` (`min_ampl` 0.2, both
@@ -77,6 +77,16 @@ pub(crate) fn cost(op: &FilterOp, img: &Image) -> Cost {
             }
             EffectOp::Pixelate(_) => 15.0,
             _ => 0.0,
+        },
+        FilterOp::Detection(d) => match d {
+            // At most the whole image blurred, pixelated or filled.
+            DetectionOp::Redact {
+                mode: RedactMode::Blur(sigma),
+                ..
+            } if still => blur_ns(*sigma) + 8.0,
+            DetectionOp::Redact { .. } if still => 20.0,
+            DetectionOp::Redact { .. } => 0.0,
+            DetectionOp::Draw => 10.0,
         },
         FilterOp::Shape(s) => match s {
             ShapeOp::Nothing => 0.0,

@@ -1,5 +1,4 @@
-//! Applying the effects ([`EffectOp`]): blur, sharpen, pixelate; the
-//! detector-driven filters leave the image unchanged.
+//! Applying the effects ([`EffectOp`]): blur, sharpen, pixelate.
 
 use super::FilterCtx;
 use crate::error::{Error, Result};
@@ -9,7 +8,7 @@ use crate::vips::{Arg, Call, Image};
 /// libvips' largest `gaussblur` sigma. imagor passes bigger values through
 /// and libvips refuses them (406); we refuse them the same way, before
 /// libvips sees an out-of-range value.
-const MAX_BLUR_SIGMA: f64 = 1000.0;
+pub(super) const MAX_BLUR_SIGMA: f64 = 1000.0;
 /// The largest `sharpen` sigma of the libvips imagor 1.9 ships (8.18;
 /// 8.14 allowed 10000). Bigger values are ignored by libvips, which then
 /// sharpens with its default sigma (0.5); imagor's goldens show that.
@@ -46,7 +45,6 @@ impl EffectOp {
                 call.run()?.out()
             }
             EffectOp::Pixelate(block) => pixelate(img, block),
-            EffectOp::Detections { .. } => Ok(img.clone()),
         }
     }
 }
@@ -54,7 +52,7 @@ impl EffectOp {
 /// imagor's `pixelateMultiPageImage`: every frame shrunk by `block` (box
 /// average) and zoomed back by pixel replication, so the frame size becomes
 /// a multiple of `block` (libvips rounds the shrunk size).
-fn pixelate(img: &Image, block: i32) -> Result<Image> {
+pub(super) fn pixelate(img: &Image, block: i32) -> Result<Image> {
     if block <= 1 {
         return Ok(img.clone());
     }

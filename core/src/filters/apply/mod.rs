@@ -9,6 +9,7 @@
 
 mod color;
 mod cost;
+mod detections;
 mod effects;
 mod fill;
 mod overlay;
@@ -41,6 +42,7 @@ impl FilterOp {
             FilterOp::StripExif => fill::strip_exif(&img),
             FilterOp::Color(op) => op.apply(&img, cx),
             FilterOp::Effect(op) => op.apply(&img, cx),
+            FilterOp::Detection(op) => op.apply(&img, cx),
             FilterOp::Shape(op) => op.apply(&img, cx),
             FilterOp::Text(op) => op.apply(&img, cx),
             FilterOp::Overlay(op) => op.apply(&img, cx),
@@ -98,4 +100,6 @@ pub(crate) struct FilterCtx<'a> {
     pub padding: [i32; 4],
     /// Every image this level produced (see [`KeepAlive`]).
     pub keep: KeepAlive,
+    /// Region detectors for `redact()` and `draw_detections()`.
+    pub detectors: &'a crate::detector::Detectors,
 }

@@ -1,7 +1,8 @@
 //! The table of every flag imagor 1.9.5 registers on its `flag.FlagSet`
 //! (config/config.go, fileconfig.go, uploadconfig.go, httpconfig.go,
 //! vipsconfig, awsconfig, gcloudconfig): 152 flags in ten groups, with
-//! their Go types, defaults as Go prints them and help texts verbatim.
+//! their Go types, defaults as Go prints them and help texts verbatim; plus
+//! the 7 flags of imagorface (its built-in face detector), 159 in all.
 
 /// The Go `flag` value type of a flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,11 +61,13 @@ pub enum Group {
     /// Process-level flags: `debug`, `log-ecs`, `version`, `gomaxprocs`,
     /// `config`, `sentry-dsn` (config.go `CreateServer`).
     Other,
+    /// imagorface's face detector (`face-detector*`).
+    Face,
 }
 
 impl Group {
     /// Every group, in the order of the spec's flag table.
-    pub const ALL: [Group; 10] = [
+    pub const ALL: [Group; 11] = [
         Group::Core,
         Group::Server,
         Group::Prometheus,
@@ -75,6 +78,7 @@ impl Group {
         Group::Aws,
         Group::GCloud,
         Group::Other,
+        Group::Face,
     ];
 
     /// Lower-case name of the group (`core`, `http loader`, `gcloud`, ...).
@@ -90,6 +94,7 @@ impl Group {
             Group::Aws => "aws",
             Group::GCloud => "gcloud",
             Group::Other => "other",
+            Group::Face => "face",
         }
     }
 }
@@ -165,7 +170,7 @@ const INT64: Kind = Kind::Int64;
 const DUR: Kind = Kind::Duration;
 const STR: Kind = Kind::String;
 const CIDR: Kind = Kind::CidrList;
-use Group::{Aws, Core, File, GCloud, HttpLoader, Other, Prometheus, Server, Upload, Vips};
+use Group::{Aws, Core, Face, File, GCloud, HttpLoader, Other, Prometheus, Server, Upload, Vips};
 
 /// Every imagor flag, grouped as in the spec's flag table, each group in
 /// imagor's registration order.
@@ -184,7 +189,7 @@ use Group::{Aws, Core, File, GCloud, HttpLoader, Other, Prometheus, Server, Uplo
 /// `false`), so the HTTP loader refuses those networks unless an operator
 /// lifts a class with `=false`; `-h` prints `(default true)` for them.
 #[rustfmt::skip]
-pub static FLAGS: [Flag; 152] = [
+pub static FLAGS: [Flag; 159] = [
     // Core (24 flags)
     flag(Core, STR, "imagor-secret", "", "Secret key for signing imagor URL"),
     flag(Core, BOOL, "imagor-unsafe", "false", "Unsafe imagor that does not require URL signature. Prone to URL tampering"),
@@ -350,6 +355,14 @@ pub static FLAGS: [Flag; 152] = [
     flag(Other, INT, "gomaxprocs", "0", "GOMAXPROCS"),
     flag(Other, STR, "config", ".env", "Retrieve configuration from the given file"),
     flag(Other, STR, "sentry-dsn", "", "Sentry DSN config"),
+    // Face (7 flags, imagorface)
+    flag(Face, BOOL, "face-detector", "false", "enable face detection for smart crop"),
+    flag(Face, INT, "face-detector-min-size", "20", "minimum face size in pixels on the probe image"),
+    flag(Face, INT, "face-detector-max-size", "400", "maximum face size in pixels on the probe image"),
+    flag(Face, STR, "face-detector-min-quality", "2", "minimum detection quality threshold; lower = more candidates, higher = fewer false positives"),
+    flag(Face, STR, "face-detector-iou-threshold", "0.2", "intersection-over-union threshold for non-maxima suppression"),
+    flag(Face, INT, "face-detector-cache-size", "0", "face detect cache size in number of entries (one per unique source image path). 0 = disabled"),
+    flag(Face, DUR, "face-detector-cache-ttl", "0s", "face detect cache TTL. 0 = no expiry"),
 ];
 
 #[cfg(test)]
@@ -359,12 +372,12 @@ mod tests {
 
     #[test]
     fn table_is_complete_and_consistent() {
-        assert_eq!(FLAGS.len(), 152);
+        assert_eq!(FLAGS.len(), 159);
         let counts: Vec<usize> = Group::ALL
             .iter()
             .map(|g| FLAGS.iter().filter(|f| f.group == *g).count())
             .collect();
-        assert_eq!(counts, [24, 7, 3, 13, 4, 18, 23, 40, 14, 6]);
+        assert_eq!(counts, [24, 7, 3, 13, 4, 18, 23, 40, 14, 6, 7]);
         let names = sorted();
         for pair in names.windows(2) {
             assert!(pair[0].name < pair[1].name, "duplicate -{}", pair[0].name);
@@ -372,7 +385,7 @@ mod tests {
         let mut envs: Vec<String> = FLAGS.iter().map(Flag::env_name).collect();
         envs.sort();
         envs.dedup();
-        assert_eq!(envs.len(), 152);
+        assert_eq!(envs.len(), 159);
         for f in &FLAGS {
             assert!(f
                 .name

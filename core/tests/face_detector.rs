@@ -1,0 +1,173 @@
+//! The built-in face detector (feature `face`, option `face_detector`) on
+//! a photo with faces that ships in `testdata/` (`faces-solvay.png`, a
+//! crop of rustface's own test image; see `testdata/README.md`): every
+//! hand-labelled face is found (IoU >= 0.5), and `smart` crop keeps every
+//! face inside the crop.
+
+use imagor::detector::face::FaceDetector;
+use imagor::detector::{Detector, Probe};
+use imagor::vips::{Arg, BandFormat, Blob, Call, Image};
+use imagor::{Imagor, Options};
+
+/// Hand-labelled faces of `faces-solvay.png` (390x170): left, top, right,
+/// bottom in pixels, forehead to chin and ear to ear, read off a 2x zoom.
+const FACES: [(f64, f64, f64, f64); 5] = [
+    (19.0, 75.0, 74.0, 131.0),   // front row, left
+    (77.0, 20.0, 120.0, 60.0),   // back row, left
+    (197.0, 75.0, 252.0, 130.0), // front row, centre
+    (239.0, 27.0, 282.0, 70.0),  // back row, right
+    (317.0, 75.0, 370.0, 128.0), // front row, right
+];
+
+fn photo() -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../testdata/faces-solvay.png",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn iou(a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)) -> f64 {
+    let w = (a.2.min(b.2) - a.0.max(b.0)).max(0.0);
+    let h = (a.3.min(b.3) - a.1.max(b.1)).max(0.0);
+    let inter = w * h;
+    let area = |r: (f64, f64, f64, f64)| (r.2 - r.0) * (r.3 - r.1);
+    inter / (area(a) + area(b) - inter)
+}
+
+fn faced() -> Imagor {
+    Imagor::new(Options {
+        face_detector: true,
+        // Debug builds on a busy machine: the budget is not under test.
+        process_timeout: std::time::Duration::from_secs(60),
+        ..Options::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn every_labelled_face_is_found() {
+    // `/meta` detects on the output image: `smart` without a size leaves
+    // it as it is (after `redact()` there would be no faces left to find).
+    let m = faced().meta(&photo(), "smart").unwrap();
+    let found: Vec<(f64, f64, f64, f64)> = m
+        .detected_regions
+        .iter()
+        .map(|r| (r.left as f64, r.top as f64, r.right as f64, r.bottom as f64))
+        .collect();
+    assert!(m
+        .detected_regions
+        .iter()
+        .all(|r| r.name == "face" && r.score > 0.0));
+    for (i, label) in FACES.iter().enumerate() {
+        let best = found.iter().map(|f| iou(*label, *f)).fold(0.0, f64::max);
+        assert!(
+            best >= 0.5,
+            "face {i} {label:?}: best IoU {best:.2} among {found:?}"
+        );
+    }
+    assert!(found.len() <= FACES.len() + 1, "false faces: {found:?}");
+}
+
+#[test]
+fn smart_crop_keeps_every_face() {
+    // 390x170 to 390x140: only the vertical position is chosen.
+    let out = faced()
+        .process(&photo(), "390x140/smart/filters:format(png)")
+        .unwrap();
+    let img = decode(&out.data);
+    assert_eq!((img.width(), img.height()), (390, 140));
+    // Find where the crop came from: compare rows with the source.
+    let src = decode(&photo());
+    let top = (0..=30)
+        .find(|&t| same_rows(&src, &img, t))
+        .expect("the crop is a window of the source");
+    for (i, f) in FACES.iter().enumerate() {
+        assert!(
+            f.1 >= top as f64 && f.3 <= (top + 140) as f64,
+            "face {i} {f:?} outside rows {top}..{}",
+            top + 140
+        );
+    }
+}
+
+#[test]
+fn the_detector_alone_and_its_options() {
+    let img = decode(&photo());
+    let rgb = img.cast(BandFormat::UCHAR).unwrap();
+    let pixels = rgb.write_to_memory().unwrap();
+    let probe = Probe {
+        pixels: &pixels,
+        width: rgb.width() as u32,
+        height: rgb.height() as u32,
+        bands: rgb.bands() as u32,
+    };
+    let d = FaceDetector::new(20, 2.0).unwrap();
+    d.startup().unwrap();
+    assert!(d.detect("", &probe).unwrap().len() >= FACES.len());
+    // A stricter score threshold finds no more faces.
+    let strict = FaceDetector::new(20, 8.0)
+        .unwrap()
+        .detect("", &probe)
+        .unwrap();
+    assert!(strict.len() <= d.detect("", &probe).unwrap().len());
+    // Redacted faces are not found again.
+    let redacted = faced().meta(&photo(), "filters:redact()").unwrap();
+    assert!(
+        redacted.detected_regions.len() < FACES.len(),
+        "{redacted:?}"
+    );
+    // A probe smaller than a face window, and a malformed one.
+    let tiny = Probe {
+        pixels: &pixels[..30],
+        width: 5,
+        height: 2,
+        bands: 3,
+    };
+    assert!(d.detect("", &tiny).unwrap().is_empty());
+    let bad = Probe {
+        pixels: &pixels[..30],
+        width: 50,
+        height: 50,
+        bands: 3,
+    };
+    assert_eq!(d.detect("", &bad).unwrap_err().code(), "detector");
+    assert!(FaceDetector::new(10, 2.0).is_err());
+    assert!(FaceDetector::new(20, 0.0).is_err());
+    let e = Imagor::new(Options {
+        face_detector: true,
+        face_detector_min_size: 5,
+        ..Options::default()
+    })
+    .unwrap_err();
+    assert_eq!(e.status(), 400);
+    // Cached per image key.
+    let cached = Imagor::new(Options {
+        face_detector: true,
+        face_detector_cache_size: 4,
+        ..Options::default()
+    })
+    .unwrap();
+    assert_eq!(cached.detector_count(), 1);
+}
+
+fn decode(data: &[u8]) -> Image {
+    let loader = Image::find_loader(data).unwrap();
+    let blob = Blob::copy_from(data);
+    Call::new(&loader)
+        .arg("buffer", Arg::Blob(&blob))
+        .run()
+        .unwrap()
+        .out()
+        .unwrap()
+}
+
+fn same_rows(src: &Image, crop: &Image, top: i32) -> bool {
+    [0, 70, 139].iter().all(|&y| {
+        (0..390).step_by(37).all(|x| {
+            let a = src.getpoint(x, top + y).unwrap();
+            let b = crop.getpoint(x, y).unwrap();
+            a.iter().zip(&b).all(|(p, q)| (p - q).abs() <= 2.0)
+        })
+    })
+}
