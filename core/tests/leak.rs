@@ -50,6 +50,8 @@ impl Workload {
             unsafe_: true,
             process_timeout: Duration::from_secs(60),
             max_memory: 64 << 20,
+            // `missing.png` stays a file-loader miss, without a DNS query.
+            http_loader_disable: true,
             ..Options::default()
         })
         .expect("imagor");
