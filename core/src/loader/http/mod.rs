@@ -374,13 +374,19 @@ impl Inner {
 /// name does not resolve is simply not found: imagor answers Go's `dial
 /// tcp: lookup missing.png: no such host` (also a 404), which misreports
 /// a missing file as a network failure when the HTTP loader is the last
-/// of several loaders.
+/// of several loaders. So is a bare key that cannot even be a host name
+/// (`Bad_Bucket!/x.png`): it was never a URL, and an earlier loader's
+/// answer for it must stand.
 fn not_a_host(e: Error) -> Error {
     match e {
         Error::Status {
             status: 404,
             message,
-        } if message.starts_with("dial tcp: lookup ") => Error::NotFound,
+        } if message.starts_with("dial tcp: lookup ")
+            || message.starts_with("dial tcp: invalid dns name") =>
+        {
+            Error::NotFound
+        }
         e => e,
     }
 }
