@@ -248,5 +248,5 @@ test('middleware options are checked', () => {
   assert.throws(() => imagorMiddleware({ unsafe: true, maxWidht: 1 }), { name: 'TypeError', message: /maxWidht/ })
   assert.throws(() => imagorMiddleware({ unsafe: true, cacheHeaderTtl: -1 }), TypeError)
   assert.throws(() => imagorMiddleware({ imagor: new imagor.Imagor(), secret: 'x' }), TypeError)
-  assert.throws(() => imagorMiddleware({ httpLoaderAllowedSourceRegexp: '(' }), /httpLoaderAllowedSourceRegexp/)
+  assert.throws(() => imagorMiddleware({ unsafe: true, httpLoaderAllowedSourceRegexp: '(' }), /httpLoaderAllowedSourceRegexp/)
 })
