@@ -17,8 +17,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// The image (or an overlay) does not exist. 404.
-    #[error("not found")]
-    NotFound,
+    ///
+    /// The key that was looked up, when known, is shown in the message
+    /// (`not found: images/a+b.jpg`) so a typo or imagor's key normalisation
+    /// is visible; URL credentials and query strings are left out. The
+    /// server's JSON body stays imagor's plain `"not found"`.
+    #[error("{}", not_found_text(.0.as_deref()))]
+    NotFound(Option<String>),
     /// The request is malformed: a bad path, filter argument or option. 400.
     ///
     /// The message is `"invalid"` for imagor's `ErrInvalid`, or a specific
@@ -97,6 +102,23 @@ pub enum Error {
 }
 
 impl Error {
+    /// imagor's plain `ErrNotFound`: not found, with no key to name.
+    pub const NOT_FOUND: Error = Error::NotFound(None);
+
+    /// A 404 naming the key that was looked up (see [`Error::NotFound`]).
+    pub fn not_found(key: &str) -> Self {
+        Error::NotFound(Some(shown_key(key)))
+    }
+
+    /// This error, naming `key` if it is a [`Error::NotFound`] that names
+    /// none yet; any other error is returned unchanged.
+    pub fn naming_key(self, key: &str) -> Self {
+        match self {
+            Error::NotFound(None) if !key.is_empty() => Error::not_found(key),
+            e => e,
+        }
+    }
+
     /// imagor's plain `ErrInvalid` (`{"message":"invalid","status":400}`).
     pub fn invalid() -> Self {
         Error::Invalid("invalid".to_owned())
@@ -133,7 +155,7 @@ impl Error {
     /// The HTTP status imagor answers with for this error.
     pub fn status(&self) -> u16 {
         match self {
-            Error::NotFound => 404,
+            Error::NotFound(_) => 404,
             Error::Invalid(_) | Error::MaxSizeExceeded => 400,
             Error::MethodNotAllowed => 405,
             Error::SourceNotAllowed | Error::SignatureMismatch => 403,
@@ -155,7 +177,7 @@ impl Error {
     /// Python, `IMAGOR_STATUS_NOT_FOUND` in C).
     pub fn code(&self) -> &'static str {
         match self {
-            Error::NotFound => "not_found",
+            Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::SourceNotAllowed => "source_not_allowed",
@@ -175,16 +197,37 @@ impl Error {
         }
     }
 
-    /// imagor's message, as in the JSON error body.
+    /// The message: imagor's, plus the key for a [`Error::NotFound`]
+    /// that names one. The same as `Display`.
     pub fn message(&self) -> String {
         self.to_string()
+    }
+
+    /// imagor's own message, as in its JSON error body: as
+    /// [`Error::message`], but a [`Error::NotFound`] is plain `"not found"`.
+    pub fn imagor_message(&self) -> String {
+        match self {
+            Error::NotFound(_) => not_found_text(None),
+            e => e.to_string(),
+        }
     }
 
     /// The compact JSON body imagor's server answers with:
     /// `{"message":"...","status":N}` (keys in that order).
     pub fn to_json(&self) -> String {
+        self.json_with(self.imagor_message())
+    }
+
+    /// As [`Error::to_json`], with the full [`Error::message`] (naming the
+    /// key of a [`Error::NotFound`]): for the command line and logs, where
+    /// imagor's exact body is not expected.
+    pub fn to_detailed_json(&self) -> String {
+        self.json_with(self.message())
+    }
+
+    fn json_with(&self, message: String) -> String {
         let body = ErrorBody {
-            message: self.message(),
+            message,
             status: self.status(),
         };
         serde_json::to_string(&body)
@@ -195,7 +238,7 @@ impl Error {
     /// named variant when the pair is one of imagor's canonical values.
     pub fn from_status(message: &str, status: u16) -> Self {
         let named = match (status, message) {
-            (404, "not found") => Some(Error::NotFound),
+            (404, "not found") => Some(Error::NOT_FOUND),
             (405, "method not allowed") => Some(Error::MethodNotAllowed),
             (403, "http source not allowed") => Some(Error::SourceNotAllowed),
             (403, "url signature mismatch") => Some(Error::SignatureMismatch),
@@ -218,6 +261,35 @@ impl Error {
             },
         })
     }
+}
+
+fn not_found_text(key: Option<&str>) -> String {
+    match key {
+        Some(key) => format!("not found: {key}"),
+        None => "not found".to_owned(),
+    }
+}
+
+/// The longest key a message shows, in characters; longer ones are cut
+/// with an ellipsis.
+const MAX_SHOWN_KEY: usize = 256;
+
+/// `key` as a message may show it: a URL loses its user info, query and
+/// fragment (where signatures and tokens live), and a long key is cut.
+fn shown_key(key: &str) -> String {
+    let mut shown = key.to_owned();
+    if let Some(scheme_end) = key.find("://") {
+        let rest = &key[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(authority_end);
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        shown = format!("{}://{host}{path}", &key[..scheme_end]);
+    }
+    if shown.chars().count() > MAX_SHOWN_KEY {
+        shown = shown.chars().take(MAX_SHOWN_KEY).collect::<String>() + "...";
+    }
+    shown
 }
 
 #[derive(serde::Serialize)]
@@ -243,7 +315,11 @@ mod tests {
     #[test]
     fn json_bodies_match_imagor() {
         assert_eq!(
-            Error::NotFound.to_json(),
+            Error::NOT_FOUND.to_json(),
+            r#"{"message":"not found","status":404}"#
+        );
+        assert_eq!(
+            Error::not_found("a+b.jpg").to_json(),
             r#"{"message":"not found","status":404}"#
         );
         assert_eq!(
@@ -263,7 +339,7 @@ mod tests {
     #[test]
     fn from_status_round_trips_named_errors() {
         for e in [
-            Error::NotFound,
+            Error::NOT_FOUND,
             Error::SignatureMismatch,
             Error::SourceNotAllowed,
             Error::unsupported(),
@@ -276,5 +352,33 @@ mod tests {
         let e = Error::from_status("errorrrr", 167);
         assert_eq!(e.status(), 167);
         assert_eq!(ImagorText(&e).to_string(), "imagor: 167 errorrrr");
+    }
+
+    #[test]
+    fn not_found_names_the_key_without_secrets() {
+        assert_eq!(
+            Error::not_found("a+b.jpg").to_string(),
+            "not found: a+b.jpg"
+        );
+        assert_eq!(Error::NOT_FOUND.to_string(), "not found");
+        assert_eq!(
+            Error::not_found("https://user:pw@example.com/x.jpg?sig=abc#f").to_string(),
+            "not found: https://example.com/x.jpg"
+        );
+        let long = "k".repeat(1000);
+        assert_eq!(
+            Error::not_found(&long).to_string().len(),
+            "not found: ".len() + MAX_SHOWN_KEY + 3
+        );
+        assert_eq!(
+            Error::NOT_FOUND.naming_key("x.png"),
+            Error::not_found("x.png")
+        );
+        assert_eq!(
+            Error::not_found("a").naming_key("b"),
+            Error::not_found("a"),
+            "the first key named stays"
+        );
+        assert_eq!(Error::Expired.naming_key("b"), Error::Expired);
     }
 }

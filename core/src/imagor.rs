@@ -10,7 +10,7 @@ use crate::loader::{FileLoader, Loader, UploadLoader, UploadLoaderOptions};
 use crate::options::parse_permission;
 use crate::options::Options;
 use crate::path::{self, Params};
-use crate::processor::{self, Ctx, Meta, Output, Source};
+use crate::processor::{self, Ctx, Meta, Output, Pixels, Source};
 use crate::sign::Signer;
 use crate::storage::Storage;
 use crate::storage::{FileStorage, FileStorageOptions};
@@ -216,9 +216,9 @@ impl Imagor {
     /// through here, under the same loaders and the same HTTP policy.
     pub fn load(&self, key: &str) -> Result<Vec<u8>> {
         if self.loaders.is_empty() {
-            return Err(Error::NotFound);
+            return Err(Error::not_found(key));
         }
-        let mut last = Error::NotFound;
+        let mut last = Error::NOT_FOUND;
         let ctx = crate::loader::LoadContext::default();
         // Overlays load within the request being served, if any, each with
         // the load timeout.
@@ -229,11 +229,11 @@ impl Imagor {
                 .and_then(|r| r)
             {
                 Ok(blob) => return Ok(blob.data.to_vec()),
-                Err(Error::NotFound) => last = Error::NotFound,
+                Err(Error::NotFound(_)) => last = Error::NOT_FOUND,
                 Err(e) => return Err(e),
             }
         }
-        Err(last)
+        Err(last.naming_key(key))
     }
 
     /// Run `f` with a pipeline context whose overlay loader is this
@@ -267,6 +267,46 @@ impl Imagor {
         let params = parse_without_image(path);
         let source = Source::bytes(data);
         self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
+    }
+
+    /// As [`Imagor::process`], but the result is its pixels (8-bit sRGB or
+    /// sRGBA, see [`Pixels`]) rather than an encoded image; output filters
+    /// such as `format()` and `quality()` have nothing to act on.
+    ///
+    /// ```
+    /// let imagor = imagor::Imagor::new(imagor::Options::default())?;
+    /// let png = std::fs::read("../testdata/gopher.png").unwrap();
+    /// let px = imagor.process_to_pixels(&png, "fit-in/50x50")?;
+    /// assert_eq!(px.data.len() as u32, px.width * px.height * px.bands);
+    /// assert!(px.width <= 50 && px.height <= 50);
+    /// # Ok::<(), imagor::Error>(())
+    /// ```
+    pub fn process_to_pixels(&self, data: &[u8], path: &str) -> Result<Pixels> {
+        if let Some(params) = color_path(path) {
+            return self.with_ctx(|ctx| processor::run_to_pixels(ctx, None, &params));
+        }
+        self.check_typo("process", path)?;
+        let params = parse_without_image(path);
+        let source = Source::bytes(data);
+        self.with_ctx(|ctx| processor::run_to_pixels(ctx, Some(&source), &params))
+    }
+
+    /// [`Imagor::process_pixels`] in, [`Pixels`] out: packed 8-bit pixels
+    /// processed by `path`, without encoding on either side.
+    pub fn process_pixels_to_pixels(
+        &self,
+        pixels: &[u8],
+        width: i32,
+        height: i32,
+        bands: i32,
+        path: &str,
+    ) -> Result<Pixels> {
+        if let Some(params) = color_path(path) {
+            return self.with_ctx(|ctx| processor::run_to_pixels(ctx, None, &params));
+        }
+        let params = parse_without_image(path);
+        let source = Source::pixels(pixels, width, height, bands)?;
+        self.with_ctx(|ctx| processor::run_to_pixels(ctx, Some(&source), &params))
     }
 
     /// With `strict_filters`, refuse a path whose ignored image segment looks

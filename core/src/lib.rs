@@ -52,7 +52,7 @@ pub use crate::imagor::Imagor;
 pub use blob::{Blob, Stat};
 pub use error::{Error, Result};
 pub use options::Options;
-pub use processor::{Meta, Output};
+pub use processor::{Meta, Output, Pixels};
 pub use serve::Stats;
 
 /// Process `data` with an imagor path using the default options
@@ -60,6 +60,12 @@ pub use serve::Stats;
 /// default SSRF policy): `process(&jpeg, "fit-in/200x200/filters:format(webp)")`.
 pub fn process(data: &[u8], path: &str) -> Result<Output> {
     crate::imagor::default_imagor()?.process(data, path)
+}
+
+/// The shared instance behind [`process`] and [`meta`] (default options,
+/// created on first use), for the other [`Imagor`] calls without options.
+pub fn default_instance() -> Result<&'static Imagor> {
+    crate::imagor::default_imagor()
 }
 
 /// imagor's `/meta` of `data` after applying `path` (`""` for as is).

@@ -254,8 +254,8 @@ fn symlinks_out_of_the_base_dir_are_refused() {
         &b"inside"[..]
     );
     for key in ["file-link", "dir-link/secret", "chain/secret", "etc/passwd"] {
-        assert_eq!(get(&s, key), Err(Error::NotFound), "get {key}");
-        assert_eq!(stat(&s, key), Err(Error::NotFound), "stat {key}");
+        assert_eq!(get(&s, key), Err(Error::not_found(key)), "get {key}");
+        assert_eq!(stat(&s, key), Err(Error::not_found(key)), "stat {key}");
     }
     for key in [
         "file-link",
@@ -330,7 +330,7 @@ fn a_component_swapped_for_a_link_never_escapes() {
                         );
                         reads.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(e) => assert_eq!(e, Error::NotFound),
+                    Err(e) => assert!(matches!(e, Error::NotFound(_)), "{e}"),
                 }
             }
         });
@@ -354,8 +354,8 @@ fn a_component_swapped_for_a_link_never_escapes() {
 fn put_get_stat_delete_round_trip() {
     let f = Fixture::new("roundtrip");
     let s = f.storage(FileStorageOptions::default());
-    assert_eq!(get(&s, "a/b/c.jpg"), Err(Error::NotFound));
-    assert_eq!(stat(&s, "a/b/c.jpg"), Err(Error::NotFound));
+    assert_eq!(get(&s, "a/b/c.jpg"), Err(Error::not_found("a/b/c.jpg")));
+    assert_eq!(stat(&s, "a/b/c.jpg"), Err(Error::not_found("a/b/c.jpg")));
     put(&s, "a/b/c.jpg", b"first").expect("put");
     put(&s, "a/b/c.jpg", b"second, longer").expect("overwrite");
     let blob = get(&s, "a/b/c.jpg").expect("get");
@@ -368,11 +368,11 @@ fn put_get_stat_delete_round_trip() {
     assert_eq!((st2.size, st2.modified), (14, st.modified));
     assert!(temp_files(&f.base).is_empty());
     // A directory is not an image.
-    assert_eq!(get(&s, "a/b"), Err(Error::NotFound));
+    assert_eq!(get(&s, "a/b"), Err(Error::not_found("a/b")));
     assert_eq!(put(&s, "a/b", b"x"), Err(Error::invalid()));
     assert!(temp_files(&f.base).is_empty());
     delete(&s, "a/b/c.jpg").expect("delete");
-    assert_eq!(get(&s, "a/b/c.jpg"), Err(Error::NotFound));
+    assert_eq!(get(&s, "a/b/c.jpg"), Err(Error::not_found("a/b/c.jpg")));
     delete(&s, "a/b/c.jpg").expect("absent is fine");
     assert_eq!(s.name(), "file");
 
@@ -389,7 +389,7 @@ fn put_creates_a_missing_base_dir() {
     let f = Fixture::new("missing");
     let base = f.base.join("not/yet");
     let s = FileStorage::new(&base, FileStorageOptions::default());
-    assert_eq!(get(&s, "a.png"), Err(Error::NotFound));
+    assert_eq!(get(&s, "a.png"), Err(Error::not_found("a.png")));
     put(&s, "a.png", b"x").expect("put");
     assert_eq!(fs::read(base.join("a.png")).expect("written"), b"x");
 }

@@ -542,7 +542,7 @@ fn image_loads_files_and_answers_404() {
     let err = bare
         .process(&white, "filters:image(gopher.png)/x")
         .unwrap_err();
-    assert_eq!(err, Error::NotFound);
+    assert_eq!(err, Error::not_found("gopher.png"));
 }
 
 #[test]

@@ -110,7 +110,7 @@ fn loads_from_an_allowed_local_origin() {
     let out = imagor.serve(&path).expect("serve");
     assert_eq!(out.content_type, "image/png");
     // Origin statuses: 404 is not found, others keep their status.
-    assert_eq!(get(&l, &origin.url("/missing")), Err(Error::NotFound));
+    assert_eq!(get(&l, &origin.url("/missing")), Err(Error::NOT_FOUND));
     assert_eq!(
         get(&l, &origin.url("/status/503")).unwrap_err().status(),
         503
@@ -708,7 +708,11 @@ fn the_loader_counts_its_fetches_and_failures() {
         serve(origin.url("/big/5000")).unwrap_err(),
         Error::MaxSizeExceeded
     );
-    assert_eq!(serve(origin.url("/nothing")).unwrap_err(), Error::NotFound);
+    let nothing = origin.url("/nothing");
+    assert_eq!(
+        serve(nothing.clone()).unwrap_err(),
+        Error::not_found(&nothing)
+    );
     assert_eq!(serve(origin.url("/status/500")).unwrap_err().status(), 500);
     let s = imagor.stats().http;
     assert_eq!(
@@ -770,7 +774,7 @@ fn options_that_do_not_parse_fail_at_startup() {
     .unwrap();
     assert_eq!(
         off.serve("unsafe/http://127.0.0.1:9/x.jpg").unwrap_err(),
-        Error::NotFound
+        Error::not_found("http://127.0.0.1:9/x.jpg")
     );
     // JSON (the C ABI's form) takes the same fields.
     let o = Options::from_json(

@@ -3,7 +3,7 @@
 //! installed by `tests/services/gcs-emulator.sh install`), on 127.0.0.1.
 //!
 //! Emulator limits: it has no authentication (credentials and 403 are
-//! not testable here; S3's are, against Garage), and its XML API has no
+//! not testable here; S3's are, against s3s-fs), and its XML API has no
 //! plain PUT upload and no ETag on uploads. A small proxy in front of it
 //! (below) turns an XML `PUT /bucket/object` into its JSON media upload and
 //! answers with the ETag; every other request passes unchanged.
@@ -362,7 +362,7 @@ fn gcs_loader_storage_and_result_storage() {
     assert!(i.serve("unsafe/fit-in/30x30/img/aa[1].png").is_ok());
     assert_eq!(
         i.serve("unsafe/30x30/img/missing.png").unwrap_err(),
-        Error::NotFound
+        Error::not_found("img/missing.png")
     );
     assert_eq!(
         i.serve("unsafe/30x30/elsewhere/aa[1].png")
@@ -449,7 +449,7 @@ fn gcs_expiration_wildcard_and_outage() {
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(
         no_loader.serve("unsafe/10x10/exp/g.png").unwrap_err(),
-        Error::NotFound
+        Error::not_found("exp/g.png")
     );
     // `*`: the bucket is the first path segment.
     let w = Imagor::new(e.options(Options {

@@ -298,3 +298,76 @@ fn library_meta_has_sharp_style_details_and_imagor_meta_json_does_not() {
         ]
     );
 }
+
+#[test]
+fn pixels_out_are_the_pixels_of_the_encoded_result() {
+    let imagor = Imagor::new(Options::default()).unwrap();
+    let png = testdata("gopher.png");
+    let px = imagor
+        .process_to_pixels(&png, "fit-in/60x60/filters:format(webp):quality(5)")
+        .expect("pixels");
+    assert_eq!((px.width, px.height, px.bands, px.pages), (44, 60, 4, 1));
+    assert_eq!(px.data.len(), 44 * 60 * 4);
+    // The same path encoded losslessly, then decoded: the same samples.
+    let encoded = imagor
+        .process(&png, "fit-in/60x60/filters:format(png)")
+        .expect("png");
+    let decoded = imagor.process_to_pixels(&encoded.data, "").expect("decode");
+    assert_eq!(decoded, px);
+    // Pixels in, pixels out: an empty path is the identity.
+    let same = imagor
+        .process_pixels_to_pixels(&px.data, 44, 60, 4, "")
+        .expect("round trip");
+    assert_eq!(same, px);
+    let flipped = imagor
+        .process_pixels_to_pixels(&px.data, 44, 60, 4, "-0x0")
+        .expect("flip");
+    let row = 44 * 4;
+    assert_eq!(flipped.data[..4], px.data[row - 4..row], "mirrored row");
+
+    // Grey and 16-bit sources come out as 8-bit sRGB; frames stack.
+    let grey = imagor
+        .process_to_pixels(&testdata("lena_gray.bmp"), "32x32")
+        .unwrap();
+    assert_eq!((grey.width, grey.height), (32, 32));
+    assert!(grey.bands == 3 || grey.bands == 4, "{} bands", grey.bands);
+    let b = grey.bands as usize;
+    assert!(
+        grey.data.chunks(b).all(|p| p[0] == p[1] && p[1] == p[2]),
+        "grey stays grey in RGB"
+    );
+    let gif = imagor
+        .process_to_pixels(&testdata("dancing-banana.gif"), "fit-in/20x20")
+        .unwrap();
+    assert!(gif.pages > 1, "{} pages", gif.pages);
+    assert_eq!(gif.height % gif.pages, 0);
+    assert_eq!(gif.data.len() as u32, gif.width * gif.height * gif.bands);
+    let solid = imagor
+        .process_to_pixels(&[], "10x5/filters:fill(red)/color:blue")
+        .unwrap();
+    assert_eq!((solid.width, solid.height), (10, 5));
+}
+
+#[test]
+fn pixels_out_keep_the_call_budget_and_refuse_meta() {
+    let imagor = Imagor::new(Options::default()).unwrap();
+    let png = testdata("gopher.png");
+    let e = imagor
+        .process_to_pixels(&png, "meta/fit-in/10x10")
+        .unwrap_err();
+    assert_eq!((e.code(), e.status()), ("invalid", 400), "{e}");
+    let small = Imagor::new(Options {
+        max_memory: 100_000,
+        ..Options::default()
+    })
+    .unwrap();
+    let e = small.process_to_pixels(&png, "fit-in/400x400").unwrap_err();
+    assert_eq!(e.code(), "limit_exceeded", "{e}");
+    assert!(e.to_string().contains("max_memory"), "{e}");
+    let e = imagor.process_to_pixels(b"not an image", "").unwrap_err();
+    assert_eq!(e.status(), 406, "{e}");
+    let e = imagor
+        .process_pixels_to_pixels(&[0; 10], 4, 4, 3, "")
+        .unwrap_err();
+    assert_eq!(e.status(), 400, "{e}");
+}

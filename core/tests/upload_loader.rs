@@ -75,10 +75,10 @@ fn only_post_requests_with_an_empty_key() {
     assert_eq!(l.name(), "upload");
     for method in ["GET", "HEAD", "PUT", "post"] {
         let req = request(method, Some("image/png"), &b"png"[..]);
-        assert_eq!(load(&l, &req, ""), Err(Error::NotFound), "{method}");
+        assert_eq!(load(&l, &req, ""), Err(Error::NOT_FOUND), "{method}");
     }
     let no_request = pollster::block_on(l.get(LoadContext::default(), ""));
-    assert_eq!(no_request, Err(Error::NotFound));
+    assert_eq!(no_request, Err(Error::NOT_FOUND));
     let req = request("POST", Some("image/png"), &b"png"[..]);
     let e = load(&l, &req, "a.png").expect_err("key");
     assert_eq!((e.clone(), e.status()), (Error::invalid(), 400));

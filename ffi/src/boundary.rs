@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn errors_are_recorded_per_thread_and_cleared_by_success() {
-        let status = ffi_call(|| Err(imagor::Error::NotFound.into()));
+        let status = ffi_call(|| Err(imagor::Error::NOT_FOUND.into()));
         assert_eq!(status, imagor_status::NotFound);
         assert_eq!(last(), ("not found".to_owned(), 404));
         std::thread::spawn(|| assert_eq!(last(), (String::new(), 0)))

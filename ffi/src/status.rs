@@ -127,7 +127,7 @@ impl From<&imagor::Error> for imagor_status {
     fn from(e: &imagor::Error) -> Self {
         use imagor::Error as E;
         match e {
-            E::NotFound => imagor_status::NotFound,
+            E::NotFound(_) => imagor_status::NotFound,
             E::Invalid(_) => imagor_status::Invalid,
             E::MethodNotAllowed => imagor_status::MethodNotAllowed,
             E::SourceNotAllowed => imagor_status::SourceNotAllowed,
@@ -229,7 +229,8 @@ mod tests {
     fn core_errors() -> Vec<imagor::Error> {
         use imagor::Error as E;
         vec![
-            E::NotFound,
+            E::NOT_FOUND,
+            E::not_found("missing.png"),
             E::invalid(),
             E::MethodNotAllowed,
             E::SourceNotAllowed,

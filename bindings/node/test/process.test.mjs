@@ -90,7 +90,14 @@ test('Imagor: serve checks signatures and loads from fileLoaderBaseDir', async (
   await assert.rejects(im.serve(`unsafe/${path}`), { code: 'ERR_IMAGOR_SIGNATURE_MISMATCH', status: 403 })
   await assert.rejects(im.serve(`${sign(path, 'other')}/${path}`), (e) => e instanceof ImagorError && e.status === 403)
   const missing = 'fit-in/80x80/nope.png'
-  await assert.rejects(im.serve(`${im.sign(missing)}/${missing}`), { code: 'ERR_IMAGOR_NOT_FOUND', status: 404 })
+  await assert.rejects(im.serve(`${im.sign(missing)}/${missing}`), {
+    code: 'ERR_IMAGOR_NOT_FOUND',
+    status: 404,
+    message: 'not found: nope.png',
+  })
+  // The key as imagor normalises it: the lookup really made is named.
+  const spaced = 'images/a%20b.jpg'
+  await assert.rejects(im.serve(`${im.sign(spaced)}/${spaced}`), { message: 'not found: images/a+b.jpg' })
 })
 
 test('Imagor: process, processSync, meta and options', async () => {
@@ -120,7 +127,11 @@ test('Imagor: an async JavaScript loader, with overlays', async () => {
   const out = await im.serve('unsafe/fit-in/100x100/filters:image(gopher-front.png,10,10):format(png)/gopher.png')
   assert.equal(out.contentType, 'image/png')
   assert.deepEqual(calls.sort(), ['gopher-front.png', 'gopher.png'])
-  await assert.rejects(im.serve('unsafe/missing.png'), { code: 'ERR_IMAGOR_NOT_FOUND', status: 404 })
+  await assert.rejects(im.serve('unsafe/missing.png'), {
+    code: 'ERR_IMAGOR_NOT_FOUND',
+    status: 404,
+    message: 'not found: missing.png',
+  })
   await assert.rejects(im.serve('unsafe/boom.png'), { status: 502, message: 'origin down' })
   await assert.rejects(im.serve('unsafe/bad.png'), { status: 500, message: /must return a Buffer/ })
   // A synchronous call cannot wait for JavaScript: it fails instead of deadlocking.

@@ -16,6 +16,7 @@ mod handle;
 mod loader;
 mod options;
 mod path;
+mod pixels;
 mod processor;
 mod sign;
 
@@ -61,6 +62,8 @@ fn imagor_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(path::generate, m)?)?;
     m.add_function(wrap_pyfunction!(processor::process, m)?)?;
     m.add_function(wrap_pyfunction!(processor::meta, m)?)?;
+    m.add_function(wrap_pyfunction!(processor::process_pixels, m)?)?;
+    m.add_function(wrap_pyfunction!(processor::to_pixels, m)?)?;
     m.add_function(wrap_pyfunction!(processor::process_async, m)?)?;
     m.add_function(wrap_pyfunction!(processor::meta_async, m)?)?;
     m.add_function(wrap_pyfunction!(libvips_version, m)?)?;
@@ -70,6 +73,7 @@ fn imagor_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(processor::_after_fork_in_child, m)?)?;
     m.add_class::<processor::PyImagor>()?;
     m.add_class::<processor::PyOutput>()?;
+    m.add_class::<pixels::PyPixels>()?;
     m.add_class::<handle::PyResponse>()?;
     // A child forked after libvips started raises instead of hanging
     // (`os.register_at_fork` exists where `fork` does).

@@ -33,7 +33,7 @@ impl PyLoader {
                 .map_err(|e| from_exception(py, key, e))?;
             let answer = answer.bind(py);
             if answer.is_none() {
-                return Err(Error::NotFound);
+                return Err(Error::NOT_FOUND);
             }
             let data = input_bytes(answer).map_err(|e| {
                 Error::Internal(format!(

@@ -13,6 +13,7 @@ use pyo3::types::{PyBytes, PyDict};
 use crate::convert::{input_bytes, json_to_py};
 use crate::error::{entry, to_py as error_to_py, warn_typo, IntoPyResult};
 use crate::options;
+use crate::pixels;
 
 static VIPS_STARTED: AtomicBool = AtomicBool::new(false);
 static FORKED: AtomicBool = AtomicBool::new(false);
@@ -96,6 +97,55 @@ pub fn process<'py>(
             None => imagor::process(&data, &path),
         });
         Ok(PyBytes::new(py, &out.py(py)?.data))
+    })
+}
+
+/// Process raw 8-bit pixels with an imagor path and return the encoded
+/// image. `pixels` is a numpy ``uint8`` array of shape ``(height, width,
+/// bands)`` or ``(height, width)`` (any buffer with that layout), or a flat
+/// ``bytes``-like object with ``width=``, ``height=`` and ``bands=`` (1
+/// grey, 2 grey+alpha, 3 RGB, 4 RGBA). Other keyword arguments are
+/// :class:`Imagor` options.
+#[pyfunction]
+#[pyo3(
+    signature = (pixels, path = None, *, width = None, height = None, bands = None, **options),
+    text_signature = "(pixels, path=\"\", *, width=None, height=None, bands=None, **options)"
+)]
+#[allow(clippy::too_many_arguments)]
+pub fn process_pixels<'py>(
+    py: Python<'py>,
+    pixels: &Bound<'py, PyAny>,
+    path: Option<PyBackedStr>,
+    width: Option<i64>,
+    height: Option<i64>,
+    bands: Option<i64>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    entry(py, || {
+        vips_entry(py)?;
+        let instance = instance("process_pixels()", options)?;
+        let path = pixels::path_or_empty(&path);
+        pixels::process_pixels(py, instance.as_ref(), pixels, path, width, height, bands)
+    })
+}
+
+/// Process an encoded image (``bytes``) or raw pixels (a numpy array, as
+/// :func:`process_pixels` takes) with an imagor path and return the
+/// result's pixels as :class:`Pixels` (8-bit sRGB or sRGBA):
+/// ``numpy.asarray(imagor.to_pixels(jpeg, "fit-in/64x64"))``. Output
+/// filters (``format()``, ``quality()``) have nothing to act on.
+#[pyfunction]
+#[pyo3(signature = (data, path = None, **options), text_signature = "(data, path=\"\", **options)")]
+pub fn to_pixels<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    path: Option<PyBackedStr>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<pixels::PyPixels> {
+    entry(py, || {
+        vips_entry(py)?;
+        let instance = instance("to_pixels()", options)?;
+        pixels::to_pixels(py, instance.as_ref(), data, pixels::path_or_empty(&path))
     })
 }
 
@@ -299,6 +349,41 @@ impl PyImagor {
             warn_typo(py, "Imagor.process()", &path, strict)?;
             let out = py.detach(|| self.inner.process(&data, &path)).py(py)?;
             Ok(PyBytes::new(py, &out.data))
+        })
+    }
+
+    /// :func:`imagor.process_pixels` under this instance's options.
+    #[pyo3(
+        signature = (pixels, path = None, *, width = None, height = None, bands = None),
+        text_signature = "($self, pixels, path=\"\", *, width=None, height=None, bands=None)"
+    )]
+    fn process_pixels<'py>(
+        &self,
+        py: Python<'py>,
+        pixels: &Bound<'py, PyAny>,
+        path: Option<PyBackedStr>,
+        width: Option<i64>,
+        height: Option<i64>,
+        bands: Option<i64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        entry(py, || {
+            vips_entry(py)?;
+            let path = pixels::path_or_empty(&path);
+            pixels::process_pixels(py, Some(&self.inner), pixels, path, width, height, bands)
+        })
+    }
+
+    /// :func:`imagor.to_pixels` under this instance's options.
+    #[pyo3(signature = (data, path = None), text_signature = "($self, data, path=\"\")")]
+    fn to_pixels<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        path: Option<PyBackedStr>,
+    ) -> PyResult<pixels::PyPixels> {
+        entry(py, || {
+            vips_entry(py)?;
+            pixels::to_pixels(py, Some(&self.inner), data, pixels::path_or_empty(&path))
         })
     }
 

@@ -66,8 +66,9 @@ def test_real_failures(gopher):
     assert info.value.status == 400 and "blur" in info.value.message
     with pytest.raises(imagor.InvalidError):
         imagor.process(gopher, "filters:nope()", strict_filters=True)
-    with pytest.raises(imagor.NotFoundError):
+    with pytest.raises(imagor.NotFoundError) as info:
         imagor.process(gopher, "filters:image(nope.png,0,0)")
+    assert info.value.message == "not found: nope.png"
     im = imagor.Imagor(secret="k", file_loader_base_dir=str(TESTDATA))
     with pytest.raises(imagor.SignatureMismatchError) as info:
         im.serve("AAAA/100x100/gopher.png")
@@ -75,6 +76,12 @@ def test_real_failures(gopher):
     with pytest.raises(imagor.NotFoundError) as info:
         imagor.Imagor(unsafe=True).serve("unsafe/100x100/gopher.png")
     assert info.value.status == 404
+    assert str(info.value) == "not found: gopher.png"
+    # The key as imagor normalises it (a space becomes '+'), so the lookup
+    # that was really made is visible.
+    im = imagor.Imagor(unsafe=True, file_loader_base_dir=str(TESTDATA))
+    with pytest.raises(imagor.NotFoundError, match=r"^not found: images/a\+b\.jpg$"):
+        im.serve("unsafe/images/a%20b.jpg")
     with pytest.raises(imagor.InvalidError, match="no secret"):
         imagor.Imagor().sign("a.jpg")
     with pytest.raises(imagor.InvalidError, match="signer type"):

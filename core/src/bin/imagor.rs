@@ -180,7 +180,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // Nothing sensible is left to do if stderr is gone.
-            let _ = writeln!(std::io::stderr().lock(), "{}", err.to_json());
+            let _ = writeln!(std::io::stderr().lock(), "{}", err.to_detailed_json());
             ExitCode::FAILURE
         }
     }
@@ -255,9 +255,7 @@ fn read_input(input: OsString) -> Result<Vec<u8>> {
         return Ok(buf);
     }
     std::fs::read(&input).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            Error::from_status(&format!("not found: {}", input.to_string_lossy()), 404)
-        }
+        std::io::ErrorKind::NotFound => Error::not_found(&input.to_string_lossy()),
         _ => Error::Internal(format!("cannot read {}: {e}", input.to_string_lossy())),
     })
 }

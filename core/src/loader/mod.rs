@@ -2,7 +2,7 @@
 //! `Loader`).
 //!
 //! A loader answers [`Loader::get`] with a [`Blob`], or
-//! [`crate::Error::NotFound`] when the key is not its to answer (the next
+//! [`crate::Error::NOT_FOUND`] when the key is not its to answer (the next
 //! loader is tried). The methods return futures, so network loaders (HTTP,
 //! object storage) can wait without holding a thread; the synchronous entry
 //! points of [`crate::Imagor`] drive them to completion on the calling
@@ -50,7 +50,7 @@ pub trait Loader: Send + Sync {
     /// Size and modification time of `key` without reading it, for
     /// imagor's modified-time check; `NotFound` when unsupported.
     fn stat<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Stat>> {
-        Box::pin(std::future::ready(Err(Error::NotFound)))
+        Box::pin(std::future::ready(Err(Error::NOT_FOUND)))
     }
 
     /// A short name for logs and `-debug` (`file`, `http`, `upload`).

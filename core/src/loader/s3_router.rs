@@ -193,7 +193,7 @@ impl S3RouterLoader {
             return Ok(l.clone());
         }
         if bucket.contains('/') || bucket == "*" {
-            return Err(Error::NotFound);
+            return Err(Error::NOT_FOUND);
         }
         let opts = S3Options {
             bucket: bucket.to_owned(),
@@ -230,19 +230,19 @@ fn bucket_options(template: &S3Options, b: &BucketYaml) -> S3Options {
 impl Loader for S3RouterLoader {
     fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
         Box::pin(async move {
-            let (bucket, object) = self.route(key).ok_or(Error::NotFound)?;
+            let (bucket, object) = self.route(key).ok_or(Error::NOT_FOUND)?;
             let primary = self.loader(&bucket)?;
             match primary.get(ctx, &object).await {
-                Err(Error::NotFound) => {}
+                Err(Error::NotFound(_)) => {}
                 other => return other,
             }
             for name in self.fallbacks.iter().filter(|n| **n != bucket) {
                 match self.loader(name)?.get(ctx, &object).await {
-                    Err(Error::NotFound) => {}
+                    Err(Error::NotFound(_)) => {}
                     other => return other,
                 }
             }
-            Err(Error::NotFound)
+            Err(Error::NOT_FOUND)
         })
     }
 

@@ -109,7 +109,7 @@ impl UploadLoader {
 
     async fn load(&self, request: &Request, key: &str) -> Result<Blob> {
         if request.method != "POST" {
-            return Err(Error::NotFound);
+            return Err(Error::NOT_FOUND);
         }
         if !key.is_empty() {
             return Err(Error::invalid());
@@ -217,7 +217,7 @@ impl Loader for UploadLoader {
             match ctx.request {
                 Some(request) => self.load(request, key).await,
                 // A library call (`serve(path)`) is a GET.
-                None => Err(Error::NotFound),
+                None => Err(Error::NOT_FOUND),
             }
         })
     }

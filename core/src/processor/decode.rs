@@ -40,7 +40,7 @@ pub(super) fn loader_of(format: ImageFormat) -> Option<&'static str> {
 /// with it on, loaders libvips itself flags untrusted are refused.
 pub(super) fn choose_loader(opts: &Options, blob: &Blob, sniffed: &Sniffed) -> Result<String> {
     if sniffed.type_name == "empty" {
-        return Err(Error::NotFound);
+        return Err(Error::NOT_FOUND);
     }
     if sniffed.is_raw {
         return Err(Error::UnsupportedFormat(

@@ -14,6 +14,7 @@ pub(crate) mod geometry;
 pub(crate) mod load;
 pub mod meta;
 pub(crate) mod pipeline;
+mod pixels;
 
 use crate::error::Result;
 use crate::format::ImageFormat;
@@ -23,6 +24,8 @@ use crate::path::Params;
 pub use details::MetaDetails;
 pub use load_fn::LoadFn;
 pub use meta::{AvgColor, Meta, MetaRegion};
+pub(crate) use pixels::run_to_pixels;
+pub use pixels::Pixels;
 
 pub(crate) use load::Source;
 

@@ -69,7 +69,7 @@ pub(crate) fn load_and_process(
             chain,
         });
     }
-    let source = source.ok_or(Error::NotFound)?;
+    let source = source.ok_or(Error::NOT_FOUND)?;
     let loader = Loader {
         opts: ctx.opts,
         budget: ctx.budget,
@@ -123,7 +123,7 @@ impl Overlays for Ctx<'_> {
         let source = if color::parse_color_image(&params.image).is_some() {
             None
         } else {
-            let load = self.load.ok_or(Error::NotFound)?;
+            let load = self.load.ok_or(Error::NOT_FOUND)?;
             Some(Source::bytes(&load(&params.image)?))
         };
         let child = Ctx {
@@ -140,7 +140,7 @@ impl Overlays for Ctx<'_> {
     /// imagor's `loadOverlayImage` without its cache: the watermark resized to
     /// fit the ratio box (up or down), or only shrunk to the limits.
     fn watermark(&self, key: &str, fit: Option<(i32, i32)>, animated: bool) -> Result<Image> {
-        let load = self.load.ok_or(Error::NotFound)?;
+        let load = self.load.ok_or(Error::NOT_FOUND)?;
         let source = Source::bytes(&load(key)?);
         let n = if animated { -1 } else { 1 };
         let loader = Loader {

@@ -161,7 +161,7 @@ impl Imagor {
                     return out;
                 }
                 (None, Ok(_)) => {
-                    out.error = Some(Error::NotFound);
+                    out.error = Some(Error::NOT_FOUND);
                     return out;
                 }
             }
@@ -292,7 +292,7 @@ impl Imagor {
     ) -> (Option<Blob>, Result<bool>) {
         let ctx = LoadContext { request: Some(req) };
         if image.is_empty() && !post {
-            return (None, Err(Error::NotFound));
+            return (None, Err(Error::NOT_FOUND));
         }
         // Each read gets the load timeout (within the request's); a caller
         // that went away ends the whole lookup.
@@ -320,13 +320,14 @@ impl Imagor {
                 // The HTTP loader is the fallback: its "not found" for a key
                 // it only guessed was a URL does not mask what an earlier
                 // loader reported (imagor reports the last error).
-                Err(Error::NotFound) if loader.name() == "http" && last.is_some() => {}
+                Err(Error::NotFound(_)) if loader.name() == "http" && last.is_some() => {}
                 Err(e) => last = Some(e),
             }
         }
         // For an upload the upload loader's own error is what the client
         // needs; imagor reports the last loader's, which masks it.
-        (None, Err(upload.or(last).unwrap_or(Error::NotFound)))
+        let err = upload.or(last).unwrap_or(Error::NOT_FOUND);
+        (None, Err(err.naming_key(image)))
     }
 
     /// Save a source a loader found to every storage; `true` when saved.

@@ -180,7 +180,10 @@ impl FileStorage {
     /// Read `key`; `expire`: apply the expiration.
     fn read(&self, key: &str, expire: bool) -> Result<Blob> {
         let rel = self.relative(key)?;
-        let (file, meta) = self.dir.open(&rel).map_err(|e| read_error("get", key, e))?;
+        let (file, meta) = self
+            .dir
+            .open(&rel)
+            .map_err(|e| read_error("get", key, &rel, e))?;
         let modified = meta.modified().ok();
         if let (true, Some(exp), Some(m)) = (expire, self.expiration, modified) {
             if SystemTime::now()
@@ -190,7 +193,7 @@ impl FileStorage {
                 return Err(Error::Expired);
             }
         }
-        let data = read_open(file, &meta, 0).map_err(|e| read_error("get", key, e))?;
+        let data = read_open(file, &meta, 0).map_err(|e| read_error("get", key, &rel, e))?;
         let stat = Stat {
             size: data.len() as u64,
             modified,
@@ -205,7 +208,7 @@ impl FileStorage {
         let meta = self
             .dir
             .metadata(&rel)
-            .map_err(|e| read_error("stat", key, e))?;
+            .map_err(|e| read_error("stat", key, &rel, e))?;
         Ok(Stat {
             size: meta.len(),
             modified: meta.modified().ok(),
@@ -234,14 +237,15 @@ impl FileStorage {
 }
 
 /// Reads: anything that is not a readable regular file inside the base dir
-/// is not found.
-fn read_error(op: &str, key: &str, e: SafeDirError) -> Error {
+/// is not found, naming the key as normalised (`rel`, relative to the base
+/// dir: never a host path).
+fn read_error(op: &str, key: &str, rel: &str, e: SafeDirError) -> Error {
     match e {
         SafeDirError::Io(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
             internal(op, key, &e)
         }
         SafeDirError::TooLarge => Error::MaxSizeExceeded,
-        _ => Error::NotFound,
+        _ => Error::not_found(rel),
     }
 }
 

@@ -10,7 +10,7 @@
 //!
 //! | storage answer | [`Error`] | status |
 //! |---|---|---|
-//! | no such object | [`Error::NotFound`] | 404 |
+//! | no such object | [`Error::NOT_FOUND`] | 404 |
 //! | 401 / 403 (bad keys, no permission) | [`Error::Status`] "access denied" | 403 |
 //! | refused connection, 5xx after retries | [`Error::Status`] "unavailable" | 502 |
 //! | no answer within [`OP_TIMEOUT`] | [`Error::Timeout`] | 408 |
@@ -381,7 +381,7 @@ pub(crate) fn map_error(service: &str, op: &str, e: object_store::Error) -> Erro
         t
     };
     match &e {
-        E::NotFound { .. } => Error::NotFound,
+        E::NotFound { .. } => Error::NOT_FOUND,
         E::PermissionDenied { .. } | E::Unauthenticated { .. } => Error::Status {
             message: format!("{service} {op}: access denied: {}", text()),
             status: 403,

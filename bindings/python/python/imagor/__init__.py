@@ -24,6 +24,7 @@ from ._imagor import (
     MethodNotAllowedError,
     NotFoundError,
     Output,
+    Pixels,
     ProcessingError,
     Response,
     SignatureMismatchError,
@@ -42,7 +43,9 @@ from ._imagor import (
     parse,
     process,
     process_async,
+    process_pixels,
     sign,
+    to_pixels,
     verify,
 )
 from ._libthumbor import CryptoURL
@@ -63,6 +66,7 @@ __all__ = [
     "MethodNotAllowedError",
     "NotFoundError",
     "Output",
+    "Pixels",
     "ProcessingError",
     "Response",
     "SignatureMismatchError",
@@ -82,7 +86,9 @@ __all__ = [
     "parse",
     "process",
     "process_async",
+    "process_pixels",
     "sign",
+    "to_pixels",
     "url",
     "verify",
 ]

@@ -15,6 +15,7 @@ from . import (
     MethodNotAllowedError as MethodNotAllowedError,
     NotFoundError as NotFoundError,
     Output as Output,
+    Pixels as Pixels,
     ProcessingError as ProcessingError,
     Response as Response,
     SignatureMismatchError as SignatureMismatchError,
@@ -32,7 +33,9 @@ from . import (
     parse as parse,
     process as process,
     process_async as process_async,
+    process_pixels as process_pixels,
     sign as sign,
+    to_pixels as to_pixels,
     verify as verify,
 )
 
@@ -42,7 +45,7 @@ __all__ = [
     "UnsupportedFormatError", "MaxSizeExceededError", "MaxResolutionExceededError",
     "TooManyRequestsError", "LimitExceededError", "CancelledError", "DetectorError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
     "parse", "generate", "process", "meta", "process_async", "meta_async", "ImagorWarning", "libvips_version", "option_names", "_test_panic",
-    "_test_error", "_after_fork_in_child", "Imagor", "Output", "Response",
+    "_test_error", "_after_fork_in_child", "Imagor", "Output", "Pixels", "Response", "process_pixels", "to_pixels",
 ]
 
 def _test_panic(message: str) -> None: ...

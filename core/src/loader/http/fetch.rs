@@ -133,7 +133,7 @@ pub(super) async fn stat(inner: Arc<Inner>, url: Url, headers: HeaderMap) -> Res
         .and_then(|t| crate::serve::headers::parse_http_date(&t))
         .filter(|s| *s > 0)
         .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s as u64))
-        .ok_or(Error::NotFound)?;
+        .ok_or(Error::NOT_FOUND)?;
     Ok(Stat {
         size: text("content-length")
             .and_then(|t| t.parse().ok())
@@ -147,7 +147,7 @@ pub(super) async fn stat(inner: Arc<Inner>, url: Url, headers: HeaderMap) -> Res
 /// `NotFound`); anything below is a success.
 fn check_status(status: StatusCode) -> Result<()> {
     if status == StatusCode::NOT_FOUND {
-        return Err(Error::NotFound);
+        return Err(Error::NOT_FOUND);
     }
     if status.as_u16() >= 400 {
         let text = status.canonical_reason().unwrap_or("");

@@ -385,7 +385,7 @@ fn not_a_host(e: Error) -> Error {
         } if message.starts_with("dial tcp: lookup ")
             || message.starts_with("dial tcp: invalid dns name") =>
         {
-            Error::NotFound
+            Error::NOT_FOUND
         }
         e => e,
     }

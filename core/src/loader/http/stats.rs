@@ -81,7 +81,7 @@ impl Counters {
             Err(Error::SourceNotAllowed) => &self.not_allowed,
             Err(Error::MaxSizeExceeded) => &self.too_large,
             Err(Error::Timeout(_)) => &self.timeouts,
-            Err(Error::NotFound) => &self.not_found,
+            Err(Error::NotFound(_)) => &self.not_found,
             Err(e) if e.status() == 404 => &self.not_found,
             Err(Error::Cancelled) => &self.cancelled,
             Err(_) => &self.failed,
