@@ -19,11 +19,16 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 # binaries come as prebuilt npm packages).
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
+# Plain cargo rather than `napi build`, which passes `--target` and so
+# compiles every dependency again in target/<triple>/ instead of reusing the
+# release build that `make test-c` and `make test-python` made (the core's
+# dependency graph is the same for all three: core/Cargo.toml).
 export IMAGOR_NODE_BUILD_FLAGS="--release --features test-hooks"
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
-# shellcheck disable=SC2086
-npx --no-install napi build --platform --no-js $IMAGOR_NODE_BUILD_FLAGS --output-dir "$out"
-cp "$out"/imagor.*.node .
+# shellcheck disable=SC2086 # a list of flags (test/types.test.mjs uses the same)
+cargo build -p imagor-node $IMAGOR_NODE_BUILD_FLAGS
+target=$(cargo metadata --format-version 1 --no-deps |
+  node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')
+platform=$(node -p '`${process.platform}-${process.arch}-${process.report.getReport().header.glibcVersionRuntime ? "gnu" : "musl"}`')
+cp "$target/release/libimagor_node.so" "imagor.$platform.node"
 
 node --test test/*.test.mjs

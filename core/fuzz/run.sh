@@ -48,5 +48,8 @@ PY
   esac
 fi
 cd "$root/core"
-cargo fuzz run --sanitizer none -O "$target" "$corpus" -- \
+# FUZZ_CODEGEN_UNITS: cargo fuzz builds release fuzzers with one codegen
+# unit per crate (faster fuzzing, much slower builds); `make fuzz-smoke`,
+# which fuzzes for seconds, asks for 16.
+cargo fuzz run --sanitizer none -O ${FUZZ_CODEGEN_UNITS:+--codegen-units "$FUZZ_CODEGEN_UNITS"} "$target" "$corpus" -- \
   -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$@"

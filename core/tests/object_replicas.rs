@@ -1,5 +1,5 @@
 //! Two replicas of the real server binary share one S3 result storage
-//! (Garage): what one processed, the other serves from the bucket without
+//! (S3Server): what one processed, the other serves from the bucket without
 //! processing. Proved with each server's `imagor_processed_total` metric
 //! and with the response headers (a result-storage hit carries the
 //! object's `ETag` and `Last-Modified`; a fresh result does not).
@@ -30,7 +30,7 @@ impl Replica {
             ("s3-result-storage-base-dir", base_dir),
             ("s3-endpoint", &g.endpoint),
             ("s3-force-path-style", "true"),
-            ("aws-region", "garage"),
+            ("aws-region", "us-east-1"),
             ("aws-access-key-id", &g.key),
             ("aws-secret-access-key", &g.secret),
             ("prometheus-bind", &format!("127.0.0.1:{metrics_port}")),

@@ -1,5 +1,5 @@
 //! The S3 loader, storage, result storage and bucket router against a
-//! real S3 server (Garage on 127.0.0.1, see `object_common`), through
+//! real S3 server (s3s-fs on 127.0.0.1, see `object_common`), through
 //! `Imagor::serve` as a library user calls it.
 
 mod object_common;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use imagor::hasher::ResultStoragePathStyle;
 use imagor::loader::Loader;
 use imagor::{Error, Imagor, Options};
-use object_common::{get, put, shared, Garage};
+use object_common::{get, put, shared, S3Server};
 
 fn gopher() -> Vec<u8> {
     std::fs::read(concat!(
@@ -27,7 +27,7 @@ fn demo() -> Vec<u8> {
     .expect("demo1")
 }
 
-fn imagor(g: &Garage, opts: Options) -> Imagor {
+fn imagor(g: &S3Server, opts: Options) -> Imagor {
     Imagor::new(g.options(Options {
         unsafe_: true,
         ..opts
@@ -35,7 +35,7 @@ fn imagor(g: &Garage, opts: Options) -> Imagor {
     .expect("imagor")
 }
 
-fn stat(g: &Garage, bucket: &str, key: &str) -> Option<imagor::Stat> {
+fn stat(g: &S3Server, bucket: &str, key: &str) -> Option<imagor::Stat> {
     pollster::block_on(g.raw(bucket).stat(key)).ok()
 }
 
@@ -73,7 +73,7 @@ fn loader_maps_keys_with_base_dir_prefix_and_safe_chars() {
     assert_eq!(out.content_type, "image/png");
     assert_eq!(
         i.serve("unsafe/32x32/img/missing.png").unwrap_err(),
-        Error::NotFound
+        Error::not_found("img/missing.png")
     );
     // Outside the path prefix: imagor's ErrInvalid.
     assert_eq!(
@@ -99,7 +99,10 @@ fn loader_maps_keys_with_base_dir_prefix_and_safe_chars() {
             ..Options::default()
         },
     );
-    assert_eq!(i.serve("unsafe/16x16/a.png").unwrap_err(), Error::NotFound);
+    assert_eq!(
+        i.serve("unsafe/16x16/a.png").unwrap_err(),
+        Error::not_found("a.png")
+    );
 }
 
 #[test]
@@ -167,13 +170,15 @@ fn result_storage_in_every_path_style_serves_without_the_source() {
 
 #[test]
 fn expired_results_are_misses_and_expired_sources_are_reloaded() {
+    // S3 reports Last-Modified in whole seconds, so an object can look up
+    // to a second older than it is: expirations of 3 s leave room for that.
     let g = shared();
     put(g, "imagor", "exp-src/gopher.png", &gopher());
     let opts = Options {
         s3_loader_bucket: "imagor/exp-src".into(),
         s3_result_storage_bucket: "imagor".into(),
         s3_result_storage_base_dir: "exp-results".into(),
-        s3_result_storage_expiration: Duration::from_secs(1),
+        s3_result_storage_expiration: Duration::from_secs(3),
         ..Options::default()
     };
     imagor(g, opts.clone())
@@ -190,10 +195,10 @@ fn expired_results_are_misses_and_expired_sources_are_reloaded() {
         no_source.serve("unsafe/10x10/gopher.png").is_ok(),
         "fresh result"
     );
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(3100));
     assert_eq!(
         no_source.serve("unsafe/10x10/gopher.png").unwrap_err(),
-        Error::NotFound,
+        Error::not_found("gopher.png"),
         "an expired result is a miss"
     );
     // Storage expiration: an expired source is loaded and saved again.
@@ -202,7 +207,7 @@ fn expired_results_are_misses_and_expired_sources_are_reloaded() {
         file_loader_base_dir: dir.to_string_lossy().into(),
         s3_storage_bucket: "imagor".into(),
         s3_storage_base_dir: "exp-storage".into(),
-        s3_storage_expiration: Duration::from_secs(1),
+        s3_storage_expiration: Duration::from_secs(3),
         ..Options::default()
     };
     let i = imagor(g, opts);
@@ -215,7 +220,7 @@ fn expired_results_are_misses_and_expired_sources_are_reloaded() {
         .unwrap()
         .modified;
     assert_eq!(t1, t2, "fresh: served from the storage, not saved again");
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(3100));
     i.serve("unsafe/12x12/exp-gopher.png").unwrap();
     let t3 = stat(g, "imagor", "exp-storage/exp-gopher.png")
         .unwrap()
@@ -298,7 +303,7 @@ fn wrong_credentials_are_403_and_oversized_objects_400() {
 #[test]
 fn an_outage_is_a_prompt_502_and_service_resumes() {
     // Its own server: this one is stopped and started again.
-    let mut g = Garage::start();
+    let mut g = S3Server::start();
     put(&g, "imagor", "out/gopher.png", &gopher());
     let i = imagor(
         &g,
@@ -336,7 +341,7 @@ fn bucket_router_and_wildcard_bucket() {
     let yaml = "routing_pattern: '^(?P<bucket>[a-z]+)/'\n\
                 default_bucket: { name: imagor }\n\
                 fallback_buckets: [ { name: route-archive } ]\n\
-                rules:\n  - match: eu\n    bucket: { name: route-eu, region: garage }\n";
+                rules:\n  - match: eu\n    bucket: { name: route-eu, region: us-east-1 }\n";
     let file = std::env::temp_dir().join(format!("imagor-router-{}.yaml", std::process::id()));
     std::fs::write(&file, yaml).unwrap();
     let i = imagor(
@@ -353,7 +358,7 @@ fn bucket_router_and_wildcard_bucket() {
     );
     assert_eq!(
         i.serve("unsafe/10x10/us/none.png").unwrap_err(),
-        Error::NotFound
+        Error::not_found("us/none.png")
     );
     std::fs::remove_file(&file).unwrap();
     // `*`: the bucket is the first path segment.
@@ -380,7 +385,7 @@ fn bucket_router_and_wildcard_bucket() {
     assert_eq!(stored.data, out.data);
     assert_eq!(
         w.serve("unsafe/10x10/route-eu/none.png").unwrap_err(),
-        Error::NotFound
+        Error::not_found("route-eu/none.png")
     );
     assert_eq!(
         w.serve("unsafe/10x10/Bad_Bucket!/x.png")
@@ -392,7 +397,7 @@ fn bucket_router_and_wildcard_bucket() {
 
 /// What an S3 write sends, seen by a one-request listener: path-style
 /// URL, the canned ACL, the tags, the storage class and the content type,
-/// all signed. (Garage ignores ACLs, tags and classes, so they are checked
+/// all signed. (s3s-fs ignores ACLs, tags and classes, so they are checked
 /// on the wire.)
 #[test]
 fn writes_carry_acl_tags_storage_class_and_content_type() {
@@ -431,7 +436,7 @@ fn writes_carry_acl_tags_storage_class_and_content_type() {
         bucket: "bkt".into(),
         endpoint: format!("http://127.0.0.1:{port}"),
         force_path_style: true,
-        region: "garage".into(),
+        region: "us-east-1".into(),
         access_key_id: "GK0123".into(),
         secret_access_key: "secret".into(),
         acl: "public-read".into(),

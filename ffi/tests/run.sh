@@ -43,7 +43,11 @@ run() {
 }
 
 step "Rust side: unit tests, header drift, panic strategy"
-"$cargo" test -p imagor-ffi
+# The package selection and features of `make test-rust` (Makefile
+# RUST_TEST_ARGS), so that after it this step reuses its build.
+# shellcheck disable=SC2086 # a list of arguments
+"$cargo" test ${RUST_TEST_ARGS:---workspace --exclude imagor-python --exclude imagor-node --features imagor/server,imagor/face,imagor/leak-hook} \
+  --lib --test header --test panic_strategy
 
 step "install into a temporary prefix"
 target=$("$cargo" metadata --format-version 1 --no-deps |
@@ -124,12 +128,12 @@ for t in "${tests[@]}"; do
   fi
 done
 
-step "S3 through the C API against Garage (plain and AddressSanitizer runs)"
-garage_dir="$target/c-garage"
-./tests/services/garage.sh install
-# shellcheck disable=SC1090 # the env file garage.sh writes
-source <(./tests/services/garage.sh start "$garage_dir")
-trap './tests/services/garage.sh stop "$garage_dir"' EXIT
+step "S3 through the C API against s3s-fs (plain and AddressSanitizer runs)"
+s3_dir="$target/c-s3"
+./tests/services/s3.sh install
+# shellcheck disable=SC1090 # the env file s3.sh writes
+source <(./tests/services/s3.sh start "$s3_dir")
+trap './tests/services/s3.sh stop "$s3_dir"' EXIT
 # shellcheck disable=SC2086
 "$cc" "${warn[@]}" tests/c/object_storage.c -o "$bin/object_storage" $cflags $libs "$rpath"
 # shellcheck disable=SC2086
@@ -138,7 +142,7 @@ trap './tests/services/garage.sh stop "$garage_dir"' EXIT
 run object_storage "$bin/object_storage"
 # The network runtime's threads live until exit: no leak check there.
 ASAN_OPTIONS="detect_leaks=0:halt_on_error=1" run "object_storage (asan)" "$bin/object_storage-asan"
-./tests/services/garage.sh stop "$garage_dir"
+./tests/services/s3.sh stop "$s3_dir"
 trap - EXIT
 
 step "done"

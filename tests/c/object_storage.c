@@ -1,6 +1,6 @@
 /*
- * S3 through the C API against a real S3 server (Garage, started by
- * ffi/tests/run.sh with tests/services/garage.sh): a handle with a file
+ * S3 through the C API against a real S3 server (s3s-fs, started by
+ * ffi/tests/run.sh with tests/services/s3.sh): a handle with a file
  * loader and an S3 storage keeps the source in the bucket; a second handle
  * with only an S3 loader (`s3_loader_bucket`, `s3_endpoint`, path style,
  * keys) serves it; a missing object is NOT_FOUND and a wrong secret 403.
@@ -12,7 +12,7 @@
 static const char *need(const char *name) {
     const char *v = getenv(name);
     if (!v || !*v) {
-        fprintf(stderr, "object_storage: %s is not set (start Garage first)\n", name);
+        fprintf(stderr, "object_storage: %s is not set (start tests/services/s3.sh first)\n", name);
         exit(2);
     }
     return v;
@@ -25,7 +25,7 @@ static void options(char *buf, size_t n, const char *extra, const char *secret) 
         json_quote(key, sizeof key, need("AWS_ACCESS_KEY_ID")) || json_quote(sec, sizeof sec, secret))
         exit(2);
     snprintf(buf, n,
-             "{\"unsafe\":true,\"s3_endpoint\":%s,\"s3_force_path_style\":true,\"aws_region\":\"garage\","
+             "{\"unsafe\":true,\"s3_endpoint\":%s,\"s3_force_path_style\":true,\"aws_region\":\"us-east-1\","
              "\"aws_access_key_id\":%s,\"aws_secret_access_key\":%s,%s}",
              endpoint, key, sec, extra);
 }

@@ -171,9 +171,15 @@ class Env:
         self._rust = None
 
     def rust(self) -> dict:
-        """The debug `imagor` rlib (server feature) and the CLI next to it."""
+        """The debug `imagor` rlib (server feature) and the CLI next to it:
+        `make test-rust`'s own build (Makefile RUST_TEST_ARGS), reused."""
         if self._rust is None:
-            cmd = ["cargo", "build", "-q", "-p", "imagor", "--features", "server", "--message-format=json"]
+            args = os.environ.get(
+                "RUST_TEST_ARGS",
+                "--workspace --exclude imagor-python --exclude imagor-node "
+                "--features imagor/server,imagor/face,imagor/leak-hook",
+            ).split()
+            cmd = ["cargo", "test", "--no-run", "-q", *args, "--message-format=json"]
             p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if p.returncode != 0:
                 raise SystemExit(f"cargo build failed:\n{p.stderr}")
@@ -181,6 +187,8 @@ class Env:
             for line in p.stdout.splitlines():
                 msg = json.loads(line)
                 if msg.get("reason") != "compiler-artifact" or msg["target"]["name"] != "imagor":
+                    continue
+                if msg["profile"]["test"]:  # a test harness, not the library or the CLI
                     continue
                 for f in msg["filenames"]:
                     if f.endswith(".rmeta"):  # deps/libimagor-HASH.rmeta, next to its rlib

@@ -1,6 +1,6 @@
 // S3 through the binding: `new Imagor({ s3LoaderBucket, s3Endpoint, ... })`
-// serves from a real S3 server (Garage on 127.0.0.1, started and stopped
-// here with tests/services/garage.sh).
+// serves from a real S3 server (s3s-fs on 127.0.0.1, started and stopped
+// here with tests/services/s3.sh).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -9,20 +9,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { imagor, pkgDir, testdata } from './helpers.mjs'
 
-const garageSh = join(pkgDir, '..', '..', 'tests', 'services', 'garage.sh')
+const s3Sh = join(pkgDir, '..', '..', 'tests', 'services', 's3.sh')
 let dir
 let env
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'imagor-node-garage-'))
-  const out = execFileSync(garageSh, ['start', dir], { encoding: 'utf8' })
+  dir = mkdtempSync(join(tmpdir(), 'imagor-node-s3-'))
+  const out = execFileSync(s3Sh, ['start', dir], { encoding: 'utf8' })
   env = Object.fromEntries(
     out.split('\n').filter((l) => l.startsWith('export ')).map((l) => l.slice(7).split('=', 2)),
   )
 })
 
 after(() => {
-  if (dir) execFileSync(garageSh, ['stop', dir])
+  if (dir) execFileSync(s3Sh, ['stop', dir])
 })
 
 function s3(extra) {
@@ -30,7 +30,7 @@ function s3(extra) {
     unsafe: true,
     s3Endpoint: env.S3_ENDPOINT,
     s3ForcePathStyle: true,
-    awsRegion: 'garage',
+    awsRegion: env.AWS_REGION,
     awsAccessKeyId: env.AWS_ACCESS_KEY_ID,
     awsSecretAccessKey: env.AWS_SECRET_ACCESS_KEY,
     ...extra,

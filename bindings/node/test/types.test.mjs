@@ -13,20 +13,31 @@ import { imagor, pkgDir } from './helpers.mjs'
 const committed = readFileSync(join(pkgDir, 'index.d.ts'), 'utf8')
 const bin = (name) => join(pkgDir, 'node_modules', '.bin', name)
 
-test('index.d.ts is what napi generates from the Rust sources', () => {
-  const out = mkdtempSync(join(tmpdir(), 'imagor-dts-'))
+test('index.d.ts is what napi generates from the Rust sources', async () => {
+  const typeDefs = mkdtempSync(join(tmpdir(), 'imagor-dts-'))
   try {
-    // Same profile and features as the addon under test, so cargo has
-    // nothing to rebuild and napi reads the type definitions it recorded.
+    // napi-derive writes each export's type definition while the addon
+    // compiles; @napi-rs/cli renders them (what `napi build --dts` does).
+    // Plain cargo, with the addon's profile and features, rebuilds only the
+    // addon crate (`napi build` would build every dependency again under
+    // target/<triple>/).
     const flags = (process.env.IMAGOR_NODE_BUILD_FLAGS ?? '--release --features test-hooks').split(' ').filter(Boolean)
-    execFileSync(bin('napi'), ['build', '--platform', '--no-js', ...flags, '--output-dir', out, '--dts', 'index.d.ts'], {
+    execFileSync('cargo', ['build', '-q', '-p', 'imagor-node', ...flags], {
       cwd: pkgDir,
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NAPI_TYPE_DEF_TMP_FOLDER: typeDefs, NAPI_FORCE_BUILD_IMAGOR_NODE: String(Date.now()) },
     })
-    const fresh = readFileSync(join(out, 'index.d.ts'), 'utf8')
-    assert.ok(fresh === committed, 'index.d.ts drifted from src/*.rs: run `npm run build` in bindings/node and commit index.d.ts')
+    const { generateTypeDef } = await import('@napi-rs/cli')
+    const napi = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).napi
+    const { dts } = await generateTypeDef({
+      typeDefDir: typeDefs,
+      configDtsHeaderFile: napi.dtsHeaderFile,
+      cwd: pkgDir,
+      declareBindingTarget: false,
+    })
+    assert.ok(dts === committed, 'index.d.ts drifted from src/*.rs: run `npm run build` in bindings/node and commit index.d.ts')
   } finally {
-    rmSync(out, { recursive: true, force: true })
+    rmSync(typeDefs, { recursive: true, force: true })
   }
 })
 

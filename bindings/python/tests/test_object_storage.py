@@ -1,6 +1,6 @@
 """S3 through the binding: Imagor(s3_loader_bucket=..., s3_endpoint=...)
-serves from a real S3 server (Garage on 127.0.0.1, started and stopped
-here with tests/services/garage.sh)."""
+serves from a real S3 server (s3s-fs on 127.0.0.1, started and stopped
+here with tests/services/s3.sh)."""
 
 import subprocess
 import tempfile
@@ -10,25 +10,25 @@ import pytest
 import imagor
 from conftest import ROOT, TESTDATA
 
-GARAGE = str(ROOT / "tests" / "services" / "garage.sh")
+S3_SH = str(ROOT / "tests" / "services" / "s3.sh")
 
 
 @pytest.fixture(scope="module")
 def s3():
-    folder = tempfile.mkdtemp(prefix="imagor-py-garage-")
-    out = subprocess.run([GARAGE, "start", folder], check=True, capture_output=True, text=True).stdout
+    folder = tempfile.mkdtemp(prefix="imagor-py-s3-")
+    out = subprocess.run([S3_SH, "start", folder], check=True, capture_output=True, text=True).stdout
     env = dict(line[len("export ") :].split("=", 1) for line in out.splitlines() if line.startswith("export "))
     try:
         yield {
             "unsafe": True,
             "s3_endpoint": env["S3_ENDPOINT"],
             "s3_force_path_style": True,
-            "aws_region": "garage",
+            "aws_region": env["AWS_REGION"],
             "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
             "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
         }
     finally:
-        subprocess.run([GARAGE, "stop", folder], check=False)
+        subprocess.run([S3_SH, "stop", folder], check=False)
 
 
 def test_s3_loader_storage_and_result_storage(s3):

@@ -1,9 +1,9 @@
-//! A real S3 server for the object-storage tests: a single-node Garage on
-//! 127.0.0.1 (sqlite metadata, a scratch directory, free ports), with a
-//! key and the bucket `imagor` created through its CLI. Started per test
-//! binary and killed when dropped (and by the kernel if the test process
-//! dies: PDEATHSIG). The binary comes from `$GARAGE_BIN`, `PATH` or
-//! `~/.cargo/bin` (`tests/services/garage.sh install` builds it).
+//! A real S3 server for the object-storage tests: s3s-fs (the s3s project's
+//! file-system S3 server, which checks SigV4 signatures) on 127.0.0.1 with
+//! a scratch directory, a free port, one key and the bucket `imagor`.
+//! Started per test binary and killed when dropped (and by the kernel if
+//! the test process dies: PDEATHSIG). The binary comes from `$S3S_FS_BIN`,
+//! `PATH` or `~/.cargo/bin` (`tests/services/s3.sh install` builds it).
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::net::TcpListener;
@@ -11,14 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The Garage binary, or a panic that says how to get it.
-pub fn garage_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("GARAGE_BIN") {
+/// The region the tests sign for (s3s-fs accepts any).
+pub const REGION: &str = "us-east-1";
+
+/// The s3s-fs binary, or a panic that says how to get it.
+pub fn server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("S3S_FS_BIN") {
         return PathBuf::from(p);
     }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
-            let p = dir.join("garage");
+            let p = dir.join("s3s-fs");
             if p.is_file() {
                 return p;
             }
@@ -29,11 +32,10 @@ pub fn garage_bin() -> PathBuf {
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
         });
-    let p = home.join("bin/garage");
+    let p = home.join("bin/s3s-fs");
     assert!(
         p.is_file(),
-        "no garage binary: run `tests/services/garage.sh install` (cargo install garage --locked) \
-         or set GARAGE_BIN"
+        "no s3s-fs binary: run `tests/services/s3.sh install` or set S3S_FS_BIN"
     );
     p
 }
@@ -46,7 +48,7 @@ fn remove_stale_dirs() {
         .flatten()
     {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(rest) = name.strip_prefix("imagor-garage-") {
+        if let Some(rest) = name.strip_prefix("imagor-s3-") {
             let pid = rest.split('-').next().unwrap_or("");
             if !Path::new("/proc").join(pid).exists() {
                 let _ = std::fs::remove_dir_all(entry.path());
@@ -55,13 +57,13 @@ fn remove_stale_dirs() {
     }
 }
 
-/// The Garage shared by the tests of one test binary (never stopped: the
+/// The server shared by the tests of one test binary (never stopped: the
 /// kernel kills it with the test process).
-pub fn shared() -> &'static Garage {
-    static SHARED: std::sync::OnceLock<Garage> = std::sync::OnceLock::new();
+pub fn shared() -> &'static S3Server {
+    static SHARED: std::sync::OnceLock<S3Server> = std::sync::OnceLock::new();
     SHARED.get_or_init(|| {
-        let g = Garage::start();
-        eprintln!("garage started in {:?}", g.started_in);
+        let g = S3Server::start();
+        eprintln!("s3s-fs started in {:?}", g.started_in);
         g
     })
 }
@@ -80,68 +82,48 @@ fn hex(n: usize) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A running single-node Garage.
-pub struct Garage {
+/// A running s3s-fs.
+pub struct S3Server {
     child: Option<Child>,
     dir: PathBuf,
-    config: PathBuf,
+    port: u16,
     /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
-    /// The access key allowed on every bucket this helper creates.
+    /// The one access key the server accepts.
     pub key: String,
     pub secret: String,
     /// Time from spawn to a usable bucket.
     pub started_in: Duration,
 }
 
-impl Garage {
-    /// Start a fresh node with bucket `imagor`.
-    pub fn start() -> Garage {
+impl S3Server {
+    /// Start a fresh server with bucket `imagor`.
+    pub fn start() -> S3Server {
         let t0 = Instant::now();
         remove_stale_dirs();
-        let dir =
-            std::env::temp_dir().join(format!("imagor-garage-{}-{}", std::process::id(), hex(4)));
-        std::fs::create_dir_all(dir.join("meta")).expect("garage dir");
-        std::fs::create_dir_all(dir.join("data")).expect("garage dir");
-        let (s3, rpc, admin) = (free_port(), free_port(), free_port());
-        let config = dir.join("garage.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"sqlite\"\n\
-                 replication_factor = 1\nrpc_bind_addr = \"127.0.0.1:{rpc}\"\n\
-                 rpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\n\
-                 [s3_api]\ns3_region = \"garage\"\napi_bind_addr = \"127.0.0.1:{s3}\"\n\
-                 root_domain = \".s3.garage.localhost\"\n\n[admin]\napi_bind_addr = \"127.0.0.1:{admin}\"\n",
-                d = dir.display(),
-                secret = hex(32),
-            ),
-        )
-        .expect("garage config");
-        let mut g = Garage {
+        let dir = std::env::temp_dir().join(format!("imagor-s3-{}-{}", std::process::id(), hex(4)));
+        std::fs::create_dir_all(dir.join("data")).expect("s3 dir");
+        let port = free_port();
+        let mut g = S3Server {
             child: None,
             dir,
-            config,
-            endpoint: format!("http://127.0.0.1:{s3}"),
-            key: format!("GK{}", hex(12)),
-            secret: hex(32),
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            key: format!("AK{}", hex(10)),
+            secret: hex(20),
             started_in: Duration::ZERO,
         };
-        g.spawn();
-        let node = g.cli(&["node", "id", "-q"]);
-        let node = node.trim().get(..64).expect("node id").to_owned();
-        g.cli(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
-        g.cli(&["layout", "apply", "--version", "1"]);
-        let (key, secret) = (g.key.clone(), g.secret.clone());
-        g.cli(&["key", "import", "--yes", "-n", "imagor", &key, &secret]);
         g.create_bucket("imagor");
+        g.spawn();
         g.started_in = t0.elapsed();
         g
     }
 
     fn spawn(&mut self) {
-        let mut cmd = Command::new(garage_bin());
-        cmd.arg("-c").arg(&self.config).arg("server");
+        let mut cmd = Command::new(server_bin());
+        cmd.args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", &self.key, "--secret-key", &self.secret])
+            .arg(self.dir.join("data"));
         cmd.env("RUST_LOG", "warn");
         // SAFETY: prctl is async-signal-safe; nothing else runs in pre_exec.
         unsafe {
@@ -151,7 +133,7 @@ impl Garage {
                 Ok(())
             });
         }
-        let log = std::fs::File::create(self.dir.join("garage.log")).expect("garage log");
+        let log = std::fs::File::create(self.dir.join("s3.log")).expect("s3 log");
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
@@ -164,64 +146,33 @@ impl Garage {
                 std::thread::park();
             }
         });
-        self.child = Some(rx.recv().expect("spawner").expect("spawn garage"));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ok = Command::new(garage_bin())
-                .arg("-c")
-                .arg(&self.config)
-                .arg("status")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok && std::net::TcpStream::connect(self.addr()).is_ok() {
-                return;
-            }
+        self.child = Some(rx.recv().expect("spawner").expect("spawn s3s-fs"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(self.addr()).is_err() {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!("garage exited ({status}):\n{}", self.log());
+                panic!("s3s-fs exited ({status}):\n{}", self.log());
             }
             assert!(
                 Instant::now() < deadline,
-                "garage did not start:\n{}",
+                "s3s-fs did not start:\n{}",
                 self.log()
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     fn addr(&self) -> String {
-        self.endpoint.trim_start_matches("http://").to_owned()
+        format!("127.0.0.1:{}", self.port)
     }
 
-    /// Garage's own log so far.
+    /// The server's own log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("garage.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.join("s3.log")).unwrap_or_default()
     }
 
-    /// Run `garage <args>` against this node; panics on failure.
-    pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(garage_bin())
-            .arg("-c")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .expect("run garage cli");
-        assert!(
-            out.status.success(),
-            "garage {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// A new bucket the key may read, write and own.
+    /// A new bucket (a directory under the server's root).
     pub fn create_bucket(&self, name: &str) {
-        self.cli(&["bucket", "create", name]);
-        self.cli(&[
-            "bucket", "allow", "--read", "--write", "--owner", name, "--key", &self.key,
-        ]);
+        std::fs::create_dir_all(self.dir.join("data").join(name)).expect("bucket dir");
     }
 
     /// Kill the server (an outage); data stays.
@@ -238,13 +189,13 @@ impl Garage {
         self.spawn();
     }
 
-    /// Options with path-style addressing, Garage's region and the key,
-    /// on top of `base`.
+    /// Options with path-style addressing, the region and the key, on top
+    /// of `base`.
     pub fn options(&self, base: imagor::Options) -> imagor::Options {
         imagor::Options {
             s3_endpoint: self.endpoint.clone(),
             s3_force_path_style: true,
-            aws_region: "garage".into(),
+            aws_region: REGION.into(),
             aws_access_key_id: self.key.clone(),
             aws_secret_access_key: self.secret.clone(),
             ..base
@@ -259,7 +210,7 @@ impl Garage {
             safe_chars: "--".into(),
             endpoint: self.endpoint.clone(),
             force_path_style: true,
-            region: "garage".into(),
+            region: REGION.into(),
             access_key_id: self.key.clone(),
             secret_access_key: self.secret.clone(),
             ..Default::default()
@@ -272,7 +223,7 @@ impl Garage {
     }
 }
 
-impl Drop for Garage {
+impl Drop for S3Server {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -280,14 +231,14 @@ impl Drop for Garage {
 }
 
 /// Put `data` at `key` in `bucket` (raw key).
-pub fn put(g: &Garage, bucket: &str, key: &str, data: &[u8]) {
+pub fn put(g: &S3Server, bucket: &str, key: &str, data: &[u8]) {
     use imagor::storage::Storage;
     let blob = imagor::Blob::new(data.to_vec());
     pollster::block_on(g.raw(bucket).put(key, &blob)).expect("put object");
 }
 
 /// Get `key` from `bucket` (raw key).
-pub fn get(g: &Garage, bucket: &str, key: &str) -> imagor::Result<imagor::Blob> {
+pub fn get(g: &S3Server, bucket: &str, key: &str) -> imagor::Result<imagor::Blob> {
     use imagor::loader::Loader;
     pollster::block_on(g.raw(bucket).get(Default::default(), key))
 }
