@@ -60,6 +60,22 @@ function optObject(fn, name, value) {
   throw invalidType(fn, name, 'an object', value)
 }
 
+/** `processPixels`' `raw`: `{ width, height, bands }`, positive integers, 1 to 4 bands. */
+function rawLayout(fn, value) {
+  if (value === null || typeof value !== 'object') throw invalidType(fn, 'raw', 'an object ({ width, height, bands })', value)
+  for (const key of ['width', 'height', 'bands']) {
+    const v = value[key]
+    if (typeof v !== 'number') throw invalidType(fn, `raw.${key}`, 'of type number', v)
+    if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff || (key === 'bands' && v > 4)) {
+      throw typeError(
+        'ERR_INVALID_ARG_VALUE',
+        `imagor.${fn}: raw.${key} must be ${key === 'bands' ? 'an integer from 1 to 4' : 'a positive integer'}. Received ${v}`,
+      )
+    }
+  }
+  return { width: value.width, height: value.height, bands: value.bands }
+}
+
 /** The hint for a secret that is not a string: the usual cause. */
 const SECRET_HINT = ' (the secret, e.g. process.env.IMAGOR_SECRET: is it set?)'
 
@@ -126,6 +142,19 @@ function wrap(native) {
       warnTypo(native, 'processSync', args[1], strictOf(options))
       return out
     },
+    toPixels: (data, path, options) => {
+      const args = [bytes('toPixels', 'data', data), optString('toPixels', 'path', path), optObject('toPixels', 'options', options)]
+      const out = native.toPixels(...args)
+      if (args[1]) warnTypo(native, 'toPixels', args[1], strictOf(options))
+      return out
+    },
+    processPixels: (pixels, raw, path, options) =>
+      native.processPixels(
+        bytes('processPixels', 'pixels', pixels),
+        rawLayout('processPixels', raw),
+        string('processPixels', 'path', path),
+        optObject('processPixels', 'options', options),
+      ),
     meta: (data, path) => {
       const args = [bytes('meta', 'data', data), optString('meta', 'path', path)]
       const out = native.meta(...args)

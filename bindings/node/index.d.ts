@@ -901,6 +901,24 @@ export interface ImagorParams {
 }
 
 /**
+ * The pixels of a processed image: 8-bit sRGB (`bands` 3) or sRGBA (4),
+ * row by row, with no padding; an animation's `pages` frames are stacked
+ * top to bottom.
+ */
+export interface ImagorPixels {
+  /** `width * height * bands` bytes. */
+  data: Buffer
+  /** Width in pixels. */
+  width: number
+  /** Height in pixels, all frames together. */
+  height: number
+  /** Samples per pixel: 3 or 4. */
+  bands: number
+  /** Frames (1 for a still image); each is `height / pages` rows. */
+  pages: number
+}
+
+/**
  * An HTTP request for `Imagor.handle`: what imagor's server receives,
  * after its path prefix.
  */
@@ -975,10 +993,33 @@ export declare function parse(path: string): ImagorParams
 export declare function process(data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions): Promise<Buffer>
 
 /**
+ * Process raw 8-bit pixels (`raw` gives their layout) with an imagor path,
+ * off the JavaScript thread; resolves with the encoded image.
+ *
+ * ```js
+ * const png = await processPixels(rgba, { width: 64, height: 64, bands: 4 }, 'filters:format(png)')
+ * ```
+ */
+export declare function processPixels(pixels: Uint8Array | ArrayBuffer, raw: RawPixels, path: string, options?: ImagorOptions): Promise<Buffer>
+
+/**
  * `process` on the calling thread: blocks the event loop for the whole
  * decode, resize and encode. Prefer `process` in servers.
  */
 export declare function processSync(data: Uint8Array | ArrayBuffer, path: string, options?: ImagorOptions): Buffer
+
+/**
+ * The layout of raw pixels given to `processPixels` (sharp's `raw`
+ * option, with `bands` for its `channels`).
+ */
+export interface RawPixels {
+  /** Width in pixels. */
+  width: number
+  /** Height in pixels. */
+  height: number
+  /** Samples per pixel: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA. */
+  bands: number
+}
 
 /** What `Imagor.serve` resolves with: the response body and its type. */
 export interface ServeResult {
@@ -1016,6 +1057,17 @@ export interface SignOptions {
   /** Cut signatures to this many characters; 0 (default) keeps them whole. */
   truncate?: number
 }
+
+/**
+ * Process an image with an imagor path, off the JavaScript thread, and
+ * resolve with the result's pixels instead of an encoded image (output
+ * filters such as `format()` have nothing to act on).
+ *
+ * ```js
+ * const { data, width, height, bands } = await toPixels(buf, 'fit-in/64x64')
+ * ```
+ */
+export declare function toPixels(data: Uint8Array | ArrayBuffer, path?: string | undefined | null, options?: ImagorOptions): Promise<ImagorPixels>
 
 /**
  * Whether `hash` is the signature of `path` for this secret and signer,

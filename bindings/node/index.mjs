@@ -9,6 +9,8 @@ export const {
   generate,
   process,
   processSync,
+  toPixels,
+  processPixels,
   meta,
   versions,
   Imagor,

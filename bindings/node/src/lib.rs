@@ -29,6 +29,7 @@ mod instance;
 mod loader;
 mod options;
 mod path;
+mod pixels;
 mod processor;
 mod sign;
 mod tasks;

@@ -119,7 +119,7 @@ thread_local! {
 }
 
 /// The instance for per-call `options` (`undefined`: the default one).
-fn engine_for(env: &Env, value: Option<Unknown>) -> Fallible<Arc<imagor::Imagor>> {
+pub(crate) fn engine_for(env: &Env, value: Option<Unknown>) -> Fallible<Arc<imagor::Imagor>> {
     let opts = options::parse(env, value, false)?.options;
     if opts == imagor::Options::default() {
         return default_engine();
