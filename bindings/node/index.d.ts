@@ -422,6 +422,13 @@ export interface ImagorOptions {
   faceDetectorMinSize?: number
   /** Face score threshold (above 0; default 2). */
   faceDetectorMinQuality?: number
+  /** Largest face found, in probe pixels (default 400). */
+  faceDetectorMaxSize?: number
+  /**
+   * Overlapping faces above this intersection over union are merged
+   * (0 to 1; default 0.2).
+   */
+  faceDetectorIouThreshold?: number
   /** Face detections cached per image key; 0: none. */
   faceDetectorCacheSize?: number
   /** Age after which a cached face detection is redone; 0: never. */

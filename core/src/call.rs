@@ -217,9 +217,10 @@ mod tests {
 
     #[test]
     fn a_pending_future_ends_at_its_bound_or_when_cancelled() {
+        // The deadline is set when the scope is made: start the clock first.
+        let start = Instant::now();
         let scope = CallScope::new(Duration::from_millis(50), &Cancel::new());
         let bound = scope.bound(Duration::ZERO, "load");
-        let start = Instant::now();
         let r = block_on_until(std::future::pending::<()>(), &bound, &scope.stop);
         assert!(matches!(r, Err(Error::Timeout(m)) if m.contains("request_timeout")));
         assert!(start.elapsed() >= Duration::from_millis(50));

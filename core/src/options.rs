@@ -89,6 +89,13 @@ pub struct Options {
     /// Detection score threshold; higher finds fewer false faces
     /// (`face-detector-min-quality`, 2.0).
     pub face_detector_min_quality: f64,
+    /// Largest face found, in pixels of the probe (`face-detector-max-size`,
+    /// 400); at least `face_detector_min_size`.
+    pub face_detector_max_size: u32,
+    /// Overlapping faces whose intersection over union exceeds this are one
+    /// face, the best-scored kept (`face-detector-iou-threshold`, 0.2; 0 to
+    /// 1, where 1 keeps every box).
+    pub face_detector_iou_threshold: f64,
     /// Face detection answers cached per source image key
     /// (`face-detector-cache-size`); 0: no cache.
     pub face_detector_cache_size: usize,
@@ -451,6 +458,8 @@ impl Default for Options {
             face_detector: false,
             face_detector_min_size: 20,
             face_detector_min_quality: 2.0,
+            face_detector_max_size: 400,
+            face_detector_iou_threshold: 0.2,
             face_detector_cache_size: 0,
             face_detector_cache_ttl: Duration::ZERO,
             process_timeout: Duration::from_secs(2),
@@ -628,6 +637,12 @@ impl Options {
         }
         if !(self.face_detector_min_quality.is_finite() && self.face_detector_min_quality > 0.0) {
             return bad("face_detector_min_quality must be a positive number");
+        }
+        if self.face_detector_max_size < self.face_detector_min_size {
+            return bad("face_detector_max_size must be at least face_detector_min_size");
+        }
+        if !(0.0..=1.0).contains(&self.face_detector_iou_threshold) {
+            return bad("face_detector_iou_threshold must be within 0..=1");
         }
         self.signer_type.parse::<SignerAlg>()?;
         // The HTTP loader's regexp, base URL, proxies and CIDRs must parse:

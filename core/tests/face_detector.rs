@@ -111,6 +111,48 @@ fn the_detector_alone_and_its_options() {
         .detect("", &probe)
         .unwrap();
     assert!(strict.len() <= d.detect("", &probe).unwrap().len());
+    // The largest size bounds the faces found (in probe pixels).
+    let all = d.detect("", &probe).unwrap();
+    let widest = all
+        .iter()
+        .map(|r| ((r.right - r.left) * probe.width as f64).round() as u32)
+        .max()
+        .unwrap();
+    let capped = FaceDetector::new(20, 2.0)
+        .unwrap()
+        .with_max_size(widest - 1)
+        .detect("", &probe)
+        .unwrap();
+    assert!(
+        capped
+            .iter()
+            .all(|r| ((r.right - r.left) * probe.width as f64).round() as u32 <= widest - 1),
+        "{capped:?}"
+    );
+    assert!(
+        capped.len() < all.len(),
+        "{} of {}",
+        capped.len(),
+        all.len()
+    );
+    // Every kept face overlaps another by no more than the IoU threshold.
+    let iou = |a: &imagor::detector::Region, b: &imagor::detector::Region| {
+        let w = (a.right.min(b.right) - a.left.max(b.left)).max(0.0);
+        let h = (a.bottom.min(b.bottom) - a.top.max(b.top)).max(0.0);
+        let area = |r: &imagor::detector::Region| (r.right - r.left) * (r.bottom - r.top);
+        w * h / (area(a) + area(b) - w * h)
+    };
+    let merged = FaceDetector::new(20, 2.0)
+        .unwrap()
+        .with_iou_threshold(0.0)
+        .detect("", &probe)
+        .unwrap();
+    for (i, a) in merged.iter().enumerate() {
+        for b in &merged[i + 1..] {
+            assert!(iou(a, b) <= 0.0, "{a:?} {b:?}");
+        }
+    }
+    assert!(merged.len() <= all.len());
     // Redacted faces are not found again.
     let redacted = faced().meta(&photo(), "filters:redact()").unwrap();
     assert!(

@@ -230,7 +230,6 @@ mod tests {
         use imagor::Error as E;
         vec![
             E::NOT_FOUND,
-            E::not_found("missing.png"),
             E::invalid(),
             E::MethodNotAllowed,
             E::SourceNotAllowed,

@@ -87,6 +87,11 @@ pub struct ImagorOptions {
     pub face_detector_min_size: Option<u32>,
     /// Face score threshold (above 0; default 2).
     pub face_detector_min_quality: Option<f64>,
+    /// Largest face found, in probe pixels (default 400).
+    pub face_detector_max_size: Option<u32>,
+    /// Overlapping faces above this intersection over union are merged
+    /// (0 to 1; default 0.2).
+    pub face_detector_iou_threshold: Option<f64>,
     /// Face detections cached per image key; 0: none.
     pub face_detector_cache_size: Option<u32>,
     /// Age after which a cached face detection is redone; 0: never.

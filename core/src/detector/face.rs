@@ -28,7 +28,9 @@ fn model() -> Result<&'static rustface::Model> {
 #[derive(Debug, Clone)]
 pub struct FaceDetector {
     min_size: u32,
+    max_size: u32,
     min_quality: f64,
+    iou_threshold: f64,
 }
 
 impl FaceDetector {
@@ -43,9 +45,58 @@ impl FaceDetector {
         }
         Ok(FaceDetector {
             min_size,
+            max_size: 400.max(min_size),
             min_quality,
+            iou_threshold: 0.2,
         })
     }
+
+    /// Find faces at most `max_size` probe pixels wide (imagorface's
+    /// `-face-detector-max-size`, 400); never below the minimum size.
+    pub fn with_max_size(mut self, max_size: u32) -> FaceDetector {
+        self.max_size = max_size.max(self.min_size);
+        self
+    }
+
+    /// Merge overlapping faces whose intersection over union is above
+    /// `threshold` into the best-scored one (imagorface's
+    /// `-face-detector-iou-threshold`, 0.2); clamped to 0..=1, where 1
+    /// keeps every box.
+    pub fn with_iou_threshold(mut self, threshold: f64) -> FaceDetector {
+        self.iou_threshold = if threshold.is_nan() {
+            0.2
+        } else {
+            threshold.clamp(0.0, 1.0)
+        };
+        self
+    }
+}
+
+/// Intersection over union of two boxes (fractions of the probe).
+fn iou(a: &Region, b: &Region) -> f64 {
+    let w = (a.right.min(b.right) - a.left.max(b.left)).max(0.0);
+    let h = (a.bottom.min(b.bottom) - a.top.max(b.top)).max(0.0);
+    let inter = w * h;
+    let area = |r: &Region| (r.right - r.left) * (r.bottom - r.top);
+    let union = area(a) + area(b) - inter;
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
+    }
+}
+
+/// Greedy non-maximum suppression: best score first, dropping every box
+/// that overlaps a kept one by more than `threshold`.
+fn suppress(mut faces: Vec<Region>, threshold: f64) -> Vec<Region> {
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Region> = Vec::with_capacity(faces.len());
+    for f in faces {
+        if kept.iter().all(|k| iou(k, &f) <= threshold) {
+            kept.push(f);
+        }
+    }
+    kept
 }
 
 /// BT.601 luma of packed sRGB(A) pixels.
@@ -85,12 +136,13 @@ impl Detector for FaceDetector {
         }
         let model = model()?.clone();
         let grey = grey(probe);
-        let (min_size, min_quality) = (self.min_size, self.min_quality);
+        let (min_size, max_size, min_quality) = (self.min_size, self.max_size, self.min_quality);
         // rustface asserts on its inputs; none of them can fail here, but
         // a panic must still become an error, never an abort.
         let faces = std::panic::catch_unwind(move || {
             let mut d = rustface::create_detector_with_model(model);
             d.set_min_face_size(min_size);
+            d.set_max_face_size(max_size);
             d.set_score_thresh(min_quality);
             d.set_pyramid_scale_factor(0.8);
             d.set_slide_window_step(4, 4);
@@ -98,8 +150,11 @@ impl Detector for FaceDetector {
         })
         .map_err(|_| Error::Detector("face detector panicked".to_owned()))?;
         let (wf, hf) = (w as f64, h as f64);
-        Ok(faces
+        // rustface's maximum bounds its image pyramid, not each box: a box
+        // may come out a little wider, so the bound is applied here too.
+        let regions = faces
             .iter()
+            .filter(|f| f.bbox().width() <= self.max_size)
             .map(|f| {
                 let b = f.bbox();
                 let (x, y) = (b.x() as f64, b.y() as f64);
@@ -112,21 +167,26 @@ impl Detector for FaceDetector {
                 .with_score(f.score())
                 .with_name("face")
             })
-            .collect())
+            .collect();
+        Ok(suppress(regions, self.iou_threshold))
     }
 }
 
 /// The face detector `opts` describe: `face_detector_min_size`,
-/// `face_detector_min_quality`, cached per image key when
+/// `face_detector_max_size`, `face_detector_min_quality`,
+/// `face_detector_iou_threshold`, cached per image key when
 /// `face_detector_cache_size` is set.
 pub fn from_options(opts: &Options) -> Arc<dyn Detector> {
+    let min_size = opts.face_detector_min_size.max(20);
     let d = FaceDetector {
-        min_size: opts.face_detector_min_size.max(20),
+        min_size,
+        max_size: opts.face_detector_max_size.max(min_size),
         min_quality: if opts.face_detector_min_quality > 0.0 {
             opts.face_detector_min_quality
         } else {
             2.0
         },
+        iou_threshold: opts.face_detector_iou_threshold.clamp(0.0, 1.0),
     };
     if opts.face_detector_cache_size > 0 {
         Arc::new(CachedDetector::new(
@@ -136,5 +196,37 @@ pub fn from_options(opts: &Options) -> Arc<dyn Detector> {
         ))
     } else {
         Arc::new(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(l: f64, t: f64, r: f64, b: f64, score: f64) -> Region {
+        Region::new(l, t, r, b).with_score(score)
+    }
+
+    #[test]
+    fn overlapping_faces_merge_into_the_best_scored() {
+        let a = face(0.1, 0.1, 0.3, 0.3, 5.0);
+        let b = face(0.12, 0.12, 0.32, 0.32, 9.0); // IoU with a ~0.68
+        let c = face(0.6, 0.6, 0.8, 0.8, 1.0); // apart
+        assert!((iou(&a, &a) - 1.0).abs() < 1e-12);
+        assert_eq!(iou(&a, &c), 0.0);
+        let kept = suppress(vec![a.clone(), b.clone(), c.clone()], 0.2);
+        assert_eq!(kept, vec![b.clone(), c.clone()]);
+        // A threshold of 1 keeps every box.
+        assert_eq!(suppress(vec![a, b, c], 1.0).len(), 3);
+    }
+
+    #[test]
+    fn sizes_and_thresholds_are_clamped() {
+        let d = FaceDetector::new(40, 2.0)
+            .unwrap()
+            .with_max_size(10)
+            .with_iou_threshold(f64::NAN);
+        assert_eq!((d.max_size, d.iou_threshold), (40, 0.2));
+        assert_eq!(d.with_iou_threshold(7.0).iou_threshold, 1.0);
     }
 }

@@ -77,6 +77,14 @@ pub fn options(c: &Config) -> Options {
             .ok()
             .filter(|q| q.is_finite() && *q > 0.0)
             .unwrap_or(d.face_detector_min_quality),
+        face_detector_max_size: (c.int("face-detector-max-size").clamp(20, 10_000) as u32)
+            .max(c.int("face-detector-min-size").clamp(20, 10_000) as u32),
+        face_detector_iou_threshold: c
+            .str("face-detector-iou-threshold")
+            .parse::<f64>()
+            .ok()
+            .filter(|t| (0.0..=1.0).contains(t))
+            .unwrap_or(d.face_detector_iou_threshold),
         face_detector_cache_size: c.int("face-detector-cache-size").clamp(0, 1 << 20) as usize,
         face_detector_cache_ttl: c.duration("face-detector-cache-ttl"),
         // imagor keeps its default for 0 or less.
@@ -246,8 +254,6 @@ const NOT_IN_EFFECT: &[&str] = &[
     "vips-cache-",
     "vips-max-cache-",
     "vips-vector",
-    "face-detector-max-size",
-    "face-detector-iou-threshold",
     "sentry-dsn",
     "log-ecs",
     "gomaxprocs",
@@ -498,6 +504,8 @@ mod tests {
             ],
             &[
                 ("FACE_DETECTOR_MIN_QUALITY", "4.5"),
+                ("FACE_DETECTOR_MAX_SIZE", "200"),
+                ("FACE_DETECTOR_IOU_THRESHOLD", "0.5"),
                 ("FACE_DETECTOR_CACHE_TTL", "1h"),
             ],
         );
@@ -514,9 +522,15 @@ mod tests {
         );
         let d = options(&config(&[], &[]));
         assert!(!d.face_detector && d.face_detector_min_size == 20);
+        assert_eq!(
+            (o.face_detector_max_size, o.face_detector_iou_threshold),
+            (200, 0.5)
+        );
+        assert_eq!(
+            (d.face_detector_max_size, d.face_detector_iou_threshold),
+            (400, 0.2)
+        );
         let w = not_in_effect(&config(&["-face-detector-iou-threshold", "0.3"], &[]));
-        assert!(w
-            .iter()
-            .any(|m| m.starts_with("-face-detector-iou-threshold ")));
+        assert!(w.is_empty(), "{w:?}");
     }
 }

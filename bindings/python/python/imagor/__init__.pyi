@@ -197,6 +197,8 @@ class _Options(TypedDict, total=False):
     face_detector: bool
     face_detector_min_size: int
     face_detector_min_quality: float
+    face_detector_max_size: int
+    face_detector_iou_threshold: float
     face_detector_cache_size: int
     face_detector_cache_ttl: Union[str, float]
     process_timeout: Union[str, float]
