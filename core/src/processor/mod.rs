@@ -24,6 +24,8 @@ pub use details::MetaDetails;
 pub use load_fn::LoadFn;
 pub use meta::{AvgColor, Meta, MetaRegion};
 
+pub(crate) use decode::loader_of as loader_name;
+pub(crate) use export::saver_of as saver_name;
 pub(crate) use load::Source;
 
 mod load_fn {
