@@ -11,6 +11,7 @@ export const {
   processSync,
   meta,
   versions,
+  formats,
   Imagor,
   ImagorError,
   ImagorUrlBuilder,

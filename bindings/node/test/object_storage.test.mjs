@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { imagor, pkgDir, testdata } from './helpers.mjs'
+import { imagor, repoRoot, testdata } from './helpers.mjs'
 
-const garageSh = join(pkgDir, '..', '..', 'tests', 'services', 'garage.sh')
+const garageSh = join(repoRoot, 'tests', 'services', 'garage.sh')
 let dir
 let env
 

@@ -33,6 +33,7 @@ __all__ = [
     "UnsupportedFormatError",
     "Url",
     "__version__",
+    "formats",
     "generate",
     "libvips_version",
     "meta",
@@ -318,6 +319,18 @@ def process_async(data: _BytesLike, path: str, **options: Unpack[_Options]) -> A
 def meta_async(data: _BytesLike, path: Optional[str] = "") -> Awaitable[_Meta]: ...
 def libvips_version() -> Tuple[int, int, int]: ...
 def option_names() -> List[str]: ...
+
+class _Formats(TypedDict):
+    load: List[str]
+    save: List[str]
+    libvips: str
+    flavour: str
+
+def formats() -> _Formats:
+    """What this build loads and saves (imagor's format names), its libvips
+    version and flavour (``"bundled"`` in the prebuilt wheel, ``"system"``
+    when built against the system libvips)."""
+    ...
 
 @final
 class Output:
