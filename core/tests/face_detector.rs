@@ -1,6 +1,7 @@
 //! The built-in face detector (feature `face`, option `face_detector`) on
-//! a photo with faces that ships in `testdata/` (`faces-solvay.png`, a
-//! crop of rustface's own test image; see `testdata/README.md`): every
+//! photos with faces that ship in `testdata/` (`faces-solvay.png`, a crop
+//! of rustface's own test image, and `faces-astronaut.jpg`, NASA's public
+//! domain portrait of Eileen Collins; see `testdata/README.md`): every
 //! hand-labelled face is found (IoU >= 0.5), and `smart` crop keeps every
 //! face inside the crop.
 
@@ -35,6 +36,18 @@ fn iou(a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)) -> f64 {
     inter / (area(a) + area(b) - inter)
 }
 
+/// The hand-labelled face of `faces-astronaut.jpg` (512x512), eyebrows to
+/// chin and cheek to cheek, read off a 2x zoom.
+const ASTRONAUT: (f64, f64, f64, f64) = (181.0, 87.0, 271.0, 176.0);
+
+fn astronaut() -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../testdata/faces-astronaut.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
 fn faced() -> Imagor {
     Imagor::new(Options {
         face_detector: true,
@@ -67,6 +80,43 @@ fn every_labelled_face_is_found() {
         );
     }
     assert!(found.len() <= FACES.len() + 1, "false faces: {found:?}");
+}
+
+#[test]
+fn the_astronaut_is_found_and_smart_crop_keeps_her_face() {
+    let m = faced().meta(&astronaut(), "smart").unwrap();
+    let found: Vec<(f64, f64, f64, f64)> = m
+        .detected_regions
+        .iter()
+        .map(|r| (r.left as f64, r.top as f64, r.right as f64, r.bottom as f64))
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(iou(ASTRONAUT, found[0]) >= 0.5, "{found:?}");
+    // A 400x100 band of the 400x400 resize: the face (rows 68..138 at
+    // that scale) must be in it, as a whole face found again in the crop.
+    let crop = faced().meta(&astronaut(), "400x100/smart/").unwrap();
+    assert_eq!((crop.width, crop.height), (400, 100));
+    let kept = faced()
+        .meta(
+            &faced()
+                .process(&astronaut(), "400x100/smart/filters:format(png)")
+                .unwrap()
+                .data,
+            "smart",
+        )
+        .unwrap();
+    assert_eq!(kept.detected_regions.len(), 1, "{kept:?}");
+    let f = &kept.detected_regions[0];
+    assert!(f.top > 0 && f.bottom < 100, "face cut by the crop: {f:?}");
+    // Without the detector, libvips' attention picks another band.
+    let plain = Imagor::new(Options::default()).unwrap();
+    let attention = plain
+        .process(&astronaut(), "400x100/smart/filters:format(png)")
+        .unwrap();
+    let faced_out = faced()
+        .process(&astronaut(), "400x100/smart/filters:format(png)")
+        .unwrap();
+    assert_ne!(attention.data, faced_out.data, "the faces steered the crop");
 }
 
 #[test]
