@@ -22,6 +22,7 @@ __all__ = [
     "MethodNotAllowedError",
     "NotFoundError",
     "Output",
+    "Pixels",
     "ProcessingError",
     "Response",
     "SignatureMismatchError",
@@ -42,7 +43,9 @@ __all__ = [
     "parse",
     "process",
     "process_async",
+    "process_pixels",
     "sign",
+    "to_pixels",
     "url",
     "verify",
 ]
