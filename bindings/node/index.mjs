@@ -13,7 +13,6 @@ export const {
   processPixels,
   meta,
   versions,
-  formats,
   Imagor,
   ImagorError,
   ImagorUrlBuilder,

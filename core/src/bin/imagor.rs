@@ -47,8 +47,6 @@ enum Command {
     Process(ProcessArgs),
     /// Print imagor's /meta JSON for an image file (after an optional path).
     Meta(MetaArgs),
-    /// Print the formats this build loads and saves, as JSON.
-    Formats,
 }
 
 /// Processing limits shared by `process` and `meta`.
@@ -159,7 +157,7 @@ struct VerifyArgs {
 /// The tool subcommands; anything else starts the server (Docker
 /// entrypoints pass only flags, as to imagor's binary).
 const SUBCOMMANDS: &[&str] = &[
-    "parse", "generate", "sign", "verify", "process", "meta", "formats", "help",
+    "parse", "generate", "sign", "verify", "process", "meta", "help",
 ];
 
 fn main() -> ExitCode {
@@ -196,7 +194,6 @@ fn run(command: Command) -> Result<()> {
         Command::Verify(args) => cmd_verify(args),
         Command::Process(args) => cmd_process(args),
         Command::Meta(args) => cmd_meta(args),
-        Command::Formats => cmd_formats(),
     }
 }
 
@@ -226,12 +223,6 @@ fn cmd_meta(args: MetaArgs) -> Result<()> {
     warn_typo(&imagor, "meta", &path);
     let meta = imagor.meta(&data, &path)?;
     let json = serde_json::to_string(&meta).map_err(|e| Error::Internal(e.to_string()))?;
-    print_line(&json)
-}
-
-fn cmd_formats() -> Result<()> {
-    let formats = imagor::formats()?;
-    let json = serde_json::to_string(&formats).map_err(|e| Error::Internal(e.to_string()))?;
     print_line(&json)
 }
 
