@@ -129,7 +129,16 @@ impl Image {
     }
 
     /// Render text with Pango as a 4-band RGBA image (black text).
+    ///
+    /// One call at a time in the process: libvips builds its `text`
+    /// operations under its own lock but disposes their Pango layouts and
+    /// contexts outside it, on the calling thread, while Pango 1.50's
+    /// fontconfig thread works on the same shared font map; concurrent
+    /// calls crashed a test process there (SIGFPE in `g_hash_table_lookup`
+    /// from libpangoft2's thread). The rendered image owns no Pango objects.
     pub fn text(text: &str, o: &TextOptions<'_>) -> Result<Image> {
+        static PANGO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = PANGO.lock().unwrap_or_else(|e| e.into_inner());
         let mut c = Call::new("text")
             .arg("text", Arg::Str(text))
             .arg("rgba", Arg::Bool(true));
@@ -157,7 +166,10 @@ impl Image {
         if o.dpi > 0 {
             c = c.arg("dpi", Arg::Int(o.dpi.into()));
         }
-        c.run()?.out()
+        // The operation (and its Pango objects) is released at the end of
+        // this statement, before the lock.
+        let image = c.run()?.out()?;
+        Ok(image)
     }
 
     /// Load an SVG document from memory (used for masks and shapes).
