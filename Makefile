@@ -4,7 +4,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build run test test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke lint bench install clean
+.PHONY: all deps build run test test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke lint bench install clean packages test-packages
 
 all: build
 
@@ -61,6 +61,17 @@ test-readme: deps test-c test-python test-node
 ## Each cargo-fuzz target for a few seconds (core/fuzz/README.md has the long runs).
 fuzz-smoke: deps
 	for t in path_parse filter_args process; do FUZZ_CODEGEN_UNITS=16 ./core/fuzz/run.sh $$t 15 || exit 1; done
+
+## The prebuilt packages into target/packages/: a manylinux_2_28 abi3 wheel and
+## the npm tarballs imagor + imagor-linux-x64-gnu, on npm's libvips 8.18
+## (packaging/build.sh; the core built with IMAGOR_VIPS_LIB_DIR).
+packages: deps
+	./packaging/build.sh
+
+## Those packages installed into a fresh venv and npm app with the system
+## libvips hidden: the Python and Node suites, mapped libraries, sizes.
+test-packages: deps
+	./packaging/test.sh
 
 ## Every test, all languages.
 test: lint test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke

@@ -219,6 +219,29 @@ export declare class Imagor {
   get options(): Required<ImagorOptions>
 }
 
+/** What this build of imagor loads and saves. */
+export declare function formats(): Formats
+
+/**
+ * What this build loads and saves (imagor's format names), with the
+ * libvips it runs on. The prebuilt `imagor-linux-x64-gnu` package's libvips
+ * (npm's `@img/sharp-libvips-linux-x64`) has no JPEG XL, JPEG 2000, PDF or
+ * HEIC; a build against a system libvips that has them does.
+ */
+export interface Formats {
+  /** Formats accepted as input (`jpeg`, `png`, `gif`, `webp`, `avif`, ...). */
+  load: Array<string>
+  /** Formats `format(...)` can write. */
+  save: Array<string>
+  /** Version of the libvips library loaded at run time. */
+  libvips: string
+  /**
+   * `bundled` (the prebuilt package's libvips) or `system` (built against
+   * the system libvips).
+   */
+  flavour: string
+}
+
 /**
  * The imagor path for `params` (imagor's `Generate*`): the bare path by
  * default, `unsafe/` + path with `{ unsafe: true }`, or `HASH/` + path with

@@ -10,23 +10,26 @@ const { join } = require('node:path')
 const { wrap, bytes, describe } = require('./args.js')
 const { platformTriples } = require('./platform.js')
 
+// The prebuilt platform package (`imagor-linux-x64-gnu`, installed as an
+// optional dependency, with its libvips) comes first; an addon built here from
+// the sources (`npm run build`, on the system libvips) is the fallback.
 function loadNative() {
   const tried = []
   for (const triple of platformTriples()) {
-    const local = join(__dirname, `imagor.${triple}.node`)
-    tried.push(local)
-    if (existsSync(local)) return require(local)
     try {
       return require(`imagor-${triple}`)
     } catch (e) {
-      if (e.code !== 'MODULE_NOT_FOUND') throw e
+      if (e.code !== 'MODULE_NOT_FOUND' || !String(e.message).includes(`imagor-${triple}`)) throw e
       tried.push(`imagor-${triple}`)
     }
+    const local = join(__dirname, `imagor.${triple}.node`)
+    tried.push(local)
+    if (existsSync(local)) return require(local)
   }
   throw new Error(
     `imagor: no native addon for ${process.platform}-${process.arch} (tried ${tried.join(', ')}). ` +
-      'Build it from the imagor-rs sources: `npm install && npm run build` in bindings/node ' +
-      '(needs cargo and libvips-dev).',
+      'Install the prebuilt imagor-linux-x64-gnu package next to it, or build the addon from the ' +
+      'imagor-rs sources: `npm install && npm run build` in bindings/node (needs cargo and libvips-dev).',
   )
 }
 
@@ -122,6 +125,7 @@ const ImagorUrlBuilder = require('./url-builder.js').create(native.generate)
 module.exports = {
   ...checked,
   versions: native.versions,
+  formats: native.formats,
   Imagor: native.Imagor,
   ImagorError,
   ImagorUrlBuilder,

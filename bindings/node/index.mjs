@@ -13,6 +13,7 @@ export const {
   processPixels,
   meta,
   versions,
+  formats,
   Imagor,
   ImagorError,
   ImagorUrlBuilder,

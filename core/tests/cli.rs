@@ -345,3 +345,15 @@ fn a_path_typo_warns_on_stderr_or_fails_with_strict_filters() {
     ]);
     assert_eq!((o.status.code(), stderr(&o)), (Some(0), String::new()));
 }
+
+#[test]
+fn formats_prints_what_this_build_loads_and_saves() {
+    let o = imagor(["formats"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let got: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("formats JSON");
+    let want = imagor::formats().expect("formats");
+    assert_eq!(got, serde_json::to_value(&want).expect("to JSON"));
+    assert!(got["load"]
+        .as_array()
+        .is_some_and(|l| l.contains(&"jpeg".into())));
+}

@@ -99,6 +99,36 @@ pub fn versions() -> Versions {
     }
 }
 
+/// What this build loads and saves (imagor's format names), with the
+/// libvips it runs on. The prebuilt `imagor-linux-x64-gnu` package's libvips
+/// (npm's `@img/sharp-libvips-linux-x64`) has no JPEG XL, JPEG 2000, PDF or
+/// HEIC; a build against a system libvips that has them does.
+#[napi(object)]
+pub struct Formats {
+    /// Formats accepted as input (`jpeg`, `png`, `gif`, `webp`, `avif`, ...).
+    pub load: Vec<String>,
+    /// Formats `format(...)` can write.
+    pub save: Vec<String>,
+    /// Version of the libvips library loaded at run time.
+    pub libvips: String,
+    /// `bundled` (the prebuilt package's libvips) or `system` (built against
+    /// the system libvips).
+    pub flavour: String,
+}
+
+/// What this build of imagor loads and saves.
+#[napi(catch_unwind)]
+pub fn formats(env: Env) -> napi::Result<Formats> {
+    let f = error::guard(&env, || Ok(imagor::formats()?))?;
+    let names = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect();
+    Ok(Formats {
+        load: names(f.load),
+        save: names(f.save),
+        libvips: f.libvips,
+        flavour: f.flavour.to_owned(),
+    })
+}
+
 /// Panic on purpose, to test that panics become errors (`sync`) and
 /// rejections (`async`) instead of aborting. Only in builds with the
 /// `test-hooks` feature.

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { imagor, pkgDir, testdata } from './helpers.mjs'
+import { imagor, repoRoot, testdata } from './helpers.mjs'
 
-const s3Sh = join(pkgDir, '..', '..', 'tests', 'services', 's3.sh')
+const s3Sh = join(repoRoot, 'tests', 'services', 's3.sh')
 let dir
 let env
 

@@ -8,12 +8,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 
-import { imagor, pkgDir } from './helpers.mjs'
+import { binDir, imagor, installed, pkgDir, testDir } from './helpers.mjs'
 
 const committed = readFileSync(join(pkgDir, 'index.d.ts'), 'utf8')
-const bin = (name) => join(pkgDir, 'node_modules', '.bin', name)
+const bin = (name) => join(binDir, name)
 
-test('index.d.ts is what napi generates from the Rust sources', async () => {
+test('index.d.ts is what napi generates from the Rust sources', async (t) => {
+  if (installed) {
+    // Needs cargo and the sources; `make test-node` runs it. The shipped
+    // index.d.ts is checked below against the installed package.
+    t.skip('package run: regenerating index.d.ts needs the Rust sources (make test-node runs it)')
+    return
+  }
   const typeDefs = mkdtempSync(join(tmpdir(), 'imagor-dts-'))
   try {
     // napi-derive writes each export's type definition while the addon
@@ -57,5 +63,5 @@ test('ImagorOptions declares exactly the options the core accepts', () => {
 })
 
 test('a TypeScript user of the package type-checks (tsc --strict)', () => {
-  execFileSync(bin('tsc'), ['-p', join(pkgDir, 'test', 'tsconfig.json')], { cwd: pkgDir, stdio: 'pipe' })
+  execFileSync(bin('tsc'), ['-p', join(testDir, 'tsconfig.json')], { cwd: testDir, stdio: 'pipe' })
 })

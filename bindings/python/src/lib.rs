@@ -26,6 +26,25 @@ fn libvips_version(py: Python<'_>) -> PyResult<(i32, i32, i32)> {
     error::entry(py, || Ok(py.detach(imagor::vips::version)))
 }
 
+/// What this build loads and saves: ``{"load": [...], "save": [...],
+/// "libvips": "8.18.7", "flavour": "bundled"|"system"}`` (imagor's format
+/// names). The prebuilt wheel's libvips has no JPEG XL, JPEG 2000, PDF or
+/// HEIC; a build against a system libvips that has them does.
+#[pyfunction]
+fn formats(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    error::entry(py, || {
+        let f = py
+            .detach(imagor::formats)
+            .map_err(|e| error::to_py(py, &e))?;
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("load", f.load)?;
+        d.set_item("save", f.save)?;
+        d.set_item("libvips", f.libvips)?;
+        d.set_item("flavour", f.flavour)?;
+        Ok(d)
+    })
+}
+
 /// The option names :class:`Imagor` and :func:`process` accept.
 #[pyfunction]
 fn option_names(py: Python<'_>) -> PyResult<Vec<&'static str>> {
@@ -68,6 +87,7 @@ fn imagor_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(processor::meta_async, m)?)?;
     m.add_function(wrap_pyfunction!(libvips_version, m)?)?;
     m.add_function(wrap_pyfunction!(option_names, m)?)?;
+    m.add_function(wrap_pyfunction!(formats, m)?)?;
     m.add_function(wrap_pyfunction!(_test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_test_error, m)?)?;
     m.add_function(wrap_pyfunction!(processor::_after_fork_in_child, m)?)?;

@@ -47,6 +47,8 @@ enum Command {
     Process(ProcessArgs),
     /// Print imagor's /meta JSON for an image file (after an optional path).
     Meta(MetaArgs),
+    /// Print the formats this build loads and saves, as JSON.
+    Formats,
 }
 
 /// Processing limits shared by `process` and `meta`.
@@ -157,7 +159,7 @@ struct VerifyArgs {
 /// The tool subcommands; anything else starts the server (Docker
 /// entrypoints pass only flags, as to imagor's binary).
 const SUBCOMMANDS: &[&str] = &[
-    "parse", "generate", "sign", "verify", "process", "meta", "help",
+    "parse", "generate", "sign", "verify", "process", "meta", "formats", "help",
 ];
 
 fn main() -> ExitCode {
@@ -194,6 +196,7 @@ fn run(command: Command) -> Result<()> {
         Command::Verify(args) => cmd_verify(args),
         Command::Process(args) => cmd_process(args),
         Command::Meta(args) => cmd_meta(args),
+        Command::Formats => cmd_formats(),
     }
 }
 
@@ -223,6 +226,12 @@ fn cmd_meta(args: MetaArgs) -> Result<()> {
     warn_typo(&imagor, "meta", &path);
     let meta = imagor.meta(&data, &path)?;
     let json = serde_json::to_string(&meta).map_err(|e| Error::Internal(e.to_string()))?;
+    print_line(&json)
+}
+
+fn cmd_formats() -> Result<()> {
+    let formats = imagor::formats()?;
+    let json = serde_json::to_string(&formats).map_err(|e| Error::Internal(e.to_string()))?;
     print_line(&json)
 }
 

@@ -13,13 +13,14 @@
 use crate::budget::{Budget, Cost};
 use crate::error::{Error, Result};
 use crate::format::{ImageFormat, Sniffed};
+use crate::formats::can_load;
 use crate::options::Options;
 use crate::probe;
 use crate::vips::{Arg, BandFormat, Blob, Call, Image, Interesting, Interpretation, Size};
 
 /// The buffer loader of each format libvips decodes for us (BMP is decoded
 /// by the `image` crate, SVG by resvg).
-pub(super) fn loader_of(format: ImageFormat) -> Option<&'static str> {
+pub(crate) fn loader_of(format: ImageFormat) -> Option<&'static str> {
     Some(match format {
         ImageFormat::Jpeg => "jpegload_buffer",
         ImageFormat::Png => "pngload_buffer",
@@ -48,8 +49,16 @@ pub(super) fn choose_loader(opts: &Options, blob: &Blob, sniffed: &Sniffed) -> R
                 .to_owned(),
         ));
     }
-    let loader = match sniffed.format.and_then(loader_of) {
-        Some(loader) => loader.to_owned(),
+    let loader = match sniffed.format.and_then(|f| loader_of(f).map(|l| (f, l))) {
+        Some((format, loader)) if !crate::vips::has_operation(loader) => {
+            return Err(crate::formats::unsupported(format, "load"));
+        }
+        Some((ImageFormat::Heif, _))
+            if is_hevc(blob.as_slice()) && !can_load(ImageFormat::Heif) =>
+        {
+            return Err(crate::formats::unsupported(ImageFormat::Heif, "load"));
+        }
+        Some((_, loader)) => loader.to_owned(),
         None if opts.block_untrusted_loaders => return Err(Error::unsupported()),
         None => Image::find_loader(blob.as_slice()).ok_or_else(Error::unsupported)?,
     };
@@ -61,6 +70,14 @@ pub(super) fn choose_loader(opts: &Options, blob: &Blob, sniffed: &Sniffed) -> R
         )));
     }
     Ok(loader)
+}
+
+/// Does a HEIF file hold HEVC-coded items (an `hvc1` item type or
+/// decoder configuration near the start)? Its header would load without
+/// an HEVC decoder, its pixels not.
+fn is_hevc(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(4096)];
+    head.windows(4).any(|w| w == b"hvc1" || w == b"hvcC")
 }
 
 /// Loader options (imagor's `vips.LoadOptions`), each passed only to
@@ -199,6 +216,11 @@ pub(super) fn call_loader(
 /// the status and code and say which decoder gave up.
 pub(super) fn load_error(e: Error, format: Option<ImageFormat>) -> Error {
     match (e, format) {
+        (Error::Processing(_), Some(f @ (ImageFormat::Heif | ImageFormat::Avif)))
+            if !crate::formats::can_load(f) =>
+        {
+            crate::formats::unsupported(f, "load")
+        }
         (Error::Processing(_), Some(f)) => Error::UnsupportedFormat(format!(
             "unsupported format: the {} image could not be decoded (corrupt or truncated)",
             f.name()

@@ -196,17 +196,10 @@ fn save(
             c
         }
     }
-    let op = match format {
-        F::Png => "pngsave_buffer",
-        F::Webp => "webpsave_buffer",
-        F::Jxl => "jxlsave_buffer",
-        F::Tiff => "tiffsave_buffer",
-        F::Gif => "gifsave_buffer",
-        F::Avif | F::Heif => "heifsave_buffer",
-        F::Jp2 => "jp2ksave_buffer",
-        _ => "jpegsave_buffer",
-    };
-    let mut c = Call::new(op).arg("in", Arg::Image(img));
+    if !crate::formats::can_save(format) {
+        return Err(crate::formats::unsupported(format, "save"));
+    }
+    let mut c = Call::new(saver_of(format)).arg("in", Arg::Image(img));
     match format {
         F::Png => {
             c = q(c, quality);
@@ -259,4 +252,19 @@ fn save(
     }
     let blob = c.run()?.blob("buffer")?;
     Ok(blob.as_slice().to_vec())
+}
+
+/// The libvips buffer saver of `format` (load-only formats save as JPEG).
+pub(crate) fn saver_of(format: ImageFormat) -> &'static str {
+    use ImageFormat as F;
+    match format {
+        F::Png => "pngsave_buffer",
+        F::Webp => "webpsave_buffer",
+        F::Jxl => "jxlsave_buffer",
+        F::Tiff => "tiffsave_buffer",
+        F::Gif => "gifsave_buffer",
+        F::Avif | F::Heif => "heifsave_buffer",
+        F::Jp2 => "jp2ksave_buffer",
+        _ => "jpegsave_buffer",
+    }
 }

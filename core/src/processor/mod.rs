@@ -27,6 +27,8 @@ pub use meta::{AvgColor, Meta, MetaRegion};
 pub(crate) use pixels::run_to_pixels;
 pub use pixels::Pixels;
 
+pub(crate) use decode::loader_of as loader_name;
+pub(crate) use export::saver_of as saver_name;
 pub(crate) use load::Source;
 
 mod load_fn {

@@ -2,6 +2,9 @@
 //! call. Only what the generic operation API needs, plus image metadata.
 //!
 //! Everything here is `unsafe` to call; the safe wrappers live next door.
+//! Which library provides these symbols is `build.rs`'s choice (the system
+//! libvips through pkg-config, or a prebuilt one from `IMAGOR_VIPS_LIB_DIR`),
+//! so no `#[link]` attribute names a library here.
 #![allow(non_camel_case_types, missing_docs, dead_code)]
 
 use std::os::raw::{c_char, c_double, c_int, c_uint, c_void};
@@ -111,7 +114,6 @@ pub type SListMap2Fn =
 
 pub type VipsCallbackFn = Option<unsafe extern "C" fn(*mut c_void, *mut c_void) -> c_int>;
 
-#[link(name = "vips")]
 extern "C" {
     pub fn vips_init(argv0: *const c_char) -> c_int;
     pub fn vips_version(flag: c_int) -> c_int;
@@ -239,7 +241,6 @@ extern "C" {
     pub fn vips_image_remove(image: *mut VipsImage, name: *const c_char) -> gboolean;
 }
 
-#[link(name = "gobject-2.0")]
 extern "C" {
     pub fn g_object_ref(object: *mut c_void) -> *mut c_void;
     pub fn g_object_unref(object: *mut c_void);
@@ -295,7 +296,6 @@ pub const G_LOG_LEVEL_MESSAGE: c_int = 1 << 5;
 pub const G_LOG_LEVEL_INFO: c_int = 1 << 6;
 pub const G_LOG_LEVEL_DEBUG: c_int = 1 << 7;
 
-#[link(name = "glib-2.0")]
 extern "C" {
     pub fn g_log_set_handler(
         domain: *const c_char,

@@ -34,6 +34,7 @@ __all__ = [
     "UnsupportedFormatError",
     "Url",
     "__version__",
+    "formats",
     "generate",
     "libvips_version",
     "meta",
@@ -327,6 +328,18 @@ def process_pixels(pixels: Buffer, path: Optional[str] = "", *, width: Optional[
 def to_pixels(data: Buffer, path: Optional[str] = "", **options: Unpack[_Options]) -> Pixels: ...
 def libvips_version() -> Tuple[int, int, int]: ...
 def option_names() -> List[str]: ...
+
+class _Formats(TypedDict):
+    load: List[str]
+    save: List[str]
+    libvips: str
+    flavour: str
+
+def formats() -> _Formats:
+    """What this build loads and saves (imagor's format names), its libvips
+    version and flavour (``"bundled"`` in the prebuilt wheel, ``"system"``
+    when built against the system libvips)."""
+    ...
 
 @final
 class Output:

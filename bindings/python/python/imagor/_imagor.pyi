@@ -25,6 +25,7 @@ from . import (
     TooManyRequestsError as TooManyRequestsError,
     UnsupportedFormatError as UnsupportedFormatError,
     __version__ as __version__,
+    formats as formats,
     generate as generate,
     libvips_version as libvips_version,
     meta as meta,
@@ -44,7 +45,7 @@ __all__ = [
     "SourceNotAllowedError", "SignatureMismatchError", "TimeoutError", "ExpiredError",
     "UnsupportedFormatError", "MaxSizeExceededError", "MaxResolutionExceededError",
     "TooManyRequestsError", "LimitExceededError", "CancelledError", "DetectorError", "ProcessingError", "StatusError", "InternalError", "sign", "verify",
-    "parse", "generate", "process", "meta", "process_async", "meta_async", "ImagorWarning", "libvips_version", "option_names", "_test_panic",
+    "parse", "generate", "process", "meta", "process_async", "meta_async", "ImagorWarning", "libvips_version", "option_names", "formats", "_test_panic",
     "_test_error", "_after_fork_in_child", "Imagor", "Output", "Pixels", "Response", "process_pixels", "to_pixels",
 ]
 
