@@ -10,7 +10,9 @@
 //!
 //! Answers come from libvips itself, once per process: a loader or saver
 //! operation exists or not; HEIF and AVIF, which share libheif's operations,
-//! are probed by decoding a tiny embedded image and encoding a 16x16 one.
+//! are probed by decoding a tiny embedded image or encoding a 16x16 one, each
+//! only when `formats()` asks, an HEVC image is loaded or a HEIF/AVIF save
+//! has failed.
 
 use std::sync::OnceLock;
 
@@ -77,8 +79,8 @@ pub fn formats() -> Result<Formats> {
 pub fn can_load(format: ImageFormat) -> bool {
     match format {
         ImageFormat::Bmp | ImageFormat::Svg => true,
-        ImageFormat::Heif => heif_probe().hevc_load,
-        ImageFormat::Avif => heif_probe().av1_load,
+        ImageFormat::Heif => heif_probe(HeifCapability::HevcLoad),
+        ImageFormat::Avif => heif_probe(HeifCapability::Av1Load),
         other => crate::processor::loader_name(other).is_some_and(has_operation),
     }
 }
@@ -86,8 +88,8 @@ pub fn can_load(format: ImageFormat) -> bool {
 /// Can this build encode `format`? (Load-only formats save as JPEG.)
 pub fn can_save(format: ImageFormat) -> bool {
     match format {
-        ImageFormat::Heif => heif_probe().hevc_save,
-        ImageFormat::Avif => heif_probe().av1_save,
+        ImageFormat::Heif => heif_probe(HeifCapability::HevcSave),
+        ImageFormat::Avif => heif_probe(HeifCapability::Av1Save),
         other => has_operation(crate::processor::saver_name(other.save_format())),
     }
 }
@@ -116,39 +118,32 @@ pub fn unsupported(format: ImageFormat, verb: &str) -> Error {
     ))
 }
 
-/// What libheif can do in this libvips.
-struct HeifProbe {
-    hevc_load: bool,
-    hevc_save: bool,
-    av1_load: bool,
-    av1_save: bool,
+/// What libheif can do in this libvips: one probe per codec and
+/// direction, each run at most once per process and only when asked.
+#[derive(Clone, Copy)]
+enum HeifCapability {
+    HevcLoad,
+    HevcSave,
+    Av1Load,
+    Av1Save,
 }
 
 /// A 16x16 HEIC (HEVC) and AVIF (AV1) image, 744 and 549 bytes.
 const PROBE_HEIC: &[u8] = include_bytes!("probe.heic");
 const PROBE_AVIF: &[u8] = include_bytes!("probe.avif");
 
-fn heif_probe() -> &'static HeifProbe {
-    static PROBE: OnceLock<HeifProbe> = OnceLock::new();
-    PROBE.get_or_init(|| {
+fn heif_probe(capability: HeifCapability) -> bool {
+    static PROBES: [OnceLock<bool>; 4] = [const { OnceLock::new() }; 4];
+    *PROBES[capability as usize].get_or_init(|| {
         // On a thread of its own: no caller's deadline applies to the probe,
         // whose answer is kept for the life of the process.
-        let probe = || {
-            let has_load = has_operation("heifload_buffer");
-            let has_save = has_operation("heifsave_buffer");
-            HeifProbe {
-                hevc_load: has_load && decodes(PROBE_HEIC),
-                av1_load: has_load && decodes(PROBE_AVIF),
-                hevc_save: has_save && encodes("hevc"),
-                av1_save: has_save && encodes("av1"),
-            }
+        let probe = move || match capability {
+            HeifCapability::HevcLoad => has_operation("heifload_buffer") && decodes(PROBE_HEIC),
+            HeifCapability::Av1Load => has_operation("heifload_buffer") && decodes(PROBE_AVIF),
+            HeifCapability::HevcSave => has_operation("heifsave_buffer") && encodes("hevc"),
+            HeifCapability::Av1Save => has_operation("heifsave_buffer") && encodes("av1"),
         };
-        std::thread::spawn(probe).join().unwrap_or(HeifProbe {
-            hevc_load: false,
-            hevc_save: false,
-            av1_load: false,
-            av1_save: false,
-        })
+        std::thread::spawn(probe).join().unwrap_or(false)
     })
 }
 

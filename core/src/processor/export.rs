@@ -196,7 +196,7 @@ fn save(
             c
         }
     }
-    if !crate::formats::can_save(format) {
+    if !crate::vips::has_operation(saver_of(format)) {
         return Err(crate::formats::unsupported(format, "save"));
     }
     let mut c = Call::new(saver_of(format)).arg("in", Arg::Image(img));
@@ -250,7 +250,18 @@ fn save(
             .arg_if_supported("keep", Arg::Int(0))
             .arg_if_supported("strip", Arg::Bool(true));
     }
-    let blob = c.run()?.blob("buffer")?;
+    // libheif's saver exists whatever encoders it has: only when a save
+    // fails is the (once per process) encoder probe consulted, so the
+    // working path never pays for it.
+    let blob = c
+        .run()
+        .and_then(|out| out.blob("buffer"))
+        .map_err(|e| match format {
+            F::Avif | F::Heif if !crate::formats::can_save(format) => {
+                crate::formats::unsupported(format, "save")
+            }
+            _ => e,
+        })?;
     Ok(blob.as_slice().to_vec())
 }
 
