@@ -62,6 +62,22 @@ pub(super) fn choose_loader(opts: &Options, blob: &Blob, sniffed: &Sniffed) -> R
         None if opts.block_untrusted_loaders => return Err(Error::unsupported()),
         None => Image::find_loader(blob.as_slice()).ok_or_else(Error::unsupported)?,
     };
+    if let Some(format) = sniffed.format.filter(|f| {
+        fail_on_nick(&opts.fail_on).is_some()
+            && super::truncation::is_truncated(*f, blob.as_slice())
+    }) {
+        return Err(Error::UnsupportedFormat(format!(
+            "unsupported format: the {} image could not be decoded (corrupt or truncated; \
+             fail_on={}): it ends before its last {}",
+            format.name(),
+            opts.fail_on,
+            if format == ImageFormat::Webp {
+                "chunk"
+            } else {
+                "marker"
+            }
+        )));
+    }
     if opts.block_untrusted_loaders && crate::vips::is_untrusted(&loader) {
         let name = sniffed.format.map_or("this", ImageFormat::name);
         return Err(Error::UnsupportedFormat(format!(
