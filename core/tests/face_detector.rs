@@ -1,7 +1,8 @@
 //! The built-in face detector (feature `face`, option `face_detector`) on
 //! photos with faces that ship in `testdata/` (`faces-solvay.png`, a crop
-//! of rustface's own test image, and `faces-astronaut.jpg`, NASA's public
-//! domain portrait of Eileen Collins; see `testdata/README.md`): every
+//! of rustface's own test image, `faces-astronaut.jpg`, NASA's public
+//! domain portrait of Eileen Collins, and `faces-hopper.jpg`, the US Navy's
+//! public domain portrait of Grace Hopper; see `testdata/README.md`): every
 //! hand-labelled face is found (IoU >= 0.5), and `smart` crop keeps every
 //! face inside the crop.
 
@@ -41,11 +42,15 @@ fn iou(a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)) -> f64 {
 const ASTRONAUT: (f64, f64, f64, f64) = (181.0, 87.0, 271.0, 176.0);
 
 fn astronaut() -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/../testdata/faces-astronaut.jpg",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    testdata("faces-astronaut.jpg")
+}
+
+/// The hand-labelled face of `faces-hopper.jpg` (512x600), eyebrows to chin
+/// and cheek to cheek (inside the glasses' frame), read off a 2x zoom.
+const HOPPER: (f64, f64, f64, f64) = (165.0, 175.0, 360.0, 327.0);
+
+fn testdata(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 fn faced() -> Imagor {
@@ -117,6 +122,26 @@ fn the_astronaut_is_found_and_smart_crop_keeps_her_face() {
         .process(&astronaut(), "400x100/smart/filters:format(png)")
         .unwrap();
     assert_ne!(attention.data, faced_out.data, "the faces steered the crop");
+}
+
+#[test]
+fn grace_hopper_is_found_and_a_smart_band_keeps_her_face() {
+    let photo = testdata("faces-hopper.jpg");
+    let m = faced().meta(&photo, "smart").unwrap();
+    assert_eq!(m.detected_regions.len(), 1, "{m:?}");
+    let r = &m.detected_regions[0];
+    let found = (r.left as f64, r.top as f64, r.right as f64, r.bottom as f64);
+    assert!(iou(HOPPER, found) >= 0.5, "{found:?} vs {HOPPER:?}");
+    // A 512x240 band of the 512x600 portrait: the whole face, found again
+    // in the output, is inside it.
+    let out = faced()
+        .process(&photo, "512x240/smart/filters:format(png)")
+        .unwrap();
+    let kept = faced().meta(&out.data, "smart").unwrap();
+    assert_eq!((kept.width, kept.height), (512, 240));
+    assert_eq!(kept.detected_regions.len(), 1, "{kept:?}");
+    let f = &kept.detected_regions[0];
+    assert!(f.top > 0 && f.bottom < 240, "face cut by the crop: {f:?}");
 }
 
 #[test]
