@@ -6,10 +6,21 @@ cd "$(dirname "$0")/.."
 venv=target/bench-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check pyvips
-cargo build --release -p imagor --features server --bin imagor --example bench_process --example bench_http
+cargo build --release -p imagor --features server,face --bin imagor --example bench_process \
+  --example bench_http --example face_bench
 "$venv/bin/python" core/benches/make_corpus.py target/bench-corpus
 cargo bench -p imagor --bench path_sign -- --warm-up-time 1 --measurement-time 3
-"$venv/bin/python" core/benches/compare.py --corpus target/bench-corpus --python "$venv/bin/python" "$@"
+# The same driver linked to the libvips 8.18 the packages bundle (its own
+# target dir: the flavour is fixed when the core is compiled), and sharp
+# (bindings/node's dev dependency) on its own copy of that libvips.
+libdir="$(packaging/fetch-libvips.sh)"
+IMAGOR_VIPS_LIB_DIR="$libdir" CARGO_TARGET_DIR=target/bench-bundled \
+  cargo build --release -p imagor --example bench_process
+(cd bindings/node && { [ -d node_modules/sharp ] || npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; })
+"$venv/bin/python" core/benches/compare.py --corpus target/bench-corpus --python "$venv/bin/python" \
+  --bundled "$PWD/target/bench-bundled/release/examples/bench_process:$libdir" --sharp "$@"
+# The face detector's added CPU per request on a 12 MP photo (#16).
+mkdir -p target/bench && target/release/examples/face_bench | tee target/bench/face.txt
 # The HTTP server against the same work as a library call and against
 # thumbor (pip, its own venv: thumbor pins its own Pillow).
 thumbor=target/thumbor-venv

@@ -32,19 +32,7 @@ version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)"
 
 # --- the prebuilt libvips, from npm ---------------------------------------
 lv="$work/sharp-libvips-$SHARP_LIBVIPS_VERSION"
-libdir="$lv/package/lib"
-if [ ! -f "$libdir/$LIBVIPS_SONAME" ]; then
-  log "fetching @img/sharp-libvips-linux-x64@$SHARP_LIBVIPS_VERSION"
-  rm -rf "$lv" && mkdir -p "$lv"
-  (cd "$lv" && npm pack --silent --json "@img/sharp-libvips-linux-x64@$SHARP_LIBVIPS_VERSION" >pack.json)
-  got="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["integrity"])' "$lv/pack.json")"
-  [ "$got" = "$SHARP_LIBVIPS_INTEGRITY" ] || {
-    log "integrity mismatch for the libvips tarball: $got"
-    exit 1
-  }
-  tar -xzf "$lv"/img-sharp-libvips-linux-x64-*.tgz -C "$lv"
-  [ -f "$libdir/$LIBVIPS_SONAME" ] || { log "$LIBVIPS_SONAME not in the tarball"; exit 1; }
-fi
+libdir="$(packaging/fetch-libvips.sh)"
 
 # --- build tools -----------------------------------------------------------
 if [ ! -x "$venv/bin/cargo-zigbuild" ]; then

@@ -2,10 +2,12 @@
 alternating rounds of the same run, and report ratios.
 
 Each side is a separate process (so peak RSS is its own) that prints one
-JSON line: ops, wall_s, ops_per_s, cpu_ms_per_op. Peers are pyvips on the
-same libvips (the floor for our approach) and, when their bindings are
-built, imagor-rs from Python / Node and sharp. The table goes to stdout
-and to target/bench/process.md.
+JSON line: ops, wall_s, ops_per_s, cpu_ms_per_op, bytes_per_op. Peers are
+pyvips on the same libvips (the floor for our approach), our driver built
+against the bundled libvips 8.18 of the packages (`--bundled DRIVER:LIBDIR`,
+"imagor-rs 8.18"), sharp on its own libvips 8.18 (`--sharp`), and, when
+their bindings are built, imagor-rs from Python / Node. The table goes to
+stdout and to target/bench/process.md.
 """
 import argparse
 import json
@@ -19,8 +21,13 @@ FORMATS = ["jpeg", "png", "webp", "avif", "chain"]
 
 
 def run(cmd):
-    """Run one side; returns its JSON result plus peak RSS (KiB) from wait4."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    """Run one side; returns its JSON result plus peak RSS (KiB) from wait4.
+    A side given as (env, argv) runs with those variables added."""
+    env = None
+    if isinstance(cmd, tuple):
+        extra, cmd = cmd
+        env = {**os.environ, **extra}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     out, err = proc.stdout.read(), proc.stderr.read()
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -32,7 +39,7 @@ def run(cmd):
     return result
 
 
-def sides(fmt, threads, seconds, corpus, python):
+def sides(fmt, threads, seconds, corpus, python, bundled=None, sharp=False):
     common = ["--threads", str(threads), "--seconds", str(seconds)]
     if fmt == "chain":
         # Heavy chain on the JPEG corpus: watermark + text + blur + round_corner + webp.
@@ -50,6 +57,13 @@ def sides(fmt, threads, seconds, corpus, python):
                         "--corpus", d, "--path", path] + common
     yield "pyvips", [python, os.path.join(ROOT, "core/benches/pyvips_peer.py"),
                      "--corpus", d, "--format", fmt] + common
+    if bundled:
+        driver, libdir = bundled.split(":", 1)
+        yield "imagor-rs 8.18", ({"LD_LIBRARY_PATH": libdir},
+                                 [driver, "--corpus", d, "--path", path] + common)
+    if sharp:
+        yield "sharp", ["node", os.path.join(ROOT, "bindings/node/bench/sharp_peer.mjs"),
+                        "--corpus", d, "--format", fmt] + common
     for extra in os.environ.get("IMAGOR_BENCH_PEERS", "").split(","):
         if extra == "python":
             yield "imagor (Python)", [python, os.path.join(ROOT, "bindings/python/bench/process_peer.py"),
@@ -69,31 +83,43 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--bundled", help="DRIVER:LIBDIR, bench_process linked to the bundled libvips")
+    ap.add_argument("--sharp", action="store_true", help="add sharp (bindings/node's dev dependency)")
     a = ap.parse_args()
     rows = []
     for fmt in a.formats.split(","):
         for threads in map(int, a.threads.split(",")):
             results = {}
             for _ in range(a.rounds):
-                for name, cmd in sides(fmt, threads, a.seconds, a.corpus, a.python):
+                for name, cmd in sides(fmt, threads, a.seconds, a.corpus, a.python, a.bundled, a.sharp):
                     results.setdefault(name, []).append(run(cmd))
             base = results["pyvips"]
             b_ops = statistics.median(r["ops_per_s"] for r in base)
             b_cpu = statistics.median(r["cpu_ms_per_op"] for r in base)
             b_rss = max(r["peak_rss_kib"] for r in base)
+            # CPU relative to sharp: below 1.0 is cheaper than sharp.
+            s_cpu = (statistics.median(r["cpu_ms_per_op"] for r in results["sharp"])
+                     if "sharp" in results else None)
             for name, rs in results.items():
                 ops = statistics.median(r["ops_per_s"] for r in rs)
                 cpu = statistics.median(r["cpu_ms_per_op"] for r in rs)
                 rss = max(r["peak_rss_kib"] for r in rs)
-                rows.append((fmt, threads, name, ops, cpu, rss, ops / b_ops, cpu / b_cpu, rss / b_rss))
+                out = statistics.median(r.get("bytes_per_op", 0) for r in rs)
+                vs_sharp = cpu / s_cpu if s_cpu else None
+                rows.append((fmt, threads, name, ops, cpu, rss, out, ops / b_ops, cpu / b_cpu,
+                             rss / b_rss, vs_sharp))
+                sharp_note = f", {vs_sharp:5.3f}x sharp's cpu" if vs_sharp else ""
                 print(f"{fmt:5} x{threads} {name:16} {ops:8.2f} ops/s {cpu:8.2f} cpu-ms/op "
-                      f"{rss / 1024:7.1f} MiB  ratio vs pyvips: {ops / b_ops:5.3f}x throughput, "
-                      f"{cpu / b_cpu:5.3f}x cpu, {rss / b_rss:5.3f}x rss", flush=True)
-    lines = ["| format | threads | implementation | ops/s | CPU ms/op | peak RSS MiB | throughput vs pyvips | CPU vs pyvips | RSS vs pyvips |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for fmt, t, name, ops, cpu, rss, r_ops, r_cpu, r_rss in rows:
+                      f"{rss / 1024:7.1f} MiB {out / 1024:7.1f} KiB/op  ratio vs pyvips: "
+                      f"{ops / b_ops:5.3f}x throughput, {cpu / b_cpu:5.3f}x cpu, "
+                      f"{rss / b_rss:5.3f}x rss{sharp_note}", flush=True)
+    lines = ["| format | threads | implementation | ops/s | CPU ms/op | peak RSS MiB | output KiB/op | "
+             "throughput vs pyvips | CPU vs pyvips | RSS vs pyvips | CPU vs sharp |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for fmt, t, name, ops, cpu, rss, out, r_ops, r_cpu, r_rss, r_sharp in rows:
         lines.append(f"| {fmt} | {t} | {name} | {ops:.2f} | {cpu:.1f} | {rss / 1024:.0f} | "
-                     f"{r_ops:.3f}x | {r_cpu:.3f}x | {r_rss:.3f}x |")
+                     f"{out / 1024:.1f} | {r_ops:.3f}x | {r_cpu:.3f}x | {r_rss:.3f}x | "
+                     f"{f'{r_sharp:.3f}x' if r_sharp else '-'} |")
     os.makedirs(os.path.join(ROOT, "target/bench"), exist_ok=True)
     with open(os.path.join(ROOT, "target/bench/process.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

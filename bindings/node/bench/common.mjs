@@ -32,7 +32,12 @@ function cpuSeconds() {
 
 /** Keep `threads` calls of `once(file)` in flight for `seconds`; print the result line. */
 export async function drive(name, files, once, { threads, seconds }) {
-  for (const f of files) await once(f) // warm-up: codec init is not measured
+  // Warm-up (codec init is not measured), and the mean output size.
+  let outBytes = 0
+  for (const f of files) {
+    const out = await once(f)
+    outBytes += Buffer.isBuffer(out) ? out.length : 0
+  }
   let ops = 0
   let stop = false
   const cpu0 = cpuSeconds()
@@ -56,5 +61,6 @@ export async function drive(name, files, once, { threads, seconds }) {
     ops_per_s: Number((n / wall).toFixed(3)),
     cpu_ms_per_op: Number(((cpu * 1000) / n).toFixed(3)),
     peak_rss_kib: process.resourceUsage().maxRSS,
+    bytes_per_op: Math.round(outBytes / Math.max(files.length, 1)),
   }))
 }
