@@ -1,12 +1,11 @@
 """Raw pixels in and out: process_pixels and to_pixels with numpy arrays
 through the buffer protocol, and Pixels viewed by numpy without a copy."""
 
+import numpy as np
 import pytest
 
 import imagor
 from conftest import TESTDATA
-
-np = pytest.importorskip("numpy")
 
 GOPHER = (TESTDATA / "gopher.png").read_bytes()
 
