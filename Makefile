@@ -74,7 +74,7 @@ test-packages: deps
 	./packaging/test.sh
 
 ## Every test, all languages.
-test: lint test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke
+test: lint test-rust test-c test-python test-node test-hostile test-readme test-packages fuzz-smoke
 
 ## Benchmarks with ratios against peers run side by side (pyvips, sharp).
 bench: deps
