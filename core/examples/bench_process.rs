@@ -73,18 +73,21 @@ fn main() {
         }
     };
     let call = Arc::new(call);
-    // Warm-up pass: first-use costs (codec init, font cache) are not measured.
+    // Warm-up pass: first-use costs (codec init, font cache) are not
+    // measured; it gives the mean output size over the corpus, as the
+    // peers' drivers report it (independent of which files the timed loop
+    // happened to reach).
+    let mut out_bytes = 0u64;
     for f in files.iter() {
-        call(&imagor, f).expect("warm-up process");
+        out_bytes += call(&imagor, f).expect("warm-up process").data.len() as u64;
     }
+    let bytes_per_file = out_bytes as f64 / files.len().max(1) as f64;
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
-    let bytes = Arc::new(AtomicU64::new(0));
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let bytes = bytes.clone();
             let (files, imagor, stop, ops, call) = (
                 files.clone(),
                 imagor.clone(),
@@ -99,7 +102,6 @@ fn main() {
                     let start = Instant::now();
                     let out = call(&imagor, &files[i % files.len()]).expect("process");
                     latencies.push(start.elapsed().as_secs_f64());
-                    bytes.fetch_add(out.data.len() as u64, Ordering::Relaxed);
                     std::hint::black_box(out);
                     ops.fetch_add(1, Ordering::Relaxed);
                     i += 1;
@@ -124,6 +126,6 @@ fn main() {
         n as f64 / wall,
         cpu * 1000.0 / n as f64,
         p50 * 1000.0,
-        bytes.load(Ordering::Relaxed) as f64 / n as f64
+        bytes_per_file
     );
 }
