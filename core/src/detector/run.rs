@@ -45,6 +45,21 @@ fn probe(img: &Image, size: i32) -> Result<(u32, u32, u32, Vec<u8>)> {
     } else {
         img.clone()
     };
+    // A box shrink by the whole factor first: thumbnail_image on a large
+    // decoded image costs ~20x a box shrink (0.65 vs 0.03 s CPU for 12 MP),
+    // and a probe needs no finer filter. thumbnail_image then brings the
+    // small result to at most `size`.
+    let factor = (first.width().max(first.page_height()) / size).max(1);
+    let first = if factor > 1 {
+        crate::vips::Call::new("shrink")
+            .arg("in", crate::vips::Arg::Image(&first))
+            .arg("hshrink", crate::vips::Arg::Double(factor as f64))
+            .arg("vshrink", crate::vips::Arg::Double(factor as f64))
+            .run()?
+            .out()?
+    } else {
+        first
+    };
     let shrunk = crate::vips::Call::new("thumbnail_image")
         .arg("in", crate::vips::Arg::Image(&first))
         .arg("width", crate::vips::Arg::Int(size.into()))
