@@ -14,6 +14,8 @@
 //! Every reader stops at the first inconsistency and returns what it has
 //! (or `None`): the decoder will then fail on its own.
 
+use crate::format::find;
+
 /// What a JPEG's headers say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct JpegFacts {
@@ -350,10 +352,6 @@ pub(crate) fn jp2(data: &[u8]) -> Option<Jp2Facts> {
         tile_height: yt,
         components: comps,
     })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! here first, so a cut JPEG, PNG or WebP fails every time, whatever the
 //! thread count. Formats without such an end marker are left to libvips.
 
-use crate::format::ImageFormat;
+use crate::format::{find, ImageFormat};
 
 /// Does `data`, sniffed as `format`, stop before its container's end?
 /// `false` when the format has no reliable end marker or the check cannot
@@ -48,10 +48,6 @@ fn webp_truncated(data: &[u8]) -> bool {
     };
     let riff = u32::from_le_bytes([size[0], size[1], size[2], size[3]]) as u64;
     (data.len() as u64) < riff + 8
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
