@@ -371,3 +371,48 @@ fn pixels_out_keep_the_call_budget_and_refuse_meta() {
         .unwrap_err();
     assert_eq!(e.status(), 400, "{e}");
 }
+
+/// PNG output: adaptive row filtering (and zlib level 3 on the system
+/// libvips) unless `compression()` says otherwise; lossless either way.
+#[test]
+fn png_output_is_filtered_and_lossless() {
+    use imagor::vips::{Arg, Blob, Call, Image};
+    let decode = |data: &[u8]| -> Image {
+        let blob = Blob::copy_from(data);
+        Call::new("pngload_buffer")
+            .arg("buffer", Arg::Blob(&blob))
+            .run()
+            .unwrap()
+            .out()
+            .unwrap()
+    };
+    let photo = testdata("demo1.jpg");
+    let ours = imagor::process(&photo, "512x0/filters:format(png)")
+        .unwrap()
+        .data;
+    let level6 = imagor::process(&photo, "512x0/filters:format(png):compression(6)")
+        .unwrap()
+        .data;
+    let pixels = decode(&ours);
+    assert_eq!(
+        pixels.write_to_memory().unwrap(),
+        decode(&level6).write_to_memory().unwrap()
+    );
+    // libvips' default (imagor's output): no row filter, level 6.
+    let unfiltered = Call::new("pngsave_buffer")
+        .arg("in", Arg::Image(&pixels))
+        .run()
+        .unwrap()
+        .blob("buffer")
+        .unwrap();
+    let unfiltered = unfiltered.as_slice().len() as f64;
+    assert!(
+        (ours.len() as f64) < 0.8 * unfiltered,
+        "{} vs {unfiltered}",
+        ours.len()
+    );
+    if imagor::formats::FLAVOUR == "system" {
+        // Level 3 by default there; an explicit compression() is honoured.
+        assert_ne!(ours, level6);
+    }
+}
