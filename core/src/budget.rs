@@ -52,11 +52,9 @@ impl Budget {
         let process = (!opts.process_timeout.is_zero()).then_some(opts.process_timeout);
         let request = scope
             .deadline
-            .map(|(at, limit)| (at.saturating_duration_since(Instant::now()), limit));
+            .map(|(at, _)| (at.saturating_duration_since(Instant::now()), at));
         let deadline = match (process, request) {
-            (Some(p), Some((left, _))) if p <= left => {
-                Some(Deadline::with_stop(p, "process_timeout", scope.stop))
-            }
+            (Some(p), Some((left, at))) if p <= left => Some(Deadline::capped(p, scope.stop, at)),
             (_, Some((left, _))) => Some(Deadline::with_stop(left, "request_timeout", scope.stop)),
             (Some(p), None) => Some(Deadline::with_stop(p, "process_timeout", scope.stop)),
             (None, None) => match scope.stop {
@@ -97,6 +95,14 @@ impl Budget {
         match &self.0.deadline {
             Some(d) if d.expired() => Err(d.error()),
             _ => Ok(()),
+        }
+    }
+
+    /// Processing waited `d` for source bytes still arriving (not counted
+    /// against `process_timeout`).
+    pub(crate) fn add_waiting(&self, d: std::time::Duration) {
+        if let Some(deadline) = &self.0.deadline {
+            deadline.add_waiting(d);
         }
     }
 

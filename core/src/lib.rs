@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub(crate) mod arriving;
 pub mod blob;
 mod budget;
 mod call;

@@ -9,6 +9,7 @@ use std::sync::{Mutex, OnceLock};
 
 use super::blob::Blob;
 use super::image::Image;
+use super::source::CustomSource;
 use super::{cstring, error_from_vips, sys};
 use crate::error::{Error, Result};
 
@@ -36,6 +37,8 @@ pub enum Arg<'a> {
     Ints(&'a [i32]),
     /// A `VipsBlob`.
     Blob(&'a Blob),
+    /// A `VipsSource`.
+    Source(&'a CustomSource),
 }
 
 /// A pending call of one libvips operation.
@@ -404,6 +407,9 @@ fn set_gvalue(gvalue: &mut sys::GValue, ty: sys::GType, arg: &Arg<'_>) -> Result
             }
             (_, Arg::Image(img)) if ty == image_t => {
                 sys::g_value_set_object(gvalue, img.as_ptr().cast());
+            }
+            (sys::G_TYPE_OBJECT, Arg::Source(source)) => {
+                sys::g_value_set_object(gvalue, source.as_ptr());
             }
             (_, Arg::Blob(blob)) if ty == blob_t => {
                 sys::g_value_set_boxed(gvalue, blob.as_ptr().cast());

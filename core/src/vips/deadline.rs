@@ -14,7 +14,7 @@
 
 use std::cell::RefCell;
 use std::os::raw::c_void;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,11 @@ pub(crate) struct Deadline {
     fired: AtomicBool,
     /// The caller may also stop the call before the deadline.
     stop: Stop,
+    /// Time spent waiting for source bytes still arriving, which a
+    /// `process_timeout` does not count ([`Deadline::add_waiting`]).
+    waited_ns: AtomicU64,
+    /// The request's deadline, which the waiting never moves.
+    cap: Option<Instant>,
 }
 
 thread_local! {
@@ -62,7 +67,39 @@ impl Deadline {
             option,
             fired: AtomicBool::new(false),
             stop,
+            waited_ns: AtomicU64::new(0),
+            cap: None,
         })
+    }
+
+    /// [`Deadline::with_stop`] for a `process_timeout` inside a request
+    /// that must be answered by `cap`.
+    pub(crate) fn capped(limit: Duration, stop: Stop, cap: Instant) -> Arc<Deadline> {
+        let mut d = Deadline::with_stop(limit, "process_timeout", stop);
+        if let Some(d) = Arc::get_mut(&mut d) {
+            d.cap = Some(cap);
+        }
+        d
+    }
+
+    /// Processing waited `d` for source bytes still arriving: a
+    /// `process_timeout` moves out by as much (never past the request's
+    /// deadline); a request deadline counts everything.
+    pub(crate) fn add_waiting(&self, d: Duration) {
+        if self.option == "process_timeout" {
+            let ns = d.as_nanos().min(u64::MAX as u128) as u64;
+            self.waited_ns.fetch_add(ns, Ordering::Relaxed);
+        }
+    }
+
+    /// When the deadline passes, waiting included.
+    fn passes_at(&self) -> Instant {
+        let waited = Duration::from_nanos(self.waited_ns.load(Ordering::Relaxed));
+        let at = self.at.checked_add(waited).unwrap_or(self.at);
+        match self.cap {
+            Some(cap) if cap < at => cap,
+            _ => at,
+        }
     }
 
     /// Watch every image made on this thread until the guard is dropped.
@@ -74,12 +111,14 @@ impl Deadline {
     /// Has the deadline passed (or fired inside libvips), or is the caller
     /// gone?
     pub(crate) fn expired(&self) -> bool {
-        self.fired.load(Ordering::Relaxed) || self.stop.stopped() || Instant::now() >= self.at
+        self.fired.load(Ordering::Relaxed)
+            || self.stop.stopped()
+            || Instant::now() >= self.passes_at()
     }
 
     /// Time left before the deadline.
     pub(crate) fn remaining(&self) -> Duration {
-        self.at.saturating_duration_since(Instant::now())
+        self.passes_at().saturating_duration_since(Instant::now())
     }
 
     /// The configured limit.

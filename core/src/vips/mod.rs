@@ -25,6 +25,7 @@ mod call;
 pub(crate) mod deadline;
 mod image;
 mod ops;
+mod source;
 mod sys;
 
 pub use blob::Blob;
@@ -34,6 +35,7 @@ pub use image::{BandFormat, Image, Interpretation};
 pub use ops::{
     Angle, BlendMode, Direction, Extend, Intent, Interesting, Size, TextOptions, TextWrap,
 };
+pub use source::CustomSource;
 
 use std::ffi::CString;
 use std::sync::OnceLock;

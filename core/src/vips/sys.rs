@@ -106,6 +106,14 @@ pub const G_TYPE_OBJECT: GType = 20 << 2;
 /// `GCallback`-shaped handler for the image `eval` signal.
 pub type EvalHandler =
     unsafe extern "C" fn(image: *mut VipsImage, progress: *mut c_void, data: *mut c_void);
+/// Handler for a `VipsSourceCustom`'s `read` signal: fill `buffer` with
+/// up to `length` bytes; the count, 0 at the end, -1 on error.
+pub type SourceReadHandler = unsafe extern "C" fn(
+    source: *mut c_void,
+    buffer: *mut c_void,
+    length: i64,
+    data: *mut c_void,
+) -> i64;
 /// `GClosureNotify`: releases signal handler data.
 pub type ClosureNotify = Option<unsafe extern "C" fn(data: *mut c_void, closure: *mut c_void)>;
 /// `VipsSListMap2Fn`, used to visit every live object.
@@ -159,6 +167,7 @@ extern "C" {
     pub fn vips_array_image_get_type() -> GType;
     pub fn vips_ref_string_get_type() -> GType;
 
+    pub fn vips_source_custom_new() -> *mut c_void;
     pub fn vips_blob_copy(data: *const c_void, length: usize) -> *mut VipsBlob;
     pub fn vips_blob_get(blob: *mut VipsBlob, length: *mut usize) -> *const c_void;
     pub fn vips_area_unref(area: *mut VipsBlob);

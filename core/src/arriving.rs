@@ -1,0 +1,281 @@
+//! A source body still arriving: the HTTP loader appends the origin's
+//! bytes as they come while libvips already decodes them (imagor streams
+//! its HTTP loader's response into libvips the same way).
+//!
+//! One network task writes ([`Body::push`], [`Body::finish`]); any number
+//! of readers read from the start ([`Body::reader`]), each waiting for
+//! the bytes it needs. Every wait is bounded: by the load's deadline (its
+//! timeout error then fails the body for everyone), by the caller going
+//! away ([`Error::Cancelled`]), and by the body's own end. The bytes stay
+//! in memory until the last reader is gone (a retry or an error response
+//! may need them again), under the loader's size limit; dropping the body
+//! aborts the task still feeding it.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::call::{Bound, Stop, POLL_SLICE};
+use crate::error::{Error, Result};
+
+/// Bytes arriving from a network task.
+pub(crate) struct Body {
+    state: Mutex<State>,
+    grew: Condvar,
+    /// The load's deadline and the error it ends with.
+    bound: Bound,
+    /// Whether the caller still wants the bytes.
+    stop: Stop,
+    /// The task feeding the body, aborted when the body is dropped.
+    feeder: Mutex<Option<crate::net_runtime::Spawned<()>>>,
+    /// The furthest byte any reader has read.
+    read_up_to: AtomicUsize,
+}
+
+#[derive(Default)]
+struct State {
+    data: Vec<u8>,
+    /// `Some` once the body has ended: complete, or failed.
+    end: Option<Result<()>>,
+}
+
+impl Body {
+    /// An empty body whose waits end at `bound` or when `stop` says so;
+    /// `capacity` is reserved up front (the origin's `Content-Length`).
+    pub(crate) fn new(capacity: usize, bound: Bound, stop: Stop) -> Arc<Body> {
+        Arc::new(Body {
+            state: Mutex::new(State {
+                data: Vec::with_capacity(capacity),
+                end: None,
+            }),
+            grew: Condvar::new(),
+            bound,
+            stop,
+            feeder: Mutex::new(None),
+            read_up_to: AtomicUsize::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keep the task feeding the body; it is aborted when the body goes.
+    pub(crate) fn hold_feeder(&self, task: crate::net_runtime::Spawned<()>) {
+        *self.feeder.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    /// Bytes received so far.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().data.len()
+    }
+
+    /// Append bytes (the writer). Ignored once the body has ended.
+    pub(crate) fn push(&self, chunk: &[u8]) {
+        let mut st = self.lock();
+        if st.end.is_none() {
+            st.data.extend_from_slice(chunk);
+            self.grew.notify_all();
+        }
+    }
+
+    /// End the body: complete (`Ok`) or failed. The first end wins.
+    pub(crate) fn finish(&self, end: Result<()>) {
+        let mut st = self.lock();
+        if st.end.is_none() {
+            st.end = Some(end);
+        }
+        self.grew.notify_all();
+    }
+
+    /// Wait until `ready` holds or the body has ended; a failed body, a
+    /// passed deadline or a caller gone is an error (and fails the body).
+    fn wait_until(&self, ready: impl Fn(&State) -> bool) -> Result<MutexGuard<'_, State>> {
+        let mut st = self.lock();
+        loop {
+            match &st.end {
+                Some(Err(e)) => return Err(e.clone()),
+                Some(Ok(())) => return Ok(st),
+                None if ready(&st) => return Ok(st),
+                None => {}
+            }
+            let error = if self.stop.stopped() {
+                Some(Error::Cancelled)
+            } else {
+                self.bound
+                    .at
+                    .filter(|at| Instant::now() >= *at)
+                    .map(|_| self.bound.error.clone())
+            };
+            if let Some(e) = error {
+                st.end = Some(Err(e.clone()));
+                self.grew.notify_all();
+                return Err(e);
+            }
+            let slice = match self.bound.at {
+                Some(at) => at.saturating_duration_since(Instant::now()).min(POLL_SLICE),
+                None => POLL_SLICE,
+            };
+            st = self
+                .grew
+                .wait_timeout(st, slice)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// The first `n` bytes (fewer when the body is shorter).
+    pub(crate) fn head(&self, n: usize) -> Result<Vec<u8>> {
+        let st = self.wait_until(|st| st.data.len() >= n)?;
+        Ok(st.data[..n.min(st.data.len())].to_vec())
+    }
+
+    /// Wait for the whole body and run `f` on it.
+    pub(crate) fn complete<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        let st = self.wait_until(|_| false)?;
+        Ok(f(&st.data))
+    }
+
+    /// The furthest any reader has read: how far decoding got.
+    #[cfg(test)]
+    pub(crate) fn read_up_to(&self) -> usize {
+        self.read_up_to.load(Ordering::Relaxed)
+    }
+
+    /// The error the body failed with, if it has.
+    pub(crate) fn failure(&self) -> Option<Error> {
+        match &self.lock().end {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    /// Copy bytes from `pos` into `buf`, waiting for at least one; 0 at
+    /// the end of the body. Time spent waiting is reported to `waited`.
+    fn read_at(&self, pos: usize, buf: &mut [u8], waited: &dyn Fn(Duration)) -> Result<usize> {
+        let start = Instant::now();
+        let st = self.wait_until(|st| st.data.len() > pos)?;
+        let wait = start.elapsed();
+        if wait >= WAIT_WORTH_REPORTING {
+            waited(wait);
+        }
+        let available = st.data.len().saturating_sub(pos).min(buf.len());
+        buf[..available].copy_from_slice(&st.data[pos..pos + available]);
+        self.read_up_to
+            .fetch_max(pos + available, Ordering::Relaxed);
+        Ok(available)
+    }
+
+    /// A reader from the first byte; `waited` hears how long each read
+    /// waited for bytes (the processing deadline does not count it).
+    pub(crate) fn reader(
+        self: &Arc<Body>,
+        waited: Box<dyn Fn(Duration) + Send + Sync>,
+    ) -> BodyReader {
+        BodyReader {
+            body: self.clone(),
+            pos: 0,
+            waited,
+        }
+    }
+}
+
+/// Waits shorter than this are not reported (reading is not waiting).
+const WAIT_WORTH_REPORTING: Duration = Duration::from_micros(200);
+
+/// Reads a [`Body`] from its start, blocking for bytes not yet arrived.
+pub(crate) struct BodyReader {
+    body: Arc<Body>,
+    pos: usize,
+    waited: Box<dyn Fn(Duration) + Send + Sync>,
+}
+
+impl io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self
+            .body
+            .read_at(self.pos, buf, &*self.waited)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn body(limit: Option<Duration>) -> Arc<Body> {
+        let bound = Bound {
+            at: limit.map(|d| Instant::now() + d),
+            error: Error::timeout(),
+        };
+        Body::new(0, bound, Stop::Never)
+    }
+
+    #[test]
+    fn a_reader_gets_bytes_as_they_arrive_and_the_end() {
+        let b = body(None);
+        let writer = b.clone();
+        let t = std::thread::spawn(move || {
+            for chunk in [&b"abc"[..], b"def", b"g"] {
+                std::thread::sleep(Duration::from_millis(5));
+                writer.push(chunk);
+            }
+            writer.finish(Ok(()));
+        });
+        let mut out = Vec::new();
+        let waited = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let w = waited.clone();
+        let mut reader = b.reader(Box::new(move |d| {
+            w.fetch_add(d.as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        }));
+        reader.read_to_end(&mut out).unwrap();
+        // The writer's pauses were reported as waiting.
+        assert!(waited.load(std::sync::atomic::Ordering::Relaxed) >= 1000);
+        t.join().unwrap();
+        assert_eq!(out, b"abcdefg");
+        assert_eq!(b.head(2).unwrap(), b"ab");
+        assert_eq!(b.head(100).unwrap(), b"abcdefg");
+        assert_eq!(b.complete(|d| d.len()).unwrap(), 7);
+        assert!(b.failure().is_none());
+    }
+
+    #[test]
+    fn a_failed_body_fails_every_reader_with_its_error() {
+        let b = body(None);
+        b.push(b"abc");
+        b.finish(Err(Error::MaxSizeExceeded));
+        let mut buf = [0u8; 8];
+        let err = b.reader(Box::new(|_| {})).read(&mut buf).unwrap_err();
+        assert!(err.to_string().contains("maximum size"), "{err}");
+        assert_eq!(b.complete(|_| ()).unwrap_err(), Error::MaxSizeExceeded);
+        assert_eq!(b.failure(), Some(Error::MaxSizeExceeded));
+    }
+
+    #[test]
+    fn a_stalled_body_ends_at_the_deadline() {
+        let b = body(Some(Duration::from_millis(60)));
+        b.push(b"abc");
+        let start = Instant::now();
+        assert_eq!(b.head(10).unwrap_err(), Error::timeout());
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // The writer's later bytes are ignored: the body failed.
+        b.push(b"def");
+        assert_eq!(b.len(), 3);
+    }
+
+    #[test]
+    fn a_caller_gone_cancels_the_wait() {
+        let cancel = crate::request::Cancel::new();
+        let bound = Bound {
+            at: None,
+            error: Error::timeout(),
+        };
+        let b = Body::new(0, bound, Stop::Caller(cancel.clone()));
+        cancel.cancel();
+        assert_eq!(b.complete(|_| ()).unwrap_err(), Error::Cancelled);
+    }
+}
