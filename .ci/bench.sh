@@ -7,7 +7,7 @@ venv=target/bench-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check pyvips
 cargo build --release -p imagor --features server,face --bin imagor --example bench_process \
-  --example bench_http --example face_bench
+  --example bench_http --example face_bench --example bench_stream
 "$venv/bin/python" core/benches/make_corpus.py target/bench-corpus
 cargo bench -p imagor --bench path_sign -- --warm-up-time 1 --measurement-time 3
 # The same driver linked to the libvips 8.18 the packages bundle (its own
@@ -21,6 +21,8 @@ IMAGOR_VIPS_LIB_DIR="$libdir" CARGO_TARGET_DIR=target/bench-bundled \
   --bundled "$PWD/target/bench-bundled/release/examples/bench_process:$libdir" --sharp "$@"
 # The face detector's added CPU per request on a 12 MP photo (#16).
 mkdir -p target/bench && target/release/examples/face_bench | tee target/bench/face.txt
+# Decoding while the origin still sends against fetch-then-process (#12).
+target/release/examples/bench_stream --corpus target/bench-corpus | tee target/bench/stream.txt
 # The HTTP server against the same work as a library call and against
 # thumbor (pip, its own venv: thumbor pins its own Pillow).
 thumbor=target/thumbor-venv

@@ -30,7 +30,7 @@ pub struct Imagor {
     /// Admission, coalescing and figures, shared by clones.
     pub(crate) control: Arc<crate::serve::Control>,
     /// The HTTP loader (also in `loaders`), for its figures.
-    http: Option<crate::loader::HttpLoader>,
+    pub(crate) http: Option<crate::loader::HttpLoader>,
     /// Region detectors, in the order they were added.
     pub(crate) detectors: crate::detector::Detectors,
 }

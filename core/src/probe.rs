@@ -101,6 +101,49 @@ pub(crate) fn jpeg(data: &[u8]) -> Option<JpegFacts> {
     (facts.width > 0 || facts.scans > 0).then_some(facts)
 }
 
+/// Is this JPEG decoded in one pass, front to back? Its frame is
+/// sequential Huffman (SOF0 or SOF1) and its first scan, found within
+/// `head`, carries every component: libjpeg then decodes rows as the
+/// data arrives and refuses any further scan. `false` when `head` ends
+/// before the first scan.
+pub(crate) fn jpeg_single_pass(head: &[u8]) -> bool {
+    if !head.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let mut components = None;
+    let mut i = 2;
+    while i + 3 < head.len() {
+        if head[i] != 0xFF {
+            return false;
+        }
+        let marker = head[i + 1];
+        if marker == 0xFF {
+            i += 1;
+            continue;
+        }
+        let len = u16::from_be_bytes([head[i + 2], head[i + 3]]) as usize;
+        let Some(body) = head.get(i + 4..i + 2 + len.max(2)) else {
+            return false;
+        };
+        match marker {
+            0xC0 | 0xC1 if body.len() >= 6 && components.is_none() => {
+                components = Some(body[5]);
+            }
+            // Any other frame type (progressive, lossless, arithmetic,
+            // hierarchical), or a second frame header.
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => return false,
+            0xDA => {
+                return components
+                    .is_some_and(|n| n > 0 && body.first().is_some_and(|&ns| ns == n));
+            }
+            0xD9 => return false,
+            _ => {}
+        }
+        i += 2 + len.max(2);
+    }
+    false
+}
+
 /// What a WebP's chunks say.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct WebpFacts {
@@ -388,6 +431,46 @@ mod tests {
         assert!((per_pixel - 3.0).abs() < 0.01, "{per_pixel}");
         assert!(jpeg(b"not a jpeg").is_none());
         assert!(jpeg(&j[..10]).is_some() || jpeg(&j[..10]).is_none());
+    }
+
+    #[test]
+    fn single_pass_jpegs_are_sequential_with_a_full_first_scan() {
+        let sof = |marker: u8, n: u8| {
+            let mut body = vec![8, 0, 16, 0, 16, n];
+            for c in 0..n {
+                body.extend([c + 1, 0x11, 0]);
+            }
+            seg(marker, &body)
+        };
+        let sos = |n: u8| {
+            let mut body = vec![n];
+            for c in 0..n {
+                body.extend([c + 1, 0]);
+            }
+            body.extend([0, 63, 0]);
+            seg(0xDA, &body)
+        };
+        let file = |parts: &[Vec<u8>]| {
+            let mut j = vec![0xFF, 0xD8];
+            j.extend(seg(0xE1, &[0u8; 300])); // EXIF before the frame
+            for p in parts {
+                j.extend(p);
+            }
+            j
+        };
+        assert!(jpeg_single_pass(&file(&[sof(0xC0, 3), sos(3)])));
+        assert!(jpeg_single_pass(&file(&[sof(0xC1, 1), sos(1)])));
+        // Progressive, or a first scan of one component of three.
+        assert!(!jpeg_single_pass(&file(&[sof(0xC2, 3), sos(3)])));
+        assert!(!jpeg_single_pass(&file(&[sof(0xC0, 3), sos(1)])));
+        // Arithmetic coding, lossless: not streamed.
+        assert!(!jpeg_single_pass(&file(&[sof(0xC9, 3), sos(3)])));
+        assert!(!jpeg_single_pass(&file(&[sof(0xC3, 3), sos(3)])));
+        // The head ends before the first scan; no frame; not a JPEG.
+        let whole = file(&[sof(0xC0, 3), sos(3)]);
+        assert!(!jpeg_single_pass(&whole[..whole.len() - 6]));
+        assert!(!jpeg_single_pass(&file(&[sos(3)])));
+        assert!(!jpeg_single_pass(b"\x89PNG\r\n\x1a\n"));
     }
 
     #[test]

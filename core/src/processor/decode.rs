@@ -16,7 +16,9 @@ use crate::format::{ImageFormat, Sniffed};
 use crate::formats::can_load;
 use crate::options::Options;
 use crate::probe;
-use crate::vips::{Arg, BandFormat, Blob, Call, Image, Interesting, Interpretation, Size};
+use crate::vips::{
+    Arg, BandFormat, Blob, Call, CustomSource, Image, Interesting, Interpretation, Size,
+};
 
 /// The buffer loader of each format libvips decodes for us (BMP is decoded
 /// by the `image` crate, SVG by resvg).
@@ -39,7 +41,7 @@ pub(crate) fn loader_of(format: ImageFormat) -> Option<&'static str> {
 /// sniff are used, so unknown bytes never reach libvips' own sniffers
 /// (ImageMagick's among them) unless `block_untrusted_loaders` is off; and
 /// with it on, loaders libvips itself flags untrusted are refused.
-pub(super) fn choose_loader(opts: &Options, blob: &Blob, sniffed: &Sniffed) -> Result<String> {
+pub(super) fn choose_loader(opts: &Options, data: &[u8], sniffed: &Sniffed) -> Result<String> {
     if sniffed.type_name == "empty" {
         return Err(Error::NOT_FOUND);
     }
@@ -53,18 +55,15 @@ pub(super) fn choose_loader(opts: &Options, blob: &Blob, sniffed: &Sniffed) -> R
         Some((format, loader)) if !crate::vips::has_operation(loader) => {
             return Err(crate::formats::unsupported(format, "load"));
         }
-        Some((ImageFormat::Heif, _))
-            if is_hevc(blob.as_slice()) && !can_load(ImageFormat::Heif) =>
-        {
+        Some((ImageFormat::Heif, _)) if is_hevc(data) && !can_load(ImageFormat::Heif) => {
             return Err(crate::formats::unsupported(ImageFormat::Heif, "load"));
         }
         Some((_, loader)) => loader.to_owned(),
         None if opts.block_untrusted_loaders => return Err(Error::unsupported()),
-        None => Image::find_loader(blob.as_slice()).ok_or_else(Error::unsupported)?,
+        None => Image::find_loader(data).ok_or_else(Error::unsupported)?,
     };
     if let Some(format) = sniffed.format.filter(|f| {
-        fail_on_nick(&opts.fail_on).is_some()
-            && super::truncation::is_truncated(*f, blob.as_slice())
+        fail_on_nick(&opts.fail_on).is_some() && super::truncation::is_truncated(*f, data)
     }) {
         return Err(Error::UnsupportedFormat(format!(
             "unsupported format: the {} image could not be decoded (corrupt or truncated; \
@@ -171,61 +170,123 @@ pub(super) struct ThumbnailCall {
     pub size: Size,
 }
 
-/// Shrink-on-load through libvips' `thumbnail_buffer`.
-pub(super) fn thumbnail_buffer(
-    blob: &Blob,
+/// Encoded bytes as libvips reads them: a blob in memory, or a body still
+/// arriving (read through a custom source, as a pipe).
+#[derive(Clone, Copy)]
+pub(super) enum Encoded<'a> {
+    /// All the bytes, in a libvips blob.
+    Blob(&'a Blob),
+    /// A body still arriving.
+    Arriving(&'a std::sync::Arc<crate::arriving::Body>),
+}
+
+/// The `_buffer` operation `name` on a blob (its `buffer` argument), or
+/// its `_source` twin on an arriving body (`source`).
+struct OnInput<'a> {
+    op: String,
+    feed: Feed<'a>,
+}
+
+/// Tells this call's budget how long a read of an arriving body waited.
+fn waited() -> Box<dyn Fn(std::time::Duration) + Send + Sync> {
+    let budget = crate::budget::current();
+    Box::new(move |d| budget.add_waiting(d))
+}
+
+enum Feed<'a> {
+    Blob(&'a Blob),
+    Source(CustomSource),
+}
+
+impl<'a> OnInput<'a> {
+    fn new(name: &str, input: Encoded<'a>) -> Result<OnInput<'a>> {
+        Ok(match input {
+            Encoded::Blob(blob) => OnInput {
+                op: name.to_owned(),
+                feed: Feed::Blob(blob),
+            },
+            Encoded::Arriving(body) => {
+                let op = name.replace("_buffer", "_source");
+                if !crate::vips::has_operation(&op) {
+                    return Err(Error::Internal(format!("libvips has no {op}")));
+                }
+                OnInput {
+                    op,
+                    feed: Feed::Source(CustomSource::new(Box::new(body.reader(waited())))?),
+                }
+            }
+        })
+    }
+
+    /// The call with its input set.
+    fn call(&self) -> Call<'_> {
+        match &self.feed {
+            Feed::Blob(blob) => Call::new(&self.op).arg("buffer", Arg::Blob(blob)),
+            Feed::Source(source) => Call::new(&self.op).arg("source", Arg::Source(source)),
+        }
+    }
+}
+
+/// Shrink-on-load through libvips' `thumbnail_buffer` (`thumbnail_source`
+/// for a body still arriving).
+pub(super) fn thumbnail_of(
+    input: Encoded<'_>,
     loader: &str,
     format: Option<ImageFormat>,
     t: &ThumbnailCall,
     opts: LoadOpts,
 ) -> Result<Image> {
     let option_string = opts.option_string(loader);
-    let mut call = Call::new("thumbnail_buffer")
-        .arg("buffer", Arg::Blob(blob))
-        .arg("width", Arg::Int(t.width.max(1).into()))
-        .arg("height", Arg::Int(t.height.max(1).into()))
-        .arg("size", Arg::Nick(t.size.nick()))
-        .arg("crop", Arg::Nick(t.crop.nick()));
-    if !option_string.is_empty() {
-        call = call.arg("option-string", Arg::Str(&option_string));
-    }
-    call.run()
-        .and_then(|o| o.out())
-        .map_err(|e| load_error(e, format))
+    let on = OnInput::new("thumbnail_buffer", input)?;
+    let run = || {
+        let mut call = on
+            .call()
+            .arg("width", Arg::Int(t.width.max(1).into()))
+            .arg("height", Arg::Int(t.height.max(1).into()))
+            .arg("size", Arg::Nick(t.size.nick()))
+            .arg("crop", Arg::Nick(t.crop.nick()));
+        if !option_string.is_empty() {
+            call = call.arg("option-string", Arg::Str(&option_string));
+        }
+        call.run().and_then(|o| o.out())
+    };
+    run().map_err(|e| load_error(e, format))
 }
 
 /// A lazy libvips load (header now, pixels on demand).
 pub(super) fn call_loader(
     loader: &str,
-    blob: &Blob,
+    input: Encoded<'_>,
     format: Option<ImageFormat>,
     opts: LoadOpts,
 ) -> Result<Image> {
-    let mut call = Call::new(loader).arg("buffer", Arg::Blob(blob));
-    if opts.n != 0 {
-        call = call.arg_if_supported("n", Arg::Int(opts.n.into()));
-    }
-    if opts.page != 0 {
-        call = call.arg_if_supported("page", Arg::Int(opts.page.into()));
-    }
-    if opts.dpi != 0 {
-        call = call.arg_if_supported("dpi", Arg::Double(opts.dpi.into()));
-    }
-    if opts.unlimited {
-        call = call.arg_if_supported("unlimited", Arg::Bool(true));
-    }
-    if opts.thumbnail {
-        call = call.arg_if_supported("thumbnail", Arg::Bool(true));
-    }
-    if opts.sequential {
-        call = call.arg_if_supported("access", Arg::Nick("sequential"));
-    }
-    if let Some(nick) = opts.fail_on {
-        call = call.arg_if_supported("fail_on", Arg::Nick(nick));
-    }
-    call.run()
-        .and_then(|o| o.out())
-        .map_err(|e| load_error(e, format))
+    let on = OnInput::new(loader, input)?;
+    let run = || {
+        let mut call = on.call();
+        if opts.n != 0 {
+            call = call.arg_if_supported("n", Arg::Int(opts.n.into()));
+        }
+        if opts.page != 0 {
+            call = call.arg_if_supported("page", Arg::Int(opts.page.into()));
+        }
+        if opts.dpi != 0 {
+            call = call.arg_if_supported("dpi", Arg::Double(opts.dpi.into()));
+        }
+        if opts.unlimited {
+            call = call.arg_if_supported("unlimited", Arg::Bool(true));
+        }
+        if opts.thumbnail {
+            call = call.arg_if_supported("thumbnail", Arg::Bool(true));
+        }
+        if opts.sequential {
+            call = call.arg_if_supported("access", Arg::Nick("sequential"));
+        }
+        if let Some(nick) = opts.fail_on {
+            call = call.arg_if_supported("fail_on", Arg::Nick(nick));
+        }
+        call.run().and_then(|o| o.out())
+    };
+    run().map_err(|e| load_error(e, format))
 }
 
 /// imagor answers every failed load with 406 "unsupported format"; we keep

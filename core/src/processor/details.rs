@@ -55,8 +55,9 @@ pub(crate) fn details(ctx: &Ctx<'_>, source: &Source, size: usize) -> Option<Met
     ) {
         return None;
     }
-    let loader = choose_loader(ctx.opts, blob, sniffed).ok()?;
-    let img = call_loader(&loader, blob, sniffed.format, LoadOpts::default()).ok()?;
+    let loader = choose_loader(ctx.opts, blob.as_slice(), sniffed).ok()?;
+    let input = super::decode::Encoded::Blob(blob);
+    let img = call_loader(&loader, input, sniffed.format, LoadOpts::default()).ok()?;
     Some(of_image(&img, size))
 }
 

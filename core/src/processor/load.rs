@@ -3,10 +3,13 @@
 //! selection for GIF/WebP/PDF, and the resolution limits checked on the
 //! header, before any pixel is decoded (libvips decodes lazily).
 
+use std::sync::Arc;
+
 use super::decode::{
-    admit, call_loader, check_frames_loaded, choose_loader, render_svg, thumbnail_buffer, Access,
-    LoadOpts, ThumbnailCall,
+    admit, call_loader, check_frames_loaded, choose_loader, render_svg, thumbnail_of, Access,
+    Encoded, LoadOpts, ThumbnailCall,
 };
+use crate::arriving::Body;
 use crate::error::{Error, Result};
 use crate::format::{sniff, ImageFormat, Sniffed};
 use crate::ops::limits::{charge_thumbnail_copy, check_resolution};
@@ -22,6 +25,16 @@ pub(crate) enum Source {
         /// imagor's view of the type.
         sniffed: Sniffed,
     },
+    /// A JPEG or PNG still arriving, decoded as it arrives
+    /// ([`Source::arriving`]).
+    Arriving {
+        /// The bytes, as they arrive.
+        body: Arc<Body>,
+        /// imagor's view of the type (from the head).
+        sniffed: Sniffed,
+        /// The first bytes: the headers the checks read.
+        head: Vec<u8>,
+    },
     /// Packed 8-bit pixels (imagor's in-memory blob).
     Pixels {
         /// The pixel image.
@@ -35,6 +48,42 @@ impl Source {
         Source::Bytes {
             sniffed: sniff(data),
             blob: Blob::copy_from(data),
+        }
+    }
+
+    /// A body still arriving. Decoded as it arrives when its decoder reads
+    /// front to back in one pass and every check can be made on its first
+    /// bytes ([`streams_while_arriving`]); anything else, and any source
+    /// under a strict `fail_on` (its truncation check needs the end), is
+    /// waited for and then loaded as bytes.
+    pub(crate) fn arriving(body: Arc<Body>, opts: &Options) -> Result<Source> {
+        let head = body.head(HEAD_BYTES)?;
+        let sniffed = sniff(&head);
+        if super::decode::fail_on_nick(&opts.fail_on).is_none()
+            && streams_while_arriving(sniffed.format, &head)
+        {
+            return Ok(Source::Arriving {
+                body,
+                sniffed,
+                head,
+            });
+        }
+        body.complete(Source::bytes)
+    }
+
+    /// The encoded input, its type and the bytes known now (all of them,
+    /// or the head of an arriving body).
+    fn encoded(&self) -> Option<(Encoded<'_>, &Sniffed, &[u8])> {
+        match self {
+            Source::Bytes { blob, sniffed } => {
+                Some((Encoded::Blob(blob), sniffed, blob.as_slice()))
+            }
+            Source::Arriving {
+                body,
+                sniffed,
+                head,
+            } => Some((Encoded::Arriving(body), sniffed, head)),
+            Source::Pixels { .. } => None,
         }
     }
 
@@ -61,15 +110,13 @@ impl Source {
 
     /// The sniffed format (`None` for raw pixels or unknown bytes).
     pub(crate) fn format(&self) -> Option<ImageFormat> {
-        match self {
-            Source::Bytes { sniffed, .. } => sniffed.format,
-            Source::Pixels { .. } => None,
-        }
+        self.encoded().and_then(|(_, sniffed, _)| sniffed.format)
     }
 
     /// GIF or WebP.
     pub(crate) fn supports_animation(&self) -> bool {
-        matches!(self, Source::Bytes { sniffed, .. } if sniffed.supports_animation)
+        self.encoded()
+            .is_some_and(|(_, sniffed, _)| sniffed.supports_animation)
     }
 
     fn is_multi_page(&self, n: i32, page: i32) -> bool {
@@ -87,11 +134,9 @@ pub(crate) struct Loader<'a> {
 impl Loader<'_> {
     /// Charge the decode of a lazily loaded `header` to the budget.
     fn admit(&self, source: &Source, header: &Image, access: Access) -> Result<()> {
-        match source {
-            Source::Bytes { blob, sniffed } => {
-                admit(self.budget, blob.as_slice(), sniffed.format, header, access)
-            }
-            Source::Pixels { .. } => admit(self.budget, &[], None, header, access),
+        match source.encoded() {
+            Some((_, sniffed, data)) => admit(self.budget, data, sniffed.format, header, access),
+            None => admit(self.budget, &[], None, header, access),
         }
     }
 
@@ -163,11 +208,12 @@ impl Loader<'_> {
         // once: for the decode guard, and to see whether a GIF or WebP asked
         // for all its frames has only one, which then takes the
         // shrink-on-load path (same pixels, no full-size decode).
-        let (shrink_loader, single_frame) = match source {
-            Source::Bytes { blob, sniffed } if shrinks_on_load(sniffed.format) => {
-                let loader = choose_loader(self.opts, blob, sniffed)?;
-                let header = call_loader(&loader, blob, sniffed.format, LoadOpts { n: 1, ..opts })?;
-                self.check_decode_guard(&header, blob.as_slice(), sniffed.format)?;
+        let (shrink_loader, single_frame) = match source.encoded() {
+            Some((input, sniffed, data)) if shrinks_on_load(sniffed.format) => {
+                let loader = choose_loader(self.opts, data, sniffed)?;
+                let header =
+                    call_loader(&loader, input, sniffed.format, LoadOpts { n: 1, ..opts })?;
+                self.check_decode_guard(&header, data, sniffed.format)?;
                 self.admit(source, &header, Access::Shrink)?;
                 let charge_copy = || charge_thumbnail_copy(&header, width, height, crop);
                 // The header is released before decoding starts: a WebP
@@ -197,15 +243,15 @@ impl Loader<'_> {
                 animated_thumbnail_with_crop(&img, width, height, crop, size, self.opts)?
             }
         } else {
-            match (source, &shrink_loader) {
-                (Source::Bytes { blob, sniffed }, Some((loader, ()))) => {
+            match (source.encoded(), &shrink_loader) {
+                (Some((input, sniffed, _)), Some((loader, ()))) => {
                     let thumb = ThumbnailCall {
                         width,
                         height,
                         crop,
                         size,
                     };
-                    thumbnail_buffer(blob, loader, sniffed.format, &thumb, opts)?
+                    thumbnail_of(input, loader, sniffed.format, &thumb, opts)?
                 }
                 _ => {
                     // thumbnail_image reads the source once, top to bottom.
@@ -261,18 +307,20 @@ impl Loader<'_> {
 
     /// A lazy load of the whole source (pixels decode on demand).
     fn load(&self, source: &Source, opts: LoadOpts) -> Result<Image> {
-        match source {
-            Source::Pixels { image } => Ok(image.clone()),
-            Source::Bytes { blob, sniffed } => match sniffed.format {
-                Some(ImageFormat::Bmp) => super::bmp::decode(blob.as_slice(), self),
-                Some(ImageFormat::Svg) => {
-                    render_svg(blob.as_slice(), opts.dpi, self.opts, self.budget)
-                }
-                format => {
-                    let loader = choose_loader(self.opts, blob, sniffed)?;
-                    call_loader(&loader, blob, format, opts)
-                }
-            },
+        let Some((input, sniffed, data)) = source.encoded() else {
+            return match source {
+                Source::Pixels { image } => Ok(image.clone()),
+                _ => Err(Error::internal()),
+            };
+        };
+        // An arriving source is a JPEG or PNG: `data` is all of any other.
+        match sniffed.format {
+            Some(ImageFormat::Bmp) => super::bmp::decode(data, self),
+            Some(ImageFormat::Svg) => render_svg(data, opts.dpi, self.opts, self.budget),
+            format => {
+                let loader = choose_loader(self.opts, data, sniffed)?;
+                call_loader(&loader, input, format, opts)
+            }
         }
     }
 }
@@ -300,6 +348,29 @@ fn shrinks_on_load(format: Option<ImageFormat>) -> bool {
                 | ImageFormat::Heif
         )
     )
+}
+
+/// How much of an arriving body is read before deciding how to load it:
+/// enough for the headers of nearly every JPEG (EXIF, ICC and XMP come
+/// before the frame) and PNG.
+const HEAD_BYTES: usize = 256 << 10;
+
+/// Can a source of `format` starting with `head` be decoded while it
+/// arrives, with every check made on `head`? A sequential JPEG whose first
+/// scan carries every component is decoded in one pass (libjpeg refuses a
+/// second scan in such a file, so no scan count can grow later), and a PNG
+/// without interlacing row by row. Progressive and multi-scan JPEGs
+/// (their cost depends on every scan), interlaced PNGs, animations and
+/// the rest wait for the whole body.
+pub(crate) fn streams_while_arriving(format: Option<ImageFormat>, head: &[u8]) -> bool {
+    match format {
+        Some(ImageFormat::Jpeg) => crate::probe::jpeg_single_pass(head),
+        Some(ImageFormat::Png) => {
+            // IHDR first: its interlace method is byte 12 of its data.
+            head.len() > 28 && &head[12..16] == b"IHDR" && head[28] == 0
+        }
+        _ => false,
+    }
 }
 
 /// imagor's `recalculateImage`: never ask for more frames or a later page

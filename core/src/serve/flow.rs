@@ -146,17 +146,19 @@ impl Imagor {
             }
         };
         let is_color = crate::ops::color::parse_color_image(&p.image).is_some();
+        // Only a source nothing else needs whole may be processed while it
+        // arrives: not one to save to the storages or to answer raw().
+        let stream = !post && !out.raw && self.storages.is_empty();
         let (source, saved) = if is_color {
             (None, false)
         } else {
-            match self.load_source(req, &p.image, post, scope) {
+            match self.load_source(req, &p.image, post, stream, scope) {
                 (Some(blob), Ok(from_loader)) => {
                     self.control.loaded.fetch_add(1, Ordering::Relaxed);
-                    let saved = from_loader && self.save_source(&p.image, &blob, scope);
+                    let saved = from_loader && self.save_source(&p.image, &blob.blob, scope);
                     (Some(blob), saved)
                 }
-                (blob, Err(e)) => {
-                    out.blob = blob;
+                (_, Err(e)) => {
                     out.error = Some(e);
                     return out;
                 }
@@ -167,7 +169,7 @@ impl Imagor {
             }
         };
         if out.raw {
-            out.blob = source;
+            out.blob = source.map(|s| s.blob);
             return out;
         }
         if let Err(e) = scope.check() {
@@ -184,7 +186,9 @@ impl Imagor {
                 if saved {
                     self.delete_source(&p.image);
                 }
-                out.blob = source;
+                if self.opts.response_raw_on_error {
+                    out.blob = source.and_then(Loaded::whole);
+                }
                 out.error = Some(e);
             }
         }
@@ -283,13 +287,17 @@ impl Imagor {
     /// then the loaders in order (by image key); the first image wins, and
     /// when all fail the last loader's error is reported. `Ok(true)`: a
     /// loader found it (so it is saved to the storages).
+    ///
+    /// With `stream`, the HTTP loader answers once the origin's headers are
+    /// in, and the body keeps arriving while it is processed.
     fn load_source(
         &self,
         req: &Request,
         image: &str,
         post: bool,
+        stream: bool,
         scope: &CallScope,
-    ) -> (Option<Blob>, Result<bool>) {
+    ) -> (Option<Loaded>, Result<bool>) {
         let ctx = LoadContext { request: Some(req) };
         if image.is_empty() && !post {
             return (None, Err(Error::NOT_FOUND));
@@ -304,16 +312,28 @@ impl Imagor {
             let key = self.storage_key(image);
             for s in &self.storages {
                 match load(s.get(ctx, &key)) {
-                    Ok(blob) if !blob.is_empty() => return (Some(blob), Ok(false)),
+                    Ok(blob) if !blob.is_empty() => return (Some(Loaded::from(blob)), Ok(false)),
                     Err(Error::Cancelled) => return (None, Err(Error::Cancelled)),
                     _ => {}
                 }
             }
         }
         let (mut last, mut upload) = (None, None);
-        for loader in &self.loaders {
-            match load(loader.get(ctx, image)) {
-                Ok(blob) if !blob.is_empty() => return (Some(blob), Ok(true)),
+        // The HTTP loader, when built in, is the last loader.
+        let http_at = self.http.as_ref().map(|_| self.loaders.len() - 1);
+        for (i, loader) in self.loaders.iter().enumerate() {
+            let got = match self.http.as_ref().filter(|_| stream && http_at == Some(i)) {
+                Some(http) => {
+                    let bound = scope.bound(self.opts.load_timeout, "load");
+                    let opened = http.open(ctx, image, bound.clone(), scope.stop.clone());
+                    block_on_until(opened, &bound, &scope.stop)
+                        .and_then(|r| r)
+                        .map(Loaded::from)
+                }
+                None => load(loader.get(ctx, image)).map(Loaded::from),
+            };
+            match got {
+                Ok(loaded) if !loaded.is_empty() => return (Some(loaded), Ok(true)),
                 Ok(_) => {}
                 Err(Error::Cancelled) => return (None, Err(Error::Cancelled)),
                 Err(e) if post && loader.name() == "upload" => upload = Some(e),
@@ -385,15 +405,71 @@ impl Imagor {
         }
     }
 
-    /// Run the processor on the source (or a `color:` image).
-    fn process_blob(&self, source: Option<&Blob>, p: &Params) -> Result<Blob> {
-        let input = source.map(|b| Source::bytes(&b.data));
-        let output = self.with_ctx(|ctx| processor::run(ctx, input.as_ref(), p))?;
+    /// Run the processor on the source (or a `color:` image). A source
+    /// still arriving must arrive whole and intact for the result to
+    /// stand; if it failed, its error is the answer (a cut body is never
+    /// served as a half-decoded image).
+    fn process_blob(&self, source: Option<&Loaded>, p: &Params) -> Result<Blob> {
+        let input = match source {
+            None => None,
+            Some(Loaded {
+                body: Some(body), ..
+            }) => Some(Source::arriving(body.clone(), &self.opts)?),
+            Some(Loaded { blob, .. }) => Some(Source::bytes(&blob.data)),
+        };
+        let body = source.and_then(|s| s.body.as_ref());
+        let output = self
+            .with_ctx(|ctx| processor::run(ctx, input.as_ref(), p))
+            .map_err(|e| body.and_then(|b| b.failure()).unwrap_or(e))?;
+        if let Some(body) = body {
+            body.complete(|_| ())?;
+        }
         let mut blob = Blob::new(output.data).with_content_type(output.content_type);
         if let Some(src) = source {
-            blob.headers = src.headers.clone();
+            blob.headers = src.blob.headers.clone();
         }
         Ok(blob)
+    }
+}
+
+/// A loaded source: all its bytes, or the head of a response whose body
+/// is still arriving.
+pub(crate) struct Loaded {
+    /// The source (without bytes while `body` arrives).
+    blob: Blob,
+    /// The bytes still arriving.
+    body: Option<std::sync::Arc<crate::arriving::Body>>,
+}
+
+impl Loaded {
+    /// Nothing to process: no bytes, and none arriving.
+    fn is_empty(&self) -> bool {
+        self.body.is_none() && self.blob.is_empty()
+    }
+
+    /// The whole source, waiting for the rest of a body still arriving;
+    /// `None` if it fails.
+    fn whole(self) -> Option<Blob> {
+        let Some(body) = self.body else {
+            return Some(self.blob);
+        };
+        let data = body.complete(bytes::Bytes::copy_from_slice).ok()?;
+        Some(Blob { data, ..self.blob })
+    }
+}
+
+impl From<Blob> for Loaded {
+    fn from(blob: Blob) -> Loaded {
+        Loaded { blob, body: None }
+    }
+}
+
+impl From<crate::loader::http::Opened> for Loaded {
+    fn from(o: crate::loader::http::Opened) -> Loaded {
+        Loaded {
+            blob: o.head,
+            body: Some(o.body),
+        }
     }
 }
 
@@ -409,4 +485,74 @@ fn now_ms() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arriving::Body;
+    use crate::call::Bound;
+    use std::time::{Duration, Instant};
+
+    /// The point of streaming: libvips decodes a baseline JPEG and a PNG
+    /// while their last bytes have not arrived, and the result is the
+    /// whole file's.
+    #[test]
+    fn jpeg_and_png_are_decoded_while_they_arrive() {
+        let imagor = Imagor::new(crate::Options {
+            http_loader_disable: true,
+            process_timeout: Duration::from_secs(60),
+            ..crate::Options::default()
+        })
+        .unwrap();
+        let photo = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/faces-astronaut.jpg"
+        ))
+        .unwrap();
+        for made in [
+            "3000x2000/filters:quality(90)",
+            "1500x1000/filters:format(png)",
+        ] {
+            let data = crate::process(&photo, made).unwrap().data;
+            let body = Body::new(
+                0,
+                Bound {
+                    at: None,
+                    error: Error::timeout(),
+                },
+                Stop::Never,
+            );
+            let (first, rest) = data.split_at(data.len() * 9 / 10);
+            body.push(first);
+            let loaded = Loaded {
+                blob: Blob::default(),
+                body: Some(body.clone()),
+            };
+            let p = path::parse("/unsafe/300x200/photo");
+            let out = std::thread::scope(|s| {
+                let run = s.spawn(|| imagor.process_blob(Some(&loaded), &p));
+                // Wait (bounded) until decoding is past half the file
+                // while the last tenth is still held back.
+                let start = Instant::now();
+                while body.read_up_to() < data.len() / 2 {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(60),
+                        "{made}: decoding never started: read {} of {} bytes",
+                        body.read_up_to(),
+                        first.len()
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                body.push(rest);
+                body.finish(Ok(()));
+                run.join().unwrap().unwrap()
+            });
+            assert_eq!(
+                out.data,
+                imagor.process(&data, "300x200").unwrap().data,
+                "{made}"
+            );
+        }
+    }
 }

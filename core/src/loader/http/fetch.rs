@@ -12,6 +12,7 @@ use url::Url;
 use super::resolver::{resolve_all_allowed, LookupFailed, ResolveError};
 use super::source::{content_type_accepted, is_allowed};
 use super::{Blocked, Inner, MAX_REDIRECTS, USER_AGENT};
+use crate::arriving::Body;
 use crate::blob::{Blob, Stat};
 use crate::error::{Error, Result};
 use crate::request::Request;
@@ -88,6 +89,35 @@ pub(super) fn request_headers(inner: &Inner, request: Option<&Request>) -> Heade
 
 /// GET `url` and read the image.
 pub(super) async fn get(inner: &Inner, url: Url, headers: HeaderMap) -> Result<Blob> {
+    let (resp, final_url, mut blob) = respond(inner, url, headers).await?;
+    blob.data = read_body(resp, inner, &final_url).await?.into();
+    Ok(blob)
+}
+
+/// GET `url` and hand the image over as it arrives: the response checks
+/// are done and the head returned (content type and passed-on headers,
+/// no bytes); the bytes then go into `body` (through `arrive`) until
+/// the end, a failure, or nobody reading ([`Error::Cancelled`]).
+pub(super) async fn open(
+    inner: &Inner,
+    url: Url,
+    headers: HeaderMap,
+    arrive: impl FnOnce(Blob, usize) -> Option<std::sync::Weak<Body>>,
+) -> Result<()> {
+    let (resp, final_url, head) = respond(inner, url, headers).await?;
+    let max = inner.max_size;
+    if max > 0 && resp.content_length().is_some_and(|n| n > max) {
+        return Err(Error::MaxSizeExceeded);
+    }
+    let Some(body) = arrive(head, capacity_hint(&resp, max)) else {
+        return Err(Error::Cancelled);
+    };
+    pump(resp, inner, &final_url, &body).await
+}
+
+/// Send the request and check the response: status, content type (against
+/// `Accept`), the headers to pass on. The blob has no bytes yet.
+async fn respond(inner: &Inner, url: Url, headers: HeaderMap) -> Result<(Response, Url, Blob)> {
     let (resp, final_url) = send(inner, Method::GET, url, headers).await?;
     check_status(resp.status())?;
     let content_type = resp
@@ -113,13 +143,12 @@ pub(super) async fn get(inner: &Inner, url: Url, headers: HeaderMap) -> Result<B
             }
         }
     }
-    let data = read_body(resp, inner, &final_url).await?;
-    let mut blob = Blob::new(data);
+    let mut blob = Blob::default();
     if !content_type.is_empty() {
         blob.content_type = Some(content_type);
     }
     blob.headers = passed_on;
-    Ok(blob)
+    Ok((resp, final_url, blob))
 }
 
 /// HEAD `url` for imagor's modified-time check: `NotFound` unless the
@@ -312,6 +341,24 @@ fn request_error(e: &reqwest::Error, url: &Url) -> Error {
     Error::Internal(format!("Get \"{url}\": {text}"))
 }
 
+/// Bytes to reserve for a body: its `Content-Length`, within the limit.
+fn capacity_hint(resp: &Response, max: u64) -> usize {
+    resp.content_length()
+        .unwrap_or(0)
+        .min(if max > 0 { max } else { 64 << 20 }) as usize
+}
+
+/// The next chunk of the (decoded) body; `None` at its end.
+async fn next_chunk(resp: &mut Response, url: &Url) -> Result<Option<bytes::Bytes>> {
+    resp.chunk().await.map_err(|e| {
+        if e.is_timeout() {
+            Error::timeout()
+        } else {
+            Error::Internal(format!("Get \"{url}\": {}", chain(&e).0))
+        }
+    })
+}
+
 /// Read the (decoded) body, refusing it as soon as it passes the size
 /// limit (0: none): at most that many bytes are ever kept.
 async fn read_body(mut resp: Response, inner: &Inner, url: &Url) -> Result<Vec<u8>> {
@@ -319,28 +366,46 @@ async fn read_body(mut resp: Response, inner: &Inner, url: &Url) -> Result<Vec<u
     if max > 0 && resp.content_length().is_some_and(|n| n > max) {
         return Err(Error::MaxSizeExceeded);
     }
-    let hint = resp
-        .content_length()
-        .unwrap_or(0)
-        .min(if max > 0 { max } else { 64 << 20 });
-    let mut data = Vec::with_capacity(hint as usize);
-    loop {
-        let chunk = resp.chunk().await.map_err(|e| {
-            if e.is_timeout() {
-                Error::timeout()
-            } else {
-                Error::Internal(format!("Get \"{url}\": {}", chain(&e).0))
-            }
-        })?;
-        let Some(chunk) = chunk else {
-            return Ok(data);
-        };
+    let mut data = Vec::with_capacity(capacity_hint(&resp, max));
+    while let Some(chunk) = next_chunk(&mut resp, url).await? {
         inner.stats.bytes(chunk.len());
         if max > 0 && (data.len() + chunk.len()) as u64 > max {
             return Err(Error::MaxSizeExceeded);
         }
         data.extend_from_slice(&chunk);
     }
+    Ok(data)
+}
+
+/// Move the body into `body` as it arrives, under the same size limit;
+/// the body ends with the outcome, which is also returned. Stops early
+/// ([`Error::Cancelled`]) once nobody holds the body any more.
+async fn pump(
+    mut resp: Response,
+    inner: &Inner,
+    url: &Url,
+    body: &std::sync::Weak<Body>,
+) -> Result<()> {
+    let max = inner.max_size;
+    let end = loop {
+        let chunk = match next_chunk(&mut resp, url).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        inner.stats.bytes(chunk.len());
+        let Some(b) = body.upgrade() else {
+            return Err(Error::Cancelled);
+        };
+        if max > 0 && (b.len() + chunk.len()) as u64 > max {
+            break Err(Error::MaxSizeExceeded);
+        }
+        b.push(&chunk);
+    };
+    if let Some(b) = body.upgrade() {
+        b.finish(end.clone());
+    }
+    end
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use regex::Regex;
+use reqwest::header::HeaderMap;
 use url::Url;
 
 use super::{BoxFuture, LoadContext, Loader};
@@ -391,27 +392,88 @@ fn not_a_host(e: Error) -> Error {
     }
 }
 
-impl Loader for HttpLoader {
-    fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
+/// A response whose body is still arriving ([`HttpLoader::open`]).
+pub(crate) struct Opened {
+    /// What the response says about the image (no bytes).
+    pub head: Blob,
+    /// The bytes, as they arrive.
+    pub body: Arc<crate::arriving::Body>,
+}
+
+impl HttpLoader {
+    /// The URL and request headers for `key` (a refusal is counted; a key
+    /// that is not a URL is not ours), and whether the key is bare: with
+    /// no scheme (`photo.jpg`) it is only guessed to name a host.
+    fn prepare(&self, ctx: LoadContext<'_>, key: &str) -> (Result<(Url, HeaderMap)>, bool) {
         let prepared = self
             .inner
             .rules
             .url_of(key)
             .map(|url| (url, fetch::request_headers(&self.inner, ctx.request)));
-        let inner = self.inner.clone();
-        // A key with no scheme (`photo.jpg`) is only guessed to name a host.
+        if let Err(e) = &prepared {
+            if e.status() == 403 {
+                self.inner.stats.outcome(&Err::<(), _>(e.clone()));
+            }
+        }
         let bare = self.inner.rules.base_url.is_none() && !key.contains("://");
+        (prepared, bare)
+    }
+
+    /// [`Loader::get`] that answers once the origin's response headers are
+    /// in and checked: the bytes keep arriving into the returned body
+    /// (bounded by `bound` and `stop` while someone waits for them), so
+    /// libvips can decode while the origin still sends. Dropping the body
+    /// stops the fetch.
+    pub(crate) fn open<'a>(
+        &'a self,
+        ctx: LoadContext<'a>,
+        key: &'a str,
+        bound: crate::call::Bound,
+        stop: crate::call::Stop,
+    ) -> BoxFuture<'a, Result<Opened>> {
+        let (prepared, bare) = self.prepare(ctx, key);
+        let inner = self.inner.clone();
         Box::pin(async move {
-            let (url, headers) = match prepared {
-                Ok(p) => p,
-                Err(e) => {
-                    // Refusals count; a key that is not a URL is not ours.
-                    if e.status() == 403 {
-                        inner.stats.outcome(&Err::<(), _>(e.clone()));
-                    }
-                    return Err(e);
+            let (url, headers) = prepared?;
+            let (tx, rx) = tokio::sync::oneshot::channel::<Result<Opened>>();
+            let task = async move {
+                let flight = stats::InFlight::start(&inner.stats);
+                let mut tx = Some(tx);
+                let arrive = |head: Blob, capacity: usize| {
+                    let body = crate::arriving::Body::new(capacity, bound, stop);
+                    let weak = Arc::downgrade(&body);
+                    let sent = tx.take()?.send(Ok(Opened { head, body }));
+                    sent.is_ok().then_some(weak)
+                };
+                let mut r = fetch::open(&inner, url, headers, arrive).await;
+                if bare {
+                    r = r.map_err(not_a_host);
+                }
+                if let (Some(tx), Err(e)) = (tx, &r) {
+                    // Refused before the body (status, type, size).
+                    let _ = tx.send(Err(e.clone()));
+                }
+                match r {
+                    Err(Error::Cancelled) => drop(flight),
+                    r => flight.finish(&r),
                 }
             };
+            let spawned = crate::net_runtime::spawn(task)?;
+            let opened = rx
+                .await
+                .map_err(|_| Error::Internal("internal error: network task ended".to_owned()))??;
+            opened.body.hold_feeder(spawned);
+            Ok(opened)
+        })
+    }
+}
+
+impl Loader for HttpLoader {
+    fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
+        let (prepared, bare) = self.prepare(ctx, key);
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let (url, headers) = prepared?;
             // Dropping this future (a load or request timeout, a client
             // gone) aborts the task, and with it the connection.
             let task = async move {
