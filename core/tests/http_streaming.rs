@@ -177,6 +177,9 @@ fn trickled_sources_render_exactly_as_whole_ones() {
             }
         }
     }
+    // The baseline JPEG and the PNG were decoded while they arrived (3
+    // modes x 4 paths each); the progressive JPEG was waited for.
+    assert_eq!(imagor.stats().http.streamed, 24);
 }
 
 #[test]

@@ -287,6 +287,8 @@ fn fifty_identical_requests_fetch_the_origin_once() {
         .unwrap()
         .len();
     assert_eq!(metric(&text, "imagor_http_loader_bytes_total"), size as f64);
+    // A PNG without interlacing: decoded while it arrived, once.
+    assert_eq!(metric(&text, "imagor_http_loader_streamed_total"), 1.0);
 }
 
 #[test]

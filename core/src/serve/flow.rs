@@ -417,6 +417,9 @@ impl Imagor {
             }) => Some(Source::arriving(body.clone(), &self.opts)?),
             Some(Loaded { blob, .. }) => Some(Source::bytes(&blob.data)),
         };
+        if let (Some(Source::Arriving { .. }), Some(http)) = (&input, &self.http) {
+            http.note_streamed();
+        }
         let body = source.and_then(|s| s.body.as_ref());
         let output = self
             .with_ctx(|ctx| processor::run(ctx, input.as_ref(), p))

@@ -39,6 +39,7 @@ struct Figures {
     queued: IntGauge,
     http_fetches: IntCounter,
     http_bytes: IntCounter,
+    http_streamed: IntCounter,
     /// By `class`: the [`crate::loader::http::HttpLoaderStats`] failure
     /// fields.
     http_errors: IntCounterVec,
@@ -125,6 +126,10 @@ impl Metrics {
             "http_loader_bytes_total",
             "Body bytes the HTTP loader received",
         )?;
+        let http_streamed = counter(
+            "http_loader_streamed_total",
+            "HTTP loads whose body was decoded while it arrived",
+        )?;
         let http_errors = IntCounterVec::new(
             opts(
                 "http_loader_errors_total",
@@ -150,6 +155,7 @@ impl Metrics {
             queued,
             http_fetches,
             http_bytes,
+            http_streamed,
             http_errors,
         });
         Ok(self)
@@ -199,6 +205,7 @@ impl Figures {
         self.queued.set(now.queued.min(i64::MAX as u64) as i64);
         add(&self.http_fetches, now.http.fetches, last.http.fetches);
         add(&self.http_bytes, now.http.bytes, last.http.bytes);
+        add(&self.http_streamed, now.http.streamed, last.http.streamed);
         let (new, old) = (http_errors(&now.http), http_errors(&last.http));
         for (i, class) in HTTP_ERROR_CLASSES.iter().enumerate() {
             add(

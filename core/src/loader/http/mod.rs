@@ -178,6 +178,11 @@ impl HttpLoader {
         &self.inner.policy
     }
 
+    /// Count a load whose body is decoded while it arrives.
+    pub(crate) fn note_streamed(&self) {
+        self.inner.stats.streamed();
+    }
+
     /// Fetches, bytes received and failures by class so far.
     pub fn stats(&self) -> HttpLoaderStats {
         self.inner.stats.snapshot()

@@ -16,6 +16,9 @@ pub struct HttpLoaderStats {
     /// Body bytes received (after decoding), including bodies cut off at
     /// the size limit.
     pub bytes: u64,
+    /// Loads whose body was decoded while it arrived (a sequential JPEG or
+    /// a PNG without interlacing, processed by the server's flow).
+    pub streamed: u64,
     /// Refused by the address policy (loopback, private, link-local or a
     /// blocked network; 403), before or after DNS, on any redirect hop.
     pub blocked: u64,
@@ -41,6 +44,7 @@ pub(crate) struct Counters {
     fetches: AtomicU64,
     fetched: AtomicU64,
     bytes: AtomicU64,
+    streamed: AtomicU64,
     blocked: AtomicU64,
     not_allowed: AtomicU64,
     too_large: AtomicU64,
@@ -63,6 +67,11 @@ impl Counters {
     /// `n` body bytes arrived.
     pub(crate) fn bytes(&self, n: usize) {
         inc(&self.bytes, n as u64);
+    }
+
+    /// A body is decoded while it arrives.
+    pub(crate) fn streamed(&self) {
+        inc(&self.streamed, 1);
     }
 
     /// A load was given up unfinished.
@@ -96,6 +105,7 @@ impl Counters {
             fetches: get(&self.fetches),
             fetched: get(&self.fetched),
             bytes: get(&self.bytes),
+            streamed: get(&self.streamed),
             blocked: get(&self.blocked),
             not_allowed: get(&self.not_allowed),
             too_large: get(&self.too_large),
