@@ -411,6 +411,11 @@ export interface ImagorOptions {
   avifSpeed?: number
   /** Use mozjpeg-style JPEG settings (`VIPS_MOZJPEG`). */
   mozjpeg?: boolean
+  /**
+   * Shrink JPEGs harder while decoding, as sharp does by default
+   * (cheaper, not imagor's exact pixels; `false`).
+   */
+  fastShrinkOnLoad?: boolean
   /** Lift every size limit, including libvips' own (`VIPS_UNLIMITED`). */
   unlimited?: boolean
   /**

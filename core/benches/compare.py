@@ -61,6 +61,11 @@ def sides(fmt, threads, seconds, corpus, python, bundled=None, sharp=False):
         driver, libdir = bundled.split(":", 1)
         yield "imagor-rs 8.18", ({"LD_LIBRARY_PATH": libdir},
                                  [driver, "--corpus", d, "--path", path] + common)
+        if fmt == "jpeg":
+            # fast_shrink_on_load: JPEG shrink-on-load as sharp does it.
+            yield "imagor-rs 8.18 fast", ({"LD_LIBRARY_PATH": libdir},
+                                          [driver, "--corpus", d, "--path", path,
+                                           "--fast-shrink"] + common)
     if sharp:
         yield "sharp", ["node", os.path.join(ROOT, "bindings/node/bench/sharp_peer.mjs"),
                         "--corpus", d, "--format", fmt] + common

@@ -6,7 +6,11 @@
 //! ```text
 //! bench_process --corpus DIR --path "512x512/filters:format(jpeg)" --threads 2 --seconds 4
 //! bench_process --corpus DIR --path "512x512/filters:format(jpeg)" --serve
+//! bench_process --corpus DIR --path "512x512/filters:format(jpeg)" --fast-shrink
 //! ```
+//!
+//! `--fast-shrink` turns on `Options::fast_shrink_on_load` (sharp's
+//! default shrink-on-load for JPEG).
 //!
 //! With `--serve`, each call is `Imagor::serve("unsafe/PATH/FILE")` with the
 //! file loader on the corpus: the work the HTTP server does per request,
@@ -40,6 +44,7 @@ fn main() {
     let threads: usize = arg("--threads", "1").parse().unwrap_or(1);
     let seconds: f64 = arg("--seconds", "4").parse().unwrap_or(4.0);
     let serve = std::env::args().any(|a| a == "--serve");
+    let fast_shrink = std::env::args().any(|a| a == "--fast-shrink");
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&corpus)
         .unwrap_or_else(|e| panic!("{corpus}: {e}"))
         .filter_map(|e| e.ok())
@@ -59,6 +64,7 @@ fn main() {
             arg("--base-dir", "")
         },
         unsafe_: true,
+        fast_shrink_on_load: fast_shrink,
         // A loaded benchmark machine must not turn a slow 12 MP call into a
         // 408: the budget is not what is measured here.
         process_timeout: Duration::from_secs(60),

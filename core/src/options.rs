@@ -59,6 +59,14 @@ pub struct Options {
     pub avif_speed: i32,
     /// Use mozjpeg-style JPEG settings (`vips-mozjpeg`).
     pub mozjpeg: bool,
+    /// Shrink JPEGs harder while decoding, as sharp does by default
+    /// (`fastShrinkOnLoad`): the largest DCT scale (1/2, 1/4, 1/8) the
+    /// resize allows, where libvips' thumbnail, and so imagor, keeps a
+    /// factor of two for the final resize. Cheaper (16-24% less CPU per
+    /// 512x512 cover of a 2-12 MP JPEG), the same sizes, slightly sharper
+    /// and no longer imagor's exact pixels; off by default (ours, no
+    /// imagor flag).
+    pub fast_shrink_on_load: bool,
     /// Lift every size limit, including libvips' own (`vips-unlimited`).
     pub unlimited: bool,
     /// libvips worker threads per image; 0 keeps libvips' default
@@ -449,6 +457,7 @@ impl Default for Options {
             strip_color_profile: false,
             avif_speed: 8,
             mozjpeg: false,
+            fast_shrink_on_load: false,
             unlimited: false,
             concurrency: 0,
             max_overlay_depth: 4,

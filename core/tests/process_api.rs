@@ -416,3 +416,44 @@ fn png_output_is_filtered_and_lossless() {
         assert_ne!(ours, level6);
     }
 }
+
+#[test]
+fn fast_shrink_on_load_gives_the_same_sizes_and_nearly_the_same_pixels() {
+    let photo = testdata("faces-astronaut.jpg");
+    let jpeg = imagor::process(&photo, "3000x2000/filters:quality(92)")
+        .unwrap()
+        .data;
+    let exact = Imagor::new(Options::default()).unwrap();
+    let fast = Imagor::new(Options {
+        fast_shrink_on_load: true,
+        ..Options::default()
+    })
+    .unwrap();
+    // (path, whether fast shrinks harder than libvips' thumbnail there)
+    for (path, harder) in [
+        ("512x512", true),        // 3.9: fast 2, thumbnail 1
+        ("fit-in/400x400", true), // 7.5: fast 4, thumbnail 2
+        ("300x0", true),
+        ("stretch/600x300", true),
+        ("512x512/smart", true),
+        ("2000x1500", false), // 1.3: neither
+        ("fit-in/300x300/filters:format(png)", true),
+    ] {
+        let a = exact.process_to_pixels(&jpeg, path).unwrap();
+        let b = fast.process_to_pixels(&jpeg, path).unwrap();
+        assert_eq!(
+            (a.width, a.height, a.bands),
+            (b.width, b.height, b.bands),
+            "{path}"
+        );
+        let mad = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as u64)
+            .sum::<u64>() as f64
+            / a.data.len() as f64;
+        assert!(mad < 4.0, "{path}: mean absolute difference {mad}");
+        assert_eq!(a.data != b.data, harder, "{path}: mad {mad}");
+    }
+}

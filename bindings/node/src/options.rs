@@ -62,6 +62,9 @@ pub struct ImagorOptions {
     pub avif_speed: Option<i32>,
     /// Use mozjpeg-style JPEG settings (`VIPS_MOZJPEG`).
     pub mozjpeg: Option<bool>,
+    /// Shrink JPEGs harder while decoding, as sharp does by default
+    /// (cheaper, not imagor's exact pixels; `false`).
+    pub fast_shrink_on_load: Option<bool>,
     /// Lift every size limit, including libvips' own (`VIPS_UNLIMITED`).
     pub unlimited: Option<bool>,
     /// libvips worker threads per image; 0 keeps libvips' default

@@ -107,6 +107,8 @@ pub(super) struct LoadOpts {
     /// Read top to bottom once (`access=sequential`): for pipelines that
     /// stream, so the loader never decodes a strip twice.
     pub sequential: bool,
+    /// JPEG DCT scaling while decoding (`shrink`: 2, 4 or 8; 0 or 1: none).
+    pub shrink: i32,
     /// libvips' `fail_on` nick (`Options::fail_on`); `None` keeps libvips'
     /// default (`none`).
     pub fail_on: Option<&'static str>,
@@ -280,6 +282,9 @@ pub(super) fn call_loader(
         }
         if opts.sequential {
             call = call.arg_if_supported("access", Arg::Nick("sequential"));
+        }
+        if opts.shrink > 1 {
+            call = call.arg_if_supported("shrink", Arg::Int(opts.shrink.into()));
         }
         if let Some(nick) = opts.fail_on {
             call = call.arg_if_supported("fail_on", Arg::Nick(nick));

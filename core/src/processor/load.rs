@@ -215,10 +215,16 @@ impl Loader<'_> {
                     call_loader(&loader, input, sniffed.format, LoadOpts { n: 1, ..opts })?;
                 self.check_decode_guard(&header, data, sniffed.format)?;
                 self.admit(source, &header, Access::Shrink)?;
-                let charge_copy = || charge_thumbnail_copy(&header, width, height, crop);
+                charge_thumbnail_copy(&header, width, height, crop)?;
+                let fast = match sniffed.format {
+                    Some(ImageFormat::Jpeg) if self.opts.fast_shrink_on_load => {
+                        fast_jpeg_shrink(&header, width, height, crop, size)
+                    }
+                    _ => 1,
+                };
                 // The header is released before decoding starts: a WebP
                 // loader holds decoder state for as long as it lives.
-                (Some((loader, charge_copy()?)), header.n_pages() == 1)
+                (Some((loader, fast)), header.n_pages() == 1)
             }
             _ => (None, false),
         };
@@ -244,7 +250,18 @@ impl Loader<'_> {
             }
         } else {
             match (source.encoded(), &shrink_loader) {
-                (Some((input, sniffed, _)), Some((loader, ()))) => {
+                (Some((input, sniffed, _)), Some((loader, fast))) if *fast > 1 => {
+                    // Decode at 1/fast (libjpeg's DCT scaling), then resize
+                    // the rest of the way as thumbnail does.
+                    let scaled = LoadOpts {
+                        sequential: true,
+                        shrink: *fast,
+                        ..opts
+                    };
+                    call_loader(loader, input, sniffed.format, scaled)?
+                        .thumbnail_image(width, height, size, crop)?
+                }
+                (Some((input, sniffed, _)), Some((loader, _))) => {
                     let thumb = ThumbnailCall {
                         width,
                         height,
@@ -350,6 +367,30 @@ fn shrinks_on_load(format: Option<ImageFormat>) -> bool {
     )
 }
 
+/// The JPEG shrink-on-load factor of `fast_shrink_on_load` (sharp's
+/// default): the largest DCT scale not above the whole shrink to
+/// `width` x `height`, where libvips' thumbnail leaves a factor of two for
+/// the final resize. 1: none.
+fn fast_jpeg_shrink(header: &Image, width: i32, height: i32, crop: Interesting, size: Size) -> i32 {
+    let (mut w, mut h) = (header.width() as f64, header.height() as f64);
+    // Orientations 5 to 8 turn the image a quarter: its width becomes the
+    // output's height.
+    if matches!(header.get_int("orientation"), Some(5..=8)) {
+        std::mem::swap(&mut w, &mut h);
+    }
+    let (across, down) = (w / width.max(1) as f64, h / height.max(1) as f64);
+    let shrink = match (size, crop) {
+        (Size::Up, _) => return 1,
+        (Size::Force, _) => across.min(down),
+        (_, Interesting::None) => across.max(down),
+        _ => across.min(down),
+    };
+    [8, 4, 2]
+        .into_iter()
+        .find(|&f| shrink >= f as f64)
+        .unwrap_or(1)
+}
+
 /// How much of an arriving body is read before deciding how to load it:
 /// enough for the headers of nearly every JPEG (EXIF, ICC and XMP come
 /// before the frame) and PNG.
@@ -412,4 +453,31 @@ pub(crate) fn animated_thumbnail_with_crop(
         _ => (0, 0),
     };
     crate::ops::multipage::extract_area(&resized, left, top, w, h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_shrink_takes_the_largest_dct_scale_the_resize_allows() {
+        crate::vips::init().unwrap();
+        let photo = Image::black(4000, 3000, 3).unwrap();
+        let f = |img: &Image, w, h, crop, size| fast_jpeg_shrink(img, w, h, crop, size);
+        // Cover 512x512: 3000/512 = 5.9 -> 4 (libvips' thumbnail: 2).
+        assert_eq!(f(&photo, 512, 512, Interesting::Centre, Size::Both), 4);
+        // Fit in 512x512: 4000/512 = 7.8 -> 4; in 400x400: 10 -> 8.
+        assert_eq!(f(&photo, 512, 512, Interesting::None, Size::Both), 4);
+        assert_eq!(f(&photo, 400, 400, Interesting::None, Size::Down), 8);
+        // Under a factor of two: no scaling; only upscaling: none.
+        assert_eq!(f(&photo, 2500, 2500, Interesting::Centre, Size::Both), 1);
+        assert_eq!(f(&photo, 100, 100, Interesting::None, Size::Up), 1);
+        // Forced to 2000x300: the smaller shrink (2) bounds it.
+        assert_eq!(f(&photo, 2000, 300, Interesting::None, Size::Force), 2);
+        // A quarter turn (orientation 6): 3000 wide once turned, so a
+        // 1400x1900 cover shrinks by min(2.1, 2.1) -> 2, not min(2.9, 1.6).
+        let turned = photo.with_meta(|m| m.set_int("orientation", 6)).unwrap();
+        assert_eq!(f(&turned, 1400, 1900, Interesting::Centre, Size::Both), 2);
+        assert_eq!(f(&photo, 1400, 1900, Interesting::Centre, Size::Both), 1);
+    }
 }

@@ -192,6 +192,7 @@ class _Options(TypedDict, total=False):
     strip_color_profile: bool
     avif_speed: int
     mozjpeg: bool
+    fast_shrink_on_load: bool
     unlimited: bool
     concurrency: int
     max_overlay_depth: int
