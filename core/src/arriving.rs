@@ -71,13 +71,16 @@ impl Body {
         self.lock().data.len()
     }
 
-    /// Append bytes (the writer). Ignored once the body has ended.
-    pub(crate) fn push(&self, chunk: &[u8]) {
+    /// Append bytes (the writer); `false` (and ignored) once the body has
+    /// ended, when the writer should stop.
+    pub(crate) fn push(&self, chunk: &[u8]) -> bool {
         let mut st = self.lock();
-        if st.end.is_none() {
-            st.data.extend_from_slice(chunk);
-            self.grew.notify_all();
+        if st.end.is_some() {
+            return false;
         }
+        st.data.extend_from_slice(chunk);
+        self.grew.notify_all();
+        true
     }
 
     /// End the body: complete (`Ok`) or failed. The first end wins.
@@ -262,8 +265,8 @@ mod tests {
         let start = Instant::now();
         assert_eq!(b.head(10).unwrap_err(), Error::timeout());
         assert!(start.elapsed() < Duration::from_secs(2));
-        // The writer's later bytes are ignored: the body failed.
-        b.push(b"def");
+        // The writer's later bytes are refused: the body failed.
+        assert!(!b.push(b"def"));
         assert_eq!(b.len(), 3);
     }
 

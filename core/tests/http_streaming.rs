@@ -270,3 +270,21 @@ fn waiting_for_a_slow_origin_is_not_processing_time() {
         .unwrap();
     assert!(got.data == expected.data);
 }
+
+#[test]
+fn an_empty_body_is_not_found_as_when_buffered() {
+    let origin = PacedOrigin::start();
+    origin.host("empty.jpg", Vec::new());
+    let imagor = Imagor::new(local()).expect("imagor");
+    let url = origin.url("trickle", "empty.jpg");
+    let streamed = imagor
+        .serve(&format!("/unsafe/300x200/{url}"))
+        .expect_err("empty");
+    // raw() never streams: the buffered answer for the same body.
+    let buffered = imagor
+        .serve(&format!("/unsafe/filters:raw()/{url}"))
+        .expect_err("empty");
+    assert_eq!(streamed.status(), 404, "{streamed}");
+    assert_eq!(streamed, buffered);
+    assert_eq!(imagor.stats().processed, 0);
+}

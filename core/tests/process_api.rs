@@ -436,7 +436,9 @@ fn fast_shrink_on_load_gives_the_same_sizes_and_nearly_the_same_pixels() {
         ("300x0", true),
         ("stretch/600x300", true),
         ("512x512/smart", true),
-        ("2000x1500", false), // 1.3: neither
+        ("2000x1500", false),       // 1.3: neither
+        ("fit-in/1500x1000", true), // exactly 2: decoded at the target size
+        ("fit-in/749x499", true),   // 4.005: fast 4 (1 px margin), thumbnail 2
         ("fit-in/300x300/filters:format(png)", true),
     ] {
         let a = exact.process_to_pixels(&jpeg, path).unwrap();

@@ -367,8 +367,8 @@ fn shrinks_on_load(format: Option<ImageFormat>) -> bool {
     )
 }
 
-/// The JPEG shrink-on-load factor of `fast_shrink_on_load` (sharp's
-/// default): the largest DCT scale not above the whole shrink to
+/// The JPEG shrink-on-load factor of `fast_shrink_on_load` (as sharp's
+/// default does it): the largest DCT scale not above the whole shrink to
 /// `width` x `height`, where libvips' thumbnail leaves a factor of two for
 /// the final resize. 1: none.
 fn fast_jpeg_shrink(header: &Image, width: i32, height: i32, crop: Interesting, size: Size) -> i32 {
@@ -385,6 +385,10 @@ fn fast_jpeg_shrink(header: &Image, width: i32, height: i32, crop: Interesting, 
         (_, Interesting::None) => across.max(down),
         _ => across.min(down),
     };
+    // sharp also steps down once when the shrink's integer part equals
+    // the factor ("libjpeg rounding errors"); libjpeg rounds scaled sizes
+    // up, so the decode is never smaller than the target, and the output
+    // sizes are checked equal to the default's (core/tests/process_api.rs).
     [8, 4, 2]
         .into_iter()
         .find(|&f| shrink >= f as f64)
@@ -405,10 +409,15 @@ const HEAD_BYTES: usize = 256 << 10;
 /// the rest wait for the whole body.
 pub(crate) fn streams_while_arriving(format: Option<ImageFormat>, head: &[u8]) -> bool {
     match format {
-        Some(ImageFormat::Jpeg) => crate::probe::jpeg_single_pass(head),
+        Some(ImageFormat::Jpeg) => {
+            crate::vips::has_operation("jpegload_source") && crate::probe::jpeg_single_pass(head)
+        }
         Some(ImageFormat::Png) => {
             // IHDR first: its interlace method is byte 12 of its data.
-            head.len() > 28 && &head[12..16] == b"IHDR" && head[28] == 0
+            crate::vips::has_operation("pngload_source")
+                && head.len() > 28
+                && &head[12..16] == b"IHDR"
+                && head[28] == 0
         }
         _ => false,
     }
@@ -469,6 +478,8 @@ mod tests {
         // Fit in 512x512: 4000/512 = 7.8 -> 4; in 400x400: 10 -> 8.
         assert_eq!(f(&photo, 512, 512, Interesting::None, Size::Both), 4);
         assert_eq!(f(&photo, 400, 400, Interesting::None, Size::Down), 8);
+        // A shrink of exactly 4 takes 4 (sharp would step down to 2).
+        assert_eq!(f(&photo, 1000, 1000, Interesting::None, Size::Both), 4);
         // Under a factor of two: no scaling; only upscaling: none.
         assert_eq!(f(&photo, 2500, 2500, Interesting::Centre, Size::Both), 1);
         assert_eq!(f(&photo, 100, 100, Interesting::None, Size::Up), 1);

@@ -328,7 +328,16 @@ impl Imagor {
                     let opened = http.open(ctx, image, bound.clone(), scope.stop.clone());
                     block_on_until(opened, &bound, &scope.stop)
                         .and_then(|r| r)
-                        .map(Loaded::from)
+                        .and_then(|o| {
+                            // An empty body is no image, as when buffered
+                            // (the next loader's answer stands).
+                            let empty = o.body.head(1)?.is_empty();
+                            Ok(if empty {
+                                Loaded::from(o.head)
+                            } else {
+                                Loaded::from(o)
+                            })
+                        })
                 }
                 None => load(loader.get(ctx, image)).map(Loaded::from),
             };

@@ -387,6 +387,7 @@ async fn pump(
     body: &std::sync::Weak<Body>,
 ) -> Result<()> {
     let max = inner.max_size;
+    let _ends = EndsOnDrop(body.clone());
     let end = loop {
         let chunk = match next_chunk(&mut resp, url).await {
             Ok(Some(chunk)) => chunk,
@@ -400,12 +401,30 @@ async fn pump(
         if max > 0 && (b.len() + chunk.len()) as u64 > max {
             break Err(Error::MaxSizeExceeded);
         }
-        b.push(&chunk);
+        if !b.push(&chunk) {
+            // A reader ended it (its deadline passed, its caller left).
+            return Err(Error::Cancelled);
+        }
     };
     if let Some(b) = body.upgrade() {
         b.finish(end.clone());
     }
     end
+}
+
+/// Ends a body whose feeding task stops without ending it (the task
+/// panicked, or the runtime went away): its readers fail at once instead
+/// of waiting for their deadline. A body already ended keeps its end.
+struct EndsOnDrop(std::sync::Weak<Body>);
+
+impl Drop for EndsOnDrop {
+    fn drop(&mut self) {
+        if let Some(b) = self.0.upgrade() {
+            b.finish(Err(Error::Internal(
+                "internal error: the network task feeding the body ended".to_owned(),
+            )));
+        }
+    }
 }
 
 #[cfg(test)]
