@@ -116,7 +116,11 @@ rm -rf "$wheels"
 # Not `maturin --zig`: its zig wrappers have another path than cargo-zigbuild's,
 # and rustc's `-C linker=PATH` is part of every crate's fingerprint, so cargo
 # would build everything a second time. maturin gets cargo-zigbuild's wrappers
-# (written by the run above) as linker and C compilers instead.
+# (written by the run above) as linker and C compilers instead, and the
+# channel override cargo-zigbuild sets: without it stable cargo ignores
+# CARGO_UNSTABLE_TARGET_APPLIES_TO_HOST, the host build scripts get the zig
+# linker too, their fingerprints differ from the addon run's, and every
+# crate was compiled twice.
 zigcc="$(grep -l "\"$venv/bin/cargo-zigbuild\" zig cc" \
   "$HOME"/.cache/cargo-zigbuild/*/wrappers/*/zigcc-$target.2.28-*.sh | head -1)"
 [ -n "$zigcc" ] || { log "cargo-zigbuild's zig cc wrapper not found"; exit 1; }
@@ -136,6 +140,7 @@ rm -f target/maturin/libimagor_python.so "$release/deps/libimagor_python.so"
   AR_x86_64_unknown_linux_gnu="$wrappers/ar" \
   CARGO_ZIGBUILD_TARGET=x86_64-linux-gnu.2.28 CARGO_ZIGBUILD_TARGET_x86_64_unknown_linux_gnu=x86_64-linux-gnu.2.28 \
   CARGO_ZIGBUILD_RUSTC_VERSION="$(rustc --version | cut -d' ' -f2)" \
+  __CARGO_TEST_CHANNEL_OVERRIDE_DO_NOT_USE_THIS=nightly \
   LD_LIBRARY_PATH="$libdir" nice -n 10 maturin build --release \
   --target "$target" --compatibility manylinux_2_28 --auditwheel repair -o "$wheels")
 whl="$(ls "$wheels"/imagor_rs-*.whl)"
