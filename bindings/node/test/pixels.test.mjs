@@ -56,3 +56,14 @@ test('processPixels: wrong layouts are TypeErrors or typed errors', async () => 
   await assert.rejects(imagor.toPixels(gopher, 'meta/'), { code: 'ERR_IMAGOR_INVALID' })
   await assert.rejects(imagor.toPixels(Buffer.from('not an image')), { status: 406 })
 })
+
+test('fastShrinkOnLoad: the same size, nearly the same pixels', async () => {
+  const jpeg = await imagor.process(readTestdata('faces-astronaut.jpg'), '3000x2000/filters:quality(92)')
+  const exact = await imagor.toPixels(jpeg, '512x512')
+  const fast = await imagor.toPixels(jpeg, '512x512', { fastShrinkOnLoad: true })
+  assert.deepEqual([fast.width, fast.height, fast.bands], [exact.width, exact.height, exact.bands])
+  let sum = 0
+  for (let i = 0; i < exact.data.length; i++) sum += Math.abs(exact.data[i] - fast.data[i])
+  const mad = sum / exact.data.length
+  assert.ok(mad > 0 && mad < 4, `mean absolute difference ${mad}`)
+})

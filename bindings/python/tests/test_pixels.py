@@ -76,3 +76,13 @@ def test_bad_pixel_input_is_a_clear_error():
         imagor.to_pixels(GOPHER, "fit-in/400x400", max_memory=100_000)
     with pytest.raises(imagor.UnsupportedFormatError):
         imagor.to_pixels(b"not an image")
+
+
+def test_fast_shrink_on_load_keeps_sizes_and_stays_close():
+    photo = (TESTDATA / "faces-astronaut.jpg").read_bytes()
+    jpeg = imagor.process(photo, "3000x2000/filters:quality(92)")
+    exact = np.asarray(imagor.to_pixels(jpeg, "512x512")).astype(int)
+    fast = np.asarray(imagor.to_pixels(jpeg, "512x512", fast_shrink_on_load=True)).astype(int)
+    assert exact.shape == fast.shape == (512, 512, 3)
+    # Decoded at half size first: not the same pixels, but close.
+    assert 0 < np.abs(exact - fast).mean() < 4
