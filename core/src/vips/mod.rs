@@ -25,6 +25,7 @@ mod call;
 pub(crate) mod deadline;
 mod image;
 mod ops;
+mod pango;
 mod source;
 mod sys;
 

@@ -1,7 +1,7 @@
 //! Typed wrappers for the libvips operations the pipeline and filters use.
 //! Rare operations can be called directly with [`Call`].
 
-use super::{Arg, Blob, Call, Image};
+use super::{pango, Arg, Blob, Call, Image};
 use crate::error::Result;
 
 macro_rules! nick_enum {
@@ -130,15 +130,30 @@ impl Image {
 
     /// Render text with Pango as a 4-band RGBA image (black text).
     ///
-    /// One call at a time in the process: libvips builds its `text`
-    /// operations under its own lock but disposes their Pango layouts and
-    /// contexts outside it, on the calling thread, while Pango 1.50's
-    /// fontconfig thread works on the same shared font map; concurrent
-    /// calls crashed a test process there (SIGFPE in `g_hash_table_lookup`
-    /// from libpangoft2's thread). The rendered image owns no Pango objects.
+    /// One call at a time in the process, each on a Pango font map no
+    /// earlier call set another dpi on, and autofit (`height` without
+    /// `dpi`) searched here rather than in libvips: see [`super::pango`]
+    /// for the Pango 1.50 race this avoids. The rendered image owns no
+    /// Pango objects.
     pub fn text(text: &str, o: &TextOptions<'_>) -> Result<Image> {
         static PANGO: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _one_at_a_time = PANGO.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut height, mut dpi) = (o.height, o.dpi);
+        if height > 0 && dpi <= 0 {
+            let layout = pango::Layout {
+                text,
+                font: o.font,
+                width: o.width,
+                spacing: o.spacing,
+                align: o.align,
+                wrap: o.wrap.map_or("", TextWrap::nick),
+                justify: o.justify,
+            };
+            if let Some(found) = pango::autofit_dpi(&layout, height) {
+                (height, dpi) = (0, found);
+            }
+        }
+        pango::fresh_default_font_map();
         let mut c = Call::new("text")
             .arg("text", Arg::Str(text))
             .arg("rgba", Arg::Bool(true));
@@ -148,8 +163,8 @@ impl Image {
         if o.width > 0 {
             c = c.arg("width", Arg::Int(o.width.into()));
         }
-        if o.height > 0 {
-            c = c.arg("height", Arg::Int(o.height.into()));
+        if height > 0 {
+            c = c.arg("height", Arg::Int(height.into()));
         }
         if !o.align.is_empty() {
             c = c.arg("align", Arg::Nick(o.align));
@@ -163,13 +178,14 @@ impl Image {
         if o.spacing > 0 {
             c = c.arg("spacing", Arg::Int(o.spacing.into()));
         }
-        if o.dpi > 0 {
-            c = c.arg("dpi", Arg::Int(o.dpi.into()));
+        if dpi > 0 {
+            c = c.arg("dpi", Arg::Int(dpi.into()));
         }
         // The operation (and its Pango objects) is released at the end of
-        // this statement, before the lock.
-        let image = c.run()?.out()?;
-        Ok(image)
+        // this statement, before the lock; so is this thread's font map.
+        let image = c.run().and_then(|outputs| outputs.out());
+        pango::fresh_default_font_map();
+        image
     }
 
     /// Load an SVG document from memory (used for masks and shapes).
