@@ -240,7 +240,11 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let text = server.stderr();
-            if text.contains("\"msg\":\"listen\"") {
+            // Its `listen` line; a failed bind logs a fatal `listen` line.
+            let listening = text
+                .lines()
+                .any(|l| l.contains("\"msg\":\"listen\"") && l.contains("\"level\":\"info\""));
+            if listening {
                 return Ok(server);
             }
             if text.contains("<eof>") || Instant::now() > deadline {
