@@ -36,6 +36,14 @@ export RUST_TEST_ARGS := --workspace --exclude imagor-python --exclude imagor-no
 test-rust: deps
 	$(CARGO) test $(RUST_TEST_ARGS)
 
+## The cargo profile of what the system-libvips test stages build (libimagor,
+## the wheel, the addon, the CLI the hostile corpus runs): `dev`, whose
+## dependencies `make test-rust` has already compiled, instead of a second
+## full release build. The prebuilt packages (`make test-packages`) are the
+## release build and run the same suites. `make test IMAGOR_PROFILE=release`
+## tests the system-libvips build in release too.
+export IMAGOR_PROFILE ?= dev
+
 ## C ABI: header drift, C programs against the installed library, ASan, valgrind.
 test-c: deps
 	./ffi/tests/run.sh

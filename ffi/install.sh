@@ -7,7 +7,8 @@
 #   LIBDIR/pkgconfig/imagor.pc.
 # LIBDIR defaults to PREFIX/lib and INCLUDEDIR to PREFIX/include; DESTDIR
 # is honoured for staged installs. The library is built with
-# `cargo build --release -p imagor-ffi` into cargo's target directory.
+# `cargo build --release -p imagor-ffi` into cargo's target directory
+# (IMAGOR_PROFILE=dev: the debug build `make test` uses).
 set -euo pipefail
 
 prefix=${1:-/usr/local}
@@ -20,11 +21,13 @@ cargo=${CARGO:-cargo}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-"$cargo" build --release -p imagor-ffi
+profile=${IMAGOR_PROFILE:-release}
+"$cargo" build --profile "$profile" -p imagor-ffi
 target=$("$cargo" metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-so="$target/release/libimagor.so"
-a="$target/release/libimagor.a"
+dir="$target/$([ "$profile" = dev ] && echo debug || echo "$profile")"
+so="$dir/libimagor.so"
+a="$dir/libimagor.a"
 
 # The version is the one the header was generated from (ffi/tests/header.rs
 # keeps it equal to the crate version); the SONAME is read back from the

@@ -14,8 +14,12 @@ cargo=${CARGO:-cargo}
 target=$("$cargo" metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
-"$cargo" build --release -q -p imagor --features server --bin imagor
-"$cargo" build --release -q -p imagor-tests --bin hostile-corpus
+# IMAGOR_PROFILE (Makefile): `dev` under `make test` (what test-rust built),
+# release by default.
+profile=${IMAGOR_PROFILE:-release}
+bindir="$target/$([ "$profile" = dev ] && echo debug || echo "$profile")"
+"$cargo" build --profile "$profile" -q -p imagor --features server --bin imagor
+"$cargo" build --profile "$profile" -q -p imagor-tests --bin hostile-corpus
 
 prefix="$target/c-prefix"
 ./ffi/install.sh "$prefix" >/dev/null
@@ -48,7 +52,7 @@ port=$(cat "$canary_log.port")
 
 corpus="$target/hostile-corpus"
 rm -rf "$corpus"
-"$target/release/hostile-corpus" "$corpus" "$port"
+"$bindir/hostile-corpus" "$corpus" "$port"
 
 py_runner='import sys, imagor
 data = open(sys.argv[1], "rb").read()
@@ -66,7 +70,7 @@ run(data, process.argv[2]).then(
 sep=$'\x1f'
 status=0
 python3 tests/hostile_processes.py "$corpus" \
-  "cli=$target/release/imagor" \
+  "cli=$bindir/imagor" \
   "c=$target/c-tests/hostile_runner" \
   "python=$python${sep}-c${sep}$py_runner" \
   "node=node${sep}-e${sep}$node_runner${sep}--" || status=1

@@ -23,12 +23,14 @@ npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 # compiles every dependency again in target/<triple>/ instead of reusing the
 # release build that `make test-c` and `make test-python` made (the core's
 # dependency graph is the same for all three: core/Cargo.toml).
-export IMAGOR_NODE_BUILD_FLAGS="--release --features test-hooks"
+# IMAGOR_PROFILE (Makefile): `dev` under `make test`, release by default.
+profile=${IMAGOR_PROFILE:-release}
+export IMAGOR_NODE_BUILD_FLAGS="--profile $profile --features test-hooks"
 # shellcheck disable=SC2086 # a list of flags (test/types.test.mjs uses the same)
 cargo build -p imagor-node $IMAGOR_NODE_BUILD_FLAGS
 target=$(cargo metadata --format-version 1 --no-deps |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')
 platform=$(node -p '`${process.platform}-${process.arch}-${process.report.getReport().header.glibcVersionRuntime ? "gnu" : "musl"}`')
-cp "$target/release/libimagor_node.so" "imagor.$platform.node"
+cp "$target/$([ "$profile" = dev ] && echo debug || echo "$profile")/libimagor_node.so" "imagor.$platform.node"
 
 node --test test/*.test.mjs

@@ -21,7 +21,8 @@ wheels="$root/target/wheels-python"
 rm -rf "$wheels"
 compat=()
 [ "$(uname -s)" = Linux ] && compat=(--compatibility linux)  # local wheel: no auditwheel repair
-(cd "$here" && "$venv/bin/maturin" build --release "${compat[@]}" -o "$wheels")
+# IMAGOR_PROFILE (Makefile): `dev` under `make test`, release by default.
+(cd "$here" && "$venv/bin/maturin" build --profile "${IMAGOR_PROFILE:-release}" "${compat[@]}" -o "$wheels")
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \
   "$wheels"/imagor_rs-*.whl
 

@@ -3,8 +3,9 @@
 #
 #  1. Rust side of the ABI: unit tests, the header drift check
 #     (ffi/tests/header.rs) and the panic-strategy check.
-#  2. `ffi/install.sh` into a temporary prefix (TARGET/c-prefix): release
-#     build, libimagor.so + SONAME links, libimagor.a, imagor.h, imagor.pc.
+#  2. `ffi/install.sh` into a temporary prefix (TARGET/c-prefix): the
+#     IMAGOR_PROFILE build (release; `dev` under `make test`), libimagor.so +
+#     SONAME links, libimagor.a, imagor.h, imagor.pc.
 #  3. The C tests in tests/c/ compiled with `-std=c11 -Wall -Wextra -Werror`
 #     against the *installed* header and library, through
 #     `pkg-config --cflags --libs imagor`; one also linked statically from
