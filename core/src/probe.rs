@@ -62,9 +62,15 @@ pub(crate) fn jpeg(data: &[u8]) -> Option<JpegFacts> {
     let mut i = 2;
     while i + 1 < data.len() {
         if data[i] != 0xFF {
-            // Entropy-coded data after a scan: find the next marker.
-            i += 1;
-            continue;
+            // Entropy-coded data after a scan: jump to the next marker
+            // (memchr: a byte-at-a-time loop here was 8% of a JPEG resize).
+            match memchr::memchr(0xFF, &data[i..]) {
+                Some(k) => {
+                    i += k;
+                    continue;
+                }
+                None => break,
+            }
         }
         let marker = data[i + 1];
         match marker {

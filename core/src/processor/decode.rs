@@ -373,10 +373,13 @@ pub(super) fn admit(
         .then(|| probe::webp(data))
         .flatten();
     let lossless_webp = webp.is_some_and(|f| f.lossless);
+    let jpeg = (format == Some(ImageFormat::Jpeg))
+        .then(|| probe::jpeg(data))
+        .flatten();
 
     // Memory a decoder allocates whatever the access.
     let mut memory = match format {
-        Some(ImageFormat::Jpeg) => probe::jpeg(data).map_or(0, |f| f.coefficient_bytes()),
+        Some(ImageFormat::Jpeg) => jpeg.as_ref().map_or(0, |f| f.coefficient_bytes()),
         Some(ImageFormat::Png) if interlaced => whole,
         Some(ImageFormat::Webp) if lossless_webp => {
             let canvas = webp.map_or(frame_px, |f| f.width as u64 * f.height as u64);
@@ -429,13 +432,11 @@ pub(super) fn admit(
         };
         cost += Cost::per_pixel(frames as f64, per_frame_ns);
     }
-    if format == Some(ImageFormat::Jpeg) {
-        if let Some(f) = probe::jpeg(data) {
-            // Entropy decoding touches every coefficient, shrunk or not.
-            cost += Cost::per_pixel(f.width as f64 * f.height as f64, 1.0);
-            if f.scans > 1 {
-                cost += Cost::per_pixel(f.blocks() as f64 * f.scans as f64, 30.0);
-            }
+    if let Some(f) = &jpeg {
+        // Entropy decoding touches every coefficient, shrunk or not.
+        cost += Cost::per_pixel(f.width as f64 * f.height as f64, 1.0);
+        if f.scans > 1 {
+            cost += Cost::per_pixel(f.blocks() as f64 * f.scans as f64, 30.0);
         }
     }
     budget.charge_time(&what, cost)
