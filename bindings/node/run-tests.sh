@@ -21,8 +21,8 @@ npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 # Plain cargo rather than `napi build`, which passes `--target` and so
 # compiles every dependency again in target/<triple>/ instead of reusing the
-# release build that `make test-c` and `make test-python` made (the core's
-# dependency graph is the same for all three: core/Cargo.toml).
+# build (of the same profile) that `make test-c` and `make test-python` made
+# (the core's dependency graph is the same for all three: core/Cargo.toml).
 # IMAGOR_PROFILE (Makefile): `dev` under `make test`, release by default.
 profile=${IMAGOR_PROFILE:-release}
 export IMAGOR_NODE_BUILD_FLAGS="--profile $profile --features test-hooks"
