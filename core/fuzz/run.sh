@@ -1,22 +1,50 @@
 #!/usr/bin/env bash
-# Fuzz imagor with cargo-fuzz (libFuzzer) on the stable toolchain.
+# Fuzz imagor with libFuzzer (libfuzzer-sys), built straight with cargo.
 #
+#   core/fuzz/run.sh build                        build every target
 #   core/fuzz/run.sh TARGET [SECONDS] [-- LIBFUZZER ARGS...]
 #
 # TARGET is path_parse, filter_args or process. The seed corpus comes from
 # testdata (images for `process`, vector paths for the parsers) and lives
 # in target/fuzz-corpus/TARGET; findings go to core/fuzz/artifacts/TARGET.
-# cargo-fuzz needs nightly flags (-Z sanitizer); RUSTC_BOOTSTRAP=1 lets the
-# stable compiler accept them. `make test` runs each target for a few
-# seconds (`make fuzz-smoke`); longer runs are recorded in README.md.
+#
+# The build passes rustc the flags cargo-fuzz 0.13 passes for
+# `cargo fuzz run --sanitizer none` (SanitizerCoverage with inline 8-bit
+# counters, PC table, compare tracing and stack depth, `--cfg fuzzing`, no
+# branch folding), all stable, so neither cargo-fuzz nor a nightly
+# toolchain is needed. FUZZ_PROFILE picks the cargo profile of
+# core/fuzz/Cargo.toml: `release` (default, for long runs: one codegen unit
+# per crate, as cargo-fuzz builds) or `smoke`, what `make fuzz-smoke` uses:
+# opt-level 1 and 16 codegen units, which builds in two thirds of the time
+# and, for seconds of fuzzing, runs as many executions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-target=${1:?usage: run.sh TARGET [SECONDS] [-- ARGS]}
+target=${1:?usage: run.sh build | run.sh TARGET [SECONDS] [-- ARGS]}
 seconds=${2:-20}
 shift $(( $# >= 2 ? 2 : 1 ))
 [ "${1:-}" = "--" ] && shift
-export RUSTC_BOOTSTRAP=1
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+profile=${FUZZ_PROFILE:-release}
+# --target keeps RUSTFLAGS off build scripts and proc macros.
+triple=$(rustc -vV | sed -n 's/^host: //p')
+bindir="$root/core/fuzz/target/$triple/$profile"
+
+build() {
+  local flags="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
+  flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table"
+  flags+=" -Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-sanitizer-coverage-stack-depth"
+  flags+=" -Cllvm-args=-simplifycfg-branch-fold-threshold=0 --cfg fuzzing"
+  RUSTFLAGS="$flags ${RUSTFLAGS:-}" cargo build --manifest-path "$root/core/fuzz/Cargo.toml" \
+    --target "$triple" --profile "$profile" --bins
+}
+
+if [ "$target" = build ]; then
+  build
+  exit
+fi
+case "$target" in
+  path_parse | filter_args | process) ;;
+  *) echo "run.sh: unknown target $target (path_parse, filter_args, process)" >&2; exit 2 ;;
+esac
 
 corpus="$root/target/fuzz-corpus/$target"
 mkdir -p "$corpus"
@@ -47,9 +75,8 @@ PY
       ;;
   esac
 fi
-cd "$root/core"
-# FUZZ_CODEGEN_UNITS: cargo fuzz builds release fuzzers with one codegen
-# unit per crate (faster fuzzing, much slower builds); `make fuzz-smoke`,
-# which fuzzes for seconds, asks for 16.
-cargo fuzz run --sanitizer none -O ${FUZZ_CODEGEN_UNITS:+--codegen-units "$FUZZ_CODEGEN_UNITS"} "$target" "$corpus" -- \
-  -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$@"
+build
+artifacts="$root/core/fuzz/artifacts/$target"
+mkdir -p "$artifacts"
+"$bindir/$target" -artifact_prefix="$artifacts/" -max_total_time="$seconds" -rss_limit_mb=2048 \
+  -timeout=10 -print_final_stats=1 "$corpus" "$@"
