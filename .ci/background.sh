@@ -28,8 +28,8 @@ case "${1:-}" in
     shift 3
     after=""
     if [ "${1:-}" = --after ]; then after=$2; shift 2; fi
-    idle=(chrt --idle 0 ionice -c 3)
-    if [ "${1:-}" = --normal ]; then idle=(); shift; fi
+    priority=idle
+    if [ "${1:-}" = --normal ]; then priority=normal; shift; fi
     [ $# -gt 0 ] || { echo "background.sh: no command" >&2; exit 2; }
     log="$dir/$name.log"
     # Take the lock here, before returning, so that a `wait` that comes
@@ -41,7 +41,14 @@ case "${1:-}" in
       trap '' HUP
       start=$SECONDS
       if [ -n "$after" ]; then flock "$dir/$after.lock" true; fi
-      setsid -w "${idle[@]}" "$@" 9>&- </dev/null &
+      # Its own session, so that the whole tree can be stopped. Where the
+      # kernel groups sessions for fair scheduling (autogroup), that group
+      # gets nice 19 too, or the job would have a full share beside make's.
+      setsid -w bash -c 'if [ "$1" = idle ]; then
+          { echo 19 >/proc/self/autogroup; } 2>/dev/null || true
+          shift; exec chrt --idle 0 ionice -c 3 "$@"
+        fi
+        shift; exec "$@"' job "$priority" "$@" 9>&- </dev/null &
       job=$!
       while kill -0 "$job" 2>/dev/null; do
         if ! kill -0 "$owner" 2>/dev/null; then
