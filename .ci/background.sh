@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Builds that `make test` needs late (the release packages, the fuzzers),
-# started early at idle CPU priority so they use the core that the
-# single-threaded test stages leave free. They only warm caches: the stage
+# Builds that `make test` needs late (the release packages), started early
+# at idle CPU priority so they use the core that the single-threaded test
+# stages leave free. They only warm caches: the stage
 # that needs one waits for it, then runs its own build command, which is a
 # no-op when the background build succeeded and shows the error when not.
 #
-#   background.sh start OWNER_PID NAME [--after OTHER] [--normal] CMD...
+#   background.sh start OWNER_PID NAME [--normal] CMD...
 #       run CMD in its own session under SCHED_IDLE (chrt --idle) and idle
 #       I/O priority, holding target/background/NAME.lock until it ends;
-#       output in target/background/NAME.log. --after OTHER: start only once
-#       OTHER has ended. --normal: at normal priority, for a job that a
-#       stage needs soon. The job is killed if OWNER_PID (make) goes away.
+#       output in target/background/NAME.log. --normal: at normal
+#       priority, for a job that a stage needs soon. The job is killed if
+#       OWNER_PID (make) goes away.
 #   background.sh wait NAME
 #       block until NAME's job, if one runs, has ended; say how it went.
 #
@@ -26,8 +26,6 @@ case "${1:-}" in
     owner=${2:?owner pid}
     name=${3:?name}
     shift 3
-    after=""
-    if [ "${1:-}" = --after ]; then after=$2; shift 2; fi
     priority=idle
     if [ "${1:-}" = --normal ]; then priority=normal; shift; fi
     [ $# -gt 0 ] || { echo "background.sh: no command" >&2; exit 2; }
@@ -40,7 +38,6 @@ case "${1:-}" in
     (
       trap '' HUP
       start=$SECONDS
-      if [ -n "$after" ]; then flock "$dir/$after.lock" true; fi
       # Its own session, so that the whole tree can be stopped. Where the
       # kernel groups sessions for fair scheduling (autogroup), that group
       # gets nice 19 too, or the job would have a full share beside make's.
@@ -76,7 +73,7 @@ case "${1:-}" in
     fi
     ;;
   *)
-    echo "usage: background.sh start OWNER_PID NAME [--after OTHER] [--normal] CMD... | wait NAME" >&2
+    echo "usage: background.sh start OWNER_PID NAME [--normal] CMD... | wait NAME" >&2
     exit 2
     ;;
 esac

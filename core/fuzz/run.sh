@@ -10,13 +10,17 @@
 #
 # The build passes rustc the flags cargo-fuzz 0.13 passes for
 # `cargo fuzz run --sanitizer none` (SanitizerCoverage with inline 8-bit
-# counters, PC table, compare tracing and stack depth, `--cfg fuzzing`, no
-# branch folding), all stable, so neither cargo-fuzz nor a nightly
-# toolchain is needed. FUZZ_PROFILE picks the cargo profile of
-# core/fuzz/Cargo.toml: `release` (default, for long runs: one codegen unit
-# per crate, as cargo-fuzz builds) or `smoke`, what `make fuzz-smoke` uses:
-# opt-level 1 and 16 codegen units, which builds in two thirds of the time
-# and, for seconds of fuzzing, runs as many executions.
+# counters, PC table, compare tracing and stack depth, no branch folding,
+# `--cfg fuzzing`), all stable, so neither cargo-fuzz nor a nightly
+# toolchain is needed. FUZZ_PROFILE picks the build:
+#   smoke    what `make fuzz-smoke` runs: cargo's dev profile in the
+#            workspace's target folder, with only the core (opt-level 1) and
+#            the targets instrumented, by rustc-coverage.sh; every other
+#            crate is `make test-rust`'s own build, so this links in about a
+#            minute instead of compiling 300 crates again.
+#   release  (default) for long runs: every crate instrumented and
+#            optimised, one codegen unit each, as cargo-fuzz builds, in
+#            core/fuzz/target.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${1:?usage: run.sh build | run.sh TARGET [SECONDS] [-- ARGS]}
@@ -24,18 +28,31 @@ seconds=${2:-20}
 shift $(( $# >= 2 ? 2 : 1 ))
 [ "${1:-}" = "--" ] && shift
 profile=${FUZZ_PROFILE:-release}
-# --target keeps RUSTFLAGS off build scripts and proc macros.
-triple=$(rustc -vV | sed -n 's/^host: //p')
-bindir="$root/core/fuzz/target/$triple/$profile"
-
-build() {
-  local flags="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
-  flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table"
-  flags+=" -Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-sanitizer-coverage-stack-depth"
-  flags+=" -Cllvm-args=-simplifycfg-branch-fold-threshold=0 --cfg fuzzing"
-  RUSTFLAGS="$flags ${RUSTFLAGS:-}" cargo build --manifest-path "$root/core/fuzz/Cargo.toml" \
-    --target "$triple" --profile "$profile" --bins
-}
+flags="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
+flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table"
+flags+=" -Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-sanitizer-coverage-stack-depth"
+flags+=" -Cllvm-args=-simplifycfg-branch-fold-threshold=0"
+case "$profile" in
+  smoke)
+    bindir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug
+    build() {
+      FUZZ_COVERAGE_FLAGS="$flags" RUSTC_WRAPPER="$root/core/fuzz/rustc-coverage.sh" \
+        cargo build --manifest-path "$root/Cargo.toml" -p imagor-fuzz --bins
+    }
+    ;;
+  release)
+    # --target keeps RUSTFLAGS off build scripts and proc macros.
+    triple=$(rustc -vV | sed -n 's/^host: //p')
+    bindir="$root/core/fuzz/target/$triple/release"
+    build() {
+      RUSTFLAGS="$flags --cfg fuzzing ${RUSTFLAGS:-}" CARGO_TARGET_DIR="$root/core/fuzz/target" \
+        cargo build --manifest-path "$root/Cargo.toml" -p imagor-fuzz --bins --target "$triple" \
+        --release --config 'profile.release.codegen-units=1'
+    }
+    ;;
+  *) echo "run.sh: FUZZ_PROFILE is smoke or release, not $profile" >&2; exit 2 ;;
+esac
 
 if [ "$target" = build ]; then
   build

@@ -176,7 +176,7 @@ class Env:
         if self._rust is None:
             args = os.environ.get(
                 "RUST_TEST_ARGS",
-                "--workspace --exclude imagor-python --exclude imagor-node "
+                "--workspace --exclude imagor-python --exclude imagor-node --exclude imagor-fuzz "
                 "--features imagor/server,imagor/face,imagor/leak-hook",
             ).split()
             cmd = ["cargo", "test", "--no-run", "-q", *args, "--message-format=json"]
