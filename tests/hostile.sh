@@ -18,8 +18,16 @@ target=$("$cargo" metadata --format-version 1 --no-deps |
 # release by default.
 profile=${IMAGOR_PROFILE:-release}
 bindir="$target/$([ "$profile" = dev ] && echo debug || echo "$profile")"
-"$cargo" build --profile "$profile" -q -p imagor --features server --bin imagor
-"$cargo" build --profile "$profile" -q -p imagor-tests --bin hostile-corpus
+if [ "$profile" = dev ] && [ -n "${RUST_TEST_ARGS:-}" ]; then
+  # Under make test: the CLI and the corpus writer that `make test-rust`'s
+  # build made (the same packages and features), instead of compiling the
+  # core once more for another feature set.
+  # shellcheck disable=SC2086 # a list of arguments
+  "$cargo" test --no-run -q $RUST_TEST_ARGS
+else
+  "$cargo" build --profile "$profile" -q -p imagor --features server --bin imagor
+  "$cargo" build --profile "$profile" -q -p imagor-tests --bin hostile-corpus
+fi
 
 prefix="$target/c-prefix"
 ./ffi/install.sh "$prefix" >/dev/null
