@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds that `make test` needs late (the release packages), started early
 # at idle CPU priority so they use the core that the single-threaded test
-# stages leave free. They only warm caches: the stage
-# that needs one waits for it, then runs its own build command, which is a
-# no-op when the background build succeeded and shows the error when not.
+# stages leave free. They only warm caches: the stage that needs one waits
+# for it, then runs its own build command, which is a no-op when the
+# background build succeeded and shows the error when not.
 #
 #   background.sh start OWNER_PID NAME [--normal] CMD...
 #       run CMD in its own session under SCHED_IDLE (chrt --idle) and idle
