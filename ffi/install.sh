@@ -8,7 +8,8 @@
 # LIBDIR defaults to PREFIX/lib and INCLUDEDIR to PREFIX/include; DESTDIR
 # is honoured for staged installs. The library is built with
 # `cargo build --release -p imagor-ffi` into cargo's target directory
-# (IMAGOR_PROFILE=dev: the debug build `make test` uses).
+# (IMAGOR_PROFILE=dev: the debug build `make test` uses; IMAGOR_FEATURES: more
+# cargo features, `make test` passes the Rust tests' ones).
 set -euo pipefail
 
 prefix=${1:-/usr/local}
@@ -22,7 +23,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 profile=${IMAGOR_PROFILE:-release}
-"$cargo" build --profile "$profile" -p imagor-ffi
+features=${IMAGOR_FEATURES:-}
+"$cargo" build --profile "$profile" -p imagor-ffi ${features:+--features "$features"}
 target=$("$cargo" metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 dir="$target/$([ "$profile" = dev ] && echo debug || echo "$profile")"

@@ -23,9 +23,11 @@ npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 # compiles every dependency again in target/<triple>/ instead of reusing the
 # build (of the same profile) that `make test-c` and `make test-python` made
 # (the core's dependency graph is the same for all three: core/Cargo.toml).
-# IMAGOR_PROFILE (Makefile): `dev` under `make test`, release by default.
+# IMAGOR_PROFILE and IMAGOR_FEATURES (Makefile): under `make test`, `dev` and
+# the Rust tests' features, whose build of the core this one then links;
+# release and default features otherwise.
 profile=${IMAGOR_PROFILE:-release}
-export IMAGOR_NODE_BUILD_FLAGS="--profile $profile --features test-hooks"
+export IMAGOR_NODE_BUILD_FLAGS="--profile $profile --features test-hooks${IMAGOR_FEATURES:+,$IMAGOR_FEATURES}"
 # shellcheck disable=SC2086 # a list of flags (test/types.test.mjs uses the same)
 cargo build -p imagor-node $IMAGOR_NODE_BUILD_FLAGS
 target=$(cargo metadata --format-version 1 --no-deps |

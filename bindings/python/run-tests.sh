@@ -21,8 +21,13 @@ wheels="$root/target/wheels-python"
 rm -rf "$wheels"
 compat=()
 [ "$(uname -s)" = Linux ] && compat=(--compatibility linux)  # local wheel: no auditwheel repair
-# IMAGOR_PROFILE (Makefile): `dev` under `make test`, release by default.
-(cd "$here" && "$venv/bin/maturin" build --profile "${IMAGOR_PROFILE:-release}" "${compat[@]}" -o "$wheels")
+# IMAGOR_PROFILE and IMAGOR_FEATURES (Makefile): under `make test`, `dev` and
+# the Rust tests' features, whose build of the core this one then links;
+# release and default features otherwise.
+features=()
+[ -n "${IMAGOR_FEATURES:-}" ] && features=(--features "$IMAGOR_FEATURES")
+(cd "$here" && "$venv/bin/maturin" build --profile "${IMAGOR_PROFILE:-release}" "${features[@]}" \
+  "${compat[@]}" -o "$wheels")
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \
   "$wheels"/imagor_rs-*.whl
 
