@@ -36,9 +36,13 @@ case "$profile" in
   smoke)
     bindir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" |
       python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug
+    # The Rust tests' core features (Makefile IMAGOR_FEATURES): they decide
+    # the features of the crates under the core (hyper's server, rustface's
+    # num-traits/i128), which then are the test build's own artefacts.
     build() {
       FUZZ_COVERAGE_FLAGS="$flags" RUSTC_WRAPPER="$root/core/fuzz/rustc-coverage.sh" \
-        cargo build --manifest-path "$root/Cargo.toml" -p imagor-fuzz --bins
+        cargo build --manifest-path "$root/Cargo.toml" -p imagor-fuzz --bins \
+        --features "${IMAGOR_FEATURES:-imagor/server,imagor/face,imagor/leak-hook}"
     }
     ;;
   release)
