@@ -91,8 +91,9 @@ packages: deps
 ## Those packages installed into a fresh venv and npm app with the system
 ## libvips hidden: the Python and Node suites, mapped libraries, sizes.
 test-packages: deps
+	./packaging/test.sh prepare
 	./.ci/background.sh wait packages
-	./packaging/test.sh
+	./packaging/test.sh --prepared
 
 ## `make test`'s release build (the packages) starts at once at idle CPU
 ## priority, to use what the test stages leave idle on a small machine;

@@ -15,6 +15,11 @@
 # 4. Checks /proc/PID/maps: only the bundled libvips is mapped (with the system
 #    one visible too), and one Node process with sharp and imagor maps exactly
 #    one libvips, shared, and both work.
+#
+# `packaging/test.sh prepare` makes the fresh environments of step 2 without the
+# packages (the test tools in the venv, the suites' dev dependencies in the
+# app) and stops; `packaging/test.sh --prepared` then uses them. `make test`
+# prepares while the packages are still building in the background.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -29,10 +34,49 @@ JS_TGZ_MAX=$((256 * 1024))         # JavaScript and type declarations
 
 [ "$(id -u)" = 0 ] || { echo "test-packages: needs root (mount namespace)" >&2; exit 1; }
 
-./packaging/build.sh
-
 work="$root/target/packaging"
 out="$root/target/packages"
+pyenv="$work/test-venv"
+app="$work/test-app"
+
+# Step 2's environments, as far as they go without the packages: a fresh venv
+# with the test tools, a fresh app with the suites' dev dependencies at the
+# versions bindings/node/package-lock.json pins.
+prepare() {
+  rm -rf "$pyenv" "$app"
+  python3 -m venv "$pyenv"
+  "$pyenv/bin/pip" install -q --disable-pip-version-check \
+    pytest django libthumbor django-thumbor mypy typing_extensions numpy
+  mkdir -p "$app"
+  cp -r bindings/node/test "$app/test"
+  app_manifest
+  (cd "$app" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
+}
+# The app's package.json: the dev dependencies, and the packages when given.
+app_manifest() {
+  python3 - "$app/package.json" "$@" <<'PY'
+import json, sys
+path, packages = sys.argv[1], sys.argv[2:]
+lock = json.load(open("bindings/node/package-lock.json"))["packages"]
+dev = json.load(open("bindings/node/package.json"))["devDependencies"]
+deps = {name: lock[f"node_modules/{name}"]["version"] for name in dev if name != "@napi-rs/cli"}
+if packages:
+    addon, js = packages
+    deps["imagor"] = f"file:{js}"
+    deps["imagor-linux-x64-gnu"] = f"file:{addon}"
+json.dump({"name": "imagor-package-test", "private": True, "dependencies": deps}, open(path, "w"), indent=2)
+PY
+}
+case "${1:-}" in
+  prepare) prepare; echo "test-packages: environments prepared"; exit 0 ;;
+  --prepared) [ -x "$pyenv/bin/pytest" ] && [ -d "$app/node_modules" ] ||
+    { echo "test-packages: run packaging/test.sh prepare first" >&2; exit 1; } ;;
+  "") prepare ;;
+  *) echo "usage: packaging/test.sh [prepare | --prepared]" >&2; exit 2 ;;
+esac
+
+./packaging/build.sh
+
 whl="$(ls "$out"/imagor_rs-*.whl)"
 addon_tgz="$(ls "$out"/imagor-linux-x64-gnu-*.tgz)"
 js_tgz="$(ls "$out"/imagor-[0-9]*.tgz)"
@@ -70,29 +114,9 @@ fi
 # by now (tests/services/s3.sh install is a no-op then).
 ./tests/services/s3.sh install
 
-# --- fresh environments -----------------------------------------------------
-pyenv="$work/test-venv"
-rm -rf "$pyenv"
-python3 -m venv "$pyenv"
-"$pyenv/bin/pip" install -q --disable-pip-version-check \
-  pytest django libthumbor django-thumbor mypy typing_extensions numpy
+# --- the packages into the fresh environments ------------------------------
 "$pyenv/bin/pip" install -q --disable-pip-version-check "$whl"
-
-app="$work/test-app"
-rm -rf "$app"
-mkdir -p "$app"
-cp -r bindings/node/test "$app/test"
-# The suites' dev dependencies at the versions bindings/node/package-lock.json pins.
-python3 - "$app/package.json" "$addon_tgz" "$js_tgz" <<'PY'
-import json, sys
-path, addon, js = sys.argv[1:4]
-lock = json.load(open("bindings/node/package-lock.json"))["packages"]
-dev = json.load(open("bindings/node/package.json"))["devDependencies"]
-deps = {name: lock[f"node_modules/{name}"]["version"] for name in dev if name != "@napi-rs/cli"}
-deps["imagor"] = f"file:{js}"
-deps["imagor-linux-x64-gnu"] = f"file:{addon}"
-json.dump({"name": "imagor-package-test", "private": True, "dependencies": deps}, open(path, "w"), indent=2)
-PY
+app_manifest "$addon_tgz" "$js_tgz"
 (cd "$app" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
 libvips_dir="$app/node_modules/@img/sharp-libvips-linux-x64/lib"
 [ -f "$libvips_dir/$LIBVIPS_SONAME" ] || { echo "test-packages: npm did not install the libvips package" >&2; exit 1; }
@@ -139,13 +163,30 @@ unshare -m --propagation private bash -euo pipefail -c '
   fi
   "$PYENV/bin/python" -c "$MAPS_PY" "$GOPHER"
   (cd "$APP" && node -e "$MAPS_JS" "$GOPHER")
-  echo "test-packages: Python suite against the wheel"
-  cd "$IMAGOR_REPO_ROOT/bindings/python"
-  "$PYENV/bin/python" -m pytest -q -p no:cacheprovider tests
-  cd tests
-  DJANGO_SETTINGS_MODULE=django_project.settings "$PYENV/bin/python" -m django test django_project
-  echo "test-packages: Node suite against the npm tarballs"
-  cd "$APP"
-  node --test test/*.test.mjs
+  # The two suites side by side (each mostly on one core), each into its own
+  # log, shown whole when it ends.
+  # (`&&`: errexit does not hold in a function whose status is tested.)
+  python_suite() {
+    cd "$IMAGOR_REPO_ROOT/bindings/python" &&
+      "$PYENV/bin/python" -m pytest -q -p no:cacheprovider tests &&
+      cd tests &&
+      DJANGO_SETTINGS_MODULE=django_project.settings "$PYENV/bin/python" -m django test django_project
+  }
+  node_suite() {
+    cd "$APP" && node --test test/*.test.mjs
+  }
+  logs=$(mktemp -d)
+  trap "rm -rf $logs" EXIT
+  (python_suite) >"$logs/python" 2>&1 &
+  py=$!
+  node_status=0
+  (node_suite) >"$logs/node" 2>&1 || node_status=$?
+  py_status=0
+  wait $py || py_status=$?
+  echo "test-packages: Python suite against the wheel (exit $py_status)"
+  cat "$logs/python"
+  echo "test-packages: Node suite against the npm tarballs (exit $node_status)"
+  cat "$logs/node"
+  [ $py_status = 0 ] && [ $node_status = 0 ]
 '
 echo "test-packages: ok"

@@ -78,10 +78,14 @@ for t in "${tests[@]}"; do
   nm "$bin/$t-asan" | grep -q __asan_init || { echo "$t-asan is not instrumented" >&2; exit 1; }
 done
 # The static library: libimagor.a plus what `pkg-config --static` lists.
+# With gold where the toolchain has it: GNU ld takes 35 s over the debug
+# build's 280 MB archive, gold 3 s.
 static_libs=$(pkg-config --static --libs imagor)
 static_libs=${static_libs/-limagor/-Wl,-Bstatic -limagor -Wl,-Bdynamic}
+linker=()
+"$cc" -fuse-ld=gold -Wl,--version >/dev/null 2>&1 && linker=(-fuse-ld=gold)
 # shellcheck disable=SC2086
-"$cc" "${warn[@]}" tests/c/process.c -o "$bin/process-static" $cflags $static_libs
+"$cc" "${warn[@]}" tests/c/process.c -o "$bin/process-static" $cflags $static_libs "${linker[@]}"
 if objdump -p "$bin/process-static" | grep -q 'NEEDED.*libimagor'; then
   echo "process-static still needs libimagor.so" >&2
   exit 1
