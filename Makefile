@@ -25,6 +25,8 @@ run: build
 	@echo "  http://127.0.0.1:8000/params/unsafe/fit-in/300x200/filters:blur(3)/gopher.png"
 	./target/release/imagor -bind 127.0.0.1:8000 -imagor-unsafe -file-loader-base-dir testdata -server-access-log
 
+## clippy with the Rust tests' features: all their code is linted, and the
+## build scripts and proc-macros it compiles are the test build's own.
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --features $(TEST_FEATURES) -- -D warnings
