@@ -43,10 +43,16 @@ pub(crate) enum Source {
 }
 
 impl Source {
-    /// Encoded bytes.
+    /// Encoded bytes (a PNG without any chunk that runs past its end:
+    /// [`super::png_chunks`]).
     pub(crate) fn bytes(data: &[u8]) -> Source {
+        let sniffed = sniff(data);
+        let data = match sniffed.format {
+            Some(ImageFormat::Png) => super::png_chunks::whole_chunks(data),
+            _ => data,
+        };
         Source::Bytes {
-            sniffed: sniff(data),
+            sniffed,
             blob: Blob::copy_from(data),
         }
     }
@@ -418,6 +424,7 @@ pub(crate) fn streams_while_arriving(format: Option<ImageFormat>, head: &[u8]) -
                 && head.len() > 28
                 && &head[12..16] == b"IHDR"
                 && head[28] == 0
+                && super::png_chunks::head_chunks_end(head)
         }
         _ => false,
     }

@@ -15,6 +15,7 @@ pub(crate) mod load;
 pub mod meta;
 pub(crate) mod pipeline;
 mod pixels;
+mod png_chunks;
 mod truncation;
 
 use crate::error::Result;

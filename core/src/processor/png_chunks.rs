@@ -1,0 +1,138 @@
+//! PNG chunks that declare more bytes than the file holds.
+//!
+//! libspng, behind Debian's libvips 8.14, allocates a `tEXt`, `zTXt`, `iTXt`
+//! or `sPLT` chunk's declared length before it reads the chunk: a 100-byte
+//! PNG declaring a 2 GB text chunk before its image data took 2 GB and 3 s
+//! of CPU to refuse, whatever the memory budget. Such a chunk can only be a
+//! cut or forged file, so the loaders never show it to libvips: a buffer is
+//! cut before it ([`whole_chunks`]), which libvips then handles as any PNG
+//! cut there, and an arriving body whose chunks before the image data do
+//! not all end within its head waits to be whole ([`head_chunks_end`]).
+//! Chunk types are not checked: the next libspng may cache another kind.
+
+/// The PNG file signature.
+const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// Each chunk: its start, type and end (`usize::MAX` when its declared
+/// length overflows), in order, as far as `data` has chunk headers.
+fn chunks(data: &[u8]) -> impl Iterator<Item = (usize, &[u8], usize)> + '_ {
+    let mut at = SIGNATURE.len();
+    std::iter::from_fn(move || {
+        let header = data.get(at..at.checked_add(8)?)?;
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let start = at;
+        // Length, type, data, CRC.
+        let end = start.saturating_add(12).saturating_add(len);
+        at = end;
+        Some((start, &header[4..8], end))
+    })
+}
+
+/// The PNG `data` up to the first chunk other than image data that runs
+/// past its end; all of `data` when there is none, or when it is no PNG.
+/// Cut image data (`IDAT`) is left to libvips, which reads it as it goes.
+pub(crate) fn whole_chunks(data: &[u8]) -> &[u8] {
+    if !data.starts_with(SIGNATURE) {
+        return data;
+    }
+    for (start, kind, end) in chunks(data) {
+        if kind == b"IEND" {
+            break;
+        }
+        if end > data.len() && kind != b"IDAT" {
+            return &data[..start];
+        }
+    }
+    data
+}
+
+/// Do all the chunks of a PNG's `head` before its first image data end
+/// within `head`? Only then can it be decoded while the rest arrives.
+pub(crate) fn head_chunks_end(head: &[u8]) -> bool {
+    if !head.starts_with(SIGNATURE) {
+        return false;
+    }
+    for (_, kind, end) in chunks(head) {
+        if kind == b"IDAT" {
+            return true;
+        }
+        if end > head.len() {
+            return false;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut v = (data.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(data);
+        v.extend_from_slice(&[0; 4]);
+        v
+    }
+
+    fn png(parts: &[Vec<u8>]) -> Vec<u8> {
+        let mut v = SIGNATURE.to_vec();
+        v.extend(chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]));
+        for p in parts {
+            v.extend_from_slice(p);
+        }
+        v
+    }
+
+    /// A chunk header that declares `len` bytes, and a few of them.
+    fn forged(kind: &[u8], len: u32) -> Vec<u8> {
+        let mut v = len.to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(b"key\0value");
+        v
+    }
+
+    #[test]
+    fn whole_files_pass_unchanged() {
+        let data = std::fs::read(format!(
+            "{}/../testdata/gopher.png",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert_eq!(whole_chunks(&data).len(), data.len());
+        assert!(head_chunks_end(&data));
+        // Not a PNG: nothing to say.
+        assert_eq!(whole_chunks(b"GIF89a").len(), 6);
+        assert!(!head_chunks_end(b"GIF89a"));
+    }
+
+    #[test]
+    fn a_chunk_declaring_more_than_follows_is_cut_off() {
+        let idat = chunk(b"IDAT", &[0; 16]);
+        let iend = chunk(b"IEND", b"");
+        for kind in [&b"tEXt"[..], b"zTXt", b"iTXt", b"sPLT", b"eXIf", b"abCd"] {
+            for len in [0x7fff_0000, u32::MAX, 64] {
+                let data = png(&[forged(kind, len), idat.clone(), iend.clone()]);
+                let cut = whole_chunks(&data);
+                assert_eq!(cut.len(), 8 + 25, "{kind:?} {len}: cut before the chunk");
+                assert!(!head_chunks_end(&data), "{kind:?} {len}: not streamed");
+            }
+        }
+        // After the image data too: the file ends at the last whole chunk.
+        let data = png(&[idat.clone(), forged(b"tEXt", 1 << 30)]);
+        assert_eq!(whole_chunks(&data).len(), 8 + 25 + idat.len());
+        assert!(head_chunks_end(&data));
+    }
+
+    #[test]
+    fn cut_image_data_is_left_to_libvips() {
+        let mut data = png(&[chunk(b"IDAT", &[0; 1000])]);
+        data.truncate(data.len() - 500);
+        assert_eq!(whole_chunks(&data).len(), data.len());
+        assert!(head_chunks_end(&data));
+        // A head cut inside a chunk before the image data cannot stream.
+        let data = png(&[chunk(b"iCCP", &[0; 1000]), chunk(b"IDAT", &[0; 10])]);
+        assert!(!head_chunks_end(&data[..500]));
+        assert!(head_chunks_end(&data));
+    }
+}
