@@ -293,6 +293,44 @@ pub(crate) fn tiff_many_samples(w: u32, h: u32, spp: u16) -> Vec<u8> {
     v
 }
 
+/// `tiff` (from [`tiff_many_samples`]: one IFD at its end, tags below
+/// `tag`) with one more IFD entry.
+pub(crate) fn with_tiff_tag(
+    mut tiff: Vec<u8>,
+    tag: u16,
+    ty: u16,
+    count: u32,
+    value: u32,
+) -> Vec<u8> {
+    let ifd = u32::from_le_bytes(tiff[4..8].try_into().expect("4 bytes")) as usize;
+    let n = u16::from_le_bytes([tiff[ifd], tiff[ifd + 1]]);
+    tiff[ifd..ifd + 2].copy_from_slice(&(n + 1).to_le_bytes());
+    let mut entry = tag.to_le_bytes().to_vec();
+    entry.extend(ty.to_le_bytes());
+    entry.extend(count.to_le_bytes());
+    entry.extend(value.to_le_bytes());
+    let at = tiff.len() - 4;
+    tiff.splice(at..at, entry);
+    tiff
+}
+
+/// An extended WebP header (VP8X, 64x64) followed by a `tag` chunk that
+/// declares 2 GB and holds a few bytes.
+pub(crate) fn webp_forged_chunk(tag: &[u8]) -> Vec<u8> {
+    let mut vp8x = vec![0x2c, 0, 0, 0];
+    vp8x.extend(&63u32.to_le_bytes()[..3]);
+    vp8x.extend(&63u32.to_le_bytes()[..3]);
+    let mut body = b"WEBP".to_vec();
+    body.extend(riff_chunk(b"VP8X", &vp8x));
+    body.extend(tag);
+    body.extend(0x7fff_0000u32.to_le_bytes());
+    body.extend(b"forged chunk data");
+    let mut v = b"RIFF".to_vec();
+    v.extend((body.len() as u32).to_le_bytes());
+    v.extend(body);
+    v
+}
+
 /// A raw JPEG 2000 codestream header: one `w` x `h` tile of `comps`
 /// components and a tile part without data (OpenJPEG sizes its buffers
 /// from the header).
