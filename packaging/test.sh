@@ -67,9 +67,12 @@ if packages:
 json.dump({"name": "imagor-package-test", "private": True, "dependencies": deps}, open(path, "w"), indent=2)
 PY
 }
+# A prepared pair serves one run only: a second would install the packages
+# over the first run's.
+fresh="$work/test-environments-fresh"
 case "${1:-}" in
-  prepare) prepare; echo "test-packages: environments prepared"; exit 0 ;;
-  --prepared) [ -x "$pyenv/bin/pytest" ] && [ -d "$app/node_modules" ] ||
+  prepare) prepare; touch "$fresh"; echo "test-packages: environments prepared"; exit 0 ;;
+  --prepared) rm "$fresh" 2>/dev/null ||
     { echo "test-packages: run packaging/test.sh prepare first" >&2; exit 1; } ;;
   "") prepare ;;
   *) echo "usage: packaging/test.sh [prepare | --prepared]" >&2; exit 2 ;;
