@@ -13,6 +13,7 @@
 //! (`tests/hostile_processes.py`, fed by the `hostile-corpus` binary).
 
 mod builders;
+mod heif;
 
 use builders::*;
 use imagor::vips::Image;
@@ -113,6 +114,7 @@ pub fn corpus(canary_port: u16, testdata: &std::path::Path) -> Vec<Case> {
     formats_refused_by_default(&mut c);
     bad_values(&mut c);
     trivial_and_truncated(&mut c, testdata);
+    heif::heif_forgeries(&mut c, testdata);
     c.0
 }
 
