@@ -12,7 +12,9 @@
 #    formats() and check the 406 instead. The Node panic test needs an addon
 #    built with the `test-hooks` feature, which a shipped package is not: it
 #    reports itself skipped; `make test-node` runs it.
-# 4. Checks /proc/PID/maps: only the bundled libvips is mapped (with the system
+# 4. Runs the hostile corpus in process through the installed wheel, on the
+#    codecs of its libvips (tests/hostile_in_process.py).
+# 5. Checks /proc/PID/maps: only the bundled libvips is mapped (with the system
 #    one visible too), and one Node process with sharp and imagor maps exactly
 #    one libvips, shared, and both work.
 #
@@ -151,6 +153,18 @@ gopher="$root/testdata/gopher.png"
 # With the system libvips in plain sight: the rpaths win.
 "$pyenv/bin/python" -c "$maps_py" "$gopher"
 (cd "$app" && node -e "$maps_js" "$gopher")
+
+# --- the hostile corpus, on the codecs of the bundled libvips -----------------
+# Its writer is the Rust tests' (under `make test`, the build test-rust made; it
+# links the system libvips, so this runs before that is hidden: the rpath alone
+# makes the wheel load its own libvips, as the maps check above shows).
+if [ -n "${RUST_TEST_ARGS:-}" ]; then
+  # shellcheck disable=SC2086 # a list of arguments
+  cargo test --no-run -q $RUST_TEST_ARGS
+else
+  cargo build -q -p imagor-tests --bin hostile-corpus
+fi
+"$pyenv/bin/python" tests/hostile_in_process.py "$root/target/debug/hostile-corpus"
 
 # --- the suites, with the system libvips hidden ------------------------------
 hidden="$(find /usr/lib /usr/local/lib -name 'libvips*.so*' -type f 2>/dev/null || true)"
