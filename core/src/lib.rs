@@ -48,6 +48,7 @@ pub mod storage;
 pub mod svg;
 #[cfg(feature = "leak-hook")]
 pub mod testing;
+mod tls;
 pub mod vips;
 
 pub use crate::imagor::Imagor;

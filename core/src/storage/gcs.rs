@@ -68,7 +68,7 @@ impl GcsStorage {
     /// A GCS role. Fails (400) when the credentials file named by
     /// `GOOGLE_APPLICATION_CREDENTIALS` cannot be read.
     pub fn new(opts: GcsOptions) -> Result<GcsStorage> {
-        object::install_crypto();
+        crate::tls::install_crypto();
         let keys = KeyMap {
             base_dir: opts.base_dir.trim_matches('/').to_owned(),
             path_prefix: KeyMap::prefix(&opts.path_prefix),
@@ -123,11 +123,8 @@ fn connect(endpoint: &str, bucket: &str, acl: Option<&'static str>) -> Result<Co
     let build = |builder: GoogleCloudStorageBuilder, acl: Option<&'static str>| {
         let mut options = object::client_options(endpoint, 100);
         if let Some(acl) = acl {
-            let mut headers = reqwest_os::header::HeaderMap::new();
-            headers.insert(
-                "x-goog-acl",
-                reqwest_os::header::HeaderValue::from_static(acl),
-            );
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("x-goog-acl", reqwest::header::HeaderValue::from_static(acl));
             options = options.with_default_headers(headers);
         }
         builder

@@ -62,17 +62,20 @@ pub(crate) fn retry_config() -> object_store::RetryConfig {
 /// The HTTP client options shared by both services; `idle`: connections
 /// kept per host (0: 100).
 pub(crate) fn client_options(endpoint: &str, idle: usize) -> object_store::ClientOptions {
-    object_store::ClientOptions::new()
+    let options = object_store::ClientOptions::new()
         .with_allow_http(endpoint.starts_with("http://"))
         .with_connect_timeout(CONNECT_TIMEOUT)
         .with_timeout(REQUEST_TIMEOUT)
-        .with_pool_max_idle_per_host(if idle == 0 { 100 } else { idle })
-}
-
-/// rustls needs a process-wide crypto provider; ring is the one the tree
-/// builds. Installing fails harmlessly when the host installed one.
-pub(crate) fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+        .with_pool_max_idle_per_host(if idle == 0 { 100 } else { idle });
+    if crate::tls::system_roots_usable() {
+        return options;
+    }
+    crate::tls::bundled_roots()
+        .map(object_store::Certificate::from_der)
+        .filter_map(|c| c.ok())
+        .fold(options.with_no_system_certificates(true), |o, c| {
+            o.with_root_certificate(c)
+        })
 }
 
 /// imagor's image key → object key: normalise with the safe chars, check

@@ -127,7 +127,7 @@ impl S3Storage {
     /// An S3 role. Fails (400) on options the client cannot use, such as a
     /// malformed endpoint.
     pub fn new(opts: S3Options) -> Result<S3Storage> {
-        object::install_crypto();
+        crate::tls::install_crypto();
         let (bucket, mut base_dir) = match opts.bucket.split_once('/') {
             Some((b, dir)) if opts.bucket != "*" => (b.to_owned(), format!("/{dir}")),
             _ => (opts.bucket.clone(), "/".to_owned()),
@@ -203,7 +203,7 @@ fn connect(opts: &S3Options, bucket: &str, acl: Option<&str>) -> Result<Conn> {
     let build = |builder: AmazonS3Builder, acl: Option<&str>| {
         let mut options = object::client_options(endpoint, opts.max_idle_per_host);
         if let Some(acl) = acl {
-            let mut headers = reqwest_os::header::HeaderMap::new();
+            let mut headers = reqwest::header::HeaderMap::new();
             if let Ok(value) = acl.parse() {
                 headers.insert("x-amz-acl", value);
             }

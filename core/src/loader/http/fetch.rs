@@ -290,18 +290,32 @@ async fn send(
     })
 }
 
-/// The messages of an error and its sources, joined by `: `, and what the
-/// address policy or the resolver said, if that was the cause.
-fn chain(e: &(dyn std::error::Error + 'static)) -> (String, Option<Blocked>, Option<String>) {
+/// What the source chain of a failed request says beyond its text.
+#[derive(Default)]
+struct Causes {
+    /// The address policy refused the address.
+    blocked: Option<Blocked>,
+    /// The resolver's answer (no such host ...).
+    lookup: Option<String>,
+    /// The TLS handshake failed (an untrusted certificate ...).
+    tls: Option<String>,
+}
+
+/// The messages of an error and its sources, joined by `: `, and the
+/// causes [`request_error`] tells apart.
+fn chain(e: &(dyn std::error::Error + 'static)) -> (String, Causes) {
     let mut parts = vec![e.to_string()];
-    let (mut blocked, mut lookup) = (None, None);
+    let mut causes = Causes::default();
     let mut cur = e.source();
     while let Some(s) = cur {
         if let Some(b) = s.downcast_ref::<Blocked>() {
-            blocked = Some(*b);
+            causes.blocked = Some(*b);
         }
         if let Some(l) = s.downcast_ref::<LookupFailed>() {
-            lookup = Some(l.to_string());
+            causes.lookup = Some(l.to_string());
+        }
+        if let Some(t) = rustls_error(s) {
+            causes.tls = Some(tls_message(t));
         }
         let text = s.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
@@ -309,7 +323,48 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> (String, Option<Blocked>, Opt
         }
         cur = s.source();
     }
-    (parts.join(": "), blocked, lookup)
+    (parts.join(": "), causes)
+}
+
+/// The messages of `e` and its sources, joined by `: `.
+pub(super) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    chain(e).0
+}
+
+/// The rustls error `e` is or wraps. It travels inside io::Errors (nested:
+/// the TLS stream's, then the connector's), whose `source()` skips what
+/// they wrap.
+fn rustls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(t) = e.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        e = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
+/// A failed TLS handshake in the words of Go's `crypto/tls` for the usual
+/// certificate failures, rustls' otherwise.
+fn tls_message(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let x509 = match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => Some("certificate signed by unknown authority"),
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => Some("certificate has expired or is not yet valid"),
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                Some("certificate is not valid for this name")
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    match x509 {
+        Some(m) => format!("tls: failed to verify certificate: x509: {m}"),
+        None => format!("tls: {e}"),
+    }
 }
 
 /// imagor's 404 for an origin that cannot be reached (`dial tcp: ...`).
@@ -321,14 +376,19 @@ fn dial_error(detail: &str, url: &Url) -> Error {
 }
 
 /// Map a reqwest error as imagor maps Go's: a refused address is 403, a
-/// timeout 408, a connection failure 404 (`dial tcp: ...`), the rest 500.
+/// timeout 408, a connection failure 404 (`dial tcp: ...`), the rest
+/// (a failed TLS handshake among them) 500.
 fn request_error(e: &reqwest::Error, url: &Url) -> Error {
-    let (text, blocked_by, lookup) = chain(e);
-    if let Some(b) = blocked_by {
+    let (text, causes) = chain(e);
+    if let Some(b) = causes.blocked {
         return blocked(b, url);
     }
-    if let Some(lookup) = lookup {
+    if let Some(lookup) = causes.lookup {
         return dial_error(&lookup, url);
+    }
+    if let Some(tls) = causes.tls {
+        // Go's error is no `dial tcp` one: imagor answers 500.
+        return Error::Internal(format!("Get \"{url}\": {tls}"));
     }
     if e.is_timeout() {
         return Error::timeout();

@@ -4,7 +4,8 @@
 //! An image key (`https://example.com/a.jpg`, `example.com/a.jpg` with the
 //! default scheme, or a path under the base URL) is fetched with reqwest
 //! (rustls, connection reuse, gzip/deflate decoding) on the core's network
-//! runtime ([`crate::net_runtime`]), so it works from any thread.
+//! runtime ([`crate::net_runtime`]), so it works from any thread. Server
+//! certificates are checked against the system's roots, as Go does.
 //!
 //! Every imagor option is honoured: allowed sources (host globs) and an
 //! allowed-source regexp (OR-combined), base URL, default scheme (`nil`
@@ -135,7 +136,7 @@ impl HttpLoader {
             inner: Arc::new(inner_of(o)?),
         };
         // Start the runtime and build the client now, not on the first
-        // request (rustls' root store takes a moment).
+        // request (the TLS setup takes a moment).
         loader.inner.client()?;
         Ok(loader)
     }
@@ -345,6 +346,7 @@ impl Inner {
             policy: self.policy.clone(),
             exempt,
         };
+        crate::tls::install_crypto();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -354,7 +356,7 @@ impl Inner {
             .pool_max_idle_per_host(100)
             .gzip(true)
             .deflate(true)
-            .danger_accept_invalid_certs(self.insecure);
+            .tls_danger_accept_invalid_certs(self.insecure);
         if !self.proxies.is_empty() {
             let proxies = self.proxies.clone();
             let allowed = self.proxy_allowed.clone();
@@ -367,12 +369,20 @@ impl Inner {
                 Some(proxies[i].clone())
             }));
         }
+        if !crate::tls::system_roots_usable() {
+            let roots = crate::tls::bundled_roots()
+                .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+            builder = builder.tls_certs_only(roots);
+        }
         // reqwest needs the runtime's context to build its connector.
         let handle = crate::net_runtime::handle()?;
         let _entered = handle.enter();
-        builder
-            .build()
-            .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))
+        builder.build().map_err(|e| {
+            Error::Internal(format!(
+                "cannot build the HTTP client: {}",
+                fetch::error_text(&e)
+            ))
+        })
     }
 }
 
