@@ -44,6 +44,7 @@ fi
 export PATH="$venv/bin:$PATH"
 
 # --- licences: LGPL texts and the bundled libraries' notices ---------------
+# (the Rust crates' notices, per package, are written next to its module)
 legal="$work/legal"
 rm -rf "$legal" && mkdir -p "$legal"
 cp packaging/licenses/LGPL-3.0.txt packaging/licenses/GPL-3.0.txt "$legal/"
@@ -79,6 +80,7 @@ rm -rf "$plat" && mkdir -p "$plat"
 cp "$release/libimagor_node.so" "$plat/imagor.$triple.node"
 strip_into_debug "$plat/imagor.$triple.node"
 cp "$legal"/* "$plat/"
+python3 packaging/crate_notices.py "$plat/RUST-CRATES-NOTICES.md" imagor-node
 sed -e "s/@VERSION@/$version/g" -e "s/@SHARP_LIBVIPS_VERSION@/$SHARP_LIBVIPS_VERSION/g" \
   -e "s/@LIBVIPS_VERSION@/$LIBVIPS_VERSION/g" \
   packaging/npm/imagor-$triple/package.json.in >"$plat/package.json"
@@ -151,6 +153,7 @@ wheel unpack -d "$unpacked" "$whl" >/dev/null
 dist_info="$(ls -d "$unpacked"/*/imagor_rs-*.dist-info)"
 mkdir -p "$dist_info/licenses"
 cp "$legal"/* "$dist_info/licenses/"
+python3 packaging/crate_notices.py "$dist_info/licenses/RUST-CRATES-NOTICES.md" imagor-python
 wheel pack -d "$out" "$unpacked"/* >/dev/null
 
 log "done:"

@@ -101,14 +101,23 @@ size_ok "$js_tgz" "$JS_TGZ_MAX"
 python3 - "$whl" <<'PY'
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
-for want in ("LGPL-3.0.txt", "GPL-3.0.txt", "THIRD-PARTY-NOTICES.md"):
+for want in ("LGPL-3.0.txt", "GPL-3.0.txt", "THIRD-PARTY-NOTICES.md", "RUST-CRATES-NOTICES.md"):
     assert any(n.endswith(".dist-info/licenses/" + want) for n in names), f"wheel lacks {want}"
+wheel = zipfile.ZipFile(sys.argv[1])
+crates = wheel.read(next(n for n in names if n.endswith("/RUST-CRATES-NOTICES.md"))).decode()
+for crate in ("pyo3", "reqwest", "ring", "resvg"):
+    assert f"\n| {crate} |" in crates, f"the wheel's crate notices lack {crate}"
+assert "\n| napi |" not in crates, "the wheel's crate notices list the Node addon's crates"
 libs = [n for n in names if n.startswith("imagor_rs.libs/")]
 assert len(libs) == 1 and "libvips-cpp" in libs[0], libs
 PY
 addon_files="$(tar -tzf "$addon_tgz")"
-for want in THIRD-PARTY-NOTICES.md LGPL-3.0.txt GPL-3.0.txt imagor.linux-x64-gnu.node; do
+for want in THIRD-PARTY-NOTICES.md RUST-CRATES-NOTICES.md LGPL-3.0.txt GPL-3.0.txt imagor.linux-x64-gnu.node; do
   grep -qx "package/$want" <<<"$addon_files" || { echo "test-packages: the addon tarball lacks $want" >&2; exit 1; }
+done
+addon_crates="$(tar -xzOf "$addon_tgz" package/RUST-CRATES-NOTICES.md)"
+for crate in napi reqwest ring resvg; do
+  grep -q "^| $crate |" <<<"$addon_crates" || { echo "test-packages: the addon's crate notices lack $crate" >&2; exit 1; }
 done
 if tar -tzf "$js_tgz" | grep '\.node$'; then
   echo "test-packages: the imagor tarball carries an addon" >&2
