@@ -12,8 +12,9 @@ pub(crate) fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Does the system have trusted roots a client can use? Checked at each
-/// client build (a few milliseconds, rare): the environment may change.
+/// Does the system have trusted roots a client can use? For clients built
+/// elsewhere (object_store's); checked at each such build (rare, and the
+/// environment may change).
 pub(crate) fn system_roots_usable() -> bool {
     install_crypto();
     reqwest::Client::builder().build().is_ok()

@@ -335,6 +335,29 @@ impl Inner {
     }
 
     fn build_client(&self) -> Result<reqwest::Client> {
+        crate::tls::install_crypto();
+        // reqwest needs the runtime's context to build its connector.
+        let handle = crate::net_runtime::handle()?;
+        let _entered = handle.enter();
+        // The system's roots; a machine without any makes the platform
+        // verifier, and so the build, fail: Mozilla's then (tls.rs).
+        self.client_builder().build().or_else(|system| {
+            let roots = crate::tls::bundled_roots()
+                .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+            self.client_builder()
+                .tls_certs_only(roots)
+                .build()
+                .map_err(|_| {
+                    Error::Internal(format!(
+                        "cannot build the HTTP client: {}",
+                        fetch::error_text(&system)
+                    ))
+                })
+        })
+    }
+
+    /// The client's settings, TLS roots aside.
+    fn client_builder(&self) -> reqwest::ClientBuilder {
         let exempt: HashSet<String> = self
             .proxies
             .iter()
@@ -346,7 +369,6 @@ impl Inner {
             policy: self.policy.clone(),
             exempt,
         };
-        crate::tls::install_crypto();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -369,20 +391,7 @@ impl Inner {
                 Some(proxies[i].clone())
             }));
         }
-        if !crate::tls::system_roots_usable() {
-            let roots = crate::tls::bundled_roots()
-                .filter_map(|der| reqwest::Certificate::from_der(der).ok());
-            builder = builder.tls_certs_only(roots);
-        }
-        // reqwest needs the runtime's context to build its connector.
-        let handle = crate::net_runtime::handle()?;
-        let _entered = handle.enter();
-        builder.build().map_err(|e| {
-            Error::Internal(format!(
-                "cannot build the HTTP client: {}",
-                fetch::error_text(&e)
-            ))
-        })
+        builder
     }
 }
 
