@@ -6,8 +6,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use imagor::loader::{BoxFuture, LoadContext, Loader};
@@ -33,6 +34,51 @@ fn slow_loader(delay: Duration, calls: Arc<AtomicUsize>) -> Arc<dyn Loader> {
     })
 }
 
+/// A latch the test opens and closes; gated loaders wait while it is
+/// closed (30 s at most, so that a failing test cannot hang). Tests hold
+/// work in the loader with it instead of sleeping and hoping the other
+/// threads got there in time.
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    fn set(&self, open: bool) {
+        *self.0 .0.lock().expect("gate") = open;
+        self.0 .1.notify_all();
+    }
+
+    fn wait(&self) {
+        let (open, changed) = &*self.0;
+        let guard = open.lock().expect("gate");
+        let _ = changed
+            .wait_timeout_while(guard, Duration::from_secs(30), |open| !*open)
+            .expect("gate");
+    }
+}
+
+/// A blocking loader that counts its calls, waits for `gate` and answers
+/// gopher.png for every key.
+fn gated_loader(gate: Gate, calls: Arc<AtomicUsize>) -> Arc<dyn Loader> {
+    let image = gopher();
+    Arc::new(move |_key: &str| -> imagor::Result<Vec<u8>> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        gate.wait();
+        Ok(image.clone())
+    })
+}
+
+/// Poll `done` until it holds (true) or 20 s pass (false).
+fn eventually(done: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    done()
+}
+
 fn instance(opts: Options, loader: Arc<dyn Loader>) -> Imagor {
     Imagor::new(Options {
         unsafe_: true,
@@ -42,44 +88,76 @@ fn instance(opts: Options, loader: Arc<dyn Loader>) -> Imagor {
     .with_loader(loader)
 }
 
-/// Run `n` requests at once (released together by a barrier); each result
-/// with the time it took.
-fn at_once(imagor: &Imagor, paths: Vec<String>) -> Vec<(u16, Duration, Vec<u8>)> {
+/// A request's status, when it returned and its body.
+type Answer = (u16, Instant, Vec<u8>);
+
+/// Start `paths` as requests at once (released together by a barrier);
+/// `answered` counts those that returned.
+fn start_all(
+    imagor: &Imagor,
+    paths: Vec<String>,
+    answered: &Arc<AtomicUsize>,
+) -> Vec<JoinHandle<Answer>> {
     let barrier = Arc::new(Barrier::new(paths.len()));
-    let threads: Vec<_> = paths
+    paths
         .into_iter()
         .map(|path| {
             let (imagor, barrier) = (imagor.clone(), Arc::clone(&barrier));
+            let answered = Arc::clone(answered);
             std::thread::spawn(move || {
                 barrier.wait();
-                let start = Instant::now();
                 let res = imagor.handle(&Request::get(&path));
-                (res.status, start.elapsed(), res.body.to_vec())
+                let at = Instant::now();
+                answered.fetch_add(1, Ordering::SeqCst);
+                (res.status, at, res.body.to_vec())
             })
         })
-        .collect();
+        .collect()
+}
+
+fn join_all(threads: Vec<JoinHandle<Answer>>) -> Vec<Answer> {
     threads
         .into_iter()
         .map(|t| t.join().expect("request thread"))
         .collect()
 }
 
+/// Run `n` requests at once; each result with the time it took.
+fn at_once(imagor: &Imagor, paths: Vec<String>) -> Vec<(u16, Duration, Vec<u8>)> {
+    let start = Instant::now();
+    join_all(start_all(imagor, paths, &Arc::default()))
+        .into_iter()
+        .map(|(status, at, body)| (status, at - start, body))
+        .collect()
+}
+
 #[test]
 fn concurrency_three_queue_six_admits_nine_of_twenty() {
-    let calls = Arc::new(AtomicUsize::new(0));
+    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Gate::default());
     let imagor = instance(
         Options {
             process_concurrency: 3,
             process_queue_size: 6,
             ..Options::default()
         },
-        slow_loader(Duration::from_millis(400), Arc::clone(&calls)),
+        gated_loader(gate.clone(), Arc::clone(&calls)),
     );
     // Different sizes: different result keys, so nothing is coalesced.
     let paths = (0..20)
         .map(|i| format!("/unsafe/{}x0/slow-{i}.png", 20 + i))
         .collect();
-    let results = at_once(&imagor, paths);
+    let answered = Arc::new(AtomicUsize::new(0));
+    let threads = start_all(&imagor, paths, &answered);
+    // Refusals come at once: 11 answers while three requests are held in
+    // their loads and six wait for a slot.
+    let held = eventually(|| {
+        let s = imagor.stats();
+        answered.load(Ordering::SeqCst) == 11 && (s.in_flight, s.queued) == (3, 6)
+    });
+    let opened = Instant::now();
+    gate.set(true);
+    let results = join_all(threads);
+    assert!(held, "{:?} {:?}", imagor.stats(), statuses(&results));
     let ok: Vec<_> = results.iter().filter(|r| r.0 == 200).collect();
     let refused: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
     assert_eq!(
@@ -88,26 +166,16 @@ fn concurrency_three_queue_six_admits_nine_of_twenty() {
         "{:?}",
         statuses(&results)
     );
-    // Refusals come at once: each before the fastest success, which waited
-    // for its slow load.
-    let fastest_ok = ok.iter().map(|r| r.1).min().expect("a success");
-    let slowest_refusal = refused.iter().map(|r| r.1).max().expect("a refusal");
-    assert!(
-        slowest_refusal < fastest_ok,
-        "{slowest_refusal:?} vs {fastest_ok:?}"
-    );
+    assert!(refused.iter().all(|r| r.1 < opened) && ok.iter().all(|r| r.1 > opened));
     assert!(refused
         .iter()
         .all(|r| r.2 == br#"{"message":"too many requests","status":429}"#));
     assert_eq!(calls.load(Ordering::SeqCst), 9);
     let stats = imagor.stats();
     assert_eq!((stats.rejected, stats.in_flight, stats.queued), (11, 0, 0));
-    eprintln!(
-        "admission: 9 x 200, 11 x 429; slowest 429 after {slowest_refusal:?}, fastest 200 after {fastest_ok:?}"
-    );
 }
 
-fn statuses(results: &[(u16, Duration, Vec<u8>)]) -> Vec<u16> {
+fn statuses<T>(results: &[(u16, T, Vec<u8>)]) -> Vec<u16> {
     results.iter().map(|r| r.0).collect()
 }
 
@@ -141,13 +209,18 @@ fn a_request_waiting_in_the_queue_ends_at_the_request_timeout() {
 
 #[test]
 fn fifty_identical_requests_share_one_load_and_one_processing() {
-    let calls = Arc::new(AtomicUsize::new(0));
+    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Gate::default());
     let imagor = instance(
         Options::default(),
-        slow_loader(Duration::from_millis(300), Arc::clone(&calls)),
+        gated_loader(gate.clone(), Arc::clone(&calls)),
     );
     let paths = vec!["/unsafe/fit-in/64x64/filters:format(webp)/same.png".to_owned(); 50];
-    let results = at_once(&imagor, paths);
+    let threads = start_all(&imagor, paths, &Arc::default());
+    // The load is held until the 49 others wait for it.
+    let joined = eventually(|| imagor.stats().following == 49);
+    gate.set(true);
+    let results = join_all(threads);
+    assert!(joined, "{:?}", imagor.stats());
     assert!(
         results.iter().all(|r| r.0 == 200),
         "{:?}",
@@ -164,10 +237,10 @@ fn fifty_identical_requests_share_one_load_and_one_processing() {
 
 #[test]
 fn a_leader_that_goes_away_does_not_fail_its_followers() {
-    let calls = Arc::new(AtomicUsize::new(0));
+    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Gate::default());
     let imagor = instance(
         Options::default(),
-        slow_loader(Duration::from_millis(400), Arc::clone(&calls)),
+        gated_loader(gate.clone(), Arc::clone(&calls)),
     );
     let path = "/unsafe/fit-in/32x32/leader.png";
     let leader_cancel = Cancel::new();
@@ -179,15 +252,19 @@ fn a_leader_that_goes_away_does_not_fail_its_followers() {
                 .status
         })
     };
-    std::thread::sleep(Duration::from_millis(100));
+    // The leader is in its load when the followers join, and goes away
+    // before the load ends.
+    assert!(eventually(|| calls.load(Ordering::SeqCst) == 1));
     let followers: Vec<_> = (0..5)
         .map(|_| {
             let imagor = imagor.clone();
             std::thread::spawn(move || imagor.handle(&Request::get(path)).status)
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(50));
+    let joined = eventually(|| imagor.stats().following == 5);
     leader_cancel.cancel();
+    gate.set(true);
+    assert!(joined, "{:?}", imagor.stats());
     for f in followers {
         assert_eq!(f.join().expect("follower"), 200);
     }
@@ -336,7 +413,7 @@ fn a_load_past_the_load_timeout_is_dropped_with_a_408() {
 fn raw_requests_and_result_storage_hits_take_no_processing_slot() {
     let dir = std::env::temp_dir().join(format!("imagor-lc-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let calls = Arc::new(AtomicUsize::new(0));
+    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Gate::default());
     let imagor = instance(
         Options {
             process_concurrency: 1,
@@ -344,7 +421,17 @@ fn raw_requests_and_result_storage_hits_take_no_processing_slot() {
             file_result_storage_base_dir: dir.to_string_lossy().into_owned(),
             ..Options::default()
         },
-        slow_loader(Duration::from_millis(500), Arc::clone(&calls)),
+        {
+            // Only the busy request's load waits for the gate.
+            let (gate, calls, image) = (gate.clone(), Arc::clone(&calls), gopher());
+            Arc::new(move |key: &str| -> imagor::Result<Vec<u8>> {
+                calls.fetch_add(1, Ordering::SeqCst);
+                if key == "busy.png" {
+                    gate.wait();
+                }
+                Ok(image.clone())
+            })
+        },
     );
     // Store one result first.
     assert_eq!(
@@ -359,8 +446,11 @@ fn raw_requests_and_result_storage_hits_take_no_processing_slot() {
         let imagor = imagor.clone();
         std::thread::spawn(move || imagor.handle(&Request::get("/unsafe/13x0/busy.png")).status)
     };
-    std::thread::sleep(Duration::from_millis(150));
-    assert_eq!(imagor.stats().in_flight, 1);
+    let held = eventually(|| imagor.stats().in_flight == 1 && calls.load(Ordering::SeqCst) == 2);
+    if !held {
+        gate.set(true);
+        panic!("the busy request never held its slot: {:?}", imagor.stats());
+    }
     assert_eq!(
         imagor
             .handle(&Request::get("/unsafe/14x0/other.png"))
@@ -379,6 +469,7 @@ fn raw_requests_and_result_storage_hits_take_no_processing_slot() {
             .status,
         200
     );
+    gate.set(true);
     assert_eq!(busy.join().expect("busy"), 200);
     assert!(imagor.stats().result_hits >= 1);
     let _ = std::fs::remove_dir_all(&dir);

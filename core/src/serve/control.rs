@@ -34,6 +34,9 @@ pub struct Stats {
     pub in_flight: u64,
     /// Requests waiting for a processing slot now.
     pub queued: u64,
+    /// Requests waiting now for an identical request's work (coalesced
+    /// followers, counted in `coalesced` once they have their answer).
+    pub following: u64,
     /// The HTTP loader's figures (zero without one).
     pub http: crate::loader::http::HttpLoaderStats,
 }
@@ -79,6 +82,10 @@ impl Control {
             let s = lock(&a.slots);
             (s.running as u64, (s.admitted - s.running) as u64)
         });
+        let following = lock(&self.flights)
+            .values()
+            .map(|f| f.followers.load(Ordering::Acquire) as u64)
+            .sum();
         Stats {
             processed: self.processed.load(Ordering::Relaxed),
             loaded: self.loaded.load(Ordering::Relaxed),
@@ -87,6 +94,7 @@ impl Control {
             rejected: self.rejected.load(Ordering::Relaxed),
             in_flight,
             queued,
+            following,
             http: Default::default(),
         }
     }

@@ -37,6 +37,7 @@ struct Figures {
     rejected: IntCounter,
     in_flight: IntGauge,
     queued: IntGauge,
+    following: IntGauge,
     http_fetches: IntCounter,
     http_bytes: IntCounter,
     http_streamed: IntCounter,
@@ -118,6 +119,10 @@ impl Metrics {
         };
         let in_flight = gauge("process_in_flight", "Requests holding a processing slot")?;
         let queued = gauge("process_queued", "Requests waiting for a processing slot")?;
+        let following = gauge(
+            "coalesced_waiting",
+            "Requests waiting for an identical request's work",
+        )?;
         let http_fetches = counter(
             "http_loader_fetches_total",
             "Loads the HTTP loader sent towards an origin",
@@ -153,6 +158,7 @@ impl Metrics {
             rejected,
             in_flight,
             queued,
+            following,
             http_fetches,
             http_bytes,
             http_streamed,
@@ -203,6 +209,8 @@ impl Figures {
         self.in_flight
             .set(now.in_flight.min(i64::MAX as u64) as i64);
         self.queued.set(now.queued.min(i64::MAX as u64) as i64);
+        self.following
+            .set(now.following.min(i64::MAX as u64) as i64);
         add(&self.http_fetches, now.http.fetches, last.http.fetches);
         add(&self.http_bytes, now.http.bytes, last.http.bytes);
         add(&self.http_streamed, now.http.streamed, last.http.streamed);
