@@ -19,14 +19,6 @@ use std::time::Duration;
 use origin::{ssrf_matrix, Canary, Origin};
 use server_common::*;
 
-/// The value of a Prometheus sample line `name value`.
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
 /// A server with metrics on a port of its own: (server, metrics port).
 fn with_metrics(extra: &[&str]) -> (Server, u16) {
     let port = free_port();

@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use server_common::{flags, free_port, send, Req, Server};
+use server_common::{flags, free_port, metric, send, Req, Server};
 
 fn args(extra: &[(&str, &str)]) -> Vec<String> {
     let mut list = vec![
@@ -54,14 +54,6 @@ fn cpu_after(server: &Server, settle: Duration, window: Duration) -> f64 {
     let before = cpu_seconds(server.pid());
     std::thread::sleep(window);
     cpu_seconds(server.pid()) - before
-}
-
-/// The value of a Prometheus sample line `name value`.
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 #[test]

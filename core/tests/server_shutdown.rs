@@ -7,7 +7,8 @@
 
 mod server_common;
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use server_common::*;
@@ -21,16 +22,22 @@ const SLOW: &str = "/unsafe/1600x1600/filters:blur(15):format(png)/color:red";
 
 #[test]
 fn sigterm_finishes_requests_in_flight_and_refuses_new_ones() {
+    let metrics_port = free_port();
     let mut server = Server::start(&flags(&[
         ("imagor-unsafe", "true"),
         ("imagor-process-timeout", "10s"),
+        // A slot for each request: the in-flight gauge tells when they all
+        // run.
+        ("imagor-process-concurrency", "20"),
+        ("prometheus-bind", &format!("127.0.0.1:{metrics_port}")),
     ]));
     assert_eq!(server.get(SLOW).status, 200, "warm-up");
     let port = server.port;
     let (tx, rx) = mpsc::channel();
+    let answered = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     for i in 0..IN_FLIGHT {
-        let tx = tx.clone();
+        let (tx, answered) = (tx.clone(), Arc::clone(&answered));
         std::thread::spawn(move || {
             // Distinct paths: identical ones would be coalesced into one.
             let slow = format!(
@@ -38,23 +45,47 @@ fn sigterm_finishes_requests_in_flight_and_refuses_new_ones() {
                 1600 + i
             );
             let r = send(port, &Req::get(&slow));
+            answered.fetch_add(1, Ordering::SeqCst);
             let _ = tx.send((i, r.map(|r| (r.status, r.body.len())), Instant::now()));
         });
     }
     drop(tx);
-    // Let every connection be accepted and its request start.
-    std::thread::sleep(Duration::from_millis(400));
+    // Every request is accepted and processing when the signal comes.
+    let running = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = send(metrics_port, &Req::get("/")).map(|r| r.text());
+        let in_flight = text
+            .as_deref()
+            .map_or(0.0, |t| metric(t, "imagor_process_in_flight"));
+        if in_flight == IN_FLIGHT as f64 {
+            break;
+        }
+        assert!(
+            Instant::now() < running && answered.load(Ordering::SeqCst) == 0,
+            "never {IN_FLIGHT} in flight at once ({in_flight})\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let signalled = Instant::now();
     // SAFETY: kill(2) with a pid we own (our child) and SIGTERM.
     let rc = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGTERM) };
     assert_eq!(rc, 0, "kill");
 
-    // New connections are refused once the listener is closed.
-    std::thread::sleep(Duration::from_millis(300));
-    let late = send(port, &Req::get("/healthcheck"));
+    // New connections are refused once the listener is closed, and it
+    // closes while the requests in flight still run.
+    let late = loop {
+        match send(port, &Req::get("/healthcheck")) {
+            Err(refused) => break refused,
+            Ok(_) if signalled.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Ok(r) => panic!("requests still answered 5 s after SIGTERM: {}", r.status),
+        }
+    };
     assert!(
-        late.is_err(),
-        "a request after SIGTERM was answered: {late:?}"
+        answered.load(Ordering::SeqCst) < IN_FLIGHT,
+        "the listener closed only after every request in flight was answered"
     );
 
     let mut results: Vec<_> = rx.iter().collect();
@@ -80,6 +111,6 @@ fn sigterm_finishes_requests_in_flight_and_refuses_new_ones() {
         "{IN_FLIGHT} in flight: all 200 after SIGTERM; last answer {:?} after start; \
          exit 0 {exited:?} after SIGTERM; late request refused ({})",
         results.iter().map(|r| r.2).max().unwrap() - started,
-        late.unwrap_err()
+        late
     );
 }

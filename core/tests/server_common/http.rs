@@ -193,3 +193,11 @@ pub fn http_date(secs: i64) -> String {
         rem % 60
     )
 }
+
+/// The value of a Prometheus sample line `name value`.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
