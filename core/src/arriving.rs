@@ -224,7 +224,9 @@ mod tests {
         let writer = b.clone();
         let t = std::thread::spawn(move || {
             for chunk in [&b"abc"[..], b"def", b"g"] {
-                std::thread::sleep(Duration::from_millis(5));
+                // Long enough that a reader on a loaded machine still finds
+                // a chunk missing and waits.
+                std::thread::sleep(Duration::from_millis(30));
                 writer.push(chunk);
             }
             writer.finish(Ok(()));

@@ -429,14 +429,15 @@ fn gcs_loader_storage_and_result_storage() {
 #[test]
 fn gcs_expiration_wildcard_and_outage() {
     // Objects' Last-Modified comes in whole seconds (the XML API), so a
-    // fresh object can look up to a second older than it is: a 2 s
-    // expiration leaves room for that, as the S3 test's 3 s does.
+    // fresh object can look up to a second older than it is: a 3 s
+    // expiration leaves room for that and a slow machine, as in the S3
+    // test.
     let mut e = Emulator::start();
     e.put("imagor", "exp/g.png", &gopher());
     let opts = e.options(Options {
         gcloud_loader_bucket: "imagor".into(),
         gcloud_result_storage_bucket: "other".into(),
-        gcloud_result_storage_expiration: Duration::from_secs(2),
+        gcloud_result_storage_expiration: Duration::from_secs(3),
         ..Options::default()
     });
     Imagor::new(opts.clone())
@@ -451,7 +452,7 @@ fn gcs_expiration_wildcard_and_outage() {
     if let Err(err) = no_loader.serve("unsafe/10x10/exp/g.png") {
         panic!("a fresh result is served: {err}");
     }
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(3100));
     assert_eq!(
         no_loader.serve("unsafe/10x10/exp/g.png").unwrap_err(),
         Error::not_found("exp/g.png")
