@@ -180,6 +180,9 @@ fn hostile_corpus() {
             // out there, which is still a typed, bounded answer.
             Some(Class::Error(408, _)) => {}
             Some(Class::Violation(v)) => violations.push(format!("{name} (8 threads): {v}")),
+            // The same near the budget in the sequential run (tests run
+            // beside it): its 408 was already judged allowed or not above.
+            Some(_) if matches!(class, Class::Error(408, _)) => {}
             Some(p) => violations.push(format!("{name}: sequential {class}, 8 threads {p}")),
             None => violations.push(format!("{name}: no result from the 8-thread run")),
         }
