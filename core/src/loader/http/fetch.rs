@@ -98,11 +98,13 @@ pub(super) async fn get(inner: &Inner, url: Url, headers: HeaderMap) -> Result<B
 /// are done and the head returned (content type and passed-on headers,
 /// no bytes); the bytes then go into `body` (through `arrive`) until
 /// the end, a failure, or nobody reading ([`Error::Cancelled`]).
+/// `settle` hears how the body ended just before its readers do.
 pub(super) async fn open(
     inner: &Inner,
     url: Url,
     headers: HeaderMap,
     arrive: impl FnOnce(Blob, usize) -> Option<std::sync::Weak<Body>>,
+    settle: &impl Fn(&Result<()>),
 ) -> Result<()> {
     let (resp, final_url, head) = respond(inner, url, headers).await?;
     let max = inner.max_size;
@@ -112,7 +114,7 @@ pub(super) async fn open(
     let Some(body) = arrive(head, capacity_hint(&resp, max)) else {
         return Err(Error::Cancelled);
     };
-    pump(resp, inner, &final_url, &body).await
+    pump(resp, inner, &final_url, &body, settle).await
 }
 
 /// Send the request and check the response: status, content type (against
@@ -445,6 +447,7 @@ async fn pump(
     inner: &Inner,
     url: &Url,
     body: &std::sync::Weak<Body>,
+    settle: &impl Fn(&Result<()>),
 ) -> Result<()> {
     let max = inner.max_size;
     let _ends = EndsOnDrop(body.clone());
@@ -466,6 +469,7 @@ async fn pump(
             return Err(Error::Cancelled);
         }
     };
+    settle(&end);
     if let Some(b) = body.upgrade() {
         b.finish(end.clone());
     }

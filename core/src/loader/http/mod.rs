@@ -461,7 +461,17 @@ impl HttpLoader {
             let (url, headers) = prepared?;
             let (tx, rx) = tokio::sync::oneshot::channel::<Result<Opened>>();
             let task = async move {
-                let flight = stats::InFlight::start(&inner.stats);
+                // The load is counted before anyone hears how it ended: a
+                // caller that reads the stats after its answer sees it.
+                let flight = std::sync::Mutex::new(Some(stats::InFlight::start(&inner.stats)));
+                let settle = |r: &Result<()>| {
+                    let taken = flight.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    match (taken, r) {
+                        (Some(f), Err(Error::Cancelled)) => drop(f),
+                        (Some(f), r) => f.finish(r),
+                        (None, _) => {}
+                    }
+                };
                 let mut tx = Some(tx);
                 let arrive = |head: Blob, capacity: usize| {
                     let body = crate::arriving::Body::new(capacity, bound, stop);
@@ -469,17 +479,14 @@ impl HttpLoader {
                     let sent = tx.take()?.send(Ok(Opened { head, body }));
                     sent.is_ok().then_some(weak)
                 };
-                let mut r = fetch::open(&inner, url, headers, arrive).await;
+                let mut r = fetch::open(&inner, url, headers, arrive, &settle).await;
                 if bare {
                     r = r.map_err(not_a_host);
                 }
+                settle(&r);
                 if let (Some(tx), Err(e)) = (tx, &r) {
                     // Refused before the body (status, type, size).
                     let _ = tx.send(Err(e.clone()));
-                }
-                match r {
-                    Err(Error::Cancelled) => drop(flight),
-                    r => flight.finish(&r),
                 }
             };
             let spawned = crate::net_runtime::spawn(task)?;
