@@ -61,6 +61,10 @@ def sides(fmt, threads, seconds, corpus, python, bundled=None, sharp=False):
         driver, libdir = bundled.split(":", 1)
         yield "imagor-rs 8.18", ({"LD_LIBRARY_PATH": libdir},
                                  [driver, "--corpus", d, "--path", path] + common)
+        # One libvips thread per image, as sharp runs on glibc.
+        yield "imagor-rs 8.18 c1", ({"LD_LIBRARY_PATH": libdir},
+                                    [driver, "--corpus", d, "--path", path,
+                                     "--concurrency", "1"] + common)
         if fmt == "jpeg":
             # fast_shrink_on_load: JPEG shrink-on-load as sharp does it.
             yield "imagor-rs 8.18 fast", ({"LD_LIBRARY_PATH": libdir},

@@ -7,10 +7,13 @@
 //! bench_process --corpus DIR --path "512x512/filters:format(jpeg)" --threads 2 --seconds 4
 //! bench_process --corpus DIR --path "512x512/filters:format(jpeg)" --serve
 //! bench_process --corpus DIR --path "512x512/filters:format(jpeg)" --fast-shrink
+//! bench_process --corpus DIR --path "512x512/filters:format(avif)" --concurrency 1
 //! ```
 //!
 //! `--fast-shrink` turns on `Options::fast_shrink_on_load` (sharp's
-//! default shrink-on-load for JPEG).
+//! default shrink-on-load for JPEG). `--concurrency N` sets
+//! `Options::concurrency`, libvips' threads per image (sharp's default on
+//! glibc is 1; ours, libvips' default, is one per core).
 //!
 //! With `--serve`, each call is `Imagor::serve("unsafe/PATH/FILE")` with the
 //! file loader on the corpus: the work the HTTP server does per request,
@@ -65,6 +68,7 @@ fn main() {
         },
         unsafe_: true,
         fast_shrink_on_load: fast_shrink,
+        concurrency: arg("--concurrency", "0").parse().unwrap_or(0),
         // A loaded benchmark machine must not turn a slow 12 MP call into a
         // 408: the budget is not what is measured here.
         process_timeout: Duration::from_secs(60),
