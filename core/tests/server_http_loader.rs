@@ -240,9 +240,9 @@ fn bad_http_loader_flags_refuse_to_start() {
 fn fifty_identical_requests_fetch_the_origin_once() {
     let origin = Origin::start();
     let (server, metrics) = with_metrics(&["-http-loader-block-loopback-networks=false"]);
-    // The origin answers after a second: all 50 requests arrive while the
-    // first one's fetch is in flight.
-    let source = "/slow/1000/gopher.png";
+    // The origin holds its answer until all 50 requests are in: one fetch
+    // in flight, 49 requests waiting for it.
+    let source = "/held/gopher.png";
     let target = format!(
         "/unsafe/fit-in/64x64/filters:format(png)/{}",
         origin.url(source)
@@ -258,7 +258,18 @@ fn fifty_identical_requests_fetch_the_origin_once() {
             })
         })
         .collect();
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let mut waiting = 0.0;
+    while std::time::Instant::now() < until {
+        waiting = metric(&scrape(metrics), "imagor_coalesced_waiting");
+        if waiting == 49.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    origin.release();
     let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(waiting, 49.0, "requests waiting for the one fetch");
     assert!(
         results.iter().all(|r| r.0 == 200),
         "{:?}",

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 /// A request as the origin saw it.
@@ -41,6 +41,8 @@ impl Seen {
 /// - `/gzip-bomb`: 32 MB of zeros gzipped (about 140 KB), `Content-Encoding: gzip`;
 /// - `/status/N`: status N;
 /// - `/slow/MS/<testdata file>`: the file after MS milliseconds;
+/// - `/held/<testdata file>`: the file once [`Origin::release`] is called
+///   (30 s at most);
 /// - `/drip`: `image/jpeg` headers, then 1 KiB every 20 ms for 30 s
 ///   (while it runs, [`Origin::dripping`] counts it: the client closing
 ///   the connection ends it at the next write);
@@ -54,6 +56,8 @@ pub struct Origin {
     pub big_written: Arc<AtomicUsize>,
     /// `/drip` responses still being written.
     pub dripping: Arc<AtomicUsize>,
+    /// Whether `/held/` responses may go.
+    released: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl Origin {
@@ -63,12 +67,18 @@ impl Origin {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let big_written = Arc::new(AtomicUsize::new(0));
         let dripping = Arc::new(AtomicUsize::new(0));
-        let (s, b, d) = (seen.clone(), big_written.clone(), dripping.clone());
+        let released = Arc::new((Mutex::new(false), Condvar::new()));
+        let (s, b, d, r) = (
+            seen.clone(),
+            big_written.clone(),
+            dripping.clone(),
+            released.clone(),
+        );
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (s, b, d) = (s.clone(), b.clone(), d.clone());
+                let (s, b, d, r) = (s.clone(), b.clone(), d.clone(), r.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, addr, &s, &b, &d);
+                    let _ = serve(stream, addr, &s, &b, &d, &r);
                 });
             }
         });
@@ -77,7 +87,14 @@ impl Origin {
             seen,
             big_written,
             dripping,
+            released,
         }
+    }
+
+    /// Let `/held/` responses go, now and from now on.
+    pub fn release(&self) {
+        *self.released.0.lock().unwrap() = true;
+        self.released.1.notify_all();
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
@@ -201,6 +218,7 @@ fn serve(
     seen: &Mutex<Vec<Seen>>,
     big_written: &AtomicUsize,
     dripping: &AtomicUsize,
+    released: &(Mutex<bool>, Condvar),
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut out = stream.try_clone()?;
@@ -239,6 +257,17 @@ fn serve(
     if let Some(rest) = path.strip_prefix("/slow/") {
         let (ms, name) = rest.split_once('/').unwrap_or((rest, ""));
         std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+        let data = std::fs::read(testdata().join(name)).unwrap_or_default();
+        return respond(&mut out, "200 OK", &text(content_type_of(name)), &data);
+    }
+    if let Some(name) = path.strip_prefix("/held/") {
+        let (go, changed) = released;
+        let guard = go.lock().unwrap();
+        drop(
+            changed
+                .wait_timeout_while(guard, Duration::from_secs(30), |go| !*go)
+                .unwrap(),
+        );
         let data = std::fs::read(testdata().join(name)).unwrap_or_default();
         return respond(&mut out, "200 OK", &text(content_type_of(name)), &data);
     }
