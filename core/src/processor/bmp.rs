@@ -118,6 +118,42 @@ impl Header {
             .div_ceil(8)
             .next_multiple_of(4)
     }
+
+    /// One stored row into RGBA.
+    fn row(&self, stored: &[u8], out: &mut [u8]) -> Result<()> {
+        match self.bits {
+            24 => {
+                for (o, s) in out.chunks_exact_mut(4).zip(stored.chunks_exact(3)) {
+                    o.copy_from_slice(&[s[2], s[1], s[0], 255]);
+                }
+            }
+            32 => {
+                for (o, s) in out.chunks_exact_mut(4).zip(stored.chunks_exact(4)) {
+                    let a = if self.alpha { s[3] } else { 255 };
+                    o.copy_from_slice(&[
+                        premultiply(s[2], a),
+                        premultiply(s[1], a),
+                        premultiply(s[0], a),
+                        a,
+                    ]);
+                }
+            }
+            bits => {
+                let per_byte = 8 / bits as usize;
+                let mask = u8::MAX >> (8 - bits);
+                for (x, o) in out.chunks_exact_mut(4).enumerate() {
+                    let shift = 8 - bits as usize * (x % per_byte + 1);
+                    let index = (stored[x / per_byte] >> shift) & mask;
+                    let [r, g, b] = *self
+                        .palette
+                        .get(index as usize)
+                        .ok_or_else(Error::unsupported)?;
+                    o.copy_from_slice(&[r, g, b, 255]);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Decode a BMP into a 4-band sRGB image.
@@ -163,44 +199,6 @@ pub(crate) fn decode(data: &[u8], loader: &Loader<'_>) -> Result<Image> {
     }
     Image::from_memory(&rgba, h.width as i32, h.height as i32, 4, BandFormat::UCHAR)?
         .copy_as(Some(Interpretation::SRGB))
-}
-
-impl Header {
-    /// One stored row into RGBA.
-    fn row(&self, stored: &[u8], out: &mut [u8]) -> Result<()> {
-        match self.bits {
-            24 => {
-                for (o, s) in out.chunks_exact_mut(4).zip(stored.chunks_exact(3)) {
-                    o.copy_from_slice(&[s[2], s[1], s[0], 255]);
-                }
-            }
-            32 => {
-                for (o, s) in out.chunks_exact_mut(4).zip(stored.chunks_exact(4)) {
-                    let a = if self.alpha { s[3] } else { 255 };
-                    o.copy_from_slice(&[
-                        premultiply(s[2], a),
-                        premultiply(s[1], a),
-                        premultiply(s[0], a),
-                        a,
-                    ]);
-                }
-            }
-            bits => {
-                let per_byte = 8 / bits as usize;
-                let mask = u8::MAX >> (8 - bits);
-                for (x, o) in out.chunks_exact_mut(4).enumerate() {
-                    let shift = 8 - bits as usize * (x % per_byte + 1);
-                    let index = (stored[x / per_byte] >> shift) & mask;
-                    let [r, g, b] = *self
-                        .palette
-                        .get(index as usize)
-                        .ok_or_else(Error::unsupported)?;
-                    o.copy_from_slice(&[r, g, b, 255]);
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A straight-alpha channel value as Go's `draw.Draw` stores it in an
