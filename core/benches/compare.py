@@ -8,6 +8,10 @@ against the bundled libvips 8.18 of the packages (`--bundled DRIVER:LIBDIR`,
 "imagor-rs 8.18"), sharp on its own libvips 8.18 (`--sharp`), and, when
 their bindings are built, imagor-rs from Python / Node. The table goes to
 stdout and to target/bench/process.md.
+
+A format may also be written `SRC>DST` (`--formats 'webp>jpeg,jpeg>webp'`):
+the SRC corpus saved as DST, which splits a format's cost into its decode
+(`webp>jpeg`) and its encode (`jpeg>webp`).
 """
 import argparse
 import json
@@ -51,8 +55,9 @@ def sides(fmt, threads, seconds, corpus, python, bundled=None, sharp=False):
         yield "pyvips", [python, os.path.join(ROOT, "core/benches/pyvips_chain.py"),
                          "--corpus", d, "--base-dir", base] + common
         return
+    src, _, fmt = fmt.rpartition(">")
     path = f"512x512/filters:format({fmt})"
-    d = os.path.join(corpus, fmt)
+    d = os.path.join(corpus, src or fmt)
     yield "imagor-rs", [os.path.join(ROOT, "target/release/examples/bench_process"),
                         "--corpus", d, "--path", path] + common
     yield "pyvips", [python, os.path.join(ROOT, "core/benches/pyvips_peer.py"),
@@ -65,7 +70,7 @@ def sides(fmt, threads, seconds, corpus, python, bundled=None, sharp=False):
         yield "imagor-rs 8.18 c1", ({"LD_LIBRARY_PATH": libdir},
                                     [driver, "--corpus", d, "--path", path,
                                      "--concurrency", "1"] + common)
-        if fmt == "jpeg":
+        if fmt == "jpeg" and not src:
             # fast_shrink_on_load: JPEG shrink-on-load as sharp does it.
             yield "imagor-rs 8.18 fast", ({"LD_LIBRARY_PATH": libdir},
                                           [driver, "--corpus", d, "--path", path,
