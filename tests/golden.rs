@@ -44,7 +44,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Decoded, Entry, Metrics};
+use common::{timeline, Decoded, Entry, Metrics};
 use imagor::{Error, Imagor, Options, Output};
 use serde_json::Value;
 
@@ -292,11 +292,26 @@ fn evaluate(entry: &Entry, out: &Output, golden: &[u8]) -> Result<String, String
         return Ok("type only".to_owned());
     }
     let ours = common::decode(&out.data).map_err(|e| format!("cannot decode our output: {e}"))?;
-    let want = common::decode(golden).map_err(|e| format!("cannot decode the golden: {e}"))?;
+    let mut want = common::decode(golden).map_err(|e| format!("cannot decode the golden: {e}"))?;
+    let mut how = String::new();
+    match entry.requires.as_deref() {
+        None => {}
+        Some(timeline::GIF_WRITER_MERGES) if !timeline::gif_writer_merges_identical_frames() => {
+            let (ours_d, want_d) = (timeline::delays(&out.data)?, timeline::delays(golden)?);
+            want = timeline::along_timeline(&want, &want_d, &ours_d)?;
+            how = format!(
+                ", along the timeline: {} golden frames over our {}, as this libvips' GIF writer keeps identical frames",
+                want_d.len(),
+                ours_d.len()
+            );
+        }
+        Some(timeline::GIF_WRITER_MERGES) => {}
+        Some(other) => return Err(format!("unknown requirement {other}")),
+    }
     let rule = entry.rule();
     let m = common::compare(&ours, &want)?;
     if rule.passes(&m) {
-        Ok(m.to_string())
+        Ok(format!("{m}{how}"))
     } else {
         Err(format!("pixels differ: {m} (rule {})", rule.describe()))
     }
@@ -518,12 +533,46 @@ mod selftest {
             println!("lowest re-encode: {w}");
         }
         problems += calibration(entries);
+        problems += timeline_checks();
         println!("selftest: {problems} problem(s)");
         if problems > 0 {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
         }
+    }
+
+    /// The timeline comparison of merged-frame goldens: frames land where
+    /// they are shown, and a golden frame starting inside one of ours or a
+    /// different length is refused.
+    fn timeline_checks() -> usize {
+        let frame = |v: f32| vec![v; 4];
+        let golden = Decoded {
+            format: "gif".to_owned(),
+            loader: "gifload".to_owned(),
+            width: 1,
+            page_height: 1,
+            pages: 2,
+            bands: 4,
+            norm_bands: 4,
+            has_alpha: true,
+            frames: vec![frame(10.0), frame(20.0)],
+        };
+        let mut problems = 0;
+        match timeline::along_timeline(&golden, &[200, 100], &[100, 100, 100]) {
+            Ok(d) if d.pages == 3 && d.frames == vec![frame(10.0), frame(10.0), frame(20.0)] => {}
+            other => {
+                problems += 1;
+                println!("BAD timeline: [200, 100] over [100, 100, 100] gives {other:?}");
+            }
+        }
+        for ours in [&[150, 150][..], &[100, 100][..], &[100, 100, 100, 100][..]] {
+            if let Ok(d) = timeline::along_timeline(&golden, &[200, 100], ours) {
+                problems += 1;
+                println!("BAD timeline: [200, 100] over {ours:?} accepted: {d:?}");
+            }
+        }
+        problems
     }
 
     /// The README's calibration: plain libvips thumbnails against goldens.

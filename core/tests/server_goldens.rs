@@ -15,8 +15,8 @@
 //! the same [`Options`] fields for the library, which builds
 //! `Imagor::new(options)` and calls `serve(<the same path>)`. Both keep the
 //! default `block_untrusted_loaders: true` (the server has no flag for it),
-//! so the JPEG 2000 and PDF `/meta` entries must be refused with 406 both
-//! ways; the test asserts that.
+//! so the entries whose source is JPEG 2000, PDF or JPEG XL must be refused
+//! with 406 both ways; the test asserts that.
 //!
 //! Not served from `testdata/`: the in-memory source (`memory-test.png`,
 //! imagor's raw-pixel loader) is written as a lossless PNG of the same
@@ -77,7 +77,7 @@ fn entries() -> Vec<Entry> {
                 request: s("request"),
                 skip,
                 memory: e["source"].is_null() && s("generated_source").starts_with("in-memory"),
-                untrusted: source.ends_with(".jp2") || source.ends_with(".pdf"),
+                untrusted: [".jp2", ".pdf", ".jxl"].iter().any(|x| source.ends_with(x)),
                 config,
             }
         })

@@ -7,6 +7,8 @@
 //! rendered the goldens cancel out wherever they affect decoding only.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod timeline;
+
 use std::path::PathBuf;
 
 use imagor::vips::{Arg, BandFormat, Blob, Call, Image, Intent, Interpretation};
@@ -76,6 +78,10 @@ pub struct Entry {
     pub skip_reason: Option<String>,
     #[serde(default)]
     pub meta_expect: Option<Value>,
+    /// What the golden's renderer had that a local libvips may lack
+    /// ([`timeline::GIF_WRITER_MERGES`]).
+    #[serde(default)]
+    pub requires: Option<String>,
 }
 
 impl Entry {
