@@ -233,17 +233,22 @@ pub fn sniff(data: &[u8]) -> Sniffed {
     sniff_text(b)
 }
 
-/// JSON and SVG are text: imagor recognises them after its content-type
-/// sniffing says "text".
+/// No image format: Go's `http.DetectContentType` decides, as in imagor,
+/// which then takes plain text starting with `{"` for JSON and plain text,
+/// HTML or XML whose root element is `<svg` for SVG.
 fn sniff_text(b: &[u8]) -> Sniffed {
+    let ct = crate::mime_sniff::detect_content_type(b);
     let text = trim_ascii(b);
-    if text.starts_with(b"{\"") {
+    if ct.starts_with("text/plain") && b.starts_with(b"{\"") {
         return sniffed("json", "application/json", ".json", None);
     }
-    if looks_like_svg(text) {
+    let textual = ["text/plain", "text/html", "text/xml"]
+        .iter()
+        .any(|t| ct.starts_with(t));
+    if textual && looks_like_svg(text) {
         return sniffed("svg", "image/svg+xml", ".svg", Some(ImageFormat::Svg));
     }
-    sniffed("unknown", "", "", None)
+    sniffed("unknown", ct, "", None)
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {

@@ -32,6 +32,7 @@ pub mod formats;
 pub mod hasher;
 mod imagor;
 pub mod loader;
+mod mime_sniff;
 mod net_runtime;
 mod ops;
 pub mod options;

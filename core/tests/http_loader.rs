@@ -109,8 +109,13 @@ fn loads_from_an_allowed_local_origin() {
     );
     let out = imagor.serve(&path).expect("serve");
     assert_eq!(out.content_type, "image/png");
-    // Origin statuses: 404 is not found, others keep their status.
-    assert_eq!(get(&l, &origin.url("/missing")), Err(Error::NOT_FOUND));
+    // Origin statuses keep their status and Go's status text, as imagor's
+    // `NewErrorFromStatusCode` (so a 404 is `Not Found`).
+    let missing = get(&l, &origin.url("/missing")).unwrap_err();
+    assert_eq!(
+        (missing.status(), missing.to_json()),
+        (404, r#"{"message":"Not Found","status":404}"#.to_owned())
+    );
     assert_eq!(
         get(&l, &origin.url("/status/503")).unwrap_err().status(),
         503
@@ -119,14 +124,19 @@ fn loads_from_an_allowed_local_origin() {
         get(&l, &origin.url("/status/403")).unwrap_err().status(),
         403
     );
-    // Nothing listens: imagor's 404 `dial tcp ...`.
+    // Nothing listens: Go's `dial tcp ADDR: connect: connection refused`
+    // is no `dial tcp: ` error, so imagor answers it 500.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let e = get(&l, &format!("http://127.0.0.1:{closed}/x")).unwrap_err();
-    assert_eq!(e.status(), 404, "{e}");
-    assert!(e.message().starts_with("dial tcp: "), "{e}");
+    let url = format!("http://127.0.0.1:{closed}/x");
+    let e = get(&l, &url).unwrap_err();
+    assert_eq!(e.status(), 500, "{e}");
+    assert_eq!(
+        e.message(),
+        format!("Get \"{url}\": dial tcp 127.0.0.1:{closed}: connect: connection refused")
+    );
 }
 
 #[test]
@@ -708,10 +718,10 @@ fn the_loader_counts_its_fetches_and_failures() {
         serve(origin.url("/big/5000")).unwrap_err(),
         Error::MaxSizeExceeded
     );
-    let nothing = origin.url("/nothing");
+    let nothing = serve(origin.url("/nothing")).unwrap_err();
     assert_eq!(
-        serve(nothing.clone()).unwrap_err(),
-        Error::not_found(&nothing)
+        (nothing.status(), nothing.message()),
+        (404, "Not Found".to_owned())
     );
     assert_eq!(serve(origin.url("/status/500")).unwrap_err().status(), 500);
     let s = imagor.stats().http;

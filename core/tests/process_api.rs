@@ -459,3 +459,41 @@ fn fast_shrink_on_load_gives_the_same_sizes_and_nearly_the_same_pixels() {
         assert_eq!(a.data != b.data, harder, "{path}: mad {mad}");
     }
 }
+
+#[test]
+fn raw_answers_what_is_no_image_with_gos_sniffed_type() {
+    let dir = std::env::temp_dir().join(format!("imagor-raw-sniff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let files: [(&str, &[u8], &str); 5] = [
+        ("a.txt", b"just text\n", "text/plain; charset=utf-8"),
+        (
+            "b.html",
+            b"<!DOCTYPE html><p>hi</p>",
+            "text/html; charset=utf-8",
+        ),
+        ("c.bin", b"\x00\x01\x02binary", "application/octet-stream"),
+        ("d.json", b"{\"a\": 1}", "application/json"),
+        // imagor's JSON check is on the bytes as they come.
+        ("e.json", b" {\"a\": 1}", "text/plain; charset=utf-8"),
+    ];
+    for (name, bytes, _) in &files {
+        std::fs::write(dir.join(name), bytes).expect("write");
+    }
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        file_loader_base_dir: dir.to_string_lossy().into_owned(),
+        ..Options::default()
+    })
+    .expect("imagor");
+    for (name, bytes, want) in &files {
+        let out = imagor
+            .serve(&format!("unsafe/filters:raw()/{name}"))
+            .expect(name);
+        assert_eq!(
+            (out.content_type.as_str(), &out.data[..]),
+            (*want, *bytes),
+            "{name}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

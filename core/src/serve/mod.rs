@@ -164,13 +164,20 @@ impl Imagor {
     }
 
     /// imagor's error response: `{"message":...,"status":N}` with its
-    /// status, or only the status with `disable_error_body`.
+    /// status (a timeout's message is imagor's bare `timeout`), or only
+    /// the status with `disable_error_body`.
     pub fn error_response(&self, e: &Error) -> Response {
         let status = status_of(e);
         if self.opts.disable_error_body || matches!(e, Error::Cancelled) {
             return empty(status);
         }
-        let mut res = json_response(status, go_json(&e.to_json()).into_bytes());
+        // imagor has one timeout error, `{"message":"timeout","status":408}`;
+        // which limit passed stays in the error a library caller gets.
+        let json = match e {
+            Error::Timeout(_) => Error::timeout().to_json(),
+            e => e.to_json(),
+        };
+        let mut res = json_response(status, go_json(&json).into_bytes());
         res.status = status;
         res
     }

@@ -28,6 +28,11 @@ pub fn options(c: &Config) -> Options {
         0 => default,
         v => v,
     };
+    // imagor's `WithMaxWidth` & co. ignore a value that is not positive.
+    let positive_or = |name: &str, default: i64| match c.int(name) {
+        v if v > 0 => v,
+        _ => default,
+    };
     let signer_type = match c.str("imagor-signer-type").to_ascii_lowercase().as_str() {
         "sha256" => "sha256",
         "sha512" => "sha512",
@@ -47,9 +52,9 @@ pub fn options(c: &Config) -> Options {
         signer_type: signer_type.to_owned(),
         signer_truncate: c.int("imagor-signer-truncate").max(0) as usize,
         unsafe_: c.bool("imagor-unsafe"),
-        max_width: int_or("vips-max-width", d.max_width as i64).clamp(1, i32::MAX as i64) as i32,
-        max_height: int_or("vips-max-height", d.max_height as i64).clamp(1, i32::MAX as i64) as i32,
-        max_resolution: int_or("vips-max-resolution", d.max_resolution).max(1),
+        max_width: positive_or("vips-max-width", d.max_width as i64).min(i32::MAX as i64) as i32,
+        max_height: positive_or("vips-max-height", d.max_height as i64).min(i32::MAX as i64) as i32,
+        max_resolution: positive_or("vips-max-resolution", d.max_resolution),
         max_animation_frames: int_or("vips-max-animation-frames", -1).clamp(-1, i32::MAX as i64)
             as i32,
         max_filter_ops: int_or("vips-max-filter-ops", -1).clamp(-1, i32::MAX as i64) as i32,
@@ -409,6 +414,34 @@ mod tests {
         assert!(!w.iter().any(|m| m.contains("http-loader")));
         assert!(w.iter().any(|m| m.starts_with("-vips-cache-size ")));
         assert!(w.iter().any(|m| m.starts_with("-vips-max-cache-mem ")));
+    }
+
+    #[test]
+    fn size_limits_that_are_not_positive_keep_the_defaults() {
+        let d = Options::default();
+        for v in ["0", "-5"] {
+            let o = options(&config(
+                &[
+                    "-vips-max-width",
+                    v,
+                    "-vips-max-height",
+                    v,
+                    "-vips-max-resolution",
+                    v,
+                ],
+                &[],
+            ));
+            assert_eq!(
+                (o.max_width, o.max_height, o.max_resolution),
+                (d.max_width, d.max_height, d.max_resolution),
+                "{v}"
+            );
+        }
+        let o = options(&config(
+            &["-vips-max-width", "5", "-vips-max-resolution", "7"],
+            &[],
+        ));
+        assert_eq!((o.max_width, o.max_resolution), (5, 7));
     }
 
     #[test]

@@ -174,12 +174,10 @@ pub(super) async fn stat(inner: Arc<Inner>, url: Url, headers: HeaderMap) -> Res
     })
 }
 
-/// imagor: an origin status of 400 and up is the error (404 is
-/// `NotFound`); anything below is a success.
+/// imagor: an origin status of 400 and up is the error, with Go's status
+/// text (`NewErrorFromStatusCode`: a 404 is `Not Found`, not imagor's own
+/// `not found`); anything below is a success.
 fn check_status(status: StatusCode) -> Result<()> {
-    if status == StatusCode::NOT_FOUND {
-        return Err(Error::NOT_FOUND);
-    }
     if status.as_u16() >= 400 {
         let text = status.canonical_reason().unwrap_or("");
         return Err(Error::from_status(text, status.as_u16()));
@@ -378,8 +376,8 @@ fn dial_error(detail: &str, url: &Url) -> Error {
 }
 
 /// Map a reqwest error as imagor maps Go's: a refused address is 403, a
-/// timeout 408, a connection failure 404 (`dial tcp: ...`), the rest
-/// (a failed TLS handshake among them) 500.
+/// timeout 408, a failed name lookup 404 (`dial tcp: ...`), the rest
+/// (a refused connection, a failed TLS handshake) 500.
 fn request_error(e: &reqwest::Error, url: &Url) -> Error {
     let (text, causes) = chain(e);
     if let Some(b) = causes.blocked {
@@ -396,11 +394,32 @@ fn request_error(e: &reqwest::Error, url: &Url) -> Error {
         return Error::timeout();
     }
     if e.is_connect() {
-        // The innermost cause says what failed (refused, no such host).
-        let detail = text.rsplit(": ").next().unwrap_or(&text).to_owned();
-        return dial_error(&detail, url);
+        // Go says `dial tcp ADDR: connect: connection refused`, which has
+        // no `dial tcp: ` in it: imagor answers 500 (only a failed name
+        // lookup, above, is its 404).
+        let detail = text.rsplit(": ").next().unwrap_or(&text);
+        let addr = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(80)
+        );
+        return Error::Internal(format!(
+            "Get \"{url}\": dial tcp {addr}: connect: {}",
+            go_errno(detail)
+        ));
     }
     Error::Internal(format!("Get \"{url}\": {text}"))
+}
+
+/// An OS error as Go prints it: `Connection refused (os error 111)` is
+/// `connection refused`.
+fn go_errno(detail: &str) -> String {
+    let text = detail.split(" (os error").next().unwrap_or(detail);
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
 }
 
 /// Bytes to reserve for a body: its `Content-Length`, within the limit.
