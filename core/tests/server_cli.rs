@@ -302,3 +302,68 @@ fn access_log_records_app_requests_only() {
     assert_eq!(lines[1]["ip"], "127.0.0.1");
     assert!(lines[1]["took"].as_f64().is_some());
 }
+
+#[test]
+fn log_ecs_writes_elastic_common_schema_lines_on_stdout() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let port = free_port();
+    let cwd = TempDir::new("ecs");
+    let mut child = Command::new(bin())
+        .args(["-log-ecs", "-imagor-unsafe", "-server-access-log", "-bind"])
+        .arg(format!("127.0.0.1:{port}"))
+        .current_dir(cwd.path())
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn imagor");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = |what: &str| -> serde_json::Value {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no {what} line on stdout"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    };
+    let listen = next("listen");
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    conn.write_all(b"GET /unsafe/none.png HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let access = next("access");
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("wait");
+    for (line, message) in [(&listen, "listen"), (&access, "access")] {
+        assert_eq!(line["message"], message, "{line}");
+        assert_eq!(line["log.level"], "info", "{line}");
+        assert_eq!(line["ecs.version"], "1.6.0", "{line}");
+        let at = line["@timestamp"].as_str().unwrap_or("");
+        assert!(
+            at.len() == 24 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
+            "{line}"
+        );
+        assert!(
+            line["log.origin"]["file.name"]
+                .as_str()
+                .is_some_and(|f| f.ends_with(".rs")),
+            "{line}"
+        );
+        assert!(line["log.origin"]["file.line"].as_u64().is_some(), "{line}");
+        assert!(
+            line.get("msg").is_none() && line.get("ts").is_none(),
+            "{line}"
+        );
+    }
+    assert_eq!(access["status"], 404, "{access}");
+    assert_eq!(access["uri"], "/unsafe/none.png", "{access}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("\"msg\""), "zap lines on stderr: {stderr}");
+}

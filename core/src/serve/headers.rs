@@ -182,6 +182,21 @@ fn http_date_from_secs(secs: i64) -> String {
     )
 }
 
+/// `2006-01-02T15:04:05.000Z` in UTC (zap's ISO 8601 time encoder).
+pub(crate) fn iso8601_millis(t: SystemTime) -> String {
+    let nanos = unix_nanos(t);
+    let secs = nanos.div_euclid(1_000_000_000) as i64;
+    let millis = nanos.rem_euclid(1_000_000_000) / 1_000_000;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Parse an HTTP date in Go's `http.TimeFormat` to Unix seconds (years
 /// before 1970 included: imagor's tests send year 1).
 pub(crate) fn parse_http_date(text: &str) -> Option<i64> {

@@ -260,7 +260,6 @@ const NOT_IN_EFFECT: &[&str] = &[
     "vips-max-cache-",
     "vips-vector",
     "sentry-dsn",
-    "log-ecs",
     "gomaxprocs",
 ];
 
@@ -347,6 +346,7 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
+    super::http::set_log_ecs(config.bool("log-ecs"));
     for warning in not_in_effect(&config) {
         log("warn", "imagor", serde_json::json!({ "warning": warning }));
     }

@@ -299,6 +299,8 @@ struct Causes {
     lookup: Option<String>,
     /// The TLS handshake failed (an untrusted certificate ...).
     tls: Option<String>,
+    /// The socket itself failed (connection refused, unreachable ...).
+    os: Option<String>,
 }
 
 /// The messages of an error and its sources, joined by `: `, and the
@@ -316,6 +318,11 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> (String, Causes) {
         }
         if let Some(t) = rustls_error(s) {
             causes.tls = Some(tls_message(t));
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.raw_os_error().is_some() {
+                causes.os = Some(io.to_string());
+            }
         }
         let text = s.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
@@ -393,11 +400,10 @@ fn request_error(e: &reqwest::Error, url: &Url) -> Error {
     if e.is_timeout() {
         return Error::timeout();
     }
-    if e.is_connect() {
+    if let (true, Some(os)) = (e.is_connect(), &causes.os) {
         // Go says `dial tcp ADDR: connect: connection refused`, which has
         // no `dial tcp: ` in it: imagor answers 500 (only a failed name
-        // lookup, above, is its 404).
-        let detail = text.rsplit(": ").next().unwrap_or(&text);
+        // lookup is its 404).
         let addr = format!(
             "{}:{}",
             url.host_str().unwrap_or(""),
@@ -405,8 +411,13 @@ fn request_error(e: &reqwest::Error, url: &Url) -> Error {
         );
         return Error::Internal(format!(
             "Get \"{url}\": dial tcp {addr}: connect: {}",
-            go_errno(detail)
+            go_errno(os)
         ));
+    }
+    if e.is_connect() {
+        // A name that cannot be looked up at all (`invalid dns name`).
+        let detail = text.rsplit(": ").next().unwrap_or(&text).to_owned();
+        return dial_error(&detail, url);
     }
     Error::Internal(format!("Get \"{url}\": {text}"))
 }
