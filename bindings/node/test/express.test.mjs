@@ -140,7 +140,8 @@ test('an HTTP origin through the core\'s HTTP loader', async () => {
 
   const missing = await fetch(`${base}/origin/unsafe/10x10/missing.png`)
   assert.equal(missing.status, 404)
-  assert.deepEqual(await missing.json(), { message: 'not found', status: 404 })
+  // The origin's 404 in Go's status text, as imagor's HTTP loader answers it.
+  assert.deepEqual(await missing.json(), { message: 'Not Found', status: 404 })
   const broken = await fetch(`${base}/origin/unsafe/10x10/broken.png`)
   assert.equal(broken.status, 500)
   // Redirects are followed to allowed sources only.
