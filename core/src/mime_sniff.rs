@@ -21,6 +21,9 @@ enum Sig {
     },
     /// A prefix.
     Exact(&'static [u8], &'static str),
+    /// A RIFF/IFF container: its 4-byte tag, any 4-byte size, then the
+    /// form type (Go's masked rows with the size bytes masked out).
+    Chunk(&'static [u8; 4], &'static [u8], &'static str),
     /// An ISO BMFF `ftyp` box naming an `mp4` brand.
     Mp4,
     /// No binary bytes after leading whitespace.
@@ -73,19 +76,11 @@ const SIGNATURES: &[Sig] = &[
     Sig::Exact(b"BM", "image/bmp"),
     Sig::Exact(b"GIF87a", "image/gif"),
     Sig::Exact(b"GIF89a", "image/gif"),
-    masked(
-        b"\xFF\xFF\xFF\xFF\x00\x00\x00\x00\xFF\xFF\xFF\xFF\xFF\xFF",
-        b"RIFF\x00\x00\x00\x00WEBPVP",
-        "image/webp",
-    ),
+    Sig::Chunk(b"RIFF", b"WEBPVP", "image/webp"),
     Sig::Exact(b"\x89PNG\x0D\x0A\x1A\x0A", "image/png"),
     Sig::Exact(b"\xFF\xD8\xFF", "image/jpeg"),
     // Audio and video.
-    masked(
-        b"\xFF\xFF\xFF\xFF\x00\x00\x00\x00\xFF\xFF\xFF\xFF",
-        b"FORM\x00\x00\x00\x00AIFF",
-        "audio/aiff",
-    ),
+    Sig::Chunk(b"FORM", b"AIFF", "audio/aiff"),
     masked(b"\xFF\xFF\xFF", b"ID3", "audio/mpeg"),
     masked(b"\xFF\xFF\xFF\xFF\xFF", b"OggS\x00", "application/ogg"),
     masked(
@@ -93,16 +88,8 @@ const SIGNATURES: &[Sig] = &[
         b"MThd\x00\x00\x00\x06",
         "audio/midi",
     ),
-    masked(
-        b"\xFF\xFF\xFF\xFF\x00\x00\x00\x00\xFF\xFF\xFF\xFF",
-        b"RIFF\x00\x00\x00\x00AVI ",
-        "video/avi",
-    ),
-    masked(
-        b"\xFF\xFF\xFF\xFF\x00\x00\x00\x00\xFF\xFF\xFF\xFF",
-        b"RIFF\x00\x00\x00\x00WAVE",
-        "audio/wave",
-    ),
+    Sig::Chunk(b"RIFF", b"AVI ", "video/avi"),
+    Sig::Chunk(b"RIFF", b"WAVE", "audio/wave"),
     Sig::Mp4,
     Sig::Exact(b"\x1A\x45\xDF\xA3", "video/webm"),
     // Fonts: an Embedded OpenType file has "LP" after 34 bytes.
@@ -171,6 +158,9 @@ impl Sig {
                 same.then_some(*ct)
             }
             Sig::Exact(prefix, ct) => data.starts_with(prefix).then_some(*ct),
+            Sig::Chunk(tag, form, ct) => (data.starts_with(*tag)
+                && data.get(8..).is_some_and(|d| d.starts_with(form)))
+            .then_some(*ct),
             Sig::Mp4 => is_mp4(data).then_some("video/mp4"),
             Sig::Text => data[first_non_ws..]
                 .iter()
@@ -227,6 +217,9 @@ mod tests {
             (b"ID3\x03", "audio/mpeg"),
             (b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio/wave"),
             (b"RIFF\x00\x00\x00\x00AVI LIST", "video/avi"),
+            (b"FORM\x01\x02\x03\x04AIFFCOMM", "audio/aiff"),
+            (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "image/webp"),
+            (b"RIFF\x10\x00\x00\x00WEBP", "application/octet-stream"),
             (b"\x1A\x45\xDF\xA3\x01", "video/webm"),
             (
                 b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom<\x06t\xbfmdat",
