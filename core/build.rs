@@ -27,6 +27,20 @@ fn main() {
         Some(dir) => prebuilt(Path::new(&dir)),
         None => system(),
     }
+    keep_static_libraries_private();
+}
+
+/// Our executables export nothing from the static libraries linked into
+/// them. Without this, the linker exports the symbols of our own libwebp
+/// (libwebp-sys) because the system libvips refers to libwebp's, and
+/// libvips would then call our copy instead of the libwebp it was built
+/// with. (A cdylib already exports only its own Rust API.)
+fn keep_static_libraries_private() {
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        // Every linked target of this package (binaries, tests, the lib's
+        // unit tests, examples, benches); it has no cdylib.
+        println!("cargo:rustc-link-arg=-Wl,--exclude-libs,ALL");
+    }
 }
 
 /// The system libvips through pkg-config.

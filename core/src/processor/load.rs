@@ -9,6 +9,7 @@ use super::decode::{
     admit, call_loader, check_frames_loaded, choose_loader, render_svg, thumbnail_of, Access,
     Encoded, LoadOpts, ThumbnailCall,
 };
+use super::still_webp;
 use crate::arriving::Body;
 use crate::error::{Error, Result};
 use crate::format::{sniff, ImageFormat, Sniffed};
@@ -210,6 +211,12 @@ impl Loader<'_> {
         dpi: i32,
     ) -> Result<Image> {
         let opts = self.base_opts(source, dpi);
+        let target = ThumbnailCall {
+            width,
+            height,
+            crop,
+            size,
+        };
         // Sources libvips can shrink while loading get their header read
         // once: for the decode guard, and to see whether a GIF or WebP asked
         // for all its frames has only one, which then takes the
@@ -228,9 +235,18 @@ impl Loader<'_> {
                     }
                     _ => 1,
                 };
+                // A still WebP decodes through our own libwebp: its scale
+                // and metadata are taken from the header now.
+                let webp = match sniffed.format {
+                    Some(ImageFormat::Webp) if header.n_pages() == 1 => {
+                        let scale = still_webp::load_scale(&header, &target);
+                        Some((scale, header.fields_carrier()?))
+                    }
+                    _ => None,
+                };
                 // The header is released before decoding starts: a WebP
                 // loader holds decoder state for as long as it lives.
-                (Some((loader, fast)), header.n_pages() == 1)
+                (Some((loader, fast, webp)), header.n_pages() == 1)
             }
             _ => (None, false),
         };
@@ -255,8 +271,15 @@ impl Loader<'_> {
                 animated_thumbnail_with_crop(&img, width, height, crop, size, self.opts)?
             }
         } else {
+            let still_webp = match (source.encoded(), &shrink_loader) {
+                (Some((_, _, data)), Some((_, _, Some((scale, fields))))) => {
+                    still_webp::thumbnail(data, *scale, fields, &target)?
+                }
+                _ => None,
+            };
             match (source.encoded(), &shrink_loader) {
-                (Some((input, sniffed, _)), Some((loader, fast))) if *fast > 1 => {
+                _ if still_webp.is_some() => still_webp.expect("checked"),
+                (Some((input, sniffed, _)), Some((loader, fast, _))) if *fast > 1 => {
                     // Decode at 1/fast (libjpeg's DCT scaling), then resize
                     // the rest of the way as thumbnail does.
                     let scaled = LoadOpts {
@@ -267,14 +290,8 @@ impl Loader<'_> {
                     call_loader(loader, input, sniffed.format, scaled)?
                         .thumbnail_image(width, height, size, crop)?
                 }
-                (Some((input, sniffed, _)), Some((loader, _))) => {
-                    let thumb = ThumbnailCall {
-                        width,
-                        height,
-                        crop,
-                        size,
-                    };
-                    thumbnail_of(input, loader, sniffed.format, &thumb, opts)?
+                (Some((input, sniffed, _)), Some((loader, _, _))) => {
+                    thumbnail_of(input, loader, sniffed.format, &target, opts)?
                 }
                 _ => {
                     // thumbnail_image reads the source once, top to bottom.

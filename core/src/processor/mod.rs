@@ -16,6 +16,7 @@ pub mod meta;
 pub(crate) mod pipeline;
 mod pixels;
 mod png_chunks;
+mod still_webp;
 mod truncation;
 
 use crate::error::Result;

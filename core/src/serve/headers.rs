@@ -183,6 +183,7 @@ fn http_date_from_secs(secs: i64) -> String {
 }
 
 /// `2006-01-02T15:04:05.000Z` in UTC (zap's ISO 8601 time encoder).
+#[cfg(feature = "server")]
 pub(crate) fn iso8601_millis(t: SystemTime) -> String {
     let nanos = unix_nanos(t);
     let secs = nanos.div_euclid(1_000_000_000) as i64;

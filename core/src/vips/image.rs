@@ -355,6 +355,34 @@ impl Image {
         }
     }
 
+    /// A 1x1 image that carries a copy of every metadata field of this one
+    /// (not its pixels): the fields outlive the image, which may hold
+    /// decoder state, until [`Image::with_fields_of`] puts them on others.
+    pub(crate) fn fields_carrier(&self) -> Result<Image> {
+        Image::from_memory(&[0], 1, 1, 1, BandFormat::UCHAR)?.with_fields_of(self)
+    }
+
+    /// This image, which nobody else holds yet (fresh from
+    /// [`Image::from_memory`]), with every metadata field of `source` and
+    /// its resolution. (Setting `exif-data` makes libvips parse the EXIF
+    /// resolution into the image's own; a loader sets it before its header,
+    /// so the source's resolution is put back.)
+    pub(crate) fn with_fields_of(self, source: &Image) -> Result<Image> {
+        // SAFETY: `self` is owned by value and unshared (caller's contract:
+        // a fresh from_memory image).
+        unsafe { copy_fields(source, &self) };
+        let resolution = |img: &Image| (img.get_double("xres"), img.get_double("yres"));
+        match resolution(source) {
+            (Some(x), Some(y)) if resolution(&self) != (Some(x), Some(y)) => Call::new("copy")
+                .arg("in", Arg::Image(&self))
+                .arg("xres", Arg::Double(x))
+                .arg("yres", Arg::Double(y))
+                .run()?
+                .out(),
+            _ => Ok(self),
+        }
+    }
+
     /// EXIF orientation (1..8), 0 when absent.
     pub fn orientation(&self) -> i32 {
         self.get_int("orientation").unwrap_or(0)
@@ -434,4 +462,45 @@ impl MetaEditor<'_> {
     pub fn fields(&self) -> Vec<String> {
         self.image.fields()
     }
+}
+
+/// The header fields `vips_image_get_fields` lists before the metadata
+/// table; they belong to the image's own geometry, not to its metadata.
+const HEADER_FIELDS: [&str; 11] = [
+    "width",
+    "height",
+    "bands",
+    "format",
+    "coding",
+    "interpretation",
+    "xoffset",
+    "yoffset",
+    "xres",
+    "yres",
+    "filename",
+];
+
+/// Copy every metadata field of `from` onto `to`.
+///
+/// # Safety
+/// `to` must not be shared with anything that may read it concurrently
+/// (fields are set in place).
+unsafe fn copy_fields(from: &Image, to: &Image) {
+    for name in from.fields() {
+        if HEADER_FIELDS.contains(&name.as_str()) {
+            continue;
+        }
+        let Ok(c) = cstring(&name) else { continue };
+        let mut value = sys::GValue::zeroed();
+        // SAFETY: vips_image_get initialises `value` with a copy of the
+        // field (0 on success); vips_image_set copies it again, and the
+        // copy we hold is unset. `to` is unshared (caller's contract).
+        unsafe {
+            if sys::vips_image_get(from.ptr, c.as_ptr(), &mut value) == 0 {
+                sys::vips_image_set(to.ptr, c.as_ptr(), &mut value);
+                sys::g_value_unset(&mut value);
+            }
+        }
+    }
+    super::clear_error();
 }

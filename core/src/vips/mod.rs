@@ -28,6 +28,7 @@ mod ops;
 mod pango;
 mod source;
 mod sys;
+pub(crate) mod webp;
 
 pub use blob::Blob;
 pub use call::{has_operation, operation_has_arg, Arg, Call, Outputs};

@@ -238,6 +238,8 @@ extern "C" {
         n: *mut c_int,
     ) -> c_int;
     pub fn vips_image_get_fields(image: *mut VipsImage) -> *mut *mut c_char;
+    pub fn vips_image_get(image: *const VipsImage, name: *const c_char, out: *mut GValue) -> c_int;
+    pub fn vips_image_set(image: *mut VipsImage, name: *const c_char, value: *mut GValue);
     pub fn vips_image_set_int(image: *mut VipsImage, name: *const c_char, i: c_int);
     pub fn vips_image_set_double(image: *mut VipsImage, name: *const c_char, d: c_double);
     pub fn vips_image_set_string(image: *mut VipsImage, name: *const c_char, s: *const c_char);
