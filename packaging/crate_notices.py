@@ -49,6 +49,13 @@ PERMISSIVE = {
 }
 
 
+# -sys crates that compile a C library's sources into the module: that
+# library, its licence, and its licence files inside the published crate.
+VENDORED_C = {
+    "libwebp-sys": ("libwebp", "BSD-3-Clause", ["vendor/COPYING", "vendor/PATENTS"]),
+}
+
+
 def cargo(*args):
     return subprocess.run(["cargo", *args], check=True, capture_output=True, text=True).stdout
 
@@ -100,12 +107,20 @@ def main():
                   f"licence known to be permissive: {sorted(ids - PERMISSIVE)}", file=sys.stderr)
             return 1
         files = licence_files(p["manifest_path"], p.get("license_file"))
+        licence = p.get("license") or "see its files"
+        if key[0] in VENDORED_C:
+            library, library_licence, paths = VENDORED_C[key[0]]
+            root = os.path.dirname(p["manifest_path"])
+            for rel in paths:
+                with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
+                    files.append((f"{library} {os.path.basename(rel)}", f.read().strip()))
+            licence = f"{licence}; compiles in {library} ({library_licence})"
         refs = []
         for name, text in files:
             digest = hashlib.sha256(text.encode()).hexdigest()[:12]
             texts.setdefault(digest, (name, text, []))[2].append(f"{key[0]} {key[1]}")
             refs.append(f"[{name}](#t-{digest})")
-        if not files:
+        if not licence_files(p["manifest_path"], p.get("license_file")):
             # Published without a licence file: the licence's standard text
             # (below) with the authors the crate names.
             if p.get("license") != "MIT":
@@ -116,7 +131,7 @@ def main():
             refs.append(f"none in the published crate: [MIT](#mit), copyright {authors}")
             needs_mit = True
         rows.append(
-            f"| {key[0]} | {key[1]} | {p.get('license') or 'see its files'} | "
+            f"| {key[0]} | {key[1]} | {licence} | "
             f"{p.get('repository') or ''} | {', '.join(refs) or 'none in the published crate'} |"
         )
     with open(out_file, "w") as f:
