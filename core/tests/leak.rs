@@ -64,6 +64,13 @@ impl Workload {
         let jpeg = small(&testdata("demo1.jpg"), "fit-in/64x64/filters:format(jpeg)");
         let gif = small(&testdata("dancing-banana.gif"), "fit-in/24x24/");
         let webp = small(&testdata("demo3.webp"), "fit-in/24x24/");
+        // A still WebP: decoded by our own libwebp, not by libvips.
+        let still_webp = small(
+            &testdata("gopher-front.png"),
+            "fit-in/64x64/filters:format(webp)",
+        );
+        let mut truncated_webp = still_webp.clone();
+        truncated_webp.truncate(still_webp.len() * 2 / 3);
         let mut truncated = jpeg.clone();
         truncated.truncate(jpeg.len() / 2);
         let inputs = vec![
@@ -71,6 +78,8 @@ impl Workload {
             (png.clone(), "20x20/smart"),
             (gif, "fit-in/16x16"),
             (webp, "10x10/filters:rotate(90)"),
+            (still_webp, "fit-in/20x20/filters:format(png)"),
+            (truncated_webp, "fit-in/20x20"),
             (png.clone(), "meta/filters:fill(white)"),
             (truncated, "fit-in/30x30/filters:format(png)"),
             (b"garbage garbage garbage garbage".to_vec(), "10x10"),

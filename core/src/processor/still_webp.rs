@@ -7,7 +7,7 @@
 use super::decode::{load_error, ThumbnailCall};
 use crate::error::Result;
 use crate::format::ImageFormat;
-use crate::vips::{webp, BandFormat, Image, Interesting, Size};
+use crate::vips::{webp, Image, Interesting, Size};
 
 /// The `scale` libvips' thumbnail loads a WebP with (`1 / factor`, where
 /// factor is the shrink both axes need, at least 1), from the header of
@@ -55,15 +55,8 @@ pub(super) fn thumbnail(
     else {
         return Ok(None);
     };
-    let loaded = Image::from_memory(
-        &still.pixels,
-        still.width,
-        still.height,
-        still.bands,
-        BandFormat::UCHAR,
-    )?
-    .with_fields_of(fields)?;
-    drop(still);
+    let loaded = Image::from_pixels(still.pixels, still.width, still.height, still.bands)?
+        .with_fields_of(fields)?;
     Ok(Some(
         loaded.thumbnail_image(t.width, t.height, t.size, t.crop)?,
     ))
@@ -76,7 +69,7 @@ mod tests {
     //! every resize mode.
     use super::*;
     use crate::processor::decode::{call_loader, thumbnail_of, Encoded, LoadOpts};
-    use crate::vips::{Arg, Blob, Call};
+    use crate::vips::{Arg, BandFormat, Blob, Call};
 
     fn source(path: &str) -> Image {
         let bytes = std::fs::read(format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR")))

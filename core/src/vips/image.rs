@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::CStr;
-use std::os::raw::{c_char, c_int};
+use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
 
 use super::{cstring, error_from_vips, sys, Arg, Call};
@@ -120,6 +120,55 @@ impl Image {
         }
         // SAFETY: a new image with one reference for us.
         Ok(unsafe { Image::from_owned(ptr) })
+    }
+
+    /// An image over packed 8-bit `pixels` (`bands` per pixel), which it
+    /// takes over without a copy; they are freed with the image.
+    pub(crate) fn from_pixels(
+        pixels: Vec<u8>,
+        width: i32,
+        height: i32,
+        bands: i32,
+    ) -> Result<Image> {
+        super::init()?;
+        let pixels = Box::new(pixels);
+        // SAFETY: libvips checks the size against width*height*bands and
+        // reads the buffer in place for the image's life; the buffer is a
+        // heap allocation that does not move when the box is leaked below.
+        let ptr = unsafe {
+            sys::vips_image_new_from_memory(
+                pixels.as_ptr().cast(),
+                pixels.len(),
+                width,
+                height,
+                bands,
+                BandFormat::UCHAR,
+            )
+        };
+        if ptr.is_null() {
+            return Err(error_from_vips("new_from_memory"));
+        }
+        unsafe extern "C" fn nothing(_image: *mut c_void, _data: *mut c_void) {}
+        unsafe extern "C" fn release(data: *mut c_void, _closure: *mut c_void) {
+            // SAFETY: `data` is the box leaked below, released once, when
+            // the handler goes (as the image is disposed, after libvips has
+            // closed it and stopped reading the pixels).
+            drop(unsafe { Box::from_raw(data.cast::<Vec<u8>>()) });
+        }
+        let handler: unsafe extern "C" fn(*mut c_void, *mut c_void) = nothing;
+        // SAFETY: `ptr` is a live image; the box is owned by the handler
+        // from here on and freed by `release`.
+        unsafe {
+            sys::g_signal_connect_data(
+                ptr.cast(),
+                c"postclose".as_ptr(),
+                handler as *const c_void,
+                Box::into_raw(pixels).cast(),
+                Some(release),
+                0,
+            );
+            Ok(Image::from_owned(ptr))
+        }
     }
 
     /// Render the image and return its packed pixels.
@@ -363,13 +412,13 @@ impl Image {
     }
 
     /// This image, which nobody else holds yet (fresh from
-    /// [`Image::from_memory`]), with every metadata field of `source` and
+    /// [`Image::from_memory`] or [`Image::from_pixels`]), with every metadata field of `source` and
     /// its resolution. (Setting `exif-data` makes libvips parse the EXIF
     /// resolution into the image's own; a loader sets it before its header,
     /// so the source's resolution is put back.)
     pub(crate) fn with_fields_of(self, source: &Image) -> Result<Image> {
         // SAFETY: `self` is owned by value and unshared (caller's contract:
-        // a fresh from_memory image).
+        // a fresh image from pixels).
         unsafe { copy_fields(source, &self) };
         let resolution = |img: &Image| (img.get_double("xres"), img.get_double("yres"));
         match resolution(source) {

@@ -183,6 +183,14 @@ extern "C" {
     pub fn vips_foreign_find_load_buffer(data: *const c_void, size: usize) -> *const c_char;
     pub fn vips_foreign_find_save_buffer(suffix: *const c_char) -> *const c_char;
 
+    pub fn vips_image_new_from_memory(
+        data: *const c_void,
+        size: usize,
+        width: c_int,
+        height: c_int,
+        bands: c_int,
+        format: c_int,
+    ) -> *mut VipsImage;
     pub fn vips_image_new_from_memory_copy(
         data: *const c_void,
         size: usize,
