@@ -271,15 +271,15 @@ impl Loader<'_> {
                 animated_thumbnail_with_crop(&img, width, height, crop, size, self.opts)?
             }
         } else {
-            let still_webp = match (source.encoded(), &shrink_loader) {
+            let still = match (source.encoded(), &shrink_loader) {
                 (Some((_, _, data)), Some((_, _, Some((scale, fields))))) => {
                     still_webp::thumbnail(data, *scale, fields, &target)?
                 }
                 _ => None,
             };
-            match (source.encoded(), &shrink_loader) {
-                _ if still_webp.is_some() => still_webp.expect("checked"),
-                (Some((input, sniffed, _)), Some((loader, fast, _))) if *fast > 1 => {
+            match (still, source.encoded(), &shrink_loader) {
+                (Some(img), _, _) => img,
+                (None, Some((input, sniffed, _)), Some((loader, fast, _))) if *fast > 1 => {
                     // Decode at 1/fast (libjpeg's DCT scaling), then resize
                     // the rest of the way as thumbnail does.
                     let scaled = LoadOpts {
@@ -290,7 +290,7 @@ impl Loader<'_> {
                     call_loader(loader, input, sniffed.format, scaled)?
                         .thumbnail_image(width, height, size, crop)?
                 }
-                (Some((input, sniffed, _)), Some((loader, _, _))) => {
+                (None, Some((input, sniffed, _)), Some((loader, _, _))) => {
                     thumbnail_of(input, loader, sniffed.format, &target, opts)?
                 }
                 _ => {
