@@ -172,6 +172,41 @@ pub(super) struct ThumbnailCall {
     pub size: Size,
 }
 
+impl ThumbnailCall {
+    /// The shrink both axes of `header`'s image need to reach this target,
+    /// as libvips' thumbnail computes it before choosing a shrink-on-load
+    /// factor (`vips_thumbnail_calculate_common_shrink`): below 1 when the
+    /// image would grow.
+    pub(super) fn common_shrink(&self, header: &Image) -> f64 {
+        let (input_width, input_height) = (header.width() as f64, header.page_height() as f64);
+        // Orientations 5 to 8 turn the image a quarter: the target's sides
+        // swap.
+        let turned = matches!(header.get_int("orientation"), Some(5..=8));
+        let (w, h) = (self.width.max(1) as f64, self.height.max(1) as f64);
+        let (target_width, target_height) = if turned { (h, w) } else { (w, h) };
+        let (mut across, mut down) = (input_width / target_width, input_height / target_height);
+        // Fill the box when cropping (the smaller shrink), fit it otherwise.
+        let horizontal = if self.crop != Interesting::None {
+            across < down
+        } else {
+            across >= down
+        };
+        if self.size != Size::Force {
+            if horizontal {
+                down = across;
+            } else {
+                across = down;
+            }
+        }
+        match self.size {
+            Size::Up => (across, down) = (across.min(1.0), down.min(1.0)),
+            Size::Down => (across, down) = (across.max(1.0), down.max(1.0)),
+            _ => {}
+        }
+        across.min(input_width).min(down.min(input_height))
+    }
+}
+
 /// Encoded bytes as libvips reads them: a blob in memory, or a body still
 /// arriving (read through a custom source, as a pipe).
 #[derive(Clone, Copy)]

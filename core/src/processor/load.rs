@@ -231,7 +231,7 @@ impl Loader<'_> {
                 charge_thumbnail_copy(&header, width, height, crop)?;
                 let fast = match sniffed.format {
                     Some(ImageFormat::Jpeg) if self.opts.fast_shrink_on_load => {
-                        fast_jpeg_shrink(&header, width, height, crop, size)
+                        fast_jpeg_shrink(&header, &target)
                     }
                     _ => 1,
                 };
@@ -394,20 +394,9 @@ fn shrinks_on_load(format: Option<ImageFormat>) -> bool {
 /// default does it): the largest DCT scale not above the whole shrink to
 /// `width` x `height`, where libvips' thumbnail leaves a factor of two for
 /// the final resize. 1: none.
-fn fast_jpeg_shrink(header: &Image, width: i32, height: i32, crop: Interesting, size: Size) -> i32 {
-    let (mut w, mut h) = (header.width() as f64, header.height() as f64);
-    // Orientations 5 to 8 turn the image a quarter: its width becomes the
-    // output's height.
-    if matches!(header.get_int("orientation"), Some(5..=8)) {
-        std::mem::swap(&mut w, &mut h);
-    }
-    let (across, down) = (w / width.max(1) as f64, h / height.max(1) as f64);
-    let shrink = match (size, crop) {
-        (Size::Up, _) => return 1,
-        (Size::Force, _) => across.min(down),
-        (_, Interesting::None) => across.max(down),
-        _ => across.min(down),
-    };
+fn fast_jpeg_shrink(header: &Image, target: &ThumbnailCall) -> i32 {
+    // Below 1 when the image would grow (and always for `Size::Up`).
+    let shrink = target.common_shrink(header);
     // sharp also steps down once when the shrink's integer part equals
     // the factor ("libjpeg rounding errors"); libjpeg rounds scaled sizes
     // up, so the decode is never smaller than the target, and the output
@@ -496,7 +485,15 @@ mod tests {
     fn fast_shrink_takes_the_largest_dct_scale_the_resize_allows() {
         crate::vips::init().unwrap();
         let photo = Image::black(4000, 3000, 3).unwrap();
-        let f = |img: &Image, w, h, crop, size| fast_jpeg_shrink(img, w, h, crop, size);
+        let f = |img: &Image, width, height, crop, size| {
+            let target = ThumbnailCall {
+                width,
+                height,
+                crop,
+                size,
+            };
+            fast_jpeg_shrink(img, &target)
+        };
         // Cover 512x512: 3000/512 = 5.9 -> 4 (libvips' thumbnail: 2).
         assert_eq!(f(&photo, 512, 512, Interesting::Centre, Size::Both), 4);
         // Fit in 512x512: 4000/512 = 7.8 -> 4; in 400x400: 10 -> 8.

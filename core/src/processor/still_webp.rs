@@ -7,38 +7,13 @@
 use super::decode::{load_error, ThumbnailCall};
 use crate::error::Result;
 use crate::format::ImageFormat;
-use crate::vips::{webp, Image, Interesting, Size};
+use crate::vips::{webp, Image};
 
-/// The `scale` libvips' thumbnail loads a WebP with (`1 / factor`, where
-/// factor is the shrink both axes need, at least 1), from the header of
-/// the whole image.
+/// The `scale` libvips' thumbnail loads a WebP with: `1 / factor`, where
+/// factor is the common shrink to the target, never below 1 (no upsizing
+/// through libwebp).
 pub(super) fn load_scale(header: &Image, t: &ThumbnailCall) -> f64 {
-    let (input_width, input_height) = (header.width() as f64, header.page_height() as f64);
-    // Orientations 5 to 8 turn the image a quarter: the target's sides swap.
-    let turned = matches!(header.get_int("orientation"), Some(5..=8));
-    let (w, h) = (t.width.max(1) as f64, t.height.max(1) as f64);
-    let (target_width, target_height) = if turned { (h, w) } else { (w, h) };
-    let (mut across, mut down) = (input_width / target_width, input_height / target_height);
-    // Fill the box when cropping (the smaller shrink), fit it otherwise.
-    let horizontal = if t.crop != Interesting::None {
-        across < down
-    } else {
-        across >= down
-    };
-    if t.size != Size::Force {
-        if horizontal {
-            down = across;
-        } else {
-            across = down;
-        }
-    }
-    match t.size {
-        Size::Up => (across, down) = (across.min(1.0), down.min(1.0)),
-        Size::Down => (across, down) = (across.max(1.0), down.max(1.0)),
-        _ => {}
-    }
-    let (across, down) = (across.min(input_width), down.min(input_height));
-    1.0 / across.min(down).max(1.0)
+    1.0 / t.common_shrink(header).max(1.0)
 }
 
 /// The thumbnail of a still WebP, or `None` for an animation (left to
@@ -69,7 +44,7 @@ mod tests {
     //! every resize mode.
     use super::*;
     use crate::processor::decode::{call_loader, thumbnail_of, Encoded, LoadOpts};
-    use crate::vips::{Arg, BandFormat, Blob, Call};
+    use crate::vips::{Arg, BandFormat, Blob, Call, Interesting, Size};
 
     fn source(path: &str) -> Image {
         let bytes = std::fs::read(format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR")))
