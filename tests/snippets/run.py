@@ -240,16 +240,21 @@ def base_env(env: Env, extra_path: list[str]) -> dict:
     e["PORT"] = "0"
     e["PATH"] = os.pathsep.join(extra_path + [e.get("PATH", "")])
     e.pop("IMAGOR_OPTIONS", None)
+    # Compilers' scratch files (rustdoc links each doctest, ~50 MB, under
+    # the temp dir) go on the build's disk, not into a small /tmp.
+    e["TMPDIR"] = str(env.target / "tmp")
     return e
 
 
-def run(cmd, cwd, env, stdin=None) -> tuple[int, str]:
+def run(cmd, cwd, env, stdin=None, timeout=TIMEOUT) -> tuple[int, str]:
     try:
         p = subprocess.run(
-            cmd, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=TIMEOUT
+            cmd, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout
         )
-    except subprocess.TimeoutExpired:
-        return 124, f"timed out after {TIMEOUT}s"
+    except subprocess.TimeoutExpired as e:
+        text = [t.decode(errors="replace") if isinstance(t, bytes) else t for t in (e.stdout, e.stderr)]
+        out = "".join(t or "" for t in text)
+        return 124, f"{out}\ntimed out after {timeout}s"
     return p.returncode, (p.stdout + p.stderr)
 
 
@@ -405,7 +410,9 @@ def run_rust_all(snippets: list[Snippet], env: Env) -> None:
     e = base_env(env, [r["cli_dir"]])
     e["RUSTC_BOOTSTRAP"] = "1"  # --test-run-directory is unstable; the snippets need a cwd
     t = time.monotonic()
-    rc, out = run(cmd + ["--test-args", "--test-threads=2"], d, e)
+    # One run compiles and links every block: a budget per block.
+    budget = TIMEOUT * (1 + len(snippets) // 2)
+    rc, out = run(cmd + ["--test-args", "--test-threads=2"], d, e, timeout=budget)
     seconds = (time.monotonic() - t) / len(snippets)
     for line, s in where.items():
         s.seconds = seconds
@@ -535,6 +542,10 @@ def selftest(env: Env) -> bool:
     got = [s.result for s in snippets]
     if got != expected:
         print(f"selftest: expected {expected}, got {got}", file=sys.stderr)
+        # Repeated here, last, so that a log's tail (all CI shows) says why.
+        for s, want in zip(snippets, expected):
+            if s.result != want:
+                print(f"selftest: {s.name} was {s.result}, not {want}:\n{s.detail}", file=sys.stderr)
         return False
     # Each broken block failed for its own mistake, not for a setup problem.
     why = ["left: 10", "README says", "imagor_no_such_function", "Error: width", "not assignable", "README says"]
