@@ -420,12 +420,31 @@ impl Image {
         // SAFETY: `self` is owned by value and unshared (caller's contract:
         // a fresh image from pixels).
         unsafe { copy_fields(source, &self) };
+        // Pixels from memory are MULTIBAND past 3 bands, so a loader's RGBA
+        // would not count as having alpha: the source's interpretation.
         let resolution = |img: &Image| (img.get_double("xres"), img.get_double("yres"));
+        let same_interpretation = self.interpretation() == source.interpretation();
         match resolution(source) {
-            (Some(x), Some(y)) if resolution(&self) != (Some(x), Some(y)) => Call::new("copy")
+            (Some(x), Some(y))
+                if resolution(&self) != (Some(x), Some(y)) || !same_interpretation =>
+            {
+                Call::new("copy")
+                    .arg("in", Arg::Image(&self))
+                    .arg("xres", Arg::Double(x))
+                    .arg("yres", Arg::Double(y))
+                    .arg(
+                        "interpretation",
+                        Arg::Int(i64::from(source.interpretation())),
+                    )
+                    .run()?
+                    .out()
+            }
+            _ if !same_interpretation => Call::new("copy")
                 .arg("in", Arg::Image(&self))
-                .arg("xres", Arg::Double(x))
-                .arg("yres", Arg::Double(y))
+                .arg(
+                    "interpretation",
+                    Arg::Int(i64::from(source.interpretation())),
+                )
                 .run()?
                 .out(),
             _ => Ok(self),
@@ -549,6 +568,19 @@ unsafe fn copy_fields(from: &Image, to: &Image) {
                 sys::vips_image_set(to.ptr, c.as_ptr(), &mut value);
                 sys::g_value_unset(&mut value);
             }
+        }
+    }
+    // Setting `exif-data` parses it into fields again, some of which the
+    // source's loader had removed (heifload drops `orientation`, since
+    // libheif has already applied any rotation): the same fields as `from`.
+    let kept = from.fields();
+    for name in to.fields() {
+        if HEADER_FIELDS.contains(&name.as_str()) || kept.contains(&name) {
+            continue;
+        }
+        if let Ok(c) = cstring(&name) {
+            // SAFETY: `to` is live and unshared; removing a field it has.
+            unsafe { sys::vips_image_remove(to.ptr, c.as_ptr()) };
         }
     }
     super::clear_error();
