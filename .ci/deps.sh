@@ -3,7 +3,7 @@
 # what is already there. Called by `make run` / `make test`.
 set -euo pipefail
 
-packages=(libvips-dev libvips-tools pkg-config fonts-dejavu-core build-essential python3-venv valgrind clang)
+packages=(libvips-dev libvips-tools pkg-config fonts-dejavu-core build-essential python3-venv valgrind clang nasm meson ninja-build)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

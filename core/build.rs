@@ -23,8 +23,14 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
     println!("cargo:rerun-if-env-changed=IMAGOR_VIPS_LIB_DIR");
     println!("cargo:rerun-if-env-changed=IMAGOR_VIPS_LIB_NAME");
+    // `imagor_prebuilt_vips`: linked against a prebuilt libvips (the
+    // packages' flavour); tests that pin that library's behaviour use it.
+    println!("cargo:rustc-check-cfg=cfg(imagor_prebuilt_vips)");
     match std::env::var_os("IMAGOR_VIPS_LIB_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => prebuilt(Path::new(&dir)),
+        Some(dir) => {
+            println!("cargo:rustc-cfg=imagor_prebuilt_vips");
+            prebuilt(Path::new(&dir))
+        }
         None => system(),
     }
     keep_static_libraries_private();

@@ -60,6 +60,9 @@ export CARGO_INCREMENTAL=0
 # builds share every artefact but the two cdylibs and their own dependencies.
 export CARGO_TARGET_APPLIES_TO_HOST=false CARGO_UNSTABLE_TARGET_APPLIES_TO_HOST=true
 target=x86_64-unknown-linux-gnu
+# Plain still AVIFs decode through rav1d: this libvips' only AV1 decoder is
+# a libaom built for size (core/Cargo.toml, feature own-av1).
+own_decoders=imagor/own-av1
 release="$root/target/$target/release"
 
 # Split the debug info off `file` into target/packaging/debug/, then strip it.
@@ -73,14 +76,14 @@ strip_into_debug() {
 
 # --- Node: the addon and the two npm packages ------------------------------
 log "building the Node addon (glibc 2.28)"
-nice -n 10 cargo zigbuild --release --target "$target.2.28" -p imagor-node
+nice -n 10 cargo zigbuild --release --target "$target.2.28" -p imagor-node --features "$own_decoders"
 triple=linux-x64-gnu
 plat="$work/npm/imagor-$triple"
 rm -rf "$plat" && mkdir -p "$plat"
 cp "$release/libimagor_node.so" "$plat/imagor.$triple.node"
 strip_into_debug "$plat/imagor.$triple.node"
 cp "$legal"/* "$plat/"
-python3 packaging/crate_notices.py "$plat/RUST-CRATES-NOTICES.md" imagor-node
+python3 packaging/crate_notices.py "$plat/RUST-CRATES-NOTICES.md" imagor-node --features "$own_decoders"
 sed -e "s/@VERSION@/$version/g" -e "s/@SHARP_LIBVIPS_VERSION@/$SHARP_LIBVIPS_VERSION/g" \
   -e "s/@LIBVIPS_VERSION@/$LIBVIPS_VERSION/g" \
   packaging/npm/imagor-$triple/package.json.in >"$plat/package.json"
@@ -144,7 +147,7 @@ rm -f target/maturin/libimagor_python.so "$release/deps/libimagor_python.so"
   CARGO_ZIGBUILD_RUSTC_VERSION="$(rustc --version | cut -d' ' -f2)" \
   __CARGO_TEST_CHANNEL_OVERRIDE_DO_NOT_USE_THIS=nightly \
   LD_LIBRARY_PATH="$libdir" nice -n 10 maturin build --release \
-  --target "$target" --compatibility manylinux_2_28 --auditwheel repair -o "$wheels")
+  --target "$target" --features "$own_decoders" --compatibility manylinux_2_28 --auditwheel repair -o "$wheels")
 whl="$(ls "$wheels"/imagor_rs-*.whl)"
 # Add the licence texts and notices to the wheel's .dist-info/licenses/.
 unpacked="$work/wheel-unpacked"
@@ -153,7 +156,7 @@ wheel unpack -d "$unpacked" "$whl" >/dev/null
 dist_info="$(ls -d "$unpacked"/*/imagor_rs-*.dist-info)"
 mkdir -p "$dist_info/licenses"
 cp "$legal"/* "$dist_info/licenses/"
-python3 packaging/crate_notices.py "$dist_info/licenses/RUST-CRATES-NOTICES.md" imagor-python
+python3 packaging/crate_notices.py "$dist_info/licenses/RUST-CRATES-NOTICES.md" imagor-python --features "$own_decoders"
 wheel pack -d "$out" "$unpacked"/* >/dev/null
 
 log "done:"

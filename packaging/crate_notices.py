@@ -3,7 +3,7 @@
 module of a package, the licence each is published under, and the licence
 and notice files each ships, every distinct text once.
 
-    crate_notices.py OUT_FILE PACKAGE...
+    crate_notices.py OUT_FILE PACKAGE... [--features FEATURES]
 
 PACKAGE: workspace packages whose default build ships (imagor-python,
 imagor-node). The crates are what `cargo tree` resolves for them on
@@ -43,7 +43,7 @@ DEALINGS IN THE SOFTWARE."""
 # Licence identifiers a crate may use: all permissive, as the README says.
 # A crate under another one (copyleft, say) is refused until someone decides.
 PERMISSIVE = {
-    "MIT", "MIT-0", "Apache-2.0", "LLVM-exception", "BSD-2-Clause", "BSD-3-Clause", "0BSD",
+    "MIT", "MIT-0", "Apache-2.0", "LLVM-exception", "BSD-2-Clause", "BSD-3-Clause", "0BSD", "CC0-1.0",
     "ISC", "Zlib", "Unicode-3.0", "Unicode-DFS-2016", "Unlicense", "BSL-1.0",
     "CDLA-Permissive-2.0",
 }
@@ -53,6 +53,7 @@ PERMISSIVE = {
 # library, its licence, and its licence files inside the published crate.
 VENDORED_C = {
     "libwebp-sys": ("libwebp", "BSD-3-Clause", ["vendor/COPYING", "vendor/PATENTS"]),
+    "libdav1d-sys": ("dav1d", "BSD-2-Clause", ["vendor/COPYING"]),
 }
 
 
@@ -60,10 +61,13 @@ def cargo(*args):
     return subprocess.run(["cargo", *args], check=True, capture_output=True, text=True).stdout
 
 
-def shipped(packages):
-    """(name, version) of every non-workspace crate linked into `packages`."""
+def shipped(packages, features):
+    """(name, version) of every non-workspace crate linked into `packages`,
+    built with `features` (cargo's --features syntax, or empty)."""
     args = ["tree", "--locked", "--target", TARGET, "-e", "normal,no-proc-macro",
             "--prefix", "none", "-f", "{p}"]
+    if features:
+        args += ["--features", features]
     for p in packages:
         args += ["-p", p]
     found = set()
@@ -94,8 +98,13 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     out_file, packages = sys.argv[1], sys.argv[2:]
-    crates = shipped(packages)
-    meta = json.loads(cargo("metadata", "--locked", "--format-version", "1", "--filter-platform", TARGET))
+    features = ""
+    if "--features" in packages:
+        i = packages.index("--features")
+        features = packages[i + 1]
+        packages = packages[:i] + packages[i + 2:]
+    crates = shipped(packages, features)
+    meta = json.loads(cargo("metadata", "--locked", "--all-features", "--format-version", "1", "--filter-platform", TARGET))
     by_id = {(p["name"], p["version"]): p for p in meta["packages"]}
     rows, texts = [], {}
     needs_mit = False
@@ -120,7 +129,14 @@ def main():
             digest = hashlib.sha256(text.encode()).hexdigest()[:12]
             texts.setdefault(digest, (name, text, []))[2].append(f"{key[0]} {key[1]}")
             refs.append(f"[{name}](#t-{digest})")
-        if not licence_files(p["manifest_path"], p.get("license_file")):
+        vendored_same = key[0] in VENDORED_C and VENDORED_C[key[0]][1] == p.get("license")
+        if not licence_files(p["manifest_path"], p.get("license_file")) and vendored_same:
+            # The crate's own code is under the licence of the library it
+            # compiles in, whose text (with that library's copyright) is above.
+            authors = ", ".join(p.get("authors") or []) or f"the authors of {key[0]}"
+            refs.append(f"none in the published crate for its own code: the same terms, "
+                        f"copyright {authors}")
+        elif not licence_files(p["manifest_path"], p.get("license_file")):
             # Published without a licence file: the licence's standard text
             # (below) with the authors the crate names.
             if p.get("license") != "MIT":

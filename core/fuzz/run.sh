@@ -42,7 +42,7 @@ case "$profile" in
     build() {
       FUZZ_COVERAGE_FLAGS="$flags" RUSTC_WRAPPER="$root/core/fuzz/rustc-coverage.sh" \
         cargo build --manifest-path "$root/Cargo.toml" -p imagor-fuzz --bins \
-        --features "${IMAGOR_FEATURES:-imagor/server,imagor/face,imagor/leak-hook}"
+        --features "${IMAGOR_FEATURES:-imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1}"
     }
     ;;
   release)

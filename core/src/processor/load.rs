@@ -235,18 +235,23 @@ impl Loader<'_> {
                     }
                     _ => 1,
                 };
-                // A still WebP decodes through our own libwebp: its scale
-                // and metadata are taken from the header now.
-                let webp = match sniffed.format {
-                    Some(ImageFormat::Webp) if header.n_pages() == 1 => {
-                        let scale = still_webp::load_scale(&header, &target);
-                        Some((scale, header.fields_carrier()?))
+                // A still WebP decodes through our own libwebp, a plain
+                // still AVIF through dav1d: what they need of the header
+                // (scale, metadata) is taken now.
+                let own = match sniffed.format {
+                    Some(ImageFormat::Webp) if header.n_pages() == 1 => Some(OwnDecode::Webp(
+                        still_webp::load_scale(&header, &target),
+                        header.fields_carrier()?,
+                    )),
+                    #[cfg(feature = "own-av1")]
+                    Some(ImageFormat::Avif) if header.n_pages() == 1 => {
+                        Some(OwnDecode::Avif(header.fields_carrier()?))
                     }
                     _ => None,
                 };
                 // The header is released before decoding starts: a WebP
                 // loader holds decoder state for as long as it lives.
-                (Some((loader, fast, webp)), header.n_pages() == 1)
+                (Some((loader, fast, own)), header.n_pages() == 1)
             }
             _ => (None, false),
         };
@@ -272,8 +277,12 @@ impl Loader<'_> {
             }
         } else {
             let still = match (source.encoded(), &shrink_loader) {
-                (Some((_, _, data)), Some((_, _, Some((scale, fields))))) => {
+                (Some((_, _, data)), Some((_, _, Some(OwnDecode::Webp(scale, fields))))) => {
                     still_webp::thumbnail(data, *scale, fields, &target)?
+                }
+                #[cfg(feature = "own-av1")]
+                (Some((_, _, data)), Some((_, _, Some(OwnDecode::Avif(fields))))) => {
+                    super::still_avif::thumbnail(data, fields, &target)?
                 }
                 _ => None,
             };
@@ -376,6 +385,17 @@ impl LoadOpts {
 /// Formats whose thumbnails libvips makes while loading (imagor uses
 /// `thumbnail_source` for JPEG, GIF, WebP, AVIF and HEIF; PNG gives the same
 /// pixels through it, streaming the decode).
+/// A source decoded by our own code instead of libvips' loader, with
+/// what that needs of the header.
+enum OwnDecode {
+    /// A still WebP: libwebp's load scale, the header's metadata.
+    Webp(f64, Image),
+    /// A still AVIF (plain or not: [`super::still_avif`] decides): the
+    /// header's metadata.
+    #[cfg(feature = "own-av1")]
+    Avif(Image),
+}
+
 fn shrinks_on_load(format: Option<ImageFormat>) -> bool {
     matches!(
         format,

@@ -6,6 +6,8 @@
 //! `watermark()` reach back through the `Overlays` trait that `Ctx`
 //! implements, and the image helpers both sides use live in `crate::ops`.
 
+#[cfg_attr(not(feature = "own-av1"), allow(dead_code))]
+mod avif_items;
 mod bmp;
 mod decode;
 pub mod details;
@@ -16,8 +18,12 @@ pub mod meta;
 pub(crate) mod pipeline;
 mod pixels;
 mod png_chunks;
+#[cfg(feature = "own-av1")]
+mod still_avif;
 mod still_webp;
 mod truncation;
+#[cfg_attr(not(feature = "own-av1"), allow(dead_code))]
+pub(crate) mod yuv;
 
 use crate::error::Result;
 use crate::format::ImageFormat;

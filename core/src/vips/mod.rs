@@ -20,6 +20,8 @@
 //! - Nothing from GLib or libvips is printed on the host's stderr.
 //! - Every `unsafe` block carries a `// SAFETY:` line.
 
+#[cfg(feature = "own-av1")]
+pub(crate) mod av1;
 mod blob;
 mod call;
 pub(crate) mod deadline;

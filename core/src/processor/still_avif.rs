@@ -1,0 +1,252 @@
+//! Thumbnails of plain still AVIFs ([`super::avif_items`]) decoded by
+//! dav1d ([`crate::vips::av1`]) and converted to RGB(A) as libheif does
+//! ([`super::yuv`]), with the header's metadata, then `thumbnail_image`:
+//! the pixels libvips' `thumbnail_buffer` makes through `heifload`, which
+//! has no shrink-on-load for AVIF. Anything else returns `None` and stays
+//! with libvips.
+
+use super::avif_items::{self, Nclx};
+use super::decode::ThumbnailCall;
+use super::yuv::{self, Matrix};
+use crate::error::Result;
+use crate::vips::{av1, Image};
+
+/// The thumbnail of a plain still AVIF, or `None` to leave `data` to
+/// libvips. `fields` carries the header's metadata
+/// ([`Image::fields_carrier`]).
+pub(super) fn thumbnail(data: &[u8], fields: &Image, t: &ThumbnailCall) -> Result<Option<Image>> {
+    let Some(rgb) = decode(data) else {
+        return Ok(None);
+    };
+    let loaded =
+        Image::from_pixels(rgb.pixels, rgb.width, rgb.height, rgb.bands)?.with_fields_of(fields)?;
+    Ok(Some(
+        loaded.thumbnail_image(t.width, t.height, t.size, t.crop)?,
+    ))
+}
+
+/// Interleaved 8-bit pixels.
+pub(super) struct Rgb {
+    pub pixels: Vec<u8>,
+    pub width: i32,
+    pub height: i32,
+    pub bands: i32,
+}
+
+/// The RGB(A) libheif would give for `data`, if it is a plain still.
+pub(super) fn decode(data: &[u8]) -> Option<Rgb> {
+    let still = avif_items::plain_still(data)?;
+    let max_pixels = still.width.checked_mul(still.height)?;
+    let size = (
+        usize::try_from(still.width).ok()?,
+        usize::try_from(still.height).ok()?,
+    );
+    let image = av1::decode_still(&still.image, max_pixels)?;
+    if image.size() != size {
+        return None; // libheif refuses a picture that is not its ispe size
+    }
+    let alpha = match &still.alpha {
+        Some(coded) => {
+            let alpha = av1::decode_still(coded, max_pixels)?;
+            (alpha.size() == size).then_some(())?;
+            Some(alpha)
+        }
+        None => None,
+    };
+    // A defined colr nclx overrides the bitstream's (range included).
+    let (matrix, full_range) = match still.nclx {
+        Some(n) if n != UNDEFINED => (n.matrix, n.full_range),
+        _ => (image.matrix, image.full_range),
+    };
+    let m = Matrix::of(matrix)?;
+    let alpha_planes = alpha.as_ref().map(|a| a.planes());
+    let pixels = yuv::to_rgb(&image.planes(), m, full_range, alpha_planes.as_ref());
+    Some(Rgb {
+        pixels,
+        width: i32::try_from(still.width).ok()?,
+        height: i32::try_from(still.height).ok()?,
+        bands: if alpha.is_some() { 4 } else { 3 },
+    })
+}
+
+/// libheif's "undefined" nclx: unspecified everything, full range.
+const UNDEFINED: Nclx = Nclx {
+    primaries: 2,
+    transfer: 2,
+    matrix: 2,
+    full_range: true,
+};
+
+#[cfg(test)]
+mod tests {
+    //! Against the RGB(A) bytes libvips 8.18.7's `heifload` (libheif
+    //! 1.23.5, as npm's `@img/sharp-libvips-linux-x64` 1.3.4 ships it) gives
+    //! for the files in `testdata/avif-decoder/`: 257x171 8-bit stills made
+    //! by libvips' `heifsave`, some with their `colr` box rewritten (see
+    //! that folder's README).
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    const EXPECTED: [(&str, i32, &str); 7] = [
+        (
+            "t_rgb",
+            3,
+            "66485ee5c094b191bec6a58a1a855c55017e61f4f4c8f9fbeb38c0ed5c449b19",
+        ),
+        (
+            "t_rgb444",
+            3,
+            "4e71624d96d73e19c1744f8d437db174f049169d846ff2df5b4f99a2de8fe932",
+        ),
+        (
+            "t_rgba",
+            4,
+            "9f14a76382f0b0b6a1fea6fb55093199838ba5c672a261714f79802928b29900",
+        ),
+        (
+            "v222lim",
+            3,
+            "17587a260d9d2dfcc7885677a29ebb834cd57d975dfc629d33852ba5952a29f3",
+        ),
+        (
+            "v709",
+            3,
+            "353dcda6e7a1fa8cb0a7719ebe3bcda404d49ff7ed8384c64fbbe864e7a5373b",
+        ),
+        (
+            "vlim",
+            3,
+            "97b3627cc3c32055271f9c2611c6c8c108cef4130093316e4cfa8cc4818431d0",
+        ),
+        (
+            "vlima",
+            4,
+            "d886c3b6e4316ae6efd36e460335a54d31a0f18fc82702110361a3374ba32a64",
+        ),
+    ];
+
+    fn read(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../testdata/avif-decoder/{name}.avif",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn decodes_to_heifloads_bytes() {
+        for (name, bands, sha) in EXPECTED {
+            let rgb = decode(&read(name)).unwrap_or_else(|| panic!("{name}: not decoded"));
+            assert_eq!(
+                (rgb.width, rgb.height, rgb.bands),
+                (257, 171, bands),
+                "{name}"
+            );
+            let got = format!("{:x}", Sha256::digest(&rgb.pixels));
+            assert_eq!(got, sha, "{name}: pixels differ from heifload's");
+        }
+    }
+
+    /// `heifload`'s pixels for `data` from the libvips this test links.
+    #[cfg(imagor_prebuilt_vips)]
+    fn heifload(data: &[u8]) -> Vec<u8> {
+        use crate::vips::{Arg, Blob, Call};
+        Call::new("heifload_buffer")
+            .arg("buffer", Arg::Blob(&Blob::copy_from(data)))
+            .run()
+            .and_then(|o| o.out())
+            .and_then(|img| img.write_to_memory())
+            .unwrap()
+    }
+
+    /// `data` with its `nclx` colour box set to `(cp, tc, mc, full)`.
+    #[cfg(imagor_prebuilt_vips)]
+    fn with_nclx(data: &[u8], (cp, tc, mc, full): (u16, u16, u16, bool)) -> Vec<u8> {
+        let at = data.windows(8).position(|w| w == b"colrnclx").unwrap() + 8;
+        let mut out = data.to_vec();
+        out[at..at + 2].copy_from_slice(&cp.to_be_bytes());
+        out[at + 2..at + 4].copy_from_slice(&tc.to_be_bytes());
+        out[at + 4..at + 6].copy_from_slice(&mc.to_be_bytes());
+        out[at + 6] = if full { 0x80 } else { 0 };
+        out
+    }
+
+    /// Only against the bundled libvips (libheif 1.23): an older libheif
+    /// converts some pixels differently (libheif 1.15 in Debian's 8.14).
+    /// Each file as it is and with every matrix we convert, both ranges,
+    /// and the "undefined" colour box that leaves the bitstream's.
+    #[test]
+    #[cfg(imagor_prebuilt_vips)]
+    fn decodes_as_the_linked_heifload() {
+        crate::vips::init().unwrap();
+        let mut variants = vec![(2, 2, 2, true)];
+        for mc in [1, 2, 3, 4, 5, 6, 7, 9, 10] {
+            variants.push((1, 13, mc, true));
+            variants.push((9, 16, mc, false));
+        }
+        for (name, _, _) in EXPECTED {
+            let file = read(name);
+            let mut cases = vec![file.clone()];
+            cases.extend(variants.iter().map(|&v| with_nclx(&file, v)));
+            for (i, data) in cases.iter().enumerate() {
+                let ours = decode(data).unwrap_or_else(|| panic!("{name} #{i}: not decoded"));
+                let theirs = heifload(data);
+                let differ = ours
+                    .pixels
+                    .iter()
+                    .zip(&theirs)
+                    .filter(|(a, b)| a != b)
+                    .count();
+                assert_eq!(
+                    (ours.pixels.len(), differ),
+                    (theirs.len(), 0),
+                    "{name} #{i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_property_leaves_the_file_to_libvips() {
+        // vnocolr.avif: t_rgb.avif with its colour box renamed `free`.
+        assert!(decode(&read("vnocolr")).is_none());
+    }
+
+    /// Damaged boxes and bitstreams (one byte changed, everywhere in the
+    /// file) decode or are refused, and never panic or overrun.
+    #[test]
+    fn single_byte_damage_never_panics() {
+        for name in ["t_rgba", "t_rgb444"] {
+            let file = read(name);
+            for i in 0..file.len().min(800) {
+                let mut data = file.clone();
+                let at = (i * 7919) % data.len();
+                data[at] = data[at].wrapping_add(1 + (i % 255) as u8);
+                if let Some(rgb) = decode(&data) {
+                    let size = (rgb.width * rgb.height * rgb.bands) as usize;
+                    assert_eq!(rgb.pixels.len(), size, "{name} byte {at}");
+                }
+            }
+        }
+    }
+
+    /// A 12 MP still, timed (print only): the dev build's dav1d is meson's
+    /// `debug` build.
+    #[test]
+    #[ignore]
+    fn time_a_large_still() {
+        let path = std::env::var("AVIF").unwrap();
+        let data = std::fs::read(path).unwrap();
+        let t = std::time::Instant::now();
+        let rgb = decode(&data).unwrap();
+        eprintln!("{}x{} in {:?}", rgb.width, rgb.height, t.elapsed());
+    }
+
+    #[test]
+    fn a_damaged_file_is_left_to_libvips() {
+        let data = read("t_rgba");
+        for cut in [0, 8, 100, 400, data.len() / 2, data.len() - 1] {
+            assert!(decode(&data[..cut]).is_none(), "cut at {cut}");
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! 8-bit Y'CbCr planes to interleaved RGB(A), with the arithmetic libheif
+//! (1.23) uses when libvips' `heifload` asks it for 8-bit RGB(A), so that a
+//! still AVIF decoded by us has the bytes `heifload` gives:
+//!
+//! - 4:2:0 at full range: fixed-point coefficients (`round(256 * c)`),
+//!   chroma from the nearest sample (`x / 2`, `y / 2`), `+ 128 >> 8`;
+//! - any other subsampling or limited range: `f32`, limited range first
+//!   expanded by libheif's factors, each channel summed left to right and
+//!   rounded as `(int)(v + 0.5)`;
+//! - monochrome: the luma copied to R, G and B as it is;
+//! - alpha: the alpha plane's luma copied as it is (premultiplied or not).
+//!
+//! Matrices libheif treats specially (GBR, YCgCo, ICtCp, chromaticity
+//! derived) are not handled here: [`Matrix::of`] refuses them.
+
+/// The chroma layout of the planes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Luma only.
+    Mono,
+    /// Chroma at half width and half height.
+    I420,
+    /// Chroma at full size.
+    I444,
+}
+
+/// Borrowed planes of one 8-bit picture.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Planes<'a> {
+    /// Width in luma samples.
+    pub width: usize,
+    /// Height in luma samples.
+    pub height: usize,
+    /// The chroma layout.
+    pub layout: Layout,
+    /// `(samples, stride)` of Y, Cb and Cr (Cb, Cr unused for `Mono`).
+    pub planes: [(&'a [u8], usize); 3],
+}
+
+/// Y'CbCr to RGB coefficients (`R = Y + r_cr Cr`, and so on).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Matrix {
+    r_cr: f32,
+    g_cb: f32,
+    g_cr: f32,
+    b_cb: f32,
+}
+
+impl Matrix {
+    /// The coefficients of H.273 matrix `mc`, as libheif computes them
+    /// (in `f32` from Kr and Kb), or `None` for a matrix it converts some
+    /// other way. Unspecified and reserved matrices get BT.601's literal
+    /// constants, as in libheif.
+    pub(crate) fn of(mc: u16) -> Option<Matrix> {
+        let (kr, kb): (f32, f32) = match mc {
+            1 => (0.2126, 0.0722),
+            4 => (0.30, 0.11),
+            5 | 6 => (0.299, 0.114),
+            7 => (0.212, 0.087),
+            9 | 10 => (0.2627, 0.0593),
+            2 | 3 => {
+                return Some(Matrix {
+                    r_cr: 1.402,
+                    g_cb: -0.344136,
+                    g_cr: -0.714136,
+                    b_cb: 1.772,
+                })
+            }
+            _ => return None,
+        };
+        Some(Matrix {
+            r_cr: 2.0 * (-kr + 1.0),
+            g_cb: 2.0 * kb * (-kb + 1.0) / (kb + kr - 1.0),
+            g_cr: 2.0 * kr * (-kr + 1.0) / (kb + kr - 1.0),
+            b_cb: 2.0 * (-kb + 1.0),
+        })
+    }
+
+    /// Fixed-point versions: `round(256 * c)`, halves away from zero.
+    fn fixed(&self) -> [i32; 4] {
+        [self.r_cr, self.g_cb, self.g_cr, self.b_cb].map(|c| (256.0 * c).round() as i32)
+    }
+}
+
+/// Interleaved RGB (or RGBA with `alpha`'s luma) of `p`, `3` or `4` bytes
+/// a pixel, rows packed. `alpha` must have `p`'s size.
+pub(crate) fn to_rgb(p: &Planes, m: Matrix, full_range: bool, alpha: Option<&Planes>) -> Vec<u8> {
+    let bands = if alpha.is_some() { 4 } else { 3 };
+    let mut out = vec![0u8; p.width * p.height * bands];
+    let (y_plane, y_stride) = p.planes[0];
+    for (y, row) in out.chunks_exact_mut(p.width * bands).enumerate() {
+        let luma = &y_plane[y * y_stride..][..p.width];
+        match p.layout {
+            Layout::Mono => {
+                for (px, &l) in row.chunks_exact_mut(bands).zip(luma) {
+                    px[..3].fill(l);
+                }
+            }
+            Layout::I420 if full_range => fixed_row(row, bands, luma, p, y / 2, m.fixed()),
+            Layout::I420 => float_row(row, bands, luma, p, y / 2, 1, m, full_range),
+            Layout::I444 => float_row(row, bands, luma, p, y, 0, m, full_range),
+        }
+        if let Some(a) = alpha {
+            let (a_plane, a_stride) = a.planes[0];
+            for (px, &v) in row
+                .chunks_exact_mut(4)
+                .zip(&a_plane[y * a_stride..][..p.width])
+            {
+                px[3] = v;
+            }
+        }
+    }
+    out
+}
+
+/// One row of 4:2:0 at full range, in libheif's fixed point.
+fn fixed_row(row: &mut [u8], bands: usize, luma: &[u8], p: &Planes, cy: usize, k: [i32; 4]) {
+    let (cb_row, cr_row) = chroma_rows(p, cy);
+    for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
+        let cb = i32::from(cb_row[x / 2]) - 128;
+        let cr = i32::from(cr_row[x / 2]) - 128;
+        let l = i32::from(l);
+        px[0] = clip(l + ((k[0] * cr + 128) >> 8));
+        px[1] = clip(l + ((k[1] * cb + k[2] * cr + 128) >> 8));
+        px[2] = clip(l + ((k[3] * cb + 128) >> 8));
+    }
+}
+
+/// One row in libheif's `f32` path; chroma column `x >> shift`.
+#[allow(clippy::too_many_arguments)]
+fn float_row(
+    row: &mut [u8],
+    bands: usize,
+    luma: &[u8],
+    p: &Planes,
+    cy: usize,
+    shift: u32,
+    m: Matrix,
+    full_range: bool,
+) {
+    let (cb_row, cr_row) = chroma_rows(p, cy);
+    for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
+        let mut yv = f32::from(l);
+        let mut cb = f32::from(i16::from(cb_row[x >> shift]) - 128);
+        let mut cr = f32::from(i16::from(cr_row[x >> shift]) - 128);
+        if !full_range {
+            yv = (yv - 16.0) * 1.1689;
+            cb *= 1.1429;
+            cr *= 1.1429;
+        }
+        px[0] = round_clip(yv + m.r_cr * cr);
+        px[1] = round_clip(yv + m.g_cb * cb + m.g_cr * cr);
+        px[2] = round_clip(yv + m.b_cb * cb);
+    }
+}
+
+fn chroma_rows<'a>(p: &Planes<'a>, cy: usize) -> (&'a [u8], &'a [u8]) {
+    let (cb, cb_stride) = p.planes[1];
+    let (cr, cr_stride) = p.planes[2];
+    (&cb[cy * cb_stride..], &cr[cy * cr_stride..])
+}
+
+fn clip(v: i32) -> u8 {
+    v.clamp(0, 255) as u8
+}
+
+/// `(int)(v + 0.5)` (toward zero), then clamped, as libheif rounds.
+fn round_clip(v: f32) -> u8 {
+    ((v + 0.5) as i32).clamp(0, 255) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planes<'a>(w: usize, h: usize, layout: Layout, y: &'a [u8], c: &'a [u8]) -> Planes<'a> {
+        let cw = if layout == Layout::I420 {
+            w.div_ceil(2)
+        } else {
+            w
+        };
+        Planes {
+            width: w,
+            height: h,
+            layout,
+            planes: [(y, w), (c, cw), (c, cw)],
+        }
+    }
+
+    #[test]
+    fn fixed_point_coefficients_are_libheifs() {
+        // libheif's values for BT.601 (and unspecified) and BT.709.
+        assert_eq!(Matrix::of(6).unwrap().fixed(), [359, -88, -183, 454]);
+        assert_eq!(Matrix::of(2).unwrap().fixed(), [359, -88, -183, 454]);
+        assert_eq!(Matrix::of(1).unwrap().fixed(), [403, -48, -120, 475]);
+        for special in [0, 8, 11, 12, 13, 14, 15, 16] {
+            assert_eq!(Matrix::of(special), None, "matrix {special}");
+        }
+    }
+
+    #[test]
+    fn grey_chroma_gives_the_luma_and_extremes_clip() {
+        let y = [0u8, 100, 255, 16];
+        let c = [128u8; 2];
+        let p = planes(2, 2, Layout::I420, &y, &c);
+        let m = Matrix::of(6).unwrap();
+        assert_eq!(
+            to_rgb(&p, m, true, None),
+            [0, 0, 0, 100, 100, 100, 255, 255, 255, 16, 16, 16]
+        );
+        // Limited range expands: 16 is black, 235 white.
+        let y = [16u8, 235];
+        let p = planes(2, 1, Layout::I444, &y, &[128, 128]);
+        assert_eq!(to_rgb(&p, m, false, None), [0, 0, 0, 255, 255, 255]);
+    }
+
+    #[test]
+    fn odd_sizes_use_the_last_chroma_sample_and_alpha_is_copied() {
+        let y = [50u8, 60, 70];
+        let c = [128u8, 200];
+        let p = planes(3, 1, Layout::I420, &y, &c);
+        let a = [9u8, 8, 7];
+        let alpha = planes(3, 1, Layout::Mono, &a, &[]);
+        let out = to_rgb(&p, Matrix::of(1).unwrap(), true, Some(&alpha));
+        assert_eq!(&out[..8], [50, 50, 50, 9, 60, 60, 60, 8]);
+        // Third pixel: Cr = 200 - 128 = 72 → R = 70 + ((403 * 72 + 128) >> 8).
+        assert_eq!(out[8], clip(70 + ((403 * 72 + 128) >> 8)));
+        assert_eq!(out[11], 7);
+    }
+
+    #[test]
+    fn monochrome_copies_the_luma_unexpanded() {
+        let y = [16u8, 235];
+        let p = planes(2, 1, Layout::Mono, &y, &[]);
+        assert_eq!(
+            to_rgb(&p, Matrix::of(2).unwrap(), false, None),
+            [16, 16, 16, 235, 235, 235]
+        );
+    }
+}
