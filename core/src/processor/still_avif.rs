@@ -230,18 +230,6 @@ mod tests {
         }
     }
 
-    /// A 12 MP still, timed (print only): the dev build's dav1d is meson's
-    /// `debug` build.
-    #[test]
-    #[ignore]
-    fn time_a_large_still() {
-        let path = std::env::var("AVIF").unwrap();
-        let data = std::fs::read(path).unwrap();
-        let t = std::time::Instant::now();
-        let rgb = decode(&data).unwrap();
-        eprintln!("{}x{} in {:?}", rgb.width, rgb.height, t.elapsed());
-    }
-
     #[test]
     fn a_damaged_file_is_left_to_libvips() {
         let data = read("t_rgba");
