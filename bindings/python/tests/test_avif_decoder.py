@@ -6,7 +6,7 @@ leaves a file with a property it does not know to heifload, and libheif
 ignores it and decodes the same image. The two must agree. Byte for byte on the bundled libvips 8.18, whose
 libheif (1.23) does the arithmetic the core follows; within one level a
 sample on an older libheif (Debian's 8.14 has 1.15), which rounds some
-limited-range and 4:4:4 pixels the other way."""
+pixels the other way."""
 
 import pytest
 
@@ -14,6 +14,11 @@ import imagor
 from conftest import image
 
 VECTORS = ["t_rgb", "t_rgb444", "t_rgba", "v709", "vlim", "vlima", "v222lim"]
+# Rotated and mirrored (irot/imir, applied after decoding) ...
+VECTORS += ["e_rgba_rot90", "e_rgb_mir0_rot270", "e_rgb_rot180_mir1", "t_rgb444_rot90_mir1"]
+# ... and turns that the core leaves to heifload (odd-sized 4:2:0; an alpha
+# plane that does not turn with its image).
+VECTORS += ["t_rgb_rot90", "e_rgba_rot90_primary"]
 PATHS = ["filters:format(png)", "fit-in/100x100/filters:format(png)", "60x60/smart/filters:format(png)"]
 
 
@@ -41,9 +46,13 @@ def test_own_decoder_agrees_with_heifload(name, path):
     if bundled():
         assert ours[3] == theirs[3]
     else:
-        assert max(abs(a - b) for a, b in zip(ours[3], theirs[3])) <= 1
+        # One level apart as decoded; a resize (two Lanczos passes, each
+        # rounded to 8 bits) can take that to three.
+        limit = 1 if path == PATHS[0] else 3
+        assert max(abs(a - b) for a, b in zip(ours[3], theirs[3])) <= limit
 
 
-def test_metadata_is_heifloads():
-    data = image("avif-decoder/t_rgba.avif")
+@pytest.mark.parametrize("name", ["t_rgba", "e_rgba_rot90"])
+def test_metadata_is_heifloads(name):
+    data = image(f"avif-decoder/{name}.avif")
     assert imagor.meta(data) == imagor.meta(heifload_twin(data))

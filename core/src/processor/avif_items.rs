@@ -1,6 +1,7 @@
 //! The item graph of an AVIF file, read only far enough to tell whether it
 //! is a *plain still*: one AV1 image, optionally one alpha plane for it,
-//! and metadata items, with no transform, grid, thumbnail or layer. Such a
+//! and metadata items, with no crop, grid, thumbnail or layer (rotations
+//! and mirrors are kept, to be applied after decoding). Such a
 //! file decodes through our own AV1 decoder ([`super::still_avif`]); every
 //! other file, and every file this reader does not understand, stays with
 //! libvips' `heifload`, so a refusal here is never an error.
@@ -22,6 +23,19 @@ pub(crate) struct Nclx {
     pub full_range: bool,
 }
 
+/// A rotation or mirror property (`irot`, `imir`) as libheif 1.23 applies
+/// it, after decoding, in the item's property order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transform {
+    /// `irot`: this many quarter turns counter-clockwise (1 to 3).
+    Rotate(u8),
+    /// `imir`: axis 1 flips left to right (`true`); axis 0 top to bottom.
+    Mirror {
+        /// The left-to-right flip (axis 1).
+        left_right: bool,
+    },
+}
+
 /// A plain still AVIF: the coded bytes of its image and alpha items.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PlainStill {
@@ -35,12 +49,22 @@ pub(crate) struct PlainStill {
     pub height: u32,
     /// The primary item's first `nclx` colour property, if any.
     pub nclx: Option<Nclx>,
+    /// The rotations and mirrors to apply to the decoded picture, in order
+    /// (the alpha item has the same ones).
+    pub transforms: Vec<Transform>,
 }
 
 /// More items than libvips' loader accepts (its `heif` security limit).
 const MAX_ITEMS: usize = 256;
 /// More extents than a plain still has any reason to use.
 const MAX_EXTENTS: usize = 64;
+/// The properties a primary image may have: anything else (a crop, a layer
+/// selector, an unknown property) leaves the file to libvips.
+const PRIMARY_PROPERTIES: &[&[u8; 4]] = &[
+    b"ispe", b"colr", b"av1C", b"pixi", b"pasp", b"irot", b"imir",
+];
+/// The properties an alpha item may have.
+const ALPHA_PROPERTIES: &[&[u8; 4]] = &[b"ispe", b"av1C", b"auxC", b"pixi", b"irot", b"imir"];
 /// The `auxC` types that mark an alpha plane (MIAF and the older HEVC one).
 const ALPHA_URNS: [&[u8]; 2] = [
     b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha",
@@ -165,7 +189,7 @@ impl<'a> Meta<'a> {
                 return None;
             }
         }
-        let props = self.properties_of(primary, &[b"ispe", b"colr", b"av1C", b"pixi", b"pasp"])?;
+        let props = self.properties_of(primary, PRIMARY_PROPERTIES)?;
         let (width, height) = single_ispe(&props)?;
         let mut nclx = None;
         for (kind, b) in &props {
@@ -173,10 +197,12 @@ impl<'a> Meta<'a> {
                 nclx = read_nclx(b)?;
             }
         }
+        let transforms = read_transforms(&props)?;
         let alpha = match alpha {
             Some(id) => {
-                let props = self.properties_of(id, &[b"ispe", b"av1C", b"auxC", b"pixi"])?;
-                if single_ispe(&props)? != (width, height) {
+                let props = self.properties_of(id, ALPHA_PROPERTIES)?;
+                if single_ispe(&props)? != (width, height) || read_transforms(&props)? != transforms
+                {
                     return None;
                 }
                 Some(self.bytes_of(id, file)?)
@@ -189,6 +215,7 @@ impl<'a> Meta<'a> {
             width,
             height,
             nclx,
+            transforms,
         })
     }
 
@@ -205,17 +232,15 @@ impl<'a> Meta<'a> {
             .refs
             .iter()
             .any(|r| &r.kind == b"auxl" && r.from == id && r.to == [primary]);
-        let marked = self
-            .properties_of(id, &[b"ispe", b"av1C", b"auxC", b"pixi"])
-            .is_some_and(|p| {
-                p.iter().any(|(kind, b)| {
-                    kind == b"auxC"
-                        && full_box(b).is_some_and(|(_, urn)| {
-                            let urn = urn.split(|&c| c == 0).next().unwrap_or(urn);
-                            ALPHA_URNS.contains(&urn)
-                        })
-                })
-            });
+        let marked = self.properties_of(id, ALPHA_PROPERTIES).is_some_and(|p| {
+            p.iter().any(|(kind, b)| {
+                kind == b"auxC"
+                    && full_box(b).is_some_and(|(_, urn)| {
+                        let urn = urn.split(|&c| c == 0).next().unwrap_or(urn);
+                        ALPHA_URNS.contains(&urn)
+                    })
+            })
+        });
         linked && marked
     }
 
@@ -268,6 +293,25 @@ fn single_ispe(props: &[([u8; 4], &[u8])]) -> Option<(u32, u32)> {
     let mut c = Cursor::new(b);
     let (w, h) = (c.u32()?, c.u32()?);
     (w > 0 && h > 0).then_some((w, h))
+}
+
+/// The `irot` and `imir` properties among `props`, in order, without the
+/// turns of zero; `None` if one is empty.
+fn read_transforms(props: &[([u8; 4], &[u8])]) -> Option<Vec<Transform>> {
+    let mut out = Vec::new();
+    for (kind, body) in props {
+        match kind {
+            b"irot" => match body.first()? & 3 {
+                0 => {}
+                turns => out.push(Transform::Rotate(turns)),
+            },
+            b"imir" => out.push(Transform::Mirror {
+                left_right: body.first()? & 1 == 1,
+            }),
+            _ => {}
+        }
+    }
+    Some(out)
 }
 
 /// `Some(Some(nclx))` for an `nclx` `colr`, `Some(None)` for an ICC one,

@@ -5,9 +5,9 @@
 //! has no shrink-on-load for AVIF. Anything else returns `None` and stays
 //! with libvips.
 
-use super::avif_items::{self, Nclx};
+use super::avif_items::{self, Nclx, Transform};
 use super::decode::ThumbnailCall;
-use super::yuv::{self, Matrix};
+use super::yuv::{self, Layout, Matrix};
 use crate::error::Result;
 use crate::vips::{av1, Image};
 
@@ -15,7 +15,15 @@ use crate::vips::{av1, Image};
 /// libvips. `fields` carries the header's metadata
 /// ([`Image::fields_carrier`]).
 pub(super) fn thumbnail(data: &[u8], fields: &Image, t: &ThumbnailCall) -> Result<Option<Image>> {
-    let Some(rgb) = decode(data) else {
+    let Some(still) = avif_items::plain_still(data) else {
+        return Ok(None);
+    };
+    if !still.transforms.is_empty() {
+        // The decode itself is charged as heifload's; turning copies it.
+        let bytes = u64::from(still.width) * u64::from(still.height) * 4;
+        crate::budget::current().charge_memory("turning the decoded AVIF image", bytes)?;
+    }
+    let Some(rgb) = decode_still(still) else {
         return Ok(None);
     };
     let loaded =
@@ -35,7 +43,11 @@ pub(super) struct Rgb {
 
 /// The RGB(A) libheif would give for `data`, if it is a plain still.
 pub(super) fn decode(data: &[u8]) -> Option<Rgb> {
-    let still = avif_items::plain_still(data)?;
+    decode_still(avif_items::plain_still(data)?)
+}
+
+/// The RGB(A) libheif would give for `still`.
+fn decode_still(still: avif_items::PlainStill) -> Option<Rgb> {
     let max_pixels = still.width.checked_mul(still.height)?;
     let size = (
         usize::try_from(still.width).ok()?,
@@ -59,14 +71,50 @@ pub(super) fn decode(data: &[u8]) -> Option<Rgb> {
         _ => (image.matrix, image.full_range),
     };
     let m = Matrix::of(matrix)?;
+    // libheif turns 4:2:0 planes of an odd size into 4:4:4 (bilinear)
+    // before it rotates or mirrors them; even ones turn as the RGB does.
+    let odd = size.0 % 2 == 1 || size.1 % 2 == 1;
+    if !still.transforms.is_empty() && image.layout == Layout::I420 && odd {
+        return None;
+    }
     let alpha_planes = alpha.as_ref().map(|a| a.planes());
-    let pixels = yuv::to_rgb(&image.planes(), m, full_range, alpha_planes.as_ref());
-    Some(Rgb {
-        pixels,
+    let rgb = Rgb {
+        pixels: yuv::to_rgb(&image.planes(), m, full_range, alpha_planes.as_ref()),
         width: i32::try_from(still.width).ok()?,
         height: i32::try_from(still.height).ok()?,
         bands: if alpha.is_some() { 4 } else { 3 },
-    })
+    };
+    Some(still.transforms.iter().fold(rgb, transformed))
+}
+
+/// `rgb` rotated or mirrored as libheif does it to each plane.
+fn transformed(rgb: Rgb, t: &Transform) -> Rgb {
+    let (w, h, b) = (rgb.width as usize, rgb.height as usize, rgb.bands as usize);
+    let (out_w, out_h) = match t {
+        Transform::Rotate(1 | 3) => (h, w),
+        _ => (w, h),
+    };
+    let mut pixels = Vec::with_capacity(rgb.pixels.len());
+    for y in 0..out_h {
+        for x in 0..out_w {
+            // The source of output pixel (x, y).
+            let (sx, sy) = match *t {
+                Transform::Rotate(1) => (w - 1 - y, x),
+                Transform::Rotate(2) => (w - 1 - x, h - 1 - y),
+                Transform::Rotate(_) => (y, h - 1 - x),
+                Transform::Mirror { left_right: true } => (w - 1 - x, y),
+                Transform::Mirror { left_right: false } => (x, h - 1 - y),
+            };
+            let from = (sy * w + sx) * b;
+            pixels.extend_from_slice(&rgb.pixels[from..from + b]);
+        }
+    }
+    Rgb {
+        pixels,
+        width: out_w as i32,
+        height: out_h as i32,
+        bands: rgb.bands,
+    }
 }
 
 /// libheif's "undefined" nclx: unspecified everything, full range.
@@ -87,41 +135,84 @@ mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
 
-    const EXPECTED: [(&str, i32, &str); 7] = [
+    /// `(file, width, height, bands, SHA-256 of heifload's pixels)`.
+    const EXPECTED: [(&str, i32, i32, i32, &str); 11] = [
         (
             "t_rgb",
+            257,
+            171,
             3,
             "66485ee5c094b191bec6a58a1a855c55017e61f4f4c8f9fbeb38c0ed5c449b19",
         ),
         (
             "t_rgb444",
+            257,
+            171,
             3,
             "4e71624d96d73e19c1744f8d437db174f049169d846ff2df5b4f99a2de8fe932",
         ),
         (
             "t_rgba",
+            257,
+            171,
             4,
             "9f14a76382f0b0b6a1fea6fb55093199838ba5c672a261714f79802928b29900",
         ),
         (
             "v222lim",
+            257,
+            171,
             3,
             "17587a260d9d2dfcc7885677a29ebb834cd57d975dfc629d33852ba5952a29f3",
         ),
         (
             "v709",
+            257,
+            171,
             3,
             "353dcda6e7a1fa8cb0a7719ebe3bcda404d49ff7ed8384c64fbbe864e7a5373b",
         ),
         (
             "vlim",
+            257,
+            171,
             3,
             "97b3627cc3c32055271f9c2611c6c8c108cef4130093316e4cfa8cc4818431d0",
         ),
         (
             "vlima",
+            257,
+            171,
             4,
             "d886c3b6e4316ae6efd36e460335a54d31a0f18fc82702110361a3374ba32a64",
+        ),
+        (
+            "e_rgba_rot90",
+            84,
+            128,
+            4,
+            "b10dc8cb4a8597ed71c064828298771ee997bbfd382104dbbf3e56a2b677c2d6",
+        ),
+        (
+            "e_rgb_mir0_rot270",
+            84,
+            128,
+            3,
+            "75a8a0c1725f744a26a6841c30d9112c7b794c3a60b6c92a0d8596a01f8f12a9",
+        ),
+        (
+            "e_rgb_rot180_mir1",
+            128,
+            84,
+            3,
+            "8b7533a9fd104f767a6fa2bea58064e813b4777c5f1e189b95b1b0f1825050d3",
+        ),
+        (
+            "t_rgb444_rot90_mir1",
+            171,
+            257,
+            3,
+            "bc099606955bfec12b7edfaffa2c4c732c704b137d4289e757d980614ed25321",
         ),
     ];
 
@@ -135,11 +226,11 @@ mod tests {
 
     #[test]
     fn decodes_to_heifloads_bytes() {
-        for (name, bands, sha) in EXPECTED {
+        for (name, width, height, bands, sha) in EXPECTED {
             let rgb = decode(&read(name)).unwrap_or_else(|| panic!("{name}: not decoded"));
             assert_eq!(
                 (rgb.width, rgb.height, rgb.bands),
-                (257, 171, bands),
+                (width, height, bands),
                 "{name}"
             );
             let got = format!("{:x}", Sha256::digest(&rgb.pixels));
@@ -184,7 +275,7 @@ mod tests {
             variants.push((1, 13, mc, true));
             variants.push((9, 16, mc, false));
         }
-        for (name, _, _) in EXPECTED {
+        for (name, ..) in EXPECTED {
             let file = read(name);
             let mut cases = vec![file.clone()];
             cases.extend(variants.iter().map(|&v| with_nclx(&file, v)));
@@ -210,6 +301,31 @@ mod tests {
     fn an_unknown_property_leaves_the_file_to_libvips() {
         // vnocolr.avif: t_rgb.avif with its colour box renamed `free`.
         assert!(decode(&read("vnocolr")).is_none());
+    }
+
+    /// libheif turns an odd-sized 4:2:0 image to 4:4:4 before rotating
+    /// it, and an alpha plane that does not turn with its image is scaled
+    /// to fit: both stay with libvips.
+    #[test]
+    fn transforms_we_do_not_reproduce_leave_the_file_to_libvips() {
+        assert!(decode(&read("t_rgb_rot90")).is_none());
+        assert!(decode(&read("e_rgba_rot90_primary")).is_none());
+    }
+
+    #[test]
+    fn transforms_turn_the_pixels_as_libheif_does() {
+        let plain = |name| decode(&read(name)).unwrap();
+        let at = |rgb: &Rgb, x: i32, y: i32| {
+            let i = ((y * rgb.width + x) * rgb.bands) as usize;
+            rgb.pixels[i..i + rgb.bands as usize].to_vec()
+        };
+        // t_rgb444 (257x171) turned a quarter counter-clockwise, which
+        // takes source (x, y) to (y, 256 - x), then flipped left to right:
+        // to (170 - y, 256 - x).
+        let (src, out) = (plain("t_rgb444"), plain("t_rgb444_rot90_mir1"));
+        for (x, y) in [(0, 0), (256, 0), (0, 170), (100, 57), (256, 170)] {
+            assert_eq!(at(&src, x, y), at(&out, 170 - y, 256 - x), "({x}, {y})");
+        }
     }
 
     /// Damaged boxes and bitstreams (one byte changed, everywhere in the
