@@ -26,10 +26,13 @@ run: build
 	./target/release/imagor -bind 127.0.0.1:8000 -imagor-unsafe -file-loader-base-dir testdata -server-access-log
 
 ## clippy with the Rust tests' features: all their code is linted, and the
-## build scripts and proc-macros it compiles are the test build's own.
+## build scripts and proc-macros it compiles are the test build's own. The
+## workspace run has the fuzz crate's `fuzzing` feature on; the second lints
+## the core as the packages build it, without.
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --features $(TEST_FEATURES) -- -D warnings
+	$(CARGO) clippy -p imagor --features own-av1 -- -D warnings
 
 ## One build for every Rust test: the leak test's hook (`leak-hook`) is off
 ## until that test turns it on, so it can share the build with the others.
@@ -82,7 +85,7 @@ test-readme: deps test-c test-python test-node
 ## Each fuzz target for a few seconds, in the `smoke` build that reuses the
 ## Rust tests' (core/fuzz/README.md has the long runs).
 fuzz-smoke: deps
-	for t in path_parse filter_args process; do FUZZ_PROFILE=smoke ./core/fuzz/run.sh $$t 15 || exit 1; done
+	for t in path_parse filter_args process avif_still; do FUZZ_PROFILE=smoke ./core/fuzz/run.sh $$t 15 || exit 1; done
 
 ## The prebuilt packages into target/packages/: a manylinux_2_28 abi3 wheel and
 ## the npm tarballs imagor + imagor-linux-x64-gnu, on npm's libvips 8.18

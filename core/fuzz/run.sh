@@ -4,8 +4,9 @@
 #   core/fuzz/run.sh build                        build every target
 #   core/fuzz/run.sh TARGET [SECONDS] [-- LIBFUZZER ARGS...]
 #
-# TARGET is path_parse, filter_args or process. The seed corpus comes from
-# testdata (images for `process`, vector paths for the parsers) and lives
+# TARGET is path_parse, filter_args, process or avif_still. The seed corpus
+# comes from testdata (images for `process`, AVIFs for `avif_still`, vector
+# paths for the parsers) and lives
 # in target/fuzz-corpus/TARGET; findings go to core/fuzz/artifacts/TARGET.
 #
 # The build passes rustc the flags cargo-fuzz 0.13 passes for
@@ -52,7 +53,7 @@ case "$profile" in
     build() {
       RUSTFLAGS="$flags --cfg fuzzing ${RUSTFLAGS:-}" CARGO_TARGET_DIR="$root/core/fuzz/target" \
         cargo build --manifest-path "$root/Cargo.toml" -p imagor-fuzz --bins --target "$triple" \
-        --release --config 'profile.release.codegen-units=1'
+        --release --config 'profile.release.codegen-units=1' --features imagor/own-av1
     }
     ;;
   *) echo "run.sh: FUZZ_PROFILE is smoke or release, not $profile" >&2; exit 2 ;;
@@ -63,8 +64,8 @@ if [ "$target" = build ]; then
   exit
 fi
 case "$target" in
-  path_parse | filter_args | process) ;;
-  *) echo "run.sh: unknown target $target (path_parse, filter_args, process)" >&2; exit 2 ;;
+  path_parse | filter_args | process | avif_still) ;;
+  *) echo "run.sh: unknown target $target (path_parse, filter_args, process, avif_still)" >&2; exit 2 ;;
 esac
 
 corpus="$root/target/fuzz-corpus/$target"
@@ -77,7 +78,8 @@ if [ -z "$(ls -A "$corpus")" ]; then
 import os, sys
 src, out = sys.argv[1], sys.argv[2]
 paths = [b"fit-in/64x64/filters:format(png)", b"32x32/smart", b"meta/", b"fit-in/40x40/filters:blur(2):rotate(90)"]
-for i, name in enumerate(sorted(os.listdir(src))):
+names = sorted(os.listdir(src)) + ["avif-decoder/" + n for n in sorted(os.listdir(src + "/avif-decoder"))]
+for i, name in enumerate(names):
     p = os.path.join(src, name)
     if not os.path.isfile(p) or os.path.getsize(p) > 200_000 or name.endswith((".md", ".imagor")):
         continue
@@ -85,6 +87,13 @@ for i, name in enumerate(sorted(os.listdir(src))):
     for j, path in enumerate(paths):
         open(os.path.join(out, f"{i:03}-{j}"), "wb").write(bytes([len(path)]) + path + data)
 PY
+      ;;
+    avif_still)
+      i=0
+      while IFS= read -r f; do
+        i=$((i + 1))
+        cp "$f" "$corpus/$i.avif"
+      done < <(find "$root/testdata" -name '*.avif' -size -200k | sort)
       ;;
     *)
       python3 - "$root/testdata/vectors/path_parse.json" "$corpus" <<'PY'

@@ -48,6 +48,21 @@ mod load_fn {
     pub type LoadFn<'a> = dyn Fn(&str) -> Result<Vec<u8>> + Send + Sync + 'a;
 }
 
+/// For the `avif_still` fuzz target only: our own decode of a plain still
+/// AVIF (`Some((width, height, bands, pixel bytes))`), or `None` where the
+/// file would go to libvips. Files over `max_pixels` are refused before
+/// decoding, as the resolution guard refuses them in `process`.
+#[cfg(all(feature = "fuzzing", feature = "own-av1"))]
+#[doc(hidden)]
+pub fn fuzz_still_avif(data: &[u8], max_pixels: u64) -> Option<(i32, i32, i32, usize)> {
+    let still = avif_items::plain_still(data)?;
+    if u64::from(still.width) * u64::from(still.height) > max_pixels {
+        return None;
+    }
+    let rgb = still_avif::decode(data)?;
+    Some((rgb.width, rgb.height, rgb.bands, rgb.pixels.len()))
+}
+
 /// The result of processing: encoded bytes and their content type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {

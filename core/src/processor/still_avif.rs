@@ -41,7 +41,9 @@ pub(super) struct Rgb {
     pub bands: i32,
 }
 
-/// The RGB(A) libheif would give for `data`, if it is a plain still.
+/// The RGB(A) libheif would give for `data`, if it is a plain still (for
+/// the tests and the `avif_still` fuzz target).
+#[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn decode(data: &[u8]) -> Option<Rgb> {
     decode_still(avif_items::plain_still(data)?)
 }
