@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Give an AVIF still rotation/mirror properties, as `iprp` boxes.
+"""Give an AVIF still rotation/mirror or colour properties, as `iprp` boxes.
 
-    transform.py IN OUT irot:1 imir:0 ...      [--primary-only]
+    transform.py IN OUT irot:1 imir:0 nclx:1,13,6,1 ...      [--primary-only]
 
 Appends one `irot` (quarter turns, counter-clockwise) or `imir` (axis)
 property per argument to `ipco`, associates them, in the order given and
 marked essential, with the primary item and (unless --primary-only) with
-its alpha item, then fixes the sizes of the enclosing boxes and the `iloc`
+its alpha item; `nclx:PRIMARIES,TRANSFER,MATRIX,FULL` adds a `colr` nclx
+property to the primary item only, then fixes the sizes of the enclosing boxes and the `iloc`
 offsets that the longer `meta` box moves. Written for imagor-rs' test
 vectors: it handles the layout libvips' heifsave writes (ftyp, meta, mdat;
 iloc version 0 or 1; 1-byte ipma indices) and refuses anything else.
@@ -48,12 +49,18 @@ def main():
     ipco, ipma = [iprp[s:e] for _, s, _, e in boxes(iprp)]
     count = len(boxes(ipco[8:]))
     new_props = b""
-    indices = []
+    indices, colour = [], []
     for spec in specs:
         kind, value = spec.split(":")
+        count += 1
+        if kind == "nclx":
+            cp, tc, mc, full = (int(v) for v in value.split(","))
+            body = b"nclx" + struct.pack(">HHHB", cp, tc, mc, 0x80 if full else 0)
+            new_props += box(b"colr", body)
+            colour.append(count)
+            continue
         assert kind in ("irot", "imir")
         new_props += box(kind.encode(), bytes([int(value)]))
-        count += 1
         indices.append(count)
     assert count < 128, "1-byte ipma indices only"
     ipco = box(b"ipco", ipco[8:] + new_props)
@@ -73,6 +80,8 @@ def main():
         item, n = struct.unpack(">HB", body[at:at + 3])
         assocs = body[at + 3:at + 3 + n]
         at += 3 + n
+        if item == primary:
+            assocs += bytes(colour)
         if item == primary or item in alpha:
             assocs += bytes(0x80 | i for i in indices)
         out += struct.pack(">HB", item, len(assocs)) + assocs

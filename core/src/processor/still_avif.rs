@@ -18,38 +18,84 @@ pub(super) fn thumbnail(data: &[u8], fields: &Image, t: &ThumbnailCall) -> Resul
     let Some(still) = avif_items::plain_still(data) else {
         return Ok(None);
     };
-    if !still.transforms.is_empty() {
-        // The decode itself is charged as heifload's; turning copies it.
-        let bytes = u64::from(still.width) * u64::from(still.height) * 4;
-        crate::budget::current().charge_memory("turning the decoded AVIF image", bytes)?;
-    }
-    let Some(rgb) = decode_still(still) else {
+    let Some(rgb) = decode_still(&still) else {
         return Ok(None);
     };
-    let loaded =
-        Image::from_pixels(rgb.pixels, rgb.width, rgb.height, rgb.bands)?.with_fields_of(fields)?;
+    if !still.transforms.is_empty() {
+        // The decode itself is charged as heifload's; turning copies it.
+        let bytes = rgb.pixels.byte_len() as u64;
+        crate::budget::current().charge_memory("turning the decoded AVIF image", bytes)?;
+    }
+    let Rgb {
+        pixels,
+        width,
+        height,
+        bands,
+    } = turned(rgb, &still.transforms);
+    let loaded = match pixels {
+        Samples::U8(p) => Image::from_pixels(p, width, height, bands)?,
+        Samples::U16(p) => Image::from_pixels(p, width, height, bands)?,
+    };
     Ok(Some(
-        loaded.thumbnail_image(t.width, t.height, t.size, t.crop)?,
+        loaded
+            .with_fields_of(fields)?
+            .thumbnail_image(t.width, t.height, t.size, t.crop)?,
     ))
 }
 
-/// Interleaved 8-bit pixels.
+/// Interleaved pixels.
 pub(super) struct Rgb {
-    pub pixels: Vec<u8>,
+    pub pixels: Samples,
     pub width: i32,
     pub height: i32,
     pub bands: i32,
+}
+
+/// 8-bit samples, or 10- and 12-bit ones shifted up to 16 bits as libvips
+/// holds them.
+pub(super) enum Samples {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+}
+
+impl Samples {
+    fn byte_len(&self) -> usize {
+        match self {
+            Samples::U8(p) => p.len(),
+            Samples::U16(p) => p.len() * 2,
+        }
+    }
+
+    /// The number of samples.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Samples::U8(p) => p.len(),
+            Samples::U16(p) => p.len(),
+        }
+    }
+
+    /// The samples in memory order, as libvips' `write_to_memory` gives.
+    #[cfg(test)]
+    fn to_ne_bytes(&self) -> Vec<u8> {
+        match self {
+            Samples::U8(p) => p.clone(),
+            Samples::U16(p) => p.iter().flat_map(|v| v.to_ne_bytes()).collect(),
+        }
+    }
 }
 
 /// The RGB(A) libheif would give for `data`, if it is a plain still (for
 /// the tests and the `avif_still` fuzz target).
 #[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn decode(data: &[u8]) -> Option<Rgb> {
-    decode_still(avif_items::plain_still(data)?)
+    let still = avif_items::plain_still(data)?;
+    Some(turned(decode_still(&still)?, &still.transforms))
 }
 
-/// The RGB(A) libheif would give for `still`.
-fn decode_still(still: avif_items::PlainStill) -> Option<Rgb> {
+/// The RGB(A) libheif would give for `still`, before its rotations and
+/// mirrors ([`turned`]).
+fn decode_still(still: &avif_items::PlainStill) -> Option<Rgb> {
     let max_pixels = still.width.checked_mul(still.height)?;
     let size = (
         usize::try_from(still.width).ok()?,
@@ -62,7 +108,9 @@ fn decode_still(still: avif_items::PlainStill) -> Option<Rgb> {
     let alpha = match &still.alpha {
         Some(coded) => {
             let alpha = av1::decode_still(coded, max_pixels)?;
-            (alpha.size() == size).then_some(())?;
+            // libheif takes other conversions for an alpha plane of
+            // another depth.
+            (alpha.size() == size && alpha.bits == image.bits).then_some(())?;
             Some(alpha)
         }
         None => None,
@@ -79,28 +127,68 @@ fn decode_still(still: avif_items::PlainStill) -> Option<Rgb> {
     if !still.transforms.is_empty() && image.layout == Layout::I420 && odd {
         return None;
     }
-    let alpha_planes = alpha.as_ref().map(|a| a.planes());
-    let rgb = Rgb {
-        pixels: yuv::to_rgb(&image.planes(), m, full_range, alpha_planes.as_ref()),
+    let pixels = if image.bits == 8 {
+        let alpha = match &alpha {
+            Some(a) => Some(a.planes()?),
+            None => None,
+        };
+        Samples::U8(yuv::to_rgb(&image.planes()?, m, full_range, alpha.as_ref()))
+    } else {
+        // Deep monochrome takes conversions of its own in libheif.
+        if image.layout == Layout::Mono {
+            return None;
+        }
+        let alpha = match &alpha {
+            Some(a) => Some(a.planes16()?),
+            None => None,
+        };
+        let planes = image.planes16()?;
+        let bits = u32::from(image.bits);
+        Samples::U16(yuv::to_rgb16(&planes, bits, m, full_range, alpha.as_ref()))
+    };
+    Some(Rgb {
+        pixels,
         width: i32::try_from(still.width).ok()?,
         height: i32::try_from(still.height).ok()?,
         bands: if alpha.is_some() { 4 } else { 3 },
-    };
-    Some(still.transforms.iter().fold(rgb, transformed))
+    })
 }
 
-/// `rgb` rotated or mirrored as libheif does it to each plane.
-fn transformed(rgb: Rgb, t: &Transform) -> Rgb {
-    let (w, h, b) = (rgb.width as usize, rgb.height as usize, rgb.bands as usize);
-    let (out_w, out_h) = match t {
-        Transform::Rotate(1 | 3) => (h, w),
-        _ => (w, h),
-    };
-    let mut pixels = Vec::with_capacity(rgb.pixels.len());
+/// `rgb` rotated and mirrored by `transforms` in order, as libheif turns
+/// each plane.
+fn turned(rgb: Rgb, transforms: &[Transform]) -> Rgb {
+    transforms.iter().fold(rgb, |rgb, t| {
+        let (w, h, b) = (rgb.width as usize, rgb.height as usize, rgb.bands as usize);
+        let (out_w, out_h) = match t {
+            Transform::Rotate(1 | 3) => (h, w),
+            _ => (w, h),
+        };
+        let pixels = match &rgb.pixels {
+            Samples::U8(p) => Samples::U8(turn(p, (w, h, b), (out_w, out_h), *t)),
+            Samples::U16(p) => Samples::U16(turn(p, (w, h, b), (out_w, out_h), *t)),
+        };
+        Rgb {
+            pixels,
+            width: out_w as i32,
+            height: out_h as i32,
+            bands: rgb.bands,
+        }
+    })
+}
+
+/// `pixels` (`w` x `h`, `b` samples each) as the `out_w` x `out_h` result
+/// of one rotation or mirror.
+fn turn<T: Copy>(
+    pixels: &[T],
+    (w, h, b): (usize, usize, usize),
+    (out_w, out_h): (usize, usize),
+    t: Transform,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(pixels.len());
     for y in 0..out_h {
         for x in 0..out_w {
             // The source of output pixel (x, y).
-            let (sx, sy) = match *t {
+            let (sx, sy) = match t {
                 Transform::Rotate(1) => (w - 1 - y, x),
                 Transform::Rotate(2) => (w - 1 - x, h - 1 - y),
                 Transform::Rotate(_) => (y, h - 1 - x),
@@ -108,15 +196,10 @@ fn transformed(rgb: Rgb, t: &Transform) -> Rgb {
                 Transform::Mirror { left_right: false } => (x, h - 1 - y),
             };
             let from = (sy * w + sx) * b;
-            pixels.extend_from_slice(&rgb.pixels[from..from + b]);
+            out.extend_from_slice(&pixels[from..from + b]);
         }
     }
-    Rgb {
-        pixels,
-        width: out_w as i32,
-        height: out_h as i32,
-        bands: rgb.bands,
-    }
+    out
 }
 
 /// libheif's "undefined" nclx: unspecified everything, full range.
@@ -138,7 +221,7 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     /// `(file, width, height, bands, SHA-256 of heifload's pixels)`.
-    const EXPECTED: [(&str, i32, i32, i32, &str); 11] = [
+    const EXPECTED: [(&str, i32, i32, i32, &str); 16] = [
         (
             "t_rgb",
             257,
@@ -216,6 +299,41 @@ mod tests {
             3,
             "bc099606955bfec12b7edfaffa2c4c732c704b137d4289e757d980614ed25321",
         ),
+        (
+            "d10_rgb",
+            129,
+            85,
+            3,
+            "a99a83a442c18aa90da5f5694b5f465250667c1f7d6e31256d09e495de3c8b31",
+        ),
+        (
+            "d10_rgba",
+            128,
+            84,
+            4,
+            "cdac6c156c3762913b2514d5e4a424900cffc7f78841d09f133f4a60ffad6f99",
+        ),
+        (
+            "d10_444",
+            129,
+            85,
+            3,
+            "c2e04dc0bdccafbfac66cda000849ef2667f35144a95fd7c146b6cb63fce4ec3",
+        ),
+        (
+            "d12_rgba",
+            129,
+            85,
+            4,
+            "f67a5e661d9ef06daae19b0f01e82393b9c223fd16f36cf49fb299ab6b7bd6aa",
+        ),
+        (
+            "d10_rgba_mir1",
+            128,
+            84,
+            4,
+            "3ffaac3e24260b96943e20c5f72101b0ca2f795dd35e0de8177aab00490198e6",
+        ),
     ];
 
     fn read(name: &str) -> Vec<u8> {
@@ -235,7 +353,7 @@ mod tests {
                 (width, height, bands),
                 "{name}"
             );
-            let got = format!("{:x}", Sha256::digest(&rgb.pixels));
+            let got = format!("{:x}", Sha256::digest(rgb.pixels.to_ne_bytes()));
             assert_eq!(got, sha, "{name}: pixels differ from heifload's");
         }
     }
@@ -252,16 +370,17 @@ mod tests {
             .unwrap()
     }
 
-    /// `data` with its `nclx` colour box set to `(cp, tc, mc, full)`.
+    /// `data` with its `nclx` colour box set to `(cp, tc, mc, full)`, if
+    /// it has one.
     #[cfg(imagor_prebuilt_vips)]
-    fn with_nclx(data: &[u8], (cp, tc, mc, full): (u16, u16, u16, bool)) -> Vec<u8> {
-        let at = data.windows(8).position(|w| w == b"colrnclx").unwrap() + 8;
+    fn with_nclx(data: &[u8], (cp, tc, mc, full): (u16, u16, u16, bool)) -> Option<Vec<u8>> {
+        let at = data.windows(8).position(|w| w == b"colrnclx")? + 8;
         let mut out = data.to_vec();
         out[at..at + 2].copy_from_slice(&cp.to_be_bytes());
         out[at + 2..at + 4].copy_from_slice(&tc.to_be_bytes());
         out[at + 4..at + 6].copy_from_slice(&mc.to_be_bytes());
         out[at + 6] = if full { 0x80 } else { 0 };
-        out
+        Some(out)
     }
 
     /// Only against the bundled libvips (libheif 1.23): an older libheif
@@ -280,21 +399,13 @@ mod tests {
         for (name, ..) in EXPECTED {
             let file = read(name);
             let mut cases = vec![file.clone()];
-            cases.extend(variants.iter().map(|&v| with_nclx(&file, v)));
+            cases.extend(variants.iter().filter_map(|&v| with_nclx(&file, v)));
             for (i, data) in cases.iter().enumerate() {
                 let ours = decode(data).unwrap_or_else(|| panic!("{name} #{i}: not decoded"));
                 let theirs = heifload(data);
-                let differ = ours
-                    .pixels
-                    .iter()
-                    .zip(&theirs)
-                    .filter(|(a, b)| a != b)
-                    .count();
-                assert_eq!(
-                    (ours.pixels.len(), differ),
-                    (theirs.len(), 0),
-                    "{name} #{i}"
-                );
+                let ours = ours.pixels.to_ne_bytes();
+                let differ = ours.iter().zip(&theirs).filter(|(a, b)| a != b).count();
+                assert_eq!((ours.len(), differ), (theirs.len(), 0), "{name} #{i}");
             }
         }
     }
@@ -319,7 +430,7 @@ mod tests {
         let plain = |name| decode(&read(name)).unwrap();
         let at = |rgb: &Rgb, x: i32, y: i32| {
             let i = ((y * rgb.width + x) * rgb.bands) as usize;
-            rgb.pixels[i..i + rgb.bands as usize].to_vec()
+            rgb.pixels.to_ne_bytes()[i..i + rgb.bands as usize].to_vec()
         };
         // t_rgb444 (257x171) turned a quarter counter-clockwise, which
         // takes source (x, y) to (y, 256 - x), then flipped left to right:

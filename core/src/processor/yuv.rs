@@ -1,13 +1,15 @@
-//! 8-bit Y'CbCr planes to interleaved RGB(A), with the arithmetic libheif
-//! (1.23) uses when libvips' `heifload` asks it for 8-bit RGB(A), so that a
-//! still AVIF decoded by us has the bytes `heifload` gives:
+//! Y'CbCr planes to interleaved RGB(A), with the arithmetic libheif (1.23)
+//! uses when libvips' `heifload` asks it for RGB(A), so that a still AVIF
+//! decoded by us has the samples `heifload` gives:
 //!
-//! - 4:2:0 at full range: fixed-point coefficients (`round(256 * c)`),
-//!   chroma from the nearest sample (`x / 2`, `y / 2`), `+ 128 >> 8`;
-//! - any other subsampling or limited range: `f32`, limited range first
-//!   expanded by libheif's factors, each channel summed left to right and
-//!   rounded as `(int)(v + 0.5)`;
-//! - monochrome: the luma copied to R, G and B as it is;
+//! - 8-bit 4:2:0 at full range: fixed-point coefficients
+//!   (`round(256 * c)`), chroma from the nearest sample (`x / 2`, `y / 2`),
+//!   `+ 128 >> 8`;
+//! - any other 8-bit subsampling or limited range, and 10 or 12 bits
+//!   ([`to_rgb16`]): `f32`, limited range first expanded by libheif's
+//!   factors, each channel summed left to right and rounded as
+//!   `(int)(v + 0.5)`; libvips then shifts 10 and 12 bits up to 16;
+//! - 8-bit monochrome: the luma copied to R, G and B as it is;
 //! - alpha: the alpha plane's luma copied as it is (premultiplied or not).
 //!
 //! Matrices libheif treats specially (GBR, YCgCo, ICtCp, chromaticity
@@ -24,17 +26,18 @@ pub(crate) enum Layout {
     I444,
 }
 
-/// Borrowed planes of one 8-bit picture.
+/// Borrowed planes of one picture, 8-bit (`u8`) or deeper (`u16`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Planes<'a> {
+pub(crate) struct Planes<'a, T = u8> {
     /// Width in luma samples.
     pub width: usize,
     /// Height in luma samples.
     pub height: usize,
     /// The chroma layout.
     pub layout: Layout,
-    /// `(samples, stride)` of Y, Cb and Cr (Cb, Cr unused for `Mono`).
-    pub planes: [(&'a [u8], usize); 3],
+    /// `(samples, stride in samples)` of Y, Cb and Cr (Cb, Cr unused for
+    /// `Mono`).
+    pub planes: [(&'a [T], usize); 3],
 }
 
 /// Y'CbCr to RGB coefficients (`R = Y + r_cr Cr`, and so on).
@@ -107,6 +110,58 @@ pub(crate) fn to_rgb(p: &Planes, m: Matrix, full_range: bool, alpha: Option<&Pla
                 .zip(&a_plane[y * a_stride..][..p.width])
             {
                 px[3] = v;
+            }
+        }
+    }
+    out
+}
+
+/// Interleaved RGB (or RGBA with `alpha`'s luma) of `bits`-deep (10 or 12)
+/// 4:2:0 or 4:4:4 planes, as libheif's high-bit-depth conversion gives them
+/// (in `f32` at the native depth) and libvips stores them: each sample
+/// shifted up to 16 bits, alpha included. `alpha` must have `p`'s size and
+/// depth.
+pub(crate) fn to_rgb16(
+    p: &Planes<u16>,
+    bits: u32,
+    m: Matrix,
+    full_range: bool,
+    alpha: Option<&Planes<u16>>,
+) -> Vec<u16> {
+    let bands = if alpha.is_some() { 4 } else { 3 };
+    let mut out = vec![0u16; p.width * p.height * bands];
+    let max = (1i32 << bits) - 1;
+    let half = 1i32 << (bits - 1);
+    let offset = (16i32 << (bits - 8)) as f32;
+    let up = 16 - bits;
+    let shift = u32::from(p.layout == Layout::I420);
+    let round_clip = |v: f32| (((v + 0.5) as i32).clamp(0, max) as u16) << up;
+    let (y_plane, y_stride) = p.planes[0];
+    let ((cb, cb_stride), (cr, cr_stride)) = (p.planes[1], p.planes[2]);
+    for (y, row) in out.chunks_exact_mut(p.width * bands).enumerate() {
+        let luma = &y_plane[y * y_stride..][..p.width];
+        let cy = y >> shift;
+        let (cb_row, cr_row) = (&cb[cy * cb_stride..], &cr[cy * cr_stride..]);
+        for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
+            let mut yv = f32::from(l);
+            let mut u = (i32::from(cb_row[x >> shift]) - half) as f32;
+            let mut v = (i32::from(cr_row[x >> shift]) - half) as f32;
+            if !full_range {
+                yv = (yv - offset) * 1.1689;
+                u *= 1.1429;
+                v *= 1.1429;
+            }
+            px[0] = round_clip(yv + m.r_cr * v);
+            px[1] = round_clip(yv + m.g_cb * u + m.g_cr * v);
+            px[2] = round_clip(yv + m.b_cb * u);
+        }
+        if let Some(a) = alpha {
+            let (a_plane, a_stride) = a.planes[0];
+            for (px, &v) in row
+                .chunks_exact_mut(4)
+                .zip(&a_plane[y * a_stride..][..p.width])
+            {
+                px[3] = v << up;
             }
         }
     }
@@ -226,6 +281,45 @@ mod tests {
         // Third pixel: Cr = 200 - 128 = 72 → R = 70 + ((403 * 72 + 128) >> 8).
         assert_eq!(out[8], clip(70 + ((403 * 72 + 128) >> 8)));
         assert_eq!(out[11], 7);
+    }
+
+    #[test]
+    fn deep_samples_convert_at_their_depth_and_shift_to_16_bits() {
+        let m = Matrix::of(6).unwrap();
+        // 10 bits, grey chroma (512): the luma, shifted up by 6.
+        let y = [0u16, 1023, 300, 64];
+        let c = [512u16];
+        let p = Planes {
+            width: 2,
+            height: 2,
+            layout: Layout::I420,
+            planes: [(&y[..], 2), (&c[..], 1), (&c[..], 1)],
+        };
+        let a = [1023u16, 0, 5, 6];
+        let alpha = Planes {
+            planes: [(&a[..], 2), (&[][..], 0), (&[][..], 0)],
+            layout: Layout::Mono,
+            ..p
+        };
+        let out = to_rgb16(&p, 10, m, true, Some(&alpha));
+        assert_eq!(
+            &out[..8],
+            [0, 0, 0, 1023 << 6, 1023 << 6, 1023 << 6, 1023 << 6, 0]
+        );
+        assert_eq!(out[8], 300 << 6);
+        // Limited range at 12 bits: 256 is black, 3760 white.
+        let y = [256u16, 3760];
+        let c = [2048u16, 2048];
+        let p = Planes {
+            width: 2,
+            height: 1,
+            layout: Layout::I444,
+            planes: [(&y[..], 2), (&c[..], 2), (&c[..], 2)],
+        };
+        assert_eq!(
+            to_rgb16(&p, 12, m, false, None),
+            [0, 0, 0, 4095 << 4, 4095 << 4, 4095 << 4]
+        );
     }
 
     #[test]

@@ -18,9 +18,11 @@ use libdav1d_sys::{
 
 use crate::processor::yuv::{Layout, Planes};
 
-/// A decoded 8-bit picture and what its sequence header says.
+/// A decoded 8-, 10- or 12-bit picture and what its sequence header says.
 pub struct Picture {
     pic: Dav1dPicture,
+    /// Bits per sample: 8, 10 or 12.
+    pub bits: u8,
     /// The chroma layout.
     pub layout: Layout,
     /// Matrix coefficients from the sequence header (2 if unsignalled).
@@ -39,26 +41,38 @@ impl Picture {
         (self.pic.p.w as usize, self.pic.p.h as usize)
     }
 
-    /// The picture's planes, borrowed.
-    pub fn planes(&self) -> Planes<'_> {
+    /// The planes of an 8-bit picture, borrowed; `None` if it is deeper.
+    pub fn planes(&self) -> Option<Planes<'_>> {
+        (self.bits == 8).then(|| self.planes_of())
+    }
+
+    /// The planes of a 10- or 12-bit picture, borrowed; `None` if 8-bit.
+    pub fn planes16(&self) -> Option<Planes<'_, u16>> {
+        (self.bits > 8).then(|| self.planes_of())
+    }
+
+    /// The planes as samples of `T`: `u8` for 8 bits, `u16` above (dav1d's
+    /// layout for its 8- and 16-bit pixel types).
+    fn planes_of<T>(&self) -> Planes<'_, T> {
         let (w, h) = self.size();
         let (cw, ch) = match self.layout {
             Layout::Mono => (0, 0),
             Layout::I420 => (w.div_ceil(2), h.div_ceil(2)),
             Layout::I444 => (w, h),
         };
-        let plane = |i: usize, width: usize, height: usize| -> (&[u8], usize) {
-            let stride = self.pic.stride[i.min(1)] as usize;
+        let plane = |i: usize, width: usize, height: usize| -> (&[T], usize) {
+            let stride = self.pic.stride[i.min(1)] as usize / std::mem::size_of::<T>();
             let data = self.pic.data[i];
             if data.is_null() || height == 0 {
                 return (&[][..], 0);
             }
-            // SAFETY: dav1d allocated `height` rows of `stride` bytes (at
-            // least `width`) for this plane, alive until
+            // SAFETY: dav1d allocated `height` rows of `stride` samples of
+            // `T` (at least `width`; bytes for 8 bits, 16-bit words above,
+            // 64-byte aligned) for this plane, alive until
             // `dav1d_picture_unref` in `Drop`.
             let len = stride * (height - 1) + width;
             (
-                unsafe { std::slice::from_raw_parts(data as *const u8, len) },
+                unsafe { std::slice::from_raw_parts(data as *const T, len) },
                 stride,
             )
         };
@@ -79,7 +93,7 @@ impl Drop for Picture {
 }
 
 /// Decodes the one picture of `data` (an AVIF item's AV1 OBUs), or `None`
-/// if it is not an 8-bit 4:0:0, 4:2:0 or 4:4:4 picture of at most
+/// if it is not an 8-, 10- or 12-bit 4:0:0, 4:2:0 or 4:4:4 picture of at most
 /// `max_pixels` without film grain, or does not decode: the caller then
 /// leaves the file to libvips.
 pub fn decode_still(data: &[u8], max_pixels: u32) -> Option<Picture> {
@@ -107,14 +121,21 @@ pub fn decode_still(data: &[u8], max_pixels: u32) -> Option<Picture> {
         // From here `picture` owns the reference: dropping it releases it.
         let mut picture = Picture {
             pic,
+            bits: 8,
             layout: Layout::Mono,
             matrix: 2,
             full_range: false,
         };
         let seq = picture.pic.seq_hdr;
-        if seq.is_null() || picture.pic.p.bpc != 8 || picture.pic.p.w <= 0 || picture.pic.p.h <= 0 {
+        let bits = picture.pic.p.bpc;
+        if seq.is_null()
+            || ![8, 10, 12].contains(&bits)
+            || picture.pic.p.w <= 0
+            || picture.pic.p.h <= 0
+        {
             return None;
         }
+        picture.bits = bits as u8;
         // The layout and matrix are C enums: read as integers, since a
         // bitstream may carry a reserved matrix value.
         let layout = ptr::addr_of!(picture.pic.p.layout).cast::<u32>().read();

@@ -61,6 +61,20 @@ pub mod interpretation {
 }
 pub use interpretation as Interpretation;
 
+/// A sample type libvips can hold pixels of, as its band format.
+pub(crate) trait Sample: Copy + Send + 'static {
+    /// The `VipsBandFormat`.
+    const FORMAT: i32;
+}
+
+impl Sample for u8 {
+    const FORMAT: i32 = BandFormat::UCHAR;
+}
+
+impl Sample for u16 {
+    const FORMAT: i32 = BandFormat::USHORT;
+}
+
 /// libvips' `VipsBandFormat` values.
 #[allow(missing_docs)]
 pub mod band_format {
@@ -122,38 +136,40 @@ impl Image {
         Ok(unsafe { Image::from_owned(ptr) })
     }
 
-    /// An image over packed 8-bit `pixels` (`bands` per pixel), which it
-    /// takes over without a copy; they are freed with the image.
-    pub(crate) fn from_pixels(
-        pixels: Vec<u8>,
+    /// An image over packed `pixels` (`bands` samples per pixel, `u8` or
+    /// `u16`), which it takes over without a copy; they are freed with the
+    /// image.
+    pub(crate) fn from_pixels<T: Sample>(
+        pixels: Vec<T>,
         width: i32,
         height: i32,
         bands: i32,
     ) -> Result<Image> {
         super::init()?;
         let pixels = Box::new(pixels);
-        // SAFETY: libvips checks the size against width*height*bands and
-        // reads the buffer in place for the image's life; the buffer is a
-        // heap allocation that does not move when the box is leaked below.
+        // SAFETY: libvips checks the size against
+        // width*height*bands*sizeof(format) and reads the buffer in place
+        // for the image's life; the buffer is a heap allocation aligned for
+        // `T` that does not move when the box is leaked below.
         let ptr = unsafe {
             sys::vips_image_new_from_memory(
                 pixels.as_ptr().cast(),
-                pixels.len(),
+                std::mem::size_of_val(pixels.as_slice()),
                 width,
                 height,
                 bands,
-                BandFormat::UCHAR,
+                T::FORMAT,
             )
         };
         if ptr.is_null() {
             return Err(error_from_vips("new_from_memory"));
         }
         unsafe extern "C" fn nothing(_image: *mut c_void, _data: *mut c_void) {}
-        unsafe extern "C" fn release(data: *mut c_void, _closure: *mut c_void) {
+        unsafe extern "C" fn release<T>(data: *mut c_void, _closure: *mut c_void) {
             // SAFETY: `data` is the box leaked below, released once, when
             // the handler goes (as the image is disposed, after libvips has
             // closed it and stopped reading the pixels).
-            drop(unsafe { Box::from_raw(data.cast::<Vec<u8>>()) });
+            drop(unsafe { Box::from_raw(data.cast::<Vec<T>>()) });
         }
         let handler: unsafe extern "C" fn(*mut c_void, *mut c_void) = nothing;
         // SAFETY: `ptr` is a live image; the box is owned by the handler
@@ -164,7 +180,7 @@ impl Image {
                 c"postclose".as_ptr(),
                 handler as *const c_void,
                 Box::into_raw(pixels).cast(),
-                Some(release),
+                Some(release::<T>),
                 0,
             );
             Ok(Image::from_owned(ptr))
