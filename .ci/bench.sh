@@ -18,6 +18,7 @@ libdir="$(packaging/fetch-libvips.sh)"
 IMAGOR_VIPS_LIB_DIR="$libdir" CARGO_TARGET_DIR=target/bench-bundled \
   cargo build --release -p imagor --example bench_process --features own-av1
 (cd bindings/node && { [ -d node_modules/sharp ] || npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; })
+node bindings/node/bench/make_avif10.mjs target/bench-corpus
 "$venv/bin/python" core/benches/compare.py --corpus target/bench-corpus --python "$venv/bin/python" \
   --bundled "$PWD/target/bench-bundled/release/examples/bench_process:$libdir" --sharp "$@"
 # The face detector's added CPU per request on a 12 MP photo (#16).

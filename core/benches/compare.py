@@ -21,7 +21,8 @@ import subprocess
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-FORMATS = ["jpeg", "png", "webp", "avif", "chain"]
+# avif10: the JPEG corpus as 10-bit AVIF (bindings/node/bench/make_avif10.mjs).
+FORMATS = ["jpeg", "png", "webp", "avif", "avif10>jpeg", "chain"]
 
 
 def run(cmd):
