@@ -19,9 +19,11 @@ VECTORS += ["e_rgba_rot90", "e_rgb_mir0_rot270", "e_rgb_rot180_mir1", "t_rgb444_
 # 10 and 12 bits (4:2:0, 4:4:4, alpha, mirrored; libvips holds them as
 # 16-bit RGB) ...
 VECTORS += ["d10_rgb", "d10_rgba", "d10_444", "d12_rgba", "d10_rgba_mir1"]
-# ... and turns that the core leaves to heifload (odd-sized 4:2:0; an alpha
-# plane that does not turn with its image).
-VECTORS += ["t_rgb_rot90", "e_rgba_rot90_primary"]
+# 4:2:2 (written by libavif, through pillow-avif-plugin) ...
+VECTORS += ["s422", "s422a"]
+# ... and turns that the core leaves to heifload (odd-sized 4:2:0; 4:2:2; an
+# alpha plane that does not turn with its image).
+VECTORS += ["t_rgb_rot90", "e_rgba_rot90_primary", "s422_rot90"]
 PATHS = ["filters:format(png)", "fit-in/100x100/filters:format(png)", "60x60/smart/filters:format(png)"]
 
 

@@ -121,10 +121,16 @@ fn decode_still(still: &avif_items::PlainStill) -> Option<Rgb> {
         _ => (image.matrix, image.full_range),
     };
     let m = Matrix::of(matrix)?;
-    // libheif turns 4:2:0 planes of an odd size into 4:4:4 (bilinear)
-    // before it rotates or mirrors them; even ones turn as the RGB does.
+    // libheif turns 4:2:0 planes of an odd size, and 4:2:2 ones for most
+    // turns, into 4:4:4 (bilinear) before it rotates or mirrors them; even
+    // 4:2:0 ones turn as the RGB does.
     let odd = size.0 % 2 == 1 || size.1 % 2 == 1;
-    if !still.transforms.is_empty() && image.layout == Layout::I420 && odd {
+    let upsampled = match image.layout {
+        Layout::I420 => odd,
+        Layout::I422 => true,
+        Layout::I444 | Layout::Mono => false,
+    };
+    if !still.transforms.is_empty() && upsampled {
         return None;
     }
     let pixels = if image.bits == 8 {
@@ -221,7 +227,7 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     /// `(file, width, height, bands, SHA-256 of heifload's pixels)`.
-    const EXPECTED: [(&str, i32, i32, i32, &str); 16] = [
+    const EXPECTED: [(&str, i32, i32, i32, &str); 18] = [
         (
             "t_rgb",
             257,
@@ -334,6 +340,20 @@ mod tests {
             4,
             "3ffaac3e24260b96943e20c5f72101b0ca2f795dd35e0de8177aab00490198e6",
         ),
+        (
+            "s422",
+            257,
+            171,
+            3,
+            "81197d82451be971fe1dbcfd132d9ffc49e8b707be5714451a262213f1e4d235",
+        ),
+        (
+            "s422a",
+            257,
+            171,
+            4,
+            "1237d93e9cdf7e4050dd022aa3ee39d3a4ce5dcbe246c116ccb5b0dd2419581d",
+        ),
     ];
 
     fn read(name: &str) -> Vec<u8> {
@@ -416,13 +436,14 @@ mod tests {
         assert!(decode(&read("vnocolr")).is_none());
     }
 
-    /// libheif turns an odd-sized 4:2:0 image to 4:4:4 before rotating
-    /// it, and an alpha plane that does not turn with its image is scaled
-    /// to fit: both stay with libvips.
+    /// libheif turns an odd-sized 4:2:0 image, and a 4:2:2 one, to 4:4:4
+    /// before rotating it, and an alpha plane that does not turn with its
+    /// image is scaled to fit: these stay with libvips.
     #[test]
     fn transforms_we_do_not_reproduce_leave_the_file_to_libvips() {
         assert!(decode(&read("t_rgb_rot90")).is_none());
         assert!(decode(&read("e_rgba_rot90_primary")).is_none());
+        assert!(decode(&read("s422_rot90")).is_none());
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub(crate) enum Layout {
     Mono,
     /// Chroma at half width and half height.
     I420,
+    /// Chroma at half width, full height.
+    I422,
     /// Chroma at full size.
     I444,
 }
@@ -101,6 +103,7 @@ pub(crate) fn to_rgb(p: &Planes, m: Matrix, full_range: bool, alpha: Option<&Pla
             }
             Layout::I420 if full_range => fixed_row(row, bands, luma, p, y / 2, m.fixed()),
             Layout::I420 => float_row(row, bands, luma, p, y / 2, 1, m, full_range),
+            Layout::I422 => float_row(row, bands, luma, p, y, 1, m, full_range),
             Layout::I444 => float_row(row, bands, luma, p, y, 0, m, full_range),
         }
         if let Some(a) = alpha {
@@ -117,7 +120,7 @@ pub(crate) fn to_rgb(p: &Planes, m: Matrix, full_range: bool, alpha: Option<&Pla
 }
 
 /// Interleaved RGB (or RGBA with `alpha`'s luma) of `bits`-deep (10 or 12)
-/// 4:2:0 or 4:4:4 planes, as libheif's high-bit-depth conversion gives them
+/// 4:2:0, 4:2:2 or 4:4:4 planes, as libheif's high-bit-depth conversion gives them
 /// (in `f32` at the native depth) and libvips stores them: each sample
 /// shifted up to 16 bits, alpha included. `alpha` must have `p`'s size and
 /// depth.
@@ -134,18 +137,23 @@ pub(crate) fn to_rgb16(
     let half = 1i32 << (bits - 1);
     let offset = (16i32 << (bits - 8)) as f32;
     let up = 16 - bits;
-    let shift = u32::from(p.layout == Layout::I420);
+    // Chroma at (x >> sh, y >> sv): nearest, as libheif's ops take it.
+    let (sh, sv) = match p.layout {
+        Layout::I420 => (1, 1),
+        Layout::I422 => (1, 0),
+        Layout::I444 | Layout::Mono => (0, 0),
+    };
     let round_clip = |v: f32| (((v + 0.5) as i32).clamp(0, max) as u16) << up;
     let (y_plane, y_stride) = p.planes[0];
     let ((cb, cb_stride), (cr, cr_stride)) = (p.planes[1], p.planes[2]);
     for (y, row) in out.chunks_exact_mut(p.width * bands).enumerate() {
         let luma = &y_plane[y * y_stride..][..p.width];
-        let cy = y >> shift;
+        let cy = y >> sv;
         let (cb_row, cr_row) = (&cb[cy * cb_stride..], &cr[cy * cr_stride..]);
         for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
             let mut yv = f32::from(l);
-            let mut u = (i32::from(cb_row[x >> shift]) - half) as f32;
-            let mut v = (i32::from(cr_row[x >> shift]) - half) as f32;
+            let mut u = (i32::from(cb_row[x >> sh]) - half) as f32;
+            let mut v = (i32::from(cr_row[x >> sh]) - half) as f32;
             if !full_range {
                 yv = (yv - offset) * 1.1689;
                 u *= 1.1429;
@@ -320,6 +328,38 @@ mod tests {
             to_rgb16(&p, 12, m, false, None),
             [0, 0, 0, 4095 << 4, 4095 << 4, 4095 << 4]
         );
+    }
+
+    #[test]
+    fn four_two_two_takes_chroma_from_its_own_row() {
+        // 2x2, chroma per row (half width): row 0 grey, row 1 Cr = +72.
+        let m = Matrix::of(1).unwrap();
+        let y = [50u8, 60, 70, 80];
+        let (cb, cr) = ([128u8, 128], [128u8, 200]);
+        let p = Planes {
+            width: 2,
+            height: 2,
+            layout: Layout::I422,
+            planes: [(&y[..], 2), (&cb[..], 1), (&cr[..], 1)],
+        };
+        let out = to_rgb(&p, m, true, None);
+        assert_eq!(&out[..6], [50, 50, 50, 60, 60, 60]);
+        assert_eq!(out[6], round_clip(70.0 + m.r_cr * 72.0));
+        assert_eq!(out[9], round_clip(80.0 + m.r_cr * 72.0));
+        let y16 = y.map(|v| u16::from(v) << 2);
+        let (cb16, cr16) = (cb.map(|v| u16::from(v) << 2), cr.map(|v| u16::from(v) << 2));
+        let p = Planes {
+            width: 2,
+            height: 2,
+            layout: Layout::I422,
+            planes: [(&y16[..], 2), (&cb16[..], 1), (&cr16[..], 1)],
+        };
+        let out = to_rgb16(&p, 10, m, true, None);
+        assert_eq!(
+            &out[..6],
+            [200 << 6, 200 << 6, 200 << 6, 240 << 6, 240 << 6, 240 << 6]
+        );
+        assert_eq!(out[6], ((280.0 + m.r_cr * 288.0 + 0.5) as u16) << 6);
     }
 
     #[test]

@@ -58,6 +58,7 @@ impl Picture {
         let (cw, ch) = match self.layout {
             Layout::Mono => (0, 0),
             Layout::I420 => (w.div_ceil(2), h.div_ceil(2)),
+            Layout::I422 => (w.div_ceil(2), h),
             Layout::I444 => (w, h),
         };
         let plane = |i: usize, width: usize, height: usize| -> (&[T], usize) {
@@ -93,7 +94,7 @@ impl Drop for Picture {
 }
 
 /// Decodes the one picture of `data` (an AVIF item's AV1 OBUs), or `None`
-/// if it is not an 8-, 10- or 12-bit 4:0:0, 4:2:0 or 4:4:4 picture of at most
+/// if it is not an 8-, 10- or 12-bit 4:0:0, 4:2:0, 4:2:2 or 4:4:4 picture of at most
 /// `max_pixels` without film grain, or does not decode: the caller then
 /// leaves the file to libvips.
 pub fn decode_still(data: &[u8], max_pixels: u32) -> Option<Picture> {
@@ -142,6 +143,7 @@ pub fn decode_still(data: &[u8], max_pixels: u32) -> Option<Picture> {
         picture.layout = match layout {
             x if x == Dav1dPixelLayout::DAV1D_PIXEL_LAYOUT_I400 as u32 => Layout::Mono,
             x if x == Dav1dPixelLayout::DAV1D_PIXEL_LAYOUT_I420 as u32 => Layout::I420,
+            x if x == Dav1dPixelLayout::DAV1D_PIXEL_LAYOUT_I422 as u32 => Layout::I422,
             x if x == Dav1dPixelLayout::DAV1D_PIXEL_LAYOUT_I444 as u32 => Layout::I444,
             _ => return None,
         };
