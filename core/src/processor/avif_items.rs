@@ -10,6 +10,8 @@
 //! `hdlr`, `pitm`, `iinf`/`infe`, `iloc`, `iref`, `iprp` (`ipco`, `ipma`),
 //! `idat`. Every length is checked against its parent before it is used.
 
+use super::yuv::Layout;
+
 /// A colour description from an `nclx` `colr` property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Nclx {
@@ -52,6 +54,9 @@ pub(crate) struct PlainStill {
     /// The rotations and mirrors to apply to the decoded picture, in order
     /// (the alpha item has the same ones).
     pub transforms: Vec<Transform>,
+    /// The chroma layout and bit depth the primary's `av1C` declares, if it
+    /// has one: what the decoder should give, known before decoding.
+    pub coded: Option<(Layout, u8)>,
 }
 
 /// More items than libvips' loader accepts (its `heif` security limit).
@@ -216,6 +221,7 @@ impl<'a> Meta<'a> {
             height,
             nclx,
             transforms,
+            coded: read_av1c(&props),
         })
     }
 
@@ -312,6 +318,25 @@ fn read_transforms(props: &[([u8; 4], &[u8])]) -> Option<Vec<Transform>> {
         }
     }
     Some(out)
+}
+
+/// The chroma layout and bit depth of the first `av1C` among `props`.
+fn read_av1c(props: &[([u8; 4], &[u8])]) -> Option<(Layout, u8)> {
+    let (_, body) = props.iter().find(|(kind, _)| kind == b"av1C")?;
+    let flags = *body.get(2)?;
+    let bits = match (flags & 0x40 != 0, flags & 0x20 != 0) {
+        (false, _) => 8,
+        (true, false) => 10,
+        (true, true) => 12,
+    };
+    let layout = match (flags & 0x10 != 0, flags & 0x08 != 0, flags & 0x04 != 0) {
+        (true, ..) => Layout::Mono,
+        (false, true, true) => Layout::I420,
+        (false, true, false) => Layout::I422,
+        (false, false, false) => Layout::I444,
+        (false, false, true) => return None,
+    };
+    Some((layout, bits))
 }
 
 /// `Some(Some(nclx))` for an `nclx` `colr`, `Some(None)` for an ICC one,

@@ -101,9 +101,19 @@ fn decode_still(still: &avif_items::PlainStill) -> Option<Rgb> {
         usize::try_from(still.width).ok()?,
         usize::try_from(still.height).ok()?,
     );
+    let odd = size.0 % 2 == 1 || size.1 % 2 == 1;
+    let turns = !still.transforms.is_empty();
+    // What the container declares rules a file out before it is decoded;
+    // what the decoder gives is checked again.
+    if let Some((layout, bits)) = still.coded {
+        if left_to_libvips(layout, bits, odd, turns) {
+            return None;
+        }
+    }
     let image = av1::decode_still(&still.image, max_pixels)?;
-    if image.size() != size {
-        return None; // libheif refuses a picture that is not its ispe size
+    // libheif refuses a picture that is not its ispe size.
+    if image.size() != size || left_to_libvips(image.layout, image.bits, odd, turns) {
+        return None;
     }
     let alpha = match &still.alpha {
         Some(coded) => {
@@ -121,18 +131,6 @@ fn decode_still(still: &avif_items::PlainStill) -> Option<Rgb> {
         _ => (image.matrix, image.full_range),
     };
     let m = Matrix::of(matrix)?;
-    // libheif turns 4:2:0 planes of an odd size, and 4:2:2 ones for most
-    // turns, into 4:4:4 (bilinear) before it rotates or mirrors them; even
-    // 4:2:0 ones turn as the RGB does.
-    let odd = size.0 % 2 == 1 || size.1 % 2 == 1;
-    let upsampled = match image.layout {
-        Layout::I420 => odd,
-        Layout::I422 => true,
-        Layout::I444 | Layout::Mono => false,
-    };
-    if !still.transforms.is_empty() && upsampled {
-        return None;
-    }
     let pixels = if image.bits == 8 {
         let alpha = match &alpha {
             Some(a) => Some(a.planes()?),
@@ -140,10 +138,6 @@ fn decode_still(still: &avif_items::PlainStill) -> Option<Rgb> {
         };
         Samples::U8(yuv::to_rgb(&image.planes()?, m, full_range, alpha.as_ref()))
     } else {
-        // Deep monochrome takes conversions of its own in libheif.
-        if image.layout == Layout::Mono {
-            return None;
-        }
         let alpha = match &alpha {
             Some(a) => Some(a.planes16()?),
             None => None,
@@ -158,6 +152,20 @@ fn decode_still(still: &avif_items::PlainStill) -> Option<Rgb> {
         height: i32::try_from(still.height).ok()?,
         bands: if alpha.is_some() { 4 } else { 3 },
     })
+}
+
+/// Whether libheif converts a picture of this layout and depth in a way we
+/// do not reproduce: it turns 4:2:0 planes of an odd size, and 4:2:2 ones
+/// for most turns, into 4:4:4 (bilinear) before it rotates or mirrors them
+/// (even 4:2:0 ones turn as the RGB does), and deep monochrome takes
+/// conversions of its own.
+fn left_to_libvips(layout: Layout, bits: u8, odd: bool, turns: bool) -> bool {
+    let upsampled = match layout {
+        Layout::I420 => odd,
+        Layout::I422 => true,
+        Layout::I444 | Layout::Mono => false,
+    };
+    (turns && upsampled) || (bits > 8 && layout == Layout::Mono)
 }
 
 /// `rgb` rotated and mirrored by `transforms` in order, as libheif turns
@@ -444,6 +452,16 @@ mod tests {
         assert!(decode(&read("t_rgb_rot90")).is_none());
         assert!(decode(&read("e_rgba_rot90_primary")).is_none());
         assert!(decode(&read("s422_rot90")).is_none());
+    }
+
+    #[test]
+    fn the_containers_av1c_gives_layout_and_depth_before_decoding() {
+        let coded = |name| avif_items::plain_still(&read(name)).unwrap().coded;
+        assert_eq!(coded("t_rgb"), Some((Layout::I420, 8)));
+        assert_eq!(coded("t_rgb444"), Some((Layout::I444, 8)));
+        assert_eq!(coded("s422"), Some((Layout::I422, 8)));
+        assert_eq!(coded("d10_444"), Some((Layout::I444, 10)));
+        assert_eq!(coded("d12_rgba"), Some((Layout::I420, 12)));
     }
 
     #[test]
