@@ -133,9 +133,6 @@ pub(crate) fn to_rgb16(
 ) -> Vec<u16> {
     let bands = if alpha.is_some() { 4 } else { 3 };
     let mut out = vec![0u16; p.width * p.height * bands];
-    let max = (1i32 << bits) - 1;
-    let half = 1i32 << (bits - 1);
-    let offset = (16i32 << (bits - 8)) as f32;
     let up = 16 - bits;
     // Chroma at (x >> sh, y >> sv): nearest, as libheif's ops take it.
     let (sh, sv) = match p.layout {
@@ -143,7 +140,6 @@ pub(crate) fn to_rgb16(
         Layout::I422 => (1, 0),
         Layout::I444 | Layout::Mono => (0, 0),
     };
-    let round_clip = |v: f32| (((v + 0.5) as i32).clamp(0, max) as u16) << up;
     let (y_plane, y_stride) = p.planes[0];
     let ((cb, cb_stride), (cr, cr_stride)) = (p.planes[1], p.planes[2]);
     for (y, row) in out.chunks_exact_mut(p.width * bands).enumerate() {
@@ -151,17 +147,11 @@ pub(crate) fn to_rgb16(
         let cy = y >> sv;
         let (cb_row, cr_row) = (&cb[cy * cb_stride..], &cr[cy * cr_stride..]);
         for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
-            let mut yv = f32::from(l);
-            let mut u = (i32::from(cb_row[x >> sh]) - half) as f32;
-            let mut v = (i32::from(cr_row[x >> sh]) - half) as f32;
-            if !full_range {
-                yv = (yv - offset) * 1.1689;
-                u *= 1.1429;
-                v *= 1.1429;
+            let (u, v) = (cb_row[x >> sh], cr_row[x >> sh]);
+            let rgb = float_rgb(l.into(), u.into(), v.into(), bits, m, full_range);
+            for (out, c) in px.iter_mut().zip(rgb) {
+                *out = (c as u16) << up;
             }
-            px[0] = round_clip(yv + m.r_cr * v);
-            px[1] = round_clip(yv + m.g_cb * u + m.g_cr * v);
-            px[2] = round_clip(yv + m.b_cb * u);
         }
         if let Some(a) = alpha {
             let (a_plane, a_stride) = a.planes[0];
@@ -203,17 +193,11 @@ fn float_row(
 ) {
     let (cb_row, cr_row) = chroma_rows(p, cy);
     for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
-        let mut yv = f32::from(l);
-        let mut cb = f32::from(i16::from(cb_row[x >> shift]) - 128);
-        let mut cr = f32::from(i16::from(cr_row[x >> shift]) - 128);
-        if !full_range {
-            yv = (yv - 16.0) * 1.1689;
-            cb *= 1.1429;
-            cr *= 1.1429;
+        let (cb, cr) = (cb_row[x >> shift], cr_row[x >> shift]);
+        let rgb = float_rgb(l.into(), cb.into(), cr.into(), 8, m, full_range);
+        for (out, c) in px.iter_mut().zip(rgb) {
+            *out = c as u8;
         }
-        px[0] = round_clip(yv + m.r_cr * cr);
-        px[1] = round_clip(yv + m.g_cb * cb + m.g_cr * cr);
-        px[2] = round_clip(yv + m.b_cb * cb);
     }
 }
 
@@ -227,7 +211,31 @@ fn clip(v: i32) -> u8 {
     v.clamp(0, 255) as u8
 }
 
+/// libheif's `f32` conversion of one pixel's `bits`-deep samples (Y, Cb,
+/// Cr as stored): limited range first expanded by libheif's factors, each
+/// channel summed left to right, rounded as `(int)(v + 0.5)` (toward zero)
+/// and clamped to the depth.
+fn float_rgb(y: i32, cb: i32, cr: i32, bits: u32, m: Matrix, full_range: bool) -> [i32; 3] {
+    let half = 1i32 << (bits - 1);
+    let max = (1i32 << bits) - 1;
+    let mut yv = y as f32;
+    let mut u = (cb - half) as f32;
+    let mut v = (cr - half) as f32;
+    if !full_range {
+        yv = (yv - (16i32 << (bits - 8)) as f32) * 1.1689;
+        u *= 1.1429;
+        v *= 1.1429;
+    }
+    let round = |c: f32| ((c + 0.5) as i32).clamp(0, max);
+    [
+        round(yv + m.r_cr * v),
+        round(yv + m.g_cb * u + m.g_cr * v),
+        round(yv + m.b_cb * u),
+    ]
+}
+
 /// `(int)(v + 0.5)` (toward zero), then clamped, as libheif rounds.
+#[cfg(test)]
 fn round_clip(v: f32) -> u8 {
     ((v + 0.5) as i32).clamp(0, 255) as u8
 }
