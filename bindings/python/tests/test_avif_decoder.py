@@ -1,6 +1,6 @@
-"""Plain still AVIFs decode through the core's own AV1 path (dav1d, feature
-`own-av1`: on in `make test`'s builds and in the packages); every other AVIF
-through libvips' heifload. In a twin of each vector the `pixi` properties
+"""Plain still AVIFs (one AV1 image or a grid of AV1 tiles) decode through the
+core's own AV1 path (dav1d, feature `own-av1`: on in `make test`'s builds and
+in the packages); every other AVIF through libvips' heifload. In a twin of each vector the `pixi` properties
 (bits per channel, which decoding does not need) are renamed `free`: the core
 leaves a file with a property it does not know to heifload, and libheif
 ignores it and decodes the same image. The two must agree. Byte for byte on the bundled libvips 8.18, whose
@@ -21,6 +21,10 @@ VECTORS += ["e_rgba_rot90", "e_rgb_mir0_rot270", "e_rgb_rot180_mir1", "t_rgb444_
 VECTORS += ["d10_rgb", "d10_rgba", "d10_444", "d12_rgba", "d10_rgba_mir1"]
 # 4:2:2 (written by libavif, through pillow-avif-plugin) ...
 VECTORS += ["s422", "s422a"]
+# Grids of AV1 tiles (4:2:0 cut to an odd size, colour boxes on the tiles or
+# differing from the grid's, alpha grid, 4:4:4, 10-bit, rotated) ...
+VECTORS += ["g_rgb", "g_rgb_tilecolr", "g_rgb_even", "g_rgb_colr709", "g_rgba", "g_444"]
+VECTORS += ["g10_rgb", "g_rgb_rot90"]
 # ... and turns that the core leaves to heifload (odd-sized 4:2:0; 4:2:2; an
 # alpha plane that does not turn with its image).
 VECTORS += ["t_rgb_rot90", "e_rgba_rot90_primary", "s422_rot90"]
@@ -36,6 +40,13 @@ FLIPPED = {
     PATHS[0]: ("", "-0x0/filters:format(png)"),
     PATHS[1]: ("", "fit-in/-100x100/filters:format(png)"),
     PATHS[2]: ("84x84/filters:format(png)", "-84x84/filters:format(png)"),
+}
+
+
+# libheif 1.15 ignores a grid's colour box and converts with its tiles': there
+# the twin's tiles get the grid's (BT.709 instead of BT.601), as 1.23 uses it.
+OLD_LIBHEIF_COLR = {
+    "g_rgb_colr709": (b"colrnclx\x00\x01\x00\x0d\x00\x06", b"colrnclx\x00\x01\x00\x0d\x00\x01"),
 }
 
 
@@ -62,6 +73,11 @@ def test_own_decoder_agrees_with_heifload(name, path):
         ours = pixels(data, ours_path or path)
         twin = heifload_twin(image(f"avif-decoder/{OLD_LIBHEIF_TWINS[name]}.avif"))
         theirs = pixels(twin, their_path)
+    elif not bundled() and name in OLD_LIBHEIF_COLR:
+        tiles, grid = OLD_LIBHEIF_COLR[name]
+        assert data.count(tiles) == 1
+        ours = pixels(data, path)
+        theirs = pixels(heifload_twin(data.replace(tiles, grid)), path)
     else:
         ours = pixels(data, path)
         theirs = pixels(heifload_twin(data), path)
@@ -75,7 +91,7 @@ def test_own_decoder_agrees_with_heifload(name, path):
         assert max(abs(a - b) for a, b in zip(ours[3], theirs[3])) <= limit
 
 
-@pytest.mark.parametrize("name", ["t_rgba", "e_rgba_rot90", "d10_rgba", "d12_rgba"])
+@pytest.mark.parametrize("name", ["t_rgba", "e_rgba_rot90", "d10_rgba", "d12_rgba", "g_rgba", "g10_rgb"])
 def test_metadata_is_heifloads(name):
     data = image(f"avif-decoder/{name}.avif")
     assert imagor.meta(data) == imagor.meta(heifload_twin(data))

@@ -8,6 +8,8 @@
 
 #[cfg_attr(not(feature = "own-av1"), allow(dead_code))]
 mod avif_items;
+#[cfg(feature = "own-av1")]
+mod avif_planes;
 mod bmp;
 mod decode;
 pub mod details;

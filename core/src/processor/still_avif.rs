@@ -5,11 +5,12 @@
 //! has no shrink-on-load for AVIF. Anything else returns `None` and stays
 //! with libvips.
 
-use super::avif_items::{self, Nclx, Transform};
+use super::avif_items::{self, Transform};
+use super::avif_planes::{self, Decoded};
 use super::decode::ThumbnailCall;
 use super::yuv::{self, Layout, Matrix};
 use crate::error::Result;
-use crate::vips::{av1, Image};
+use crate::vips::Image;
 
 /// The thumbnail of a plain still AVIF, or `None` to leave `data` to
 /// libvips. `fields` carries the header's metadata
@@ -18,7 +19,7 @@ pub(super) fn thumbnail(data: &[u8], fields: &Image, t: &ThumbnailCall) -> Resul
     let Some(still) = avif_items::plain_still(data) else {
         return Ok(None);
     };
-    let Some(rgb) = decode_still(&still) else {
+    let Some(rgb) = decode_still(&still)? else {
         return Ok(None);
     };
     if !still.transforms.is_empty() {
@@ -90,67 +91,72 @@ impl Samples {
 #[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn decode(data: &[u8]) -> Option<Rgb> {
     let still = avif_items::plain_still(data)?;
-    Some(turned(decode_still(&still)?, &still.transforms))
+    Some(turned(decode_still(&still).ok()??, &still.transforms))
 }
 
 /// The RGB(A) libheif would give for `still`, before its rotations and
-/// mirrors ([`turned`]).
-fn decode_still(still: &avif_items::PlainStill) -> Option<Rgb> {
-    let max_pixels = still.width.checked_mul(still.height)?;
-    let size = (
-        usize::try_from(still.width).ok()?,
-        usize::try_from(still.height).ok()?,
-    );
+/// mirrors ([`turned`]); `None` to leave it to libvips.
+fn decode_still(still: &avif_items::PlainStill) -> Result<Option<Rgb>> {
+    let size = (still.width as usize, still.height as usize);
     let odd = size.0 % 2 == 1 || size.1 % 2 == 1;
     let turns = !still.transforms.is_empty();
     // What the container declares rules a file out before it is decoded;
     // what the decoder gives is checked again.
     if let Some((layout, bits)) = still.coded {
         if left_to_libvips(layout, bits, odd, turns) {
-            return None;
+            return Ok(None);
         }
     }
-    let image = av1::decode_still(&still.image, max_pixels)?;
+    let ispe = (still.width, still.height);
+    let Some(image) = avif_planes::decode(&still.image, ispe)? else {
+        return Ok(None);
+    };
     // libheif refuses a picture that is not its ispe size.
     if image.size() != size || left_to_libvips(image.layout, image.bits, odd, turns) {
-        return None;
+        return Ok(None);
     }
     let alpha = match &still.alpha {
-        Some(coded) => {
-            let alpha = av1::decode_still(coded, max_pixels)?;
+        Some(coded) => match avif_planes::decode(coded, ispe)? {
             // libheif takes other conversions for an alpha plane of
             // another depth.
-            (alpha.size() == size && alpha.bits == image.bits).then_some(())?;
-            Some(alpha)
-        }
+            Some(alpha) if alpha.size() == size && alpha.bits == image.bits => Some(alpha),
+            _ => return Ok(None),
+        },
         None => None,
     };
-    // A defined colr nclx overrides the bitstream's (range included).
-    let (matrix, full_range) = match still.nclx {
-        Some(n) if n != UNDEFINED => (n.matrix, n.full_range),
-        _ => (image.matrix, image.full_range),
-    };
+    let (matrix, full_range) = avif_planes::effective(still.nclx, (image.matrix, image.full_range));
+    Ok(
+        convert(&image, alpha.as_ref(), matrix, full_range).map(|pixels| Rgb {
+            pixels,
+            width: still.width as i32,
+            height: still.height as i32,
+            bands: if alpha.is_some() { 4 } else { 3 },
+        }),
+    )
+}
+
+/// `image` (and `alpha`) converted to interleaved samples with `matrix`.
+fn convert(
+    image: &Decoded,
+    alpha: Option<&Decoded>,
+    matrix: u16,
+    full_range: bool,
+) -> Option<Samples> {
     let m = Matrix::of(matrix)?;
-    let pixels = if image.bits == 8 {
-        let alpha = match &alpha {
+    Some(if image.bits == 8 {
+        let alpha = match alpha {
             Some(a) => Some(a.planes()?),
             None => None,
         };
         Samples::U8(yuv::to_rgb(&image.planes()?, m, full_range, alpha.as_ref()))
     } else {
-        let alpha = match &alpha {
+        let alpha = match alpha {
             Some(a) => Some(a.planes16()?),
             None => None,
         };
         let planes = image.planes16()?;
         let bits = u32::from(image.bits);
         Samples::U16(yuv::to_rgb16(&planes, bits, m, full_range, alpha.as_ref()))
-    };
-    Some(Rgb {
-        pixels,
-        width: i32::try_from(still.width).ok()?,
-        height: i32::try_from(still.height).ok()?,
-        bands: if alpha.is_some() { 4 } else { 3 },
     })
 }
 
@@ -216,14 +222,6 @@ fn turn<T: Copy>(
     out
 }
 
-/// libheif's "undefined" nclx: unspecified everything, full range.
-const UNDEFINED: Nclx = Nclx {
-    primaries: 2,
-    transfer: 2,
-    matrix: 2,
-    full_range: true,
-};
-
 #[cfg(test)]
 mod tests {
     //! Against the RGB(A) bytes libvips 8.18.7's `heifload` (libheif
@@ -235,7 +233,7 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     /// `(file, width, height, bands, SHA-256 of heifload's pixels)`.
-    const EXPECTED: [(&str, i32, i32, i32, &str); 18] = [
+    const EXPECTED: [(&str, i32, i32, i32, &str); 26] = [
         (
             "t_rgb",
             257,
@@ -362,6 +360,62 @@ mod tests {
             4,
             "1237d93e9cdf7e4050dd022aa3ee39d3a4ce5dcbe246c116ccb5b0dd2419581d",
         ),
+        (
+            "g_rgb",
+            255,
+            171,
+            3,
+            "04f5bff91dbb6a10ccf5614c76de5d5402b16538ee86f1d10e4d652c160644cb",
+        ),
+        (
+            "g_rgb_tilecolr",
+            255,
+            171,
+            3,
+            "04f5bff91dbb6a10ccf5614c76de5d5402b16538ee86f1d10e4d652c160644cb",
+        ),
+        (
+            "g_rgb_even",
+            256,
+            170,
+            3,
+            "4f26818107e366f3b84259b663b8ea01d2872e36e2010797088bd1cabb4996ae",
+        ),
+        (
+            "g_rgb_colr709",
+            256,
+            170,
+            3,
+            "040e6ed5cf39c323da328eeba28cc814d0d353eb33923c8501eeafac94949c19",
+        ),
+        (
+            "g_rgba",
+            256,
+            170,
+            4,
+            "cd0c731fd28e34d567cd6ad9e9ea17b1d727efdbc69d604084227f3d5dbceea6",
+        ),
+        (
+            "g_444",
+            257,
+            171,
+            3,
+            "664809fdce0d61fdbd85f25f76d7003017a40b1c293078968243a85bd9ad7c27",
+        ),
+        (
+            "g10_rgb",
+            256,
+            170,
+            3,
+            "0d194aa1c818dfa8a15f38d43749f0b2b019832e02e7b59a745c64d52d05008c",
+        ),
+        (
+            "g_rgb_rot90",
+            170,
+            256,
+            3,
+            "95ab7a520edf3ef2f2f3e0722f802551526df82fe88d153e6ac6a6702f380416",
+        ),
     ];
 
     fn read(name: &str) -> Vec<u8> {
@@ -447,6 +501,15 @@ mod tests {
     /// libheif turns an odd-sized 4:2:0 image, and a 4:2:2 one, to 4:4:4
     /// before rotating it, and an alpha plane that does not turn with its
     /// image is scaled to fit: these stay with libvips.
+    /// libheif refuses a grid whose tiles differ in size, or that
+    /// references fewer tiles than it has cells: so does our reader.
+    #[test]
+    fn malformed_grids_are_left_to_libvips() {
+        assert!(avif_items::plain_still(&read("g_uneven")).is_none());
+        assert!(avif_items::plain_still(&read("g_short")).is_none());
+        assert!(avif_items::plain_still(&read("g_rgb")).is_some());
+    }
+
     #[test]
     fn transforms_we_do_not_reproduce_leave_the_file_to_libvips() {
         assert!(decode(&read("t_rgb_rot90")).is_none());

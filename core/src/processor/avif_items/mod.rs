@@ -1,14 +1,20 @@
 //! The item graph of an AVIF file, read only far enough to tell whether it
-//! is a *plain still*: one AV1 image, optionally one alpha plane for it,
-//! and metadata items, with no crop, grid, thumbnail or layer (rotations
-//! and mirrors are kept, to be applied after decoding). Such a
-//! file decodes through our own AV1 decoder ([`super::still_avif`]); every
-//! other file, and every file this reader does not understand, stays with
-//! libvips' `heifload`, so a refusal here is never an error.
+//! is a *plain still*: one AV1 image or one grid of AV1 tiles, optionally
+//! one alpha plane for it (itself an AV1 image or a grid), and metadata
+//! items, with no crop, thumbnail or layer (rotations and mirrors are
+//! kept, to be applied after decoding). Such a file decodes through our
+//! own AV1 decoder ([`super::still_avif`]); every other file, and every
+//! file this reader does not understand, stays with libvips' `heifload`,
+//! so a refusal here is never an error.
 //!
 //! Boxes are ISO/IEC 14496-12 (ISOBMFF) and 23008-12 (HEIF) `meta` boxes:
 //! `hdlr`, `pitm`, `iinf`/`infe`, `iloc`, `iref`, `iprp` (`ipco`, `ipma`),
-//! `idat`. Every length is checked against its parent before it is used.
+//! `idat` ([`boxes`]). Every length is checked against its parent before
+//! it is used.
+
+mod boxes;
+
+use boxes::{children, full_box, read_iinf, read_iloc, read_ipma, read_iref, Cursor};
 
 use super::yuv::Layout;
 
@@ -41,11 +47,11 @@ pub(crate) enum Transform {
 /// A plain still AVIF: the coded bytes of its image and alpha items.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PlainStill {
-    /// The primary item's AV1 data (its extents, in order).
-    pub image: Vec<u8>,
-    /// The alpha auxiliary item's AV1 data, if there is one.
-    pub alpha: Option<Vec<u8>>,
-    /// The primary item's `ispe` width.
+    /// The primary item's AV1 data, or its grid's.
+    pub image: Coded,
+    /// The alpha auxiliary item's, if there is one.
+    pub alpha: Option<Coded>,
+    /// The primary item's `ispe` width (a grid's output width).
     pub width: u32,
     /// The primary item's `ispe` height.
     pub height: u32,
@@ -54,13 +60,47 @@ pub(crate) struct PlainStill {
     /// The rotations and mirrors to apply to the decoded picture, in order
     /// (the alpha item has the same ones).
     pub transforms: Vec<Transform>,
-    /// The chroma layout and bit depth the primary's `av1C` declares, if it
-    /// has one: what the decoder should give, known before decoding.
+    /// The chroma layout and bit depth the primary's `av1C` (a grid's
+    /// tiles') declares, if it has one: what the decoder should give,
+    /// known before decoding.
     pub coded: Option<(Layout, u8)>,
+}
+
+/// The coded form of an image item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Coded {
+    /// One AV1 item's data (its extents, in order).
+    Single(Vec<u8>),
+    /// A `grid` item's tiles.
+    Grid(Grid),
+}
+
+/// A `grid` derived image (ISO/IEC 23008-12 6.6.2.3): tiles of one size in
+/// raster order, pasted side by side and cut to the item's size. Every
+/// tile lies at least partly inside that size and no tile is larger than
+/// it, so the tiles hold at most four times the image's pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Grid {
+    /// Tiles per row.
+    pub columns: usize,
+    /// The size every tile's `ispe` declares.
+    pub tile_size: (u32, u32),
+    /// The AV1 data of each distinct tile item.
+    pub data: Vec<Vec<u8>>,
+    /// Each tile in raster order, as an index into `data` (a grid may
+    /// reference one item more than once).
+    pub tiles: Vec<usize>,
+    /// The tiles' `nclx` colour property (the same on every tile). libheif
+    /// 1.23 converts a grid with the grid item's own colour property if it
+    /// has one, else with this, else with the tiles' bitstream's.
+    pub nclx: Option<Nclx>,
 }
 
 /// More items than libvips' loader accepts (its `heif` security limit).
 const MAX_ITEMS: usize = 256;
+/// More tiles than a grid has any reason to use (a 16384 x 16384 image in
+/// 512 x 512 tiles has 1024): the rest stay with libvips.
+const MAX_TILES: usize = 1024;
 /// More extents than a plain still has any reason to use.
 const MAX_EXTENTS: usize = 64;
 /// The properties a primary image may have: anything else (a crop, a layer
@@ -68,6 +108,8 @@ const MAX_EXTENTS: usize = 64;
 const PRIMARY_PROPERTIES: &[&[u8; 4]] = &[
     b"ispe", b"colr", b"av1C", b"pixi", b"pasp", b"irot", b"imir",
 ];
+/// The properties a grid's tile may have: no transform of its own.
+const TILE_PROPERTIES: &[&[u8; 4]] = &[b"ispe", b"colr", b"av1C", b"pixi", b"pasp", b"auxC"];
 /// The properties an alpha item may have.
 const ALPHA_PROPERTIES: &[&[u8; 4]] = &[b"ispe", b"av1C", b"auxC", b"pixi", b"irot", b"imir"];
 /// The `auxC` types that mark an alpha plane (MIAF and the older HEVC one).
@@ -165,28 +207,45 @@ impl<'a> Meta<'a> {
     fn plain_still(&self, file: &[u8]) -> Option<PlainStill> {
         let primary = self.primary?;
         let image = self.item(primary)?;
-        if &image.kind != b"av01" || image.hidden {
+        if !is_image_kind(&image.kind) || image.hidden {
             return None;
         }
-        // Every other item: the alpha plane of the primary, or metadata.
-        let mut alpha = None;
+        let alpha = self
+            .items
+            .iter()
+            .find(|i| is_image_kind(&i.kind) && self.is_alpha_of(i.id, primary))
+            .map(|i| i.id);
+        let primary_tiles = self.tiles_of(primary)?;
+        let alpha_tiles = match alpha {
+            Some(id) => self.tiles_of(id)?,
+            None => Vec::new(),
+        };
+        // Every other item: a hidden AV1 tile of the primary's or the
+        // alpha's grid, or metadata.
         for item in &self.items {
-            match &item.kind {
-                _ if item.id == primary => {}
-                b"av01" if alpha.is_none() && self.is_alpha_of(item.id, primary) => {
-                    alpha = Some(item.id)
-                }
-                b"Exif" | b"mime" => {}
-                _ => return None,
+            let tile = primary_tiles.contains(&item.id) || alpha_tiles.contains(&item.id);
+            let ok = match &item.kind {
+                _ if item.id == primary || Some(item.id) == alpha => true,
+                b"av01" => tile && item.hidden,
+                b"Exif" | b"mime" => !tile,
+                _ => false,
+            };
+            if !ok {
+                return None;
             }
         }
-        // References: alpha, content description, premultiplied alpha.
+        // References: alpha, content description, premultiplied alpha,
+        // and each grid's tiles.
         for r in &self.refs {
             let ok = match &r.kind {
                 b"auxl" => Some(r.from) == alpha && r.to == [primary],
                 b"cdsc" => r.to == [primary],
                 b"prem" => {
                     Some(r.from) == Some(primary) && r.to.len() == 1 && Some(r.to[0]) == alpha
+                }
+                b"dimg" => {
+                    (r.from == primary && r.to == primary_tiles)
+                        || (Some(r.from) == alpha && r.to == alpha_tiles)
                 }
                 _ => false,
             };
@@ -203,6 +262,7 @@ impl<'a> Meta<'a> {
             }
         }
         let transforms = read_transforms(&props)?;
+        let (image, coded) = self.coded(primary, &props, (width, height), file)?;
         let alpha = match alpha {
             Some(id) => {
                 let props = self.properties_of(id, ALPHA_PROPERTIES)?;
@@ -210,19 +270,107 @@ impl<'a> Meta<'a> {
                 {
                     return None;
                 }
-                Some(self.bytes_of(id, file)?)
+                Some(self.coded(id, &props, (width, height), file)?.0)
             }
             None => None,
         };
         Some(PlainStill {
-            image: self.bytes_of(primary, file)?,
+            image,
             alpha,
             width,
             height,
             nclx,
             transforms,
-            coded: read_av1c(&props),
+            coded,
         })
+    }
+
+    /// The tiles a `grid` item references through `dimg`, in order (none
+    /// for an AV1 item); `None` if it has no such reference or more than one.
+    fn tiles_of(&self, id: u32) -> Option<Vec<u32>> {
+        if &self.item(id)?.kind != b"grid" {
+            return Some(Vec::new());
+        }
+        let mut refs = self
+            .refs
+            .iter()
+            .filter(|r| &r.kind == b"dimg" && r.from == id);
+        let tiles = refs.next()?.to.clone();
+        (refs.next().is_none() && !tiles.is_empty()).then_some(tiles)
+    }
+
+    /// Item `id`'s coded data, an AV1 item's or a grid's of `size`, and the
+    /// layout and depth its (first tile's) `av1C` declares.
+    fn coded(
+        &self,
+        id: u32,
+        props: &[([u8; 4], &[u8])],
+        size: (u32, u32),
+        file: &[u8],
+    ) -> Option<(Coded, Option<(Layout, u8)>)> {
+        let tiles = self.tiles_of(id)?;
+        if tiles.is_empty() {
+            return Some((Coded::Single(self.bytes_of(id, file)?), read_av1c(props)));
+        }
+        let (columns, rows, grid_size) = read_grid(&self.bytes_of(id, file)?)?;
+        if grid_size != size || tiles.len() != columns * rows || tiles.len() > MAX_TILES {
+            return None;
+        }
+        let mut distinct: Vec<u32> = Vec::new();
+        // What every tile must share: size, colour property, av1C.
+        type Shared = ((u32, u32), Option<Nclx>, Option<(Layout, u8)>);
+        let mut first: Option<Shared> = None;
+        let mut indices = Vec::with_capacity(tiles.len());
+        for &tile in &tiles {
+            let index = match distinct.iter().position(|&t| t == tile) {
+                Some(i) => i,
+                None => {
+                    let item = self.item(tile)?;
+                    if &item.kind != b"av01" || !item.hidden {
+                        return None;
+                    }
+                    let props = self.properties_of(tile, TILE_PROPERTIES)?;
+                    let mut nclx = None;
+                    for (kind, b) in &props {
+                        if kind == b"colr" && nclx.is_none() {
+                            nclx = read_nclx(b)?;
+                        }
+                    }
+                    let this = (single_ispe(&props)?, nclx, read_av1c(&props));
+                    if *first.get_or_insert(this) != this {
+                        return None; // libheif refuses unequal tiles
+                    }
+                    distinct.push(tile);
+                    distinct.len() - 1
+                }
+            };
+            indices.push(index);
+        }
+        let (tile_size, nclx, coded) = first?;
+        // The tiles cover the image, none lies wholly outside it, and none
+        // is larger than it.
+        let fits = |tile: u32, count: usize, size: u32| {
+            let count = u64::try_from(count).unwrap_or(u64::MAX);
+            let covered = u64::from(tile).saturating_mul(count);
+            covered >= u64::from(size)
+                && covered - u64::from(tile) < u64::from(size)
+                && tile <= size
+        };
+        if !fits(tile_size.0, columns, size.0) || !fits(tile_size.1, rows, size.1) {
+            return None;
+        }
+        let data = distinct
+            .iter()
+            .map(|&t| self.bytes_of(t, file))
+            .collect::<Option<Vec<_>>>()?;
+        let grid = Grid {
+            columns,
+            tile_size,
+            data,
+            tiles: indices,
+            nclx,
+        };
+        Some((Coded::Grid(grid), coded))
     }
 
     fn item(&self, id: u32) -> Option<&Item> {
@@ -286,6 +434,27 @@ impl<'a> Meta<'a> {
         }
         (!out.is_empty()).then_some(out)
     }
+}
+
+/// An item type this reader decodes: AV1, or a grid of AV1 tiles.
+fn is_image_kind(kind: &[u8; 4]) -> bool {
+    kind == b"av01" || kind == b"grid"
+}
+
+/// A `grid` item's data: `(columns, rows, (output width, output height))`,
+/// as libheif reads it (version 0; 16- or 32-bit sizes; trailing bytes
+/// ignored), both sizes non-zero.
+fn read_grid(data: &[u8]) -> Option<(usize, usize, (u32, u32))> {
+    let mut c = Cursor::new(data);
+    let (version, flags) = (c.u8()?, c.u8()?);
+    let rows = usize::from(c.u8()?) + 1;
+    let columns = usize::from(c.u8()?) + 1;
+    let size = if flags & 1 != 0 {
+        (c.u32()?, c.u32()?)
+    } else {
+        (u32::from(c.u16()?), u32::from(c.u16()?))
+    };
+    (version == 0 && size.0 > 0 && size.1 > 0).then_some((columns, rows, size))
 }
 
 /// The one `ispe` among `props`, as `(width, height)`, both non-zero.
@@ -352,222 +521,5 @@ fn read_nclx(body: &[u8]) -> Option<Option<Nclx>> {
         })),
         b"prof" | b"rICC" => Some(None),
         _ => None,
-    }
-}
-
-fn read_iinf(body: &[u8]) -> Option<Vec<Item>> {
-    let (version, b) = full_box(body)?;
-    let mut c = Cursor::new(b);
-    let count = if version == 0 {
-        u32::from(c.u16()?)
-    } else {
-        c.u32()?
-    };
-    let entries = children(c.rest())?;
-    if entries.len() != usize::try_from(count).ok()? || entries.len() > MAX_ITEMS {
-        return None;
-    }
-    entries
-        .into_iter()
-        .map(|(kind, b)| {
-            if &kind != b"infe" {
-                return None;
-            }
-            let (version, flags, b) = full_box_flags(b)?;
-            if version != 2 && version != 3 {
-                return None;
-            }
-            let mut c = Cursor::new(b);
-            let id = c.id(version == 2)?;
-            let protection = c.u16()?;
-            let kind = c.fourcc()?;
-            (protection == 0).then_some(Item {
-                id,
-                kind,
-                hidden: flags & 1 != 0,
-            })
-        })
-        .collect()
-}
-
-fn read_iloc(body: &[u8]) -> Option<Vec<Location>> {
-    let (version, b) = full_box(body)?;
-    if version > 2 {
-        return None;
-    }
-    let mut c = Cursor::new(b);
-    let sizes = c.u8()?;
-    let (offset_size, length_size) = (sizes >> 4, sizes & 0xF);
-    let sizes = c.u8()?;
-    let base_size = sizes >> 4;
-    let index_size = if version > 0 { sizes & 0xF } else { 0 };
-    let count = if version < 2 {
-        u32::from(c.u16()?)
-    } else {
-        c.u32()?
-    };
-    if usize::try_from(count).ok()? > MAX_ITEMS {
-        return None;
-    }
-    let mut out = Vec::new();
-    for _ in 0..count {
-        let id = c.id(version < 2)?;
-        let method = if version > 0 { c.u16()? & 0xF } else { 0 };
-        if c.u16()? != 0 || method > 1 {
-            return None; // another file's data, or data built from items
-        }
-        let base = c.sized(base_size)?;
-        let extents = usize::from(c.u16()?);
-        if extents == 0 || extents > MAX_EXTENTS {
-            return None;
-        }
-        let mut list = Vec::with_capacity(extents);
-        for _ in 0..extents {
-            c.sized(index_size)?;
-            let offset = base.checked_add(c.sized(offset_size)?)?;
-            list.push((offset, c.sized(length_size)?));
-        }
-        out.push(Location {
-            id,
-            in_idat: method == 1,
-            extents: list,
-        });
-    }
-    Some(out)
-}
-
-fn read_iref(body: &[u8]) -> Option<Vec<Reference>> {
-    let (version, b) = full_box(body)?;
-    let mut out = Vec::new();
-    for (kind, b) in children(b)? {
-        let mut c = Cursor::new(b);
-        let from = c.id(version == 0)?;
-        let count = c.u16()?;
-        let to = (0..count)
-            .map(|_| c.id(version == 0))
-            .collect::<Option<Vec<_>>>()?;
-        out.push(Reference { kind, from, to });
-        if out.len() > MAX_ITEMS {
-            return None;
-        }
-    }
-    Some(out)
-}
-
-fn read_ipma(body: &[u8]) -> Option<Vec<(u32, u16)>> {
-    let (version, flags, b) = full_box_flags(body)?;
-    let mut c = Cursor::new(b);
-    let count = c.u32()?;
-    if usize::try_from(count).ok()? > MAX_ITEMS {
-        return None;
-    }
-    let mut out = Vec::new();
-    for _ in 0..count {
-        let id = c.id(version < 1)?;
-        for _ in 0..c.u8()? {
-            let index = if flags & 1 != 0 {
-                c.u16()? & 0x7FFF
-            } else {
-                u16::from(c.u8()? & 0x7F)
-            };
-            out.push((id, index));
-        }
-    }
-    Some(out)
-}
-
-/// The boxes that fill `data` exactly, as `(type, body)`; `None` if one
-/// overruns it or is malformed.
-fn children(mut data: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        let mut c = Cursor::new(data);
-        let size = c.u32()?;
-        let kind = c.fourcc()?;
-        let (header, size) = match size {
-            0 => (8, data.len()),
-            1 => (16, usize::try_from(c.u64()?).ok()?),
-            n => (8, usize::try_from(n).ok()?),
-        };
-        if size < header || size > data.len() {
-            return None;
-        }
-        out.push((kind, &data[header..size]));
-        data = &data[size..];
-        if out.len() > 4 * MAX_ITEMS {
-            return None;
-        }
-    }
-    Some(out)
-}
-
-/// A FullBox's version and the rest of its body.
-fn full_box(body: &[u8]) -> Option<(u8, &[u8])> {
-    full_box_flags(body).map(|(v, _, b)| (v, b))
-}
-
-/// A FullBox's version, flags and the rest of its body.
-fn full_box_flags(body: &[u8]) -> Option<(u8, u32, &[u8])> {
-    let word = u32::from_be_bytes(body.get(..4)?.try_into().ok()?);
-    Some(((word >> 24) as u8, word & 0xFF_FFFF, &body[4..]))
-}
-
-/// Big-endian fields off the front of a slice.
-struct Cursor<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Cursor<'a> {
-    fn new(rest: &'a [u8]) -> Self {
-        Cursor { rest }
-    }
-
-    fn rest(&self) -> &'a [u8] {
-        self.rest
-    }
-
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let (head, rest) = self.rest.split_first_chunk::<N>()?;
-        self.rest = rest;
-        Some(*head)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.take::<1>().map(|b| b[0])
-    }
-
-    fn u16(&mut self) -> Option<u16> {
-        self.take().map(u16::from_be_bytes)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        self.take().map(u32::from_be_bytes)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        self.take().map(u64::from_be_bytes)
-    }
-
-    fn fourcc(&mut self) -> Option<[u8; 4]> {
-        self.take()
-    }
-
-    /// An item ID: 16 bits when `short`, else 32.
-    fn id(&mut self, short: bool) -> Option<u32> {
-        if short {
-            self.u16().map(u32::from)
-        } else {
-            self.u32()
-        }
-    }
-
-    /// An unsigned field of 0, 4 or 8 bytes (`iloc`'s sizes).
-    fn sized(&mut self, bytes: u8) -> Option<u64> {
-        match bytes {
-            0 => Some(0),
-            4 => self.u32().map(u64::from),
-            8 => self.u64(),
-            _ => None,
-        }
     }
 }

@@ -1,0 +1,222 @@
+//! The ISOBMFF boxes of an AVIF's `meta`, read into plain lists: item
+//! infos, locations, references and property associations, and the
+//! checked big-endian cursor they are read with.
+
+use super::{Item, Location, Reference, MAX_EXTENTS, MAX_ITEMS};
+
+pub(super) fn read_iinf(body: &[u8]) -> Option<Vec<Item>> {
+    let (version, b) = full_box(body)?;
+    let mut c = Cursor::new(b);
+    let count = if version == 0 {
+        u32::from(c.u16()?)
+    } else {
+        c.u32()?
+    };
+    let entries = children(c.rest())?;
+    if entries.len() != usize::try_from(count).ok()? || entries.len() > MAX_ITEMS {
+        return None;
+    }
+    entries
+        .into_iter()
+        .map(|(kind, b)| {
+            if &kind != b"infe" {
+                return None;
+            }
+            let (version, flags, b) = full_box_flags(b)?;
+            if version != 2 && version != 3 {
+                return None;
+            }
+            let mut c = Cursor::new(b);
+            let id = c.id(version == 2)?;
+            let protection = c.u16()?;
+            let kind = c.fourcc()?;
+            (protection == 0).then_some(Item {
+                id,
+                kind,
+                hidden: flags & 1 != 0,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn read_iloc(body: &[u8]) -> Option<Vec<Location>> {
+    let (version, b) = full_box(body)?;
+    if version > 2 {
+        return None;
+    }
+    let mut c = Cursor::new(b);
+    let sizes = c.u8()?;
+    let (offset_size, length_size) = (sizes >> 4, sizes & 0xF);
+    let sizes = c.u8()?;
+    let base_size = sizes >> 4;
+    let index_size = if version > 0 { sizes & 0xF } else { 0 };
+    let count = if version < 2 {
+        u32::from(c.u16()?)
+    } else {
+        c.u32()?
+    };
+    if usize::try_from(count).ok()? > MAX_ITEMS {
+        return None;
+    }
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let id = c.id(version < 2)?;
+        let method = if version > 0 { c.u16()? & 0xF } else { 0 };
+        if c.u16()? != 0 || method > 1 {
+            return None; // another file's data, or data built from items
+        }
+        let base = c.sized(base_size)?;
+        let extents = usize::from(c.u16()?);
+        if extents == 0 || extents > MAX_EXTENTS {
+            return None;
+        }
+        let mut list = Vec::with_capacity(extents);
+        for _ in 0..extents {
+            c.sized(index_size)?;
+            let offset = base.checked_add(c.sized(offset_size)?)?;
+            list.push((offset, c.sized(length_size)?));
+        }
+        out.push(Location {
+            id,
+            in_idat: method == 1,
+            extents: list,
+        });
+    }
+    Some(out)
+}
+
+pub(super) fn read_iref(body: &[u8]) -> Option<Vec<Reference>> {
+    let (version, b) = full_box(body)?;
+    let mut out = Vec::new();
+    for (kind, b) in children(b)? {
+        let mut c = Cursor::new(b);
+        let from = c.id(version == 0)?;
+        let count = c.u16()?;
+        let to = (0..count)
+            .map(|_| c.id(version == 0))
+            .collect::<Option<Vec<_>>>()?;
+        out.push(Reference { kind, from, to });
+        if out.len() > MAX_ITEMS {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+pub(super) fn read_ipma(body: &[u8]) -> Option<Vec<(u32, u16)>> {
+    let (version, flags, b) = full_box_flags(body)?;
+    let mut c = Cursor::new(b);
+    let count = c.u32()?;
+    if usize::try_from(count).ok()? > MAX_ITEMS {
+        return None;
+    }
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let id = c.id(version < 1)?;
+        for _ in 0..c.u8()? {
+            let index = if flags & 1 != 0 {
+                c.u16()? & 0x7FFF
+            } else {
+                u16::from(c.u8()? & 0x7F)
+            };
+            out.push((id, index));
+        }
+    }
+    Some(out)
+}
+
+/// The boxes that fill `data` exactly, as `(type, body)`; `None` if one
+/// overruns it or is malformed.
+pub(super) fn children(mut data: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        let mut c = Cursor::new(data);
+        let size = c.u32()?;
+        let kind = c.fourcc()?;
+        let (header, size) = match size {
+            0 => (8, data.len()),
+            1 => (16, usize::try_from(c.u64()?).ok()?),
+            n => (8, usize::try_from(n).ok()?),
+        };
+        if size < header || size > data.len() {
+            return None;
+        }
+        out.push((kind, &data[header..size]));
+        data = &data[size..];
+        if out.len() > 4 * MAX_ITEMS {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// A FullBox's version and the rest of its body.
+pub(super) fn full_box(body: &[u8]) -> Option<(u8, &[u8])> {
+    full_box_flags(body).map(|(v, _, b)| (v, b))
+}
+
+/// A FullBox's version, flags and the rest of its body.
+pub(super) fn full_box_flags(body: &[u8]) -> Option<(u8, u32, &[u8])> {
+    let word = u32::from_be_bytes(body.get(..4)?.try_into().ok()?);
+    Some(((word >> 24) as u8, word & 0xFF_FFFF, &body[4..]))
+}
+
+/// Big-endian fields off the front of a slice.
+pub(super) struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    pub(super) fn new(rest: &'a [u8]) -> Self {
+        Cursor { rest }
+    }
+
+    pub(super) fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.rest.split_first_chunk::<N>()?;
+        self.rest = rest;
+        Some(*head)
+    }
+
+    pub(super) fn u8(&mut self) -> Option<u8> {
+        self.take::<1>().map(|b| b[0])
+    }
+
+    pub(super) fn u16(&mut self) -> Option<u16> {
+        self.take().map(u16::from_be_bytes)
+    }
+
+    pub(super) fn u32(&mut self) -> Option<u32> {
+        self.take().map(u32::from_be_bytes)
+    }
+
+    pub(super) fn u64(&mut self) -> Option<u64> {
+        self.take().map(u64::from_be_bytes)
+    }
+
+    pub(super) fn fourcc(&mut self) -> Option<[u8; 4]> {
+        self.take()
+    }
+
+    /// An item ID: 16 bits when `short`, else 32.
+    pub(super) fn id(&mut self, short: bool) -> Option<u32> {
+        if short {
+            self.u16().map(u32::from)
+        } else {
+            self.u32()
+        }
+    }
+
+    /// An unsigned field of 0, 4 or 8 bytes (`iloc`'s sizes).
+    pub(super) fn sized(&mut self, bytes: u8) -> Option<u64> {
+        match bytes {
+            0 => Some(0),
+            4 => self.u32().map(u64::from),
+            8 => self.u64(),
+            _ => None,
+        }
+    }
+}
