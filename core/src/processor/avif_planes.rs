@@ -131,20 +131,32 @@ fn decode_grid(grid: &Grid, (width, height): (u32, u32)) -> Result<Option<Decode
         });
         let same = (canvas.bits, canvas.layout, canvas.matrix, canvas.full_range)
             == (pic.bits, pic.layout, matrix, full_range);
-        if pic.size() != (tw, th) || !same {
+        if pic.size() != (tw, th) || !same || overlapping(grid, pic.layout) {
             return Ok(None);
         }
         let at = ((i % grid.columns) * tw, (i / grid.columns) * th);
         let pasted = match &mut canvas.store {
             Store::Canvas8(c) => pic.planes().map(|p| c.paste(&p, at)),
             Store::Canvas16(c) => pic.planes16().map(|p| c.paste(&p, at)),
-            Store::Picture(_) => None,
+            Store::Picture(_) => None, // a grid's canvas is never a picture
         };
         if pasted.is_none() {
             return Ok(None);
         }
     }
     Ok(out)
+}
+
+/// Whether tiles of `grid` in `layout` share chroma samples: with an odd
+/// tile width, the third tile's chroma starts inside the second's (and so
+/// on down for odd heights in 4:2:0). libheif pastes up to four tiles at
+/// once, so which one it keeps there is a matter of timing.
+fn overlapping(grid: &Grid, layout: Layout) -> bool {
+    let (tw, th) = grid.tile_size;
+    let rows = grid.tiles.len() / grid.columns.max(1);
+    let (sx, sy) = shifts(layout, 1);
+    let odd = |tile: u32, count: usize, shift: u32| shift == 1 && tile % 2 == 1 && count >= 3;
+    odd(tw, grid.columns, sx) || odd(th, rows, sy)
 }
 
 /// How far a plane of `layout` is subsampled: `(x shift, y shift)`.
@@ -180,6 +192,9 @@ impl<T: Copy + Default> Canvas<T> {
 
     fn planes(&self) -> Planes<'_, T> {
         let plane = |i: usize| {
+            if self.planes[i].is_empty() {
+                return (&[][..], 0); // a monochrome image's chroma
+            }
             let (sx, _) = shifts(self.layout, i);
             (&self.planes[i][..], scaled(self.width, sx))
         };
@@ -194,6 +209,9 @@ impl<T: Copy + Default> Canvas<T> {
     /// Copies `tile` (of this canvas's layout) with its top left corner at
     /// luma sample `(x0, y0)`, cut at the canvas's edges.
     fn paste(&mut self, tile: &Planes<'_, T>, (x0, y0): (usize, usize)) {
+        if x0 >= self.width || y0 >= self.height {
+            return; // wholly outside (the reader refuses such grids)
+        }
         let planes = if self.layout == Layout::Mono { 1 } else { 3 };
         for i in 0..planes {
             let (sx, sy) = shifts(self.layout, i);
@@ -224,7 +242,9 @@ mod tests {
     }
 
     /// libheif puts a tile's chroma at its luma offset halved and rounded
-    /// up, and cuts each plane at the canvas's own plane size.
+    /// up, and cuts each plane at the canvas's own plane size (two odd-sized
+    /// tiles side by side do not overlap; a third would, see
+    /// [`overlapping`]).
     #[test]
     fn tiles_paste_at_libheifs_chroma_offsets_and_are_cut_at_the_edge() {
         let mut canvas = Canvas::<u8>::new(5, 3, Layout::I420);
@@ -250,6 +270,24 @@ mod tests {
         assert_eq!(canvas.planes[1], [7, 8, 17, 27, 28, 0]);
         let planes = canvas.planes();
         assert_eq!((planes.planes[0].1, planes.planes[1].1), (5, 3));
+    }
+
+    #[test]
+    fn odd_tiles_whose_chroma_would_overlap_are_refused() {
+        let grid = |columns: usize, rows: usize, tile_size: (u32, u32)| Grid {
+            columns,
+            tile_size,
+            data: vec![Vec::new()],
+            tiles: vec![0; columns * rows],
+            nclx: None,
+        };
+        assert!(!overlapping(&grid(2, 2, (3, 3)), Layout::I420));
+        assert!(overlapping(&grid(3, 1, (3, 4)), Layout::I420));
+        assert!(overlapping(&grid(1, 3, (4, 3)), Layout::I420));
+        assert!(!overlapping(&grid(1, 3, (4, 3)), Layout::I422));
+        assert!(overlapping(&grid(3, 1, (3, 4)), Layout::I422));
+        assert!(!overlapping(&grid(3, 3, (3, 3)), Layout::I444));
+        assert!(!overlapping(&grid(3, 3, (4, 4)), Layout::I420));
     }
 
     #[test]

@@ -97,22 +97,24 @@ pub(super) fn decode(data: &[u8]) -> Option<Rgb> {
 /// The RGB(A) libheif would give for `still`, before its rotations and
 /// mirrors ([`turned`]); `None` to leave it to libvips.
 fn decode_still(still: &avif_items::PlainStill) -> Result<Option<Rgb>> {
-    let size = (still.width as usize, still.height as usize);
+    let (Ok(width), Ok(height)) = (i32::try_from(still.width), i32::try_from(still.height)) else {
+        return Ok(None);
+    };
+    let size = (width as usize, height as usize);
     let odd = size.0 % 2 == 1 || size.1 % 2 == 1;
     let turns = !still.transforms.is_empty();
     // What the container declares rules a file out before it is decoded;
-    // what the decoder gives is checked again.
-    if let Some((layout, bits)) = still.coded {
-        if left_to_libvips(layout, bits, odd, turns) {
-            return Ok(None);
-        }
+    // what the decoder gives must be the same.
+    let (layout, bits) = still.coded;
+    if left_to_libvips(layout, bits, odd, turns) || !within_heifloads_limits(still) {
+        return Ok(None);
     }
     let ispe = (still.width, still.height);
     let Some(image) = avif_planes::decode(&still.image, ispe)? else {
         return Ok(None);
     };
     // libheif refuses a picture that is not its ispe size.
-    if image.size() != size || left_to_libvips(image.layout, image.bits, odd, turns) {
+    if image.size() != size || (image.layout, image.bits) != still.coded {
         return Ok(None);
     }
     let alpha = match &still.alpha {
@@ -128,11 +130,24 @@ fn decode_still(still: &avif_items::PlainStill) -> Result<Option<Rgb>> {
     Ok(
         convert(&image, alpha.as_ref(), matrix, full_range).map(|pixels| Rgb {
             pixels,
-            width: still.width as i32,
-            height: still.height as i32,
+            width,
+            height,
             bands: if alpha.is_some() { 4 } else { 3 },
         }),
     )
+}
+
+/// Whether `still` is well inside what libvips lets libheif decode: at
+/// most 16384 x 16384 pixels (`heifload`'s maximum image size), and planes
+/// plus RGBA output of at most 1 GiB, half its `max_total_memory`. Larger
+/// files go to `heifload`, which decides; we never decode what it would
+/// refuse.
+fn within_heifloads_limits(still: &avif_items::PlainStill) -> bool {
+    const MAX_SIDE: u64 = 16384;
+    let pixels = u64::from(still.width) * u64::from(still.height);
+    let bytes = if still.coded.1 > 8 { 2 } else { 1 };
+    // At most three planes and alpha in, four samples a pixel out.
+    pixels <= MAX_SIDE * MAX_SIDE && pixels * bytes * 8 <= 1 << 30
 }
 
 /// `image` (and `alpha`) converted to interleaved samples with `matrix`.
@@ -498,9 +513,6 @@ mod tests {
         assert!(decode(&read("vnocolr")).is_none());
     }
 
-    /// libheif turns an odd-sized 4:2:0 image, and a 4:2:2 one, to 4:4:4
-    /// before rotating it, and an alpha plane that does not turn with its
-    /// image is scaled to fit: these stay with libvips.
     /// libheif refuses a grid whose tiles differ in size, or that
     /// references fewer tiles than it has cells: so does our reader.
     #[test]
@@ -510,6 +522,9 @@ mod tests {
         assert!(avif_items::plain_still(&read("g_rgb")).is_some());
     }
 
+    /// libheif turns an odd-sized 4:2:0 image, and a 4:2:2 one, to 4:4:4
+    /// before rotating it, and an alpha plane that does not turn with its
+    /// image is scaled to fit: these stay with libvips.
     #[test]
     fn transforms_we_do_not_reproduce_leave_the_file_to_libvips() {
         assert!(decode(&read("t_rgb_rot90")).is_none());
@@ -520,11 +535,12 @@ mod tests {
     #[test]
     fn the_containers_av1c_gives_layout_and_depth_before_decoding() {
         let coded = |name| avif_items::plain_still(&read(name)).unwrap().coded;
-        assert_eq!(coded("t_rgb"), Some((Layout::I420, 8)));
-        assert_eq!(coded("t_rgb444"), Some((Layout::I444, 8)));
-        assert_eq!(coded("s422"), Some((Layout::I422, 8)));
-        assert_eq!(coded("d10_444"), Some((Layout::I444, 10)));
-        assert_eq!(coded("d12_rgba"), Some((Layout::I420, 12)));
+        assert_eq!(coded("t_rgb"), (Layout::I420, 8));
+        assert_eq!(coded("t_rgb444"), (Layout::I444, 8));
+        assert_eq!(coded("s422"), (Layout::I422, 8));
+        assert_eq!(coded("d10_444"), (Layout::I444, 10));
+        assert_eq!(coded("d12_rgba"), (Layout::I420, 12));
+        assert_eq!(coded("g10_rgb"), (Layout::I420, 10));
     }
 
     #[test]

@@ -1,8 +1,109 @@
-//! The ISOBMFF boxes of an AVIF's `meta`, read into plain lists: item
-//! infos, locations, references and property associations, and the
-//! checked big-endian cursor they are read with.
+//! The ISOBMFF boxes of an AVIF's `meta`, read into plain lists (item
+//! infos, locations, references, property associations), the properties
+//! and grid data the item graph needs, and the checked big-endian cursor
+//! they are read with.
 
-use super::{Item, Location, Reference, MAX_EXTENTS, MAX_ITEMS};
+use super::{
+    Item, Location, Nclx, Reference, Transform, MAX_CHILDREN, MAX_EXTENTS, MAX_ITEMS,
+    MAX_REFERENCES,
+};
+use crate::processor::yuv::Layout;
+
+/// A `grid` item's data: `(columns, rows, (output width, output height))`,
+/// as libheif reads it (version 0; 16- or 32-bit sizes; trailing bytes
+/// ignored), both sizes non-zero.
+pub(super) fn read_grid(data: &[u8]) -> Option<(usize, usize, (u32, u32))> {
+    let mut c = Cursor::new(data);
+    let (version, flags) = (c.u8()?, c.u8()?);
+    let rows = usize::from(c.u8()?) + 1;
+    let columns = usize::from(c.u8()?) + 1;
+    let size = if flags & 1 != 0 {
+        (c.u32()?, c.u32()?)
+    } else {
+        (u32::from(c.u16()?), u32::from(c.u16()?))
+    };
+    (version == 0 && size.0 > 0 && size.1 > 0).then_some((columns, rows, size))
+}
+
+/// The one `ispe` among `props`, as `(width, height)`, both non-zero.
+pub(super) fn single_ispe(props: &[([u8; 4], &[u8])]) -> Option<(u32, u32)> {
+    let mut sizes = props.iter().filter(|(kind, _)| kind == b"ispe");
+    let (_, body) = sizes.next()?;
+    if sizes.next().is_some() {
+        return None;
+    }
+    let (_, b) = full_box(body)?;
+    let mut c = Cursor::new(b);
+    let (w, h) = (c.u32()?, c.u32()?);
+    (w > 0 && h > 0).then_some((w, h))
+}
+
+/// The `irot` and `imir` properties among `props`, in order, without the
+/// turns of zero; `None` if one is empty.
+pub(super) fn read_transforms(props: &[([u8; 4], &[u8])]) -> Option<Vec<Transform>> {
+    let mut out = Vec::new();
+    for (kind, body) in props {
+        match kind {
+            b"irot" => match body.first()? & 3 {
+                0 => {}
+                turns => out.push(Transform::Rotate(turns)),
+            },
+            b"imir" => out.push(Transform::Mirror {
+                left_right: body.first()? & 1 == 1,
+            }),
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// The last `nclx` colour property among `props` (libheif keeps the last
+/// one it reads), `Some(None)` if there is none, `None` if a `colr` is of
+/// a kind we do not know.
+pub(super) fn last_nclx(props: &[([u8; 4], &[u8])]) -> Option<Option<Nclx>> {
+    let mut nclx = None;
+    for (kind, b) in props {
+        if kind == b"colr" {
+            nclx = read_nclx(b)?.or(nclx);
+        }
+    }
+    Some(nclx)
+}
+
+/// The chroma layout and bit depth of the first `av1C` among `props`.
+pub(super) fn read_av1c(props: &[([u8; 4], &[u8])]) -> Option<(Layout, u8)> {
+    let (_, body) = props.iter().find(|(kind, _)| kind == b"av1C")?;
+    let flags = *body.get(2)?;
+    let bits = match (flags & 0x40 != 0, flags & 0x20 != 0) {
+        (false, _) => 8,
+        (true, false) => 10,
+        (true, true) => 12,
+    };
+    let layout = match (flags & 0x10 != 0, flags & 0x08 != 0, flags & 0x04 != 0) {
+        (true, ..) => Layout::Mono,
+        (false, true, true) => Layout::I420,
+        (false, true, false) => Layout::I422,
+        (false, false, false) => Layout::I444,
+        (false, false, true) => return None,
+    };
+    Some((layout, bits))
+}
+
+/// `Some(Some(nclx))` for an `nclx` `colr`, `Some(None)` for an ICC one,
+/// `None` for anything else.
+pub(super) fn read_nclx(body: &[u8]) -> Option<Option<Nclx>> {
+    let mut c = Cursor::new(body);
+    match &c.fourcc()? {
+        b"nclx" => Some(Some(Nclx {
+            primaries: c.u16()?,
+            transfer: c.u16()?,
+            matrix: c.u16()?,
+            full_range: c.u8()? & 0x80 != 0,
+        })),
+        b"prof" | b"rICC" => Some(None),
+        _ => None,
+    }
+}
 
 pub(super) fn read_iinf(body: &[u8]) -> Option<Vec<Item>> {
     let (version, b) = full_box(body)?;
@@ -91,12 +192,17 @@ pub(super) fn read_iref(body: &[u8]) -> Option<Vec<Reference>> {
     for (kind, b) in children(b)? {
         let mut c = Cursor::new(b);
         let from = c.id(version == 0)?;
+        // libheif refuses an entry without references, or with more than
+        // libvips allows.
         let count = c.u16()?;
+        if count == 0 || usize::from(count) > MAX_REFERENCES {
+            return None;
+        }
         let to = (0..count)
             .map(|_| c.id(version == 0))
             .collect::<Option<Vec<_>>>()?;
         out.push(Reference { kind, from, to });
-        if out.len() > MAX_ITEMS {
+        if out.len() > MAX_CHILDREN {
             return None;
         }
     }

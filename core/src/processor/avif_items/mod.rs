@@ -14,7 +14,10 @@
 
 mod boxes;
 
-use boxes::{children, full_box, read_iinf, read_iloc, read_ipma, read_iref, Cursor};
+use boxes::{
+    children, full_box, last_nclx, read_av1c, read_grid, read_iinf, read_iloc, read_ipma,
+    read_iref, read_transforms, single_ispe, Cursor,
+};
 
 use super::yuv::Layout;
 
@@ -61,9 +64,9 @@ pub(crate) struct PlainStill {
     /// (the alpha item has the same ones).
     pub transforms: Vec<Transform>,
     /// The chroma layout and bit depth the primary's `av1C` (a grid's
-    /// tiles') declares, if it has one: what the decoder should give,
-    /// known before decoding.
-    pub coded: Option<(Layout, u8)>,
+    /// tiles') declares: what libvips sizes its output by, and what the
+    /// decoder must give.
+    pub coded: (Layout, u8),
 }
 
 /// The coded form of an image item.
@@ -98,9 +101,12 @@ pub(crate) struct Grid {
 
 /// More items than libvips' loader accepts (its `heif` security limit).
 const MAX_ITEMS: usize = 256;
-/// More tiles than a grid has any reason to use (a 16384 x 16384 image in
-/// 512 x 512 tiles has 1024): the rest stay with libvips.
-const MAX_TILES: usize = 1024;
+/// More references in one `iref` entry than libvips lets libheif read
+/// (its `max_items`): such a file is refused there.
+const MAX_REFERENCES: usize = 256;
+/// More child boxes than libheif reads in one `meta`, `iprp`, `ipco` or
+/// `iref` (its `max_children_per_box`, which libvips leaves at 100).
+const MAX_CHILDREN: usize = 100;
 /// More extents than a plain still has any reason to use.
 const MAX_EXTENTS: usize = 64;
 /// The properties a primary image may have: anything else (a crop, a layer
@@ -174,7 +180,7 @@ impl<'a> Meta<'a> {
     fn read(body: &'a [u8]) -> Option<Self> {
         let mut m = Meta::default();
         let mut handler_ok = false;
-        for (kind, b) in children(body)? {
+        for (kind, b) in few_children(body)? {
             match &kind {
                 b"hdlr" => {
                     let (_, b) = full_box(b)?;
@@ -188,9 +194,9 @@ impl<'a> Meta<'a> {
                 b"iloc" => m.locations = read_iloc(b)?,
                 b"iref" => m.refs = read_iref(b)?,
                 b"iprp" => {
-                    for (kind, b) in children(b)? {
+                    for (kind, b) in few_children(b)? {
                         match &kind {
-                            b"ipco" => m.properties = children(b)?,
+                            b"ipco" => m.properties = few_children(b)?,
                             b"ipma" => m.associations.extend(read_ipma(b)?),
                             _ => return None,
                         }
@@ -255,14 +261,12 @@ impl<'a> Meta<'a> {
         }
         let props = self.properties_of(primary, PRIMARY_PROPERTIES)?;
         let (width, height) = single_ispe(&props)?;
-        let mut nclx = None;
-        for (kind, b) in &props {
-            if kind == b"colr" && nclx.is_none() {
-                nclx = read_nclx(b)?;
-            }
-        }
+        let nclx = last_nclx(&props)?;
         let transforms = read_transforms(&props)?;
-        let (image, coded) = self.coded(primary, &props, (width, height), file)?;
+        // Item data is copied out of the file: no more of it than the file
+        // holds (extents may overlap, and a grid may name one tile twice).
+        let mut left = file.len();
+        let (image, coded) = self.coded(primary, &props, (width, height), file, &mut left)?;
         let alpha = match alpha {
             Some(id) => {
                 let props = self.properties_of(id, ALPHA_PROPERTIES)?;
@@ -270,7 +274,7 @@ impl<'a> Meta<'a> {
                 {
                     return None;
                 }
-                Some(self.coded(id, &props, (width, height), file)?.0)
+                Some(self.coded(id, &props, (width, height), file, &mut left)?.0)
             }
             None => None,
         };
@@ -307,18 +311,21 @@ impl<'a> Meta<'a> {
         props: &[([u8; 4], &[u8])],
         size: (u32, u32),
         file: &[u8],
-    ) -> Option<(Coded, Option<(Layout, u8)>)> {
+        left: &mut usize,
+    ) -> Option<(Coded, (Layout, u8))> {
         let tiles = self.tiles_of(id)?;
         if tiles.is_empty() {
-            return Some((Coded::Single(self.bytes_of(id, file)?), read_av1c(props)));
+            // libheif refuses an AV1 item without `av1C`.
+            let coded = read_av1c(props)?;
+            return Some((Coded::Single(self.bytes_of(id, file, left)?), coded));
         }
-        let (columns, rows, grid_size) = read_grid(&self.bytes_of(id, file)?)?;
-        if grid_size != size || tiles.len() != columns * rows || tiles.len() > MAX_TILES {
+        let (columns, rows, grid_size) = read_grid(&self.bytes_of(id, file, left)?)?;
+        if grid_size != size || tiles.len() != columns * rows {
             return None;
         }
         let mut distinct: Vec<u32> = Vec::new();
         // What every tile must share: size, colour property, av1C.
-        type Shared = ((u32, u32), Option<Nclx>, Option<(Layout, u8)>);
+        type Shared = ((u32, u32), Option<Nclx>, (Layout, u8));
         let mut first: Option<Shared> = None;
         let mut indices = Vec::with_capacity(tiles.len());
         for &tile in &tiles {
@@ -330,13 +337,7 @@ impl<'a> Meta<'a> {
                         return None;
                     }
                     let props = self.properties_of(tile, TILE_PROPERTIES)?;
-                    let mut nclx = None;
-                    for (kind, b) in &props {
-                        if kind == b"colr" && nclx.is_none() {
-                            nclx = read_nclx(b)?;
-                        }
-                    }
-                    let this = (single_ispe(&props)?, nclx, read_av1c(&props));
+                    let this = (single_ispe(&props)?, last_nclx(&props)?, read_av1c(&props)?);
                     if *first.get_or_insert(this) != this {
                         return None; // libheif refuses unequal tiles
                     }
@@ -361,7 +362,7 @@ impl<'a> Meta<'a> {
         }
         let data = distinct
             .iter()
-            .map(|&t| self.bytes_of(t, file))
+            .map(|&t| self.bytes_of(t, file, left))
             .collect::<Option<Vec<_>>>()?;
         let grid = Grid {
             columns,
@@ -415,22 +416,30 @@ impl<'a> Meta<'a> {
         Some(out)
     }
 
-    /// The item's data: its extents in the file (or in `idat`), joined.
-    fn bytes_of(&self, id: u32, file: &[u8]) -> Option<Vec<u8>> {
+    /// The item's data: its extents in the file (or in `idat`), joined;
+    /// `None` if they run past their source or `left` bytes, which this
+    /// copy then uses up.
+    fn bytes_of(&self, id: u32, file: &[u8], left: &mut usize) -> Option<Vec<u8>> {
         let mut found = self.locations.iter().filter(|l| l.id == id);
         let loc = found.next()?;
         if found.next().is_some() {
             return None;
         }
         let source = if loc.in_idat { self.idat? } else { file };
-        let mut out = Vec::new();
+        let mut ranges = Vec::with_capacity(loc.extents.len());
         for &(offset, length) in &loc.extents {
             let start = usize::try_from(offset).ok()?;
             let end = match length {
                 0 => source.len(),
                 n => start.checked_add(usize::try_from(n).ok()?)?,
             };
-            out.extend_from_slice(source.get(start..end)?);
+            source.get(start..end)?;
+            *left = left.checked_sub(end - start)?;
+            ranges.push(start..end);
+        }
+        let mut out = Vec::with_capacity(ranges.iter().map(|r| r.len()).sum());
+        for r in ranges {
+            out.extend_from_slice(&source[r]);
         }
         (!out.is_empty()).then_some(out)
     }
@@ -441,85 +450,59 @@ fn is_image_kind(kind: &[u8; 4]) -> bool {
     kind == b"av01" || kind == b"grid"
 }
 
-/// A `grid` item's data: `(columns, rows, (output width, output height))`,
-/// as libheif reads it (version 0; 16- or 32-bit sizes; trailing bytes
-/// ignored), both sizes non-zero.
-fn read_grid(data: &[u8]) -> Option<(usize, usize, (u32, u32))> {
-    let mut c = Cursor::new(data);
-    let (version, flags) = (c.u8()?, c.u8()?);
-    let rows = usize::from(c.u8()?) + 1;
-    let columns = usize::from(c.u8()?) + 1;
-    let size = if flags & 1 != 0 {
-        (c.u32()?, c.u32()?)
-    } else {
-        (u32::from(c.u16()?), u32::from(c.u16()?))
-    };
-    (version == 0 && size.0 > 0 && size.1 > 0).then_some((columns, rows, size))
+/// The child boxes of a `meta`, `iprp` or `ipco`, if libheif reads them all.
+fn few_children(data: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
+    children(data).filter(|c| c.len() <= MAX_CHILDREN)
 }
 
-/// The one `ispe` among `props`, as `(width, height)`, both non-zero.
-fn single_ispe(props: &[([u8; 4], &[u8])]) -> Option<(u32, u32)> {
-    let mut sizes = props.iter().filter(|(kind, _)| kind == b"ispe");
-    let (_, body) = sizes.next()?;
-    if sizes.next().is_some() {
-        return None;
-    }
-    let (_, b) = full_box(body)?;
-    let mut c = Cursor::new(b);
-    let (w, h) = (c.u32()?, c.u32()?);
-    (w > 0 && h > 0).then_some((w, h))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The `irot` and `imir` properties among `props`, in order, without the
-/// turns of zero; `None` if one is empty.
-fn read_transforms(props: &[([u8; 4], &[u8])]) -> Option<Vec<Transform>> {
-    let mut out = Vec::new();
-    for (kind, body) in props {
-        match kind {
-            b"irot" => match body.first()? & 3 {
-                0 => {}
-                turns => out.push(Transform::Rotate(turns)),
-            },
-            b"imir" => out.push(Transform::Mirror {
-                left_right: body.first()? & 1 == 1,
-            }),
-            _ => {}
+    fn meta_with_extents(extents: Vec<(u64, u64)>) -> Meta<'static> {
+        Meta {
+            locations: vec![Location {
+                id: 1,
+                in_idat: false,
+                extents,
+            }],
+            ..Meta::default()
         }
     }
-    Some(out)
-}
 
-/// The chroma layout and bit depth of the first `av1C` among `props`.
-fn read_av1c(props: &[([u8; 4], &[u8])]) -> Option<(Layout, u8)> {
-    let (_, body) = props.iter().find(|(kind, _)| kind == b"av1C")?;
-    let flags = *body.get(2)?;
-    let bits = match (flags & 0x40 != 0, flags & 0x20 != 0) {
-        (false, _) => 8,
-        (true, false) => 10,
-        (true, true) => 12,
-    };
-    let layout = match (flags & 0x10 != 0, flags & 0x08 != 0, flags & 0x04 != 0) {
-        (true, ..) => Layout::Mono,
-        (false, true, true) => Layout::I420,
-        (false, true, false) => Layout::I422,
-        (false, false, false) => Layout::I444,
-        (false, false, true) => return None,
-    };
-    Some((layout, bits))
-}
+    /// Extents may overlap or each run to the end of the file: the copies
+    /// of item data together never exceed the file.
+    #[test]
+    fn item_data_never_exceeds_the_file() {
+        let file = vec![7u8; 100];
+        let mut left = file.len();
+        let twice = meta_with_extents(vec![(0, 0), (0, 0)]);
+        assert!(twice.bytes_of(1, &file, &mut left).is_none());
+        let mut left = file.len();
+        let split = meta_with_extents(vec![(0, 60), (60, 0)]);
+        let data = split.bytes_of(1, &file, &mut left).unwrap();
+        assert_eq!((data.len(), left), (100, 0));
+        assert!(split.bytes_of(1, &file, &mut left).is_none());
+    }
 
-/// `Some(Some(nclx))` for an `nclx` `colr`, `Some(None)` for an ICC one,
-/// `None` for anything else.
-fn read_nclx(body: &[u8]) -> Option<Option<Nclx>> {
-    let mut c = Cursor::new(body);
-    match &c.fourcc()? {
-        b"nclx" => Some(Some(Nclx {
-            primaries: c.u16()?,
-            transfer: c.u16()?,
-            matrix: c.u16()?,
-            full_range: c.u8()? & 0x80 != 0,
-        })),
-        b"prof" | b"rICC" => Some(None),
-        _ => None,
+    /// libheif keeps the last `nclx` it reads; an ICC profile leaves it.
+    #[test]
+    fn the_last_nclx_colour_property_counts() {
+        let nclx = |matrix: u16| {
+            let mut b = b"nclx\0\x01\0\x0d".to_vec();
+            b.extend(matrix.to_be_bytes());
+            b.push(0x80);
+            b
+        };
+        let (bt709, icc, bt601) = (nclx(1), b"prof\0\0".to_vec(), nclx(6));
+        let props = [
+            (*b"colr", &bt709[..]),
+            (*b"colr", &icc[..]),
+            (*b"colr", &bt601[..]),
+        ];
+        let matrix = |p: &[([u8; 4], &[u8])]| last_nclx(p).unwrap().map(|n| n.matrix);
+        assert_eq!(matrix(&props), Some(6));
+        assert_eq!(matrix(&props[..2]), Some(1));
+        assert_eq!(matrix(&props[1..2]), None);
     }
 }
