@@ -25,6 +25,8 @@ VECTORS += ["s422", "s422a"]
 # differing from the grid's, alpha grid, 4:4:4, 10-bit, rotated) ...
 VECTORS += ["g_rgb", "g_rgb_tilecolr", "g_rgb_even", "g_rgb_colr709", "g_rgba", "g_444"]
 VECTORS += ["g10_rgb", "g_rgb_rot90"]
+# The identity matrix (lossless AVIFs' GBR planes), full and limited range ...
+VECTORS += ["i_rgb444", "i_d10_444lim"]
 # ... and turns that the core leaves to heifload (odd-sized 4:2:0; 4:2:2; an
 # alpha plane that does not turn with its image).
 VECTORS += ["t_rgb_rot90", "e_rgba_rot90_primary", "s422_rot90"]
@@ -50,6 +52,13 @@ OLD_LIBHEIF_COLR = {
 }
 
 
+# libheif 1.15 maps limited-range identity (GBR) samples the wrong way (it
+# compresses them toward limited range, where 1.23 expands them to full): no
+# twin agrees with it there. The wheel's run and the core's goldens check
+# these files against 1.23 byte for byte.
+OLD_LIBHEIF_WRONG = {"i_d10_444lim"}
+
+
 def heifload_twin(data):
     assert b"pixi" in data
     return data.replace(b"pixi", b"free")
@@ -68,6 +77,8 @@ def bundled():
 @pytest.mark.parametrize("path", PATHS)
 def test_own_decoder_agrees_with_heifload(name, path):
     data = image(f"avif-decoder/{name}.avif")
+    if not bundled() and name in OLD_LIBHEIF_WRONG:
+        pytest.skip("libheif 1.15 converts limited-range identity samples wrongly")
     if not bundled() and name in OLD_LIBHEIF_TWINS:
         ours_path, their_path = FLIPPED[path]
         ours = pixels(data, ours_path or path)

@@ -248,7 +248,7 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     /// `(file, width, height, bands, SHA-256 of heifload's pixels)`.
-    const EXPECTED: [(&str, i32, i32, i32, &str); 26] = [
+    const EXPECTED: [(&str, i32, i32, i32, &str); 28] = [
         (
             "t_rgb",
             257,
@@ -431,6 +431,20 @@ mod tests {
             3,
             "95ab7a520edf3ef2f2f3e0722f802551526df82fe88d153e6ac6a6702f380416",
         ),
+        (
+            "i_rgb444",
+            257,
+            171,
+            3,
+            "881fcb08f67d26d8468df59decdc752c9586289c014d194d7be3b60d2401696e",
+        ),
+        (
+            "i_d10_444lim",
+            129,
+            85,
+            3,
+            "e590058889d1377ca4f56e97898f7e7abf388dbce81d87c614a2488c71895b87",
+        ),
     ];
 
     fn read(name: &str) -> Vec<u8> {
@@ -482,14 +496,15 @@ mod tests {
 
     /// Only against the bundled libvips (libheif 1.23): an older libheif
     /// converts some pixels differently (libheif 1.15 in Debian's 8.14).
-    /// Each file as it is and with every matrix we convert, both ranges,
+    /// Each file as it is and with every matrix we convert (the identity
+    /// too, on 4:2:0 as well as 4:4:4), both ranges,
     /// and the "undefined" colour box that leaves the bitstream's.
     #[test]
     #[cfg(imagor_prebuilt_vips)]
     fn decodes_as_the_linked_heifload() {
         crate::vips::init().unwrap();
         let mut variants = vec![(2, 2, 2, true)];
-        for mc in [1, 2, 3, 4, 5, 6, 7, 9, 10] {
+        for mc in [0, 1, 2, 3, 4, 5, 6, 7, 9, 10] {
             variants.push((1, 13, mc, true));
             variants.push((9, 16, mc, false));
         }

@@ -12,8 +12,11 @@
 //! - 8-bit monochrome: the luma copied to R, G and B as it is;
 //! - alpha: the alpha plane's luma copied as it is (premultiplied or not).
 //!
-//! Matrices libheif treats specially (GBR, YCgCo, ICtCp, chromaticity
-//! derived) are not handled here: [`Matrix::of`] refuses them.
+//! The identity matrix (0: the planes hold G, B, R, as lossless AVIFs
+//! store them) is copied as libheif copies it (limited range expanded by
+//! the same factors). The other matrices libheif treats specially (YCgCo,
+//! ICtCp, chromaticity derived) are not handled here: [`Matrix::of`]
+//! refuses them.
 
 /// The chroma layout of the planes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +45,15 @@ pub(crate) struct Planes<'a, T = u8> {
     pub planes: [(&'a [T], usize); 3],
 }
 
-/// Y'CbCr to RGB coefficients (`R = Y + r_cr Cr`, and so on).
+/// Y'CbCr to RGB coefficients (`R = Y + r_cr Cr`, and so on), or the
+/// identity (`R = Cr`, `G = Y`, `B = Cb`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Matrix {
     r_cr: f32,
     g_cb: f32,
     g_cr: f32,
     b_cb: f32,
+    identity: bool,
 }
 
 impl Matrix {
@@ -58,6 +63,15 @@ impl Matrix {
     /// constants, as in libheif.
     pub(crate) fn of(mc: u16) -> Option<Matrix> {
         let (kr, kb): (f32, f32) = match mc {
+            0 => {
+                return Some(Matrix {
+                    r_cr: 0.0,
+                    g_cb: 0.0,
+                    g_cr: 0.0,
+                    b_cb: 0.0,
+                    identity: true,
+                })
+            }
             1 => (0.2126, 0.0722),
             4 => (0.30, 0.11),
             5 | 6 => (0.299, 0.114),
@@ -69,6 +83,7 @@ impl Matrix {
                     g_cb: -0.344136,
                     g_cr: -0.714136,
                     b_cb: 1.772,
+                    identity: false,
                 })
             }
             _ => return None,
@@ -78,6 +93,7 @@ impl Matrix {
             g_cb: 2.0 * kb * (-kb + 1.0) / (kb + kr - 1.0),
             g_cr: 2.0 * kr * (-kr + 1.0) / (kb + kr - 1.0),
             b_cb: 2.0 * (-kb + 1.0),
+            identity: false,
         })
     }
 
@@ -101,7 +117,10 @@ pub(crate) fn to_rgb(p: &Planes, m: Matrix, full_range: bool, alpha: Option<&Pla
                     px[..3].fill(l);
                 }
             }
-            Layout::I420 if full_range => fixed_row(row, bands, luma, p, y / 2, m.fixed()),
+            // libheif's fixed-point 4:2:0 op refuses the identity.
+            Layout::I420 if full_range && !m.identity => {
+                fixed_row(row, bands, luma, p, y / 2, m.fixed())
+            }
             Layout::I420 => float_row(row, bands, luma, p, y / 2, 1, m, full_range),
             Layout::I422 => float_row(row, bands, luma, p, y, 1, m, full_range),
             Layout::I444 => float_row(row, bands, luma, p, y, 0, m, full_range),
@@ -214,10 +233,19 @@ fn clip(v: i32) -> u8 {
 /// libheif's `f32` conversion of one pixel's `bits`-deep samples (Y, Cb,
 /// Cr as stored): limited range first expanded by libheif's factors, each
 /// channel summed left to right, rounded as `(int)(v + 0.5)` (toward zero)
-/// and clamped to the depth.
+/// and clamped to the depth. The identity copies Cr, Y, Cb to R, G, B,
+/// expanding limited range alone.
 fn float_rgb(y: i32, cb: i32, cr: i32, bits: u32, m: Matrix, full_range: bool) -> [i32; 3] {
     let half = 1i32 << (bits - 1);
     let max = (1i32 << bits) - 1;
+    if m.identity {
+        if full_range {
+            return [cr, y, cb];
+        }
+        let offset = 16i32 << (bits - 8);
+        let expand = |v: i32, k: f32| ((((v - offset) as f32 * k) + 0.5) as i32).clamp(0, max);
+        return [expand(cr, 1.1429), expand(y, 1.1689), expand(cb, 1.1429)];
+    }
     let mut yv = y as f32;
     let mut u = (cb - half) as f32;
     let mut v = (cr - half) as f32;
@@ -258,15 +286,30 @@ mod tests {
         }
     }
 
+    /// The identity (lossless AVIFs' GBR planes) copies Cr, Y, Cb to R, G,
+    /// B; limited range is expanded alone, with libheif's factors, and
+    /// rounds and clips as libheif does.
+    #[test]
+    fn the_identity_matrix_copies_the_planes() {
+        let m = Matrix::of(0).unwrap();
+        assert_eq!(float_rgb(10, 20, 30, 8, m, true), [30, 10, 20]);
+        // (30 - 16) * 1.1429 = 16.0; (10 - 16) * 1.1689 < 0; (20 - 16) *
+        // 1.1429 = 4.57.
+        assert_eq!(float_rgb(10, 20, 30, 8, m, false), [16, 0, 5]);
+        assert_eq!(float_rgb(1000, 64, 940, 10, m, true), [940, 1000, 64]);
+        assert_eq!(float_rgb(1000, 64, 940, 10, m, false), [1001, 1023, 0]);
+    }
+
     #[test]
     fn fixed_point_coefficients_are_libheifs() {
         // libheif's values for BT.601 (and unspecified) and BT.709.
         assert_eq!(Matrix::of(6).unwrap().fixed(), [359, -88, -183, 454]);
         assert_eq!(Matrix::of(2).unwrap().fixed(), [359, -88, -183, 454]);
         assert_eq!(Matrix::of(1).unwrap().fixed(), [403, -48, -120, 475]);
-        for special in [0, 8, 11, 12, 13, 14, 15, 16] {
+        for special in [8, 11, 12, 13, 14, 15, 16] {
             assert_eq!(Matrix::of(special), None, "matrix {special}");
         }
+        assert!(Matrix::of(0).unwrap().identity);
     }
 
     #[test]
