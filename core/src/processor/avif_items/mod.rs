@@ -166,7 +166,8 @@ struct Item {
 struct Location {
     id: u32,
     in_idat: bool,
-    /// `(offset, length)` of each extent; length 0 runs to the end.
+    /// `(offset, length)` of each extent. A length of 0 adds nothing, as
+    /// libheif 1.23 reads it (not "to the end", as ISOBMFF would have it).
     extents: Vec<(u64, u64)>,
 }
 
@@ -429,10 +430,7 @@ impl<'a> Meta<'a> {
         let mut ranges = Vec::with_capacity(loc.extents.len());
         for &(offset, length) in &loc.extents {
             let start = usize::try_from(offset).ok()?;
-            let end = match length {
-                0 => source.len(),
-                n => start.checked_add(usize::try_from(n).ok()?)?,
-            };
+            let end = start.checked_add(usize::try_from(length).ok()?)?;
             source.get(start..end)?;
             *left = left.checked_sub(end - start)?;
             ranges.push(start..end);
@@ -470,19 +468,37 @@ mod tests {
         }
     }
 
-    /// Extents may overlap or each run to the end of the file: the copies
-    /// of item data together never exceed the file.
+    /// Extents may overlap: the copies of item data together never exceed
+    /// the file.
     #[test]
     fn item_data_never_exceeds_the_file() {
         let file = vec![7u8; 100];
         let mut left = file.len();
-        let twice = meta_with_extents(vec![(0, 0), (0, 0)]);
+        let twice = meta_with_extents(vec![(0, 100), (0, 100)]);
         assert!(twice.bytes_of(1, &file, &mut left).is_none());
         let mut left = file.len();
-        let split = meta_with_extents(vec![(0, 60), (60, 0)]);
+        let split = meta_with_extents(vec![(0, 60), (60, 40)]);
         let data = split.bytes_of(1, &file, &mut left).unwrap();
         assert_eq!((data.len(), left), (100, 0));
         assert!(split.bytes_of(1, &file, &mut left).is_none());
+    }
+
+    /// libheif 1.23 reads nothing for an extent of length 0; one past the
+    /// end of the file is refused.
+    #[test]
+    fn an_extent_of_length_zero_adds_nothing() {
+        let file = vec![7u8; 100];
+        let mut left = file.len();
+        let data = meta_with_extents(vec![(10, 0), (20, 5)]).bytes_of(1, &file, &mut left);
+        assert_eq!(data.map(|d| d.len()), Some(5));
+        let mut left = file.len();
+        assert!(meta_with_extents(vec![(0, 0)])
+            .bytes_of(1, &file, &mut left)
+            .is_none());
+        let mut left = file.len();
+        assert!(meta_with_extents(vec![(101, 0), (0, 5)])
+            .bytes_of(1, &file, &mut left)
+            .is_none());
     }
 
     /// libheif keeps the last `nclx` it reads; an ICC profile leaves it.
