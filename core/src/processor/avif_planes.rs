@@ -110,6 +110,11 @@ fn decode_grid(grid: &Grid, (width, height): (u32, u32)) -> Result<Option<Decode
         return Ok(None);
     };
     let (tw, th, width, height) = (tw as usize, th as usize, width as usize, height as usize);
+    // Decided from the tiles' av1C, before any is decoded; each decoded
+    // tile must then be what its av1C declares.
+    if overlapping(grid, grid.coded.0) {
+        return Ok(None);
+    }
     let budget = crate::budget::current();
     let mut out: Option<Decoded> = None;
     for (i, &tile) in grid.tiles.iter().enumerate() {
@@ -117,6 +122,9 @@ fn decode_grid(grid: &Grid, (width, height): (u32, u32)) -> Result<Option<Decode
         let Some(pic) = av1::decode_still(&grid.data[tile], max_pixels) else {
             return Ok(None);
         };
+        if pic.size() != (tw, th) || (pic.layout, pic.bits) != grid.coded {
+            return Ok(None);
+        }
         let (matrix, full_range) = effective(grid.nclx, (pic.matrix, pic.full_range));
         let canvas = out.get_or_insert_with(|| Decoded {
             bits: pic.bits,
@@ -129,9 +137,7 @@ fn decode_grid(grid: &Grid, (width, height): (u32, u32)) -> Result<Option<Decode
                 Store::Canvas16(Canvas::new(width, height, pic.layout))
             },
         });
-        let same = (canvas.bits, canvas.layout, canvas.matrix, canvas.full_range)
-            == (pic.bits, pic.layout, matrix, full_range);
-        if pic.size() != (tw, th) || !same || overlapping(grid, pic.layout) {
+        if (canvas.matrix, canvas.full_range) != (matrix, full_range) {
             return Ok(None);
         }
         let at = ((i % grid.columns) * tw, (i / grid.columns) * th);
@@ -280,6 +286,7 @@ mod tests {
             data: vec![Vec::new()],
             tiles: vec![0; columns * rows],
             nclx: None,
+            coded: (Layout::I420, 8),
         };
         assert!(!overlapping(&grid(2, 2, (3, 3)), Layout::I420));
         assert!(overlapping(&grid(3, 1, (3, 4)), Layout::I420));

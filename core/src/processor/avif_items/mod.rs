@@ -97,6 +97,8 @@ pub(crate) struct Grid {
     /// 1.23 converts a grid with the grid item's own colour property if it
     /// has one, else with this, else with the tiles' bitstream's.
     pub nclx: Option<Nclx>,
+    /// The chroma layout and bit depth every tile's `av1C` declares.
+    pub coded: (Layout, u8),
 }
 
 /// More items than libvips' loader accepts (its `heif` security limit).
@@ -371,6 +373,7 @@ impl<'a> Meta<'a> {
             data,
             tiles: indices,
             nclx,
+            coded,
         };
         Some((Coded::Grid(grid), coded))
     }
