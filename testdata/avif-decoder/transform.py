@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Give an AVIF still rotation/mirror or colour properties, as `iprp` boxes.
 
-    transform.py IN OUT irot:1 imir:0 nclx:1,13,6,1 ...      [--primary-only]
+    transform.py IN OUT irot:1 imir:0 clap:W/1,H/1,X/2,Y/2 nclx:1,13,6,1 ...
+                 [--primary-only]
 
-Appends one `irot` (quarter turns, counter-clockwise) or `imir` (axis)
+Appends one `irot` (quarter turns, counter-clockwise), `imir` (axis) or
+`clap` (clean aperture: width, height, horizontal and vertical offset of
+its centre from the image's, each a fraction; offsets may be negative)
 property per argument to `ipco`, associates them, in the order given and
 marked essential, with the primary item and (unless --primary-only) with
 its alpha item; `nclx:PRIMARIES,TRANSFER,MATRIX,FULL` adds a `colr` nclx
@@ -58,6 +61,11 @@ def main():
             body = b"nclx" + struct.pack(">HHHB", cp, tc, mc, 0x80 if full else 0)
             new_props += box(b"colr", body)
             colour.append(count)
+            continue
+        if kind == "clap":
+            fractions = [int(v) for f in value.split(",") for v in f.split("/")]
+            new_props += box(b"clap", struct.pack(">IIIIiIiI", *fractions))
+            indices.append(count)
             continue
         assert kind in ("irot", "imir")
         new_props += box(kind.encode(), bytes([int(value)]))

@@ -10,6 +10,8 @@
 mod avif_items;
 #[cfg(feature = "own-av1")]
 mod avif_planes;
+#[cfg(feature = "own-av1")]
+mod avif_turns;
 mod bmp;
 mod decode;
 pub mod details;

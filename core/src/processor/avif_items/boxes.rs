@@ -4,7 +4,7 @@
 //! they are read with.
 
 use super::{
-    Item, Location, Nclx, Reference, Transform, MAX_CHILDREN, MAX_EXTENTS, MAX_ITEMS,
+    Clap, Item, Location, Nclx, Reference, Transform, MAX_CHILDREN, MAX_EXTENTS, MAX_ITEMS,
     MAX_REFERENCES,
 };
 use crate::processor::yuv::Layout;
@@ -38,8 +38,8 @@ pub(super) fn single_ispe(props: &[([u8; 4], &[u8])]) -> Option<(u32, u32)> {
     (w > 0 && h > 0).then_some((w, h))
 }
 
-/// The `irot` and `imir` properties among `props`, in order, without the
-/// turns of zero; `None` if one is empty.
+/// The `irot`, `imir` and `clap` properties among `props`, in order,
+/// without the turns of zero; `None` if one is empty or malformed.
 pub(super) fn read_transforms(props: &[([u8; 4], &[u8])]) -> Option<Vec<Transform>> {
     let mut out = Vec::new();
     for (kind, body) in props {
@@ -51,6 +51,7 @@ pub(super) fn read_transforms(props: &[([u8; 4], &[u8])]) -> Option<Vec<Transfor
             b"imir" => out.push(Transform::Mirror {
                 left_right: body.first()? & 1 == 1,
             }),
+            b"clap" => out.push(Transform::Crop(Clap::read(body)?)),
             _ => {}
         }
     }

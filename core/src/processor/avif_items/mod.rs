@@ -1,7 +1,7 @@
 //! The item graph of an AVIF file, read only far enough to tell whether it
 //! is a *plain still*: one AV1 image or one grid of AV1 tiles, optionally
 //! one alpha plane for it (itself an AV1 image or a grid), and metadata
-//! items, with no crop, thumbnail or layer (rotations and mirrors are
+//! items, with no thumbnail or layer (rotations, mirrors and crops are
 //! kept, to be applied after decoding). Such a file decodes through our
 //! own AV1 decoder ([`super::still_avif`]); every other file, and every
 //! file this reader does not understand, stays with libvips' `heifload`,
@@ -13,6 +13,7 @@
 //! it is used.
 
 mod boxes;
+mod clap;
 
 use boxes::{
     children, full_box, last_nclx, read_av1c, read_grid, read_iinf, read_iloc, read_ipma,
@@ -20,6 +21,7 @@ use boxes::{
 };
 
 use super::yuv::Layout;
+pub(crate) use clap::{Clap, Rect};
 
 /// A colour description from an `nclx` `colr` property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +36,8 @@ pub(crate) struct Nclx {
     pub full_range: bool,
 }
 
-/// A rotation or mirror property (`irot`, `imir`) as libheif 1.23 applies
-/// it, after decoding, in the item's property order.
+/// A rotation, mirror or crop property (`irot`, `imir`, `clap`) as libheif
+/// 1.23 applies it, after decoding, in the item's property order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transform {
     /// `irot`: this many quarter turns counter-clockwise (1 to 3).
@@ -45,6 +47,8 @@ pub(crate) enum Transform {
         /// The left-to-right flip (axis 1).
         left_right: bool,
     },
+    /// `clap`: a crop.
+    Crop(Clap),
 }
 
 /// A plain still AVIF: the coded bytes of its image and alpha items.
@@ -111,15 +115,17 @@ const MAX_REFERENCES: usize = 256;
 const MAX_CHILDREN: usize = 100;
 /// More extents than a plain still has any reason to use.
 const MAX_EXTENTS: usize = 64;
-/// The properties a primary image may have: anything else (a crop, a layer
+/// The properties a primary image may have: anything else (a layer
 /// selector, an unknown property) leaves the file to libvips.
 const PRIMARY_PROPERTIES: &[&[u8; 4]] = &[
-    b"ispe", b"colr", b"av1C", b"pixi", b"pasp", b"irot", b"imir",
+    b"ispe", b"colr", b"av1C", b"pixi", b"pasp", b"irot", b"imir", b"clap",
 ];
 /// The properties a grid's tile may have: no transform of its own.
 const TILE_PROPERTIES: &[&[u8; 4]] = &[b"ispe", b"colr", b"av1C", b"pixi", b"pasp", b"auxC"];
 /// The properties an alpha item may have.
-const ALPHA_PROPERTIES: &[&[u8; 4]] = &[b"ispe", b"av1C", b"auxC", b"pixi", b"irot", b"imir"];
+const ALPHA_PROPERTIES: &[&[u8; 4]] = &[
+    b"ispe", b"av1C", b"auxC", b"pixi", b"irot", b"imir", b"clap",
+];
 /// The `auxC` types that mark an alpha plane (MIAF and the older HEVC one).
 const ALPHA_URNS: [&[u8]; 2] = [
     b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha",
