@@ -9,6 +9,7 @@
 
 use super::avif_items::{Rect, Transform};
 use super::yuv::{Layout, Planes};
+use crate::error::Result;
 
 /// A stored sample: 8 bits, or 10 and 12 bits in 16.
 pub(super) trait Sample: Copy + Default {
@@ -201,8 +202,14 @@ pub(super) fn declared_size(
 }
 
 /// `p` turned and cropped by each of `transforms` in order (none: a copy),
-/// as libheif does it to its planes; `None` where it refuses a step.
-pub(super) fn turn<T: Sample>(p: &Planes<'_, T>, transforms: &[Transform]) -> Option<Turned<T>> {
+/// as libheif does it to its planes; `None` where it refuses a step, `Err`
+/// once the call's deadline has passed (checked before each step: a file
+/// may repeat a property many times).
+pub(super) fn turn<T: Sample>(
+    p: &Planes<'_, T>,
+    transforms: &[Transform],
+) -> Result<Option<Turned<T>>> {
+    let budget = crate::budget::current();
     let planes = std::array::from_fn(|i| {
         if i > 0 && p.layout == Layout::Mono {
             return Plane::default();
@@ -217,8 +224,11 @@ pub(super) fn turn<T: Sample>(p: &Planes<'_, T>, transforms: &[Transform]) -> Op
         planes,
     };
     for &t in transforms {
+        budget.check()?;
         let size = (out.width, out.height);
-        let step = Step::of(t, size)?;
+        let Some(step) = Step::of(t, size) else {
+            return Ok(None);
+        };
         if needs_444(out.layout, size, step) {
             out = upsampled(out);
         }
@@ -233,7 +243,7 @@ pub(super) fn turn<T: Sample>(p: &Planes<'_, T>, transforms: &[Transform]) -> Op
         });
         (out.width, out.height) = step.size_after(size);
     }
-    Some(out)
+    Ok(Some(out))
 }
 
 /// How far plane `i` of `layout` is subsampled, across and down.
@@ -493,6 +503,29 @@ mod tests {
     }
 
     #[test]
+    fn every_step_checks_the_calls_deadline() {
+        // A file may associate one property with its image hundreds of
+        // times: each step is a pass over the planes.
+        let opts = crate::options::Options {
+            process_timeout: std::time::Duration::from_nanos(1),
+            ..Default::default()
+        };
+        let budget = crate::budget::Budget::new(&opts);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let _scope = budget.enter();
+        let y = [0u8; 4];
+        let p = Planes {
+            width: 2,
+            height: 2,
+            layout: Layout::Mono,
+            planes: [(&y[..], 2), (&[][..], 0), (&[][..], 0)],
+        };
+        let err = turn(&p, &[Transform::Rotate(1)]).err().unwrap();
+        assert_eq!(err.code(), "timeout");
+        assert!(turn(&p, &[]).unwrap().is_some());
+    }
+
+    #[test]
     fn planes_turn_at_their_own_size() {
         // 3x2 4:4:4 mono-like luma, turned a quarter counter-clockwise.
         let y = [1u8, 2, 3, 4, 5, 6];
@@ -502,11 +535,13 @@ mod tests {
             layout: Layout::Mono,
             planes: [(&y[..], 3), (&[][..], 0), (&[][..], 0)],
         };
-        let t = turn(&p, &[Transform::Rotate(1)]).unwrap();
+        let t = turn(&p, &[Transform::Rotate(1)]).unwrap().unwrap();
         let out = t.planes();
         assert_eq!((out.width, out.height), (2, 3));
         assert_eq!(out.planes[0].0, &[3, 6, 2, 5, 1, 4]);
-        let m = turn(&p, &[Transform::Mirror { left_right: true }]).unwrap();
+        let m = turn(&p, &[Transform::Mirror { left_right: true }])
+            .unwrap()
+            .unwrap();
         assert_eq!(m.planes().planes[0].0, &[3, 2, 1, 6, 5, 4]);
     }
 }

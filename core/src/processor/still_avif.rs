@@ -144,7 +144,7 @@ fn decode_still(still: &avif_items::PlainStill) -> Result<Option<Rgb>> {
         let bytes = (width as u64) * (height as u64) * planes * depth;
         crate::budget::current().charge_memory("turning the decoded AVIF image", bytes)?;
     }
-    let Some(pixels) = convert(&image, alpha.as_ref(), turns, m, full_range) else {
+    let Some(pixels) = convert(&image, alpha.as_ref(), turns, m, full_range)? else {
         return Ok(None);
     };
     Ok(Some(Rgb {
@@ -163,25 +163,28 @@ fn with_turns<T: Sample, R>(
     alpha: Option<Planes<'_, T>>,
     transforms: &[Transform],
     convert: impl FnOnce(&Planes<'_, T>, Option<&Planes<'_, T>>) -> R,
-) -> Option<R> {
+) -> Result<Option<R>> {
     if transforms.is_empty() {
-        return Some(convert(&image, alpha.as_ref()));
+        return Ok(Some(convert(&image, alpha.as_ref())));
     }
-    let image = avif_turns::turn(&image, transforms)?;
+    let Some(image) = avif_turns::turn(&image, transforms)? else {
+        return Ok(None);
+    };
     let alpha = match alpha {
-        Some(a) => Some(avif_turns::turn(
-            &Planes {
+        Some(a) => {
+            let luma = Planes {
                 layout: Layout::Mono,
                 ..a
-            },
-            transforms,
-        )?),
+            };
+            match avif_turns::turn(&luma, transforms)? {
+                Some(turned) => Some(turned),
+                None => return Ok(None),
+            }
+        }
         None => None,
     };
-    Some(convert(
-        &image.planes(),
-        alpha.as_ref().map(|a| a.planes()).as_ref(),
-    ))
+    let alpha = alpha.as_ref().map(|a| a.planes());
+    Ok(Some(convert(&image.planes(), alpha.as_ref())))
 }
 
 /// Whether `still` is well inside what libvips lets libheif decode: at
@@ -198,32 +201,45 @@ fn within_heifloads_limits(still: &avif_items::PlainStill) -> bool {
 }
 
 /// `image` (and `alpha`) turned by `transforms` and converted to
-/// interleaved samples with `m`.
+/// interleaved samples with `m`; `None` where the planes are not of the
+/// image's depth or a step is refused.
 fn convert(
     image: &Decoded,
     alpha: Option<&Decoded>,
     transforms: &[Transform],
     m: Matrix,
     full_range: bool,
-) -> Option<Samples> {
-    Some(if image.bits == 8 {
-        let alpha = match alpha {
-            Some(a) => Some(a.planes()?),
-            None => None,
+) -> Result<Option<Samples>> {
+    if image.bits == 8 {
+        let (Some(planes), Some(alpha)) = (image.planes(), depth_alike(alpha, |a| a.planes()))
+        else {
+            return Ok(None);
         };
-        with_turns(image.planes()?, alpha, transforms, |p, a| {
+        with_turns(planes, alpha, transforms, |p, a| {
             Samples::U8(yuv::to_rgb(p, m, full_range, a))
-        })?
+        })
     } else {
-        let alpha = match alpha {
-            Some(a) => Some(a.planes16()?),
-            None => None,
+        let (Some(planes), Some(alpha)) = (image.planes16(), depth_alike(alpha, |a| a.planes16()))
+        else {
+            return Ok(None);
         };
         let bits = u32::from(image.bits);
-        with_turns(image.planes16()?, alpha, transforms, |p, a| {
+        with_turns(planes, alpha, transforms, |p, a| {
             Samples::U16(yuv::to_rgb16(p, bits, m, full_range, a))
-        })?
-    })
+        })
+    }
+}
+
+/// `Some(None)` without alpha, `Some(Some(planes))` when `alpha` has
+/// planes of the wanted depth, `None` when it has not.
+fn depth_alike<'a, T>(
+    alpha: Option<&'a Decoded>,
+    planes: impl Fn(&'a Decoded) -> Option<Planes<'a, T>>,
+) -> Option<Option<Planes<'a, T>>> {
+    match alpha {
+        Some(a) => planes(a).map(Some),
+        None => Some(None),
+    }
 }
 
 /// Whether libheif converts a picture of this layout and depth in a way we
