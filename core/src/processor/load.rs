@@ -245,7 +245,12 @@ impl Loader<'_> {
                     )),
                     #[cfg(feature = "own-av1")]
                     Some(ImageFormat::Avif) if header.n_pages() == 1 => {
-                        Some(OwnDecode::Avif(header.fields_carrier()?))
+                        match super::still_avif::eligible(data) {
+                            Some(file) => {
+                                Some(OwnDecode::Avif(Box::new(file), header.fields_carrier()?))
+                            }
+                            None => None,
+                        }
                     }
                     _ => None,
                 };
@@ -281,8 +286,8 @@ impl Loader<'_> {
                     still_webp::thumbnail(data, *scale, fields, &target)?
                 }
                 #[cfg(feature = "own-av1")]
-                (Some((_, _, data)), Some((_, _, Some(OwnDecode::Avif(fields))))) => {
-                    super::still_avif::thumbnail(data, fields, &target)?
+                (_, Some((_, _, Some(OwnDecode::Avif(file, fields))))) => {
+                    super::still_avif::thumbnail(file, fields, &target)?
                 }
                 _ => None,
             };
@@ -390,10 +395,10 @@ impl LoadOpts {
 enum OwnDecode {
     /// A still WebP: libwebp's load scale, the header's metadata.
     Webp(f64, Image),
-    /// A still AVIF (plain or not: [`super::still_avif`] decides): the
-    /// header's metadata.
+    /// A plain still AVIF our path may take, read from its boxes
+    /// ([`super::still_avif::eligible`]), and the header's metadata.
     #[cfg(feature = "own-av1")]
-    Avif(Image),
+    Avif(Box<super::still_avif::Eligible>, Image),
 }
 
 fn shrinks_on_load(format: Option<ImageFormat>) -> bool {

@@ -13,19 +13,50 @@ use super::yuv::{self, Layout, Matrix, Planes};
 use crate::error::Result;
 use crate::vips::Image;
 
-/// The thumbnail of a plain still AVIF, or `None` to leave `data` to
-/// libvips. `fields` carries the header's metadata
+/// A plain still AVIF whose container passes every check made before
+/// decoding: the files our path may take ([`eligible`]).
+pub(super) struct Eligible {
+    still: avif_items::PlainStill,
+    /// What its rotations, mirrors and crops do.
+    plan: avif_turns::Plan,
+}
+
+/// `data` if it is a plain still AVIF that our path may decode, from its
+/// boxes alone; `None` to leave it to libvips.
+pub(super) fn eligible(data: &[u8]) -> Option<Eligible> {
+    let still = avif_items::plain_still(data)?;
+    let size = (
+        usize::try_from(still.width).ok()?,
+        usize::try_from(still.height).ok()?,
+    );
+    // What the container declares rules a file out before it is decoded;
+    // what the decoder gives must be the same.
+    let (layout, bits) = still.coded;
+    if left_to_libvips(layout, bits) || !within_heifloads_limits(&still) {
+        return None;
+    }
+    // What the steps make must be the size libheif declares (libvips
+    // refuses anything else).
+    let turns = &still.transforms;
+    let plan = avif_turns::plan(layout, size, turns)?;
+    (avif_turns::declared_size(size, turns) == Some(plan.size)).then_some(Eligible { still, plan })
+}
+
+/// The thumbnail of an eligible AVIF, or `None` to leave it to libvips
+/// after all (dav1d refuses it, or what it decodes is not what the boxes
+/// declare). `fields` carries the header's metadata
 /// ([`Image::fields_carrier`]).
-pub(super) fn thumbnail(data: &[u8], fields: &Image, t: &ThumbnailCall) -> Result<Option<Image>> {
-    let Some(still) = avif_items::plain_still(data) else {
-        return Ok(None);
-    };
+pub(super) fn thumbnail(
+    file: &Eligible,
+    fields: &Image,
+    t: &ThumbnailCall,
+) -> Result<Option<Image>> {
     let Some(Rgb {
         pixels,
         width,
         height,
         bands,
-    }) = decode_still(&still)?
+    }) = decode_still(file)?
     else {
         return Ok(None);
     };
@@ -79,32 +110,16 @@ impl Samples {
 /// the tests and the `avif_still` fuzz target).
 #[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn decode(data: &[u8]) -> Option<Rgb> {
-    let still = avif_items::plain_still(data)?;
-    decode_still(&still).ok()?
+    decode_still(&eligible(data)?).ok()?
 }
 
-/// The RGB(A) libheif would give for `still`, rotated, mirrored and
+/// The RGB(A) libheif would give for `file`, rotated, mirrored and
 /// cropped as it says; `None` to leave it to libvips.
-fn decode_still(still: &avif_items::PlainStill) -> Result<Option<Rgb>> {
-    let (Ok(width), Ok(height)) = (i32::try_from(still.width), i32::try_from(still.height)) else {
-        return Ok(None);
-    };
+fn decode_still(file: &Eligible) -> Result<Option<Rgb>> {
+    let (still, plan) = (&file.still, file.plan);
+    let (width, height) = (still.width, still.height);
     let size = (width as usize, height as usize);
-    // What the container declares rules a file out before it is decoded;
-    // what the decoder gives must be the same.
-    let (layout, bits) = still.coded;
-    if left_to_libvips(layout, bits) || !within_heifloads_limits(still) {
-        return Ok(None);
-    }
-    // What the steps make must be the size libheif declares (libvips
-    // refuses anything else).
     let turns = &still.transforms;
-    let Some(plan) = avif_turns::plan(layout, size, turns) else {
-        return Ok(None);
-    };
-    if avif_turns::declared_size(size, turns) != Some(plan.size) {
-        return Ok(None);
-    }
     let ispe = (still.width, still.height);
     let Some(image) = avif_planes::decode(&still.image, ispe)? else {
         return Ok(None);
@@ -141,7 +156,7 @@ fn decode_still(still: &avif_items::PlainStill) -> Result<Option<Rgb>> {
         // planes, chroma at full size at most.
         let depth = if image.bits > 8 { 2 } else { 1 };
         let planes = if alpha.is_some() { 4 } else { 3 };
-        let bytes = (width as u64) * (height as u64) * planes * depth;
+        let bytes = u64::from(width) * u64::from(height) * planes * depth;
         crate::budget::current().charge_memory("turning the decoded AVIF image", bytes)?;
     }
     let Some(pixels) = convert(&image, alpha.as_ref(), turns, m, full_range)? else {

@@ -21,7 +21,9 @@ use boxes::{
 };
 
 use super::yuv::Layout;
-pub(crate) use clap::{Clap, Rect};
+pub(crate) use clap::Clap;
+#[cfg(feature = "own-av1")]
+pub(crate) use clap::Rect;
 
 /// A colour description from an `nclx` `colr` property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
