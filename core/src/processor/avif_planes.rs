@@ -20,6 +20,9 @@ pub(super) struct Decoded {
     pub matrix: u16,
     /// Full or limited range, from the same place as `matrix`.
     pub full_range: bool,
+    /// Whether the bitstream (a tile's, for a grid) itself declares the
+    /// identity matrix, whatever a `colr` property says.
+    pub coded_identity: bool,
     store: Store,
 }
 
@@ -97,6 +100,7 @@ pub(super) fn decode(coded: &Coded, size: (u32, u32)) -> Result<Option<Decoded>>
                 layout: p.layout,
                 matrix: p.matrix,
                 full_range: p.full_range,
+                coded_identity: p.matrix == 0,
                 store: Store::Picture(p),
             }))
         }
@@ -131,6 +135,7 @@ fn decode_grid(grid: &Grid, (width, height): (u32, u32)) -> Result<Option<Decode
             layout: pic.layout,
             matrix,
             full_range,
+            coded_identity: false,
             store: if pic.bits == 8 {
                 Store::Canvas8(Canvas::new(width, height, pic.layout))
             } else {
@@ -140,6 +145,7 @@ fn decode_grid(grid: &Grid, (width, height): (u32, u32)) -> Result<Option<Decode
         if (canvas.matrix, canvas.full_range) != (matrix, full_range) {
             return Ok(None);
         }
+        canvas.coded_identity |= pic.matrix == 0;
         let at = ((i % grid.columns) * tw, (i / grid.columns) * th);
         let pasted = match &mut canvas.store {
             Store::Canvas8(c) => pic.planes().map(|p| c.paste(&p, at)),

@@ -84,41 +84,67 @@ impl<T: Sample> Plane<T> {
         }
     }
 
+    /// As [`Plane::from_fn`] for an `f` that reads its source down a column
+    /// (a quarter turn): filled in square blocks, so that the source rows
+    /// it reads stay in cache.
+    fn transposed(width: usize, height: usize, f: impl Fn(usize, usize) -> T) -> Self {
+        const BLOCK: usize = 64;
+        let mut samples = vec![T::default(); width * height];
+        for top in (0..height).step_by(BLOCK) {
+            for left in (0..width).step_by(BLOCK) {
+                let right = (left + BLOCK).min(width);
+                for y in top..(top + BLOCK).min(height) {
+                    let row = &mut samples[y * width + left..y * width + right];
+                    for (x, out) in (left..right).zip(row) {
+                        *out = f(x, y);
+                    }
+                }
+            }
+        }
+        Plane {
+            width,
+            height,
+            samples,
+        }
+    }
+
     /// This plane (subsampled by `(sx, sy)`) after `step`, as libheif
     /// turns or crops a plane.
     fn stepped(&self, step: Step, (sx, sy): (u32, u32)) -> Self {
         let (w, h) = (self.width, self.height);
         let s = &self.samples;
-        let t = match step {
-            Step::Turn(t) => t,
+        match step {
+            // Quarter turns counter-clockwise: 90, 180, 270 degrees.
+            Step::Rotate90 => Plane::transposed(h, w, |x, y| s[x * w + (w - 1 - y)]),
+            Step::Rotate180 => Plane::from_fn(w, h, |x, y| s[(h - 1 - y) * w + (w - 1 - x)]),
+            Step::Rotate270 => Plane::transposed(h, w, |x, y| s[(h - 1 - x) * w + y]),
+            Step::Mirror { left_right: true } => {
+                Plane::from_fn(w, h, |x, y| s[y * w + (w - 1 - x)])
+            }
+            Step::Mirror { left_right: false } => {
+                Plane::from_fn(w, h, |x, y| s[(h - 1 - y) * w + x])
+            }
             Step::Crop(r) => {
                 // Chroma from the halved near edges to the halved far ones,
                 // rounded down.
                 let (left, top) = (r.left >> sx, r.top >> sy);
                 let (width, height) = ((r.right >> sx) - left + 1, (r.bottom >> sy) - top + 1);
-                return Plane::from_fn(width, height, |x, y| s[(top + y) * w + left + x]);
-            }
-        };
-        match t {
-            // Quarter turns counter-clockwise: 90, 180, 270 degrees.
-            Transform::Rotate(1) => Plane::from_fn(h, w, |x, y| s[x * w + (w - 1 - y)]),
-            Transform::Rotate(2) => Plane::from_fn(w, h, |x, y| s[(h - 1 - y) * w + (w - 1 - x)]),
-            Transform::Rotate(_) => Plane::from_fn(h, w, |x, y| s[(h - 1 - x) * w + y]),
-            Transform::Mirror { left_right: true } => {
-                Plane::from_fn(w, h, |x, y| s[y * w + (w - 1 - x)])
-            }
-            Transform::Mirror { left_right: false } | Transform::Crop(_) => {
-                Plane::from_fn(w, h, |x, y| s[(h - 1 - y) * w + x])
+                Plane::from_fn(width, height, |x, y| s[(top + y) * w + left + x])
             }
         }
     }
 }
 
 /// One transform, worked out at the size it applies to.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Step {
-    /// A rotation or mirror.
-    Turn(Transform),
+    Rotate90,
+    Rotate180,
+    Rotate270,
+    /// `left_right`: axis 1; else top to bottom.
+    Mirror {
+        left_right: bool,
+    },
     /// A `clap`'s samples.
     Crop(Rect),
 }
@@ -128,16 +154,19 @@ impl Step {
     /// (a crop that keeps nothing).
     fn of(t: Transform, size: (usize, usize)) -> Option<Step> {
         Some(match t {
+            Transform::Rotate(1) => Step::Rotate90,
+            Transform::Rotate(2) => Step::Rotate180,
+            Transform::Rotate(_) => Step::Rotate270,
+            Transform::Mirror { left_right } => Step::Mirror { left_right },
             Transform::Crop(clap) => Step::Crop(clap.rect(size)?),
-            _ => Step::Turn(t),
         })
     }
 
     /// The size of the image after this step.
     fn size_after(self, (w, h): (usize, usize)) -> (usize, usize) {
         match self {
-            Step::Turn(Transform::Rotate(1 | 3)) => (h, w),
-            Step::Turn(_) => (w, h),
+            Step::Rotate90 | Step::Rotate270 => (h, w),
+            Step::Rotate180 | Step::Mirror { .. } => (w, h),
             Step::Crop(r) => r.size(),
         }
     }
@@ -149,8 +178,7 @@ impl Step {
 pub(super) struct Plan {
     /// Width and height after every step.
     pub size: (usize, usize),
-    /// Whether some step upsamples the chroma (libheif's filter refuses
-    /// the identity matrix, so such files stay with libvips).
+    /// Whether some step upsamples the chroma.
     pub upsamples: bool,
 }
 
@@ -268,26 +296,16 @@ fn chroma_size(layout: Layout, i: usize, (w, h): (usize, usize)) -> (usize, usiz
 /// libheif's rule for converting to 4:4:4 before a step.
 fn needs_444(layout: Layout, (w, h): (usize, usize), step: Step) -> bool {
     let (odd_w, odd_h) = (w % 2 == 1, h % 2 == 1);
-    let t = match step {
-        Step::Crop(r) => {
-            return match layout {
-                Layout::I420 => r.left % 2 == 1 || r.top % 2 == 1,
-                Layout::I422 => r.left % 2 == 1,
-                Layout::I444 | Layout::Mono => false,
-            };
-        }
-        Step::Turn(t) => t,
-    };
-    match (layout, t) {
-        // Crops are steps of their own, above.
-        (_, Transform::Crop(_)) => false,
-        (Layout::I422, Transform::Rotate(1 | 3)) => true,
-        (Layout::I422, Transform::Rotate(_)) => odd_h,
-        (Layout::I422, Transform::Mirror { left_right }) => left_right && odd_w,
-        (Layout::I420, Transform::Rotate(1)) => odd_w,
-        (Layout::I420, Transform::Rotate(3)) => odd_h,
-        (Layout::I420, _) => odd_w || odd_h,
+    match (layout, step) {
         (Layout::I444 | Layout::Mono, _) => false,
+        (Layout::I422, Step::Rotate90 | Step::Rotate270) => true,
+        (Layout::I422, Step::Rotate180) => odd_h,
+        (Layout::I422, Step::Mirror { left_right }) => left_right && odd_w,
+        (Layout::I422, Step::Crop(r)) => r.left % 2 == 1,
+        (Layout::I420, Step::Rotate90) => odd_w,
+        (Layout::I420, Step::Rotate270) => odd_h,
+        (Layout::I420, Step::Rotate180 | Step::Mirror { .. }) => odd_w || odd_h,
+        (Layout::I420, Step::Crop(r)) => r.left % 2 == 1 || r.top % 2 == 1,
     }
 }
 
@@ -316,9 +334,9 @@ fn near<T: Sample>(a: u32, b: u32) -> T {
 /// libheif 1.23's 4:2:0 to 4:4:4 filter for an image of `w` x `h`: chroma
 /// sits at the centre of each 2x2 block; inner samples weigh their four
 /// neighbours 9:3:3:1 (over 16, rounded); the first and last rows and
-/// columns are filled from one or two samples of the edge, the first row
-/// and column indexing the chroma at half the step libheif's code uses
-/// there (reproduced as it is).
+/// columns are filled from one or two samples of the edge, indexing the
+/// chroma along the edge at half the step libheif's code uses there
+/// (reproduced as it is).
 fn bilinear_420<T: Sample>(c: &Plane<T>, (w, h): (usize, usize)) -> Plane<T> {
     let mut out = Plane {
         width: w,
@@ -418,9 +436,9 @@ mod tests {
 
     #[test]
     fn the_conversion_rule_is_libheifs() {
-        let r = |k| Step::Turn(Transform::Rotate(k));
-        let lr = Step::Turn(Transform::Mirror { left_right: true });
-        let tb = Step::Turn(Transform::Mirror { left_right: false });
+        let r = |k| Step::of(Transform::Rotate(k), (0, 0)).unwrap();
+        let lr = Step::Mirror { left_right: true };
+        let tb = Step::Mirror { left_right: false };
         // 4:2:0: a quarter turn needs an even width, three an even height.
         assert!(!needs_444(Layout::I420, (4, 3), r(1)));
         assert!(needs_444(Layout::I420, (3, 4), r(1)));

@@ -101,16 +101,19 @@ impl Fraction {
         Fraction::fitted(n, d * 2)
     }
 
-    /// Toward zero; `None` for a zero denominator (halving can make one).
-    fn round_down(self) -> Option<i64> {
+    /// Toward zero. (Denominators stay at 1 or more: the file's are
+    /// checked, arithmetic multiplies them, and halving rounds away from
+    /// zero.)
+    fn round_down(self) -> i64 {
         let (n, d) = self.parts();
-        (d != 0).then(|| n / d)
+        n / d.max(1)
     }
 
     /// Half up, then toward zero, as libheif's `round`.
-    fn round(self) -> Option<i64> {
+    fn round(self) -> i64 {
         let (n, d) = self.parts();
-        (d != 0).then(|| (n + d / 2) / d)
+        let d = d.max(1);
+        (n + d / 2) / d
     }
 
     /// `(size - 1) / 2`, the centre of an image `size` samples across.
@@ -148,8 +151,8 @@ impl Clap {
     pub fn declared_size(&self) -> Option<(usize, usize)> {
         let positive = |v: i64| usize::try_from(v).ok().filter(|&v| v > 0);
         Some((
-            positive(self.width.round()?)?,
-            positive(self.height.round()?)?,
+            positive(self.width.round())?,
+            positive(self.height.round())?,
         ))
     }
 
@@ -161,9 +164,9 @@ impl Clap {
             return None;
         }
         let left = self.left(width)?;
-        let right = self.width.plus_int(-1).plus_int(left).round()?;
+        let right = self.width.plus_int(-1).plus_int(left).round();
         let top = self.top(height)?;
-        let bottom = self.height.plus_int(-1).plus_int(top).round()?;
+        let bottom = self.height.plus_int(-1).plus_int(top).round();
         // The near edges are raised to 0; a far edge past the image, or
         // before it (libheif compares it unsigned), becomes the last one.
         let near = |v: i64| usize::try_from(v.max(0)).ok();
@@ -183,20 +186,14 @@ impl Clap {
     /// The first column: the centre plus the offset, less half the width
     /// minus one, rounded down.
     fn left(&self, width: usize) -> Option<i64> {
-        if width == 0 {
-            return Some(0);
-        }
         let centre = self.horizontal_offset.plus(Fraction::centre(width)?);
-        centre.minus(self.width.plus_int(-1).halved()).round_down()
+        Some(centre.minus(self.width.plus_int(-1).halved()).round_down())
     }
 
     /// The first row: as [`Clap::left`], rounded to nearest.
     fn top(&self, height: usize) -> Option<i64> {
-        if height == 0 {
-            return Some(0);
-        }
         let centre = self.vertical_offset.plus(Fraction::centre(height)?);
-        centre.minus(self.height.plus_int(-1).halved()).round()
+        Some(centre.minus(self.height.plus_int(-1).halved()).round())
     }
 }
 

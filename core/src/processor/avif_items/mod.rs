@@ -66,8 +66,8 @@ pub(crate) struct PlainStill {
     pub height: u32,
     /// The primary item's first `nclx` colour property, if any.
     pub nclx: Option<Nclx>,
-    /// The rotations and mirrors to apply to the decoded picture, in order
-    /// (the alpha item has the same ones).
+    /// The rotations, mirrors and crops to apply to the decoded picture, in
+    /// order (the alpha item has the same ones).
     pub transforms: Vec<Transform>,
     /// The chroma layout and bit depth the primary's `av1C` (a grid's
     /// tiles') declares: what libvips sizes its output by, and what the
@@ -117,6 +117,12 @@ const MAX_REFERENCES: usize = 256;
 const MAX_CHILDREN: usize = 100;
 /// More extents than a plain still has any reason to use.
 const MAX_EXTENTS: usize = 64;
+/// More property associations than a plain still has any reason to use:
+/// `ipma` may repeat them freely (such files stay with libvips).
+const MAX_ASSOCIATIONS: usize = 4096;
+/// More properties than one plain still item has any reason to use: each
+/// transform among them is a pass over the image.
+const MAX_ITEM_PROPERTIES: usize = 32;
 /// The properties a primary image may have: anything else (a layer
 /// selector, an unknown property) leaves the file to libvips.
 const PRIMARY_PROPERTIES: &[&[u8; 4]] = &[
@@ -208,7 +214,12 @@ impl<'a> Meta<'a> {
                     for (kind, b) in few_children(b)? {
                         match &kind {
                             b"ipco" => m.properties = few_children(b)?,
-                            b"ipma" => m.associations.extend(read_ipma(b)?),
+                            b"ipma" => {
+                                m.associations.extend(read_ipma(b)?);
+                                if m.associations.len() > MAX_ASSOCIATIONS {
+                                    return None;
+                                }
+                            }
                             _ => return None,
                         }
                     }
@@ -420,7 +431,7 @@ impl<'a> Meta<'a> {
                 continue;
             }
             let &(kind, body) = self.properties.get(usize::from(index) - 1)?;
-            if !allowed.contains(&&kind) {
+            if !allowed.contains(&&kind) || out.len() == MAX_ITEM_PROPERTIES {
                 return None;
             }
             out.push((kind, body));
