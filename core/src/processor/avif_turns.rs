@@ -84,52 +84,58 @@ impl<T: Sample> Plane<T> {
         }
     }
 
-    /// As [`Plane::from_fn`] for an `f` that reads its source down a column
-    /// (a quarter turn): filled in square blocks, so that the source rows
-    /// it reads stay in cache.
-    fn transposed(width: usize, height: usize, f: impl Fn(usize, usize) -> T) -> Self {
-        const BLOCK: usize = 64;
-        let mut samples = vec![T::default(); width * height];
-        for top in (0..height).step_by(BLOCK) {
-            for left in (0..width).step_by(BLOCK) {
-                let right = (left + BLOCK).min(width);
-                for y in top..(top + BLOCK).min(height) {
-                    let row = &mut samples[y * width + left..y * width + right];
-                    for (x, out) in (left..right).zip(row) {
-                        *out = f(x, y);
-                    }
-                }
-            }
-        }
+    /// Rows become columns: sample (x, y) moves to (y, x).
+    fn transposed(&self) -> Self {
+        let mut samples = vec![T::default(); self.samples.len()];
+        transpose::transpose(&self.samples, &mut samples, self.width, self.height);
         Plane {
-            width,
-            height,
+            width: self.height,
+            height: self.width,
             samples,
         }
+    }
+
+    /// Upside down: the last row first.
+    fn rows_reversed(&self) -> Self {
+        let mut samples = Vec::with_capacity(self.samples.len());
+        for row in self.samples.chunks_exact(self.width).rev() {
+            samples.extend_from_slice(row);
+        }
+        Plane { samples, ..*self }
+    }
+
+    /// Left to right: each row reversed in place.
+    fn each_row_reversed(mut self) -> Self {
+        for row in self.samples.chunks_exact_mut(self.width) {
+            row.reverse();
+        }
+        self
     }
 
     /// This plane (subsampled by `(sx, sy)`) after `step`, as libheif
     /// turns or crops a plane.
     fn stepped(&self, step: Step, (sx, sy): (u32, u32)) -> Self {
-        let (w, h) = (self.width, self.height);
-        let s = &self.samples;
         match step {
             // Quarter turns counter-clockwise: 90, 180, 270 degrees.
-            Step::Rotate90 => Plane::transposed(h, w, |x, y| s[x * w + (w - 1 - y)]),
-            Step::Rotate180 => Plane::from_fn(w, h, |x, y| s[(h - 1 - y) * w + (w - 1 - x)]),
-            Step::Rotate270 => Plane::transposed(h, w, |x, y| s[(h - 1 - x) * w + y]),
-            Step::Mirror { left_right: true } => {
-                Plane::from_fn(w, h, |x, y| s[y * w + (w - 1 - x)])
-            }
-            Step::Mirror { left_right: false } => {
-                Plane::from_fn(w, h, |x, y| s[(h - 1 - y) * w + x])
-            }
+            // Output (x, y) is source (w - 1 - y, x): the transpose, its
+            // rows in reverse order.
+            Step::Rotate90 => self.transposed().rows_reversed(),
+            // Output (x, y) is source (y, h - 1 - x): the transpose, each
+            // row reversed.
+            Step::Rotate270 => self.transposed().each_row_reversed(),
+            Step::Rotate180 => self.rows_reversed().each_row_reversed(),
+            Step::Mirror { left_right: true } => self.clone().each_row_reversed(),
+            Step::Mirror { left_right: false } => self.rows_reversed(),
             Step::Crop(r) => {
                 // Chroma from the halved near edges to the halved far ones,
                 // rounded down.
                 let (left, top) = (r.left >> sx, r.top >> sy);
                 let (width, height) = ((r.right >> sx) - left + 1, (r.bottom >> sy) - top + 1);
-                Plane::from_fn(width, height, |x, y| s[(top + y) * w + left + x])
+                Plane::copied(
+                    &self.samples[top * self.width + left..],
+                    self.width,
+                    (width, height),
+                )
             }
         }
     }
@@ -382,19 +388,28 @@ fn bilinear_420<T: Sample>(c: &Plane<T>, (w, h): (usize, usize)) -> Plane<T> {
     let weigh = |k: [u32; 4], s: [u32; 4]| {
         T::narrow((k[0] * s[0] + k[1] * s[1] + k[2] * s[2] + k[3] * s[3] + 8) / 16)
     };
+    // Inner 2x2 squares: rows y and y + 1 (odd y), columns x and x + 1
+    // (odd x), between chroma (x / 2, y / 2) and its right and lower
+    // neighbours.
+    let pairs = w.saturating_sub(1) / 2;
+    let cw = c.width;
     for y in (1..h.saturating_sub(1)).step_by(2) {
-        for x in (1..w.saturating_sub(1)).step_by(2) {
-            let (cx, cy) = (x / 2, y / 2);
-            let s = [
-                c.at(cx, cy),
-                c.at(cx + 1, cy),
-                c.at(cx, cy + 1),
-                c.at(cx + 1, cy + 1),
-            ];
-            put(x, y, weigh([9, 3, 3, 1], s));
-            put(x + 1, y, weigh([3, 9, 1, 3], s));
-            put(x, y + 1, weigh([3, 1, 9, 3], s));
-            put(x + 1, y + 1, weigh([1, 3, 3, 9], s));
+        let cy = y / 2;
+        let (upper, lower) = (
+            &c.samples[cy * cw..][..cw],
+            &c.samples[(cy + 1) * cw..][..cw],
+        );
+        let (first, second) = out.samples[y * w..(y + 2) * w].split_at_mut(w);
+        let cells = first[1..1 + 2 * pairs]
+            .chunks_exact_mut(2)
+            .zip(second[1..1 + 2 * pairs].chunks_exact_mut(2))
+            .zip(upper.windows(2).zip(lower.windows(2)));
+        for ((a, b), (u, l)) in cells {
+            let s = [u[0].widen(), u[1].widen(), l[0].widen(), l[1].widen()];
+            a[0] = weigh([9, 3, 3, 1], s);
+            a[1] = weigh([3, 9, 1, 3], s);
+            b[0] = weigh([3, 1, 9, 3], s);
+            b[1] = weigh([1, 3, 3, 9], s);
         }
     }
     out

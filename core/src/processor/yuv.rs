@@ -109,6 +109,7 @@ pub(crate) fn to_rgb(p: &Planes, m: Matrix, full_range: bool, alpha: Option<&Pla
     let bands = if alpha.is_some() { 4 } else { 3 };
     let mut out = vec![0u8; p.width * p.height * bands];
     let (y_plane, y_stride) = p.planes[0];
+    let terms = FloatTerms::new(m, full_range);
     for (y, row) in out.chunks_exact_mut(p.width * bands).enumerate() {
         let luma = &y_plane[y * y_stride..][..p.width];
         match p.layout {
@@ -121,9 +122,9 @@ pub(crate) fn to_rgb(p: &Planes, m: Matrix, full_range: bool, alpha: Option<&Pla
             Layout::I420 if full_range && !m.identity => {
                 fixed_row(row, bands, luma, p, y / 2, m.fixed())
             }
-            Layout::I420 => float_row(row, bands, luma, p, y / 2, 1, m, full_range),
-            Layout::I422 => float_row(row, bands, luma, p, y, 1, m, full_range),
-            Layout::I444 => float_row(row, bands, luma, p, y, 0, m, full_range),
+            Layout::I420 => float_row(row, bands, luma, p, y / 2, 1, &terms),
+            Layout::I422 => float_row(row, bands, luma, p, y, 1, &terms),
+            Layout::I444 => float_row(row, bands, luma, p, y, 0, &terms),
         }
         if let Some(a) = alpha {
             let (a_plane, a_stride) = a.planes[0];
@@ -188,18 +189,34 @@ pub(crate) fn to_rgb16(
 /// One row of 4:2:0 at full range, in libheif's fixed point.
 fn fixed_row(row: &mut [u8], bands: usize, luma: &[u8], p: &Planes, cy: usize, k: [i32; 4]) {
     let (cb_row, cr_row) = chroma_rows(p, cy);
-    for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
-        let cb = i32::from(cb_row[x / 2]) - 128;
-        let cr = i32::from(cr_row[x / 2]) - 128;
+    // Each chroma sample serves two pixels: its three terms are worked out
+    // once for both (the same integers the per-pixel formula gives).
+    let chroma = cb_row.iter().zip(cr_row).map(|(&cb, &cr)| {
+        let (cb, cr) = (i32::from(cb) - 128, i32::from(cr) - 128);
+        [
+            (k[0] * cr + 128) >> 8,
+            (k[1] * cb + k[2] * cr + 128) >> 8,
+            (k[3] * cb + 128) >> 8,
+        ]
+    });
+    let put = |px: &mut [u8], l: u8, add: [i32; 3]| {
         let l = i32::from(l);
-        px[0] = clip(l + ((k[0] * cr + 128) >> 8));
-        px[1] = clip(l + ((k[1] * cb + k[2] * cr + 128) >> 8));
-        px[2] = clip(l + ((k[3] * cb + 128) >> 8));
+        px[0] = clip(l + add[0]);
+        px[1] = clip(l + add[1]);
+        px[2] = clip(l + add[2]);
+    };
+    let pairs = row.chunks_mut(2 * bands).zip(luma.chunks(2));
+    for ((pixels, lumas), add) in pairs.zip(chroma) {
+        // (Split rather than chunked: a chunk iterator per pair divides.)
+        let (first, second) = pixels.split_at_mut(bands);
+        put(first, lumas[0], add);
+        if let Some(&l) = lumas.get(1) {
+            put(second, l, add);
+        }
     }
 }
 
 /// One row in libheif's `f32` path; chroma column `x >> shift`.
-#[allow(clippy::too_many_arguments)]
 fn float_row(
     row: &mut [u8],
     bands: usize,
@@ -207,16 +224,78 @@ fn float_row(
     p: &Planes,
     cy: usize,
     shift: u32,
-    m: Matrix,
-    full_range: bool,
+    terms: &FloatTerms,
 ) {
     let (cb_row, cr_row) = chroma_rows(p, cy);
     for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
         let (cb, cr) = (cb_row[x >> shift], cr_row[x >> shift]);
-        let rgb = float_rgb(l.into(), cb.into(), cr.into(), 8, m, full_range);
-        for (out, c) in px.iter_mut().zip(rgb) {
-            *out = c as u8;
+        px[..3].copy_from_slice(&terms.rgb(l, cb, cr));
+    }
+}
+
+/// The terms of [`float_rgb`] at 8 bits, each worked out once per sample
+/// value: the same `f32` products, summed in the same order per pixel, so
+/// the result is bit for bit `float_rgb`'s at a fraction of its cost.
+struct FloatTerms {
+    /// `None`: the identity, which copies (and expands) the planes.
+    sums: Option<Box<SumTables>>,
+    m: Matrix,
+    full_range: bool,
+}
+
+/// Per sample value: the luma term and the four chroma products.
+struct SumTables {
+    y: [f32; 256],
+    r_cr: [f32; 256],
+    g_cb: [f32; 256],
+    g_cr: [f32; 256],
+    b_cb: [f32; 256],
+}
+
+impl FloatTerms {
+    fn new(m: Matrix, full_range: bool) -> Self {
+        let sums = (!m.identity).then(|| {
+            let mut t = Box::new(SumTables {
+                y: [0.0; 256],
+                r_cr: [0.0; 256],
+                g_cb: [0.0; 256],
+                g_cr: [0.0; 256],
+                b_cb: [0.0; 256],
+            });
+            for i in 0..256 {
+                let (y, u, v) = float_inputs(i, i, i, 8, full_range);
+                t.y[i as usize] = y;
+                t.r_cr[i as usize] = m.r_cr * v;
+                t.g_cb[i as usize] = m.g_cb * u;
+                t.g_cr[i as usize] = m.g_cr * v;
+                t.b_cb[i as usize] = m.b_cb * u;
+            }
+            t
+        });
+        FloatTerms {
+            sums,
+            m,
+            full_range,
         }
+    }
+
+    /// [`float_rgb`] of one 8-bit pixel.
+    fn rgb(&self, y: u8, cb: u8, cr: u8) -> [u8; 3] {
+        let Some(t) = &self.sums else {
+            let rgb = float_rgb(y.into(), cb.into(), cr.into(), 8, self.m, self.full_range);
+            return rgb.map(|c| c as u8);
+        };
+        let (y, cb, cr) = (usize::from(y), usize::from(cb), usize::from(cr));
+        let yv = t.y[y];
+        // `(int)(c + 0.5)` clamped to 0..=255, as `float_rgb`: truncation
+        // and clamping commute here (no NaN), and clamping the float first
+        // spares the saturating conversion its checks.
+        let round = |c: f32| (c + 0.5).clamp(0.0, 255.0) as u8;
+        [
+            round(yv + t.r_cr[cr]),
+            round(yv + t.g_cb[cb] + t.g_cr[cr]),
+            round(yv + t.b_cb[cb]),
+        ]
     }
 }
 
@@ -236,7 +315,6 @@ fn clip(v: i32) -> u8 {
 /// and clamped to the depth. The identity copies Cr, Y, Cb to R, G, B,
 /// expanding limited range alone.
 fn float_rgb(y: i32, cb: i32, cr: i32, bits: u32, m: Matrix, full_range: bool) -> [i32; 3] {
-    let half = 1i32 << (bits - 1);
     let max = (1i32 << bits) - 1;
     if m.identity {
         if full_range {
@@ -246,6 +324,19 @@ fn float_rgb(y: i32, cb: i32, cr: i32, bits: u32, m: Matrix, full_range: bool) -
         let expand = |v: i32, k: f32| ((((v - offset) as f32 * k) + 0.5) as i32).clamp(0, max);
         return [expand(cr, 1.1429), expand(y, 1.1689), expand(cb, 1.1429)];
     }
+    let (yv, u, v) = float_inputs(y, cb, cr, bits, full_range);
+    let round = |c: f32| ((c + 0.5) as i32).clamp(0, max);
+    [
+        round(yv + m.r_cr * v),
+        round(yv + m.g_cb * u + m.g_cr * v),
+        round(yv + m.b_cb * u),
+    ]
+}
+
+/// Luma and the two centred chroma samples as `f32`, limited range expanded
+/// by libheif's factors.
+fn float_inputs(y: i32, cb: i32, cr: i32, bits: u32, full_range: bool) -> (f32, f32, f32) {
+    let half = 1i32 << (bits - 1);
     let mut yv = y as f32;
     let mut u = (cb - half) as f32;
     let mut v = (cr - half) as f32;
@@ -254,12 +345,7 @@ fn float_rgb(y: i32, cb: i32, cr: i32, bits: u32, m: Matrix, full_range: bool) -
         u *= 1.1429;
         v *= 1.1429;
     }
-    let round = |c: f32| ((c + 0.5) as i32).clamp(0, max);
-    [
-        round(yv + m.r_cr * v),
-        round(yv + m.g_cb * u + m.g_cr * v),
-        round(yv + m.b_cb * u),
-    ]
+    (yv, u, v)
 }
 
 /// `(int)(v + 0.5)` (toward zero), then clamped, as libheif rounds.
@@ -289,6 +375,27 @@ mod tests {
     /// The identity (lossless AVIFs' GBR planes) copies Cr, Y, Cb to R, G,
     /// B; limited range is expanded alone, with libheif's factors, and
     /// rounds and clips as libheif does.
+    /// The tabulated 8-bit path is `float_rgb` bit for bit, for every
+    /// matrix, both ranges, and a spread of samples covering each value.
+    #[test]
+    fn float_terms_are_float_rgb_exactly() {
+        for mc in [0, 1, 2, 4, 5, 7, 9] {
+            let m = Matrix::of(mc).unwrap();
+            for full_range in [true, false] {
+                let terms = FloatTerms::new(m, full_range);
+                for y in (0..=255u8).step_by(15).chain([255]) {
+                    for cb in (0..=255u8).step_by(3).chain([255]) {
+                        for cr in 0..=255u8 {
+                            let want = float_rgb(y.into(), cb.into(), cr.into(), 8, m, full_range);
+                            let got = terms.rgb(y, cb, cr).map(i32::from);
+                            assert_eq!(got, want, "mc {mc} full {full_range} {y} {cb} {cr}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_identity_matrix_copies_the_planes() {
         let m = Matrix::of(0).unwrap();
