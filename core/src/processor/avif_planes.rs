@@ -172,7 +172,7 @@ fn overlapping(grid: &Grid, layout: Layout) -> bool {
 }
 
 /// How far a plane of `layout` is subsampled: `(x shift, y shift)`.
-fn shifts(layout: Layout, plane: usize) -> (u32, u32) {
+pub(super) fn shifts(layout: Layout, plane: usize) -> (u32, u32) {
     match (layout, plane) {
         (_, 0) | (Layout::I444, _) | (Layout::Mono, _) => (0, 0),
         (Layout::I420, _) => (1, 1),
@@ -181,7 +181,7 @@ fn shifts(layout: Layout, plane: usize) -> (u32, u32) {
 }
 
 /// `v` luma samples in a plane subsampled by `shift`, rounded up.
-fn scaled(v: usize, shift: u32) -> usize {
+pub(super) fn scaled(v: usize, shift: u32) -> usize {
     (v + (1 << shift) - 1) >> shift
 }
 

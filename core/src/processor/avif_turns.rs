@@ -8,6 +8,7 @@
 //! libheif's does.
 
 use super::avif_items::{Rect, Transform};
+use super::avif_planes::{scaled, shifts};
 use super::yuv::{Layout, Planes};
 use crate::error::Result;
 
@@ -249,7 +250,8 @@ pub(super) fn turn<T: Sample>(
             return Plane::default();
         }
         let (src, stride) = p.planes[i];
-        Plane::copied(src, stride, chroma_size(p.layout, i, (p.width, p.height)))
+        let (sx, sy) = shifts(p.layout, i);
+        Plane::copied(src, stride, (scaled(p.width, sx), scaled(p.height, sy)))
     });
     let mut out = Turned {
         width: p.width,
@@ -266,37 +268,14 @@ pub(super) fn turn<T: Sample>(
         if needs_444(out.layout, size, step) {
             out = upsampled(out);
         }
-        let layout = out.layout;
-        let mut i = 0;
-        out.planes = out.planes.map(|plane| {
-            i += 1;
-            match plane.samples.is_empty() {
-                true => plane,
-                false => plane.stepped(step, shifts(layout, i - 1)),
+        for (i, plane) in out.planes.iter_mut().enumerate() {
+            if !plane.samples.is_empty() {
+                *plane = plane.stepped(step, shifts(out.layout, i));
             }
-        });
+        }
         (out.width, out.height) = step.size_after(size);
     }
     Ok(Some(out))
-}
-
-/// How far plane `i` of `layout` is subsampled, across and down.
-fn shifts(layout: Layout, i: usize) -> (u32, u32) {
-    match (layout, i) {
-        (Layout::I420, 1 | 2) => (1, 1),
-        (Layout::I422, 1 | 2) => (1, 0),
-        _ => (0, 0),
-    }
-}
-
-/// The size of plane `i` of a `layout` image of `size` (chroma rounded up).
-fn chroma_size(layout: Layout, i: usize, (w, h): (usize, usize)) -> (usize, usize) {
-    match (layout, i) {
-        (_, 0) | (Layout::I444, _) => (w, h),
-        (Layout::I420, _) => (w.div_ceil(2), h.div_ceil(2)),
-        (Layout::I422, _) => (w.div_ceil(2), h),
-        (Layout::Mono, _) => (0, 0),
-    }
 }
 
 /// libheif's rule for converting to 4:4:4 before a step.
@@ -441,6 +420,16 @@ fn bilinear_422<T: Sample>(c: &Plane<T>, (w, h): (usize, usize)) -> Plane<T> {
 mod tests {
     use super::*;
 
+    /// Luma-only planes of `width` x `height` over `y`.
+    fn luma(y: &[u8], width: usize, height: usize) -> Planes<'_> {
+        Planes {
+            width,
+            height,
+            layout: Layout::Mono,
+            planes: [(y, width), (&[][..], 0), (&[][..], 0)],
+        }
+    }
+
     fn plane(width: usize, height: usize, samples: Vec<u8>) -> Plane<u8> {
         Plane {
             width,
@@ -547,12 +536,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         let _scope = budget.enter();
         let y = [0u8; 4];
-        let p = Planes {
-            width: 2,
-            height: 2,
-            layout: Layout::Mono,
-            planes: [(&y[..], 2), (&[][..], 0), (&[][..], 0)],
-        };
+        let p = luma(&y, 2, 2);
         let err = turn(&p, &[Transform::Rotate(1)]).err().unwrap();
         assert_eq!(err.code(), "timeout");
         assert!(turn(&p, &[]).unwrap().is_some());
@@ -562,12 +546,7 @@ mod tests {
     fn planes_turn_at_their_own_size() {
         // 3x2 4:4:4 mono-like luma, turned a quarter counter-clockwise.
         let y = [1u8, 2, 3, 4, 5, 6];
-        let p = Planes {
-            width: 3,
-            height: 2,
-            layout: Layout::Mono,
-            planes: [(&y[..], 3), (&[][..], 0), (&[][..], 0)],
-        };
+        let p = luma(&y, 3, 2);
         let t = turn(&p, &[Transform::Rotate(1)]).unwrap().unwrap();
         let out = t.planes();
         assert_eq!((out.width, out.height), (2, 3));
