@@ -140,7 +140,7 @@ pub(crate) fn to_rgb(p: &Planes, m: Matrix, full_range: bool, alpha: Option<&Pla
 }
 
 /// Interleaved RGB (or RGBA with `alpha`'s luma) of `bits`-deep (10 or 12)
-/// 4:2:0, 4:2:2 or 4:4:4 planes, as libheif's high-bit-depth conversion gives them
+/// monochrome, 4:2:0, 4:2:2 or 4:4:4 planes, as libheif's high-bit-depth conversion gives them
 /// (in `f32` at the native depth) and libvips stores them: each sample
 /// shifted up to 16 bits, alpha included. `alpha` must have `p`'s size and
 /// depth.
@@ -164,13 +164,21 @@ pub(crate) fn to_rgb16(
     let ((cb, cb_stride), (cr, cr_stride)) = (p.planes[1], p.planes[2]);
     for (y, row) in out.chunks_exact_mut(p.width * bands).enumerate() {
         let luma = &y_plane[y * y_stride..][..p.width];
-        let cy = y >> sv;
-        let (cb_row, cr_row) = (&cb[cy * cb_stride..], &cr[cy * cr_stride..]);
-        for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
-            let (u, v) = (cb_row[x >> sh], cr_row[x >> sh]);
-            let rgb = float_rgb(l.into(), u.into(), v.into(), bits, m, full_range);
-            for (out, c) in px.iter_mut().zip(rgb) {
-                *out = (c as u16) << up;
+        if p.layout == Layout::Mono {
+            // libheif makes it 4:2:0 with neutral chroma and no colour
+            // profile, converted as full range: each sample as it is.
+            for (px, &l) in row.chunks_exact_mut(bands).zip(luma) {
+                px[..3].fill(l << up);
+            }
+        } else {
+            let cy = y >> sv;
+            let (cb_row, cr_row) = (&cb[cy * cb_stride..], &cr[cy * cr_stride..]);
+            for (x, (px, &l)) in row.chunks_exact_mut(bands).zip(luma).enumerate() {
+                let (u, v) = (cb_row[x >> sh], cr_row[x >> sh]);
+                let rgb = float_rgb(l.into(), u.into(), v.into(), bits, m, full_range);
+                for (out, c) in px.iter_mut().zip(rgb) {
+                    *out = (c as u16) << up;
+                }
             }
         }
         if let Some(a) = alpha {
@@ -528,5 +536,31 @@ mod tests {
             to_rgb(&p, Matrix::of(2).unwrap(), false, None),
             [16, 16, 16, 235, 235, 235]
         );
+    }
+
+    #[test]
+    fn deep_monochrome_keeps_its_samples_whatever_the_colour_box() {
+        // 10 bits at limited range, identity or BT.601: each sample shifted up.
+        let y = [64u16, 940, 1023];
+        let a = [0u16, 512, 1023];
+        let p = Planes {
+            width: 3,
+            height: 1,
+            layout: Layout::Mono,
+            planes: [(&y[..], 3), (&[][..], 0), (&[][..], 0)],
+        };
+        let alpha = Planes {
+            planes: [(&a[..], 3), (&[][..], 0), (&[][..], 0)],
+            ..p
+        };
+        for matrix in [0, 6] {
+            let out = to_rgb16(&p, 10, Matrix::of(matrix).unwrap(), false, Some(&alpha));
+            let want: Vec<u16> = y
+                .iter()
+                .zip(a)
+                .flat_map(|(&l, a)| [l << 6, l << 6, l << 6, a << 6])
+                .collect();
+            assert_eq!(out, want, "matrix {matrix}");
+        }
     }
 }
