@@ -43,6 +43,9 @@ VECTORS += ["m_grey", "m_grey_rot90_clap"]
 VECTORS += ["s422_d10", "s422_d12a", "s422_d10_rot90", "s422_d10_rot180", "s422_d12a_mir1"]
 VECTORS += ["c422_d10", "c422_d12a_rot270"]
 VECTORS += ["m_d10", "m_d12", "m_d10a", "m_d10a_mir1", "m_d12_rot90_clap"]
+# Film grain (AV1's synthesis, applied by the decoder): 8 bits at both
+# ranges, turned, 4:4:4, 10-bit with alpha, 12-bit 4:2:2, 10-bit monochrome ...
+VECTORS += ["fg8", "fg8lim", "fg8_rot90", "fg444", "fg10a", "fg422_d12", "fg_m10"]
 # ... and a turn that the core leaves to heifload (an alpha plane that does
 # not turn with its image).
 VECTORS += ["e_rgba_rot90_primary"]
@@ -83,7 +86,7 @@ OLD_LIBHEIF_STEPS_OTHERWISE = {
     "t_rgb_rot90", "s422_rot90", "w_rgb_rot270", "w_rgb_mir0_rot90", "d10_rgb_rot180",
     "d12_rgba_mir0", "s422_rot180", "s422a_mir1", "g_odd_rot90", "h422_rot180",
     "c_rgb_odd", "c_rgb_rot90_clap", "c_d10", "c422", "c_rgb_negleft_twice",
-    "s422_d10_rot90", "s422_d10_rot180", "c422_d10", "c422_d12a_rot270",
+    "s422_d10_rot90", "s422_d10_rot180", "c422_d10", "c422_d12a_rot270", "fg8_rot90",
 }
 
 # libheif 1.15 fails on a mirrored image deeper than 8 bits, and no flipped

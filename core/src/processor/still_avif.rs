@@ -285,7 +285,7 @@ mod tests {
                 (f[0].to_string(), n(1), n(2), n(3), f[4].to_string())
             })
             .collect();
-        assert!(rows.len() >= 64, "{path}: {} rows", rows.len());
+        assert!(rows.len() >= 71, "{path}: {} rows", rows.len());
         rows
     }
 

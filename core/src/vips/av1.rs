@@ -95,8 +95,9 @@ impl Drop for Picture {
 
 /// Decodes the one picture of `data` (an AVIF item's AV1 OBUs), or `None`
 /// if it is not an 8-, 10- or 12-bit 4:0:0, 4:2:0, 4:2:2 or 4:4:4 picture of at most
-/// `max_pixels` without film grain, or does not decode: the caller then
-/// leaves the file to libvips.
+/// `max_pixels`, or does not decode: the caller then leaves the file to
+/// libvips. Film grain is synthesised as AV1 specifies it, which libaom
+/// (and so heifload) matches bit for bit.
 pub fn decode_still(data: &[u8], max_pixels: u32) -> Option<Picture> {
     let decoder = Decoder::open(max_pixels)?;
     // SAFETY: `dav1d_data_create` returns a buffer of `data.len()` bytes
@@ -147,9 +148,6 @@ pub fn decode_still(data: &[u8], max_pixels: u32) -> Option<Picture> {
             x if x == Dav1dPixelLayout::DAV1D_PIXEL_LAYOUT_I444 as u32 => Layout::I444,
             _ => return None,
         };
-        if (*seq).film_grain_present != 0 {
-            return None;
-        }
         picture.matrix = u16::try_from(ptr::addr_of!((*seq).mtrx).cast::<u32>().read()).ok()?;
         picture.full_range = (*seq).color_range != 0;
         Some(picture)
