@@ -46,6 +46,8 @@ VECTORS += ["m_d10", "m_d12", "m_d10a", "m_d10a_mir1", "m_d12_rot90_clap"]
 # Film grain (AV1's synthesis, applied by the decoder): 8 bits at both
 # ranges, turned, 4:4:4, 10-bit with alpha, 12-bit 4:2:2, 10-bit monochrome ...
 VECTORS += ["fg8", "fg8lim", "fg8_rot90", "fg444", "fg10a", "fg422_d12", "fg_m10"]
+# Chromaticity-derived matrices (12, 13: Kr and Kb from the primaries) ...
+VECTORS += ["v_cd12", "v_cd13_d10"]
 # ... and a turn that the core leaves to heifload (an alpha plane that does
 # not turn with its image).
 VECTORS += ["e_rgba_rot90_primary"]

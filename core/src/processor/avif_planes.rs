@@ -20,6 +20,9 @@ pub(super) struct Decoded {
     pub matrix: u16,
     /// Full or limited range, from the same place as `matrix`.
     pub full_range: bool,
+    /// Colour primaries, from the same place as `matrix` (the
+    /// chromaticity-derived matrices depend on them).
+    pub primaries: u16,
     /// Whether the bitstream (a tile's, for a grid) itself declares the
     /// identity matrix, whatever a `colr` property says.
     pub coded_identity: bool,
@@ -77,11 +80,11 @@ const UNDEFINED: Nclx = Nclx {
     full_range: true,
 };
 
-/// The matrix and range libheif converts with: a defined `colr` nclx
-/// overrides the decoded image's (range included).
-pub(super) fn effective(colr: Option<Nclx>, decoded: (u16, bool)) -> (u16, bool) {
+/// The matrix, range and primaries libheif converts with: a defined
+/// `colr` nclx overrides the decoded image's (all three).
+pub(super) fn effective(colr: Option<Nclx>, decoded: (u16, bool, u16)) -> (u16, bool, u16) {
     match colr {
-        Some(n) if n != UNDEFINED => (n.matrix, n.full_range),
+        Some(n) if n != UNDEFINED => (n.matrix, n.full_range, n.primaries),
         _ => decoded,
     }
 }
@@ -100,6 +103,7 @@ pub(super) fn decode(coded: &Coded, size: (u32, u32)) -> Result<Option<Decoded>>
                 layout: p.layout,
                 matrix: p.matrix,
                 full_range: p.full_range,
+                primaries: p.primaries,
                 coded_identity: p.matrix == 0,
                 store: Store::Picture(p),
             }))
@@ -129,12 +133,14 @@ fn decode_grid(grid: &Grid, (width, height): (u32, u32)) -> Result<Option<Decode
         if pic.size() != (tw, th) || (pic.layout, pic.bits) != grid.coded {
             return Ok(None);
         }
-        let (matrix, full_range) = effective(grid.nclx, (pic.matrix, pic.full_range));
+        let colour = (pic.matrix, pic.full_range, pic.primaries);
+        let (matrix, full_range, primaries) = effective(grid.nclx, colour);
         let canvas = out.get_or_insert_with(|| Decoded {
             bits: pic.bits,
             layout: pic.layout,
             matrix,
             full_range,
+            primaries,
             coded_identity: false,
             store: if pic.bits == 8 {
                 Store::Canvas8(Canvas::new(width, height, pic.layout))
@@ -142,7 +148,7 @@ fn decode_grid(grid: &Grid, (width, height): (u32, u32)) -> Result<Option<Decode
                 Store::Canvas16(Canvas::new(width, height, pic.layout))
             },
         });
-        if (canvas.matrix, canvas.full_range) != (matrix, full_range) {
+        if (canvas.matrix, canvas.full_range, canvas.primaries) != (matrix, full_range, primaries) {
             return Ok(None);
         }
         canvas.coded_identity |= pic.matrix == 0;

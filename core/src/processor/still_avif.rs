@@ -136,8 +136,9 @@ fn decode_still(file: &Eligible) -> Result<Option<Rgb>> {
         },
         None => None,
     };
-    let (matrix, full_range) = avif_planes::effective(still.nclx, (image.matrix, image.full_range));
-    let Some(m) = Matrix::of(matrix) else {
+    let colour = (image.matrix, image.full_range, image.primaries);
+    let (matrix, full_range, primaries) = avif_planes::effective(still.nclx, colour);
+    let Some(m) = Matrix::with_primaries(matrix, primaries) else {
         return Ok(None);
     };
     // AV1 forbids the identity matrix with subsampled chroma: the bundle's
@@ -285,7 +286,7 @@ mod tests {
                 (f[0].to_string(), n(1), n(2), n(3), f[4].to_string())
             })
             .collect();
-        assert!(rows.len() >= 71, "{path}: {} rows", rows.len());
+        assert!(rows.len() >= 73, "{path}: {} rows", rows.len());
         rows
     }
 
@@ -339,7 +340,8 @@ mod tests {
     /// Only against the bundled libvips (libheif 1.23): an older libheif
     /// converts some pixels differently (libheif 1.15 in Debian's 8.14).
     /// Each file as it is and with every matrix we convert (the identity
-    /// too, on 4:2:0 as well as 4:4:4), both ranges,
+    /// too, on 4:2:0 as well as 4:4:4; the chromaticity-derived ones with
+    /// each set of primaries), both ranges,
     /// and the "undefined" colour box that leaves the bitstream's.
     #[test]
     #[cfg(imagor_prebuilt_vips)]
@@ -349,6 +351,14 @@ mod tests {
         for mc in [0, 1, 2, 3, 4, 5, 6, 7, 9, 10] {
             variants.push((1, 13, mc, true));
             variants.push((9, 16, mc, false));
+        }
+        // Chromaticity-derived: Kr and Kb from every set of primaries
+        // libheif knows, and one it does not (2, BT.601's constants).
+        for cp in [1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 22] {
+            variants.push((cp, 13, 12, true));
+        }
+        for cp in [1, 9, 22] {
+            variants.push((cp, 16, 13, false));
         }
         for (name, ..) in expected() {
             let file = read(&name);

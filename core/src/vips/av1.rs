@@ -29,6 +29,8 @@ pub struct Picture {
     pub matrix: u16,
     /// The sequence header's full-range flag.
     pub full_range: bool,
+    /// Colour primaries from the sequence header (2 if unsignalled).
+    pub primaries: u16,
 }
 
 // SAFETY: the picture's planes are reference-counted, immutable once
@@ -127,6 +129,7 @@ pub fn decode_still(data: &[u8], max_pixels: u32) -> Option<Picture> {
             layout: Layout::Mono,
             matrix: 2,
             full_range: false,
+            primaries: 2,
         };
         let seq = picture.pic.seq_hdr;
         let bits = picture.pic.p.bpc;
@@ -149,6 +152,7 @@ pub fn decode_still(data: &[u8], max_pixels: u32) -> Option<Picture> {
             _ => return None,
         };
         picture.matrix = u16::try_from(ptr::addr_of!((*seq).mtrx).cast::<u32>().read()).ok()?;
+        picture.primaries = u16::try_from(ptr::addr_of!((*seq).pri).cast::<u32>().read()).ok()?;
         picture.full_range = (*seq).color_range != 0;
         Some(picture)
     }
