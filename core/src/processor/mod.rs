@@ -28,6 +28,8 @@ mod still_webp;
 mod truncation;
 #[cfg_attr(not(feature = "own-av1"), allow(dead_code))]
 pub(crate) mod yuv;
+#[cfg_attr(not(feature = "own-av1"), allow(dead_code))]
+mod yuv_matrix;
 
 use crate::error::Result;
 use crate::format::ImageFormat;
