@@ -9,7 +9,7 @@ use super::avif_items::{self, Transform};
 use super::avif_planes::{self, Decoded};
 use super::avif_turns::{self, Sample};
 use super::decode::ThumbnailCall;
-use super::yuv::{self, Layout, Matrix, Planes};
+use super::yuv::{self, Form, Layout, Matrix, Planes};
 use crate::error::Result;
 use crate::vips::Image;
 
@@ -141,6 +141,10 @@ fn decode_still(file: &Eligible) -> Result<Option<Rgb>> {
     let Some(m) = Matrix::with_primaries(matrix, primaries) else {
         return Ok(None);
     };
+    // libheif converts deeper YCgCo some other way, not yet reproduced.
+    if image.bits > 8 && matches!(m.form, Form::YCgCo | Form::YCgCoRe) {
+        return Ok(None);
+    }
     // AV1 forbids the identity matrix with subsampled chroma: the bundle's
     // libaom refuses such a bitstream, which dav1d decodes. And libheif's
     // 4:4:4 upsampling refuses to run on planes it holds as identity (a
@@ -286,7 +290,7 @@ mod tests {
                 (f[0].to_string(), n(1), n(2), n(3), f[4].to_string())
             })
             .collect();
-        assert!(rows.len() >= 73, "{path}: {} rows", rows.len());
+        assert!(rows.len() >= 75, "{path}: {} rows", rows.len());
         rows
     }
 
@@ -340,15 +344,15 @@ mod tests {
     /// Only against the bundled libvips (libheif 1.23): an older libheif
     /// converts some pixels differently (libheif 1.15 in Debian's 8.14).
     /// Each file as it is and with every matrix we convert (the identity
-    /// too, on 4:2:0 as well as 4:4:4; the chromaticity-derived ones with
-    /// each set of primaries), both ranges,
+    /// too, on 4:2:0 as well as 4:4:4; YCgCo and YCgCo-Re at 8 bits; the
+    /// chromaticity-derived ones with each set of primaries), both ranges,
     /// and the "undefined" colour box that leaves the bitstream's.
     #[test]
     #[cfg(imagor_prebuilt_vips)]
     fn decodes_as_the_linked_heifload() {
         crate::vips::init().unwrap();
         let mut variants = vec![(2, 2, 2, true)];
-        for mc in [0, 1, 2, 3, 4, 5, 6, 7, 9, 10] {
+        for mc in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16] {
             variants.push((1, 13, mc, true));
             variants.push((9, 16, mc, false));
         }
@@ -362,6 +366,7 @@ mod tests {
         }
         for (name, ..) in expected() {
             let file = read(&name);
+            let deep = avif_items::plain_still(&file).unwrap().coded.1 > 8;
             let mut cases = vec![(None, file.clone())];
             cases.extend(
                 variants
@@ -369,8 +374,15 @@ mod tests {
                     .filter_map(|&v| Some((Some(v.2), with_nclx(&file, v)?))),
             );
             for (i, (matrix, data)) in cases.iter().enumerate() {
-                let ours = decode(data)
-                    .unwrap_or_else(|| panic!("{name} #{i} (matrix {matrix:?}): not decoded"));
+                let Some(ours) = decode(data) else {
+                    // Deeper YCgCo stays with libvips (unless a later colour
+                    // box, which the variant leaves, overrides it).
+                    assert!(
+                        deep && matches!(matrix, Some(8 | 16)),
+                        "{name} #{i}: not decoded"
+                    );
+                    continue;
+                };
                 let theirs = heifload(data);
                 let ours = ours.pixels.to_ne_bytes();
                 let differ = ours.iter().zip(&theirs).filter(|(a, b)| a != b).count();

@@ -46,7 +46,7 @@ pub(crate) struct Planes<'a, T = u8> {
     pub planes: [(&'a [T], usize); 3],
 }
 
-pub(crate) use super::yuv_matrix::Matrix;
+pub(crate) use super::yuv_matrix::{Form, Matrix};
 
 /// Interleaved RGB (or RGBA with `alpha`'s luma) of `p`, `3` or `4` bytes
 /// a pixel, rows packed. `alpha` must have `p`'s size.
@@ -63,8 +63,8 @@ pub(crate) fn to_rgb(p: &Planes, m: Matrix, full_range: bool, alpha: Option<&Pla
                     px[..3].fill(l);
                 }
             }
-            // libheif's fixed-point 4:2:0 op refuses the identity.
-            Layout::I420 if full_range && !m.identity => {
+            // libheif's fixed-point 4:2:0 op refuses some matrices.
+            Layout::I420 if full_range && m.fixed_point() => {
                 fixed_row(row, bands, luma, p, y / 2, m.fixed())
             }
             Layout::I420 => float_row(row, bands, luma, p, y / 2, 1, &terms),
@@ -190,7 +190,7 @@ fn float_row(
 /// value: the same `f32` products, summed in the same order per pixel, so
 /// the result is bit for bit `float_rgb`'s at a fraction of its cost.
 struct FloatTerms {
-    /// `None`: the identity, which copies (and expands) the planes.
+    /// `None` for a matrix without coefficients (the identity, YCgCo).
     sums: Option<Box<SumTables>>,
     m: Matrix,
     full_range: bool,
@@ -207,7 +207,7 @@ struct SumTables {
 
 impl FloatTerms {
     fn new(m: Matrix, full_range: bool) -> Self {
-        let sums = (!m.identity).then(|| {
+        let sums = (m.form == Form::Linear).then(|| {
             let mut t = Box::new(SumTables {
                 y: [0.0; 256],
                 r_cr: [0.0; 256],
@@ -266,16 +266,24 @@ fn clip(v: i32) -> u8 {
 /// Cr as stored): limited range first expanded by libheif's factors, each
 /// channel summed left to right, rounded as `(int)(v + 0.5)` (toward zero)
 /// and clamped to the depth. The identity copies Cr, Y, Cb to R, G, B,
-/// expanding limited range alone.
+/// expanding limited range alone; YCgCo and YCgCo-Re take libheif's integer
+/// forms (range ignored).
 fn float_rgb(y: i32, cb: i32, cr: i32, bits: u32, m: Matrix, full_range: bool) -> [i32; 3] {
     let max = (1i32 << bits) - 1;
-    if m.identity {
-        if full_range {
-            return [cr, y, cb];
+    let half = 1i32 << (bits - 1);
+    match m.form {
+        Form::Linear => {}
+        Form::YCgCo => {
+            let (cb, cr) = (cb - half, cr - half);
+            return [y - cb + cr, y + cb, y - cb - cr].map(|c| c.clamp(0, 255));
         }
-        let offset = 16i32 << (bits - 8);
-        let expand = |v: i32, k: f32| ((((v - offset) as f32 * k) + 0.5) as i32).clamp(0, max);
-        return [expand(cr, 1.1429), expand(y, 1.1689), expand(cb, 1.1429)];
+        Form::YCgCoRe => {
+            let (cb, cr) = (cb - half, cr - half);
+            let t = y - (cb >> 1);
+            let b = t - (cr >> 1);
+            return [b + cr, t + cb, b].map(|c| (c * 4).clamp(0, max));
+        }
+        Form::Identity => return identity(y, cb, cr, bits, full_range),
     }
     let (yv, u, v) = float_inputs(y, cb, cr, bits, full_range);
     let round = |c: f32| ((c + 0.5) as i32).clamp(0, max);
@@ -284,6 +292,18 @@ fn float_rgb(y: i32, cb: i32, cr: i32, bits: u32, m: Matrix, full_range: bool) -
         round(yv + m.g_cb * u + m.g_cr * v),
         round(yv + m.b_cb * u),
     ]
+}
+
+/// The identity: Cr, Y, Cb copied to R, G, B, limited range expanded by
+/// libheif's factors.
+fn identity(y: i32, cb: i32, cr: i32, bits: u32, full_range: bool) -> [i32; 3] {
+    if full_range {
+        return [cr, y, cb];
+    }
+    let max = (1i32 << bits) - 1;
+    let offset = 16i32 << (bits - 8);
+    let expand = |v: i32, k: f32| ((((v - offset) as f32 * k) + 0.5) as i32).clamp(0, max);
+    [expand(cr, 1.1429), expand(y, 1.1689), expand(cb, 1.1429)]
 }
 
 /// Luma and the two centred chroma samples as `f32`, limited range expanded
@@ -358,6 +378,29 @@ mod tests {
         assert_eq!(float_rgb(10, 20, 30, 8, m, false), [16, 0, 5]);
         assert_eq!(float_rgb(1000, 64, 940, 10, m, true), [940, 1000, 64]);
         assert_eq!(float_rgb(1000, 64, 940, 10, m, false), [1001, 1023, 0]);
+    }
+
+    #[test]
+    fn ycgco_forms_are_libheifs_integer_sums() {
+        let ycgco = Matrix::of(8).unwrap();
+        // Cg = +10, Co = -20: R = Y - Cg + Co, G = Y + Cg, B = Y - Cg - Co.
+        assert_eq!(float_rgb(100, 138, 108, 8, ycgco, true), [70, 110, 110]);
+        assert_eq!(float_rgb(5, 138, 108, 8, ycgco, false), [0, 15, 15]);
+        // YCgCo-Re lifting (t = Y - (Cg >> 1), B = t - (Co >> 1), R = B + Co,
+        // G = t + Cg), times 4.
+        let re = Matrix::of(16).unwrap();
+        assert_eq!(float_rgb(10, 130, 124, 8, re, true), [28, 44, 44]);
+        assert_eq!(float_rgb(100, 130, 124, 8, re, true), [255, 255, 255]);
+        // libheif's fixed-point 4:2:0 op takes YCgCo-Re for BT.601, and
+        // refuses YCgCo.
+        let y = [50u8, 60, 70, 80];
+        let c = [140u8];
+        let p = planes(2, 2, Layout::I420, &y, &c);
+        assert_eq!(
+            to_rgb(&p, re, true, None),
+            to_rgb(&p, Matrix::of(2).unwrap(), true, None)
+        );
+        assert_eq!(to_rgb(&p, ycgco, true, None)[..3], [50, 62, 26]);
     }
 
     #[test]

@@ -2,18 +2,43 @@
 //! works them out (in `f32`, from Kr and Kb), chromaticity-derived ones
 //! from the colour primaries included.
 
-/// Y'CbCr to RGB coefficients (`R = Y + r_cr Cr`, and so on), or the
-/// identity (`R = Cr`, `G = Y`, `B = Cb`).
+/// Y'CbCr to RGB coefficients (`R = Y + r_cr Cr`, and so on), and the
+/// form of the conversion libheif's general op applies.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Matrix {
     pub(super) r_cr: f32,
     pub(super) g_cb: f32,
     pub(super) g_cr: f32,
     pub(super) b_cb: f32,
-    pub(super) identity: bool,
+    pub(super) form: Form,
+}
+
+/// How libheif's general (`f32`) op converts a pixel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// With the coefficients.
+    Linear,
+    /// Matrix 0: `R = Cr`, `G = Y`, `B = Cb` (lossless AVIFs' GBR planes).
+    Identity,
+    /// Matrix 8 (YCgCo): integer sums, clipped to 0..=255 at any depth and
+    /// at either range, as libheif 1.23 clips them.
+    YCgCo,
+    /// Matrix 16 (YCgCo-Re): the lifting steps, times 4, clipped to the
+    /// depth. libheif's fixed-point 4:2:0 op takes it for a linear matrix
+    /// with BT.601's constants.
+    YCgCoRe,
 }
 
 impl Matrix {
+    /// libheif's defaults, for matrices without Kr and Kb of their own.
+    const BT601_CONSTANTS: Matrix = Matrix {
+        r_cr: 1.402,
+        g_cb: -0.344136,
+        g_cr: -0.714136,
+        b_cb: 1.772,
+        form: Form::Linear,
+    };
+
     /// The coefficients of H.273 matrix `mc`, as libheif computes them
     /// (in `f32` from Kr and Kb), or `None` for a matrix it converts some
     /// other way. Unspecified and reserved matrices get BT.601's literal
@@ -26,23 +51,22 @@ impl Matrix {
                     g_cb: 0.0,
                     g_cr: 0.0,
                     b_cb: 0.0,
-                    identity: true,
+                    form: Form::Identity,
                 })
+            }
+            8 | 16 => {
+                let form = if mc == 8 { Form::YCgCo } else { Form::YCgCoRe };
+                return Some(Matrix {
+                    form,
+                    ..Matrix::BT601_CONSTANTS
+                });
             }
             1 => (0.2126, 0.0722),
             4 => (0.30, 0.11),
             5 | 6 => (0.299, 0.114),
             7 => (0.212, 0.087),
             9 | 10 => (0.2627, 0.0593),
-            2 | 3 => {
-                return Some(Matrix {
-                    r_cr: 1.402,
-                    g_cb: -0.344136,
-                    g_cr: -0.714136,
-                    b_cb: 1.772,
-                    identity: false,
-                })
-            }
+            2 | 3 => return Some(Matrix::BT601_CONSTANTS),
             _ => return None,
         };
         Some(Matrix::from_kr_kb(kr, kb))
@@ -56,7 +80,7 @@ impl Matrix {
             return Matrix::of(mc);
         }
         let Some((kr, kb)) = chromaticity_kr_kb(primaries) else {
-            return Matrix::of(2);
+            return Some(Matrix::BT601_CONSTANTS);
         };
         Some(Matrix::from_kr_kb(kr, kb))
     }
@@ -68,8 +92,14 @@ impl Matrix {
             g_cb: 2.0 * kb * (-kb + 1.0) / (kb + kr - 1.0),
             g_cr: 2.0 * kr * (-kr + 1.0) / (kb + kr - 1.0),
             b_cb: 2.0 * (-kb + 1.0),
-            identity: false,
+            form: Form::Linear,
         }
+    }
+
+    /// Whether libheif's fixed-point 4:2:0 op takes this matrix (it
+    /// refuses the identity and YCgCo).
+    pub(super) fn fixed_point(&self) -> bool {
+        matches!(self.form, Form::Linear | Form::YCgCoRe)
     }
 
     /// Fixed-point versions: `round(256 * c)`, halves away from zero.
@@ -168,10 +198,10 @@ mod tests {
         assert_eq!(Matrix::of(6).unwrap().fixed(), [359, -88, -183, 454]);
         assert_eq!(Matrix::of(2).unwrap().fixed(), [359, -88, -183, 454]);
         assert_eq!(Matrix::of(1).unwrap().fixed(), [403, -48, -120, 475]);
-        for special in [8, 11, 12, 13, 14, 15, 16] {
+        for special in [11, 12, 13, 14, 15, 17] {
             assert_eq!(Matrix::of(special), None, "matrix {special}");
         }
-        assert!(Matrix::of(0).unwrap().identity);
+        assert_eq!(Matrix::of(0).unwrap().form, Form::Identity);
     }
 
     #[test]
