@@ -72,6 +72,55 @@ impl Decoded {
     }
 }
 
+impl Decoded {
+    /// This alpha plane's luma at `bits` per sample, as libheif adjusts an
+    /// alpha plane to its image's depth before converting: deeper by
+    /// repeating the top bits below the shifted sample (`v << s | v >> (2a - t)`),
+    /// shallower by dropping the low bits. `layout` and the colour fields
+    /// stay as decoded; only the luma is kept.
+    pub fn alpha_at_depth(&self, bits: u8) -> Option<Decoded> {
+        let (from, to) = (u32::from(self.bits), u32::from(bits));
+        let scale = |v: u32| {
+            if to > from {
+                (v << (to - from)) | (v >> (2 * from - to))
+            } else {
+                v >> (from - to)
+            }
+        };
+        let store = match (self.planes(), self.planes16()) {
+            (Some(p), _) if bits > 8 => {
+                Store::Canvas16(luma_scaled(&p, |v| scale(v.into()) as u16))
+            }
+            (_, Some(p)) if bits > 8 => {
+                Store::Canvas16(luma_scaled(&p, |v| scale(v.into()) as u16))
+            }
+            (_, Some(p)) => Store::Canvas8(luma_scaled(&p, |v| scale(v.into()) as u8)),
+            _ => return None,
+        };
+        Some(Decoded {
+            bits,
+            layout: self.layout,
+            matrix: self.matrix,
+            full_range: self.full_range,
+            primaries: self.primaries,
+            coded_identity: self.coded_identity,
+            store,
+        })
+    }
+}
+
+/// A monochrome canvas of `p`'s luma, each sample mapped by `f`.
+fn luma_scaled<T: Copy, U: Copy + Default>(p: &Planes<'_, T>, f: impl Fn(T) -> U) -> Canvas<U> {
+    let mut out = Canvas::new(p.width, p.height, Layout::Mono);
+    let (src, stride) = p.planes[0];
+    for (row, dst) in out.planes[0].chunks_exact_mut(p.width).enumerate() {
+        for (d, &v) in dst.iter_mut().zip(&src[row * stride..][..p.width]) {
+            *d = f(v);
+        }
+    }
+    out
+}
+
 /// libheif's "undefined" nclx: unspecified everything, full range.
 const UNDEFINED: Nclx = Nclx {
     primaries: 2,
@@ -322,5 +371,40 @@ mod tests {
         canvas.paste(&t, (2, 0));
         assert_eq!(canvas.planes[0], [0, 0, 5]);
         assert!(canvas.planes[1].is_empty() && canvas.planes[2].is_empty());
+    }
+
+    fn alpha(bits: u8, samples: Vec<u16>) -> Decoded {
+        let mut c = Canvas::<u16>::new(samples.len(), 1, Layout::Mono);
+        c.planes[0] = samples;
+        let store = if bits == 8 {
+            let mut c8 = Canvas::<u8>::new(c.width, 1, Layout::Mono);
+            c8.planes[0] = c.planes[0].iter().map(|&v| v as u8).collect();
+            Store::Canvas8(c8)
+        } else {
+            Store::Canvas16(c)
+        };
+        Decoded {
+            bits,
+            layout: Layout::Mono,
+            matrix: 2,
+            full_range: true,
+            primaries: 2,
+            coded_identity: false,
+            store,
+        }
+    }
+
+    /// libheif's depth steps for an alpha plane: up by repeating the top
+    /// bits, down by dropping the low ones.
+    #[test]
+    fn alpha_planes_take_the_images_depth_as_libheif_adjusts_them() {
+        let up = alpha(8, vec![0, 128, 255]).alpha_at_depth(10).unwrap();
+        assert_eq!(up.planes16().unwrap().planes[0].0, [0, 514, 1023]);
+        let down = alpha(10, vec![0, 514, 1023]).alpha_at_depth(8).unwrap();
+        assert_eq!(down.planes().unwrap().planes[0].0, [0, 128, 255]);
+        let deeper = alpha(10, vec![1, 1023]).alpha_at_depth(12).unwrap();
+        assert_eq!(deeper.planes16().unwrap().planes[0].0, [4, 4095]);
+        let shallower = alpha(12, vec![4095, 7]).alpha_at_depth(10).unwrap();
+        assert_eq!(shallower.planes16().unwrap().planes[0].0, [1023, 1]);
     }
 }
