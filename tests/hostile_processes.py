@@ -14,7 +14,8 @@ manifest.json). Each SURFACE=COMMAND runs COMMAND FILE PATH once per case:
 
 Every run must end that way (never a signal, a crash or another exit code),
 within LIMIT_SECONDS of wall clock (the default process_timeout) plus the
-surface's own start-up time (measured first, on a 1x1 PNG) and LIMIT_RSS of
+surface's own start-up time (measured first, on a 1x1 PNG), plus
+KILL_LATENCY_SECONDS for a timeout, and LIMIT_RSS of
 peak resident memory
 (measured by the kernel for the child: wait4's ru_maxrss), with nothing else
 on stderr, and with a status the case allows. The table of results is
@@ -31,6 +32,10 @@ import time
 import zlib
 
 LIMIT_SECONDS = 2.0
+# A call stopped in flight by its deadline (a 408) answers once libvips has
+# unwound the pipeline and joined its worker threads: at most this much after
+# LIMIT_SECONDS. Calls that succeed, or are refused up front, get no extra.
+KILL_LATENCY_SECONDS = 0.25
 LIMIT_RSS = 512 * 1024 * 1024
 ALLOWED = {400, 406, 408, 422}
 MAGIC = [
@@ -89,6 +94,11 @@ def command_for(surface, command, file, url_path, out_file):
     if surface == "cli":
         return command + ["process", file, url_path, "-o", out_file]
     return command + [file, url_path]
+
+
+def time_limit(status):
+    """Wall-clock seconds a call ending with `status` may take."""
+    return LIMIT_SECONDS + (KILL_LATENCY_SECONDS if status == 408 else 0.0)
 
 
 def startup_seconds(surfaces, tmp):
@@ -175,7 +185,8 @@ def main():
                 status, problem = judge(surface, case, code, stdout, stderr, out_file)
                 if problem is None and not allows(case, status):
                     problem = f"status {status} not allowed (expect {case.get('expect')})"
-                if problem is None and seconds > LIMIT_SECONDS + startup[surface]:
+                limit = time_limit(status) + startup[surface]
+                if problem is None and seconds > limit:
                     problem = f"took {seconds:.2f} s (start-up {startup[surface]:.2f} s)"
                 if problem is None and rss > LIMIT_RSS:
                     problem = f"peak RSS {rss >> 20} MiB"

@@ -186,6 +186,15 @@ pub(crate) unsafe fn watch(image: *mut sys::VipsImage) {
     // disconnected (at the latest when the image is finalised). The marker
     // qdata is a plain pointer used for comparison only.
     unsafe {
+        // Signal progress on this image itself, not on the upstream image
+        // libvips inherited it from. The handler kills the image the
+        // signal is emitted on, and libvips 8.14 notices a kill only on an
+        // image whose regions are still being computed: once the upstream
+        // image has been copied to memory (animation frames, crop copies),
+        // nothing reads it again, so a kill set there was never seen and
+        // the rest of the call ran past its deadline. (libvips 8.15 also
+        // checks the signalling image's flag; with this it need not.)
+        sys::vips_image_set_progress(image, 0);
         sys::vips_image_set_progress(image, 1);
         let handler: sys::EvalHandler = on_eval;
         sys::g_signal_connect_data(

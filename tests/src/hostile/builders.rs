@@ -3,7 +3,7 @@
 //! chunks, PDF objects, SVG documents) and a few real images made with
 //! libvips. Recipes follow `shared/docs/SECURITY-NOTES.md` §2.4.
 
-use imagor::vips::{Arg, Call, Image};
+use imagor::vips::{Arg, BandFormat, Call, Image};
 
 pub(crate) fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
@@ -369,6 +369,15 @@ fn riff_chunk(tag: &[u8], body: &[u8]) -> Vec<u8> {
         v.push(0);
     }
     v
+}
+
+/// An animated GIF of `frames` frames of `side` x `side` RGB `noise`
+/// (`side * side * frames * 3` bytes): slow to quantise and encode.
+pub(crate) fn noisy_gif(frames: i32, side: i32, noise: &[u8]) -> Vec<u8> {
+    let img = Image::from_memory(noise, side, side * frames, 3, BandFormat::UCHAR)
+        .and_then(|i| i.with_meta(|m| m.set_int("page-height", side)))
+        .expect("vips noise");
+    save(&img, "gifsave_buffer", &[])
 }
 
 /// An animated WebP of `frames` copies of one small lossless frame on a

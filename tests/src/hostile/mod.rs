@@ -273,6 +273,14 @@ fn animations(c: &mut Corpus) {
             None,
         );
     }
+    // Per-frame geometry renders frames to memory; the deadline must still
+    // stop the (slow, noisy) GIF encode that follows.
+    c.with(
+        "gif 1000 noisy frames 64x64 rotated and rounded -> gif",
+        noisy_gif(1000, 64, &random_bytes(7, 64 * 64 * 1000 * 3)),
+        "filters:rotate(90):round_corner(30,30,red)/x",
+        None,
+    );
     c.with(
         "webp 300 frames rotated per frame",
         webp_animation(300, 64, 48),
