@@ -363,6 +363,58 @@ fn a_gzip_bomb_is_cut_after_decompression() {
 }
 
 #[test]
+fn without_a_size_limit_a_body_is_still_cut_at_max_memory() {
+    let _serial = SERIAL.write().unwrap_or_else(|p| p.into_inner());
+    let origin = Origin::start();
+    // imagor's default: no http_loader_max_allowed_size. The body is held
+    // in memory, so max_memory bounds it instead (an origin that never
+    // stops sending, a gzip bomb, a Content-Length of a terabyte).
+    let l = loader(&Options {
+        max_memory: 4 << 20,
+        ..local()
+    });
+    get(&l, &origin.url("/ok")).unwrap();
+    let before = rss_kib();
+    for path in ["/big?n=52428800", "/big-cl?n=52428800", "/gzip-bomb"] {
+        let e = get(&l, &origin.url(path)).unwrap_err();
+        assert_eq!(e.status(), 422, "{path}: {e}");
+        assert_eq!(e.code(), "limit_exceeded", "{path}");
+        assert_eq!(
+            e.message(),
+            "the image body from the HTTP loader is larger than max_memory (4 MiB)",
+            "{path}"
+        );
+    }
+    let grew = rss_kib().saturating_sub(before);
+    println!("50 MB bodies and a 32 MB gzip bomb, max_memory 4 MiB: RSS grew {grew} KiB");
+    assert!(grew < 24 * 1024, "RSS grew {grew} KiB");
+    // Within max_memory: whole.
+    assert_eq!(
+        get(&l, &origin.url("/big?n=4194304")).unwrap().data.len(),
+        4 << 20
+    );
+    // The size limit, when set, is imagor's and takes precedence.
+    let sized = loader(&Options {
+        max_memory: 4 << 20,
+        http_loader_max_allowed_size: 64 << 20,
+        ..local()
+    });
+    assert_eq!(
+        get(&sized, &origin.url("/gzip-bomb")).unwrap().data.len(),
+        32 << 20
+    );
+    // max_memory 0 turns the bound off, as everywhere.
+    let open = loader(&Options {
+        max_memory: 0,
+        ..local()
+    });
+    assert_eq!(
+        get(&open, &origin.url("/gzip-bomb")).unwrap().data.len(),
+        32 << 20
+    );
+}
+
+#[test]
 fn accept_is_sent_and_checked_against_the_content_type() {
     let _shared = shared();
     let origin = Origin::start();

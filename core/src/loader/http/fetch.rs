@@ -107,11 +107,10 @@ pub(super) async fn open(
     settle: &impl Fn(&Result<()>),
 ) -> Result<()> {
     let (resp, final_url, head) = respond(inner, url, headers).await?;
-    let max = inner.max_size;
-    if max > 0 && resp.content_length().is_some_and(|n| n > max) {
-        return Err(Error::MaxSizeExceeded);
+    if let Some(n) = resp.content_length() {
+        refuse_size(inner, n)?;
     }
-    let Some(body) = arrive(head, capacity_hint(&resp, max)) else {
+    let Some(body) = arrive(head, capacity_hint(&resp, inner.max_size)) else {
         return Err(Error::Cancelled);
     };
     pump(resp, inner, &final_url, &body, settle).await
@@ -454,19 +453,36 @@ async fn next_chunk(resp: &mut Response, url: &Url) -> Result<Option<bytes::Byte
 /// Read the (decoded) body, refusing it as soon as it passes the size
 /// limit (0: none): at most that many bytes are ever kept.
 async fn read_body(mut resp: Response, inner: &Inner, url: &Url) -> Result<Vec<u8>> {
-    let max = inner.max_size;
-    if max > 0 && resp.content_length().is_some_and(|n| n > max) {
-        return Err(Error::MaxSizeExceeded);
+    if let Some(n) = resp.content_length() {
+        refuse_size(inner, n)?;
     }
-    let mut data = Vec::with_capacity(capacity_hint(&resp, max));
+    let mut data = Vec::with_capacity(capacity_hint(&resp, inner.max_size));
     while let Some(chunk) = next_chunk(&mut resp, url).await? {
         inner.stats.bytes(chunk.len());
-        if max > 0 && (data.len() + chunk.len()) as u64 > max {
-            return Err(Error::MaxSizeExceeded);
-        }
+        refuse_size(inner, (data.len() + chunk.len()) as u64)?;
         data.extend_from_slice(&chunk);
     }
     Ok(data)
+}
+
+/// Refuse a body of `len` bytes (so far, or as announced): past the
+/// loader's size limit with imagor's error; without one, past the call's
+/// `max_memory`, since the whole body is held in memory.
+fn refuse_size(inner: &Inner, len: u64) -> Result<()> {
+    if inner.max_size > 0 {
+        if len > inner.max_size {
+            return Err(Error::MaxSizeExceeded);
+        }
+    } else if inner.max_memory > 0 && len > inner.max_memory {
+        return Err(Error::limit(
+            "max_memory",
+            format!(
+                "the image body from the HTTP loader is larger than max_memory ({})",
+                crate::budget::format_bytes(inner.max_memory)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Move the body into `body` as it arrives, under the same size limit;
@@ -479,7 +495,6 @@ async fn pump(
     body: &std::sync::Weak<Body>,
     settle: &impl Fn(&Result<()>),
 ) -> Result<()> {
-    let max = inner.max_size;
     let _ends = EndsOnDrop(body.clone());
     let end = loop {
         let chunk = match next_chunk(&mut resp, url).await {
@@ -491,8 +506,8 @@ async fn pump(
         let Some(b) = body.upgrade() else {
             return Err(Error::Cancelled);
         };
-        if max > 0 && (b.len() + chunk.len()) as u64 > max {
-            break Err(Error::MaxSizeExceeded);
+        if let Err(e) = refuse_size(inner, (b.len() + chunk.len()) as u64) {
+            break Err(e);
         }
         if !b.push(&chunk) {
             // A reader ended it (its deadline passed, its caller left).

@@ -28,7 +28,11 @@
 //!   blocked network`);
 //! - the size limit is enforced on the decoded body as it streams, not
 //!   only on `Content-Length`: past it the transfer stops (nothing beyond
-//!   the limit is kept) with imagor's 400 `maximum size exceeded`.
+//!   the limit is kept) with imagor's 400 `maximum size exceeded`. With
+//!   no size limit (imagor's default) a body is still never kept past
+//!   `max_memory`: an origin that sends without end, or a gzip bomb, is a
+//!   422 `limit_exceeded` naming `max_memory` instead of memory without
+//!   bound.
 
 mod fetch;
 pub mod policy;
@@ -77,6 +81,9 @@ pub(crate) struct Inner {
     pub(crate) override_response: Vec<String>,
     /// 0: no limit.
     pub(crate) max_size: u64,
+    /// The call's `max_memory` (0: none): a body is held in memory, so
+    /// without `max_size` it is still never kept past this.
+    pub(crate) max_memory: u64,
     pub(crate) proxies: Vec<Url>,
     pub(crate) proxy_allowed: Vec<AllowedSource>,
     next_proxy: AtomicUsize,
@@ -153,6 +160,7 @@ impl HttpLoader {
             forward: i.forward.clone(),
             override_response: i.override_response.clone(),
             max_size: i.max_size,
+            max_memory: i.max_memory,
             proxies: i.proxies.clone(),
             proxy_allowed: i.proxy_allowed.clone(),
             next_proxy: AtomicUsize::new(0),
@@ -260,6 +268,7 @@ fn inner_of(o: &Options) -> Result<Inner> {
             .map(str::to_owned)
             .collect(),
         max_size: o.http_loader_max_allowed_size.max(0) as u64,
+        max_memory: o.max_memory,
         proxies,
         proxy_allowed: source::host_patterns(&o.http_loader_proxy_allowed_sources),
         next_proxy: AtomicUsize::new(0),
