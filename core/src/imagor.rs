@@ -71,11 +71,14 @@ impl Imagor {
         let cloud = crate::storage::cloud::from_options(&options)?;
         let mut loaders: Vec<Arc<dyn Loader>> = cloud.loaders;
         if !options.file_loader_base_dir.is_empty() {
-            loaders.push(Arc::new(FileLoader::new(
-                &options.file_loader_base_dir,
-                &options.file_loader_path_prefix,
-                &options.file_safe_chars,
-            )));
+            loaders.push(Arc::new(
+                FileLoader::new(
+                    &options.file_loader_base_dir,
+                    &options.file_loader_path_prefix,
+                    &options.file_safe_chars,
+                )
+                .with_max_memory(options.max_memory),
+            ));
         }
         if options.upload_loader_enable {
             loaders.push(Arc::new(UploadLoader::new(UploadLoaderOptions {
@@ -100,6 +103,7 @@ impl Imagor {
                     mkdir_permission: parse_permission(mkdir).unwrap_or(0o755),
                     write_permission: parse_permission(write).unwrap_or(0o666),
                     expiration: Some(expiration).filter(|d: &std::time::Duration| !d.is_zero()),
+                    max_memory: options.max_memory,
                 },
             ));
             storage

@@ -554,3 +554,71 @@ fn io_errors_name_the_key_not_the_host_path() {
     let _ = fs::set_permissions(f.base.join("ro"), fs::Permissions::from_mode(0o700));
     check(e);
 }
+
+/// A file is read whole into memory, so one past `max_memory` is refused
+/// (422 `limit_exceeded`) on its size, before a byte is read: by the
+/// storage, the loader and a whole [`imagor::Imagor`] at its defaults.
+#[test]
+fn a_file_past_max_memory_is_not_read() {
+    let f = Fixture::new("maxmem");
+    let s = f.storage(FileStorageOptions {
+        max_memory: 1024,
+        ..FileStorageOptions::default()
+    });
+    put(&s, "small.png", &[7u8; 1024]).expect("put");
+    assert_eq!(get(&s, "small.png").expect("at the bound").data.len(), 1024);
+    put(&s, "big.png", &[7u8; 1025]).expect("put");
+    let e = get(&s, "big.png").expect_err("past the bound");
+    assert_eq!((e.status(), e.code()), (422, "limit_exceeded"), "{e}");
+    assert!(e.to_string().contains("max_memory (1 KiB)"), "{e}");
+    // Stat does not read, so it still answers.
+    assert_eq!(stat(&s, "big.png").expect("stat").size, 1025);
+    let unbounded = f.storage(FileStorageOptions {
+        max_memory: 0,
+        ..FileStorageOptions::default()
+    });
+    assert_eq!(
+        get(&unbounded, "big.png").expect("0: no bound").data.len(),
+        1025
+    );
+    let l = FileLoader::new(&f.base, "", "").with_max_memory(1024);
+    assert_eq!(get(&l, "big.png").expect_err("loader").status(), 422);
+    assert_eq!(get(&l, "small.png").expect("loader").data.len(), 1024);
+
+    // At the defaults (256 MiB): a sparse 300 MiB file is refused at once,
+    // also when it would only be passed through (`raw()`).
+    let sparse = fs::File::create(f.base.join("huge.jpg")).expect("create");
+    sparse.set_len(300 << 20).expect("sparse file");
+    let base = f.base.to_string_lossy().into_owned();
+    let im = imagor::Imagor::new(imagor::Options {
+        unsafe_: true,
+        file_loader_base_dir: base.clone(),
+        ..imagor::Options::default()
+    })
+    .expect("imagor");
+    for path in ["unsafe/10x10/huge.jpg", "unsafe/filters:raw()/huge.jpg"] {
+        let e = im.serve(path).expect_err(path);
+        assert_eq!(
+            (e.status(), e.code()),
+            (422, "limit_exceeded"),
+            "{path}: {e}"
+        );
+        assert!(
+            e.to_string().contains("larger than max_memory (256 MiB)"),
+            "{path}: {e}"
+        );
+    }
+    // The file storage that caches sources is bounded too; as in imagor, a
+    // storage that fails falls through to the loaders (none here).
+    let im = imagor::Imagor::new(imagor::Options {
+        unsafe_: true,
+        file_storage_base_dir: base,
+        http_loader_disable: true,
+        ..imagor::Options::default()
+    })
+    .expect("imagor");
+    let e = im
+        .serve("unsafe/filters:raw()/huge.jpg")
+        .expect_err("storage");
+    assert_eq!(e.status(), 404, "{e}");
+}

@@ -42,6 +42,15 @@ impl FileLoader {
         }
     }
 
+    /// Files larger than `bytes` are not read (422 `limit_exceeded` naming
+    /// `max_memory`); 0: no bound. Default 256 MiB, as
+    /// [`crate::Options::max_memory`].
+    pub fn with_max_memory(self, bytes: u64) -> Self {
+        FileLoader {
+            storage: self.storage.with_max_memory(bytes),
+        }
+    }
+
     /// The file a key maps to, or `None` when the key is refused
     /// (dot-segments such as `..`, or outside the prefix).
     pub fn path_of(&self, key: &str) -> Option<PathBuf> {

@@ -62,6 +62,11 @@ pub struct FileStorageOptions {
     /// [`Loader::get`] answers [`Error::Expired`] for a file last modified
     /// longer ago than this; `None` (or zero): never.
     pub expiration: Option<Duration>,
+    /// A file is read whole into memory, so one larger than this is not
+    /// read: 422 `limit_exceeded` naming `max_memory` (the
+    /// [`crate::Options`] field [`crate::Imagor`] sets it from). 0: no
+    /// bound. Default 256 MiB, as `max_memory`.
+    pub max_memory: u64,
 }
 
 impl Default for FileStorageOptions {
@@ -74,6 +79,7 @@ impl Default for FileStorageOptions {
             mkdir_permission: 0o755,
             write_permission: 0o666,
             expiration: None,
+            max_memory: crate::Options::default().max_memory,
         }
     }
 }
@@ -86,6 +92,7 @@ pub struct FileStorage {
     safe_chars: SafeChars,
     modes: WriteModes,
     expiration: Option<Duration>,
+    max_memory: u64,
 }
 
 impl std::fmt::Debug for FileStorage {
@@ -95,6 +102,7 @@ impl std::fmt::Debug for FileStorage {
             .field("path_prefix", &self.path_prefix)
             .field("modes", &self.modes)
             .field("expiration", &self.expiration)
+            .field("max_memory", &self.max_memory)
             .finish()
     }
 }
@@ -131,7 +139,15 @@ impl FileStorage {
                 file: options.write_permission,
             },
             expiration: options.expiration.filter(|d| !d.is_zero()),
+            max_memory: options.max_memory,
         }
+    }
+
+    /// The same storage reading no file larger than `bytes` (0: no
+    /// bound); see [`FileStorageOptions::max_memory`].
+    pub(crate) fn with_max_memory(mut self, bytes: u64) -> FileStorage {
+        self.max_memory = bytes;
+        self
     }
 
     /// The base directory.
@@ -193,13 +209,28 @@ impl FileStorage {
                 return Err(Error::Expired);
             }
         }
-        let data = read_open(file, &meta, 0).map_err(|e| read_error("get", key, &rel, e))?;
+        let data = read_open(file, &meta, self.max_memory).map_err(|e| match e {
+            SafeDirError::TooLarge => self.too_large(),
+            e => read_error("get", key, &rel, e),
+        })?;
         let stat = Stat {
             size: data.len() as u64,
             modified,
             etag: None,
         };
         Ok(Blob::new(data).with_stat(stat))
+    }
+
+    /// A file past `max_memory` (checked on its size, and again while
+    /// reading, as a file may grow).
+    fn too_large(&self) -> Error {
+        Error::limit(
+            "max_memory",
+            format!(
+                "the image file is larger than max_memory ({})",
+                crate::budget::format_bytes(self.max_memory)
+            ),
+        )
     }
 
     /// Size and modification time of `key` (no expiration).
