@@ -9,13 +9,22 @@
 //! pipeline and frees it, and the failing call reports [`Error::Timeout`]
 //! because the deadline fired (never because of libvips' error text).
 //!
+//! libvips emits `eval` only between the chunks a sink computes, and one
+//! chunk can take long: a deep chain that reads its input several times
+//! (`fill(blur)` eight times over) recomputes it over and over within a
+//! single chunk. So the [`watchdog`](super::watchdog) also wakes at the
+//! deadline and sets the kill flag on every image of the call at once;
+//! libvips checks it each time a region of one of them is prepared, which
+//! happens throughout a chunk.
+//!
 //! Work that does not run through a libvips sink (our own loops, libvips
 //! operations that run at build time) checks [`check`] between steps.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::os::raw::c_void;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::sys;
@@ -37,6 +46,17 @@ pub(crate) struct Deadline {
     waited_ns: AtomicU64,
     /// The request's deadline, which the waiting never moves.
     cap: Option<Instant>,
+    /// The live images this deadline watches (addresses), for the
+    /// watchdog; each removes itself while it is disposed.
+    images: Mutex<HashSet<usize>>,
+    /// Threads that have this deadline entered: the watchdog kills only a
+    /// call still running, never images that outlive it.
+    entered: AtomicUsize,
+    /// The watchdog killed every image: images made afterwards are born
+    /// killed.
+    killed: AtomicBool,
+    /// Handed to the watchdog (once).
+    tracked: AtomicBool,
 }
 
 thread_local! {
@@ -45,11 +65,13 @@ thread_local! {
 
 /// Restores the previously entered deadline (if any) when dropped.
 pub(crate) struct Entered {
+    current: Arc<Deadline>,
     previous: Option<Arc<Deadline>>,
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
+        self.current.entered.fetch_sub(1, Ordering::AcqRel);
         let previous = self.previous.take();
         CURRENT.with(|c| *c.borrow_mut() = previous);
     }
@@ -69,6 +91,10 @@ impl Deadline {
             stop,
             waited_ns: AtomicU64::new(0),
             cap: None,
+            images: Mutex::new(HashSet::new()),
+            entered: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            tracked: AtomicBool::new(false),
         })
     }
 
@@ -93,7 +119,7 @@ impl Deadline {
     }
 
     /// When the deadline passes, waiting included.
-    fn passes_at(&self) -> Instant {
+    pub(super) fn passes_at(&self) -> Instant {
         let waited = Duration::from_nanos(self.waited_ns.load(Ordering::Relaxed));
         let at = self.at.checked_add(waited).unwrap_or(self.at);
         match self.cap {
@@ -104,8 +130,40 @@ impl Deadline {
 
     /// Watch every image made on this thread until the guard is dropped.
     pub(crate) fn enter(self: &Arc<Self>) -> Entered {
+        self.entered.fetch_add(1, Ordering::AcqRel);
+        if !self.tracked.swap(true, Ordering::AcqRel) {
+            super::watchdog::track(self);
+        }
         let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
-        Entered { previous }
+        Entered {
+            current: self.clone(),
+            previous,
+        }
+    }
+
+    /// Is a call still running under this deadline?
+    pub(super) fn is_entered(&self) -> bool {
+        self.entered.load(Ordering::Acquire) > 0
+    }
+
+    /// Has the watchdog already killed this call's images?
+    pub(super) fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Set libvips' kill flag on every live image of the call (the
+    /// watchdog, once the deadline has passed): whichever of them libvips
+    /// prepares next fails, and the pipeline unwinds.
+    pub(super) fn kill_all(&self) {
+        self.fired.store(true, Ordering::Relaxed);
+        let images = self.images.lock().unwrap_or_else(|e| e.into_inner());
+        self.killed.store(true, Ordering::Release);
+        for &image in images.iter() {
+            // SAFETY: an address stays in the set only while the image is
+            // alive: its dispose removes it under this same lock (see
+            // `forget`), so it cannot be freed while we hold the lock.
+            unsafe { sys::vips_image_set_kill(image as *mut sys::VipsImage, 1) };
+        }
     }
 
     /// Has the deadline passed (or fired inside libvips), or is the caller
@@ -175,6 +233,7 @@ fn quark() -> u32 {
 /// `image` must be a live `VipsImage`.
 pub(crate) unsafe fn watch(image: *mut sys::VipsImage) {
     let Some(deadline) = current() else { return };
+    let owner = deadline.clone();
     let key = Arc::as_ptr(&deadline) as *mut c_void;
     // SAFETY: qdata lookups on a live object; the value is only compared.
     if unsafe { sys::g_object_get_qdata(image.cast(), quark()) } == key {
@@ -207,6 +266,28 @@ pub(crate) unsafe fn watch(image: *mut sys::VipsImage) {
         );
         sys::g_object_set_qdata(image.cast(), quark(), key);
     }
+    {
+        let mut images = owner.images.lock().unwrap_or_else(|e| e.into_inner());
+        images.insert(image as usize);
+        if owner.is_killed() {
+            // SAFETY: the image is live.
+            unsafe { sys::vips_image_set_kill(image, 1) };
+        }
+    }
+    let data = Arc::into_raw(owner) as *mut c_void;
+    // SAFETY: the image is live; `forget` gets the strong reference taken
+    // here, once, while the image is disposed.
+    unsafe { sys::g_object_weak_ref(image.cast(), forget, data) };
+}
+
+/// Weak-reference notify: the image is being disposed, so the watchdog
+/// must no longer reach it. Never panics (it runs inside GObject).
+unsafe extern "C" fn forget(data: *mut c_void, image: *mut c_void) {
+    // SAFETY: data came from Arc::into_raw in `watch`; GObject calls this
+    // exactly once.
+    let deadline = unsafe { Arc::from_raw(data as *const Deadline) };
+    let mut images = deadline.images.lock().unwrap_or_else(|e| e.into_inner());
+    images.remove(&(image as usize));
 }
 
 /// The `eval` handler: kill the image once the deadline has passed. Never

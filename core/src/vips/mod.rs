@@ -30,6 +30,7 @@ mod ops;
 mod pango;
 mod source;
 mod sys;
+mod watchdog;
 pub(crate) mod webp;
 
 pub use blob::Blob;

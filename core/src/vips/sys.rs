@@ -114,6 +114,10 @@ pub type SourceReadHandler = unsafe extern "C" fn(
     length: i64,
     data: *mut c_void,
 ) -> i64;
+/// `GWeakNotify`: called while an object is disposed, before its memory
+/// is freed.
+pub type WeakNotify = unsafe extern "C" fn(data: *mut c_void, object: *mut c_void);
+
 /// `GClosureNotify`: releases signal handler data.
 pub type ClosureNotify = Option<unsafe extern "C" fn(data: *mut c_void, closure: *mut c_void)>;
 /// `VipsSListMap2Fn`, used to visit every live object.
@@ -274,6 +278,7 @@ extern "C" {
         connect_flags: c_uint,
     ) -> std::os::raw::c_ulong;
     pub fn g_object_get_qdata(object: *mut c_void, quark: u32) -> *mut c_void;
+    pub fn g_object_weak_ref(object: *mut c_void, notify: WeakNotify, data: *mut c_void);
     pub fn g_object_set_qdata(object: *mut c_void, quark: u32, data: *mut c_void);
     pub fn g_param_value_validate(pspec: *const GParamSpec, value: *mut GValue) -> gboolean;
     pub fn g_value_type_compatible(src_type: GType, dest_type: GType) -> gboolean;
