@@ -205,7 +205,7 @@ fn resize(
             opts,
         )?
     } else if interest == Interesting::None || img.height() == img.page_height() {
-        crate::ops::limits::charge_thumbnail_copy(&img, w, h, interest)?;
+        crate::ops::limits::charge_thumbnail_copy(&img, w, h, interest, Size::Both)?;
         img.thumbnail_image(w, h, Size::Both, interest)?
     } else {
         animated_thumbnail_with_crop(&img, w, h, interest, Size::Both, opts)?

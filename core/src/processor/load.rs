@@ -228,7 +228,7 @@ impl Loader<'_> {
                     call_loader(&loader, input, sniffed.format, LoadOpts { n: 1, ..opts })?;
                 self.check_decode_guard(&header, data, sniffed.format)?;
                 self.admit(source, &header, Access::Shrink)?;
-                charge_thumbnail_copy(&header, width, height, crop)?;
+                charge_thumbnail_copy(&header, width, height, crop, size)?;
                 let fast = match sniffed.format {
                     Some(ImageFormat::Jpeg) if self.opts.fast_shrink_on_load => {
                         fast_jpeg_shrink(&header, &target)
@@ -316,7 +316,7 @@ impl Loader<'_> {
                     let img = self.load(source, streamed)?;
                     self.check_resolution(&img)?;
                     self.admit(source, &img, Access::Shrink)?;
-                    charge_thumbnail_copy(&img, width, height, crop)?;
+                    charge_thumbnail_copy(&img, width, height, crop, size)?;
                     img.thumbnail_image(width, height, size, crop)?
                 }
             }
