@@ -133,6 +133,16 @@ impl Budget {
         ))
     }
 
+    /// Give back `bytes` charged earlier for memory that has been freed.
+    pub(crate) fn release_memory(&self, bytes: u64) {
+        let _ = self
+            .0
+            .charged_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                Some(held.saturating_sub(bytes))
+            });
+    }
+
     /// Add `bytes` for `what` to the call's memory and refuse it when the
     /// total would exceed `max_memory`.
     pub(crate) fn charge_memory(&self, what: &str, bytes: u64) -> Result<()> {

@@ -19,10 +19,19 @@ use crate::vips::Image;
 /// the operations of one filter; every [`KeepAlive::CUT_EVERY`] filters the
 /// image is rendered to memory ([`KeepAlive::cut`]), which bounds the
 /// rendering depth. Paths with fewer filters never pay for a cut.
+///
+/// Filters that read their input more than once or through a wide window
+/// (`sharpen`, `fill(blur)`) count for several ([`KeepAlive::deepen`]):
+/// libvips computes a lazy chain on demand and keeps nothing between
+/// operations, so each such filter multiplies the work of everything
+/// before it (sixteen `fill(blur)` on a 200x200 image took 10 s), and a
+/// deep chain takes long to tear down even once killed.
 #[derive(Default)]
 pub(crate) struct KeepAlive {
     images: Vec<Image>,
     since_cut: usize,
+    /// Bytes charged for the last cut, released when the next cut frees it.
+    held: u64,
 }
 
 impl KeepAlive {
@@ -33,6 +42,11 @@ impl KeepAlive {
     pub(crate) fn push(&mut self, img: &Image) {
         self.images.push(img.clone());
         self.since_cut += 1;
+    }
+
+    /// The last filter counts as `extra` more towards the next cut.
+    pub(crate) fn deepen(&mut self, extra: usize) {
+        self.since_cut = self.since_cut.saturating_add(extra);
     }
 
     /// Take over the references of a nested pipeline.
@@ -48,10 +62,13 @@ impl KeepAlive {
             return Ok(img);
         }
         check_resolution(&img, opts)?;
-        budget.charge_memory("holding the filtered image in memory", image_bytes(&img))?;
+        let bytes = image_bytes(&img);
+        budget.charge_memory("holding the filtered image in memory", bytes)?;
         let cut = img.copy_memory()?;
         drop(img);
         self.release();
+        // The previous cut was part of the chain just released.
+        budget.release_memory(std::mem::replace(&mut self.held, bytes));
         self.push(&cut);
         self.since_cut = 0;
         Ok(cut)

@@ -425,10 +425,12 @@ fn transform_and_filter(
         filters::apply::check_output_size(&f.op, &img, ctx.opts)?;
         ctx.budget
             .charge_time(&format!("{}()", f.name), filters::apply::cost(&f.op, &img))?;
+        let depth = filters::apply::depth(&f.op, &img);
         img =
             f.op.apply(img, &mut cx)
                 .map_err(|e| in_filter(e, &f.name))?;
         cx.keep.push(&img);
+        cx.keep.deepen(depth - 1);
         img = cx.keep.cut(img, ctx.opts, ctx.budget)?;
     }
     Ok((img, std::mem::take(&mut cx.keep)))

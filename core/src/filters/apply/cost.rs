@@ -112,6 +112,26 @@ pub(crate) fn cost(op: &FilterOp, img: &Image) -> Cost {
     Cost::per_pixel(pixels, ns)
 }
 
+/// How many plain filters `op` counts for before the pipeline renders to
+/// memory ([`crate::ops::keep_alive::KeepAlive::deepen`]): filters that
+/// read their input twice (`sharpen` blends the blurred and the original
+/// lightness, `fill(blur)` and a blurred `redact` composite the image over
+/// a blurred copy of itself) or through a wide window (`blur`) multiply
+/// the work of the lazy chain before them.
+pub(crate) fn depth(op: &FilterOp, img: &Image) -> usize {
+    let still = !img.is_animated();
+    match op {
+        FilterOp::Effect(EffectOp::Sharpen(sigma)) if still && *sigma > 0.0 => 8,
+        FilterOp::Effect(EffectOp::Blur(sigma)) if still && *sigma > 0.0 => 4,
+        FilterOp::Fill(color) if color.0 == "blur" && still => 16,
+        FilterOp::Detection(DetectionOp::Redact {
+            mode: RedactMode::Blur(_),
+            ..
+        }) if still => 16,
+        _ => 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

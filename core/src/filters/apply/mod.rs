@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::ops::keep_alive::KeepAlive;
 use crate::options::Options;
 use crate::vips::Image;
-pub(crate) use cost::{check_output_size, cost};
+pub(crate) use cost::{check_output_size, cost, depth};
 use fill::fill;
 
 impl FilterOp {
