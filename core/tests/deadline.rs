@@ -16,29 +16,39 @@ use imagor::{Imagor, Options};
 const FRAMES: i32 = 600;
 const SIDE: i32 = 64;
 
-/// An animated GIF of `FRAMES` frames of noise, which GIF encodes slowly.
-fn noisy_gif() -> Vec<u8> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let pixels: Vec<u8> = (0..SIDE * SIDE * FRAMES * 3)
+/// `n` bytes of noise (xorshift from `seed`).
+fn noise(n: i32, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    (0..n)
         .map(|_| {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state as u8
         })
-        .collect();
-    let img = Image::from_memory(&pixels, SIDE, SIDE * FRAMES, 3, BandFormat::UCHAR)
-        .unwrap()
-        .with_meta(|m| m.set_int("page-height", SIDE))
-        .unwrap();
-    Call::new("gifsave_buffer")
-        .arg("in", Arg::Image(&img))
+        .collect()
+}
+
+/// `img` encoded by the libvips saver `saver` (`gifsave_buffer`).
+fn encode(img: &Image, saver: &str) -> Vec<u8> {
+    Call::new(saver)
+        .arg("in", Arg::Image(img))
         .run()
         .unwrap()
         .blob("buffer")
         .unwrap()
         .as_slice()
         .to_vec()
+}
+
+/// An animated GIF of `FRAMES` frames of noise, which GIF encodes slowly.
+fn noisy_gif() -> Vec<u8> {
+    let pixels = noise(SIDE * SIDE * FRAMES * 3, 0x9e37_79b9_7f4a_7c15);
+    let img = Image::from_memory(&pixels, SIDE, SIDE * FRAMES, 3, BandFormat::UCHAR)
+        .unwrap()
+        .with_meta(|m| m.set_int("page-height", SIDE))
+        .unwrap();
+    encode(&img, "gifsave_buffer")
 }
 
 #[test]
@@ -64,4 +74,88 @@ fn the_deadline_holds_after_frames_are_copied_to_memory() {
         // Generous: the kill lands within one batch of frames.
         assert!(took < limit * 3, "{path}: answered after {took:?}");
     }
+}
+
+/// A JPEG of `width` x `height` noise.
+fn noisy_jpeg(width: i32, height: i32) -> Vec<u8> {
+    let pixels = noise(width * height * 3, 0x2545_f491_4f6c_dd1d);
+    let img = Image::from_memory(&pixels, width, height, 3, BandFormat::UCHAR).unwrap();
+    encode(&img, "jpegsave_buffer")
+}
+
+/// Filters that reread their input (`fill(blur)` reads it twice, `sharpen`
+/// blends a blurred copy with the original) multiply the work of the lazy
+/// chain before them, all inside one chunk of a small output, where libvips
+/// reports no progress: sixteen `fill(blur)` on a 200x200 image took 10.7 s
+/// and ended 8.7 s past a 2 s budget. The pipeline now renders to memory
+/// after every few such filters (so the work stays linear), and the
+/// watchdog kills every image of the call at its deadline (the kill inside
+/// one long chunk is tested in `vips::watchdog`).
+#[test]
+fn rereading_filter_chains_stay_within_the_budget() {
+    let jpeg = noisy_jpeg(100, 68);
+    let limit = Duration::from_secs(1);
+    let imagor = Imagor::new(Options {
+        process_timeout: limit,
+        ..Options::default()
+    })
+    .unwrap();
+    let chain = |f: &str, n: usize| vec![f; n].join(":");
+    for (path, must_end) in [
+        (format!("200x200/filters:{}/x", chain("fill(blur)", 4)), 200),
+        (
+            format!("200x200/filters:{}/x", chain("sharpen(0.5)", 31)),
+            200,
+        ),
+        (
+            format!("200x200/filters:{}/x", chain("fill(blur)", 64)),
+            408,
+        ),
+        (
+            format!("200x200/filters:{}/x", chain("sharpen(2)", 400)),
+            408,
+        ),
+    ] {
+        let started = Instant::now();
+        let status = match imagor.process(&jpeg, &path) {
+            Ok(_) => 200,
+            Err(e) => e.status(),
+        };
+        let took = started.elapsed();
+        assert_eq!(status, must_end, "{path}: after {took:?}");
+        assert!(
+            took < limit + Duration::from_millis(500),
+            "{path}: answered after {took:?}"
+        );
+    }
+}
+
+/// libvips' `thumbnail` resizes into memory before it crops, inside one
+/// call whose images are its own, so no kill reaches it: the copy is
+/// charged before it starts. A 100x68 JPEG asked for 9000x6120 used to be
+/// resized for 2.7 s past a 2 s budget (and 9000x9000, a 13 235 x 9000
+/// copy of 341 MiB, for 5.4 s).
+#[test]
+fn the_crop_copy_inside_thumbnail_is_charged_before_it_starts() {
+    let jpeg = noisy_jpeg(100, 68);
+    let imagor = Imagor::new(Options::default()).unwrap();
+    let refused = |path: &str| match imagor.process(&jpeg, path) {
+        Ok(out) => panic!("{path}: {} bytes, not refused", out.data.len()),
+        Err(e) => e,
+    };
+    let started = Instant::now();
+    let e = refused("7000x7000/x");
+    assert_eq!(e.status(), 408, "{e}");
+    assert!(
+        e.to_string()
+            .contains("resizing and cropping the image in memory"),
+        "{e}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(500), "{e}");
+    let e = refused("9000x8000/x");
+    assert_eq!((e.status(), e.code()), (422, "limit_exceeded"), "{e}");
+    assert!(e.to_string().contains("max_memory (256 MiB)"), "{e}");
+    // Smaller crops still work.
+    let ok = imagor.process(&jpeg, "2000x1500/x");
+    assert!(ok.is_ok(), "{:?}", ok.err());
 }

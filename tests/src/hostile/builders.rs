@@ -380,6 +380,12 @@ pub(crate) fn noisy_gif(frames: i32, side: i32, noise: &[u8]) -> Vec<u8> {
     save(&img, "gifsave_buffer", &[])
 }
 
+/// A JPEG of `w` x `h` RGB `noise` (`w * h * 3` bytes).
+pub(crate) fn noisy_jpeg(w: i32, h: i32, noise: &[u8]) -> Vec<u8> {
+    let img = Image::from_memory(noise, w, h, 3, BandFormat::UCHAR).expect("vips noise");
+    save(&img, "jpegsave_buffer", &[])
+}
+
 /// An animated WebP of `frames` copies of one small lossless frame on a
 /// `w` x `h` canvas (the frame made by libvips).
 pub(crate) fn webp_animation(frames: usize, w: u32, h: u32) -> Vec<u8> {

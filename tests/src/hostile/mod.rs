@@ -377,6 +377,35 @@ fn runaway_filters(c: &mut Corpus) {
         None,
     );
     c.path("99999x99999 output", "99999x99999/color:red", Some(422));
+    // Chains that reread their input do all their work inside one chunk
+    // of a small output, where libvips emits no progress: the watchdog
+    // must stop them there.
+    let small = noisy_jpeg(100, 68, &random_bytes(11, 100 * 68 * 3));
+    for (filter, n) in [("fill(blur)", 16), ("sharpen(0.5)", 31), ("sharpen(2)", 64)] {
+        let chain: Vec<&str> = std::iter::repeat_n(filter, n).collect();
+        c.with(
+            &format!("{n} {filter} on 200x200"),
+            small.clone(),
+            &format!("200x200/filters:{}/x", chain.join(":")),
+            None,
+        );
+    }
+    // libvips' thumbnail resizes a tiny source to cover the box in memory,
+    // before cropping, where no kill reaches it.
+    for size in [
+        "9000x6120",
+        "7000x7000",
+        "9000x9000",
+        "9000x9000/smart",
+        "100x9000",
+    ] {
+        c.with(
+            &format!("100x68 jpeg cropped to {size}"),
+            small.clone(),
+            &format!("{size}/x"),
+            None,
+        );
+    }
 }
 
 fn svg_cases(c: &mut Corpus, canary_port: u16) {
