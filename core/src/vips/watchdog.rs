@@ -8,7 +8,7 @@
 //! its end; with every image of the call killed, the next region libvips
 //! prepares on any of them fails, in the middle of the chunk.
 
-use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::deadline::Deadline;
@@ -26,21 +26,30 @@ struct Watchdog {
     wake: Condvar,
 }
 
+/// This process's watchdog, started on first use. A child forked after it
+/// started has no watchdog thread (and its lock may have been held at the
+/// fork), so each process id gets its own.
 fn watchdog() -> Option<&'static Watchdog> {
-    static WATCHDOG: OnceLock<Option<&'static Watchdog>> = OnceLock::new();
-    *WATCHDOG.get_or_init(|| {
-        let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
-            calls: Mutex::new(Vec::new()),
-            wake: Condvar::new(),
-        }));
-        // Without the thread, deadlines still fire between chunks (the
-        // `eval` handler); nothing else depends on it.
-        std::thread::Builder::new()
-            .name("imagor-deadline".into())
-            .spawn(move || run(dog))
-            .ok()
-            .map(|_| dog)
-    })
+    static STARTED: Mutex<Option<(u32, &'static Watchdog)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((owner, dog)) = *started {
+        if owner == pid {
+            return Some(dog);
+        }
+    }
+    let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+        calls: Mutex::new(Vec::new()),
+        wake: Condvar::new(),
+    }));
+    // Without the thread, deadlines still fire between chunks (the `eval`
+    // handler); nothing else depends on it. It is tried again next time.
+    std::thread::Builder::new()
+        .name("imagor-deadline".into())
+        .spawn(move || run(dog))
+        .ok()?;
+    *started = Some((pid, dog));
+    Some(dog)
 }
 
 /// Watch `deadline` until it is dropped.
