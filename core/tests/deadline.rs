@@ -159,3 +159,31 @@ fn the_crop_copy_inside_thumbnail_is_charged_before_it_starts() {
     let ok = imagor.process(&jpeg, "2000x1500/x");
     assert!(ok.is_ok(), "{:?}", ok.err());
 }
+
+/// `fill(blur)` blurs the whole canvas it pads to (about 1.2 µs a pixel),
+/// however small the image: it is charged by that canvas, so a 100x68
+/// JPEG filled to 2000x2000 is refused before any work instead of being
+/// stopped at the deadline after 2 s of it.
+#[test]
+fn a_blurred_fill_is_charged_by_its_canvas() {
+    let jpeg = noisy_jpeg(100, 68);
+    let imagor = Imagor::new(Options::default()).unwrap();
+    for path in [
+        "fit-in/2000x2000/filters:fill(blur)/x",
+        "fit-in/100x100/filters:padding(blur,1000,1000,1000,1000)/x",
+    ] {
+        let started = Instant::now();
+        let e = match imagor.process(&jpeg, path) {
+            Ok(out) => panic!("{path}: {} bytes, not refused", out.data.len()),
+            Err(e) => e,
+        };
+        assert_eq!(e.status(), 408, "{path}: {e}");
+        assert!(e.to_string().contains("would take about"), "{path}: {e}");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{path}: {e}"
+        );
+    }
+    let ok = imagor.process(&jpeg, "fit-in/300x300/filters:fill(blur)/x");
+    assert!(ok.is_ok(), "{:?}", ok.err());
+}

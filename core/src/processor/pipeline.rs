@@ -423,8 +423,10 @@ fn transform_and_filter(
             break;
         }
         filters::apply::check_output_size(&f.op, &img, ctx.opts)?;
-        ctx.budget
-            .charge_time(&format!("{}()", f.name), filters::apply::cost(&f.op, &img))?;
+        ctx.budget.charge_time(
+            &format!("{}()", f.name),
+            filters::apply::cost(&f.op, &img, (cx.fill_width, cx.fill_height), cx.padding),
+        )?;
         let depth = filters::apply::depth(&f.op, &img);
         img =
             f.op.apply(img, &mut cx)
