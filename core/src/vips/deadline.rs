@@ -233,12 +233,12 @@ fn quark() -> u32 {
 /// `image` must be a live `VipsImage`.
 pub(crate) unsafe fn watch(image: *mut sys::VipsImage) {
     let Some(deadline) = current() else { return };
-    let owner = deadline.clone();
     let key = Arc::as_ptr(&deadline) as *mut c_void;
     // SAFETY: qdata lookups on a live object; the value is only compared.
     if unsafe { sys::g_object_get_qdata(image.cast(), quark()) } == key {
         return;
     }
+    let owner = deadline.clone();
     let data = Arc::into_raw(deadline) as *mut c_void;
     // SAFETY: the image is live. The handler's data is one strong reference
     // to the deadline, released by `release` when the handler is
