@@ -58,6 +58,20 @@ impl Source {
         }
     }
 
+    /// As [`Source::bytes`], sharing `data` with libvips instead of copying
+    /// it (sources the server loaded).
+    pub(crate) fn shared(data: &bytes::Bytes) -> Source {
+        let sniffed = sniff(data);
+        let data = match sniffed.format {
+            Some(ImageFormat::Png) => data.slice_ref(super::png_chunks::whole_chunks(data)),
+            _ => data.clone(),
+        };
+        Source::Bytes {
+            sniffed,
+            blob: Blob::sharing(data),
+        }
+    }
+
     /// A body still arriving. Decoded as it arrives when its decoder reads
     /// front to back in one pass and every check can be made on its first
     /// bytes ([`streams_while_arriving`]); anything else, and any source

@@ -1,8 +1,15 @@
 //! `VipsBlob`: a reference-counted byte buffer owned by libvips.
 
+use std::collections::HashMap;
+use std::ffi::{c_int, c_void};
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
 use super::sys;
 
-/// Bytes copied into a libvips-owned, reference-counted area.
+/// Bytes in a libvips-owned, reference-counted area: copied there, or
+/// shared with a [`Bytes`] that the area keeps alive.
 ///
 /// Loaders keep a reference to the blob for as long as the image needs it,
 /// so the caller's slice can be dropped right after the load call.
@@ -21,6 +28,29 @@ impl Blob {
         // SAFETY: vips_blob_copy copies `len` bytes from a valid slice into
         // memory it owns and returns a blob with one reference for us.
         let ptr = unsafe { sys::vips_blob_copy(data.as_ptr().cast(), data.len()) };
+        Blob { ptr }
+    }
+
+    /// A blob over the same memory as `data`, without a copy: the blob
+    /// keeps `data` alive until libvips drops its last reference (a source
+    /// the server loaded is held once, not twice, while it is processed).
+    pub(crate) fn sharing(data: Bytes) -> Blob {
+        if data.is_empty() {
+            return Blob::copy_from(&[]);
+        }
+        // The lock is held until the owner is recorded, and libvips calls
+        // `release_shared` only once the reference we are handed is gone.
+        let mut owners = shared_owners();
+        // SAFETY: `data` points to `len` bytes that stay valid and unchanged
+        // while the owner recorded below is alive; `release_shared` removes
+        // it when libvips frees the area, and no earlier.
+        let ptr =
+            unsafe { sys::vips_blob_new(Some(release_shared), data.as_ptr().cast(), data.len()) };
+        if ptr.is_null() {
+            drop(owners);
+            return Blob::copy_from(&data);
+        }
+        owners.insert(ptr as usize, data);
         Blob { ptr }
     }
 
@@ -50,6 +80,21 @@ impl Blob {
     }
 }
 
+/// The owners of the bytes of blobs made by [`Blob::sharing`], by the
+/// address of their area.
+fn shared_owners() -> MutexGuard<'static, HashMap<usize, Bytes>> {
+    static OWNERS: LazyLock<Mutex<HashMap<usize, Bytes>>> = LazyLock::new(Default::default);
+    // A poisoned lock only means a panic elsewhere; the map stays valid.
+    OWNERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// libvips' free function of a shared blob: drop the owner of its bytes.
+unsafe extern "C" fn release_shared(_data: *mut c_void, area: *mut c_void) -> c_int {
+    let owner = shared_owners().remove(&(area as usize));
+    drop(owner);
+    0
+}
+
 impl std::fmt::Debug for Blob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Blob({} bytes)", self.as_slice().len())
@@ -62,5 +107,28 @@ impl Drop for Blob {
             // SAFETY: we own exactly one reference.
             unsafe { sys::vips_area_unref(self.ptr) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_blob_keeps_its_bytes_alive_without_a_copy() {
+        crate::vips::init().unwrap();
+        let data = Bytes::from(vec![7u8; 1 << 20]);
+        let blob = Blob::sharing(data.clone());
+        let area = blob.as_ptr() as usize;
+        assert_eq!(blob.as_slice().as_ptr(), data.as_ptr(), "no copy");
+        drop(data);
+        assert!(blob.as_slice().iter().all(|&b| b == 7));
+        assert!(shared_owners().contains_key(&area));
+        drop(blob);
+        assert!(
+            !shared_owners().contains_key(&area),
+            "released with the blob"
+        );
+        assert!(Blob::sharing(Bytes::new()).as_slice().is_empty());
     }
 }

@@ -173,6 +173,11 @@ extern "C" {
 
     pub fn vips_source_custom_new() -> *mut c_void;
     pub fn vips_blob_copy(data: *const c_void, length: usize) -> *mut VipsBlob;
+    pub fn vips_blob_new(
+        free_fn: VipsCallbackFn,
+        data: *const c_void,
+        length: usize,
+    ) -> *mut VipsBlob;
     pub fn vips_blob_get(blob: *mut VipsBlob, length: *mut usize) -> *const c_void;
     pub fn vips_area_unref(area: *mut VipsBlob);
 
