@@ -472,6 +472,13 @@ export interface ImagorOptions {
    */
   maxMemory?: number
   /**
+   * Memory all calls of the process may hold at once, in bytes (their
+   * sources and memory estimates): a call waits for room, or is refused
+   * with `ERR_IMAGOR_TOO_MANY_REQUESTS`; 0 means none. Default half the
+   * machine's (or cgroup's) memory.
+   */
+  maxTotalMemory?: number
+  /**
    * Most images processed at once; more wait in the queue. -1: no limit
    * (`IMAGOR_PROCESS_CONCURRENCY`).
    */

@@ -125,6 +125,14 @@ pub struct Options {
     /// frames x pixels). Over it: 422 naming `max_memory`. 0 means no
     /// limit. Default 256 MiB.
     pub max_memory: u64,
+    /// Memory all calls of the process may hold at once, in bytes: their
+    /// source bytes and the same estimates as `max_memory`, added up across
+    /// calls. Sources and a call's first charge fill up to three quarters
+    /// of it; without room a source is refused with 429, a first charge
+    /// waits while other calls work (until the deadline), a later charge is
+    /// refused with 429. 0 means no limit. Default half the memory of the
+    /// machine or of its cgroup, whichever is smaller.
+    pub max_total_memory: u64,
 
     /// Most images processed at once (`imagor-process-concurrency`); more
     /// wait in the queue. -1 (or 0): no limit. Result-storage hits and
@@ -473,6 +481,7 @@ impl Default for Options {
             face_detector_cache_ttl: Duration::ZERO,
             process_timeout: Duration::from_secs(2),
             max_memory: 256 << 20,
+            max_total_memory: crate::budget::default_max_total_memory(),
             process_concurrency: -1,
             process_queue_size: 0,
             request_timeout: Duration::from_secs(30),

@@ -200,8 +200,9 @@ static void names_and_frees(void) {
           version, IMAGOR_VERSION, imagor_version());
 }
 
-/* The per-call budget from the options JSON: a timeout (408) and a memory
- * limit (422, LIMIT_EXCEEDED) that name their option. */
+/* The per-call budget from the options JSON: a timeout (408) and memory
+ * limits, the call's and the process's (422, LIMIT_EXCEEDED), that name
+ * their option. */
 static void budget(const uint8_t *png, size_t len) {
     imagor *tight = NULL;
     CHECK_STATUS(imagor_new("{\"process_timeout\":\"300ms\",\"max_memory\":1000000}", &tight), IMAGOR_STATUS_OK,
@@ -226,6 +227,18 @@ static void budget(const uint8_t *png, size_t len) {
     CHECK(strstr(imagor_last_error_message(), "max_memory") != NULL, "memory message: %s",
           imagor_last_error_message());
     CHECK(imagor_last_error_status() == 422, "memory HTTP %u", imagor_last_error_status());
+    CHECK(outs_untouched(), "an out-parameter was written on failure");
+    imagor_free(tight);
+    /* The memory all calls share: one call over it alone is a 422 too. */
+    tight = NULL;
+    CHECK_STATUS(imagor_new("{\"process_timeout\":\"0s\",\"max_total_memory\":1000000}", &tight),
+                 IMAGOR_STATUS_OK, "imagor_new with a total memory budget");
+    if (!tight) return;
+    reset_outs();
+    CHECK_STATUS(imagor_process(tight, png, len, "1000x1000/filters:format(webp)", &out_bytes, &out_type),
+                 IMAGOR_STATUS_LIMIT_EXCEEDED, "encode over the total memory budget");
+    CHECK(strstr(imagor_last_error_message(), "max_total_memory") != NULL, "total memory message: %s",
+          imagor_last_error_message());
     CHECK(outs_untouched(), "an out-parameter was written on failure");
     imagor_free(tight);
 }

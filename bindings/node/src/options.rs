@@ -107,6 +107,11 @@ pub struct ImagorOptions {
     /// Memory one call may use for decoding and intermediate images, in
     /// bytes (estimated before decoding); 0 means none. Default 256 MiB.
     pub max_memory: Option<i64>,
+    /// Memory all calls of the process may hold at once, in bytes (their
+    /// sources and memory estimates): a call waits for room, or is refused
+    /// with `ERR_IMAGOR_TOO_MANY_REQUESTS`; 0 means none. Default half the
+    /// machine's (or cgroup's) memory.
+    pub max_total_memory: Option<i64>,
     /// Most images processed at once; more wait in the queue. -1: no limit
     /// (`IMAGOR_PROCESS_CONCURRENCY`).
     pub process_concurrency: Option<i64>,

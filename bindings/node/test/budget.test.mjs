@@ -1,4 +1,5 @@
-// The per-call budget (processTimeout, maxMemory), untrusted formats, the
+// The per-call budget (processTimeout, maxMemory), the memory all calls
+// share (maxTotalMemory), untrusted formats, the
 // secret kept out of `options`, and input bytes copied before the call
 // leaves the JavaScript thread.
 import { test } from 'node:test'
@@ -24,6 +25,24 @@ test('memory over the budget is ERR_IMAGOR_LIMIT_EXCEEDED naming max_memory', as
   )
   assert.throws(() => new Imagor({ processTimeout: true }), TypeError)
   assert.throws(() => new Imagor({ processTimeout: 'soon' }))
+})
+
+test('calls together share maxTotalMemory: over it alone is a 422, a flood waits or is a 429', async () => {
+  const png = readTestdata('gopher.png')
+  await assert.rejects(
+    new Imagor({ maxTotalMemory: 1000 }).process(png, 'filters:format(webp)'),
+    (e) => e.code === 'ERR_IMAGOR_LIMIT_EXCEEDED' && e.status === 422 && e.message.includes('max_total_memory'),
+  )
+  const im = new Imagor({ maxTotalMemory: 1 << 20, processTimeout: 60 })
+  const results = await Promise.allSettled(
+    Array.from({ length: 32 }, () => im.process(png, 'fit-in/300x300/filters:format(webp)')),
+  )
+  const done = results.filter((r) => r.status === 'fulfilled')
+  assert.ok(done.length >= 1)
+  for (const r of done) assert.equal(r.value.subarray(8, 12).toString(), 'WEBP')
+  for (const r of results.filter((r) => r.status === 'rejected')) {
+    assert.equal(r.reason.code, 'ERR_IMAGOR_TOO_MANY_REQUESTS', r.reason.message)
+  }
 })
 
 test('untrusted formats are refused unless blockUntrustedLoaders is false', async () => {

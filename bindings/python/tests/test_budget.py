@@ -1,5 +1,7 @@
 """The per-call budget: process_timeout (seconds or a Go duration) and
-max_memory, as keyword arguments; refusals are typed and name their option."""
+max_memory, and max_total_memory shared by all calls, as keyword arguments; refusals are typed and name their option."""
+
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -24,6 +26,30 @@ def test_memory_over_the_budget_is_limit_exceeded():
     assert (e.status, e.code) == (422, "limit_exceeded")
     assert "max_memory" in e.message
     assert isinstance(e, imagor.ImagorError)
+
+
+def test_calls_together_share_max_total_memory():
+    with pytest.raises(imagor.LimitExceededError) as info:
+        imagor.Imagor(max_total_memory=1000).process(image("gopher.png"), "filters:format(webp)")
+    assert (info.value.status, info.value.code) == (422, "limit_exceeded")
+    assert "max_total_memory" in info.value.message
+    # Room for a call or two at a time: a flood from 8 threads (the GIL is
+    # released) waits for room, or is refused with 429 once a call holds
+    # memory and the others hold the rest; nothing else goes wrong.
+    im = imagor.Imagor(max_total_memory=1 << 20, process_timeout=60)
+    data = image("gopher.png")
+
+    def one(_):
+        try:
+            return im.process(data, "fit-in/300x300/filters:format(webp)")
+        except imagor.TooManyRequestsError as e:
+            return e
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(32)))
+    done = [r for r in results if isinstance(r, bytes)]
+    assert done and all(r[8:12] == b"WEBP" for r in done)
+    assert all(isinstance(r, (bytes, imagor.TooManyRequestsError)) for r in results)
 
 
 def test_zero_lifts_the_limits_and_bad_durations_are_refused():

@@ -11,12 +11,15 @@
 //!   compress a whole frame in one library call, text layout, SVG).
 //! - `max_memory`: the bytes a decoder or an intermediate image will
 //!   really allocate, estimated from the headers ([`Budget::charge_memory`]).
+//! - `max_total_memory`: the same bytes are reserved in a [`Pool`] all
+//!   calls of the process share, so a flood of calls cannot add up to more
+//!   than the machine has.
 //!
 //! Estimates err on the low side: the deadline stays the backstop, and a
 //! refusal means the work would surely not fit. Both kinds of refusal name
 //! the option that sets the limit.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +28,10 @@ use crate::duration::format_duration;
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::vips::deadline::{Deadline, Entered};
+
+mod pool;
+
+pub(crate) use pool::{default_max_total_memory, memory_figures, Charge, Pool};
 
 /// The budget of one call. Cheap to clone: clones share the same state.
 #[derive(Clone)]
@@ -41,6 +48,22 @@ struct Inner {
     /// together at its peak (the decoder's buffers while the pipeline that
     /// reads them runs), so they add up too.
     charged_bytes: AtomicU64,
+    /// The pool shared with the other calls, and its cap (0: none).
+    pool: &'static Pool,
+    max_total: u64,
+    /// Bytes this call holds in `pool`, given back when it ends.
+    pooled: AtomicU64,
+    /// Has the call charged memory for its work (not only its source)?
+    working: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.pool.release(*self.pooled.get_mut());
+        if *self.working.get_mut() {
+            self.pool.stop_working();
+        }
+    }
 }
 
 impl Budget {
@@ -48,6 +71,11 @@ impl Budget {
     /// ([`crate::call`]) the deadline is also the request's, if earlier,
     /// and passes when the request's caller is gone.
     pub(crate) fn new(opts: &Options) -> Budget {
+        Budget::in_pool(opts, Pool::global())
+    }
+
+    /// [`Budget::new`], reserving its memory in `pool`.
+    pub(crate) fn in_pool(opts: &Options, pool: &'static Pool) -> Budget {
         let scope = crate::call::current();
         let process = (!opts.process_timeout.is_zero()).then_some(opts.process_timeout);
         let request = scope
@@ -67,6 +95,10 @@ impl Budget {
             max_memory: opts.max_memory,
             charged_ns: AtomicU64::new(0),
             charged_bytes: AtomicU64::new(0),
+            pool,
+            max_total: opts.max_total_memory,
+            pooled: AtomicU64::new(0),
+            working: AtomicBool::new(false),
         }))
     }
 
@@ -75,6 +107,7 @@ impl Budget {
         Budget::new(&Options {
             process_timeout: Duration::ZERO,
             max_memory: 0,
+            max_total_memory: 0,
             ..Options::default()
         })
     }
@@ -141,11 +174,57 @@ impl Budget {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
                 Some(held.saturating_sub(bytes))
             });
+        if let Ok(held) = self
+            .0
+            .pooled
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                Some(held.saturating_sub(bytes))
+            })
+        {
+            self.0.pool.release(held.min(bytes));
+        }
     }
 
     /// Add `bytes` for `what` to the call's memory and refuse it when the
-    /// total would exceed `max_memory`.
+    /// total would exceed `max_memory`; then reserve them in the pool all
+    /// calls share: the call's first charge waits there while other calls
+    /// hold it, a later one is refused with 429 (see [`Charge`]).
     pub(crate) fn charge_memory(&self, what: &str, bytes: u64) -> Result<()> {
+        self.charge_call_memory(what, bytes)?;
+        if self.0.max_total == 0 {
+            return Ok(());
+        }
+        // Only the call's first charge starts its work (and may wait).
+        let first = !self.0.working.swap(true, Ordering::AcqRel);
+        let charge = if first { Charge::First } else { Charge::Later };
+        let reserved = self.reserve(what, bytes, charge);
+        if reserved.is_err() && first {
+            self.0.working.store(false, Ordering::Release);
+        }
+        reserved
+    }
+
+    /// Reserve the call's source bytes (already in memory, and not bounded
+    /// by `max_memory`) in the pool all calls share: 429 at once without
+    /// room, so that calls piling up cannot hold more than the pool.
+    pub(crate) fn reserve_source(&self, bytes: u64) -> Result<()> {
+        if self.0.max_total == 0 {
+            return Ok(());
+        }
+        self.reserve("holding the source image", bytes, Charge::Source)
+    }
+
+    fn reserve(&self, what: &str, bytes: u64, charge: Charge) -> Result<()> {
+        let deadline = self.0.deadline.as_deref();
+        self.0
+            .pool
+            .reserve(what, bytes, self.0.max_total, charge, deadline)?;
+        self.0.pooled.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The per-call half of [`Budget::charge_memory`]: `max_memory`.
+    fn charge_call_memory(&self, what: &str, bytes: u64) -> Result<()> {
         let max = self.0.max_memory;
         if max == 0 {
             return Ok(());
@@ -323,5 +402,86 @@ mod tests {
         let free = Budget::unlimited();
         assert!(free.charge_memory("x", u64::MAX).is_ok());
         assert!(free.charge_time("x", Cost::per_pixel(1e12, 1e9)).is_ok());
+    }
+
+    fn pooled(cap: u64, timeout_ms: u64) -> Options {
+        Options {
+            max_memory: 0,
+            max_total_memory: cap,
+            process_timeout: Duration::from_millis(timeout_ms),
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn calls_share_the_total_memory() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new()));
+        let a = Budget::in_pool(&pooled(1000, 5000), pool);
+        a.charge_memory("a", 600).unwrap();
+        // A working call is refused at once: two of them waiting for each
+        // other's bytes would never finish.
+        let c = Budget::in_pool(&pooled(1000, 5000), pool);
+        c.charge_memory("c", 100).unwrap();
+        let started = Instant::now();
+        let e = c.charge_memory("c again", 400).unwrap_err();
+        assert_eq!(e.status(), 429, "{e}");
+        assert!(started.elapsed() < Duration::from_millis(500));
+        // First charges fill three quarters of the pool; the last quarter
+        // is for the later charges of working calls.
+        c.charge_memory("c once more", 250).unwrap();
+        drop(c);
+        assert_eq!(pool.reserved(), 600, "an ended call gives its bytes back");
+        // A call's first charge waits while a working call holds the room.
+        let b = std::thread::spawn(move || {
+            let b = Budget::in_pool(&pooled(1000, 5000), pool);
+            let started = Instant::now();
+            b.charge_memory("b", 600).map(|()| (started.elapsed(), b))
+        });
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(pool.reserved(), 600, "b must still be waiting");
+        a.release_memory(100);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(pool.reserved(), 500, "still not room for b");
+        drop(a);
+        let (waited, b) = b.join().unwrap().unwrap();
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+        assert_eq!(pool.reserved(), 600);
+        // ... but only until its deadline.
+        let d = Budget::in_pool(&pooled(1000, 100), pool);
+        let started = Instant::now();
+        let e = d.charge_memory("d", 600).unwrap_err();
+        assert_eq!(e.status(), 408, "{e}");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(90) && waited < Duration::from_secs(2));
+        // Source bytes are in memory already: no room is a 429 at once.
+        let e = d.reserve_source(500).unwrap_err();
+        assert_eq!(e.status(), 429, "{e}");
+        // More than a call may ever take can never be met.
+        for bytes in [5000, 800] {
+            let e = d.charge_memory("a huge image", bytes).unwrap_err();
+            assert_eq!(e.status(), 422);
+            assert!(
+                e.to_string().contains("max_total_memory (1000 bytes)"),
+                "{e}"
+            );
+        }
+        drop((b, d));
+        assert_eq!(pool.reserved(), 0);
+        assert_eq!(pool.peak(), 950, "never more than the cap");
+        // Sources alone fill the pool: with nobody working, nobody will
+        // give memory back, so a first charge is refused, not kept waiting.
+        let s = Budget::in_pool(&pooled(1000, 5000), pool);
+        s.reserve_source(700).unwrap();
+        let t = Budget::in_pool(&pooled(1000, 5000), pool);
+        let started = Instant::now();
+        assert_eq!(t.charge_memory("t", 200).unwrap_err().status(), 429);
+        assert!(started.elapsed() < Duration::from_millis(500));
+        drop((s, t));
+        assert_eq!(pool.reserved(), 0);
+        // 0 turns the pool off.
+        let free = Budget::in_pool(&pooled(0, 0), pool);
+        free.charge_memory("x", u64::MAX).unwrap();
+        free.reserve_source(u64::MAX).unwrap();
+        assert_eq!(pool.reserved(), 0);
     }
 }

@@ -70,6 +70,12 @@ pub(crate) fn load_and_process(
         });
     }
     let source = source.ok_or(Error::NOT_FOUND)?;
+    // The encoded bytes stay alive for the whole call: they count towards
+    // the memory all calls share (not `max_memory`, which bounds what the
+    // call makes of them).
+    if let Source::Bytes { blob, .. } = source {
+        ctx.budget.reserve_source(blob.as_slice().len() as u64)?;
+    }
     let loader = Loader {
         opts: ctx.opts,
         budget: ctx.budget,
@@ -124,7 +130,7 @@ impl Overlays for Ctx<'_> {
             None
         } else {
             let load = self.load.ok_or(Error::NOT_FOUND)?;
-            Some(Source::bytes(&load(&params.image)?))
+            Some(Source::shared(&load(&params.image)?.into()))
         };
         let child = Ctx {
             opts: self.opts,
@@ -141,7 +147,7 @@ impl Overlays for Ctx<'_> {
     /// fit the ratio box (up or down), or only shrunk to the limits.
     fn watermark(&self, key: &str, fit: Option<(i32, i32)>, animated: bool) -> Result<Image> {
         let load = self.load.ok_or(Error::NOT_FOUND)?;
-        let source = Source::bytes(&load(key)?);
+        let source = Source::shared(&load(key)?.into());
         let n = if animated { -1 } else { 1 };
         let loader = Loader {
             opts: self.opts,

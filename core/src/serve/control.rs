@@ -37,6 +37,12 @@ pub struct Stats {
     /// Requests waiting now for an identical request's work (coalesced
     /// followers, counted in `coalesced` once they have their answer).
     pub following: u64,
+    /// Bytes the calls of the whole process hold now against
+    /// `max_total_memory` (their memory estimates).
+    pub memory_reserved: u64,
+    /// Calls of the whole process answered 429 because the others held all
+    /// of `max_total_memory`.
+    pub memory_refused: u64,
     /// The HTTP loader's figures (zero without one).
     pub http: crate::loader::http::HttpLoaderStats,
 }
@@ -86,6 +92,7 @@ impl Control {
             .values()
             .map(|f| f.followers.load(Ordering::Acquire) as u64)
             .sum();
+        let (memory_reserved, memory_refused) = crate::budget::memory_figures();
         Stats {
             processed: self.processed.load(Ordering::Relaxed),
             loaded: self.loaded.load(Ordering::Relaxed),
@@ -95,6 +102,8 @@ impl Control {
             in_flight,
             queued,
             following,
+            memory_reserved,
+            memory_refused,
             http: Default::default(),
         }
     }

@@ -38,6 +38,8 @@ struct Figures {
     in_flight: IntGauge,
     queued: IntGauge,
     following: IntGauge,
+    memory_reserved: IntGauge,
+    memory_refused: IntCounter,
     http_fetches: IntCounter,
     http_bytes: IntCounter,
     http_streamed: IntCounter,
@@ -112,6 +114,10 @@ impl Metrics {
             "rejected_requests_total",
             "Requests answered 429 because the processing queue was full",
         )?;
+        let memory_refused = counter(
+            "memory_refused_total",
+            "Calls answered 429 because the others held all of max_total_memory",
+        )?;
         let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
             let g = IntGauge::with_opts(opts(name, help))?;
             self.registry.register(Box::new(g.clone()))?;
@@ -122,6 +128,10 @@ impl Metrics {
         let following = gauge(
             "coalesced_waiting",
             "Requests waiting for an identical request's work",
+        )?;
+        let memory_reserved = gauge(
+            "memory_reserved_bytes",
+            "Memory the calls in progress hold against max_total_memory (estimated)",
         )?;
         let http_fetches = counter(
             "http_loader_fetches_total",
@@ -159,6 +169,8 @@ impl Metrics {
             in_flight,
             queued,
             following,
+            memory_reserved,
+            memory_refused,
             http_fetches,
             http_bytes,
             http_streamed,
@@ -211,6 +223,13 @@ impl Figures {
         self.queued.set(now.queued.min(i64::MAX as u64) as i64);
         self.following
             .set(now.following.min(i64::MAX as u64) as i64);
+        self.memory_reserved
+            .set(now.memory_reserved.min(i64::MAX as u64) as i64);
+        add(
+            &self.memory_refused,
+            now.memory_refused,
+            last.memory_refused,
+        );
         add(&self.http_fetches, now.http.fetches, last.http.fetches);
         add(&self.http_bytes, now.http.bytes, last.http.bytes);
         add(&self.http_streamed, now.http.streamed, last.http.streamed);

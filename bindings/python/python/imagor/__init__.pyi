@@ -208,6 +208,7 @@ class _Options(TypedDict, total=False):
     face_detector_cache_ttl: Union[str, float]
     process_timeout: Union[str, float]
     max_memory: int
+    max_total_memory: int
     process_concurrency: int
     process_queue_size: int
     request_timeout: Union[str, float]
