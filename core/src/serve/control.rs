@@ -38,10 +38,10 @@ pub struct Stats {
     /// followers, counted in `coalesced` once they have their answer).
     pub following: u64,
     /// Bytes the calls of the whole process hold now against
-    /// `max_total_memory` (their memory estimates).
+    /// `max_total_memory` (their source bytes and memory estimates).
     pub memory_reserved: u64,
-    /// Calls of the whole process answered 429 because the others held all
-    /// of `max_total_memory`.
+    /// Reservations of the whole process refused with 429 because the
+    /// other calls held `max_total_memory`.
     pub memory_refused: u64,
     /// The HTTP loader's figures (zero without one).
     pub http: crate::loader::http::HttpLoaderStats,
