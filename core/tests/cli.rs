@@ -357,3 +357,15 @@ fn formats_prints_what_this_build_loads_and_saves() {
         .as_array()
         .is_some_and(|l| l.contains(&"jpeg".into())));
 }
+
+#[test]
+fn the_memory_budgets_come_from_options_json() {
+    let png = testdata("gopher.png");
+    for (option, json) in [
+        ("max_memory", r#"{"max_memory":1000}"#),
+        ("max_total_memory", r#"{"max_total_memory":1000}"#),
+    ] {
+        let o = imagor(["process", &png, "filters:format(webp)", "--options", json]);
+        assert_error(&o, option, 422);
+    }
+}
