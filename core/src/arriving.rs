@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
+use crate::budget::Holding;
 use crate::call::{Bound, Stop, POLL_SLICE};
 use crate::error::{Error, Result};
 
@@ -33,20 +36,35 @@ pub(crate) struct Body {
     read_up_to: AtomicUsize,
 }
 
-#[derive(Default)]
 struct State {
+    /// The bytes while they arrive.
     data: Vec<u8>,
+    /// The same bytes once complete and taken whole ([`Body::whole`]).
+    whole: Option<Bytes>,
+    /// `data`, counted against `max_total_memory` as it grows; it moves
+    /// into `whole` with the bytes.
+    holding: Option<Holding>,
     /// `Some` once the body has ended: complete, or failed.
     end: Option<Result<()>>,
 }
 
+impl State {
+    fn bytes(&self) -> &[u8] {
+        self.whole.as_deref().unwrap_or(&self.data)
+    }
+}
+
 impl Body {
     /// An empty body whose waits end at `bound` or when `stop` says so;
-    /// `capacity` is reserved up front (the origin's `Content-Length`).
-    pub(crate) fn new(capacity: usize, bound: Bound, stop: Stop) -> Arc<Body> {
+    /// `capacity` is allocated up front (the origin's `Content-Length`)
+    /// when `holding` has room for it. The bytes are reserved in
+    /// `holding` as they come.
+    pub(crate) fn new(capacity: usize, bound: Bound, stop: Stop, holding: Holding) -> Arc<Body> {
         Arc::new(Body {
             state: Mutex::new(State {
-                data: Vec::with_capacity(capacity),
+                data: holding.buffer(capacity),
+                whole: None,
+                holding: Some(holding),
                 end: None,
             }),
             grew: Condvar::new(),
@@ -68,19 +86,24 @@ impl Body {
 
     /// Bytes received so far.
     pub(crate) fn len(&self) -> usize {
-        self.lock().data.len()
+        self.lock().bytes().len()
     }
 
-    /// Append bytes (the writer); `false` (and ignored) once the body has
-    /// ended, when the writer should stop.
-    pub(crate) fn push(&self, chunk: &[u8]) -> bool {
+    /// Append bytes (the writer); `Ok(false)` (and ignored) once the body
+    /// has ended, when the writer should stop; `Err` when the memory all
+    /// calls share has no room for them (the writer then ends the body
+    /// with that error).
+    pub(crate) fn push(&self, chunk: &[u8]) -> Result<bool> {
         let mut st = self.lock();
-        if st.end.is_some() {
-            return false;
+        let State {
+            data, holding, end, ..
+        } = &mut *st;
+        match (end, holding) {
+            (None, Some(holding)) => holding.extend(data, chunk)?,
+            _ => return Ok(false),
         }
-        st.data.extend_from_slice(chunk);
         self.grew.notify_all();
-        true
+        Ok(true)
     }
 
     /// End the body: complete (`Ok`) or failed. The first end wins.
@@ -130,14 +153,31 @@ impl Body {
 
     /// The first `n` bytes (fewer when the body is shorter).
     pub(crate) fn head(&self, n: usize) -> Result<Vec<u8>> {
-        let st = self.wait_until(|st| st.data.len() >= n)?;
-        Ok(st.data[..n.min(st.data.len())].to_vec())
+        let st = self.wait_until(|st| st.bytes().len() >= n)?;
+        let data = st.bytes();
+        Ok(data[..n.min(data.len())].to_vec())
     }
 
     /// Wait for the whole body and run `f` on it.
     pub(crate) fn complete<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
         let st = self.wait_until(|_| false)?;
-        Ok(f(&st.data))
+        Ok(f(st.bytes()))
+    }
+
+    /// Wait for the whole body and share it without a copy; the bytes keep
+    /// their reservation in the pool while any of them is alive.
+    pub(crate) fn whole(&self) -> Result<Bytes> {
+        let mut st = self.wait_until(|_| false)?;
+        if let Some(whole) = &st.whole {
+            return Ok(whole.clone());
+        }
+        let data = std::mem::take(&mut st.data);
+        let whole = match st.holding.take() {
+            Some(holding) => holding.into_bytes(data)?,
+            None => Bytes::from(data),
+        };
+        st.whole = Some(whole.clone());
+        Ok(whole)
     }
 
     /// The furthest any reader has read: how far decoding got.
@@ -158,13 +198,14 @@ impl Body {
     /// the end of the body. Time spent waiting is reported to `waited`.
     fn read_at(&self, pos: usize, buf: &mut [u8], waited: &dyn Fn(Duration)) -> Result<usize> {
         let start = Instant::now();
-        let st = self.wait_until(|st| st.data.len() > pos)?;
+        let st = self.wait_until(|st| st.bytes().len() > pos)?;
         let wait = start.elapsed();
         if wait >= WAIT_WORTH_REPORTING {
             waited(wait);
         }
-        let available = st.data.len().saturating_sub(pos).min(buf.len());
-        buf[..available].copy_from_slice(&st.data[pos..pos + available]);
+        let data = st.bytes();
+        let available = data.len().saturating_sub(pos).min(buf.len());
+        buf[..available].copy_from_slice(&data[pos..pos + available]);
         self.read_up_to
             .fetch_max(pos + available, Ordering::Relaxed);
         Ok(available)
@@ -215,7 +256,7 @@ mod tests {
             at: limit.map(|d| Instant::now() + d),
             error: Error::timeout(),
         };
-        Body::new(0, bound, Stop::Never)
+        Body::new(0, bound, Stop::Never, Holding::for_this_call("a body"))
     }
 
     #[test]
@@ -227,7 +268,7 @@ mod tests {
                 // Long enough that a reader on a loaded machine still finds
                 // a chunk missing and waits.
                 std::thread::sleep(Duration::from_millis(30));
-                writer.push(chunk);
+                writer.push(chunk).unwrap();
             }
             writer.finish(Ok(()));
         });
@@ -251,7 +292,7 @@ mod tests {
     #[test]
     fn a_failed_body_fails_every_reader_with_its_error() {
         let b = body(None);
-        b.push(b"abc");
+        b.push(b"abc").unwrap();
         b.finish(Err(Error::MaxSizeExceeded));
         let mut buf = [0u8; 8];
         let err = b.reader(Box::new(|_| {})).read(&mut buf).unwrap_err();
@@ -263,12 +304,12 @@ mod tests {
     #[test]
     fn a_stalled_body_ends_at_the_deadline() {
         let b = body(Some(Duration::from_millis(60)));
-        b.push(b"abc");
+        b.push(b"abc").unwrap();
         let start = Instant::now();
         assert_eq!(b.head(10).unwrap_err(), Error::timeout());
         assert!(start.elapsed() < Duration::from_secs(2));
         // The writer's later bytes are refused: the body failed.
-        assert!(!b.push(b"def"));
+        assert!(!b.push(b"def").unwrap());
         assert_eq!(b.len(), 3);
     }
 
@@ -279,7 +320,12 @@ mod tests {
             at: None,
             error: Error::timeout(),
         };
-        let b = Body::new(0, bound, Stop::Caller(cancel.clone()));
+        let b = Body::new(
+            0,
+            bound,
+            Stop::Caller(cancel.clone()),
+            Holding::for_this_call("a body"),
+        );
         cancel.cancel();
         assert_eq!(b.complete(|_| ()).unwrap_err(), Error::Cancelled);
     }

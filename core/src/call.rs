@@ -57,16 +57,25 @@ pub(crate) struct CallScope {
     pub deadline: Option<(Instant, Duration)>,
     /// Whether the caller still wants the result.
     pub stop: Stop,
+    /// The request's `max_total_memory`: its loaders reserve the source
+    /// bytes they read in that pool ([`crate::budget::Holding`]); 0: none.
+    pub max_total_memory: u64,
 }
 
 impl CallScope {
     /// A scope for a request starting now with `request_timeout` (zero:
-    /// none) and the caller's `cancel`.
-    pub(crate) fn new(request_timeout: Duration, cancel: &Cancel) -> CallScope {
+    /// none) and the caller's `cancel`, its sources counted against
+    /// `max_total_memory` while they are read.
+    pub(crate) fn new(
+        request_timeout: Duration,
+        cancel: &Cancel,
+        max_total_memory: u64,
+    ) -> CallScope {
         CallScope {
             deadline: (!request_timeout.is_zero())
                 .then(|| (Instant::now() + request_timeout, request_timeout)),
             stop: Stop::Caller(cancel.clone()),
+            max_total_memory,
         }
     }
 
@@ -160,6 +169,7 @@ pub(crate) fn current() -> CallScope {
     CURRENT.with(|c| c.borrow().clone()).unwrap_or(CallScope {
         deadline: None,
         stop: Stop::Never,
+        max_total_memory: 0,
     })
 }
 
@@ -219,7 +229,7 @@ mod tests {
     fn a_pending_future_ends_at_its_bound_or_when_cancelled() {
         // The deadline is set when the scope is made: start the clock first.
         let start = Instant::now();
-        let scope = CallScope::new(Duration::from_millis(50), &Cancel::new());
+        let scope = CallScope::new(Duration::from_millis(50), &Cancel::new(), 0);
         let bound = scope.bound(Duration::ZERO, "load");
         let r = block_on_until(std::future::pending::<()>(), &bound, &scope.stop);
         assert!(matches!(r, Err(Error::Timeout(m)) if m.contains("request_timeout")));
@@ -242,7 +252,7 @@ mod tests {
 
     #[test]
     fn the_earlier_deadline_names_itself() {
-        let scope = CallScope::new(Duration::from_secs(30), &Cancel::new());
+        let scope = CallScope::new(Duration::from_secs(30), &Cancel::new(), 0);
         let b = scope.bound(Duration::from_millis(10), "load");
         assert!(
             matches!(&b.error, Error::Timeout(m) if m == "timeout: load took longer than 10ms")

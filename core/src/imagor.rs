@@ -387,6 +387,7 @@ impl Imagor {
         let _scope = crate::call::enter(crate::call::CallScope::new(
             self.opts.request_timeout,
             &cancel,
+            self.opts.max_total_memory,
         ));
         let req = crate::request::Request::get(path);
         let mut outcome = self.run_request(&req, path::parse(path), false);

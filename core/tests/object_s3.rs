@@ -466,3 +466,31 @@ fn writes_carry_acl_tags_storage_class_and_content_type() {
     );
     assert_eq!(body, gopher());
 }
+
+#[test]
+fn an_object_past_max_total_memory_is_refused_on_its_size() {
+    let g = shared();
+    put(g, "imagor", "memory-t/large.jpg", &vec![0u8; 1 << 20]);
+    put(g, "imagor", "memory-t/gopher.png", &gopher());
+    let i = imagor(
+        g,
+        Options {
+            s3_loader_bucket: "imagor".into(),
+            s3_loader_base_dir: "memory-t".into(),
+            max_total_memory: 1 << 20,
+            ..Options::default()
+        },
+    );
+    // More than a call may take of the pool: refused before it is read.
+    let e = i.serve("unsafe/32x32/large.jpg").unwrap_err();
+    assert_eq!(e.status(), 422, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("the image object needs about 1 MiB"),
+        "{text}"
+    );
+    assert!(text.contains("max_total_memory (1 MiB)"), "{text}");
+    // An object that fits is served.
+    let out = i.serve("unsafe/32x32/gopher.png").expect("served");
+    assert_eq!(out.content_type, "image/png");
+}

@@ -5,6 +5,7 @@
  * every out-parameter as it was. Frees accept NULL; names and versions.
  */
 #include "check.h"
+#include "json.h"
 
 /* Sentinels: what the out-parameters hold before each call. */
 static char sentinel_text[] = "untouched";
@@ -239,6 +240,21 @@ static void budget(const uint8_t *png, size_t len) {
                  IMAGOR_STATUS_LIMIT_EXCEEDED, "encode over the total memory budget");
     CHECK(strstr(imagor_last_error_message(), "max_total_memory") != NULL, "total memory message: %s",
           imagor_last_error_message());
+    CHECK(outs_untouched(), "an out-parameter was written on failure");
+    imagor_free(tight);
+    /* A source file counts against it on its size, before it is read. */
+    char opts[2048], quoted[1024];
+    if (json_quote(quoted, sizeof quoted, testdata_dir())) exit(2);
+    snprintf(opts, sizeof opts, "{\"unsafe\":true,\"max_total_memory\":1048576,\"file_loader_base_dir\":%s}",
+             quoted);
+    tight = NULL;
+    CHECK_STATUS(imagor_new(opts, &tight), IMAGOR_STATUS_OK, "imagor_new with a file loader and a total budget");
+    if (!tight) return;
+    reset_outs();
+    CHECK_STATUS(imagor_serve(tight, "unsafe/50x50/jpg-24bit-icc-adobe-rgb.jpg", &out_bytes, &out_type),
+                 IMAGOR_STATUS_LIMIT_EXCEEDED, "a source file over the total memory budget");
+    CHECK(strstr(imagor_last_error_message(), "the image file needs about 1.2 MiB") != NULL,
+          "source file message: %s", imagor_last_error_message());
     CHECK(outs_untouched(), "an out-parameter was written on failure");
     imagor_free(tight);
 }

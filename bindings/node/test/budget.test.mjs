@@ -4,7 +4,7 @@
 // leaves the JavaScript thread.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { imagor, readTestdata } from './helpers.mjs'
+import { imagor, readTestdata, testdata } from './helpers.mjs'
 
 const { Imagor, process: run } = imagor
 
@@ -25,6 +25,19 @@ test('memory over the budget is ERR_IMAGOR_LIMIT_EXCEEDED naming max_memory', as
   )
   assert.throws(() => new Imagor({ processTimeout: true }), TypeError)
   assert.throws(() => new Imagor({ processTimeout: 'soon' }))
+})
+
+test('a source file counts against maxTotalMemory before it is read', async () => {
+  const im = new Imagor({ unsafe: true, fileLoaderBaseDir: testdata, maxTotalMemory: 1 << 20 })
+  await assert.rejects(
+    im.serve('unsafe/50x50/jpg-24bit-icc-adobe-rgb.jpg'),
+    (e) =>
+      e.code === 'ERR_IMAGOR_LIMIT_EXCEEDED' &&
+      e.message.includes('the image file needs about 1.2 MiB') &&
+      e.message.includes('max_total_memory (1 MiB)'),
+  )
+  const served = await im.serve('unsafe/50x50/gopher.png')
+  assert.equal(served.data.subarray(1, 4).toString(), 'PNG')
 })
 
 test('calls together share maxTotalMemory: over it alone is a 422, a flood waits or is a 429', async () => {

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import imagor
-from conftest import image
+from conftest import TESTDATA, image
 
 
 def test_a_blur_over_the_time_budget_is_a_timeout_naming_the_option():
@@ -50,6 +50,15 @@ def test_calls_together_share_max_total_memory():
     done = [r for r in results if isinstance(r, bytes)]
     assert done and all(r[8:12] == b"WEBP" for r in done)
     assert all(isinstance(r, (bytes, imagor.TooManyRequestsError)) for r in results)
+
+
+def test_a_source_file_counts_against_max_total_memory_before_it_is_read():
+    im = imagor.Imagor(unsafe=True, file_loader_base_dir=str(TESTDATA), max_total_memory=1 << 20)
+    with pytest.raises(imagor.LimitExceededError) as info:
+        im.serve("unsafe/50x50/jpg-24bit-icc-adobe-rgb.jpg")
+    assert "the image file needs about 1.2 MiB" in info.value.message
+    assert "max_total_memory (1 MiB)" in info.value.message
+    assert im.serve("unsafe/50x50/gopher.png").data.startswith(b"\x89PNG")
 
 
 def test_zero_lifts_the_limits_and_bad_durations_are_refused():

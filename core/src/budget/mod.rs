@@ -29,8 +29,10 @@ use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::vips::deadline::{Deadline, Entered};
 
+mod held;
 mod pool;
 
+pub(crate) use held::{is_held, Holding};
 pub(crate) use pool::{default_max_total_memory, memory_figures, Charge, Pool};
 
 /// The budget of one call. Cheap to clone: clones share the same state.
@@ -206,12 +208,18 @@ impl Budget {
 
     /// Reserve the call's source bytes (already in memory, and not bounded
     /// by `max_memory`) in the pool all calls share: 429 at once without
-    /// room, so that calls piling up cannot hold more than the pool.
-    pub(crate) fn reserve_source(&self, bytes: u64) -> Result<()> {
-        if self.0.max_total == 0 {
+    /// room, so that calls piling up cannot hold more than the pool. Bytes
+    /// a loader reserved while reading them ([`Holding`]) are not counted
+    /// twice.
+    pub(crate) fn reserve_source(&self, data: &[u8]) -> Result<()> {
+        if self.0.max_total == 0 || is_held(data) {
             return Ok(());
         }
-        self.reserve("holding the source image", bytes, Charge::Source)
+        self.reserve(
+            "holding the source image",
+            data.len() as u64,
+            Charge::Source,
+        )
     }
 
     fn reserve(&self, what: &str, bytes: u64, charge: Charge) -> Result<()> {
@@ -311,9 +319,12 @@ impl Drop for Scope {
 /// The budget of the call entered on this thread (unlimited outside a
 /// call), for helpers that are not handed one (per-frame work).
 pub(crate) fn current() -> Budget {
-    CURRENT
-        .with(|c| c.borrow().clone())
-        .unwrap_or_else(Budget::unlimited)
+    entered().unwrap_or_else(Budget::unlimited)
+}
+
+/// The budget of the call entered on this thread, if one is.
+fn entered() -> Option<Budget> {
+    CURRENT.with(|c| c.borrow().clone())
 }
 
 /// Bytes for messages: `"1.2 GiB"`, `"256 MiB"`, `"12 KiB"`.
@@ -454,7 +465,7 @@ mod tests {
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(90) && waited < Duration::from_secs(2));
         // Source bytes are in memory already: no room is a 429 at once.
-        let e = d.reserve_source(500).unwrap_err();
+        let e = d.reserve_source(&[0; 500]).unwrap_err();
         assert_eq!(e.status(), 429, "{e}");
         // More than a call may ever take can never be met.
         for bytes in [5000, 800] {
@@ -471,7 +482,7 @@ mod tests {
         // Sources alone fill the pool: with nobody working, nobody will
         // give memory back, so a first charge is refused, not kept waiting.
         let s = Budget::in_pool(&pooled(1000, 5000), pool);
-        s.reserve_source(700).unwrap();
+        s.reserve_source(&[0; 700]).unwrap();
         let t = Budget::in_pool(&pooled(1000, 5000), pool);
         let started = Instant::now();
         assert_eq!(t.charge_memory("t", 200).unwrap_err().status(), 429);
@@ -481,7 +492,7 @@ mod tests {
         // 0 turns the pool off.
         let free = Budget::in_pool(&pooled(0, 0), pool);
         free.charge_memory("x", u64::MAX).unwrap();
-        free.reserve_source(u64::MAX).unwrap();
+        free.reserve_source(&[0; 1 << 16]).unwrap();
         assert_eq!(pool.reserved(), 0);
     }
 }

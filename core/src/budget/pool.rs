@@ -50,12 +50,28 @@ pub(crate) enum Charge {
 
 impl Charge {
     /// How much of a pool of `cap` bytes this charge may fill.
-    fn limit(self, cap: u64) -> u64 {
+    pub(crate) fn limit(self, cap: u64) -> u64 {
         match self {
             Charge::Later => cap,
             Charge::Source | Charge::First => cap - cap / 4,
         }
     }
+}
+
+/// 422 naming `max_total_memory` when `bytes` for `what` are more than
+/// `charge` may ever fill of a pool of `cap` bytes: no wait would help.
+pub(crate) fn fits(what: &str, bytes: u64, cap: u64, charge: Charge) -> Result<()> {
+    if bytes > charge.limit(cap) {
+        return Err(Error::limit(
+            "max_total_memory",
+            format!(
+                "{what} needs about {}, more than a call may take of max_total_memory ({}), the memory all calls share",
+                format_bytes(bytes),
+                format_bytes(cap)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The reserved bytes and how many calls are working.
@@ -114,17 +130,8 @@ impl Pool {
         charge: Charge,
         deadline: Option<&Deadline>,
     ) -> Result<()> {
+        fits(what, bytes, cap, charge)?;
         let limit = charge.limit(cap);
-        if bytes > limit {
-            return Err(Error::limit(
-                "max_total_memory",
-                format!(
-                    "{what} needs about {}, more than a call may take of max_total_memory ({}), the memory all calls share",
-                    format_bytes(bytes),
-                    format_bytes(cap)
-                ),
-            ));
-        }
         let mut count = self.lock();
         while count.reserved.saturating_add(bytes) > limit {
             if charge != Charge::First || count.working == 0 {

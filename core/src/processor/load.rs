@@ -89,7 +89,7 @@ impl Source {
                 head,
             });
         }
-        body.complete(Source::bytes)
+        Ok(Source::shared(&body.whole()?))
     }
 
     /// The encoded input, its type and the bytes known now (all of them,

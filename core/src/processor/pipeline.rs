@@ -74,7 +74,7 @@ pub(crate) fn load_and_process(
     // the memory all calls share (not `max_memory`, which bounds what the
     // call makes of them).
     if let Source::Bytes { blob, .. } = source {
-        ctx.budget.reserve_source(blob.as_slice().len() as u64)?;
+        ctx.budget.reserve_source(blob.as_slice())?;
     }
     let loader = Loader {
         opts: ctx.opts,

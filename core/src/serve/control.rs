@@ -190,6 +190,7 @@ impl Control {
                         leader: cancel.clone(),
                         followers: Arc::clone(&flight.followers),
                     },
+                    max_total_memory: scope.max_total_memory,
                 };
                 let mut outcome = {
                     let _entered = crate::call::enter(shared.clone());

@@ -465,7 +465,7 @@ impl Loaded {
         let Some(body) = self.body else {
             return Some(self.blob);
         };
-        let data = body.complete(bytes::Bytes::copy_from_slice).ok()?;
+        let data = body.whole().ok()?;
         Some(Blob { data, ..self.blob })
     }
 }
@@ -490,6 +490,7 @@ fn detached() -> CallScope {
     CallScope {
         deadline: None,
         stop: Stop::Never,
+        max_total_memory: 0,
     }
 }
 
@@ -534,9 +535,10 @@ mod tests {
                     error: Error::timeout(),
                 },
                 Stop::Never,
+                crate::budget::Holding::for_this_call("a body"),
             );
             let (first, rest) = data.split_at(data.len() * 9 / 10);
-            body.push(first);
+            body.push(first).unwrap();
             let loaded = Loaded {
                 blob: Blob::default(),
                 body: Some(body.clone()),
@@ -556,7 +558,7 @@ mod tests {
                     );
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                body.push(rest);
+                body.push(rest).unwrap();
                 body.finish(Ok(()));
                 run.join().unwrap().unwrap()
             });

@@ -46,7 +46,11 @@ impl Imagor {
     /// and the answer is 499 without a body, as imagor's. The whole
     /// request runs within `request_timeout`.
     pub fn handle_cancellable(&self, req: &Request, cancel: &Cancel) -> Response {
-        let _scope = crate::call::enter(CallScope::new(self.opts.request_timeout, cancel));
+        let _scope = crate::call::enter(CallScope::new(
+            self.opts.request_timeout,
+            cancel,
+            self.opts.max_total_memory,
+        ));
         let head = req.method == "HEAD";
         let mut res = match req.method.as_str() {
             "GET" | "HEAD" => self.handle_get(req),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 use super::metrics::Metrics;
 use super::middleware::{panic_response, real_ip, Layers, Route};
+use crate::budget::{Holding, Pool};
 use crate::request::{Cancel, Request, Response};
 use crate::Imagor;
 
@@ -331,11 +332,15 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
     let opts = state.imagor.options();
     if request.method == "POST" && opts.unsafe_ && opts.upload_loader_enable {
         // A body that trickles in is cut off at the request timeout.
-        let read = Limited::new(body, state.opts.max_body_bytes).collect();
+        let holding = Holding::in_pool(Pool::global(), opts.max_total_memory, "the upload");
+        let announced = request
+            .header("content-length")
+            .and_then(|n| n.parse().ok());
+        let read = read_upload(body, state.opts.max_body_bytes, announced, holding);
         match tokio::time::timeout(state.opts.body_read_timeout, read).await {
             Err(_) => return state.imagor.error_response(&crate::Error::timeout()),
-            Ok(Ok(collected)) => request.body = collected.to_bytes(),
-            Ok(Err(_)) => return state.imagor.error_response(&crate::Error::MaxSizeExceeded),
+            Ok(Ok(data)) => request.body = data,
+            Ok(Err(e)) => return state.imagor.error_response(&e),
         }
     }
     let (st, req) = (Arc::clone(state), request.clone());
@@ -359,6 +364,35 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
     let app_headers = std::mem::replace(&mut res.headers, extra);
     res.headers.extend(app_headers);
     res
+}
+
+/// Read an upload body of at most `max` bytes (else `MaxSizeExceeded`),
+/// reserving it against `max_total_memory` before it is allocated: its
+/// announced length up front, then as it grows.
+async fn read_upload(
+    mut body: Incoming,
+    max: usize,
+    announced: Option<u64>,
+    holding: Holding,
+) -> crate::Result<Bytes> {
+    if let Some(n) = announced {
+        if n > max as u64 {
+            return Err(crate::Error::MaxSizeExceeded);
+        }
+        holding.grow_to(n)?;
+    }
+    let mut data = Vec::with_capacity(announced.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| crate::Error::MaxSizeExceeded)?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        if data.len() + chunk.len() > max {
+            return Err(crate::Error::MaxSizeExceeded);
+        }
+        holding.extend(&mut data, &chunk)?;
+    }
+    holding.into_bytes(data)
 }
 
 /// Cancels its flag when dropped: when the request future is dropped

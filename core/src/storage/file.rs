@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::blob::{Blob, Stat};
+use crate::budget::Holding;
 use crate::error::{Error, Result};
 use crate::loader::{BoxFuture, LoadContext, Loader};
 use crate::path::{normalize, SafeChars};
@@ -209,6 +210,12 @@ impl FileStorage {
                 return Err(Error::Expired);
             }
         }
+        // Counted against `max_total_memory` before a byte is read (a
+        // file past `max_memory` is refused on its size just below).
+        let holding = Holding::for_this_call("the image file");
+        if self.max_memory == 0 || meta.len() <= self.max_memory {
+            holding.grow_to(meta.len())?;
+        }
         let data = read_open(file, &meta, self.max_memory).map_err(|e| match e {
             SafeDirError::TooLarge => self.too_large(),
             e => read_error("get", key, &rel, e),
@@ -218,7 +225,7 @@ impl FileStorage {
             modified,
             etag: None,
         };
-        Ok(Blob::new(data).with_stat(stat))
+        Ok(Blob::new(holding.into_bytes(data)?).with_stat(stat))
     }
 
     /// A file past `max_memory` (checked on its size, and again while

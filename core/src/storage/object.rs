@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bytes::BytesMut;
 use futures_util::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -32,6 +31,7 @@ use object_store::{
 };
 
 use crate::blob::{Blob, Stat};
+use crate::budget::Holding;
 use crate::error::{Error, Result};
 use crate::loader::BoxFuture;
 use crate::path::{clean, normalize, SafeChars};
@@ -222,6 +222,7 @@ impl Objects {
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         let (service, expiration, max) = (self.service, self.expiration, self.max_size);
+        let holding = Holding::for_this_call("the image object");
         run(service, "get", async move {
             let got = conn
                 .read
@@ -240,16 +241,18 @@ impl Objects {
                 .attributes
                 .get(&Attribute::ContentType)
                 .map(|v| v.to_string());
-            let mut data = BytesMut::with_capacity(meta.size.min(64 << 20) as usize);
+            // Counted against `max_total_memory` before it is read.
+            holding.grow_to(meta.size)?;
+            let mut data = Vec::with_capacity(meta.size.min(64 << 20) as usize);
             let mut stream = got.into_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| map_error(service, "get", e))?;
                 if max > 0 && (data.len() + chunk.len()) as u64 > max {
                     return Err(Error::MaxSizeExceeded);
                 }
-                data.extend_from_slice(&chunk);
+                holding.extend(&mut data, &chunk)?;
             }
-            let mut blob = Blob::new(data.freeze()).with_stat(Stat {
+            let mut blob = Blob::new(holding.into_bytes(data)?).with_stat(Stat {
                 size: meta.size,
                 modified: Some(modified),
                 etag: meta.e_tag,

@@ -14,6 +14,7 @@ use super::source::{content_type_accepted, is_allowed};
 use super::{Blocked, Inner, MAX_REDIRECTS, USER_AGENT};
 use crate::arriving::Body;
 use crate::blob::{Blob, Stat};
+use crate::budget::Holding;
 use crate::error::{Error, Result};
 use crate::request::Request;
 
@@ -87,10 +88,17 @@ pub(super) fn request_headers(inner: &Inner, request: Option<&Request>) -> Heade
     h
 }
 
-/// GET `url` and read the image.
-pub(super) async fn get(inner: &Inner, url: Url, headers: HeaderMap) -> Result<Blob> {
+/// GET `url` and read the image, its bytes reserved in `holding` as they
+/// come.
+pub(super) async fn get(
+    inner: &Inner,
+    url: Url,
+    headers: HeaderMap,
+    holding: Holding,
+) -> Result<Blob> {
     let (resp, final_url, mut blob) = respond(inner, url, headers).await?;
-    blob.data = read_body(resp, inner, &final_url).await?.into();
+    let data = read_body(resp, inner, &final_url, &holding).await?;
+    blob.data = holding.into_bytes(data)?;
     Ok(blob)
 }
 
@@ -451,16 +459,24 @@ async fn next_chunk(resp: &mut Response, url: &Url) -> Result<Option<bytes::Byte
 }
 
 /// Read the (decoded) body, refusing it as soon as it passes the size
-/// limit (0: none): at most that many bytes are ever kept.
-async fn read_body(mut resp: Response, inner: &Inner, url: &Url) -> Result<Vec<u8>> {
+/// limit (0: none): at most that many bytes are ever kept. The bytes are
+/// reserved in `holding` before they are allocated (a `Content-Length`
+/// up front).
+async fn read_body(
+    mut resp: Response,
+    inner: &Inner,
+    url: &Url,
+    holding: &Holding,
+) -> Result<Vec<u8>> {
     if let Some(n) = resp.content_length() {
         refuse_size(inner, n)?;
+        holding.grow_to(n)?;
     }
     let mut data = Vec::with_capacity(capacity_hint(&resp, inner.max_size));
     while let Some(chunk) = next_chunk(&mut resp, url).await? {
         inner.stats.bytes(chunk.len());
         refuse_size(inner, (data.len() + chunk.len()) as u64)?;
-        data.extend_from_slice(&chunk);
+        holding.extend(&mut data, &chunk)?;
     }
     Ok(data)
 }
@@ -509,9 +525,12 @@ async fn pump(
         if let Err(e) = refuse_size(inner, (b.len() + chunk.len()) as u64) {
             break Err(e);
         }
-        if !b.push(&chunk) {
+        match b.push(&chunk) {
+            Ok(true) => {}
             // A reader ended it (its deadline passed, its caller left).
-            return Err(Error::Cancelled);
+            Ok(false) => return Err(Error::Cancelled),
+            // No room left in the memory all calls share.
+            Err(e) => break Err(e),
         }
     };
     settle(&end);

@@ -55,9 +55,14 @@ use url::Url;
 
 use super::{BoxFuture, LoadContext, Loader};
 use crate::blob::{Blob, Stat};
+use crate::budget::Holding;
 use crate::error::{Error, Result};
 use crate::options::Options;
 use source::{AllowedSource, UrlRules};
+
+/// What the loader's bodies are called when `max_total_memory` refuses
+/// them.
+const BODY: &str = "the image body from the HTTP loader";
 
 /// The `User-Agent` of the loader's requests: imagor's.
 pub const USER_AGENT: &str = "imagor/1.9.5";
@@ -466,6 +471,7 @@ impl HttpLoader {
     ) -> BoxFuture<'a, Result<Opened>> {
         let (prepared, bare) = self.prepare(ctx, key);
         let inner = self.inner.clone();
+        let holding = Holding::for_this_call(BODY);
         Box::pin(async move {
             let (url, headers) = prepared?;
             let (tx, rx) = tokio::sync::oneshot::channel::<Result<Opened>>();
@@ -483,7 +489,7 @@ impl HttpLoader {
                 };
                 let mut tx = Some(tx);
                 let arrive = |head: Blob, capacity: usize| {
-                    let body = crate::arriving::Body::new(capacity, bound, stop);
+                    let body = crate::arriving::Body::new(capacity, bound, stop, holding);
                     let weak = Arc::downgrade(&body);
                     let sent = tx.take()?.send(Ok(Opened { head, body }));
                     sent.is_ok().then_some(weak)
@@ -512,13 +518,14 @@ impl Loader for HttpLoader {
     fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
         let (prepared, bare) = self.prepare(ctx, key);
         let inner = self.inner.clone();
+        let holding = Holding::for_this_call(BODY);
         Box::pin(async move {
             let (url, headers) = prepared?;
             // Dropping this future (a load or request timeout, a client
             // gone) aborts the task, and with it the connection.
             let task = async move {
                 let flight = stats::InFlight::start(&inner.stats);
-                let mut r = fetch::get(&inner, url, headers).await;
+                let mut r = fetch::get(&inner, url, headers, holding).await;
                 if bare {
                     r = r.map_err(not_a_host);
                 }

@@ -1,0 +1,215 @@
+//! Source bytes counted against `max_total_memory` while they are read,
+//! not only once they are in: a flood of requests for large sources would
+//! otherwise hold every body in flight uncounted.
+//!
+//! A loader takes a [`Holding`] for the call on its thread before it reads,
+//! grows it as bytes come (from a file's size or a `Content-Length` up
+//! front, then chunk by chunk) and turns the bytes into [`Bytes`] that keep
+//! the reservation until the last of them is dropped
+//! ([`Holding::into_bytes`]). Such bytes are not reserved again when they
+//! are processed ([`is_held`]).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use super::pool::{fits, Charge, Pool};
+use crate::error::Result;
+
+/// Bytes a loader holds for one call, reserved in the pool as they grow
+/// and given back when it is dropped. Without a cap it reserves nothing.
+pub(crate) struct Holding {
+    pool: &'static Pool,
+    cap: u64,
+    /// What the bytes are, for a refusal's message.
+    what: &'static str,
+    held: AtomicU64,
+}
+
+impl Holding {
+    /// A holding in the pool of the call on this thread: the processing
+    /// call's (an overlay being loaded), else the request's
+    /// (`max_total_memory` of the [`crate::call::CallScope`]); outside
+    /// both it reserves nothing.
+    pub(crate) fn for_this_call(what: &'static str) -> Holding {
+        match super::entered() {
+            Some(b) => Holding::in_pool(b.0.pool, b.0.max_total, what),
+            None => Holding::in_pool(
+                Pool::global(),
+                crate::call::current().max_total_memory,
+                what,
+            ),
+        }
+    }
+
+    /// A holding in `pool` of `cap` bytes (0: none).
+    pub(crate) fn in_pool(pool: &'static Pool, cap: u64, what: &'static str) -> Holding {
+        Holding {
+            pool,
+            cap,
+            what,
+            held: AtomicU64::new(0),
+        }
+    }
+
+    /// Make sure `total` bytes are reserved: the pool refuses with 429 at
+    /// once when it has no room (as for any source), and with 422 naming
+    /// `max_total_memory` when no call could ever hold that many.
+    pub(crate) fn grow_to(&self, total: u64) -> Result<()> {
+        if self.cap == 0 {
+            return Ok(());
+        }
+        let held = self.held.load(Ordering::Acquire);
+        if total <= held {
+            return Ok(());
+        }
+        fits(self.what, total, self.cap, Charge::Source)?;
+        self.pool
+            .reserve(self.what, total - held, self.cap, Charge::Source, None)?;
+        self.held.fetch_add(total - held, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Append `chunk` to `data`, reserving any room `data` must grow by
+    /// before it is allocated. It grows as `Vec` does, doubling, but never
+    /// past what a source may take of the pool unless it must.
+    pub(crate) fn extend(&self, data: &mut Vec<u8>, chunk: &[u8]) -> Result<()> {
+        let needed = data.len().saturating_add(chunk.len());
+        if needed > data.capacity() {
+            let most = match self.cap {
+                0 => usize::MAX,
+                cap => usize::try_from(Charge::Source.limit(cap)).unwrap_or(usize::MAX),
+            };
+            let room = needed.max(data.capacity().saturating_mul(2).min(most));
+            self.grow_to(room as u64)?;
+            data.reserve_exact(room - data.len());
+        }
+        data.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// `Vec::with_capacity(capacity)` with the capacity reserved first;
+    /// without room, an empty `Vec` (the first [`Holding::extend`] then
+    /// answers for it).
+    pub(crate) fn buffer(&self, capacity: usize) -> Vec<u8> {
+        match self.grow_to(capacity as u64) {
+            Ok(()) => Vec::with_capacity(capacity),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// `data` as [`Bytes`] that keep the reservation (grown to its length
+    /// first) until the last of them is dropped.
+    pub(crate) fn into_bytes<T>(self, data: T) -> Result<Bytes>
+    where
+        T: AsRef<[u8]> + Send + 'static,
+    {
+        let len = data.as_ref().len();
+        if self.cap == 0 || len == 0 {
+            return Ok(Bytes::from_owner(data));
+        }
+        self.grow_to(len as u64)?;
+        let start = data.as_ref().as_ptr() as usize;
+        registry().insert(start, len);
+        Ok(Bytes::from_owner(Held {
+            data,
+            start,
+            _holding: self,
+        }))
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        let held = *self.held.get_mut();
+        if held > 0 {
+            self.pool.release(held);
+        }
+    }
+}
+
+/// Bytes that keep their reservation; registered while alive.
+struct Held<T> {
+    data: T,
+    start: usize,
+    _holding: Holding,
+}
+
+impl<T: AsRef<[u8]>> AsRef<[u8]> for Held<T> {
+    fn as_ref(&self) -> &[u8] {
+        self.data.as_ref()
+    }
+}
+
+impl<T> Drop for Held<T> {
+    fn drop(&mut self) {
+        registry().remove(&self.start);
+    }
+}
+
+/// Where held bytes start, and how many there are.
+fn registry() -> MutexGuard<'static, BTreeMap<usize, usize>> {
+    static HELD: LazyLock<Mutex<BTreeMap<usize, usize>>> = LazyLock::new(Mutex::default);
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Are `data` (or the bytes they are a part of) held by a [`Holding`]
+/// already, so that reserving them again would count them twice?
+pub(crate) fn is_held(data: &[u8]) -> bool {
+    if data.is_empty() {
+        return false;
+    }
+    let (from, to) = (data.as_ptr() as usize, data.as_ptr() as usize + data.len());
+    registry()
+        .range(..=from)
+        .next_back()
+        .is_some_and(|(start, len)| to <= start + len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_bytes_keep_their_reservation_until_dropped() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new()));
+        let h = Holding::in_pool(pool, 1000, "the body");
+        h.grow_to(300).unwrap();
+        h.grow_to(200).unwrap();
+        assert_eq!(pool.reserved(), 300, "growing never shrinks");
+        // No room: 429 at once; past what a call may take: 422.
+        let other = Holding::in_pool(pool, 1000, "another body");
+        assert_eq!(other.grow_to(500).unwrap_err().status(), 429);
+        let e = other.grow_to(751).unwrap_err();
+        assert_eq!(e.status(), 422);
+        assert!(
+            e.to_string().contains("another body needs about 751 bytes"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("max_total_memory"), "{e}");
+        drop(other);
+        assert_eq!(pool.reserved(), 300, "a refused holding holds nothing");
+        // The bytes keep the reservation, grown to their length, and are
+        // known to be held (whole or in part) until the last clone goes.
+        let bytes = h.into_bytes(vec![7u8; 400]).unwrap();
+        assert_eq!(pool.reserved(), 400);
+        assert!(is_held(&bytes) && is_held(&bytes[10..20]));
+        assert!(!is_held(&vec![7u8; 400]));
+        let part = bytes.slice(100..200);
+        drop(bytes);
+        assert_eq!(pool.reserved(), 400);
+        assert!(is_held(&part));
+        let ptr = part.as_ptr() as usize;
+        drop(part);
+        assert_eq!(pool.reserved(), 0);
+        assert!(!registry().contains_key(&(ptr - 100)));
+        // Without a cap nothing is reserved or registered.
+        let free = Holding::in_pool(pool, 0, "free");
+        free.grow_to(u64::MAX).unwrap();
+        let bytes = free.into_bytes(vec![1u8; 10]).unwrap();
+        assert!(!is_held(&bytes));
+        assert_eq!(pool.reserved(), 0);
+    }
+}
