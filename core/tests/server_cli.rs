@@ -92,6 +92,7 @@ fn settings(port: u16) -> Vec<(&'static str, String)> {
         ("server-cors", "true".into()),
         ("server-path-prefix", "/img".into()),
         ("imagor-disable-params-endpoint", "true".into()),
+        ("imagor-max-total-memory", "1073741824".into()),
         ("bind", format!("127.0.0.1:{port}")),
     ]
 }
@@ -154,6 +155,7 @@ fn flags_env_and_dotenv_give_the_same_options() {
         );
         assert_eq!(opts.cache_header_ttl.as_secs(), 90, "{form}");
         assert!(opts.auto_webp && opts.disable_params_endpoint, "{form}");
+        assert_eq!(opts.max_total_memory, 1 << 30, "{form}");
         assert!(
             server.contains("127.0.0.1:8123") && server.contains("/img"),
             "{form}: {server}"

@@ -189,7 +189,7 @@ fn precedence_flag_env_file_default() {
 fn defaults_as_imagor_prints_them() {
     let cfg = ok(&[], &[]);
     assert!(FLAGS.iter().all(|f| !cfg.is_set(f.name)));
-    assert_eq!(cfg.iter().count(), 159);
+    assert_eq!(cfg.iter().count(), 161);
     assert_eq!(cfg.int("port"), 8000);
     assert_eq!(cfg.str("config"), ".env");
     assert_eq!(cfg.config_file(), None, "no .env in the scratch directory");
@@ -290,12 +290,12 @@ fn bool_followed_by_value_stops_parsing() {
     assert_eq!(cfg.positional(), ["false", "-port", "9000"]);
 }
 
-/// imagor's `-h` (Appendix A) with our one deliberate deviation: the three
+/// imagor's `-h` (Appendix A) with our deliberate deviations: the three
 /// `-http-loader-block-*-networks` flags default to `true` (the HTTP loader
 /// refuses loopback, private and link-local networks unless lifted with
 /// `=false`), so Go's `-h` format adds ` (default true)` to their usage
-/// lines. Each of the three edits must apply exactly once; nothing else
-/// differs.
+/// lines; and our two memory limits are listed. Each edit must apply
+/// exactly once; nothing else differs.
 fn expected_help() -> String {
     let mut help = HELP.to_owned();
     for (name, what) in [
@@ -310,6 +310,11 @@ fn expected_help() -> String {
         let ours = line.replace(".\n", ". (default true)\n");
         help = help.replace(&line, &ours);
     }
+    // Our two memory limits, in their place in the sorted list.
+    let next = "  -imagor-modified-time-check\n";
+    assert_eq!(help.matches(next).count(), 1);
+    let ours = "  -imagor-max-memory int\n    \tMemory in bytes one request may use to process its image, estimated before the work starts (larger images get 422). 0 = no limit (default 268435456)\n  -imagor-max-total-memory int\n    \tMemory in bytes all requests may hold together, their source images included (past it, requests get 429). -1 = half the memory of the machine or of its cgroup, 0 = no limit (default -1)\n";
+    help = help.replace(next, &format!("{ours}{next}"));
     help
 }
 
@@ -317,7 +322,7 @@ fn expected_help() -> String {
 fn help_is_appendix_a() {
     let help = expected_help();
     assert_eq!(help_text(), help);
-    assert_eq!(help.len(), HELP.len() + 3 * " (default true)".len());
+    assert_eq!(help.len(), HELP.len() + 3 * " (default true)".len() + 401);
     for form in ["-h", "-help", "--h", "--help", "-help=1", "-h=x"] {
         let e = err(&["-port=1", form, "-foo"], &[]);
         assert_eq!(e, ConfigError::Help, "{form}");
@@ -338,7 +343,7 @@ fn help_lists_every_flag_of_the_table() {
         .map(|l| l.split(' ').next().unwrap_or(l))
         .collect();
     let names: Vec<&str> = sorted().iter().map(|f| f.name).collect();
-    assert_eq!(entries.len(), 159);
+    assert_eq!(entries.len(), 161);
     assert_eq!(entries, names);
     for f in &FLAGS {
         let head = match f.kind.type_name() {
@@ -355,7 +360,7 @@ fn help_lists_every_flag_of_the_table() {
         .iter()
         .map(|g| FLAGS.iter().filter(|f| f.group == *g).count())
         .collect();
-    assert_eq!(groups.iter().sum::<usize>(), 159);
+    assert_eq!(groups.iter().sum::<usize>(), 161);
     assert_eq!(FLAGS.iter().filter(|f| f.kind == Kind::CidrList).count(), 1);
 }
 

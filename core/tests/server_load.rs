@@ -148,6 +148,61 @@ fn fifty_identical_requests_are_processed_once() {
 }
 
 #[test]
+fn the_memory_limits_are_flags_and_sources_count_before_they_are_read() {
+    let _serial = serial();
+    let dir = server_common::TempDir::new("memory-flags");
+    dir.write("large.jpg", &vec![0u8; 1 << 20]);
+    dir.write("gopher.png", &server_common::testdata_file("gopher.png"));
+    let gopher = server_common::testdata_file("gopher.png");
+    let limit = |res: &server_common::Resp, what: &str| {
+        let text = res.text();
+        res.status == 422 && text.contains(what) && text.contains("max_total_memory (1 MiB)")
+    };
+    // The file loader: a file past what a call may take of the pool is
+    // refused on its size; one that fits is served and given back.
+    let metrics_port = free_port();
+    let server = Server::start(&args(&[
+        ("file-loader-base-dir", &dir.path().to_string_lossy()),
+        ("imagor-max-total-memory", "1048576"),
+        ("prometheus-bind", &format!("127.0.0.1:{metrics_port}")),
+    ]));
+    let res = server.get("/unsafe/large.jpg");
+    assert!(
+        limit(&res, "the image file needs about 1 MiB"),
+        "{}",
+        res.text()
+    );
+    assert_eq!(server.get("/unsafe/32x32/gopher.png").status, 200);
+    let text = send(metrics_port, &Req::get("/")).expect("metrics").text();
+    assert_eq!(metric(&text, "imagor_memory_reserved_bytes"), 0.0, "{text}");
+    drop(server);
+    // Uploads: refused on their announced length before they are read;
+    // and -imagor-max-memory bounds one call's processing.
+    let server = Server::start(&args(&[
+        ("upload-loader-enable", "true"),
+        ("imagor-max-total-memory", "1048576"),
+        ("imagor-max-memory", "100000"),
+    ]));
+    let upload = |path: &str, body: &[u8]| {
+        server.send(
+            &Req::new("POST", path)
+                .header("Content-Type", "image/png")
+                .body(body),
+        )
+    };
+    let res = upload("/unsafe/", &vec![0u8; 900_000]);
+    assert!(
+        limit(&res, "the upload needs about 879 KiB"),
+        "{}",
+        res.text()
+    );
+    assert_eq!(upload("/unsafe/filters:raw()/", &gopher).status, 200);
+    let res = upload("/unsafe/200x200/", &gopher);
+    assert_eq!(res.status, 422, "{}", res.text());
+    assert!(res.text().contains("max_memory (98 KiB)"), "{}", res.text());
+}
+
+#[test]
 fn a_process_timeout_answers_408_and_the_work_stops() {
     let _serial = serial();
     let server = Server::start(&args(&[("imagor-process-timeout", "1s")]));

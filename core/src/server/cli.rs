@@ -104,6 +104,10 @@ pub fn options(c: &Config) -> Options {
             _ => 1,
         },
         process_timeout: positive("imagor-process-timeout", d.process_timeout),
+        // Ours: a negative value keeps the default.
+        max_memory: u64::try_from(c.int("imagor-max-memory")).unwrap_or(d.max_memory),
+        max_total_memory: u64::try_from(c.int("imagor-max-total-memory"))
+            .unwrap_or(d.max_total_memory),
         process_concurrency: c.int("imagor-process-concurrency").max(-1),
         process_queue_size: c.int("imagor-process-queue-size").max(0),
         request_timeout: positive("imagor-request-timeout", d.request_timeout),
@@ -507,6 +511,32 @@ mod tests {
         assert_eq!(d.http_loader_default_scheme, "https");
         assert_eq!(d.http_loader_accept, "*/*");
         assert_eq!(d.load_timeout, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn the_memory_limits_are_flags_and_environment_variables() {
+        let opts = |args: &[&str]| options(&config(args, &[]));
+        let d = Options::default();
+        let o = opts(&[]);
+        assert_eq!(o.max_memory, 256 << 20);
+        assert_eq!(o.max_total_memory, d.max_total_memory);
+        assert!(o.max_total_memory > 0, "half the machine's memory");
+        let o = opts(&["-imagor-max-memory", "1000", "-imagor-max-total-memory=0"]);
+        assert_eq!((o.max_memory, o.max_total_memory), (1000, 0));
+        let o = opts(&["-imagor-max-memory=-5", "-imagor-max-total-memory", "-1"]);
+        assert_eq!(
+            (o.max_memory, o.max_total_memory),
+            (256 << 20, d.max_total_memory)
+        );
+        let env = config(
+            &[],
+            &[
+                ("IMAGOR_MAX_MEMORY", "0"),
+                ("IMAGOR_MAX_TOTAL_MEMORY", "1073741824"),
+            ],
+        );
+        let o = options(&env);
+        assert_eq!((o.max_memory, o.max_total_memory), (0, 1 << 30));
     }
 
     #[test]

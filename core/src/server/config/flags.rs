@@ -2,7 +2,8 @@
 //! (config/config.go, fileconfig.go, uploadconfig.go, httpconfig.go,
 //! vipsconfig, awsconfig, gcloudconfig): 152 flags in ten groups, with
 //! their Go types, defaults as Go prints them and help texts verbatim; plus
-//! the 7 flags of imagorface (its built-in face detector), 159 in all.
+//! the 7 flags of imagorface (its built-in face detector) and 2 of our own
+//! (the memory limits, which imagor lacks), 161 in all.
 
 /// The Go `flag` value type of a flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,11 +64,14 @@ pub enum Group {
     Other,
     /// imagorface's face detector (`face-detector*`).
     Face,
+    /// Our own resource limits, which imagor lacks (`imagor-max-memory`,
+    /// `imagor-max-total-memory`).
+    Limits,
 }
 
 impl Group {
     /// Every group, in the order of the spec's flag table.
-    pub const ALL: [Group; 11] = [
+    pub const ALL: [Group; 12] = [
         Group::Core,
         Group::Server,
         Group::Prometheus,
@@ -79,6 +83,7 @@ impl Group {
         Group::GCloud,
         Group::Other,
         Group::Face,
+        Group::Limits,
     ];
 
     /// Lower-case name of the group (`core`, `http loader`, `gcloud`, ...).
@@ -95,6 +100,7 @@ impl Group {
             Group::GCloud => "gcloud",
             Group::Other => "other",
             Group::Face => "face",
+            Group::Limits => "limits",
         }
     }
 }
@@ -170,7 +176,9 @@ const INT64: Kind = Kind::Int64;
 const DUR: Kind = Kind::Duration;
 const STR: Kind = Kind::String;
 const CIDR: Kind = Kind::CidrList;
-use Group::{Aws, Core, Face, File, GCloud, HttpLoader, Other, Prometheus, Server, Upload, Vips};
+use Group::{
+    Aws, Core, Face, File, GCloud, HttpLoader, Limits, Other, Prometheus, Server, Upload, Vips,
+};
 
 /// Every imagor flag, grouped as in the spec's flag table, each group in
 /// imagor's registration order.
@@ -189,7 +197,7 @@ use Group::{Aws, Core, Face, File, GCloud, HttpLoader, Other, Prometheus, Server
 /// `false`), so the HTTP loader refuses those networks unless an operator
 /// lifts a class with `=false`; `-h` prints `(default true)` for them.
 #[rustfmt::skip]
-pub static FLAGS: [Flag; 159] = [
+pub static FLAGS: [Flag; 161] = [
     // Core (24 flags)
     flag(Core, STR, "imagor-secret", "", "Secret key for signing imagor URL"),
     flag(Core, BOOL, "imagor-unsafe", "false", "Unsafe imagor that does not require URL signature. Prone to URL tampering"),
@@ -363,6 +371,8 @@ pub static FLAGS: [Flag; 159] = [
     flag(Face, STR, "face-detector-iou-threshold", "0.2", "intersection-over-union threshold for non-maxima suppression"),
     flag(Face, INT, "face-detector-cache-size", "0", "face detect cache size in number of entries (one per unique source image path). 0 = disabled"),
     flag(Face, DUR, "face-detector-cache-ttl", "0s", "face detect cache TTL. 0 = no expiry"),
+    flag(Limits, INT64, "imagor-max-memory", "268435456", "Memory in bytes one request may use to process its image, estimated before the work starts (larger images get 422). 0 = no limit"),
+    flag(Limits, INT64, "imagor-max-total-memory", "-1", "Memory in bytes all requests may hold together, their source images included (past it, requests get 429). -1 = half the memory of the machine or of its cgroup, 0 = no limit"),
 ];
 
 #[cfg(test)]
@@ -372,12 +382,12 @@ mod tests {
 
     #[test]
     fn table_is_complete_and_consistent() {
-        assert_eq!(FLAGS.len(), 159);
+        assert_eq!(FLAGS.len(), 161);
         let counts: Vec<usize> = Group::ALL
             .iter()
             .map(|g| FLAGS.iter().filter(|f| f.group == *g).count())
             .collect();
-        assert_eq!(counts, [24, 7, 3, 13, 4, 18, 23, 40, 14, 6, 7]);
+        assert_eq!(counts, [24, 7, 3, 13, 4, 18, 23, 40, 14, 6, 7, 2]);
         let names = sorted();
         for pair in names.windows(2) {
             assert!(pair[0].name < pair[1].name, "duplicate -{}", pair[0].name);
@@ -385,7 +395,7 @@ mod tests {
         let mut envs: Vec<String> = FLAGS.iter().map(Flag::env_name).collect();
         envs.sort();
         envs.dedup();
-        assert_eq!(envs.len(), 159);
+        assert_eq!(envs.len(), 161);
         for f in &FLAGS {
             assert!(f
                 .name
