@@ -201,6 +201,24 @@ static void names_and_frees(void) {
           version, IMAGOR_VERSION, imagor_version());
 }
 
+/* With a handle made from `opts`: processing `png` by `path` (or serving
+ * `path` when `png` is NULL) is refused with LIMIT_EXCEEDED (422), a
+ * message containing `needle`, and no out-parameter written. */
+static void over_a_memory_limit(const char *opts, const uint8_t *png, size_t len, const char *path,
+                                const char *needle, const char *what) {
+    imagor *im = NULL;
+    CHECK_STATUS(imagor_new(opts, &im), IMAGOR_STATUS_OK, what);
+    if (!im) return;
+    reset_outs();
+    CHECK_STATUS(png ? imagor_process(im, png, len, path, &out_bytes, &out_type)
+                     : imagor_serve(im, path, &out_bytes, &out_type),
+                 IMAGOR_STATUS_LIMIT_EXCEEDED, what);
+    CHECK(strstr(imagor_last_error_message(), needle) != NULL, "%s: %s", what, imagor_last_error_message());
+    CHECK(imagor_last_error_status() == 422, "%s: HTTP %u", what, imagor_last_error_status());
+    CHECK(outs_untouched(), "an out-parameter was written on failure");
+    imagor_free(im);
+}
+
 /* The per-call budget from the options JSON: a timeout (408) and memory
  * limits, the call's and the process's (422, LIMIT_EXCEEDED), that name
  * their option. */
@@ -216,47 +234,21 @@ static void budget(const uint8_t *png, size_t len) {
           imagor_last_error_message());
     CHECK(imagor_last_error_status() == 408, "timeout HTTP %u", imagor_last_error_status());
     imagor_free(tight);
-    /* No time limit here: under valgrind, 300 ms would end the call first. */
-    tight = NULL;
-    CHECK_STATUS(imagor_new("{\"process_timeout\":\"0s\",\"max_memory\":1000000}", &tight), IMAGOR_STATUS_OK,
-                 "imagor_new with a memory budget");
-    if (!tight) return;
-    reset_outs();
-    /* A 1000x1000 frame held by the WebP encoder: about 8 MB, over 1 MB. */
-    CHECK_STATUS(imagor_process(tight, png, len, "1000x1000/filters:format(webp)", &out_bytes, &out_type),
-                 IMAGOR_STATUS_LIMIT_EXCEEDED, "encode over the memory budget");
-    CHECK(strstr(imagor_last_error_message(), "max_memory") != NULL, "memory message: %s",
-          imagor_last_error_message());
-    CHECK(imagor_last_error_status() == 422, "memory HTTP %u", imagor_last_error_status());
-    CHECK(outs_untouched(), "an out-parameter was written on failure");
-    imagor_free(tight);
+    /* No time limit here: under valgrind, 300 ms would end the call first.
+     * A 1000x1000 frame held by the WebP encoder: about 8 MB, over 1 MB. */
+    over_a_memory_limit("{\"process_timeout\":\"0s\",\"max_memory\":1000000}", png, len,
+                        "1000x1000/filters:format(webp)", "max_memory", "encode over the memory budget");
     /* The memory all calls share: one call over it alone is a 422 too. */
-    tight = NULL;
-    CHECK_STATUS(imagor_new("{\"process_timeout\":\"0s\",\"max_total_memory\":1000000}", &tight),
-                 IMAGOR_STATUS_OK, "imagor_new with a total memory budget");
-    if (!tight) return;
-    reset_outs();
-    CHECK_STATUS(imagor_process(tight, png, len, "1000x1000/filters:format(webp)", &out_bytes, &out_type),
-                 IMAGOR_STATUS_LIMIT_EXCEEDED, "encode over the total memory budget");
-    CHECK(strstr(imagor_last_error_message(), "max_total_memory") != NULL, "total memory message: %s",
-          imagor_last_error_message());
-    CHECK(outs_untouched(), "an out-parameter was written on failure");
-    imagor_free(tight);
+    over_a_memory_limit("{\"process_timeout\":\"0s\",\"max_total_memory\":1000000}", png, len,
+                        "1000x1000/filters:format(webp)", "max_total_memory",
+                        "encode over the total memory budget");
     /* A source file counts against it on its size, before it is read. */
     char opts[2048], quoted[1024];
     if (json_quote(quoted, sizeof quoted, testdata_dir())) exit(2);
     snprintf(opts, sizeof opts, "{\"unsafe\":true,\"max_total_memory\":1048576,\"file_loader_base_dir\":%s}",
              quoted);
-    tight = NULL;
-    CHECK_STATUS(imagor_new(opts, &tight), IMAGOR_STATUS_OK, "imagor_new with a file loader and a total budget");
-    if (!tight) return;
-    reset_outs();
-    CHECK_STATUS(imagor_serve(tight, "unsafe/50x50/jpg-24bit-icc-adobe-rgb.jpg", &out_bytes, &out_type),
-                 IMAGOR_STATUS_LIMIT_EXCEEDED, "a source file over the total memory budget");
-    CHECK(strstr(imagor_last_error_message(), "the image file needs about 1.2 MiB") != NULL,
-          "source file message: %s", imagor_last_error_message());
-    CHECK(outs_untouched(), "an out-parameter was written on failure");
-    imagor_free(tight);
+    over_a_memory_limit(opts, NULL, 0, "unsafe/50x50/jpg-24bit-icc-adobe-rgb.jpg",
+                        "the image file needs about 1.2 MiB", "a source file over the total memory budget");
 }
 
 int main(void) {
