@@ -66,8 +66,14 @@ impl Holding {
             return Ok(());
         }
         fits(self.what, total, self.cap, Charge::Source)?;
-        self.pool
-            .reserve(self.what, total - held, self.cap, Charge::Source, None)?;
+        self.pool.reserve(
+            self.what,
+            total - held,
+            self.cap,
+            Charge::Source,
+            None,
+            None,
+        )?;
         self.held.fetch_add(total - held, Ordering::AcqRel);
         Ok(())
     }

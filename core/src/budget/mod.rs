@@ -57,16 +57,19 @@ struct Inner {
     pooled: AtomicU64,
     /// Has the call charged memory for its work (not only its source)?
     working: AtomicBool,
+    /// The call in the pool: ids grow with the calls' start.
+    id: u64,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.pool.release(*self.pooled.get_mut());
-        if *self.working.get_mut() {
-            self.pool.stop_working();
-        }
+        let (pooled, working) = (*self.pooled.get_mut(), *self.working.get_mut());
+        self.pool.end_call(self.id, pooled, working);
     }
 }
+
+/// The id of the next call's budget.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Budget {
     /// The budget `opts` describe, its clock started now. Inside a request
@@ -101,6 +104,7 @@ impl Budget {
             max_total: opts.max_total_memory,
             pooled: AtomicU64::new(0),
             working: AtomicBool::new(false),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }))
     }
 
@@ -212,21 +216,24 @@ impl Budget {
     /// a loader reserved while reading them ([`Holding`]) are not counted
     /// twice.
     pub(crate) fn reserve_source(&self, data: &[u8]) -> Result<()> {
-        if self.0.max_total == 0 || is_held(data) {
+        if self.0.max_total == 0 {
             return Ok(());
         }
-        self.reserve(
-            "holding the source image",
-            data.len() as u64,
-            Charge::Source,
-        )
+        // Held bytes still make the call one that waits to work.
+        let bytes = if is_held(data) { 0 } else { data.len() as u64 };
+        self.reserve("holding the source image", bytes, Charge::Source)
     }
 
     fn reserve(&self, what: &str, bytes: u64, charge: Charge) -> Result<()> {
         let deadline = self.0.deadline.as_deref();
-        self.0
-            .pool
-            .reserve(what, bytes, self.0.max_total, charge, deadline)?;
+        self.0.pool.reserve(
+            what,
+            bytes,
+            self.0.max_total,
+            charge,
+            deadline,
+            Some(self.0.id),
+        )?;
         self.0.pooled.fetch_add(bytes, Ordering::Relaxed);
         Ok(())
     }
@@ -488,6 +495,24 @@ mod tests {
         assert_eq!(t.charge_memory("t", 200).unwrap_err().status(), 429);
         assert!(started.elapsed() < Duration::from_millis(500));
         drop((s, t));
+        assert_eq!(pool.reserved(), 0);
+        // Calls whose sources fill the pool, nobody working: the oldest
+        // waits for room, the newer ones are refused and give theirs back,
+        // so one gets through rather than none.
+        let old = Budget::in_pool(&pooled(1000, 5000), pool);
+        old.reserve_source(&[0; 300]).unwrap();
+        let new = Budget::in_pool(&pooled(1000, 5000), pool);
+        new.reserve_source(&[0; 300]).unwrap();
+        let started = Instant::now();
+        assert_eq!(new.charge_memory("new", 300).unwrap_err().status(), 429);
+        assert!(started.elapsed() < Duration::from_millis(500));
+        let waiter = std::thread::spawn(move || old.charge_memory("old", 300).map(|()| old));
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(pool.reserved(), 600, "the oldest must still be waiting");
+        drop(new);
+        let old = waiter.join().unwrap().unwrap();
+        assert_eq!(pool.reserved(), 600);
+        drop(old);
         assert_eq!(pool.reserved(), 0);
         // 0 turns the pool off.
         let free = Budget::in_pool(&pooled(0, 0), pool);

@@ -12,15 +12,19 @@
 //! - for a call's source bytes (already in memory): 429 at once, and the
 //!   bytes are freed, so calls piling up cannot hold more than the pool;
 //! - for the first charge of a call's work: it waits while some other call
-//!   is working (one that will give memory back), up to its deadline; 429
-//!   once none is;
+//!   is working (one that will give memory back), or while it is the oldest
+//!   of the calls that hold only their source (the newer ones are refused
+//!   and give theirs back), up to its deadline; 429 otherwise;
 //! - for a later charge: 429 at once, since two working calls waiting for
 //!   each other's bytes would never finish.
 //!
-//! Working calls never wait, and the others wait only for them, so waiting
-//! cannot deadlock. A single charge larger than it may ever take can never
+//! Working calls never wait, and the others wait only for them or, the
+//! oldest alone, for calls that will be refused, so waiting cannot
+//! deadlock; and a flood of calls whose sources fill the pool still lets
+//! one through instead of refusing them all. A single charge larger than it may ever take can never
 //! be met and is a 422 naming `max_total_memory`.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -39,7 +43,8 @@ pub(crate) enum Charge {
     Source,
     /// The first charge of the call's work: up to three quarters of the
     /// pool; without room it waits while another call is working (one that
-    /// will give memory back), up to its deadline, else 429.
+    /// will give memory back) or while it is the oldest call holding only
+    /// its source, up to its deadline, else 429.
     First,
     /// A later charge of a working call: up to the whole pool, else 429
     /// at once. The last quarter is kept for these, so that calls already
@@ -74,11 +79,12 @@ pub(crate) fn fits(what: &str, bytes: u64, cap: u64, charge: Charge) -> Result<(
     Ok(())
 }
 
-/// The reserved bytes and how many calls are working.
-#[derive(Default)]
+/// The reserved bytes, how many calls are working, and which calls hold
+/// only their source (by age: a call's id grows with its start).
 struct Count {
     reserved: u64,
     working: u64,
+    waiting_to_work: BTreeSet<u64>,
 }
 
 /// A count of reserved bytes that calls wait on. The process has one
@@ -101,6 +107,7 @@ impl Pool {
             count: Mutex::new(Count {
                 reserved: 0,
                 working: 0,
+                waiting_to_work: BTreeSet::new(),
             }),
             freed: Condvar::new(),
             peak: AtomicU64::new(0),
@@ -119,9 +126,11 @@ impl Pool {
     }
 
     /// Reserve `bytes` for `what` in a pool of `cap` bytes, as `charge`
-    /// says (waits end when `deadline` passes or its caller is gone). A
-    /// [`Charge::First`] makes the call count as working from now on (until
-    /// [`Pool::stop_working`]).
+    /// says, for the call `caller` (`None`: bytes of no call yet, a
+    /// loader's); waits end when `deadline` passes or its caller is gone.
+    /// A call's [`Charge::Source`] makes it wait to work, its
+    /// [`Charge::First`] makes it count as working from now on (until
+    /// [`Pool::end_call`]).
     pub(crate) fn reserve(
         &self,
         what: &str,
@@ -129,12 +138,14 @@ impl Pool {
         cap: u64,
         charge: Charge,
         deadline: Option<&Deadline>,
+        caller: Option<u64>,
     ) -> Result<()> {
         fits(what, bytes, cap, charge)?;
         let limit = charge.limit(cap);
         let mut count = self.lock();
         while count.reserved.saturating_add(bytes) > limit {
-            if charge != Charge::First || count.working == 0 {
+            let oldest = caller.is_some() && count.waiting_to_work.first() == caller.as_ref();
+            if charge != Charge::First || (count.working == 0 && !oldest) {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(Error::TooManyRequests);
             }
@@ -150,7 +161,18 @@ impl Pool {
                 .unwrap_or_else(|e| e.into_inner().0);
         }
         count.reserved += bytes;
-        count.working += u64::from(charge == Charge::First);
+        if let Some(id) = caller {
+            match charge {
+                Charge::Source => {
+                    count.waiting_to_work.insert(id);
+                }
+                Charge::First => {
+                    count.working += 1;
+                    count.waiting_to_work.remove(&id);
+                }
+                Charge::Later => {}
+            }
+        }
         self.peak.fetch_max(count.reserved, Ordering::Relaxed);
         Ok(())
     }
@@ -161,9 +183,14 @@ impl Pool {
         self.update(|c| c.reserved = c.reserved.saturating_sub(bytes));
     }
 
-    /// A working call has ended (after giving back its bytes).
-    pub(crate) fn stop_working(&self) {
-        self.update(|c| c.working = c.working.saturating_sub(1));
+    /// The call `caller` has ended: give back the `bytes` it held, and it
+    /// no longer works (if `working`) or waits to.
+    pub(crate) fn end_call(&self, caller: u64, bytes: u64, working: bool) {
+        self.update(|c| {
+            c.reserved = c.reserved.saturating_sub(bytes);
+            c.working = c.working.saturating_sub(u64::from(working));
+            c.waiting_to_work.remove(&caller);
+        });
     }
 
     fn update(&self, change: impl FnOnce(&mut Count)) {
