@@ -45,7 +45,13 @@ fn get(l: &HttpLoader, key: &str) -> Result<Blob, Error> {
 }
 
 fn get_with(l: &HttpLoader, req: &Request, key: &str) -> Result<Blob, Error> {
-    pollster::block_on(l.get(LoadContext { request: Some(req) }, key))
+    pollster::block_on(l.get(
+        LoadContext {
+            request: Some(req),
+            ..Default::default()
+        },
+        key,
+    ))
 }
 
 fn testdata(name: &str) -> Vec<u8> {

@@ -151,6 +151,44 @@ fn an_explicitly_allowed_local_origin_is_served() {
     assert!(origin.seen().len() == 2, "{:?}", origin.seen());
 }
 
+/// `%E9` in the imagor path is the byte 0xE9 (Latin-1 `é`, not UTF-8):
+/// imagor unescapes it and Go's `net/url` escapes that byte again, so the
+/// origin is asked for `caf%E9.jpg`, not for U+FFFD's `%EF%BF%BD`.
+#[test]
+fn an_origin_url_with_latin1_escapes_is_fetched_with_its_own_bytes() {
+    let origin = Origin::start();
+    let server = unsafe_server(&["-http-loader-block-loopback-networks=false"]);
+    let url = origin.url("/image/caf%E9.jpg");
+    let _ = server.get(&format!("/unsafe/filters:raw()/{url}"));
+    let b64 = base64_url(origin.url("/image/caf\u{e9}.jpg").as_bytes());
+    let latin1: Vec<u8> = format!("{}/image/caf", origin.url(""))
+        .bytes()
+        .chain(*b"\xe9.jpg")
+        .collect();
+    let _ = server.get(&format!(
+        "/unsafe/filters:raw()/b64:{}",
+        base64_url(&latin1)
+    ));
+    let _ = server.get(&format!("/unsafe/filters:raw()/b64:{b64}"));
+    let targets: Vec<String> = origin.seen().into_iter().map(|s| s.target).collect();
+    assert_eq!(
+        targets,
+        [
+            "/image/caf%E9.jpg",
+            "/image/caf%E9.jpg",
+            "/image/caf%C3%A9.jpg"
+        ]
+    );
+    let r = server.get(&format!("/params/unsafe/{url}"));
+    assert!(r.text().contains(r"caf\ufffd.jpg"), "{}", r.text());
+}
+
+/// Base64url without padding, as imagor's `b64:` images are written.
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[test]
 fn redirects_to_refused_targets_are_403() {
     let origin = Origin::start();

@@ -24,7 +24,10 @@ fn request(method: &str, content_type: Option<&str>, body: impl Into<Bytes>) -> 
 }
 
 fn load(loader: &UploadLoader, req: &Request, key: &str) -> Result<Blob, Error> {
-    let ctx = LoadContext { request: Some(req) };
+    let ctx = LoadContext {
+        request: Some(req),
+        ..Default::default()
+    };
     pollster::block_on(loader.get(ctx, key))
 }
 

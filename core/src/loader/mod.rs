@@ -40,6 +40,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct LoadContext<'a> {
     /// The HTTP request, or `None` for a library call (`serve(path)`).
     pub request: Option<&'a crate::request::Request>,
+    /// The key's bytes when the URL decoded to bytes that are not UTF-8 (the
+    /// key shows each of them as U+FFFD). The HTTP loader fetches these
+    /// bytes, percent-escaped, as imagor does.
+    pub image_bytes: Option<&'a [u8]>,
 }
 
 /// A source of image bytes, keyed by the image part of an imagor path.

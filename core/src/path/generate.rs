@@ -116,13 +116,12 @@ pub fn generate_path(p: &Params) -> String {
         }
         parts.push(filters);
     }
+    // imagor writes the image's bytes; a plain image that is not UTF-8
+    // stays in its U+FFFD form, as a `String` cannot hold those bytes.
     if p.base64_image {
-        parts.push(format!(
-            "b64:{}",
-            URL_SAFE_NO_PAD.encode(p.image.as_bytes())
-        ));
+        parts.push(format!("b64:{}", URL_SAFE_NO_PAD.encode(p.image_bytes())));
     } else if needs_escape(&p.image) {
-        parts.push(go::path_escape(&p.image));
+        parts.push(go::path_escape(p.image_bytes()));
     } else {
         parts.push(p.image.clone());
     }
@@ -166,6 +165,30 @@ mod tests {
             ..Params::default()
         };
         assert_eq!(generate_path(&p), "+Infx0:0x0/");
+    }
+
+    /// Images that decode to bytes that are not UTF-8 are shown with U+FFFD
+    /// but written back with their own bytes (values from Go's `imagorpath`).
+    #[test]
+    fn images_that_are_not_utf8_keep_their_bytes() {
+        let p = parse("unsafe/b64:Zm9vLmpwZ7w");
+        assert_eq!(p.image, "foo.jpg\u{FFFD}");
+        assert_eq!(p.image_bytes(), b"foo.jpg\xbc");
+        assert_eq!(generate_path(&p), "b64:Zm9vLmpwZ7w");
+        let p = parse("unsafe/stet%28h%92<img");
+        assert_eq!(p.image, "stet(h\u{FFFD}<img");
+        assert_eq!(generate_path(&p), "stet%28h%92%3Cimg");
+        assert_eq!(
+            p.to_json(),
+            r#"{"path":"stet%28h%92\u003cimg","image":"stet(h\ufffd\u003cimg","unsafe":true}"#
+        );
+        // Once the image is changed, the old bytes no longer count.
+        let mut q = p.clone();
+        q.image = "other(1).jpg".into();
+        assert_eq!(q.image_bytes(), b"other(1).jpg");
+        assert_eq!(generate_path(&q), "other%281%29.jpg");
+        // UTF-8 images carry no shadow bytes.
+        assert_eq!(parse("unsafe/caf%C3%A9.jpg").image_raw, None);
     }
 
     #[test]

@@ -163,7 +163,7 @@ pub(crate) fn push_pct(out: &mut String, c: u8) {
 
 /// Go's `url.PathEscape`: keep `A-Za-z0-9-_.~$&+:=@`, percent-encode every
 /// other byte (space as `%20`).
-pub(crate) fn path_escape(s: &str) -> String {
+pub(crate) fn path_escape(s: &[u8]) -> String {
     let keep = |c: u8| {
         c.is_ascii_alphanumeric()
             || matches!(
@@ -172,7 +172,7 @@ pub(crate) fn path_escape(s: &str) -> String {
             )
     };
     let mut out = String::with_capacity(s.len());
-    for &c in s.as_bytes() {
+    for &c in s {
         if keep(c) {
             out.push(char::from(c));
         } else {

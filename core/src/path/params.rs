@@ -76,6 +76,15 @@ pub struct Params {
         deserialize_with = "null_default"
     )]
     pub image: String,
+    /// The image's bytes when the URL decoded to bytes that are not UTF-8
+    /// (`caf%E9.jpg`, a `b64:` of binary data); [`image`](Self::image)
+    /// then shows each invalid byte as U+FFFD, as imagor's JSON does. The
+    /// HTTP loader and [`generate_path`](super::generate_path) use these
+    /// bytes, so such an image is fetched and written back as imagor does.
+    /// Not serialised; ignored once `image` no longer matches it
+    /// ([`Params::image_bytes`]).
+    #[serde(skip)]
+    pub image_raw: Option<Vec<u8>>,
     /// The image was given base64url-encoded (`b64:...`).
     #[serde(skip_serializing_if = "is_false", deserialize_with = "null_default")]
     pub base64_image: bool,
@@ -226,6 +235,15 @@ where
 }
 
 impl Params {
+    /// The image as bytes: [`image_raw`](Self::image_raw) while `image` is
+    /// still its U+FFFD rendering, else `image` itself.
+    pub fn image_bytes(&self) -> &[u8] {
+        match &self.image_raw {
+            Some(raw) if go::lossy_string(raw.clone()) == self.image => raw,
+            _ => self.image.as_bytes(),
+        }
+    }
+
     /// Whether a crop rectangle is set (any crop edge above 0).
     pub fn has_crop(&self) -> bool {
         self.crop_left > 0.0
@@ -258,13 +276,35 @@ impl Params {
     /// imagor's `Params` (HTML characters escaped as `\u003c`, Go's float
     /// format).
     pub fn to_json(&self) -> String {
-        gojson::to_string(self, false)
+        self.raw_image_json(gojson::to_string(self, false), "\"image\":")
     }
 
     /// Indented JSON (two spaces), byte for byte the body of imagor's
     /// `/params` endpoint (`json.MarshalIndent(p, "", "  ")`).
     pub fn to_json_pretty(&self) -> String {
-        gojson::to_string(self, true)
+        self.raw_image_json(gojson::to_string(self, true), "\"image\": ")
+    }
+
+    /// Go writes each invalid byte of a string as `\ufffd` (a real U+FFFD
+    /// stays a character): the image's JSON value is rewritten from its
+    /// bytes when it has some. `"image":` cannot occur inside a JSON string
+    /// value, where every quote is escaped.
+    fn raw_image_json(&self, json: String, key: &str) -> String {
+        let raw = self.image_bytes();
+        if raw == self.image.as_bytes() {
+            return json;
+        }
+        let ours = format!("{key}{}", gojson::to_string(&self.image, false));
+        let mut go = format!("{key}\"");
+        for chunk in raw.utf8_chunks() {
+            let valid = gojson::to_string(chunk.valid(), false);
+            go.push_str(&valid[1..valid.len() - 1]);
+            for _ in chunk.invalid() {
+                go.push_str("\\ufffd");
+            }
+        }
+        go.push('"');
+        json.replacen(&ours, &go, 1)
     }
 }
 
@@ -295,7 +335,7 @@ mod gojson {
 
     struct GoFormatter<F>(F);
 
-    pub(super) fn to_string<T: Serialize>(value: &T, pretty: bool) -> String {
+    pub(super) fn to_string<T: Serialize + ?Sized>(value: &T, pretty: bool) -> String {
         let mut out = Vec::with_capacity(256);
         let res = if pretty {
             let fmt = GoFormatter(PrettyFormatter::with_indent(b"  "));

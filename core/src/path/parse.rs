@@ -201,6 +201,7 @@ fn set_image(p: &mut Params, image: String) {
         }
         _ => bytes,
     };
+    p.image_raw = std::str::from_utf8(&bytes).is_err().then(|| bytes.clone());
     p.image = go::lossy_string(bytes);
 }
 

@@ -152,7 +152,7 @@ impl Imagor {
         let (source, saved) = if is_color {
             (None, false)
         } else {
-            match self.load_source(req, &p.image, post, stream, scope) {
+            match self.load_source(req, p, post, stream, scope) {
                 (Some(blob), Ok(from_loader)) => {
                     self.control.loaded.fetch_add(1, Ordering::Relaxed);
                     let saved = from_loader && self.save_source(&p.image, &blob.blob, scope);
@@ -293,12 +293,16 @@ impl Imagor {
     fn load_source(
         &self,
         req: &Request,
-        image: &str,
+        p: &Params,
         post: bool,
         stream: bool,
         scope: &CallScope,
     ) -> (Option<Loaded>, Result<bool>) {
-        let ctx = LoadContext { request: Some(req) };
+        let image = p.image.as_str();
+        let ctx = LoadContext {
+            request: Some(req),
+            image_bytes: Some(p.image_bytes()).filter(|b| *b != image.as_bytes()),
+        };
         if image.is_empty() && !post {
             return (None, Err(Error::NOT_FOUND));
         }

@@ -167,6 +167,24 @@ fn join_base(base: &Url, image: &str) -> Result<String> {
     Ok(joined.to_string())
 }
 
+/// The text of an image key as a URL: `key`, or, when the key stands for
+/// bytes that are not UTF-8 (`bytes`, shown in `key` as U+FFFD), those
+/// bytes with each invalid one written `%XX`. Go's `net/url` sends such a
+/// byte that way, so `/unsafe/http://host/caf%E9.jpg` fetches `caf%E9.jpg`.
+pub fn key_text<'a>(key: &'a str, bytes: Option<&[u8]>) -> std::borrow::Cow<'a, str> {
+    let Some(bytes) = bytes.filter(|b| std::str::from_utf8(b).is_err()) else {
+        return key.into();
+    };
+    let mut out = String::with_capacity(bytes.len() + 16);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.into()
+}
+
 /// A `%XX` escape anywhere in `s` (imagor's `containsPercentEncoding`).
 pub fn contains_percent_encoding(s: &str) -> bool {
     s.as_bytes()
@@ -335,6 +353,22 @@ fn validate_rest(p: &[char]) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_that_stand_for_other_bytes_are_written_with_escapes() {
+        let key = "http://h/caf\u{FFFD}.jpg";
+        assert_eq!(
+            key_text(key, Some(b"http://h/caf\xe9.jpg")),
+            "http://h/caf%E9.jpg"
+        );
+        assert_eq!(key_text(key, None), key);
+        // UTF-8 bytes are the key itself.
+        assert_eq!(key_text("a", Some(b"a")), "a");
+        let url = rules(&[])
+            .url_of(&key_text(key, Some(b"http://h/caf\xe9.jpg")))
+            .unwrap();
+        assert_eq!(url.path(), "/caf%E9.jpg");
+    }
 
     fn rules(allowed: &[&str]) -> UrlRules {
         UrlRules {
