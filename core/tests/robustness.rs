@@ -30,6 +30,8 @@ fn exercise(s: &str) -> Params {
     if finite {
         let mut expected = p.clone();
         expected.params = false;
+        // Not serialised: JSON has the image's U+FFFD rendering, as Go's.
+        expected.image_raw = None;
         assert_eq!(back, expected, "JSON round trip of {s:?}");
     }
     p
