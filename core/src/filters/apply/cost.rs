@@ -25,9 +25,19 @@ pub(crate) fn gauss_mask_width(sigma: f64) -> f64 {
 }
 
 /// A separable Gaussian blur of `sigma`, per pixel: two passes over the
-/// mask.
-pub(crate) fn blur_ns(sigma: f64) -> f64 {
-    1.25 * 2.0 * gauss_mask_width(sigma.min(1000.0))
+/// mask. libvips blurs 8-bit images in integer arithmetic, vectorised up to
+/// a mask of about 110 taps; other formats (and wider masks) take the
+/// slower path. Measured on the reference machine, per tap of the mask:
+/// 8-bit photos 0.16-0.31 ns up to 109 taps, 0.57-1.22 ns from 127 to 361
+/// taps; float images 2.2 ns.
+pub(crate) fn blur_ns(sigma: f64, eight_bit: bool) -> f64 {
+    let taps = gauss_mask_width(sigma.min(1000.0));
+    let per_tap = match (eight_bit, taps <= 111.0) {
+        (true, true) => 0.4,
+        (true, false) => 1.25,
+        (false, _) => 2.5,
+    };
+    per_tap * taps
 }
 
 /// Refuse, before any cost is estimated, a filter whose output canvas is
@@ -66,6 +76,7 @@ const FILL_BLUR_NS: f64 = 900.0;
 pub(crate) fn cost(op: &FilterOp, img: &Image, fill_box: (i32, i32), padding: [i32; 4]) -> Cost {
     let pixels = img.width().max(0) as f64 * img.height().max(0) as f64;
     let still = !img.is_animated();
+    let eight_bit = img.format() == crate::vips::BandFormat::UCHAR;
     let frames = img.frames().max(1) as f64;
     let canvas = |w: i32, h: i32, [l, t, r, b]: [i32; 4]| {
         let grow = |v: i32, a: i32, b: i32| v.max(0) as f64 + a.max(0) as f64 + b.max(0) as f64;
@@ -81,7 +92,7 @@ pub(crate) fn cost(op: &FilterOp, img: &Image, fill_box: (i32, i32), padding: [i
             _ => 8.0,
         },
         FilterOp::Effect(e) => match *e {
-            EffectOp::Blur(sigma) if still && sigma > 0.0 => blur_ns(sigma),
+            EffectOp::Blur(sigma) if still && sigma > 0.0 => blur_ns(sigma, eight_bit),
             EffectOp::Sharpen(sigma) if still && sigma > 0.0 => {
                 // Sharpen works in LAB around a mask of at most sigma 10.
                 40.0 + 4.0 * gauss_mask_width(sigma.min(10.0))
@@ -94,7 +105,7 @@ pub(crate) fn cost(op: &FilterOp, img: &Image, fill_box: (i32, i32), padding: [i
             DetectionOp::Redact {
                 mode: RedactMode::Blur(sigma),
                 ..
-            } if still => blur_ns(*sigma) + 8.0,
+            } if still => blur_ns(*sigma, eight_bit) + 8.0,
             DetectionOp::Redact { .. } if still => 20.0,
             DetectionOp::Redact { .. } => 0.0,
             DetectionOp::Draw => 10.0,
@@ -156,7 +167,12 @@ mod tests {
     fn masks_grow_with_sigma() {
         assert_eq!(gauss_mask_width(0.0), 1.0);
         assert_eq!(gauss_mask_width(10.0), 37.0);
-        assert!(blur_ns(1000.0) > 100.0 * blur_ns(5.0));
-        assert_eq!(blur_ns(1e9), blur_ns(1000.0));
+        for eight_bit in [true, false] {
+            assert!(blur_ns(1000.0, eight_bit) > 100.0 * blur_ns(5.0, eight_bit));
+            assert_eq!(blur_ns(1e9, eight_bit), blur_ns(1000.0, eight_bit));
+            assert!(blur_ns(30.0, eight_bit) < blur_ns(35.0, eight_bit));
+        }
+        // The vectorised 8-bit path is the cheap one.
+        assert!(blur_ns(20.0, true) * 4.0 < blur_ns(20.0, false));
     }
 }
