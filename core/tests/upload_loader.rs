@@ -183,9 +183,27 @@ fn multipart_forms() {
             b"second",
         ),
     ]);
-    let blob = load(&l, &multipart(body), "").expect("form");
+    let req = multipart(body);
+    let blob = load(&l, &req, "").expect("form");
     assert_eq!(blob.data, &b"0123456789"[..]);
     assert_eq!(blob.content_type.as_deref(), Some("image/png"));
+    // The part is a slice of the request body, not a copy of it.
+    let body = req.body.as_ptr_range();
+    assert!(
+        body.contains(&blob.data.as_ptr()),
+        "the image part was copied"
+    );
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let req = multipart(form(&[
+        Part(r#"form-data; name="note""#, None, b"hello"),
+        Part(IMAGE, Some("image/png"), &big),
+    ]));
+    let blob = load(&loader(4 << 20, "image/*", "image"), &req, "").expect("3 MB form");
+    assert_eq!(blob.data, big);
+    assert!(
+        req.body.as_ptr_range().contains(&blob.data.as_ptr()),
+        "3 MB part copied"
+    );
 
     // Another field name; RFC 2231 file names count.
     let custom = loader(10, "image/*", "file");

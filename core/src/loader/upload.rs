@@ -156,7 +156,7 @@ impl UploadLoader {
         // Go keeps non-file values in memory up to maxMemory + 10 MiB.
         let mut values_left = self.max_size.saturating_add(10 << 20);
         let mut parts = 0;
-        let mut image: Option<(String, BytesMut, u64)> = None;
+        let mut image: Option<(String, Vec<Bytes>, u64)> = None;
         while let Some(mut part) = form.next_field().await.map_err(|e| parse_error(&e))? {
             parts += 1;
             if parts > MAX_PARTS {
@@ -171,7 +171,8 @@ impl UploadLoader {
             let (name, file_name) = form_names(&header("content-disposition"));
             let part_type = header("content-type");
             let is_image = file_name.is_some() && name == self.field && image.is_none();
-            let mut kept = BytesMut::new();
+            // Chunks are slices of the body: kept as they are, not copied.
+            let mut kept = Vec::new();
             let mut size = 0u64;
             while let Some(chunk) = part.chunk().await.map_err(|e| parse_error(&e))? {
                 size += chunk.len() as u64;
@@ -183,7 +184,7 @@ impl UploadLoader {
                         .checked_sub(chunk.len() as u64)
                         .ok_or_else(|| parse_error(&"multipart: message too large"))?;
                 } else if is_image && size <= self.max_size {
-                    kept.extend_from_slice(&chunk);
+                    kept.push(chunk);
                 }
             }
             if is_image {
@@ -202,7 +203,8 @@ impl UploadLoader {
         if !self.accepts(&part_type) {
             return Err(Error::unsupported());
         }
-        let blob = Blob::new(data.freeze());
+        let data = part_of_body(&request.body, data);
+        let blob = Blob::new(data);
         Ok(if part_type.is_empty() {
             blob
         } else {
@@ -225,6 +227,22 @@ impl Loader for UploadLoader {
     fn name(&self) -> &'static str {
         "upload"
     }
+}
+
+/// A part's content as a slice of the request body when it arrived as one
+/// chunk, which is found in the body (multipart parts are verbatim): no
+/// copy, the body stays counted once in the memory pool, and multer's
+/// buffer is not kept alive by a slice of it. Otherwise a copy of exactly
+/// the part.
+fn part_of_body(body: &Bytes, chunks: Vec<Bytes>) -> Bytes {
+    if let [one] = chunks.as_slice() {
+        if let Some(at) = memchr::memmem::find(body, one) {
+            return body.slice(at..at + one.len());
+        }
+    }
+    let mut all = BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
+    chunks.iter().for_each(|c| all.extend_from_slice(c));
+    all.freeze()
 }
 
 fn status(message: String) -> Error {
