@@ -469,6 +469,14 @@ fn check(
                     }
                 }
             }
+            "headers_not_contains" => {
+                for (name, value) in want.as_object().into_iter().flatten() {
+                    let got = r.header_all(name).join(", ");
+                    if got.contains(s(value)) {
+                        return Err(format!("{key} {name}: got {got:?}"));
+                    }
+                }
+            }
             "headers_present" | "headers_absent" => {
                 for name in want.as_array().into_iter().flatten() {
                     if r.header(s(name)).is_some() != (key == "headers_present") {
@@ -523,6 +531,12 @@ fn check(
                 let want_saves = want.as_u64().unwrap_or(0);
                 if saved != want_saves {
                     return Err(format!("{key}: {saved} source(s) saved in the storage"));
+                }
+            }
+            "result_storage_saves" => {
+                let saved = files_under(dirs.results.path()).len() as u64;
+                if Some(saved) != want.as_u64() {
+                    return Err(format!("{key}: {saved} result(s) saved (want {want})"));
                 }
             }
             "etag_format" => {
