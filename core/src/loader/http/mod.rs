@@ -446,7 +446,7 @@ impl HttpLoader {
         let prepared = self
             .inner
             .rules
-            .url_of(&source::key_text(key, ctx.image_bytes))
+            .url_of_key(key, ctx.image_bytes)
             .map(|url| (url, fetch::request_headers(&self.inner, ctx.request)));
         if let Err(e) = &prepared {
             if e.status() == 403 {

@@ -72,6 +72,15 @@ impl UrlRules {
     /// http(s) URL, `SourceNotAllowed` (403) when no allowed source
     /// matches.
     pub fn url_of(&self, image: &str) -> Result<Url> {
+        self.url_of_key(image, None)
+    }
+
+    /// [`url_of`](Self::url_of) for a key that may stand for bytes that are
+    /// not UTF-8 ([`key_text`]): the URL is made of those bytes, escaped,
+    /// while the key's own text decides whether it is a literal file name.
+    pub fn url_of_key(&self, image: &str, bytes: Option<&[u8]>) -> Result<Url> {
+        let key = image;
+        let image = &*key_text(key, bytes);
         if image.is_empty() {
             return Err(Error::invalid());
         }
@@ -79,6 +88,9 @@ impl UrlRules {
         if let Some(base) = &self.base_url {
             text = join_base(base, image)?;
         }
+        // imagor looks for escapes in what it would fetch: the joined URL,
+        // or the key itself (not the escapes written for its bytes).
+        let literal = contains_percent_encoding(if self.base_url.is_some() { &text } else { key });
         let url = match Url::parse(&text) {
             // An explicit scheme other than http(s): `file://`, `ftp://`...
             Ok(u)
@@ -91,7 +103,7 @@ impl UrlRules {
             Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
                 // A key without scheme: a literal file name when it holds
                 // %-escapes (imagor), else the default scheme is prepended.
-                if contains_percent_encoding(&text) {
+                if literal {
                     return Err(Error::invalid());
                 }
                 let Some(scheme) = &self.default_scheme else {
@@ -365,9 +377,19 @@ mod tests {
         // UTF-8 bytes are the key itself.
         assert_eq!(key_text("a", Some(b"a")), "a");
         let url = rules(&[])
-            .url_of(&key_text(key, Some(b"http://h/caf\xe9.jpg")))
+            .url_of_key(key, Some(b"http://h/caf\xe9.jpg"))
             .unwrap();
         assert_eq!(url.path(), "/caf%E9.jpg");
+        // Without a scheme: the default one, as for any key without escapes.
+        let url = rules(&[])
+            .url_of_key("h/caf\u{FFFD}.jpg", Some(b"h/caf\xe9.jpg"))
+            .unwrap();
+        assert_eq!(url.as_str(), "https://h/caf%E9.jpg");
+        // A key written with escapes is still a literal file name.
+        assert_eq!(
+            rules(&[]).url_of_key("h/caf%E9.jpg", None),
+            Err(Error::invalid())
+        );
     }
 
     fn rules(allowed: &[&str]) -> UrlRules {
