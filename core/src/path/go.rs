@@ -236,18 +236,48 @@ pub(crate) fn raw_url_b64_decode(src: &[u8]) -> Option<Vec<u8>> {
 pub(crate) fn lossy_string(bytes: Vec<u8>) -> String {
     match String::from_utf8(bytes) {
         Ok(s) => s,
-        Err(e) => {
-            let bytes = e.into_bytes();
-            let mut out = String::with_capacity(bytes.len() + 8);
-            for chunk in bytes.utf8_chunks() {
-                out.push_str(chunk.valid());
-                for _ in chunk.invalid() {
-                    out.push(char::REPLACEMENT_CHARACTER);
-                }
-            }
-            out
+        Err(e) => render_bytes(
+            e.as_bytes(),
+            |out, valid| out.push_str(valid),
+            |out, _| out.push(char::REPLACEMENT_CHARACTER),
+        ),
+    }
+}
+
+/// `bytes` as text: each run of valid UTF-8 written by `valid`, each byte
+/// of an invalid sequence by `invalid` (U+FFFD, `%E9`, `\ufffd`...).
+pub(crate) fn render_bytes(
+    bytes: &[u8],
+    mut valid: impl FnMut(&mut String, &str),
+    mut invalid: impl FnMut(&mut String, u8),
+) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        valid(&mut out, chunk.valid());
+        for &b in chunk.invalid() {
+            invalid(&mut out, b);
         }
     }
+    out
+}
+
+/// Whether [`lossy_string`] of `bytes` is `text`, without building it.
+pub(crate) fn lossy_eq(bytes: &[u8], text: &str) -> bool {
+    const FFFD: &[u8] = "\u{FFFD}".as_bytes();
+    let mut rest = text.as_bytes();
+    for chunk in bytes.utf8_chunks() {
+        let Some(after) = rest.strip_prefix(chunk.valid().as_bytes()) else {
+            return false;
+        };
+        rest = after;
+        for _ in chunk.invalid() {
+            let Some(after) = rest.strip_prefix(FFFD) else {
+                return false;
+            };
+            rest = after;
+        }
+    }
+    rest.is_empty()
 }
 
 #[cfg(test)]
@@ -331,6 +361,17 @@ mod tests {
             crate::path::query_unescape("%FFa").as_deref(),
             Some("\u{fffd}a")
         );
+    }
+
+    #[test]
+    fn lossy_eq_compares_without_building() {
+        for bytes in [&b"a\xe5\x93b"[..], b"caf\xe9", b"plain", b"", b"\xff\xff"] {
+            let text = lossy_string(bytes.to_vec());
+            assert!(lossy_eq(bytes, &text), "{bytes:?}");
+            assert!(!lossy_eq(bytes, &format!("{text}x")), "{bytes:?}");
+        }
+        assert!(!lossy_eq(b"caf\xe9", "caf"));
+        assert!(!lossy_eq(b"caf\xe9", "cafe"));
     }
 
     #[test]

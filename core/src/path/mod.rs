@@ -30,6 +30,7 @@ mod parse;
 mod typo;
 
 pub use generate::{generate, generate_path, generate_unsafe};
+pub(crate) use go::render_bytes;
 pub use normalize::{clean, normalize, SafeChars};
 pub use params::{
     has_cache_bypass, has_crop, has_filter, Filter, Params, H_ALIGN_LEFT, H_ALIGN_RIGHT,

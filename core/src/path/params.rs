@@ -239,7 +239,7 @@ impl Params {
     /// still its U+FFFD rendering, else `image` itself.
     pub fn image_bytes(&self) -> &[u8] {
         match &self.image_raw {
-            Some(raw) if go::lossy_string(raw.clone()) == self.image => raw,
+            Some(raw) if go::lossy_eq(raw, &self.image) => raw,
             _ => self.image.as_bytes(),
         }
     }
@@ -295,16 +295,15 @@ impl Params {
             return json;
         }
         let ours = format!("{key}{}", gojson::to_string(&self.image, false));
-        let mut go = format!("{key}\"");
-        for chunk in raw.utf8_chunks() {
-            let valid = gojson::to_string(chunk.valid(), false);
-            go.push_str(&valid[1..valid.len() - 1]);
-            for _ in chunk.invalid() {
-                go.push_str("\\ufffd");
-            }
-        }
-        go.push('"');
-        json.replacen(&ours, &go, 1)
+        let value = go::render_bytes(
+            raw,
+            |out, valid| {
+                let quoted = gojson::to_string(valid, false);
+                out.push_str(&quoted[1..quoted.len() - 1]);
+            },
+            |out, _| out.push_str("\\ufffd"),
+        );
+        json.replacen(&ours, &format!("{key}\"{value}\""), 1)
     }
 }
 

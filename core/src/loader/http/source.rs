@@ -187,14 +187,12 @@ pub fn key_text<'a>(key: &'a str, bytes: Option<&[u8]>) -> std::borrow::Cow<'a, 
     let Some(bytes) = bytes.filter(|b| std::str::from_utf8(b).is_err()) else {
         return key.into();
     };
-    let mut out = String::with_capacity(bytes.len() + 16);
-    for chunk in bytes.utf8_chunks() {
-        out.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out.into()
+    crate::path::render_bytes(
+        bytes,
+        |out, valid| out.push_str(valid),
+        |out, b| out.push_str(&format!("%{b:02X}")),
+    )
+    .into()
 }
 
 /// A `%XX` escape anywhere in `s` (imagor's `containsPercentEncoding`).
