@@ -319,6 +319,7 @@ pub fn server_options(c: &Config, opts: &Options) -> ServerOptions {
         max_body_bytes: (opts.upload_loader_max_allowed_size.max(0) as usize)
             .saturating_add(1 << 20),
         body_read_timeout: opts.request_timeout,
+        send_timeout: opts.request_timeout,
         ..ServerOptions::default()
     }
 }

@@ -16,6 +16,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
+use super::conn::{AcceptBackoff, SendTimeout};
 use super::metrics::Metrics;
 use super::middleware::{panic_response, real_ip, Layers, Route};
 use crate::budget::{Holding, Pool};
@@ -49,6 +50,10 @@ pub struct ServerOptions {
     /// Time a client has to send an upload body (imagor: none; ours is the
     /// request timeout).
     pub body_read_timeout: Duration,
+    /// How long a client may take none of its answer before it is cut off
+    /// (imagor: for ever; ours is the request timeout). A slow but steady
+    /// client is served: every byte taken resets the clock.
+    pub send_timeout: Duration,
     /// How long shutdown waits for requests in flight (imagor: 10 s).
     pub shutdown_timeout: Duration,
 }
@@ -67,6 +72,7 @@ impl Default for ServerOptions {
             max_header_bytes: 1 << 20,
             max_body_bytes: (32 << 20) + (1 << 20),
             body_read_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -200,11 +206,24 @@ pub async fn serve(
     });
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
+    let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+                let (stream, peer) = match accepted {
+                    Ok(conn) => {
+                        backoff.succeeded();
+                        conn
+                    }
+                    Err(e) => {
+                        if wait_to_accept(&mut backoff, &e, &mut shutdown).await {
+                            break;
+                        }
+                        continue;
+                    }
+                };
                 let (timeout, max_head) = (state.opts.header_read_timeout, state.opts.max_header_bytes);
+                let stream = SendTimeout::new(stream, state.opts.send_timeout);
                 let state = Arc::clone(&state);
                 let service = service_fn(move |req| handle(Arc::clone(&state), req, peer));
                 let conn = http1::Builder::new()
@@ -232,10 +251,40 @@ pub async fn serve(
     Ok(())
 }
 
+/// After a failed accept: log the first of a run of failures and wait
+/// out the backoff; true when shutdown came meanwhile.
+async fn wait_to_accept(
+    backoff: &mut AcceptBackoff,
+    error: &std::io::Error,
+    shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> bool {
+    let (delay, first) = backoff.failed();
+    if first {
+        log(
+            "error",
+            "accept",
+            serde_json::json!({"error": error.to_string(), "retry_in": format!("{delay:?}")}),
+        );
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => false,
+        _ = shutdown => true,
+    }
+}
+
 async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>) {
+    let mut backoff = AcceptBackoff::default();
+    let mut never = std::future::pending::<()>();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff.succeeded();
+                stream
+            }
+            Err(e) => {
+                wait_to_accept(&mut backoff, &e, &mut never).await;
+                continue;
+            }
         };
         let metrics = Arc::clone(&metrics);
         let service = service_fn(move |req: hyper::Request<Incoming>| {
@@ -253,8 +302,11 @@ async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>) {
             }
             async move { Ok::<_, Infallible>(res) }
         });
+        let stream = SendTimeout::new(stream, Duration::from_secs(30));
         tokio::spawn(async move {
             let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

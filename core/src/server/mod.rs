@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+mod conn;
 mod escaped_path;
 mod http;
 mod metrics;
