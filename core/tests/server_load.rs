@@ -1,8 +1,11 @@
 //! The server under load, through the real binary on 127.0.0.1: admission
 //! (concurrency and queue), coalescing of identical requests (counted by
 //! the Prometheus figures), the process timeout and client disconnects
-//! stopping the work (CPU use read from /proc), and slow clients cut off at
-//! the header timeout while others are served.
+//! stopping the work (CPU use read from /proc), slow clients cut off at
+//! the header timeout while others are served, a client that stops reading
+//! its answer cut off at the send timeout (the answer counted against
+//! `max_total_memory` until then), and no spinning when accepting fails for
+//! want of file descriptors.
 
 mod server_common;
 
@@ -295,4 +298,145 @@ fn slow_header_senders_are_cut_off_while_others_are_served() {
     eprintln!(
         "slowloris: 100 slow connections closed by {latest:?}; 5 normal requests served meanwhile"
     );
+}
+
+/// The server's `imagor_memory_reserved_bytes` once `done` holds of it, or
+/// the last value read after `within`.
+fn reserved_when(metrics_port: u16, within: Duration, done: impl Fn(f64) -> bool) -> f64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let text = send(metrics_port, &Req::get("/")).expect("metrics").text();
+        let reserved = metric(&text, "imagor_memory_reserved_bytes");
+        if done(reserved) || Instant::now() > deadline {
+            return reserved;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_and_its_answer_counts_until_then() {
+    let _serial = serial();
+    let metrics_port = free_port();
+    let server = Server::start(&args(&[
+        (
+            "file-loader-base-dir",
+            &server_common::testdata().to_string_lossy(),
+        ),
+        ("prometheus-bind", &format!("127.0.0.1:{metrics_port}")),
+        ("imagor-process-timeout", "30s"),
+        // The send timeout is the request timeout.
+        ("imagor-request-timeout", "3s"),
+    ]));
+    // A 16 MB answer: more than the kernel buffers of a loopback socket.
+    let target = "/unsafe/2000x2000/filters:format(tiff)/gopher.png";
+    let mut c = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    write!(c, "GET {target} HTTP/1.1\r\nHost: slow\r\n\r\n").expect("request");
+    // The first bytes of the answer: the work is over, its memory given
+    // back; from now on the client takes nothing more.
+    c.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut got = vec![0u8; 1024];
+    let first = c.read(&mut got).expect("the answer starts");
+    got.truncate(first);
+    let start = Instant::now();
+    // While the client takes none of it, the answer is held and counted.
+    std::thread::sleep(Duration::from_millis(500));
+    let held = reserved_when(metrics_port, Duration::ZERO, |_| true);
+    assert!(
+        (15e6..17e6).contains(&held),
+        "the answer alone is counted while held: {held}"
+    );
+    // Past the send timeout, the connection is cut off: the client gets
+    // only what the kernel buffers held.
+    std::thread::sleep(Duration::from_secs(6));
+    let _ = c.read_to_end(&mut got);
+    let cut = start.elapsed();
+    let head_end = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&got[..head_end]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("content-length");
+    let body = got.len() - head_end - 4;
+    assert!(length > 15_000_000 && body < length, "{body} of {length}");
+    assert!(cut < Duration::from_secs(25), "cut off after {cut:?}");
+    // Its memory is given back.
+    let after = reserved_when(metrics_port, Duration::from_secs(10), |r| r == 0.0);
+    assert_eq!(after, 0.0);
+    // A client that reads is served the whole answer.
+    let res = server.get(target);
+    assert_eq!((res.status, res.body.len()), (200, length));
+    eprintln!("slow reader: {held} bytes counted while held, cut off after {cut:?} with {body} of {length} bytes");
+}
+
+/// Set the server's soft limit of open files to `soft`.
+fn limit_open_files(pid: u32, soft: u64) {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a null new limit only reads the old one into `old`.
+    let read = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            std::ptr::null(),
+            &mut old,
+        )
+    };
+    assert_eq!(read, 0, "prlimit read");
+    let new = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: both pointers are valid for the call.
+    let set = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &new,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "prlimit set");
+}
+
+#[test]
+fn out_of_file_descriptors_the_server_waits_to_accept_instead_of_spinning() {
+    let _serial = serial();
+    let server = Server::start(&args(&[(
+        "file-loader-base-dir",
+        &server_common::testdata().to_string_lossy(),
+    )]));
+    let pid = server.pid();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .count() as u64;
+    limit_open_files(pid, open + 4);
+    // More connections than the server may open: the kernel completes
+    // them, and accepting the rest fails with EMFILE.
+    let conns: Vec<TcpStream> = (0..30)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).expect("connect"))
+        .collect();
+    let busy = cpu_after(&server, Duration::from_millis(500), Duration::from_secs(2));
+    assert!(
+        busy < 0.5,
+        "accepting in a loop: {busy:.2} CPU s in 2 s\n{}",
+        server.stderr()
+    );
+    assert!(
+        server.stderr().contains("\"msg\":\"accept\""),
+        "the failure is logged:\n{}",
+        server.stderr()
+    );
+    // With descriptors back, it serves again.
+    drop(conns);
+    limit_open_files(pid, 4096);
+    let res = server.get("/unsafe/fit-in/40x40/gopher.png");
+    assert_eq!(res.status, 200);
+    eprintln!("EMFILE: {busy:.3} CPU s in 2 s while accepting failed");
 }

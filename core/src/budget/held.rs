@@ -127,6 +127,27 @@ impl Holding {
     }
 }
 
+impl Holding {
+    /// `data`, which exist already, counted in the pool until the last of
+    /// them is dropped, whatever room it has (an answer waiting for a slow
+    /// client). Bytes held already, or any without a cap, come back as
+    /// they are.
+    pub(crate) fn keep(mut self, data: Bytes) -> Bytes {
+        if self.cap == 0 || data.is_empty() || is_held(&data) {
+            return data;
+        }
+        self.pool.add(data.len() as u64);
+        *self.held.get_mut() = data.len() as u64;
+        let start = data.as_ptr() as usize;
+        registry().insert(start, data.len());
+        Bytes::from_owner(Held {
+            data,
+            start,
+            _holding: self,
+        })
+    }
+}
+
 impl Drop for Holding {
     fn drop(&mut self) {
         let held = *self.held.get_mut();
@@ -211,6 +232,15 @@ mod tests {
         drop(part);
         assert_eq!(pool.reserved(), 0);
         assert!(!registry().contains_key(&(ptr - 100)));
+        // Kept bytes count whatever room there is, once, until dropped.
+        let full = Holding::in_pool(pool, 1000, "the source");
+        full.grow_to(700).unwrap();
+        let answer = Holding::in_pool(pool, 1000, "the answer").keep(Bytes::from(vec![3u8; 900]));
+        assert_eq!(pool.reserved(), 1600);
+        let again = Holding::in_pool(pool, 1000, "the answer").keep(answer.slice(0..10));
+        assert_eq!(pool.reserved(), 1600, "held bytes are not counted twice");
+        drop((answer, again, full));
+        assert_eq!(pool.reserved(), 0);
         // Without a cap nothing is reserved or registered.
         let free = Holding::in_pool(pool, 0, "free");
         free.grow_to(u64::MAX).unwrap();

@@ -177,6 +177,15 @@ impl Pool {
         Ok(())
     }
 
+    /// Count `bytes` that exist already, whatever room the pool has: they
+    /// are in memory whether counted or not, and counting them makes new
+    /// calls wait or be refused while they are held.
+    pub(crate) fn add(&self, bytes: u64) {
+        let mut count = self.lock();
+        count.reserved = count.reserved.saturating_add(bytes);
+        self.peak.fetch_max(count.reserved, Ordering::Relaxed);
+    }
+
     /// Give back `bytes` reserved earlier and wake the calls waiting for
     /// room.
     pub(crate) fn release(&self, bytes: u64) {

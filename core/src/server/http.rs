@@ -362,6 +362,18 @@ async fn handle(
     if let Some(m) = &state.metrics {
         m.observe(status, &method, start.elapsed().as_secs_f64());
     }
+    // The answer stays in memory until the client has taken it: count it
+    // against max_total_memory until then, so that slow readers make new
+    // calls wait or be refused rather than pile answers up uncounted.
+    let held = Holding::in_pool(
+        Pool::global(),
+        state.imagor.options().max_total_memory,
+        "the answer being sent",
+    );
+    let response = Response {
+        body: held.keep(response.body),
+        ..response
+    };
     Ok(to_hyper(response))
 }
 

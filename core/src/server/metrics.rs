@@ -131,7 +131,7 @@ impl Metrics {
         )?;
         let memory_reserved = gauge(
             "memory_reserved_bytes",
-            "Memory the calls in progress hold against max_total_memory (estimated)",
+            "Memory the calls in progress and the answers being sent hold against max_total_memory (estimated)",
         )?;
         let http_fetches = counter(
             "http_loader_fetches_total",
