@@ -11,26 +11,35 @@ use crate::request::Request;
 
 /// imagor's `getTtl`: the configured TTL, replaced by the last valid
 /// `max_age(seconds)`, capped by the nearest `expire(unix ms)` (rounded up
-/// to the second), never negative.
+/// to the second), never negative. Computed as Go does, in nanoseconds of
+/// an `int64`: `max_age` past about 292 years wraps (usually to a negative,
+/// so no caching), and `expire`'s distance from now saturates.
 pub(super) fn ttl(p: &Params, default_ttl: Duration, now: SystemTime) -> Duration {
-    let mut ttl = default_ttl.as_secs_f64();
-    let mut expire: Option<f64> = None;
-    let now_ms = unix_ms(now);
+    const SECOND: i64 = 1_000_000_000;
+    let mut ttl = i64::try_from(default_ttl.as_nanos()).unwrap_or(i64::MAX);
+    let mut expire: Option<i64> = None;
+    let now_ns = unix_nanos(now);
     for f in &p.filters {
+        // Go's `strconv.ParseInt(f.Args, 10, 64)`: no spaces allowed.
         match f.name.as_str() {
             "max_age" => {
-                if let Ok(secs) = f.args.trim().parse::<i64>() {
+                if let Ok(secs) = f.args.parse::<i64>() {
                     if secs >= 0 {
-                        ttl = secs as f64;
+                        ttl = secs.wrapping_mul(SECOND);
                     }
                 }
             }
             "expire" => {
-                if let Ok(ms) = f.args.trim().parse::<i64>() {
-                    // (ts - now + 1s - 1ns) truncated to seconds.
-                    let left = ((ms as i128 - now_ms as i128) * 1_000_000 + 999_999_999)
-                        .div_euclid(1_000_000_000) as f64;
-                    expire = Some(expire.map_or(left, |e: f64| e.min(left)));
+                if let Ok(ms) = f.args.parse::<i64>() {
+                    // `time.UnixMilli(ms).Sub(now)` saturates; then
+                    // `+ time.Second - 1` wraps and `Truncate(time.Second)`
+                    // rounds toward zero.
+                    let until = (ms as i128 * 1_000_000 - now_ns)
+                        .clamp(i64::MIN as i128, i64::MAX as i128)
+                        as i64;
+                    let up = until.wrapping_add(SECOND - 1);
+                    let left = up - up % SECOND;
+                    expire = Some(expire.map_or(left, |e| e.min(left)));
                 }
             }
             _ => {}
@@ -41,7 +50,7 @@ pub(super) fn ttl(p: &Params, default_ttl: Duration, now: SystemTime) -> Duratio
             ttl = e;
         }
     }
-    Duration::from_secs_f64(ttl.max(0.0))
+    Duration::from_nanos(ttl.max(0) as u64)
 }
 
 /// imagor's `setCacheHeaders`: `Expires` and `Cache-Control`.
@@ -58,7 +67,9 @@ pub(super) fn cache(
         ttl = Duration::ZERO;
     }
     let private = private || request_cc.contains("private");
-    headers.push(("Expires".into(), http_date(now + ttl)));
+    // A TTL from `ttl` is under 293 years; one from elsewhere may not be.
+    let expires = now.checked_add(ttl).unwrap_or(now);
+    headers.push(("Expires".into(), http_date(expires)));
     let value = if ttl.is_zero() {
         "private, no-cache, no-store, must-revalidate".to_owned()
     } else {
@@ -202,18 +213,46 @@ pub(crate) fn iso8601_millis(t: SystemTime) -> String {
 /// before 1970 included: imagor's tests send year 1).
 pub(crate) fn parse_http_date(text: &str) -> Option<i64> {
     let t = text.trim();
-    let (_, rest) = t.split_once(", ")?;
+    let (weekday, rest) = t.split_once(", ")?;
+    if !DAYS.contains(&weekday) {
+        return None;
+    }
     let mut parts = rest.split(' ');
-    let day: i64 = parts.next()?.parse().ok()?;
+    // As Go's layout: a two-digit day, a four-digit year, a one- or
+    // two-digit hour, two-digit minutes and seconds; digits only, so no
+    // header can make the arithmetic below overflow.
+    let number = |text: &str, digits: std::ops::RangeInclusive<usize>| -> Option<i64> {
+        (digits.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse().ok())?
+    };
+    let day = number(parts.next()?, 2..=2)?;
     let month_name = parts.next()?;
     let month = MONTHS.iter().position(|m| *m == month_name)? as i64 + 1;
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':').map(|v| v.parse::<i64>().ok());
-    let (h, mi, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 59 {
+    let year = number(parts.next()?, 4..=4)?;
+    let mut hms = parts.next()?.split(':');
+    let h = number(hms.next()?, 1..=2)?;
+    let mi = number(hms.next()?, 2..=2)?;
+    let s = number(hms.next()?, 2..=2)?;
+    if hms.next().is_some()
+        || parts.next()? != "GMT"
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || h > 23
+        || mi > 59
+        || s > 59
+    {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+/// The days of `month` (1-12) in `year`, as Go's `time.Parse` checks them.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Howard Hinnant's days-from-civil (proleptic Gregorian).
@@ -243,6 +282,33 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_refuse_what_go_refuses() {
+        assert_eq!(
+            parse_http_date("Mon, 02 Jan 2006 15:04:05 GMT"),
+            Some(1_136_214_245)
+        );
+        assert_eq!(
+            parse_http_date("Mon, 02 Jan 2006 5:04:05 GMT"),
+            Some(1_136_214_245 - 10 * 3600)
+        );
+        assert!(parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT").is_some());
+        for bad in [
+            "Mon, 02 Jan 99999999999999999 15:04:05 GMT",
+            "Mon, 02 Jan 20061 15:04:05 GMT",
+            "Mon, 2 Jan 2006 15:04:05 GMT",
+            "Mon, 02 Jan 2006 -15:04:05 GMT",
+            "Mon, 02 Jan 2006 15:04:05:01 GMT",
+            "Mon, 02 Jan +2006 15:04:05 GMT",
+            "Mon, 02 Jan 2006 15:4:05 GMT",
+            "Xyz, 02 Jan 2006 15:04:05 GMT",
+            "Mon, 31 Feb 2006 15:04:05 GMT",
+            "Mon, 29 Feb 2100 15:04:05 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn http_dates_round_trip() {
@@ -296,6 +362,35 @@ mod tests {
         assert_eq!(ttl(&p(&exp), day, now).as_secs(), 1);
         let exp = format!("filters:expire({})/a.jpg", ms + 170_000);
         assert_eq!(ttl(&p(&exp), day, now).as_secs(), 169);
+        // Go's int64 nanoseconds: the largest max_age wraps to -1 s, so no
+        // caching; 2^62 s wraps to 0; a max_age just under the wrap stays.
+        for (secs, want) in [
+            ("9223372036854775807", 0),
+            ("4611686018427387904", 0),
+            ("9223372036", 9_223_372_036),
+            ("9223372037", 0),
+        ] {
+            let path = format!("filters:max_age({secs})/a.jpg");
+            assert_eq!(ttl(&p(&path), day, now).as_secs(), want, "{secs}");
+        }
+        assert_eq!(ttl(&p("filters:max_age( 300)/a.jpg"), day, now), day);
+        // expire(i64::MAX): the distance saturates, + 1 s wraps negative.
+        let far = format!("filters:expire({})/a.jpg", i64::MAX);
+        assert_eq!(ttl(&p(&far), day, now), Duration::ZERO);
+        let past = format!("filters:expire({})/a.jpg", i64::MIN);
+        assert_eq!(ttl(&p(&past), day, now), Duration::ZERO);
+        // Whatever the TTL, the headers are written.
+        let mut headers = Vec::new();
+        let req = Request::default();
+        cache(
+            &mut headers,
+            &req,
+            Duration::MAX,
+            Duration::ZERO,
+            false,
+            now,
+        );
+        assert_eq!(headers[0].0, "Expires");
     }
 
     #[test]
