@@ -62,6 +62,15 @@ pub(crate) struct CallScope {
     pub max_total_memory: u64,
 }
 
+/// The instant `limit` from now and the limit, or `None` for a zero limit
+/// (none) or one too far out to add to now (as good as none).
+fn deadline_in(limit: Duration) -> Option<(Instant, Duration)> {
+    if limit.is_zero() {
+        return None;
+    }
+    Instant::now().checked_add(limit).map(|at| (at, limit))
+}
+
 impl CallScope {
     /// A scope for a request starting now with `request_timeout` (zero:
     /// none) and the caller's `cancel`, its sources counted against
@@ -72,8 +81,7 @@ impl CallScope {
         max_total_memory: u64,
     ) -> CallScope {
         CallScope {
-            deadline: (!request_timeout.is_zero())
-                .then(|| (Instant::now() + request_timeout, request_timeout)),
+            deadline: deadline_in(request_timeout),
             stop: Stop::Caller(cancel.clone()),
             max_total_memory,
         }
@@ -104,7 +112,7 @@ impl CallScope {
     /// The earlier of the request deadline and `limit` from now (zero
     /// `limit`: no limit of its own), with the error for each.
     pub(crate) fn bound(&self, limit: Duration, what: &'static str) -> Bound {
-        let own = (!limit.is_zero()).then(|| (Instant::now() + limit, limit));
+        let own = deadline_in(limit);
         match (own, self.deadline) {
             (Some((at, l)), Some((req_at, _))) if at < req_at => Bound::own(at, l, what),
             (Some((at, l)), None) => Bound::own(at, l, what),

@@ -497,3 +497,24 @@ fn raw_answers_what_is_no_image_with_gos_sniffed_type() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn timeouts_too_long_to_add_to_now_mean_none() {
+    let png = testdata("gopher.png");
+    let options = Options {
+        process_timeout: std::time::Duration::MAX,
+        request_timeout: std::time::Duration::MAX,
+        load_timeout: std::time::Duration::MAX,
+        save_timeout: std::time::Duration::MAX,
+        unsafe_: true,
+        ..Options::default()
+    };
+    let imagor = Imagor::new(options)
+        .expect("options")
+        .with_loader(std::sync::Arc::new(move |_: &str| Ok(png.clone())));
+    let out = imagor.serve("unsafe/fit-in/50x50/a.png").expect("serve");
+    assert_eq!(out.content_type, "image/png");
+    let png = testdata("gopher.png");
+    let out = imagor.process(&png, "fit-in/50x50").expect("process");
+    assert_eq!(imagor::meta(&out.data, "").expect("meta").width, 37);
+}
