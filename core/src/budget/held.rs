@@ -127,6 +127,7 @@ impl Holding {
     }
 }
 
+#[cfg(any(feature = "server", test))]
 impl Holding {
     /// `data`, which exist already, counted in the pool until the last of
     /// them is dropped, whatever room it has (an answer waiting for a slow

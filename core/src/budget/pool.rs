@@ -180,6 +180,7 @@ impl Pool {
     /// Count `bytes` that exist already, whatever room the pool has: they
     /// are in memory whether counted or not, and counting them makes new
     /// calls wait or be refused while they are held.
+    #[cfg(any(feature = "server", test))]
     pub(crate) fn add(&self, bytes: u64) {
         let mut count = self.lock();
         count.reserved = count.reserved.saturating_add(bytes);

@@ -156,10 +156,6 @@ pub(super) fn conditional(headers: &mut Vec<(String, String)>, req: &Request, st
     etag_match || not_modified
 }
 
-fn unix_ms(t: SystemTime) -> i64 {
-    (unix_nanos(t) / 1_000_000) as i64
-}
-
 fn unix_nanos(t: SystemTime) -> i128 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_nanos() as i128,
