@@ -187,3 +187,45 @@ fn a_blurred_fill_is_charged_by_its_canvas() {
     let ok = imagor.process(&jpeg, "fit-in/300x300/filters:fill(blur)/x");
     assert!(ok.is_ok(), "{:?}", ok.err());
 }
+
+/// A rotated (EXIF-oriented) image is resized inside libvips' thumbnail,
+/// into memory, where no deadline reaches: a `stretch` of an RGBA PNG to
+/// 65535x665 ran 3.9 s past a 2 s budget before its result was refused
+/// as too large. A forced size over the limits is now refused before any
+/// work, and the copy is charged at what an image with alpha costs.
+#[test]
+fn a_rotated_stretch_is_refused_before_the_copy_it_cannot_stop() {
+    let png = std::fs::read(format!(
+        "{}/../testdata/gopher-landscape-exif-cw90.png",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("testdata");
+    let imagor = Imagor::new(Options::default()).unwrap();
+    let refused = |path: &str| match imagor.process(&png, path) {
+        Ok(out) => panic!("{path}: {} bytes, not refused", out.data.len()),
+        Err(e) => e,
+    };
+    for path in [
+        "stretch/65535x665/x",
+        "stretch/665x65535/x",
+        "stretch/9999x9999/x",
+    ] {
+        let started = Instant::now();
+        let e = refused(path);
+        assert_eq!(e.code(), "max_resolution_exceeded", "{path}: {e}");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{path}: {e}"
+        );
+    }
+    // Within the limits but over the time budget: refused up front.
+    let started = Instant::now();
+    let e = refused("stretch/9000x4000/x");
+    assert_eq!(e.status(), 408, "{e}");
+    assert!(e.to_string().contains("would take about"), "{e}");
+    assert!(started.elapsed() < Duration::from_millis(500), "{e}");
+    let ok = imagor
+        .process(&png, "stretch/1000x1000/x")
+        .expect("a small stretch");
+    assert_eq!(imagor::meta(&ok.data, "").expect("meta").width, 1000);
+}

@@ -13,7 +13,7 @@ use super::still_webp;
 use crate::arriving::Body;
 use crate::error::{Error, Result};
 use crate::format::{sniff, ImageFormat, Sniffed};
-use crate::ops::limits::{charge_thumbnail_copy, check_resolution};
+use crate::ops::limits::{charge_thumbnail_copy, check_resolution, refuse_oversized_stretch};
 use crate::options::Options;
 use crate::vips::{BandFormat, Blob, Image, Interesting, Interpretation, Size};
 
@@ -242,6 +242,7 @@ impl Loader<'_> {
                     call_loader(&loader, input, sniffed.format, LoadOpts { n: 1, ..opts })?;
                 self.check_decode_guard(&header, data, sniffed.format)?;
                 self.admit(source, &header, Access::Shrink)?;
+                refuse_oversized_stretch(width, height, size, self.opts)?;
                 charge_thumbnail_copy(&header, width, height, crop, size)?;
                 let fast = match sniffed.format {
                     Some(ImageFormat::Jpeg) if self.opts.fast_shrink_on_load => {
@@ -289,6 +290,7 @@ impl Loader<'_> {
             self.check_resolution(&img)?;
             self.check_frames(source, &img, n)?;
             self.admit(source, &img, Access::Shrink)?;
+            refuse_oversized_stretch(width, height, size, self.opts)?;
             if crop == Interesting::None || size == Size::Force {
                 img.thumbnail_image(width, height, size, crop)?
             } else {
@@ -330,6 +332,7 @@ impl Loader<'_> {
                     let img = self.load(source, streamed)?;
                     self.check_resolution(&img)?;
                     self.admit(source, &img, Access::Shrink)?;
+                    refuse_oversized_stretch(width, height, size, self.opts)?;
                     charge_thumbnail_copy(&img, width, height, crop, size)?;
                     img.thumbnail_image(width, height, size, crop)?
                 }
