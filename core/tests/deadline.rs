@@ -229,3 +229,42 @@ fn a_rotated_stretch_is_refused_before_the_copy_it_cannot_stop() {
         .expect("a small stretch");
     assert_eq!(imagor::meta(&ok.data, "").expect("meta").width, 1000);
 }
+
+/// Encoders that compress a whole frame in one call cannot be stopped at
+/// the deadline, so their estimate is what keeps the budget: they are
+/// charged as measured on a photo, by lossless mode and AVIF speed. A
+/// lossless WebP of a 2000x2000 photo was charged 30 ns a pixel and ran
+/// 4 s of a 2 s budget; AVIF at speed 0 costs about 120x speed 8.
+#[test]
+fn whole_frame_encoders_are_charged_by_mode_and_speed() {
+    let photo = std::fs::read(format!(
+        "{}/../testdata/jpg-24bit-icc-adobe-rgb.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("testdata");
+    let refused_up_front = |imagor: &Imagor, path: &str| {
+        let started = Instant::now();
+        let e = match imagor.process(&photo, path) {
+            Ok(out) => panic!("{path}: {} bytes, not refused", out.data.len()),
+            Err(e) => e,
+        };
+        assert_eq!(e.status(), 408, "{path}: {e}");
+        assert!(e.to_string().contains("would take about"), "{path}: {e}");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{path}: {e}"
+        );
+    };
+    let imagor = Imagor::new(Options::default()).unwrap();
+    refused_up_front(&imagor, "stretch/2000x2000/filters:format(webp):lossless()");
+    refused_up_front(&imagor, "stretch/2000x2000/filters:format(gif)");
+    let avif = "fit-in/800x800/filters:format(avif)";
+    let out = imagor.process(&photo, avif).expect("AVIF at speed 8");
+    assert_eq!(out.content_type, "image/avif");
+    let slow = Imagor::new(Options {
+        avif_speed: 0,
+        ..Options::default()
+    })
+    .unwrap();
+    refused_up_front(&slow, avif);
+}
