@@ -330,6 +330,8 @@ pub fn server_options(c: &Config, opts: &Options) -> ServerOptions {
 /// would sign with an empty key (no secret, no unsafe) refuses to start
 /// (exit 2), where imagor would start.
 pub fn main(args: &[String]) -> i32 {
+    // Before libvips starts any thread (see `run`).
+    crate::vips::malloc::limit_arenas();
     let env = |key: &str| std::env::var(key).ok();
     let config = match config::parse(args, &env) {
         Ok(c) => c,

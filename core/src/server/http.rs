@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,42 @@ struct State {
     imagor: Imagor,
     opts: ServerOptions,
     metrics: Option<Arc<Metrics>>,
+    /// Requests being handled, and whether any ended since the last trim.
+    in_flight: AtomicUsize,
+    served: AtomicBool,
+}
+
+/// How often an idle server gives freed memory back to the system.
+const TRIM_EVERY: Duration = Duration::from_secs(2);
+
+/// Once no request is in flight and some ended since the last look, trim
+/// glibc's arenas ([`crate::vips::malloc::trim`]) on a blocking thread.
+async fn trim_when_idle(state: Arc<State>) {
+    loop {
+        tokio::time::sleep(TRIM_EVERY).await;
+        if state.in_flight.load(Ordering::Acquire) == 0
+            && state.served.swap(false, Ordering::AcqRel)
+        {
+            let _ = tokio::task::spawn_blocking(crate::vips::malloc::trim).await;
+        }
+    }
+}
+
+/// Counts a request in flight while it lives.
+struct InFlight(Arc<State>);
+
+impl InFlight {
+    fn new(state: &Arc<State>) -> InFlight {
+        state.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(Arc::clone(state))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.served.store(true, Ordering::Release);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A listen address as Go takes it: `:8000` means every interface.
@@ -137,6 +174,7 @@ pub(crate) fn log(level: &str, msg: &str, fields: serde_json::Value) {
 /// Run the server until SIGTERM or SIGINT, then finish the requests in
 /// flight (up to the shutdown timeout) and return.
 pub fn run(imagor: Imagor, opts: ServerOptions) -> std::io::Result<()> {
+    crate::vips::malloc::limit_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("imagor-server")
@@ -203,7 +241,10 @@ pub async fn serve(
         imagor,
         opts,
         metrics,
+        in_flight: AtomicUsize::new(0),
+        served: AtomicBool::new(false),
     });
+    let trimmer = tokio::spawn(trim_when_idle(Arc::clone(&state)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     let mut backoff = AcceptBackoff::default();
@@ -240,6 +281,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    trimmer.abort();
     log("info", "shutdown", serde_json::json!({}));
     let timeout = state.opts.shutdown_timeout;
     tokio::select! {
@@ -318,6 +360,7 @@ async fn handle(
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let _in_flight = InFlight::new(&state);
     let start = Instant::now();
     let method = req.method().as_str().to_owned();
     let uri = req.uri().clone();
