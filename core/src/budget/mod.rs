@@ -271,6 +271,21 @@ impl Budget {
         Ok(())
     }
 
+    /// [`Budget::charge_time`] for work no deadline can stop once it has
+    /// started (an encoder compressing a whole frame, libvips' thumbnail
+    /// copy): it shares the cores with the other calls working in the
+    /// process, so with more of them than cores its estimate grows by that
+    /// ratio. Eight HEIF encodes at once on two cores, each estimated
+    /// within 2 s alone, took 8-10 s each.
+    pub(crate) fn charge_unstoppable_time(&self, what: &str, cost: Cost) -> Result<()> {
+        let sharing = if self.0.max_total == 0 {
+            1.0
+        } else {
+            (self.0.pool.working() as f64 / cores() as f64).max(1.0)
+        };
+        self.charge_time(what, Cost(cost.0 * sharing))
+    }
+
     /// Add the estimated work of `what` to the call's total and refuse it
     /// when the total would exceed `process_timeout` or the work alone the
     /// time left (and check the deadline itself).
@@ -299,6 +314,12 @@ impl Budget {
         }
         Ok(())
     }
+}
+
+/// The cores this process may use.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn round_ms(d: Duration) -> Duration {
@@ -429,6 +450,39 @@ mod tests {
             process_timeout: Duration::from_millis(timeout_ms),
             ..Options::default()
         }
+    }
+
+    #[test]
+    fn unstoppable_work_is_charged_by_the_calls_sharing_the_cores() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new()));
+        // 60% of a 1 s budget: fits alone.
+        let cost = Cost::per_pixel(600.0, 1e6);
+        let alone = Budget::in_pool(&pooled(1 << 30, 1000), pool);
+        alone.charge_memory("work", 1).unwrap();
+        alone.charge_unstoppable_time("an encode", cost).unwrap();
+        // With twice as many calls working as there are cores, it would
+        // take 1.2 s: refused, while work the deadline stops is not.
+        let others: Vec<Budget> = (0..2 * cores())
+            .map(|_| {
+                let b = Budget::in_pool(&pooled(1 << 30, 1000), pool);
+                b.charge_memory("work", 1).unwrap();
+                b
+            })
+            .collect();
+        let shared = Budget::in_pool(&pooled(1 << 30, 1000), pool);
+        shared.charge_memory("work", 1).unwrap();
+        let e = shared
+            .charge_unstoppable_time("an encode", cost)
+            .unwrap_err();
+        assert_eq!(e.status(), 408, "{e}");
+        assert!(e.to_string().contains("an encode would take about"), "{e}");
+        let stoppable = Budget::in_pool(&pooled(1 << 30, 1000), pool);
+        stoppable.charge_memory("work", 1).unwrap();
+        stoppable.charge_time("a blur", cost).unwrap();
+        drop((others, shared, stoppable, alone));
+        let after = Budget::in_pool(&pooled(1 << 30, 1000), pool);
+        after.charge_memory("work", 1).unwrap();
+        after.charge_unstoppable_time("an encode", cost).unwrap();
     }
 
     #[test]

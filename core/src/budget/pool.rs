@@ -208,6 +208,11 @@ impl Pool {
         self.freed.notify_all();
     }
 
+    /// Calls working now (past their first charge, not yet ended).
+    pub(crate) fn working(&self) -> u64 {
+        self.lock().working
+    }
+
     /// Bytes reserved now.
     pub(crate) fn reserved(&self) -> u64 {
         self.lock().reserved

@@ -112,7 +112,7 @@ pub(crate) fn charge_thumbnail_copy(
     // With alpha, libvips premultiplies and resizes in float.
     let alpha = if img.has_alpha() { ALPHA_FACTOR } else { 1.0 };
     let ns = per_band * img.bands().max(1) as f64 * alpha;
-    budget.charge_time(what, crate::budget::Cost::per_pixel(pixels, ns))
+    budget.charge_unstoppable_time(what, crate::budget::Cost::per_pixel(pixels, ns))
 }
 
 /// Resizing inside `thumbnail`, per resized pixel and band (on the

@@ -110,7 +110,13 @@ impl ExportParams {
 fn encoder_cost(format: ImageFormat, img: &Image, p: &ExportParams, opts: &Options) -> (f64, bool) {
     use ImageFormat as F;
     let frames = img.frames().max(1);
-    let alpha = if img.has_alpha() { 1.3 } else { 1.0 };
+    // libheif codes alpha as a second image: HEIF with alpha measured
+    // 1 400-1 540 ns a pixel against 770-820 without.
+    let (alpha, heif_alpha) = if img.has_alpha() {
+        (1.3, 1.9)
+    } else {
+        (1.0, 1.0)
+    };
     match format {
         F::Png => (15.0, false),
         F::Tiff => (3.0, false),
@@ -118,9 +124,9 @@ fn encoder_cost(format: ImageFormat, img: &Image, p: &ExportParams, opts: &Optio
         F::Webp => (120.0 * alpha, true),
         F::Avif => {
             let lossless = if p.lossless { 4.0 } else { 1.0 };
-            (avif_ns(opts.avif_speed) * lossless * alpha, true)
+            (avif_ns(opts.avif_speed) * lossless * heif_alpha, true)
         }
-        F::Heif => (850.0 * alpha, true),
+        F::Heif => (850.0 * heif_alpha, true),
         // Frames after the first reuse its palette, and libvips stops
         // between frames at the deadline; one frame is quantised whole.
         F::Gif if frames > 1 || p.source == Some(F::Gif) => (150.0, true),
@@ -168,7 +174,12 @@ fn admit_save(
         ImageFormat::Gif | ImageFormat::Webp if frames > 1.0 => Cost::per_pixel(frames, 100_000.0),
         _ => Cost::default(),
     };
-    budget.charge_time(&what, Cost::per_pixel(pixels, ns) + per_frame)
+    let cost = Cost::per_pixel(pixels, ns) + per_frame;
+    if whole_frames {
+        budget.charge_unstoppable_time(&what, cost)
+    } else {
+        budget.charge_time(&what, cost)
+    }
 }
 
 /// Strip as asked, then save; with `max_bytes`, lower the quality until the
