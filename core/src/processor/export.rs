@@ -175,7 +175,11 @@ fn admit_save(
         _ => Cost::default(),
     };
     let cost = Cost::per_pixel(pixels, ns) + per_frame;
-    if whole_frames {
+    // An animated GIF or WebP is encoded frame by frame, and libvips stops
+    // between frames at the deadline: only a single frame is unstoppable.
+    let stops_between_frames =
+        frames > 1.0 && matches!(format, ImageFormat::Gif | ImageFormat::Webp);
+    if whole_frames && !stops_between_frames {
         budget.charge_unstoppable_time(&what, cost)
     } else {
         budget.charge_time(&what, cost)
