@@ -160,6 +160,27 @@ fn the_crop_copy_inside_thumbnail_is_charged_before_it_starts() {
     assert!(ok.is_ok(), "{:?}", ok.err());
 }
 
+/// A file of `testdata/`.
+fn testdata(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"))).expect("testdata")
+}
+
+/// `path` on `data` is a 408 refused before any work: its estimate is
+/// named, and the answer is quick.
+fn refused_up_front(imagor: &Imagor, data: &[u8], path: &str) {
+    let started = Instant::now();
+    let e = match imagor.process(data, path) {
+        Ok(out) => panic!("{path}: {} bytes, not refused", out.data.len()),
+        Err(e) => e,
+    };
+    assert_eq!(e.status(), 408, "{path}: {e}");
+    assert!(e.to_string().contains("would take about"), "{path}: {e}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{path}: {e}"
+    );
+}
+
 /// `fill(blur)` blurs the whole canvas it pads to (about 1.2 µs a pixel),
 /// however small the image: it is charged by that canvas, so a 100x68
 /// JPEG filled to 2000x2000 is refused before any work instead of being
@@ -172,17 +193,7 @@ fn a_blurred_fill_is_charged_by_its_canvas() {
         "fit-in/2000x2000/filters:fill(blur)/x",
         "fit-in/100x100/filters:padding(blur,1000,1000,1000,1000)/x",
     ] {
-        let started = Instant::now();
-        let e = match imagor.process(&jpeg, path) {
-            Ok(out) => panic!("{path}: {} bytes, not refused", out.data.len()),
-            Err(e) => e,
-        };
-        assert_eq!(e.status(), 408, "{path}: {e}");
-        assert!(e.to_string().contains("would take about"), "{path}: {e}");
-        assert!(
-            started.elapsed() < Duration::from_millis(500),
-            "{path}: {e}"
-        );
+        refused_up_front(&imagor, &jpeg, path);
     }
     let ok = imagor.process(&jpeg, "fit-in/300x300/filters:fill(blur)/x");
     assert!(ok.is_ok(), "{:?}", ok.err());
@@ -195,11 +206,7 @@ fn a_blurred_fill_is_charged_by_its_canvas() {
 /// work, and the copy is charged at what an image with alpha costs.
 #[test]
 fn a_rotated_stretch_is_refused_before_the_copy_it_cannot_stop() {
-    let png = std::fs::read(format!(
-        "{}/../testdata/gopher-landscape-exif-cw90.png",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata");
+    let png = testdata("gopher-landscape-exif-cw90.png");
     let imagor = Imagor::new(Options::default()).unwrap();
     let refused = |path: &str| match imagor.process(&png, path) {
         Ok(out) => panic!("{path}: {} bytes, not refused", out.data.len()),
@@ -219,11 +226,7 @@ fn a_rotated_stretch_is_refused_before_the_copy_it_cannot_stop() {
         );
     }
     // Within the limits but over the time budget: refused up front.
-    let started = Instant::now();
-    let e = refused("stretch/9000x4000/x");
-    assert_eq!(e.status(), 408, "{e}");
-    assert!(e.to_string().contains("would take about"), "{e}");
-    assert!(started.elapsed() < Duration::from_millis(500), "{e}");
+    refused_up_front(&imagor, &png, "stretch/9000x4000/x");
     let ok = imagor
         .process(&png, "stretch/1000x1000/x")
         .expect("a small stretch");
@@ -237,27 +240,14 @@ fn a_rotated_stretch_is_refused_before_the_copy_it_cannot_stop() {
 /// 4 s of a 2 s budget; AVIF at speed 0 costs about 120x speed 8.
 #[test]
 fn whole_frame_encoders_are_charged_by_mode_and_speed() {
-    let photo = std::fs::read(format!(
-        "{}/../testdata/jpg-24bit-icc-adobe-rgb.jpg",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata");
-    let refused_up_front = |imagor: &Imagor, path: &str| {
-        let started = Instant::now();
-        let e = match imagor.process(&photo, path) {
-            Ok(out) => panic!("{path}: {} bytes, not refused", out.data.len()),
-            Err(e) => e,
-        };
-        assert_eq!(e.status(), 408, "{path}: {e}");
-        assert!(e.to_string().contains("would take about"), "{path}: {e}");
-        assert!(
-            started.elapsed() < Duration::from_millis(500),
-            "{path}: {e}"
-        );
-    };
+    let photo = testdata("jpg-24bit-icc-adobe-rgb.jpg");
     let imagor = Imagor::new(Options::default()).unwrap();
-    refused_up_front(&imagor, "stretch/2000x2000/filters:format(webp):lossless()");
-    refused_up_front(&imagor, "stretch/2000x2000/filters:format(gif)");
+    refused_up_front(
+        &imagor,
+        &photo,
+        "stretch/2000x2000/filters:format(webp):lossless()",
+    );
+    refused_up_front(&imagor, &photo, "stretch/2000x2000/filters:format(gif)");
     let avif = "fit-in/800x800/filters:format(avif)";
     let out = imagor.process(&photo, avif).expect("AVIF at speed 8");
     assert_eq!(out.content_type, "image/avif");
@@ -266,5 +256,5 @@ fn whole_frame_encoders_are_charged_by_mode_and_speed() {
         ..Options::default()
     })
     .unwrap();
-    refused_up_front(&slow, avif);
+    refused_up_front(&slow, &photo, avif);
 }

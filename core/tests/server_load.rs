@@ -109,18 +109,24 @@ fn twenty_slow_requests_with_concurrency_three_and_queue_six() {
     eprintln!("HTTP admission: 9 x 200, 11 x 429; slowest 429 {slowest_refusal:?}, fastest 200 {fastest_ok:?}");
 }
 
+/// A server on `testdata/` with its metrics on a port of their own, and
+/// that port.
+fn server_with_metrics(extra: &[(&str, &str)]) -> (Server, u16) {
+    let metrics_port = free_port();
+    let testdata = server_common::testdata().to_string_lossy().into_owned();
+    let metrics = format!("127.0.0.1:{metrics_port}");
+    let mut list = vec![
+        ("file-loader-base-dir", testdata.as_str()),
+        ("prometheus-bind", metrics.as_str()),
+    ];
+    list.extend_from_slice(extra);
+    (Server::start(&args(&list)), metrics_port)
+}
+
 #[test]
 fn fifty_identical_requests_are_processed_once() {
     let _serial = serial();
-    let metrics_port = free_port();
-    let server = Server::start(&args(&[
-        (
-            "file-loader-base-dir",
-            &server_common::testdata().to_string_lossy(),
-        ),
-        ("prometheus-bind", &format!("127.0.0.1:{metrics_port}")),
-        ("imagor-process-timeout", "60s"),
-    ]));
+    let (server, metrics_port) = server_with_metrics(&[("imagor-process-timeout", "60s")]);
     // About a second of work: every request arrives while it runs.
     let target = "/unsafe/2500x2500/filters:blur(20):format(webp)/demo1.jpg";
     let barrier = Arc::new(Barrier::new(50));
@@ -317,17 +323,11 @@ fn reserved_when(metrics_port: u16, within: Duration, done: impl Fn(f64) -> bool
 #[test]
 fn a_client_that_stops_reading_is_cut_off_and_its_answer_counts_until_then() {
     let _serial = serial();
-    let metrics_port = free_port();
-    let server = Server::start(&args(&[
-        (
-            "file-loader-base-dir",
-            &server_common::testdata().to_string_lossy(),
-        ),
-        ("prometheus-bind", &format!("127.0.0.1:{metrics_port}")),
+    let (server, metrics_port) = server_with_metrics(&[
         ("imagor-process-timeout", "30s"),
         // The send timeout is the request timeout.
         ("imagor-request-timeout", "3s"),
-    ]));
+    ]);
     // A 16 MB answer: more than the kernel buffers of a loopback socket.
     let target = "/unsafe/2000x2000/filters:format(tiff)/gopher.png";
     let mut c = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");

@@ -117,13 +117,22 @@ impl Holding {
             return Ok(Bytes::from_owner(data));
         }
         self.grow_to(len as u64)?;
-        let start = data.as_ref().as_ptr() as usize;
+        Ok(self.register(data))
+    }
+
+    /// `data` as [`Bytes`] that keep this holding's reservation, known to
+    /// [`is_held`] until the last of them is dropped.
+    fn register<T>(self, data: T) -> Bytes
+    where
+        T: AsRef<[u8]> + Send + 'static,
+    {
+        let (start, len) = (data.as_ref().as_ptr() as usize, data.as_ref().len());
         registry().insert(start, len);
-        Ok(Bytes::from_owner(Held {
+        Bytes::from_owner(Held {
             data,
             start,
             _holding: self,
-        }))
+        })
     }
 }
 
@@ -139,13 +148,7 @@ impl Holding {
         }
         self.pool.add(data.len() as u64);
         *self.held.get_mut() = data.len() as u64;
-        let start = data.as_ptr() as usize;
-        registry().insert(start, data.len());
-        Bytes::from_owner(Held {
-            data,
-            start,
-            _holding: self,
-        })
+        self.register(data)
     }
 }
 
