@@ -197,7 +197,12 @@ impl Budget {
     /// hold it, a later one is refused with 429 (see [`Charge`]).
     pub(crate) fn charge_memory(&self, what: &str, bytes: u64) -> Result<()> {
         self.charge_call_memory(what, bytes)?;
-        if self.0.max_total == 0 {
+        // A charge of nothing (a decoder that streams) reserves nothing,
+        // and must not start the call's work: its first real charge would
+        // then count as a later one, refused at once when newer calls'
+        // sources hold the room, instead of waiting for them to give it
+        // back.
+        if self.0.max_total == 0 || bytes == 0 {
             return Ok(());
         }
         // Only the call's first charge starts its work (and may wait).
@@ -563,6 +568,22 @@ mod tests {
         let waiter = std::thread::spawn(move || old.charge_memory("old", 300).map(|()| old));
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(pool.reserved(), 600, "the oldest must still be waiting");
+        drop(new);
+        let old = waiter.join().unwrap().unwrap();
+        assert_eq!(pool.reserved(), 600);
+        drop(old);
+        assert_eq!(pool.reserved(), 0);
+        // A charge of nothing does not start the work: the call's first
+        // real charge still waits as the oldest's does.
+        let old = Budget::in_pool(&pooled(1000, 5000), pool);
+        old.reserve_source(&[0; 300]).unwrap();
+        old.charge_memory("a decoder that streams", 0).unwrap();
+        let new = Budget::in_pool(&pooled(1000, 5000), pool);
+        new.reserve_source(&[0; 450]).unwrap();
+        let waiter = std::thread::spawn(move || old.charge_memory("encoding", 300).map(|()| old));
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(pool.reserved(), 750, "the oldest must be waiting");
+        assert_eq!(new.charge_memory("new", 300).unwrap_err().status(), 429);
         drop(new);
         let old = waiter.join().unwrap().unwrap();
         assert_eq!(pool.reserved(), 600);
