@@ -248,6 +248,16 @@ fn whole_frame_encoders_are_charged_by_mode_and_speed() {
         "stretch/2000x2000/filters:format(webp):lossless()",
     );
     refused_up_front(&imagor, &photo, "stretch/2000x2000/filters:format(gif)");
+    // A PNG palette is quantised whole too (this one took 2.1 s).
+    refused_up_front(
+        &imagor,
+        &photo,
+        "stretch/2000x2000/filters:format(png):palette()",
+    );
+    let out = imagor
+        .process(&photo, "fit-in/800x800/filters:format(png):palette()")
+        .expect("a palette of a smaller image");
+    assert_eq!(out.content_type, "image/png");
     let avif = "fit-in/800x800/filters:format(avif)";
     let out = imagor.process(&photo, avif).expect("AVIF at speed 8");
     assert_eq!(out.content_type, "image/avif");
@@ -257,4 +267,32 @@ fn whole_frame_encoders_are_charged_by_mode_and_speed() {
     })
     .unwrap();
     refused_up_front(&slow, &photo, avif);
+}
+
+/// PNG streams: the deadline stops it between strips, but a strip of a
+/// wide image at zlib level 9 is long work inside the saver (a 9000-pixel
+/// row of a photo deflates in ~16 ms, and a strip is over a hundred rows):
+/// a 9000x2000 PNG used to answer 408 3.6 s after a 2 s budget. The saver
+/// now writes into a target that fails at the deadline.
+#[test]
+fn a_slow_png_compression_stops_at_the_deadline() {
+    let photo = testdata("jpg-24bit-icc-adobe-rgb.jpg");
+    let limit = Duration::from_secs(1);
+    let imagor = Imagor::new(Options {
+        process_timeout: limit,
+        ..Options::default()
+    })
+    .unwrap();
+    let path = "stretch/9000x1500/filters:format(png):compression(9)";
+    let started = Instant::now();
+    let result = imagor.process(&photo, path);
+    let took = started.elapsed();
+    match result {
+        Err(e) => assert_eq!(e.status(), 408, "{e}"),
+        Ok(_) => panic!("succeeded after {took:?}, past the {limit:?} budget"),
+    }
+    assert!(
+        took < limit + Duration::from_millis(700),
+        "answered after {took:?}"
+    );
 }

@@ -8,7 +8,7 @@ use crate::format::ImageFormat;
 use crate::ops::color::normalize_srgb;
 use crate::ops::limits::image_bytes;
 use crate::options::Options;
-use crate::vips::{Arg, Call, Image};
+use crate::vips::{Arg, BandFormat, Call, Image, Interpretation, MemoryTarget};
 
 /// Everything export needs, read from the filters (imagor's `exportParams`).
 #[derive(Debug, Clone)]
@@ -85,6 +85,12 @@ impl ExportParams {
         self.format = Some(fallback);
     }
 
+    /// Is a PNG written with a palette? Not at 16 bits, which a palette
+    /// cannot hold (ignored, as libvips 8.17 and later do).
+    fn png_palette(&self) -> bool {
+        self.palette && self.bitdepth != 16
+    }
+
     /// The format actually written: load-only and unknown formats save as
     /// JPEG.
     pub(crate) fn save_format(&self) -> ImageFormat {
@@ -105,7 +111,7 @@ impl ExportParams {
 /// 7 070 at 2 and 14 200 at 0; lossless AVIF 2.4-3.9x lossy. WebP 110,
 /// lossless 720-820. GIF of a photo (palette quantisation) 660-1 000, of
 /// GIF frames 100. HEIF 770-820, JXL 410-480 (lossless 2 220), JPEG 2000
-/// 110-160. Encoders that cannot be interrupted are what these guard:
+/// 110-160, a PNG palette 715-770. Encoders that cannot be interrupted are what these guard:
 /// lossless WebP had been charged 30 ns and ran 4 s of a 2 s budget.
 fn encoder_cost(format: ImageFormat, img: &Image, p: &ExportParams, opts: &Options) -> (f64, bool) {
     use ImageFormat as F;
@@ -118,6 +124,10 @@ fn encoder_cost(format: ImageFormat, img: &Image, p: &ExportParams, opts: &Optio
         (1.0, 1.0)
     };
     match format {
+        // A palette is quantised from the whole image in memory, in one
+        // call that libvips cannot interrupt (a 4000x4000 photo ran 7.5 s
+        // of a 2 s budget); plain PNG streams rows.
+        F::Png if p.png_palette() => (650.0 * alpha, true),
         F::Png => (15.0, false),
         F::Tiff => (3.0, false),
         F::Webp if p.lossless => (850.0 * alpha, true),
@@ -253,11 +263,27 @@ fn save(
     if !crate::vips::has_operation(saver_of(format)) {
         return Err(crate::formats::unsupported(format, "save"));
     }
-    let mut c = Call::new(saver_of(format)).arg("in", Arg::Image(img));
+    let wide = match format {
+        F::Png => sixteen_bits(img, p)?,
+        _ => None,
+    };
+    let img = wide.as_ref().unwrap_or(img);
+    // PNG is written into a target that stops it at the deadline between
+    // two writes of compressed bytes (see `MemoryTarget`); the other
+    // streaming savers compress a strip in a few milliseconds.
+    let target = match format {
+        F::Png => Some(MemoryTarget::new()?),
+        _ => None,
+    };
+    let mut c = match &target {
+        Some(t) => Call::new("pngsave_target").arg("target", Arg::Target(t)),
+        None => Call::new(saver_of(format)),
+    }
+    .arg("in", Arg::Image(img));
     match format {
         F::Png => {
             c = q(c, quality);
-            if p.palette {
+            if p.png_palette() {
                 c = c.arg("palette", Arg::Bool(true));
             } else {
                 // Adaptive row filtering (libpng's choice per row), as
@@ -316,16 +342,36 @@ fn save(
     // libheif's saver exists whatever encoders it has: only when a save
     // fails is the (once per process) encoder probe consulted, so the
     // working path never pays for it.
-    let blob = c
-        .run()
-        .and_then(|out| out.blob("buffer"))
-        .map_err(|e| match format {
-            F::Avif | F::Heif if !crate::formats::can_save(format) => {
-                crate::formats::unsupported(format, "save")
-            }
-            _ => e,
-        })?;
-    Ok(blob.as_slice().to_vec())
+    let out = c.run().map_err(|e| match format {
+        F::Avif | F::Heif if !crate::formats::can_save(format) => {
+            crate::formats::unsupported(format, "save")
+        }
+        _ => e,
+    })?;
+    match target {
+        Some(t) => Ok(t.into_bytes()),
+        None => Ok(out.blob("buffer")?.as_slice().to_vec()),
+    }
+}
+
+/// `img` as 16-bit samples when a PNG of `bitdepth(16)` is asked for and
+/// they are 8-bit, as libvips 8.17 and later convert them (`colourspace`
+/// to RGB16 or GREY16, the same pixels).
+///
+/// The savers of earlier libvips (8.14 here) write such a PNG by reading
+/// each 8-bit row as if it held 16-bit samples: twice its length, past the
+/// end of libvips' buffer, so the last rows of every strip were other heap
+/// bytes (a different image on every call) and some calls crashed.
+fn sixteen_bits(img: &Image, p: &ExportParams) -> Result<Option<Image>> {
+    if p.bitdepth != 16 || img.format() != BandFormat::UCHAR {
+        return Ok(None);
+    }
+    let space = if img.bands() <= 2 {
+        Interpretation::GREY16
+    } else {
+        Interpretation::RGB16
+    };
+    img.colourspace(space).map(Some)
 }
 
 /// The libvips buffer saver of `format` (load-only formats save as JPEG).

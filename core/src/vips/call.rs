@@ -10,6 +10,7 @@ use std::sync::{Mutex, OnceLock};
 use super::blob::Blob;
 use super::image::Image;
 use super::source::CustomSource;
+use super::target::MemoryTarget;
 use super::{cstring, error_from_vips, sys};
 use crate::error::{Error, Result};
 
@@ -39,6 +40,8 @@ pub enum Arg<'a> {
     Blob(&'a Blob),
     /// A `VipsSource`.
     Source(&'a CustomSource),
+    /// A `VipsTarget`.
+    Target(&'a MemoryTarget),
 }
 
 /// A pending call of one libvips operation.
@@ -410,6 +413,9 @@ fn set_gvalue(gvalue: &mut sys::GValue, ty: sys::GType, arg: &Arg<'_>) -> Result
             }
             (sys::G_TYPE_OBJECT, Arg::Source(source)) => {
                 sys::g_value_set_object(gvalue, source.as_ptr());
+            }
+            (sys::G_TYPE_OBJECT, Arg::Target(target)) => {
+                sys::g_value_set_object(gvalue, target.as_ptr());
             }
             (_, Arg::Blob(blob)) if ty == blob_t => {
                 sys::g_value_set_boxed(gvalue, blob.as_ptr().cast());

@@ -35,6 +35,7 @@ mod ops;
 mod pango;
 mod source;
 mod sys;
+mod target;
 mod watchdog;
 pub(crate) mod webp;
 
@@ -46,6 +47,7 @@ pub use ops::{
     Angle, BlendMode, Direction, Extend, Intent, Interesting, Size, TextOptions, TextWrap,
 };
 pub use source::CustomSource;
+pub use target::MemoryTarget;
 
 use std::ffi::CString;
 use std::sync::OnceLock;

@@ -114,6 +114,14 @@ pub type SourceReadHandler = unsafe extern "C" fn(
     length: i64,
     data: *mut c_void,
 ) -> i64;
+/// Handler for a `VipsTargetCustom`'s `write` signal: take `length`
+/// bytes; the count taken, -1 on error.
+pub type TargetWriteHandler = unsafe extern "C" fn(
+    target: *mut c_void,
+    buffer: *const c_void,
+    length: i64,
+    data: *mut c_void,
+) -> i64;
 /// `GWeakNotify`: called while an object is disposed, before its memory
 /// is freed.
 pub type WeakNotify = unsafe extern "C" fn(data: *mut c_void, object: *mut c_void);
@@ -172,6 +180,7 @@ extern "C" {
     pub fn vips_ref_string_get_type() -> GType;
 
     pub fn vips_source_custom_new() -> *mut c_void;
+    pub fn vips_target_custom_new() -> *mut c_void;
     pub fn vips_blob_copy(data: *const c_void, length: usize) -> *mut VipsBlob;
     pub fn vips_blob_new(
         free_fn: VipsCallbackFn,

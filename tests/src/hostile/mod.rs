@@ -390,6 +390,29 @@ fn runaway_filters(c: &mut Corpus) {
             None,
         );
     }
+    // PNG options that cost the saver whole-image work, or long work
+    // inside one strip, or (on libvips 8.14) read past its buffers.
+    let photo = noisy_jpeg(640, 480, &random_bytes(13, 640 * 480 * 3));
+    for (name, path) in [
+        (
+            "png palette of 4000x4000 noise",
+            "stretch/4000x4000/filters:format(png):palette()/x",
+        ),
+        (
+            "png level 9 of 9999x2000 noise",
+            "stretch/9999x2000/filters:format(png):compression(9)/x",
+        ),
+        (
+            "png 16 bits of an 8-bit image",
+            "filters:format(png):bitdepth(16)/x",
+        ),
+        (
+            "png 16-bit palette",
+            "filters:format(png):bitdepth(16):palette()/x",
+        ),
+    ] {
+        c.with(name, photo.clone(), path, None);
+    }
     // libvips' thumbnail resizes a tiny source to cover the box in memory,
     // before cropping, where no kill reaches it.
     for size in [
