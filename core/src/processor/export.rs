@@ -127,7 +127,10 @@ fn encoder_cost(format: ImageFormat, img: &Image, p: &ExportParams, opts: &Optio
         // A palette is quantised from the whole image in memory, in one
         // call that libvips cannot interrupt (a 4000x4000 photo ran 7.5 s
         // of a 2 s budget); plain PNG streams rows.
-        F::Png if p.png_palette() => (650.0 * alpha, true),
+        // libvips also palettises colour at fewer than 8 bits.
+        F::Png if p.png_palette() || (p.bitdepth < 8 && p.bitdepth > 0 && img.bands() > 2) => {
+            (650.0 * alpha, true)
+        }
         F::Png => (15.0, false),
         F::Tiff => (3.0, false),
         F::Webp if p.lossless => (850.0 * alpha, true),
@@ -355,8 +358,8 @@ fn save(
 }
 
 /// `img` as 16-bit samples when a PNG of `bitdepth(16)` is asked for and
-/// they are 8-bit, as libvips 8.17 and later convert them (`colourspace`
-/// to RGB16 or GREY16, the same pixels).
+/// they are 8-bit, as libvips 8.17 and later convert them (the same
+/// pixels).
 ///
 /// The savers of earlier libvips (8.14 here) write such a PNG by reading
 /// each 8-bit row as if it held 16-bit samples: twice its length, past the
@@ -366,12 +369,25 @@ fn sixteen_bits(img: &Image, p: &ExportParams) -> Result<Option<Image>> {
     if p.bitdepth != 16 || img.format() != BandFormat::UCHAR {
         return Ok(None);
     }
-    let space = if img.bands() <= 2 {
-        Interpretation::GREY16
-    } else {
-        Interpretation::RGB16
-    };
-    img.colourspace(space).map(Some)
+    if img.bands() > 2 {
+        return img.colourspace(Interpretation::RGB16).map(Some);
+    }
+    // libvips 8.14 widens a grey image's alpha by 256 where 8.17 widens
+    // it by 257, as it does every other band: the grey band alone goes
+    // through `colourspace`, the alpha is widened here.
+    let grey = img
+        .extract_band(0, 1)?
+        .colourspace(Interpretation::GREY16)?;
+    if img.bands() == 1 {
+        return Ok(Some(grey));
+    }
+    let alpha = img
+        .extract_band(1, 1)?
+        .linear(&[257.0], &[0.0])?
+        .cast(BandFormat::USHORT)?;
+    Image::bandjoin(&[&grey, &alpha])?
+        .copy_as(Some(Interpretation::GREY16))
+        .map(Some)
 }
 
 /// The libvips buffer saver of `format` (load-only formats save as JPEG).
