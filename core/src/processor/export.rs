@@ -1,6 +1,7 @@
 //! Export: the output format and its settings from the filters, ICC and
 //! metadata stripping, and the `max_bytes` quality search.
 
+use super::quantise_probe;
 use crate::budget::{Budget, Cost};
 use crate::error::Result;
 use crate::filters::{FilterOp, Parsed};
@@ -26,8 +27,6 @@ pub(crate) struct ExportParams {
     pub strip_metadata: bool,
     lossless: bool,
     max_bytes: i64,
-    /// The source's format (its cost as GIF differs).
-    source: Option<ImageFormat>,
 }
 
 impl ExportParams {
@@ -44,7 +43,6 @@ impl ExportParams {
             strip_metadata: opts.strip_metadata,
             lossless: false,
             max_bytes: 0,
-            source,
         };
         for f in ops {
             match &f.op {
@@ -109,13 +107,12 @@ impl ExportParams {
 /// resize taken off, rounded up: AVIF 85-120 at imagor's speed 8 (a
 /// smooth image had given 50), growing to 570 at speed 6, 2 650 at 4,
 /// 7 070 at 2 and 14 200 at 0; lossless AVIF 2.4-3.9x lossy. WebP 110,
-/// lossless 720-820. GIF of a photo (palette quantisation) 660-1 000, of
-/// GIF frames 100. HEIF 770-820, JXL 410-480 (lossless 2 220), JPEG 2000
-/// 110-160, a PNG palette 715-770. Encoders that cannot be interrupted are what these guard:
+/// lossless 720-820. GIF frames 100 (one frame is quantised whole:
+/// [`quantises`]). HEIF 770-820, JXL 410-480 (lossless 2 220), JPEG 2000
+/// 110-160. Encoders that cannot be interrupted are what these guard:
 /// lossless WebP had been charged 30 ns and ran 4 s of a 2 s budget.
 fn encoder_cost(format: ImageFormat, img: &Image, p: &ExportParams, opts: &Options) -> (f64, bool) {
     use ImageFormat as F;
-    let frames = img.frames().max(1);
     // libheif codes alpha as a second image: HEIF with alpha measured
     // 1 400-1 540 ns a pixel against 770-820 without.
     let (alpha, heif_alpha) = if img.has_alpha() {
@@ -124,13 +121,7 @@ fn encoder_cost(format: ImageFormat, img: &Image, p: &ExportParams, opts: &Optio
         (1.0, 1.0)
     };
     match format {
-        // A palette is quantised from the whole image in memory, in one
-        // call that libvips cannot interrupt (a 4000x4000 photo ran 7.5 s
-        // of a 2 s budget); plain PNG streams rows.
-        // libvips also palettises colour at fewer than 8 bits.
-        F::Png if p.png_palette() || (p.bitdepth < 8 && p.bitdepth > 0 && img.bands() > 2) => {
-            (650.0 * alpha, true)
-        }
+        // PNG streams rows (a palette is quantised: see `quantises`).
         F::Png => (15.0, false),
         F::Tiff => (3.0, false),
         F::Webp if p.lossless => (850.0 * alpha, true),
@@ -141,13 +132,26 @@ fn encoder_cost(format: ImageFormat, img: &Image, p: &ExportParams, opts: &Optio
         }
         F::Heif => (850.0 * heif_alpha, true),
         // Frames after the first reuse its palette, and libvips stops
-        // between frames at the deadline; one frame is quantised whole.
-        F::Gif if frames > 1 || p.source == Some(F::Gif) => (150.0, true),
-        F::Gif => (1000.0, true),
+        // between frames at the deadline (one frame: see `quantises`).
+        F::Gif => (150.0, true),
         F::Jxl if p.lossless => (2300.0, true),
         F::Jxl => (500.0 * alpha, true),
         F::Jp2 => (170.0 * alpha, true),
         _ => (4.0, false),
+    }
+}
+
+/// Does saving `img` as `format` quantise the whole image to a palette in
+/// one call: a GIF of one frame, a PNG `palette()` or of colour at fewer
+/// than 8 bits (which libvips palettises too)? Its cost is measured on a
+/// sample ([`quantise_probe`]).
+fn quantises(format: ImageFormat, img: &Image, p: &ExportParams) -> bool {
+    match format {
+        ImageFormat::Gif => img.frames() <= 1,
+        ImageFormat::Png => {
+            p.png_palette() || (p.bitdepth > 0 && p.bitdepth < 8 && img.bands() > 2)
+        }
+        _ => false,
     }
 }
 
@@ -161,11 +165,13 @@ fn avif_ns(speed: i32) -> f64 {
     BY_SPEED[speed.clamp(0, 9) as usize]
 }
 
-/// Charge one save of `img` as `format` to the budget.
+/// Charge one save of `img` as `format` at `quality` to the budget (a
+/// quantising save may first render `img` to memory to sample it).
 fn admit_save(
-    img: &Image,
+    img: &mut Image,
     format: ImageFormat,
     p: &ExportParams,
+    quality: i32,
     opts: &Options,
     budget: &Budget,
 ) -> Result<()> {
@@ -177,9 +183,15 @@ fn admit_save(
         img.height(),
         format.name()
     );
-    if whole_frames {
+    if whole_frames || quantises(format, img, p) {
         // The frame in memory, and about as much again inside the encoder.
         budget.charge_memory(&what, image_bytes(img).saturating_mul(2))?;
+    }
+    if quantises(format, img, p) {
+        let alpha = if img.has_alpha() { 1.3 } else { 1.0 };
+        return quantise_probe::charge(img, alpha, &what, budget, |sample| {
+            save(sample, format, p, quality, opts).map(drop)
+        });
     }
     // Animated GIF and WebP pay a palette or encoder set-up per frame.
     let frames = img.frames().max(1) as f64;
@@ -216,7 +228,7 @@ pub(crate) fn export(
     let mut quality = params.quality;
     loop {
         crate::ops::limits::check_resolution(&img, opts)?;
-        admit_save(&img, format, params, opts, budget)?;
+        admit_save(&mut img, format, params, quality, opts, budget)?;
         let buf = save(&img, format, params, quality, opts)?;
         let searching = params.max_bytes > 0
             && !params.lossless

@@ -22,6 +22,7 @@ pub mod meta;
 pub(crate) mod pipeline;
 mod pixels;
 mod png_chunks;
+mod quantise_probe;
 #[cfg(feature = "own-av1")]
 mod still_avif;
 mod still_webp;
