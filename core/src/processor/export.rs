@@ -224,6 +224,9 @@ pub(crate) fn export(
     if params.strip_color_profile || params.strip_metadata {
         img = normalize_srgb(&img).with_meta(|m| m.remove("icc-profile-data"))?;
     }
+    if profile_mismatch(&img) {
+        img = img.with_meta(|m| m.remove("icc-profile-data"))?;
+    }
     let format = params.save_format();
     let mut quality = params.quality;
     loop {
@@ -367,6 +370,30 @@ fn save(
         Some(t) => Ok(t.into_bytes()),
         None => Ok(out.blob("buffer")?.as_slice().to_vec()),
     }
+}
+
+/// Does `img` carry an ICC profile of another colour space than its
+/// pixels (a CMYK profile on the sRGB pixels libvips converted a CMYK
+/// source to, an RGB profile on grey)? Such a profile only misleads, and
+/// is dropped before saving, as libvips 8.17 and later do. libvips 8.14
+/// wrote the 1.2 MB CMYK profile into WebP, AVIF and TIFF output (wrong
+/// colours wherever it is honoured), and its JPEG XL encoder aborted the
+/// process on such an image with alpha.
+fn profile_mismatch(img: &Image) -> bool {
+    let Some(profile) = img.get_blob("icc-profile-data") else {
+        return false;
+    };
+    let Some(space) = profile.get(16..20) else {
+        return true; // Too short to be a profile.
+    };
+    let expected: &[u8] = if img.interpretation() == Interpretation::CMYK {
+        b"CMYK"
+    } else if img.bands() <= 2 {
+        b"GRAY"
+    } else {
+        b"RGB "
+    };
+    space != expected
 }
 
 /// `img` as 16-bit samples when a PNG of `bitdepth(16)` is asked for and

@@ -178,6 +178,17 @@ pub(crate) fn save(img: &Image, saver: &str, flags: &[(&str, bool)]) -> Vec<u8> 
         .expect("libvips encodes the corpus")
 }
 
+/// `w` x `h` of RGBA noise as a CMYK TIFF with alpha, tagged with
+/// libvips' CMYK profile (which libvips 8.14 left on the sRGB pixels it
+/// converted such a source to).
+pub(crate) fn cmyk_alpha_tiff(w: i32, h: i32, noise: &[u8]) -> Vec<u8> {
+    let rgba = Image::from_memory(noise, w, h, 4, BandFormat::UCHAR)
+        .and_then(|i| i.copy_as(Some(imagor::vips::Interpretation::SRGB)))
+        .and_then(|i| i.colourspace(imagor::vips::Interpretation::CMYK))
+        .expect("vips CMYK");
+    save(&rgba, "tiffsave_buffer", &[])
+}
+
 /// A small valid JPEG with an APP1 segment spliced in after SOI.
 pub(crate) fn jpeg_with_app1(app1: &[u8]) -> Vec<u8> {
     let base = Image::black(64, 48, 3).expect("vips black");

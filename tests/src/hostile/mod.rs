@@ -413,6 +413,17 @@ fn runaway_filters(c: &mut Corpus) {
     ] {
         c.with(name, photo.clone(), path, None);
     }
+    // A CMYK source's profile on the sRGB pixels it loads as: libjxl
+    // aborted the process on it (with alpha).
+    let cmyk = cmyk_alpha_tiff(64, 48, &random_bytes(17, 64 * 48 * 4));
+    for format in ["jxl", "webp", "avif", "tiff"] {
+        c.with(
+            &format!("cmyk+alpha tiff as {format}"),
+            cmyk.clone(),
+            &format!("filters:format({format})/x"),
+            None,
+        );
+    }
     // libvips' thumbnail resizes a tiny source to cover the box in memory,
     // before cropping, where no kill reaches it.
     for size in [
