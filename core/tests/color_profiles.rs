@@ -7,21 +7,10 @@
 //! the JPEG XL encoder aborted the whole process (`JXL_CHECK`) on such an
 //! image with alpha.
 
-use imagor::vips::{Arg, Blob, Call, Image, Interpretation};
+mod image_common;
 
-fn testdata(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"))).expect("testdata")
-}
-
-fn decode(data: &[u8]) -> Image {
-    let loader = Image::find_loader(data).expect("an image");
-    Call::new(&loader)
-        .arg("buffer", Arg::Blob(&Blob::copy_from(data)))
-        .run()
-        .unwrap()
-        .out()
-        .unwrap()
-}
+use image_common::{decode, encode, testdata};
+use imagor::vips::Interpretation;
 
 /// `gopher-front.png` (RGBA) as a CMYK TIFF with alpha, tagged with
 /// libvips' CMYK profile.
@@ -31,14 +20,7 @@ fn cmyk_with_alpha() -> Vec<u8> {
     let cmyk = rgba.colourspace(Interpretation::CMYK).unwrap();
     assert_eq!(cmyk.bands(), 5);
     assert!(cmyk.has_field("icc-profile-data"));
-    Call::new("tiffsave_buffer")
-        .arg("in", Arg::Image(&cmyk))
-        .run()
-        .unwrap()
-        .blob("buffer")
-        .unwrap()
-        .as_slice()
-        .to_vec()
+    encode(&cmyk, "tiffsave_buffer")
 }
 
 #[test]

@@ -10,7 +10,10 @@
 
 use std::time::{Duration, Instant};
 
-use imagor::vips::{Arg, BandFormat, Call, Image};
+mod image_common;
+
+use image_common::{encode, testdata};
+use imagor::vips::{BandFormat, Image};
 use imagor::{Imagor, Options};
 
 const FRAMES: i32 = 600;
@@ -27,18 +30,6 @@ fn noise(n: i32, seed: u64) -> Vec<u8> {
             state as u8
         })
         .collect()
-}
-
-/// `img` encoded by the libvips saver `saver` (`gifsave_buffer`).
-fn encode(img: &Image, saver: &str) -> Vec<u8> {
-    Call::new(saver)
-        .arg("in", Arg::Image(img))
-        .run()
-        .unwrap()
-        .blob("buffer")
-        .unwrap()
-        .as_slice()
-        .to_vec()
 }
 
 /// An animated GIF of `FRAMES` frames of noise, which GIF encodes slowly.
@@ -158,11 +149,6 @@ fn the_crop_copy_inside_thumbnail_is_charged_before_it_starts() {
     // Smaller crops still work.
     let ok = imagor.process(&jpeg, "2000x1500/x");
     assert!(ok.is_ok(), "{:?}", ok.err());
-}
-
-/// A file of `testdata/`.
-fn testdata(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"))).expect("testdata")
 }
 
 /// `path` on `data` is a 408 refused before any work: its estimate is

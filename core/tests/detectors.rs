@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use imagor::detector::{Detector, FixedRegions, Probe, Region, MAX_REGIONS};
+mod image_common;
+
+use image_common::encode as save;
 use imagor::vips::{Arg, BandFormat, Blob, Call, Image, Interpretation};
 use imagor::{Error, Imagor, Options};
 
@@ -18,17 +21,6 @@ fn solid(w: i32, h: i32, rgb: [f64; 3]) -> Image {
         .unwrap()
         .copy_as(Some(Interpretation::SRGB))
         .unwrap()
-}
-
-fn save(img: &Image, saver: &str) -> Vec<u8> {
-    Call::new(saver)
-        .arg("in", Arg::Image(img))
-        .run()
-        .unwrap()
-        .blob("buffer")
-        .unwrap()
-        .as_slice()
-        .to_vec()
 }
 
 fn png(img: &Image) -> Vec<u8> {

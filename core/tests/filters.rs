@@ -1,6 +1,9 @@
 //! Image filters through the public API: one focused check per filter on a
 //! small generated image (a pixel, a size, a band or frame count).
 
+mod image_common;
+
+use image_common::encode as save;
 use imagor::vips::{Arg, BandFormat, Blob, Call, Image, Interpretation};
 use imagor::{Error, Imagor, Options};
 
@@ -37,17 +40,6 @@ fn halves(w: i32, h: i32, left: [f64; 3], right: [f64; 3]) -> Image {
     let l = solid(w / 2, h, left);
     let r = solid(w - w / 2, h, right);
     Image::arrayjoin(&[&l, &r], 2).unwrap()
-}
-
-fn save(img: &Image, saver: &str) -> Vec<u8> {
-    Call::new(saver)
-        .arg("in", Arg::Image(img))
-        .run()
-        .unwrap()
-        .blob("buffer")
-        .unwrap()
-        .as_slice()
-        .to_vec()
 }
 
 fn png(img: &Image) -> Vec<u8> {

@@ -6,6 +6,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod image_common;
+
+use image_common::encode;
 use imagor::vips::{Arg, BandFormat, Blob, Call, Image, Interpretation};
 use imagor::{Imagor, Options, Output, Result};
 
@@ -34,14 +37,7 @@ fn small_png() -> Vec<u8> {
         .unwrap()
         .copy_as(Some(Interpretation::SRGB))
         .unwrap();
-    Call::new("pngsave_buffer")
-        .arg("in", Arg::Image(&img))
-        .run()
-        .unwrap()
-        .blob("buffer")
-        .unwrap()
-        .as_slice()
-        .to_vec()
+    encode(&img, "pngsave_buffer")
 }
 
 /// Run `path` on `input` in a thread; panic only on a hang.

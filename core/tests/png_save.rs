@@ -6,20 +6,10 @@
 //! The last rows of every strip were other heap bytes, different on each
 //! call (a memory disclosure), and some calls crashed the process.
 
-use imagor::vips::{Arg, BandFormat, Blob, Call, Image, Interpretation};
+mod image_common;
 
-fn testdata(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"))).expect("testdata")
-}
-
-fn decode(data: &[u8]) -> Image {
-    Call::new("pngload_buffer")
-        .arg("buffer", Arg::Blob(&Blob::copy_from(data)))
-        .run()
-        .unwrap()
-        .out()
-        .unwrap()
-}
+use image_common::{decode, testdata};
+use imagor::vips::{BandFormat, Interpretation};
 
 fn process(data: &[u8], path: &str) -> Vec<u8> {
     imagor::process(data, path)
