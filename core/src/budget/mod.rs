@@ -573,6 +573,14 @@ mod tests {
         assert_eq!(pool.reserved(), 600);
         drop(old);
         assert_eq!(pool.reserved(), 0);
+        // Alone, the oldest call has nobody to wait for: refused at once.
+        let alone = Budget::in_pool(&pooled(1000, 5000), pool);
+        alone.reserve_source(&[0; 300]).unwrap();
+        let started = Instant::now();
+        assert_eq!(alone.charge_memory("alone", 600).unwrap_err().status(), 429);
+        assert!(started.elapsed() < Duration::from_millis(500));
+        drop(alone);
+        assert_eq!(pool.reserved(), 0);
         // A charge of nothing does not start the work: the call's first
         // real charge still waits as the oldest's does.
         let old = Budget::in_pool(&pooled(1000, 5000), pool);

@@ -13,8 +13,8 @@
 //!   bytes are freed, so calls piling up cannot hold more than the pool;
 //! - for the first charge of a call's work: it waits while some other call
 //!   is working (one that will give memory back), or while it is the oldest
-//!   of the calls that hold only their source (the newer ones are refused
-//!   and give theirs back), up to its deadline; 429 otherwise;
+//!   of two or more calls that hold only their source (the newer ones are
+//!   refused and give theirs back), up to its deadline; 429 otherwise;
 //! - for a later charge: 429 at once, since two working calls waiting for
 //!   each other's bytes would never finish.
 //!
@@ -43,8 +43,9 @@ pub(crate) enum Charge {
     Source,
     /// The first charge of the call's work: up to three quarters of the
     /// pool; without room it waits while another call is working (one that
-    /// will give memory back) or while it is the oldest call holding only
-    /// its source, up to its deadline, else 429.
+    /// will give memory back) or while it is the oldest of the calls
+    /// holding only their source and newer ones do too, up to its
+    /// deadline, else 429.
     First,
     /// A later charge of a working call: up to the whole pool, else 429
     /// at once. The last quarter is kept for these, so that calls already
@@ -144,7 +145,12 @@ impl Pool {
         let limit = charge.limit(cap);
         let mut count = self.lock();
         while count.reserved.saturating_add(bytes) > limit {
-            let oldest = caller.is_some() && count.waiting_to_work.first() == caller.as_ref();
+            // The oldest call holding only its source waits only while
+            // newer ones hold theirs: they will be refused and give them
+            // back. Alone, it would wait for nobody.
+            let oldest = caller.is_some()
+                && count.waiting_to_work.first() == caller.as_ref()
+                && count.waiting_to_work.len() > 1;
             if charge != Charge::First || (count.working == 0 && !oldest) {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(Error::TooManyRequests);
