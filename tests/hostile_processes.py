@@ -45,6 +45,10 @@ MAGIC = [
     (b"RIFF", "webp"),
     (b"II*\0", "tiff"),
     (b"MM\0*", "tiff"),
+    (b"\xff\x0a", "jxl"),
+    (b"\0\0\0\x0cJXL ", "jxl"),
+    (b"\0\0\0\x0cjP  ", "jp2"),
+    (b"\xff\x4f\xff\x51", "j2k"),
     (b"{", "json"),
 ]
 
