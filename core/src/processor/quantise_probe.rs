@@ -47,7 +47,8 @@ pub(super) fn charge(
     let pixels = img.width().max(0) as f64 * img.height().max(0) as f64;
     let fits =
         |ns: f64| Cost::per_pixel(pixels, ns * alpha).duration().as_nanos() <= u128::from(left);
-    if fits(BUSIEST_NS) {
+    // Too thin to cut four tiles from: charged as the busiest content.
+    if fits(BUSIEST_NS) || img.width() < 2 || img.height() < 2 {
         return budget.charge_unstoppable_time(what, Cost::per_pixel(pixels, BUSIEST_NS * alpha));
     }
     if !fits(FLATTEST_NS) {
@@ -86,4 +87,23 @@ fn tiles(img: &Image) -> Result<Image> {
         m.remove("page-height");
         m.remove("n-pages");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_come_from_each_quarter_of_any_image_two_pixels_wide_or_more() {
+        crate::vips::init().unwrap();
+        for (w, h, want) in [
+            (2000, 1000, (512, 512)),
+            (2, 2, (2, 2)),
+            (3, 1000, (2, 512)),
+        ] {
+            let img = Image::black(w, h, 3).unwrap();
+            let sample = tiles(&img).unwrap();
+            assert_eq!((sample.width(), sample.height()), want, "{w}x{h}");
+        }
+    }
 }
