@@ -183,11 +183,12 @@ fn admit_save(
         img.height(),
         format.name()
     );
-    if whole_frames || quantises(format, img, p) {
+    let quantised = quantises(format, img, p);
+    if whole_frames || quantised {
         // The frame in memory, and about as much again inside the encoder.
         budget.charge_memory(&what, image_bytes(img).saturating_mul(2))?;
     }
-    if quantises(format, img, p) {
+    if quantised {
         let alpha = if img.has_alpha() { 1.3 } else { 1.0 };
         return quantise_probe::charge(img, alpha, &what, budget, |sample| {
             save(sample, format, p, quality, opts).map(drop)
