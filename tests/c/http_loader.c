@@ -96,9 +96,13 @@ static void *canary_main(void *arg) {
     }
 }
 
+/* A handle for `json`, with IMAGOR_TEST_OPTIONS added: under valgrind the
+ * decode of gopher.png alone can outlast the 2 s default budget. */
 static imagor *make(const char *json) {
+    char merged[1024];
+    const char *opts = test_options(merged, sizeof merged, json);
     imagor *im = NULL;
-    CHECK_STATUS(imagor_new(json, &im), IMAGOR_STATUS_OK, json);
+    CHECK_STATUS(imagor_new(opts, &im), IMAGOR_STATUS_OK, opts);
     return im;
 }
 
