@@ -89,20 +89,17 @@ impl SafeDir {
     /// Open the regular file at `rel` for reading, with its metadata (taken
     /// from the open file, so it describes the bytes that will be read).
     /// Anything but a regular file (a directory, a FIFO, a device) is
-    /// [`SafeDirError::NotFound`] and is checked before the open, so a FIFO
-    /// cannot block the caller.
+    /// [`SafeDirError::NotFound`]. It is checked before the open, so that
+    /// a device is never opened, and again on the opened file, which is
+    /// opened non-blocking: a FIFO swapped in between the two cannot block
+    /// the caller either.
     pub fn open(&self, rel: &str) -> Result<(std::fs::File, std::fs::Metadata), SafeDirError> {
         let rel = relative(rel)?;
         let dir = self.open_root()?;
         if !dir.metadata(rel).map_err(classify)?.is_file() {
             return Err(SafeDirError::NotFound);
         }
-        let file = dir.open(rel).map_err(classify)?.into_std();
-        let meta = file.metadata().map_err(classify)?;
-        if !meta.is_file() {
-            return Err(SafeDirError::NotFound);
-        }
-        Ok((file, meta))
+        open_regular(&dir, rel)
     }
 
     /// Read the regular file at `rel` (relative to the root), at most
@@ -233,6 +230,33 @@ impl SafeDir {
         }
         Ok(removed)
     }
+}
+
+/// Open `rel` beneath `dir` for reading without blocking (a FIFO with no
+/// writer, a device), and keep it only if it is a regular file, which is
+/// then switched back to blocking reads.
+fn open_regular(dir: &Dir, rel: &str) -> Result<(std::fs::File, std::fs::Metadata), SafeDirError> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    cap_std::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
+    let file = dir.open_with(rel, &options).map_err(classify)?.into_std();
+    let meta = file.metadata().map_err(classify)?;
+    if !meta.is_file() {
+        return Err(SafeDirError::NotFound);
+    }
+    #[cfg(unix)]
+    set_blocking(&file).map_err(classify)?;
+    Ok((file, meta))
+}
+
+/// Clear `O_NONBLOCK` on an open file.
+#[cfg(unix)]
+fn set_blocking(file: &std::fs::File) -> io::Result<()> {
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+    let flags = fcntl_getfl(file)?;
+    fcntl_setfl(file, flags - OFlags::NONBLOCK)?;
+    Ok(())
 }
 
 /// Read an opened regular file whole, at most `max_bytes` (0: no limit).
@@ -412,5 +436,32 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&base);
         let _ = std::fs::remove_dir_all(&outside);
+    }
+
+    /// A FIFO swapped in after the check that the key is a regular file
+    /// (the open itself is what must not block): refused at once.
+    #[test]
+    fn a_fifo_at_the_open_does_not_block() {
+        let base = tempdir("fifo");
+        let fifo = base.join("a.png");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let d = SafeDir::new(&base);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let root = d.open_root().unwrap();
+        std::thread::spawn(move || {
+            let _ = tx.send(open_regular(&root, "a.png").map(|_| ()));
+        });
+        let got = rx.recv_timeout(Duration::from_secs(5));
+        // Unblock a stuck open before failing, so the test process ends.
+        if got.is_err() {
+            let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+        }
+        assert!(matches!(got, Ok(Err(SafeDirError::NotFound))), "{got:?}");
+        assert!(matches!(d.read("a.png", 0), Err(SafeDirError::NotFound)));
+        let _ = std::fs::remove_dir_all(&base);
     }
 }
