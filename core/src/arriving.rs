@@ -56,13 +56,15 @@ impl State {
 
 impl Body {
     /// An empty body whose waits end at `bound` or when `stop` says so;
-    /// `capacity` is allocated up front (the origin's `Content-Length`)
-    /// when `holding` has room for it. The bytes are reserved in
-    /// `holding` as they come.
+    /// `capacity` is the length announced (the origin's `Content-Length`),
+    /// which the buffer grows toward. The bytes are reserved in `holding`
+    /// as they come, not on the announcement.
     pub(crate) fn new(capacity: usize, bound: Bound, stop: Stop, holding: Holding) -> Arc<Body> {
+        // A length no call could hold fails at the first bytes instead.
+        let _ = holding.expect(capacity as u64);
         Arc::new(Body {
             state: Mutex::new(State {
-                data: holding.buffer(capacity),
+                data: Vec::new(),
                 whole: None,
                 holding: Some(holding),
                 end: None,

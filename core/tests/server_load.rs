@@ -211,6 +211,38 @@ fn the_memory_limits_are_flags_and_sources_count_before_they_are_read() {
     assert!(res.text().contains("max_memory (98 KiB)"), "{}", res.text());
 }
 
+/// An upload that announces a large body and then stalls holds no room in
+/// `max_total_memory`: the room follows the bytes that came, so others are
+/// served meanwhile (before, the announced length was reserved until the
+/// request timeout, and a few such sockets locked every call out).
+#[test]
+fn stalled_uploads_hold_only_the_bytes_they_sent() {
+    let _serial = serial();
+    let dir = server_common::TempDir::new("stalled-uploads");
+    dir.write("gopher.png", &server_common::testdata_file("gopher-front.png"));
+    let server = Server::start(&args(&[
+        ("upload-loader-enable", "true"),
+        ("file-loader-base-dir", &dir.path().to_string_lossy()),
+        ("imagor-max-total-memory", "1048576"),
+        ("imagor-request-timeout", "30s"),
+    ]));
+    let stalled: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut c = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+            c.write_all(
+                b"POST /unsafe/ HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n\
+                  Content-Length: 780000\r\n\r\n\x89PNG",
+            )
+            .expect("send");
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let res = server.get("/unsafe/32x32/gopher.png");
+    assert_eq!(res.status, 200, "{}", res.text());
+    drop(stalled);
+}
+
 #[test]
 fn a_process_timeout_answers_408_and_the_work_stops() {
     let _serial = serial();

@@ -3,8 +3,10 @@
 //! otherwise hold every body in flight uncounted.
 //!
 //! A loader takes a [`Holding`] for the call on its thread before it reads,
-//! grows it as bytes come (from a file's size or a `Content-Length` up
-//! front, then chunk by chunk) and turns the bytes into [`Bytes`] that keep
+//! grows it as bytes come (a local file's size up front; a body from the
+//! network chunk by chunk, its announced `Content-Length` only a hint and a
+//! bound, so that a client or origin that announces much and sends little
+//! holds no room it does not use) and turns the bytes into [`Bytes`] that keep
 //! the reservation until the last of them is dropped
 //! ([`Holding::into_bytes`]). Such bytes are not reserved again when they
 //! are processed ([`is_held`]).
@@ -26,7 +28,14 @@ pub(crate) struct Holding {
     /// What the bytes are, for a refusal's message.
     what: &'static str,
     held: AtomicU64,
+    /// The length the bytes are announced to have ([`Holding::expect`]),
+    /// which growth stops at while they stay within it; 0: unknown.
+    expected: AtomicU64,
 }
+
+/// The room a first chunk of a body gets (more if it is larger): growth
+/// then doubles, so the reservation stays within twice the bytes received.
+const FIRST_ROOM: usize = 64 << 10;
 
 impl Holding {
     /// A holding in the pool of the call on this thread: the processing
@@ -51,6 +60,7 @@ impl Holding {
             cap,
             what,
             held: AtomicU64::new(0),
+            expected: AtomicU64::new(0),
         }
     }
 
@@ -78,9 +88,23 @@ impl Holding {
         Ok(())
     }
 
+    /// A body announced to be `len` bytes long: refused at once with 422
+    /// naming `max_total_memory` when no call could ever hold that many,
+    /// else remembered so that [`Holding::extend`] grows toward it. Nothing
+    /// is reserved until the bytes come.
+    pub(crate) fn expect(&self, len: u64) -> Result<()> {
+        if self.cap > 0 {
+            fits(self.what, len, self.cap, Charge::Source)?;
+        }
+        self.expected.store(len, Ordering::Release);
+        Ok(())
+    }
+
     /// Append `chunk` to `data`, reserving any room `data` must grow by
-    /// before it is allocated. It grows as `Vec` does, doubling, but never
-    /// past what a source may take of the pool unless it must.
+    /// before it is allocated. It grows as `Vec` does, doubling (from
+    /// [`FIRST_ROOM`]), but never past the announced length while the bytes
+    /// stay within it, nor past what a source may take of the pool unless
+    /// it must.
     pub(crate) fn extend(&self, data: &mut Vec<u8>, chunk: &[u8]) -> Result<()> {
         let needed = data.len().saturating_add(chunk.len());
         if needed > data.capacity() {
@@ -88,22 +112,19 @@ impl Holding {
                 0 => usize::MAX,
                 cap => usize::try_from(Charge::Source.limit(cap)).unwrap_or(usize::MAX),
             };
-            let room = needed.max(data.capacity().saturating_mul(2).min(most));
+            let doubled = data.capacity().saturating_mul(2).max(FIRST_ROOM).min(most);
+            let expected = usize::try_from(self.expected.load(Ordering::Acquire)).unwrap_or(0);
+            let target = if expected >= needed {
+                doubled.min(expected)
+            } else {
+                doubled
+            };
+            let room = needed.max(target);
             self.grow_to(room as u64)?;
             data.reserve_exact(room - data.len());
         }
         data.extend_from_slice(chunk);
         Ok(())
-    }
-
-    /// `Vec::with_capacity(capacity)` with the capacity reserved first;
-    /// without room, an empty `Vec` (the first [`Holding::extend`] then
-    /// answers for it).
-    pub(crate) fn buffer(&self, capacity: usize) -> Vec<u8> {
-        match self.grow_to(capacity as u64) {
-            Ok(()) => Vec::with_capacity(capacity),
-            Err(_) => Vec::new(),
-        }
     }
 
     /// `data` as [`Bytes`] that keep the reservation (grown to its length
@@ -202,6 +223,35 @@ pub(crate) fn is_held(data: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An announced length reserves nothing: the room follows the bytes
+    /// that came (doubling from FIRST_ROOM), stops at the announced length
+    /// while within it, and a length no call could hold is refused at once.
+    #[test]
+    fn announced_lengths_reserve_only_what_arrives() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new()));
+        let cap = 100 << 20;
+        let h = Holding::in_pool(pool, cap, "the upload");
+        h.expect(60 << 20).unwrap();
+        assert_eq!(pool.reserved(), 0, "nothing reserved on the announcement");
+        let mut data = Vec::new();
+        h.extend(&mut data, &[1; 1000]).unwrap();
+        assert_eq!(pool.reserved(), FIRST_ROOM as u64);
+        for _ in 0..99 {
+            h.extend(&mut data, &[1; 1000]).unwrap();
+        }
+        assert!(pool.reserved() <= 2 * 100_000 + FIRST_ROOM as u64);
+        // Near its end the buffer grows to the announced length, not past.
+        let small = Holding::in_pool(pool, cap, "the body");
+        small.expect(100_000).unwrap();
+        let mut body = Vec::new();
+        for _ in 0..100 {
+            small.extend(&mut body, &[2; 1000]).unwrap();
+        }
+        assert_eq!(body.capacity(), 100_000);
+        let e = Holding::in_pool(pool, cap, "the upload").expect(cap).unwrap_err();
+        assert_eq!(e.status(), 422, "{e}");
+    }
 
     #[test]
     fn held_bytes_keep_their_reservation_until_dropped() {

@@ -474,8 +474,10 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
 }
 
 /// Read an upload body of at most `max` bytes (else `MaxSizeExceeded`),
-/// reserving it against `max_total_memory` before it is allocated: its
-/// announced length up front, then as it grows.
+/// reserving it against `max_total_memory` as it arrives, before it is
+/// allocated. The announced length is checked against both limits up
+/// front but reserves nothing: a client that announces much and sends
+/// little holds no room.
 async fn read_upload(
     mut body: Incoming,
     max: usize,
@@ -486,9 +488,9 @@ async fn read_upload(
         if n > max as u64 {
             return Err(crate::Error::MaxSizeExceeded);
         }
-        holding.grow_to(n)?;
+        holding.expect(n)?;
     }
-    let mut data = Vec::with_capacity(announced.unwrap_or(0) as usize);
+    let mut data = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| crate::Error::MaxSizeExceeded)?;
         let Ok(chunk) = frame.into_data() else {

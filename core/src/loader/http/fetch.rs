@@ -460,8 +460,9 @@ async fn next_chunk(resp: &mut Response, url: &Url) -> Result<Option<bytes::Byte
 
 /// Read the (decoded) body, refusing it as soon as it passes the size
 /// limit (0: none): at most that many bytes are ever kept. The bytes are
-/// reserved in `holding` before they are allocated (a `Content-Length`
-/// up front).
+/// reserved in `holding` as they arrive, before they are allocated; a
+/// `Content-Length` is checked up front but reserves nothing, so an origin
+/// that announces much and sends little holds no room.
 async fn read_body(
     mut resp: Response,
     inner: &Inner,
@@ -470,9 +471,9 @@ async fn read_body(
 ) -> Result<Vec<u8>> {
     if let Some(n) = resp.content_length() {
         refuse_size(inner, n)?;
-        holding.grow_to(n)?;
+        holding.expect(n)?;
     }
-    let mut data = Vec::with_capacity(capacity_hint(&resp, inner.max_size));
+    let mut data = Vec::new();
     while let Some(chunk) = next_chunk(&mut resp, url).await? {
         inner.stats.bytes(chunk.len());
         refuse_size(inner, (data.len() + chunk.len()) as u64)?;
