@@ -211,6 +211,25 @@ fn the_memory_limits_are_flags_and_sources_count_before_they_are_read() {
     assert!(res.text().contains("max_memory (98 KiB)"), "{}", res.text());
 }
 
+/// With uploads on, a GET's file-loader error is what answers, not the
+/// upload loader's "not found" (which has nothing for a GET): a file over
+/// `max_memory` stays a 422 (before: 404, as imagor answers).
+#[test]
+fn uploads_on_do_not_turn_loader_errors_into_not_found() {
+    let _serial = serial();
+    let dir = server_common::TempDir::new("upload-masks");
+    dir.write("large.jpg", &vec![0u8; 200_000]);
+    let server = Server::start(&args(&[
+        ("upload-loader-enable", "true"),
+        ("file-loader-base-dir", &dir.path().to_string_lossy()),
+        ("imagor-max-memory", "100000"),
+    ]));
+    let res = server.get("/unsafe/large.jpg");
+    assert_eq!(res.status, 422, "{}", res.text());
+    assert!(res.text().contains("max_memory"), "{}", res.text());
+    assert_eq!(server.get("/unsafe/missing.jpg").status, 404);
+}
+
 /// An upload that announces a large body and then stalls holds no room in
 /// `max_total_memory`: the room follows the bytes that came, so others are
 /// served meanwhile (before, the announced length was reserved until the

@@ -352,8 +352,10 @@ impl Imagor {
                 Err(e) if post && loader.name() == "upload" => upload = Some(e),
                 // The HTTP loader is the fallback: its "not found" for a key
                 // it only guessed was a URL does not mask what an earlier
-                // loader reported (imagor reports the last error).
-                Err(Error::NotFound(_)) if loader.name() == "http" && last.is_some() => {}
+                // loader reported (imagor reports the last error); nor does
+                // the upload loader's, which has nothing for a GET.
+                Err(Error::NotFound(_))
+                    if matches!(loader.name(), "http" | "upload") && last.is_some() => {}
                 Err(e) => last = Some(e),
             }
         }
