@@ -622,3 +622,54 @@ fn a_file_past_max_memory_is_not_read() {
         .expect_err("storage");
     assert_eq!(e.status(), 404, "{e}");
 }
+
+/// A file loader and a file storage on one folder (imagor's own example):
+/// with an expiration, an old original is a storage miss, so the loader
+/// reads it. It must not be saved over itself, nor deleted when processing
+/// fails (imagor deletes it: a GET lost the original).
+#[test]
+fn a_storage_on_the_loaders_folder_never_rewrites_or_deletes_the_original() {
+    let f = Fixture::new("shared");
+    let original = f.base.join("keep.png");
+    let gopher = fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/gopher-front.png"
+    ))
+    .expect("gopher");
+    fs::write(&original, &gopher).expect("write");
+    set_mtime(&original, Duration::from_secs(2 * 86_400));
+    let base = f.base.to_string_lossy().into_owned();
+    let im = imagor::Imagor::new(imagor::Options {
+        unsafe_: true,
+        file_loader_base_dir: base.clone(),
+        file_storage_base_dir: base,
+        file_storage_expiration: Duration::from_secs(3600),
+        http_loader_disable: true,
+        ..imagor::Options::default()
+    })
+    .expect("imagor");
+    use std::os::unix::fs::MetadataExt;
+    let before = fs::metadata(&original).expect("meta");
+    let failing = "unsafe/fit-in/10x10/filters:watermark(nope.png,0,0,0)/keep.png";
+    assert_eq!(im.serve(failing).expect_err(failing).status(), 404);
+    let after = fs::metadata(&original).expect("the original is still there");
+    assert_eq!(after.ino(), before.ino(), "the original was replaced");
+    assert_eq!(after.modified().ok(), before.modified().ok());
+    im.serve("unsafe/10x10/keep.png").expect("served");
+    let after = fs::metadata(&original).expect("the original is still there");
+    assert_eq!(after.ino(), before.ino(), "the original was rewritten");
+    assert_eq!(fs::read(&original).expect("read"), gopher);
+    assert!(temp_files(&f.base).is_empty());
+    // A storage in another folder still gets its copy.
+    let other = f.outside.join("cache");
+    let im = imagor::Imagor::new(imagor::Options {
+        unsafe_: true,
+        file_loader_base_dir: f.base.to_string_lossy().into_owned(),
+        file_storage_base_dir: other.to_string_lossy().into_owned(),
+        http_loader_disable: true,
+        ..imagor::Options::default()
+    })
+    .expect("imagor");
+    im.serve("unsafe/10x10/keep.png").expect("served");
+    assert_eq!(fs::read(other.join("keep.png")).expect("copy"), gopher);
+}

@@ -494,3 +494,38 @@ fn an_object_past_max_total_memory_is_refused_on_its_size() {
     let out = i.serve("unsafe/32x32/gopher.png").expect("served");
     assert_eq!(out.content_type, "image/png");
 }
+
+/// An S3 loader and storage on one bucket and base dir (imagor's own
+/// example): an expired object is a storage miss, so the loader reads it;
+/// it is neither written over itself nor deleted when processing fails
+/// (imagor deletes it).
+#[test]
+fn a_storage_on_the_loaders_objects_never_rewrites_or_deletes_them() {
+    let g = shared();
+    put(g, "imagor", "same/keep.png", &gopher());
+    let i = imagor(
+        g,
+        Options {
+            s3_loader_bucket: "imagor".into(),
+            s3_loader_base_dir: "same".into(),
+            s3_storage_bucket: "imagor".into(),
+            s3_storage_base_dir: "same".into(),
+            s3_storage_expiration: Duration::from_secs(1),
+            ..Options::default()
+        },
+    );
+    // Last-Modified is in whole seconds: 2.1 s makes it surely expired.
+    std::thread::sleep(Duration::from_millis(2100));
+    let before = stat(g, "imagor", "same/keep.png").expect("stat").modified;
+    let failing = "unsafe/fit-in/10x10/filters:watermark(nope.png,0,0,0)/keep.png";
+    assert_eq!(i.serve(failing).expect_err(failing).status(), 404);
+    let after = stat(g, "imagor", "same/keep.png").expect("the original is still there");
+    assert_eq!(after.modified, before, "the original was written over");
+    i.serve("unsafe/10x10/keep.png").expect("served");
+    let after = stat(g, "imagor", "same/keep.png").expect("the original is still there");
+    assert_eq!(after.modified, before, "the original was written over");
+    assert_eq!(
+        &get(g, "imagor", "same/keep.png").expect("get").data[..],
+        &gopher()[..]
+    );
+}

@@ -238,7 +238,10 @@ fn uploads_on_do_not_turn_loader_errors_into_not_found() {
 fn stalled_uploads_hold_only_the_bytes_they_sent() {
     let _serial = serial();
     let dir = server_common::TempDir::new("stalled-uploads");
-    dir.write("gopher.png", &server_common::testdata_file("gopher-front.png"));
+    dir.write(
+        "gopher.png",
+        &server_common::testdata_file("gopher-front.png"),
+    );
     let server = Server::start(&args(&[
         ("upload-loader-enable", "true"),
         ("file-loader-base-dir", &dir.path().to_string_lossy()),

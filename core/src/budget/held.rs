@@ -249,7 +249,9 @@ mod tests {
             small.extend(&mut body, &[2; 1000]).unwrap();
         }
         assert_eq!(body.capacity(), 100_000);
-        let e = Holding::in_pool(pool, cap, "the upload").expect(cap).unwrap_err();
+        let e = Holding::in_pool(pool, cap, "the upload")
+            .expect(cap)
+            .unwrap_err();
         assert_eq!(e.status(), 422, "{e}");
     }
 

@@ -70,6 +70,10 @@ impl Loader for FileLoader {
     fn name(&self) -> &'static str {
         "file"
     }
+
+    fn location(&self, key: &str) -> Option<String> {
+        self.storage.location(key)
+    }
 }
 
 #[cfg(test)]

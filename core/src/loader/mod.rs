@@ -61,6 +61,15 @@ pub trait Loader: Send + Sync {
     fn name(&self) -> &'static str {
         "loader"
     }
+
+    /// Where the bytes of `key` live, for loaders and storages of files
+    /// and objects (a file's device and inode, an object's service, bucket
+    /// and key): equal locations are the same bytes, so a source is never
+    /// saved over, or deleted from, the place it was loaded from. `None`
+    /// when unknown (a file that does not exist, another kind of loader).
+    fn location(&self, _key: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Any `Fn(&str) -> Result<Vec<u8>>` is a loader. It is called where the

@@ -249,6 +249,13 @@ impl Loader for S3RouterLoader {
     fn name(&self) -> &'static str {
         "s3-router"
     }
+
+    /// The location in the bucket the key routes to first (a source found
+    /// in a fallback bucket is not recognised as that bucket's object).
+    fn location(&self, key: &str) -> Option<String> {
+        let (bucket, object) = self.route(key)?;
+        self.loader(&bucket).ok()?.location(&object)
+    }
 }
 
 #[cfg(test)]

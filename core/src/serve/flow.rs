@@ -150,12 +150,15 @@ impl Imagor {
         // arrives: not one to save to the storages or to answer raw().
         let stream = !post && !out.raw && self.storages.is_empty();
         let (source, saved) = if is_color {
-            (None, false)
+            (None, Vec::new())
         } else {
             match self.load_source(req, p, post, stream, scope) {
-                (Some(blob), Ok(from_loader)) => {
+                (Some(blob), Ok(loader)) => {
                     self.control.loaded.fetch_add(1, Ordering::Relaxed);
-                    let saved = from_loader && self.save_source(&p.image, &blob.blob, scope);
+                    let saved = match loader {
+                        Some(i) => self.save_source(i, &p.image, &blob.blob, scope),
+                        None => Vec::new(),
+                    };
                     (Some(blob), saved)
                 }
                 (_, Err(e)) => {
@@ -183,9 +186,7 @@ impl Imagor {
                 out.blob = Some(result);
             }
             Err(e) => {
-                if saved {
-                    self.delete_source(&p.image);
-                }
+                self.delete_source(&p.image, &saved);
                 if self.opts.response_raw_on_error {
                     out.blob = source.and_then(Loaded::whole);
                 }
@@ -285,8 +286,8 @@ impl Imagor {
 
     /// imagor's `fromStoragesAndLoaders`: the storages (by storage key),
     /// then the loaders in order (by image key); the first image wins, and
-    /// when all fail the last loader's error is reported. `Ok(true)`: a
-    /// loader found it (so it is saved to the storages).
+    /// when all fail the last loader's error is reported. `Ok(Some(i))`:
+    /// loader `i` found it (so it is saved to the storages).
     ///
     /// With `stream`, the HTTP loader answers once the origin's headers are
     /// in, and the body keeps arriving while it is processed.
@@ -297,7 +298,7 @@ impl Imagor {
         post: bool,
         stream: bool,
         scope: &CallScope,
-    ) -> (Option<Loaded>, Result<bool>) {
+    ) -> (Option<Loaded>, Result<Option<usize>>) {
         let image = p.image.as_str();
         let ctx = LoadContext {
             request: Some(req),
@@ -316,7 +317,7 @@ impl Imagor {
             let key = self.storage_key(image);
             for s in &self.storages {
                 match load(s.get(ctx, &key)) {
-                    Ok(blob) if !blob.is_empty() => return (Some(Loaded::from(blob)), Ok(false)),
+                    Ok(blob) if !blob.is_empty() => return (Some(Loaded::from(blob)), Ok(None)),
                     Err(Error::Cancelled) => return (None, Err(Error::Cancelled)),
                     _ => {}
                 }
@@ -346,7 +347,7 @@ impl Imagor {
                 None => load(loader.get(ctx, image)).map(Loaded::from),
             };
             match got {
-                Ok(loaded) if !loaded.is_empty() => return (Some(loaded), Ok(true)),
+                Ok(loaded) if !loaded.is_empty() => return (Some(loaded), Ok(Some(i))),
                 Ok(_) => {}
                 Err(Error::Cancelled) => return (None, Err(Error::Cancelled)),
                 Err(e) if post && loader.name() == "upload" => upload = Some(e),
@@ -365,27 +366,48 @@ impl Imagor {
         (None, Err(err.naming_key(image)))
     }
 
-    /// Save a source a loader found to every storage; `true` when saved.
-    /// A storage whose write fails gets a delete, as imagor does.
-    /// Within the request, as imagor saves sources with the request's
+    /// Save a source loader `loader` found to every storage; the storages
+    /// written to. A storage whose write fails gets a delete, as imagor
+    /// does. Within the request, as imagor saves sources with the request's
     /// context and the save timeout.
-    fn save_source(&self, image: &str, blob: &Blob, scope: &CallScope) -> bool {
+    ///
+    /// Unlike imagor, a storage whose copy would be the very file or object
+    /// the loader read (a file loader and a file storage on one folder, or
+    /// an S3 loader and storage on one bucket and base dir, as in imagor's
+    /// own examples) is left alone: saving would rewrite the original, and
+    /// a failed save or a failed processing would delete it.
+    fn save_source(
+        &self,
+        loader: usize,
+        image: &str,
+        blob: &Blob,
+        scope: &CallScope,
+    ) -> Vec<usize> {
         if self.storages.is_empty() || image.is_empty() {
-            return false;
+            return Vec::new();
         }
         let key = self.storage_key(image);
-        for s in &self.storages {
+        let read_from = self.loaders.get(loader).and_then(|l| l.location(image));
+        let mut written = Vec::new();
+        for (i, s) in self.storages.iter().enumerate() {
+            if read_from.is_some() && read_from == s.location(&key) {
+                continue;
+            }
             self.put_or_delete(s.as_ref(), &key, blob, scope);
+            written.push(i);
         }
-        true
+        written
     }
 
-    /// Remove a saved source again after processing failed (detached from
-    /// the request, as in imagor).
-    fn delete_source(&self, image: &str) {
+    /// Remove a saved source again from the storages it was written to
+    /// after processing failed (detached from the request, as in imagor).
+    fn delete_source(&self, image: &str, written: &[usize]) {
+        if written.is_empty() {
+            return;
+        }
         let key = self.storage_key(image);
         let scope = detached();
-        for s in &self.storages {
+        for s in written.iter().filter_map(|&i| self.storages.get(i)) {
             let bound = scope.bound(self.opts.save_timeout, "save");
             let _ = block_on_until(s.delete(&key), &bound, &scope.stop);
         }

@@ -304,6 +304,23 @@ impl Loader for FileStorage {
     fn name(&self) -> &'static str {
         "file"
     }
+
+    /// The device and inode of the file `key` maps to (links followed).
+    fn location(&self, key: &str) -> Option<String> {
+        let meta = std::fs::metadata(self.path_of(key)?).ok()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some(format!("file {}:{}", meta.dev(), meta.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            std::fs::canonicalize(self.path_of(key)?)
+                .ok()
+                .map(|p| format!("file {}", p.display()))
+        }
+    }
 }
 
 impl Storage for FileStorage {

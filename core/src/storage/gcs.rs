@@ -153,6 +153,10 @@ impl Loader for GcsStorage {
     fn name(&self) -> &'static str {
         "gcs"
     }
+
+    fn location(&self, key: &str) -> Option<String> {
+        self.objects.location(key)
+    }
 }
 
 impl Storage for GcsStorage {

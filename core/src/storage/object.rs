@@ -132,6 +132,8 @@ pub(crate) struct Objects {
     pub service: &'static str,
     /// The bucket, or `None` for `*` (the first path segment).
     fixed: Option<Conn>,
+    /// The bucket's name (`*` for the first path segment).
+    bucket: String,
     connect: Connect,
     cache: Mutex<HashMap<String, Conn>>,
     pub keys: KeyMap,
@@ -162,6 +164,7 @@ impl Objects {
         Ok(Objects {
             service,
             fixed,
+            bucket: bucket.to_owned(),
             connect,
             cache: Mutex::new(HashMap::new()),
             keys,
@@ -170,6 +173,19 @@ impl Objects {
             tags: None,
             storage_class: None,
         })
+    }
+
+    /// Where `image` lives: the service, the bucket and the object key (the
+    /// endpoint is left out, so two roles on one bucket name compare equal
+    /// whichever way they reach it).
+    pub fn location(&self, image: &str) -> Option<String> {
+        let (bucket, key) = if self.fixed.is_some() {
+            (self.bucket.as_str(), self.keys.key(image)?)
+        } else {
+            let (bucket, rest) = image.trim_start_matches('/').split_once('/')?;
+            (bucket, self.keys.key(rest)?)
+        };
+        Some(format!("{} {bucket}/{key}", self.service))
     }
 
     /// The clients and object path of `image`. For a `*` bucket the bucket

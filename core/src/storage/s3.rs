@@ -235,6 +235,10 @@ impl Loader for S3Storage {
     fn name(&self) -> &'static str {
         "s3"
     }
+
+    fn location(&self, key: &str) -> Option<String> {
+        self.objects.location(key)
+    }
 }
 
 impl Storage for S3Storage {
