@@ -12,7 +12,10 @@
 //!   32-bit samples.
 //!
 //! Every reader stops at the first inconsistency and returns what it has
-//! (or `None`): the decoder will then fail on its own.
+//! (or `None`): the decoder will then fail on its own. Where a decoder
+//! accepts what the reader does not expect (a JPEG marker whose length is
+//! 0), the reader must read on as the decoder does, since facts it misses
+//! are memory and time nobody charges.
 
 use crate::format::find;
 
@@ -86,8 +89,13 @@ pub(crate) fn jpeg(data: &[u8]) -> Option<JpegFacts> {
             0xD9 => break,
             _ => {}
         }
-        let len = u16::from_be_bytes([*data.get(i + 2)?, *data.get(i + 3)?]) as usize;
-        let body = data.get(i + 4..(i + 2 + len).min(data.len()))?;
+        let (Some(&hi), Some(&lo)) = (data.get(i + 2), data.get(i + 3)) else {
+            break;
+        };
+        let len = u16::from_be_bytes([hi, lo]) as usize;
+        // A length below 2 (libjpeg skips nothing then) is an empty body.
+        let end = (i + 2 + len).clamp(i + 4, data.len().max(i + 4));
+        let body = data.get(i + 4..end).unwrap_or(&[]);
         match marker {
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) && body.len() >= 6 => {
                 facts.height = u16::from_be_bytes([body[1], body[2]]) as u32;
@@ -437,6 +445,18 @@ mod tests {
         assert!((per_pixel - 3.0).abs() < 0.01, "{per_pixel}");
         assert!(jpeg(b"not a jpeg").is_none());
         assert!(jpeg(&j[..10]).is_some() || jpeg(&j[..10]).is_none());
+        // libjpeg skips a marker whose length is below 2 (a COM of length
+        // 0 before the frame); the facts after it still count. Before: the
+        // probe gave up and a 1.9 GB coefficient buffer went uncharged.
+        for len in [0u8, 1] {
+            let mut hidden = vec![0xFF, 0xD8, 0xFF, 0xFE, 0, len];
+            hidden.extend_from_slice(&j[2..]);
+            assert_eq!(jpeg(&hidden), Some(f.clone()), "length {len}");
+        }
+        // A file cut inside a marker's length keeps what came before.
+        let last_sos = j.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+        let cut = jpeg(&j[..last_sos + 3]).expect("facts before the cut");
+        assert_eq!((cut.width, cut.scans), (65535, 2));
     }
 
     #[test]

@@ -414,7 +414,12 @@ pub(super) fn admit(
 
     // Memory a decoder allocates whatever the access.
     let mut memory = match format {
-        Some(ImageFormat::Jpeg) => jpeg.as_ref().map_or(0, |f| f.coefficient_bytes()),
+        // Headers the probe could not read are charged as the worst case
+        // libjpeg could be decoding: multi-scan, three components at 4:4:4.
+        Some(ImageFormat::Jpeg) => match &jpeg {
+            Some(f) if f.width > 0 => f.coefficient_bytes(),
+            _ => w.div_ceil(8) * page_h.div_ceil(8) * 3 * 64 * 2,
+        },
         Some(ImageFormat::Png) if interlaced => whole,
         Some(ImageFormat::Webp) if lossless_webp => {
             let canvas = webp.map_or(frame_px, |f| f.width as u64 * f.height as u64);
@@ -474,6 +479,40 @@ pub(super) fn admit(
             cost += Cost::per_pixel(f.blocks() as f64 * f.scans as f64, 30.0);
         }
     }
+    budget.charge_time(&what, cost)
+}
+
+/// Charge the frames an animation decodes before page `skipped + 1`:
+/// libvips' GIF and WebP loaders reach a page by decoding and compositing
+/// every frame before it, inside one call nothing interrupts, so a
+/// `page(3000)` of a small file would run for many seconds. (Pages of
+/// TIFF, PDF and HEIF are independent.) `header` is the page loaded.
+pub(super) fn admit_skipped_frames(
+    budget: &Budget,
+    data: &[u8],
+    format: Option<ImageFormat>,
+    header: &Image,
+    skipped: u64,
+) -> Result<()> {
+    let per_frame_ns = match format {
+        Some(ImageFormat::Webp) => 150_000.0,
+        Some(ImageFormat::Gif) => 20_000.0,
+        _ => return Ok(()),
+    };
+    if skipped == 0 {
+        return Ok(());
+    }
+    let lossless =
+        format == Some(ImageFormat::Webp) && probe::webp(data).is_some_and(|f| f.lossless);
+    let frame_px = header.width().max(0) as f64 * header.page_height().max(0) as f64;
+    let ns = decode_ns_per_pixel(format, lossless);
+    let cost = Cost::per_pixel(frame_px * skipped as f64, ns)
+        + Cost::per_pixel(skipped as f64, per_frame_ns);
+    let what = format!(
+        "decoding the {} frames before page {}",
+        skipped,
+        skipped + 1
+    );
     budget.charge_time(&what, cost)
 }
 

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use super::decode::{
-    admit, call_loader, check_frames_loaded, choose_loader, render_svg, thumbnail_of, Access,
-    Encoded, LoadOpts, ThumbnailCall,
+    admit, admit_skipped_frames, call_loader, check_frames_loaded, choose_loader, render_svg,
+    thumbnail_of, Access, Encoded, LoadOpts, ThumbnailCall,
 };
 use super::still_webp;
 use crate::arriving::Body;
@@ -161,6 +161,22 @@ impl Loader<'_> {
         }
     }
 
+    /// Charge the frames decoded to reach page `page` of a final
+    /// multi-frame load (`page` as [`LoadOpts::multi_page`] takes it:
+    /// below -1 for an exact page).
+    fn admit_page(&self, source: &Source, header: &Image, page: i32) -> Result<()> {
+        match source.encoded() {
+            Some((_, sniffed, data)) if page < -1 => admit_skipped_frames(
+                self.budget,
+                data,
+                sniffed.format,
+                header,
+                u64::try_from(-i64::from(page) - 1).unwrap_or(0),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// The final multi-frame load has every frame asked for: `n` is -1 for
     /// all, `-count` for exactly `count` (after a counting pass).
     fn check_frames(&self, source: &Source, img: &Image, n: i32) -> Result<()> {
@@ -202,6 +218,7 @@ impl Loader<'_> {
             }
             self.check_frames(source, &img, n)?;
             self.admit(source, &img, Access::Full)?;
+            self.admit_page(source, &img, page)?;
             return Ok(img);
         }
         let img = self.load(source, opts)?;
@@ -290,6 +307,7 @@ impl Loader<'_> {
             self.check_resolution(&img)?;
             self.check_frames(source, &img, n)?;
             self.admit(source, &img, Access::Shrink)?;
+            self.admit_page(source, &img, page)?;
             refuse_oversized_stretch(width, height, size, self.opts)?;
             if crop == Interesting::None || size == Size::Force {
                 img.thumbnail_image(width, height, size, crop)?

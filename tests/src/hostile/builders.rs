@@ -402,8 +402,14 @@ pub(crate) fn noisy_jpeg(w: i32, h: i32, noise: &[u8]) -> Vec<u8> {
 pub(crate) fn webp_animation(frames: usize, w: u32, h: u32) -> Vec<u8> {
     let frame = Image::black(w as i32, h as i32, 3).expect("vips black");
     let still = save(&frame, "webpsave_buffer", &[("lossless", true)]);
-    // The VP8L chunk of the still image.
-    let bitstream = &still[12..];
+    // The VP8L chunk of the still image (after a VP8X when libvips wrote
+    // metadata: an ANMF may not hold one).
+    let at = still
+        .windows(4)
+        .position(|w| w == b"VP8L")
+        .expect("a VP8L chunk");
+    let len = u32::from_le_bytes(still[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
+    let bitstream = &still[at..(at + 8 + len + (len & 1)).min(still.len())];
     let mut anmf = Vec::new();
     anmf.extend([0u8; 6]); // x, y
     anmf.extend(&(w - 1).to_le_bytes()[..3]);

@@ -179,13 +179,22 @@ fn decoder_bombs(c: &mut Corpus) {
         "jpeg progressive 8000x8000",
         save(&flat(8000, 8000), "jpegsave_buffer", &[("interlace", true)]),
     );
+    let progressive = save(
+        &flat(12_000, 12_000),
+        "jpegsave_buffer",
+        &[("interlace", true)],
+    );
+    // libjpeg skips a marker of length 0; a probe that gave up there
+    // charged nothing for the 432 MB coefficient buffer.
+    let mut hidden = vec![0xFF, 0xD8, 0xFF, 0xFE, 0, 0];
+    hidden.extend_from_slice(&progressive[2..]);
     c.add(
         "jpeg progressive 12000x12000 (16x shrink-on-load)",
-        save(
-            &flat(12_000, 12_000),
-            "jpegsave_buffer",
-            &[("interlace", true)],
-        ),
+        progressive,
+    );
+    c.add(
+        "jpeg progressive 12000x12000 behind a zero-length COM",
+        hidden,
     );
     c.add(
         "webp lossless 9000x9000",
@@ -279,6 +288,20 @@ fn animations(c: &mut Corpus) {
         "gif 1000 noisy frames 64x64 rotated and rounded -> gif",
         noisy_gif(1000, 64, &random_bytes(7, 64 * 64 * 1000 * 3)),
         "filters:rotate(90):round_corner(30,30,red)/x",
+        None,
+    );
+    // A late page is reached by decoding every frame before it, in one
+    // call nothing interrupts.
+    c.with(
+        "webp 3000 frames 1000x1000 page(3000)",
+        webp_animation(3000, 1000, 1000),
+        "fit-in/100x100/filters:page(3000)/x",
+        None,
+    );
+    c.with(
+        "gif 3000 frames 1000x1000 page(3000)",
+        gif(1000, 1000, 3000, 1000, 1000),
+        "fit-in/100x100/filters:page(3000)/x",
         None,
     );
     c.with(
