@@ -383,6 +383,32 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ),
         Expect::TooExpensive,
     ));
+    // Laying out one <text> is quadratic in its length, and in its characters
+    // x spans (before: charged linearly, and these ran 8-22 s).
+    c.push((
+        "one text of 100000 characters",
+        svg(
+            r#"width="100" height="20""#,
+            &format!("<text y='10'>{}</text>", "W".repeat(100_000)),
+        ),
+        Expect::TooExpensive,
+    ));
+    c.push((
+        "one text of 10000 one-character tspans",
+        svg(
+            r#"width="100" height="20""#,
+            &format!("<text y='10'>{}</text>", "<tspan>W</tspan>".repeat(10_000)),
+        ),
+        Expect::TooExpensive,
+    ));
+    c.push((
+        "40 texts of 1000 characters",
+        svg(
+            r#"width="100" height="20""#,
+            &format!("<text y='10'>{}</text>", "W".repeat(1000)).repeat(40),
+        ),
+        Expect::Ok,
+    ));
     c.push((
         "stroke-dasharray 0.001 on long path",
         svg(

@@ -15,6 +15,8 @@ use super::{SvgError, SvgLimits};
 // ---- parse stage (per unit of the raw-XML statistics) ----
 const PARSE_NODE: f64 = 1_500.0; // per svgtree element + per converted element
 const PARSE_CHAR: f64 = 3_500.0; // text shaping + outlining per character
+const PARSE_CHAR_PAIR: f64 = 0.9; // layout of one <text>, per character squared
+const PARSE_SPAN_CHAR: f64 = 240.0; // layout of one <text>, per character x span
 const BASE: f64 = 500_000.0; // thread start, XML parse of a small document, setup
 const PARSE_BYTE: f64 = 15.0; // XML + attribute (path data, lists) parsing per input byte
 const PARSE_IMAGE_BYTE: f64 = 3.0; // base64 decode + copy of data: URLs per byte
@@ -55,6 +57,8 @@ pub(crate) fn parse_cost(s: &Stats) -> u64 {
         + s.bytes as f64 * PARSE_BYTE
         + s.nodes as f64 * PARSE_NODE
         + s.text_chars as f64 * PARSE_CHAR
+        + s.text_char_pairs as f64 * PARSE_CHAR_PAIR
+        + s.text_span_chars as f64 * PARSE_SPAN_CHAR
         + s.image_bytes as f64 * PARSE_IMAGE_BYTE
         + s.css_work as f64 * CSS_STEP;
     to_units(c)

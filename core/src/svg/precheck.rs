@@ -19,6 +19,12 @@ pub(crate) struct Stats {
     pub nodes: u64,
     /// Characters of text to shape (after expansion); characters >= U+3000 count 4x.
     pub text_chars: u64,
+    /// Sum over `<text>` elements of their characters squared: laying out one text
+    /// element costs time quadratic in its length.
+    pub text_char_pairs: u64,
+    /// Sum over `<text>` elements of characters x spans (`tspan`, `textPath`, `a`, plus
+    /// one): each span is laid out against the whole element's text.
+    pub text_span_chars: u64,
     /// Bytes of `href` data on `<image>`/`<feImage>` decoded by usvg (after expansion).
     pub image_bytes: u64,
     /// Upper bound of CSS selector-matching steps usvg performs.
@@ -54,6 +60,10 @@ struct Agg {
     drawables: u64,
     vertices: u64,
     chars: u64,
+    /// Spans of text below (`tspan`, `textPath`, `a`), until their `<text>` counts them.
+    spans: u64,
+    char_pairs: u64,
+    span_chars: u64,
     image_bytes: u64,
     height: u64,
 }
@@ -68,6 +78,13 @@ impl Agg {
                 .saturating_add(o.tree_nodes.saturating_mul(mult));
         }
         self.chars = self.chars.saturating_add(o.chars.saturating_mul(mult));
+        self.spans = self.spans.saturating_add(o.spans.saturating_mul(mult));
+        self.char_pairs = self
+            .char_pairs
+            .saturating_add(o.char_pairs.saturating_mul(mult));
+        self.span_chars = self
+            .span_chars
+            .saturating_add(o.span_chars.saturating_mul(mult));
         self.image_bytes = self
             .image_bytes
             .saturating_add(o.image_bytes.saturating_mul(mult));
@@ -190,6 +207,8 @@ pub(crate) fn analyze(doc: &Document, limits: &SvgLimits) -> Result<Stats, SvgEr
         bytes: doc.input_text().len() as u64,
         nodes: agg.nodes.saturating_add(agg.tree_nodes),
         text_chars: agg.chars,
+        text_char_pairs: agg.char_pairs,
+        text_span_chars: agg.span_chars,
         image_bytes: agg.image_bytes,
         css_work,
     })
@@ -254,6 +273,9 @@ impl<'a, 'input> Analyzer<'a, 'input> {
                 agg.chars = agg.chars.saturating_add(n);
             }
         }
+        if matches!(name, "tspan" | "textPath" | "a") {
+            agg.spans = agg.spans.saturating_add(1);
+        }
         let refs = self.refs(node)?;
         for pass in [
             RefKind::Instance,
@@ -279,6 +301,15 @@ impl<'a, 'input> Analyzer<'a, 'input> {
                     }
                 }
             }
+        }
+        if name == "text" {
+            // The element's layout: quadratic in its characters and in characters x spans.
+            let n = agg.chars;
+            agg.char_pairs = agg.char_pairs.saturating_add(n.saturating_mul(n));
+            agg.span_chars = agg
+                .span_chars
+                .saturating_add(n.saturating_mul(agg.spans.saturating_add(1)));
+            agg.spans = 0;
         }
         if agg.nodes.max(agg.tree_nodes) > self.limits.max_nodes as u64 {
             return Err(SvgError::TooLarge {
