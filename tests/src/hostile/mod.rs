@@ -488,6 +488,26 @@ fn svg_cases(c: &mut Corpus, canary_port: u16) {
         )),
     );
     c.add(
+        "svg one text of 200000 characters",
+        svg(
+            "width=\"2000\" height=\"2000\"",
+            &format!(
+                "<text y=\"50\" font-size=\"40\">{}</text>",
+                "W".repeat(200_000)
+            ),
+        ),
+    );
+    c.add(
+        "svg 10000 one-letter tspans",
+        svg(
+            "width=\"2000\" height=\"2000\"",
+            &format!(
+                "<text y=\"50\" font-size=\"40\">{}</text>",
+                "<tspan>W</tspan>".repeat(10_000)
+            ),
+        ),
+    );
+    c.add(
         "svg feTurbulence 1e9 octaves",
         filter("<feTurbulence baseFrequency=\"0.05\" numOctaves=\"1000000000\"/>"),
     );
