@@ -299,6 +299,25 @@ fn redirects_are_checked_at_every_hop() {
     let e = get(&loader(&local()), &origin.url("/loop")).unwrap_err();
     assert!(e.message().starts_with("stopped after 10 redirects"), "{e}");
     assert_eq!(canary.hits(), 0);
+    // A hop to another scheme is Go's client error (500), not imagor's
+    // `invalid`, which made a signed request retry unescaped and then fail
+    // as a signature mismatch (403).
+    let signed = Imagor::new(Options {
+        unsafe_: false,
+        secret: "s3cret".into(),
+        ..local()
+    })
+    .unwrap();
+    for to in ["file:///etc/passwd", "ftp://127.0.0.1/x"] {
+        let path = format!("fit-in/10x10/{}", redirect_to(to));
+        let hash = signed.sign(&path).unwrap();
+        let e = signed.serve(&format!("{hash}/{path}")).unwrap_err();
+        assert_eq!(e.status(), 500, "{to}: {e}");
+        assert!(
+            e.message().contains("unsupported protocol scheme"),
+            "{to}: {e}"
+        );
+    }
 }
 
 #[test]
@@ -647,6 +666,27 @@ fn a_proxy_never_reaches_a_refused_target() {
             .status(),
         403
     );
+    // A proxy named by a host name on a refused network: only connections
+    // to the proxy are exempt. A direct request to that name, on any port,
+    // is checked like any other (before: served, the policy skipped).
+    let port = origin.host().rsplit(':').next().unwrap().to_owned();
+    let named_proxy = loader(&Options {
+        http_loader_proxy_urls: vec![format!("http://proxy.test:{port}")],
+        http_loader_proxy_allowed_sources: vec!["*.cdn.test".into()],
+        ..Options::default()
+    })
+    .with_resolver(Arc::new(Table(vec![
+        ("proxy.test", "127.0.0.1".parse().unwrap()),
+        ("img.cdn.test", "203.0.113.7".parse().unwrap()),
+    ])))
+    .unwrap();
+    let before = origin.seen().len();
+    let direct = format!("http://proxy.test:{port}/image/gopher.png");
+    assert_eq!(get(&named_proxy, &direct).unwrap_err().status(), 403);
+    assert_eq!(origin.seen().len(), before, "the direct request reached it");
+    // Through the proxy, its name still resolves to the refused address.
+    let blob = get(&named_proxy, "http://img.cdn.test/image/gopher.png").unwrap();
+    assert_eq!(blob.data.as_ref(), testdata("gopher.png").as_slice());
 }
 
 #[test]

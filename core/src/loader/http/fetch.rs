@@ -250,10 +250,11 @@ async fn send(
     mut url: Url,
     mut headers: HeaderMap,
 ) -> Result<(Response, Url)> {
-    let client = inner.client()?;
+    let clients = inner.client()?;
     for hop in 0..=MAX_REDIRECTS {
         check_target(inner, &url).await?;
-        let resp = client
+        let resp = clients
+            .for_url(inner, &url)
             .request(method.clone(), url.clone())
             .headers(headers.clone())
             .send()
@@ -278,6 +279,15 @@ async fn send(
             status: 500,
         })?;
         next.set_fragment(None);
+        // Go's client answers a redirect elsewhere than http(s) with this
+        // error (500); imagor's `invalid` would make the server retry the
+        // request unescaped, and a signed one then fail its signature.
+        if !matches!(next.scheme(), "http" | "https") {
+            return Err(Error::Internal(format!(
+                "Get \"{next}\": unsupported protocol scheme \"{}\"",
+                next.scheme()
+            )));
+        }
         if !is_allowed(&next, &inner.rules.allowed) {
             return Err(Error::SourceNotAllowed);
         }

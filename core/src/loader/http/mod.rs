@@ -96,8 +96,8 @@ pub(crate) struct Inner {
     pub(crate) resolver: Arc<dyn Resolver>,
     /// 0 for the system resolver, else the custom resolver's address.
     resolver_id: usize,
-    /// The client of the network runtime's current generation.
-    client: Mutex<Option<(u64, reqwest::Client)>>,
+    /// The clients of the network runtime's current generation.
+    client: Mutex<Option<(u64, Clients)>>,
     /// Fetches, bytes and failures (shared with loaders derived from it).
     pub(crate) stats: Arc<stats::Counters>,
 }
@@ -298,7 +298,28 @@ struct ClientKey {
 }
 
 /// Clients shared by loaders with equal transport settings.
-static CLIENTS: Mutex<Vec<(ClientKey, reqwest::Client)>> = Mutex::new(Vec::new());
+static CLIENTS: Mutex<Vec<(ClientKey, Clients)>> = Mutex::new(Vec::new());
+
+/// A loader's two clients: one for direct requests, whose every address
+/// is checked against the policy, and (with proxies) one that sends every
+/// request through them, whose resolver exempts only the proxies' own host
+/// names. Each hop takes the client its URL calls for ([`Inner::proxied`]),
+/// so a direct request to a proxy's host name is checked like any other.
+#[derive(Clone)]
+pub(crate) struct Clients {
+    direct: reqwest::Client,
+    via_proxy: Option<reqwest::Client>,
+}
+
+impl Clients {
+    /// The client for `url`.
+    pub(crate) fn for_url(&self, inner: &Inner, url: &Url) -> &reqwest::Client {
+        match &self.via_proxy {
+            Some(c) if inner.proxied(url) => c,
+            _ => &self.direct,
+        }
+    }
+}
 
 impl Inner {
     /// Is `url` sent through a proxy?
@@ -306,10 +327,10 @@ impl Inner {
         !self.proxies.is_empty() && source::is_allowed(url, &self.proxy_allowed)
     }
 
-    /// The reqwest client bound to the current network runtime. Loaders
-    /// with the same transport settings share one client (and so one
-    /// connection pool): instances built per call stay cheap.
-    pub(crate) fn client(self: &Inner) -> Result<reqwest::Client> {
+    /// The reqwest clients bound to the current network runtime. Loaders
+    /// with the same transport settings share them (and so their
+    /// connection pools): instances built per call stay cheap.
+    pub(crate) fn client(self: &Inner) -> Result<Clients> {
         let generation = crate::net_runtime::generation()?;
         let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((g, c)) = slot.as_ref() {
@@ -335,7 +356,14 @@ impl Inner {
             match cache.iter().find(|(k, _)| *k == key) {
                 Some((_, c)) => c.clone(),
                 None => {
-                    let c = self.build_client()?;
+                    let c = Clients {
+                        direct: self.build_client(false)?,
+                        via_proxy: if self.proxies.is_empty() {
+                            None
+                        } else {
+                            Some(self.build_client(true)?)
+                        },
+                    };
                     if cache.len() >= 16 {
                         cache.remove(0);
                     }
@@ -348,17 +376,17 @@ impl Inner {
         Ok(client)
     }
 
-    fn build_client(&self) -> Result<reqwest::Client> {
+    fn build_client(&self, via_proxy: bool) -> Result<reqwest::Client> {
         crate::tls::install_crypto();
         // reqwest needs the runtime's context to build its connector.
         let handle = crate::net_runtime::handle()?;
         let _entered = handle.enter();
         // The system's roots; a machine without any makes the platform
         // verifier, and so the build, fail: Mozilla's then (tls.rs).
-        self.client_builder().build().or_else(|system| {
+        self.client_builder(via_proxy).build().or_else(|system| {
             let roots = crate::tls::bundled_roots()
                 .filter_map(|der| reqwest::Certificate::from_der(der).ok());
-            self.client_builder()
+            self.client_builder(via_proxy)
                 .tls_certs_only(roots)
                 .build()
                 .map_err(|_| {
@@ -370,14 +398,19 @@ impl Inner {
         })
     }
 
-    /// The client's settings, TLS roots aside.
-    fn client_builder(&self) -> reqwest::ClientBuilder {
-        let exempt: HashSet<String> = self
-            .proxies
-            .iter()
-            .filter_map(|u| u.host_str())
-            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
-            .collect();
+    /// The client's settings, TLS roots aside: direct, or sending every
+    /// request through the proxies (round robin), whose host names alone
+    /// are exempt from the address policy.
+    fn client_builder(&self, via_proxy: bool) -> reqwest::ClientBuilder {
+        let exempt: HashSet<String> = if via_proxy {
+            self.proxies
+                .iter()
+                .filter_map(|u| u.host_str())
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+                .collect()
+        } else {
+            HashSet::new()
+        };
         let resolver = resolver::PolicyResolver {
             resolver: self.resolver.clone(),
             policy: self.policy.clone(),
@@ -393,14 +426,10 @@ impl Inner {
             .gzip(true)
             .deflate(true)
             .tls_danger_accept_invalid_certs(self.insecure);
-        if !self.proxies.is_empty() {
+        if via_proxy && !self.proxies.is_empty() {
             let proxies = self.proxies.clone();
-            let allowed = self.proxy_allowed.clone();
             let counter = Arc::new(AtomicUsize::new(self.next_proxy.load(Ordering::Relaxed)));
-            builder = builder.proxy(reqwest::Proxy::custom(move |url| {
-                if !source::is_allowed(url, &allowed) {
-                    return None;
-                }
+            builder = builder.proxy(reqwest::Proxy::custom(move |_| {
                 let i = counter.fetch_add(1, Ordering::Relaxed) % proxies.len();
                 Some(proxies[i].clone())
             }));
