@@ -80,8 +80,26 @@ impl CallScope {
         cancel: &Cancel,
         max_total_memory: u64,
     ) -> CallScope {
+        Self::since(Instant::now(), request_timeout, cancel, max_total_memory)
+    }
+
+    /// [`CallScope::new`] for a request that arrived at `arrived`: its
+    /// time waiting for a thread counts against `request_timeout` too.
+    pub(crate) fn since(
+        arrived: Instant,
+        request_timeout: Duration,
+        cancel: &Cancel,
+        max_total_memory: u64,
+    ) -> CallScope {
+        let deadline = if request_timeout.is_zero() {
+            None
+        } else {
+            arrived
+                .checked_add(request_timeout)
+                .map(|at| (at, request_timeout))
+        };
         CallScope {
-            deadline: deadline_in(request_timeout),
+            deadline,
             stop: Stop::Caller(cancel.clone()),
             max_total_memory,
         }

@@ -46,7 +46,20 @@ impl Imagor {
     /// and the answer is 499 without a body, as imagor's. The whole
     /// request runs within `request_timeout`.
     pub fn handle_cancellable(&self, req: &Request, cancel: &Cancel) -> Response {
-        let _scope = crate::call::enter(CallScope::new(
+        self.handle_since(req, cancel, std::time::Instant::now())
+    }
+
+    /// [`Imagor::handle_cancellable`] for a request that arrived at
+    /// `arrived` (the server's: time queued for a thread counts against
+    /// `request_timeout`, as imagor's timeout handler counts it).
+    pub(crate) fn handle_since(
+        &self,
+        req: &Request,
+        cancel: &Cancel,
+        arrived: std::time::Instant,
+    ) -> Response {
+        let _scope = crate::call::enter(CallScope::since(
+            arrived,
             self.opts.request_timeout,
             cancel,
             self.opts.max_total_memory,
@@ -255,4 +268,36 @@ pub(crate) fn go_json(json: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::request::{Cancel, Request};
+    use crate::{Imagor, Options};
+
+    /// A request that waited for a thread past its request timeout is a
+    /// 408 at once: its time counts from its arrival, as in imagor.
+    #[test]
+    fn the_request_timeout_counts_from_arrival() {
+        let imagor = Imagor::new(Options {
+            unsafe_: true,
+            http_loader_disable: true,
+            file_loader_base_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata").into(),
+            request_timeout: Duration::from_secs(30),
+            ..Options::default()
+        })
+        .expect("imagor");
+        let req = Request::get("/unsafe/10x10/gopher-front.png");
+        let fresh = imagor.handle_since(&req, &Cancel::new(), Instant::now());
+        assert_eq!(fresh.status, 200);
+        let Some(long_ago) = Instant::now().checked_sub(Duration::from_secs(31)) else {
+            return; // a machine up for less than 31 s
+        };
+        let started = Instant::now();
+        let late = imagor.handle_since(&req, &Cancel::new(), long_ago);
+        assert_eq!(late.status, 408, "{}", String::from_utf8_lossy(&late.body));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 }

@@ -381,7 +381,7 @@ async fn handle(
         body: Bytes::new(),
     };
     let logged = state.opts.access_log && state.opts.layers.access_logged(&method, &request.path);
-    let response = respond(&state, &mut request, req.into_body()).await;
+    let response = respond(&state, &mut request, req.into_body(), start).await;
     let status = response.status;
     if logged {
         let uri = if request.query.is_empty() {
@@ -420,7 +420,14 @@ async fn handle(
     Ok(to_hyper(response))
 }
 
-async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> Response {
+/// The answer to `request`, which arrived at `arrived`: its body read and
+/// any wait for a worker thread count against the request timeout.
+async fn respond(
+    state: &Arc<State>,
+    request: &mut Request,
+    body: Incoming,
+    arrived: Instant,
+) -> Response {
     // Go's server refuses a malformed escape before any handler (no
     // prefix, CORS or no-op route applies).
     if super::escaped_path::escaped_path(&request.path).is_none() {
@@ -457,7 +464,7 @@ async fn respond(state: &Arc<State>, request: &mut Request, body: Incoming) -> R
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let handled = tokio::task::spawn_blocking(move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            st.imagor.handle_cancellable(&req, &cancel)
+            st.imagor.handle_since(&req, &cancel, arrived)
         }))
     })
     .await;
