@@ -462,15 +462,8 @@ pub(super) fn admit(
     // Bands beyond RGBA: every later pass (resize, colour) carries them.
     let extra_bands = (header.bands() - 4).max(0) as f64;
     cost += Cost::per_pixel(all_px as f64 * extra_bands, 5.0);
-    // Animated WebP decodes and composites each frame through libwebp's
-    // demuxer; GIF frames are cheaper.
     if frames > 1 {
-        let per_frame_ns = match format {
-            Some(ImageFormat::Webp) => 150_000.0,
-            Some(ImageFormat::Gif) => 20_000.0,
-            _ => 0.0,
-        };
-        cost += Cost::per_pixel(frames as f64, per_frame_ns);
+        cost += Cost::per_pixel(frames as f64, frame_overhead_ns(format));
     }
     if let Some(f) = &jpeg {
         // Entropy decoding touches every coefficient, shrunk or not.
@@ -480,6 +473,17 @@ pub(super) fn admit(
         }
     }
     budget.charge_time(&what, cost)
+}
+
+/// Nanoseconds each frame of an animation costs beyond its pixels:
+/// animated WebP decodes and composites each frame through libwebp's
+/// demuxer; GIF frames are cheaper.
+fn frame_overhead_ns(format: Option<ImageFormat>) -> f64 {
+    match format {
+        Some(ImageFormat::Webp) => 150_000.0,
+        Some(ImageFormat::Gif) => 20_000.0,
+        _ => 0.0,
+    }
 }
 
 /// Charge the frames an animation decodes before page `skipped + 1`:
@@ -494,12 +498,7 @@ pub(super) fn admit_skipped_frames(
     header: &Image,
     skipped: u64,
 ) -> Result<()> {
-    let per_frame_ns = match format {
-        Some(ImageFormat::Webp) => 150_000.0,
-        Some(ImageFormat::Gif) => 20_000.0,
-        _ => return Ok(()),
-    };
-    if skipped == 0 {
+    if skipped == 0 || !matches!(format, Some(ImageFormat::Webp | ImageFormat::Gif)) {
         return Ok(());
     }
     let lossless =
@@ -507,7 +506,7 @@ pub(super) fn admit_skipped_frames(
     let frame_px = header.width().max(0) as f64 * header.page_height().max(0) as f64;
     let ns = decode_ns_per_pixel(format, lossless);
     let cost = Cost::per_pixel(frame_px * skipped as f64, ns)
-        + Cost::per_pixel(skipped as f64, per_frame_ns);
+        + Cost::per_pixel(skipped as f64, frame_overhead_ns(format));
     let what = format!(
         "decoding the {} frames before page {}",
         skipped,
