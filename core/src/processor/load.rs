@@ -44,32 +44,30 @@ pub(crate) enum Source {
 }
 
 impl Source {
-    /// Encoded bytes (a PNG without any chunk that runs past its end:
-    /// [`super::png_chunks`]).
+    /// Encoded bytes (a PNG without any chunk that runs past its end, nor
+    /// compressed text past its budget: [`super::png_chunks`]).
     pub(crate) fn bytes(data: &[u8]) -> Source {
         let sniffed = sniff(data);
-        let data = match sniffed.format {
-            Some(ImageFormat::Png) => super::png_chunks::whole_chunks(data),
-            _ => data,
+        let blob = match sniffed.format {
+            Some(ImageFormat::Png) => {
+                png_blob(super::png_chunks::whole_chunks(data), Blob::copy_from)
+            }
+            _ => Blob::copy_from(data),
         };
-        Source::Bytes {
-            sniffed,
-            blob: Blob::copy_from(data),
-        }
+        Source::Bytes { sniffed, blob }
     }
 
     /// As [`Source::bytes`], sharing `data` with libvips instead of copying
     /// it (sources the server loaded).
     pub(crate) fn shared(data: &bytes::Bytes) -> Source {
         let sniffed = sniff(data);
-        let data = match sniffed.format {
-            Some(ImageFormat::Png) => data.slice_ref(super::png_chunks::whole_chunks(data)),
-            _ => data.clone(),
+        let blob = match sniffed.format {
+            Some(ImageFormat::Png) => png_blob(super::png_chunks::whole_chunks(data), |whole| {
+                Blob::sharing(data.slice_ref(whole))
+            }),
+            _ => Blob::sharing(data.clone()),
         };
-        Source::Bytes {
-            sniffed,
-            blob: Blob::sharing(data),
-        }
+        Source::Bytes { sniffed, blob }
     }
 
     /// A body still arriving. Decoded as it arrives when its decoder reads
@@ -493,6 +491,15 @@ pub(crate) fn streams_while_arriving(format: Option<ImageFormat>, head: &[u8]) -
                 && super::png_chunks::head_chunks_end(head)
         }
         _ => false,
+    }
+}
+
+/// A PNG's whole chunks as libvips gets them: `as_is` unless compressed
+/// text past its budget must go, which takes a copy without it.
+fn png_blob(whole: &[u8], as_is: impl FnOnce(&[u8]) -> Blob) -> Blob {
+    match super::png_chunks::within_text_budget(whole) {
+        Some(kept) => Blob::sharing(bytes::Bytes::from(kept)),
+        None => as_is(whole),
     }
 }
 

@@ -9,9 +9,71 @@
 //! cut there, and an arriving body whose chunks before the image data do
 //! not all end within its head waits to be whole ([`head_chunks_end`]).
 //! Chunk types are not checked: the next libspng may cache another kind.
+//!
+//! libspng also inflates every compressed text chunk (`zTXt`, compressed
+//! `iTXt`) while it reads the header, in one call no deadline reaches: a
+//! 1 MB chunk inflates to 1 GiB of text in about a second, and twelve of
+//! them ran past the call's budget. Only the first
+//! [`COMPRESSED_TEXT_BUDGET`] bytes of compressed text reach libvips
+//! ([`within_text_budget`]); later such chunks are dropped (their text is
+//! metadata, never pixels), and a head holding more waits to be whole.
 
 /// The PNG file signature.
 const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// Compressed text, over all of a file's `zTXt` and compressed `iTXt`
+/// chunks, that libspng is given to inflate: deflate expands a byte at most
+/// 1032 times, so at most 64 MiB of text, some 50 ms of work.
+pub(crate) const COMPRESSED_TEXT_BUDGET: usize = 64 * 1024;
+
+/// Is a chunk of this type and data compressed text? (`iTXt`: the byte
+/// after its keyword's terminating NUL is its compression flag.)
+fn compressed_text(kind: &[u8], body: &[u8]) -> bool {
+    match kind {
+        b"zTXt" => true,
+        b"iTXt" => body
+            .iter()
+            .position(|&b| b == 0)
+            .and_then(|nul| body.get(nul + 1))
+            .is_some_and(|&flag| flag != 0),
+        _ => false,
+    }
+}
+
+/// The PNG `data` without the compressed text chunks that would take the
+/// file's compressed text past [`COMPRESSED_TEXT_BUDGET`]; `None` when
+/// there is none to drop (or `data` is no PNG).
+pub(crate) fn within_text_budget(data: &[u8]) -> Option<Vec<u8>> {
+    if !data.starts_with(SIGNATURE) {
+        return None;
+    }
+    let mut spent = 0usize;
+    let mut dropped: Vec<(usize, usize)> = Vec::new();
+    for (start, kind, end) in chunks(data) {
+        if kind == b"IEND" || end > data.len() {
+            break;
+        }
+        let body = &data[start + 8..end - 4];
+        if compressed_text(kind, body) {
+            if spent + body.len() <= COMPRESSED_TEXT_BUDGET {
+                spent += body.len();
+            } else {
+                dropped.push((start, end));
+            }
+        }
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    let mut kept = Vec::with_capacity(data.len());
+    let mut at = 0;
+    for (start, end) in dropped {
+        kept.extend_from_slice(&data[at..start]);
+        at = end;
+    }
+    kept.extend_from_slice(&data[at..]);
+    Some(kept)
+}
 
 /// Each chunk: its start, type and end (`usize::MAX` when its declared
 /// length overflows), in order, as far as `data` has chunk headers.
@@ -47,17 +109,26 @@ pub(crate) fn whole_chunks(data: &[u8]) -> &[u8] {
 }
 
 /// Do all the chunks of a PNG's `head` before its first image data end
-/// within `head`? Only then can it be decoded while the rest arrives.
+/// within `head`, with no more compressed text than libspng is given?
+/// Only then can it be decoded while the rest arrives.
 pub(crate) fn head_chunks_end(head: &[u8]) -> bool {
     if !head.starts_with(SIGNATURE) {
         return false;
     }
-    for (_, kind, end) in chunks(head) {
+    let mut text = 0usize;
+    for (start, kind, end) in chunks(head) {
         if kind == b"IDAT" {
             return true;
         }
         if end > head.len() {
             return false;
+        }
+        let body = &head[start + 8..end - 4];
+        if compressed_text(kind, body) {
+            text += body.len();
+            if text > COMPRESSED_TEXT_BUDGET {
+                return false;
+            }
         }
     }
     false
@@ -122,6 +193,50 @@ mod tests {
         let data = png(&[idat.clone(), forged(b"tEXt", 1 << 30)]);
         assert_eq!(whole_chunks(&data).len(), 8 + 25 + idat.len());
         assert!(head_chunks_end(&data));
+    }
+
+    #[test]
+    fn compressed_text_past_the_budget_is_dropped() {
+        let idat = chunk(b"IDAT", &[0; 16]);
+        let iend = chunk(b"IEND", b"");
+        let big = |kind: &[u8], head: &[u8]| {
+            let mut data = head.to_vec();
+            data.resize(40_000, 7);
+            chunk(kind, &data)
+        };
+        let ztxt = big(b"zTXt", b"k\0\0");
+        let itxt = big(b"iTXt", b"k\0\x01\0\0\0");
+        let plain_itxt = big(b"iTXt", b"k\0\0\0\0\0");
+        let text = big(b"tEXt", b"k\0");
+        // One of each fits; plain text never counts.
+        let fits = png(&[
+            ztxt.clone(),
+            text.clone(),
+            plain_itxt.clone(),
+            idat.clone(),
+            iend.clone(),
+        ]);
+        assert_eq!(within_text_budget(&fits), None);
+        assert!(head_chunks_end(&fits));
+        // The second compressed chunk would pass the budget: it goes, and so
+        // does any after the image data; a small one after still fits.
+        let small = chunk(b"zTXt", b"s\0\0tiny");
+        let data = png(&[
+            ztxt.clone(),
+            itxt.clone(),
+            small.clone(),
+            idat.clone(),
+            ztxt.clone(),
+            iend.clone(),
+        ]);
+        let kept = within_text_budget(&data).expect("over the budget");
+        assert_eq!(
+            kept,
+            png(&[ztxt.clone(), small, idat.clone(), iend.clone()])
+        );
+        assert_eq!(within_text_budget(&kept), None);
+        assert!(!head_chunks_end(&data), "waits to be whole");
+        assert!(within_text_budget(b"GIF89a").is_none());
     }
 
     #[test]

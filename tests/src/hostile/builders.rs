@@ -48,6 +48,60 @@ impl Bits {
     }
 }
 
+/// zlib stream of `n` zero bytes at deflate's densest: one dynamic-Huffman
+/// block whose length-258 and distance-1 codes are one bit each, two bits
+/// per 258 bytes (1 GiB in 1 MB, as zlib's own level 9).
+pub(crate) fn zlib_zeros_dense(n: usize) -> Vec<u8> {
+    let mut b = Bits {
+        out: vec![0x78, 0xDA],
+        acc: 0,
+        n: 0,
+    };
+    b.put(1, 1); // BFINAL
+    b.put(2, 2); // dynamic Huffman
+    b.put(29, 5); // HLIT: 286 literal/length codes
+    b.put(0, 5); // HDIST: 1 distance code
+    b.put(14, 4); // HCLEN: 18 code-length code lengths
+                  // In deflate's order 16 17 18 0 8 7 9 6 10 5 11 4 12 3 13 2 14 1:
+                  // symbol 18 (a run of zeros) 1 bit, lengths 1 and 2 two bits each.
+    for len in [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2] {
+        b.put(len, 3);
+    }
+    // Canonical codes: 18 -> 0, 1 -> 10, 2 -> 11.
+    let zeros = |b: &mut Bits, count: u32| {
+        b.code(0, 1);
+        b.put(count - 11, 7);
+    };
+    b.code(0b11, 2); // literal 0: two bits
+    zeros(&mut b, 138);
+    zeros(&mut b, 117); // literals 1-255: none
+    b.code(0b11, 2); // end of block: two bits
+    zeros(&mut b, 28); // lengths 257-284: none
+    b.code(0b10, 2); // length 285 (258): one bit
+    b.code(0b10, 2); // distance 1: one bit
+                     // Literal/length codes: 285 -> 0, literal 0 -> 10, end of block -> 11.
+    let mut left = n;
+    if left > 0 {
+        b.code(0b10, 2);
+        left -= 1;
+    }
+    while left >= 258 {
+        b.code(0, 1);
+        b.code(0, 1);
+        left -= 258;
+    }
+    for _ in 0..left {
+        b.code(0b10, 2);
+    }
+    b.code(0b11, 2);
+    if b.n > 0 {
+        b.out.push(b.acc as u8);
+    }
+    let adler = (((n % 65521) as u32) << 16) | 1;
+    b.out.extend_from_slice(&adler.to_be_bytes());
+    b.out
+}
+
 /// zlib stream of `n` zero bytes: one fixed-Huffman block of a literal 0
 /// followed by length-258/distance-1 copies (13 bits per 258 bytes), so a
 /// 400 MB bomb is ~2.5 MB.

@@ -142,6 +142,20 @@ fn decoder_bombs(c: &mut Corpus) {
         .flat_map(|_| chunk(b"tEXt", b"k\0vvvvvvvv"))
         .collect();
     c.add("png 100000 tEXt chunks", png(1, 1, &zlib_zeros(2), &text));
+    // Compressed text: libspng inflates every zTXt and compressed iTXt while
+    // it reads the header, in one call nothing interrupts (8 GiB of text).
+    let gib = zlib_zeros_dense(1 << 30);
+    let bombs: Vec<u8> = (0..4)
+        .flat_map(|i| {
+            let z = [format!("z{i}\0\0").as_bytes(), &gib].concat();
+            let t = [format!("i{i}\0\x01\0\0\0").as_bytes(), &gib].concat();
+            [chunk(b"zTXt", &z), chunk(b"iTXt", &t)].concat()
+        })
+        .collect();
+    c.add(
+        "png 8 text chunks inflating to 1 GiB each",
+        png(64, 64, &zlib_zeros(64 * 65), &bombs),
+    );
     // A chunk declaring 2 GB (of which the file holds a few bytes) before
     // the image data: libspng allocated the declared length of these kinds.
     for kind in [b"tEXt", b"zTXt", b"iTXt", b"sPLT"] {
