@@ -1,13 +1,12 @@
 //! Export: the output format and its settings from the filters, ICC and
 //! metadata stripping, and the `max_bytes` quality search.
 
-use super::quantise_probe;
-use crate::budget::{Budget, Cost};
+use super::save_cost::admit_save;
+use crate::budget::Budget;
 use crate::error::Result;
 use crate::filters::{FilterOp, Parsed};
 use crate::format::ImageFormat;
 use crate::ops::color::normalize_srgb;
-use crate::ops::limits::image_bytes;
 use crate::options::Options;
 use crate::vips::{Arg, BandFormat, Call, Image, Interpretation, MemoryTarget};
 
@@ -19,13 +18,13 @@ pub(crate) struct ExportParams {
     fallback: Option<ImageFormat>,
     quality: i32,
     compression: i32,
-    bitdepth: i32,
+    pub(super) bitdepth: i32,
     palette: bool,
     /// Convert to sRGB and drop the profile before saving.
     pub strip_color_profile: bool,
     /// Save without metadata.
     pub strip_metadata: bool,
-    lossless: bool,
+    pub(super) lossless: bool,
     max_bytes: i64,
 }
 
@@ -85,7 +84,7 @@ impl ExportParams {
 
     /// Is a PNG written with a palette? Not at 16 bits, which a palette
     /// cannot hold (ignored, as libvips 8.17 and later do).
-    fn png_palette(&self) -> bool {
+    pub(super) fn png_palette(&self) -> bool {
         self.palette && self.bitdepth != 16
     }
 
@@ -94,121 +93,6 @@ impl ExportParams {
     pub(crate) fn save_format(&self) -> ImageFormat {
         self.format
             .map_or(ImageFormat::Jpeg, ImageFormat::save_format)
-    }
-}
-
-/// Nanoseconds per output pixel of one save of `img` as `format` with
-/// `p`, and whether the encoder compresses whole frames in memory in one
-/// library call that libvips cannot interrupt (everything but JPEG, PNG
-/// and TIFF, which stream rows).
-///
-/// Measured in CPU time on the reference machine (2 cores), saving a
-/// 1900x1263 photo stretched to 1000x1000 and 2000x2000, the decode and
-/// resize taken off, rounded up: AVIF 85-120 at imagor's speed 8 (a
-/// smooth image had given 50), growing to 570 at speed 6, 2 650 at 4,
-/// 7 070 at 2 and 14 200 at 0; lossless AVIF 2.4-3.9x lossy. WebP 110,
-/// lossless 720-820. GIF frames 100 (one frame is quantised whole:
-/// [`quantises`]). HEIF 770-820, JXL 410-480 (lossless 2 220), JPEG 2000
-/// 110-160. Encoders that cannot be interrupted are what these guard:
-/// lossless WebP had been charged 30 ns and ran 4 s of a 2 s budget.
-fn encoder_cost(format: ImageFormat, img: &Image, p: &ExportParams, opts: &Options) -> (f64, bool) {
-    use ImageFormat as F;
-    // libheif codes alpha as a second image: HEIF with alpha measured
-    // 1 400-1 540 ns a pixel against 770-820 without.
-    let (alpha, heif_alpha) = if img.has_alpha() {
-        (1.3, 1.9)
-    } else {
-        (1.0, 1.0)
-    };
-    match format {
-        // PNG streams rows (a palette is quantised: see `quantises`).
-        F::Png => (15.0, false),
-        F::Tiff => (3.0, false),
-        F::Webp if p.lossless => (850.0 * alpha, true),
-        F::Webp => (120.0 * alpha, true),
-        F::Avif => {
-            let lossless = if p.lossless { 4.0 } else { 1.0 };
-            (avif_ns(opts.avif_speed) * lossless * heif_alpha, true)
-        }
-        F::Heif => (850.0 * heif_alpha, true),
-        // Frames after the first reuse its palette, and libvips stops
-        // between frames at the deadline (one frame: see `quantises`).
-        F::Gif => (150.0, true),
-        F::Jxl if p.lossless => (2300.0, true),
-        F::Jxl => (500.0 * alpha, true),
-        F::Jp2 => (170.0 * alpha, true),
-        _ => (4.0, false),
-    }
-}
-
-/// Does saving `img` as `format` quantise the whole image to a palette in
-/// one call: a GIF of one frame, a PNG `palette()` or of colour at fewer
-/// than 8 bits (which libvips palettises too)? Its cost is measured on a
-/// sample ([`quantise_probe`]).
-fn quantises(format: ImageFormat, img: &Image, p: &ExportParams) -> bool {
-    match format {
-        ImageFormat::Gif => img.frames() <= 1,
-        ImageFormat::Png => {
-            p.png_palette() || (p.bitdepth > 0 && p.bitdepth < 8 && img.bands() > 2)
-        }
-        _ => false,
-    }
-}
-
-/// AVIF (libaom) per pixel at libvips' `speed` 0-9 (effort 9-0): measured
-/// at 9, 8, 6, 4, 2 and 0 (see [`encoder_cost`]), between them
-/// geometrically.
-fn avif_ns(speed: i32) -> f64 {
-    const BY_SPEED: [f64; 10] = [
-        14_500.0, 10_200.0, 7_200.0, 4_400.0, 2_700.0, 1_250.0, 600.0, 270.0, 120.0, 60.0,
-    ];
-    BY_SPEED[speed.clamp(0, 9) as usize]
-}
-
-/// Charge one save of `img` as `format` at `quality` to the budget (a
-/// quantising save may first render `img` to memory to sample it).
-fn admit_save(
-    img: &mut Image,
-    format: ImageFormat,
-    p: &ExportParams,
-    quality: i32,
-    opts: &Options,
-    budget: &Budget,
-) -> Result<()> {
-    let pixels = img.width().max(0) as f64 * img.height().max(0) as f64;
-    let (ns, whole_frames) = encoder_cost(format, img, p, opts);
-    let what = format!(
-        "encoding {}x{} as {}",
-        img.width(),
-        img.height(),
-        format.name()
-    );
-    let quantised = quantises(format, img, p);
-    if whole_frames || quantised {
-        // The frame in memory, and about as much again inside the encoder.
-        budget.charge_memory(&what, image_bytes(img).saturating_mul(2))?;
-    }
-    if quantised {
-        let alpha = if img.has_alpha() { 1.3 } else { 1.0 };
-        return quantise_probe::charge(img, alpha, &what, budget, |sample| {
-            save(sample, format, p, quality, opts).map(drop)
-        });
-    }
-    // Animated GIF and WebP pay a palette or encoder set-up per frame.
-    let frames = img.frames().max(1) as f64;
-    let per_frame = match format {
-        ImageFormat::Gif | ImageFormat::Webp if frames > 1.0 => Cost::per_pixel(frames, 100_000.0),
-        _ => Cost::default(),
-    };
-    let cost = Cost::per_pixel(pixels, ns) + per_frame;
-    // An animated GIF or WebP is encoded frame by frame, and libvips stops
-    // between frames at the deadline: only a single frame is unstoppable.
-    let stops_between_frames =
-        frames > 1.0 && matches!(format, ImageFormat::Gif | ImageFormat::Webp);
-    if whole_frames && !stops_between_frames {
-        budget.charge_unstoppable_time(&what, cost)
-    } else {
-        budget.charge_time(&what, cost)
     }
 }
 
@@ -257,7 +141,7 @@ pub(crate) fn export(
 }
 
 /// One save call with imagor's settings for each format.
-fn save(
+pub(super) fn save(
     img: &Image,
     format: ImageFormat,
     p: &ExportParams,

@@ -23,6 +23,7 @@ pub(crate) mod pipeline;
 mod pixels;
 mod png_chunks;
 mod quantise_probe;
+mod save_cost;
 #[cfg(feature = "own-av1")]
 mod still_avif;
 mod still_webp;

@@ -5,7 +5,7 @@
 //! what that costs depends on the content far more than on the size: CPU
 //! per pixel of a 2000x2000 image, measured, was 60-75 ns for flat
 //! graphics and gradients, 150-170 for noise and a scanned photo, 320-480
-//! for photos. No per-pixel figure both lets a large graphic through and
+//! for photos, and 900 for a 1900x1263 photo (`jpg-24bit-icc-adobe-rgb`). No per-pixel figure both lets a large graphic through and
 //! stops a large photo, so where it matters the saver is timed on four
 //! tiles of the image and the whole is charged at that rate.
 
@@ -15,17 +15,22 @@ use crate::budget::{Budget, Cost};
 use crate::error::Result;
 use crate::vips::Image;
 
-/// CPU per pixel of the busiest content measured (a photo, 2000x2000),
-/// rounded up: an image that fits the time left even at this rate is
-/// charged at it, without a sample.
-const BUSIEST_NS: f64 = 500.0;
+/// CPU per pixel of the busiest content measured (a photo, 1900x1263,
+/// 880-960 ns), rounded up: an image that fits the time left even at this
+/// rate is charged at it, without a sample. (500 let that photo's GIF run
+/// 2.3 s of CPU on a 2 s budget.)
+const BUSIEST_NS: f64 = 1000.0;
 /// The flattest content measured: an image over the time left even at
 /// this rate is refused without a sample.
 const FLATTEST_NS: f64 = 60.0;
-/// How much faster per pixel the whole encodes than the sample, whose
-/// time includes the palette's set-up: measured 1.0-2.1x over eight
-/// images at 2000x2000 and 3000x3000, 1.4x in the middle.
-const SAMPLE_OVER_WHOLE: f64 = 1.4;
+/// The whole's cost per pixel over the sample's, at most: the sample's
+/// time includes the palette's set-up, so most images encode faster per
+/// pixel whole (0.5-1.0x over eight images at 2000x2000 and 3000x3000),
+/// but a photo rich in colours took 1.18x (2.13 s for 2.4 MP against
+/// 0.68-0.82 s for a 1 MP sample). Dividing by 1.4, the middle of the
+/// first eight, let that photo's palette PNG run 2.35 s of CPU on a 2 s
+/// budget.
+const WHOLE_OVER_SAMPLE: f64 = 1.25;
 /// The side of each of the four tiles of the sample (512x512 in all).
 const TILE: i32 = 256;
 
@@ -64,7 +69,7 @@ pub(super) fn charge(
     )?;
     let started = Instant::now();
     encode(&sample)?;
-    let per_pixel = started.elapsed().as_nanos() as f64 / sampled / SAMPLE_OVER_WHOLE;
+    let per_pixel = started.elapsed().as_nanos() as f64 / sampled * WHOLE_OVER_SAMPLE;
     // Timed on the clock the deadline runs on, with the other calls of
     // the moment sharing the cores: not scaled again.
     budget.charge_time(what, Cost::per_pixel(pixels, per_pixel))
