@@ -68,6 +68,26 @@ fn current() -> Result<(u64, Arc<Runtime>)> {
     Ok((generation, runtime))
 }
 
+/// Make a write past the process's file size limit (`ulimit -f`) fail
+/// with `EFBIG`, as a full disk fails with `ENOSPC`, instead of killing
+/// the process: its SIGXFSZ is caught (by a handler of this runtime that
+/// does nothing, registered for the life of the process), as Go's runtime
+/// and CPython ignore it. Called by whatever writes files (the file
+/// storages, the server) before it does.
+pub(crate) fn survive_file_size_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(handle) = handle() {
+            let _runtime = handle.enter();
+            // Dropping the stream keeps the handler: tokio registers one
+            // for good, replacing the default action.
+            let _ = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+                libc::SIGXFSZ,
+            ));
+        }
+    });
+}
+
 /// The runtime's handle, starting it if needed.
 pub(crate) fn handle() -> Result<Handle> {
     current().map(|(_, rt)| rt.handle().clone())

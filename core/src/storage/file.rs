@@ -112,8 +112,11 @@ impl FileStorage {
     /// A storage rooted at `base_dir` (created on the first put when
     /// missing). Removes the stale temporary files an interrupted put left
     /// under it (see [`FileStorage::cleanup`]); a failure to do so is not
-    /// an error here (call `cleanup` to see it).
+    /// an error here (call `cleanup` to see it). From then on a put past
+    /// the process's file size limit fails (`EFBIG`) instead of killing
+    /// the process with SIGXFSZ.
     pub fn new(base_dir: impl Into<PathBuf>, options: FileStorageOptions) -> FileStorage {
+        crate::net_runtime::survive_file_size_limit();
         let storage = FileStorage::without_cleanup(base_dir, options);
         let _ = storage.cleanup(STALE_TEMP_AGE);
         storage

@@ -163,6 +163,9 @@ pub struct Launch {
     /// Do not add `-bind 127.0.0.1:<port>`: the caller passes the address
     /// (flag, env or file) for `port`.
     pub port: Option<u16>,
+    /// Resource limits (`libc::RLIMIT_*`, soft, hard) set in the child
+    /// before it runs.
+    pub rlimits: Vec<(i32, u64, u64)>,
 }
 
 impl Server {
@@ -199,10 +202,21 @@ impl Server {
         // If this test process dies without dropping the server (a killed
         // run), the kernel kills the server too.
         // SAFETY: prctl is async-signal-safe; nothing else runs in pre_exec.
+        // setrlimit is async-signal-safe too.
+        let rlimits = launch.rlimits.clone();
         unsafe {
             use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                for &(resource, soft, hard) in &rlimits {
+                    let limit = libc::rlimit {
+                        rlim_cur: soft,
+                        rlim_max: hard,
+                    };
+                    if libc::setrlimit(resource as _, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 Ok(())
             });
         }
