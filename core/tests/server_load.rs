@@ -7,6 +7,7 @@
 //! `max_total_memory` until then), and no spinning when accepting fails for
 //! want of file descriptors.
 
+mod origin;
 mod server_common;
 
 use std::io::{Read, Write};
@@ -263,6 +264,50 @@ fn stalled_uploads_hold_only_the_bytes_they_sent() {
     let res = server.get("/unsafe/32x32/gopher.png");
     assert_eq!(res.status, 200, "{}", res.text());
     drop(stalled);
+}
+
+/// A file loader refusing a source for want of room in `max_total_memory`
+/// ends the lookup with its 429: the HTTP loader after it (which would
+/// meet the same pool) is not asked, so no name is looked up and no
+/// origin reached. Under a flood of such keys, each went on to a DNS
+/// lookup and the 429s came after up to 20 s.
+#[test]
+fn a_full_pool_answers_429_without_asking_later_loaders() {
+    let _serial = serial();
+    let canary = origin::Canary::start();
+    let dir = server_common::TempDir::new("full-pool");
+    let key = format!("127.0.0.1:{}/big.png", canary.port);
+    // The file loader escapes the colon in its file names, as imagor's.
+    let file = format!("127.0.0.1%3A{}/big.png", canary.port);
+    dir.write(&file, &server_common::testdata_file("gopher.png"));
+    let mut list = vec![
+        ("imagor-unsafe", "true"),
+        ("upload-loader-enable", "true"),
+        ("file-loader-base-dir", &*dir.path().to_string_lossy()),
+        ("imagor-max-total-memory", "1048576"),
+        ("imagor-request-timeout", "30s"),
+        ("http-loader-default-scheme", "http"),
+        ("http-loader-block-loopback-networks", "false"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_owned()))
+    .collect::<Vec<_>>();
+    list.sort();
+    let pairs: Vec<(&str, &str)> = list.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&flags(&pairs));
+    // An upload that has sent 700 KB of its 780 holds them.
+    let mut held = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    held.write_all(
+        b"POST /unsafe/ HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n\
+          Content-Length: 780000\r\n\r\n",
+    )
+    .expect("send");
+    held.write_all(&vec![0u8; 700_000]).expect("send body");
+    std::thread::sleep(Duration::from_millis(500));
+    let res = server.get(&format!("/unsafe/32x32/{key}"));
+    assert_eq!(res.status, 429, "{}", res.text());
+    assert_eq!(canary.hits(), 0, "the HTTP loader reached the origin");
+    drop(held);
 }
 
 #[test]

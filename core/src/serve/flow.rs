@@ -350,6 +350,11 @@ impl Imagor {
                 Ok(loaded) if !loaded.is_empty() => return (Some(loaded), Ok(Some(i))),
                 Ok(_) => {}
                 Err(Error::Cancelled) => return (None, Err(Error::Cancelled)),
+                // The memory pool is full: every later loader meets the
+                // same pool, and the HTTP loader would first spend a name
+                // lookup on a key it only guesses is a URL (under a flood
+                // those lookups queued for 20 s before the 429).
+                Err(Error::TooManyRequests) => return (None, Err(Error::TooManyRequests)),
                 Err(e) if post && loader.name() == "upload" => upload = Some(e),
                 // The HTTP loader is the fallback: its "not found" for a key
                 // it only guessed was a URL does not mask what an earlier
