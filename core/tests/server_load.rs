@@ -310,6 +310,26 @@ fn a_full_pool_answers_429_without_asking_later_loaders() {
     drop(held);
 }
 
+/// An upload whose chunked body is malformed is a 400 that says so (it
+/// was reported as `maximum size exceeded`).
+#[test]
+fn a_malformed_upload_body_is_a_400_that_says_so() {
+    let _serial = serial();
+    let server = Server::start(&args(&[("upload-loader-enable", "true")]));
+    let mut conn = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(
+        b"POST /unsafe/ HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n\
+          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n",
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("reading the request body"), "{answer}");
+}
+
 #[test]
 fn a_process_timeout_answers_408_and_the_work_stops() {
     let _serial = serial();

@@ -519,7 +519,10 @@ async fn read_upload(
     }
     let mut data = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| crate::Error::MaxSizeExceeded)?;
+        // A malformed body (a bad chunk size, endless chunk extensions or
+        // trailers) is a 400 that says so, not a size the client exceeded.
+        let frame = frame
+            .map_err(|e| crate::Error::invalid_msg(format!("reading the request body: {e}")))?;
         let Ok(chunk) = frame.into_data() else {
             continue;
         };
