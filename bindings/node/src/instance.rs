@@ -83,7 +83,7 @@ impl Imagor {
         ts_args_type = "options?: ImagorOptions & { loader?: ImagorLoader; detectors?: ImagorDetector[] }"
     )]
     pub fn new(env: Env, options: Option<Unknown>) -> napi::Result<Imagor> {
-        let parsed = guard(&env, || options::parse(&env, options, true))?;
+        let parsed = guard(&env, || options::parse(options, true))?;
         let js_loader = match parsed.loader {
             Some(user_loader) => {
                 let Some(helpers) = crate::helpers(&env) else {

@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
-use napi::{Env, JsValue, ValueType};
+use napi::{JsValue, ValueType};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
@@ -528,7 +528,6 @@ fn detector_functions(v: Unknown<'_>, kind: ValueType) -> Fallible<Vec<Unknown<'
 /// Read and validate an options object; `undefined` and `null` give the
 /// defaults.
 pub(crate) fn parse<'env>(
-    env: &Env,
     value: Option<Unknown<'env>>,
     allow_loader: bool,
 ) -> Fallible<Parsed<'env>> {
@@ -596,7 +595,11 @@ pub(crate) fn parse<'env>(
                 names.join(", ")
             )));
         };
-        let json: Value = env.from_js_value(v).map_err(|_| {
+        // napi's own conversion to JSON, which bounds nesting (128) and
+        // the values walked (a million): `Env::from_js_value` has no
+        // bound, and an array that contains itself crashed the process.
+        // SAFETY: `Value` reads any JavaScript value.
+        let json: Value = unsafe { v.cast::<Value>() }.map_err(|_| {
             Failure::bad_type(format!(
                 "imagor: option \"{key}\" must be {}, got {}",
                 expected(default),

@@ -218,7 +218,7 @@ fn field<T: napi::bindgen_prelude::FromNapiValue>(
 }
 
 /// Params from a JavaScript object, through serde as the C JSON path does.
-pub(crate) fn params_from(env: &Env, value: Unknown) -> Fallible<Params> {
+pub(crate) fn params_from(value: Unknown) -> Fallible<Params> {
     let kind = value.get_type().map_err(|e| Failure::bad_type(e.reason))?;
     if kind != ValueType::Object {
         return Err(Failure::bad_type(format!(
@@ -226,8 +226,11 @@ pub(crate) fn params_from(env: &Env, value: Unknown) -> Fallible<Params> {
             js_type(kind)
         )));
     }
-    let json: serde_json::Value = env
-        .from_js_value(value)
+    // napi's own conversion, bounded in depth and size (see
+    // `options::parse`); `Env::from_js_value` walked cycles until the
+    // stack overflowed and shared objects for ever.
+    // SAFETY: `serde_json::Value` reads any JavaScript value.
+    let json: serde_json::Value = unsafe { value.cast::<serde_json::Value>() }
         .map_err(|e| Failure::bad_type(format!("imagor: invalid params: {}", e.reason)))?;
     if !json.is_object() {
         return Err(Failure::bad_type("imagor: params must be a plain object"));
@@ -250,7 +253,7 @@ pub(crate) fn params_from(env: &Env, value: Unknown) -> Fallible<Params> {
 )]
 pub fn generate(env: Env, params: Unknown, options: Option<Unknown>) -> napi::Result<String> {
     guard(&env, || {
-        let p = params_from(&env, params)?;
+        let p = params_from(params)?;
         Ok(match generate_mode(options)? {
             Mode::Bare => path::generate_path(&p),
             Mode::Unsafe => path::generate_unsafe(&p),

@@ -60,7 +60,7 @@ pub fn to_pixels(
     path: Option<String>,
     options: Option<Unknown>,
 ) -> napi::Result<AsyncTask<OffThread<ToPixels>>> {
-    let engine = guard(&env, || engine_for(&env, options))?;
+    let engine = guard(&env, || engine_for(options))?;
     Ok(AsyncTask::new(OffThread::new(ToPixels {
         engine,
         data: data.to_vec(),
@@ -86,7 +86,7 @@ pub fn process_pixels(
     path: String,
     options: Option<Unknown>,
 ) -> napi::Result<AsyncTask<OffThread<ProcessPixels>>> {
-    let engine = guard(&env, || engine_for(&env, options))?;
+    let engine = guard(&env, || engine_for(options))?;
     Ok(AsyncTask::new(OffThread::new(ProcessPixels {
         engine,
         pixels: pixels.to_vec(),

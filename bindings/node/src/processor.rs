@@ -119,8 +119,8 @@ thread_local! {
 }
 
 /// The instance for per-call `options` (`undefined`: the default one).
-pub(crate) fn engine_for(env: &Env, value: Option<Unknown>) -> Fallible<Arc<imagor::Imagor>> {
-    let opts = options::parse(env, value, false)?.options;
+pub(crate) fn engine_for(value: Option<Unknown>) -> Fallible<Arc<imagor::Imagor>> {
+    let opts = options::parse(value, false)?.options;
     if opts == imagor::Options::default() {
         return default_engine();
     }
@@ -161,7 +161,7 @@ pub fn process(
     path: String,
     options: Option<Unknown>,
 ) -> napi::Result<AsyncTask<OffThread<Process>>> {
-    let engine = guard(&env, || engine_for(&env, options))?;
+    let engine = guard(&env, || engine_for(options))?;
     Ok(AsyncTask::new(OffThread::new(Process {
         engine,
         data: data.to_vec(),
@@ -182,7 +182,7 @@ pub fn process_sync(
     options: Option<Unknown>,
 ) -> napi::Result<Buffer> {
     guard(&env, || {
-        let engine = engine_for(&env, options)?;
+        let engine = engine_for(options)?;
         Ok(Buffer::from(engine.process(&data, &path)?.data))
     })
 }

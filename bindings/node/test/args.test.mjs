@@ -156,3 +156,18 @@ test("meta() adds sharp-style details of the input; imagor's /meta JSON does not
   const served = await new Imagor({ unsafe: true, fileLoaderBaseDir: testdata }).serve('unsafe/meta/dancing-banana.gif')
   assert.deepEqual(Object.keys(JSON.parse(served.data)).sort(), ['bands', 'content_type', 'exif', 'format', 'height', 'orientation', 'pages', 'width'])
 })
+
+test('options and params that contain themselves, nest deeply or share one object many times are refused', () => {
+  const cyclic = []
+  cyclic.push(cyclic)
+  let deep = []
+  for (let i = 0; i < 200000; i++) deep = [deep]
+  let shared = { x: 1 }
+  for (let i = 0; i < 40; i++) shared = { a: shared, b: shared } // 2^40 values to walk
+  for (const v of [cyclic, deep, shared]) {
+    assert.throws(() => new Imagor({ disableFilters: v }), TypeError)
+    assert.throws(() => new Imagor({ secret: v }), TypeError)
+    assert.throws(() => imagor.generate({ image: 'a.jpg', junk: v }), TypeError)
+    assert.throws(() => imagor.processSync(gopher, 'fit-in/10x10/', { maxWidth: v }), TypeError)
+  }
+})

@@ -7,7 +7,9 @@
 //! - [`input_bytes`]: bytes-like inputs, owned for use without the GIL;
 //! - [`field_names`]: the field names a serde struct accepts.
 
+use std::cell::Cell;
 use std::fmt;
+use std::rc::Rc;
 
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -86,19 +88,57 @@ pub fn from_py<'py, T: Deserialize<'py>>(
     T::deserialize(PyDe {
         obj: dict.clone().into_any(),
         names: Some(names),
+        depth: 0,
+        left: Rc::new(Cell::new(MAX_VALUES)),
     })
 }
+
+/// How deep values may nest, and how many there may be in all, in one
+/// argument: a list that contains itself, a 2-million-deep list or a dict
+/// whose values share one dict forty times over (2^40 values to walk, even
+/// under an unknown key that serde skips) would otherwise crash the
+/// interpreter's stack or never end. napi bounds JavaScript values alike.
+const MAX_DEPTH: usize = 64;
+const MAX_VALUES: usize = 100_000;
 
 /// A serde `Deserializer` over one Python object.
 struct PyDe<'py> {
     obj: Bound<'py, PyAny>,
     /// For the top-level dict: the accepted keys.
     names: Option<&'static [&'static str]>,
+    /// How deep `obj` is in the argument.
+    depth: usize,
+    /// Values the argument may still have ([`MAX_VALUES`] in all).
+    left: Rc<Cell<usize>>,
 }
 
 impl<'py> PyDe<'py> {
-    fn nested(obj: Bound<'py, PyAny>) -> Self {
-        PyDe { obj, names: None }
+    /// A value inside a list or dict at `depth`.
+    fn nested(obj: Bound<'py, PyAny>, depth: usize, left: &Rc<Cell<usize>>) -> Self {
+        PyDe {
+            obj,
+            names: None,
+            depth,
+            left: left.clone(),
+        }
+    }
+
+    /// Count `n` more values; an error past the bounds.
+    fn spend(&self, n: usize) -> Result<(), DeError> {
+        if self.depth > MAX_DEPTH {
+            return Err(de::Error::custom(format!(
+                "values nested more than {MAX_DEPTH} deep"
+            )));
+        }
+        match self.left.get().checked_sub(n) {
+            Some(left) => {
+                self.left.set(left);
+                Ok(())
+            }
+            None => Err(de::Error::custom(format!(
+                "more than {MAX_VALUES} values in one argument"
+            ))),
+        }
     }
 }
 
@@ -119,6 +159,7 @@ impl<'de, 'py> de::Deserializer<'de> for PyDe<'py> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.spend(1)?;
         let obj = &self.obj;
         if obj.is_none() {
             visitor.visit_unit()
@@ -142,20 +183,27 @@ impl<'de, 'py> de::Deserializer<'de> for PyDe<'py> {
         } else if let Ok(s) = obj.cast::<PyString>() {
             visitor.visit_string(string(s)?)
         } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+            // Counted before they are collected.
+            self.spend(obj.len().map_err(|e| py_msg(obj.py(), e))?)?;
             let items: Vec<Bound<'py, PyAny>> = obj
                 .try_iter()
                 .and_then(|it| it.collect::<PyResult<_>>())
                 .map_err(|e| py_msg(obj.py(), e))?;
             visitor.visit_seq(Seq {
                 items: items.into_iter(),
+                depth: self.depth + 1,
+                left: self.left.clone(),
             })
         } else if let Ok(d) = obj.cast::<PyDict>() {
+            self.spend(d.len())?;
             let entries: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> = d.iter().collect();
             visitor.visit_map(Map {
                 entries: entries.into_iter(),
                 value: None,
                 key: String::new(),
                 names: self.names,
+                depth: self.depth + 1,
+                left: self.left.clone(),
             })
         } else {
             let name = obj
@@ -189,6 +237,8 @@ impl<'de, 'py> de::Deserializer<'de> for PyDe<'py> {
 
 struct Seq<'py> {
     items: std::vec::IntoIter<Bound<'py, PyAny>>,
+    depth: usize,
+    left: Rc<Cell<usize>>,
 }
 
 impl<'de, 'py> SeqAccess<'de> for Seq<'py> {
@@ -200,7 +250,7 @@ impl<'de, 'py> SeqAccess<'de> for Seq<'py> {
     ) -> Result<Option<T::Value>, DeError> {
         self.items
             .next()
-            .map(|item| seed.deserialize(PyDe::nested(item)))
+            .map(|item| seed.deserialize(PyDe::nested(item, self.depth, &self.left)))
             .transpose()
     }
 }
@@ -210,6 +260,8 @@ struct Map<'py> {
     value: Option<Bound<'py, PyAny>>,
     key: String,
     names: Option<&'static [&'static str]>,
+    depth: usize,
+    left: Rc<Cell<usize>>,
 }
 
 impl<'de, 'py> MapAccess<'de> for Map<'py> {
@@ -252,7 +304,7 @@ impl<'de, 'py> MapAccess<'de> for Map<'py> {
             .value
             .take()
             .ok_or_else(|| de::Error::custom("value before key"))?;
-        seed.deserialize(PyDe::nested(value))
+        seed.deserialize(PyDe::nested(value, self.depth, &self.left))
             .map_err(|e| e.with_field(&self.key))
     }
 }

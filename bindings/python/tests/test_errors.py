@@ -116,3 +116,21 @@ def test_panic_is_an_internal_error():
     assert "boom" in e.message
     # The module still works after a panic.
     assert imagor.sign("a", "b") == imagor.sign("a", "b")
+
+
+def test_values_that_contain_themselves_nest_deeply_or_share_one_object_are_refused():
+    cyclic = []
+    cyclic.append(cyclic)
+    cyclic_dict = {}
+    cyclic_dict["k"] = cyclic_dict
+    deep = []
+    for _ in range(200_000):
+        deep = [deep]
+    shared = {"x": 1}
+    for _ in range(40):
+        shared = {"a": shared, "b": shared}  # 2^40 values to walk
+    for value in (cyclic, cyclic_dict, deep, shared):
+        with pytest.raises(ValueError, match="nested more than|more than 100000 values"):
+            imagor.generate({"image": "a.jpg", "filters": [{"name": "blur", "args": "1", "junk": value}]})
+        with pytest.raises((TypeError, ValueError)):
+            imagor.generate({"image": "a.jpg", "width": value})
