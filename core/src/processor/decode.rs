@@ -109,6 +109,8 @@ pub(super) struct LoadOpts {
     pub sequential: bool,
     /// JPEG DCT scaling while decoding (`shrink`: 2, 4 or 8; 0 or 1: none).
     pub shrink: i32,
+    /// WebP scaling while decoding (`scale`, below 1; 0: none).
+    pub scale: f64,
     /// libvips' `fail_on` nick (`Options::fail_on`); `None` keeps libvips'
     /// default (`none`).
     pub fail_on: Option<&'static str>,
@@ -321,6 +323,9 @@ pub(super) fn call_loader(
         if opts.shrink > 1 {
             call = call.arg_if_supported("shrink", Arg::Int(opts.shrink.into()));
         }
+        if opts.scale > 0.0 && opts.scale < 1.0 {
+            call = call.arg_if_supported("scale", Arg::Double(opts.scale));
+        }
         if let Some(nick) = opts.fail_on {
             call = call.arg_if_supported("fail_on", Arg::Nick(nick));
         }
@@ -456,6 +461,14 @@ pub(super) fn admit(
         // that cannot be interrupted: estimate on the high side.
         ns = 30.0;
     }
+    if frames > 1 && format == Some(ImageFormat::Webp) {
+        // Every frame of an animated WebP at full size, resized or read by
+        // anything but a saver (a flip, a trim, a crop), measured 170-310
+        // ns a pixel (4000 frames of 142x142: 14-25 s), in steps libvips
+        // interrupts only after seconds. Large animations are scaled while
+        // they load where they can be ([`super::load`]).
+        ns = ns.max(ANIMATED_WEBP_NS);
+    }
     // Per-pixel work grows with the bands (TIFF may have thousands).
     ns *= (bpp as f64 / 3.0).max(1.0);
     let mut cost = Cost::per_pixel(all_px as f64, ns);
@@ -474,6 +487,9 @@ pub(super) fn admit(
     }
     budget.charge_time(&what, cost)
 }
+
+/// CPU per decoded pixel of an animated WebP held at full size.
+const ANIMATED_WEBP_NS: f64 = 170.0;
 
 /// Nanoseconds each frame of an animation costs beyond its pixels:
 /// animated WebP decodes and composites each frame through libwebp's
@@ -501,18 +517,39 @@ pub(super) fn admit_skipped_frames(
     if skipped == 0 || !matches!(format, Some(ImageFormat::Webp | ImageFormat::Gif)) {
         return Ok(());
     }
-    let lossless =
-        format == Some(ImageFormat::Webp) && probe::webp(data).is_some_and(|f| f.lossless);
-    let frame_px = header.width().max(0) as f64 * header.page_height().max(0) as f64;
-    let ns = decode_ns_per_pixel(format, lossless);
-    let cost = Cost::per_pixel(frame_px * skipped as f64, ns)
-        + Cost::per_pixel(skipped as f64, frame_overhead_ns(format));
     let what = format!(
         "decoding the {} frames before page {}",
         skipped,
         skipped + 1
     );
-    budget.charge_time(&what, cost)
+    admit_frames(
+        budget,
+        data,
+        format,
+        (header.width(), header.page_height()),
+        skipped,
+        &what,
+    )
+}
+
+/// Charge the decode of `frames` frames of `size` (width, page height) of
+/// a GIF or WebP animation, at its decoder's rate per pixel and its
+/// per-frame cost.
+pub(super) fn admit_frames(
+    budget: &Budget,
+    data: &[u8],
+    format: Option<ImageFormat>,
+    size: (i32, i32),
+    frames: u64,
+    what: &str,
+) -> Result<()> {
+    let lossless =
+        format == Some(ImageFormat::Webp) && probe::webp(data).is_some_and(|f| f.lossless);
+    let frame_px = size.0.max(0) as f64 * size.1.max(0) as f64;
+    let ns = decode_ns_per_pixel(format, lossless);
+    let cost = Cost::per_pixel(frame_px * frames as f64, ns)
+        + Cost::per_pixel(frames as f64, frame_overhead_ns(format));
+    budget.charge_time(what, cost)
 }
 
 /// Refuse a load that silently dropped frames: libvips stops at 4096 GIF

@@ -133,7 +133,7 @@ pub(crate) fn transform(
         img = img.flip(Direction::Horizontal)?;
     }
     if p.v_flip {
-        img = img.flip(Direction::Vertical)?;
+        img = crate::ops::multipage::flip_vertical(&img)?;
     }
     Ok((img, w, h))
 }
