@@ -233,6 +233,38 @@ fn blocked_addresses_answer_403_with_a_clear_message() {
     assert_eq!(canary.hits(), 0);
 }
 
+/// A password in a source URL never reaches an error (and so the client's
+/// response body or a log): it is `***`, as Go's HTTP client shows it.
+#[test]
+fn errors_never_show_a_urls_password() {
+    let _shared = shared();
+    let canary = Canary::start();
+    let blocked = loader(&Options::default());
+    let key = format!("http://user:baseP4ss@127.0.0.1:{}/a.jpg", canary.port);
+    let e = get(&blocked, &key).unwrap_err();
+    assert_eq!(e.status(), 403);
+    assert_eq!(
+        e.message(),
+        format!(
+            "unauthorized request: loopback address blocked: http://user:***@127.0.0.1:{}/a.jpg",
+            canary.port
+        )
+    );
+    // A refused connection (nothing listens there) and a failed lookup.
+    let open = loader(&local());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    for key in [
+        format!("http://user:baseP4ss@127.0.0.1:{port}/a.jpg"),
+        "http://user:baseP4ss@no-such-host.invalid/a.jpg".to_owned(),
+    ] {
+        let e = get(&open, &key).unwrap_err();
+        assert!(!e.to_string().contains("baseP4ss"), "{key}: {e}");
+        assert!(e.to_string().contains("user:***@"), "{key}: {e}");
+    }
+}
+
 #[test]
 fn each_class_can_be_lifted_and_networks_added() {
     let _shared = shared();

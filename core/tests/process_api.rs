@@ -149,6 +149,18 @@ fn secrets_and_unconfigured_signing() {
     .unwrap();
     assert!(!format!("{with_secret:?}").contains("topsecret"));
     assert!(!format!("{:?}", with_secret.options()).contains("topsecret"));
+    // Nor do passwords in the HTTP loader's base URL and proxies.
+    let with_urls = Options {
+        http_loader_base_url: "https://u:baseP4ss@origin.example/img/".into(),
+        http_loader_proxy_urls: vec!["http://p:proxyP4ss@proxy.example:3128".into()],
+        ..Options::default()
+    };
+    let shown = format!("{with_urls:?}");
+    assert!(!shown.contains("P4ss"), "{shown}");
+    assert!(
+        shown.contains("https://u:***@origin.example/img/"),
+        "{shown}"
+    );
 
     let empty_key_hash = imagor::sign::Signer::sha1("").sign("10x10/color:red");
     let unsafe_only = Imagor::new(Options {

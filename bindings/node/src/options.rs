@@ -646,26 +646,13 @@ fn camelize(message: &str) -> String {
 }
 
 /// The options as a JavaScript-style JSON object (camelCase keys), with the
-/// secrets (the signing secret, AWS secret keys and session tokens)
-/// replaced by `'<redacted>'` (or `''` when none is set).
+/// secrets hidden as the core hides them ([`imagor::Options::to_json_redacted`]).
 pub(crate) fn to_json_redacted(options: &imagor::Options) -> Value {
-    match serde_json::to_value(options) {
-        Ok(Value::Object(map)) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let v = match (k.as_str(), &v) {
-                        (k, Value::String(s))
-                            if !s.is_empty() && imagor::Options::is_secret_field(k) =>
-                        {
-                            "<redacted>".into()
-                        }
-                        _ => v,
-                    };
-                    (to_camel(&k), v)
-                })
-                .collect(),
-        ),
-        other => other.unwrap_or(Value::Null),
+    match options.to_json_redacted() {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (to_camel(&k), v)).collect())
+        }
+        other => other,
     }
 }
 

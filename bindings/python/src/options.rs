@@ -35,8 +35,8 @@ pub fn from_kwargs(what: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<O
 /// `name=value` for the options that differ from the defaults, the
 /// secrets hidden: the body of `Imagor.__repr__`.
 pub fn describe(opts: &Options) -> String {
-    let (Ok(Value::Object(mine)), Ok(Value::Object(defaults))) = (
-        serde_json::to_value(opts),
+    let (Value::Object(mine), Ok(Value::Object(defaults))) = (
+        opts.to_json_redacted(),
         serde_json::to_value(Options::default()),
     ) else {
         return String::new();

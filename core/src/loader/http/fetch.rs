@@ -206,8 +206,28 @@ fn canonical(name: &str) -> String {
         .join("-")
 }
 
+/// `url` as errors show it: a password in it is `***`, as Go's HTTP
+/// client shows it (errors reach the client's response body and logs).
+pub(super) fn shown(url: &Url) -> String {
+    if url.password().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    let _ = shown.set_password(Some("***"));
+    shown.to_string()
+}
+
+/// Library error text with every copy of `url` in it shown as [`shown`].
+fn scrubbed(text: &str, url: &Url) -> String {
+    if url.password().is_none() {
+        return text.to_owned();
+    }
+    text.replace(url.as_str(), &shown(url))
+}
+
 /// A 403 for a refused address.
 pub(super) fn blocked(b: Blocked, url: &Url) -> Error {
+    let url = shown(url);
     Error::Status {
         message: format!("unauthorized request: {b} blocked: {url}"),
         status: 403,
@@ -275,7 +295,10 @@ async fn send(
             break;
         }
         let mut next = url.join(location).map_err(|_| Error::Status {
-            message: format!("failed to parse Location header {location:?}: {url}"),
+            message: format!(
+                "failed to parse Location header {location:?}: {}",
+                shown(&url)
+            ),
             status: 500,
         })?;
         next.set_fragment(None);
@@ -284,7 +307,8 @@ async fn send(
         // request unescaped, and a signed one then fail its signature.
         if !matches!(next.scheme(), "http" | "https") {
             return Err(Error::Internal(format!(
-                "Get \"{next}\": unsupported protocol scheme \"{}\"",
+                "Get \"{}\": unsupported protocol scheme \"{}\"",
+                shown(&next),
                 next.scheme()
             )));
         }
@@ -302,7 +326,7 @@ async fn send(
         url = next;
     }
     Err(Error::Status {
-        message: format!("stopped after {MAX_REDIRECTS} redirects: {url}"),
+        message: format!("stopped after {MAX_REDIRECTS} redirects: {}", shown(&url)),
         status: 500,
     })
 }
@@ -393,6 +417,7 @@ fn tls_message(e: &rustls::Error) -> String {
 
 /// imagor's 404 for an origin that cannot be reached (`dial tcp: ...`).
 fn dial_error(detail: &str, url: &Url) -> Error {
+    let url = shown(url);
     Error::Status {
         message: format!("dial tcp: {detail}: {url}"),
         status: 404,
@@ -404,6 +429,7 @@ fn dial_error(detail: &str, url: &Url) -> Error {
 /// (a refused connection, a failed TLS handshake) 500.
 fn request_error(e: &reqwest::Error, url: &Url) -> Error {
     let (text, causes) = chain(e);
+    let text = scrubbed(&text, url);
     if let Some(b) = causes.blocked {
         return blocked(b, url);
     }
@@ -412,7 +438,7 @@ fn request_error(e: &reqwest::Error, url: &Url) -> Error {
     }
     if let Some(tls) = causes.tls {
         // Go's error is no `dial tcp` one: imagor answers 500.
-        return Error::Internal(format!("Get \"{url}\": {tls}"));
+        return Error::Internal(format!("Get \"{}\": {}", shown(url), scrubbed(&tls, url)));
     }
     if e.is_timeout() {
         return Error::timeout();
@@ -427,7 +453,8 @@ fn request_error(e: &reqwest::Error, url: &Url) -> Error {
             url.port_or_known_default().unwrap_or(80)
         );
         return Error::Internal(format!(
-            "Get \"{url}\": dial tcp {addr}: connect: {}",
+            "Get \"{}\": dial tcp {addr}: connect: {}",
+            shown(url),
             go_errno(os)
         ));
     }
@@ -436,7 +463,7 @@ fn request_error(e: &reqwest::Error, url: &Url) -> Error {
         let detail = text.rsplit(": ").next().unwrap_or(&text).to_owned();
         return dial_error(&detail, url);
     }
-    Error::Internal(format!("Get \"{url}\": {text}"))
+    Error::Internal(format!("Get \"{}\": {text}", shown(url)))
 }
 
 /// An OS error as Go prints it: `Connection refused (os error 111)` is
@@ -463,7 +490,11 @@ async fn next_chunk(resp: &mut Response, url: &Url) -> Result<Option<bytes::Byte
         if e.is_timeout() {
             Error::timeout()
         } else {
-            Error::Internal(format!("Get \"{url}\": {}", chain(&e).0))
+            Error::Internal(format!(
+                "Get \"{}\": {}",
+                shown(url),
+                scrubbed(&chain(&e).0, url)
+            ))
         }
     })
 }
