@@ -264,6 +264,7 @@ impl Imagor {
     /// With `strict_filters`, an image segment that looks like a mistyped
     /// operation (`fit_in/300x200/`) is a 400 ([`path::mistyped`]).
     pub fn process(&self, data: &[u8], path: &str) -> Result<Output> {
+        path::check_length(path)?;
         if let Some(params) = color_path(path) {
             return self.with_ctx(|ctx| processor::run(ctx, None, &params));
         }
@@ -286,6 +287,7 @@ impl Imagor {
     /// # Ok::<(), imagor::Error>(())
     /// ```
     pub fn process_to_pixels(&self, data: &[u8], path: &str) -> Result<Pixels> {
+        path::check_length(path)?;
         if let Some(params) = color_path(path) {
             return self.with_ctx(|ctx| processor::run_to_pixels(ctx, None, &params));
         }
@@ -334,7 +336,7 @@ impl Imagor {
     /// # Ok::<(), imagor::Error>(())
     /// ```
     pub fn check_path(&self, path: &str) -> Result<()> {
-        let params = path::parse(path);
+        let params = path::try_parse(path)?;
         crate::filters::parse_all(&params.filters, &self.opts).map(|_| ())
     }
 
@@ -359,6 +361,7 @@ impl Imagor {
     /// imagor's `/meta` for `data` after applying `path` (`""` for the
     /// source as is).
     pub fn meta(&self, data: &[u8], path: &str) -> Result<Meta> {
+        path::check_length(path)?;
         let (mut params, source) = match color_path(path) {
             Some(params) => (params, None),
             None => {
@@ -383,6 +386,7 @@ impl Imagor {
     /// loaders (`color:` images need none), processing, and the retry with
     /// the query-unescaped path after a 400 or 403.
     pub fn serve(&self, path: &str) -> Result<Output> {
+        path::check_length(path)?;
         let cancel = crate::request::Cancel::new();
         let _scope = crate::call::enter(crate::call::CallScope::new(
             self.opts.request_timeout,

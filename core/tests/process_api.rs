@@ -530,3 +530,52 @@ fn timeouts_too_long_to_add_to_now_mean_none() {
     let out = imagor.process(&png, "fit-in/50x50").expect("process");
     assert_eq!(imagor::meta(&out.data, "").expect("meta").width, 37);
 }
+
+/// A path longer than the server reads (hyper's 414 past 65 534 bytes) is
+/// refused at once in process too: parsing, the typo check and argument
+/// parsing run before a call's budget, and a 64 MB path took a minute of
+/// them. One just under the limit is read.
+#[test]
+fn paths_longer_than_the_server_reads_are_refused_at_once() {
+    let png = testdata("gopher.png");
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let long = format!("fit-in/10x10/{}", "a/".repeat(8_000_000));
+    let started = std::time::Instant::now();
+    let errors = [
+        imagor.process(&png, &long).map(|_| ()).unwrap_err(),
+        imagor
+            .process_to_pixels(&png, &long)
+            .map(|_| ())
+            .unwrap_err(),
+        imagor.meta(&png, &long).map(|_| ()).unwrap_err(),
+        imagor.serve(&long).map(|_| ()).unwrap_err(),
+        imagor.check_path(&long).unwrap_err(),
+        imagor::path::try_parse(&long).map(|_| ()).unwrap_err(),
+    ];
+    for e in errors {
+        assert_eq!(e.status(), 400, "{e}");
+        assert!(e.to_string().contains("longer than 65534"), "{e}");
+    }
+    assert!(imagor::path::mistyped(&format!("fit_in/{long}")).is_none());
+    let res = imagor.handle(&imagor::request::Request {
+        method: "GET".into(),
+        path: format!("/unsafe/{long}"),
+        ..Default::default()
+    });
+    assert_eq!(res.status, 414);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+    let just_under = format!("fit-in/10x10/filters:{}", "format(png):".repeat(5400));
+    assert!(just_under.len() <= imagor::path::MAX_PATH_BYTES);
+    let out = imagor
+        .process(&png, &just_under)
+        .expect("a long path within the limit");
+    assert_eq!(out.content_type, "image/png");
+}

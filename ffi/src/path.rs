@@ -39,7 +39,7 @@ pub unsafe extern "C" fn imagor_parse(
         let path = unsafe { str_arg(path, "path") }?;
         // SAFETY: forwarded from this function's contract.
         let out = unsafe { Out::new(out_json, "out_json") }?;
-        out.write(string_into_raw(path::parse(path).to_json())?);
+        out.write(string_into_raw(path::try_parse(path)?.to_json())?);
         Ok(())
     })
 }

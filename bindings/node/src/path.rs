@@ -137,7 +137,7 @@ pub struct GenerateOptions {
 /// ```
 #[napi(catch_unwind, ts_return_type = "ImagorParams")]
 pub fn parse(env: Env, path: String) -> napi::Result<Unknown<'static>> {
-    let params = guard(&env, || Ok(path::parse(&path)))?;
+    let params = guard(&env, || path::try_parse(&path).map_err(Into::into))?;
     let value = env.to_js_value(&params)?;
     if params.params {
         // SAFETY: Params serialises to a JSON object.

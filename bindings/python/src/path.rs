@@ -34,7 +34,9 @@ pub fn params_from_dict(what: &str, d: &Bound<'_, PyDict>) -> PyResult<Params> {
 #[pyo3(signature = (path, /))]
 pub fn parse<'py>(py: Python<'py>, path: PyBackedStr) -> PyResult<Bound<'py, PyAny>> {
     entry(py, || {
-        let json = py.detach(|| path::parse(&path).to_json());
+        let json = py
+            .detach(|| path::try_parse(&path).map(|p| p.to_json()))
+            .map_err(|e| crate::error::to_py(py, &e))?;
         json_to_py(py, &json)
     })
 }

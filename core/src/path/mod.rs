@@ -39,6 +39,32 @@ pub use params::{
 pub use parse::{apply, parse, parse_filters, split_args};
 pub use typo::mistyped;
 
+use crate::error::{Error, Result};
+
+/// The longest path a call takes, in bytes: the longest request target the
+/// server reads (longer ones are hyper's 414), so a path works the same in
+/// process and over HTTP. Parsing, the typo check and the filters' argument
+/// parsing run before a call's budget starts, and a 64 MB path took a
+/// minute of them.
+pub const MAX_PATH_BYTES: usize = 65_534;
+
+/// A 400 for a path longer than [`MAX_PATH_BYTES`].
+pub fn check_length(path: &str) -> Result<()> {
+    if path.len() > MAX_PATH_BYTES {
+        return Err(Error::Invalid(format!(
+            "the path is {} bytes long, longer than {MAX_PATH_BYTES}",
+            path.len()
+        )));
+    }
+    Ok(())
+}
+
+/// [`parse`] of a path no longer than [`MAX_PATH_BYTES`].
+pub fn try_parse(path: &str) -> Result<Params> {
+    check_length(path)?;
+    Ok(parse(path))
+}
+
 /// Go's `url.QueryUnescape`: `%XX` decoded and `+` read as a space; `None`
 /// when an escape is malformed (`100%`, `%zz`). imagor's server retries a
 /// failed request with the query-unescaped path. Decoded bytes that are not

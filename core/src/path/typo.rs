@@ -81,6 +81,9 @@ fn suggestion(seg: &str) -> Option<String> {
 /// assert_eq!(mistyped("fit-in/300x200/"), None);
 /// ```
 pub fn mistyped(path: &str) -> Option<String> {
+    if path.len() > super::MAX_PATH_BYTES {
+        return None; // Refused as too long anyway.
+    }
     // `process()` reads a path without a trailing image as operations only.
     let params = super::parse(&format!("{}/_", path.trim_end_matches('/')));
     let image = params
@@ -101,17 +104,51 @@ pub fn mistyped(path: &str) -> Option<String> {
     let hint = if fix == seg {
         String::new()
     } else {
-        format!(" (did you mean `{fix}`?)")
+        format!(" (did you mean `{}`?)", quoted(&fix))
     };
     Some(format!(
-        "the path has `{seg}`{hint} where an operation was expected, so `{image}` was read as \
-         the image, which is ignored when processing bytes"
+        "the path has `{}`{hint} where an operation was expected, so `{}` was read as \
+         the image, which is ignored when processing bytes",
+        quoted(seg),
+        quoted(image)
     ))
 }
+
+/// Path text as a warning quotes it: control characters escaped (a path
+/// may carry terminal escapes into a log) and at most [`QUOTED_CHARS`]
+/// characters, so the warnings a stream of hostile paths raises stay small.
+fn quoted(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == QUOTED_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The longest text a warning quotes from the path.
+const QUOTED_CHARS: usize = 80;
 
 #[cfg(test)]
 mod tests {
     use super::mistyped;
+
+    #[test]
+    fn quoted_text_is_short_and_escaped() {
+        let long = format!("fit_in/300x200/{}\u{1b}[31m/", "a".repeat(5000));
+        let msg = mistyped(&long).expect("a typo");
+        assert!(msg.len() < 400, "{msg}");
+        assert!(!msg.contains('\u{1b}'), "{msg}");
+        let escaped = mistyped("fit_in/300x200/\u{1b}[31mred.png/").expect("a typo");
+        assert!(escaped.contains("\\u{1b}[31m"), "{escaped}");
+    }
 
     #[test]
     fn typos_are_found() {

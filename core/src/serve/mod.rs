@@ -65,6 +65,10 @@ impl Imagor {
             self.opts.max_total_memory,
         ));
         let head = req.method == "HEAD";
+        if req.path.len() > path::MAX_PATH_BYTES {
+            // What the server's HTTP layer answers such a request target.
+            return empty(414);
+        }
         let mut res = match req.method.as_str() {
             "GET" | "HEAD" => self.handle_get(req),
             "POST" if self.opts.unsafe_ && self.opts.upload_loader_enable => self.handle_post(req),
