@@ -82,11 +82,12 @@ fn lock() -> std::sync::MutexGuard<'static, HashMap<u32, Waiting>> {
 impl imagor::loader::Loader for JsLoader {
     fn get<'a>(
         &'a self,
-        _ctx: imagor::loader::LoadContext<'a>,
+        ctx: imagor::loader::LoadContext<'a>,
         key: &'a str,
     ) -> imagor::loader::BoxFuture<'a, imagor::Result<imagor::Blob>> {
-        // Blocks the worker thread polling it (never the JS thread).
-        let result = self.load(key).map(imagor::Blob::from);
+        // Blocks the worker thread polling it (never the JS thread), until
+        // the read's deadline at most.
+        let result = self.load(key, ctx.deadline).map(imagor::Blob::from);
         Box::pin(std::future::ready(result))
     }
 
@@ -97,7 +98,7 @@ impl imagor::loader::Loader for JsLoader {
 
 impl JsLoader {
     /// Ask the JavaScript function for `key` and wait for its answer.
-    fn load(&self, key: &str) -> imagor::Result<Vec<u8>> {
+    fn load(&self, key: &str, deadline: Option<std::time::Instant>) -> imagor::Result<Vec<u8>> {
         if std::thread::current().id() == self.js_thread {
             return Err(imagor::Error::Internal(
                 "imagor: a JavaScript loader cannot run inside a synchronous call; use the async method"
@@ -117,7 +118,13 @@ impl JsLoader {
                 "imagor: the JavaScript loader is not available ({status})"
             )));
         }
-        match rx.recv_timeout(LOADER_TIMEOUT) {
+        // The load timeout (within the request's): a loader that never
+        // answers held the call for LOADER_TIMEOUT whatever its budget.
+        let wait = deadline.map_or(LOADER_TIMEOUT, |at| {
+            at.saturating_duration_since(std::time::Instant::now())
+                .min(LOADER_TIMEOUT)
+        });
+        match rx.recv_timeout(wait) {
             Ok(reply) => reply,
             Err(_) => {
                 lock().remove(&id);

@@ -87,6 +87,18 @@ test("a loader's statuses map onto imagor's errors", async () => {
   assert.equal(err.message, 'socket hang up')
 })
 
+test('a loader that never answers is given up at the load timeout', async () => {
+  const server = new Imagor({
+    unsafe: true,
+    loadTimeout: '500ms',
+    loader: () => new Promise(() => {}),
+  })
+  const started = Date.now()
+  await expectImagorError(server.serve('unsafe/fit-in/10x10/a.png'), 'ERR_IMAGOR_TIMEOUT', 408)
+  const took = Date.now() - started
+  assert.ok(took < 5000, `answered after ${took} ms (it waited 60 s)`)
+})
+
 test('Rust panics become ERR_IMAGOR_PANIC errors, and the addon keeps working', async (t) => {
   const addon = nativeAddon()
   if (typeof addon.__testPanic !== 'function') {

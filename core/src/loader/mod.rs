@@ -44,6 +44,12 @@ pub struct LoadContext<'a> {
     /// key shows each of them as U+FFFD). The HTTP loader fetches these
     /// bytes, percent-escaped, as imagor does.
     pub image_bytes: Option<&'a [u8]>,
+    /// When this read must be done (the load timeout within the request's),
+    /// or `None` without a limit. The core stops waiting on the returned
+    /// future then; a loader that blocks before returning it (one that
+    /// waits on another thread, such as a binding's JavaScript loader)
+    /// should wait no longer.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// A source of image bytes, keyed by the image part of an imagor path.

@@ -303,6 +303,7 @@ impl Imagor {
         let ctx = LoadContext {
             request: Some(req),
             image_bytes: Some(p.image_bytes()).filter(|b| *b != image.as_bytes()),
+            deadline: None,
         };
         if image.is_empty() && !post {
             return (None, Err(Error::NOT_FOUND));
@@ -313,10 +314,15 @@ impl Imagor {
             let bound = scope.bound(self.opts.load_timeout, "load");
             block_on_until(f, &bound, &scope.stop).and_then(|r| r)
         };
+        // The same bound, for a loader that blocks before its future.
+        let until = || LoadContext {
+            deadline: scope.bound(self.opts.load_timeout, "load").at,
+            ..ctx
+        };
         if !image.is_empty() {
             let key = self.storage_key(image);
             for s in &self.storages {
-                match load(s.get(ctx, &key)) {
+                match load(s.get(until(), &key)) {
                     Ok(blob) if !blob.is_empty() => return (Some(Loaded::from(blob)), Ok(None)),
                     Err(Error::Cancelled) => return (None, Err(Error::Cancelled)),
                     _ => {}
@@ -344,7 +350,7 @@ impl Imagor {
                             })
                         })
                 }
-                None => load(loader.get(ctx, image)).map(Loaded::from),
+                None => load(loader.get(until(), image)).map(Loaded::from),
             };
             match got {
                 Ok(loaded) if !loaded.is_empty() => return (Some(loaded), Ok(Some(i))),
