@@ -461,9 +461,9 @@ pub(super) fn admit(
         // that cannot be interrupted: estimate on the high side.
         ns = 30.0;
     }
-    if frames > 1 && format == Some(ImageFormat::Webp) {
-        // Every frame of an animated WebP at full size, resized or read by
-        // anything but a saver (a flip, a trim, a crop), measured 170-310
+    if frames > 1 && format == Some(ImageFormat::Webp) && access == Access::Full {
+        // Every frame of an animated WebP held at full size (a flip, a
+        // trim, a crop: shrinking loads are scaled or small), measured 170-310
         // ns a pixel (4000 frames of 142x142: 14-25 s), in steps libvips
         // interrupts only after seconds. Large animations are scaled while
         // they load where they can be ([`super::load`]).

@@ -339,7 +339,11 @@ impl Loader<'_> {
         let multi_page = source.is_multi_page(n, page) && !(page <= 1 && single_frame);
         let img = if multi_page {
             let mut all_frames = opts.multi_page(n, page);
-            if let Some((scale, _, _)) = animation_scale {
+            // From the first frame only: libwebp reaches a later page by
+            // decoding every frame before it, which a scaled load does
+            // while it opens (a `page(3000)` ran 8 s before it could be
+            // charged); unscaled, it is charged first ([`Self::admit_page`]).
+            if let Some((scale, _, _)) = animation_scale.filter(|_| (-1..=1).contains(&page)) {
                 all_frames.scale = scale;
             }
             let img = self.load(source, all_frames)?;
@@ -355,7 +359,9 @@ impl Loader<'_> {
             self.check_resolution(&img)?;
             self.check_frames(source, &img, n)?;
             self.admit(source, &img, Access::Shrink)?;
-            if let Some((_, width, page_height)) = animation_scale {
+            if let Some((_, width, page_height)) =
+                animation_scale.filter(|_| (-1..=1).contains(&page))
+            {
                 self.admit_frames(source, width, page_height, img.frames())?;
             }
             self.admit_page(source, &img, page)?;
