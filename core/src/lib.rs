@@ -54,6 +54,8 @@ pub mod vips;
 
 pub use crate::imagor::Imagor;
 pub use blob::{Blob, Stat};
+/// The shared byte buffer of [`Blob::data`] and [`loader::SourceRoom::copy`].
+pub use bytes::Bytes;
 pub use error::{Error, Result};
 pub use formats::{formats, Formats};
 pub use options::Options;

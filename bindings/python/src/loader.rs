@@ -5,11 +5,13 @@
 //! the call takes the GIL back for the callable only. Its answer: bytes (or
 //! any bytes-like object) for the image, `None` for "not found" (404, the
 //! next loader is tried); an `ImagorError` it raises keeps its status, any
-//! other exception is a 500 naming the key and the exception.
+//! other exception is a 500 naming the key and the exception. The answer is
+//! copied only after room for it is reserved in the call's
+//! `max_total_memory` (429 or 422 otherwise).
 
 use pyo3::prelude::*;
 
-use imagor::loader::{BoxFuture, LoadContext, Loader};
+use imagor::loader::{BoxFuture, LoadContext, Loader, SourceRoom};
 use imagor::{Blob, Error};
 
 use crate::convert::input_bytes;
@@ -25,7 +27,8 @@ impl PyLoader {
         PyLoader { callable }
     }
 
-    fn call(&self, key: &str) -> Result<Vec<u8>, Error> {
+    fn call(&self, key: &str) -> Result<imagor::Bytes, Error> {
+        let room = SourceRoom::for_this_call();
         Python::attach(|py| {
             let answer = self
                 .callable
@@ -41,7 +44,7 @@ impl PyLoader {
                     e.value(py)
                 ))
             })?;
-            Ok(data.to_vec())
+            room.copy(&data)
         })
     }
 }
@@ -79,7 +82,7 @@ impl Loader for PyLoader {
         _ctx: LoadContext<'a>,
         key: &'a str,
     ) -> BoxFuture<'a, imagor::Result<Blob>> {
-        let result = self.call(key).map(Blob::from);
+        let result = self.call(key).map(Blob::new);
         Box::pin(std::future::ready(result))
     }
 

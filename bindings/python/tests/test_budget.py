@@ -61,6 +61,17 @@ def test_a_source_file_counts_against_max_total_memory_before_it_is_read():
     assert im.serve("unsafe/50x50/gopher.png").data.startswith(b"\x89PNG")
 
 
+def test_a_loaders_answer_counts_against_max_total_memory_before_it_is_copied():
+    huge = bytes(2 << 20)
+    im = imagor.Imagor(unsafe=True, loader=lambda key: huge if key == "huge" else image(key),
+                       max_total_memory=1 << 20)
+    with pytest.raises(imagor.LimitExceededError) as info:
+        im.serve("unsafe/50x50/huge")
+    assert "the loaded image needs about 2 MiB" in info.value.message
+    assert "max_total_memory (1 MiB)" in info.value.message
+    assert im.serve("unsafe/50x50/gopher.png").data.startswith(b"\x89PNG")
+
+
 def test_zero_lifts_the_limits_and_bad_durations_are_refused():
     out = imagor.process(image("gopher.png"), "fit-in/50x50/filters:format(png)",
                          process_timeout=0, max_memory=0)

@@ -141,6 +141,22 @@ impl Holding {
         Ok(self.register(data))
     }
 
+    /// `data` as [`Bytes`] that keep the reservation (grown to its length
+    /// first) until the last of them is dropped, but unknown to
+    /// [`is_held`]: bytes waiting for a call to start, which counts them
+    /// again in its own pool while it works.
+    pub(crate) fn into_waiting_bytes<T>(self, data: T) -> Result<Bytes>
+    where
+        T: AsRef<[u8]> + Send + 'static,
+    {
+        self.grow_to(data.as_ref().len() as u64)?;
+        Ok(Bytes::from_owner(Held {
+            data,
+            start: None,
+            _holding: self,
+        }))
+    }
+
     /// `data` as [`Bytes`] that keep this holding's reservation, known to
     /// [`is_held`] until the last of them is dropped.
     fn register<T>(self, data: T) -> Bytes
@@ -151,7 +167,7 @@ impl Holding {
         registry().insert(start, len);
         Bytes::from_owner(Held {
             data,
-            start,
+            start: Some(start),
             _holding: self,
         })
     }
@@ -182,10 +198,11 @@ impl Drop for Holding {
     }
 }
 
-/// Bytes that keep their reservation; registered while alive.
+/// Bytes that keep their reservation; registered while alive (when they
+/// have a `start`).
 struct Held<T> {
     data: T,
-    start: usize,
+    start: Option<usize>,
     _holding: Holding,
 }
 
@@ -197,7 +214,9 @@ impl<T: AsRef<[u8]>> AsRef<[u8]> for Held<T> {
 
 impl<T> Drop for Held<T> {
     fn drop(&mut self) {
-        registry().remove(&self.start);
+        if let Some(start) = self.start {
+            registry().remove(&start);
+        }
     }
 }
 

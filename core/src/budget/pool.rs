@@ -101,6 +101,10 @@ pub(crate) struct Pool {
 
 static GLOBAL: Pool = Pool::new();
 
+/// Inputs that bindings copied for calls that have not started yet (see
+/// [`Pool::waiting`]).
+static WAITING: Pool = Pool::new();
+
 impl Pool {
     /// An empty pool.
     pub(crate) const fn new() -> Pool {
@@ -119,6 +123,16 @@ impl Pool {
     /// The pool every call of the process shares.
     pub(crate) fn global() -> &'static Pool {
         &GLOBAL
+    }
+
+    /// The pool of inputs copied for calls that wait for a thread: apart
+    /// from [`Pool::global`], whose fairness rules are about calls that
+    /// work (a call would otherwise wait for room held by inputs queued
+    /// behind it). A started call counts its input again in the global
+    /// pool, so together they bound the memory at twice
+    /// `max_total_memory`.
+    pub(crate) fn waiting() -> &'static Pool {
+        &WAITING
     }
 
     fn lock(&self) -> MutexGuard<'_, Count> {

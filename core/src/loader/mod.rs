@@ -15,12 +15,14 @@
 
 mod file;
 pub mod http;
+mod room;
 mod upload;
 // imagor's S3 bucket router (object storage).
 mod s3_router;
 
 pub use file::FileLoader;
 pub use http::HttpLoader;
+pub use room::SourceRoom;
 pub use s3_router::S3RouterLoader;
 pub use upload::{UploadLoader, UploadLoaderOptions};
 
