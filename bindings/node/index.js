@@ -117,6 +117,9 @@ function detectorBridge(detector) {
 Object.defineProperty(ImagorError.prototype, 'name', { value: 'ImagorError', writable: true, configurable: true })
 
 native.__init(ImagorError, loaderBridge, detectorBridge)
+// On `process.exit()` libuv still runs every queued job before the process
+// ends; jobs of an exiting environment are dropped unstarted instead.
+process.once('exit', native.__environmentExiting)
 
 const checked = wrap(native)
 const ImagorUrlBuilder = require('./url-builder.js').create(native.generate)

@@ -11,7 +11,7 @@ use crate::detector::JsDetector;
 use crate::error::{guard, Failure, Fallible};
 use crate::loader::{self, JsLoader};
 use crate::options;
-use crate::tasks::{Handle, ImagorRequest, Meta, OffThread, Process, Serve, Work};
+use crate::tasks::{copy_input, Handle, ImagorRequest, Meta, OffThread, Process, Serve, Work};
 
 /// A configured imagor: options, signer and loaders. Cheap to share; every
 /// call is independent and may run concurrently.
@@ -147,8 +147,8 @@ impl Imagor {
         self.start(
             &env,
             Process {
+                data: copy_input(&engine, &data),
                 engine,
-                data: data.to_vec(),
                 path,
             },
         )
@@ -183,8 +183,8 @@ impl Imagor {
         self.start(
             &env,
             Meta {
+                data: copy_input(&engine, &data),
                 engine,
-                data: data.to_vec(),
                 path,
             },
         )

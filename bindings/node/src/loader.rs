@@ -25,8 +25,10 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 
-use crate::error::{catch, Failure};
-use crate::tasks::{settle, Work};
+use imagor::loader::SourceRoom;
+
+use crate::error::Failure;
+use crate::tasks::{exit_flag, run_unless_exiting, settle, Work};
 
 /// How long a load may wait for the JavaScript loader before it fails with
 /// imagor's timeout (408). The loader should bound its own I/O well below.
@@ -35,11 +37,12 @@ const LOADER_TIMEOUT: Duration = Duration::from_secs(60);
 type LoaderArgs = FnArgs<(u32, String)>;
 type LoaderFn = ThreadsafeFunction<LoaderArgs, Unknown<'static>, LoaderArgs, Status, false, true>;
 
-type Reply = imagor::Result<Vec<u8>>;
+type Reply = imagor::Result<imagor::Bytes>;
 
 /// A load waiting for its JavaScript answer: the JavaScript thread that
-/// will answer it, and where the answer goes.
-type Waiting = (ThreadId, SyncSender<Reply>);
+/// will answer it, where the answer goes, and the room reserved in the
+/// call's `max_total_memory` before the answer's bytes are copied.
+type Waiting = (ThreadId, SyncSender<Reply>, SourceRoom);
 
 /// Loads waiting for their JavaScript answer, by request id.
 fn pending() -> &'static Mutex<HashMap<u32, Waiting>> {
@@ -87,7 +90,7 @@ impl imagor::loader::Loader for JsLoader {
     ) -> imagor::loader::BoxFuture<'a, imagor::Result<imagor::Blob>> {
         // Blocks the worker thread polling it (never the JS thread), until
         // the read's deadline at most.
-        let result = self.load(key, ctx.deadline).map(imagor::Blob::from);
+        let result = self.load(key, ctx.deadline).map(imagor::Blob::new);
         Box::pin(std::future::ready(result))
     }
 
@@ -98,7 +101,11 @@ impl imagor::loader::Loader for JsLoader {
 
 impl JsLoader {
     /// Ask the JavaScript function for `key` and wait for its answer.
-    fn load(&self, key: &str, deadline: Option<std::time::Instant>) -> imagor::Result<Vec<u8>> {
+    fn load(
+        &self,
+        key: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> imagor::Result<imagor::Bytes> {
         if std::thread::current().id() == self.js_thread {
             return Err(imagor::Error::Internal(
                 "imagor: a JavaScript loader cannot run inside a synchronous call; use the async method"
@@ -107,7 +114,10 @@ impl JsLoader {
         }
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::sync_channel(1);
-        lock().insert(id, (self.js_thread, tx));
+        // The room of the call on this thread (the answer is copied on the
+        // JavaScript thread, outside it).
+        let room = SourceRoom::for_this_call();
+        lock().insert(id, (self.js_thread, tx, room));
         let status = self.call.call(
             FnArgs::from((id, key.to_owned())),
             ThreadsafeFunctionCallMode::NonBlocking,
@@ -144,18 +154,18 @@ pub fn loader_reply(
     status: Option<u32>,
     message: Option<String>,
 ) -> bool {
+    let Some((_, tx, room)) = lock().remove(&id) else {
+        return false;
+    };
     let reply = match data {
-        Some(bytes) => Ok(bytes.to_vec()),
+        Some(bytes) => room.copy(&bytes),
         None => {
             let status = status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500);
             let message = message.unwrap_or_else(|| "internal error".to_owned());
             Err(imagor::Error::from_status(&message, status))
         }
     };
-    match lock().remove(&id) {
-        Some((_, tx)) => tx.send(reply).is_ok(),
-        None => false,
-    }
+    tx.send(reply).is_ok()
 }
 
 /// Fail the loads a JavaScript thread will never answer: called when its
@@ -164,11 +174,11 @@ pub(crate) fn abandon_pending(js_thread: ThreadId) {
     let mut map = lock();
     let ids: Vec<u32> = map
         .iter()
-        .filter(|(_, (thread, _))| *thread == js_thread)
+        .filter(|(_, (thread, _, _))| *thread == js_thread)
         .map(|(id, _)| *id)
         .collect();
     for id in ids {
-        if let Some((_, tx)) = map.remove(&id) {
+        if let Some((_, tx, _)) = map.remove(&id) {
             let _ = tx.send(Err(imagor::Error::Internal(
                 "imagor: the JavaScript environment of the loader shut down".to_owned(),
             )));
@@ -224,8 +234,9 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
 /// JavaScript thread with its result or an `ImagorError`.
 pub(crate) fn spawn<W: Work>(env: &Env, mut work: W) -> napi::Result<Object<'_>> {
     let (deferred, promise) = env.create_deferred()?;
+    let exit = exit_flag();
     let job: Job = Box::new(move || {
-        let result = catch(|| work.compute());
+        let result = run_unless_exiting(&exit, &mut work);
         deferred.resolve(move |env: Env| settle::<W>(&env, result));
     });
     let job = match pool() {

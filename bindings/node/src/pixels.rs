@@ -11,7 +11,7 @@ use napi_derive::napi;
 
 use crate::error::{guard, Fallible};
 use crate::processor::engine_for;
-use crate::tasks::{OffThread, Work};
+use crate::tasks::{copy_input, input, Input, OffThread, Work};
 
 /// The pixels of a processed image: 8-bit sRGB (`bands` 3) or sRGBA (4),
 /// row by row, with no padding; an animation's `pages` frames are stacked
@@ -62,8 +62,8 @@ pub fn to_pixels(
 ) -> napi::Result<AsyncTask<OffThread<ToPixels>>> {
     let engine = guard(&env, || engine_for(options))?;
     Ok(AsyncTask::new(OffThread::new(ToPixels {
+        data: copy_input(&engine, &data),
         engine,
-        data: data.to_vec(),
         path: path.unwrap_or_default(),
     })))
 }
@@ -88,8 +88,8 @@ pub fn process_pixels(
 ) -> napi::Result<AsyncTask<OffThread<ProcessPixels>>> {
     let engine = guard(&env, || engine_for(options))?;
     Ok(AsyncTask::new(OffThread::new(ProcessPixels {
+        pixels: copy_input(&engine, &pixels),
         engine,
-        pixels: pixels.to_vec(),
         raw,
         path,
     })))
@@ -98,7 +98,7 @@ pub fn process_pixels(
 /// `toPixels`: encoded image in (copied on the JavaScript thread), pixels out.
 pub(crate) struct ToPixels {
     engine: Arc<imagor::Imagor>,
-    data: Vec<u8>,
+    data: Input,
     path: String,
 }
 
@@ -107,7 +107,9 @@ impl Work for ToPixels {
     type Js = ImagorPixels;
 
     fn compute(&mut self) -> Fallible<imagor::Pixels> {
-        Ok(self.engine.process_to_pixels(&self.data, &self.path)?)
+        Ok(self
+            .engine
+            .process_to_pixels(input(&self.data)?, &self.path)?)
     }
 
     fn to_js(_env: &Env, out: imagor::Pixels) -> napi::Result<ImagorPixels> {
@@ -125,7 +127,7 @@ impl Work for ToPixels {
 /// encoded image out.
 pub(crate) struct ProcessPixels {
     engine: Arc<imagor::Imagor>,
-    pixels: Vec<u8>,
+    pixels: Input,
     raw: RawPixels,
     path: String,
 }
@@ -140,7 +142,7 @@ impl Work for ProcessPixels {
         Ok(self
             .engine
             .process_pixels(
-                &self.pixels,
+                input(&self.pixels)?,
                 dim(raw.width),
                 dim(raw.height),
                 dim(raw.bands),

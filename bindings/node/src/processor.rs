@@ -11,7 +11,7 @@ use napi_derive::napi;
 
 use crate::error::{guard, Failure, Fallible};
 use crate::options;
-use crate::tasks::{Meta, OffThread, Process};
+use crate::tasks::{copy_input, Meta, OffThread, Process};
 
 /// imagor's `/meta` answer for an image.
 #[napi(object, object_from_js = false, object_to_js = false)]
@@ -163,8 +163,8 @@ pub fn process(
 ) -> napi::Result<AsyncTask<OffThread<Process>>> {
     let engine = guard(&env, || engine_for(options))?;
     Ok(AsyncTask::new(OffThread::new(Process {
+        data: copy_input(&engine, &data),
         engine,
-        data: data.to_vec(),
         path,
     })))
 }
@@ -206,8 +206,8 @@ pub fn meta(
 ) -> napi::Result<AsyncTask<OffThread<Meta>>> {
     let engine = guard(&env, default_engine)?;
     Ok(AsyncTask::new(OffThread::new(Meta {
+        data: copy_input(&engine, &data),
         engine,
-        data: data.to_vec(),
         path: path.unwrap_or_default(),
     })))
 }

@@ -13,7 +13,12 @@
 //!
 //! A panic inside a job is caught and rejects the promise with an
 //! `ImagorError` (`ERR_IMAGOR_PANIC`).
+//!
+//! Once the environment that queued a job is exiting (`process.exit()`),
+//! the job is dropped unstarted: libuv runs every queued job before the
+//! process may end, and nobody waits for their results any more.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName, Uint8Array};
@@ -34,15 +39,46 @@ pub trait Work: Send + 'static {
     fn to_js(env: &Env, out: Self::Out) -> napi::Result<Self::Js>;
 }
 
+thread_local! {
+    /// Set when the environment of this JavaScript thread exits.
+    static EXITING: Arc<AtomicBool> = Arc::default();
+}
+
+/// The exit flag of the environment on this (JavaScript) thread, for the
+/// jobs it queues.
+pub(crate) fn exit_flag() -> Arc<AtomicBool> {
+    EXITING.with(Arc::clone)
+}
+
+/// Run `work` unless the environment that queued it is exiting (`exit`,
+/// from [`exit_flag`]); then it is cancelled unstarted.
+pub(crate) fn run_unless_exiting<W: Work>(exit: &AtomicBool, work: &mut W) -> Fallible<W::Out> {
+    if exit.load(Ordering::Acquire) {
+        return Err(Failure::from(imagor::Error::Cancelled));
+    }
+    catch(|| work.compute())
+}
+
+/// Called by `index.js` on this environment's `exit` event: jobs it
+/// queued that have not started are dropped instead of run.
+#[napi(js_name = "__environmentExiting", skip_typescript)]
+pub fn environment_exiting() {
+    EXITING.with(|e| e.store(true, Ordering::Release));
+}
+
 /// A [`Work`] as a napi [`Task`] for the libuv pool.
 pub struct OffThread<W: Work> {
     work: W,
+    exit: Arc<AtomicBool>,
 }
 
 impl<W: Work> OffThread<W> {
-    /// Wrap `work` for `AsyncTask::new`.
+    /// Wrap `work` for `AsyncTask::new` (on the JavaScript thread).
     pub(crate) fn new(work: W) -> Self {
-        OffThread { work }
+        OffThread {
+            work,
+            exit: exit_flag(),
+        }
     }
 }
 
@@ -52,7 +88,7 @@ impl<W: Work> Task for OffThread<W> {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         // Failures travel as data and become JS errors in `resolve`.
-        Ok(catch(|| self.work.compute()))
+        Ok(run_unless_exiting(&self.exit, &mut self.work))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -75,13 +111,27 @@ pub(crate) fn settle<W: Work>(env: &Env, output: Fallible<W::Out>) -> napi::Resu
     }
 }
 
+/// Input bytes copied on the JavaScript thread (a worker thread never
+/// reads memory that JavaScript could mutate or detach meanwhile), after
+/// reserving room for them against the instance's `max_total_memory`: a
+/// flood of calls queued behind busy threads holds no more than that, the
+/// rest are refused (429) without a copy. A refusal rejects the promise.
+pub(crate) type Input = imagor::Result<imagor::Bytes>;
+
+/// Copy `data` for a job of `engine` (see [`Input`]).
+pub(crate) fn copy_input(engine: &imagor::Imagor, data: &[u8]) -> Input {
+    imagor::loader::SourceRoom::for_input(engine.options().max_total_memory).copy(data)
+}
+
+/// The bytes of an [`Input`], or its refusal.
+pub(crate) fn input(data: &Input) -> Fallible<&[u8]> {
+    data.as_deref().map_err(|e| Failure::from(e.clone()))
+}
+
 /// `process`: encoded image bytes in, encoded image bytes out.
-///
-/// `data` is a copy made on the JavaScript thread: a worker thread never
-/// reads memory that JavaScript could mutate or detach meanwhile.
 pub(crate) struct Process {
     pub engine: Arc<imagor::Imagor>,
-    pub data: Vec<u8>,
+    pub data: Input,
     pub path: String,
 }
 
@@ -90,7 +140,7 @@ impl Work for Process {
     type Js = Buffer;
 
     fn compute(&mut self) -> Fallible<Vec<u8>> {
-        Ok(self.engine.process(&self.data, &self.path)?.data)
+        Ok(self.engine.process(input(&self.data)?, &self.path)?.data)
     }
 
     fn to_js(_env: &Env, out: Vec<u8>) -> napi::Result<Buffer> {
@@ -98,11 +148,10 @@ impl Work for Process {
     }
 }
 
-/// `meta`: imagor's `/meta` JSON of the (processed) image. `data` is copied
-/// on the JavaScript thread, as for [`Process`].
+/// `meta`: imagor's `/meta` JSON of the (processed) image.
 pub(crate) struct Meta {
     pub engine: Arc<imagor::Imagor>,
-    pub data: Vec<u8>,
+    pub data: Input,
     pub path: String,
 }
 
@@ -111,7 +160,7 @@ impl Work for Meta {
     type Js = Json;
 
     fn compute(&mut self) -> Fallible<serde_json::Value> {
-        let meta = self.engine.meta(&self.data, &self.path)?;
+        let meta = self.engine.meta(input(&self.data)?, &self.path)?;
         serde_json::to_value(meta)
             .map_err(|e| Failure::from(imagor::Error::Internal(e.to_string())))
     }

@@ -85,3 +85,19 @@ test('input bytes are copied before the call leaves the JavaScript thread', asyn
   png.fill(0) // the caller reuses its buffer at once
   assert.deepEqual(await pending, expected)
 })
+
+test('inputs waiting for a thread count against maxTotalMemory: a flood is refused before it is copied', async () => {
+  const jpeg = readTestdata('jpg-24bit-icc-adobe-rgb.jpg') // 1.24 MiB
+  const im = new Imagor({ maxTotalMemory: 32 << 20, processTimeout: 60 })
+  // Queued in one go: the inputs may fill three quarters of the pool (24 MiB).
+  const calls = Array.from({ length: 60 }, () => im.process(jpeg, 'fit-in/16x16'))
+  const results = await Promise.allSettled(calls)
+  const refused = results.filter((r) => r.status === 'rejected')
+  for (const r of refused) assert.equal(r.reason.code, 'ERR_IMAGOR_TOO_MANY_REQUESTS', r.reason.message)
+  assert.ok(refused.length >= 60 - 19, `${refused.length} of 60 refused`)
+  assert.ok(results.some((r) => r.status === 'fulfilled'))
+  await assert.rejects(
+    new Imagor({ maxTotalMemory: 1 << 20 }).meta(jpeg),
+    (e) => e.code === 'ERR_IMAGOR_LIMIT_EXCEEDED' && e.message.includes('the input image needs about 1.2 MiB'),
+  )
+})
