@@ -76,29 +76,10 @@ pub(crate) fn charge_thumbnail_copy(
     if crop == Interesting::None && img.orientation() <= 1 {
         return Ok(());
     }
-    let (mut w, mut h) = (img.width().max(1) as f64, img.page_height().max(1) as f64);
-    if (5..=8).contains(&img.orientation()) {
-        std::mem::swap(&mut w, &mut h);
-    }
-    // libvips' thumbnail_calculate_shrink: one factor for both axes (the
-    // smaller, to cover, when cropping), unless forced.
-    let (mut hs, mut vs) = (w / width.max(1) as f64, h / height.max(1) as f64);
-    if size != Size::Force {
-        let common = if crop == Interesting::None {
-            hs.max(vs)
-        } else {
-            hs.min(vs)
-        };
-        (hs, vs) = (common, common);
-    }
-    let clamp = |s: f64| match size {
-        Size::Up => s.min(1.0),
-        Size::Down => s.max(1.0),
-        _ => s,
-    };
-    let (hs, vs) = (clamp(hs), clamp(vs));
+    let resized = Resized::of(img, width, height, crop, size);
     let frames = img.frames().max(1) as f64;
-    let pixels = (w / hs).round().max(1.0) * (h / vs).round().max(1.0) * frames;
+    let pixels = resized.width.round().max(1.0) * resized.page_height.round().max(1.0) * frames;
+    let (hs, vs) = (resized.h_shrink, resized.v_shrink);
     let bytes_per_pixel =
         image_bytes(img) as f64 / (img.width().max(1) as f64 * img.height().max(1) as f64);
     let budget = crate::budget::current();
@@ -113,6 +94,91 @@ pub(crate) fn charge_thumbnail_copy(
     let alpha = if img.has_alpha() { ALPHA_FACTOR } else { 1.0 };
     let ns = per_band * img.bands().max(1) as f64 * alpha;
     budget.charge_unstoppable_time(what, crate::budget::Cost::per_pixel(pixels, ns))
+}
+
+/// A frame of `img` as libvips' `thumbnail_image` resizes it, before any
+/// crop: its shrink factors and size (unrounded).
+struct Resized {
+    h_shrink: f64,
+    v_shrink: f64,
+    width: f64,
+    page_height: f64,
+}
+
+impl Resized {
+    fn of(
+        img: &Image,
+        width: i32,
+        height: i32,
+        crop: crate::vips::Interesting,
+        size: crate::vips::Size,
+    ) -> Resized {
+        use crate::vips::{Interesting, Size};
+        let (mut w, mut h) = (img.width().max(1) as f64, img.page_height().max(1) as f64);
+        if (5..=8).contains(&img.orientation()) {
+            std::mem::swap(&mut w, &mut h);
+        }
+        // libvips' thumbnail_calculate_shrink: one factor for both axes (the
+        // smaller, to cover, when cropping), unless forced.
+        let (mut hs, mut vs) = (w / width.max(1) as f64, h / height.max(1) as f64);
+        if size != Size::Force {
+            let common = if crop == Interesting::None {
+                hs.max(vs)
+            } else {
+                hs.min(vs)
+            };
+            (hs, vs) = (common, common);
+        }
+        let clamp = |s: f64| match size {
+            Size::Up => s.min(1.0),
+            Size::Down => s.max(1.0),
+            _ => s,
+        };
+        let (hs, vs) = (clamp(hs), clamp(vs));
+        Resized {
+            h_shrink: hs,
+            v_shrink: vs,
+            width: w / hs,
+            page_height: h / vs,
+        }
+    }
+}
+
+/// The largest coordinate libvips accepts (`VIPS_MAX_COORD`).
+const VIPS_MAX_COORD: f64 = 10_000_000.0;
+
+/// Refuse a resize of an animation whose frames, stacked, would be over
+/// the size limits (or past what libvips can address at all) before any
+/// work: [`check_resolution`] would refuse the result once made, and an
+/// upscale of thousands of frames fails inside libvips with a bare
+/// `thumbnail_image failed`. The size is a lower bound (libvips rounds),
+/// so nothing the result check would pass is refused.
+pub(crate) fn refuse_oversized_result(
+    img: &Image,
+    width: i32,
+    height: i32,
+    crop: crate::vips::Interesting,
+    size: crate::vips::Size,
+    opts: &Options,
+) -> Result<()> {
+    let resized = Resized::of(img, width, height, crop, size);
+    let (mut w, mut page_h) = (resized.width.floor(), resized.page_height.floor());
+    if crop != crate::vips::Interesting::None {
+        w = w.min(width.max(1) as f64);
+        page_h = page_h.min(height.max(1) as f64);
+    }
+    let stacked = page_h * img.frames().max(1) as f64;
+    if w > VIPS_MAX_COORD || stacked > VIPS_MAX_COORD {
+        return Err(Error::MaxResolutionExceeded);
+    }
+    if !opts.unlimited
+        && (w > opts.max_width as f64
+            || page_h > opts.max_height as f64
+            || w * stacked > opts.max_resolution as f64)
+    {
+        return Err(Error::MaxResolutionExceeded);
+    }
+    Ok(())
 }
 
 /// Resizing inside `thumbnail`, per resized pixel and band (on the

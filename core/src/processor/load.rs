@@ -13,7 +13,9 @@ use super::still_webp;
 use crate::arriving::Body;
 use crate::error::{Error, Result};
 use crate::format::{sniff, ImageFormat, Sniffed};
-use crate::ops::limits::{charge_thumbnail_copy, check_resolution, refuse_oversized_stretch};
+use crate::ops::limits::{
+    charge_thumbnail_copy, check_resolution, refuse_oversized_result, refuse_oversized_stretch,
+};
 use crate::options::Options;
 use crate::vips::{BandFormat, Blob, Image, Interesting, Interpretation, Size};
 
@@ -366,6 +368,7 @@ impl Loader<'_> {
             }
             self.admit_page(source, &img, page)?;
             refuse_oversized_stretch(width, height, size, self.opts)?;
+            refuse_oversized_result(&img, width, height, crop, size, self.opts)?;
             if crop == Interesting::None || size == Size::Force {
                 img.thumbnail_image(width, height, size, crop)?
             } else {

@@ -1,0 +1,57 @@
+//! Resizes of animations whose frames, stacked, would be over the size
+//! limits are refused before any work, with imagor's 422, also where the
+//! stack is past what libvips can address (an upscale of thousands of
+//! frames failed inside libvips as a bare 406 `thumbnail_image failed`).
+
+mod image_common;
+
+use image_common::encode;
+use imagor::vips::{BandFormat, Image};
+use imagor::{Imagor, Options};
+
+/// An animated GIF of `frames` grey frames of `side` x `side`.
+fn flat_gif(frames: i32, side: i32) -> Vec<u8> {
+    let pixels = vec![128u8; (side * side * frames * 3) as usize];
+    let img = Image::from_memory(&pixels, side, side * frames, 3, BandFormat::UCHAR)
+        .unwrap()
+        .with_meta(|m| m.set_int("page-height", side))
+        .unwrap();
+    encode(&img, "gifsave_buffer")
+}
+
+#[test]
+fn an_upscale_of_many_frames_is_refused_as_over_the_limits() {
+    let gif = flat_gif(4000, 32);
+    let limited = Imagor::new(Options::default()).unwrap();
+    let unlimited = Imagor::new(Options {
+        unlimited: true,
+        ..Options::default()
+    })
+    .unwrap();
+    for path in [
+        "fit-in/9999x9999/filters:upscale()",
+        "fit-in/9999x9999/filters:upscale():format(webp)",
+        "9999x9999/smart",
+        "9999x9999/filters:upscale()",
+    ] {
+        for (who, imagor) in [("limited", &limited), ("unlimited", &unlimited)] {
+            match imagor.process(&gif, path) {
+                // A crop may be refused first for the memory of its
+                // resized copy: a 422 too.
+                Err(e) => assert!(
+                    e.status() == 422
+                        && (e.to_string() == "maximum resolution exceeded"
+                            || !path.starts_with("fit-in") && e.to_string().contains("max_memory")),
+                    "{who} {path}: {e}"
+                ),
+                Ok(out) => panic!("{who} {path}: {} bytes", out.data.len()),
+            }
+        }
+    }
+    // Within the limits the same animation resizes, every frame kept.
+    let out = limited
+        .process(&gif, "fit-in/16x16/filters:upscale()")
+        .unwrap();
+    let meta = imagor::meta(&out.data, "").unwrap();
+    assert_eq!((meta.width, meta.height, meta.pages), (16, 16, 4000));
+}
