@@ -72,7 +72,7 @@ pub(crate) fn charge_thumbnail_copy(
     crop: crate::vips::Interesting,
     size: crate::vips::Size,
 ) -> Result<()> {
-    use crate::vips::{Interesting, Size};
+    use crate::vips::Interesting;
     if crop == Interesting::None && img.orientation() <= 1 {
         return Ok(());
     }

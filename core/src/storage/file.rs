@@ -282,6 +282,11 @@ impl FileStorage {
 /// dir: never a host path).
 fn read_error(op: &str, key: &str, rel: &str, e: SafeDirError) -> Error {
     match e {
+        // Out of file descriptors (EMFILE, ENFILE): an overload that
+        // passes, answered as one (429) rather than as a fault.
+        SafeDirError::Io(e) if matches!(e.raw_os_error(), Some(23 | 24)) => {
+            Error::TooManyRequests
+        }
         SafeDirError::Io(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
             internal(op, key, &e)
         }
@@ -361,5 +366,17 @@ mod tests {
         assert_eq!(p.path_of("x/a.png"), Some(PathBuf::from("/data/a.png")));
         assert_eq!(p.path_of("xa.png"), None);
         assert_eq!(p.path_of("x"), None);
+    }
+
+    /// Out of file descriptors is an overload (429), not a fault (it was a
+    /// 500 `Too many open files`); other I/O errors stay 500s.
+    #[test]
+    fn running_out_of_file_descriptors_is_an_overload() {
+        let io = |code| SafeDirError::Io(std::io::Error::from_raw_os_error(code));
+        for code in [23, 24] {
+            assert_eq!(read_error("get", "a.jpg", "a.jpg", io(code)).status(), 429);
+        }
+        let eio = read_error("get", "a.jpg", "a.jpg", io(5));
+        assert_eq!(eio.status(), 500, "{eio}");
     }
 }
