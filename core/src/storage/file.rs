@@ -284,9 +284,7 @@ fn read_error(op: &str, key: &str, rel: &str, e: SafeDirError) -> Error {
     match e {
         // Out of file descriptors (EMFILE, ENFILE): an overload that
         // passes, answered as one (429) rather than as a fault.
-        SafeDirError::Io(e) if matches!(e.raw_os_error(), Some(23 | 24)) => {
-            Error::TooManyRequests
-        }
+        SafeDirError::Io(e) if matches!(e.raw_os_error(), Some(23 | 24)) => Error::TooManyRequests,
         SafeDirError::Io(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
             internal(op, key, &e)
         }

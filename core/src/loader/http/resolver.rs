@@ -30,15 +30,18 @@ pub trait Resolver: Send + Sync {
 /// within resolv.conf's `timeout` and `attempts`, never a thread (with
 /// `getaddrinfo`, 16 blocking threads stuck on such a server held every
 /// other lookup behind them). Answers, failures included, are cached for
-/// their TTL. Where that configuration cannot be read, `getaddrinfo` on
-/// tokio's blocking threads.
+/// their TTL. `localhost` names, and every name where that configuration
+/// cannot be read, go to `getaddrinfo` on tokio's blocking threads.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemResolver;
 
 impl Resolver for SystemResolver {
     fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, std::io::Result<Vec<IpAddr>>> {
         Box::pin(async move {
-            match system_dns() {
+            // hickory answers `localhost` with both loopback addresses
+            // whatever the hosts file says; Go, like getaddrinfo, reads the
+            // hosts file (often 127.0.0.1 alone).
+            match system_dns().filter(|_| !is_localhost(host)) {
                 Some(dns) => lookup(&dns, host).await,
                 None => {
                     let addrs = tokio::net::lookup_host((host, 0)).await?;
