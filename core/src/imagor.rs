@@ -243,26 +243,14 @@ impl Imagor {
     /// Run `f` with a pipeline context whose overlay loader is this
     /// instance's loader chain.
     pub(crate) fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
-        self.with_budget(&crate::budget::Budget::new(&self.opts), f)
-    }
-
-    /// [`Imagor::with_ctx`] for a direct in-process call (`process`,
-    /// `meta`, the pixel calls): it first waits, within its budget, for
-    /// one of the slots in-process calls share ([`crate::budget::Slot`]).
-    fn with_slot<R>(&self, f: impl FnOnce(&Ctx<'_>) -> Result<R>) -> Result<R> {
         let budget = crate::budget::Budget::new(&self.opts);
-        let _slot = crate::budget::Slot::take(budget.deadline())?;
-        self.with_budget(&budget, f)
-    }
-
-    fn with_budget<R>(&self, budget: &crate::budget::Budget, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
         let _entered = budget.enter();
         #[cfg(feature = "leak-hook")]
         let _leak = LeakOnDrop;
         let load = |key: &str| self.load(key);
         let ctx = Ctx {
             opts: &self.opts,
-            budget,
+            budget: &budget,
             load: Some(&load),
             depth: 0,
             detectors: &self.detectors,
@@ -278,12 +266,12 @@ impl Imagor {
     pub fn process(&self, data: &[u8], path: &str) -> Result<Output> {
         path::check_length(path)?;
         if let Some(params) = color_path(path) {
-            return self.with_slot(|ctx| processor::run(ctx, None, &params));
+            return self.with_ctx(|ctx| processor::run(ctx, None, &params));
         }
         self.check_typo("process", path)?;
         let params = parse_without_image(path);
         let source = Source::bytes(data);
-        self.with_slot(|ctx| processor::run(ctx, Some(&source), &params))
+        self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
     }
 
     /// As [`Imagor::process`], but the result is its pixels (8-bit sRGB or
@@ -301,12 +289,12 @@ impl Imagor {
     pub fn process_to_pixels(&self, data: &[u8], path: &str) -> Result<Pixels> {
         path::check_length(path)?;
         if let Some(params) = color_path(path) {
-            return self.with_slot(|ctx| processor::run_to_pixels(ctx, None, &params));
+            return self.with_ctx(|ctx| processor::run_to_pixels(ctx, None, &params));
         }
         self.check_typo("process", path)?;
         let params = parse_without_image(path);
         let source = Source::bytes(data);
-        self.with_slot(|ctx| processor::run_to_pixels(ctx, Some(&source), &params))
+        self.with_ctx(|ctx| processor::run_to_pixels(ctx, Some(&source), &params))
     }
 
     /// [`Imagor::process_pixels`] in, [`Pixels`] out: packed 8-bit pixels
@@ -320,11 +308,11 @@ impl Imagor {
         path: &str,
     ) -> Result<Pixels> {
         if let Some(params) = color_path(path) {
-            return self.with_slot(|ctx| processor::run_to_pixels(ctx, None, &params));
+            return self.with_ctx(|ctx| processor::run_to_pixels(ctx, None, &params));
         }
         let params = parse_without_image(path);
         let source = Source::pixels(pixels, width, height, bands)?;
-        self.with_slot(|ctx| processor::run_to_pixels(ctx, Some(&source), &params))
+        self.with_ctx(|ctx| processor::run_to_pixels(ctx, Some(&source), &params))
     }
 
     /// With `strict_filters`, refuse a path whose ignored image segment looks
@@ -363,11 +351,11 @@ impl Imagor {
         path: &str,
     ) -> Result<Output> {
         if let Some(params) = color_path(path) {
-            return self.with_slot(|ctx| processor::run(ctx, None, &params));
+            return self.with_ctx(|ctx| processor::run(ctx, None, &params));
         }
         let params = parse_without_image(path);
         let source = Source::pixels(pixels, width, height, bands)?;
-        self.with_slot(|ctx| processor::run(ctx, Some(&source), &params))
+        self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))
     }
 
     /// imagor's `/meta` for `data` after applying `path` (`""` for the
@@ -382,7 +370,7 @@ impl Imagor {
             }
         };
         params.meta = true;
-        let out = self.with_slot(|ctx| processor::run(ctx, source.as_ref(), &params))?;
+        let out = self.with_ctx(|ctx| processor::run(ctx, source.as_ref(), &params))?;
         let mut meta: Meta =
             serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))?;
         if let Some(source) = &source {

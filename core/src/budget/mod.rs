@@ -31,11 +31,9 @@ use crate::vips::deadline::{Deadline, Entered};
 
 mod held;
 mod pool;
-mod slots;
 
 pub(crate) use held::{is_held, Holding};
 pub(crate) use pool::{default_max_total_memory, memory_figures, Charge, Pool};
-pub(crate) use slots::Slot;
 
 /// The budget of one call. Cheap to clone: clones share the same state.
 #[derive(Clone)]
@@ -108,11 +106,6 @@ impl Budget {
             working: AtomicBool::new(false),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }))
-    }
-
-    /// The call's deadline, if it has one.
-    pub(crate) fn deadline(&self) -> Option<&Deadline> {
-        self.0.deadline.as_deref()
     }
 
     /// A budget without limits (for helpers and tests).
