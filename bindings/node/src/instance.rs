@@ -214,7 +214,7 @@ impl Imagor {
     #[napi(catch_unwind, ts_return_type = "Promise<ImagorResponse>")]
     pub fn handle(&self, env: Env, request: ImagorRequest) -> napi::Result<Unknown<'static>> {
         let engine = Arc::clone(&self.engine);
-        let request = request.into_core();
+        let request = request.into_core(&engine);
         self.start_loading(&env, Handle { engine, request })
     }
 

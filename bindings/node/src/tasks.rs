@@ -260,8 +260,12 @@ pub struct ImagorResponse {
 }
 
 impl ImagorRequest {
-    /// The core request, with the body copied on the JavaScript thread.
-    pub(crate) fn into_core(self) -> imagor::request::Request {
+    /// The core request, with the body copied on the JavaScript thread
+    /// after reserving room for it, as an input ([`copy_input`]).
+    pub(crate) fn into_core(
+        self,
+        engine: &imagor::Imagor,
+    ) -> imagor::Result<imagor::request::Request> {
         let (path, mut query) = match self.path.split_once('?') {
             Some((p, q)) => (p.to_owned(), q.to_owned()),
             None => (self.path, String::new()),
@@ -281,7 +285,11 @@ impl ImagorRequest {
                 _ => {}
             }
         }
-        imagor::request::Request {
+        let body = match self.body {
+            Some(b) => copy_input(engine, &b)?,
+            None => imagor::Bytes::new(),
+        };
+        Ok(imagor::request::Request {
             method: self
                 .method
                 .map(|m| m.to_ascii_uppercase())
@@ -289,15 +297,16 @@ impl ImagorRequest {
             path,
             query,
             headers,
-            body: self.body.map(|b| b.to_vec().into()).unwrap_or_default(),
-        }
+            body,
+        })
     }
 }
 
-/// `handle`: a whole HTTP request through imagor's request handling.
+/// `handle`: a whole HTTP request through imagor's request handling; a
+/// body refused before its copy is answered as imagor answers errors.
 pub(crate) struct Handle {
     pub engine: Arc<imagor::Imagor>,
-    pub request: imagor::request::Request,
+    pub request: imagor::Result<imagor::request::Request>,
 }
 
 impl Work for Handle {
@@ -305,7 +314,10 @@ impl Work for Handle {
     type Js = ImagorResponse;
 
     fn compute(&mut self) -> Fallible<imagor::request::Response> {
-        Ok(self.engine.handle(&self.request))
+        Ok(match &self.request {
+            Ok(request) => self.engine.handle(request),
+            Err(e) => self.engine.error_response(e),
+        })
     }
 
     fn to_js(_env: &Env, out: imagor::request::Response) -> napi::Result<ImagorResponse> {

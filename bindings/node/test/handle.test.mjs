@@ -46,6 +46,14 @@ test('handle bodies are copies; uploads go through the upload loader', async () 
   assert.equal(header(res, 'content-type'), 'image/png')
 })
 
+test('a request body is counted against maxTotalMemory before it is copied', async () => {
+  const i = new Imagor({ unsafe: true, uploadLoaderEnable: true, maxTotalMemory: 1 << 20 })
+  const body = new Uint8Array(2 << 20)
+  const res = await i.handle({ method: 'POST', path: '/unsafe/fit-in/10x10/', headers: { 'Content-Type': 'image/png' }, body })
+  assert.equal(res.status, 422, res.body.toString())
+  assert.match(res.body.toString(), /the input image needs about 2 MiB/)
+})
+
 test('handle checks its argument', () => {
   const i = new Imagor({ unsafe: true })
   // Wrong types are rejected by napi before any work, as for the other methods.
