@@ -321,10 +321,17 @@ pub(crate) fn tiff_many_samples(w: u32, h: u32, spp: u16) -> Vec<u8> {
     let bits_off = strip_off + strip.len() as u32;
     let extra_off = bits_off + bits.len() as u32;
     let ifd_off = extra_off + extra.len() as u32;
+    // Up to two SHORTs are stored in the entry itself, not at an offset.
+    let bits_value = match spp {
+        1 => 8,
+        2 => 8 | 8 << 16,
+        _ => bits_off,
+    };
+    let extra_value = if spp <= 3 { 0 } else { extra_off };
     let mut entries: Vec<(u16, u16, u32, u32)> = vec![
         (256, 4, 1, w),
         (257, 4, 1, h),
-        (258, 3, spp as u32, bits_off),
+        (258, 3, spp as u32, bits_value),
         (259, 3, 1, 32773),
         (262, 3, 1, 1),
         (273, 4, 1, strip_off),
@@ -334,7 +341,7 @@ pub(crate) fn tiff_many_samples(w: u32, h: u32, spp: u16) -> Vec<u8> {
         (284, 3, 1, 1),
     ];
     if spp > 1 {
-        entries.push((338, 3, spp as u32 - 1, extra_off));
+        entries.push((338, 3, spp as u32 - 1, extra_value));
     }
     entries.sort_by_key(|e| e.0);
     let mut v = b"II\x2a\0".to_vec();
@@ -356,6 +363,28 @@ pub(crate) fn tiff_many_samples(w: u32, h: u32, spp: u16) -> Vec<u8> {
     }
     v.extend(0u32.to_le_bytes());
     v
+}
+
+/// `tiff` (from [`tiff_many_samples`]: one IFD at its end) followed by
+/// `more` copies of its IFD, each page linking to the next; the last links
+/// back to the first when `looped`.
+pub(crate) fn with_tiff_pages(mut tiff: Vec<u8>, more: usize, looped: bool) -> Vec<u8> {
+    let first = u32::from_le_bytes(tiff[4..8].try_into().expect("4 bytes")) as usize;
+    let ifd = tiff[first..].to_vec();
+    let link = |tiff: &mut Vec<u8>, to: usize| {
+        let at = tiff.len() - 4;
+        tiff[at..].copy_from_slice(&(to as u32).to_le_bytes());
+    };
+    tiff.reserve(more * ifd.len());
+    for _ in 0..more {
+        let next = tiff.len();
+        link(&mut tiff, next);
+        tiff.extend_from_slice(&ifd);
+    }
+    if looped {
+        link(&mut tiff, first);
+    }
+    tiff
 }
 
 /// `tiff` (from [`tiff_many_samples`]: one IFD at its end, tags below
