@@ -186,6 +186,9 @@ pub fn sniff(data: &[u8]) -> Sniffed {
     };
     if b.len() > 24 {
         let tiff = at(0, b"II*\0") || at(0, b"MM\0*");
+        // BigTIFF: Go's sniffing does not know it, but libvips loads it as
+        // a TIFF in imagor; here it gets a TIFF's checks too.
+        let big_tiff = at(0, b"II+\0") || at(0, b"MM\0+");
         let brand = if at(4, b"ftyp") { &b[8..12] } else { &[][..] };
         let found = if at(0, b"\xFF\xD8\xFF") {
             Some(sniffed("jpeg", "image/jpeg", ".jpg", Some(F::Jpeg)))
@@ -213,7 +216,7 @@ pub fn sniff(data: &[u8]) -> Sniffed {
             Some(sniffed("cr3", "image/x-canon-cr3", ".cr3", None))
         } else if tiff && at(8, b"CR") {
             Some(sniffed("cr2", "image/x-canon-cr2", ".cr2", None))
-        } else if tiff {
+        } else if tiff || big_tiff {
             Some(sniffed("tiff", "image/tiff", ".tiff", Some(F::Tiff)))
         } else if (at(4, b"jP  ") || at(4, b"jP2 "))
             && (at(20, b"jp2 ") || at(20, b"jpm ") || at(20, b"jpx "))

@@ -10,12 +10,18 @@
 //! - GIF: the number of frames.
 //! - JPEG 2000: the size of one tile, which OpenJPEG decodes whole into
 //!   32-bit samples.
+//! - TIFF: how the first page is stored, and where its link to the next
+//!   page is ([`tiff`]).
 //!
 //! Every reader stops at the first inconsistency and returns what it has
 //! (or `None`): the decoder will then fail on its own. Where a decoder
 //! accepts what the reader does not expect (a JPEG marker whose length is
 //! 0), the reader must read on as the decoder does, since facts it misses
 //! are memory and time nobody charges.
+
+mod tiff;
+
+pub(crate) use tiff::{tiff, tiff_next_page_field};
 
 use crate::format::find;
 
@@ -266,105 +272,6 @@ pub(crate) fn gif_frames(data: &[u8]) -> Option<u32> {
         }
     }
     Some(frames)
-}
-
-/// What the first IFD of a TIFF says about its storage.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct TiffFacts {
-    /// Image width and height.
-    pub width: u32,
-    /// See `width`.
-    pub height: u32,
-    /// Samples per pixel.
-    pub samples: u32,
-    /// Bits per sample (of the first sample).
-    pub bits: u32,
-    /// Rows per strip (0 when tiled).
-    pub rows_per_strip: u32,
-    /// Tile width and height (0 when stripped).
-    pub tile_width: u32,
-    /// See `tile_width`.
-    pub tile_height: u32,
-}
-
-impl TiffFacts {
-    /// Bytes libtiff decodes in one call: a whole strip, or a row of tiles
-    /// (libvips reads tiles a row at a time).
-    pub(crate) fn chunk_bytes(&self) -> u64 {
-        let sample_bytes = (self.samples.max(1) as u64 * self.bits.max(1) as u64).div_ceil(8);
-        let rows = if self.tile_width > 0 {
-            self.tile_height as u64
-        } else {
-            (self.rows_per_strip as u64).min(self.height as u64).max(1)
-        };
-        let width = if self.tile_width > 0 {
-            (self.width as u64).div_ceil(self.tile_width as u64) * self.tile_width as u64
-        } else {
-            self.width as u64
-        };
-        width * rows * sample_bytes
-    }
-}
-
-/// Read the first IFD of a TIFF (classic, either byte order).
-pub(crate) fn tiff(data: &[u8]) -> Option<TiffFacts> {
-    let le = match data.get(..4)? {
-        b"II*\0" => true,
-        b"MM\0*" => false,
-        _ => return None,
-    };
-    let u16_at = |o: usize| -> Option<u32> {
-        let b: [u8; 2] = data.get(o..o + 2)?.try_into().ok()?;
-        Some(if le {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        } as u32)
-    };
-    let u32_at = |o: usize| -> Option<u32> {
-        let b: [u8; 4] = data.get(o..o + 4)?.try_into().ok()?;
-        Some(if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    };
-    let ifd = u32_at(4)? as usize;
-    let count = u16_at(ifd)? as usize;
-    let mut f = TiffFacts {
-        samples: 1,
-        bits: 1,
-        rows_per_strip: u32::MAX,
-        ..TiffFacts::default()
-    };
-    for i in 0..count.min(512) {
-        let e = ifd + 2 + i * 12;
-        let (tag, ty) = (u16_at(e)?, u16_at(e + 2)?);
-        let value = if ty == 3 {
-            u16_at(e + 8)?
-        } else {
-            u32_at(e + 8)?
-        };
-        match tag {
-            256 => f.width = value,
-            257 => f.height = value,
-            258 => {
-                // One value inline; several: an offset to the first.
-                let n = u32_at(e + 4)?;
-                f.bits = if n <= 2 {
-                    u16_at(e + 8)?
-                } else {
-                    u16_at(u32_at(e + 8)? as usize).unwrap_or(8)
-                };
-            }
-            277 => f.samples = value,
-            278 => f.rows_per_strip = value,
-            322 => f.tile_width = value,
-            323 => f.tile_height = value,
-            _ => {}
-        }
-    }
-    Some(f)
 }
 
 /// What a JPEG 2000 codestream's SIZ marker says.

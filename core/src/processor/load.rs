@@ -11,6 +11,7 @@ use super::decode::{
 };
 use super::still_webp;
 use crate::arriving::Body;
+use crate::budget::Holding;
 use crate::error::{Error, Result};
 use crate::format::{sniff, ImageFormat, Sniffed};
 use crate::ops::limits::{
@@ -54,22 +55,37 @@ impl Source {
             Some(ImageFormat::Png) => {
                 png_blob(super::png_chunks::whole_chunks(data), Blob::copy_from)
             }
+            Some(ImageFormat::Tiff) => match crate::probe::tiff_next_page_field(data) {
+                Some(link) => Blob::sharing(bytes::Bytes::from(first_page_only(data, link))),
+                None => Blob::copy_from(data),
+            },
             _ => Blob::copy_from(data),
         };
         Source::Bytes { sniffed, blob }
     }
 
     /// As [`Source::bytes`], sharing `data` with libvips instead of copying
-    /// it (sources the server loaded).
-    pub(crate) fn shared(data: &bytes::Bytes) -> Source {
+    /// it (sources the server loaded). A TIFF of several pages is the one
+    /// exception: libvips gets a copy that ends after its first page, the
+    /// room for which is reserved first in the call's pool (429 or 422
+    /// without it).
+    pub(crate) fn shared(data: &bytes::Bytes) -> Result<Source> {
         let sniffed = sniff(data);
         let blob = match sniffed.format {
             Some(ImageFormat::Png) => png_blob(super::png_chunks::whole_chunks(data), |whole| {
                 Blob::sharing(data.slice_ref(whole))
             }),
+            Some(ImageFormat::Tiff) => match crate::probe::tiff_next_page_field(data) {
+                Some(link) => {
+                    let room = Holding::for_this_call("a first-page copy of the TIFF");
+                    room.grow_to(data.len() as u64)?;
+                    Blob::sharing(room.into_bytes(first_page_only(data, link))?)
+                }
+                None => Blob::sharing(data.clone()),
+            },
             _ => Blob::sharing(data.clone()),
         };
-        Source::Bytes { sniffed, blob }
+        Ok(Source::Bytes { sniffed, blob })
     }
 
     /// A body still arriving. Decoded as it arrives when its decoder reads
@@ -89,7 +105,7 @@ impl Source {
                 head,
             });
         }
-        Ok(Source::shared(&body.whole()?))
+        Source::shared(&body.whole()?)
     }
 
     /// The encoded input, its type and the bytes known now (all of them,
@@ -554,6 +570,16 @@ pub(crate) fn streams_while_arriving(format: Option<ImageFormat>, head: &[u8]) -
         }
         _ => false,
     }
+}
+
+/// A copy of a TIFF whose first page links to no other (`link`: where it
+/// says where the second is, [`crate::probe::tiff_next_page_field`]).
+/// Only the first page of a TIFF is ever loaded, but libtiff walks every
+/// page to count them, in one step no deadline interrupts.
+fn first_page_only(data: &[u8], link: std::ops::Range<usize>) -> Vec<u8> {
+    let mut copy = data.to_vec();
+    copy[link].fill(0);
+    copy
 }
 
 /// A PNG's whole chunks as libvips gets them: `as_is` unless compressed

@@ -130,7 +130,7 @@ impl Overlays for Ctx<'_> {
             None
         } else {
             let load = self.load.ok_or(Error::NOT_FOUND)?;
-            Some(Source::shared(&load(&params.image)?.into()))
+            Some(Source::shared(&load(&params.image)?.into())?)
         };
         let child = Ctx {
             opts: self.opts,
@@ -147,7 +147,7 @@ impl Overlays for Ctx<'_> {
     /// fit the ratio box (up or down), or only shrunk to the limits.
     fn watermark(&self, key: &str, fit: Option<(i32, i32)>, animated: bool) -> Result<Image> {
         let load = self.load.ok_or(Error::NOT_FOUND)?;
-        let source = Source::shared(&load(key)?.into());
+        let source = Source::shared(&load(key)?.into())?;
         let n = if animated { -1 } else { 1 };
         let loader = Loader {
             opts: self.opts,

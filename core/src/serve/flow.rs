@@ -463,7 +463,7 @@ impl Imagor {
             Some(Loaded {
                 body: Some(body), ..
             }) => Some(Source::arriving(body.clone(), &self.opts)?),
-            Some(Loaded { blob, .. }) => Some(Source::shared(&blob.data)),
+            Some(Loaded { blob, .. }) => Some(Source::shared(&blob.data)?),
         };
         if let (Some(Source::Arriving { .. }), Some(http)) = (&input, &self.http) {
             http.note_streamed();

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 /// One argument value. The operation's own argument table decides how it is
 /// converted (an `Int` becomes an enum value when the argument is an enum).
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum Arg<'a> {
     /// `gint` / `guint64` / enum / flags by number.
     Int(i64),

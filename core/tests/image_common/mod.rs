@@ -12,9 +12,16 @@ pub fn testdata(name: &str) -> Vec<u8> {
 
 /// `img` encoded by the libvips buffer saver `saver` (`pngsave_buffer`).
 pub fn encode(img: &Image, saver: &str) -> Vec<u8> {
-    Call::new(saver)
-        .arg("in", Arg::Image(img))
-        .run()
+    encode_with(img, saver, &[])
+}
+
+/// `img` encoded by the libvips buffer saver `saver` with `options`.
+pub fn encode_with(img: &Image, saver: &str, options: &[(&str, Arg)]) -> Vec<u8> {
+    let mut call = Call::new(saver).arg("in", Arg::Image(img));
+    for (name, value) in options {
+        call = call.arg(name, *value);
+    }
+    call.run()
         .unwrap()
         .blob("buffer")
         .unwrap()

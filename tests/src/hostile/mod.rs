@@ -234,6 +234,18 @@ fn decoder_bombs(c: &mut Corpus) {
         "tiff 2000x2000 with 64 samples per pixel",
         tiff_many_samples(2000, 2000, 64),
     );
+    // libtiff walks every page to count them, in one step no deadline
+    // interrupts; only the first page is ever loaded, so these succeed.
+    c.with(
+        "tiff of 200000 pages",
+        with_tiff_pages(tiff_many_samples(16, 16, 1), 199_999, false),
+        PATH,
+        Some(200),
+    );
+    c.add(
+        "tiff of 5000 pages, the last linking to the first",
+        with_tiff_pages(tiff_many_samples(16, 16, 1), 4999, true),
+    );
     let mut bomb_ifd = 0xFFFFu16.to_be_bytes().to_vec();
     bomb_ifd.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0x03, 0xE7, 0, 0, 0, 0, 0, 8]);
     c.add(
