@@ -1,0 +1,122 @@
+//! Decoders that hold a whole image in their own buffers before libvips
+//! sees a line: libheif (AVIF, HEIF) keeps the coded planes twice and the
+//! interleaved result, libjxl decodes into 32-bit floats. Their memory is
+//! charged as measured, not as the pixels libvips hands out: an 8 KB JPEG
+//! XL of 9000x9000 grey took 1.3 GB when it was charged 81 MB, and a
+//! 4000x4000 AVIF at 4:4:4 took 222 MB when it was charged 48 MB.
+
+mod image_common;
+
+use image_common::encode_with;
+use imagor::vips::{Arg, Image, Interpretation};
+use imagor::{Error, Imagor, Options};
+
+/// A flat grey `width` x `height` image of `bands` bands.
+fn flat(width: i32, height: i32, bands: i32) -> Image {
+    Image::black(width, height, bands)
+        .unwrap()
+        .linear(&[1.0], &[90.0])
+        .unwrap()
+        .cast(0)
+        .unwrap()
+        .copy_as(Some(if bands < 3 {
+            Interpretation::B_W
+        } else {
+            Interpretation::SRGB
+        }))
+        .unwrap()
+}
+
+fn avif(width: i32, height: i32, bands: i32) -> Vec<u8> {
+    encode_with(
+        &flat(width, height, bands),
+        "heifsave_buffer",
+        &[
+            ("compression", Arg::Nick("av1")),
+            ("effort", Arg::Int(0)),
+            ("subsample_mode", Arg::Nick("off")),
+        ],
+    )
+}
+
+fn jxl(width: i32, height: i32, bands: i32) -> Vec<u8> {
+    encode_with(
+        &flat(width, height, bands),
+        "jxlsave_buffer",
+        &[("effort", Arg::Int(3))],
+    )
+}
+
+/// An instance with this `max_memory`, whose time is not what is tested (a
+/// debug build converts the decoded planes slowly).
+fn imagor(max_memory: u64, untrusted: bool) -> Imagor {
+    Imagor::new(Options {
+        max_memory,
+        process_timeout: std::time::Duration::from_secs(60),
+        block_untrusted_loaders: !untrusted,
+        ..Options::default()
+    })
+    .unwrap()
+}
+
+fn assert_refused_for_memory(result: imagor::Result<imagor::Output>, what: &str) {
+    match result {
+        Err(e @ Error::LimitExceeded { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains(what), "{message}");
+            assert!(message.contains("max_memory"), "{message}");
+        }
+        other => panic!(
+            "expected a memory refusal, got {:?}",
+            other.map(|p| p.data.len())
+        ),
+    }
+}
+
+#[test]
+fn an_avif_is_charged_for_the_planes_libheif_holds() {
+    // 16 MP RGB: 48 MB of pixels, about 220 MB in libheif at 4:4:4.
+    let big = avif(4000, 4000, 3);
+    let strict = imagor(200 << 20, false);
+    assert_refused_for_memory(
+        strict.process(&big, "fit-in/100x100"),
+        "decoding the avif image (4000x4000)",
+    );
+    // It fits the default max_memory when it is shrunk, not when it is
+    // turned (a whole copy besides).
+    let default = imagor(256 << 20, false);
+    default
+        .process(&big, "fit-in/100x100")
+        .expect("a 4000x4000 AVIF shrunk");
+    assert_refused_for_memory(
+        default.process(&big, "filters:rotate(90)"),
+        "decoding the avif image (4000x4000)",
+    );
+    // A quarter of it fits a smaller budget, and decodes.
+    let out = strict
+        .process(&avif(2000, 2000, 4), "fit-in/100x100")
+        .expect("a 2000x2000 RGBA AVIF");
+    assert!(!out.data.is_empty());
+}
+
+#[test]
+fn a_jpeg_xl_is_charged_for_the_floats_libjxl_holds() {
+    // 25 MP of grey: 25 MB of pixels, about 400 MB in libjxl.
+    let big = jxl(5000, 5000, 1);
+    assert!(big.len() < 64 << 10, "{} bytes", big.len());
+    let opt_in = imagor(256 << 20, true);
+    assert_refused_for_memory(
+        opt_in.process(&big, "fit-in/100x100"),
+        "decoding the jxl image (5000x5000)",
+    );
+    // With alpha every pixel costs more: 2 MP of grey and alpha is refused
+    // under 64 MiB, 2 MP of RGB is not.
+    let tight = imagor(64 << 20, true);
+    assert_refused_for_memory(
+        tight.process(&jxl(1500, 1500, 2), "fit-in/100x100"),
+        "decoding the jxl image (1500x1500)",
+    );
+    tight
+        .process(&jxl(1500, 1500, 3), "fit-in/100x100")
+        .expect("a 1500x1500 RGB JPEG XL");
+}
