@@ -9,7 +9,7 @@ use super::decode::{
     admit, admit_skipped_frames, call_loader, check_frames_loaded, choose_loader, render_svg,
     thumbnail_of, Access, Encoded, LoadOpts, ThumbnailCall,
 };
-use super::still_webp;
+use super::{jpeg_markers, still_webp};
 use crate::arriving::Body;
 use crate::budget::Holding;
 use crate::error::{Error, Result};
@@ -48,7 +48,8 @@ pub(crate) enum Source {
 
 impl Source {
     /// Encoded bytes (a PNG without any chunk that runs past its end, nor
-    /// compressed text past its budget: [`super::png_chunks`]).
+    /// compressed text past its budget: [`super::png_chunks`]; a JPEG
+    /// without metadata segments past libjpeg's: [`super::jpeg_markers`]).
     pub(crate) fn bytes(data: &[u8]) -> Source {
         let sniffed = sniff(data);
         let blob = match sniffed.format {
@@ -59,15 +60,19 @@ impl Source {
                 Some(link) => Blob::sharing(bytes::Bytes::from(first_page_only(data, link))),
                 None => Blob::copy_from(data),
             },
+            Some(ImageFormat::Jpeg) if jpeg_markers::has_excess(data) => {
+                Blob::sharing(bytes::Bytes::from(jpeg_markers::without_excess(data)))
+            }
             _ => Blob::copy_from(data),
         };
         Source::Bytes { sniffed, blob }
     }
 
     /// As [`Source::bytes`], sharing `data` with libvips instead of copying
-    /// it (sources the server loaded). A TIFF of several pages is the one
-    /// exception: libvips gets a copy that ends after its first page, the
-    /// room for which is reserved first in the call's pool (429 or 422
+    /// it (sources the server loaded). A TIFF of several pages and a JPEG
+    /// with too many metadata segments are the exceptions: libvips gets a
+    /// copy that ends after the first page, or lacks the excess segments,
+    /// the room for which is reserved first in the call's pool (429 or 422
     /// without it).
     pub(crate) fn shared(data: &bytes::Bytes) -> Result<Source> {
         let sniffed = sniff(data);
@@ -83,6 +88,11 @@ impl Source {
                 }
                 None => Blob::sharing(data.clone()),
             },
+            Some(ImageFormat::Jpeg) if jpeg_markers::has_excess(data) => {
+                let room = Holding::for_this_call("a copy of the JPEG without its excess metadata");
+                room.grow_to(data.len() as u64)?;
+                Blob::sharing(room.into_bytes(jpeg_markers::without_excess(data))?)
+            }
             _ => Blob::sharing(data.clone()),
         };
         Ok(Source::Bytes { sniffed, blob })

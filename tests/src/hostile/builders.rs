@@ -253,6 +253,35 @@ pub(crate) fn jpeg_with_app1(app1: &[u8]) -> Vec<u8> {
     v
 }
 
+/// `jpeg` with `n` segments of `marker` (4 bytes of body each) after its
+/// SOI, or before its second scan when `between_scans`.
+pub(crate) fn with_jpeg_segments(
+    jpeg: &[u8],
+    marker: u8,
+    n: usize,
+    between_scans: bool,
+) -> Vec<u8> {
+    let at = if between_scans {
+        let sos = |from: usize| {
+            from + jpeg[from..]
+                .windows(2)
+                .position(|w| w == [0xFF, 0xDA])
+                .expect("a scan")
+        };
+        sos(sos(2) + 2)
+    } else {
+        2
+    };
+    let one = seg(marker, b"meta");
+    let mut v = Vec::with_capacity(jpeg.len() + n * one.len());
+    v.extend_from_slice(&jpeg[..at]);
+    for _ in 0..n {
+        v.extend_from_slice(&one);
+    }
+    v.extend_from_slice(&jpeg[at..]);
+    v
+}
+
 pub(crate) fn exif(body: &[u8]) -> Vec<u8> {
     let mut v = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
     v.extend_from_slice(body);

@@ -246,6 +246,37 @@ fn decoder_bombs(c: &mut Corpus) {
         "tiff of 5000 pages, the last linking to the first",
         with_tiff_pages(tiff_many_samples(16, 16, 1), 4999, true),
     );
+    // libjpeg appends each APP1/APP2/APP13/APP14 segment to a list by
+    // walking it: a million took hours in one call; those past 1024 are
+    // dropped before libvips reads the file, so these succeed.
+    let baseline = save(
+        &Image::black(64, 48, 3).expect("vips black"),
+        "jpegsave_buffer",
+        &[],
+    );
+    c.with(
+        "jpeg of a million APP1 segments",
+        with_jpeg_segments(&baseline, 0xE1, 1_000_000, false),
+        PATH,
+        Some(200),
+    );
+    c.with(
+        "jpeg of 25000 APP13 segments before its frame",
+        with_jpeg_segments(&baseline, 0xED, 25_000, false),
+        PATH,
+        Some(200),
+    );
+    let progressive = save(
+        &Image::black(64, 48, 3).expect("vips black"),
+        "jpegsave_buffer",
+        &[("interlace", true)],
+    );
+    c.with(
+        "progressive jpeg of 200000 APP2 segments between its scans",
+        with_jpeg_segments(&progressive, 0xE2, 200_000, true),
+        PATH,
+        Some(200),
+    );
     let mut bomb_ifd = 0xFFFFu16.to_be_bytes().to_vec();
     bomb_ifd.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0x03, 0xE7, 0, 0, 0, 0, 0, 8]);
     c.add(
