@@ -114,3 +114,57 @@ fn sigterm_finishes_requests_in_flight_and_refuses_new_ones() {
         late
     );
 }
+
+/// Work that nothing stops (one AVIF encode at speed 0 of a photo, some
+/// 12 s) outlasting the shutdown timeout: the server returns soon after
+/// the timeout without it, as Go's imagor abandons its goroutines when it
+/// exits. It used to wait for the work to end, so a decoder stuck in one
+/// call kept a server alive for hours after SIGTERM. (In-process, with a
+/// shutdown timeout of 1 s, which the binary does not let one set.)
+#[test]
+fn shutdown_abandons_work_that_outlasts_its_timeout() {
+    let port = free_port();
+    let imagor = imagor::Imagor::new(imagor::Options {
+        unsafe_: true,
+        avif_speed: 0,
+        process_timeout: Duration::from_secs(300),
+        file_loader_base_dir: testdata().to_string_lossy().into_owned(),
+        ..imagor::Options::default()
+    })
+    .expect("imagor");
+    let opts = imagor::server::ServerOptions {
+        addr: format!("127.0.0.1:{port}"),
+        shutdown_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let (started, signal) = (Instant::now(), Duration::from_secs(2));
+    let server = std::thread::spawn(move || {
+        imagor::server::run_until(
+            imagor,
+            opts,
+            async move { tokio::time::sleep(signal).await },
+        )
+    });
+    let request = std::thread::spawn(move || loop {
+        match send(
+            port,
+            &Req::get("/unsafe/1400x1400/filters:format(avif)/faces-astronaut.jpg"),
+        ) {
+            Err(_) if started.elapsed() < Duration::from_millis(500) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            answer => return answer,
+        }
+    });
+    server.join().expect("server thread").expect("served");
+    let returned = started.elapsed();
+    // Signal at 2 s, timeout 1 s, 1 s to unwind: the encode alone takes
+    // several times that.
+    assert!(
+        returned < Duration::from_secs(6),
+        "returned {returned:?} after start"
+    );
+    let answer = request.join().expect("request thread");
+    assert!(answer.is_err(), "{:?}", answer.map(|r| r.status));
+    println!("returned {returned:?} after start, the encode abandoned");
+}

@@ -174,6 +174,16 @@ pub(crate) fn log(level: &str, msg: &str, fields: serde_json::Value) {
 /// Run the server until SIGTERM or SIGINT, then finish the requests in
 /// flight (up to the shutdown timeout) and return.
 pub fn run(imagor: Imagor, opts: ServerOptions) -> std::io::Result<()> {
+    run_until(imagor, opts, shutdown_signal())
+}
+
+/// [`run`] until `shutdown` resolves instead of a signal; work still
+/// running shortly after the shutdown timeout is abandoned.
+pub fn run_until(
+    imagor: Imagor,
+    opts: ServerOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     crate::vips::malloc::limit_arenas();
     crate::net_runtime::survive_file_size_limit();
     raise_open_file_limit();
@@ -181,11 +191,22 @@ pub fn run(imagor: Imagor, opts: ServerOptions) -> std::io::Result<()> {
         .enable_all()
         .thread_name("imagor-server")
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = TcpListener::bind(socket_addr(&opts.addr)).await?;
-        serve(listener, imagor, opts, shutdown_signal()).await
-    })
+        serve(listener, imagor, opts, shutdown).await
+    });
+    // Requests still in flight at the shutdown timeout are dropped, which
+    // cancels their work; what has not unwound a moment later (a decoder
+    // inside one long call) is abandoned, as Go's imagor abandons its
+    // goroutines when it exits. Dropping the runtime would wait for it:
+    // a request stuck for an hour kept the process alive after SIGTERM.
+    runtime.shutdown_timeout(ABANDON_AFTER);
+    served
 }
+
+/// How long work cancelled at the shutdown timeout has to unwind before
+/// the process exits without it.
+const ABANDON_AFTER: Duration = Duration::from_secs(1);
 
 /// Raise the soft limit on open files to the hard one, as Go's runtime
 /// does at start: every connection, source file and idle HTTP-loader
@@ -269,7 +290,13 @@ pub async fn serve(
     tokio::pin!(shutdown);
     let mut backoff = AcceptBackoff::default();
     loop {
+        // The shutdown first: a signal future installs its handlers when it
+        // is first polled, and with connections arriving an unbiased select
+        // may skip it (a SIGTERM a second after start then killed the
+        // process outright, exit 143, without finishing its requests).
         tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(conn) => {
@@ -297,7 +324,6 @@ pub async fn serve(
                     let _ = conn.await;
                 });
             }
-            _ = &mut shutdown => break,
         }
     }
     drop(listener);

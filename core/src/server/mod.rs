@@ -10,6 +10,6 @@ mod http;
 mod metrics;
 mod middleware;
 
-pub use http::{run, serve, ServerOptions};
+pub use http::{run, run_until, serve, ServerOptions};
 pub use metrics::Metrics;
 pub use middleware::Layers;
