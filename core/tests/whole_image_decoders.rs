@@ -27,16 +27,24 @@ fn flat(width: i32, height: i32, bands: i32) -> Image {
         .unwrap()
 }
 
-fn avif(width: i32, height: i32, bands: i32) -> Vec<u8> {
+/// An AVIF at 4:4:4 (`full_chroma`) or 4:2:0.
+fn avif_of(width: i32, height: i32, bands: i32, full_chroma: bool) -> Vec<u8> {
     encode_with(
         &flat(width, height, bands),
         "heifsave_buffer",
         &[
             ("compression", Arg::Nick("av1")),
             ("effort", Arg::Int(0)),
-            ("subsample_mode", Arg::Nick("off")),
+            (
+                "subsample_mode",
+                Arg::Nick(if full_chroma { "off" } else { "on" }),
+            ),
         ],
     )
+}
+
+fn avif(width: i32, height: i32, bands: i32) -> Vec<u8> {
+    avif_of(width, height, bands, true)
 }
 
 fn jxl(width: i32, height: i32, bands: i32) -> Vec<u8> {
@@ -97,6 +105,45 @@ fn an_avif_is_charged_for_the_planes_libheif_holds() {
         .process(&avif(2000, 2000, 4), "fit-in/100x100")
         .expect("a 2000x2000 RGBA AVIF");
     assert!(!out.data.is_empty());
+}
+
+/// libheif holds less of a subsampled image: the `av1C` box's layout
+/// decides the charge, so a 25 MP AVIF at 4:2:0 (about 190 MB) is served
+/// under the default max_memory and one at 4:4:4 (about 350 MB) is not.
+#[test]
+fn an_avif_is_charged_by_the_chroma_layout_it_declares() {
+    let default = imagor(256 << 20, false);
+    default
+        .process(&avif_of(5000, 5000, 3, false), "fit-in/100x100")
+        .expect("a 5000x5000 AVIF at 4:2:0");
+    assert_refused_for_memory(
+        default.process(&avif_of(5000, 5000, 3, true), "fit-in/100x100"),
+        "decoding the avif image (5000x5000)",
+    );
+}
+
+/// A 4:4:4 stream whose `av1C` says 4:2:0 is charged as 4:2:0 until our
+/// AV1 path decodes it and sees otherwise: it then charges the difference
+/// before leaving the file to libheif, which decodes what the stream says.
+#[cfg(feature = "own-av1")]
+#[test]
+fn an_avif_declaring_less_chroma_than_it_has_is_charged_for_what_it_has() {
+    let mut lying = avif_of(5000, 5000, 3, true);
+    let at = lying
+        .windows(4)
+        .position(|w| w == b"av1C")
+        .expect("an av1C box");
+    // chroma_subsampling_x and _y in the third byte of its body.
+    lying[at + 6] |= 0b0000_1100;
+    let imagor = imagor(256 << 20, false);
+    assert_refused_for_memory(
+        imagor.process(&lying, "fit-in/100x100"),
+        "as its stream says, not its av1C box",
+    );
+    // `/meta` decodes nothing: libvips reads the header, our AV1 path is
+    // not taken (it decoded the whole image for a header before).
+    let meta = imagor.meta(&lying, "fit-in/100x100").expect("meta");
+    assert_eq!((meta.width, meta.height), (100, 100));
 }
 
 #[test]

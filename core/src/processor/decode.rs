@@ -10,6 +10,7 @@
 //! decode every frame. The pipeline charges them to the call's
 //! [`Budget`] before any pixel is decoded.
 
+use super::yuv::Layout;
 use crate::budget::{Budget, Cost};
 use crate::error::{Error, Result};
 use crate::format::{ImageFormat, Sniffed};
@@ -373,6 +374,24 @@ fn band_bytes(format: i32) -> u64 {
     }
 }
 
+/// Bytes a pixel libheif holds, per byte of sample depth (1 for 8 bits, 2
+/// deeper), by the chroma layout an AVIF's `av1C` declares: 4:2:0 (and
+/// monochrome) 9, 13 with alpha (measured 7.6-8.2 and 11.5-12.8 with the
+/// resize); anything else, or unknown (HEIF, a file our reader of boxes
+/// does not take), as 4:4:4: 14 and 16. The declaration need not be the
+/// stream's, and libheif decodes what the stream says: a file declaring
+/// 4:2:0 over a 4:4:4 stream holds up to 1.6 times its charge with the
+/// system libheif; our own AV1 path charges the difference before leaving
+/// such a file to libheif ([`super::still_avif`]).
+pub(crate) fn heif_bytes_per_sample_byte(layout: Option<Layout>, alpha: bool) -> u64 {
+    match (layout, alpha) {
+        (Some(Layout::I420 | Layout::Mono), false) => 9,
+        (Some(Layout::I420 | Layout::Mono), true) => 13,
+        (_, false) => 14,
+        (_, true) => 16,
+    }
+}
+
 /// Nanoseconds per pixel of each decoder (measured throughputs rounded
 /// down: `core/examples/calibrate_budget.rs`).
 fn decode_ns_per_pixel(format: Option<ImageFormat>, lossless_webp: bool) -> f64 {
@@ -426,8 +445,7 @@ pub(super) fn admit(
     // 1.15 with dav1d or libde265, 16 MP, peak RSS) hold the coded planes
     // twice and the interleaved result: 7.6 bytes a pixel for 8-bit RGB at
     // 4:2:0, 11.5 RGBA, 9.3 lossless, 8.8 HEVC; 13.9 RGB, 14.3 RGBA and
-    // 24.8 12-bit RGB or RGBA at 4:4:4. The subsampling the container
-    // declares need not be the stream's, so all are charged as 4:4:4.
+    // 24.8 12-bit RGB or RGBA at 4:4:4 ([`heif_bytes_per_sample_byte`]).
     // libjxl decodes into 32-bit floats whatever the output: 6.5 bytes a
     // pixel for lossy RGB, 15 lossless, 16 lossy grey, 20 lossless RGBA,
     // 32 lossless 16-bit RGB, 39 lossy RGBA and 50 lossy grey with alpha.
@@ -444,7 +462,12 @@ pub(super) fn admit(
             canvas.max(frame_px) * 4
         }
         Some(ImageFormat::Avif | ImageFormat::Heif) => {
-            frame_px.saturating_mul(if alpha { 16 } else { 14 } * band_bytes(header.format()))
+            let layout = (format == Some(ImageFormat::Avif))
+                .then(|| super::avif_items::plain_still(data))
+                .flatten()
+                .map(|still| still.coded.0);
+            let per_byte = heif_bytes_per_sample_byte(layout, alpha);
+            frame_px.saturating_mul(per_byte * band_bytes(header.format()))
         }
         Some(ImageFormat::Jxl) => {
             frame_px.saturating_mul(if alpha { 52 } else { 16 } * band_bytes(header.format()))

@@ -79,6 +79,7 @@ pub(crate) fn load_and_process(
     let loader = Loader {
         opts: ctx.opts,
         budget: ctx.budget,
+        header_only: p.meta,
     };
     let plan = LoadPlan::new(ctx, source, p, &ops);
     let (img, thumbnail) = plan.load(&loader, source, p)?;
@@ -152,6 +153,7 @@ impl Overlays for Ctx<'_> {
         let loader = Loader {
             opts: self.opts,
             budget: self.budget,
+            header_only: false,
         };
         if let Some((w, h)) = fit {
             return loader.thumbnail(&source, w, h, Interesting::None, Size::Both, n, 1, 0);

@@ -124,7 +124,22 @@ fn decode_still(file: &Eligible) -> Result<Option<Rgb>> {
         return Ok(None);
     };
     // libheif refuses a picture that is not its ispe size.
-    if image.size() != size || (image.layout, image.bits) != still.coded {
+    if image.size() != size {
+        return Ok(None);
+    }
+    if (image.layout, image.bits) != still.coded {
+        // libheif decodes what the stream says: charge what that holds
+        // beyond what `av1C` declared, then leave the file to it.
+        let holds = |(layout, bits): (Layout, u8)| {
+            let sample = if bits > 8 { 2 } else { 1 };
+            super::decode::heif_bytes_per_sample_byte(Some(layout), still.alpha.is_some()) * sample
+        };
+        let extra = holds((image.layout, image.bits)).saturating_sub(holds(still.coded));
+        let pixels = u64::from(ispe.0) * u64::from(ispe.1);
+        crate::budget::current().charge_memory(
+            "decoding the AVIF image as its stream says, not its av1C box",
+            pixels * extra,
+        )?;
         return Ok(None);
     }
     let (alpha, adjusted) = match &still.alpha {
