@@ -52,6 +52,8 @@ impl JpegFacts {
 pub(crate) struct Segment {
     /// The marker's second byte (`0xDA` for SOS).
     pub marker: u8,
+    /// The length the segment declares (below 2: libjpeg skips nothing).
+    pub length: u16,
     /// From the marker's `0xFF` to the end of its body.
     pub whole: Range<usize>,
     /// The body, after the length.
@@ -95,12 +97,13 @@ pub(crate) fn segments(data: &[u8]) -> impl Iterator<Item = Segment> + '_ {
             let (Some(&hi), Some(&lo)) = (data.get(i + 2), data.get(i + 3)) else {
                 break;
             };
-            let len = u16::from_be_bytes([hi, lo]) as usize;
+            let length = u16::from_be_bytes([hi, lo]);
             let start = i;
-            i += 2 + len.max(2);
+            i += 2 + usize::from(length.max(2));
             let end = i.min(data.len());
             return Some(Segment {
                 marker,
+                length,
                 whole: start..end,
                 body: (start + 4).min(end)..end,
             });
@@ -150,12 +153,7 @@ pub(crate) fn is_saved_marker(marker: u8) -> bool {
 /// JPEG too). Those of a length below 2 are not saved, and not listed.
 pub(crate) fn jpeg_saved_markers(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     segments(data)
-        .filter(|s| {
-            is_saved_marker(s.marker) && s.whole.len() >= 4 && {
-                let len = u16::from_be_bytes([data[s.whole.start + 2], data[s.whole.start + 3]]);
-                len >= 2
-            }
-        })
+        .filter(|s| is_saved_marker(s.marker) && s.length >= 2)
         .map(|s| s.whole)
 }
 

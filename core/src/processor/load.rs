@@ -81,18 +81,16 @@ impl Source {
                 Blob::sharing(data.slice_ref(whole))
             }),
             Some(ImageFormat::Tiff) => match crate::probe::tiff_next_page_field(data) {
-                Some(link) => {
-                    let room = Holding::for_this_call("a first-page copy of the TIFF");
-                    room.grow_to(data.len() as u64)?;
-                    Blob::sharing(room.into_bytes(first_page_only(data, link))?)
-                }
+                Some(link) => reserved_copy("a first-page copy of the TIFF", data, |d| {
+                    first_page_only(d, link)
+                })?,
                 None => Blob::sharing(data.clone()),
             },
-            Some(ImageFormat::Jpeg) if jpeg_markers::has_excess(data) => {
-                let room = Holding::for_this_call("a copy of the JPEG without its excess metadata");
-                room.grow_to(data.len() as u64)?;
-                Blob::sharing(room.into_bytes(jpeg_markers::without_excess(data))?)
-            }
+            Some(ImageFormat::Jpeg) if jpeg_markers::has_excess(data) => reserved_copy(
+                "a copy of the JPEG without its excess metadata",
+                data,
+                jpeg_markers::without_excess,
+            )?,
             _ => Blob::sharing(data.clone()),
         };
         Ok(Source::Bytes { sniffed, blob })
@@ -586,6 +584,18 @@ pub(crate) fn streams_while_arriving(format: Option<ImageFormat>, head: &[u8]) -
         }
         _ => false,
     }
+}
+
+/// What `copy` makes of `data` for libvips, its room (the size of `data`)
+/// reserved first in the call's pool: 429 or 422 without it.
+fn reserved_copy(
+    what: &'static str,
+    data: &[u8],
+    copy: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> Result<Blob> {
+    let room = Holding::for_this_call(what);
+    room.grow_to(data.len() as u64)?;
+    Ok(Blob::sharing(room.into_bytes(copy(data))?))
 }
 
 /// A copy of a TIFF whose first page links to no other (`link`: where it
