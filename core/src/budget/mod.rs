@@ -27,11 +27,13 @@ use crate::call::Stop;
 use crate::duration::format_duration;
 use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::vips::deadline::{Deadline, Entered};
+use crate::vips::deadline::{Deadline, Entered, Reserved};
 
+mod cpu;
 mod held;
 mod pool;
 
+pub(crate) use cpu::thread_cpu_time;
 pub(crate) use held::{is_held, Holding};
 pub(crate) use pool::{default_max_total_memory, memory_figures, Charge, Pool};
 
@@ -283,12 +285,37 @@ impl Budget {
     /// ratio. Eight HEIF encodes at once on two cores, each estimated
     /// within 2 s alone, took 8-10 s each.
     pub(crate) fn charge_unstoppable_time(&self, what: &str, cost: Cost) -> Result<()> {
+        self.charge_time(what, self.unstoppable(cost))
+    }
+
+    /// `cost` of work that cannot be stopped, as long as it takes with the
+    /// other calls working in the process sharing the cores.
+    pub(crate) fn unstoppable(&self, cost: Cost) -> Cost {
         let sharing = if self.0.max_total == 0 {
             1.0
         } else {
             (self.0.pool.working() as f64 / cores() as f64).max(1.0)
         };
-        self.charge_time(what, Cost(cost.0 * sharing))
+        Cost(cost.0 * sharing)
+    }
+
+    /// Work charged as `charged` has run and took `took`: the call's total
+    /// counts what it took instead of the estimate.
+    pub(crate) fn settle(&self, charged: Cost, took: Duration) {
+        let charged = charged.0.clamp(0.0, u64::MAX as f64) as u64;
+        let took = took.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let _ = self
+            .0
+            .charged_ns
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                Some(total.saturating_sub(charged).saturating_add(took))
+            });
+    }
+
+    /// Stop the call's work `reserve` before its deadline until the guard
+    /// is dropped ([`Deadline::reserve`]); `None` without a deadline.
+    pub(crate) fn stop_early(&self, reserve: Duration) -> Option<Reserved> {
+        self.0.deadline.as_ref().map(|d| d.reserve(reserve))
     }
 
     /// Add the estimated work of `what` to the call's total and refuse it

@@ -65,6 +65,15 @@ impl ExportParams {
         e
     }
 
+    /// The settings of a plain quantising save as `format`: a PNG with a
+    /// palette, a GIF (for timing the quantiser).
+    pub(super) fn quantising(format: ImageFormat) -> Self {
+        let mut e = ExportParams::new(&[], &Options::default(), Some(format));
+        e.palette = format == ImageFormat::Png;
+        e.strip_metadata = true;
+        e
+    }
+
     /// An animation kept for a format that cannot hold it switches to the
     /// fallback format when that one can (imagor's auto-format fallback).
     pub(crate) fn apply_animation_fallback(&mut self, img: &Image) {
@@ -116,7 +125,9 @@ pub(crate) fn export(
     let mut quality = params.quality;
     loop {
         crate::ops::limits::check_resolution(&img, opts)?;
-        admit_save(&mut img, format, params, quality, opts, budget)?;
+        // Held over the save: an animation stops early enough for the
+        // frame in hand to end by the deadline.
+        let _reserved = admit_save(&mut img, format, params, quality, opts, budget)?;
         let buf = save(&img, format, params, quality, opts)?;
         let searching = params.max_bytes > 0
             && !params.lossless

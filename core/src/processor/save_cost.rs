@@ -10,7 +10,9 @@ use crate::error::Result;
 use crate::format::ImageFormat;
 use crate::ops::limits::image_bytes;
 use crate::options::Options;
+use crate::vips::deadline::Reserved;
 use crate::vips::Image;
+use std::time::Duration;
 
 /// Nanoseconds per output pixel of one save of `img` as `format` with
 /// `p` at `quality`, and whether the encoder compresses whole frames in
@@ -157,7 +159,10 @@ fn avif_ns(speed: i32) -> f64 {
 }
 
 /// Charge one save of `img` as `format` at `quality` to the budget (a
-/// quantising save may first render `img` to memory to sample it).
+/// quantising save may first render `img` to memory to sample it). An
+/// animation that libvips encodes frame by frame is held to stop early
+/// enough for the frame in hand to end by the deadline, while the guard
+/// returned lives.
 pub(super) fn admit_save(
     img: &mut Image,
     format: ImageFormat,
@@ -165,7 +170,7 @@ pub(super) fn admit_save(
     quality: i32,
     opts: &Options,
     budget: &Budget,
-) -> Result<()> {
+) -> Result<Option<Reserved>> {
     let pixels = img.width().max(0) as f64 * img.height().max(0) as f64;
     let (ns, whole_frames) = encoder_cost(format, img, p, quality, opts);
     let what = format!(
@@ -175,6 +180,7 @@ pub(super) fn admit_save(
         format.name()
     );
     let quantised = quantises(format, img, p);
+    let alpha = if img.has_alpha() { 1.3 } else { 1.0 };
     if whole_frames || quantised {
         // The frame in memory, and the encoder's own buffers (at least as
         // much again).
@@ -183,10 +189,10 @@ pub(super) fn admit_save(
         budget.charge_memory(&what, frame.saturating_add(own.max(frame)))?;
     }
     if quantised {
-        let alpha = if img.has_alpha() { 1.3 } else { 1.0 };
-        return quantise_probe::charge(img, alpha, &what, budget, |sample| {
+        quantise_probe::charge(img, alpha, &what, budget, opts, |sample| {
             save(sample, format, p, quality, opts).map(drop)
-        });
+        })?;
+        return Ok(None);
     }
     // Animated GIF and WebP pay a palette or encoder set-up per frame.
     let frames = img.frames().max(1) as f64;
@@ -195,15 +201,41 @@ pub(super) fn admit_save(
         _ => Cost::default(),
     };
     let cost = Cost::per_pixel(pixels, ns) + per_frame;
-    // An animated GIF or WebP is encoded frame by frame, and libvips stops
-    // between frames at the deadline: only a single frame is unstoppable.
+    // An animated GIF and WebP are encoded frame by frame, and libvips
+    // stops between frames at the deadline: only a single frame is
+    // unstoppable.
     let stops_between_frames =
         frames > 1.0 && matches!(format, ImageFormat::Gif | ImageFormat::Webp);
-    if whole_frames && !stops_between_frames {
-        budget.charge_unstoppable_time(&what, cost)
-    } else {
-        budget.charge_time(&what, cost)
+    if !(whole_frames && stops_between_frames) {
+        return if whole_frames {
+            budget.charge_unstoppable_time(&what, cost).map(|()| None)
+        } else {
+            budget.charge_time(&what, cost).map(|()| None)
+        };
     }
+    budget.charge_time(&what, cost)?;
+    // The frame in hand when the deadline passes runs to its end. A GIF
+    // may quantise any frame (libvips gives a frame that drifts from the
+    // first one's palette its own), at the busiest rate; WebP encodes each
+    // at its rate.
+    let frame_pixels = pixels / frames;
+    let frame_ns = match format {
+        ImageFormat::Gif => quantise_probe::busiest_ns(budget, opts)? * alpha,
+        _ => ns,
+    };
+    let frame = budget.unstoppable(Cost::per_pixel(frame_pixels, frame_ns));
+    let left = budget.time_left_ns().map(Duration::from_nanos);
+    if left.is_some_and(|left| frame.duration() > left) {
+        let what = format!(
+            "encoding a {}x{} frame as {}",
+            img.width(),
+            img.page_height(),
+            format.name()
+        );
+        // Refused: the first frame alone would not end in time.
+        return budget.charge_time(&what, frame).map(|()| None);
+    }
+    Ok(budget.stop_early(frame.duration()))
 }
 
 #[cfg(test)]

@@ -57,10 +57,28 @@ pub(crate) struct Deadline {
     killed: AtomicBool,
     /// Handed to the watchdog (once).
     tracked: AtomicBool,
+    /// Stop the work this long before the deadline: a step that cannot be
+    /// interrupted may start until then and must end by the deadline
+    /// ([`Deadline::reserve`]).
+    reserve_ns: AtomicU64,
 }
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<Deadline>>> = const { RefCell::new(None) };
+}
+
+/// Restores the reserve a deadline had before [`Deadline::reserve`].
+pub(crate) struct Reserved {
+    deadline: Arc<Deadline>,
+    previous: u64,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.deadline
+            .reserve_ns
+            .store(self.previous, Ordering::Relaxed);
+    }
 }
 
 /// Restores the previously entered deadline (if any) when dropped.
@@ -95,6 +113,7 @@ impl Deadline {
             entered: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             tracked: AtomicBool::new(false),
+            reserve_ns: AtomicU64::new(0),
         })
     }
 
@@ -125,6 +144,33 @@ impl Deadline {
         match self.cap {
             Some(cap) if cap < at => cap,
             _ => at,
+        }
+    }
+
+    /// When the work is stopped: the deadline less the reserve.
+    pub(super) fn stops_at(&self) -> Instant {
+        let reserve = Duration::from_nanos(self.reserve_ns.load(Ordering::Relaxed));
+        let at = self.passes_at();
+        at.checked_sub(reserve).unwrap_or(at)
+    }
+
+    /// Must the work stop now: has the deadline passed or the caller gone,
+    /// or is less than the reserve left?
+    pub(super) fn due(&self) -> bool {
+        self.expired() || Instant::now() >= self.stops_at()
+    }
+
+    /// Until the guard is dropped, stop the work `reserve` before the
+    /// deadline (as if it had passed): the steps libvips runs between the
+    /// checks that cannot be interrupted (quantising one frame of a GIF)
+    /// then end by the deadline if each takes at most `reserve`.
+    pub(crate) fn reserve(self: &Arc<Self>, reserve: Duration) -> Reserved {
+        let ns = reserve.as_nanos().min(u64::MAX as u128) as u64;
+        let previous = self.reserve_ns.swap(ns, Ordering::Relaxed);
+        super::watchdog::rearm();
+        Reserved {
+            deadline: self.clone(),
+            previous,
         }
     }
 
@@ -166,8 +212,8 @@ impl Deadline {
         }
     }
 
-    /// Has the deadline passed (or fired inside libvips), or is the caller
-    /// gone?
+    /// Has the deadline passed (or fired inside libvips, maybe early for a
+    /// reserve), or is the caller gone?
     pub(crate) fn expired(&self) -> bool {
         self.fired.load(Ordering::Relaxed)
             || self.stop.stopped()
@@ -195,8 +241,15 @@ impl Deadline {
         if self.stop.stopped() {
             return Error::Cancelled;
         }
+        // Stopped early for a reserve: what was left would not have
+        // ended in time.
+        let verb = if Instant::now() < self.passes_at() {
+            "would take"
+        } else {
+            "took"
+        };
         Error::Timeout(format!(
-            "timeout: processing took longer than {} ({})",
+            "timeout: processing {verb} longer than {} ({})",
             self.option,
             crate::duration::format_duration(self.limit)
         ))
@@ -300,7 +353,7 @@ unsafe extern "C" fn on_eval(
     // SAFETY: data is the strong reference taken in `watch`, alive until
     // `release` runs.
     let deadline = unsafe { &*(data as *const Deadline) };
-    if deadline.expired() {
+    if deadline.due() {
         deadline.fired.store(true, Ordering::Relaxed);
         // SAFETY: libvips passes the live image the signal is emitted on.
         unsafe { sys::vips_image_set_kill(image, 1) };

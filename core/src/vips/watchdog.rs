@@ -61,6 +61,14 @@ pub(super) fn track(deadline: &Arc<Deadline>) {
     }
 }
 
+/// A deadline watched moved its time to stop ([`Deadline::reserve`]):
+/// wake to recompute when to kill.
+pub(super) fn rearm() {
+    if let Some(dog) = watchdog() {
+        dog.wake.notify_one();
+    }
+}
+
 fn run(dog: &Watchdog) {
     let mut calls = dog.calls.lock().unwrap_or_else(|e| e.into_inner());
     loop {
@@ -70,7 +78,7 @@ fn run(dog: &Watchdog) {
             let Some(deadline) = weak.upgrade() else {
                 return false;
             };
-            if deadline.expired() {
+            if deadline.due() {
                 // A call that already ended keeps its images.
                 if !deadline.is_entered() {
                     return false;
@@ -82,7 +90,7 @@ fn run(dog: &Watchdog) {
                 next = next.min(now + AGAIN);
                 return true;
             }
-            next = next.min(deadline.passes_at());
+            next = next.min(deadline.stops_at());
             true
         });
         let wait = next.saturating_duration_since(Instant::now());
@@ -152,5 +160,29 @@ mod tests {
             took < limit + Duration::from_millis(300),
             "stopped after {took:?}"
         );
+    }
+
+    #[test]
+    fn a_reserve_stops_the_work_that_long_before_the_deadline() {
+        crate::vips::init().unwrap();
+        let limit = Duration::from_millis(1000);
+        let reserve = Duration::from_millis(700);
+        let deadline = Deadline::with_stop(limit, "process_timeout", Stop::Never);
+        let _entered = deadline.enter();
+        let started = Instant::now();
+        let result = {
+            let _reserved = deadline.reserve(reserve);
+            rereading_chain(8).copy_memory()
+        };
+        let took = started.elapsed();
+        assert!(result.is_err(), "finished after {took:?}");
+        assert!(
+            took < limit - reserve + Duration::from_millis(300),
+            "stopped after {took:?}"
+        );
+        let e = deadline.error().to_string();
+        assert!(e.contains("would take longer"), "{e}");
+        // The reserve ends with its guard: the deadline is as it was.
+        assert!(deadline.stops_at() >= deadline.passes_at());
     }
 }

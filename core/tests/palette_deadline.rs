@@ -1,0 +1,163 @@
+//! Quantising to a palette (GIF, PNG `palette()`, colour under 8 bits) is
+//! one libvips call that cannot be stopped, and what it costs depends on
+//! the colours and on the libvips build: noise, with as many colours as
+//! pixels, took 1.2-1.5 µs a pixel on Debian's libvips 8.14 and 5.5-6.2 on
+//! the 8.18 the packages bundle (its libimagequant 2.4), where photos took
+//! under 1. Each case must end by the deadline, plus the time libvips
+//! takes to unwind, whether it is served or refused.
+//!
+//! Before: a 1380x1380 noise GIF was admitted as a photo (1 µs a pixel)
+//! and ran 2.9 s of a 2 s budget on 8.14, a 1000x1000 one 6.5 s on 8.18;
+//! an animated GIF of noise frames, which libvips requantises frame by
+//! frame and can stop only between frames, overran by up to one frame
+//! (3.0 s on 8.14, 6.7 s on 8.18).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+mod image_common;
+
+use image_common::{encode, testdata};
+use imagor::vips::{BandFormat, Image};
+use imagor::{Imagor, Options};
+
+const LIMIT: Duration = Duration::from_secs(2);
+/// What a stopped call may take past its deadline to unwind (as the
+/// hostile corpus allows).
+const UNWIND: Duration = Duration::from_millis(250);
+/// The tests of this file time work on an idle machine: one at a time.
+static ALONE: Mutex<()> = Mutex::new(());
+
+/// `n` bytes of noise (xorshift from `seed`).
+fn noise(n: i32, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// `frames` frames of `side` x `side` RGB noise, saved by `saver`.
+fn noisy(side: i32, frames: i32, saver: &str) -> Vec<u8> {
+    let pixels = noise(side * side * frames * 3, 0x2545_f491_4f6c_dd1d);
+    let mut img = Image::from_memory(&pixels, side, side * frames, 3, BandFormat::UCHAR).unwrap();
+    if frames > 1 {
+        img = img.with_meta(|m| m.set_int("page-height", side)).unwrap();
+    }
+    encode(&img, saver)
+}
+
+/// Run each path on `source` and require it to end in an image within the
+/// budget or in a 408 at most `UNWIND` after it; returns how many were
+/// served.
+fn within_budget(imagor: &Imagor, source: &[u8], paths: &[&str]) -> usize {
+    let mut served = 0;
+    for path in paths {
+        let started = Instant::now();
+        let result = imagor.process(source, path);
+        let took = started.elapsed();
+        eprintln!(
+            "{path}: {:?} {took:?}",
+            result.as_ref().map(|_| ()).map_err(|e| e.to_string())
+        );
+        let allowed = match result {
+            Ok(_) => {
+                served += 1;
+                LIMIT
+            }
+            Err(e) => {
+                assert_eq!(e.status(), 408, "{path}: {e}");
+                LIMIT + UNWIND
+            }
+        };
+        assert!(
+            took <= allowed,
+            "{path}: ended after {took:?}, past the {LIMIT:?} budget"
+        );
+    }
+    served
+}
+
+#[test]
+fn palettes_of_noise_end_by_the_deadline() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let imagor = Imagor::new(Options {
+        process_timeout: LIMIT,
+        ..Options::default()
+    })
+    .unwrap();
+    let still = noisy(512, 1, "pngsave_buffer");
+    within_budget(
+        &imagor,
+        &still,
+        &[
+            "stretch/1380x1380/filters:format(gif)",
+            "stretch/1380x1380/filters:format(png):palette()",
+            "stretch/1000x1000/filters:format(gif)",
+            "stretch/1000x1000/filters:format(png):bitdepth(4)",
+            "stretch/4000x4000/filters:format(png):palette()",
+        ],
+    );
+    // Small palettes are still served.
+    let served = within_budget(
+        &imagor,
+        &still,
+        &[
+            "filters:format(gif)",
+            "fit-in/256x256/filters:format(png):palette()",
+        ],
+    );
+    assert_eq!(served, 2, "a 512x512 and a 256x256 noise palette");
+
+    // Frames of noise a GIF requantises one by one.
+    let animation = noisy(400, 8, "webpsave_buffer");
+    within_budget(
+        &imagor,
+        &animation,
+        &["filters:format(gif)", "fit-in/399x399/filters:format(gif)"],
+    );
+    let animation = noisy(1000, 3, "webpsave_buffer");
+    within_budget(&imagor, &animation, &["filters:format(gif)"]);
+}
+
+/// Quantising a whole image to a palette (a GIF of one frame, a PNG
+/// `palette()`) cannot be stopped either, and costs 60-500 ns a pixel by
+/// content: it is timed on a sample where the size alone cannot decide.
+/// A 4000x4000 photo as a palette PNG ran 7.5 s of a 2 s budget; a flat
+/// 3.6 MP graphic as GIF (0.3 s) was refused when every pixel was charged
+/// as a photo's.
+#[test]
+fn palettes_are_charged_by_their_content() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let imagor = Imagor::new(Options::default()).unwrap();
+    let photo = testdata("jpg-24bit-icc-adobe-rgb.jpg");
+    for path in [
+        "stretch/4000x4000/filters:format(gif)",
+        "stretch/4000x4000/filters:format(png):palette()",
+        "stretch/4000x4000/filters:format(png):bitdepth(4)",
+    ] {
+        let started = Instant::now();
+        let e = imagor.process(&photo, path).map(|_| ()).unwrap_err();
+        let took = started.elapsed();
+        // Refused once the sample is timed (or, on a loaded machine, by
+        // the deadline while the image is rendered for it), never after
+        // the quantisation ran.
+        assert_eq!(e.status(), 408, "{path}: {e}");
+        assert!(took <= LIMIT + UNWIND, "{path}: after {took:?}");
+    }
+    let graphic = testdata("gopher.png");
+    for path in ["filters:format(gif)", "filters:format(png):palette()"] {
+        let out = imagor
+            .process(&graphic, path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(!out.data.is_empty(), "{path}");
+    }
+    let out = imagor
+        .process(&photo, "fit-in/1600x1600/filters:format(gif)")
+        .expect("a 1.7 MP photo as GIF (about 0.6 s)");
+    assert_eq!(out.content_type, "image/gif");
+}
