@@ -503,6 +503,21 @@ pub(crate) fn noisy_gif(frames: i32, side: i32, noise: &[u8]) -> Vec<u8> {
     save(&img, "gifsave_buffer", &[])
 }
 
+/// A PNG of `w` x `h` RGB `noise` (`w * h * 3` bytes).
+pub(crate) fn noisy_png(w: i32, h: i32, noise: &[u8]) -> Vec<u8> {
+    let img = Image::from_memory(noise, w, h, 3, BandFormat::UCHAR).expect("vips noise");
+    save(&img, "pngsave_buffer", &[])
+}
+
+/// `frames` frames of `side` x `side` RGB `noise` as an animation, saved
+/// by `saver`.
+pub(crate) fn noisy_animation(frames: i32, side: i32, noise: &[u8], saver: &str) -> Vec<u8> {
+    let img = Image::from_memory(noise, side, side * frames, 3, BandFormat::UCHAR)
+        .and_then(|i| i.with_meta(|m| m.set_int("page-height", side)))
+        .expect("vips noise");
+    save(&img, saver, &[])
+}
+
 /// A JPEG of `w` x `h` RGB `noise` (`w * h * 3` bytes).
 pub(crate) fn noisy_jpeg(w: i32, h: i32, noise: &[u8]) -> Vec<u8> {
     let img = Image::from_memory(noise, w, h, 3, BandFormat::UCHAR).expect("vips noise");

@@ -513,6 +513,54 @@ fn runaway_filters(c: &mut Corpus) {
     ] {
         c.with(name, photo.clone(), path, None);
     }
+    // Noise has as many colours as pixels: the costliest content to
+    // quantise, at a rate that differs fourfold between libvips builds
+    // (libimagequant 2.17 on Debian's 8.14, 2.4 in the packages' 8.18).
+    // A GIF requantises any frame that drifts from the first one's
+    // palette, one frame at a time.
+    let noise = noisy_png(512, 512, &random_bytes(19, 512 * 512 * 3));
+    for (name, path) in [
+        (
+            "gif of 1380x1380 noise",
+            "stretch/1380x1380/filters:format(gif)/x",
+        ),
+        (
+            "gif of 1000x1000 noise",
+            "stretch/1000x1000/filters:format(gif)/x",
+        ),
+        (
+            "png palette of 1000x1000 noise",
+            "stretch/1000x1000/filters:format(png):palette()/x",
+        ),
+        (
+            "png 4 bits of 1200x1200 noise",
+            "stretch/1200x1200/filters:format(png):bitdepth(4)/x",
+        ),
+    ] {
+        c.with(name, noise.clone(), path, None);
+    }
+    c.with(
+        "animated webp of 8 noise frames 400x400 -> gif",
+        noisy_animation(
+            8,
+            400,
+            &random_bytes(23, 400 * 400 * 8 * 3),
+            "webpsave_buffer",
+        ),
+        "filters:format(gif)/x",
+        None,
+    );
+    c.with(
+        "animated webp of 3 noise frames 1000x1000 -> gif",
+        noisy_animation(
+            3,
+            1000,
+            &random_bytes(29, 1000 * 1000 * 3 * 3),
+            "webpsave_buffer",
+        ),
+        "filters:format(gif)/x",
+        None,
+    );
     // A CMYK source's profile on the sRGB pixels it loads as: libjxl
     // aborted the process on it (with alpha).
     let cmyk = cmyk_alpha_tiff(64, 48, &random_bytes(17, 64 * 48 * 4));
