@@ -12,25 +12,12 @@ use std::time::{Duration, Instant};
 
 mod image_common;
 
-use image_common::{encode, testdata};
+use image_common::{encode, noise, testdata};
 use imagor::vips::{BandFormat, Image};
 use imagor::{Imagor, Options};
 
 const FRAMES: i32 = 600;
 const SIDE: i32 = 64;
-
-/// `n` bytes of noise (xorshift from `seed`).
-fn noise(n: i32, seed: u64) -> Vec<u8> {
-    let mut state = seed;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 /// An animated GIF of `FRAMES` frames of noise, which GIF encodes slowly.
 fn noisy_gif() -> Vec<u8> {

@@ -39,3 +39,16 @@ pub fn decode(data: &[u8]) -> Image {
         .out()
         .unwrap()
 }
+
+/// `n` bytes of noise (xorshift from `seed`).
+pub fn noise(n: i32, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
