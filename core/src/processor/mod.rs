@@ -17,6 +17,7 @@ mod decode;
 pub mod details;
 mod export;
 pub(crate) mod geometry;
+mod gif_frames;
 mod jpeg_markers;
 pub(crate) mod load;
 pub mod meta;

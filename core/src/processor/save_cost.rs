@@ -4,7 +4,7 @@
 //! be interrupted, so these figures are what holds the budget there.
 
 use super::export::{save, ExportParams};
-use super::quantise_probe;
+use super::{gif_frames, quantise_probe};
 use crate::budget::{Budget, Cost};
 use crate::error::Result;
 use crate::format::ImageFormat;
@@ -215,15 +215,13 @@ pub(super) fn admit_save(
     }
     budget.charge_time(&what, cost)?;
     // The frame in hand when the deadline passes runs to its end. A GIF
-    // may quantise any frame (libvips gives a frame that drifts from the
-    // first one's palette its own), at the busiest rate; WebP encodes each
-    // at its rate.
-    let frame_pixels = pixels / frames;
-    let frame_ns = match format {
-        ImageFormat::Gif => quantise_probe::busiest_ns(budget, opts)? * alpha,
-        _ => ns,
+    // quantises each frame (keeping an earlier palette when close), at a
+    // cost its colours bound; WebP encodes each at its rate.
+    let frame = match format {
+        ImageFormat::Gif => gif_frames::costliest_frame_ns(img, budget, opts)? * alpha,
+        _ => pixels / frames * ns,
     };
-    let frame = budget.unstoppable(Cost::per_pixel(frame_pixels, frame_ns));
+    let frame = budget.unstoppable(Cost::per_pixel(1.0, frame));
     let left = budget.time_left_ns().map(Duration::from_nanos);
     if left.is_some_and(|left| frame.duration() > left) {
         let what = format!(

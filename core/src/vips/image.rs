@@ -217,6 +217,26 @@ impl Image {
         Ok(unsafe { Image::from_owned(ptr) })
     }
 
+    /// The packed 8-bit samples of an image whose pixels are in memory
+    /// (as [`Image::copy_memory`] leaves them), borrowed; `None` for other
+    /// band formats and for a lazy image, which this never renders.
+    pub(crate) fn memory_bytes(&self) -> Option<&[u8]> {
+        // SAFETY: a flag accessor on a live image.
+        let lazy = unsafe { sys::vips_image_ispartial(self.ptr) } != 0;
+        if self.format() != BandFormat::UCHAR || lazy {
+            return None;
+        }
+        let len = self.width().max(0) as usize
+            * self.height().max(0) as usize
+            * self.bands().max(0) as usize;
+        // SAFETY: the image holds its pixels in one buffer of
+        // width*height*bands bytes (8-bit samples, checked above), which
+        // `get_data` returns as they are and which lives, unchanged, as
+        // long as the image that `&self` borrows.
+        let data = unsafe { sys::vips_image_get_data(self.ptr) };
+        (!data.is_null()).then(|| unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
+    }
+
     /// Width in pixels.
     pub fn width(&self) -> i32 {
         // SAFETY: field accessor on a live image.
