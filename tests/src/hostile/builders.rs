@@ -518,6 +518,17 @@ pub(crate) fn noisy_animation(frames: i32, side: i32, noise: &[u8], saver: &str)
     save(&img, saver, &[])
 }
 
+/// `frames` frames of `side` x `side` RGB noise of close colours (32
+/// levels a channel, from `noise`) as a lossless animated WebP: the
+/// costliest to remap for their count when quantised.
+pub(crate) fn crowded_animation(frames: i32, side: i32, noise: &[u8]) -> Vec<u8> {
+    let close: Vec<u8> = noise.iter().map(|v| 120 + v / 8).collect();
+    let img = Image::from_memory(&close, side, side * frames, 3, BandFormat::UCHAR)
+        .and_then(|i| i.with_meta(|m| m.set_int("page-height", side)))
+        .expect("vips noise");
+    save(&img, "webpsave_buffer", &[("lossless", true)])
+}
+
 /// A JPEG of `w` x `h` RGB `noise` (`w * h * 3` bytes).
 pub(crate) fn noisy_jpeg(w: i32, h: i32, noise: &[u8]) -> Vec<u8> {
     let img = Image::from_memory(noise, w, h, 3, BandFormat::UCHAR).expect("vips noise");

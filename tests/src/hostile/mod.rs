@@ -561,6 +561,23 @@ fn runaway_filters(c: &mut Corpus) {
         "filters:format(gif)/x",
         None,
     );
+    // Frames of close colours cost what their colours bound, not noise's:
+    // GIF saves of them are stopped a frame's cost before the deadline.
+    for (frames, side, path) in [
+        (6, 800, "filters:format(gif)/x"),
+        (4, 1000, "stretch/1300x1300/filters:format(gif)/x"),
+    ] {
+        c.with(
+            &format!("animated webp of {frames} frames {side}x{side} of close colours -> gif"),
+            crowded_animation(
+                frames,
+                side,
+                &random_bytes(31, (side * side * frames * 3) as usize),
+            ),
+            path,
+            None,
+        );
+    }
     // A CMYK source's profile on the sRGB pixels it loads as: libjxl
     // aborted the process on it (with alpha).
     let cmyk = cmyk_alpha_tiff(64, 48, &random_bytes(17, 64 * 48 * 4));
