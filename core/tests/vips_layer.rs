@@ -81,26 +81,31 @@ fn metadata_edit_copies() {
 
 /// Safe code cannot change a shared image: an operation that draws into its
 /// argument (`draw_rect`, MODIFY) works on a private copy.
+/// Lazy or already in memory (where libvips' `copy_memory` hands back the
+/// same buffer, and a draw used to write into the caller's pixels).
 #[test]
 fn in_place_operations_never_touch_the_callers_image() {
-    let img = Image::black(8, 8, 1).unwrap();
-    let out = Call::new("draw_rect")
-        .arg("image", Arg::Image(&img))
-        .arg("ink", Arg::Doubles(&[255.0]))
-        .arg("left", Arg::Int(0))
-        .arg("top", Arg::Int(0))
-        .arg("width", Arg::Int(8))
-        .arg("height", Arg::Int(8))
-        .arg("fill", Arg::Bool(true))
-        .run()
-        .unwrap();
-    let drawn = out.image("image").unwrap();
-    assert_eq!(drawn.getpoint(3, 3).unwrap(), vec![255.0]);
-    assert_eq!(
-        img.getpoint(3, 3).unwrap(),
-        vec![0.0],
-        "the shared image changed"
-    );
+    let lazy = Image::black(8, 8, 1).unwrap();
+    let in_memory = lazy.copy_memory().unwrap();
+    for img in [lazy, in_memory] {
+        let out = Call::new("draw_rect")
+            .arg("image", Arg::Image(&img))
+            .arg("ink", Arg::Doubles(&[255.0]))
+            .arg("left", Arg::Int(0))
+            .arg("top", Arg::Int(0))
+            .arg("width", Arg::Int(8))
+            .arg("height", Arg::Int(8))
+            .arg("fill", Arg::Bool(true))
+            .run()
+            .unwrap();
+        let drawn = out.image("image").unwrap();
+        assert_eq!(drawn.getpoint(3, 3).unwrap(), vec![255.0]);
+        assert_eq!(
+            img.getpoint(3, 3).unwrap(),
+            vec![0.0],
+            "the shared image changed"
+        );
+    }
 }
 
 /// Values outside an argument's declared range are refused before libvips

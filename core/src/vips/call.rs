@@ -118,8 +118,10 @@ impl<'a> Call<'a> {
             }
             let modified;
             let value = match value {
+                // Drawn on in place: a buffer of its own, so that neither
+                // the caller's image nor anything sharing its pixels changes.
                 Arg::Image(img) if flags & sys::VIPS_ARGUMENT_MODIFY != 0 => {
-                    modified = img.copy_memory()?;
+                    modified = img.private_copy()?;
                     copies.push(modified.clone());
                     &Arg::Image(&modified)
                 }

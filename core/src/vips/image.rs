@@ -3,7 +3,7 @@
 
 use std::os::raw::c_void;
 
-use super::{error_from_vips, sys};
+use super::{error_from_vips, sys, Arg, Call};
 use crate::error::Result;
 
 mod meta;
@@ -206,7 +206,8 @@ impl Image {
 
     /// Render the image into memory: the copy keeps the pixels and
     /// metadata but no reference to the operations that made them, which
-    /// cuts a long chain of lazy operations.
+    /// cuts a long chain of lazy operations. An image already in memory is
+    /// handed back as it is (another reference to the same pixels).
     pub fn copy_memory(&self) -> Result<Image> {
         // SAFETY: renders a live image into a new memory image; returns a
         // new reference (or NULL with an error we collect).
@@ -218,13 +219,30 @@ impl Image {
         Ok(unsafe { Image::from_owned(ptr) })
     }
 
-    /// The packed 8-bit samples of an image whose pixels are in memory
-    /// (as [`Image::copy_memory`] leaves them), borrowed; `None` for other
-    /// band formats and for a lazy image, which this never renders.
+    /// The pixels in a buffer of their own, even when this image is in
+    /// memory already (where [`Image::copy_memory`] shares its buffer):
+    /// for the operations that draw on their argument in place.
+    pub(crate) fn private_copy(&self) -> Result<Image> {
+        Call::new("copy")
+            .arg("in", Arg::Image(self))
+            .run()?
+            .out()?
+            .copy_memory()
+    }
+
+    /// The packed 8-bit samples of an image whose pixels are in a memory
+    /// buffer of its own (as [`Image::copy_memory`] leaves them), borrowed;
+    /// `None` for other band formats, for a lazy image, which this never
+    /// renders, and for one backed by a file.
     pub(crate) fn memory_bytes(&self) -> Option<&[u8]> {
-        // SAFETY: a flag accessor on a live image.
-        let lazy = unsafe { sys::vips_image_ispartial(self.ptr) } != 0;
-        if self.format() != BandFormat::UCHAR || lazy {
+        // SAFETY: flag accessors on a live image.
+        let (lazy, file) = unsafe {
+            (
+                sys::vips_image_ispartial(self.ptr) != 0,
+                sys::vips_image_isfile(self.ptr) != 0,
+            )
+        };
+        if self.format() != BandFormat::UCHAR || lazy || file {
             return None;
         }
         let len = self.width().max(0) as usize
@@ -232,10 +250,17 @@ impl Image {
             * self.bands().max(0) as usize;
         // SAFETY: the image holds its pixels in one buffer of
         // width*height*bands bytes (8-bit samples, checked above), which
-        // `get_data` returns as they are and which lives, unchanged, as
-        // long as the image that `&self` borrows.
+        // `get_data` returns as it is. The buffer lives as long as the
+        // image `&self` borrows, and nothing writes to it meanwhile: libvips
+        // writes into an image's buffer only in the operations that draw in
+        // place, and `Call` gives those a private copy of their argument.
         let data = unsafe { sys::vips_image_get_data(self.ptr) };
-        (!data.is_null()).then(|| unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
+        if data.is_null() {
+            super::clear_error();
+            return None;
+        }
+        // SAFETY: as above.
+        Some(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
     }
 
     /// Width in pixels.

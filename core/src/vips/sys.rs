@@ -221,6 +221,7 @@ extern "C" {
     pub fn vips_image_copy_memory(image: *mut VipsImage) -> *mut VipsImage;
     pub fn vips_image_get_data(image: *mut VipsImage) -> *const c_void;
     pub fn vips_image_ispartial(image: *mut VipsImage) -> gboolean;
+    pub fn vips_image_isfile(image: *mut VipsImage) -> gboolean;
 
     pub fn vips_image_get_width(image: *const VipsImage) -> c_int;
     pub fn vips_image_get_height(image: *const VipsImage) -> c_int;
