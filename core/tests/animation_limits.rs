@@ -55,3 +55,23 @@ fn an_upscale_of_many_frames_is_refused_as_over_the_limits() {
     let meta = imagor::meta(&out.data, "").unwrap();
     assert_eq!((meta.width, meta.height, meta.pages), (16, 16, 4000));
 }
+
+/// An animated GIF's save holds, besides the frames, the quantiser's
+/// buffers and the saver's RGBA frame, previous frame and indices for one
+/// frame at a time: charged to `max_memory`. Two 1000x1000 frames had been
+/// charged 11 MiB and grew the process by 46 MiB more than a refusal did.
+#[test]
+fn an_animated_gif_save_is_charged_its_frame_buffers() {
+    let gif = flat_gif(2, 1000);
+    let path = "filters:format(gif)";
+    let tight = Imagor::new(Options {
+        max_memory: 40 << 20,
+        ..Options::default()
+    })
+    .unwrap();
+    let e = tight.process(&gif, path).map(|_| ()).unwrap_err();
+    assert_eq!(e.status(), 422, "{e}");
+    assert!(e.to_string().contains("encoding 1000x2000 as gif"), "{e}");
+    let roomy = Imagor::new(Options::default()).unwrap();
+    assert!(roomy.process(&gif, path).is_ok());
+}
