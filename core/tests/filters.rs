@@ -597,3 +597,16 @@ fn disabled_filters_are_skipped() {
     let out = decode(&no_blur.process(&edge, "filters:blur(6)/x").unwrap().data);
     assert_eq!(px(&out, 19, 5)[0], 0.0);
 }
+
+/// GIF has no quality to lower: `max_bytes` answers the one save, as
+/// imagor's search ends with the same bytes after saving them again.
+#[test]
+fn max_bytes_leaves_a_gif_as_it_is() {
+    let input = gif3(40, 30);
+    let plain = imagor().process(&input, "filters:format(gif)").unwrap();
+    let capped = imagor()
+        .process(&input, "filters:format(gif):max_bytes(10)")
+        .unwrap();
+    assert_eq!(capped.data, plain.data);
+    assert_eq!(capped.content_type, "image/gif");
+}

@@ -129,10 +129,12 @@ pub(crate) fn export(
         // frame in hand to end by the deadline.
         let _reserved = admit_save(&mut img, format, params, quality, opts, budget)?;
         let buf = save(&img, format, params, quality, opts)?;
+        // GIF has no quality: imagor's search saves the same bytes again
+        // until the quality runs out, and answers them; so do we, at once.
         let searching = params.max_bytes > 0
             && !params.lossless
             && (quality > 10 || quality == 0)
-            && format != ImageFormat::Png;
+            && !matches!(format, ImageFormat::Png | ImageFormat::Gif);
         if searching && buf.len() as i64 > params.max_bytes {
             if quality == 0 {
                 quality = 80;
