@@ -192,6 +192,14 @@ fn animations_are_charged_by_their_colours() {
     // and of many colours end by the deadline, served or refused.
     let crowded = animation(800, 6, |_, _, n| n.map(|v| 120 + v / 8));
     within_budget(&imagor, &crowded, &["filters:format(gif)"]);
+    // Its frames are bound by their colours, so its save starts (a 408
+    // stops it on the way) where any content's bound refused it at once.
+    if let Err(e) = imagor.process(&crowded, "filters:format(gif)") {
+        assert!(
+            !e.to_string().contains("frame as gif would take"),
+            "refused before it started: {e}"
+        );
+    }
     let many = animation(700, 6, |_, _, n| n.map(|v| v / 2 * 2));
     within_budget(&imagor, &many, &["filters:format(gif)"]);
 }

@@ -55,7 +55,9 @@ pub(super) fn costliest_frame_ns(img: &mut Image, budget: &Budget, opts: &Option
         "counting the frames' colours",
         Cost::per_pixel(total, COUNT_NS),
     )?;
-    *img = img.copy_memory()?;
+    if img.memory_bytes().is_none() {
+        *img = img.copy_memory()?; // Not again when a smaller `max_bytes` tries anew.
+    }
     let (Some(pixels), Some(colour)) = (img.memory_bytes(), colour_of(img)) else {
         return Ok(any_content);
     };
