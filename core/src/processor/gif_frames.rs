@@ -56,7 +56,7 @@ pub(super) fn costliest_frame_ns(img: &mut Image, budget: &Budget, opts: &Option
         Cost::per_pixel(total, COUNT_NS),
     )?;
     if img.memory_bytes().is_none() {
-        *img = img.copy_memory()?; // Not again when a smaller `max_bytes` tries anew.
+        *img = img.copy_memory()?; // Frames in memory already are read there.
     }
     let (Some(pixels), Some(colour)) = (img.memory_bytes(), colour_of(img)) else {
         return Ok(any_content);

@@ -48,7 +48,7 @@ const MIN_TILE: i32 = 32;
 /// 9 216 pixels, 28 ms of CPU on libvips 8.14.
 const CALIBRATION_SIDE: i32 = 96;
 /// The side of the close colours [`crowded_ns`] times: 65 536 pixels,
-/// 50 ms on libvips 8.14.
+/// 37 ms of CPU on libvips 8.14, 68 ms on 8.18.
 const CROWDED_SIDE: i32 = 256;
 /// The least CPU per pixel taken for [`crowded_ns`], whatever its timing
 /// says (the most measured on libvips 8.14 at 1024x1024 was 460 ns).
@@ -138,7 +138,8 @@ pub(super) fn busiest_ns(budget: &Budget, opts: &Options) -> Result<f64> {
 /// at 1024x1024 with dithering, libvips 8.14 / 8.18: 0.25 / 0.64 µs for
 /// 512 close colours, 0.40 / 0.78 for 4 096, 0.46 / 0.82 for 32 768, 0.23
 /// / 0.47 for 1 024 colours spread over the cube. The 256x256 it is timed
-/// on adds the palette's set-up to that (0.77 µs on 8.14).
+/// on adds the palette's set-up to that: 0.56 µs on 8.14, 1.03-1.05 on
+/// 8.18.
 pub(super) fn crowded_ns(budget: &Budget, opts: &Options) -> Result<f64> {
     static TIMED: OnceLock<f64> = OnceLock::new();
     busiest_ns(budget, opts)?; // Starts the quantiser's threads first.
