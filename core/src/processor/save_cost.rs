@@ -227,7 +227,7 @@ pub(super) fn admit_save(
     // quantises each frame (keeping an earlier palette when close), at a
     // cost its colours bound; WebP encodes each at its rate.
     let frame = match format {
-        ImageFormat::Gif => gif_frames::costliest_frame_ns(img, budget, opts)? * alpha,
+        ImageFormat::Gif => gif_frames::costliest_frame_ns(img, alpha, budget, opts)?,
         _ => pixels / frames * ns,
     };
     let frame = budget.unstoppable(Cost::per_pixel(1.0, frame));
