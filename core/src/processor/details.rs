@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::decode::{call_loader, choose_loader, LoadOpts};
-use super::load::Source;
+use super::source::Source;
 use super::Ctx;
 use crate::format::ImageFormat;
 use crate::vips::Image;

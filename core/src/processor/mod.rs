@@ -1,10 +1,11 @@
 //! Processing: bytes + imagor path → image bytes (or `/meta` JSON).
 //!
-//! [`pipeline`] holds the ordered stages; [`load`], [`geometry`],
-//! [`export`] and [`meta`] the work of each. The filters (`crate::filters`)
-//! are read and run from here, never the other way round: `image()` and
-//! `watermark()` reach back through the `Overlays` trait that `Ctx`
-//! implements, and the image helpers both sides use live in `crate::ops`.
+//! [`pipeline`] holds the ordered stages; [`source`] the input; [`load`],
+//! [`geometry`], [`export`] and [`meta`] the work of each. The filters
+//! (`crate::filters`) are read and run from here, never the other way
+//! round: `image()` and `watermark()` reach back through the `Overlays`
+//! trait that `Ctx` implements, and the image helpers both sides use live
+//! in `crate::ops`.
 
 #[cfg_attr(not(feature = "own-av1"), allow(dead_code))]
 mod avif_items;
@@ -14,6 +15,7 @@ mod avif_planes;
 mod avif_turns;
 mod bmp;
 mod decode;
+mod decode_cost;
 pub mod details;
 mod export;
 pub(crate) mod geometry;
@@ -26,6 +28,7 @@ mod pixels;
 mod png_chunks;
 mod quantise_probe;
 mod save_cost;
+mod source;
 #[cfg(feature = "own-av1")]
 mod still_avif;
 mod still_webp;
@@ -48,7 +51,7 @@ pub use pixels::Pixels;
 
 pub(crate) use decode::loader_of as loader_name;
 pub(crate) use export::saver_of as saver_name;
-pub(crate) use load::Source;
+pub(crate) use source::Source;
 
 mod load_fn {
     use crate::error::Result;

@@ -24,7 +24,8 @@
 //! through [`Overlays`], which [`Ctx`] implements here.
 
 use super::geometry::{self, Resize};
-use super::load::{Loader, Source};
+use super::load::Loader;
+use super::source::Source;
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::filters::apply::{FilterCtx, Overlays};

@@ -132,7 +132,8 @@ fn decode_still(file: &Eligible) -> Result<Option<Rgb>> {
         // beyond what `av1C` declared, then leave the file to it.
         let holds = |(layout, bits): (Layout, u8)| {
             let sample = if bits > 8 { 2 } else { 1 };
-            super::decode::heif_bytes_per_sample_byte(Some(layout), still.alpha.is_some()) * sample
+            super::decode_cost::heif_bytes_per_sample_byte(Some(layout), still.alpha.is_some())
+                * sample
         };
         let extra = holds((image.layout, image.bits)).saturating_sub(holds(still.coded));
         let pixels = u64::from(ispe.0) * u64::from(ispe.1);

@@ -1,0 +1,289 @@
+//! What a decode will cost before it starts (which decoder runs is
+//! [`super::decode`]'s choice).
+//!
+//! The estimates follow what each decoder really allocates and how often
+//! it passes over the data, read from the header libvips gives and from
+//! [`crate::probe`]: a multi-scan JPEG buffers every DCT coefficient at full
+//! size (whatever the shrink-on-load factor) and makes one pass per scan; an
+//! interlaced PNG, a lossless WebP, HEIF/AVIF and JPEG XL decode whole
+//! images; OpenJPEG decodes whole tiles into 32-bit samples; animations
+//! decode every frame. The pipeline charges them to the call's
+//! [`Budget`] before any pixel is decoded.
+
+use super::yuv::Layout;
+use crate::budget::{Budget, Cost};
+use crate::error::{Error, Result};
+use crate::format::ImageFormat;
+use crate::probe;
+use crate::vips::{BandFormat, Image};
+
+/// How a decode will use its pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    /// libvips shrinks while decoding, streaming rows.
+    Shrink,
+    /// The whole image, held in memory for random access (trim, rotate,
+    /// flips, smart crop on the full image ...).
+    Full,
+}
+
+/// Bytes per band of a libvips band format.
+fn band_bytes(format: i32) -> u64 {
+    match format {
+        BandFormat::UCHAR | BandFormat::CHAR => 1,
+        BandFormat::USHORT | BandFormat::SHORT => 2,
+        BandFormat::DOUBLE => 8,
+        9 | 10 => 16, // complex, dpcomplex
+        _ => 4,
+    }
+}
+
+/// Bytes a pixel libheif holds, per byte of sample depth (1 for 8 bits, 2
+/// deeper), by the chroma layout an AVIF's `av1C` declares: 4:2:0 (and
+/// monochrome) 9, 13 with alpha (measured 7.6-8.2 and 11.5-12.8 with the
+/// resize); anything else, or unknown (HEIF, a file our reader of boxes
+/// does not take), as 4:4:4: 14 and 16. The declaration need not be the
+/// stream's, and libheif decodes what the stream says: a file declaring
+/// 4:2:0 over a 4:4:4 stream holds up to 1.6 times its charge with the
+/// system libheif; our own AV1 path charges the difference before leaving
+/// such a file to libheif ([`super::still_avif`]).
+pub(crate) fn heif_bytes_per_sample_byte(layout: Option<Layout>, alpha: bool) -> u64 {
+    match (layout, alpha) {
+        (Some(Layout::I420 | Layout::Mono), false) => 9,
+        (Some(Layout::I420 | Layout::Mono), true) => 13,
+        (_, false) => 14,
+        (_, true) => 16,
+    }
+}
+
+/// Nanoseconds per pixel of each decoder (measured throughputs rounded
+/// down: `core/examples/calibrate_budget.rs`).
+fn decode_ns_per_pixel(format: Option<ImageFormat>, lossless_webp: bool) -> f64 {
+    match format {
+        Some(ImageFormat::Jpeg) => 4.0,
+        Some(ImageFormat::Png) => 8.0,
+        Some(ImageFormat::Webp) if lossless_webp => 12.0,
+        Some(ImageFormat::Webp) => 8.0,
+        Some(ImageFormat::Gif) => 3.0,
+        // dav1d: 34 ns a pixel for 8-bit RGB at 4:2:0 (16 MP, two threads),
+        // 44 at 4:4:4, 53 RGBA, 79 lossless; libde265: 72.
+        Some(ImageFormat::Avif) => 45.0,
+        Some(ImageFormat::Heif) => 75.0,
+        // libjxl: 35-77 lossy, 115-213 lossless, with alpha or 16-bit.
+        Some(ImageFormat::Jxl) => 60.0,
+        Some(ImageFormat::Jp2) => 40.0,
+        Some(ImageFormat::Pdf) => 10.0,
+        Some(ImageFormat::Tiff) => 3.0,
+        _ => 3.0,
+    }
+}
+
+/// Charge the decode of `header` (a lazy load of `data`) to `budget`:
+/// refuse it when it needs more memory than `max_memory` or more time than
+/// `process_timeout` allows.
+pub(super) fn admit(
+    budget: &Budget,
+    data: &[u8],
+    format: Option<ImageFormat>,
+    header: &Image,
+    access: Access,
+) -> Result<()> {
+    let w = header.width().max(0) as u64;
+    let page_h = header.page_height().max(0) as u64;
+    let frames = header.frames().max(1) as u64;
+    let bpp = header.bands().max(1) as u64 * band_bytes(header.format());
+    let frame_px = w * page_h;
+    let all_px = frame_px * frames;
+    let whole = all_px * bpp;
+    let interlaced = header.get_int("interlaced").unwrap_or(0) != 0;
+    let alpha = matches!(header.bands(), 2 | 4);
+    let webp = (format == Some(ImageFormat::Webp))
+        .then(|| probe::webp(data))
+        .flatten();
+    let lossless_webp = webp.is_some_and(|f| f.lossless);
+    let jpeg = (format == Some(ImageFormat::Jpeg))
+        .then(|| probe::jpeg(data))
+        .flatten();
+
+    // Memory a decoder allocates whatever the access. HEIF and AVIF (libheif
+    // 1.15 with dav1d or libde265, 16 MP, peak RSS) hold the coded planes
+    // twice and the interleaved result: 7.6 bytes a pixel for 8-bit RGB at
+    // 4:2:0, 11.5 RGBA, 9.3 lossless, 8.8 HEVC; 13.9 RGB, 14.3 RGBA and
+    // 24.8 12-bit RGB or RGBA at 4:4:4 ([`heif_bytes_per_sample_byte`]).
+    // libjxl decodes into 32-bit floats whatever the output: 6.5 bytes a
+    // pixel for lossy RGB, 15 lossless, 16 lossy grey, 20 lossless RGBA,
+    // 32 lossless 16-bit RGB, 39 lossy RGBA and 50 lossy grey with alpha.
+    let mut memory = match format {
+        // Headers the probe could not read are charged as the worst case
+        // libjpeg could be decoding: multi-scan, three components at 4:4:4.
+        Some(ImageFormat::Jpeg) => match &jpeg {
+            Some(f) if f.width > 0 => f.coefficient_bytes(),
+            _ => w.div_ceil(8) * page_h.div_ceil(8) * 3 * 64 * 2,
+        },
+        Some(ImageFormat::Png) if interlaced => whole,
+        Some(ImageFormat::Webp) if lossless_webp => {
+            let canvas = webp.map_or(frame_px, |f| f.width as u64 * f.height as u64);
+            canvas.max(frame_px) * 4
+        }
+        Some(ImageFormat::Avif | ImageFormat::Heif) => {
+            let layout = (format == Some(ImageFormat::Avif))
+                .then(|| super::avif_items::plain_still(data))
+                .flatten()
+                .map(|still| still.coded.0);
+            let per_byte = heif_bytes_per_sample_byte(layout, alpha);
+            frame_px.saturating_mul(per_byte * band_bytes(header.format()))
+        }
+        Some(ImageFormat::Jxl) => {
+            frame_px.saturating_mul(if alpha { 52 } else { 16 } * band_bytes(header.format()))
+        }
+        Some(ImageFormat::Pdf) => frame_px * bpp,
+        Some(ImageFormat::Jp2) => probe::jp2(data).map_or(frame_px * bpp, |f| f.tile_bytes()),
+        Some(ImageFormat::Gif) => frame_px * 4 * 2,
+        // libtiff decodes a whole strip (or a row of tiles) at once, and
+        // libvips copies it out.
+        Some(ImageFormat::Tiff) => probe::tiff(data).map_or(0, |f| f.chunk_bytes() * 3 / 2),
+        _ => 0,
+    };
+    if access == Access::Full {
+        memory = memory.saturating_add(whole);
+    }
+    let what = format!(
+        "decoding the {} image ({w}x{page_h}{})",
+        format.map_or("source", ImageFormat::name),
+        if frames > 1 {
+            format!(", {frames} frames")
+        } else {
+            String::new()
+        }
+    );
+    budget.charge_memory(&what, memory)?;
+
+    // Time: the pixels decoded, plus the passes of a multi-scan JPEG.
+    let mut ns = decode_ns_per_pixel(format, lossless_webp);
+    if interlaced && format == Some(ImageFormat::Png) {
+        // Adam7 is decoded whole, in seven passes, in one library call
+        // that cannot be interrupted: estimate on the high side.
+        ns = 30.0;
+    }
+    if frames > 1 && format == Some(ImageFormat::Webp) && access == Access::Full {
+        // Every frame of an animated WebP held at full size (a flip, a
+        // trim, a crop: shrinking loads are scaled or small), measured 170-310
+        // ns a pixel (4000 frames of 142x142: 14-25 s), in steps libvips
+        // interrupts only after seconds. Large animations are scaled while
+        // they load where they can be ([`super::load`]).
+        ns = ns.max(ANIMATED_WEBP_NS);
+    }
+    // Per-pixel work grows with the bands (TIFF may have thousands).
+    ns *= (bpp as f64 / 3.0).max(1.0);
+    let mut cost = Cost::per_pixel(all_px as f64, ns);
+    // Bands beyond RGBA: every later pass (resize, colour) carries them.
+    let extra_bands = (header.bands() - 4).max(0) as f64;
+    cost += Cost::per_pixel(all_px as f64 * extra_bands, 5.0);
+    if frames > 1 {
+        cost += Cost::per_pixel(frames as f64, frame_overhead_ns(format));
+    }
+    if let Some(f) = &jpeg {
+        // Entropy decoding touches every coefficient, shrunk or not.
+        cost += Cost::per_pixel(f.width as f64 * f.height as f64, 1.0);
+        if f.scans > 1 {
+            cost += Cost::per_pixel(f.blocks() as f64 * f.scans as f64, 30.0);
+        }
+    }
+    budget.charge_time(&what, cost)
+}
+
+/// CPU per decoded pixel of an animated WebP held at full size.
+const ANIMATED_WEBP_NS: f64 = 170.0;
+
+/// Nanoseconds each frame of an animation costs beyond its pixels:
+/// animated WebP decodes and composites each frame through libwebp's
+/// demuxer; GIF frames are cheaper.
+fn frame_overhead_ns(format: Option<ImageFormat>) -> f64 {
+    match format {
+        Some(ImageFormat::Webp) => 150_000.0,
+        Some(ImageFormat::Gif) => 20_000.0,
+        _ => 0.0,
+    }
+}
+
+/// Charge the frames an animation decodes before page `skipped + 1`:
+/// libvips' GIF and WebP loaders reach a page by decoding and compositing
+/// every frame before it, inside one call nothing interrupts, so a
+/// `page(3000)` of a small file would run for many seconds. (Pages of
+/// TIFF, PDF and HEIF are independent.) `header` is the page loaded.
+pub(super) fn admit_skipped_frames(
+    budget: &Budget,
+    data: &[u8],
+    format: Option<ImageFormat>,
+    header: &Image,
+    skipped: u64,
+) -> Result<()> {
+    if skipped == 0 || !matches!(format, Some(ImageFormat::Webp | ImageFormat::Gif)) {
+        return Ok(());
+    }
+    let what = format!(
+        "decoding the {} frames before page {}",
+        skipped,
+        skipped + 1
+    );
+    admit_frames(
+        budget,
+        data,
+        format,
+        (header.width(), header.page_height()),
+        skipped,
+        &what,
+    )
+}
+
+/// Charge the decode of `frames` frames of `size` (width, page height) of
+/// a GIF or WebP animation, at its decoder's rate per pixel and its
+/// per-frame cost.
+pub(super) fn admit_frames(
+    budget: &Budget,
+    data: &[u8],
+    format: Option<ImageFormat>,
+    size: (i32, i32),
+    frames: u64,
+    what: &str,
+) -> Result<()> {
+    let lossless =
+        format == Some(ImageFormat::Webp) && probe::webp(data).is_some_and(|f| f.lossless);
+    let frame_px = size.0.max(0) as f64 * size.1.max(0) as f64;
+    let ns = decode_ns_per_pixel(format, lossless);
+    let cost = Cost::per_pixel(frame_px * frames as f64, ns)
+        + Cost::per_pixel(frames as f64, frame_overhead_ns(format));
+    budget.charge_time(what, cost)
+}
+
+/// Refuse a load that silently dropped frames: libvips stops at 4096 GIF
+/// frames (with only a warning), so an animation longer than that would
+/// come out cut short. `wanted` is the number of frames asked for (-1: all).
+pub(super) fn check_frames_loaded(
+    data: &[u8],
+    format: Option<ImageFormat>,
+    loaded: &Image,
+    wanted: i32,
+) -> Result<()> {
+    let in_file = match format {
+        Some(ImageFormat::Gif) => probe::gif_frames(data),
+        Some(ImageFormat::Webp) => probe::webp(data).map(|f| f.frames),
+        _ => None,
+    };
+    let Some(in_file) = in_file else {
+        return Ok(());
+    };
+    let loaded = loaded.frames().max(1) as u32;
+    let wanted = if wanted > 0 { wanted as u32 } else { in_file };
+    if loaded < wanted.min(in_file) {
+        let name = format.map_or("source", ImageFormat::name);
+        return Err(Error::limit(
+            "max_animation_frames",
+            format!(
+                "the {name} image has {in_file} frames and libvips loads only {loaded}; \
+                 ask for fewer with max_frames() or max_animation_frames"
+            ),
+        ));
+    }
+    Ok(())
+}
