@@ -32,8 +32,8 @@ use sha1::{Digest, Sha1};
 use crate::path::{generate_path, Params};
 use crate::Error;
 
-fn sha1_hex(data: &str) -> String {
-    let digest = Sha1::digest(data.as_bytes());
+fn sha1_hex(data: &[u8]) -> String {
+    let digest = Sha1::digest(data);
     let mut hex = String::with_capacity(40);
     for b in digest {
         // Writing to a String cannot fail.
@@ -43,7 +43,7 @@ fn sha1_hex(data: &str) -> String {
 }
 
 /// `ab/cd/rest` from the SHA1 hex digest of `data`.
-fn hex_digest_path(data: &str) -> String {
+fn hex_digest_path(data: &[u8]) -> String {
     let hex = sha1_hex(data);
     format!("{}/{}/{}", &hex[..2], &hex[2..4], &hex[4..])
 }
@@ -58,15 +58,16 @@ fn result_path(p: &Params) -> String {
 }
 
 /// Source-storage key in `digest` style (imagor's `DigestStorageHasher`):
-/// `ab/cd/<36 hex>` from the SHA1 of the image.
-pub fn digest_storage_hasher(image: &str) -> String {
-    hex_digest_path(image)
+/// `ab/cd/<36 hex>` from the SHA1 of the image's bytes (UTF-8 or not, as
+/// the URL decoded them: [`Params::image_bytes`]).
+pub fn digest_storage_hasher(image: impl AsRef<[u8]>) -> String {
+    hex_digest_path(image.as_ref())
 }
 
 /// Result-storage key in `digest` style (imagor's
 /// `DigestResultStorageHasher`): `ab/cd/<36 hex>` from the SHA1 of the path.
 pub fn digest_result_storage_hasher(p: &Params) -> String {
-    hex_digest_path(&result_path(p))
+    hex_digest_path(result_path(p).as_bytes())
 }
 
 /// Result-storage key in `suffix` style (imagor's
@@ -87,7 +88,7 @@ pub fn size_suffix_result_storage_hasher(p: &Params) -> String {
 }
 
 fn suffixed(p: &Params, with_size: bool) -> String {
-    let hex = sha1_hex(&result_path(p));
+    let hex = sha1_hex(result_path(p).as_bytes());
     let mut hash = format!(".{}", &hex[..20]);
     if with_size && (p.width != 0 || p.height != 0) {
         // Writing to a String cannot fail.
@@ -124,6 +125,19 @@ impl StoragePathStyle {
         match self {
             StoragePathStyle::Original => image.to_owned(),
             StoragePathStyle::Digest => digest_storage_hasher(image),
+        }
+    }
+
+    /// The storage key for an image's bytes ([`Params::image_bytes`]), or
+    /// `None` where no key names them alone: bytes that are not UTF-8 in
+    /// the original style (a storage key is text; imagor escapes such a
+    /// byte when it names the file, `caf%E9.jpg`, which a text key shown
+    /// with U+FFFD cannot say). The digest style hashes the bytes, as
+    /// imagor does.
+    pub fn key(self, image: &[u8]) -> Option<String> {
+        match self {
+            StoragePathStyle::Original => std::str::from_utf8(image).ok().map(str::to_owned),
+            StoragePathStyle::Digest => Some(digest_storage_hasher(image)),
         }
     }
 }
@@ -198,7 +212,19 @@ mod tests {
     fn imagor_hasher_tests() {
         assert_eq!(
             digest_storage_hasher("/foo/bar"),
-            hex_digest_path("/foo/bar")
+            hex_digest_path(b"/foo/bar")
+        );
+        // The bytes a URL decoded to, UTF-8 or not: `caf%E9.png` is hashed
+        // as the 8 bytes `caf\xE9.png` (SHA1 89fe7aa3...), as imagor does,
+        // not as the text shown with U+FFFD.
+        assert_eq!(
+            StoragePathStyle::Digest.key(b"caf\xe9.png").as_deref(),
+            Some("89/fe/7aa3ed9177b6741e2c8a4c9656c1ec483139")
+        );
+        assert_eq!(StoragePathStyle::Original.key(b"caf\xe9.png"), None);
+        assert_eq!(
+            StoragePathStyle::Original.key(b"caf.png").as_deref(),
+            Some("caf.png")
         );
         let mut p = parse("fit-in/16x17/foobar");
         assert_eq!(

@@ -54,6 +54,23 @@ pub struct LoadContext<'a> {
     pub deadline: Option<std::time::Instant>,
 }
 
+impl<'a> LoadContext<'a> {
+    /// The bytes `key` stands for: [`image_bytes`](Self::image_bytes) when
+    /// `key` is the image key that shows them (invalid bytes as U+FFFD),
+    /// else `key` itself (a storage key in the digest style, say). A loader
+    /// that maps keys to names uses these, so `caf%E9.jpg` and
+    /// `caf%E8.jpg` stay two images, as in imagor.
+    pub fn key_bytes<'k>(&self, key: &'k str) -> &'k [u8]
+    where
+        'a: 'k,
+    {
+        match self.image_bytes {
+            Some(raw) if crate::path::go::lossy_eq(raw, key) => raw,
+            _ => key.as_bytes(),
+        }
+    }
+}
+
 /// A source of image bytes, keyed by the image part of an imagor path.
 pub trait Loader: Send + Sync {
     /// The image of `key` (`gopher.png`, `https://example.com/a.jpg`).

@@ -23,6 +23,21 @@ pub(crate) fn remove_breaks(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// [`remove_breaks`] on bytes that need not be UTF-8: the breaks' UTF-8
+/// sequences go, every other byte stays (as Go's replacer works on bytes).
+pub(crate) fn remove_break_bytes(b: &[u8]) -> Cow<'_, [u8]> {
+    let has_break = b.utf8_chunks().any(|c| c.valid().contains(is_break));
+    if !has_break {
+        return Cow::Borrowed(b);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.extend(remove_breaks(chunk.valid()).as_bytes());
+        out.extend_from_slice(chunk.invalid());
+    }
+    Cow::Owned(out)
+}
+
 /// Go's `strconv.Atoi` on a 64-bit platform, with the error ignored.
 ///
 /// A syntax error gives 0; an out-of-range value is clamped to

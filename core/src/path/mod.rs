@@ -23,7 +23,7 @@
 //! of the image, as in imagor. It runs in linear time without recursion.
 
 mod generate;
-mod go;
+pub(crate) mod go;
 mod normalize;
 mod params;
 mod parse;
@@ -31,7 +31,7 @@ mod typo;
 
 pub use generate::{generate, generate_path, generate_unsafe};
 pub(crate) use go::render_bytes;
-pub use normalize::{clean, normalize, SafeChars};
+pub use normalize::{clean, normalize, normalize_bytes, SafeChars};
 pub use params::{
     has_cache_bypass, has_crop, has_filter, Filter, Params, H_ALIGN_LEFT, H_ALIGN_RIGHT,
     TRIM_BY_BOTTOM_RIGHT, TRIM_BY_TOP_LEFT, V_ALIGN_BOTTOM, V_ALIGN_TOP,

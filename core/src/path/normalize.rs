@@ -78,11 +78,27 @@ impl std::fmt::Debug for SafeChars {
 /// If custom safe characters let a lone non-ASCII byte through, the
 /// invalid UTF-8 in the result is shown as U+FFFD (Go would keep the byte).
 pub fn normalize(image: &str, safe_chars: &SafeChars) -> String {
-    let cleaned = clean(image);
-    let cleaned = go::remove_breaks(&cleaned);
-    let trimmed = cleaned.trim_matches('/');
+    normalize_bytes(image.as_bytes(), safe_chars)
+}
+
+/// [`normalize`] of an image key's bytes, which need not be UTF-8 (a URL
+/// that decoded to `caf\xE9.jpg`): each byte is escaped on its own, as
+/// imagor does, so `caf\xE9.jpg` becomes `caf%E9.jpg` and two keys that
+/// differ only in such bytes never share a name.
+pub fn normalize_bytes(image: &[u8], safe_chars: &SafeChars) -> String {
+    let cleaned = clean_bytes(image);
+    let cleaned = go::remove_break_bytes(&cleaned);
+    let start = cleaned
+        .iter()
+        .position(|&c| c != b'/')
+        .unwrap_or(cleaned.len());
+    let end = cleaned
+        .iter()
+        .rposition(|&c| c != b'/')
+        .map_or(start, |i| i + 1);
+    let trimmed = &cleaned[start..end];
     let mut out: Vec<u8> = Vec::with_capacity(trimmed.len() + 16);
-    for &c in trimmed.as_bytes() {
+    for &c in trimmed {
         if !safe_chars.should_escape(c) {
             out.push(c);
         } else if c == b' ' {
@@ -100,9 +116,14 @@ pub fn normalize(image: &str, safe_chars: &SafeChars) -> String {
 /// processing (`//` and `.` removed, `x/..` folded, `/..` at the root
 /// dropped); `"."` for an empty result.
 pub fn clean(path: &str) -> String {
-    let b = path.as_bytes();
+    // Only whole ASCII segments are removed, so UTF-8 stays UTF-8.
+    go::lossy_string(clean_bytes(path.as_bytes()))
+}
+
+/// [`clean`] on bytes that need not be UTF-8.
+fn clean_bytes(b: &[u8]) -> Vec<u8> {
     if b.is_empty() {
-        return ".".to_owned();
+        return b".".to_vec();
     }
     let rooted = b[0] == b'/';
     let n = b.len();
@@ -144,10 +165,9 @@ pub fn clean(path: &str) -> String {
         }
     }
     if out.is_empty() {
-        return ".".to_owned();
+        return b".".to_vec();
     }
-    // Only whole ASCII segments were removed, so this is still UTF-8.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    out
 }
 
 #[cfg(test)]
@@ -180,5 +200,18 @@ mod tests {
         assert_eq!(normalize("哈", &d), "%E5%93%88");
         // Breaks are removed after cleaning: "\n.." is a name, then "..".
         assert_eq!(normalize("a/\n../b", &d), "a/../b");
+    }
+
+    /// Bytes that are not UTF-8 are escaped one by one, as imagor escapes
+    /// the bytes of a Go string; U+FFFD is its own three bytes.
+    #[test]
+    fn bytes_that_are_not_utf8_keep_their_own_names() {
+        let d = SafeChars::default();
+        assert_eq!(normalize_bytes(b"/caf\xe9.png", &d), "caf%E9.png");
+        assert_eq!(normalize_bytes(b"caf\xe8.png", &d), "caf%E8.png");
+        assert_eq!(normalize("caf\u{FFFD}.png", &d), "caf%EF%BF%BD.png");
+        // Cleaning and break removal leave the odd bytes in place.
+        assert_eq!(normalize_bytes(b"a/./\xff/../\xfe\n/b", &d), "a/%FE/b");
+        assert_eq!(normalize_bytes(b"\xe9\r\xe9", &d), "%E9%E9");
     }
 }

@@ -127,7 +127,7 @@ impl Imagor {
         scope: &CallScope,
     ) -> Outcome {
         if let Some(key) = result_key.filter(|_| !out.raw) {
-            if let Some(hit) = self.load_result(key, &p.image, scope) {
+            if let Some(hit) = self.load_result(key, p, scope) {
                 self.control.result_hits.fetch_add(1, Ordering::Relaxed);
                 out.blob = Some(hit);
                 return out;
@@ -156,7 +156,7 @@ impl Imagor {
                 (Some(blob), Ok(loader)) => {
                     self.control.loaded.fetch_add(1, Ordering::Relaxed);
                     let saved = match loader {
-                        Some(i) => self.save_source(i, &p.image, &blob.blob, scope),
+                        Some(i) => self.save_source(i, p, &blob.blob, scope),
                         None => Vec::new(),
                     };
                     (Some(blob), saved)
@@ -186,7 +186,7 @@ impl Imagor {
                 out.blob = Some(result);
             }
             Err(e) => {
-                self.delete_source(&p.image, &saved);
+                self.delete_source(p, &saved);
                 if self.opts.response_raw_on_error {
                     out.blob = source.and_then(Loaded::whole);
                 }
@@ -231,21 +231,30 @@ impl Imagor {
         }
     }
 
-    /// The storage key of an image key in the configured style.
-    pub(crate) fn storage_key(&self, image: &str) -> String {
-        match self.storage_style {
-            Some(style) => style.hash(image),
-            None => image.to_owned(),
-        }
+    /// The storage key of `p`'s image in the configured style, made from
+    /// the image's bytes ([`Params::image_bytes`]); `None` for an image
+    /// whose bytes are not UTF-8 in the original style, which skips the
+    /// storages: its key (shown with U+FFFD) would name one entry for
+    /// `caf%E9.jpg`, `caf%E8.jpg` and `caf%EF%BF%BD.jpg`, and serve each the
+    /// others' source.
+    pub(crate) fn storage_key(&self, p: &Params) -> Option<String> {
+        self.storage_style.unwrap_or_default().key(p.image_bytes())
+    }
+
+    /// Whether `p`'s image key names its bytes (they are UTF-8), so that
+    /// loaders asked without them (`stat`, `location`) look at the same
+    /// image.
+    fn key_is_text(p: &Params) -> bool {
+        p.image_bytes() == p.image.as_bytes()
     }
 
     /// imagor's `loadResult`: the first result storage that has `key`; with
     /// `modified_time_check`, only if it is not older than its source.
-    fn load_result(&self, key: &str, image: &str, scope: &CallScope) -> Option<Blob> {
+    fn load_result(&self, key: &str, p: &Params, scope: &CallScope) -> Option<Blob> {
         let ctx = LoadContext::default();
         let hit = self.result_storages.iter().find_map(|s| {
             let bound = scope.bound(self.opts.load_timeout, "load");
-            block_on_until(s.get_result(ctx, key, image), &bound, &scope.stop)
+            block_on_until(s.get_result(ctx, key, &p.image), &bound, &scope.stop)
                 .ok()?
                 .ok()
                 .filter(|b| !b.is_empty())
@@ -256,7 +265,7 @@ impl Imagor {
         let Some(result_time) = hit.stat.as_ref().and_then(|s| s.modified) else {
             return Some(hit);
         };
-        match self.source_modified(image, scope) {
+        match self.source_modified(p, scope) {
             Some(source_time) if result_time < source_time => None,
             _ => Some(hit),
         }
@@ -265,8 +274,8 @@ impl Imagor {
     /// The source's modification time: from the storages (with the storage
     /// key: imagor looks there with the image key, which misses with the
     /// digest style), else from loaders that can stat.
-    fn source_modified(&self, image: &str, scope: &CallScope) -> Option<SystemTime> {
-        let storage_key = self.storage_key(image);
+    fn source_modified(&self, p: &Params, scope: &CallScope) -> Option<SystemTime> {
+        let image = p.image.as_str();
         let stat = |f: BoxFuture<'_, Result<crate::blob::Stat>>| {
             let bound = scope.bound(self.opts.load_timeout, "load");
             block_on_until(f, &bound, &scope.stop)
@@ -274,11 +283,12 @@ impl Imagor {
                 .ok()
                 .and_then(|s| s.modified)
         };
-        if self.storages.is_empty() {
+        if self.storages.is_empty() && Self::key_is_text(p) {
             if let Some(t) = self.loaders.iter().find_map(|l| stat(l.stat(image))) {
                 return Some(t);
             }
         }
+        let storage_key = self.storage_key(p)?;
         self.storages
             .iter()
             .find_map(|s| stat(s.stat(&storage_key)))
@@ -319,8 +329,7 @@ impl Imagor {
             deadline: scope.bound(self.opts.load_timeout, "load").at,
             ..ctx
         };
-        if !image.is_empty() {
-            let key = self.storage_key(image);
+        if let Some(key) = self.storage_key(p).filter(|_| !image.is_empty()) {
             for s in &self.storages {
                 match load(s.get(until(), &key)) {
                     Ok(blob) if !blob.is_empty() => return (Some(Loaded::from(blob)), Ok(None)),
@@ -387,17 +396,14 @@ impl Imagor {
     /// an S3 loader and storage on one bucket and base dir, as in imagor's
     /// own examples) is left alone: saving would rewrite the original, and
     /// a failed save or a failed processing would delete it.
-    fn save_source(
-        &self,
-        loader: usize,
-        image: &str,
-        blob: &Blob,
-        scope: &CallScope,
-    ) -> Vec<usize> {
-        if self.storages.is_empty() || image.is_empty() {
+    fn save_source(&self, loader: usize, p: &Params, blob: &Blob, scope: &CallScope) -> Vec<usize> {
+        let image = p.image.as_str();
+        let Some(key) = self.storage_key(p).filter(|_| !image.is_empty()) else {
+            return Vec::new();
+        };
+        if self.storages.is_empty() {
             return Vec::new();
         }
-        let key = self.storage_key(image);
         let read_from = self.loaders.get(loader).and_then(|l| l.location(image));
         let mut written = Vec::new();
         for (i, s) in self.storages.iter().enumerate() {
@@ -412,11 +418,10 @@ impl Imagor {
 
     /// Remove a saved source again from the storages it was written to
     /// after processing failed (detached from the request, as in imagor).
-    fn delete_source(&self, image: &str, written: &[usize]) {
-        if written.is_empty() {
+    fn delete_source(&self, p: &Params, written: &[usize]) {
+        let Some(key) = self.storage_key(p).filter(|_| !written.is_empty()) else {
             return;
-        }
-        let key = self.storage_key(image);
+        };
         let scope = detached();
         for s in written.iter().filter_map(|&i| self.storages.get(i)) {
             let bound = scope.bound(self.opts.save_timeout, "save");

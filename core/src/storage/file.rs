@@ -37,7 +37,7 @@ use crate::blob::{Blob, Stat};
 use crate::budget::Holding;
 use crate::error::{Error, Result};
 use crate::loader::{BoxFuture, LoadContext, Loader};
-use crate::path::{normalize, SafeChars};
+use crate::path::{normalize_bytes, SafeChars};
 use crate::safe_dir::{read_open, SafeDir, SafeDirError, WriteModes};
 use crate::storage::Storage;
 
@@ -168,12 +168,15 @@ impl FileStorage {
     /// (dot-segments such as `..`, dot-files, or outside the prefix).
     /// Symbolic links are checked only when the file is accessed.
     pub fn path_of(&self, key: &str) -> Option<PathBuf> {
-        self.relative(key).ok().map(|rel| self.dir.root().join(rel))
+        self.relative(key.as_bytes())
+            .ok()
+            .map(|rel| self.dir.root().join(rel))
     }
 
-    /// imagor's `FileStorage.Path`, relative to the base dir.
-    fn relative(&self, key: &str) -> Result<String> {
-        let image = format!("/{}", normalize(key, &self.safe_chars));
+    /// imagor's `FileStorage.Path`, relative to the base dir, of a key's
+    /// bytes (UTF-8 or not: [`normalize_bytes`]).
+    fn relative(&self, key: &[u8]) -> Result<String> {
+        let image = format!("/{}", normalize_bytes(key, &self.safe_chars));
         if image.contains("/.") {
             return Err(Error::invalid());
         }
@@ -197,9 +200,10 @@ impl FileStorage {
             })
     }
 
-    /// Read `key`; `expire`: apply the expiration.
-    fn read(&self, key: &str, expire: bool) -> Result<Blob> {
-        let rel = self.relative(key)?;
+    /// Read `key`, whose bytes are `raw` ([`LoadContext::key_bytes`]);
+    /// `expire`: apply the expiration.
+    fn read(&self, key: &str, raw: &[u8], expire: bool) -> Result<Blob> {
+        let rel = self.relative(raw)?;
         let (file, meta) = self
             .dir
             .open(&rel)
@@ -245,7 +249,7 @@ impl FileStorage {
 
     /// Size and modification time of `key` (no expiration).
     fn stat_of(&self, key: &str) -> Result<Stat> {
-        let rel = self.relative(key)?;
+        let rel = self.relative(key.as_bytes())?;
         let meta = self
             .dir
             .metadata(&rel)
@@ -258,7 +262,7 @@ impl FileStorage {
     }
 
     fn write(&self, key: &str, blob: &Blob) -> Result<()> {
-        let rel = self.relative(key)?;
+        let rel = self.relative(key.as_bytes())?;
         self.dir
             .write_atomic(&rel, &blob.data, self.modes)
             .map_err(|e| match e {
@@ -268,7 +272,7 @@ impl FileStorage {
     }
 
     fn remove(&self, key: &str) -> Result<()> {
-        let rel = self.relative(key)?;
+        let rel = self.relative(key.as_bytes())?;
         match self.dir.remove_file(&rel) {
             Ok(()) | Err(SafeDirError::NotFound) => Ok(()),
             Err(SafeDirError::Io(e)) => Err(internal("delete", key, &e)),
@@ -299,8 +303,8 @@ fn internal(op: &str, key: &str, e: &std::io::Error) -> Error {
 }
 
 impl Loader for FileStorage {
-    fn get<'a>(&'a self, _ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
-        Box::pin(std::future::ready(self.read(key, true)))
+    fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
+        Box::pin(std::future::ready(self.read(key, ctx.key_bytes(key), true)))
     }
 
     fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Stat>> {

@@ -142,8 +142,8 @@ fn connect(endpoint: &str, bucket: &str, acl: Option<&'static str>) -> Result<Co
 }
 
 impl Loader for GcsStorage {
-    fn get<'a>(&'a self, _ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
-        self.objects.get(key, None)
+    fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
+        self.objects.get(ctx.key_bytes(key), None)
     }
 
     fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Stat>> {
@@ -174,7 +174,7 @@ impl Storage for GcsStorage {
         key: &'a str,
         image: &'a str,
     ) -> BoxFuture<'a, Result<Blob>> {
-        self.objects.get(key, Some(image))
+        self.objects.get(key.as_bytes(), Some(image))
     }
 
     fn put_result<'a>(

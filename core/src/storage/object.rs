@@ -34,7 +34,7 @@ use crate::blob::{Blob, Stat};
 use crate::budget::Holding;
 use crate::error::{Error, Result};
 use crate::loader::BoxFuture;
-use crate::path::{clean, normalize, SafeChars};
+use crate::path::{clean, normalize_bytes, SafeChars};
 
 /// The longest one storage operation (with its retries) may take.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -103,8 +103,8 @@ impl KeyMap {
     /// The object key of `image`, or `None` when refused: outside the path
     /// prefix, empty, or leaving the base dir with `..` (imagor would
     /// resolve `..` and could leave the base dir).
-    pub fn key(&self, image: &str) -> Option<String> {
-        let image = format!("/{}", normalize(image, &self.safe_chars));
+    pub fn key(&self, image: impl AsRef<[u8]>) -> Option<String> {
+        let image = format!("/{}", normalize_bytes(image.as_ref(), &self.safe_chars));
         let rest = image.strip_prefix(&self.path_prefix)?;
         if rest.split('/').any(|s| s == "..") {
             return None;
@@ -191,16 +191,21 @@ impl Objects {
     /// The clients and object path of `image`. For a `*` bucket the bucket
     /// is the first segment of `source` (the source image key, for a
     /// result) or of `image` itself, and the rest is the key.
-    fn locate(&self, image: &str, source: Option<&str>) -> Result<(Conn, ObjectPath)> {
+    /// `image` is the key's bytes, UTF-8 or not ([`LoadContext::key_bytes`]).
+    fn locate(&self, image: &[u8], source: Option<&str>) -> Result<(Conn, ObjectPath)> {
         let (conn, key) = match &self.fixed {
             Some(conn) => (conn.clone(), self.keys.key(image)),
             None => {
-                let from = source.filter(|s| !s.is_empty()).unwrap_or(image);
-                let (bucket, rest) = from
-                    .trim_start_matches('/')
-                    .split_once('/')
+                let from = source
+                    .filter(|s| !s.is_empty())
+                    .map_or(image, str::as_bytes);
+                let from = &from[from.iter().take_while(|&&c| c == b'/').count()..];
+                let slash = from.iter().position(|&c| c == b'/');
+                let (bucket, rest) = slash
+                    .map(|i| (&from[..i], &from[i + 1..]))
                     .filter(|(b, _)| !b.is_empty())
                     .ok_or_else(Error::invalid)?;
+                let bucket = std::str::from_utf8(bucket).map_err(|_| Error::invalid())?;
                 let key = if source.is_some_and(|s| !s.is_empty()) {
                     self.keys.key(image)
                 } else {
@@ -231,8 +236,9 @@ impl Objects {
         Ok(conn)
     }
 
-    /// Read `image` whole (imagor's `Get`), with expiration and size cap.
-    pub fn get(&self, image: &str, source: Option<&str>) -> BoxFuture<'static, Result<Blob>> {
+    /// Read `image` (a key's bytes, UTF-8 or not) whole (imagor's `Get`),
+    /// with expiration and size cap.
+    pub fn get(&self, image: &[u8], source: Option<&str>) -> BoxFuture<'static, Result<Blob>> {
         let (conn, path) = match self.locate(image, source) {
             Ok(found) => found,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
@@ -280,7 +286,7 @@ impl Objects {
 
     /// Size, modification time and ETag of `image` (no expiration).
     pub fn stat(&self, image: &str, source: Option<&str>) -> BoxFuture<'static, Result<Stat>> {
-        let (conn, path) = match self.locate(image, source) {
+        let (conn, path) = match self.locate(image.as_bytes(), source) {
             Ok(found) => found,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
@@ -307,7 +313,7 @@ impl Objects {
         blob: &Blob,
         source: Option<&str>,
     ) -> BoxFuture<'static, Result<()>> {
-        let (conn, path) = match self.locate(image, source) {
+        let (conn, path) = match self.locate(image.as_bytes(), source) {
             Ok(found) => found,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
@@ -335,7 +341,7 @@ impl Objects {
 
     /// Remove `image` (absent is fine).
     pub fn delete(&self, image: &str, source: Option<&str>) -> BoxFuture<'static, Result<()>> {
-        let (conn, path) = match self.locate(image, source) {
+        let (conn, path) = match self.locate(image.as_bytes(), source) {
             Ok(found) => found,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
@@ -469,6 +475,16 @@ mod tests {
         assert_eq!(k.key(""), None);
         let gcs = s3_keys("images", "", "[]");
         assert_eq!(gcs.key("/aa[1].gif").as_deref(), Some("images/aa[1].gif"));
+        // A key's bytes that are not UTF-8 name their own object, as in
+        // imagor (`LoadContext::key_bytes`).
+        assert_eq!(
+            gcs.key(b"caf\xe9.gif").as_deref(),
+            Some("images/caf%E9.gif")
+        );
+        assert_eq!(
+            gcs.key(b"caf\xe8.gif").as_deref(),
+            Some("images/caf%E8.gif")
+        );
     }
 
     #[test]

@@ -224,8 +224,8 @@ fn connect(opts: &S3Options, bucket: &str, acl: Option<&str>) -> Result<Conn> {
 }
 
 impl Loader for S3Storage {
-    fn get<'a>(&'a self, _ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
-        self.objects.get(key, None)
+    fn get<'a>(&'a self, ctx: LoadContext<'a>, key: &'a str) -> BoxFuture<'a, Result<Blob>> {
+        self.objects.get(ctx.key_bytes(key), None)
     }
 
     fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Stat>> {
@@ -256,7 +256,7 @@ impl Storage for S3Storage {
         key: &'a str,
         image: &'a str,
     ) -> BoxFuture<'a, Result<Blob>> {
-        self.objects.get(key, Some(image))
+        self.objects.get(key.as_bytes(), Some(image))
     }
 
     fn put_result<'a>(
