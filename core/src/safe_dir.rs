@@ -270,7 +270,7 @@ pub(crate) fn read_open(
     }
     let mut out = Vec::with_capacity(meta.len().min(64 << 20) as usize);
     let limit = if max_bytes > 0 {
-        max_bytes + 1
+        max_bytes.saturating_add(1)
     } else {
         u64::MAX
     };
@@ -390,6 +390,20 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// The largest limit reads the file (`max_bytes + 1` overflowed: a
+    /// panic in debug builds, a limit of 0 bytes read in release builds).
+    #[test]
+    fn the_largest_limit_reads_the_whole_file() {
+        let base = tempdir("largest");
+        std::fs::write(base.join("a.png"), b"whole").unwrap();
+        let d = SafeDir::new(&base);
+        for max in [u64::MAX, u64::MAX - 1, 5] {
+            assert_eq!(d.read("a.png", max).unwrap(), b"whole", "{max}");
+        }
+        assert!(matches!(d.read("a.png", 4), Err(SafeDirError::TooLarge)));
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]
