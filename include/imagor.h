@@ -181,7 +181,10 @@ typedef struct imagor_region {
  * The detect callback: find regions in `pixels` (`width` x `height`,
  * `bands` bytes per pixel), write at most `capacity` of them to `out` and
  * return their number, or return a negative number to fail the call.
- * May be called from several threads at once.
+ * May be called from several threads at once. It runs on the calling
+ * thread, outside libvips, where the call's `process_timeout` cannot stop
+ * it: a callback that blocks holds the call as long (the call then answers
+ * ::IMAGOR_STATUS_TIMEOUT if it is past its deadline). Return promptly.
  */
 typedef int (*imagor_detect_fn)(void *user_data,
                                 const uint8_t *pixels,
@@ -604,7 +607,10 @@ enum imagor_status imagor_sign(const struct imagor *im, const char *path, char *
  * @param im The handle.
  * @param path A request path, e.g. `HASH/fit-in/200x150/a.jpg`.
  * @return ::IMAGOR_STATUS_OK or ::IMAGOR_STATUS_SIGNATURE_MISMATCH (HTTP
- *         403); ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8.
+ *         403); ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8;
+ *         ::IMAGOR_STATUS_INTERNAL (500) when the handle has neither a
+ *         secret nor `unsafe` (it can serve nothing; the server refuses to
+ *         start so).
  *
  * # Safety
  * `im` is NULL or a live handle; `path` is NULL or NUL-terminated.

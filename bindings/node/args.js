@@ -53,6 +53,39 @@ function optString(fn, name, value) {
   return value === undefined || value === null ? undefined : string(fn, name, value)
 }
 
+/**
+ * `Imagor.handle`'s request, checked field by field (each wrong field is a
+ * TypeError naming it, never napi's conversion error) and passed on as a
+ * plain object of the fields the addon reads; `null` and `undefined` fields
+ * are left out. Header values are strings, numbers (as text) or arrays of
+ * them, as Node's `req.headers` holds.
+ */
+function handleRequest(request) {
+  const fn = 'Imagor.handle'
+  if (request === null || typeof request !== 'object') throw invalidType(fn, 'request', 'an object', request)
+  const out = { path: string(fn, 'request.path', request.path) }
+  const method = optString(fn, 'request.method', request.method)
+  if (method !== undefined) out.method = method
+  const query = optString(fn, 'request.query', request.query)
+  if (query !== undefined) out.query = query
+  if (request.body !== undefined && request.body !== null) out.body = bytes(fn, 'request.body', request.body)
+  const headers = request.headers
+  if (headers !== undefined && headers !== null) {
+    if (typeof headers !== 'object' || Array.isArray(headers)) throw invalidType(fn, 'request.headers', 'an object', headers)
+    const text = (name, v) => {
+      if (typeof v === 'string') return v
+      if (typeof v === 'number' && Number.isFinite(v)) return String(v)
+      throw invalidType(fn, `request.headers[${JSON.stringify(name)}]`, 'a string or an array of strings', v)
+    }
+    out.headers = {}
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined || value === null) continue
+      out.headers[name] = Array.isArray(value) ? value.map((v) => text(name, v)) : text(name, value)
+    }
+  }
+  return out
+}
+
 /** An optional options object. */
 function optObject(fn, name, value) {
   if (value === undefined || value === null) return undefined
@@ -196,11 +229,7 @@ function wrap(native) {
       return original.sign.call(this, string('Imagor.sign', 'path', path))
     },
     handle(request) {
-      if (request === null || typeof request !== 'object') throw invalidType('Imagor.handle', 'request', 'an object', request)
-      if (request.body !== undefined && request.body !== null) {
-        request = { ...request, body: bytes('Imagor.handle', 'request.body', request.body) }
-      }
-      return original.handle.call(this, request)
+      return original.handle.call(this, handleRequest(request))
     },
   }
   for (const [name, fn] of Object.entries(methods)) {

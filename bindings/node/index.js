@@ -78,10 +78,33 @@ function loaderBridge(loader) {
         }
       },
       (err) => {
-        const status = Number.isInteger(err?.status) && err.status >= 400 && err.status < 600 ? err.status : 500
-        native.__loaderReply(id, null, status, String(err?.message ?? err))
+        let status = 500
+        try {
+          const given = err?.status
+          if (Number.isInteger(given) && given >= 400 && given < 600) status = given
+        } catch {}
+        native.__loaderReply(id, null, status, reasonOf(err))
       },
     )
+  }
+}
+
+/**
+ * The message of a loader's or detector's rejection, whatever was thrown: a
+ * value whose `message` getter or `toString` throws, or that has no
+ * conversion to a string at all (`Object.create(null)`), must still answer
+ * the call (an exception here would end the process, or leave the call to
+ * wait for its timeout).
+ */
+function reasonOf(err) {
+  try {
+    return String(err?.message ?? err)
+  } catch {
+    try {
+      return `a ${Object.prototype.toString.call(err).slice(8, -1)} that cannot be shown as text`
+    } catch {
+      return 'a value that cannot be shown as text'
+    }
   }
 }
 
@@ -104,12 +127,12 @@ function detectorBridge(detector) {
         try {
           json = JSON.stringify(regions ?? [])
         } catch (e) {
-          native.__detectorReply(id, null, `the answer cannot be read: ${e?.message ?? e}`)
+          native.__detectorReply(id, null, `the answer cannot be read: ${reasonOf(e)}`)
           return
         }
         native.__detectorReply(id, json ?? '[]', null)
       },
-      (err) => native.__detectorReply(id, null, String(err?.message ?? err)),
+      (err) => native.__detectorReply(id, null, reasonOf(err)),
     )
   }
 }

@@ -176,6 +176,7 @@ fn the_detector_alone_and_its_options() {
         width: rgb.width() as u32,
         height: rgb.height() as u32,
         bands: rgb.bands() as u32,
+        deadline: None,
     };
     let d = FaceDetector::new(20, 2.0).unwrap();
     d.startup().unwrap();
@@ -240,6 +241,7 @@ fn the_detector_alone_and_its_options() {
         width: 5,
         height: 2,
         bands: 3,
+        deadline: None,
     };
     assert!(d.detect("", &tiny).unwrap().is_empty());
     let bad = Probe {
@@ -247,6 +249,7 @@ fn the_detector_alone_and_its_options() {
         width: 50,
         height: 50,
         bands: 3,
+        deadline: None,
     };
     assert_eq!(d.detect("", &bad).unwrap_err().code(), "detector");
     assert!(FaceDetector::new(10, 2.0).is_err());

@@ -40,7 +40,10 @@ pub struct imagor_region {
 /// The detect callback: find regions in `pixels` (`width` x `height`,
 /// `bands` bytes per pixel), write at most `capacity` of them to `out` and
 /// return their number, or return a negative number to fail the call.
-/// May be called from several threads at once.
+/// May be called from several threads at once. It runs on the calling
+/// thread, outside libvips, where the call's `process_timeout` cannot stop
+/// it: a callback that blocks holds the call as long (the call then answers
+/// ::IMAGOR_STATUS_TIMEOUT if it is past its deadline). Return promptly.
 pub type imagor_detect_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,

@@ -149,7 +149,10 @@ pub unsafe extern "C" fn imagor_sign(
 /// @param im The handle.
 /// @param path A request path, e.g. `HASH/fit-in/200x150/a.jpg`.
 /// @return ::IMAGOR_STATUS_OK or ::IMAGOR_STATUS_SIGNATURE_MISMATCH (HTTP
-///         403); ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8.
+///         403); ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8;
+///         ::IMAGOR_STATUS_INTERNAL (500) when the handle has neither a
+///         secret nor `unsafe` (it can serve nothing; the server refuses to
+///         start so).
 ///
 /// # Safety
 /// `im` is NULL or a live handle; `path` is NULL or NUL-terminated.

@@ -93,7 +93,13 @@ impl Detector for JsDetector {
                 "imagor: the JavaScript detector is not available ({status})"
             )));
         }
-        match rx.recv_timeout(DETECTOR_TIMEOUT) {
+        // The call's deadline: a detector that never answers held the call
+        // for DETECTOR_TIMEOUT whatever its budget.
+        let wait = probe.deadline.map_or(DETECTOR_TIMEOUT, |at| {
+            at.saturating_duration_since(std::time::Instant::now())
+                .min(DETECTOR_TIMEOUT)
+        });
+        match rx.recv_timeout(wait) {
             Ok(reply) => reply,
             Err(_) => {
                 pending().remove(&id);

@@ -14,7 +14,7 @@
 //! runtime).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::ThreadId;
@@ -213,11 +213,28 @@ fn pool() -> Option<&'static mpsc::Sender<Job>> {
     .as_ref()
 }
 
+/// Pool threads waiting for a job.
+static IDLE: AtomicUsize = AtomicUsize::new(0);
+
+/// Jobs running on threads of their own, started while every pool thread
+/// was busy.
+static EXTRA: AtomicUsize = AtomicUsize::new(0);
+
+/// At most this many jobs run on threads of their own at once; more wait
+/// for a pool thread. Jobs wait on JavaScript (a loader that stalls on its
+/// origin) far more than they work, and a job's time budget starts only
+/// when it runs: with the pool alone, four calls whose loader never
+/// answered held every other instance's calls until their load timeout.
+const MAX_EXTRA: usize = 256;
+
 fn worker(rx: &Mutex<Receiver<Job>>) {
     loop {
         let job = {
             let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
-            guard.recv()
+            IDLE.fetch_add(1, Ordering::SeqCst);
+            let job = guard.recv();
+            IDLE.fetch_sub(1, Ordering::SeqCst);
+            job
         };
         match job {
             // Jobs catch their own panics; this keeps the thread alive
@@ -230,6 +247,37 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
     }
 }
 
+/// Run `job` on a thread of its own if every pool thread is busy and fewer
+/// than [`MAX_EXTRA`] such threads run; `Err(job)` otherwise.
+fn run_extra(job: Job) -> Result<(), Job> {
+    if IDLE.load(Ordering::SeqCst) > 0 {
+        return Err(job);
+    }
+    if EXTRA.fetch_add(1, Ordering::SeqCst) >= MAX_EXTRA {
+        EXTRA.fetch_sub(1, Ordering::SeqCst);
+        return Err(job);
+    }
+    // The thread owns the job through this cell, so that a thread that
+    // cannot start hands it back (spawn drops the closure it was given).
+    let job = Arc::new(Mutex::new(Some(job)));
+    let mine = Arc::clone(&job);
+    let spawned = std::thread::Builder::new()
+        .name("imagor-loader-extra".to_owned())
+        .spawn(move || {
+            let job = mine.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(job) = job {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+            EXTRA.fetch_sub(1, Ordering::SeqCst);
+        });
+    if spawned.is_ok() {
+        return Ok(());
+    }
+    EXTRA.fetch_sub(1, Ordering::SeqCst);
+    let job = job.lock().unwrap_or_else(|e| e.into_inner()).take();
+    job.map_or(Ok(()), Err)
+}
+
 /// Run `work` on the loader pool; the returned promise settles on the
 /// JavaScript thread with its result or an `ImagorError`.
 pub(crate) fn spawn<W: Work>(env: &Env, mut work: W) -> napi::Result<Object<'_>> {
@@ -240,9 +288,12 @@ pub(crate) fn spawn<W: Work>(env: &Env, mut work: W) -> napi::Result<Object<'_>>
         deferred.resolve(move |env: Env| settle::<W>(&env, result));
     });
     let job = match pool() {
-        Some(tx) => match tx.send(job) {
-            Ok(()) => return Ok(promise),
-            Err(mpsc::SendError(job)) => job,
+        Some(tx) => match run_extra(job).err() {
+            None => return Ok(promise),
+            Some(job) => match tx.send(job) {
+                Ok(()) => return Ok(promise),
+                Err(mpsc::SendError(job)) => job,
+            },
         },
         None => job,
     };

@@ -606,6 +606,7 @@ pub(crate) fn parse<'env>(
                 js_type(v_kind)
             ))
         })?;
+        let json = whole_numbers(json);
         let mut one = Map::new();
         one.insert(field.clone(), json.clone());
         if let Err(e) = serde_json::from_value::<imagor::Options>(Value::Object(one)) {
@@ -630,6 +631,31 @@ pub(crate) fn parse<'env>(
         .map_err(|e| Failure::bad_value(camelize(&e.message())))?;
     parsed.options = options;
     Ok(parsed)
+}
+
+/// JavaScript numbers that are whole, as JSON integers. napi's conversion
+/// gives a number past 32 bits as a float (`2 ** 32` arrives as
+/// `4294967296.0`), which the byte and pixel limits (64-bit integers)
+/// refused as "must be an integer". Exact up to 2^53, as JavaScript's own
+/// integers are.
+fn whole_numbers(value: Value) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        Value::Number(n) if n.as_i64().is_none() && n.as_u64().is_none() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => {
+                Value::Number(serde_json::Number::from(f as i64))
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, whole_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Replace snake_case field names in a core message by their camelCase

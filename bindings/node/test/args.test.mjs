@@ -60,6 +60,26 @@ test('a wrong argument type is a TypeError naming the function and argument', ()
   typeError(() => i.sign(undefined), T, /imagor\.Imagor\.sign: the "path"/)
   typeError(() => i.handle('GET /'), T, /imagor\.Imagor\.handle: the "request"/)
   typeError(() => i.handle({ method: 'POST', path: '/x', body: 'text' }), T, /"request\.body" argument/)
+  // Every field of the request is checked (napi's own errors were plain
+  // Errors, and a null body threw "Failed to create reference").
+  typeError(() => i.handle({ path: 42 }), T, /"request\.path" argument/)
+  typeError(() => i.handle({ method: 0, path: '/x' }), T, /"request\.method" argument/)
+  typeError(() => i.handle({ path: '/x', query: {} }), T, /"request\.query" argument/)
+  typeError(() => i.handle({ path: '/x', headers: 'accept' }), T, /"request\.headers" argument/)
+  typeError(() => i.handle({ path: '/x', headers: { accept: () => 1 } }), T, /"request\.headers\["accept"\]" argument/)
+  typeError(() => i.handle({ path: '/x', headers: { a: ['x', {}] } }), T, /"request\.headers\["a"\]" argument/)
+})
+
+test('handle takes null fields as absent and header numbers as text', async () => {
+  const i = new Imagor({ unsafe: true, fileLoaderBaseDir: testdata })
+  const res = await i.handle({
+    method: null,
+    path: '/unsafe/10x10/gopher.png',
+    query: null,
+    body: null,
+    headers: { accept: ['image/png'], 'x-count': 3, skipped: undefined, gone: null },
+  })
+  assert.equal(res.status, 200)
 })
 
 test('bytes are accepted as Buffer, Uint8Array, ArrayBuffer, DataView and other views', async () => {

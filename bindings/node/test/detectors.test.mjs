@@ -87,6 +87,36 @@ test('the detector runs on the JavaScript thread, the processing does not block 
   assert.equal(metas[0].detected_regions[0].score, 7.5)
 })
 
+test('a detector that never answers is given up at the process timeout', async () => {
+  const im = new Imagor({ processTimeout: '1s', detectors: [() => new Promise(() => {})] })
+  const started = Date.now()
+  await assert.rejects(im.process(readTestdata('gopher.png'), 'filters:redact()'), (e) => {
+    assert.equal(e.code, 'ERR_IMAGOR_TIMEOUT')
+    return true
+  })
+  const took = Date.now() - started
+  assert.ok(took < 5000, `answered after ${took} ms (it waited 60 s)`)
+})
+
+test('whatever a detector or loader throws answers the call', async () => {
+  // Values whose message or text conversion throws, or that have none: the
+  // bridge's own handler threw on them, which ended the process.
+  const hostile = [
+    () => Object.create(null),
+    () => ({ get message() { throw new Error('getter') } }),
+    () => ({ toString() { throw new Error('toString') } }),
+    () => ({ get status() { throw new Error('status') }, message: 'plain' }),
+    () => Symbol('thrown'),
+  ]
+  const gopher = readTestdata('gopher.png')
+  for (const value of hostile) {
+    const detecting = new Imagor({ detectors: [async () => { throw value() }] })
+    await assert.rejects(detecting.process(gopher, 'filters:redact()'), { code: 'ERR_IMAGOR_DETECTOR' })
+    const loading = new Imagor({ unsafe: true, loader: async () => { throw value() } })
+    await assert.rejects(loading.serve('unsafe/fit-in/10x10/a.png'), { code: 'ERR_IMAGOR_INTERNAL' })
+  }
+})
+
 test('detector failures are ImagorErrors with ERR_IMAGOR_DETECTOR', async () => {
   const gopher = readTestdata('gopher.png')
   const expectFail = async (detector, message) => {

@@ -99,6 +99,22 @@ test('a loader that never answers is given up at the load timeout', async () => 
   assert.ok(took < 5000, `answered after ${took} ms (it waited 60 s)`)
 })
 
+test('calls whose loader stalls do not hold other instances\' calls', async () => {
+  // Every thread of the loader pool (2x the cores, at least 4) held by a
+  // loader that never answers: another instance's call waited until those
+  // timed out (20 s), far past its own budget.
+  const stalled = new Imagor({ unsafe: true, loadTimeout: '3s', loader: () => new Promise(() => {}) })
+  const held = Array.from({ length: 16 }, (_, i) => stalled.serve(`unsafe/10x10/held-${i}.png`).catch((e) => e.code))
+  const gopher = readFileSync(join(testdata, 'gopher.png'))
+  const other = new Imagor({ unsafe: true, loader: async () => gopher })
+  const started = Date.now()
+  const out = await other.serve('unsafe/fit-in/10x10/a.png')
+  const took = Date.now() - started
+  assert.ok(out.data.length > 0)
+  assert.ok(took < 2000, `answered after ${took} ms`)
+  assert.deepEqual(new Set(await Promise.all(held)), new Set(['ERR_IMAGOR_TIMEOUT']))
+})
+
 test('Rust panics become ERR_IMAGOR_PANIC errors, and the addon keeps working', async (t) => {
   const addon = nativeAddon()
   if (typeof addon.__testPanic !== 'function') {

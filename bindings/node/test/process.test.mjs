@@ -121,6 +121,16 @@ test('Imagor: process, processSync, meta and options', async () => {
   assert.deepEqual([m.format, m.width, m.height, m.exif], ['png', 60, 60, {}])
 })
 
+test('Imagor: byte and pixel limits past 32 bits as plain numbers', () => {
+  // napi hands such numbers over as floats; they were refused as "must be
+  // an integer" though Python and C take them.
+  const im = new Imagor({ maxMemory: 2 ** 32, maxTotalMemory: 8 * 2 ** 30, maxResolution: 2 ** 53 - 1 })
+  assert.equal(im.options.maxMemory, 2 ** 32)
+  assert.equal(im.options.maxTotalMemory, 8 * 2 ** 30)
+  assert.equal(im.options.maxResolution, 2 ** 53 - 1)
+  assert.throws(() => new Imagor({ maxMemory: 2 ** 32 + 0.5 }), { name: 'TypeError' })
+})
+
 test('Imagor: an async JavaScript loader, with overlays', async () => {
   const calls = []
   const im = new Imagor({

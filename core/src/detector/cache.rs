@@ -122,6 +122,7 @@ mod tests {
             width: 2,
             height: 2,
             bands: 3,
+            deadline: None,
         };
         let a: &'static [u8] = Box::leak(Box::new(a));
         let b: &'static [u8] = Box::leak(Box::new(b));

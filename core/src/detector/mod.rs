@@ -99,6 +99,11 @@ pub struct Probe<'a> {
     pub height: u32,
     /// Samples per pixel: 3 or 4.
     pub bands: u32,
+    /// When the call's `process_timeout` ends (`None`: no limit). A
+    /// detector runs outside libvips, where the deadline cannot stop it; one
+    /// that waits on another thread (a binding's JavaScript detector) waits
+    /// no longer than this, the call answers 408 then either way.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Finds regions of interest (faces, objects, text, ...) in a probe.

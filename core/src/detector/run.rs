@@ -30,6 +30,9 @@ pub(crate) fn detect(
         width,
         height,
         bands,
+        deadline: budget
+            .time_left_ns()
+            .map(|ns| std::time::Instant::now() + std::time::Duration::from_nanos(ns)),
     };
     let regions = detectors.detect(image_key, &probe)?;
     // A detector runs outside libvips, where the deadline cannot stop it:
