@@ -95,6 +95,9 @@ impl Detector for PyDetector {
                 .bind(py)
                 .call1((pixels, probe.width, probe.height, probe.bands))
                 .map_err(|e| {
+                    if let Some(stop) = crate::error::hold_interrupt(py, &e) {
+                        return stop;
+                    }
                     let kind = e
                         .get_type(py)
                         .name()

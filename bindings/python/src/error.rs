@@ -276,11 +276,38 @@ impl<T> IntoPyResult<T> for imagor::Result<T> {
     }
 }
 
+thread_local! {
+    /// An interrupt a callback raised during this thread's current call.
+    static INTERRUPT: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keep `e`, raised by a loader or detector, when it is not an `Exception`
+/// (`KeyboardInterrupt`, `SystemExit`, ...): the call then stops
+/// ([`imagor::Error::Cancelled`]) and [`entry`] raises it, rather than
+/// turning Ctrl-C into an `imagor` error. Callbacks run on the thread of
+/// the call that asked for them. `None`: an ordinary exception.
+pub fn hold_interrupt(py: Python<'_>, e: &PyErr) -> Option<imagor::Error> {
+    if e.is_instance_of::<PyException>(py) {
+        return None;
+    }
+    INTERRUPT.with(|slot| *slot.borrow_mut() = Some(e.clone_ref(py)));
+    Some(imagor::Error::Cancelled)
+}
+
 /// Run the body of an entry point; a panic becomes `imagor.InternalError`
 /// instead of unwinding into PyO3 (which would raise `PanicException`, a
 /// `BaseException` that `except Exception` does not catch).
+///
+/// A `KeyboardInterrupt` or `SystemExit` that a loader or detector raised
+/// during the call ([`hold_interrupt`]) is raised from here, whatever the
+/// call's outcome.
 pub fn entry<T>(py: Python<'_>, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    INTERRUPT.with(|slot| slot.borrow_mut().take());
+    let outcome = catch_unwind(AssertUnwindSafe(body));
+    if let Some(interrupt) = INTERRUPT.with(|slot| slot.borrow_mut().take()) {
+        return Err(interrupt);
+    }
+    match outcome {
         Ok(result) => result,
         Err(payload) => {
             let what = payload

@@ -52,6 +52,9 @@ impl PyLoader {
 /// An exception of the callable as an imagor error: an `ImagorError` (or
 /// anything with an integer `.status` in 400..600) keeps its status.
 fn from_exception(py: Python<'_>, key: &str, e: PyErr) -> Error {
+    if let Some(stop) = crate::error::hold_interrupt(py, &e) {
+        return stop;
+    }
     let value = e.value(py);
     let status = value
         .getattr("status")

@@ -134,3 +134,28 @@ def test_values_that_contain_themselves_nest_deeply_or_share_one_object_are_refu
             imagor.generate({"image": "a.jpg", "filters": [{"name": "blur", "args": "1", "junk": value}]})
         with pytest.raises((TypeError, ValueError)):
             imagor.generate({"image": "a.jpg", "width": value})
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_ctrl_c_and_exit_in_a_callback_reach_the_caller(interrupt):
+    """A loader's or detector's KeyboardInterrupt (Ctrl-C while it ran) or
+    SystemExit stops the call and is raised as itself: it was turned into an
+    InternalError / DetectorError, and the interrupt was lost."""
+    png = (TESTDATA / "gopher.png").read_bytes()
+
+    def loader(key):
+        raise interrupt()
+
+    def detector(pixels, width, height, bands):
+        raise interrupt()
+
+    loading = imagor.Imagor(unsafe=True, loader=loader)
+    with pytest.raises(interrupt):
+        loading.serve("unsafe/10x10/a.png")
+    detecting = imagor.Imagor(detectors=[detector])
+    with pytest.raises(interrupt):
+        detecting.process(png, "filters:redact()")
+    # The next calls are not affected; ordinary exceptions stay imagor errors.
+    assert imagor.Imagor(unsafe=True, loader=lambda key: png).serve("unsafe/10x10/a.png")
+    with pytest.raises(imagor.ImagorError):
+        imagor.Imagor(unsafe=True, loader=lambda key: 1 / 0).serve("unsafe/10x10/a.png")
