@@ -426,8 +426,11 @@ fn percent_unescape(s: &str) -> Option<String> {
             continue;
         }
         let hex = bytes.get(i + 1..i + 3)?;
-        let hex = std::str::from_utf8(hex).ok()?;
-        out.push(u8::from_str_radix(hex, 16).ok()?);
+        // Two hex digits exactly (from_str_radix alone also takes `+F`).
+        if !hex.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
         i += 3;
     }
     Some(String::from_utf8_lossy(&out).into_owned())

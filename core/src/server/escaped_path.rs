@@ -30,8 +30,13 @@ fn unescape(raw: &str) -> Option<Vec<u8>> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Two hex digits exactly: from_str_radix alone also takes a
+            // sign (`%+F`), which Go refuses.
+            let hex = b.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(b[i]);
@@ -115,6 +120,9 @@ mod tests {
         );
         assert_eq!(escaped_path("/é").as_deref(), Some("/%C3%A9"));
         assert_eq!(escaped_path("/bad%zz"), None);
+        // A sign is not a hex digit (Go refuses `%+F` as it does `%zz`).
+        assert_eq!(escaped_path("/bad%+F"), None);
+        assert_eq!(escaped_path("/bad%-1"), None);
         assert_eq!(decoded_path("/a%20b"), "/a b");
     }
 }

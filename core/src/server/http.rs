@@ -245,6 +245,12 @@ async fn shutdown_signal() {
     }
 }
 
+/// Header lines a request may have. Go counts none (only the 1 MiB of the
+/// head); hyper's default of 100 answered 431 to requests that proxies and
+/// CDNs, adding their own, can reach. Each request's parse reserves room for
+/// this many (32 bytes each).
+const MAX_REQUEST_HEADERS: usize = 1024;
+
 /// Serve `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -318,6 +324,7 @@ pub async fn serve(
                     .timer(TokioTimer::new())
                     .header_read_timeout(timeout)
                     .max_buf_size(max_head.max(8192))
+                    .max_headers(MAX_REQUEST_HEADERS)
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
