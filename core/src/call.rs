@@ -60,6 +60,11 @@ pub(crate) struct CallScope {
     /// The request's `max_total_memory`: its loaders reserve the source
     /// bytes they read in that pool ([`crate::budget::Holding`]); 0: none.
     pub max_total_memory: u64,
+    /// The `Via` entries of the request being served, one line
+    /// (`None` outside one): what the HTTP loader's fetches, overlays'
+    /// included, count and extend to see a fetch that loops back
+    /// ([`crate::loader::http::MAX_HOPS`]).
+    pub via: Option<Arc<str>>,
 }
 
 /// The instant `limit` from now and the limit, or `None` for a zero limit
@@ -102,6 +107,7 @@ impl CallScope {
             deadline,
             stop: Stop::Caller(cancel.clone()),
             max_total_memory,
+            via: None,
         }
     }
 
@@ -196,6 +202,7 @@ pub(crate) fn current() -> CallScope {
         deadline: None,
         stop: Stop::Never,
         max_total_memory: 0,
+        via: None,
     })
 }
 

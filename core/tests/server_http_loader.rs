@@ -381,3 +381,103 @@ fn a_load_timeout_answers_408_and_aborts_the_origin_fetch() {
         "the origin is still sending after the 408"
     );
 }
+
+/// A listener that answers every request with a redirect to
+/// `http://127.0.0.1:<server>/unsafe/filters:watermark(<itself>/r/N+1,0,0,50)/gopher.png`
+/// (the server's port set once it runs), recording each request's `Via`.
+struct LoopBack {
+    port: u16,
+    server: Arc<std::sync::atomic::AtomicU16>,
+    vias: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LoopBack {
+    fn start() -> LoopBack {
+        use std::io::{BufRead, BufReader};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = Arc::new(std::sync::atomic::AtomicU16::new(0));
+        let vias = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (to, seen) = (Arc::clone(&server), Arc::clone(&vias));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut via = String::new();
+                let mut line = String::new();
+                // `GET /r/N HTTP/1.1`: the next hop asks for N + 1, so
+                // that no two hops share a path (identical requests would
+                // wait on each other instead: coalescing).
+                let _ = reader.read_line(&mut line);
+                let n: u32 = line
+                    .split(['/', ' '])
+                    .find_map(|t| t.parse().ok())
+                    .unwrap_or(0);
+                line.clear();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("via:") {
+                        via = v.trim().to_owned();
+                    }
+                    line.clear();
+                }
+                seen.lock().unwrap().push(via);
+                let back = format!(
+                    "http://127.0.0.1:{}/unsafe/filters:watermark(http://127.0.0.1:{port}/r/{},0,0,50)/gopher.png",
+                    to.load(std::sync::atomic::Ordering::SeqCst),
+                    n + 1
+                );
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 302 Found\r\nLocation: {back}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        LoopBack { port, server, vias }
+    }
+}
+
+/// An image URL that leads back to a path loading it again took a server
+/// thread per hop until all were taken (about 520, every other request
+/// waiting 17 s): each fetch now says `Via: 1.1 imagor-rs`, and a request
+/// that has passed through three loaders fetches nothing more.
+#[test]
+fn a_fetch_that_loops_back_to_the_server_ends_after_three_hops() {
+    let dir = TempDir::new("loop-back");
+    dir.write("gopher.png", &testdata_file("gopher.png"));
+    let loop_back = LoopBack::start();
+    let server = unsafe_server(&[
+        "-http-loader-block-loopback-networks=false",
+        &format!("-file-loader-base-dir={}", dir.join("")),
+    ]);
+    loop_back
+        .server
+        .store(server.port, std::sync::atomic::Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let r = server.get(&format!(
+        "/unsafe/filters:watermark(http://127.0.0.1:{}/r/0,0,0,50)/gopher.png",
+        loop_back.port
+    ));
+    let vias = loop_back.vias.lock().unwrap().clone();
+    assert!(r.status >= 400, "{}", r.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?} {} {:?}",
+        started.elapsed(),
+        vias.len(),
+        &vias[..vias.len().min(5)]
+    );
+    assert_eq!(
+        vias,
+        vec![
+            "1.1 imagor-rs".to_owned(),
+            "1.1 imagor-rs, 1.1 imagor-rs".to_owned(),
+            "1.1 imagor-rs, 1.1 imagor-rs, 1.1 imagor-rs".to_owned(),
+        ]
+    );
+    // One server fetching from another (here from itself) is served.
+    let r = server.get(&format!(
+        "/unsafe/fit-in/10x10/http://127.0.0.1:{}/unsafe/20x20/gopher.png",
+        server.port
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -191,6 +191,7 @@ impl Control {
                         followers: Arc::clone(&flight.followers),
                     },
                     max_total_memory: scope.max_total_memory,
+                    via: scope.via.clone(),
                 };
                 let mut outcome = {
                     let _entered = crate::call::enter(shared.clone());

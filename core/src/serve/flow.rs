@@ -535,6 +535,7 @@ fn detached() -> CallScope {
         deadline: None,
         stop: Stop::Never,
         max_total_memory: 0,
+        via: None,
     }
 }
 

@@ -58,12 +58,14 @@ impl Imagor {
         cancel: &Cancel,
         arrived: std::time::Instant,
     ) -> Response {
-        let _scope = crate::call::enter(CallScope::since(
+        let mut scope = CallScope::since(
             arrived,
             self.opts.request_timeout,
             cancel,
             self.opts.max_total_memory,
-        ));
+        );
+        scope.via = crate::loader::http::via_of(req);
+        let _scope = crate::call::enter(scope);
         let head = req.method == "HEAD";
         if req.path.len() > path::MAX_PATH_BYTES {
             // What the server's HTTP layer answers such a request target.

@@ -48,9 +48,64 @@ fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
     ))
 }
 
+/// How this loader names itself in `Via` (RFC 9110's received-by
+/// pseudonym), so that a fetch that comes back to an imagor-rs server
+/// counts as one more hop ([`imagor_hops`]).
+pub(super) const VIA_PSEUDONYM: &str = "imagor-rs";
+
+/// The `Via` entries of `request` as one line (every `Via` line, joined),
+/// or `None` without any.
+pub(crate) fn via_of(request: &Request) -> Option<std::sync::Arc<str>> {
+    let lines: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("via"))
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(", ").into())
+}
+
+/// The `Via` line of the request this fetch serves: `request`'s own, else
+/// that of the request being served on this thread (an overlay's fetch
+/// has no request of its own).
+fn incoming_via(request: Option<&Request>) -> Option<std::sync::Arc<str>> {
+    match request {
+        Some(req) => via_of(req),
+        None => crate::call::current().via,
+    }
+}
+
+/// The imagor-rs loaders the request has already passed through: its `Via`
+/// entries received by [`VIA_PSEUDONYM`].
+pub(super) fn imagor_hops(request: Option<&Request>) -> usize {
+    incoming_via(request).map_or(0, |via| {
+        via.split(',')
+            .filter(|entry| entry.split_whitespace().nth(1) == Some(VIA_PSEUDONYM))
+            .count()
+    })
+}
+
 /// imagor's `newRequest` headers: its user agent and `Accept`, then the
 /// forwarded client headers (`*`: all of the client's, replacing those).
+/// Ours: a `Via` line, the incoming request's entries and then ours, as a
+/// proxy adds its entry: a fetch that loops back to this server (an image
+/// URL that redirects to a path loading that URL again) is seen as such.
 pub(super) fn request_headers(inner: &Inner, request: Option<&Request>) -> HeaderMap {
+    let mut h = forwarded_headers(inner, request);
+    let ours = format!("1.1 {VIA_PSEUDONYM}");
+    let via = match incoming_via(request) {
+        Some(incoming) => format!("{incoming}, {ours}"),
+        None => ours,
+    };
+    if let Some((n, v)) = header("via", &via) {
+        h.insert(n, v);
+    }
+    h
+}
+
+/// [`request_headers`] before its `Via` line.
+fn forwarded_headers(inner: &Inner, request: Option<&Request>) -> HeaderMap {
     let mut h = HeaderMap::new();
     let set = |h: &mut HeaderMap, name: &str, value: &str| {
         if let Some((n, v)) = header(name, value) {

@@ -67,6 +67,17 @@ const BODY: &str = "the image body from the HTTP loader";
 /// The `User-Agent` of the loader's requests: imagor's.
 pub const USER_AGENT: &str = "imagor/1.9.5";
 
+/// A request that has already passed through this many imagor-rs HTTP
+/// loaders (their `Via` entries) fetches nothing more: 403, as a source
+/// not allowed. A chain of servers fetching from each other is served; an
+/// image URL that leads back to a path that loads it again (a watermark of
+/// itself behind a redirect) stops there, where it held a server thread
+/// per hop until every thread was taken (about 520 at once: the server
+/// answered nothing else for 20 s).
+pub const MAX_HOPS: usize = 3;
+
+pub(crate) use fetch::via_of;
+
 /// Most redirects followed for one load (as Go's HTTP client).
 pub const MAX_REDIRECTS: usize = 10;
 
@@ -472,11 +483,14 @@ impl HttpLoader {
     /// that is not a URL is not ours), and whether the key is bare: with
     /// no scheme (`photo.jpg`) it is only guessed to name a host.
     fn prepare(&self, ctx: LoadContext<'_>, key: &str) -> (Result<(Url, HeaderMap)>, bool) {
-        let prepared = self
-            .inner
-            .rules
-            .url_of_key(key, ctx.image_bytes)
-            .map(|url| (url, fetch::request_headers(&self.inner, ctx.request)));
+        let prepared = if fetch::imagor_hops(ctx.request) >= MAX_HOPS {
+            Err(Error::SourceNotAllowed)
+        } else {
+            self.inner
+                .rules
+                .url_of_key(key, ctx.image_bytes)
+                .map(|url| (url, fetch::request_headers(&self.inner, ctx.request)))
+        };
         if let Err(e) = &prepared {
             if e.status() == 403 {
                 self.inner.stats.outcome(&Err::<(), _>(e.clone()));
