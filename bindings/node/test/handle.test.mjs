@@ -56,8 +56,9 @@ test('a request body is counted against maxTotalMemory before it is copied', asy
 
 test('handle checks its argument', () => {
   const i = new Imagor({ unsafe: true })
-  // Wrong types are rejected by napi before any work, as for the other methods.
+  // Wrong types are TypeErrors naming the field, before any work, as for
+  // the other methods.
   assert.throws(() => i.handle(), TypeError)
-  assert.throws(() => i.handle({ path: 1 }), /ImagorRequest\.path/)
-  assert.throws(() => i.handle({ path: '/', body: 'text' }))
+  assert.throws(() => i.handle({ path: 1 }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /"request\.path"/ })
+  assert.throws(() => i.handle({ path: '/', body: 'text' }), { name: 'TypeError', message: /"request\.body"/ })
 })
