@@ -489,6 +489,13 @@ export interface ImagorOptions {
    */
   processQueueSize?: number
   /**
+   * `serve`/`handle` calls doing pixel work at once; more wait (after
+   * loading, before their `processTimeout` starts) until their request
+   * timeout. 0 (default): one per core; -1: no limit
+   * (`IMAGOR_PROCESS_SLOTS`).
+   */
+  processSlots?: number
+  /**
    * Limit of a whole `serve`/`handle` call: seconds or a Go duration;
    * 0 means none. Default 30 s (`IMAGOR_REQUEST_TIMEOUT`).
    */

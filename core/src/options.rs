@@ -142,6 +142,14 @@ pub struct Options {
     /// (`imagor-process-queue-size`); one more is answered 429 at once.
     /// Only with a `process_concurrency` limit.
     pub process_queue_size: i64,
+    /// Requests of `serve` / `handle` (and the server) that do pixel work
+    /// at once (`imagor-process-slots`, ours): 0 (default) one per core,
+    /// -1 no bound. One that finds all taken waits, after its source is
+    /// loaded and before its `process_timeout` starts, until its request
+    /// timeout: with no bound, requests sharing the cores each ran past
+    /// their wall-clock `process_timeout` together. `process()` calls are
+    /// not counted (their threads are the caller's).
+    pub process_slots: i64,
     /// Wall-clock limit of a whole request: queue wait, loads, processing
     /// and saving the source (`imagor-request-timeout`, 30 s); 408 past it.
     /// 0: none.
@@ -484,6 +492,7 @@ impl Default for Options {
             max_total_memory: crate::budget::default_max_total_memory(),
             process_concurrency: -1,
             process_queue_size: 0,
+            process_slots: 0,
             request_timeout: Duration::from_secs(30),
             load_timeout: Duration::from_secs(20),
             save_timeout: Duration::from_secs(20),

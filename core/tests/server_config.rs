@@ -189,7 +189,7 @@ fn precedence_flag_env_file_default() {
 fn defaults_as_imagor_prints_them() {
     let cfg = ok(&[], &[]);
     assert!(FLAGS.iter().all(|f| !cfg.is_set(f.name)));
-    assert_eq!(cfg.iter().count(), 161);
+    assert_eq!(cfg.iter().count(), 162);
     assert_eq!(cfg.int("port"), 8000);
     assert_eq!(cfg.str("config"), ".env");
     assert_eq!(cfg.config_file(), None, "no .env in the scratch directory");
@@ -294,7 +294,7 @@ fn bool_followed_by_value_stops_parsing() {
 /// `-http-loader-block-*-networks` flags default to `true` (the HTTP loader
 /// refuses loopback, private and link-local networks unless lifted with
 /// `=false`), so Go's `-h` format adds ` (default true)` to their usage
-/// lines; and our two memory limits are listed. Each edit must apply
+/// lines; and our two memory limits and processing slots are listed. Each edit must apply
 /// exactly once; nothing else differs.
 fn expected_help() -> String {
     let mut help = HELP.to_owned();
@@ -315,6 +315,11 @@ fn expected_help() -> String {
     assert_eq!(help.matches(next).count(), 1);
     let ours = "  -imagor-max-memory int\n    \tMemory in bytes one request may use to process its image, estimated before the work starts (larger images get 422). 0 = no limit (default 268435456)\n  -imagor-max-total-memory int\n    \tMemory in bytes all requests may hold together, their source images included (past it, requests get 429). -1 = half the memory of the machine or of its cgroup, 0 = no limit (default -1)\n";
     help = help.replace(next, &format!("{ours}{next}"));
+    // And our processing slots, after imagor's process queue size.
+    let next = "  -imagor-process-timeout duration\n";
+    assert_eq!(help.matches(next).count(), 1);
+    let ours = "  -imagor-process-slots int\n    \tRequests that do pixel work at once; more wait (after loading their image, before their process timeout starts) until their request timeout. 0 = one per core, -1 = no limit\n";
+    help = help.replace(next, &format!("{ours}{next}"));
     help
 }
 
@@ -322,7 +327,7 @@ fn expected_help() -> String {
 fn help_is_appendix_a() {
     let help = expected_help();
     assert_eq!(help_text(), help);
-    assert_eq!(help.len(), HELP.len() + 3 * " (default true)".len() + 401);
+    assert_eq!(help.len(), HELP.len() + 3 * " (default true)".len() + 401 + 206);
     for form in ["-h", "-help", "--h", "--help", "-help=1", "-h=x"] {
         let e = err(&["-port=1", form, "-foo"], &[]);
         assert_eq!(e, ConfigError::Help, "{form}");
@@ -343,7 +348,7 @@ fn help_lists_every_flag_of_the_table() {
         .map(|l| l.split(' ').next().unwrap_or(l))
         .collect();
     let names: Vec<&str> = sorted().iter().map(|f| f.name).collect();
-    assert_eq!(entries.len(), 161);
+    assert_eq!(entries.len(), 162);
     assert_eq!(entries, names);
     for f in &FLAGS {
         let head = match f.kind.type_name() {
@@ -360,7 +365,7 @@ fn help_lists_every_flag_of_the_table() {
         .iter()
         .map(|g| FLAGS.iter().filter(|f| f.group == *g).count())
         .collect();
-    assert_eq!(groups.iter().sum::<usize>(), 161);
+    assert_eq!(groups.iter().sum::<usize>(), 162);
     assert_eq!(FLAGS.iter().filter(|f| f.kind == Kind::CidrList).count(), 1);
 }
 

@@ -118,6 +118,11 @@ pub struct ImagorOptions {
     /// Most requests waiting for a processing slot; one more is refused
     /// with `ERR_IMAGOR_TOO_MANY_REQUESTS` (`IMAGOR_PROCESS_QUEUE_SIZE`).
     pub process_queue_size: Option<i64>,
+    /// `serve`/`handle` calls doing pixel work at once; more wait (after
+    /// loading, before their `processTimeout` starts) until their request
+    /// timeout. 0 (default): one per core; -1: no limit
+    /// (`IMAGOR_PROCESS_SLOTS`).
+    pub process_slots: Option<i64>,
     /// Limit of a whole `serve`/`handle` call: seconds or a Go duration;
     /// 0 means none. Default 30 s (`IMAGOR_REQUEST_TIMEOUT`).
     #[napi(ts_type = "number | string")]

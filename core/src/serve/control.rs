@@ -51,6 +51,8 @@ pub struct Stats {
 #[derive(Debug, Default)]
 pub(crate) struct Control {
     admission: Option<Admission>,
+    /// Requests doing pixel work at once ([`super::slots`]).
+    slots: Option<super::slots::Slots>,
     flights: Mutex<HashMap<String, Arc<Flight>>>,
     pub(crate) processed: AtomicU64,
     pub(crate) loaded: AtomicU64,
@@ -78,8 +80,18 @@ impl Control {
         });
         Control {
             admission,
+            slots: super::slots::Slots::new(opts),
             ..Control::default()
         }
+    }
+
+    /// A processing slot for the request in `scope` ([`super::slots`]):
+    /// `None` without a bound.
+    pub(crate) fn processing_slot(
+        &self,
+        scope: &CallScope,
+    ) -> Result<Option<super::slots::Slot<'_>>> {
+        self.slots.as_ref().map(|s| s.take(scope)).transpose()
     }
 
     /// A snapshot of the figures.

@@ -179,6 +179,15 @@ impl Imagor {
             out.error = Some(e);
             return out;
         }
+        // After the load (a slow origin holds no slot), before the
+        // processing budget starts.
+        let _slot = match self.control.processing_slot(scope) {
+            Ok(slot) => slot,
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
+        };
         self.control.processed.fetch_add(1, Ordering::Relaxed);
         match self.process_blob(source.as_ref(), p) {
             Ok(result) => {

@@ -110,6 +110,7 @@ pub fn options(c: &Config) -> Options {
             .unwrap_or(d.max_total_memory),
         process_concurrency: c.int("imagor-process-concurrency").max(-1),
         process_queue_size: c.int("imagor-process-queue-size").max(0),
+        process_slots: c.int("imagor-process-slots").max(-1),
         request_timeout: positive("imagor-request-timeout", d.request_timeout),
         load_timeout: positive("imagor-load-timeout", d.load_timeout),
         save_timeout: positive("imagor-save-timeout", d.save_timeout),

@@ -211,6 +211,7 @@ class _Options(TypedDict, total=False):
     max_total_memory: int
     process_concurrency: int
     process_queue_size: int
+    process_slots: int
     request_timeout: Union[str, float]
     load_timeout: Union[str, float]
     save_timeout: Union[str, float]
