@@ -327,7 +327,10 @@ fn expected_help() -> String {
 fn help_is_appendix_a() {
     let help = expected_help();
     assert_eq!(help_text(), help);
-    assert_eq!(help.len(), HELP.len() + 3 * " (default true)".len() + 401 + 206);
+    assert_eq!(
+        help.len(),
+        HELP.len() + 3 * " (default true)".len() + 401 + 206
+    );
     for form in ["-h", "-help", "--h", "--help", "-help=1", "-h=x"] {
         let e = err(&["-port=1", form, "-foo"], &[]);
         assert_eq!(e, ConfigError::Help, "{form}");

@@ -481,3 +481,47 @@ fn a_fetch_that_loops_back_to_the_server_ends_after_three_hops() {
     ));
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// Requests waiting on an origin that does not answer held every server
+/// thread once there were 512 of them (tokio's default cap): a request
+/// for a local file then waited 17 s. 700 now leave room for it.
+#[test]
+fn requests_stalled_on_an_origin_leave_threads_for_the_others() {
+    const STALLED: usize = 700;
+    let origin = Origin::start();
+    let dir = TempDir::new("stalled-origin");
+    dir.write("gopher.png", &testdata_file("gopher.png"));
+    let server = unsafe_server(&[
+        "-http-loader-block-loopback-networks=false",
+        "-imagor-load-timeout=60s",
+        &format!("-file-loader-base-dir={}", dir.join("")),
+    ]);
+    let held = origin.url("/held/gopher.png");
+    // Distinct sizes: distinct requests, none coalesced into another.
+    let streams: Vec<TcpStream> = (0..STALLED)
+        .map(|i| {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+            write!(
+                s,
+                "GET /unsafe/{}x0/{held} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                i + 1
+            )
+            .expect("request");
+            s
+        })
+        .collect();
+    // Every one of them reaches the origin (with 512 threads, the rest
+    // waited for a thread until the first timed out).
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    while origin.count("/held/gopher.png") < STALLED && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(origin.count("/held/gopher.png"), STALLED);
+    let started = std::time::Instant::now();
+    let r = server.get("/unsafe/10x10/gopher.png");
+    let took = started.elapsed();
+    origin.release();
+    drop(streams);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(took < Duration::from_secs(5), "a local file took {took:?}");
+}
