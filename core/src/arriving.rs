@@ -198,8 +198,29 @@ impl Body {
 
     /// Copy bytes from `pos` into `buf`, waiting for at least one; 0 at
     /// the end of the body. Time spent waiting is reported to `waited`.
-    fn read_at(&self, pos: usize, buf: &mut [u8], waited: &dyn Fn(Duration)) -> Result<usize> {
+    fn read_at(
+        &self,
+        pos: usize,
+        buf: &mut [u8],
+        waited: &dyn Fn(Duration),
+        idle: &dyn Fn(bool),
+    ) -> Result<usize> {
         let start = Instant::now();
+        let ready = {
+            let st = self.lock();
+            st.end.is_some() || st.bytes().len() > pos
+        };
+        /// Ends the idle spell however the wait ends.
+        struct Idle<'a>(&'a dyn Fn(bool));
+        impl Drop for Idle<'_> {
+            fn drop(&mut self) {
+                (self.0)(false);
+            }
+        }
+        let _idle = (!ready).then(|| {
+            idle(true);
+            Idle(idle)
+        });
         let st = self.wait_until(|st| st.bytes().len() > pos)?;
         let wait = start.elapsed();
         if wait >= WAIT_WORTH_REPORTING {
@@ -214,15 +235,19 @@ impl Body {
     }
 
     /// A reader from the first byte; `waited` hears how long each read
-    /// waited for bytes (the processing deadline does not count it).
+    /// waited for bytes (the processing deadline does not count it), and
+    /// `idle` is called with `true` as such a wait begins and `false` as it
+    /// ends (the call gives back its processing slot meanwhile).
     pub(crate) fn reader(
         self: &Arc<Body>,
         waited: Box<dyn Fn(Duration) + Send + Sync>,
+        idle: Box<dyn Fn(bool) + Send + Sync>,
     ) -> BodyReader {
         BodyReader {
             body: self.clone(),
             pos: 0,
             waited,
+            idle,
         }
     }
 }
@@ -235,13 +260,14 @@ pub(crate) struct BodyReader {
     body: Arc<Body>,
     pos: usize,
     waited: Box<dyn Fn(Duration) + Send + Sync>,
+    idle: Box<dyn Fn(bool) + Send + Sync>,
 }
 
 impl io::Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self
             .body
-            .read_at(self.pos, buf, &*self.waited)
+            .read_at(self.pos, buf, &*self.waited, &*self.idle)
             .map_err(|e| io::Error::other(e.to_string()))?;
         self.pos += n;
         Ok(n)
@@ -277,12 +303,29 @@ mod tests {
         let mut out = Vec::new();
         let waited = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let w = waited.clone();
-        let mut reader = b.reader(Box::new(move |d| {
-            w.fetch_add(d.as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
-        }));
+        // +1 as an idle spell begins, -1 as it ends: balanced at the end.
+        let idle = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let (spells, i) = (Arc::new(std::sync::atomic::AtomicU64::new(0)), idle.clone());
+        let s = spells.clone();
+        let mut reader = b.reader(
+            Box::new(move |d| {
+                w.fetch_add(d.as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+            }),
+            Box::new(move |begins| {
+                i.fetch_add(
+                    if begins { 1 } else { -1 },
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+                if begins {
+                    s.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }),
+        );
         reader.read_to_end(&mut out).unwrap();
-        // The writer's pauses were reported as waiting.
+        // The writer's pauses were reported as waiting, and as idle spells.
         assert!(waited.load(std::sync::atomic::Ordering::Relaxed) >= 1000);
+        assert!(spells.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+        assert_eq!(idle.load(std::sync::atomic::Ordering::SeqCst), 0);
         t.join().unwrap();
         assert_eq!(out, b"abcdefg");
         assert_eq!(b.head(2).unwrap(), b"ab");
@@ -297,7 +340,10 @@ mod tests {
         b.push(b"abc").unwrap();
         b.finish(Err(Error::MaxSizeExceeded));
         let mut buf = [0u8; 8];
-        let err = b.reader(Box::new(|_| {})).read(&mut buf).unwrap_err();
+        let err = b
+            .reader(Box::new(|_| {}), Box::new(|_| {}))
+            .read(&mut buf)
+            .unwrap_err();
         assert!(err.to_string().contains("maximum size"), "{err}");
         assert_eq!(b.complete(|_| ()).unwrap_err(), Error::MaxSizeExceeded);
         assert_eq!(b.failure(), Some(Error::MaxSizeExceeded));

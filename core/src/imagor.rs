@@ -227,17 +227,21 @@ impl Imagor {
         // Overlays load within the request being served, if any, each with
         // the load timeout.
         let scope = crate::call::current();
-        for loader in &self.loaders {
-            let bound = scope.bound(self.opts.load_timeout, "load");
-            match crate::call::block_on_until(loader.get(ctx, key), &bound, &scope.stop)
-                .and_then(|r| r)
-            {
-                Ok(blob) => return Ok(blob.data.to_vec()),
-                Err(Error::NotFound(_)) => last = Error::NOT_FOUND,
-                Err(e) => return Err(e),
+        // Without this request's processing slot: the overlay may come from
+        // this same server ([`crate::serve::slots::released_while`]).
+        crate::serve::slots::released_while(|| {
+            for loader in &self.loaders {
+                let bound = scope.bound(self.opts.load_timeout, "load");
+                match crate::call::block_on_until(loader.get(ctx, key), &bound, &scope.stop)
+                    .and_then(|r| r)
+                {
+                    Ok(blob) => return Ok(blob.data.to_vec()),
+                    Err(Error::NotFound(_)) => last = Error::NOT_FOUND,
+                    Err(e) => return Err(e),
+                }
             }
-        }
-        Err(last.naming_key(key))
+            Err(last.naming_key(key))
+        })
     }
 
     /// Run `f` with a pipeline context whose overlay loader is this

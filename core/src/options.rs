@@ -147,8 +147,10 @@ pub struct Options {
     /// -1 no bound. One that finds all taken waits, after its source is
     /// loaded and before its `process_timeout` starts, until its request
     /// timeout: with no bound, requests sharing the cores each ran past
-    /// their wall-clock `process_timeout` together. `process()` calls are
-    /// not counted (their threads are the caller's).
+    /// their wall-clock `process_timeout` together. A slot is given back
+    /// while the processing waits on a network (an overlay's load, a body
+    /// still arriving). `process()` calls are not counted (their threads
+    /// are the caller's).
     pub process_slots: i64,
     /// Wall-clock limit of a whole request: queue wait, loads, processing
     /// and saving the source (`imagor-request-timeout`, 30 s); 408 past it.

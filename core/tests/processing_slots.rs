@@ -174,3 +174,76 @@ fn a_slot_wait_ends_at_the_request_timeout() {
     latch.open();
     let _ = first.join();
 }
+
+/// A request that loads an overlay while it holds the only slot: the load
+/// could be this same server's (a watermark URL it serves), whose request
+/// needs a slot, so the slot is given back while the overlay loads.
+/// Before, the second request below waited for the slot until the
+/// overlay's load gave up.
+#[test]
+fn an_overlay_load_gives_the_slot_back_while_it_runs() {
+    let gopher = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/gopher.png"
+    ))
+    .expect("gopher");
+    let latch = Latch::default();
+    let detected = Arc::new(AtomicUsize::new(0));
+    let saw_other = Arc::new(AtomicUsize::new(0));
+    let in_overlay = Arc::new(AtomicUsize::new(0));
+    let (seen, counted, loading) = (
+        Arc::clone(&saw_other),
+        Arc::clone(&detected),
+        Arc::clone(&in_overlay),
+    );
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        process_slots: 1,
+        ..Options::default()
+    })
+    .expect("imagor")
+    .with_loader(Arc::new(move |key: &str| -> imagor::Result<Vec<u8>> {
+        if key == "overlay.png" {
+            loading.fetch_add(1, Ordering::SeqCst);
+            // The overlay arrives once the other request has processed
+            // (its detector ran), or after 5 s.
+            if eventually_within(Duration::from_secs(5), || {
+                counted.load(Ordering::SeqCst) > 0
+            }) {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        Ok(gopher.clone())
+    }))
+    .with_detector(Arc::new(HoldFirst {
+        latch: latch.clone(),
+        calls: Arc::clone(&detected),
+    }))
+    .expect("detector");
+    latch.open();
+    let first = start(
+        &imagor,
+        "/unsafe/60x60/filters:watermark(overlay.png,0,0,0)/base.png",
+    );
+    // The first holds the only slot and is loading its overlay.
+    assert!(eventually(|| in_overlay.load(Ordering::SeqCst) == 1));
+    let second = start(&imagor, "/unsafe/50x50/smart/second.png");
+    assert_eq!(second.join().expect("second"), 200);
+    assert_eq!(first.join().expect("first"), 200);
+    assert_eq!(
+        saw_other.load(Ordering::SeqCst),
+        1,
+        "the overlay's load held the slot"
+    );
+}
+
+fn eventually_within(limit: Duration, done: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    done()
+}

@@ -223,6 +223,14 @@ fn waited() -> Box<dyn Fn(std::time::Duration) + Send + Sync> {
     Box::new(move |d| budget.add_waiting(d))
 }
 
+/// Gives back this request's processing slot while a read of an arriving
+/// body waits for bytes (a slow origin holds no slot), and takes it back
+/// after ([`crate::serve::slots::idle_hook`]). Reads run on libvips'
+/// threads, so the slot is the one this thread holds now.
+fn idle() -> Box<dyn Fn(bool) + Send + Sync> {
+    crate::serve::slots::idle_hook()
+}
+
 enum Feed<'a> {
     Blob(&'a Blob),
     Source(CustomSource),
@@ -242,7 +250,7 @@ impl<'a> OnInput<'a> {
                 }
                 OnInput {
                     op,
-                    feed: Feed::Source(CustomSource::new(Box::new(body.reader(waited())))?),
+                    feed: Feed::Source(CustomSource::new(Box::new(body.reader(waited(), idle())))?),
                 }
             }
         })

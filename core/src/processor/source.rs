@@ -95,7 +95,9 @@ impl Source {
     /// under a strict `fail_on` (its truncation check needs the end), is
     /// waited for and then loaded as bytes.
     pub(crate) fn arriving(body: Arc<Body>, opts: &Options) -> Result<Source> {
-        let head = body.head(HEAD_BYTES)?;
+        // Waits for bytes without this request's processing slot (a slow
+        // origin holds none), as reads of the body do.
+        let head = crate::serve::slots::released_while(|| body.head(HEAD_BYTES))?;
         let sniffed = sniff(&head);
         if super::decode::fail_on_nick(&opts.fail_on).is_none()
             && streams_while_arriving(sniffed.format, &head)
@@ -106,7 +108,7 @@ impl Source {
                 head,
             });
         }
-        Source::shared(&body.whole()?)
+        Source::shared(&crate::serve::slots::released_while(|| body.whole())?)
     }
 
     /// The encoded input, its type and the bytes known now (all of them,

@@ -52,7 +52,7 @@ pub struct Stats {
 pub(crate) struct Control {
     admission: Option<Admission>,
     /// Requests doing pixel work at once ([`super::slots`]).
-    slots: Option<super::slots::Slots>,
+    slots: Option<Arc<super::slots::Slots>>,
     flights: Mutex<HashMap<String, Arc<Flight>>>,
     pub(crate) processed: AtomicU64,
     pub(crate) loaded: AtomicU64,
@@ -80,17 +80,14 @@ impl Control {
         });
         Control {
             admission,
-            slots: super::slots::Slots::new(opts),
+            slots: super::slots::Slots::new(opts).map(Arc::new),
             ..Control::default()
         }
     }
 
     /// A processing slot for the request in `scope` ([`super::slots`]):
     /// `None` without a bound.
-    pub(crate) fn processing_slot(
-        &self,
-        scope: &CallScope,
-    ) -> Result<Option<super::slots::Slot<'_>>> {
+    pub(crate) fn processing_slot(&self, scope: &CallScope) -> Result<Option<super::slots::Slot>> {
         self.slots.as_ref().map(|s| s.take(scope)).transpose()
     }
 

@@ -179,9 +179,10 @@ impl Imagor {
             out.error = Some(e);
             return out;
         }
-        // After the load (a slow origin holds no slot), before the
-        // processing budget starts.
-        let _slot = match self.control.processing_slot(scope) {
+        // After the load, before the processing budget starts; given back
+        // while the processing waits on a network (an overlay's load, a
+        // body still arriving), and before the storages are cleaned up.
+        let slot = match self.control.processing_slot(scope) {
             Ok(slot) => slot,
             Err(e) => {
                 out.error = Some(e);
@@ -189,7 +190,9 @@ impl Imagor {
             }
         };
         self.control.processed.fetch_add(1, Ordering::Relaxed);
-        match self.process_blob(source.as_ref(), p) {
+        let processed = self.process_blob(source.as_ref(), p);
+        drop(slot);
+        match processed {
             Ok(result) => {
                 out.save_as = result_key.map(str::to_owned);
                 out.blob = Some(result);

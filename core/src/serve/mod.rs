@@ -13,7 +13,7 @@ mod control;
 mod flow;
 pub(crate) mod headers;
 mod pages;
-mod slots;
+pub(crate) mod slots;
 
 pub(crate) use control::Control;
 pub use control::Stats;

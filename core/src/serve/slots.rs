@@ -6,12 +6,16 @@
 //! that each take 1.2 s alone, sent together on two cores, all answered
 //! 408 at 2.4 s (32 together: 408 after 8-13 s, every deadline overrun by
 //! the work still running). A request that finds every slot taken waits
-//! here, after its source is loaded (a slow origin holds no slot) and
-//! before its processing budget starts, until a slot frees, its request
-//! timeout passes, or its caller goes away. imagor has no such bound; it
-//! has no process timeout either.
+//! here, after its source is loaded and before its processing budget
+//! starts, until a slot frees, its request timeout passes, or its caller
+//! goes away. A slot is given back while its processing waits on a
+//! network ([`released_while`]: an overlay's load, which may be this same
+//! server's and need a slot here; [`idle_hook`]: a body still arriving),
+//! so a slow origin holds none. imagor has no such bound; it has no
+//! process timeout either.
 
-use std::sync::{Condvar, Mutex};
+use std::cell::RefCell;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use crate::call::{CallScope, POLL_SLICE};
@@ -26,15 +30,58 @@ pub(crate) struct Slots {
     freed: Condvar,
 }
 
-/// A slot held until dropped.
-pub(crate) struct Slot<'a>(&'a Slots);
+thread_local! {
+    /// The slots this thread holds one of, while it does ([`Slot`]).
+    static HELD: RefCell<Option<Arc<Slots>>> = const { RefCell::new(None) };
+}
 
-impl Drop for Slot<'_> {
+/// A slot held until dropped; the thread that took it is known to hold it
+/// ([`released_while`]).
+pub(crate) struct Slot {
+    slots: Arc<Slots>,
+    previous: Option<Arc<Slots>>,
+}
+
+impl Drop for Slot {
     fn drop(&mut self) {
-        let mut busy = self.0.busy.lock().unwrap_or_else(|e| e.into_inner());
-        *busy = busy.saturating_sub(1);
-        self.0.freed.notify_one();
+        self.slots.release_one();
+        HELD.with(|h| *h.borrow_mut() = self.previous.take());
     }
+}
+
+/// A hook for a reader of a body still arriving, made on the thread that
+/// holds the slot (reads run on libvips' threads): called with `true` as a
+/// wait for bytes begins, it gives the slot back; with `false`, it takes
+/// it back without waiting. A no-op when this thread holds none.
+pub(crate) fn idle_hook() -> Box<dyn Fn(bool) + Send + Sync> {
+    match HELD.with(|h| h.borrow().clone()) {
+        Some(slots) => Box::new(move |begins| {
+            if begins {
+                slots.release_one();
+            } else {
+                slots.retake();
+            }
+        }),
+        None => Box::new(|_| {}),
+    }
+}
+
+/// Run `f`, an overlay's load (I/O, no pixel work), without the slot this
+/// thread holds, if any. A load can reach this same server (a watermark
+/// URL it serves), whose request needs a slot: with every slot held by
+/// requests waiting on such loads, none would ever free until the
+/// timeouts. The slot is taken back afterwards without waiting, so the
+/// bound is exceeded by at most the loads under way.
+pub(crate) fn released_while<R>(f: impl FnOnce() -> R) -> R {
+    let held = HELD.with(|h| h.borrow().clone());
+    if let Some(slots) = &held {
+        slots.release_one();
+    }
+    let out = f();
+    if let Some(slots) = &held {
+        slots.retake();
+    }
+    out
 }
 
 impl Slots {
@@ -55,7 +102,7 @@ impl Slots {
     /// A slot for the request in `scope`, waiting while all are taken:
     /// the request's timeout error once its deadline passes,
     /// [`Error::Cancelled`] once its caller is gone.
-    pub(crate) fn take(&self, scope: &CallScope) -> Result<Slot<'_>> {
+    pub(crate) fn take(self: &Arc<Self>, scope: &CallScope) -> Result<Slot> {
         let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         while *busy >= self.limit {
             if scope.stop.stopped() {
@@ -71,7 +118,23 @@ impl Slots {
                 .unwrap_or_else(|e| e.into_inner().0);
         }
         *busy += 1;
-        Ok(Slot(self))
+        let previous = HELD.with(|h| h.borrow_mut().replace(Arc::clone(self)));
+        Ok(Slot {
+            slots: Arc::clone(self),
+            previous,
+        })
+    }
+
+    /// Take a slot given back for a while, without waiting.
+    fn retake(&self) {
+        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    /// Give one slot back and wake a waiter.
+    fn release_one(&self) {
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        *busy = busy.saturating_sub(1);
+        self.freed.notify_one();
     }
 
     /// Slots taken now.
@@ -98,14 +161,23 @@ mod tests {
     fn a_full_set_waits_until_the_deadline_or_a_free_slot() {
         assert!(slots(-1).is_none());
         assert!(slots(0).is_some_and(|s| s.limit >= 1));
-        let s = slots(1).expect("one slot");
+        let s = Arc::new(slots(1).expect("one slot"));
         let scope = CallScope::new(Duration::from_millis(100), &Cancel::new(), 0);
         let held = s.take(&scope).expect("free");
         let started = Instant::now();
         let e = s.take(&scope).err().expect("full until the deadline");
         assert_eq!(e.status(), 408, "{e}");
         assert!(started.elapsed() >= Duration::from_millis(50));
+        // An overlay's load gives the slot back while it runs.
+        released_while(|| {
+            assert_eq!(s.busy(), 0);
+            let other = CallScope::new(Duration::from_millis(100), &Cancel::new(), 0);
+            drop(s.take(&other).expect("free while the holder loads"));
+        });
+        assert_eq!(s.busy(), 1);
         drop(held);
+        assert_eq!(s.busy(), 0);
+        released_while(|| assert_eq!(s.busy(), 0));
         assert_eq!(s.busy(), 0);
         let cancel = Cancel::new();
         let waiting = CallScope::new(Duration::from_secs(30), &cancel, 0);
