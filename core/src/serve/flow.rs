@@ -99,9 +99,18 @@ impl Imagor {
         }
         let result_key = (!p.image.is_empty() && !preview).then(|| self.result_key(&p));
         let scope = crate::call::current();
-        match result_key.as_deref() {
-            Some(key) => self.control.coalesce(
-                key,
+        // Requests that came through imagor-rs loaders (their `Via`) share
+        // work only with requests from as many: a client that claims three
+        // hops has its own HTTP loads refused (403), which must not become
+        // the answer of the plain requests that would have joined it.
+        let hops = scope.via.as_deref().map_or(0, crate::loader::http::hops_in);
+        let flight_key = result_key.as_deref().map(|key| match hops {
+            0 => key.to_owned(),
+            n => format!("{key}\u{0}via imagor-rs x{n}"),
+        });
+        match result_key.as_deref().zip(flight_key.as_deref()) {
+            Some((key, flight)) => self.control.coalesce(
+                flight,
                 &scope,
                 |scope| self.produce(req, &p, post, out.clone(), Some(key), scope),
                 |outcome| {

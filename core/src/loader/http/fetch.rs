@@ -66,38 +66,36 @@ pub(crate) fn via_of(request: &Request) -> Option<std::sync::Arc<str>> {
     (!lines.is_empty()).then(|| lines.join(", ").into())
 }
 
-/// The `Via` line of the request this fetch serves: `request`'s own, else
-/// that of the request being served on this thread (an overlay's fetch
-/// has no request of its own).
-fn incoming_via(request: Option<&Request>) -> Option<std::sync::Arc<str>> {
-    match request {
-        Some(req) => via_of(req),
-        None => crate::call::current().via,
-    }
+/// The imagor-rs loaders a request with the `Via` line `via` has passed
+/// through: its entries received by [`VIA_PSEUDONYM`].
+pub(crate) fn hops_in(via: &str) -> usize {
+    via.split(',')
+        .filter(|entry| entry.split_whitespace().nth(1) == Some(VIA_PSEUDONYM))
+        .count()
 }
 
-/// The imagor-rs loaders the request has already passed through: its `Via`
-/// entries received by [`VIA_PSEUDONYM`].
+/// The imagor-rs loaders the request this fetch serves has passed through:
+/// from `request`'s own `Via`, else from that of the request being served
+/// on this thread (an overlay's fetch has no request of its own).
 pub(super) fn imagor_hops(request: Option<&Request>) -> usize {
-    incoming_via(request).map_or(0, |via| {
-        via.split(',')
-            .filter(|entry| entry.split_whitespace().nth(1) == Some(VIA_PSEUDONYM))
-            .count()
-    })
+    let via = match request {
+        Some(req) => via_of(req),
+        None => crate::call::current().via,
+    };
+    via.map_or(0, |v| hops_in(&v))
 }
 
 /// imagor's `newRequest` headers: its user agent and `Accept`, then the
 /// forwarded client headers (`*`: all of the client's, replacing those).
-/// Ours: a `Via` line, the incoming request's entries and then ours, as a
-/// proxy adds its entry: a fetch that loops back to this server (an image
-/// URL that redirects to a path loading that URL again) is seen as such.
+/// Ours: a `Via` line with one `1.1 imagor-rs` entry per imagor-rs loader
+/// the request has passed through and one for this fetch, so that a fetch
+/// that loops back to this server (an image URL that redirects to a path
+/// loading that URL again) is seen as such. The client's other entries
+/// (its proxies' names) are not passed on.
 pub(super) fn request_headers(inner: &Inner, request: Option<&Request>) -> HeaderMap {
     let mut h = forwarded_headers(inner, request);
-    let ours = format!("1.1 {VIA_PSEUDONYM}");
-    let via = match incoming_via(request) {
-        Some(incoming) => format!("{incoming}, {ours}"),
-        None => ours,
-    };
+    let hops = imagor_hops(request).min(super::MAX_HOPS) + 1;
+    let via = vec![format!("1.1 {VIA_PSEUDONYM}"); hops].join(", ");
     if let Some((n, v)) = header("via", &via) {
         h.insert(n, v);
     }

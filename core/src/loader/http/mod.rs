@@ -76,7 +76,7 @@ pub const USER_AGENT: &str = "imagor/1.9.5";
 /// answered nothing else for 20 s).
 pub const MAX_HOPS: usize = 3;
 
-pub(crate) use fetch::via_of;
+pub(crate) use fetch::{hops_in, via_of};
 
 /// Most redirects followed for one load (as Go's HTTP client).
 pub const MAX_REDIRECTS: usize = 10;
