@@ -77,7 +77,8 @@ function handleRequest(request) {
       if (typeof v === 'number' && Number.isFinite(v)) return String(v)
       throw invalidType(fn, `request.headers[${JSON.stringify(name)}]`, 'a string or an array of strings', v)
     }
-    out.headers = {}
+    // No prototype: a header named `__proto__` is a header like any other.
+    out.headers = Object.create(null)
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined || value === null) continue
       out.headers[name] = Array.isArray(value) ? value.map((v) => text(name, v)) : text(name, value)

@@ -191,14 +191,14 @@ type Job = Box<dyn FnOnce() + Send>;
 /// The threads that run jobs of instances with JavaScript loaders: twice
 /// the cores (they mostly wait on I/O), at least four. Started on first
 /// use; `None` when no thread could be started (each job then gets its own).
-fn pool() -> Option<&'static mpsc::Sender<Job>> {
-    static POOL: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+fn pool() -> Option<&'static mpsc::Sender<Queued>> {
+    static POOL: OnceLock<Option<mpsc::Sender<Queued>>> = OnceLock::new();
     POOL.get_or_init(|| {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get() * 2)
             .unwrap_or(4)
             .max(4);
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<Queued>();
         let rx = Arc::new(Mutex::new(rx));
         let mut started = 0;
         for i in 0..threads {
@@ -213,7 +213,10 @@ fn pool() -> Option<&'static mpsc::Sender<Job>> {
     .as_ref()
 }
 
-/// Pool threads waiting for a job.
+/// Pool threads free for a job not yet claimed by a caller: a worker adds
+/// itself before it waits, a caller claims one before it queues a job
+/// ([`run_extra`]), so several calls in one tick never count on the same
+/// free thread.
 static IDLE: AtomicUsize = AtomicUsize::new(0);
 
 /// Jobs running on threads of their own, started while every pool thread
@@ -227,19 +230,26 @@ static EXTRA: AtomicUsize = AtomicUsize::new(0);
 /// answered held every other instance's calls until their load timeout.
 const MAX_EXTRA: usize = 256;
 
-fn worker(rx: &Mutex<Receiver<Job>>) {
+/// A job sent to the pool, and whether its caller claimed a free thread
+/// for it ([`IDLE`]).
+struct Queued {
+    job: Job,
+    claimed: bool,
+}
+
+fn worker(rx: &Mutex<Receiver<Queued>>) {
     loop {
-        let job = {
-            let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
-            IDLE.fetch_add(1, Ordering::SeqCst);
-            let job = guard.recv();
-            IDLE.fetch_sub(1, Ordering::SeqCst);
-            job
-        };
-        match job {
+        IDLE.fetch_add(1, Ordering::SeqCst);
+        let queued = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        match queued {
             // Jobs catch their own panics; this keeps the thread alive
             // even if one did not.
-            Ok(job) => {
+            Ok(Queued { job, claimed }) => {
+                // A job no caller claimed a thread for (every extra thread
+                // busy): this thread is no longer free.
+                if !claimed {
+                    IDLE.fetch_sub(1, Ordering::SeqCst);
+                }
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
             }
             Err(_) => return,
@@ -248,14 +258,21 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
 }
 
 /// Run `job` on a thread of its own if every pool thread is busy and fewer
-/// than [`MAX_EXTRA`] such threads run; `Err(job)` otherwise.
-fn run_extra(job: Job) -> Result<(), Job> {
-    if IDLE.load(Ordering::SeqCst) > 0 {
-        return Err(job);
+/// than [`MAX_EXTRA`] such threads run; otherwise it is for the pool,
+/// with a free thread claimed for it if there is one.
+fn run_extra(job: Job) -> Result<(), Queued> {
+    if IDLE
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return Err(Queued { job, claimed: true });
     }
     if EXTRA.fetch_add(1, Ordering::SeqCst) >= MAX_EXTRA {
         EXTRA.fetch_sub(1, Ordering::SeqCst);
-        return Err(job);
+        return Err(Queued {
+            job,
+            claimed: false,
+        });
     }
     // The thread owns the job through this cell, so that a thread that
     // cannot start hands it back (spawn drops the closure it was given).
@@ -275,7 +292,12 @@ fn run_extra(job: Job) -> Result<(), Job> {
     }
     EXTRA.fetch_sub(1, Ordering::SeqCst);
     let job = job.lock().unwrap_or_else(|e| e.into_inner()).take();
-    job.map_or(Ok(()), Err)
+    job.map_or(Ok(()), |job| {
+        Err(Queued {
+            job,
+            claimed: false,
+        })
+    })
 }
 
 /// Run `work` on the loader pool; the returned promise settles on the
@@ -290,9 +312,9 @@ pub(crate) fn spawn<W: Work>(env: &Env, mut work: W) -> napi::Result<Object<'_>>
     let job = match pool() {
         Some(tx) => match run_extra(job).err() {
             None => return Ok(promise),
-            Some(job) => match tx.send(job) {
+            Some(queued) => match tx.send(queued) {
                 Ok(()) => return Ok(promise),
-                Err(mpsc::SendError(job)) => job,
+                Err(mpsc::SendError(queued)) => queued.job,
             },
         },
         None => job,
