@@ -171,13 +171,12 @@ fn the_detector_alone_and_its_options() {
     let img = decode(&photo());
     let rgb = img.cast(BandFormat::UCHAR).unwrap();
     let pixels = rgb.write_to_memory().unwrap();
-    let probe = Probe {
-        pixels: &pixels,
-        width: rgb.width() as u32,
-        height: rgb.height() as u32,
-        bands: rgb.bands() as u32,
-        deadline: None,
-    };
+    let probe = Probe::new(
+        &pixels,
+        rgb.width() as u32,
+        rgb.height() as u32,
+        rgb.bands() as u32,
+    );
     let d = FaceDetector::new(20, 2.0).unwrap();
     d.startup().unwrap();
     assert!(d.detect("", &probe).unwrap().len() >= FACES.len());
@@ -236,21 +235,9 @@ fn the_detector_alone_and_its_options() {
         "{redacted:?}"
     );
     // A probe smaller than a face window, and a malformed one.
-    let tiny = Probe {
-        pixels: &pixels[..30],
-        width: 5,
-        height: 2,
-        bands: 3,
-        deadline: None,
-    };
+    let tiny = Probe::new(&pixels[..30], 5, 2, 3);
     assert!(d.detect("", &tiny).unwrap().is_empty());
-    let bad = Probe {
-        pixels: &pixels[..30],
-        width: 50,
-        height: 50,
-        bands: 3,
-        deadline: None,
-    };
+    let bad = Probe::new(&pixels[..30], 50, 50, 3);
     assert_eq!(d.detect("", &bad).unwrap_err().code(), "detector");
     assert!(FaceDetector::new(10, 2.0).is_err());
     assert!(FaceDetector::new(20, 0.0).is_err());

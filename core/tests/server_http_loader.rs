@@ -492,6 +492,9 @@ fn a_fetch_that_loops_back_to_the_server_ends_after_three_hops() {
 #[test]
 fn requests_stalled_on_an_origin_leave_threads_for_the_others() {
     const STALLED: usize = 700;
+    // 700 client sockets and the origin's 700 here: past a soft limit of
+    // 1024 descriptors, raised to the hard one as the server does.
+    raise_open_file_limit();
     let origin = Origin::start();
     let dir = TempDir::new("stalled-origin");
     dir.write("gopher.png", &testdata_file("gopher.png"));
@@ -528,4 +531,16 @@ fn requests_stalled_on_an_origin_leave_threads_for_the_others() {
     drop(streams);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(took < Duration::from_secs(5), "a local file took {took:?}");
+}
+
+/// The soft limit on open files raised to the hard one.
+fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit with a zeroed struct this function owns.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }

@@ -117,13 +117,7 @@ mod tests {
         let c = CachedDetector::new(Counting(AtomicUsize::new(0)), 2, Duration::ZERO);
         let a = [1u8; 12];
         let b = [2u8; 12];
-        let probe = |px: &'static [u8]| Probe {
-            pixels: px,
-            width: 2,
-            height: 2,
-            bands: 3,
-            deadline: None,
-        };
+        let probe = |px: &'static [u8]| Probe::new(px, 2, 2, 3);
         let a: &'static [u8] = Box::leak(Box::new(a));
         let b: &'static [u8] = Box::leak(Box::new(b));
         let calls = || c.inner.0.load(Ordering::SeqCst);

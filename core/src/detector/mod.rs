@@ -90,6 +90,7 @@ impl Region {
 /// The pixels a detector looks at: row-major, 8 bits per sample, `bands`
 /// interleaved samples per pixel (3: sRGB, 4: sRGB + alpha).
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Probe<'a> {
     /// `width * height * bands` bytes.
     pub pixels: &'a [u8],
@@ -104,6 +105,20 @@ pub struct Probe<'a> {
     /// that waits on another thread (a binding's JavaScript detector) waits
     /// no longer than this, the call answers 408 then either way.
     pub deadline: Option<std::time::Instant>,
+}
+
+impl<'a> Probe<'a> {
+    /// A probe of `pixels` (`width * height * bands` bytes) with no
+    /// deadline: for tests and for detectors run outside a call.
+    pub fn new(pixels: &'a [u8], width: u32, height: u32, bands: u32) -> Probe<'a> {
+        Probe {
+            pixels,
+            width,
+            height,
+            bands,
+            deadline: None,
+        }
+    }
 }
 
 /// Finds regions of interest (faces, objects, text, ...) in a probe.

@@ -75,8 +75,9 @@ impl std::fmt::Debug for SafeChars {
 /// `"."`), remove line breaks, trim `/` at both ends, then escape every
 /// byte `safe_chars` does not allow as `%XX` (spaces as `+`).
 ///
-/// If custom safe characters let a lone non-ASCII byte through, the
-/// invalid UTF-8 in the result is shown as U+FFFD (Go would keep the byte).
+/// If custom safe characters let a lone non-ASCII byte through, it is
+/// escaped even so where it is not part of valid UTF-8 (Go would keep the
+/// byte): see [`normalize_bytes`].
 pub fn normalize(image: &str, safe_chars: &SafeChars) -> String {
     normalize_bytes(image.as_bytes(), safe_chars)
 }
@@ -84,7 +85,10 @@ pub fn normalize(image: &str, safe_chars: &SafeChars) -> String {
 /// [`normalize`] of an image key's bytes, which need not be UTF-8 (a URL
 /// that decoded to `caf\xE9.jpg`): each byte is escaped on its own, as
 /// imagor does, so `caf\xE9.jpg` becomes `caf%E9.jpg` and two keys that
-/// differ only in such bytes never share a name.
+/// differ only in such bytes never share a name. A byte that custom safe
+/// characters (or `--`) let through but that is not part of valid UTF-8
+/// is escaped even so (imagor keeps it raw): a name here is text, and
+/// showing it as U+FFFD would make `caf\xE9` and `caf\xE8` one name.
 pub fn normalize_bytes(image: &[u8], safe_chars: &SafeChars) -> String {
     let cleaned = clean_bytes(image);
     let cleaned = go::remove_break_bytes(&cleaned);
@@ -109,7 +113,19 @@ pub fn normalize_bytes(image: &[u8], safe_chars: &SafeChars) -> String {
             out.extend_from_slice(esc.as_bytes());
         }
     }
-    go::lossy_string(out)
+    match String::from_utf8(out) {
+        Ok(text) => text,
+        Err(e) => {
+            let mut text = String::new();
+            for chunk in e.as_bytes().utf8_chunks() {
+                text.push_str(chunk.valid());
+                for &c in chunk.invalid() {
+                    go::push_pct(&mut text, c);
+                }
+            }
+            text
+        }
+    }
 }
 
 /// Go's `path.Clean`: the shortest equivalent path by purely lexical
@@ -213,5 +229,15 @@ mod tests {
         // Cleaning and break removal leave the odd bytes in place.
         assert_eq!(normalize_bytes(b"a/./\xff/../\xfe\n/b", &d), "a/%FE/b");
         assert_eq!(normalize_bytes(b"\xe9\r\xe9", &d), "%E9%E9");
+        // Safe characters that let the byte through: it is escaped even so
+        // (it would be U+FFFD, one name for 0xE9 and 0xE8), UTF-8 is kept.
+        for safe in [SafeChars::noop(), SafeChars::new("\u{e9}\u{e8}")] {
+            assert_eq!(normalize_bytes(b"caf\xe9", &safe), "caf%E9");
+            assert_eq!(normalize_bytes(b"caf\xe8", &safe), "caf%E8");
+        }
+        assert_eq!(
+            normalize_bytes("café".as_bytes(), &SafeChars::noop()),
+            "café"
+        );
     }
 }
