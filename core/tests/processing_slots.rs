@@ -121,12 +121,16 @@ fn a_request_waits_for_a_slot_outside_its_process_timeout() {
         1,
         "processing in parallel"
     );
+    let stats = s.imagor.stats();
+    assert_eq!((stats.working, stats.slot_waiting), (1, 1), "{stats:?}");
     s.latch.open();
     // The first ran past its own process_timeout inside the detector; the
     // second's budget started when it got the slot.
     assert_eq!(first.join().expect("first"), 408);
     assert_eq!(second.join().expect("second"), 200);
     assert_eq!(s.detected.load(Ordering::SeqCst), 2);
+    let stats = s.imagor.stats();
+    assert_eq!((stats.working, stats.slot_waiting), (0, 0), "{stats:?}");
 }
 
 #[test]

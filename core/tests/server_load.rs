@@ -152,6 +152,8 @@ fn fifty_identical_requests_are_processed_once() {
     assert_eq!(metric(&text, "imagor_loaded_total"), 1.0);
     assert_eq!(metric(&text, "imagor_coalesced_requests_total"), 49.0);
     assert_eq!(metric(&text, "imagor_process_in_flight"), 0.0);
+    assert_eq!(metric(&text, "imagor_process_working"), 0.0);
+    assert_eq!(metric(&text, "imagor_process_slot_waiting"), 0.0);
     // The work is done: its memory is back in the process-wide pool.
     assert_eq!(metric(&text, "imagor_memory_reserved_bytes"), 0.0);
     assert_eq!(metric(&text, "imagor_memory_refused_total"), 0.0);

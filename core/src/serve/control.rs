@@ -34,6 +34,11 @@ pub struct Stats {
     pub in_flight: u64,
     /// Requests waiting for a processing slot now.
     pub queued: u64,
+    /// Requests doing pixel work in one of the processing slots now
+    /// (`process_slots`; 0 without them).
+    pub working: u64,
+    /// Requests waiting for one of the processing slots now.
+    pub slot_waiting: u64,
     /// Requests waiting now for an identical request's work (coalesced
     /// followers, counted in `coalesced` once they have their answer).
     pub following: u64,
@@ -101,6 +106,7 @@ impl Control {
             .values()
             .map(|f| f.followers.load(Ordering::Acquire) as u64)
             .sum();
+        let (working, slot_waiting) = self.slots.as_ref().map_or((0, 0), |s| s.figures());
         let (memory_reserved, memory_refused) = crate::budget::memory_figures();
         Stats {
             processed: self.processed.load(Ordering::Relaxed),
@@ -110,6 +116,8 @@ impl Control {
             rejected: self.rejected.load(Ordering::Relaxed),
             in_flight,
             queued,
+            working,
+            slot_waiting,
             following,
             memory_reserved,
             memory_refused,

@@ -15,6 +15,7 @@
 //! process timeout either.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
@@ -28,6 +29,8 @@ pub(crate) struct Slots {
     limit: usize,
     busy: Mutex<usize>,
     freed: Condvar,
+    /// Requests waiting in [`Slots::take`] now.
+    waiting: AtomicUsize,
 }
 
 thread_local! {
@@ -96,6 +99,7 @@ impl Slots {
             limit,
             busy: Mutex::new(0),
             freed: Condvar::new(),
+            waiting: AtomicUsize::new(0),
         })
     }
 
@@ -103,7 +107,18 @@ impl Slots {
     /// the request's timeout error once its deadline passes,
     /// [`Error::Cancelled`] once its caller is gone.
     pub(crate) fn take(self: &Arc<Self>, scope: &CallScope) -> Result<Slot> {
+        /// Counts the request among the waiting while it is.
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
         let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let _waiting = (*busy >= self.limit).then(|| {
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+            Waiting(&self.waiting)
+        });
         while *busy >= self.limit {
             if scope.stop.stopped() {
                 return Err(Error::Cancelled);
@@ -123,6 +138,12 @@ impl Slots {
             slots: Arc::clone(self),
             previous,
         })
+    }
+
+    /// `(slots taken, requests waiting for one)` now.
+    pub(crate) fn figures(&self) -> (u64, u64) {
+        let busy = *self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        (busy as u64, self.waiting.load(Ordering::Relaxed) as u64)
     }
 
     /// Take a slot given back for a while, without waiting.

@@ -37,6 +37,8 @@ struct Figures {
     rejected: IntCounter,
     in_flight: IntGauge,
     queued: IntGauge,
+    working: IntGauge,
+    slot_waiting: IntGauge,
     following: IntGauge,
     memory_reserved: IntGauge,
     memory_refused: IntCounter,
@@ -125,6 +127,14 @@ impl Metrics {
         };
         let in_flight = gauge("process_in_flight", "Requests holding a processing slot")?;
         let queued = gauge("process_queued", "Requests waiting for a processing slot")?;
+        let working = gauge(
+            "process_working",
+            "Requests doing pixel work in one of the processing slots (-imagor-process-slots)",
+        )?;
+        let slot_waiting = gauge(
+            "process_slot_waiting",
+            "Requests waiting for one of the processing slots (-imagor-process-slots)",
+        )?;
         let following = gauge(
             "coalesced_waiting",
             "Requests waiting for an identical request's work",
@@ -168,6 +178,8 @@ impl Metrics {
             rejected,
             in_flight,
             queued,
+            working,
+            slot_waiting,
             following,
             memory_reserved,
             memory_refused,
@@ -221,6 +233,9 @@ impl Figures {
         self.in_flight
             .set(now.in_flight.min(i64::MAX as u64) as i64);
         self.queued.set(now.queued.min(i64::MAX as u64) as i64);
+        self.working.set(now.working.min(i64::MAX as u64) as i64);
+        self.slot_waiting
+            .set(now.slot_waiting.min(i64::MAX as u64) as i64);
         self.following
             .set(now.following.min(i64::MAX as u64) as i64);
         self.memory_reserved
