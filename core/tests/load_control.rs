@@ -3,10 +3,12 @@
 //! save timeouts. Library level: loaders here are test closures or futures
 //! that count their calls; core/tests/server_load.rs drives the binary.
 
+mod wait_common;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use imagor::loader::{BoxFuture, LoadContext, Loader};
 use imagor::request::{Cancel, Request};
 use imagor::{Blob, Error, Imagor, Options};
+use wait_common::{eventually, Latch};
 
 fn gopher() -> Vec<u8> {
     std::fs::read(concat!(
@@ -34,49 +37,15 @@ fn slow_loader(delay: Duration, calls: Arc<AtomicUsize>) -> Arc<dyn Loader> {
     })
 }
 
-/// A latch the test opens and closes; gated loaders wait while it is
-/// closed (30 s at most, so that a failing test cannot hang). Tests hold
-/// work in the loader with it instead of sleeping and hoping the other
-/// threads got there in time.
-#[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, Condvar)>);
-
-impl Gate {
-    fn set(&self, open: bool) {
-        *self.0 .0.lock().expect("gate") = open;
-        self.0 .1.notify_all();
-    }
-
-    fn wait(&self) {
-        let (open, changed) = &*self.0;
-        let guard = open.lock().expect("gate");
-        let _ = changed
-            .wait_timeout_while(guard, Duration::from_secs(30), |open| !*open)
-            .expect("gate");
-    }
-}
-
 /// A blocking loader that counts its calls, waits for `gate` and answers
 /// gopher.png for every key.
-fn gated_loader(gate: Gate, calls: Arc<AtomicUsize>) -> Arc<dyn Loader> {
+fn gated_loader(gate: Latch, calls: Arc<AtomicUsize>) -> Arc<dyn Loader> {
     let image = gopher();
     Arc::new(move |_key: &str| -> imagor::Result<Vec<u8>> {
         calls.fetch_add(1, Ordering::SeqCst);
         gate.wait();
         Ok(image.clone())
     })
-}
-
-/// Poll `done` until it holds (true) or 20 s pass (false).
-fn eventually(done: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < until {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done()
 }
 
 fn instance(opts: Options, loader: Arc<dyn Loader>) -> Imagor {
@@ -124,7 +93,7 @@ fn join_all(threads: Vec<JoinHandle<Answer>>) -> Vec<Answer> {
 
 #[test]
 fn concurrency_three_queue_six_admits_nine_of_twenty() {
-    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Gate::default());
+    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Latch::default());
     let imagor = instance(
         Options {
             process_concurrency: 3,
@@ -206,7 +175,7 @@ fn a_request_waiting_in_the_queue_ends_at_the_request_timeout() {
 
 #[test]
 fn fifty_identical_requests_share_one_load_and_one_processing() {
-    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Gate::default());
+    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Latch::default());
     let imagor = instance(
         Options::default(),
         gated_loader(gate.clone(), Arc::clone(&calls)),
@@ -234,7 +203,7 @@ fn fifty_identical_requests_share_one_load_and_one_processing() {
 
 #[test]
 fn a_leader_that_goes_away_does_not_fail_its_followers() {
-    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Gate::default());
+    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Latch::default());
     let imagor = instance(
         Options::default(),
         gated_loader(gate.clone(), Arc::clone(&calls)),
@@ -410,7 +379,7 @@ fn a_load_past_the_load_timeout_is_dropped_with_a_408() {
 fn raw_requests_and_result_storage_hits_take_no_processing_slot() {
     let dir = std::env::temp_dir().join(format!("imagor-lc-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Gate::default());
+    let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Latch::default());
     let imagor = instance(
         Options {
             process_concurrency: 1,

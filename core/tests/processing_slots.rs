@@ -4,32 +4,16 @@
 //! request timeout. Work is held inside processing with a detector that
 //! waits for a latch, so nothing here depends on how fast the machine is.
 
+mod wait_common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use imagor::detector::{Detector, Probe, Region};
 use imagor::request::Request;
 use imagor::{Imagor, Options};
-
-/// A latch: closed until [`Latch::open`] (30 s at most).
-#[derive(Clone, Default)]
-struct Latch(Arc<(Mutex<bool>, Condvar)>);
-
-impl Latch {
-    fn open(&self) {
-        *self.0 .0.lock().expect("latch") = true;
-        self.0 .1.notify_all();
-    }
-
-    fn wait(&self) {
-        let (open, changed) = &*self.0;
-        let guard = open.lock().expect("latch");
-        let _ = changed
-            .wait_timeout_while(guard, Duration::from_secs(30), |open| !*open)
-            .expect("latch");
-    }
-}
+use wait_common::{eventually, eventually_within, Latch};
 
 /// Counts its calls; the first waits for the latch.
 struct HoldFirst {
@@ -46,17 +30,6 @@ impl Detector for HoldFirst {
     }
 }
 
-fn eventually(done: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < until {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done()
-}
-
 struct Setup {
     imagor: Imagor,
     latch: Latch,
@@ -64,7 +37,13 @@ struct Setup {
     loaded: Arc<AtomicUsize>,
 }
 
-fn setup(process_slots: i64) -> Setup {
+/// What the loader does for a key besides answering the gopher, given the
+/// detector's call count.
+type OnLoad = Box<dyn Fn(&str, &AtomicUsize) + Send + Sync>;
+
+/// An unsafe instance with `opts`, a loader that counts its calls and
+/// answers the gopher for every key (after `on_load`), and [`HoldFirst`].
+fn setup(opts: Options, on_load: Option<OnLoad>) -> Setup {
     let gopher = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../testdata/gopher.png"
@@ -72,19 +51,20 @@ fn setup(process_slots: i64) -> Setup {
     .expect("gopher");
     let (latch, detected, loaded) = (
         Latch::default(),
-        Arc::default(),
+        Arc::<AtomicUsize>::default(),
         Arc::<AtomicUsize>::default(),
     );
-    let counted = Arc::clone(&loaded);
+    let (counted, calls) = (Arc::clone(&loaded), Arc::clone(&detected));
     let imagor = Imagor::new(Options {
         unsafe_: true,
-        process_slots,
-        process_timeout: Duration::from_secs(1),
-        ..Options::default()
+        ..opts
     })
     .expect("imagor")
-    .with_loader(Arc::new(move |_key: &str| -> imagor::Result<Vec<u8>> {
+    .with_loader(Arc::new(move |key: &str| -> imagor::Result<Vec<u8>> {
         counted.fetch_add(1, Ordering::SeqCst);
+        if let Some(hook) = &on_load {
+            hook(key, &calls);
+        }
         Ok(gopher.clone())
     }))
     .with_detector(Arc::new(HoldFirst {
@@ -100,6 +80,15 @@ fn setup(process_slots: i64) -> Setup {
     }
 }
 
+/// `process_slots` with a process timeout of 1 s.
+fn with_slots(process_slots: i64) -> Options {
+    Options {
+        process_slots,
+        process_timeout: Duration::from_secs(1),
+        ..Options::default()
+    }
+}
+
 fn start(imagor: &Imagor, path: &str) -> std::thread::JoinHandle<u16> {
     let (imagor, path) = (imagor.clone(), path.to_owned());
     std::thread::spawn(move || imagor.handle(&Request::get(&path)).status)
@@ -107,7 +96,7 @@ fn start(imagor: &Imagor, path: &str) -> std::thread::JoinHandle<u16> {
 
 #[test]
 fn a_request_waits_for_a_slot_outside_its_process_timeout() {
-    let s = setup(1);
+    let s = setup(with_slots(1), None);
     // The first request holds the only slot inside its processing.
     let first = start(&s.imagor, "/unsafe/60x60/smart/first.png");
     assert!(eventually(|| s.detected.load(Ordering::SeqCst) == 1));
@@ -135,7 +124,7 @@ fn a_request_waits_for_a_slot_outside_its_process_timeout() {
 
 #[test]
 fn without_slots_requests_process_together() {
-    let s = setup(-1);
+    let s = setup(with_slots(-1), None);
     let first = start(&s.imagor, "/unsafe/60x60/smart/first.png");
     assert!(eventually(|| s.detected.load(Ordering::SeqCst) == 1));
     let second = start(&s.imagor, "/unsafe/50x50/smart/second.png");
@@ -147,29 +136,16 @@ fn without_slots_requests_process_together() {
 
 #[test]
 fn a_slot_wait_ends_at_the_request_timeout() {
-    let gopher = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/gopher.png"
-    ))
-    .expect("gopher");
-    let latch = Latch::default();
-    let detected = Arc::new(AtomicUsize::new(0));
-    let imagor = Imagor::new(Options {
-        unsafe_: true,
-        process_slots: 1,
-        request_timeout: Duration::from_millis(500),
-        ..Options::default()
-    })
-    .expect("imagor")
-    .with_loader(Arc::new(move |_key: &str| -> imagor::Result<Vec<u8>> {
-        Ok(gopher.clone())
-    }))
-    .with_detector(Arc::new(HoldFirst {
-        latch: latch.clone(),
-        calls: Arc::clone(&detected),
-    }))
-    .expect("detector");
-    let first = start(&imagor, "/unsafe/60x60/smart/first.png");
+    let s = setup(
+        Options {
+            process_slots: 1,
+            request_timeout: Duration::from_millis(500),
+            ..Options::default()
+        },
+        None,
+    );
+    let (imagor, latch, detected) = (&s.imagor, &s.latch, &s.detected);
+    let first = start(imagor, "/unsafe/60x60/smart/first.png");
     assert!(eventually(|| detected.load(Ordering::SeqCst) == 1));
     let started = Instant::now();
     let res = imagor.handle(&Request::get("/unsafe/50x50/smart/second.png"));
@@ -186,52 +162,37 @@ fn a_slot_wait_ends_at_the_request_timeout() {
 /// overlay's load gave up.
 #[test]
 fn an_overlay_load_gives_the_slot_back_while_it_runs() {
-    let gopher = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/gopher.png"
-    ))
-    .expect("gopher");
-    let latch = Latch::default();
-    let detected = Arc::new(AtomicUsize::new(0));
     let saw_other = Arc::new(AtomicUsize::new(0));
     let in_overlay = Arc::new(AtomicUsize::new(0));
-    let (seen, counted, loading) = (
-        Arc::clone(&saw_other),
-        Arc::clone(&detected),
-        Arc::clone(&in_overlay),
-    );
-    let imagor = Imagor::new(Options {
-        unsafe_: true,
-        process_slots: 1,
-        ..Options::default()
-    })
-    .expect("imagor")
-    .with_loader(Arc::new(move |key: &str| -> imagor::Result<Vec<u8>> {
+    let (seen, loading) = (Arc::clone(&saw_other), Arc::clone(&in_overlay));
+    let on_load: OnLoad = Box::new(move |key, detected| {
         if key == "overlay.png" {
             loading.fetch_add(1, Ordering::SeqCst);
             // The overlay arrives once the other request has processed
             // (its detector ran), or after 5 s.
             if eventually_within(Duration::from_secs(5), || {
-                counted.load(Ordering::SeqCst) > 0
+                detected.load(Ordering::SeqCst) > 0
             }) {
                 seen.fetch_add(1, Ordering::SeqCst);
             }
         }
-        Ok(gopher.clone())
-    }))
-    .with_detector(Arc::new(HoldFirst {
-        latch: latch.clone(),
-        calls: Arc::clone(&detected),
-    }))
-    .expect("detector");
+    });
+    let s = setup(
+        Options {
+            process_slots: 1,
+            ..Options::default()
+        },
+        Some(on_load),
+    );
+    let (imagor, latch) = (&s.imagor, &s.latch);
     latch.open();
     let first = start(
-        &imagor,
+        imagor,
         "/unsafe/60x60/filters:watermark(overlay.png,0,0,0)/base.png",
     );
     // The first holds the only slot and is loading its overlay.
     assert!(eventually(|| in_overlay.load(Ordering::SeqCst) == 1));
-    let second = start(&imagor, "/unsafe/50x50/smart/second.png");
+    let second = start(imagor, "/unsafe/50x50/smart/second.png");
     assert_eq!(second.join().expect("second"), 200);
     assert_eq!(first.join().expect("first"), 200);
     assert_eq!(
@@ -239,15 +200,4 @@ fn an_overlay_load_gives_the_slot_back_while_it_runs() {
         1,
         "the overlay's load held the slot"
     );
-}
-
-fn eventually_within(limit: Duration, done: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done()
 }

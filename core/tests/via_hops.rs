@@ -4,25 +4,15 @@
 //! its 403.
 
 mod origin;
+mod wait_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use imagor::request::Request;
 use imagor::{Error, Imagor, Options};
 use origin::Origin;
-
-fn eventually(done: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < until {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done()
-}
+use wait_common::{eventually, Latch};
 
 #[test]
 fn a_request_claiming_three_hops_does_not_answer_plain_requests() {
@@ -32,9 +22,9 @@ fn a_request_claiming_three_hops_does_not_answer_plain_requests() {
         "/../testdata/gopher.png"
     ))
     .expect("gopher");
-    let open = Arc::new((Mutex::new(false), Condvar::new()));
+    let gate = Latch::default();
     let calls = Arc::new(AtomicUsize::new(0));
-    let (gate, counted) = (Arc::clone(&open), Arc::clone(&calls));
+    let (held, counted) = (gate.clone(), Arc::clone(&calls));
     let imagor = Imagor::new(Options {
         unsafe_: true,
         http_loader_block_loopback_networks: false,
@@ -48,11 +38,7 @@ fn a_request_claiming_three_hops_does_not_answer_plain_requests() {
             return Err(Error::NOT_FOUND);
         }
         counted.fetch_add(1, Ordering::SeqCst);
-        let (go, changed) = &*gate;
-        let guard = go.lock().expect("gate");
-        let _ = changed
-            .wait_timeout_while(guard, Duration::from_secs(30), |go| !*go)
-            .expect("gate");
+        held.wait();
         Ok(gopher.clone())
     }));
     let path = format!(
@@ -74,8 +60,7 @@ fn a_request_claiming_three_hops_does_not_answer_plain_requests() {
     };
     // The plain request loads for itself: it did not join the other.
     assert!(eventually(|| calls.load(Ordering::SeqCst) == 2));
-    *open.0.lock().expect("gate") = true;
-    open.1.notify_all();
+    gate.open();
     assert_eq!(plain.join().expect("plain"), 200);
     assert_eq!(claimed.join().expect("claimed"), 403);
 }
