@@ -64,3 +64,37 @@ fn a_request_claiming_three_hops_does_not_answer_plain_requests() {
     assert_eq!(plain.join().expect("plain"), 200);
     assert_eq!(claimed.join().expect("claimed"), 403);
 }
+
+/// Past the hop limit a key with a scheme is refused (403), but a bare key
+/// (`missing.png`, only guessed to name a host) is not found: the file
+/// loader's 404 for a missing file stands rather than the loop guard's 403.
+#[test]
+fn past_the_hop_limit_a_missing_file_is_still_not_found() {
+    let origin = Origin::start();
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        http_loader_block_loopback_networks: false,
+        ..Options::default()
+    })
+    .expect("imagor")
+    .with_loader(Arc::new(|_: &str| -> imagor::Result<Vec<u8>> {
+        Err(Error::NOT_FOUND)
+    }));
+    let claiming = |path: &str| {
+        let mut req = Request::get(path);
+        req.headers.push((
+            "via".to_owned(),
+            "1.1 imagor-rs, 1.1 imagor-rs, 1.1 imagor-rs".to_owned(),
+        ));
+        imagor.handle(&req).status
+    };
+    assert_eq!(claiming("/unsafe/10x10/missing.png"), 404);
+    let url = origin.url("/image/gopher.png");
+    assert_eq!(claiming(&format!("/unsafe/10x10/{url}")), 403);
+    assert_eq!(
+        imagor
+            .handle(&Request::get(&format!("/unsafe/10x10/{url}")))
+            .status,
+        200
+    );
+}

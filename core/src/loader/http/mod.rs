@@ -483,8 +483,17 @@ impl HttpLoader {
     /// that is not a URL is not ours), and whether the key is bare: with
     /// no scheme (`photo.jpg`) it is only guessed to name a host.
     fn prepare(&self, ctx: LoadContext<'_>, key: &str) -> (Result<(Url, HeaderMap)>, bool) {
+        let bare = self.inner.rules.base_url.is_none() && !key.contains("://");
         let prepared = if fetch::imagor_hops(ctx.request) >= MAX_HOPS {
-            Err(Error::SourceNotAllowed)
+            // Past the hop limit nothing is fetched. A bare key was only
+            // guessed to name a host: an earlier loader's "not found" (a
+            // missing local file) stands, as it would after a failed
+            // lookup ([`not_a_host`]).
+            Err(if bare {
+                Error::NOT_FOUND
+            } else {
+                Error::SourceNotAllowed
+            })
         } else {
             self.inner
                 .rules
@@ -496,7 +505,6 @@ impl HttpLoader {
                 self.inner.stats.outcome(&Err::<(), _>(e.clone()));
             }
         }
-        let bare = self.inner.rules.base_url.is_none() && !key.contains("://");
         (prepared, bare)
     }
 
