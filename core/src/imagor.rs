@@ -246,7 +246,10 @@ impl Imagor {
 
     /// Run `f` with a pipeline context whose overlay loader is this
     /// instance's loader chain.
-    pub(crate) fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
+    /// The call takes one of the instance's processing slots first
+    /// ([`crate::serve::slots`]), unless this thread holds one already.
+    pub(crate) fn with_ctx<R>(&self, f: impl FnOnce(&Ctx<'_>) -> Result<R>) -> Result<R> {
+        let _slot = self.control.in_process_slot(self.opts.request_timeout)?;
         let budget = crate::budget::Budget::new(&self.opts);
         let _entered = budget.enter();
         #[cfg(feature = "leak-hook")]
@@ -374,12 +377,15 @@ impl Imagor {
             }
         };
         params.meta = true;
+        // One slot for both steps below.
+        let _slot = self.control.in_process_slot(self.opts.request_timeout)?;
         let out = self.with_ctx(|ctx| processor::run(ctx, source.as_ref(), &params))?;
         let mut meta: Meta =
             serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))?;
         if let Some(source) = &source {
             let size = data.len();
-            meta.details = self.with_ctx(|ctx| processor::details::details(ctx, source, size));
+            meta.details =
+                self.with_ctx(|ctx| Ok(processor::details::details(ctx, source, size)))?;
         }
         Ok(meta)
     }

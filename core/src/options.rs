@@ -142,15 +142,20 @@ pub struct Options {
     /// (`imagor-process-queue-size`); one more is answered 429 at once.
     /// Only with a `process_concurrency` limit.
     pub process_queue_size: i64,
-    /// Requests of `serve` / `handle` (and the server) that do pixel work
-    /// at once (`imagor-process-slots`, ours): 0 (default) one per core,
-    /// -1 no bound. One that finds all taken waits, after its source is
-    /// loaded and before its `process_timeout` starts, until its request
-    /// timeout: with no bound, requests sharing the cores each ran past
-    /// their wall-clock `process_timeout` together. A slot is given back
-    /// while the processing waits on a network (an overlay's load, a body
-    /// still arriving). `process()` calls are not counted (their threads
-    /// are the caller's).
+    /// Calls of this instance that do pixel work at once
+    /// (`imagor-process-slots`, ours): requests of `serve` / `handle` (and
+    /// the server) and in-process `process` / `meta` / pixel calls alike;
+    /// 0 (default) one per core, one set shared by every instance of the
+    /// process with the default; N: N of this instance's own; -1 no
+    /// bound. One that finds all taken
+    /// waits, first come first served, before its `process_timeout`
+    /// starts (a request after its source is loaded), for its request
+    /// timeout at most (`request_timeout` for an in-process call): with
+    /// no bound, calls sharing the cores each ran past their wall-clock
+    /// `process_timeout` together. A slot is given back while the
+    /// processing waits on a network (an overlay's load, a body still
+    /// arriving); a call made from inside another on the same thread (a
+    /// detector calling back) uses that call's slot.
     pub process_slots: i64,
     /// Wall-clock limit of a whole request: queue wait, loads, processing
     /// and saving the source (`imagor-request-timeout`, 30 s); 408 past it.

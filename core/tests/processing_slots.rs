@@ -201,3 +201,155 @@ fn an_overlay_load_gives_the_slot_back_while_it_runs() {
         "the overlay's load held the slot"
     );
 }
+
+fn gopher() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/gopher.png"
+    ))
+    .expect("gopher")
+}
+
+fn start_process(imagor: &Imagor, path: &str) -> std::thread::JoinHandle<imagor::Result<usize>> {
+    let (imagor, path) = (imagor.clone(), path.to_owned());
+    std::thread::spawn(move || imagor.process(&gopher(), &path).map(|o| o.data.len()))
+}
+
+/// In-process calls (`process`, `meta`, ...) share the slots with the
+/// requests: from more threads than slots, the rest wait before their
+/// budget starts instead of all sharing the cores past their deadlines.
+#[test]
+fn in_process_calls_wait_for_a_slot_outside_their_process_timeout() {
+    let s = setup(with_slots(1), None);
+    let first = start_process(&s.imagor, "60x60/smart");
+    assert!(eventually(|| s.detected.load(Ordering::SeqCst) == 1));
+    let second = start_process(&s.imagor, "50x50/smart");
+    let meta = {
+        let imagor = s.imagor.clone();
+        std::thread::spawn(move || imagor.meta(&gopher(), "40x40/smart").map(|m| m.width))
+    };
+    assert!(eventually(|| s.imagor.stats().slot_waiting == 2));
+    std::thread::sleep(Duration::from_millis(1300));
+    assert_eq!(
+        s.detected.load(Ordering::SeqCst),
+        1,
+        "processing in parallel"
+    );
+    let stats = s.imagor.stats();
+    assert_eq!((stats.working, stats.slot_waiting), (1, 2), "{stats:?}");
+    s.latch.open();
+    let e = first.join().expect("first").expect_err("past its budget");
+    assert_eq!(e.status(), 408, "{e}");
+    assert!(second.join().expect("second").expect("second") > 0);
+    assert_eq!(meta.join().expect("meta").expect("meta"), 40);
+    let stats = s.imagor.stats();
+    assert_eq!((stats.working, stats.slot_waiting), (0, 0), "{stats:?}");
+}
+
+#[test]
+fn an_in_process_slot_wait_ends_at_the_request_timeout() {
+    let s = setup(
+        Options {
+            process_slots: 1,
+            request_timeout: Duration::from_millis(500),
+            ..Options::default()
+        },
+        None,
+    );
+    let first = start_process(&s.imagor, "60x60/smart");
+    assert!(eventually(|| s.detected.load(Ordering::SeqCst) == 1));
+    let started = Instant::now();
+    let e = s
+        .imagor
+        .process(&gopher(), "50x50")
+        .expect_err("every slot stays taken");
+    assert_eq!((e.status(), e.code()), (408, "timeout"), "{e}");
+    assert!(e.to_string().contains("processing slot"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    s.latch.open();
+    let _ = first.join();
+}
+
+/// Calls back into the instance from its own detector.
+struct Reentrant(Arc<std::sync::OnceLock<Imagor>>);
+
+impl Detector for Reentrant {
+    fn detect(&self, key: &str, _probe: &Probe<'_>) -> imagor::Result<Vec<Region>> {
+        let imagor = self.0.get().expect("instance");
+        if key.is_empty() {
+            imagor.process(&gopher(), "10x10")?;
+        } else {
+            let res = imagor.handle(&Request::get("/unsafe/10x10/inner.png"));
+            assert_eq!(res.status, 200);
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// A detector that calls the same instance on the thread that holds the
+/// only slot does not wait for itself.
+#[test]
+fn a_call_from_inside_a_call_does_not_wait_for_its_own_slot() {
+    let cell = Arc::new(std::sync::OnceLock::new());
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        process_slots: 1,
+        request_timeout: Duration::from_secs(20),
+        ..Options::default()
+    })
+    .expect("imagor")
+    .with_loader(Arc::new(|_: &str| -> imagor::Result<Vec<u8>> {
+        Ok(gopher())
+    }))
+    .with_detector(Arc::new(Reentrant(Arc::clone(&cell))))
+    .expect("detector");
+    let _ = cell.set(imagor.clone());
+    let started = Instant::now();
+    imagor.process(&gopher(), "60x60/smart").expect("process");
+    let res = imagor.handle(&Request::get("/unsafe/60x60/smart/outer.png"));
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Holds every call while the latch is closed.
+struct HoldAll {
+    latch: Latch,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Detector for HoldAll {
+    fn detect(&self, _key: &str, _probe: &Probe<'_>) -> imagor::Result<Vec<Region>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.latch.wait();
+        Ok(Vec::new())
+    }
+}
+
+/// The default slots (one per core) are the process's: every instance
+/// with the default shares them (every other test here sets its own).
+#[test]
+fn instances_with_the_default_share_one_set_of_slots() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (latch, calls) = (Latch::default(), Arc::<AtomicUsize>::default());
+    let holding = Imagor::new(Options::default())
+        .expect("imagor")
+        .with_detector(Arc::new(HoldAll {
+            latch: latch.clone(),
+            calls: Arc::clone(&calls),
+        }))
+        .expect("detector");
+    let other = Imagor::new(Options::default()).expect("imagor");
+    let holders: Vec<_> = (0..cores)
+        .map(|_| start_process(&holding, "60x60/smart"))
+        .collect();
+    assert!(eventually(|| calls.load(Ordering::SeqCst) == cores));
+    let waiter = start_process(&other, "20x20");
+    assert!(eventually(|| other.stats().slot_waiting == 1));
+    let stats = holding.stats();
+    assert_eq!((stats.working, stats.slot_waiting), (cores as u64, 1));
+    latch.open();
+    for h in holders {
+        let _ = h.join().expect("holder");
+    }
+    assert!(waiter.join().expect("waiter").expect("served") > 0);
+}

@@ -95,6 +95,60 @@ def test_the_gil_is_released_during_process(gopher):
     assert state["hits"] > 100, state
 
 
+def test_more_threads_than_processing_slots_take_turns(gopher):
+    """With one processing slot, a call waits (GIL released) while another
+    holds the slot inside its detector, then runs; a detector calling back
+    into its own instance on the same thread uses the caller's slot."""
+    inside, release = threading.Event(), threading.Event()
+    inner = []
+
+    def hold(pixels, width, height, bands):
+        inner.append(len(im.process(gopher, "10x10")))  # same thread, same slot
+        inside.set()
+        release.wait(30)
+        return []
+
+    im = imagor.Imagor(detectors=[hold], process_slots=1)
+    done = {}
+
+    def call(name, path):
+        done[name] = len(im.process(gopher, path))
+
+    first = threading.Thread(target=call, args=("first", "60x60/smart"))
+    first.start()
+    assert inside.wait(30)
+    second = threading.Thread(target=call, args=("second", "20x20"))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive() and "second" not in done, "ran beside the holder"
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert done["first"] > 0 and done["second"] > 0 and inner[0] > 0
+
+
+def test_a_wait_for_a_processing_slot_ends_at_the_request_timeout(gopher):
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(pixels, width, height, bands):
+        inside.set()
+        release.wait(30)
+        return []
+
+    im = imagor.Imagor(detectors=[hold], process_slots=1, request_timeout=0.3)
+    first = threading.Thread(target=lambda: im.process(gopher, "60x60/smart"))
+    first.start()
+    try:
+        assert inside.wait(30)
+        started = time.monotonic()
+        with pytest.raises(imagor.TimeoutError, match="processing slot"):
+            im.process(gopher, "20x20")
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        first.join(30)
+
+
 def _child(queue, data):
     try:
         queue.put(("ok", len(imagor.process(data, "fit-in/32x32/filters:format(png)"))))

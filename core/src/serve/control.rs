@@ -34,10 +34,10 @@ pub struct Stats {
     pub in_flight: u64,
     /// Requests waiting for a processing slot now.
     pub queued: u64,
-    /// Requests doing pixel work in one of the processing slots now
-    /// (`process_slots`; 0 without them).
+    /// Calls (requests and in-process calls) doing pixel work in one of
+    /// the processing slots now (`process_slots`; 0 without them).
     pub working: u64,
-    /// Requests waiting for one of the processing slots now.
+    /// Calls waiting for one of the processing slots now.
     pub slot_waiting: u64,
     /// Requests waiting now for an identical request's work (coalesced
     /// followers, counted in `coalesced` once they have their answer).
@@ -85,15 +85,30 @@ impl Control {
         });
         Control {
             admission,
-            slots: super::slots::Slots::new(opts).map(Arc::new),
+            slots: super::slots::Slots::new(opts),
             ..Control::default()
         }
     }
 
     /// A processing slot for the request in `scope` ([`super::slots`]):
-    /// `None` without a bound.
+    /// `None` without a bound or when this thread holds one.
     pub(crate) fn processing_slot(&self, scope: &CallScope) -> Result<Option<super::slots::Slot>> {
-        self.slots.as_ref().map(|s| s.take(scope)).transpose()
+        match &self.slots {
+            Some(s) => s.take(scope),
+            None => Ok(None),
+        }
+    }
+
+    /// A processing slot for an in-process call, waiting `request_timeout`
+    /// at most; `None` without a bound or when this thread holds one.
+    pub(crate) fn in_process_slot(
+        &self,
+        request_timeout: std::time::Duration,
+    ) -> Result<Option<super::slots::Slot>> {
+        match &self.slots {
+            Some(s) => s.take_in_process(request_timeout),
+            None => Ok(None),
+        }
     }
 
     /// A snapshot of the figures.
