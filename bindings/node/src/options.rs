@@ -118,13 +118,16 @@ pub struct ImagorOptions {
     /// Most requests waiting for a processing slot; one more is refused
     /// with `ERR_IMAGOR_TOO_MANY_REQUESTS` (`IMAGOR_PROCESS_QUEUE_SIZE`).
     pub process_queue_size: Option<i64>,
-    /// `serve`/`handle` calls doing pixel work at once; more wait (after
+    /// Calls of this instance doing pixel work at once (`serve`/`handle`
+    /// and `process`/`meta`/pixel calls alike); more wait in turn (after
     /// loading, before their `processTimeout` starts) until their request
-    /// timeout. 0 (default): one per core; -1: no limit
-    /// (`IMAGOR_PROCESS_SLOTS`).
+    /// timeout (`requestTimeout`). 0 (default): one per core, shared by
+    /// every instance of the process left at 0; N: this instance's own N;
+    /// -1: no limit (`IMAGOR_PROCESS_SLOTS`).
     pub process_slots: Option<i64>,
-    /// Limit of a whole `serve`/`handle` call: seconds or a Go duration;
-    /// 0 means none. Default 30 s (`IMAGOR_REQUEST_TIMEOUT`).
+    /// Limit of a whole `serve`/`handle` call, and of an in-process call's
+    /// wait for a processing slot: seconds or a Go duration; 0 means none.
+    /// Default 30 s (`IMAGOR_REQUEST_TIMEOUT`).
     #[napi(ts_type = "number | string")]
     pub request_timeout: Option<String>,
     /// Limit of each loader or storage read. Default 20 s
