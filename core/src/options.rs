@@ -153,9 +153,9 @@ pub struct Options {
     /// timeout at most (`request_timeout` for an in-process call): with
     /// no bound, calls sharing the cores each ran past their wall-clock
     /// `process_timeout` together. A slot is given back while the
-    /// processing waits on a network (an overlay's load, a body still
-    /// arriving); a call made from inside another on the same thread (a
-    /// detector calling back) uses that call's slot.
+    /// processing waits on something else (an overlay's load, a body
+    /// still arriving, a detector that does not keep it) and taken back
+    /// ahead of the waiters.
     pub process_slots: i64,
     /// Wall-clock limit of a whole request: queue wait, loads, processing
     /// and saving the source (`imagor-request-timeout`, 30 s); 408 past it.

@@ -28,6 +28,11 @@ impl Detector for HoldFirst {
         }
         Ok(Vec::new())
     }
+
+    /// Stands for pixel work: the call keeps its slot meanwhile.
+    fn keeps_slot(&self) -> bool {
+        true
+    }
 }
 
 struct Setup {
@@ -323,6 +328,10 @@ impl Detector for HoldAll {
         self.latch.wait();
         Ok(Vec::new())
     }
+
+    fn keeps_slot(&self) -> bool {
+        true
+    }
 }
 
 /// The default slots (one per core) are the process's: every instance
@@ -345,11 +354,93 @@ fn instances_with_the_default_share_one_set_of_slots() {
     assert!(eventually(|| calls.load(Ordering::SeqCst) == cores));
     let waiter = start_process(&other, "20x20");
     assert!(eventually(|| other.stats().slot_waiting == 1));
+    // Each instance counts its own calls.
     let stats = holding.stats();
-    assert_eq!((stats.working, stats.slot_waiting), (cores as u64, 1));
+    assert_eq!((stats.working, stats.slot_waiting), (cores as u64, 0));
+    let stats = other.stats();
+    assert_eq!((stats.working, stats.slot_waiting), (0, 1));
     latch.open();
     for h in holders {
         let _ = h.join().expect("holder");
     }
     assert!(waiter.join().expect("waiter").expect("served") > 0);
+}
+
+/// Calls back into its instance from another thread and waits for the
+/// answer, as a Node detector does (its JavaScript runs on the main thread
+/// and its `process` on a worker) or a Python one using a thread pool.
+struct CallsBackFromAnotherThread(Arc<std::sync::OnceLock<Imagor>>);
+
+impl Detector for CallsBackFromAnotherThread {
+    fn detect(&self, _key: &str, _probe: &Probe<'_>) -> imagor::Result<Vec<Region>> {
+        let imagor = self.0.get().expect("instance").clone();
+        std::thread::spawn(move || imagor.process(&gopher(), "10x10").map(|_| Vec::new()))
+            .join()
+            .expect("the detector's thread")
+    }
+}
+
+/// A detector gives its call's slot back while it runs (unless it keeps it,
+/// as the built-in face detector does): before, a detector whose answer
+/// needed a call of the same instance on another thread waited for the
+/// slot its own call held, until the request timeout, every time.
+#[test]
+fn a_detector_calling_back_from_another_thread_is_served() {
+    let cell = Arc::new(std::sync::OnceLock::new());
+    let imagor = Imagor::new(Options {
+        process_slots: 1,
+        request_timeout: Duration::from_secs(20),
+        ..Options::default()
+    })
+    .expect("imagor")
+    .with_detector(Arc::new(CallsBackFromAnotherThread(Arc::clone(&cell))))
+    .expect("detector");
+    let _ = cell.set(imagor.clone());
+    let started = Instant::now();
+    let calls: Vec<_> = (0..3)
+        .map(|_| start_process(&imagor, "60x60/smart"))
+        .collect();
+    for call in calls {
+        assert!(call.join().expect("call").expect("served") > 0);
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stats = imagor.stats();
+    assert_eq!((stats.working, stats.slot_waiting), (0, 0), "{stats:?}");
+}
+
+/// A loader that loads another key through the instance while an overlay
+/// loads: the slot given back twice on one thread, taken back twice,
+/// left the only slot taken for good and every later call a 408.
+#[test]
+fn a_load_nested_in_an_overlay_load_leaves_the_slots_as_they_were() {
+    let cell: Arc<std::sync::OnceLock<Imagor>> = Arc::new(std::sync::OnceLock::new());
+    let (inner, png) = (Arc::clone(&cell), gopher());
+    let imagor = Imagor::new(Options {
+        process_slots: 1,
+        request_timeout: Duration::from_secs(1),
+        ..Options::default()
+    })
+    .expect("imagor")
+    .with_loader(Arc::new(move |key: &str| -> imagor::Result<Vec<u8>> {
+        match key {
+            "alias.png" => inner.get().expect("instance").load("real.png"),
+            "inner-call.png" => inner
+                .get()
+                .expect("instance")
+                .process(&png, "20x20/filters:format(png)")
+                .map(|o| o.data),
+            "real.png" => Ok(png.clone()),
+            _ => Err(imagor::Error::NOT_FOUND),
+        }
+    }));
+    let _ = cell.set(imagor.clone());
+    for overlay in ["alias.png", "inner-call.png"] {
+        let path = format!("fit-in/50x50/filters:watermark({overlay},0,0,0)");
+        imagor.process(&gopher(), &path).expect(overlay);
+        let stats = imagor.stats();
+        assert_eq!((stats.working, stats.slot_waiting), (0, 0), "{overlay}");
+        imagor
+            .process(&gopher(), "10x10")
+            .expect("the slot is free");
+    }
 }

@@ -61,6 +61,10 @@ impl<D: Detector> Detector for CachedDetector<D> {
         self.inner.startup()
     }
 
+    fn keeps_slot(&self) -> bool {
+        self.inner.keeps_slot()
+    }
+
     fn detect(&self, image_key: &str, probe: &Probe<'_>) -> Result<Vec<Region>> {
         if image_key.is_empty() || self.capacity == 0 {
             return self.inner.detect(image_key, probe);

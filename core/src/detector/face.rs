@@ -119,6 +119,11 @@ impl Detector for FaceDetector {
         model().map(|_| ())
     }
 
+    /// Its work is pixel work on the calling thread.
+    fn keeps_slot(&self) -> bool {
+        true
+    }
+
     fn detect(&self, _image_key: &str, probe: &Probe<'_>) -> Result<Vec<Region>> {
         let (w, h) = (probe.width, probe.height);
         let expected = w as usize * h as usize * probe.bands as usize;

@@ -138,6 +138,16 @@ pub trait Detector: Send + Sync {
     /// The regions found in `probe`, in fractions of its size.
     fn detect(&self, image_key: &str, probe: &Probe<'_>) -> Result<Vec<Region>>;
 
+    /// Whether the call keeps its processing slot (`process_slots`) while
+    /// this detector runs: `true` for one that does its work on the
+    /// calling thread (the built-in face detector). By default (`false`)
+    /// the slot is given back meanwhile, since a detector may wait on
+    /// other threads, a network or a host runtime, which may call back
+    /// into the instance and need a slot of its own.
+    fn keeps_slot(&self) -> bool {
+        false
+    }
+
     /// Called once when the last [`crate::Imagor`] using the detector is
     /// dropped; errors are ignored, as in imagor.
     fn shutdown(&self) -> Result<()> {
@@ -160,6 +170,10 @@ impl FixedRegions {
 impl Detector for FixedRegions {
     fn detect(&self, _image_key: &str, _probe: &Probe<'_>) -> Result<Vec<Region>> {
         Ok(self.0.clone())
+    }
+
+    fn keeps_slot(&self) -> bool {
+        true
     }
 }
 
@@ -202,7 +216,13 @@ impl Detectors {
     pub(crate) fn detect(&self, image_key: &str, probe: &Probe<'_>) -> Result<Vec<Region>> {
         let mut all = Vec::new();
         for d in &self.0 {
-            let found = d.0.detect(image_key, probe).map_err(|e| match e {
+            let detect = || d.0.detect(image_key, probe);
+            let found = if d.0.keeps_slot() {
+                detect()
+            } else {
+                crate::serve::slots::released_while(detect)
+            };
+            let found = found.map_err(|e| match e {
                 Error::Detector(_) | Error::Timeout(_) | Error::Cancelled => e,
                 other => Error::Detector(format!("detector failed: {other}")),
             })?;

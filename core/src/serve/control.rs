@@ -34,10 +34,11 @@ pub struct Stats {
     pub in_flight: u64,
     /// Requests waiting for a processing slot now.
     pub queued: u64,
-    /// Calls (requests and in-process calls) doing pixel work in one of
-    /// the processing slots now (`process_slots`; 0 without them).
+    /// This instance's calls (requests and in-process calls) holding one
+    /// of the processing slots now (`process_slots`; 0 without them); a
+    /// call waiting on a network or a detector meanwhile is counted.
     pub working: u64,
-    /// Calls waiting for one of the processing slots now.
+    /// This instance's calls waiting for one of the processing slots now.
     pub slot_waiting: u64,
     /// Requests waiting now for an identical request's work (coalesced
     /// followers, counted in `coalesced` once they have their answer).
@@ -56,8 +57,10 @@ pub struct Stats {
 #[derive(Debug, Default)]
 pub(crate) struct Control {
     admission: Option<Admission>,
-    /// Requests doing pixel work at once ([`super::slots`]).
+    /// Calls doing pixel work at once ([`super::slots`]).
     slots: Option<Arc<super::slots::Slots>>,
+    /// This instance's calls in and waiting for the slots.
+    slot_figures: super::slots::Figures,
     flights: Mutex<HashMap<String, Arc<Flight>>>,
     pub(crate) processed: AtomicU64,
     pub(crate) loaded: AtomicU64,
@@ -92,9 +95,12 @@ impl Control {
 
     /// A processing slot for the request in `scope` ([`super::slots`]):
     /// `None` without a bound or when this thread holds one.
-    pub(crate) fn processing_slot(&self, scope: &CallScope) -> Result<Option<super::slots::Slot>> {
+    pub(crate) fn processing_slot(
+        &self,
+        scope: &CallScope,
+    ) -> Result<Option<super::slots::Slot<'_>>> {
         match &self.slots {
-            Some(s) => s.take(scope),
+            Some(s) => s.take(scope, &self.slot_figures),
             None => Ok(None),
         }
     }
@@ -104,9 +110,9 @@ impl Control {
     pub(crate) fn in_process_slot(
         &self,
         request_timeout: std::time::Duration,
-    ) -> Result<Option<super::slots::Slot>> {
+    ) -> Result<Option<super::slots::Slot<'_>>> {
         match &self.slots {
-            Some(s) => s.take_in_process(request_timeout),
+            Some(s) => s.take_in_process(request_timeout, &self.slot_figures),
             None => Ok(None),
         }
     }
@@ -121,7 +127,7 @@ impl Control {
             .values()
             .map(|f| f.followers.load(Ordering::Acquire) as u64)
             .sum();
-        let (working, slot_waiting) = self.slots.as_ref().map_or((0, 0), |s| s.figures());
+        let (working, slot_waiting) = self.slot_figures.now();
         let (memory_reserved, memory_refused) = crate::budget::memory_figures();
         Stats {
             processed: self.processed.load(Ordering::Relaxed),

@@ -69,7 +69,8 @@ pub const USER_AGENT: &str = "imagor/1.9.5";
 
 /// A request that has already passed through this many imagor-rs HTTP
 /// loaders (their `Via` entries) fetches nothing more: 403, as a source
-/// not allowed. A chain of servers fetching from each other is served; an
+/// not allowed (a bare key, only guessed to name a host: not found, so an
+/// earlier loader's 404 stands). A chain of servers fetching from each other is served; an
 /// image URL that leads back to a path that loads it again (a watermark of
 /// itself behind a redirect) stops there, where it held a server thread
 /// per hop until every thread was taken (about 520 at once: the server
