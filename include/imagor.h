@@ -185,6 +185,9 @@ typedef struct imagor_region {
  * thread, outside libvips, where the call's `process_timeout` cannot stop
  * it: a callback that blocks holds the call as long (the call then answers
  * ::IMAGOR_STATUS_TIMEOUT if it is past its deadline). Return promptly.
+ * The call gives its processing slot (`process_slots`) back while the
+ * callback runs, so the callback may call into the same handle, from its
+ * own thread or another; those calls take slots of their own.
  */
 typedef int (*imagor_detect_fn)(void *user_data,
                                 const uint8_t *pixels,

@@ -98,6 +98,31 @@ test('a detector that never answers is given up at the process timeout', async (
   assert.ok(took < 5000, `answered after ${took} ms (it waited 60 s)`)
 })
 
+test('a detector may call back into its own instance, with one processing slot', async () => {
+  // The detector's JavaScript runs on the main thread and its call on a
+  // worker thread: while the outer call kept its only slot, that call waited
+  // for it until the outer call's deadline, every time.
+  const gopher = readTestdata('gopher.png')
+  const im = new Imagor({
+    processSlots: 1,
+    requestTimeout: 20,
+    detectors: [
+      async () => {
+        const small = await im.process(gopher, '10x10')
+        assert.ok(small.length > 0)
+        return []
+      },
+    ],
+  })
+  const started = Date.now()
+  // Three at once: with the libuv pool's four threads, a fourth outer call
+  // would leave none for the detectors' own calls.
+  const out = await Promise.all([0, 1, 2].map(() => im.process(gopher, '60x60/smart')))
+  for (const o of out) assert.ok(o.length > 0)
+  const took = Date.now() - started
+  assert.ok(took < 10000, `answered after ${took} ms`)
+})
+
 test('whatever a detector or loader throws answers the call', async () => {
   // Values whose message or text conversion throws, or that have none: the
   // bridge's own handler threw on them, which ended the process.
