@@ -24,32 +24,55 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::call::{Bound, CallScope, Stop, POLL_SLICE};
+use crate::call::{Bound, CallScope, Stop};
 use crate::error::{Error, Result};
 use crate::options::Options;
+
+/// How often a waiting call looks whether its caller is gone (a slot
+/// handed to it wakes it at once): hundreds may wait, each woken this
+/// often (at 20 ms, 500 waiters cost a quarter of a core).
+const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// A set of slots: one instance's, or the process's default set.
 #[derive(Debug)]
 pub(crate) struct Slots {
     limit: usize,
     state: Mutex<State>,
-    freed: Condvar,
 }
 
-/// Slots taken and the calls waiting for one.
+/// Slots taken and the calls waiting for one. While any call waits, no
+/// slot is free: each one freed is handed to a waiter.
 #[derive(Debug, Default)]
 struct State {
+    /// Slots taken (above the limit only by calls that took theirs back
+    /// out of time).
     busy: usize,
-    /// The tickets of the calls waiting for a slot, oldest first.
-    queue: VecDeque<u64>,
-    next_ticket: u64,
-    /// Calls taking back a slot they gave back for a while: they go
-    /// before the queue.
-    returning: usize,
+    /// The calls waiting for a slot, first come first served.
+    queue: VecDeque<Arc<Waiter>>,
+    /// Calls taking back a slot they gave back for a while: served before
+    /// the queue.
+    returning: VecDeque<Arc<Waiter>>,
+}
+
+/// A call waiting for a slot, and whether one was handed to it.
+#[derive(Debug)]
+struct Waiter {
+    granted: AtomicBool,
+    thread: std::thread::Thread,
+}
+
+impl Waiter {
+    /// The call on this thread.
+    fn here() -> Waiter {
+        Waiter {
+            granted: AtomicBool::new(false),
+            thread: std::thread::current(),
+        }
+    }
 }
 
 /// One instance's own figures ([`crate::Stats::working`],
@@ -243,7 +266,6 @@ impl Slots {
         Slots {
             limit,
             state: Mutex::new(State::default()),
-            freed: Condvar::new(),
         }
     }
 
@@ -299,39 +321,23 @@ impl Slots {
         figures: &'a Figures,
     ) -> Result<Slot<'a>> {
         let mut state = self.lock();
-        if state.busy + state.returning >= self.limit || !state.queue.is_empty() {
-            let ticket = state.next_ticket;
-            state.next_ticket += 1;
-            state.queue.push_back(ticket);
+        if state.busy < self.limit && state.queue.is_empty() && state.returning.is_empty() {
+            state.busy += 1;
+        } else {
+            let waiter = Arc::new(Waiter::here());
+            state.queue.push_back(Arc::clone(&waiter));
+            drop(state);
             figures.waiting.fetch_add(1, Ordering::Relaxed);
-            let served = loop {
-                // Those ahead in the queue (and those taking back a slot
-                // they gave back) are served first: a slot is this call's
-                // once fewer are ahead of it than slots are free.
-                let ahead = state.queue.iter().position(|&t| t == ticket).unwrap_or(0);
-                if state.busy + state.returning + ahead < self.limit {
-                    break Ok(());
-                }
-                if stop.stopped() {
-                    break Err(Error::Cancelled);
-                }
-                if bound.at.is_some_and(|at| Instant::now() >= at) {
-                    break Err(bound.error.clone());
-                }
-                state = self
-                    .freed
-                    .wait_timeout(state, POLL_SLICE)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|e| e.into_inner().0);
-            };
-            state.queue.retain(|&t| t != ticket);
+            let waited = self.wait_for_grant(&waiter, bound.at, stop, false);
             figures.waiting.fetch_sub(1, Ordering::Relaxed);
-            // The next in line may fit too, or move up.
-            self.freed.notify_all();
-            served?;
+            if !waited {
+                return Err(if stop.stopped() {
+                    Error::Cancelled
+                } else {
+                    bound.error.clone()
+                });
+            }
         }
-        state.busy += 1;
-        drop(state);
         figures.working.fetch_add(1, Ordering::Relaxed);
         let lease = Arc::new(Lease {
             slots: Arc::clone(self),
@@ -346,6 +352,63 @@ impl Slots {
         })
     }
 
+    /// Park until `waiter` (queued) is handed a slot (true), or until `at`
+    /// or `stop` (false, out of the queue; a slot handed over meanwhile is
+    /// passed on). Only the waiter handed a slot is woken: with hundreds
+    /// queued, waking them all at every hand-over cost quadratic time.
+    fn wait_for_grant(
+        &self,
+        waiter: &Arc<Waiter>,
+        at: Option<Instant>,
+        stop: &Stop,
+        returning: bool,
+    ) -> bool {
+        loop {
+            if waiter.granted.load(Ordering::Acquire) {
+                return true;
+            }
+            let now = Instant::now();
+            if stop.stopped() || at.is_some_and(|at| now >= at) {
+                let mut state = self.lock();
+                if waiter.granted.load(Ordering::Acquire) {
+                    if returning {
+                        return true;
+                    }
+                    self.hand_over(&mut state);
+                } else {
+                    let queue = if returning {
+                        &mut state.returning
+                    } else {
+                        &mut state.queue
+                    };
+                    queue.retain(|w| !Arc::ptr_eq(w, waiter));
+                }
+                return false;
+            }
+            let slice = at.map_or(STOP_POLL, |at| (at - now).min(STOP_POLL));
+            std::thread::park_timeout(slice);
+        }
+    }
+
+    /// A slot is free: hand it to the first call taking one back, else to
+    /// the first in line, else count it free. Above the limit (calls that
+    /// took theirs back out of time), it is simply freed.
+    fn hand_over(&self, state: &mut State) {
+        if state.busy <= self.limit {
+            let next = match state.returning.pop_front() {
+                Some(w) => Some(w),
+                None => state.queue.pop_front(),
+            };
+            if let Some(w) = next {
+                w.granted.store(true, Ordering::Release);
+                w.thread.unpark();
+                return;
+            }
+        }
+        debug_assert!(state.busy > 0, "a slot given back twice");
+        state.busy = state.busy.saturating_sub(1);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A poisoned lock only means a panic elsewhere; the counts stay valid.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -356,37 +419,29 @@ impl Slots {
     /// time (its budget ends it next). The wait is reported to the call's
     /// budget as waiting, which its `process_timeout` does not count.
     fn retake(&self, ret: &Return) {
-        let started = Instant::now();
         let mut state = self.lock();
-        if state.busy >= self.limit {
-            state.returning += 1;
-            while state.busy >= self.limit
-                && !ret.stop.stopped()
-                && ret.deadline.is_none_or(|at| Instant::now() < at)
-            {
-                state = self
-                    .freed
-                    .wait_timeout(state, POLL_SLICE)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|e| e.into_inner().0);
-            }
-            state.returning -= 1;
+        if state.busy < self.limit && state.returning.is_empty() {
+            state.busy += 1;
+            return;
         }
-        state.busy += 1;
+        let started = Instant::now();
+        let waiter = Arc::new(Waiter::here());
+        state.returning.push_back(Arc::clone(&waiter));
         drop(state);
+        if !self.wait_for_grant(&waiter, ret.deadline, &ret.stop, true) {
+            // Out of time or stopped: back to work above the limit.
+            self.lock().busy += 1;
+        }
         let waited = started.elapsed();
         if waited >= Duration::from_millis(1) {
             ret.budget.add_waiting(waited);
         }
     }
 
-    /// Give one slot back and wake the waiters (those returning, then the
-    /// first in line, take it).
+    /// Give one slot back: to the next call waiting for one, if any.
     fn release_one(&self) {
         let mut state = self.lock();
-        debug_assert!(state.busy > 0, "a slot given back twice");
-        state.busy = state.busy.saturating_sub(1);
-        self.freed.notify_all();
+        self.hand_over(&mut state);
     }
 
     /// Slots taken now.
@@ -397,204 +452,4 @@ impl Slots {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::request::Cancel;
-
-    fn slots(n: i64) -> Option<Arc<Slots>> {
-        Slots::new(&Options {
-            process_slots: n,
-            ..Options::default()
-        })
-    }
-
-    /// An instance's figures for the life of the test binary.
-    fn figures() -> &'static Figures {
-        Box::leak(Box::default())
-    }
-
-    fn scope(timeout_ms: u64) -> CallScope {
-        CallScope::new(Duration::from_millis(timeout_ms), &Cancel::new(), 0)
-    }
-
-    /// Poll `done` for 20 s at most.
-    fn eventually(done: impl Fn() -> bool) -> bool {
-        let until = Instant::now() + Duration::from_secs(20);
-        while !done() && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        done()
-    }
-
-    #[test]
-    fn a_full_set_waits_until_the_deadline_or_a_free_slot() {
-        assert!(slots(-1).is_none());
-        assert!(slots(0).is_some_and(|s| s.limit >= 1));
-        assert!(
-            Arc::ptr_eq(&slots(0).unwrap(), &slots(0).unwrap()),
-            "one set"
-        );
-        assert!(!Arc::ptr_eq(&slots(1).unwrap(), &slots(1).unwrap()));
-        let (s, fig) = (slots(1).expect("one slot"), figures());
-        let held = s.take(&scope(100), fig).expect("free").expect("a slot");
-        assert!(
-            s.take(&scope(100), fig).expect("held").is_none(),
-            "held here"
-        );
-        assert_eq!(fig.now(), (1, 0));
-        let started = Instant::now();
-        let other = Arc::clone(&s);
-        let e = std::thread::spawn(move || other.take(&scope(100), fig).err())
-            .join()
-            .expect("taker")
-            .expect("full until the deadline");
-        assert_eq!(e.status(), 408, "{e}");
-        assert!(started.elapsed() >= Duration::from_millis(50));
-        // An overlay's load gives the slot back while it runs; this thread
-        // holds none meanwhile.
-        released_while(|| {
-            assert_eq!(s.busy(), 0);
-            assert!(!s.held_here());
-            let other = Arc::clone(&s);
-            std::thread::spawn(move || {
-                let slot = other
-                    .take(&scope(100), fig)
-                    .expect("free while the holder loads");
-                assert!(slot.is_some());
-            })
-            .join()
-            .expect("taker");
-        });
-        assert_eq!(s.busy(), 1);
-        assert!(s.held_here());
-        drop(held);
-        assert_eq!((s.busy(), fig.now()), (0, (0, 0)));
-        assert!(!s.held_here());
-        released_while(|| assert_eq!(s.busy(), 0));
-        assert_eq!(s.busy(), 0);
-        let _held = s.take_in_process(Duration::ZERO, fig).expect("free again");
-        assert_eq!(s.busy(), 1);
-        let cancel = Cancel::new();
-        let other = Arc::clone(&s);
-        let stop = cancel.clone();
-        let waiter = std::thread::spawn(move || {
-            let waiting = CallScope::new(Duration::from_secs(30), &stop, 0);
-            other.take(&waiting, fig).err()
-        });
-        assert!(eventually(|| fig.now().1 == 1));
-        cancel.cancel();
-        assert!(matches!(
-            waiter.join().expect("waiter"),
-            Some(Error::Cancelled)
-        ));
-        assert_eq!(fig.now(), (1, 0));
-    }
-
-    #[test]
-    fn waiters_are_served_first_come_first_served() {
-        let (s, fig) = (slots(1).expect("one slot"), figures());
-        let held = s.take_in_process(Duration::ZERO, fig).expect("free");
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let mut waiters = Vec::new();
-        for i in 0..6 {
-            let (s2, order) = (Arc::clone(&s), Arc::clone(&order));
-            waiters.push(std::thread::spawn(move || {
-                let slot = s2.take_in_process(Duration::from_secs(30), fig);
-                order.lock().unwrap().push(i);
-                drop(slot.expect("turn"));
-            }));
-            // The next arrives once this one waits.
-            assert!(eventually(|| fig.now().1 == i + 1));
-            assert_eq!(fig.now(), (1, i + 1));
-        }
-        drop(held);
-        for w in waiters {
-            w.join().expect("waiter");
-        }
-        assert_eq!(*order.lock().unwrap(), (0..6).collect::<Vec<u64>>());
-        assert_eq!((s.busy(), fig.now()), (0, (0, 0)));
-    }
-
-    /// A call taking back the slot it gave back goes before the queue, so
-    /// the bound holds again once it is back at work.
-    #[test]
-    fn a_slot_given_back_is_taken_back_before_the_queue() {
-        let (s, fig) = (slots(1).expect("one slot"), figures());
-        let held = s.take_in_process(Duration::ZERO, fig).expect("free");
-        let (release_b, b_release) = std::sync::mpsc::channel::<()>();
-        let b_in = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let c_in = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (b, c) = released_while(|| {
-            // While this call loads an overlay, B takes the slot and holds
-            // it; C then queues.
-            let (s2, b_flag) = (Arc::clone(&s), Arc::clone(&b_in));
-            let b = std::thread::spawn(move || {
-                let slot = s2.take_in_process(Duration::from_secs(30), fig);
-                b_flag.store(true, Ordering::SeqCst);
-                let _ = b_release.recv();
-                drop(slot);
-            });
-            assert!(eventually(|| b_in.load(Ordering::SeqCst)));
-            let (s3, c_flag) = (Arc::clone(&s), Arc::clone(&c_in));
-            let c = std::thread::spawn(move || {
-                let slot = s3.take_in_process(Duration::from_secs(30), fig);
-                c_flag.store(true, Ordering::SeqCst);
-                drop(slot);
-            });
-            assert!(eventually(|| fig.now().1 == 1));
-            // Back from the load while B works: this call waits for B,
-            // ahead of C.
-            let _ = release_b.send(());
-            (b, c)
-        });
-        assert!(s.held_here());
-        assert_eq!(s.busy(), 1);
-        assert!(
-            !c_in.load(Ordering::SeqCst),
-            "C went before the returning call"
-        );
-        b.join().expect("b");
-        drop(held);
-        c.join().expect("c");
-        assert!(c_in.load(Ordering::SeqCst));
-        assert_eq!((s.busy(), fig.now()), (0, (0, 0)));
-    }
-
-    /// Waits on a network nested on one thread (a loader that loads
-    /// another key through the instance) and overlapping on several
-    /// (libvips' readers of a body still arriving) give the slot back once
-    /// and take it back once; hooks that outlive the call do nothing.
-    #[test]
-    fn nested_and_overlapping_waits_keep_the_count() {
-        let (s, fig) = (slots(1).expect("one slot"), figures());
-        let held = s.take_in_process(Duration::ZERO, fig).expect("free");
-        released_while(|| released_while(|| assert_eq!(s.busy(), 0)));
-        assert_eq!(s.busy(), 1);
-        let hook = idle_hook();
-        hook(true);
-        hook(true);
-        assert_eq!(s.busy(), 0);
-        hook(false);
-        assert_eq!(s.busy(), 0, "one reader still waits");
-        hook(false);
-        assert_eq!(s.busy(), 1);
-        hook(false);
-        assert_eq!(s.busy(), 1, "an unmatched end");
-        hook(true);
-        drop(held);
-        assert_eq!(s.busy(), 0);
-        hook(false);
-        hook(true);
-        assert_eq!((s.busy(), fig.now()), (0, (0, 0)));
-        // A panic inside a released spell takes the slot back as it unwinds.
-        let held = s.take_in_process(Duration::ZERO, fig).expect("free");
-        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            released_while(|| panic!("a loader panicked"))
-        }));
-        assert!(unwound.is_err());
-        assert_eq!(s.busy(), 1);
-        assert!(s.held_here());
-        drop(held);
-        assert_eq!(s.busy(), 0);
-    }
-}
+mod tests;
