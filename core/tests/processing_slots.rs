@@ -94,6 +94,23 @@ fn with_slots(process_slots: i64) -> Options {
     }
 }
 
+/// Longer than the process timeout (1 s), the first call still holds the
+/// only slot and `waiting` calls wait for it, none processing beside it.
+fn still_one_working_past_the_process_timeout(s: &Setup, waiting: u64) {
+    std::thread::sleep(Duration::from_millis(1300));
+    assert_eq!(
+        s.detected.load(Ordering::SeqCst),
+        1,
+        "processing in parallel"
+    );
+    let stats = s.imagor.stats();
+    assert_eq!(
+        (stats.working, stats.slot_waiting),
+        (1, waiting),
+        "{stats:?}"
+    );
+}
+
 fn start(imagor: &Imagor, path: &str) -> std::thread::JoinHandle<u16> {
     let (imagor, path) = (imagor.clone(), path.to_owned());
     std::thread::spawn(move || imagor.handle(&Request::get(&path)).status)
@@ -109,14 +126,7 @@ fn a_request_waits_for_a_slot_outside_its_process_timeout() {
     // its process_timeout (1 s), without starting to process.
     let second = start(&s.imagor, "/unsafe/50x50/smart/second.png");
     assert!(eventually(|| s.loaded.load(Ordering::SeqCst) == 2));
-    std::thread::sleep(Duration::from_millis(1300));
-    assert_eq!(
-        s.detected.load(Ordering::SeqCst),
-        1,
-        "processing in parallel"
-    );
-    let stats = s.imagor.stats();
-    assert_eq!((stats.working, stats.slot_waiting), (1, 1), "{stats:?}");
+    still_one_working_past_the_process_timeout(&s, 1);
     s.latch.open();
     // The first ran past its own process_timeout inside the detector; the
     // second's budget started when it got the slot.
@@ -234,14 +244,7 @@ fn in_process_calls_wait_for_a_slot_outside_their_process_timeout() {
         std::thread::spawn(move || imagor.meta(&gopher(), "40x40/smart").map(|m| m.width))
     };
     assert!(eventually(|| s.imagor.stats().slot_waiting == 2));
-    std::thread::sleep(Duration::from_millis(1300));
-    assert_eq!(
-        s.detected.load(Ordering::SeqCst),
-        1,
-        "processing in parallel"
-    );
-    let stats = s.imagor.stats();
-    assert_eq!((stats.working, stats.slot_waiting), (1, 2), "{stats:?}");
+    still_one_working_past_the_process_timeout(&s, 2);
     s.latch.open();
     let e = first.join().expect("first").expect_err("past its budget");
     assert_eq!(e.status(), 408, "{e}");
