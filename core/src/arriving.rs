@@ -22,18 +22,37 @@ use crate::budget::Holding;
 use crate::call::{Bound, Stop, POLL_SLICE};
 use crate::error::{Error, Result};
 
-/// Bytes arriving from a network task.
+/// Bytes arriving from a network task, as its readers hold them. When the
+/// last reader's handle goes, the bytes go with it (and their reservation
+/// in the pool), on that reader's thread, whatever the writer is doing:
+/// a call's room is free once its answer is returned.
 pub(crate) struct Body {
+    shared: Arc<Shared>,
+    /// The task feeding the body, aborted when the body is dropped.
+    feeder: Mutex<Option<crate::net_runtime::Spawned<()>>>,
+}
+
+/// The writer's side of a [`Body`]: it appends and ends, and hears that
+/// nobody reads any more when [`Feed::push`] says so.
+#[derive(Clone)]
+pub(crate) struct Feed(Arc<Shared>);
+
+/// What readers and the writer share.
+struct Shared {
     state: Mutex<State>,
     grew: Condvar,
     /// The load's deadline and the error it ends with.
     bound: Bound,
     /// Whether the caller still wants the bytes.
     stop: Stop,
-    /// The task feeding the body, aborted when the body is dropped.
-    feeder: Mutex<Option<crate::net_runtime::Spawned<()>>>,
     /// The furthest byte any reader has read.
     read_up_to: AtomicUsize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 struct State {
@@ -52,6 +71,64 @@ impl State {
     fn bytes(&self) -> &[u8] {
         self.whole.as_deref().unwrap_or(&self.data)
     }
+
+    /// End the body with `end` unless it has ended already. A failed body's
+    /// bytes are never read again, so they go (and their reservation with
+    /// them) before any reader hears of the failure: the call's room in
+    /// the pool is free when its error is returned, whichever thread
+    /// drops the last handle to the body.
+    fn end_with(&mut self, end: Result<()>) {
+        if self.end.is_some() {
+            return;
+        }
+        if end.is_err() {
+            self.data = Vec::new();
+            self.holding = None;
+        }
+        self.end = Some(end);
+    }
+}
+
+impl Feed {
+    /// Bytes received so far.
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().bytes().len()
+    }
+
+    /// Append bytes; `Ok(false)` (and ignored) once the body has ended or
+    /// nobody reads it any more, when the writer should stop; `Err` when
+    /// the memory all calls share has no room for them (the writer then
+    /// ends the body with that error).
+    pub(crate) fn push(&self, chunk: &[u8]) -> Result<bool> {
+        let mut st = self.0.lock();
+        let State {
+            data, holding, end, ..
+        } = &mut *st;
+        match (end, holding) {
+            (None, Some(holding)) => holding.extend(data, chunk)?,
+            _ => return Ok(false),
+        }
+        self.0.grew.notify_all();
+        Ok(true)
+    }
+
+    /// End the body: complete (`Ok`) or failed. The first end wins.
+    pub(crate) fn finish(&self, end: Result<()>) {
+        self.0.lock().end_with(end);
+        self.0.grew.notify_all();
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        // Nobody reads any more: the bytes go now, and the writer stops at
+        // its next chunk (its task is aborted with `feeder` too).
+        let mut st = self.lock();
+        st.end_with(Err(Error::Cancelled));
+        st.data = Vec::new();
+        st.whole = None;
+        st.holding = None;
+    }
 }
 
 impl Body {
@@ -63,58 +140,34 @@ impl Body {
         // A length no call could hold fails at the first bytes instead.
         let _ = holding.expect(capacity as u64);
         Arc::new(Body {
-            state: Mutex::new(State {
-                data: Vec::new(),
-                whole: None,
-                holding: Some(holding),
-                end: None,
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    data: Vec::new(),
+                    whole: None,
+                    holding: Some(holding),
+                    end: None,
+                }),
+                grew: Condvar::new(),
+                bound,
+                stop,
+                read_up_to: AtomicUsize::new(0),
             }),
-            grew: Condvar::new(),
-            bound,
-            stop,
             feeder: Mutex::new(None),
-            read_up_to: AtomicUsize::new(0),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.lock()
+    }
+
+    /// The writer's handle.
+    pub(crate) fn feed(&self) -> Feed {
+        Feed(self.shared.clone())
     }
 
     /// Keep the task feeding the body; it is aborted when the body goes.
     pub(crate) fn hold_feeder(&self, task: crate::net_runtime::Spawned<()>) {
         *self.feeder.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
-    }
-
-    /// Bytes received so far.
-    pub(crate) fn len(&self) -> usize {
-        self.lock().bytes().len()
-    }
-
-    /// Append bytes (the writer); `Ok(false)` (and ignored) once the body
-    /// has ended, when the writer should stop; `Err` when the memory all
-    /// calls share has no room for them (the writer then ends the body
-    /// with that error).
-    pub(crate) fn push(&self, chunk: &[u8]) -> Result<bool> {
-        let mut st = self.lock();
-        let State {
-            data, holding, end, ..
-        } = &mut *st;
-        match (end, holding) {
-            (None, Some(holding)) => holding.extend(data, chunk)?,
-            _ => return Ok(false),
-        }
-        self.grew.notify_all();
-        Ok(true)
-    }
-
-    /// End the body: complete (`Ok`) or failed. The first end wins.
-    pub(crate) fn finish(&self, end: Result<()>) {
-        let mut st = self.lock();
-        if st.end.is_none() {
-            st.end = Some(end);
-        }
-        self.grew.notify_all();
     }
 
     /// Wait until `ready` holds or the body has ended; a failed body, a
@@ -128,24 +181,26 @@ impl Body {
                 None if ready(&st) => return Ok(st),
                 None => {}
             }
-            let error = if self.stop.stopped() {
+            let error = if self.shared.stop.stopped() {
                 Some(Error::Cancelled)
             } else {
-                self.bound
+                self.shared
+                    .bound
                     .at
                     .filter(|at| Instant::now() >= *at)
-                    .map(|_| self.bound.error.clone())
+                    .map(|_| self.shared.bound.error.clone())
             };
             if let Some(e) = error {
-                st.end = Some(Err(e.clone()));
-                self.grew.notify_all();
+                st.end_with(Err(e.clone()));
+                self.shared.grew.notify_all();
                 return Err(e);
             }
-            let slice = match self.bound.at {
+            let slice = match self.shared.bound.at {
                 Some(at) => at.saturating_duration_since(Instant::now()).min(POLL_SLICE),
                 None => POLL_SLICE,
             };
             st = self
+                .shared
                 .grew
                 .wait_timeout(st, slice)
                 .unwrap_or_else(|p| p.into_inner())
@@ -185,7 +240,7 @@ impl Body {
     /// The furthest any reader has read: how far decoding got.
     #[cfg(test)]
     pub(crate) fn read_up_to(&self) -> usize {
-        self.read_up_to.load(Ordering::Relaxed)
+        self.shared.read_up_to.load(Ordering::Relaxed)
     }
 
     /// The error the body failed with, if it has.
@@ -229,7 +284,8 @@ impl Body {
         let data = st.bytes();
         let available = data.len().saturating_sub(pos).min(buf.len());
         buf[..available].copy_from_slice(&data[pos..pos + available]);
-        self.read_up_to
+        self.shared
+            .read_up_to
             .fetch_max(pos + available, Ordering::Relaxed);
         Ok(available)
     }
@@ -290,7 +346,7 @@ mod tests {
     #[test]
     fn a_reader_gets_bytes_as_they_arrive_and_the_end() {
         let b = body(None);
-        let writer = b.clone();
+        let writer = b.feed();
         let t = std::thread::spawn(move || {
             for chunk in [&b"abc"[..], b"def", b"g"] {
                 // Long enough that a reader on a loaded machine still finds
@@ -337,8 +393,8 @@ mod tests {
     #[test]
     fn a_failed_body_fails_every_reader_with_its_error() {
         let b = body(None);
-        b.push(b"abc").unwrap();
-        b.finish(Err(Error::MaxSizeExceeded));
+        b.feed().push(b"abc").unwrap();
+        b.feed().finish(Err(Error::MaxSizeExceeded));
         let mut buf = [0u8; 8];
         let err = b
             .reader(Box::new(|_| {}), Box::new(|_| {}))
@@ -350,15 +406,76 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_body_gives_back_its_bytes_while_the_writer_still_holds_it() {
+        let pool: &'static crate::budget::Pool = Box::leak(Box::new(crate::budget::Pool::new()));
+        let bound = Bound {
+            at: Some(Instant::now() + Duration::from_millis(60)),
+            error: Error::timeout(),
+        };
+        let b = Body::new(
+            0,
+            bound,
+            Stop::Never,
+            Holding::in_pool(pool, 1 << 20, "a body"),
+        );
+        let writer = b.feed();
+        writer.push(&[7u8; 1000]).unwrap();
+        assert!(pool.reserved() >= 1000);
+        // The reader's deadline fails the body: its bytes are given back
+        // before the reader returns, though the writer's handle lives on.
+        assert_eq!(b.head(5000).unwrap_err(), Error::timeout());
+        assert_eq!(pool.reserved(), 0);
+        // Likewise when the writer fails it.
+        let b = Body::new(
+            0,
+            Bound {
+                at: None,
+                error: Error::timeout(),
+            },
+            Stop::Never,
+            Holding::in_pool(pool, 1 << 20, "a body"),
+        );
+        let writer = b.feed();
+        writer.push(&[7u8; 1000]).unwrap();
+        writer.finish(Err(Error::MaxSizeExceeded));
+        assert_eq!(pool.reserved(), 0);
+        assert_eq!(b.complete(|_| ()).unwrap_err(), Error::MaxSizeExceeded);
+        // A complete body keeps its bytes for every reader.
+        let b = Body::new(
+            0,
+            Bound {
+                at: None,
+                error: Error::timeout(),
+            },
+            Stop::Never,
+            Holding::in_pool(pool, 1 << 20, "a body"),
+        );
+        let writer = b.feed();
+        writer.push(b"abc").unwrap();
+        writer.finish(Ok(()));
+        writer.finish(Err(Error::MaxSizeExceeded));
+        assert_eq!(b.head(3).unwrap(), b"abc");
+        assert!(pool.reserved() >= 3);
+        // The last reader gone, the bytes go with it though the writer
+        // still holds its side, and the writer hears to stop.
+        drop(b);
+        assert_eq!(pool.reserved(), 0);
+        assert!(!writer.push(b"def").unwrap());
+        assert_eq!(pool.reserved(), 0);
+    }
+
+    #[test]
     fn a_stalled_body_ends_at_the_deadline() {
         let b = body(Some(Duration::from_millis(60)));
-        b.push(b"abc").unwrap();
+        let writer = b.feed();
+        writer.push(b"abc").unwrap();
         let start = Instant::now();
         assert_eq!(b.head(10).unwrap_err(), Error::timeout());
         assert!(start.elapsed() < Duration::from_secs(2));
-        // The writer's later bytes are refused: the body failed.
-        assert!(!b.push(b"def").unwrap());
-        assert_eq!(b.len(), 3);
+        // The writer's later bytes are refused: the body failed (and gave
+        // back the bytes it had).
+        assert!(!writer.push(b"def").unwrap());
+        assert_eq!(writer.len(), 0);
     }
 
     #[test]

@@ -604,7 +604,8 @@ mod tests {
                 crate::budget::Holding::for_this_call("a body"),
             );
             let (first, rest) = data.split_at(data.len() * 9 / 10);
-            body.push(first).unwrap();
+            let writer = body.feed();
+            writer.push(first).unwrap();
             let loaded = Loaded {
                 blob: Blob::default(),
                 body: Some(body.clone()),
@@ -624,8 +625,8 @@ mod tests {
                     );
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                body.push(rest).unwrap();
-                body.finish(Ok(()));
+                writer.push(rest).unwrap();
+                writer.finish(Ok(()));
                 run.join().unwrap().unwrap()
             });
             assert_eq!(

@@ -12,7 +12,7 @@ use url::Url;
 use super::resolver::{resolve_all_allowed, LookupFailed, ResolveError};
 use super::source::{content_type_accepted, is_allowed};
 use super::{Blocked, Inner, MAX_REDIRECTS, USER_AGENT};
-use crate::arriving::Body;
+use crate::arriving::Feed;
 use crate::blob::{Blob, Stat};
 use crate::budget::Holding;
 use crate::error::{Error, Result};
@@ -164,7 +164,7 @@ pub(super) async fn open(
     inner: &Inner,
     url: Url,
     headers: HeaderMap,
-    arrive: impl FnOnce(Blob, usize) -> Option<std::sync::Weak<Body>>,
+    arrive: impl FnOnce(Blob, usize) -> Option<Feed>,
     settle: &impl Fn(&Result<()>),
 ) -> Result<()> {
     let (resp, final_url, head) = respond(inner, url, headers).await?;
@@ -598,12 +598,12 @@ fn refuse_size(inner: &Inner, len: u64) -> Result<()> {
 
 /// Move the body into `body` as it arrives, under the same size limit;
 /// the body ends with the outcome, which is also returned. Stops early
-/// ([`Error::Cancelled`]) once nobody holds the body any more.
+/// ([`Error::Cancelled`]) once nobody reads the body any more.
 async fn pump(
     mut resp: Response,
     inner: &Inner,
     url: &Url,
-    body: &std::sync::Weak<Body>,
+    body: &Feed,
     settle: &impl Fn(&Result<()>),
 ) -> Result<()> {
     let _ends = EndsOnDrop(body.clone());
@@ -614,39 +614,33 @@ async fn pump(
             Err(e) => break Err(e),
         };
         inner.stats.bytes(chunk.len());
-        let Some(b) = body.upgrade() else {
-            return Err(Error::Cancelled);
-        };
-        if let Err(e) = refuse_size(inner, (b.len() + chunk.len()) as u64) {
+        if let Err(e) = refuse_size(inner, (body.len() + chunk.len()) as u64) {
             break Err(e);
         }
-        match b.push(&chunk) {
+        match body.push(&chunk) {
             Ok(true) => {}
-            // A reader ended it (its deadline passed, its caller left).
+            // A reader ended it (its deadline passed, its caller left), or
+            // nobody reads it any more.
             Ok(false) => return Err(Error::Cancelled),
             // No room left in the memory all calls share.
             Err(e) => break Err(e),
         }
     };
     settle(&end);
-    if let Some(b) = body.upgrade() {
-        b.finish(end.clone());
-    }
+    body.finish(end.clone());
     end
 }
 
 /// Ends a body whose feeding task stops without ending it (the task
 /// panicked, or the runtime went away): its readers fail at once instead
 /// of waiting for their deadline. A body already ended keeps its end.
-struct EndsOnDrop(std::sync::Weak<Body>);
+struct EndsOnDrop(Feed);
 
 impl Drop for EndsOnDrop {
     fn drop(&mut self) {
-        if let Some(b) = self.0.upgrade() {
-            b.finish(Err(Error::Internal(
-                "internal error: the network task feeding the body ended".to_owned(),
-            )));
-        }
+        self.0.finish(Err(Error::Internal(
+            "internal error: the network task feeding the body ended".to_owned(),
+        )));
     }
 }
 

@@ -542,9 +542,9 @@ impl HttpLoader {
                 let mut tx = Some(tx);
                 let arrive = |head: Blob, capacity: usize| {
                     let body = crate::arriving::Body::new(capacity, bound, stop, holding);
-                    let weak = Arc::downgrade(&body);
+                    let feed = body.feed();
                     let sent = tx.take()?.send(Ok(Opened { head, body }));
-                    sent.is_ok().then_some(weak)
+                    sent.is_ok().then_some(feed)
                 };
                 let mut r = fetch::open(&inner, url, headers, arrive, &settle).await;
                 if bare {
