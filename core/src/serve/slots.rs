@@ -108,6 +108,8 @@ struct Spells {
     away: usize,
     /// The call is done with the slot: hooks that outlive it do nothing.
     ended: bool,
+    /// The thread taking the slot back now, woken when the call ends.
+    retaking: Option<std::thread::Thread>,
 }
 
 /// How long a call taking back its slot may wait for one, and where the
@@ -153,9 +155,23 @@ impl Lease {
         if spells.ended || spells.away == 0 {
             return;
         }
+        if spells.away > 1 {
+            spells.away -= 1;
+            return;
+        }
+        // The last wait ends. The slot is waited for without the lock, so
+        // that the call ending, or another wait beginning, is not held up
+        // meanwhile; a call that ends stops the wait.
+        spells.retaking = Some(std::thread::current());
+        drop(spells);
+        self.slots.retake(ret, &|| self.spells().ended);
+        let mut spells = self.spells();
+        spells.retaking = None;
         spells.away -= 1;
-        if spells.away == 0 {
-            self.slots.retake(ret);
+        if spells.ended || spells.away > 0 {
+            // Nobody works with it now: the call ended, or another wait
+            // began (and could not give back a slot not yet taken).
+            self.slots.release_one();
         }
     }
 
@@ -166,6 +182,8 @@ impl Lease {
             spells.ended = true;
             if spells.away == 0 {
                 self.slots.release_one();
+            } else if let Some(t) = &spells.retaking {
+                t.unpark();
             }
         }
     }
@@ -328,7 +346,7 @@ impl Slots {
             state.queue.push_back(Arc::clone(&waiter));
             drop(state);
             figures.waiting.fetch_add(1, Ordering::Relaxed);
-            let waited = self.wait_for_grant(&waiter, bound.at, stop, false);
+            let waited = self.wait_for_grant(&waiter, bound.at, stop, &|| false, false);
             figures.waiting.fetch_sub(1, Ordering::Relaxed);
             if !waited {
                 return Err(if stop.stopped() {
@@ -352,15 +370,16 @@ impl Slots {
         })
     }
 
-    /// Park until `waiter` (queued) is handed a slot (true), or until `at`
-    /// or `stop` (false, out of the queue; a slot handed over meanwhile is
-    /// passed on). Only the waiter handed a slot is woken: with hundreds
+    /// Park until `waiter` (queued) is handed a slot (true), or until `at`,
+    /// `stop` or `give_up` (false, out of the queue; a slot handed over
+    /// meanwhile is passed on). Only the waiter handed a slot is woken: with hundreds
     /// queued, waking them all at every hand-over cost quadratic time.
     fn wait_for_grant(
         &self,
         waiter: &Arc<Waiter>,
         at: Option<Instant>,
         stop: &Stop,
+        give_up: &dyn Fn() -> bool,
         returning: bool,
     ) -> bool {
         loop {
@@ -368,7 +387,7 @@ impl Slots {
                 return true;
             }
             let now = Instant::now();
-            if stop.stopped() || at.is_some_and(|at| now >= at) {
+            if stop.stopped() || give_up() || at.is_some_and(|at| now >= at) {
                 let mut state = self.lock();
                 if waiter.granted.load(Ordering::Acquire) {
                     if returning {
@@ -416,9 +435,9 @@ impl Slots {
 
     /// Take back a slot given back for a while: as soon as one is free,
     /// ahead of the queue; at once when the call is stopped or out of
-    /// time (its budget ends it next). The wait is reported to the call's
+    /// time (its budget ends it next), or `give_up` says it has ended. The wait is reported to the call's
     /// budget as waiting, which its `process_timeout` does not count.
-    fn retake(&self, ret: &Return) {
+    fn retake(&self, ret: &Return, give_up: &dyn Fn() -> bool) {
         let mut state = self.lock();
         if state.busy < self.limit && state.returning.is_empty() {
             state.busy += 1;
@@ -428,7 +447,7 @@ impl Slots {
         let waiter = Arc::new(Waiter::here());
         state.returning.push_back(Arc::clone(&waiter));
         drop(state);
-        if !self.wait_for_grant(&waiter, ret.deadline, &ret.stop, true) {
+        if !self.wait_for_grant(&waiter, ret.deadline, &ret.stop, give_up, true) {
             // Out of time or stopped: back to work above the limit.
             self.lock().busy += 1;
         }

@@ -254,3 +254,51 @@ fn a_waiter_out_of_time_leaves_its_turn_to_the_next() {
     drop(held);
     assert_eq!((s.busy(), fig.now()), (0, (0, 0)));
 }
+
+/// A call that ends while one of its readers waits to take its slot back
+/// ends at once, and so does the reader's wait: neither waits for the
+/// call holding the slot meanwhile.
+#[test]
+fn a_call_ending_while_its_slot_is_taken_back_waits_for_nobody() {
+    let (s, fig) = (slots(1).expect("one slot"), figures());
+    let held = s
+        .take_in_process(Duration::from_secs(30), fig)
+        .expect("free");
+    let hook = idle_hook();
+    hook(true);
+    // Another call takes the slot given back and holds it for 20 s at
+    // most (until told).
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<()>();
+    let s2 = Arc::clone(&s);
+    let other = std::thread::spawn(move || {
+        let slot = s2.take_in_process(Duration::from_secs(30), fig);
+        let _ = free_rx.recv_timeout(Duration::from_secs(20));
+        drop(slot);
+    });
+    assert!(eventually(|| fig.now() == (2, 0) && s.busy() == 1));
+    // The reader's wait ends: it waits to take the slot back.
+    let reader = std::thread::spawn(move || {
+        let started = Instant::now();
+        hook(false);
+        started.elapsed()
+    });
+    assert!(eventually(|| s.lock().returning.len() == 1));
+    let started = Instant::now();
+    drop(held);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the call's end waited {:?}",
+        started.elapsed()
+    );
+    let waited = reader.join().expect("reader");
+    assert!(
+        waited < Duration::from_secs(10),
+        "the reader waited {waited:?}"
+    );
+    // The other call still holds its slot alone; then all is free.
+    assert_eq!(s.busy(), 1);
+    assert!(s.lock().returning.is_empty());
+    free_tx.send(()).expect("other");
+    other.join().expect("other");
+    assert_eq!((s.busy(), fig.now()), (0, (0, 0)));
+}
