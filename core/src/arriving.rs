@@ -2,14 +2,15 @@
 //! bytes as they come while libvips already decodes them (imagor streams
 //! its HTTP loader's response into libvips the same way).
 //!
-//! One network task writes ([`Body::push`], [`Body::finish`]); any number
-//! of readers read from the start ([`Body::reader`]), each waiting for
-//! the bytes it needs. Every wait is bounded: by the load's deadline (its
-//! timeout error then fails the body for everyone), by the caller going
-//! away ([`Error::Cancelled`]), and by the body's own end. The bytes stay
-//! in memory until the last reader is gone (a retry or an error response
-//! may need them again), under the loader's size limit; dropping the body
-//! aborts the task still feeding it.
+//! One network task writes through a [`Feed`] ([`Feed::push`],
+//! [`Feed::finish`]); any number of readers read from the start
+//! ([`Body::reader`]), each waiting for the bytes it needs. Every wait is
+//! bounded: by the load's deadline (its timeout error then fails the body
+//! for everyone), by the caller going away ([`Error::Cancelled`]), and by
+//! the body's own end. A complete body's bytes stay in memory until the
+//! last reader is gone (a retry or an error response may need them
+//! again), under the loader's size limit; a failed body's go as it fails.
+//! Dropping the body aborts the task still feeding it.
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -99,6 +99,8 @@ impl Figures {
 struct Lease {
     slots: Arc<Slots>,
     spells: Mutex<Spells>,
+    /// A retake under way ended (or the call did).
+    retaken: std::sync::Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -157,6 +159,10 @@ impl Lease {
         }
         if spells.away > 1 {
             spells.away -= 1;
+            // Back at work only with the slot another thread takes back.
+            while spells.retaking.is_some() && !spells.ended {
+                spells = self.retaken.wait(spells).unwrap_or_else(|e| e.into_inner());
+            }
             return;
         }
         // The last wait ends. The slot is waited for without the lock, so
@@ -167,6 +173,7 @@ impl Lease {
         self.slots.retake(ret, &|| self.spells().ended);
         let mut spells = self.spells();
         spells.retaking = None;
+        self.retaken.notify_all();
         spells.away -= 1;
         if spells.ended || spells.away > 0 {
             // Nobody works with it now: the call ended, or another wait
@@ -184,6 +191,7 @@ impl Lease {
                 self.slots.release_one();
             } else if let Some(t) = &spells.retaking {
                 t.unpark();
+                self.retaken.notify_all();
             }
         }
     }
@@ -360,6 +368,7 @@ impl Slots {
         let lease = Arc::new(Lease {
             slots: Arc::clone(self),
             spells: Mutex::new(Spells::default()),
+            retaken: std::sync::Condvar::new(),
         });
         let previous = HELD.with(|h| h.borrow_mut().replace(Arc::clone(&lease)));
         Ok(Slot {

@@ -302,3 +302,95 @@ fn a_call_ending_while_its_slot_is_taken_back_waits_for_nobody() {
     other.join().expect("other");
     assert_eq!((s.busy(), fig.now()), (0, (0, 0)));
 }
+
+/// Calls whose readers and own thread give their slot back and take it
+/// back at random, ending mid-wait: the count never passes the limit and
+/// comes back to zero.
+#[test]
+fn many_waits_and_ends_keep_the_bound_and_the_count() {
+    use std::sync::atomic::AtomicUsize;
+    let (s, fig) = (slots(2).expect("two slots"), figures());
+    let over = Arc::new(AtomicUsize::new(0));
+    for round in 0..40u64 {
+        let mut calls = Vec::new();
+        for c in 0..5u64 {
+            let s = Arc::clone(&s);
+            let over = Arc::clone(&over);
+            calls.push(std::thread::spawn(move || {
+                let held = s.take_in_process(Duration::ZERO, fig).expect("slot");
+                let hook = Arc::new(idle_hook());
+                let mut readers = Vec::new();
+                for r in 0..3u64 {
+                    let hook = Arc::clone(&hook);
+                    let s = Arc::clone(&s);
+                    let over = Arc::clone(&over);
+                    readers.push(std::thread::spawn(move || {
+                        for i in 0..20u64 {
+                            hook(true);
+                            if (i + r + c + round) % 3 == 0 {
+                                std::thread::yield_now();
+                            } else {
+                                std::thread::sleep(Duration::from_micros(50 * ((i + r) % 4)));
+                            }
+                            hook(false);
+                            if s.busy() > 2 {
+                                over.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }));
+                }
+                for _ in 0..3 {
+                    released_while(|| std::thread::sleep(Duration::from_micros(100)));
+                }
+                std::thread::sleep(Duration::from_micros(200 * ((c + round) % 5)));
+                drop(held);
+                for r in readers {
+                    r.join().expect("reader");
+                }
+            }));
+        }
+        for c in calls {
+            c.join().expect("call");
+        }
+        assert_eq!(s.busy(), 0, "round {round}");
+        assert!(s.lock().returning.is_empty() && s.lock().queue.is_empty());
+    }
+    assert_eq!(over.load(Ordering::Relaxed), 0, "busy above the limit");
+}
+
+/// A wait that ends while another thread of the same call is taking the
+/// slot back goes back to work only with the slot, not beside the call
+/// holding it meanwhile.
+#[test]
+fn a_wait_ending_during_a_retake_waits_for_the_slot() {
+    let (s, fig) = (slots(1).expect("one slot"), figures());
+    let held = s.take_in_process(Duration::ZERO, fig).expect("free");
+    let hook = idle_hook();
+    hook(true);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<()>();
+    let s2 = Arc::clone(&s);
+    let other = std::thread::spawn(move || {
+        let slot = s2.take_in_process(Duration::from_secs(30), fig);
+        let _ = free_rx.recv_timeout(Duration::from_millis(300));
+        drop(slot);
+    });
+    assert!(eventually(|| fig.now() == (2, 0) && s.busy() == 1));
+    let reader = std::thread::spawn(move || hook(false));
+    assert!(eventually(|| s.lock().returning.len() == 1));
+    // This call's own thread waits on a network (an overlay) and comes back.
+    let started = Instant::now();
+    released_while(|| {});
+    let back_after = started.elapsed();
+    // Back at work: the call should hold its slot now, so the other call
+    // must have finished and nobody still be taking a slot back.
+    let still_retaking = s.lock().returning.len();
+    let _ = free_tx.send(());
+    other.join().expect("other");
+    reader.join().expect("reader");
+    drop(held);
+    assert_eq!(s.busy(), 0);
+    assert_eq!(
+        still_retaking, 0,
+        "back at work after {back_after:?} while the other call still held the only slot"
+    );
+}
