@@ -19,9 +19,11 @@
 //! 0), the reader must read on as the decoder does, since facts it misses
 //! are memory and time nobody charges.
 
+mod icc;
 mod jpeg;
 mod tiff;
 
+pub(crate) use icc::icc_processing_elements;
 pub(crate) use jpeg::{jpeg, jpeg_saved_markers, jpeg_single_pass, SAVED_MARKER_LIMIT};
 #[cfg(test)]
 pub(crate) use jpeg::{seg as jpeg_segment, segments as jpeg_segments};

@@ -288,7 +288,7 @@ pub(super) fn thumbnail_of(
         }
         call.run().and_then(|o| o.out())
     };
-    run().map_err(|e| load_error(e, format))
+    charging_the_header(input, format, run).map_err(|e| load_error(e, format))
 }
 
 /// A lazy libvips load (header now, pixels on demand).
@@ -330,7 +330,35 @@ pub(super) fn call_loader(
         }
         call.run().and_then(|o| o.out())
     };
-    run().map_err(|e| load_error(e, format))
+    charging_the_header(input, format, run).map_err(|e| load_error(e, format))
+}
+
+/// Run `load`, a libvips load of `input` that reads its header now,
+/// charging the call's budget first for what that read alone costs where
+/// it is more than a glance (an animated WebP's frames are indexed one by
+/// one, in time that grows with their square): refused before it starts
+/// when that is more than the time left, and counted at what it took.
+fn charging_the_header<T>(
+    input: Encoded<'_>,
+    format: Option<ImageFormat>,
+    load: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let Encoded::Blob(blob) = input else {
+        return load();
+    };
+    let Some((frames, cost)) = super::decode_cost::webp_index_cost(blob.as_slice(), format) else {
+        return load();
+    };
+    let budget = crate::budget::current();
+    let cost = budget.unstoppable(cost);
+    budget.charge_time(
+        &format!("indexing the {frames} frames of the webp image"),
+        cost,
+    )?;
+    let started = std::time::Instant::now();
+    let out = load();
+    budget.settle(cost, started.elapsed());
+    out
 }
 
 /// imagor answers every failed load with 406 "unsupported format"; we keep

@@ -78,6 +78,16 @@ fn decode_ns_per_pixel(format: Option<ImageFormat>, lossless_webp: bool) -> f64 
     }
 }
 
+/// Nanoseconds per coded byte beyond the per-pixel rate, for decoders
+/// whose cost follows the size of the coded stream.
+fn decode_ns_per_byte(format: Option<ImageFormat>, lossless_webp: bool) -> f64 {
+    match format {
+        Some(ImageFormat::Webp) if !lossless_webp => 50.0,
+        Some(ImageFormat::Avif | ImageFormat::Heif) => 35.0,
+        _ => 0.0,
+    }
+}
+
 /// Charge the decode of `header` (a lazy load of `data`) to `budget`:
 /// refuse it when it needs more memory than `max_memory` or more time than
 /// `process_timeout` allows.
@@ -182,6 +192,12 @@ pub(super) fn admit(
     if frames > 1 {
         cost += Cost::per_pixel(frames as f64, frame_overhead_ns(format));
     }
+    // Entropy decoding reads every coded byte, shrunk or not, and noise
+    // codes far more of them a pixel than a photo: a lossy WebP of 9000x9000
+    // noise (77 MB) took 4.5 s of CPU against 0.65 s at its pixels' rate,
+    // so 50 ns a byte beyond; HEVC and AV1 noise (23 and 28 MB for
+    // 4300x4300) 18-38 ns a byte beyond theirs (charged 35).
+    cost += Cost::per_pixel(data.len() as f64, decode_ns_per_byte(format, lossless_webp));
     if let Some(f) = &jpeg {
         // Entropy decoding touches every coefficient, shrunk or not.
         cost += Cost::per_pixel(f.width as f64 * f.height as f64, 1.0);
@@ -189,7 +205,59 @@ pub(super) fn admit(
             cost += Cost::per_pixel(f.blocks() as f64 * f.scans as f64, 30.0);
         }
     }
+    admit_profile(budget, header)?;
     budget.charge_time(&what, cost)
+}
+
+/// Refuse a source whose embedded ICC profile alone would take more than
+/// the time left to build a colour transform from (`to_colorspace`, the
+/// sRGB conversion of `/meta` colours, thumbhash, detectors): LittleCMS
+/// evaluates every processing element at every point of its grid, in one
+/// call nothing interrupts. A profile of 1 000 elements took 1.09 s, of
+/// 10 000 about 11 s. Nothing is added to the call's total: most calls
+/// never build one.
+fn admit_profile(budget: &Budget, header: &Image) -> Result<()> {
+    let Some(profile) = header.get_blob("icc-profile-data") else {
+        return Ok(());
+    };
+    let elements = probe::icc_processing_elements(&profile);
+    if elements == 0 {
+        return Ok(());
+    }
+    let cost = Cost::per_pixel(elements as f64, ICC_ELEMENT_NS);
+    budget.charge_time(
+        &format!(
+            "a colour transform through the embedded ICC profile \
+             ({elements} processing elements)"
+        ),
+        cost,
+    )?;
+    budget.settle(cost, std::time::Duration::ZERO);
+    Ok(())
+}
+
+/// Nanoseconds LittleCMS takes per processing element of a profile to
+/// build one transform (its grid of samples, 1.09 ms measured).
+const ICC_ELEMENT_NS: f64 = 1_200_000.0;
+
+/// What reading the header of an animated WebP costs (`None` for a still
+/// or another format): libvips indexes every frame through libwebp's
+/// demuxer, whose lookup of frame `i` walks the `i` before it, inside one
+/// call nothing interrupts. 10 000 frames of 1x1 took 0.13 s, 20 000 0.39 s,
+/// 100 000 about 9 s (so 10 us a frame and 1 ns per frame squared, on the
+/// high side), whatever the frames' size: a file of 4.6 MB.
+pub(super) fn webp_index_cost(data: &[u8], format: Option<ImageFormat>) -> Option<(u64, Cost)> {
+    if format != Some(ImageFormat::Webp) {
+        return None;
+    }
+    let frames = u64::from(probe::webp(data)?.frames);
+    (frames > 1).then(|| {
+        let n = frames as f64;
+        (
+            frames,
+            Cost::per_pixel(n, 10_000.0) + Cost::per_pixel(n * n, 1.0),
+        )
+    })
 }
 
 /// CPU per decoded pixel of an animated WebP held at full size.

@@ -570,3 +570,97 @@ pub(crate) fn webp_animation(frames: usize, w: u32, h: u32) -> Vec<u8> {
     v.extend(body);
     v
 }
+
+/// A 64x64 sRGB JPEG carrying an ICC v4 profile whose `D2B0`-`D2B2` and
+/// `A2B0`-`A2B2` tags share one `mpet` pipeline: a 3x3 matrix then
+/// `elements - 1` CLUTs of 2x2x2 points (which LittleCMS can neither join
+/// nor drop), all evaluated at every point of the grid it samples when it
+/// builds a transform.
+pub(crate) fn icc_mpet_jpeg(elements: u32) -> Vec<u8> {
+    let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+    let mut matf = b"matf\0\0\0\0".to_vec();
+    matf.extend(3u16.to_be_bytes());
+    matf.extend(3u16.to_be_bytes());
+    matf.extend(f32s(&[1.0 / 3.0; 9]));
+    matf.extend(f32s(&[0.0; 3]));
+    let mut clut = b"clut\0\0\0\0".to_vec();
+    clut.extend(3u16.to_be_bytes());
+    clut.extend(3u16.to_be_bytes());
+    clut.extend([2, 2, 2]);
+    clut.extend([0u8; 13]);
+    let mut grid = Vec::new();
+    for r in [0.0f32, 1.0] {
+        for g in [0.0f32, 1.0] {
+            for b in [0.0f32, 1.0] {
+                grid.extend([0.1 + 0.8 * r, 0.1 + 0.8 * g, 0.1 + 0.8 * b]);
+            }
+        }
+    }
+    clut.extend(f32s(&grid));
+    let n = elements.max(1) as usize;
+    let head = 16 + 8 * n;
+    let mut mpet = b"mpet\0\0\0\0".to_vec();
+    mpet.extend(3u16.to_be_bytes());
+    mpet.extend(3u16.to_be_bytes());
+    mpet.extend((n as u32).to_be_bytes());
+    let mut at = head;
+    for i in 0..n {
+        let len = if i == 0 { matf.len() } else { clut.len() };
+        mpet.extend((at as u32).to_be_bytes());
+        mpet.extend((len as u32).to_be_bytes());
+        at += len;
+    }
+    mpet.extend(&matf);
+    for _ in 1..n {
+        mpet.extend(&clut);
+    }
+    mpet.resize(mpet.len().next_multiple_of(4), 0);
+    let white = |v: &mut Vec<u8>| {
+        for x in [63190i32, 65536, 54061] {
+            v.extend(x.to_be_bytes());
+        }
+    };
+    let mut wtpt = b"XYZ \0\0\0\0".to_vec();
+    white(&mut wtpt);
+    let tags: [&[u8; 4]; 6] = [b"D2B0", b"D2B1", b"D2B2", b"A2B0", b"A2B1", b"A2B2"];
+    let data_at = 128 + 4 + 12 * (tags.len() + 1);
+    let wtpt_at = data_at + mpet.len();
+    let size = wtpt_at + wtpt.len();
+    let mut icc = Vec::new();
+    icc.extend((size as u32).to_be_bytes());
+    icc.extend(b"lcms");
+    icc.extend(0x0430_0000u32.to_be_bytes());
+    icc.extend(b"prtrRGB XYZ ");
+    icc.extend([0u8; 12]);
+    icc.extend(b"acspAPPL");
+    icc.resize(68, 0);
+    white(&mut icc);
+    icc.extend(b"lcms");
+    icc.resize(128, 0);
+    icc.extend(((tags.len() + 1) as u32).to_be_bytes());
+    for t in tags {
+        icc.extend(t);
+        icc.extend((data_at as u32).to_be_bytes());
+        icc.extend((mpet.len() as u32).to_be_bytes());
+    }
+    icc.extend(b"wtpt");
+    icc.extend((wtpt_at as u32).to_be_bytes());
+    icc.extend((wtpt.len() as u32).to_be_bytes());
+    icc.extend(mpet);
+    icc.extend(wtpt);
+    let plain = save(
+        &Image::black(64, 64, 3).expect("vips black"),
+        "jpegsave_buffer",
+        &[("strip", true)],
+    );
+    let mut v = plain[..2].to_vec();
+    let parts: Vec<&[u8]> = icc.chunks(65_519).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let mut payload = b"ICC_PROFILE\0".to_vec();
+        payload.extend([(i + 1) as u8, parts.len() as u8]);
+        payload.extend(*part);
+        v.extend(seg(0xE2, &payload));
+    }
+    v.extend(&plain[2..]);
+    v
+}

@@ -339,6 +339,34 @@ fn animations(c: &mut Corpus) {
             None,
         );
     }
+    // LittleCMS builds a transform from an embedded profile by evaluating
+    // every stage of its pipeline at every point of a grid, in one call.
+    for elements in [3000, 20_000] {
+        for path in [
+            "fit-in/100x100/filters:to_colorspace(srgb):format(png)/x",
+            "meta/filters:avgcolor()/x",
+        ] {
+            c.with(
+                &format!("icc profile of {elements} processing elements {path}"),
+                icc_mpet_jpeg(elements),
+                path,
+                None,
+            );
+        }
+    }
+    // libvips indexes an animated WebP's frames through libwebp's demuxer
+    // in time that grows with their square, in one uninterruptible call,
+    // whatever the frames' size (100 000 of 1x1: 9 s before a charge).
+    for frames in [60_000, 250_000] {
+        for path in ["meta/x", "fit-in/100x100/filters:format(png)/x"] {
+            c.with(
+                &format!("webp {frames} frames of 1x1 {path}"),
+                webp_animation(frames, 1, 1),
+                path,
+                None,
+            );
+        }
+    }
     // Per-frame geometry renders frames to memory; the deadline must still
     // stop the (slow, noisy) GIF encode that follows.
     c.with(
