@@ -769,3 +769,96 @@ fn deep_documents_do_not_overflow_the_stack() {
         }
     }
 }
+
+/// Stroked curves whose geometry is huge against tiny-skia's 0.25-unit stroking tolerance:
+/// usvg strokes every one to find its stroke bounding box, before any cost check and in one
+/// step nothing interrupts (~45 ms to seconds per curve). The cost must be charged before usvg
+/// runs: each case ends within the budget, refused as too expensive.
+#[test]
+fn huge_stroke_geometry_is_refused_within_budget() {
+    // As the processor does for process_timeout = 2 s.
+    let limits = SvgLimits {
+        max_cost: 1_200_000_000,
+        ..SvgLimits::default()
+    };
+    let cubic = r#"<path d="M0 0 C 9e5 9e5 -9e5 9e5 2000 2000" stroke="black" stroke-width="1e7" fill="none"/>"#;
+    let rel_steps = "c 5e5 5e5 -5e5 5e5 1e6 1e6 ".repeat(40);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("200 cubics, stroke-width 1e7", svg(r#"width="2000" height="2000""#, &cubic.repeat(200))),
+        ("4000 cubics, stroke-width 1e7", svg(r#"width="2000" height="2000""#, &cubic.repeat(4000))),
+        (
+            "one circle r=1e6, stroke-width 1e7",
+            svg(r#"width="2000" height="2000""#, r#"<circle r="1e6" stroke="red" stroke-width="1e7" fill="none"/>"#),
+        ),
+        (
+            "relative cubics drifting to 4e7, stroke-width 10",
+            svg(r#"width="2000" height="2000""#, &format!(r#"<path d="M0 0 {rel_steps}" stroke="black" stroke-width="10" fill="none"/>"#).repeat(20)),
+        ),
+        (
+            "stroke-width from CSS, arcs",
+            svg(r#"width="2000" height="2000""#, &format!("<style>path {{ stroke: black; stroke-width: 1e7 }}</style>{}", r#"<path d="M0 0 A 9e5 9e5 0 1 1 2000 0" fill="none"/>"#.repeat(50))),
+        ),
+        (
+            "small curves through a rotating transform",
+            svg(r#"width="2000" height="2000""#, &format!(r#"<g transform="rotate(10) scale(1e5)">{}</g>"#, r#"<path d="M0 0 C 90 90 -90 90 0.2 0.2" stroke="black" stroke-width="1" fill="none"/>"#.repeat(100))),
+        ),
+        (
+            "curves used 100 times",
+            svg(r#"width="2000" height="2000""#, &format!(r##"<defs><path id="p" d="M0 0 C 9e5 9e5 -9e5 9e5 2000 2000" stroke="black" stroke-width="1e7" fill="none"/></defs>{}"##, r##"<use href="#p"/>"##.repeat(100))),
+        ),
+        (
+            "stroked text, font-size 1e6",
+            svg(r#"width="2000" height="2000""#, &r#"<text font-size="1e6" stroke="black" stroke-width="3">hello</text>"#.repeat(20)),
+        ),
+    ];
+    for (name, data) in cases {
+        let t = Instant::now();
+        let r = render_svg(&data, 100.0 / 2000.0, &limits);
+        let s = t.elapsed().as_secs_f64();
+        assert!(
+            matches!(r, Err(SvgError::TooExpensive { .. })),
+            "{name}: expected TooExpensive, got {:?}",
+            r.map(|i| (i.width, i.height))
+        );
+        assert!(s < 1.0, "{name}: refusal took {s:.2} s");
+    }
+}
+
+/// The stroke charge leaves ordinary stroked drawings alone: they render, cheaply estimated,
+/// and exactly as resvg renders them.
+#[test]
+fn normal_stroked_svg_renders_as_resvg_does() {
+    let data = svg(
+        r#"width="200" height="120" viewBox="0 0 400 240""#,
+        r##"<style>.s { stroke: #036; stroke-width: 6 }</style>
+        <path class="s" d="M10 200 C 60 10 140 10 190 200 S 320 390 390 20" fill="none" stroke-dasharray="12 4"/>
+        <circle cx="300" cy="80" r="50" fill="#fc0" stroke="#c00" stroke-width="8"/>
+        <rect x="20" y="20" width="120" height="60" rx="15" fill="none" stroke="green" stroke-width="4" transform="rotate(5)"/>
+        <ellipse cx="200" cy="160" rx="80" ry="30" fill="none" stroke="purple" stroke-linejoin="round"/>
+        <path d="M0 0 Q 200 240 400 0" fill="none" stroke="black" stroke-width="40" opacity="0.3"/>"##,
+    );
+    let limits = SvgLimits::default();
+    let cost = imagor::svg::estimate_svg_cost(&data, 1.0, &limits).unwrap();
+    assert!(cost < 20_000_000, "estimated cost {cost}");
+    let img = render_svg(&data, 1.0, &limits).unwrap();
+    assert_eq!((img.width, img.height), (200, 120));
+
+    let tree = resvg::usvg::Tree::from_data(&data, &resvg::usvg::Options::default()).unwrap();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(200, 120).unwrap();
+    let ts = resvg::tiny_skia::Transform::from_scale(
+        200.0 / tree.size().width(),
+        120.0 / tree.size().height(),
+    );
+    resvg::render(&tree, ts, &mut pixmap.as_mut());
+    let mut want = pixmap.take();
+    for px in want.chunks_exact_mut(4) {
+        let a = px[3] as u32;
+        if a != 0 && a != 255 {
+            for c in &mut px[..3] {
+                *c = ((*c as u32 * 255 + a / 2) / a).min(255) as u8;
+            }
+        }
+    }
+    assert!(img.rgba.iter().any(|&b| b != 0), "drawing rendered empty");
+    assert!(img.rgba == want, "pixels differ from resvg's own render");
+}

@@ -60,7 +60,8 @@ pub(crate) fn parse_cost(s: &Stats) -> u64 {
         + s.text_char_pairs as f64 * PARSE_CHAR_PAIR
         + s.text_span_chars as f64 * PARSE_SPAN_CHAR
         + s.image_bytes as f64 * PARSE_IMAGE_BYTE
-        + s.css_work as f64 * CSS_STEP;
+        + s.css_work as f64 * CSS_STEP
+        + s.stroke as f64;
     to_units(c)
 }
 
@@ -279,6 +280,17 @@ impl Est<'_> {
             let area = Area::from_rect(p.stroke_bounding_box(), ts)
                 .map_or(0.0, |a| a.intersect(canvas).px());
             self.add(PATH + segs * (SEGMENT + STROKE_SEGMENT) + rows * EDGE_ROW * STROKE_EDGES)?;
+            let mut curves = p
+                .data()
+                .segments()
+                .filter(|s| {
+                    matches!(
+                        s,
+                        resvg::tiny_skia::PathSegment::CubicTo(..)
+                            | resvg::tiny_skia::PathSegment::QuadTo(..)
+                    )
+                })
+                .count() as f64;
             if let Some(dashes) = s.dasharray() {
                 let period: f32 = dashes.iter().sum();
                 let len = polyline_len(p.data());
@@ -290,6 +302,20 @@ impl Est<'_> {
                 // Over tiny-skia's limit the stroke is dropped; charge the limit anyway
                 // because the control-polygon length over-estimates the real length.
                 self.add(n.min(MAX_DASHES) * DASH)?;
+                if curves > 0.0 {
+                    curves += n.min(MAX_DASHES);
+                }
+            }
+            // tiny-skia strokes in path coordinates with a tolerance of 0.25 device pixels:
+            // the stroker's work explodes with the device magnitude (see `stroke.rs`).
+            if curves > 0.0 {
+                let b = p.bounding_box();
+                let local = [b.left(), b.top(), b.right(), b.bottom()]
+                    .iter()
+                    .fold(s.width().get() as f64, |m, v| m.max((*v as f64).abs()));
+                let (sx, sy) = ts.get_scale();
+                let scale = (sx as f64).max(sy as f64).max(1.0);
+                self.add(curves * super::stroke::curve_excess(local * scale))?;
             }
             self.paint(s.paint(), area, ts, max_bbox)?;
         }

@@ -23,6 +23,7 @@ mod cost;
 mod precheck;
 mod resolve;
 mod size;
+mod stroke;
 mod xml;
 
 use std::fmt;

@@ -8,6 +8,7 @@ use roxmltree::{Document, Node, NodeId};
 
 pub(crate) use super::xml::parse_xml;
 
+use super::stroke::StrokeScan;
 use super::{SvgError, SvgLimits};
 
 /// Totals for the document after reference expansion.
@@ -29,6 +30,8 @@ pub(crate) struct Stats {
     pub image_bytes: u64,
     /// Upper bound of CSS selector-matching steps usvg performs.
     pub css_work: u64,
+    /// Work units usvg spends stroking curves for their stroke bounding boxes.
+    pub stroke: u64,
 }
 
 impl Stats {
@@ -65,6 +68,8 @@ struct Agg {
     char_pairs: u64,
     span_chars: u64,
     image_bytes: u64,
+    /// Work units of stroking the curves below (see `stroke.rs`).
+    stroke: u64,
     height: u64,
 }
 
@@ -88,6 +93,7 @@ impl Agg {
         self.image_bytes = self
             .image_bytes
             .saturating_add(o.image_bytes.saturating_mul(mult));
+        self.stroke = self.stroke.saturating_add(o.stroke.saturating_mul(mult));
         if with_shape_counts {
             self.drawables = self
                 .drawables
@@ -139,6 +145,7 @@ struct Analyzer<'a, 'input> {
     css_refs: HashMap<NodeId, Vec<(RefKind, &'a str)>>,
     memo: HashMap<NodeId, Agg>,
     in_progress: HashSet<NodeId>,
+    stroke: StrokeScan,
 }
 
 /// Computes the expanded statistics and refuses documents over `max_nodes`/`max_depth`,
@@ -192,6 +199,7 @@ pub(crate) fn analyze(doc: &Document, limits: &SvgLimits) -> Result<Stats, SvgEr
         css_refs,
         memo: HashMap::new(),
         in_progress: HashSet::new(),
+        stroke: StrokeScan::new(doc, &sheet),
     };
     let agg = an.visit(doc.root_element(), 1)?;
     if agg.height > limits.max_depth as u64 {
@@ -211,6 +219,7 @@ pub(crate) fn analyze(doc: &Document, limits: &SvgLimits) -> Result<Stats, SvgEr
         text_span_chars: agg.span_chars,
         image_bytes: agg.image_bytes,
         css_work,
+        stroke: agg.stroke,
     })
 }
 
@@ -242,6 +251,7 @@ impl<'a, 'input> Analyzer<'a, 'input> {
         if DRAWABLE.contains(&name) {
             agg.drawables = 1;
         }
+        agg.stroke = self.stroke.element(node);
         agg.vertices = match name {
             "path" => node.attribute("d").map_or(0, count_numbers) / 2 + 1,
             "polyline" | "polygon" => node.attribute("points").map_or(0, count_numbers) / 2 + 1,
@@ -271,6 +281,7 @@ impl<'a, 'input> Analyzer<'a, 'input> {
                         .sum::<u64>()
                 });
                 agg.chars = agg.chars.saturating_add(n);
+                agg.stroke = agg.stroke.saturating_add(self.stroke.text(node, n));
             }
         }
         if matches!(name, "tspan" | "textPath" | "a") {
