@@ -236,12 +236,72 @@ enum Feed<'a> {
     Source(CustomSource),
 }
 
+/// A reader of a source libvips decodes that fails once the call's
+/// deadline has passed, so the decode stops at its next read.
+///
+/// libpng inflates whatever follows a PNG's last row inside the image
+/// data's zlib stream in one call (`png_read_end`), which nothing else
+/// interrupts: a 4 MB file whose image data inflates to 4 GiB past a 1x1
+/// image took 8 s. Deflate expands a byte at most 1032 times, and libpng
+/// reads the image data 8 KiB at a time, so between two reads it inflates
+/// at most some 8 MiB (a few milliseconds); the failed read ends the
+/// decode, and the call reports its deadline ([`crate::vips::error_from_vips`]).
+///
+/// It holds the deadline only, not the call's budget: an image that
+/// outlives the call keeps nothing of the call's memory reserved.
+struct Checked<R> {
+    inner: R,
+    deadline: Option<std::sync::Arc<crate::vips::deadline::Deadline>>,
+}
+
+impl<R> Checked<R> {
+    /// `inner`, checked against the deadline of the call on this thread.
+    fn new(inner: R) -> Checked<R> {
+        Checked {
+            inner,
+            deadline: crate::vips::deadline::current(),
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(d) = self.deadline.as_ref().filter(|d| d.expired()) {
+            return Err(std::io::Error::other(d.error()));
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for Checked<R> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
+/// Is `input` of `format` read through a [`Checked`] source instead of
+/// libvips' own buffer (`name` a `_buffer` operation)? PNGs are, whose
+/// decoder can inflate without end between two reads.
+fn checked_reads(name: &str, format: Option<ImageFormat>) -> Option<String> {
+    let op = name.replace("_buffer", "_source");
+    (format == Some(ImageFormat::Png) && op != name && crate::vips::has_operation(&op))
+        .then_some(op)
+}
+
 impl<'a> OnInput<'a> {
-    fn new(name: &str, input: Encoded<'a>) -> Result<OnInput<'a>> {
+    fn new(name: &str, input: Encoded<'a>, format: Option<ImageFormat>) -> Result<OnInput<'a>> {
         Ok(match input {
-            Encoded::Blob(blob) => OnInput {
-                op: name.to_owned(),
-                feed: Feed::Blob(blob),
+            Encoded::Blob(blob) => match checked_reads(name, format) {
+                Some(op) => OnInput {
+                    op,
+                    feed: Feed::Source(CustomSource::seekable(Box::new(Checked::new(
+                        std::io::Cursor::new(blob.clone()),
+                    )))?),
+                },
+                None => OnInput {
+                    op: name.to_owned(),
+                    feed: Feed::Blob(blob),
+                },
             },
             Encoded::Arriving(body) => {
                 let op = name.replace("_buffer", "_source");
@@ -250,7 +310,9 @@ impl<'a> OnInput<'a> {
                 }
                 OnInput {
                     op,
-                    feed: Feed::Source(CustomSource::new(Box::new(body.reader(waited(), idle())))?),
+                    feed: Feed::Source(CustomSource::new(Box::new(Checked::new(
+                        body.reader(waited(), idle()),
+                    )))?),
                 }
             }
         })
@@ -275,7 +337,7 @@ pub(super) fn thumbnail_of(
     opts: LoadOpts,
 ) -> Result<Image> {
     let option_string = opts.option_string(loader);
-    let on = OnInput::new("thumbnail_buffer", input)?;
+    let on = OnInput::new("thumbnail_buffer", input, format)?;
     let run = || {
         let mut call = on
             .call()
@@ -298,7 +360,7 @@ pub(super) fn call_loader(
     format: Option<ImageFormat>,
     opts: LoadOpts,
 ) -> Result<Image> {
-    let on = OnInput::new(loader, input)?;
+    let on = OnInput::new(loader, input, format)?;
     let run = || {
         let mut call = on.call();
         if opts.n != 0 {

@@ -95,6 +95,25 @@ unsafe extern "C" fn release_shared(_data: *mut c_void, area: *mut c_void) -> c_
     0
 }
 
+impl Clone for Blob {
+    /// Another reference to the same bytes (no copy).
+    fn clone(&self) -> Blob {
+        if self.ptr.is_null() {
+            return Blob { ptr: self.ptr };
+        }
+        // SAFETY: the blob is alive for &self; vips_area_copy takes one more
+        // reference to the same area and returns it, ours to drop.
+        let ptr = unsafe { sys::vips_area_copy(self.ptr) };
+        Blob { ptr }
+    }
+}
+
+impl AsRef<[u8]> for Blob {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
 impl std::fmt::Debug for Blob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Blob({} bytes)", self.as_slice().len())

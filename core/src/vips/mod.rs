@@ -46,7 +46,7 @@ pub use image::{BandFormat, Image, Interpretation};
 pub use ops::{
     Angle, BlendMode, Direction, Extend, Intent, Interesting, Size, TextOptions, TextWrap,
 };
-pub use source::CustomSource;
+pub use source::{CustomSource, SeekRead};
 pub use target::MemoryTarget;
 
 use std::ffi::CString;

@@ -114,6 +114,11 @@ pub type SourceReadHandler = unsafe extern "C" fn(
     length: i64,
     data: *mut c_void,
 ) -> i64;
+/// Handler for a `VipsSourceCustom`'s `seek` signal: move to `offset`
+/// from `whence` (`SEEK_SET`, `SEEK_CUR`, `SEEK_END`); the new position,
+/// -1 on error.
+pub type SourceSeekHandler =
+    unsafe extern "C" fn(source: *mut c_void, offset: i64, whence: c_int, data: *mut c_void) -> i64;
 /// Handler for a `VipsTargetCustom`'s `write` signal: take `length`
 /// bytes; the count taken, -1 on error.
 pub type TargetWriteHandler = unsafe extern "C" fn(
@@ -189,6 +194,7 @@ extern "C" {
     ) -> *mut VipsBlob;
     pub fn vips_blob_get(blob: *mut VipsBlob, length: *mut usize) -> *const c_void;
     pub fn vips_area_unref(area: *mut VipsBlob);
+    pub fn vips_area_copy(area: *mut VipsBlob) -> *mut VipsBlob;
 
     pub fn vips_value_set_array_double(value: *mut GValue, array: *const c_double, n: c_int);
     pub fn vips_value_set_array_int(value: *mut GValue, array: *const c_int, n: c_int);

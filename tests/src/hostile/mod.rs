@@ -144,6 +144,17 @@ fn decoder_bombs(c: &mut Corpus) {
     c.add("png 100000 tEXt chunks", png(1, 1, &zlib_zeros(2), &text));
     // Compressed text: libspng inflates every zTXt and compressed iTXt while
     // it reads the header, in one call nothing interrupts (8 GiB of text).
+    // Image data whose zlib stream runs 3 GiB past a 1x1 image: libpng
+    // inflates it all in one call after the last row (2 s a GiB).
+    let past_the_image = png(1, 1, &zlib_zeros_dense(3 << 30), b"");
+    for path in ["fit-in/100x100/filters:format(png)/x", "meta/x"] {
+        c.with(
+            &format!("png 1x1 with 3 GiB of image data {path}"),
+            past_the_image.clone(),
+            path,
+            None,
+        );
+    }
     let gib = zlib_zeros_dense(1 << 30);
     let bombs: Vec<u8> = (0..4)
         .flat_map(|i| {
