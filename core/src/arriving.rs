@@ -406,19 +406,25 @@ mod tests {
         assert_eq!(b.failure(), Some(Error::MaxSizeExceeded));
     }
 
-    #[test]
-    fn a_failed_body_gives_back_its_bytes_while_the_writer_still_holds_it() {
-        let pool: &'static crate::budget::Pool = Box::leak(Box::new(crate::budget::Pool::new()));
+    /// A body whose bytes are reserved in `pool` (1 MiB), its waits
+    /// ending `limit` from now.
+    fn pooled(pool: &'static crate::budget::Pool, limit: Option<Duration>) -> Arc<Body> {
         let bound = Bound {
-            at: Some(Instant::now() + Duration::from_millis(60)),
+            at: limit.map(|d| Instant::now() + d),
             error: Error::timeout(),
         };
-        let b = Body::new(
+        Body::new(
             0,
             bound,
             Stop::Never,
             Holding::in_pool(pool, 1 << 20, "a body"),
-        );
+        )
+    }
+
+    #[test]
+    fn a_failed_body_gives_back_its_bytes_while_the_writer_still_holds_it() {
+        let pool: &'static crate::budget::Pool = Box::leak(Box::new(crate::budget::Pool::new()));
+        let b = pooled(pool, Some(Duration::from_millis(60)));
         let writer = b.feed();
         writer.push(&[7u8; 1000]).unwrap();
         assert!(pool.reserved() >= 1000);
@@ -427,30 +433,14 @@ mod tests {
         assert_eq!(b.head(5000).unwrap_err(), Error::timeout());
         assert_eq!(pool.reserved(), 0);
         // Likewise when the writer fails it.
-        let b = Body::new(
-            0,
-            Bound {
-                at: None,
-                error: Error::timeout(),
-            },
-            Stop::Never,
-            Holding::in_pool(pool, 1 << 20, "a body"),
-        );
+        let b = pooled(pool, None);
         let writer = b.feed();
         writer.push(&[7u8; 1000]).unwrap();
         writer.finish(Err(Error::MaxSizeExceeded));
         assert_eq!(pool.reserved(), 0);
         assert_eq!(b.complete(|_| ()).unwrap_err(), Error::MaxSizeExceeded);
         // A complete body keeps its bytes for every reader.
-        let b = Body::new(
-            0,
-            Bound {
-                at: None,
-                error: Error::timeout(),
-            },
-            Stop::Never,
-            Holding::in_pool(pool, 1 << 20, "a body"),
-        );
+        let b = pooled(pool, None);
         let writer = b.feed();
         writer.push(b"abc").unwrap();
         writer.finish(Ok(()));

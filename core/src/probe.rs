@@ -23,7 +23,7 @@ mod icc;
 mod jpeg;
 mod tiff;
 
-pub(crate) use icc::icc_processing_elements;
+pub(crate) use icc::{icc_processing_elements, icc_tags, icc_u32};
 pub(crate) use jpeg::{jpeg, jpeg_saved_markers, jpeg_single_pass, SAVED_MARKER_LIMIT};
 #[cfg(test)]
 pub(crate) use jpeg::{seg as jpeg_segment, segments as jpeg_segments};

@@ -4,33 +4,38 @@
 //! nothing interrupts; a v4 multi-process-element tag (`mpet`, as in
 //! `D2B0`) may chain any number of stages.
 
+/// The big-endian `u32` at `at`, if the profile holds it.
+pub(crate) fn icc_u32(profile: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(
+        profile.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+
+/// The profile's tag table: `(signature, offset, size)` of each entry, no
+/// more entries than the profile has room for, whatever the table says.
+pub(crate) fn icc_tags(profile: &[u8]) -> impl Iterator<Item = ([u8; 4], usize, usize)> + '_ {
+    let count = icc_u32(profile, 128).unwrap_or(0) as usize;
+    (0..count.min(profile.len() / 12)).map_while(move |i| {
+        let entry = 132 + 12 * i;
+        let sig = profile.get(entry..entry + 4)?.try_into().ok()?;
+        let offset = icc_u32(profile, entry + 4)? as usize;
+        let size = icc_u32(profile, entry + 8)? as usize;
+        Some((sig, offset, size))
+    })
+}
+
 /// The processing elements of the profile's `mpet` tags, each tag body
 /// counted once (tags may share one): 0 for a profile without any, or one
 /// that cannot be read (LittleCMS refuses those).
 pub(crate) fn icc_processing_elements(profile: &[u8]) -> u64 {
-    let be32 = |at: usize| -> Option<u32> {
-        Some(u32::from_be_bytes(
-            profile.get(at..at + 4)?.try_into().ok()?,
-        ))
-    };
-    let Some(count) = be32(128) else {
-        return 0;
-    };
     let mut seen = Vec::new();
     let mut elements = 0u64;
-    // A tag table entry is 12 bytes; the table cannot be longer than the
-    // profile, however many entries it announces.
-    for i in 0..(count as usize).min(profile.len() / 12) {
-        let entry = 132 + 12 * i;
-        let Some(offset) = be32(entry + 4) else {
-            break;
-        };
-        let offset = offset as usize;
+    for (_, offset, _) in icc_tags(profile) {
         if seen.contains(&offset) || profile.get(offset..offset + 4) != Some(b"mpet") {
             continue;
         }
         seen.push(offset);
-        elements += u64::from(be32(offset + 12).unwrap_or(0));
+        elements += u64::from(icc_u32(profile, offset + 12).unwrap_or(0));
     }
     elements
 }

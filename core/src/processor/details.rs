@@ -111,16 +111,10 @@ fn space_name(interpretation: i32) -> &'static str {
 /// The `desc` tag of an ICC profile: ICC v2 `desc` (ASCII) or v4 `mluc`
 /// (first record, UTF-16BE). `None` when absent or malformed.
 fn icc_description(icc: &[u8]) -> Option<String> {
-    let u32_at = |at: usize| -> Option<usize> {
-        let b = icc.get(at..at.checked_add(4)?)?;
-        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let count = u32_at(128)?.min(1024);
-    let (offset, len) = (0..count).find_map(|i| {
-        let entry = 132 + i * 12;
-        (icc.get(entry..entry + 4)? == b"desc")
-            .then(|| Some((u32_at(entry + 4)?, u32_at(entry + 8)?)))?
-    })?;
+    let u32_at = |at: usize| crate::probe::icc_u32(icc, at).map(|v| v as usize);
+    let (_, offset, len) = crate::probe::icc_tags(icc)
+        .take(1024)
+        .find(|(sig, ..)| sig == b"desc")?;
     let tag = icc.get(offset..offset.checked_add(len)?)?;
     let text = match tag.get(0..4)? {
         b"desc" => {

@@ -255,6 +255,24 @@ fn a_waiter_out_of_time_leaves_its_turn_to_the_next() {
     assert_eq!((s.busy(), fig.now()), (0, (0, 0)));
 }
 
+/// Another call takes the slot the call of this thread gave back, and
+/// holds it until told (or for `most`): the sender tells it.
+fn another_call_holds_it(
+    s: &Arc<Slots>,
+    fig: &'static Figures,
+    most: Duration,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<()>();
+    let s2 = Arc::clone(s);
+    let other = std::thread::spawn(move || {
+        let slot = s2.take_in_process(Duration::from_secs(30), fig);
+        let _ = free_rx.recv_timeout(most);
+        drop(slot);
+    });
+    assert!(eventually(|| fig.now() == (2, 0) && s.busy() == 1));
+    (free_tx, other)
+}
+
 /// A call that ends while one of its readers waits to take its slot back
 /// ends at once, and so does the reader's wait: neither waits for the
 /// call holding the slot meanwhile.
@@ -268,14 +286,7 @@ fn a_call_ending_while_its_slot_is_taken_back_waits_for_nobody() {
     hook(true);
     // Another call takes the slot given back and holds it for 20 s at
     // most (until told).
-    let (free_tx, free_rx) = std::sync::mpsc::channel::<()>();
-    let s2 = Arc::clone(&s);
-    let other = std::thread::spawn(move || {
-        let slot = s2.take_in_process(Duration::from_secs(30), fig);
-        let _ = free_rx.recv_timeout(Duration::from_secs(20));
-        drop(slot);
-    });
-    assert!(eventually(|| fig.now() == (2, 0) && s.busy() == 1));
+    let (free_tx, other) = another_call_holds_it(&s, fig, Duration::from_secs(20));
     // The reader's wait ends: it waits to take the slot back.
     let reader = std::thread::spawn(move || {
         let started = Instant::now();
@@ -367,14 +378,7 @@ fn a_wait_ending_during_a_retake_waits_for_the_slot() {
     let held = s.take_in_process(Duration::ZERO, fig).expect("free");
     let hook = idle_hook();
     hook(true);
-    let (free_tx, free_rx) = std::sync::mpsc::channel::<()>();
-    let s2 = Arc::clone(&s);
-    let other = std::thread::spawn(move || {
-        let slot = s2.take_in_process(Duration::from_secs(30), fig);
-        let _ = free_rx.recv_timeout(Duration::from_millis(300));
-        drop(slot);
-    });
-    assert!(eventually(|| fig.now() == (2, 0) && s.busy() == 1));
+    let (free_tx, other) = another_call_holds_it(&s, fig, Duration::from_millis(300));
     let reader = std::thread::spawn(move || hook(false));
     assert!(eventually(|| s.lock().returning.len() == 1));
     // This call's own thread waits on a network (an overlay) and comes back.
