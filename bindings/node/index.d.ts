@@ -240,6 +240,11 @@ export interface Formats {
    * the system libvips).
    */
   flavour: string
+  /**
+   * What decodes a plain still AVIF: `dav1d` (the core's own AV1 path,
+   * as the packages are built) or `libheif` (libvips' heifload).
+   */
+  av1Decoder: string
 }
 
 /**

@@ -36,6 +36,8 @@ fn the_common_formats_are_always_there() {
     }
     assert!(["system", "bundled"].contains(&f.flavour), "{f:?}");
     assert!(f.libvips.starts_with("8."), "{f:?}");
+    let own_av1 = cfg!(feature = "own-av1");
+    assert_eq!(f.av1_decoder, if own_av1 { "dav1d" } else { "libheif" });
     if f.flavour == "bundled" {
         // npm's sharp-libvips: none of these codecs, so the 406 paths
         // below are the ones exercised.

@@ -114,6 +114,9 @@ pub struct Formats {
     /// `bundled` (the prebuilt package's libvips) or `system` (built against
     /// the system libvips).
     pub flavour: String,
+    /// What decodes a plain still AVIF: `dav1d` (the core's own AV1 path,
+    /// as the packages are built) or `libheif` (libvips' heifload).
+    pub av1_decoder: String,
 }
 
 /// What this build of imagor loads and saves.
@@ -126,6 +129,7 @@ pub fn formats(env: Env) -> napi::Result<Formats> {
         save: names(f.save),
         libvips: f.libvips,
         flavour: f.flavour.to_owned(),
+        av1_decoder: f.av1_decoder.to_owned(),
     })
 }
 

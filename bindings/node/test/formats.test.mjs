@@ -30,7 +30,8 @@ function refused(name) {
 
 test('formats() lists the common formats, its libvips and flavour', () => {
   const f = formats()
-  assert.deepEqual(Object.keys(f).sort(), ['flavour', 'libvips', 'load', 'save'])
+  assert.deepEqual(Object.keys(f).sort(), ['av1Decoder', 'flavour', 'libvips', 'load', 'save'])
+  assert.ok(['dav1d', 'libheif'].includes(f.av1Decoder), f.av1Decoder)
   assert.ok(['system', 'bundled'].includes(f.flavour), f.flavour)
   assert.equal(f.libvips, versions().vips)
   for (const name of ['jpeg', 'png', 'gif', 'webp', 'avif', 'tiff', 'bmp', 'svg']) assert.ok(f.load.includes(name), name)

@@ -27,8 +27,8 @@ fn libvips_version(py: Python<'_>) -> PyResult<(i32, i32, i32)> {
 }
 
 /// What this build loads and saves: ``{"load": [...], "save": [...],
-/// "libvips": "8.18.7", "flavour": "bundled"|"system"}`` (imagor's format
-/// names). The prebuilt wheel's libvips has no JPEG XL, JPEG 2000, PDF or
+/// "libvips": "8.18.7", "flavour": "bundled"|"system", "av1_decoder":
+/// "dav1d"|"libheif"}`` (imagor's format names). The prebuilt wheel's libvips has no JPEG XL, JPEG 2000, PDF or
 /// HEIC; a build against a system libvips that has them does.
 #[pyfunction]
 fn formats(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
@@ -41,6 +41,7 @@ fn formats(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
         d.set_item("save", f.save)?;
         d.set_item("libvips", f.libvips)?;
         d.set_item("flavour", f.flavour)?;
+        d.set_item("av1_decoder", f.av1_decoder)?;
         Ok(d)
     })
 }

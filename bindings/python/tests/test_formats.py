@@ -2,6 +2,8 @@
 it (the prebuilt wheel's libvips has no JPEG XL, JPEG 2000, PDF or HEIC) is
 refused with UnsupportedFormatError (406) naming it; a listed one works."""
 
+import os
+
 import pytest
 
 import imagor
@@ -29,7 +31,12 @@ def refused(info, name):
 
 def test_shape_and_the_common_formats():
     f = imagor.formats()
-    assert set(f) == {"load", "save", "libvips", "flavour"}
+    assert set(f) == {"load", "save", "libvips", "flavour", "av1_decoder"}
+    assert f["av1_decoder"] in ("dav1d", "libheif")
+    # The packages and `make test`'s builds have the core's own AV1 path, so
+    # the tests that compare it with heifload never skip there.
+    if f["flavour"] == "bundled" or "own-av1" in os.environ.get("IMAGOR_FEATURES", ""):
+        assert f["av1_decoder"] == "dav1d", f
     assert f["flavour"] in ("system", "bundled")
     assert f["libvips"] == ".".join(map(str, imagor.libvips_version()))
     for name in ("jpeg", "png", "gif", "webp", "avif", "tiff", "bmp", "svg"):

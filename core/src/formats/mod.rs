@@ -34,6 +34,11 @@ pub struct Formats {
     /// `"system"` (libvips found by pkg-config at build time) or `"bundled"`
     /// (a prebuilt libvips shipped with the package).
     pub flavour: &'static str,
+    /// What decodes a plain still AVIF (one AV1 image or a grid of them):
+    /// `"dav1d"` (the core's own AV1 path, feature `own-av1`, on in the
+    /// packages) or `"libheif"` (libvips' heifload, which decodes every other
+    /// AVIF in either build).
+    pub av1_decoder: &'static str,
 }
 
 /// Every format imagor knows, in a stable order.
@@ -55,6 +60,13 @@ const ALL: [ImageFormat; 12] = [
 /// `"system"` or `"bundled"`, from `build.rs`.
 pub const FLAVOUR: &str = env!("IMAGOR_VIPS_FLAVOUR");
 
+/// `"dav1d"` or `"libheif"`: see [`Formats::av1_decoder`].
+pub const AV1_DECODER: &str = if cfg!(feature = "own-av1") {
+    "dav1d"
+} else {
+    "libheif"
+};
+
 /// What this build loads and saves (probed once, then cached).
 pub fn formats() -> Result<Formats> {
     crate::vips::init()?;
@@ -72,6 +84,7 @@ pub fn formats() -> Result<Formats> {
             .collect(),
         libvips: format!("{major}.{minor}.{micro}"),
         flavour: FLAVOUR,
+        av1_decoder: AV1_DECODER,
     })
 }
 
