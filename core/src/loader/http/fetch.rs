@@ -32,6 +32,16 @@ const NEVER_FORWARDED: &[&str] = &[
     "proxy-connection",
     "proxy-authorization",
     "accept-encoding",
+    // The image is fetched whole: a client's range or condition would make
+    // the origin answer part of it (206) or nothing (304), which was then
+    // taken, stored and served to every later client as the image.
+    "range",
+    "if-range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "expect",
 ];
 
 /// Credentials "forward all client headers" leaves out (name them in
@@ -238,6 +248,10 @@ pub(super) async fn stat(inner: Arc<Inner>, url: Url, headers: HeaderMap) -> Res
 /// text (`NewErrorFromStatusCode`: a 404 is `Not Found`, not imagor's own
 /// `not found`); anything below is a success.
 fn check_status(status: StatusCode) -> Result<()> {
+    // Only part of the image: never an image, whoever asked for the range.
+    if status == StatusCode::PARTIAL_CONTENT {
+        return Err(Error::from_status("Bad Gateway", 502));
+    }
     if status.as_u16() >= 400 {
         let text = status.canonical_reason().unwrap_or("");
         return Err(Error::from_status(text, status.as_u16()));
@@ -647,6 +661,48 @@ impl Drop for EndsOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_and_conditions_are_never_forwarded() {
+        let opts = crate::Options {
+            http_loader_forward_client_headers: true,
+            ..Default::default()
+        };
+        let loader = super::super::HttpLoader::new(&opts).expect("loader");
+        let mut req = Request::get("/unsafe/http://example.com/a.png");
+        for (k, v) in [
+            ("Range", "bytes=0-3000"),
+            ("If-Range", "\"x\""),
+            ("If-None-Match", "\"x\""),
+            ("If-Modified-Since", "Sun, 06 Dec 2026 05:00:00 GMT"),
+            ("Expect", "100-continue"),
+            ("X-Kept", "1"),
+        ] {
+            req.headers.push((k.to_owned(), v.to_owned()));
+        }
+        let h = request_headers(&loader.inner, Some(&req));
+        for name in [
+            "range",
+            "if-range",
+            "if-none-match",
+            "if-modified-since",
+            "expect",
+        ] {
+            assert!(h.get(name).is_none(), "{name} forwarded");
+        }
+        assert_eq!(h.get("x-kept").map(|v| v.as_bytes()), Some(&b"1"[..]));
+        // Named explicitly, still not forwarded.
+        let opts = crate::Options {
+            http_loader_forward_headers: vec!["Range".into(), "X-Kept".into()],
+            ..Default::default()
+        };
+        let loader = super::super::HttpLoader::new(&opts).expect("loader");
+        let h = request_headers(&loader.inner, Some(&req));
+        assert!(h.get("range").is_none());
+        // And a partial answer is never taken for the image.
+        assert!(check_status(StatusCode::PARTIAL_CONTENT).is_err());
+        assert!(check_status(StatusCode::OK).is_ok());
+    }
 
     #[test]
     fn header_names_are_canonical() {
