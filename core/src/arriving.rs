@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::budget::Holding;
-use crate::call::{Bound, Stop, POLL_SLICE};
+use crate::call::{Bound, Stop, POLL_SLICE, SOURCE_WAITS};
 use crate::error::{Error, Result};
 
 /// Bytes arriving from a network task, as its readers hold them. When the
@@ -175,6 +175,10 @@ impl Body {
     /// passed deadline or a caller gone is an error (and fails the body).
     fn wait_until(&self, ready: impl Fn(&State) -> bool) -> Result<MutexGuard<'_, State>> {
         let mut st = self.lock();
+        // A reader waiting on the network is one of the bounded waits for
+        // sources (a dripping origin holds a thread as one that never
+        // answers does).
+        let mut counted = None;
         loop {
             match &st.end {
                 Some(Err(e)) => return Err(e.clone()),
@@ -191,6 +195,10 @@ impl Body {
                     .filter(|at| Instant::now() >= *at)
                     .map(|_| self.shared.bound.error.clone())
             };
+            let error = error.or_else(|| match counted {
+                Some(_) => None,
+                None => SOURCE_WAITS.enter().map(|w| counted = Some(w)).err(),
+            });
             if let Some(e) = error {
                 st.end_with(Err(e.clone()));
                 self.shared.grew.notify_all();

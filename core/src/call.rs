@@ -254,9 +254,123 @@ pub(crate) fn block_on_until<F: Future>(
     }
 }
 
+/// A bound on the threads blocked at once waiting for an image's source (a
+/// loader's or a storage's answer). The server serves each request on a
+/// thread of a bounded pool: requests for images on an origin that never
+/// answers could hold every one of them for the load timeout, and requests
+/// for local files then waited for a thread. Past the bound such a wait is
+/// refused with [`Error::TooManyRequests`] at once, so the rest of the pool
+/// stays free for work that does not wait on the network.
+pub(crate) struct SourceWaits {
+    waiting: AtomicUsize,
+    /// 0: no bound (library calls, whose threads are their caller's).
+    max: AtomicUsize,
+}
+
+/// The process's threads waiting for sources; [`crate::server`] bounds it.
+pub(crate) static SOURCE_WAITS: SourceWaits = SourceWaits::new();
+
+/// One thread counted in [`SourceWaits`] until dropped.
+pub(crate) struct SourceWait<'a>(&'a SourceWaits);
+
+impl Drop for SourceWait<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl SourceWaits {
+    pub(crate) const fn new() -> Self {
+        SourceWaits {
+            waiting: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+        }
+    }
+
+    /// At most `max` threads may wait at once (0: no bound).
+    pub(crate) fn limit(&self, max: usize) {
+        self.max.store(max, Ordering::Release);
+    }
+
+    /// Count this thread in, or refuse it when the bound is reached.
+    pub(crate) fn enter(&self) -> Result<SourceWait<'_>> {
+        let max = self.max.load(Ordering::Acquire);
+        let before = self.waiting.fetch_add(1, Ordering::AcqRel);
+        let wait = SourceWait(self);
+        if max > 0 && before >= max {
+            return Err(Error::TooManyRequests);
+        }
+        Ok(wait)
+    }
+
+    /// [`block_on_until`] for a source: a future that is not ready at once
+    /// waits only as one of the bounded waiting threads.
+    pub(crate) fn block_on<F: Future>(
+        &self,
+        future: F,
+        bound: &Bound,
+        stop: &Stop,
+    ) -> Result<F::Output> {
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return Ok(out);
+        }
+        let _counted = self.enter()?;
+        block_on_until(future, bound, stop)
+    }
+}
+
+/// [`SourceWaits::block_on`] on the process's [`SOURCE_WAITS`].
+pub(crate) fn block_on_source<F: Future>(
+    future: F,
+    bound: &Bound,
+    stop: &Stop,
+) -> Result<F::Output> {
+    SOURCE_WAITS.block_on(future, bound, stop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_past_the_bound_are_refused_and_ready_sources_never_wait() {
+        let waits = SourceWaits::new();
+        waits.limit(1);
+        let never = Bound {
+            at: None,
+            error: Error::timeout(),
+        };
+        // A source that answers at once is not counted.
+        assert_eq!(
+            waits.block_on(async { 7 }, &never, &Stop::Never).ok(),
+            Some(7)
+        );
+        let held = waits.enter().expect("the first wait");
+        let soon = Bound {
+            at: Some(Instant::now() + Duration::from_secs(5)),
+            error: Error::timeout(),
+        };
+        // Refused, not timed out: it did not wait.
+        let refused = waits.block_on(std::future::pending::<()>(), &soon, &Stop::Never);
+        assert!(
+            matches!(refused, Err(Error::TooManyRequests)),
+            "{refused:?}"
+        );
+        assert_eq!(
+            waits.block_on(async { 8 }, &soon, &Stop::Never).ok(),
+            Some(8)
+        );
+        drop(held);
+        // The refused wait gave its count back: one may wait again.
+        let again = waits.enter();
+        assert!(again.is_ok());
+        drop(again);
+        waits.limit(0);
+        let (a, b) = (waits.enter(), waits.enter());
+        assert!(a.is_ok() && b.is_ok(), "no bound");
+    }
 
     #[test]
     fn a_pending_future_ends_at_its_bound_or_when_cancelled() {

@@ -232,7 +232,7 @@ impl Imagor {
         crate::serve::slots::released_while(|| {
             for loader in &self.loaders {
                 let bound = scope.bound(self.opts.load_timeout, "load");
-                match crate::call::block_on_until(loader.get(ctx, key), &bound, &scope.stop)
+                match crate::call::block_on_source(loader.get(ctx, key), &bound, &scope.stop)
                     .and_then(|r| r)
                 {
                     Ok(blob) => return Ok(blob.data.to_vec()),

@@ -189,7 +189,7 @@ fn precedence_flag_env_file_default() {
 fn defaults_as_imagor_prints_them() {
     let cfg = ok(&[], &[]);
     assert!(FLAGS.iter().all(|f| !cfg.is_set(f.name)));
-    assert_eq!(cfg.iter().count(), 162);
+    assert_eq!(cfg.iter().count(), 163);
     assert_eq!(cfg.int("port"), 8000);
     assert_eq!(cfg.str("config"), ".env");
     assert_eq!(cfg.config_file(), None, "no .env in the scratch directory");
@@ -310,10 +310,11 @@ fn expected_help() -> String {
         let ours = line.replace(".\n", ". (default true)\n");
         help = help.replace(&line, &ours);
     }
-    // Our two memory limits, in their place in the sorted list.
+    // Our two memory limits and the bound on source waits, in their place
+    // in the sorted list.
     let next = "  -imagor-modified-time-check\n";
     assert_eq!(help.matches(next).count(), 1);
-    let ours = "  -imagor-max-memory int\n    \tMemory in bytes one request may use to process its image, estimated before the work starts (larger images get 422). 0 = no limit (default 268435456)\n  -imagor-max-total-memory int\n    \tMemory in bytes all requests may hold together, their source images included (past it, requests get 429). -1 = half the memory of the machine or of its cgroup, 0 = no limit (default -1)\n";
+    let ours = "  -imagor-max-memory int\n    \tMemory in bytes one request may use to process its image, estimated before the work starts (larger images get 422). 0 = no limit (default 268435456)\n  -imagor-max-source-waits int\n    \tRequests that may wait at once on their image's loader or storage (a network origin, an object store); more get 429 at once, so requests for local files always find a thread. 0 = 3072, -1 = no limit\n  -imagor-max-total-memory int\n    \tMemory in bytes all requests may hold together, their source images included (past it, requests get 429). -1 = half the memory of the machine or of its cgroup, 0 = no limit (default -1)\n";
     help = help.replace(next, &format!("{ours}{next}"));
     // And our processing slots, after imagor's process queue size.
     let next = "  -imagor-process-timeout duration\n";
@@ -323,13 +324,16 @@ fn expected_help() -> String {
     help
 }
 
+/// The length of `-imagor-max-source-waits`' two lines of help.
+const SOURCE_WAITS_HELP: usize = 235;
+
 #[test]
 fn help_is_appendix_a() {
     let help = expected_help();
     assert_eq!(help_text(), help);
     assert_eq!(
         help.len(),
-        HELP.len() + 3 * " (default true)".len() + 401 + 206
+        HELP.len() + 3 * " (default true)".len() + 401 + 206 + SOURCE_WAITS_HELP
     );
     for form in ["-h", "-help", "--h", "--help", "-help=1", "-h=x"] {
         let e = err(&["-port=1", form, "-foo"], &[]);
@@ -351,7 +355,7 @@ fn help_lists_every_flag_of_the_table() {
         .map(|l| l.split(' ').next().unwrap_or(l))
         .collect();
     let names: Vec<&str> = sorted().iter().map(|f| f.name).collect();
-    assert_eq!(entries.len(), 162);
+    assert_eq!(entries.len(), 163);
     assert_eq!(entries, names);
     for f in &FLAGS {
         let head = match f.kind.type_name() {
@@ -368,7 +372,7 @@ fn help_lists_every_flag_of_the_table() {
         .iter()
         .map(|g| FLAGS.iter().filter(|f| f.group == *g).count())
         .collect();
-    assert_eq!(groups.iter().sum::<usize>(), 162);
+    assert_eq!(groups.iter().sum::<usize>(), 163);
     assert_eq!(FLAGS.iter().filter(|f| f.kind == Kind::CidrList).count(), 1);
 }
 

@@ -533,6 +533,50 @@ fn requests_stalled_on_an_origin_leave_threads_for_the_others() {
     assert!(took < Duration::from_secs(5), "a local file took {took:?}");
 }
 
+#[test]
+fn waits_on_sources_past_their_bound_answer_429_and_local_files_are_served() {
+    let origin = Origin::start();
+    let dir = TempDir::new("source-waits");
+    dir.write("gopher.png", &testdata_file("gopher.png"));
+    let server = unsafe_server(&[
+        "-http-loader-block-loopback-networks=false",
+        "-imagor-max-source-waits=3",
+        &format!("-file-loader-base-dir={}", dir.join("")),
+    ]);
+    let held = origin.url("/held/gopher.png");
+    let ask = |width: usize| {
+        let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        write!(
+            s,
+            "GET /unsafe/{width}x0/{held} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("request");
+        s
+    };
+    let streams: Vec<TcpStream> = (1..=3).map(ask).collect();
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    while origin.count("/held/gopher.png") < 3 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(origin.count("/held/gopher.png"), 3);
+    // A fourth wait on the origin is refused, not queued.
+    let r = server.get(&format!("/unsafe/4x0/{held}"));
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(origin.count("/held/gopher.png"), 3, "never asked");
+    // A local file needs no wait.
+    assert_eq!(server.get("/unsafe/10x10/gopher.png").status, 200);
+    // Once the origin answers, the waits are given back.
+    origin.release();
+    for mut s in streams {
+        let mut answer = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut answer);
+        let status = String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned();
+        assert_eq!(status, "HTTP/1.1 200");
+    }
+    let r = server.get(&format!("/unsafe/5x0/{held}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
 /// The soft limit on open files raised to the hard one.
 fn raise_open_file_limit() {
     // SAFETY: getrlimit/setrlimit with a zeroed struct this function owns.

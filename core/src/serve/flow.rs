@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use crate::blob::Blob;
-use crate::call::{block_on_until, CallScope, Stop};
+use crate::call::{block_on_source, block_on_until, CallScope, Stop};
 use crate::error::{Error, Result};
 use crate::loader::{BoxFuture, LoadContext};
 use crate::path::{self, Filter, Params};
@@ -275,7 +275,7 @@ impl Imagor {
         let ctx = LoadContext::default();
         let hit = self.result_storages.iter().find_map(|s| {
             let bound = scope.bound(self.opts.load_timeout, "load");
-            block_on_until(s.get_result(ctx, key, &p.image), &bound, &scope.stop)
+            block_on_source(s.get_result(ctx, key, &p.image), &bound, &scope.stop)
                 .ok()?
                 .ok()
                 .filter(|b| !b.is_empty())
@@ -299,7 +299,7 @@ impl Imagor {
         let image = p.image.as_str();
         let stat = |f: BoxFuture<'_, Result<crate::blob::Stat>>| {
             let bound = scope.bound(self.opts.load_timeout, "load");
-            block_on_until(f, &bound, &scope.stop)
+            block_on_source(f, &bound, &scope.stop)
                 .ok()?
                 .ok()
                 .and_then(|s| s.modified)
@@ -343,7 +343,7 @@ impl Imagor {
         // that went away ends the whole lookup.
         let load = |f: BoxFuture<'_, Result<Blob>>| {
             let bound = scope.bound(self.opts.load_timeout, "load");
-            block_on_until(f, &bound, &scope.stop).and_then(|r| r)
+            block_on_source(f, &bound, &scope.stop).and_then(|r| r)
         };
         // The same bound, for a loader that blocks before its future.
         let until = || LoadContext {
@@ -367,7 +367,7 @@ impl Imagor {
                 Some(http) => {
                     let bound = scope.bound(self.opts.load_timeout, "load");
                     let opened = http.open(ctx, image, bound.clone(), scope.stop.clone());
-                    block_on_until(opened, &bound, &scope.stop)
+                    block_on_source(opened, &bound, &scope.stop)
                         .and_then(|r| r)
                         .and_then(|o| {
                             // An empty body is no image, as when buffered

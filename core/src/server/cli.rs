@@ -321,6 +321,11 @@ pub fn server_options(c: &Config, opts: &Options) -> ServerOptions {
             .saturating_add(1 << 20),
         body_read_timeout: opts.request_timeout,
         send_timeout: opts.request_timeout,
+        max_source_waits: match c.int("imagor-max-source-waits") {
+            n if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            -1 => 0,
+            _ => super::http::DEFAULT_SOURCE_WAITS,
+        },
         ..ServerOptions::default()
     }
 }

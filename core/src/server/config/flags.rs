@@ -2,8 +2,9 @@
 //! (config/config.go, fileconfig.go, uploadconfig.go, httpconfig.go,
 //! vipsconfig, awsconfig, gcloudconfig): 152 flags in ten groups, with
 //! their Go types, defaults as Go prints them and help texts verbatim; plus
-//! the 7 flags of imagorface (its built-in face detector) and 3 of our own
-//! (the memory limits and processing slots, which imagor lacks), 162 in all.
+//! the 7 flags of imagorface (its built-in face detector) and 4 of our own
+//! (the memory limits, processing slots and source waits, which imagor
+//! lacks), 163 in all.
 
 /// The Go `flag` value type of a flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,7 +66,8 @@ pub enum Group {
     /// imagorface's face detector (`face-detector*`).
     Face,
     /// Our own resource limits, which imagor lacks (`imagor-max-memory`,
-    /// `imagor-max-total-memory`, `imagor-process-slots`).
+    /// `imagor-max-total-memory`, `imagor-process-slots`,
+    /// `imagor-max-source-waits`).
     Limits,
 }
 
@@ -197,7 +199,7 @@ use Group::{
 /// `false`), so the HTTP loader refuses those networks unless an operator
 /// lifts a class with `=false`; `-h` prints `(default true)` for them.
 #[rustfmt::skip]
-pub static FLAGS: [Flag; 162] = [
+pub static FLAGS: [Flag; 163] = [
     // Core (24 flags)
     flag(Core, STR, "imagor-secret", "", "Secret key for signing imagor URL"),
     flag(Core, BOOL, "imagor-unsafe", "false", "Unsafe imagor that does not require URL signature. Prone to URL tampering"),
@@ -373,6 +375,7 @@ pub static FLAGS: [Flag; 162] = [
     flag(Face, DUR, "face-detector-cache-ttl", "0s", "face detect cache TTL. 0 = no expiry"),
     flag(Limits, INT64, "imagor-max-memory", "268435456", "Memory in bytes one request may use to process its image, estimated before the work starts (larger images get 422). 0 = no limit"),
     flag(Limits, INT64, "imagor-process-slots", "0", "Requests that do pixel work at once; more wait (after loading their image, before their process timeout starts) until their request timeout. 0 = one per core, -1 = no limit"),
+    flag(Limits, INT64, "imagor-max-source-waits", "0", "Requests that may wait at once on their image's loader or storage (a network origin, an object store); more get 429 at once, so requests for local files always find a thread. 0 = 3072, -1 = no limit"),
     flag(Limits, INT64, "imagor-max-total-memory", "-1", "Memory in bytes all requests may hold together, their source images included (past it, requests get 429). -1 = half the memory of the machine or of its cgroup, 0 = no limit"),
 ];
 
@@ -383,12 +386,12 @@ mod tests {
 
     #[test]
     fn table_is_complete_and_consistent() {
-        assert_eq!(FLAGS.len(), 162);
+        assert_eq!(FLAGS.len(), 163);
         let counts: Vec<usize> = Group::ALL
             .iter()
             .map(|g| FLAGS.iter().filter(|f| f.group == *g).count())
             .collect();
-        assert_eq!(counts, [24, 7, 3, 13, 4, 18, 23, 40, 14, 6, 7, 3]);
+        assert_eq!(counts, [24, 7, 3, 13, 4, 18, 23, 40, 14, 6, 7, 4]);
         let names = sorted();
         for pair in names.windows(2) {
             assert!(pair[0].name < pair[1].name, "duplicate -{}", pair[0].name);
@@ -396,7 +399,7 @@ mod tests {
         let mut envs: Vec<String> = FLAGS.iter().map(Flag::env_name).collect();
         envs.sort();
         envs.dedup();
-        assert_eq!(envs.len(), 162);
+        assert_eq!(envs.len(), 163);
         for f in &FLAGS {
             assert!(f
                 .name
