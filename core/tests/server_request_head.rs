@@ -52,3 +52,46 @@ fn a_signed_escape_is_malformed_as_in_go() {
     let ok = send(server.port, &Req::get("/unsafe/10x10/%67opher.png")).expect("request");
     assert_eq!(ok.status, 200, "{}", ok.text());
 }
+
+/// Heads still arriving count against `-imagor-max-total-memory` past
+/// their first 16 KiB: connections the pool has no room for are closed at
+/// once (2 000 unfinished 1 MB heads held 2 GB until the 10 s header
+/// timeout in a server limited to 256 MiB), and the server serves others.
+#[test]
+fn unfinished_heads_are_held_within_the_memory_limit() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("request-head-memory");
+    dir.write("gopher.png", &testdata_file("gopher.png"));
+    // 8 MiB, of which heads (as sources) may take three quarters.
+    let server = Server::start(&flags(&[
+        ("imagor-unsafe", "true"),
+        ("file-loader-base-dir", &dir.join("")),
+        ("imagor-max-total-memory", "8388608"),
+    ]));
+    let mut head = b"GET /unsafe/10x10/gopher.png HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+    head.resize(1000 << 10, b'a');
+    let conns: Vec<std::net::TcpStream> = (0..30)
+        .filter_map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).ok()?;
+            let _ = s.write_all(&head);
+            Some(s)
+        })
+        .collect();
+    // Well before the 10 s header timeout, those past the pool are closed.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let closed = conns
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).expect("nonblocking");
+            let mut byte = [0u8; 1];
+            match (&mut &**s).read(&mut byte) {
+                Ok(0) => true,
+                Ok(_) => false,
+                Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            }
+        })
+        .count();
+    assert!(closed >= 20, "only {closed} of 30 closed");
+    let r = server.get("/unsafe/10x10/gopher.png");
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -18,6 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use super::conn::{AcceptBackoff, SendTimeout};
+use super::heads::{HeadTally, Tallied};
 use super::metrics::Metrics;
 use super::middleware::{panic_response, real_ip, Layers, Route};
 use crate::budget::{Holding, Pool};
@@ -341,9 +342,18 @@ pub async fn serve(
                     }
                 };
                 let (timeout, max_head) = (state.opts.header_read_timeout, state.opts.max_header_bytes);
+                let tally = HeadTally::new(Pool::global(), state.imagor.options().max_total_memory);
+                let stream = Tallied::new(stream, Arc::clone(&tally));
                 let stream = SendTimeout::new(stream, state.opts.send_timeout);
                 let state = Arc::clone(&state);
-                let service = service_fn(move |req| handle(Arc::clone(&state), req, peer));
+                let service = service_fn(move |req| {
+                    let handling = tally.handling();
+                    let handled = handle(Arc::clone(&state), req, peer);
+                    async move {
+                        let _handling = handling;
+                        handled.await
+                    }
+                });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(timeout)

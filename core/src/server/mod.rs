@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 mod conn;
 mod escaped_path;
+mod heads;
 mod http;
 mod metrics;
 mod middleware;
