@@ -288,6 +288,7 @@ impl SourceWaits {
     }
 
     /// At most `max` threads may wait at once (0: no bound).
+    #[cfg_attr(not(any(feature = "server", test)), allow(dead_code))]
     pub(crate) fn limit(&self, max: usize) {
         self.max.store(max, Ordering::Release);
     }

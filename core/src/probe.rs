@@ -42,6 +42,9 @@ pub(crate) struct WebpFacts {
     pub frames: u32,
     /// Some bitstream is lossless (VP8L).
     pub lossless: bool,
+    /// Chunks at the top level of the RIFF (libwebp's demuxer allocates a
+    /// record for each one it keeps, unknown ones included).
+    pub chunks: u64,
 }
 
 /// Walk a WebP's RIFF chunks (and the chunks inside animation frames).
@@ -49,8 +52,14 @@ pub(crate) fn webp(data: &[u8]) -> Option<WebpFacts> {
     if data.len() < 12 || &data[..4] != b"RIFF" || &data[8..12] != b"WEBP" {
         return None;
     }
+    // libwebp reads nothing past the end its RIFF header declares (and
+    // refuses a RIFF shorter than one chunk): whatever follows is not
+    // walked, however long (a still WebP followed by 600 MB of zeros was
+    // walked as 78 million empty chunks, four times per call).
+    let riff = u32::from_le_bytes([data[4], data[5], data[6], data[7]]) as usize;
+    let end = data.len().min(riff.saturating_add(8));
     let mut facts = WebpFacts::default();
-    walk_webp(&data[12..], &mut facts, true);
+    walk_webp(data.get(12..end).unwrap_or_default(), &mut facts, true);
     if facts.frames == 0 {
         facts.frames = 1;
     }
@@ -59,6 +68,9 @@ pub(crate) fn webp(data: &[u8]) -> Option<WebpFacts> {
 
 fn walk_webp(mut chunks: &[u8], facts: &mut WebpFacts, top: bool) {
     while chunks.len() >= 8 {
+        if top {
+            facts.chunks += 1;
+        }
         let tag = &chunks[..4];
         let len = u32::from_le_bytes([chunks[4], chunks[5], chunks[6], chunks[7]]) as usize;
         let body = &chunks[8..(8 + len).min(chunks.len())];
@@ -93,6 +105,55 @@ fn walk_webp(mut chunks: &[u8], facts: &mut WebpFacts, top: bool) {
         }
         chunks = &chunks[step..];
     }
+}
+
+/// How many items an ISOBMFF (HEIF, AVIF) file's top-level `meta` box
+/// declares: the larger of its `iinf` entry count and its `iloc` item
+/// count (`None` without a `meta` box). libheif 1.15 links items to their
+/// properties, locations and references by searching lists as long as the
+/// file's items, once per item, in the one call that reads the header.
+pub(crate) fn heif_items(data: &[u8]) -> Option<u64> {
+    /// The boxes in `data`: (type, body).
+    fn boxes(mut data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+        std::iter::from_fn(move || {
+            if data.len() < 8 {
+                return None;
+            }
+            let size = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as u64;
+            let (header, size) = match size {
+                0 => (8, data.len() as u64),
+                1 if data.len() >= 16 => (
+                    16,
+                    u64::from_be_bytes(data[8..16].try_into().unwrap_or_default()),
+                ),
+                1 => return None,
+                n => (8, n),
+            };
+            let size = usize::try_from(size).ok()?.min(data.len());
+            if size < header {
+                return None;
+            }
+            let kind = &data[4..8];
+            let body = &data[header..size];
+            data = &data[size..];
+            Some((kind, body))
+        })
+    }
+    let (_, meta) = boxes(data).find(|(kind, _)| *kind == b"meta")?;
+    let mut items = 0u64;
+    for (kind, body) in boxes(meta.get(4..)?) {
+        let (version, rest) = (*body.first()?, body.get(4..)?);
+        let count = match kind {
+            b"iinf" if version == 0 => u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as u64,
+            b"iinf" => u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as u64,
+            // iloc: two bytes of field sizes, then the count.
+            b"iloc" if version < 2 => u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]) as u64,
+            b"iloc" => u32::from_be_bytes(rest.get(2..6)?.try_into().ok()?) as u64,
+            _ => continue,
+        };
+        items = items.max(count);
+    }
+    Some(items)
 }
 
 fn u24(b: &[u8]) -> u32 {
@@ -190,6 +251,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn heif_item_counts() {
+        fn bx(kind: &[u8], body: &[u8]) -> Vec<u8> {
+            let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+            b.extend(kind);
+            b.extend(body);
+            b
+        }
+        let mut iinf = vec![0, 0, 0, 0];
+        iinf.extend(30000u16.to_be_bytes());
+        let mut iloc = vec![1, 0, 0, 0, 0x44, 0];
+        iloc.extend(7u16.to_be_bytes());
+        let mut meta = vec![0, 0, 0, 0];
+        meta.extend(bx(b"iloc", &iloc));
+        meta.extend(bx(b"iinf", &iinf));
+        let mut file = bx(b"ftyp", b"avif\0\0\0\0");
+        file.extend(bx(b"meta", &meta));
+        assert_eq!(heif_items(&file), Some(30000));
+        assert_eq!(heif_items(&file[..20]), None);
+    }
+
+    #[test]
     fn webp_chunks() {
         let mut w = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\x02\0\0\0".to_vec();
         w.extend([0xFF, 0x0F, 0x00, 0xFF, 0x0F, 0x00]); // 4096 x 4096
@@ -200,6 +282,8 @@ mod tests {
             w.extend((frame.len() as u32).to_le_bytes());
             w.extend(&frame);
         }
+        let riff = (w.len() - 8) as u32;
+        w[4..8].copy_from_slice(&riff.to_le_bytes());
         let f = webp(&w).unwrap();
         assert_eq!(
             f,
@@ -207,9 +291,21 @@ mod tests {
                 width: 4096,
                 height: 4096,
                 frames: 3,
-                lossless: true
+                lossless: true,
+                chunks: 4,
             }
         );
+        // Bytes past the RIFF's declared end are not the file's: libwebp
+        // never reads them, and neither does the walk.
+        let mut trailing = w.clone();
+        trailing.extend(std::iter::repeat_n(0, 8 * 1000));
+        assert_eq!(webp(&trailing).unwrap(), f);
+        // Empty chunks inside the RIFF are each one more chunk.
+        let mut padded = w.clone();
+        padded.extend(std::iter::repeat_n(0, 8 * 1000));
+        let riff = (padded.len() - 8) as u32;
+        padded[4..8].copy_from_slice(&riff.to_le_bytes());
+        assert_eq!(webp(&padded).unwrap().chunks, 1004);
     }
 
     #[test]

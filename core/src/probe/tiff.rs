@@ -26,6 +26,8 @@ pub(crate) struct TiffFacts {
     pub tile_width: u32,
     /// See `tile_width`.
     pub tile_height: u32,
+    /// Entries (tags) of the first IFD.
+    pub entries: u64,
 }
 
 impl TiffFacts {
@@ -163,6 +165,7 @@ pub(crate) fn tiff(data: &[u8]) -> Option<TiffFacts> {
         samples: 1,
         bits: 1,
         rows_per_strip: u32::MAX,
+        entries: count as u64,
         ..TiffFacts::default()
     };
     let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);

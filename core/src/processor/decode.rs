@@ -408,15 +408,30 @@ fn charging_the_header<T>(
     let Encoded::Blob(blob) = input else {
         return load();
     };
-    let Some((frames, cost)) = super::decode_cost::webp_index_cost(blob.as_slice(), format) else {
+    let data = blob.as_slice();
+    if matches!(format, Some(ImageFormat::Avif | ImageFormat::Heif))
+        && super::avif_items::has_empty_coded_item(data)
+    {
+        return Err(Error::UnsupportedFormat(format!(
+            "unsupported format: the {} image could not be decoded (corrupt or truncated): \
+             an image item holds no data",
+            format.map_or("heif", ImageFormat::name)
+        )));
+    }
+    let index = super::decode_cost::webp_index_cost(data, format).or_else(|| {
+        super::decode_cost::heif_index_cost(data, format)
+            .or_else(|| super::decode_cost::tiff_index_cost(data, format))
+            .map(|(what, cost)| (what, cost, 0))
+    });
+    let Some((what, cost, memory)) = index else {
         return load();
     };
     let budget = crate::budget::current();
+    if memory > 0 {
+        budget.charge_memory(&what, memory)?;
+    }
     let cost = budget.unstoppable(cost);
-    budget.charge_time(
-        &format!("indexing the {frames} frames of the webp image"),
-        cost,
-    )?;
+    budget.charge_time(&what, cost)?;
     let started = std::time::Instant::now();
     let out = load();
     budget.settle(cost, started.elapsed());

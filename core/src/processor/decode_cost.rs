@@ -240,25 +240,111 @@ fn admit_profile(budget: &Budget, header: &Image) -> Result<()> {
 /// build one transform (its grid of samples, 1.09 ms measured).
 const ICC_ELEMENT_NS: f64 = 1_200_000.0;
 
-/// What reading the header of an animated WebP costs (`None` for a still
-/// or another format): libvips indexes every frame through libwebp's
-/// demuxer, whose lookup of frame `i` walks the `i` before it, inside one
-/// call nothing interrupts. 10 000 frames of 1x1 took 0.13 s, 20 000 0.39 s,
-/// 100 000 about 9 s (so 10 us a frame and 1 ns per frame squared, on the
-/// high side), whatever the frames' size: a file of 4.6 MB.
-pub(super) fn webp_index_cost(data: &[u8], format: Option<ImageFormat>) -> Option<(u64, Cost)> {
+/// What reading the header of a WebP costs (`None` when it is nothing to
+/// speak of, or another format): the time and the memory, and what is
+/// being read. libvips indexes every frame through libwebp's demuxer, whose
+/// lookup of frame `i` walks the `i` before it, inside one call nothing
+/// interrupts. 10 000 frames of 1x1 took 0.13 s, 20 000 0.39 s, 100 000
+/// about 9 s (so 10 us a frame and 1 ns per frame squared, on the high
+/// side), whatever the frames' size: a file of 4.6 MB. The demuxer also
+/// allocates a record for every other chunk of an extended file, unknown
+/// ones included, in the same call: 8 bytes of file (an empty chunk) cost
+/// 33 bytes of memory and about 40 ns, so a 250 MB file of empty chunks
+/// took 1.5 GB before any charge refused it.
+pub(super) fn webp_index_cost(
+    data: &[u8],
+    format: Option<ImageFormat>,
+) -> Option<(String, Cost, u64)> {
     if format != Some(ImageFormat::Webp) {
         return None;
     }
-    let frames = u64::from(probe::webp(data)?.frames);
-    (frames > 1).then(|| {
-        let n = frames as f64;
+    let facts = probe::webp(data)?;
+    let frames = u64::from(facts.frames);
+    let chunks = facts.chunks.saturating_sub(frames);
+    if frames <= 1 && chunks <= WEBP_CHUNKS_FREE {
+        return None;
+    }
+    let n = frames as f64;
+    let mut cost = Cost::per_pixel(n, 10_000.0) + Cost::per_pixel(n * n, 1.0);
+    let mut what = format!("indexing the {frames} frames of the webp image");
+    let mut memory = 0;
+    if chunks > WEBP_CHUNKS_FREE {
+        cost += Cost::per_pixel(chunks as f64, WEBP_CHUNK_NS);
+        memory = chunks.saturating_mul(WEBP_CHUNK_BYTES);
+        what = format!("indexing the {} chunks of the webp image", facts.chunks);
+    }
+    Some((what, cost, memory))
+}
+
+/// What reading the header of a HEIF or AVIF file costs in libheif 1.15
+/// (`None` when it is nothing to speak of, or another format), and what is
+/// being read: linking its items to their properties and references takes
+/// time that grows with the square of their number, in the one call that
+/// reads the header, which nothing interrupts. A grid of 141x141 tiles of
+/// 8x8 (19 882 items, an 855 KB file) took 12.7 s of CPU, 10 001 items
+/// 3.1-3.4 s: 32-34 ns per item squared over a call's header reads.
+pub(super) fn heif_index_cost(data: &[u8], format: Option<ImageFormat>) -> Option<(String, Cost)> {
+    if !matches!(format, Some(ImageFormat::Heif | ImageFormat::Avif)) {
+        return None;
+    }
+    let items = probe::heif_items(data)?;
+    (items > HEIF_ITEMS_FREE).then(|| {
+        let n = items as f64;
         (
-            frames,
-            Cost::per_pixel(n, 10_000.0) + Cost::per_pixel(n * n, 1.0),
+            format!(
+                "reading the {items} items of the {} image",
+                format.map_or("heif", ImageFormat::name)
+            ),
+            Cost::per_pixel(n * n, HEIF_ITEM_PAIR_NS),
         )
     })
 }
+
+/// What reading the header of a TIFF costs (`None` when it is nothing to
+/// speak of, or another format): libtiff 4.5 registers each tag it does not
+/// know as it reads a directory, merging and sorting its whole table of
+/// fields again for every one, inside the one call that opens the file,
+/// which nothing interrupts. A 49 KB TIFF of one pixel whose first IFD
+/// holds 4 087 private tags (libtiff reads at most 4 096 entries) took
+/// 0.35-0.4 s per open, and libvips opens a file two or three times per
+/// load: a 408 at a 100 ms deadline came after 0.8 s, and an overlay of
+/// it ran 0.5 s past a 2 s budget. About 24 ns per entry squared per open.
+pub(super) fn tiff_index_cost(data: &[u8], format: Option<ImageFormat>) -> Option<(String, Cost)> {
+    if format != Some(ImageFormat::Tiff) {
+        return None;
+    }
+    let entries = probe::tiff(data)?.entries;
+    (entries > TIFF_ENTRIES_FREE).then(|| {
+        let n = entries as f64;
+        (
+            format!("reading the {entries} tags of the tiff image"),
+            Cost::per_pixel(n * n, TIFF_ENTRY_PAIR_NS),
+        )
+    })
+}
+
+/// TIFF tags not worth a charge (a real file has a few dozen; 500 cost
+/// 6 ms an open).
+const TIFF_ENTRIES_FREE: u64 = 500;
+/// Nanoseconds per entry squared charged per header read: one libtiff
+/// directory read is 24, and libvips reads the directory again when it
+/// opens the file for pixels, uncharged (1.1-1.2 s of CPU for a load
+/// charged twice).
+const TIFF_ENTRY_PAIR_NS: f64 = 40.0;
+
+/// Items of a HEIF or AVIF file not worth a charge (40 ms at most).
+const HEIF_ITEMS_FREE: u64 = 1000;
+/// Nanoseconds per item squared of one of libheif's header reads (a call
+/// reads the header twice, so its reads are charged 40 in all).
+const HEIF_ITEM_PAIR_NS: f64 = 20.0;
+
+/// Chunks of a WebP besides its frames that are not worth a charge (a real
+/// file has a handful: VP8X, ICCP, EXIF, XMP, ANIM, ALPH).
+const WEBP_CHUNKS_FREE: u64 = 1024;
+/// Memory (a 24-byte record and the allocator's overhead) and time libwebp's
+/// demuxer spends on each chunk it keeps.
+const WEBP_CHUNK_BYTES: u64 = 40;
+const WEBP_CHUNK_NS: f64 = 40.0;
 
 /// CPU per decoded pixel of an animated WebP held at full size.
 const ANIMATED_WEBP_NS: f64 = 170.0;

@@ -181,6 +181,14 @@ pub(super) fn admit_save(
     );
     let quantised = quantises(format, img, p);
     let alpha = if img.has_alpha() { 1.3 } else { 1.0 };
+    if format == ImageFormat::Tiff {
+        // TIFF streams its strips, but uncompressed into libvips' growing
+        // memory buffer, which is then copied out: the whole output twice
+        // over at its peak. An RGBA 8100x8100 TIFF took 510 MB more than
+        // the process held before, with nothing charged (and as much with
+        // `max_memory` at 64 MiB).
+        budget.charge_memory(&what, image_bytes(img).saturating_mul(2))?;
+    }
     if whole_frames || quantised {
         // The frame in memory, and the encoder's own buffers (at least as
         // much again).

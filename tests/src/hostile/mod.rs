@@ -13,6 +13,7 @@
 //! (`tests/hostile_processes.py`, fed by the `hostile-corpus` binary).
 
 mod builders;
+pub mod headers;
 mod heif;
 
 use builders::*;
@@ -115,6 +116,7 @@ pub fn corpus(canary_port: u16, testdata: &std::path::Path) -> Vec<Case> {
     bad_values(&mut c);
     trivial_and_truncated(&mut c, testdata);
     heif::heif_forgeries(&mut c, testdata);
+    headers::header_reads(&mut c, testdata);
     c.0
 }
 

@@ -160,6 +160,34 @@ pub(crate) fn plain_still(data: &[u8]) -> Option<PlainStill> {
     Meta::read(meta?)?.plain_still(data)
 }
 
+/// Does a HEIF or AVIF file hold a coded image item (AV1 or HEVC) whose
+/// data is empty (no extent, or only extents of length 0)? libheif hands
+/// such an item to its decoder as a packet of no bytes, and dav1d then
+/// prints "Input validation check ... failed in dav1d_send_data!" on the
+/// process's stderr for each one (a 469-byte grid AVIF of four empty
+/// tiles). A file this reader does not understand answers `false`.
+pub(crate) fn has_empty_coded_item(data: &[u8]) -> bool {
+    let Some(meta) = children(data).and_then(|top| {
+        top.into_iter()
+            .find(|(kind, _)| kind == b"meta")
+            .and_then(|(_, body)| full_box(body).map(|(_, b)| b))
+    }) else {
+        return false;
+    };
+    let Some(m) = Meta::read(meta) else {
+        return false;
+    };
+    m.items
+        .iter()
+        .filter(|item| item.kind == *b"av01" || item.kind == *b"hvc1")
+        .any(|item| {
+            let mut found = m.locations.iter().filter(|l| l.id == item.id);
+            found
+                .next()
+                .is_none_or(|loc| loc.extents.iter().all(|&(_, length)| length == 0))
+        })
+}
+
 /// What the `meta` box says, as read.
 #[derive(Default)]
 struct Meta<'a> {
