@@ -368,4 +368,11 @@ fn the_memory_budgets_come_from_options_json() {
         let o = imagor(["process", &png, "filters:format(webp)", "--options", json]);
         assert_error(&o, option, 422);
     }
+    // A file over max_memory is refused on its size, before it is read.
+    let o = imagor(["meta", &png, "", "--options", r#"{"max_memory":1000}"#]);
+    assert_error(
+        &o,
+        "the input image is larger than max_memory (1000 bytes)",
+        422,
+    );
 }

@@ -579,3 +579,38 @@ fn paths_longer_than_the_server_reads_are_refused_at_once() {
         .expect("a long path within the limit");
     assert_eq!(out.content_type, "image/png");
 }
+
+#[test]
+fn inputs_larger_than_max_memory_are_refused_before_they_are_copied() {
+    // A small JPEG followed by 2 MiB of zeros (libjpeg stops at its end).
+    let mut data = testdata("demo1.jpg");
+    data.resize(2 << 20, 0);
+    let bounded = Imagor::new(Options {
+        max_memory: 1 << 20,
+        ..Options::default()
+    })
+    .unwrap();
+    let refusals = [
+        bounded.process(&data, "10x10").map(drop).unwrap_err(),
+        bounded
+            .process_to_pixels(&data, "10x10")
+            .map(drop)
+            .unwrap_err(),
+        bounded.meta(&data, "").map(drop).unwrap_err(),
+    ];
+    for e in refusals {
+        assert_eq!(e.status(), 422, "{e}");
+        assert!(
+            e.to_string()
+                .contains("the input image is larger than max_memory (1 MiB)"),
+            "{e}"
+        );
+    }
+    // Without the bound the same bytes are an image.
+    let unbounded = Imagor::new(Options {
+        max_memory: 0,
+        ..Options::default()
+    })
+    .unwrap();
+    assert!(unbounded.process(&data, "10x10").is_ok());
+}

@@ -120,6 +120,7 @@ pub(crate) type Input = imagor::Result<imagor::Bytes>;
 
 /// Copy `data` for a job of `engine` (see [`Input`]).
 pub(crate) fn copy_input(engine: &imagor::Imagor, data: &[u8]) -> Input {
+    engine.check_input_size(data.len())?;
     imagor::loader::SourceRoom::for_input(engine.options().max_total_memory).copy(data)
 }
 

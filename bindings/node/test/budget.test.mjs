@@ -23,6 +23,11 @@ test('memory over the budget is ERR_IMAGOR_LIMIT_EXCEEDED naming max_memory', as
     im.process(readTestdata('gopher.png'), 'filters:format(webp)'),
     (e) => e.code === 'ERR_IMAGOR_LIMIT_EXCEEDED' && e.status === 422 && e.message.includes('max_memory'),
   )
+  // An input over maxMemory is refused before it is copied.
+  const padded = Buffer.concat([readTestdata('demo1.jpg'), Buffer.alloc(2 << 20)])
+  for (const call of [() => im.process(padded, '10x10'), () => im.meta(padded)]) {
+    await assert.rejects(call(), (e) => e.status === 422 && e.message.includes('the input image is larger than max_memory'))
+  }
   assert.throws(() => new Imagor({ processTimeout: true }), TypeError)
   assert.throws(() => new Imagor({ processTimeout: 'soon' }))
 })

@@ -202,7 +202,7 @@ fn run(command: Command) -> Result<()> {
 
 fn cmd_process(args: ProcessArgs) -> Result<()> {
     let imagor = configured(args.limits)?;
-    let data = read_input(args.input)?;
+    let data = read_input(&imagor, args.input)?;
     let path = utf8(args.path, "PATH")?;
     warn_typo(&imagor, "process", &path);
     let out = imagor.process(&data, &path)?;
@@ -221,7 +221,7 @@ fn cmd_process(args: ProcessArgs) -> Result<()> {
 
 fn cmd_meta(args: MetaArgs) -> Result<()> {
     let imagor = configured(args.limits)?;
-    let data = read_input(args.input)?;
+    let data = read_input(&imagor, args.input)?;
     let path = utf8(args.path, "PATH")?;
     warn_typo(&imagor, "meta", &path);
     let meta = imagor.meta(&data, &path)?;
@@ -256,17 +256,40 @@ fn configured(limits: LimitOpts) -> Result<imagor::Imagor> {
 
 /// The bytes of an input file, or stdin for `-`. A missing file is 404
 /// naming the file as it was given.
-fn read_input(input: OsString) -> Result<Vec<u8>> {
-    if input == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)
-            .map_err(|e| Error::Internal(format!("cannot read stdin: {e}")))?;
-        return Ok(buf);
-    }
-    std::fs::read(&input).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::not_found(&input.to_string_lossy()),
-        _ => Error::Internal(format!("cannot read {}: {e}", input.to_string_lossy())),
-    })
+/// The input's bytes, refused past `max_memory` as they are read (at most
+/// one byte more is read), as [`imagor::Imagor::check_input_size`] would refuse
+/// them.
+fn read_input(imagor: &imagor::Imagor, input: OsString) -> Result<Vec<u8>> {
+    let max = imagor.options().max_memory;
+    let most = if max == 0 {
+        u64::MAX
+    } else {
+        max.saturating_add(1)
+    };
+    let mut buf = Vec::new();
+    let read = if input == "-" {
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::io::stdin().lock(), most),
+            &mut buf,
+        )
+        .map_err(|e| Error::Internal(format!("cannot read stdin: {e}")))
+    } else {
+        // A file's size is known before it is read.
+        if let Ok(meta) = std::fs::metadata(&input) {
+            if meta.is_file() {
+                imagor.check_input_size(usize::try_from(meta.len()).unwrap_or(usize::MAX))?;
+            }
+        }
+        std::fs::File::open(&input)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, most), &mut buf))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::not_found(&input.to_string_lossy()),
+                _ => Error::Internal(format!("cannot read {}: {e}", input.to_string_lossy())),
+            })
+    };
+    read?;
+    imagor.check_input_size(buf.len())?;
+    Ok(buf)
 }
 
 fn cmd_parse(args: ParseArgs) -> Result<()> {
