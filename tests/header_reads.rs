@@ -91,6 +91,23 @@ fn frames_forged_after_a_webps_riff_end_do_not_count() {
 }
 
 #[test]
+fn a_lossy_webps_decode_is_charged_for_its_coded_bytes_only() {
+    // 20 MB past the RIFF's end: no decoder reads them, and charged at 50
+    // ns a coded byte they were a second of a 300 ms budget.
+    let mut webp = testdata("demo3.webp");
+    webp.resize(webp.len() + (20 << 20), 0);
+    let quick = Imagor::new(Options {
+        process_timeout: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .unwrap();
+    let out = quick
+        .process(&webp, "fit-in/10x10")
+        .expect("the still image");
+    assert!(!out.data.is_empty());
+}
+
+#[test]
 fn a_webp_of_millions_of_empty_chunks_is_refused_before_libwebp_records_them() {
     // 13 million empty chunks.
     let webp = webp_with_empty_chunks(&testdata("demo3.webp"), 100 << 20);

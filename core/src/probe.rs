@@ -45,6 +45,9 @@ pub(crate) struct WebpFacts {
     /// Chunks at the top level of the RIFF (libwebp's demuxer allocates a
     /// record for each one it keeps, unknown ones included).
     pub chunks: u64,
+    /// Bytes of coded image data (`VP8 `, `VP8L` and `ALPH` chunks, in
+    /// frames too): what the decoders' entropy stages read.
+    pub coded: u64,
 }
 
 /// Walk a WebP's RIFF chunks (and the chunks inside animation frames).
@@ -74,6 +77,9 @@ fn walk_webp(mut chunks: &[u8], facts: &mut WebpFacts, top: bool) {
         let tag = &chunks[..4];
         let len = u32::from_le_bytes([chunks[4], chunks[5], chunks[6], chunks[7]]) as usize;
         let body = &chunks[8..(8 + len).min(chunks.len())];
+        if matches!(tag, b"VP8 " | b"VP8L" | b"ALPH") {
+            facts.coded = facts.coded.saturating_add(body.len() as u64);
+        }
         match tag {
             b"VP8X" if top && body.len() >= 10 => {
                 facts.width = u24(&body[4..7]) + 1;
@@ -293,6 +299,7 @@ mod tests {
                 frames: 3,
                 lossless: true,
                 chunks: 4,
+                coded: 15,
             }
         );
         // Bytes past the RIFF's declared end are not the file's: libwebp

@@ -197,7 +197,10 @@ pub(super) fn admit(
     // noise (77 MB) took 4.5 s of CPU against 0.65 s at its pixels' rate,
     // so 50 ns a byte beyond; HEVC and AV1 noise (23 and 28 MB for
     // 4300x4300) 18-38 ns a byte beyond theirs (charged 35).
-    cost += Cost::per_pixel(data.len() as f64, decode_ns_per_byte(format, lossless_webp));
+    // (A WebP's own chunks say which bytes are coded: padding chunks and
+    // bytes past the RIFF are read by no decoder.)
+    let coded = webp.as_ref().map_or(data.len() as u64, |f| f.coded);
+    cost += Cost::per_pixel(coded as f64, decode_ns_per_byte(format, lossless_webp));
     if let Some(f) = &jpeg {
         // Entropy decoding touches every coefficient, shrunk or not.
         cost += Cost::per_pixel(f.width as f64 * f.height as f64, 1.0);
@@ -249,8 +252,8 @@ const ICC_ELEMENT_NS: f64 = 1_200_000.0;
 /// side), whatever the frames' size: a file of 4.6 MB. The demuxer also
 /// allocates a record for every other chunk of an extended file, unknown
 /// ones included, in the same call: 8 bytes of file (an empty chunk) cost
-/// 33 bytes of memory and about 40 ns, so a 250 MB file of empty chunks
-/// took 1.5 GB before any charge refused it.
+/// up to 80 bytes of memory and about 40 ns, so a 250 MB file of empty
+/// chunks took 1.5 GB before any charge refused it.
 pub(super) fn webp_index_cost(
     data: &[u8],
     format: Option<ImageFormat>,
@@ -341,9 +344,13 @@ const HEIF_ITEM_PAIR_NS: f64 = 20.0;
 /// Chunks of a WebP besides its frames that are not worth a charge (a real
 /// file has a handful: VP8X, ICCP, EXIF, XMP, ANIM, ALPH).
 const WEBP_CHUNKS_FREE: u64 = 1024;
-/// Memory (a 24-byte record and the allocator's overhead) and time libwebp's
-/// demuxer spends on each chunk it keeps.
-const WEBP_CHUNK_BYTES: u64 = 40;
+/// Memory (a record, the allocator's overhead) and time libwebp's demuxer
+/// spends on each chunk it keeps, charged at each header read: 24 MB of
+/// empty chunks (3 million) grew a call's peak RSS by 159 MB more than 8 MB
+/// did, on both libvips builds (80 bytes a chunk for its header reads
+/// together, the copies of the input included). On the high side, as no
+/// real file comes near [`WEBP_CHUNKS_FREE`].
+const WEBP_CHUNK_BYTES: u64 = 80;
 const WEBP_CHUNK_NS: f64 = 40.0;
 
 /// CPU per decoded pixel of an animated WebP held at full size.
