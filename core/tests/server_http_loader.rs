@@ -504,26 +504,12 @@ fn requests_stalled_on_an_origin_leave_threads_for_the_others() {
         &format!("-file-loader-base-dir={}", dir.join("")),
     ]);
     let held = origin.url("/held/gopher.png");
-    // Distinct sizes: distinct requests, none coalesced into another.
-    let streams: Vec<TcpStream> = (0..STALLED)
-        .map(|i| {
-            let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-            write!(
-                s,
-                "GET /unsafe/{}x0/{held} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                i + 1
-            )
-            .expect("request");
-            s
-        })
+    let streams: Vec<TcpStream> = (1..=STALLED)
+        .map(|width| ask_held(server.port, &held, width))
         .collect();
     // Every one of them reaches the origin (with 512 threads, the rest
     // waited for a thread until the first timed out).
-    let until = std::time::Instant::now() + Duration::from_secs(15);
-    while origin.count("/held/gopher.png") < STALLED && std::time::Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(origin.count("/held/gopher.png"), STALLED);
+    wait_until_asked(&origin, STALLED);
     let started = std::time::Instant::now();
     let r = server.get("/unsafe/10x10/gopher.png");
     let took = started.elapsed();
@@ -544,21 +530,10 @@ fn waits_on_sources_past_their_bound_answer_429_and_local_files_are_served() {
         &format!("-file-loader-base-dir={}", dir.join("")),
     ]);
     let held = origin.url("/held/gopher.png");
-    let ask = |width: usize| {
-        let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-        write!(
-            s,
-            "GET /unsafe/{width}x0/{held} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .expect("request");
-        s
-    };
-    let streams: Vec<TcpStream> = (1..=3).map(ask).collect();
-    let until = std::time::Instant::now() + Duration::from_secs(15);
-    while origin.count("/held/gopher.png") < 3 && std::time::Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(origin.count("/held/gopher.png"), 3);
+    let streams: Vec<TcpStream> = (1..=3)
+        .map(|width| ask_held(server.port, &held, width))
+        .collect();
+    wait_until_asked(&origin, 3);
     // A fourth wait on the origin is refused, not queued.
     let r = server.get(&format!("/unsafe/4x0/{held}"));
     assert_eq!(r.status, 429, "{}", r.text());
@@ -575,6 +550,28 @@ fn waits_on_sources_past_their_bound_answer_429_and_local_files_are_served() {
     }
     let r = server.get(&format!("/unsafe/5x0/{held}"));
     assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// A request for `held` (an origin's `/held/` image) resized to `width`
+/// wide: distinct widths are distinct requests, none coalesced into another.
+fn ask_held(port: u16, held: &str, width: usize) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "GET /unsafe/{width}x0/{held} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    s
+}
+
+/// Wait (15 s at most) until the origin has been asked for its held image
+/// `n` times, and check that it was.
+fn wait_until_asked(origin: &Origin, n: usize) {
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    while origin.count("/held/gopher.png") < n && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(origin.count("/held/gopher.png"), n);
 }
 
 /// The soft limit on open files raised to the hard one.
