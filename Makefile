@@ -32,12 +32,12 @@ run: build
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --features $(TEST_FEATURES) -- -D warnings
-	$(CARGO) clippy -p imagor --features own-av1 -- -D warnings
+	$(CARGO) clippy -p imagor --features own-av1,own-jpeg -- -D warnings
 
 ## One build for every Rust test: the leak test's hook (`leak-hook`) is off
 ## until that test turns it on, so it can share the build with the others.
 ## ffi/tests/run.sh runs its Rust tests with the same arguments.
-TEST_FEATURES = imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1
+TEST_FEATURES = imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1,imagor/own-jpeg
 export RUST_TEST_ARGS := --workspace --exclude imagor-python --exclude imagor-node --exclude imagor-fuzz \
   --features $(TEST_FEATURES)
 ## The object-storage tests' servers: s3s-fs (a real S3 server, built once

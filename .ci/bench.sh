@@ -13,10 +13,10 @@ cargo bench -p imagor --bench path_sign -- --warm-up-time 1 --measurement-time 3
 # The same driver linked to the libvips 8.18 the packages bundle (its own
 # target dir: the flavour is fixed when the core is compiled), and sharp
 # (bindings/node's dev dependency) on its own copy of that libvips. With the
-# packages' own decoders (feature own-av1, as packaging/build.sh builds them).
+# packages' own decoders (features own-av1 and own-jpeg, as packaging/build.sh builds them).
 libdir="$(packaging/fetch-libvips.sh)"
 IMAGOR_VIPS_LIB_DIR="$libdir" CARGO_TARGET_DIR=target/bench-bundled \
-  cargo build --release -p imagor --example bench_process --features own-av1
+  cargo build --release -p imagor --example bench_process --features own-av1,own-jpeg
 (cd bindings/node && { [ -d node_modules/sharp ] || npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; })
 node bindings/node/bench/make_avif10.mjs target/bench-corpus
 "$venv/bin/python" core/benches/compare.py --corpus target/bench-corpus --python "$venv/bin/python" \

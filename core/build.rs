@@ -34,6 +34,26 @@ fn main() {
         None => system(),
     }
     keep_static_libraries_private();
+    if std::env::var_os("CARGO_FEATURE_OWN_JPEG").is_some() {
+        own_jpeg_shim();
+    }
+}
+
+/// Feature `own-jpeg`: the C side of `src/vips/jpeg.rs`, compiled against
+/// the headers of mozjpeg-sys (`links = "jpeg"`, which exports its include
+/// directories as `DEP_JPEG_INCLUDE`).
+fn own_jpeg_shim() {
+    println!("cargo:rerun-if-changed=src/vips/jpeg.c");
+    let include = std::env::var_os("DEP_JPEG_INCLUDE")
+        .expect("mozjpeg-sys exports DEP_JPEG_INCLUDE (feature own-jpeg)");
+    let mut build = cc::Build::new();
+    for dir in std::env::split_paths(&include) {
+        build.include(dir);
+    }
+    build
+        .file("src/vips/jpeg.c")
+        .warnings(true)
+        .compile("imagor_jpeg_shim");
 }
 
 /// Our executables export nothing from the static libraries linked into

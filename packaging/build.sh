@@ -60,9 +60,11 @@ export CARGO_INCREMENTAL=0
 # builds share every artefact but the two cdylibs and their own dependencies.
 export CARGO_TARGET_APPLIES_TO_HOST=false CARGO_UNSTABLE_TARGET_APPLIES_TO_HOST=true
 target=x86_64-unknown-linux-gnu
-# Plain still AVIFs decode through rav1d: this libvips' only AV1 decoder is
-# a libaom built for size (core/Cargo.toml, feature own-av1).
-own_decoders=imagor/own-av1
+# Plain still AVIFs decode through dav1d: this libvips' only AV1 decoder is
+# a libaom built for size (core/Cargo.toml, feature own-av1). JPEG thumbnails
+# decode through our own libjpeg: this libvips' mozjpeg is built for size
+# (feature own-jpeg).
+own_decoders=imagor/own-av1,imagor/own-jpeg
 release="$root/target/$target/release"
 
 # Split the debug info off `file` into target/packaging/debug/, then strip it.

@@ -46,6 +46,10 @@ PERMISSIVE = {
     "MIT", "MIT-0", "Apache-2.0", "LLVM-exception", "BSD-2-Clause", "BSD-3-Clause", "0BSD", "CC0-1.0",
     "ISC", "Zlib", "Unicode-3.0", "Unicode-DFS-2016", "Unlicense", "BSL-1.0",
     "CDLA-Permissive-2.0",
+    # The Independent JPEG Group's licence (mozjpeg-sys): use for any purpose;
+    # binaries must say in their documentation that they are based in part
+    # on the IJG's work (README, "Install").
+    "IJG",
 }
 
 

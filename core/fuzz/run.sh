@@ -43,7 +43,7 @@ case "$profile" in
     build() {
       FUZZ_COVERAGE_FLAGS="$flags" RUSTC_WRAPPER="$root/core/fuzz/rustc-coverage.sh" \
         cargo build --manifest-path "$root/Cargo.toml" -p imagor-fuzz --bins \
-        --features "${IMAGOR_FEATURES:-imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1}"
+        --features "${IMAGOR_FEATURES:-imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1,imagor/own-jpeg}"
     }
     ;;
   release)
@@ -53,7 +53,7 @@ case "$profile" in
     build() {
       RUSTFLAGS="$flags --cfg fuzzing ${RUSTFLAGS:-}" CARGO_TARGET_DIR="$root/core/fuzz/target" \
         cargo build --manifest-path "$root/Cargo.toml" -p imagor-fuzz --bins --target "$triple" \
-        --release --config 'profile.release.codegen-units=1' --features imagor/own-av1
+        --release --config 'profile.release.codegen-units=1' --features imagor/own-av1,imagor/own-jpeg
     }
     ;;
   *) echo "run.sh: FUZZ_PROFILE is smoke or release, not $profile" >&2; exit 2 ;;

@@ -614,3 +614,23 @@ fn inputs_larger_than_max_memory_are_refused_before_they_are_copied() {
     .unwrap();
     assert!(unbounded.process(&data, "10x10").is_ok());
 }
+
+#[test]
+fn a_jpeg_whose_decoded_pixels_max_memory_cannot_hold_still_resizes() {
+    // 2400x2000: 14.4 MB decoded at full size, which a 1000x800 thumbnail
+    // needs (libvips' thumbnail leaves a shrink of two for the resize).
+    // The decode into memory (feature `own-jpeg`) is not taken: libvips'
+    // loader streams rows into the resize instead, under 12 MiB.
+    let big = imagor::process(&testdata("demo1.jpg"), "2400x2000/filters:format(jpeg)").unwrap();
+    let bounded = Imagor::new(Options {
+        max_memory: 12 << 20,
+        ..Options::default()
+    })
+    .unwrap();
+    let out = bounded.process(&big.data, "1000x800").unwrap();
+    let meta = imagor::meta(&out.data, "").unwrap();
+    assert_eq!((meta.width, meta.height), (1000, 800));
+    // The same call with room decodes the same pixels.
+    let roomy = imagor::process(&big.data, "1000x800").unwrap();
+    assert_eq!(out.data, roomy.data);
+}

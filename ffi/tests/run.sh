@@ -47,7 +47,7 @@ step "Rust side: unit tests, header drift, panic strategy"
 # The package selection and features of `make test-rust` (Makefile
 # RUST_TEST_ARGS), so that after it this step reuses its build.
 # shellcheck disable=SC2086 # a list of arguments
-"$cargo" test ${RUST_TEST_ARGS:---workspace --exclude imagor-python --exclude imagor-node --exclude imagor-fuzz --features imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1} \
+"$cargo" test ${RUST_TEST_ARGS:---workspace --exclude imagor-python --exclude imagor-node --exclude imagor-fuzz --features imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1,imagor/own-jpeg} \
   --lib --test header --test panic_strategy
 
 step "install into a temporary prefix"

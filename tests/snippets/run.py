@@ -177,7 +177,7 @@ class Env:
             args = os.environ.get(
                 "RUST_TEST_ARGS",
                 "--workspace --exclude imagor-python --exclude imagor-node --exclude imagor-fuzz "
-                "--features imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1",
+                "--features imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1,imagor/own-jpeg",
             ).split()
             cmd = ["cargo", "test", "--no-run", "-q", *args, "--message-format=json"]
             p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)

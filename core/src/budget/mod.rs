@@ -174,6 +174,14 @@ impl Budget {
         ))
     }
 
+    /// Bytes the call may still charge before `max_memory` (`None`: no
+    /// limit).
+    #[cfg_attr(not(feature = "own-jpeg"), allow(dead_code))]
+    pub(crate) fn memory_left(&self) -> Option<u64> {
+        let max = self.0.max_memory;
+        (max != 0).then(|| max.saturating_sub(self.0.charged_bytes.load(Ordering::Relaxed)))
+    }
+
     /// Give back `bytes` charged earlier for memory that has been freed.
     pub(crate) fn release_memory(&self, bytes: u64) {
         let _ = self

@@ -183,6 +183,18 @@ impl Loader<'_> {
                             None => None,
                         }
                     }
+                    #[cfg(feature = "own-jpeg")]
+                    Some(ImageFormat::Jpeg)
+                        if matches!(input, super::decode::Encoded::Blob(_))
+                            && self.opts.fail_on == "none" =>
+                    {
+                        let shrink = if fast > 1 {
+                            fast
+                        } else {
+                            super::still_jpeg::libvips_shrink(&header, &target)
+                        };
+                        Some(OwnDecode::Jpeg(shrink, header.fields_carrier()?))
+                    }
                     _ => None,
                 };
                 // A large animated WebP shrinks while loading: each frame
@@ -255,6 +267,16 @@ impl Loader<'_> {
             let still = match (source.encoded(), &shrink_loader) {
                 (Some((_, _, data)), Some((_, _, Some(OwnDecode::Webp(scale, fields))))) => {
                     still_webp::thumbnail(data, *scale, fields, &target)?
+                }
+                #[cfg(feature = "own-jpeg")]
+                (Some((_, _, data)), Some((_, _, Some(OwnDecode::Jpeg(shrink, fields))))) => {
+                    super::still_jpeg::thumbnail(
+                        data,
+                        *shrink,
+                        self.opts.unlimited,
+                        fields,
+                        &target,
+                    )?
                 }
                 #[cfg(feature = "own-av1")]
                 (_, Some((_, _, Some(OwnDecode::Avif(file, fields))))) => {
@@ -371,6 +393,10 @@ enum OwnDecode {
     /// ([`super::still_avif::eligible`]), and the header's metadata.
     #[cfg(feature = "own-av1")]
     Avif(Box<super::still_avif::Eligible>, Image),
+    /// A JPEG whose bytes are all here, under `fail_on` "none": the DCT
+    /// scale to decode at, the header's metadata.
+    #[cfg(feature = "own-jpeg")]
+    Jpeg(i32, Image),
 }
 
 fn shrinks_on_load(format: Option<ImageFormat>) -> bool {

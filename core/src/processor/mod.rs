@@ -31,6 +31,8 @@ mod save_cost;
 mod source;
 #[cfg(feature = "own-av1")]
 mod still_avif;
+#[cfg(feature = "own-jpeg")]
+mod still_jpeg;
 mod still_webp;
 mod truncation;
 #[cfg_attr(not(feature = "own-av1"), allow(dead_code))]

@@ -29,6 +29,8 @@ mod blob;
 mod call;
 pub(crate) mod deadline;
 mod image;
+#[cfg(feature = "own-jpeg")]
+pub(crate) mod jpeg;
 #[cfg(feature = "server")]
 pub(crate) mod malloc;
 mod ops;

@@ -1,0 +1,359 @@
+//! Shrink-on-load thumbnails of JPEG images through our own libjpeg
+//! ([`crate::vips::jpeg`], feature `own-jpeg`), with the pixels libvips'
+//! `thumbnail_buffer` makes: the same DCT scale (libvips' rule, or sharp's
+//! under `fast_shrink_on_load`), the same decode, the header's metadata,
+//! then `thumbnail_image`, which does what `thumbnail_buffer` does after
+//! its load.
+
+use super::decode::{load_error, ThumbnailCall};
+use crate::error::Result;
+use crate::format::ImageFormat;
+use crate::vips::jpeg;
+use crate::vips::Image;
+
+/// The DCT scale libvips' thumbnail loads a JPEG with: a factor of two or
+/// more is left for the resize after the load.
+pub(super) fn libvips_shrink(header: &Image, t: &ThumbnailCall) -> i32 {
+    let shrink = t.common_shrink(header);
+    [(16.0, 8), (8.0, 4), (4.0, 2)]
+        .into_iter()
+        .find(|(at_least, _)| shrink >= *at_least)
+        .map_or(1, |(_, factor)| factor)
+}
+
+/// Decoded pixels this path holds at most: past them, and past a quarter
+/// of what `max_memory` leaves the call (the rest is for the steps after
+/// the load), libvips' loader decodes instead, streaming rows into the
+/// resize.
+const MAX_DECODED_BYTES: u64 = 512 << 20;
+
+/// The thumbnail of a JPEG decoded at `1/shrink`, or `None` where libvips
+/// decodes it (CMYK, 12-bit, a header libjpeg refuses, pixels too large to
+/// hold). `fields` carries the header's metadata
+/// ([`Image::fields_carrier`]). The decoded pixels are charged to the
+/// call's memory. `Err`: the deadline passed, or the file is corrupt
+/// (libvips' load fails on it too: the same typed error).
+pub(super) fn thumbnail(
+    data: &[u8],
+    shrink: i32,
+    unlimited: bool,
+    fields: &Image,
+    t: &ThumbnailCall,
+) -> Result<Option<Image>> {
+    let Some(header) = jpeg::header(data, shrink) else {
+        return Ok(None);
+    };
+    let budget = crate::budget::current();
+    let room = budget
+        .memory_left()
+        .map_or(MAX_DECODED_BYTES, |left| left / 4);
+    if header.bytes() > room.min(MAX_DECODED_BYTES) {
+        return Ok(None);
+    }
+    budget.charge_memory(
+        &format!(
+            "decoding the jpeg image to memory ({}x{})",
+            header.width, header.height
+        ),
+        header.bytes(),
+    )?;
+    let (still, _warnings) = jpeg::decode(data, shrink, unlimited, header)
+        .map_err(|e| load_error(e, Some(ImageFormat::Jpeg)))?;
+    let loaded = Image::from_pixels(still.pixels, still.width, still.height, still.bands)?
+        .with_fields_of(fields)?;
+    Ok(Some(
+        loaded.thumbnail_image(t.width, t.height, t.size, t.crop)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fast path against libvips' own `thumbnail_buffer`, pixel for
+    //! pixel: baseline and progressive, 4:4:4, 4:2:2, 4:2:0 and grey,
+    //! restart markers, EXIF-rotated, sizes libjpeg's DCT scaling rounds,
+    //! every scale libvips picks and every resize mode.
+    use super::*;
+    use crate::processor::decode::{call_loader, thumbnail_of, Encoded, LoadOpts};
+    use crate::vips::{Arg, Blob, Call, Interesting, Interpretation, Size};
+
+    fn source(path: &str) -> Image {
+        let bytes = std::fs::read(format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap_or_else(|e| panic!("testdata/{path}: {e}"));
+        Call::new("jpegload_buffer")
+            .arg("buffer", Arg::Blob(&Blob::copy_from(&bytes)))
+            .run()
+            .and_then(|o| o.out())
+            .unwrap()
+    }
+
+    /// `img` (w x h of it, resized to exactly that) saved as JPEG with
+    /// libvips' `jpegsave` options `args`.
+    fn jpeg(img: &Image, w: i32, h: i32, args: &[(&str, Arg)]) -> Vec<u8> {
+        let sized = img
+            .thumbnail_image(w, h, Size::Force, Interesting::None)
+            .unwrap();
+        save(&sized, args)
+    }
+
+    fn save(img: &Image, args: &[(&str, Arg)]) -> Vec<u8> {
+        let mut call = Call::new("jpegsave_buffer").arg("in", Arg::Image(img));
+        for (name, value) in args {
+            call = call.arg(name, value.clone());
+        }
+        call.run()
+            .unwrap()
+            .blob("buffer")
+            .unwrap()
+            .as_slice()
+            .to_vec()
+    }
+
+    fn pixels(img: &Image) -> (i32, i32, i32, Vec<u8>) {
+        (
+            img.width(),
+            img.height(),
+            img.bands(),
+            img.write_to_memory().unwrap(),
+        )
+    }
+
+    /// libvips' thumbnail and ours for one source and target (`None`:
+    /// ours left it to libvips).
+    fn both(data: &[u8], t: &ThumbnailCall) -> (Image, Option<Image>) {
+        let blob = Blob::copy_from(data);
+        let format = Some(ImageFormat::Jpeg);
+        let opts = LoadOpts::default();
+        let reference =
+            thumbnail_of(Encoded::Blob(&blob), "jpegload_buffer", format, t, opts).unwrap();
+        let header = call_loader(
+            "jpegload_buffer",
+            Encoded::Blob(&blob),
+            format,
+            LoadOpts { n: 1, ..opts },
+        )
+        .unwrap();
+        let fields = header.fields_carrier().unwrap();
+        let shrink = libvips_shrink(&header, t);
+        drop(header);
+        (
+            reference,
+            thumbnail(data, shrink, false, &fields, t).unwrap(),
+        )
+    }
+
+    #[test]
+    fn same_pixels_as_libvips_thumbnail() {
+        let photo = source("demo1.jpg");
+        let grey = photo.colourspace(Interpretation::B_W).unwrap();
+        let turned = photo.with_meta(|m| m.set_int("orientation", 6)).unwrap();
+        let q = |q: i64| ("Q", Arg::Int(q));
+        let sources = [
+            ("4:4:4", jpeg(&photo, 1603, 1001, &[q(95)])),
+            ("4:2:0", jpeg(&photo, 1603, 1001, &[q(75)])),
+            (
+                "4:2:0 progressive",
+                jpeg(&photo, 1199, 803, &[q(80), ("interlace", Arg::Bool(true))]),
+            ),
+            (
+                "restart markers",
+                jpeg(
+                    &photo,
+                    1001,
+                    1003,
+                    &[q(70), ("restart_interval", Arg::Int(3))],
+                ),
+            ),
+            ("grey", jpeg(&grey, 1301, 977, &[q(85)])),
+            ("exif orientation 6", jpeg(&turned, 1203, 901, &[q(80)])),
+        ];
+        let modes = [
+            (Size::Both, Interesting::None),
+            (Size::Down, Interesting::Centre),
+            (Size::Force, Interesting::None),
+            (Size::Up, Interesting::None),
+            (Size::Both, Interesting::Attention),
+        ];
+        let mut compared = 0;
+        let mut scales = std::collections::BTreeSet::new();
+        for (name, data) in &sources {
+            // Shrinks of about 1.5, 4, 9 and 20: every DCT scale.
+            for (width, height) in [(800, 600), (250, 250), (100, 170), (50, 37), (2000, 2000)] {
+                for (size, crop) in modes {
+                    let t = ThumbnailCall {
+                        width,
+                        height,
+                        crop,
+                        size,
+                    };
+                    let (reference, ours) = both(data, &t);
+                    let ours = ours.unwrap_or_else(|| panic!("{name}: left to libvips"));
+                    let (a, b) = (pixels(&reference), pixels(&ours));
+                    assert!(
+                        a == b,
+                        "{name} {width}x{height} {size:?}/{crop:?}: libvips {}x{}x{}, ours {}x{}x{}",
+                        a.0,
+                        a.1,
+                        a.2,
+                        b.0,
+                        b.1,
+                        b.2
+                    );
+                    assert_eq!(reference.orientation(), ours.orientation(), "{name}");
+                    assert_eq!(reference.interpretation(), ours.interpretation(), "{name}");
+                    scales.insert(libvips_shrink(&source_header(data), &t));
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 6 * 5 * 5);
+        assert_eq!(scales.into_iter().collect::<Vec<_>>(), [1, 2, 4, 8]);
+    }
+
+    fn source_header(data: &[u8]) -> Image {
+        call_loader(
+            "jpegload_buffer",
+            Encoded::Blob(&Blob::copy_from(data)),
+            Some(ImageFormat::Jpeg),
+            LoadOpts {
+                n: 1,
+                ..LoadOpts::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// A truncated baseline file decodes to libvips' pixels exactly. In a
+    /// truncated multi-scan file libjpeg smooths the blocks whose later
+    /// scans are missing, which libjpeg-turbo releases do differently
+    /// (Debian's 2.1.5 against mozjpeg 4.1: a few pixels of one in a
+    /// hundred, by a few levels): close, not equal.
+    #[test]
+    fn a_truncated_file_decodes_as_libvips_decodes_it() {
+        let photo = source("demo1.jpg");
+        for interlace in [false, true] {
+            let data = jpeg(&photo, 900, 700, &[("interlace", Arg::Bool(interlace))]);
+            let cut = &data[..data.len() * 2 / 3];
+            let t = ThumbnailCall {
+                width: 300,
+                height: 200,
+                crop: Interesting::None,
+                size: Size::Both,
+            };
+            let (reference, ours) = both(cut, &t);
+            let ours = ours.expect("a truncated JPEG decodes");
+            let (a, b) = (pixels(&reference), pixels(&ours));
+            assert_eq!((a.0, a.1, a.2), (b.0, b.1, b.2));
+            if interlace {
+                let squares: f64 =
+                    a.3.iter()
+                        .zip(&b.3)
+                        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+                        .sum();
+                let mse = squares / a.3.len() as f64;
+                let psnr = 10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10();
+                assert!(psnr > 45.0, "PSNR {psnr:.1} dB");
+            } else {
+                assert!(a == b, "a truncated baseline JPEG");
+            }
+            let header = jpeg::header(cut, 1).unwrap();
+            let (_, warnings) = jpeg::decode(cut, 1, false, header).unwrap();
+            assert!(warnings >= 1, "libjpeg warns of the early end");
+        }
+    }
+
+    /// A file libjpeg gives up on mid-decode fails as libvips' load fails on
+    /// it: the same typed error.
+    #[test]
+    fn a_corrupt_file_fails_as_libvips_fails() {
+        let photo = source("demo1.jpg");
+        let mut data = jpeg(&photo, 900, 700, &[("restart_interval", Arg::Int(1))]);
+        // Every restart marker out of sequence: a warning each, and the
+        // 100th warning is fatal (libvips' rule, without `unlimited`).
+        let start = data.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        let mut shifted = 0;
+        for i in start..data.len() - 1 {
+            if data[i] == 0xFF && (0xD0..=0xD7).contains(&data[i + 1]) {
+                data[i + 1] = 0xD0 + (data[i + 1] - 0xD0 + 3) % 8;
+                shifted += 1;
+            }
+        }
+        assert!(shifted > 200, "{shifted} restart markers");
+        let t = ThumbnailCall {
+            width: 300,
+            height: 200,
+            crop: Interesting::None,
+            size: Size::Both,
+        };
+        let blob = Blob::copy_from(&data);
+        let format = Some(ImageFormat::Jpeg);
+        let libvips = thumbnail_of(
+            Encoded::Blob(&blob),
+            "jpegload_buffer",
+            format,
+            &t,
+            LoadOpts::default(),
+        )
+        .and_then(|img| img.write_to_memory())
+        .map_err(|e| load_error(e, format));
+        let header = source_header(&data);
+        let fields = header.fields_carrier().unwrap();
+        let ours = thumbnail(&data, 1, false, &fields, &t)
+            .and_then(|img| img.expect("ours decodes it").write_to_memory());
+        match (libvips, ours) {
+            (Err(a), Err(b)) => {
+                assert_eq!((a.status(), a.to_string()), (b.status(), b.to_string()))
+            }
+            (a, b) => panic!(
+                "libvips {:?}, ours {:?}",
+                a.map(|p| p.len()),
+                b.map(|p| p.len())
+            ),
+        }
+    }
+
+    #[test]
+    fn cmyk_and_broken_files_are_left_to_libvips() {
+        let photo = source("demo1.jpg");
+        let small = photo
+            .thumbnail_image(300, 200, Size::Force, Interesting::None)
+            .unwrap();
+        let cmyk = save(&small.colourspace(Interpretation::CMYK).unwrap(), &[]);
+        assert_eq!(source_header(&cmyk).bands(), 4);
+        let mut no_frame = jpeg(&photo, 300, 200, &[]);
+        // The start-of-frame marker made an unknown one: libjpeg's fatal
+        // "improper call" / bogus marker errors.
+        if let Some(at) = no_frame.windows(2).position(|w| w == [0xFF, 0xC0]) {
+            no_frame[at + 1] = 0xCF;
+        }
+        for (name, data) in [("cmyk", &cmyk), ("no frame header", &no_frame)] {
+            assert_eq!(jpeg::header(data, 1), None, "{name}");
+            let t = ThumbnailCall {
+                width: 100,
+                height: 100,
+                crop: Interesting::None,
+                size: Size::Both,
+            };
+            let blank = Image::from_memory(&[0], 1, 1, 1, crate::vips::BandFormat::UCHAR).unwrap();
+            assert!(
+                thumbnail(data, 1, false, &blank, &t).unwrap().is_none(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_decode_stops_at_the_deadline() {
+        use crate::call::Stop;
+        use crate::vips::deadline::Deadline;
+        let photo = source("demo1.jpg");
+        let data = jpeg(&photo, 1600, 1200, &[("interlace", Arg::Bool(true))]);
+        let deadline =
+            Deadline::with_stop(std::time::Duration::ZERO, "process_timeout", Stop::Never);
+        let _entered = deadline.enter();
+        let header = jpeg::header(&data, 1).unwrap();
+        let Err(err) = jpeg::decode(&data, 1, false, header) else {
+            panic!("decoded past the deadline");
+        };
+        assert_eq!(err.status(), 408, "{err}");
+    }
+}

@@ -1,0 +1,179 @@
+/* Still JPEG decoding through our own libjpeg (mozjpeg-sys, feature
+ * `own-jpeg`), driven from jpeg.rs.
+ *
+ * libjpeg reports a fatal error by calling error_exit, which must not
+ * return. Here it longjmps back to the setjmp in this file, so the jump
+ * never crosses a Rust frame. Warnings are counted as libvips' jpegload
+ * counts them (the 100th is fatal unless `unlimited`); the progress
+ * monitor asks Rust whether the call's deadline has passed and stops the
+ * decode the same way.
+ */
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jpeglib.h"
+#include "jerror.h"
+
+/* Outcomes (mirrored in jpeg.rs). */
+#define IMAGOR_JPEG_OK 0
+#define IMAGOR_JPEG_ERROR 1
+#define IMAGOR_JPEG_STOPPED 2
+#define IMAGOR_JPEG_UNSUPPORTED 3
+
+/* Returns non-zero when the decode must stop (the deadline passed). */
+typedef int (*imagor_jpeg_stop_fn)(void);
+
+typedef struct {
+	struct jpeg_error_mgr pub;
+	jmp_buf jump;
+	int unlimited;
+	int stopped;
+} ShimError;
+
+typedef struct {
+	struct jpeg_progress_mgr pub;
+	imagor_jpeg_stop_fn stop;
+	ShimError *err;
+} ShimProgress;
+
+static void
+shim_error_exit(j_common_ptr cinfo)
+{
+	longjmp(((ShimError *) cinfo->err)->jump, 1);
+}
+
+static void
+shim_emit_message(j_common_ptr cinfo, int level)
+{
+	/* Warnings only; nothing is printed. */
+	if (level < 0) {
+		long warnings = ++cinfo->err->num_warnings;
+		if (!((ShimError *) cinfo->err)->unlimited && warnings >= 100)
+			cinfo->err->error_exit(cinfo);
+	}
+}
+
+static void
+shim_output_message(j_common_ptr cinfo)
+{
+	(void) cinfo;
+}
+
+static void
+shim_progress(j_common_ptr cinfo)
+{
+	ShimProgress *progress = (ShimProgress *) cinfo->progress;
+	if (progress->stop && progress->stop()) {
+		progress->err->stopped = 1;
+		longjmp(progress->err->jump, 1);
+	}
+}
+
+static void
+shim_init_error(ShimError *err, int unlimited)
+{
+	memset(err, 0, sizeof(*err));
+	jpeg_std_error(&err->pub);
+	err->pub.error_exit = shim_error_exit;
+	err->pub.emit_message = shim_emit_message;
+	err->pub.output_message = shim_output_message;
+	err->unlimited = unlimited;
+}
+
+/* The size and bands of `data` decoded at 1/`shrink`, as libvips' jpegload
+ * gives them: libjpeg's scaled size rounded down. UNSUPPORTED: output other
+ * than 8-bit RGB or grey (CMYK, YCCK), left to libvips. */
+int
+imagor_jpeg_header(const unsigned char *data, size_t length, int shrink,
+	int *width, int *height, int *bands)
+{
+	struct jpeg_decompress_struct cinfo;
+	ShimError err;
+	volatile int outcome = IMAGOR_JPEG_OK;
+
+	shim_init_error(&err, 0);
+	cinfo.err = &err.pub;
+	if (setjmp(err.jump)) {
+		jpeg_destroy_decompress(&cinfo);
+		return IMAGOR_JPEG_ERROR;
+	}
+	jpeg_create_decompress(&cinfo);
+	jpeg_mem_src(&cinfo, data, (unsigned long) length);
+	jpeg_read_header(&cinfo, TRUE);
+	cinfo.scale_num = 1;
+	cinfo.scale_denom = shrink;
+	jpeg_calc_output_dimensions(&cinfo);
+	if ((cinfo.out_color_space != JCS_RGB &&
+		    cinfo.out_color_space != JCS_GRAYSCALE) ||
+		cinfo.data_precision != 8)
+		outcome = IMAGOR_JPEG_UNSUPPORTED;
+	*width = (int) (cinfo.image_width / (unsigned) shrink);
+	*height = (int) (cinfo.image_height / (unsigned) shrink);
+	*bands = cinfo.output_components;
+	jpeg_destroy_decompress(&cinfo);
+	return outcome;
+}
+
+/* Decode `data` at 1/`shrink` into `out`: `height` rows of `width` *
+ * `bands` bytes, the size imagor_jpeg_header gave. `warnings` receives the
+ * count of libjpeg's warnings. */
+int
+imagor_jpeg_decode(const unsigned char *data, size_t length, int shrink,
+	int unlimited, imagor_jpeg_stop_fn stop, unsigned char *out, int width,
+	int height, int bands, long *warnings)
+{
+	struct jpeg_decompress_struct cinfo;
+	ShimError err;
+	ShimProgress progress;
+	/* A row of libjpeg's width, which rounds the scaled size up. */
+	unsigned char *volatile wide = NULL;
+	size_t stride = (size_t) width * (size_t) bands;
+
+	shim_init_error(&err, unlimited);
+	cinfo.err = &err.pub;
+	if (setjmp(err.jump)) {
+		*warnings = err.pub.num_warnings;
+		jpeg_destroy_decompress(&cinfo);
+		free(wide);
+		return err.stopped ? IMAGOR_JPEG_STOPPED : IMAGOR_JPEG_ERROR;
+	}
+	jpeg_create_decompress(&cinfo);
+	memset(&progress, 0, sizeof(progress));
+	progress.pub.progress_monitor = shim_progress;
+	progress.stop = stop;
+	progress.err = &err;
+	cinfo.progress = &progress.pub;
+	jpeg_mem_src(&cinfo, data, (unsigned long) length);
+	jpeg_read_header(&cinfo, TRUE);
+	cinfo.scale_num = 1;
+	cinfo.scale_denom = shrink;
+	jpeg_start_decompress(&cinfo);
+	if ((cinfo.out_color_space != JCS_RGB &&
+		    cinfo.out_color_space != JCS_GRAYSCALE) ||
+		cinfo.output_components != bands ||
+		cinfo.output_width < (JDIMENSION) width ||
+		cinfo.output_height < (JDIMENSION) height) {
+		jpeg_destroy_decompress(&cinfo);
+		return IMAGOR_JPEG_UNSUPPORTED;
+	}
+	if (cinfo.output_width != (JDIMENSION) width &&
+		!(wide = malloc((size_t) cinfo.output_width * (size_t) bands)))
+		ERREXIT1(&cinfo, JERR_OUT_OF_MEMORY, 0);
+	while (cinfo.output_scanline < (JDIMENSION) height) {
+		unsigned char *row = out + stride * cinfo.output_scanline;
+		JSAMPROW target = wide ? wide : row;
+		if (jpeg_read_scanlines(&cinfo, &target, 1) != 1)
+			ERREXIT(&cinfo, JERR_INPUT_EMPTY);
+		if (wide)
+			memcpy(row, wide, stride);
+	}
+	*warnings = err.pub.num_warnings;
+	/* As libvips: the rest of the file is not read. */
+	jpeg_destroy_decompress(&cinfo);
+	free(wide);
+	return IMAGOR_JPEG_OK;
+}
