@@ -132,11 +132,16 @@ impl StoragePathStyle {
     /// `None` where no key names them alone: bytes that are not UTF-8 in
     /// the original style (a storage key is text; imagor escapes such a
     /// byte when it names the file, `caf%E9.jpg`, which a text key shown
-    /// with U+FFFD cannot say). The digest style hashes the bytes, as
-    /// imagor does.
+    /// with U+FFFD cannot say), and a key that the storages' normalisation
+    /// would merge with another image's
+    /// ([`cleans_to_itself`](crate::path::cleans_to_itself)). The digest
+    /// style hashes the bytes, as imagor does.
     pub fn key(self, image: &[u8]) -> Option<String> {
         match self {
-            StoragePathStyle::Original => std::str::from_utf8(image).ok().map(str::to_owned),
+            StoragePathStyle::Original => std::str::from_utf8(image)
+                .ok()
+                .filter(|k| crate::path::cleans_to_itself(k))
+                .map(str::to_owned),
             StoragePathStyle::Digest => Some(digest_storage_hasher(image)),
         }
     }
@@ -222,6 +227,34 @@ mod tests {
             Some("89/fe/7aa3ed9177b6741e2c8a4c9656c1ec483139")
         );
         assert_eq!(StoragePathStyle::Original.key(b"caf\xe9.png"), None);
+        // Keys that cleaning would merge with another image's.
+        for merged in [
+            "http://evil/x/../../victim/a.png",
+            "http://host/up//../a.png",
+            "a/../b.png",
+            "a//b.png",
+            "a/./b.png",
+            "/a.png",
+            "a.png/",
+            "a\u{b}.png",
+        ] {
+            assert_eq!(
+                StoragePathStyle::Original.key(merged.as_bytes()),
+                None,
+                "{merged}"
+            );
+        }
+        for kept in [
+            "a.png",
+            "d/a b.png",
+            "http://host/a.png",
+            "https://h:1/x/y.png?q",
+        ] {
+            assert_eq!(
+                StoragePathStyle::Original.key(kept.as_bytes()).as_deref(),
+                Some(kept)
+            );
+        }
         assert_eq!(
             StoragePathStyle::Original.key(b"caf.png").as_deref(),
             Some("caf.png")

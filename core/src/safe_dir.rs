@@ -28,8 +28,16 @@ use cap_std::fs::{Dir, DirBuilder, OpenOptions};
 /// [`SafeDir::remove_stale_temps`] recognises the ones a crash left behind.
 pub const TEMP_PREFIX: &str = ".imagor-tmp-";
 
-/// Deepest directory nesting [`SafeDir::remove_stale_temps`] descends into.
+/// Deepest directory nesting [`SafeDir::remove_stale_temps`] descends into,
+/// and so the most directories [`SafeDir::write_atomic`] writes beneath (a
+/// temporary file left deeper would never be removed).
 const MAX_WALK_DEPTH: usize = 64;
+
+/// The longest relative path and name [`SafeDir::write_atomic`] writes
+/// (Linux's `PATH_MAX` and `NAME_MAX`, less one for the terminating NUL
+/// where it counts).
+const MAX_PATH_BYTES: usize = 4095;
+const MAX_NAME_BYTES: usize = 255;
 
 /// A directory whose files are reachable only by paths that stay inside it.
 #[derive(Debug, Clone)]
@@ -125,13 +133,28 @@ impl SafeDir {
     /// final name that is a symbolic link, wherever it points: the rename
     /// would replace the link rather than write through it, so it is
     /// refused. A directory at the final name is [`SafeDirError::NotFound`].
+    ///
+    /// A path no file could have (longer than `PATH_MAX`, a name longer
+    /// than `NAME_MAX`), or nested deeper than the temporary files are
+    /// looked for, is [`SafeDirError::NotFound`] before anything is
+    /// created: a 5 KB key of 2 500 one-letter directories created 2 000
+    /// of them (8 MB of directory blocks on ext4) before failing, and left
+    /// them behind.
     pub fn write_atomic(
         &self,
         rel: &str,
         data: &[u8],
         modes: WriteModes,
     ) -> Result<(), SafeDirError> {
-        let (parent, name) = split_parent(relative(rel)?)?;
+        let rel = relative(rel)?;
+        let mut names = rel.split('/').filter(|n| !n.is_empty());
+        if rel.len() > MAX_PATH_BYTES
+            || names.clone().count() > MAX_WALK_DEPTH + 1
+            || names.any(|n| n.len() > MAX_NAME_BYTES)
+        {
+            return Err(SafeDirError::NotFound);
+        }
+        let (parent, name) = split_parent(rel)?;
         let root = match self.open_root() {
             Err(SafeDirError::NotFound) => {
                 let mut b = std::fs::DirBuilder::new();

@@ -136,3 +136,33 @@ fn traversal_keys_are_refused() {
         }
     }
 }
+
+/// A request whose image climbs above the root (`meta//../x.png`: the
+/// loader's `/..` stops at the root, so it loads `x.png`) has a result key
+/// that the result storage cleans into another request's key (`x.png`,
+/// the plain image's). It is served, but its result is never stored under
+/// that key: the plain image stays the plain image.
+#[test]
+fn a_path_that_cleans_to_another_requests_key_does_not_poison_its_result() {
+    let f = fixture("poison");
+    let results = fresh_dir("poison-results");
+    let im = Imagor::new(Options {
+        unsafe_: true,
+        file_loader_base_dir: f.base.to_string_lossy().into_owned(),
+        file_result_storage_base_dir: results.to_string_lossy().into_owned(),
+        ..Options::default()
+    })
+    .expect("imagor");
+    let meta = im.serve("unsafe/meta//../img/inside.png").expect("meta");
+    assert!(meta.data.starts_with(b"{"), "meta is JSON");
+    let grey = im
+        .serve("unsafe/fit-in/8x8/filters:grayscale()//../img/inside.png")
+        .expect("grayscale");
+    for _ in 0..2 {
+        let plain = im.serve("unsafe/img/inside.png").expect("plain");
+        assert!(plain.data.starts_with(b"\x89PNG"), "plain is the PNG");
+        let small = im.serve("unsafe/fit-in/8x8/img/inside.png").expect("small");
+        assert_ne!(small.data, grey.data, "fit-in/8x8 is in colour");
+    }
+    let _ = std::fs::remove_dir_all(&results);
+}

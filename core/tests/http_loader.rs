@@ -952,3 +952,52 @@ fn loads_work_from_any_thread_and_inside_other_runtimes() {
     let blob = rt.block_on(async { l.get(LoadContext::default(), &url).await });
     assert!(blob.is_ok());
 }
+
+/// A source URL that the storages' cleaning (Go's `path.Clean`) maps onto
+/// another image's key is never saved there: `http://EVIL/x/../../VICTIM/a`
+/// is fetched from EVIL, and `http://VICTIM/up//../a` as `/up/a`, but both
+/// clean to the key of `http://VICTIM/a`. Saved, the attacker's bytes
+/// were what every later request for the victim's image got.
+#[test]
+fn a_source_is_never_stored_under_another_images_key() {
+    use std::io::{Read, Write};
+    let _shared = shared();
+    let victim = Origin::start();
+    // An origin that answers every path with demo1.jpg (200x200).
+    let evil = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let evil_addr = evil.local_addr().unwrap();
+    let jpeg = testdata("demo1.jpg");
+    std::thread::spawn(move || {
+        for mut s in evil.incoming().flatten() {
+            let mut head = [0u8; 4096];
+            let _ = s.read(&mut head);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                jpeg.len()
+            );
+            let _ = s.write_all(&jpeg);
+        }
+    });
+    let store = std::env::temp_dir().join(format!("imagor-http-poison-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&store);
+    let imagor = Imagor::new(Options {
+        file_storage_base_dir: store.to_string_lossy().into_owned(),
+        ..local()
+    })
+    .unwrap();
+    let width = |image: &str| -> i64 {
+        let out = imagor.serve(&format!("unsafe/meta/{image}")).unwrap();
+        let meta: serde_json::Value = serde_json::from_slice(&out.data).unwrap();
+        meta["width"].as_i64().unwrap()
+    };
+    let gopher = testdata("gopher.png");
+    let gopher_width = imagor.meta(&gopher, "").unwrap().width as i64;
+    let host = victim.host();
+    let climbing = format!("http://{evil_addr}/x/../../{host}/image/gopher.png");
+    assert_eq!(width(&climbing), 200, "the attacker's own image");
+    for _ in 0..2 {
+        assert_eq!(width(&victim.url("/image/gopher.png")), gopher_width);
+    }
+    let _ = std::fs::remove_dir_all(&store);
+}

@@ -529,3 +529,33 @@ fn a_storage_on_the_loaders_objects_never_rewrites_or_deletes_them() {
         &gopher()[..]
     );
 }
+
+/// A key that names nothing under the base dir (`.`, `x/..`, a line
+/// break alone, `/`) is refused: joined to the base dir it was the base
+/// dir's own name, an object outside it (`secret-dir` for the base dir
+/// `secret-dir`), which the S3 loader then served.
+#[test]
+fn keys_naming_nothing_never_reach_the_base_dirs_own_object() {
+    let g = shared();
+    put(g, "imagor", "base-obj", &demo());
+    let i = imagor(
+        g,
+        Options {
+            s3_loader_bucket: "imagor".into(),
+            s3_loader_base_dir: "base-obj".into(),
+            ..Options::default()
+        },
+    );
+    for path in [
+        "unsafe/%0A",
+        "unsafe/.",
+        "unsafe/%2F",
+        "unsafe/meta/%C2%85",
+        "unsafe/x/..",
+    ] {
+        match i.serve(path) {
+            Ok(out) => panic!("{path}: served {} bytes", out.data.len()),
+            Err(e) => assert!([400, 404].contains(&e.status()), "{path}: {e}"),
+        }
+    }
+}

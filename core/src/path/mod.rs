@@ -31,6 +31,7 @@ mod typo;
 
 pub use generate::{generate, generate_path, generate_unsafe};
 pub(crate) use go::render_bytes;
+pub(crate) use normalize::cleans_to_itself;
 pub use normalize::{clean, normalize, normalize_bytes, SafeChars};
 pub use params::{
     has_cache_bypass, has_crop, has_filter, Filter, Params, H_ALIGN_LEFT, H_ALIGN_RIGHT,

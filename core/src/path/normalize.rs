@@ -82,6 +82,21 @@ pub fn normalize(image: &str, safe_chars: &SafeChars) -> String {
     normalize_bytes(image.as_bytes(), safe_chars)
 }
 
+/// Whether a storage, which names an entry after [`normalize`] of its key,
+/// keeps `key` apart from every other key: normalising leaves it as it is,
+/// but for each `scheme://` (a source or `watermark()` URL), which becomes
+/// `scheme:/`. A key with a bare `:/` is refused, so that `x:/y` never
+/// takes the entry of `x://y`. A key that normalising changes names
+/// another key's entry: `http://evil/x/../../victim/a.png` (fetched from
+/// `evil`) cleans to the victim image's key, `meta//../a.png` (which loads
+/// `a.png`: the image's `/..` stops at the root) to the plain image's.
+pub(crate) fn cleans_to_itself(key: &str) -> bool {
+    let bare_colon_slash = key
+        .match_indices(":/")
+        .any(|(i, _)| key.as_bytes().get(i + 2) != Some(&b'/'));
+    !bare_colon_slash && normalize(key, &SafeChars::noop()) == key.replace("://", ":/")
+}
+
 /// [`normalize`] of an image key's bytes, which need not be UTF-8 (a URL
 /// that decoded to `caf\xE9.jpg`): each byte is escaped on its own, as
 /// imagor does, so `caf\xE9.jpg` becomes `caf%E9.jpg` and two keys that

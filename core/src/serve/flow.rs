@@ -112,7 +112,10 @@ impl Imagor {
             Some((key, flight)) => self.control.coalesce(
                 flight,
                 &scope,
-                |scope| self.produce(req, &p, post, out.clone(), Some(key), scope),
+                |scope| {
+                    let stored = self.storable_result_key(key);
+                    self.produce(req, &p, post, out.clone(), stored, scope)
+                },
                 |outcome| {
                     if let (Some(key), Some(blob)) = (outcome.save_as.take(), outcome.blob.as_ref())
                     {
@@ -252,6 +255,19 @@ impl Imagor {
         }
     }
 
+    /// `key` if the result storages may hold it: any key of a hashed
+    /// style (the whole path is hashed, so every path has its own), and a
+    /// key of the original style that names this request's result alone
+    /// once a storage normalises it ([`path::cleans_to_itself`], leading
+    /// `/` aside). Another request's key (`meta//../a.png` loads `a.png`
+    /// and cleans to its key, whose JSON every request for the plain image
+    /// then got; `a.png/`, which an origin may answer differently) is
+    /// processed but neither read from nor saved to the result storages.
+    fn storable_result_key<'k>(&self, key: &'k str) -> Option<&'k str> {
+        (self.result_style.is_some() || path::cleans_to_itself(key.trim_start_matches('/')))
+            .then_some(key)
+    }
+
     /// The storage key of `p`'s image in the configured style, made from
     /// the image's bytes ([`Params::image_bytes`]); `None` for an image
     /// whose bytes are not UTF-8 in the original style, which skips the
@@ -304,12 +320,15 @@ impl Imagor {
                 .ok()
                 .and_then(|s| s.modified)
         };
-        if self.storages.is_empty() && Self::key_is_text(p) {
+        // A source the storages cannot keep (no storage key) comes from
+        // the loaders every time: their time is its time.
+        let storage_key = self.storage_key(p);
+        if (self.storages.is_empty() || storage_key.is_none()) && Self::key_is_text(p) {
             if let Some(t) = self.loaders.iter().find_map(|l| stat(l.stat(image))) {
                 return Some(t);
             }
         }
-        let storage_key = self.storage_key(p)?;
+        let storage_key = storage_key?;
         self.storages
             .iter()
             .find_map(|s| stat(s.stat(&storage_key)))
@@ -569,9 +588,44 @@ fn now_ms() -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::arriving::Body;
     use crate::call::Bound;
     use std::time::{Duration, Instant};
+
+    /// Result keys that cleaning would give another request's entry are
+    /// not stored; source URLs (`scheme://`) are.
+    #[test]
+    fn result_keys_that_name_another_request_are_not_stored() {
+        for kept in [
+            "a.png",
+            "/fit-in/10x10/a.png",
+            "fit-in/10x10/http://h/a.png",
+            "filters:watermark(https://h/w.png,0,0,0)/http://h/a.png",
+            "filters:text(a%20b,1,1)/a+b.png",
+        ] {
+            assert!(
+                path::cleans_to_itself(kept.trim_start_matches('/')),
+                "{kept}"
+            );
+        }
+        for merged in [
+            "meta//../a.png",
+            "fit-in/10x10/filters:grayscale()//../a.png",
+            "fit-in//10x10/a.png",
+            "a/./b.png",
+            "a.png/",
+            "http:/h/a.png",
+            "filters:text(a:/b,1,1)/a.png",
+            "http:///h/a.png",
+            "a\u{b}.png",
+        ] {
+            assert!(
+                !path::cleans_to_itself(merged.trim_start_matches('/')),
+                "{merged}"
+            );
+        }
+    }
 
     /// The point of streaming: libvips decodes a baseline JPEG and a PNG
     /// while their last bytes have not arrived, and the result is the

@@ -102,11 +102,14 @@ impl KeyMap {
 
     /// The object key of `image`, or `None` when refused: outside the path
     /// prefix, empty, or leaving the base dir with `..` (imagor would
-    /// resolve `..` and could leave the base dir).
+    /// resolve `..` and could leave the base dir). A key that names
+    /// nothing under the base dir (``, `.`, `x/..`, a line break alone) is
+    /// empty too: joined, it would be the base dir's own name (`images`,
+    /// an object outside `images/`), as in imagor.
     pub fn key(&self, image: impl AsRef<[u8]>) -> Option<String> {
         let image = format!("/{}", normalize_bytes(image.as_ref(), &self.safe_chars));
         let rest = image.strip_prefix(&self.path_prefix)?;
-        if rest.split('/').any(|s| s == "..") {
+        if rest.is_empty() || rest == "." || rest.split('/').any(|s| s == "..") {
             return None;
         }
         let joined = clean(&format!("{}/{}", self.base_dir, rest));
@@ -473,6 +476,24 @@ mod tests {
         assert_eq!(k.key("other/user-1.jpg"), None);
         assert_eq!(k.key("avatars/../../x.jpg"), None);
         assert_eq!(k.key(""), None);
+        // Nothing under the base dir: never the base dir's own object.
+        for empty in [
+            "",
+            ".",
+            "/",
+            "x/..",
+            "\n",
+            "\r\n",
+            "\u{85}",
+            "avatars/",
+            "avatars/.",
+        ] {
+            assert_eq!(k.key(empty), None, "{empty:?}");
+        }
+        let gcs_base = s3_keys("images", "", "");
+        for empty in ["", ".", "x/..", "\n"] {
+            assert_eq!(gcs_base.key(empty), None, "{empty:?}");
+        }
         let gcs = s3_keys("images", "", "[]");
         assert_eq!(gcs.key("/aa[1].gif").as_deref(), Some("images/aa[1].gif"));
         // A key's bytes that are not UTF-8 name their own object, as in
