@@ -431,8 +431,8 @@ impl Imagor {
         if matches!(&outcome.error, Some(Error::SignatureMismatch))
             || matches!(&outcome.error, Some(Error::Invalid(m)) if m == "invalid")
         {
-            if let Some(unescaped) = path::query_unescape(path) {
-                outcome = self.run_request(&req, path::parse(&unescaped), false);
+            if let Some(p) = path::parse_query_unescaped(path) {
+                outcome = self.run_request(&req, p, false);
             }
         }
         if let Some(e) = outcome.error {
@@ -471,7 +471,7 @@ impl Imagor {
         if params.path.is_empty() {
             return Ok(());
         }
-        if signer.verify(&params.path, &params.hash) {
+        if signer.verify_bytes(params.path_bytes(), &params.hash) {
             Ok(())
         } else {
             Err(Error::SignatureMismatch)

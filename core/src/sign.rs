@@ -138,6 +138,12 @@ impl Signer {
     /// The signature of `path`: padded base64url of HMAC(secret, path),
     /// cut to the truncation length.
     pub fn sign(&self, path: &str) -> String {
+        self.sign_bytes(path.as_bytes())
+    }
+
+    /// [`Signer::sign`] of a path's bytes, which need not be UTF-8 (imagor
+    /// signs the bytes a request path decodes to).
+    pub fn sign_bytes(&self, path: &[u8]) -> String {
         let digest = match &self.mac {
             Keyed::Sha1(m) => m
                 .clone()
@@ -168,7 +174,15 @@ impl Signer {
 
     /// Whether `hash` is the signature of `path`, compared in constant time.
     pub fn verify(&self, path: &str, hash: &str) -> bool {
-        self.sign(path).as_bytes().ct_eq(hash.as_bytes()).into()
+        self.verify_bytes(path.as_bytes(), hash)
+    }
+
+    /// [`Signer::verify`] of a path's bytes, which need not be UTF-8.
+    pub fn verify_bytes(&self, path: &[u8], hash: &str) -> bool {
+        self.sign_bytes(path)
+            .as_bytes()
+            .ct_eq(hash.as_bytes())
+            .into()
     }
 }
 

@@ -140,3 +140,47 @@ fn a_served_copy_in_the_storage_is_read_back_for_its_own_key_only() {
     assert_eq!(width(&imagor, "caf%E8.png"), 40);
     assert_eq!(width(&imagor, "caf%EF%BF%BD.png"), 70);
 }
+
+/// imagor retries a refused request with its path query-unescaped, and
+/// signs the bytes that gives: a client that signed `meta/caf\xE9.png` (a
+/// Latin-1 name) and sent `caf%E9.png` is served that file. A signature
+/// over the U+FFFD text, or over another byte, is refused (both were
+/// wrong before: the retry signed the U+FFFD text).
+#[test]
+fn a_signature_over_bytes_that_are_not_utf8_is_checked_on_those_bytes() {
+    let base = loader_dir("signed");
+    let imagor = Imagor::new(Options {
+        secret: "s3cret".into(),
+        file_loader_base_dir: base.0.to_string_lossy().into_owned(),
+        ..Options::default()
+    })
+    .expect("imagor");
+    // HMAC-SHA1 of the bytes, padded base64url (imagor's signer).
+    let sign = |path: &[u8]| {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(b"s3cret").expect("key");
+        mac.update(path);
+        base64::engine::general_purpose::URL_SAFE.encode(mac.finalize().into_bytes())
+    };
+    let cases: [(&[u8], bool); 3] = [
+        (b"meta/caf\xe9.png", true),
+        ("meta/caf\u{FFFD}.png".as_bytes(), false),
+        (b"meta/caf\xe8.png", false),
+    ];
+    for (signed, ok) in cases {
+        let path = format!("{}/meta/caf%E9.png", sign(signed));
+        let served = imagor.serve(&path);
+        let handled = imagor.handle(&imagor::request::Request::get(&format!("/{path}")));
+        if ok {
+            let out = served.unwrap_or_else(|e| panic!("{signed:?}: {e}"));
+            let meta: serde_json::Value = serde_json::from_slice(&out.data).expect("json");
+            assert_eq!(meta["width"], 30, "{signed:?}");
+            assert_eq!(handled.status, 200, "{signed:?}");
+            assert_eq!(handled.body, out.data, "{signed:?}");
+        } else {
+            assert_eq!(served.map(|_| ()).unwrap_err().status(), 403, "{signed:?}");
+            assert_eq!(handled.status, 403, "{signed:?}");
+        }
+    }
+}

@@ -276,6 +276,11 @@ pub(crate) fn render_bytes(
     out
 }
 
+/// `bytes` as text, each byte of an invalid UTF-8 sequence written `%XX`.
+pub(crate) fn render_pct(bytes: &[u8]) -> String {
+    render_bytes(bytes, |out, valid| out.push_str(valid), push_pct)
+}
+
 /// Whether [`lossy_string`] of `bytes` is `text`, without building it.
 pub(crate) fn lossy_eq(bytes: &[u8], text: &str) -> bool {
     const FFFD: &[u8] = "\u{FFFD}".as_bytes();

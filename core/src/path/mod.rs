@@ -73,3 +73,50 @@ pub fn try_parse(path: &str) -> Result<Params> {
 pub fn query_unescape(s: &str) -> Option<String> {
     go::query_unescape(s).map(go::lossy_string)
 }
+
+/// imagor's retry of a refused request: `path` query-unescaped and parsed
+/// again (`None` when an escape is malformed). Go parses the decoded bytes
+/// as they are and signs them. Bytes that are not UTF-8 (`caf%E9.png`
+/// decoded) are written back as `%XX` for parsing here, so the image reads
+/// them as its bytes again, and [`Params::path_raw`] keeps the bytes of the
+/// signed path: a client that signed them is accepted, as by imagor.
+pub fn parse_query_unescaped(path: &str) -> Option<Params> {
+    let bytes = go::query_unescape(path)?;
+    if let Ok(text) = std::str::from_utf8(&bytes) {
+        return Some(parse(text));
+    }
+    let text = go::render_pct(&bytes);
+    let mut p = parse(&text);
+    // What precedes the signed path (slashes, `params/`, the hash or
+    // `unsafe/`) is ASCII, the same in the text and in the bytes once
+    // both lost their line breaks.
+    let prefix = go::remove_breaks(&text).len() - p.path.len();
+    p.path_raw = go::remove_break_bytes(&bytes)
+        .get(prefix..)
+        .map(<[u8]>::to_vec);
+    Some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The retry keeps the bytes of the signed path, after the hash and
+    /// without line breaks, as Go's `Parse` of the decoded bytes has them.
+    #[test]
+    fn the_retry_signs_the_bytes_the_path_decodes_to() {
+        let p = parse_query_unescaped("/params/abcdefghijklmnopq/%0Ameta/caf%E9%0A.png%2B")
+            .expect("parsed");
+        assert_eq!(p.hash, "abcdefghijklmnopq");
+        assert_eq!(p.path, "meta/caf%E9.png+");
+        assert_eq!(p.path_bytes(), b"meta/caf\xe9.png+");
+        assert_eq!(p.image_bytes(), b"caf\xe9.png ");
+        let p = parse_query_unescaped("/unsafe/caf%C3%A9.png").expect("parsed");
+        assert_eq!((p.path.as_str(), p.path_raw), ("caf\u{e9}.png", None));
+        assert!(parse_query_unescaped("/unsafe/100%").is_none());
+        // Edited params no longer use the bytes.
+        let mut p = parse_query_unescaped("/unsafe/caf%E9.png").expect("parsed");
+        p.path = "other.png".into();
+        assert_eq!(p.path_bytes(), b"other.png");
+    }
+}

@@ -70,6 +70,15 @@ pub struct Params {
         deserialize_with = "null_default"
     )]
     pub path: String,
+    /// The bytes of [`path`](Self::path) when imagor's retry decoded the
+    /// request path to bytes that are not UTF-8 ([`parse_query_unescaped`]):
+    /// `path` then writes each invalid byte as `%XX`, and these bytes are
+    /// what the signature is over, as in imagor. Not serialised; ignored
+    /// once `path` no longer matches it ([`Params::path_bytes`]).
+    ///
+    /// [`parse_query_unescaped`]: super::parse_query_unescaped
+    #[serde(skip)]
+    pub path_raw: Option<Vec<u8>>,
     /// The image (query-unescaped; base64url-decoded for `b64:` images).
     #[serde(
         skip_serializing_if = "String::is_empty",
@@ -235,6 +244,15 @@ where
 }
 
 impl Params {
+    /// The signed path as bytes: [`path_raw`](Self::path_raw) while
+    /// `path` is still its `%XX` rendering, else `path` itself.
+    pub fn path_bytes(&self) -> &[u8] {
+        match &self.path_raw {
+            Some(raw) if go::render_pct(raw) == self.path => raw,
+            _ => self.path.as_bytes(),
+        }
+    }
+
     /// The image as bytes: [`image_raw`](Self::image_raw) while `image` is
     /// still its U+FFFD rendering, else `image` itself.
     pub fn image_bytes(&self) -> &[u8] {

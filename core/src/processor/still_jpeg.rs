@@ -98,7 +98,7 @@ mod tests {
     fn save(img: &Image, args: &[(&str, Arg)]) -> Vec<u8> {
         let mut call = Call::new("jpegsave_buffer").arg("in", Arg::Image(img));
         for (name, value) in args {
-            call = call.arg(name, value.clone());
+            call = call.arg(name, *value);
         }
         call.run()
             .unwrap()

@@ -84,7 +84,7 @@ impl Imagor {
     }
 
     fn handle_get(&self, req: &Request) -> Response {
-        let mut path = req.path.clone();
+        let path = req.path.clone();
         if path.is_empty() || path == "/" {
             return if self.opts.base_path_redirect.is_empty() {
                 pages::landing()
@@ -104,9 +104,8 @@ impl Imagor {
         }
         let mut outcome = self.run_request(req, p.clone(), false);
         if is_retryable(outcome.error.as_ref()) {
-            if let Some(unescaped) = path::query_unescape(&path) {
-                path = unescaped;
-                p = path::parse(&path);
+            if let Some(retry) = path::parse_query_unescaped(&path) {
+                p = retry;
                 outcome = self.run_request(req, p.clone(), false);
             }
         }
