@@ -166,6 +166,20 @@ pub(super) struct ThumbnailCall {
 }
 
 impl ThumbnailCall {
+    /// The thumbnail of pixels one of our own decoders loaded as libvips'
+    /// loader would have (packed 8-bit RGB, RGBA or grey), with the
+    /// header's metadata from `fields` ([`Image::fields_carrier`]): what
+    /// `thumbnail_buffer` does after its load.
+    pub(super) fn of_pixels(
+        &self,
+        still: crate::vips::webp::StillPixels,
+        fields: &Image,
+    ) -> Result<Image> {
+        Image::from_pixels(still.pixels, still.width, still.height, still.bands)?
+            .with_fields_of(fields)?
+            .thumbnail_image(self.width, self.height, self.size, self.crop)
+    }
+
     /// The shrink both axes of `header`'s image need to reach this target,
     /// as libvips' thumbnail computes it before choosing a shrink-on-load
     /// factor (`vips_thumbnail_calculate_common_shrink`): below 1 when the

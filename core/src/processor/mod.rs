@@ -34,6 +34,8 @@ mod still_avif;
 #[cfg(feature = "own-jpeg")]
 mod still_jpeg;
 mod still_webp;
+#[cfg(test)]
+mod test_images;
 mod truncation;
 #[cfg_attr(not(feature = "own-av1"), allow(dead_code))]
 pub(crate) mod yuv;

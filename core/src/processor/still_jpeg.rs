@@ -59,11 +59,7 @@ pub(super) fn thumbnail(
     )?;
     let (still, _warnings) = jpeg::decode(data, shrink, unlimited, header)
         .map_err(|e| load_error(e, Some(ImageFormat::Jpeg)))?;
-    let loaded = Image::from_pixels(still.pixels, still.width, still.height, still.bands)?
-        .with_fields_of(fields)?;
-    Ok(Some(
-        loaded.thumbnail_image(t.width, t.height, t.size, t.crop)?,
-    ))
+    Ok(Some(t.of_pixels(still, fields)?))
 }
 
 #[cfg(test)]
@@ -74,16 +70,13 @@ mod tests {
     //! every scale libvips picks and every resize mode.
     use super::*;
     use crate::processor::decode::{call_loader, thumbnail_of, Encoded, LoadOpts};
-    use crate::vips::{Arg, Blob, Call, Interesting, Interpretation, Size};
+    use crate::processor::test_images::{
+        assert_same_pixels, libvips_thumbnail_and_header, pixels, save, testdata,
+    };
+    use crate::vips::{Arg, Blob, Interesting, Interpretation, Size};
 
     fn source(path: &str) -> Image {
-        let bytes = std::fs::read(format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap_or_else(|e| panic!("testdata/{path}: {e}"));
-        Call::new("jpegload_buffer")
-            .arg("buffer", Arg::Blob(&Blob::copy_from(&bytes)))
-            .run()
-            .and_then(|o| o.out())
-            .unwrap()
+        testdata(path, "jpegload_buffer")
     }
 
     /// `img` (w x h of it, resized to exactly that) saved as JPEG with
@@ -92,46 +85,14 @@ mod tests {
         let sized = img
             .thumbnail_image(w, h, Size::Force, Interesting::None)
             .unwrap();
-        save(&sized, args)
-    }
-
-    fn save(img: &Image, args: &[(&str, Arg)]) -> Vec<u8> {
-        let mut call = Call::new("jpegsave_buffer").arg("in", Arg::Image(img));
-        for (name, value) in args {
-            call = call.arg(name, *value);
-        }
-        call.run()
-            .unwrap()
-            .blob("buffer")
-            .unwrap()
-            .as_slice()
-            .to_vec()
-    }
-
-    fn pixels(img: &Image) -> (i32, i32, i32, Vec<u8>) {
-        (
-            img.width(),
-            img.height(),
-            img.bands(),
-            img.write_to_memory().unwrap(),
-        )
+        save(&sized, "jpegsave_buffer", args)
     }
 
     /// libvips' thumbnail and ours for one source and target (`None`:
     /// ours left it to libvips).
     fn both(data: &[u8], t: &ThumbnailCall) -> (Image, Option<Image>) {
-        let blob = Blob::copy_from(data);
-        let format = Some(ImageFormat::Jpeg);
-        let opts = LoadOpts::default();
-        let reference =
-            thumbnail_of(Encoded::Blob(&blob), "jpegload_buffer", format, t, opts).unwrap();
-        let header = call_loader(
-            "jpegload_buffer",
-            Encoded::Blob(&blob),
-            format,
-            LoadOpts { n: 1, ..opts },
-        )
-        .unwrap();
+        let (reference, header) =
+            libvips_thumbnail_and_header(data, "jpegload_buffer", ImageFormat::Jpeg, t);
         let fields = header.fields_carrier().unwrap();
         let shrink = libvips_shrink(&header, t);
         drop(header);
@@ -187,16 +148,10 @@ mod tests {
                     };
                     let (reference, ours) = both(data, &t);
                     let ours = ours.unwrap_or_else(|| panic!("{name}: left to libvips"));
-                    let (a, b) = (pixels(&reference), pixels(&ours));
-                    assert!(
-                        a == b,
-                        "{name} {width}x{height} {size:?}/{crop:?}: libvips {}x{}x{}, ours {}x{}x{}",
-                        a.0,
-                        a.1,
-                        a.2,
-                        b.0,
-                        b.1,
-                        b.2
+                    assert_same_pixels(
+                        &reference,
+                        &ours,
+                        &format!("{name} {width}x{height} {size:?}/{crop:?}"),
                     );
                     assert_eq!(reference.orientation(), ours.orientation(), "{name}");
                     assert_eq!(reference.interpretation(), ours.interpretation(), "{name}");
@@ -317,7 +272,11 @@ mod tests {
         let small = photo
             .thumbnail_image(300, 200, Size::Force, Interesting::None)
             .unwrap();
-        let cmyk = save(&small.colourspace(Interpretation::CMYK).unwrap(), &[]);
+        let cmyk = save(
+            &small.colourspace(Interpretation::CMYK).unwrap(),
+            "jpegsave_buffer",
+            &[],
+        );
         assert_eq!(source_header(&cmyk).bands(), 4);
         let mut no_frame = jpeg(&photo, 300, 200, &[]);
         // The start-of-frame marker made an unknown one: libjpeg's fatal

@@ -30,11 +30,7 @@ pub(super) fn thumbnail(
     else {
         return Ok(None);
     };
-    let loaded = Image::from_pixels(still.pixels, still.width, still.height, still.bands)?
-        .with_fields_of(fields)?;
-    Ok(Some(
-        loaded.thumbnail_image(t.width, t.height, t.size, t.crop)?,
-    ))
+    Ok(Some(t.of_pixels(still, fields)?))
 }
 
 #[cfg(test)]
@@ -43,57 +39,27 @@ mod tests {
     //! pixel, over lossy, lossless, alpha, ICC and EXIF-rotated stills and
     //! every resize mode.
     use super::*;
-    use crate::processor::decode::{call_loader, thumbnail_of, Encoded, LoadOpts};
-    use crate::vips::{Arg, BandFormat, Blob, Call, Interesting, Size};
+    use crate::processor::test_images::{
+        assert_same_pixels, libvips_thumbnail_and_header, save, testdata,
+    };
+    use crate::vips::{Arg, BandFormat, Call, Interesting, Size};
 
     fn source(path: &str) -> Image {
-        let bytes = std::fs::read(format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap_or_else(|e| panic!("testdata/{path}: {e}"));
-        Call::new("pngload_buffer")
-            .arg("buffer", Arg::Blob(&Blob::copy_from(&bytes)))
-            .run()
-            .and_then(|o| o.out())
-            .unwrap()
+        testdata(path, "pngload_buffer")
     }
 
     /// `img` as WebP: lossless, or lossy at quality `q`.
     fn webp(img: &Image, q: Option<i64>) -> Vec<u8> {
-        let call = Call::new("webpsave_buffer").arg("in", Arg::Image(img));
-        let call = match q {
-            Some(q) => call.arg("Q", Arg::Int(q)),
-            None => call.arg("lossless", Arg::Bool(true)),
-        };
-        call.run()
-            .unwrap()
-            .blob("buffer")
-            .unwrap()
-            .as_slice()
-            .to_vec()
-    }
-
-    fn pixels(img: &Image) -> (i32, i32, i32, Vec<u8>) {
-        (
-            img.width(),
-            img.height(),
-            img.bands(),
-            img.write_to_memory().unwrap(),
-        )
+        match q {
+            Some(q) => save(img, "webpsave_buffer", &[("Q", Arg::Int(q))]),
+            None => save(img, "webpsave_buffer", &[("lossless", Arg::Bool(true))]),
+        }
     }
 
     /// Both paths for one source and target.
     fn both(data: &[u8], t: &ThumbnailCall) -> (Image, Image) {
-        let blob = Blob::copy_from(data);
-        let format = Some(ImageFormat::Webp);
-        let opts = LoadOpts::default();
-        let reference =
-            thumbnail_of(Encoded::Blob(&blob), "webpload_buffer", format, t, opts).unwrap();
-        let header = call_loader(
-            "webpload_buffer",
-            Encoded::Blob(&blob),
-            format,
-            LoadOpts { n: 1, ..opts },
-        )
-        .unwrap();
+        let (reference, header) =
+            libvips_thumbnail_and_header(data, "webpload_buffer", ImageFormat::Webp, t);
         let fields = header.fields_carrier().unwrap();
         let scale = load_scale(&header, t);
         drop(header);
@@ -137,16 +103,10 @@ mod tests {
                         size,
                     };
                     let (reference, ours) = both(data, &t);
-                    let (a, b) = (pixels(&reference), pixels(&ours));
-                    assert!(
-                        a == b,
-                        "{name} {width}x{height} {size:?}/{crop:?}: libvips {}x{}x{}, ours {}x{}x{}",
-                        a.0,
-                        a.1,
-                        a.2,
-                        b.0,
-                        b.1,
-                        b.2
+                    assert_same_pixels(
+                        &reference,
+                        &ours,
+                        &format!("{name} {width}x{height} {size:?}/{crop:?}"),
                     );
                     assert_eq!(reference.orientation(), ours.orientation(), "{name}");
                     for field in ["xres", "yres"] {
