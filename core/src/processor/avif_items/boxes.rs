@@ -106,7 +106,9 @@ pub(super) fn read_nclx(body: &[u8]) -> Option<Option<Nclx>> {
     }
 }
 
-pub(super) fn read_iinf(body: &[u8]) -> Option<Vec<Item>> {
+/// The items of an `iinf` box; `None` past `max_items` or where one is
+/// not an `infe` of version 2 or 3.
+pub(super) fn read_iinf(body: &[u8], max_items: usize) -> Option<Vec<Item>> {
     let (version, b) = full_box(body)?;
     let mut c = Cursor::new(b);
     let count = if version == 0 {
@@ -114,8 +116,11 @@ pub(super) fn read_iinf(body: &[u8]) -> Option<Vec<Item>> {
     } else {
         c.u32()?
     };
-    let entries = children(c.rest())?;
-    if entries.len() != usize::try_from(count).ok()? || entries.len() > MAX_ITEMS {
+    if usize::try_from(count).ok()? > max_items {
+        return None;
+    }
+    let entries = children_at_most(c.rest(), max_items)?;
+    if entries.len() != usize::try_from(count).ok()? {
         return None;
     }
     entries
@@ -141,7 +146,10 @@ pub(super) fn read_iinf(body: &[u8]) -> Option<Vec<Item>> {
         .collect()
 }
 
-pub(super) fn read_iloc(body: &[u8]) -> Option<Vec<Location>> {
+/// The locations of an `iloc` box; `None` past `max_items`, for data in
+/// another file or built from other items, and for a location of no
+/// extent unless `no_extents` allows it.
+pub(super) fn read_iloc(body: &[u8], max_items: usize, no_extents: bool) -> Option<Vec<Location>> {
     let (version, b) = full_box(body)?;
     if version > 2 {
         return None;
@@ -157,7 +165,7 @@ pub(super) fn read_iloc(body: &[u8]) -> Option<Vec<Location>> {
     } else {
         c.u32()?
     };
-    if usize::try_from(count).ok()? > MAX_ITEMS {
+    if usize::try_from(count).ok()? > max_items {
         return None;
     }
     let mut out = Vec::new();
@@ -169,7 +177,7 @@ pub(super) fn read_iloc(body: &[u8]) -> Option<Vec<Location>> {
         }
         let base = c.sized(base_size)?;
         let extents = usize::from(c.u16()?);
-        if extents == 0 || extents > MAX_EXTENTS {
+        if (extents == 0 && !no_extents) || extents > MAX_EXTENTS {
             return None;
         }
         let mut list = Vec::with_capacity(extents);
@@ -234,7 +242,12 @@ pub(super) fn read_ipma(body: &[u8]) -> Option<Vec<(u32, u16)>> {
 
 /// The boxes that fill `data` exactly, as `(type, body)`; `None` if one
 /// overruns it or is malformed.
-pub(super) fn children(mut data: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
+pub(super) fn children(data: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
+    children_at_most(data, 4 * MAX_ITEMS)
+}
+
+/// [`children`], `None` past `max` of them.
+fn children_at_most(mut data: &[u8], max: usize) -> Option<Vec<([u8; 4], &[u8])>> {
     let mut out = Vec::new();
     while !data.is_empty() {
         let mut c = Cursor::new(data);
@@ -250,7 +263,7 @@ pub(super) fn children(mut data: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
         }
         out.push((kind, &data[header..size]));
         data = &data[size..];
-        if out.len() > 4 * MAX_ITEMS {
+        if out.len() > max {
             return None;
         }
     }

@@ -165,28 +165,43 @@ pub(crate) fn plain_still(data: &[u8]) -> Option<PlainStill> {
 /// such an item to its decoder as a packet of no bytes, and dav1d then
 /// prints "Input validation check ... failed in dav1d_send_data!" on the
 /// process's stderr for each one (a 469-byte grid AVIF of four empty
-/// tiles). A file this reader does not understand answers `false`.
+/// tiles). Every item is looked at, however many (libheif reads more than
+/// our own decoder takes; their index is charged apart), in time linear in
+/// their number. A file this reader does not understand answers `false`.
 pub(crate) fn has_empty_coded_item(data: &[u8]) -> bool {
-    let Some(meta) = children(data).and_then(|top| {
+    let meta = children(data).and_then(|top| {
         top.into_iter()
             .find(|(kind, _)| kind == b"meta")
             .and_then(|(_, body)| full_box(body).map(|(_, b)| b))
-    }) else {
+    });
+    let Some(boxes) = meta.and_then(few_children) else {
         return false;
     };
-    let Some(m) = Meta::read(meta) else {
+    let find = |kind: &[u8; 4]| boxes.iter().find(|(k, _)| k == kind).map(|(_, b)| *b);
+    let (Some(items), Some(locations)) = (
+        find(b"iinf").and_then(|b| read_iinf(b, SCANNED_ITEMS)),
+        find(b"iloc").and_then(|b| read_iloc(b, SCANNED_ITEMS, true)),
+    ) else {
         return false;
     };
-    m.items
+    let mut coded_bytes = std::collections::HashMap::with_capacity(locations.len());
+    for l in &locations {
+        // The first location of an id is the one libheif reads.
+        coded_bytes
+            .entry(l.id)
+            .or_insert_with(|| l.extents.iter().map(|&(_, length)| length).sum::<u64>());
+    }
+    items
         .iter()
         .filter(|item| item.kind == *b"av01" || item.kind == *b"hvc1")
-        .any(|item| {
-            let mut found = m.locations.iter().filter(|l| l.id == item.id);
-            found
-                .next()
-                .is_none_or(|loc| loc.extents.iter().all(|&(_, length)| length == 0))
-        })
+        .any(|item| coded_bytes.get(&item.id).is_none_or(|&bytes| bytes == 0))
 }
+
+/// Items [`has_empty_coded_item`] reads at most. libheif links items in
+/// time that grows with their square, so a file of more is refused by the
+/// charge for its index ([`super::decode_cost::heif_index_cost`]) before
+/// libheif decodes anything.
+const SCANNED_ITEMS: usize = 1 << 16;
 
 /// What the `meta` box says, as read.
 #[derive(Default)]
@@ -235,8 +250,8 @@ impl<'a> Meta<'a> {
                     let (version, b) = full_box(b)?;
                     m.primary = Some(Cursor::new(b).id(version == 0)?);
                 }
-                b"iinf" => m.items = read_iinf(b)?,
-                b"iloc" => m.locations = read_iloc(b)?,
+                b"iinf" => m.items = read_iinf(b, MAX_ITEMS)?,
+                b"iloc" => m.locations = read_iloc(b, MAX_ITEMS, false)?,
                 b"iref" => m.refs = read_iref(b)?,
                 b"iprp" => {
                     for (kind, b) in few_children(b)? {
