@@ -49,7 +49,10 @@ fn an_avif_whose_tiles_hold_no_data_never_reaches_dav1d() {
             .map(drop)
             .expect_err("refused");
         assert_eq!(e.status(), 406, "{rows}x{cols}: {e}");
-        assert!(e.to_string().contains("holds no data"), "{rows}x{cols}: {e}");
+        assert!(
+            e.to_string().contains("holds no data"),
+            "{rows}x{cols}: {e}"
+        );
     }
 }
 

@@ -205,6 +205,39 @@ fn clean_bytes(b: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Keys that normalising would give another key's entry (results:
+    /// request paths; sources: image keys) are told apart; `scheme://`
+    /// URLs are kept.
+    #[test]
+    fn keys_that_clean_to_another_key_are_told_apart() {
+        for kept in [
+            "a.png",
+            "fit-in/10x10/a.png",
+            "fit-in/10x10/http://h/a.png",
+            "filters:watermark(https://h/w.png,0,0,0)/http://h/a.png",
+            "filters:text(a%20b,1,1)/a+b.png",
+            "d/a b.png",
+            "https://h:1/x/y.png?q",
+        ] {
+            assert!(cleans_to_itself(kept), "{kept}");
+        }
+        for merged in [
+            "meta//../a.png",
+            "fit-in/10x10/filters:grayscale()//../a.png",
+            "fit-in//10x10/a.png",
+            "a/./b.png",
+            "a.png/",
+            "/a.png",
+            "http:/h/a.png",
+            "filters:text(a:/b,1,1)/a.png",
+            "http:///h/a.png",
+            "http://evil/x/../../victim/a.png",
+            "a\u{b}.png",
+        ] {
+            assert!(!cleans_to_itself(merged), "{merged}");
+        }
+    }
+
     #[test]
     fn clean_matches_go() {
         for (input, want) in [

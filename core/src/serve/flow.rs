@@ -593,40 +593,6 @@ mod tests {
     use crate::call::Bound;
     use std::time::{Duration, Instant};
 
-    /// Result keys that cleaning would give another request's entry are
-    /// not stored; source URLs (`scheme://`) are.
-    #[test]
-    fn result_keys_that_name_another_request_are_not_stored() {
-        for kept in [
-            "a.png",
-            "/fit-in/10x10/a.png",
-            "fit-in/10x10/http://h/a.png",
-            "filters:watermark(https://h/w.png,0,0,0)/http://h/a.png",
-            "filters:text(a%20b,1,1)/a+b.png",
-        ] {
-            assert!(
-                path::cleans_to_itself(kept.trim_start_matches('/')),
-                "{kept}"
-            );
-        }
-        for merged in [
-            "meta//../a.png",
-            "fit-in/10x10/filters:grayscale()//../a.png",
-            "fit-in//10x10/a.png",
-            "a/./b.png",
-            "a.png/",
-            "http:/h/a.png",
-            "filters:text(a:/b,1,1)/a.png",
-            "http:///h/a.png",
-            "a\u{b}.png",
-        ] {
-            assert!(
-                !path::cleans_to_itself(merged.trim_start_matches('/')),
-                "{merged}"
-            );
-        }
-    }
-
     /// The point of streaming: libvips decodes a baseline JPEG and a PNG
     /// while their last bytes have not arrived, and the result is the
     /// whole file's.
