@@ -101,13 +101,33 @@ impl SafeDir {
     /// a device is never opened, and again on the opened file, which is
     /// opened non-blocking: a FIFO swapped in between the two cannot block
     /// the caller either.
+    ///
+    /// A symbolic link whose absolute target lies inside the directory
+    /// (`/srv/images/a.png` under the root `/srv/images`) is followed:
+    /// when the kernel refuses the key as leading outside, the key's real
+    /// path is worked out, and if it lies under the root's real path the
+    /// file is opened by that path, again resolved beneath the root, so a
+    /// link swapped in meanwhile still cannot lead out.
     pub fn open(&self, rel: &str) -> Result<(std::fs::File, std::fs::Metadata), SafeDirError> {
         let rel = relative(rel)?;
         let dir = self.open_root()?;
-        if !dir.metadata(rel).map_err(classify)?.is_file() {
-            return Err(SafeDirError::NotFound);
+        match open_checked(&dir, rel) {
+            Err(SafeDirError::Escapes) => {
+                let real = self.real_path_inside(rel).ok_or(SafeDirError::Escapes)?;
+                open_checked(&dir, &real)
+            }
+            other => other,
         }
-        open_regular(&dir, rel)
+    }
+
+    /// `rel`'s path relative to the root once every link is followed, when
+    /// it lies strictly beneath the root (`None` otherwise, or when either
+    /// does not resolve).
+    fn real_path_inside(&self, rel: &str) -> Option<String> {
+        let root = std::fs::canonicalize(&self.root).ok()?;
+        let real = std::fs::canonicalize(self.root.join(rel)).ok()?;
+        let inside = real.strip_prefix(&root).ok()?.to_str()?;
+        (!inside.is_empty()).then(|| inside.to_owned())
     }
 
     /// Read the regular file at `rel` (relative to the root), at most
@@ -253,6 +273,15 @@ impl SafeDir {
         }
         Ok(removed)
     }
+}
+
+/// Open the regular file `rel` beneath `dir`: checked to be one before the
+/// open (a device is never opened) and again after.
+fn open_checked(dir: &Dir, rel: &str) -> Result<(std::fs::File, std::fs::Metadata), SafeDirError> {
+    if !dir.metadata(rel).map_err(classify)?.is_file() {
+        return Err(SafeDirError::NotFound);
+    }
+    open_regular(dir, rel)
 }
 
 /// Open `rel` beneath `dir` for reading without blocking (a FIFO with no
@@ -443,16 +472,28 @@ mod tests {
         link(&outside, "dir-link");
         link(Path::new("/etc"), "etc");
         link(Path::new("img/a.png"), "inside-link");
+        link(&base.join("img/a.png"), "absolute-inside-link");
+        link(&base.join("img"), "absolute-inside-dir");
+        link(&base, "absolute-root");
+        link(&base.join("img/../../outside/secret.txt"), "absolute-dotdot");
         std::os::unix::fs::symlink("dir-link", base.join("chain")).unwrap();
         let d = SafeDir::new(&base);
+        let outside_name = outside.file_name().unwrap().to_str().unwrap();
         assert_eq!(d.read("img/a.png", 0).unwrap(), b"inside");
         assert_eq!(d.read("/img/a.png", 0).unwrap(), b"inside");
         assert_eq!(d.read("inside-link", 0).unwrap(), b"inside");
+        // Absolute targets that stay inside are followed, as imagor does.
+        assert_eq!(d.read("absolute-inside-link", 0).unwrap(), b"inside");
+        assert_eq!(d.read("absolute-inside-dir/a.png", 0).unwrap(), b"inside");
+        assert_eq!(d.read("absolute-root/img/a.png", 0).unwrap(), b"inside");
+        assert!(matches!(d.read("absolute-root", 0), Err(SafeDirError::Escapes)));
         for key in [
             "file-link",
             "dir-link/secret.txt",
             "chain/secret.txt",
             "etc/passwd",
+            "absolute-dotdot",
+            &format!("absolute-root/../{outside_name}/secret.txt"),
             "../outside/secret.txt",
             "img/../../outside/secret.txt",
         ] {
