@@ -475,7 +475,10 @@ mod tests {
         link(&base.join("img/a.png"), "absolute-inside-link");
         link(&base.join("img"), "absolute-inside-dir");
         link(&base, "absolute-root");
-        link(&base.join("img/../../outside/secret.txt"), "absolute-dotdot");
+        link(
+            &base.join("img/../../outside/secret.txt"),
+            "absolute-dotdot",
+        );
         std::os::unix::fs::symlink("dir-link", base.join("chain")).unwrap();
         let d = SafeDir::new(&base);
         let outside_name = outside.file_name().unwrap().to_str().unwrap();
@@ -486,7 +489,10 @@ mod tests {
         assert_eq!(d.read("absolute-inside-link", 0).unwrap(), b"inside");
         assert_eq!(d.read("absolute-inside-dir/a.png", 0).unwrap(), b"inside");
         assert_eq!(d.read("absolute-root/img/a.png", 0).unwrap(), b"inside");
-        assert!(matches!(d.read("absolute-root", 0), Err(SafeDirError::Escapes)));
+        assert!(matches!(
+            d.read("absolute-root", 0),
+            Err(SafeDirError::Escapes)
+        ));
         for key in [
             "file-link",
             "dir-link/secret.txt",

@@ -34,6 +34,7 @@
 //!   422 `limit_exceeded` naming `max_memory` instead of memory without
 //!   bound.
 
+mod failure;
 mod fetch;
 pub mod policy;
 mod resolver;
@@ -404,7 +405,7 @@ impl Inner {
                 .map_err(|_| {
                     Error::Internal(format!(
                         "cannot build the HTTP client: {}",
-                        fetch::error_text(&system)
+                        failure::error_text(&system)
                     ))
                 })
         })
