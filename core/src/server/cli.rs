@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::config::{self, Config, ConfigError};
-use super::http::{log, ServerOptions};
+use super::http::ServerOptions;
+use super::log::log;
 use super::middleware::Layers;
 use crate::options::Options;
 use crate::Imagor;
@@ -359,7 +360,7 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
-    super::http::set_log_ecs(config.bool("log-ecs"));
+    super::log::set_log_ecs(config.bool("log-ecs"));
     for warning in not_in_effect(&config) {
         log("warn", "imagor", serde_json::json!({ "warning": warning }));
     }
