@@ -14,6 +14,7 @@ mod flow;
 pub(crate) mod headers;
 mod pages;
 pub(crate) mod slots;
+mod stores;
 
 pub(crate) use control::Control;
 pub use control::Stats;
