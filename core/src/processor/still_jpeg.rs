@@ -71,7 +71,8 @@ pub(super) fn thumbnail(
 /// not truncated) is decoded with libjpeg's block smoothing of the missing
 /// coefficients, which libjpeg-turbo 2.1 changed: our mozjpeg and the
 /// libjpeg libvips is built with then give different pixels, so libvips
-/// decodes it. Sequential files code all of them in each scan.
+/// decodes it. Sequential files code all of them in each scan, so only a
+/// progressive file's segments are walked past its frame header.
 fn every_coefficient_coded(data: &[u8]) -> bool {
     let mut ids: Vec<u8> = Vec::new();
     let mut coded: Vec<u64> = Vec::new();
@@ -81,6 +82,11 @@ fn every_coefficient_coded(data: &[u8]) -> bool {
         match segment.marker {
             0xC0..=0xCF if !matches!(segment.marker, 0xC4 | 0xC8 | 0xCC) => {
                 progressive = matches!(segment.marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+                if !progressive {
+                    // libjpeg refuses a second frame header: the first
+                    // decides, and the scan data need not be walked.
+                    return true;
+                }
                 let n = body.get(5).map_or(0, |n| usize::from(*n));
                 ids = body
                     .get(6..)
