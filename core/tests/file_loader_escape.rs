@@ -3,7 +3,7 @@
 //! link inside the base dir that points outside (to a file, a folder, or
 //! along a chain of links), whether the key comes from the request
 //! (`serve()`) or from an overlay (`image()`, `watermark()`). Links that
-//! stay inside the base dir keep working.
+//! stay inside the base dir keep working, with relative or absolute targets.
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +48,8 @@ fn fixture(test: &str) -> Fixture {
     link(Path::new("/etc"), "etc");
     link(Path::new("img/inside.png"), "inside-link.png");
     link(Path::new("img"), "inside-dir");
+    link(&base.join("img/inside.png"), "absolute-inside.png");
+    link(&base.join("img"), "absolute-inside-dir");
     Fixture { base, outside }
 }
 
@@ -64,7 +66,13 @@ fn imagor(base: &Path) -> Imagor {
 fn symlinks_out_of_the_base_dir_are_not_found() {
     let f = fixture("symlinks");
     let im = imagor(&f.base);
-    for ok in ["img/inside.png", "inside-link.png", "inside-dir/inside.png"] {
+    for ok in [
+        "img/inside.png",
+        "inside-link.png",
+        "inside-dir/inside.png",
+        "absolute-inside.png",
+        "absolute-inside-dir/inside.png",
+    ] {
         let out = im.serve(&format!("unsafe/10x10/{ok}"));
         assert!(out.is_ok(), "{ok}: {out:?}");
     }
