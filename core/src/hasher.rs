@@ -134,7 +134,7 @@ impl StoragePathStyle {
     /// byte when it names the file, `caf%E9.jpg`, which a text key shown
     /// with U+FFFD cannot say), and a key that the storages' normalisation
     /// would merge with another image's
-    /// ([`cleans_to_itself`](crate::path::cleans_to_itself)). The digest
+    /// (`path::cleans_to_itself`). The digest
     /// style hashes the bytes, as imagor does.
     pub fn key(self, image: &[u8]) -> Option<String> {
         match self {

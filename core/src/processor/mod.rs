@@ -1,7 +1,7 @@
 //! Processing: bytes + imagor path → image bytes (or `/meta` JSON).
 //!
-//! [`pipeline`] holds the ordered stages; [`source`] the input; [`load`],
-//! [`geometry`], [`export`] and [`meta`] the work of each. The filters
+//! `pipeline` holds the ordered stages; `source` the input; `load`,
+//! `geometry`, `export` and `meta` the work of each. The filters
 //! (`crate::filters`) are read and run from here, never the other way
 //! round: `image()` and `watermark()` reach back through the `Overlays`
 //! trait that `Ctx` implements, and the image helpers both sides use live

@@ -13,12 +13,12 @@
 //! - libvips' error buffer is process-global, so its text may belong to
 //!   another thread's call: it is cleared after every failure and never
 //!   read into an error. Errors name the operation that failed and are
-//!   classified by our own state (see [`deadline`] for timeouts).
+//!   classified by our own state (see `deadline` for timeouts).
 //! - Argument values are validated against their `GParamSpec` before they
 //!   are set, and images an operation would modify in place are copied
 //!   first ([`Call::run`]): safe code cannot change a shared [`Image`].
 //! - Every image a call gets is watched by the call's deadline
-//!   ([`deadline`]): killed from its `eval` signal between chunks, and by
+//!   (`deadline`): killed from its `eval` signal between chunks, and by
 //!   the one `imagor-deadline` thread (`watchdog.rs`) inside a chunk.
 //! - Nothing from GLib or libvips is printed on the host's stderr.
 //! - Every `unsafe` block carries a `// SAFETY:` line.

@@ -132,7 +132,7 @@ impl Image {
     ///
     /// One call at a time in the process, each on a Pango font map no
     /// earlier call set another dpi on, and autofit (`height` without
-    /// `dpi`) searched here rather than in libvips: see [`super::pango`]
+    /// `dpi`) searched here rather than in libvips: see `super::pango`
     /// for the Pango 1.50 race this avoids. The rendered image owns no
     /// Pango objects.
     pub fn text(text: &str, o: &TextOptions<'_>) -> Result<Image> {

@@ -4,7 +4,7 @@
 //! An image key (`https://example.com/a.jpg`, `example.com/a.jpg` with the
 //! default scheme, or a path under the base URL) is fetched with reqwest
 //! (rustls, connection reuse, gzip/deflate decoding) on the core's network
-//! runtime ([`crate::net_runtime`]), so it works from any thread. Server
+//! runtime (`crate::net_runtime`), so it works from any thread. Server
 //! certificates are checked against the system's roots, as Go does.
 //!
 //! Every imagor option is honoured: allowed sources (host globs) and an
