@@ -235,6 +235,33 @@ fn blocked_addresses_answer_403_with_a_clear_message() {
 
 /// A password in a source URL never reaches an error (and so the client's
 /// response body or a log): it is `***`, as Go's HTTP client shows it.
+/// A host the URL standard takes but no HTTP request can carry: a client
+/// error as imagor's (Go refuses `{`, `}` and `` ` `` in a host, and finds
+/// no host named with `"`), never the 500 of a request that would not build.
+#[test]
+fn hosts_no_request_can_carry_are_client_errors() {
+    let _shared = shared();
+    let l = loader(&Options::default());
+    let e = get(&l, "https://a\"b.png/x.png").unwrap_err();
+    assert_eq!(e.status(), 404, "{e}");
+    assert!(
+        e.message()
+            .starts_with("dial tcp: lookup a\"b.png: no such host"),
+        "{e}"
+    );
+    for key in [
+        "https://a{b}/x.png",
+        "http://x`y.com/a.png",
+        "a}b.png/x.png",
+    ] {
+        let e = get(&l, key).unwrap_err();
+        assert_eq!(e.status(), 400, "{key}: {e}");
+    }
+    // A bare key is only guessed to name a host: not found.
+    let e = get(&l, "a\"b.png").unwrap_err();
+    assert_eq!(e.status(), 404, "{e}");
+}
+
 #[test]
 fn errors_never_show_a_urls_password() {
     let _shared = shared();

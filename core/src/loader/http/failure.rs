@@ -135,6 +135,11 @@ pub(super) fn dial_error(detail: &str, url: &Url) -> Error {
 /// timeout 408, a failed name lookup 404 (`dial tcp: ...`), the rest
 /// (a refused connection, a failed TLS handshake) 500.
 pub(super) fn request_error(e: &reqwest::Error, url: &Url) -> Error {
+    if e.is_builder() {
+        if let Some(refused) = unsendable_host(url) {
+            return refused;
+        }
+    }
     let (text, causes) = chain(e);
     let text = scrubbed(&text, url);
     if let Some(b) = causes.blocked {
@@ -171,6 +176,23 @@ pub(super) fn request_error(e: &reqwest::Error, url: &Url) -> Error {
         return dial_error(&detail, url);
     }
     Error::Internal(format!("Get \"{}\": {text}", shown(url)))
+}
+
+/// A host the URL standard takes but no request can carry (`a"b.png`,
+/// `a{b}.png`: outside RFC 3986's host characters), which reqwest refuses
+/// to build a request for: a 500 before. Go's `net/url` refuses `{`, `}`
+/// and `` ` `` in a host (imagor's 400) and takes `"`, which no name
+/// lookup then finds (imagor's 404).
+fn unsendable_host(url: &Url) -> Option<Error> {
+    let host = url.host_str()?;
+    let sendable = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:[]%".contains(c);
+    if host.chars().all(sendable) {
+        return None;
+    }
+    if host.contains(['{', '}', '`']) {
+        return Some(Error::invalid());
+    }
+    Some(dial_error(&format!("lookup {host}: no such host"), url))
 }
 
 /// An OS error as Go prints it: `Connection refused (os error 111)` is
