@@ -316,6 +316,7 @@ impl Imagor {
         bands: i32,
         path: &str,
     ) -> Result<Pixels> {
+        path::check_length(path)?;
         if let Some(params) = color_path(path) {
             return self.with_ctx(|ctx| processor::run_to_pixels(ctx, None, &params));
         }
@@ -379,6 +380,7 @@ impl Imagor {
         bands: i32,
         path: &str,
     ) -> Result<Output> {
+        path::check_length(path)?;
         if let Some(params) = color_path(path) {
             return self.with_ctx(|ctx| processor::run(ctx, None, &params));
         }

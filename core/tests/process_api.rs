@@ -552,6 +552,14 @@ fn paths_longer_than_the_server_reads_are_refused_at_once() {
             .map(|_| ())
             .unwrap_err(),
         imagor.meta(&png, &long).map(|_| ()).unwrap_err(),
+        imagor
+            .process_pixels(&[0; 3], 1, 1, 3, &long)
+            .map(|_| ())
+            .unwrap_err(),
+        imagor
+            .process_pixels_to_pixels(&[0; 3], 1, 1, 3, &long)
+            .map(|_| ())
+            .unwrap_err(),
         imagor.serve(&long).map(|_| ()).unwrap_err(),
         imagor.check_path(&long).unwrap_err(),
         imagor::path::try_parse(&long).map(|_| ()).unwrap_err(),
