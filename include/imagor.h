@@ -308,7 +308,8 @@ void imagor_string_free(char *s);
  * @param count Number of detectors (0 is allowed; then `detectors` may be NULL).
  * @param out On success, the new handle; release it with imagor_free(),
  *        which calls each detector's `release`.
- * @return ::IMAGOR_STATUS_OK, ::IMAGOR_STATUS_INVALID for bad options,
+ * @return ::IMAGOR_STATUS_OK, ::IMAGOR_STATUS_INVALID for bad options or
+ *         a `count` no array could hold (`SIZE_MAX`),
  *         ::IMAGOR_STATUS_NULL_ARGUMENT for a NULL `detect`.
  *
  * # Safety
@@ -613,7 +614,8 @@ enum imagor_status imagor_sign(const struct imagor *im, const char *path, char *
  *         403); ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8;
  *         ::IMAGOR_STATUS_INTERNAL (500) when the handle has neither a
  *         secret nor `unsafe` (it can serve nothing; the server refuses to
- *         start so).
+ *         start so); ::IMAGOR_STATUS_INVALID (400) for a path longer than
+ *         the server reads (65 534 bytes), refused before it is parsed.
  *
  * # Safety
  * `im` is NULL or a live handle; `path` is NULL or NUL-terminated.

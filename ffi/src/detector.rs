@@ -177,7 +177,8 @@ impl Detector for CDetector {
 /// @param count Number of detectors (0 is allowed; then `detectors` may be NULL).
 /// @param out On success, the new handle; release it with imagor_free(),
 ///        which calls each detector's `release`.
-/// @return ::IMAGOR_STATUS_OK, ::IMAGOR_STATUS_INVALID for bad options,
+/// @return ::IMAGOR_STATUS_OK, ::IMAGOR_STATUS_INVALID for bad options or
+///         a `count` no array could hold (`SIZE_MAX`),
 ///         ::IMAGOR_STATUS_NULL_ARGUMENT for a NULL `detect`.
 ///
 /// # Safety
@@ -202,6 +203,13 @@ pub unsafe extern "C" fn imagor_new_with_detectors(
             &[]
         } else if detectors.is_null() {
             return Err(Failure::NullArgument("detectors"));
+        } else if count > isize::MAX as usize / std::mem::size_of::<imagor_detector>() {
+            // No array of that many entries can exist: the count is wrong,
+            // and a slice of it would be undefined behaviour.
+            return Err(imagor::Error::invalid_msg(format!(
+                "count: {count} detectors cannot fit in memory"
+            ))
+            .into());
         } else {
             // SAFETY: `count` readable entries, by the caller's contract.
             unsafe { std::slice::from_raw_parts(detectors, count) }
@@ -225,4 +233,47 @@ pub unsafe extern "C" fn imagor_new_with_detectors(
         out.write(Handle::boxed(inner));
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ptr;
+
+    unsafe extern "C" fn none(
+        _: *mut c_void,
+        _: *const u8,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: *mut imagor_region,
+        _: usize,
+    ) -> c_int {
+        0
+    }
+
+    #[test]
+    fn a_count_no_array_can_hold_is_refused_before_it_is_read() {
+        let d = imagor_detector {
+            detect: Some(none),
+            user_data: ptr::null_mut(),
+            release: None,
+        };
+        let sentinel = ptr::dangling_mut::<Handle>();
+        let mut im = sentinel;
+        for count in [usize::MAX, isize::MAX as usize] {
+            // SAFETY: the count is refused before the array is read.
+            let s = unsafe { imagor_new_with_detectors(c"".as_ptr(), &d, count, &mut im) };
+            assert_eq!(s, imagor_status::Invalid);
+        }
+        assert_eq!(im, sentinel);
+        // SAFETY: one valid entry; the handle is freed once.
+        unsafe {
+            assert_eq!(
+                imagor_new_with_detectors(c"".as_ptr(), &d, 1, &mut im),
+                imagor_status::Ok
+            );
+            crate::handle::imagor_free(im);
+        }
+    }
 }

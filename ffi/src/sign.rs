@@ -152,7 +152,8 @@ pub unsafe extern "C" fn imagor_sign(
 ///         403); ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8;
 ///         ::IMAGOR_STATUS_INTERNAL (500) when the handle has neither a
 ///         secret nor `unsafe` (it can serve nothing; the server refuses to
-///         start so).
+///         start so); ::IMAGOR_STATUS_INVALID (400) for a path longer than
+///         the server reads (65 534 bytes), refused before it is parsed.
 ///
 /// # Safety
 /// `im` is NULL or a live handle; `path` is NULL or NUL-terminated.
@@ -165,7 +166,7 @@ pub unsafe extern "C" fn imagor_verify(im: *const Handle, path: *const c_char) -
         let im = unsafe { borrow(im, "im") }?;
         // SAFETY: forwarded from this function's contract.
         let path = unsafe { str_arg(path, "path") }?;
-        im.verify(&imagor::path::parse(path))?;
+        im.verify(&imagor::path::try_parse(path)?)?;
         Ok(())
     })
 }
@@ -255,6 +256,8 @@ mod tests {
                 imagor_verify(ptr::null(), forged.as_ptr()),
                 imagor_status::NullArgument
             );
+            let long = std::ffi::CString::new("a/".repeat(40_000)).unwrap_or_default();
+            assert_eq!(imagor_verify(im, long.as_ptr()), imagor_status::Invalid);
             imagor_string_free(hash);
             crate::handle::imagor_free(im);
         }

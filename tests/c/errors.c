@@ -251,6 +251,35 @@ static void budget(const uint8_t *png, size_t len) {
                         "the image file needs about 1.2 MiB", "a source file over the total memory budget");
 }
 
+static int no_regions(void *user_data, const uint8_t *pixels, uint32_t width, uint32_t height, uint32_t bands,
+                      imagor_region *out, size_t capacity) {
+    (void)user_data, (void)pixels, (void)width, (void)height, (void)bands, (void)out, (void)capacity;
+    return 0;
+}
+
+/* Sizes no caller can mean: a detector count no array can hold (a slice of
+ * it was undefined behaviour, an abort in debug builds), and a path longer
+ * than the server reads given to imagor_verify (parsed whole before: a
+ * 64 MB path took seconds). Both are refused at once with a 400. */
+static void impossible_sizes(const imagor *im) {
+    imagor_detector d = {no_regions, NULL, NULL};
+    reset_outs();
+    CHECK_STATUS(imagor_new_with_detectors("", &d, SIZE_MAX, &out_handle), IMAGOR_STATUS_INVALID,
+                 "SIZE_MAX detectors");
+    CHECK(strstr(imagor_last_error_message(), "count") != NULL, "the message names the count: %s",
+          imagor_last_error_message());
+    CHECK(imagor_last_error_status() == 400 && outs_untouched(), "SIZE_MAX detectors: HTTP %u, outputs untouched",
+          imagor_last_error_status());
+    size_t n = 70000;
+    char *path = malloc(n + 1);
+    if (!path) exit(2);
+    for (size_t i = 0; i < n; i++) path[i] = i % 2 ? '/' : 'a';
+    path[n] = 0;
+    CHECK_STATUS(imagor_verify(im, path), IMAGOR_STATUS_INVALID, "verify of a 70 000-byte path");
+    CHECK(strstr(imagor_last_error_message(), "longer than 65534") != NULL, "verify: %s", imagor_last_error_message());
+    free(path);
+}
+
 int main(void) {
     size_t len;
     uint8_t *png = read_testdata("gopher-front.png", &len);
@@ -260,6 +289,7 @@ int main(void) {
     null_arguments(im, png, len);
     bad_input(im);
     budget(png, len);
+    impossible_sizes(im);
     names_and_frees();
     imagor_free(im);
     free(png);
