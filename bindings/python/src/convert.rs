@@ -4,7 +4,8 @@
 //!   `Params`) by a `Deserializer` over Python objects, so that names,
 //!   types and defaults are the core's own, with no list kept here;
 //! - [`json_to_py`]: the core's JSON (imagor's field order) as Python objects;
-//! - [`input_bytes`]: bytes-like inputs, owned for use without the GIL;
+//! - [`input_bytes`]: bytes-like inputs, owned for use without the GIL
+//!   ([`image_bytes`]: refused on their length first when too large);
 //! - [`field_names`]: the field names a serde struct accepts.
 
 use std::cell::Cell;
@@ -21,7 +22,7 @@ use serde::de::{
     self, Deserialize, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
 
-use crate::error::type_error;
+use crate::error::{type_error, IntoPyResult};
 
 /// Why a dict could not be read into a struct.
 #[derive(Debug)]
@@ -351,6 +352,32 @@ pub fn input_bytes(obj: &Bound<'_, PyAny>) -> PyResult<PyBackedBytes> {
     view.call_method0("tobytes")?
         .extract::<PyBackedBytes>()
         .map_err(Into::into)
+}
+
+/// `obj`'s length in bytes, read without copying it: `None` when it is not
+/// a buffer ([`input_bytes`] then says what was expected).
+pub fn byte_len(obj: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+    if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
+        return obj.len().map(Some);
+    }
+    if obj.is_instance_of::<PyString>() {
+        return Ok(None);
+    }
+    let py = obj.py();
+    match py.import("builtins")?.getattr("memoryview")?.call1((obj,)) {
+        Ok(view) => view.getattr("nbytes")?.extract().map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// [`input_bytes`] of an encoded image for `engine`: one larger than its
+/// `max_memory` is refused on its length before anything copies it (a
+/// 1 GiB `bytearray` was copied whole, then refused).
+pub fn image_bytes(engine: &imagor::Imagor, obj: &Bound<'_, PyAny>) -> PyResult<PyBackedBytes> {
+    if let Some(len) = byte_len(obj)? {
+        engine.check_input_size(len).py(obj.py())?;
+    }
+    input_bytes(obj)
 }
 
 /// The JSON field names the derived `Deserialize` of `T` accepts (serde

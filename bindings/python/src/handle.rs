@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyList, PyMapping, PyTuple};
 
-use crate::convert::input_bytes;
+use crate::convert::{byte_len, input_bytes};
 use crate::error::{entry, type_error};
 
 /// An HTTP response from :meth:`Imagor.handle`: what imagor's server would
@@ -89,20 +89,35 @@ fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// The core request for `Imagor.handle`'s arguments. A `?query` in `path`
-/// is split off unless `query` is given.
+/// The core request for `Imagor.handle`'s arguments (a `?query` in `path`
+/// is split off unless `query` is given), or the error that refuses its
+/// body: one larger than `engine`'s `max_memory` is not copied.
 pub fn request(
+    engine: &imagor::Imagor,
     method: &str,
     path: &str,
     query: Option<&str>,
     headers: Option<&Bound<'_, PyAny>>,
     body: Option<&Bound<'_, PyAny>>,
-) -> PyResult<imagor::request::Request> {
+) -> PyResult<imagor::Result<imagor::request::Request>> {
     let (path, split_query) = match path.split_once('?') {
         Some((p, q)) => (p, q),
         None => (path, ""),
     };
-    Ok(imagor::request::Request {
+    let body = match body {
+        Some(b) if !b.is_none() => {
+            // Refused on its length before it is copied, and answered as
+            // imagor answers errors (as Node's `handle` does).
+            if let Some(len) = byte_len(b)? {
+                if let Err(refused) = engine.check_input_size(len) {
+                    return Ok(Err(refused));
+                }
+            }
+            input_bytes(b)?.to_vec().into()
+        }
+        _ => Default::default(),
+    };
+    Ok(Ok(imagor::request::Request {
         method: method.to_ascii_uppercase(),
         path: path.to_owned(),
         query: query.unwrap_or(split_query).to_owned(),
@@ -110,9 +125,6 @@ pub fn request(
             Some(h) if !h.is_none() => header_pairs(h)?,
             _ => Vec::new(),
         },
-        body: match body {
-            Some(b) if !b.is_none() => input_bytes(b)?.to_vec().into(),
-            _ => Default::default(),
-        },
-    })
+        body,
+    }))
 }

@@ -236,8 +236,9 @@ pub fn to_pixels(
             )
         })
     } else {
-        let data = input_bytes(data)?;
-        py.detach(|| core(instance)?.process_to_pixels(&data, path))
+        let engine = core(instance).py(py)?;
+        let data = crate::convert::image_bytes(engine, data)?;
+        py.detach(|| engine.process_to_pixels(&data, path))
     }
     .py(py)?;
     Ok(PyPixels::new(py, px))

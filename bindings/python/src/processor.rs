@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::convert::{input_bytes, json_to_py};
+use crate::convert::{image_bytes, input_bytes, json_to_py};
 use crate::error::{entry, to_py as error_to_py, warn_typo, IntoPyResult};
 use crate::options;
 use crate::pixels;
@@ -87,15 +87,16 @@ pub fn process<'py>(
     entry(py, || {
         vips_entry(py)?;
         let instance = instance("process()", options)?;
-        let data = input_bytes(data)?;
+        let engine = match &instance {
+            Some(i) => i,
+            None => imagor::default_instance().py(py)?,
+        };
+        let data = image_bytes(engine, data)?;
         let strict = instance
             .as_ref()
             .is_some_and(|i| i.options().strict_filters);
         warn_typo(py, "process()", &path, strict)?;
-        let out = py.detach(|| match &instance {
-            Some(i) => i.process(&data, &path),
-            None => imagor::process(&data, &path),
-        });
+        let out = py.detach(|| engine.process(&data, &path));
         Ok(PyBytes::new(py, &out.py(py)?.data))
     })
 }
@@ -162,10 +163,11 @@ pub fn meta<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     entry(py, || {
         vips_entry(py)?;
-        let data = input_bytes(data)?;
+        let engine = imagor::default_instance().py(py)?;
+        let data = image_bytes(engine, data)?;
         let path = path.as_deref().unwrap_or("");
         warn_typo(py, "meta()", path, false)?;
-        let meta = py.detach(|| imagor::meta(&data, path)).py(py)?;
+        let meta = py.detach(|| engine.meta(&data, path)).py(py)?;
         meta_to_py(py, &meta)
     })
 }
@@ -344,7 +346,7 @@ impl PyImagor {
     ) -> PyResult<Bound<'py, PyBytes>> {
         entry(py, || {
             vips_entry(py)?;
-            let data = input_bytes(data)?;
+            let data = image_bytes(&self.inner, data)?;
             let strict = self.inner.options().strict_filters;
             warn_typo(py, "Imagor.process()", &path, strict)?;
             let out = py.detach(|| self.inner.process(&data, &path)).py(py)?;
@@ -398,7 +400,7 @@ impl PyImagor {
     ) -> PyResult<Bound<'py, PyAny>> {
         entry(py, || {
             vips_entry(py)?;
-            let data = input_bytes(data)?;
+            let data = image_bytes(&self.inner, data)?;
             let path = path.as_deref().unwrap_or("");
             warn_typo(
                 py,
@@ -480,8 +482,18 @@ impl PyImagor {
     ) -> PyResult<crate::handle::PyResponse> {
         entry(py, || {
             vips_entry(py)?;
-            let req = crate::handle::request(&method, &path, query.as_deref(), headers, body)?;
-            let res = py.detach(|| self.inner.handle(&req));
+            let req = crate::handle::request(
+                &self.inner,
+                &method,
+                &path,
+                query.as_deref(),
+                headers,
+                body,
+            )?;
+            let res = match req {
+                Ok(req) => py.detach(|| self.inner.handle(&req)),
+                Err(refused) => self.inner.error_response(&refused),
+            };
             crate::handle::PyResponse::from_core(py, res)
         })
     }

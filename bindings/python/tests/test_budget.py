@@ -98,3 +98,41 @@ def test_untrusted_formats_are_refused_unless_allowed():
 def test_repr_hides_the_secret():
     im = imagor.Imagor(secret="topsecret")
     assert "topsecret" not in repr(im)
+
+
+# Inputs larger than max_memory are refused on their length before the
+# binding copies them: under an address-space limit with room for the input
+# but not for a copy, a copy would end the interpreter (Rust aborts when an
+# allocation fails); the refusal is a LimitExceededError. Uploads to handle()
+# are refused so too, answered as Node's handle() answers them.
+_NO_COPY = r"""
+import resource, sys
+import imagor
+n = 512 << 20
+imagor.process(open(sys.argv[1], "rb").read(), "fit-in/8x8")
+im = imagor.Imagor(unsafe=True)
+with open("/proc/self/status") as f:
+    vm = next(int(l.split()[1]) << 10 for l in f if l.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (vm + n + (256 << 20), resource.RLIM_INFINITY))
+data = bytearray(n)
+for call in (lambda: imagor.process(data, ""), lambda: imagor.meta(memoryview(data)),
+             lambda: im.process(data, ""), lambda: imagor.to_pixels(data, "")):
+    try:
+        call()
+    except imagor.LimitExceededError as e:
+        assert "max_memory (256 MiB)" in e.message, e.message
+    else:
+        raise AssertionError("not refused")
+res = im.handle("POST", "/unsafe/", body=data)
+assert res.status == 422 and b"max_memory" in res.body, (res.status, res.body)
+print("refused")
+"""
+
+
+def test_inputs_over_max_memory_are_refused_before_they_are_copied():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _NO_COPY, str(TESTDATA / "gopher.png")],
+                         capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stdout.strip()) == (0, "refused"), out.stderr[-2000:]
