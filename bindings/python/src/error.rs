@@ -294,6 +294,36 @@ pub fn hold_interrupt(py: Python<'_>, e: &PyErr) -> Option<imagor::Error> {
     Some(imagor::Error::Cancelled)
 }
 
+/// How deep calls into imagor may nest on one thread (see [`entry`]).
+pub const MAX_NESTED_CALLS: usize = 32;
+
+thread_local! {
+    /// Entry points running on this thread, the outermost included.
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of [`DEPTH`], given back when dropped.
+struct Nested;
+
+impl Nested {
+    /// A level, or `None` when [`MAX_NESTED_CALLS`] are running already.
+    fn enter() -> Option<Nested> {
+        DEPTH.with(|d| {
+            let depth = d.get();
+            (depth < MAX_NESTED_CALLS).then(|| {
+                d.set(depth + 1);
+                Nested
+            })
+        })
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
 /// Run the body of an entry point; a panic becomes `imagor.InternalError`
 /// instead of unwinding into PyO3 (which would raise `PanicException`, a
 /// `BaseException` that `except Exception` does not catch).
@@ -301,7 +331,20 @@ pub fn hold_interrupt(py: Python<'_>, e: &PyErr) -> Option<imagor::Error> {
 /// A `KeyboardInterrupt` or `SystemExit` that a loader or detector raised
 /// during the call ([`hold_interrupt`]) is raised from here, whatever the
 /// call's outcome.
+///
+/// Calls nest when a loader or detector calls back into imagor (on the
+/// same thread); past [`MAX_NESTED_CALLS`] the call raises `RecursionError`
+/// instead of running. Each level takes native stack (about 22 KB in a
+/// debug build) that Python's recursion limit does not see: a loader
+/// calling `serve` without end ended the interpreter with SIGSEGV at
+/// about 340 levels, where Python's own limit is 1000.
 pub fn entry<T>(py: Python<'_>, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    let Some(_level) = Nested::enter() else {
+        return Err(pyo3::exceptions::PyRecursionError::new_err(format!(
+            "imagor calls nested more than {MAX_NESTED_CALLS} deep on this thread (a loader or \
+             detector calling back into imagor without end?)"
+        )));
+    };
     INTERRUPT.with(|slot| slot.borrow_mut().take());
     let outcome = catch_unwind(AssertUnwindSafe(body));
     if let Some(interrupt) = INTERRUPT.with(|slot| slot.borrow_mut().take()) {

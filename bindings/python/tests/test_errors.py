@@ -159,3 +159,34 @@ def test_ctrl_c_and_exit_in_a_callback_reach_the_caller(interrupt):
     assert imagor.Imagor(unsafe=True, loader=lambda key: png).serve("unsafe/10x10/a.png")
     with pytest.raises(imagor.ImagorError):
         imagor.Imagor(unsafe=True, loader=lambda key: 1 / 0).serve("unsafe/10x10/a.png")
+
+
+def test_a_callback_calling_back_into_imagor_without_end_is_a_recursion_error():
+    """A loader or detector that calls the same instance again, without end,
+    gets RecursionError from the nested call once calls nest 32 deep; each
+    level takes native stack Python's recursion limit does not count, and
+    such a loader ended the interpreter with SIGSEGV at about 340 levels."""
+    png = (TESTDATA / "gopher.png").read_bytes()
+    seen = []
+
+    def loader(key):
+        seen.append(key)
+        return im.serve(f"unsafe/10x10/{key}x").data
+
+    def detector(pixels, width, height, bands):
+        seen.append(width)
+        det.process(png, "fit-in/50x50/smart")
+        return []
+
+    im = imagor.Imagor(unsafe=True, loader=loader)
+    with pytest.raises(imagor.ImagorError, match="RecursionError"):
+        im.serve("unsafe/10x10/a.png")
+    assert len(seen) == 32  # the 33rd call is refused
+    seen.clear()
+    det = imagor.Imagor(detectors=[detector])
+    with pytest.raises(imagor.DetectorError, match="RecursionError"):
+        det.process(png, "fit-in/50x50/smart")
+    assert len(seen) == 32  # the 33rd call is refused
+    # Nesting that ends is served, and the thread's count is back to zero.
+    assert imagor.Imagor(unsafe=True, loader=lambda key: png).serve("unsafe/10x10/a.png").data
+
