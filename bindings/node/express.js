@@ -25,10 +25,14 @@ function badOption(message) {
 /**
  * Read a POST body, at most `limit` bytes (more answers imagor's 400
  * "maximum size exceeded" without buffering the rest). A body that an
- * earlier middleware already read as a Buffer is used as is.
+ * earlier middleware already read as a Buffer is used as is; one it read
+ * as something else (`express.json()`, `express.text()`) has no bytes
+ * left to read and is empty, so imagor answers it as it answers an empty
+ * upload (waiting for the stream's end held such a request forever).
  */
 function readBody(req, limit) {
   if (Buffer.isBuffer(req.body)) return Promise.resolve(req.body)
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0))
   return new Promise((resolve, reject) => {
     const chunks = []
     let size = 0

@@ -55,6 +55,8 @@ before(async () => {
   resultDir = mkdtempSync(join(tmpdir(), 'imagor-express-rs-'))
   app.use('/rs', imagorMiddleware({ unsafe: true, fileLoaderBaseDir: testdata, fileResultStorageBaseDir: resultDir }))
   app.use('/up', imagorMiddleware({ unsafe: true, uploadLoaderEnable: true, uploadLoaderMaxAllowedSize: 200000 }))
+  // Body parsers in front: a body they read is gone from the stream.
+  app.use('/parsed', express.json(), express.text(), imagorMiddleware({ unsafe: true, uploadLoaderEnable: true }))
   app.use(imagorLocals({ secret, baseUrl: '/img' }))
   app.get('/page', (req, res) => {
     res.send(`<img src="${res.locals.imagorUrl('fit-in/100x100/filters:format(webp)/gopher.png')}">` +
@@ -221,6 +223,22 @@ test('POST uploads through the upload loader, with the size limit', async () => 
   assert.equal(big.status, 400)
   const huge = await fetch(`${base}/up/unsafe/fit-in/20x20/`, { method: 'POST', body: Buffer.alloc(3 << 20, 1), headers: { 'Content-Type': 'image/png' } }).catch((e) => e)
   assert.ok(huge instanceof Error || huge.status === 400)
+})
+
+test('an upload an earlier body parser read is answered, not left waiting', async () => {
+  for (const [type, body] of [['application/json', '{"a":1}'], ['text/plain', 'hello']]) {
+    const res = await fetch(`${base}/parsed/unsafe/fit-in/20x20/`, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': type },
+      signal: AbortSignal.timeout(5000),
+    })
+    assert.equal(res.status >= 400 && res.status < 500, true, `${type}: ${res.status}`)
+    assert.equal((await res.json()).status, res.status)
+  }
+  const png = readTestdata('gopher.png')
+  const raw = await fetch(`${base}/parsed/unsafe/fit-in/20x20/`, { method: 'POST', body: png, headers: { 'Content-Type': 'image/png' } })
+  assert.equal(raw.status, 200)
 })
 
 test('res.locals.imagorUrl signs URLs that the middleware serves', async () => {
