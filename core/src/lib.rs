@@ -58,7 +58,7 @@ pub use blob::{Blob, Stat};
 pub use bytes::Bytes;
 pub use error::{Error, Result};
 pub use formats::{formats, Formats};
-pub use options::Options;
+pub use options::{Options, MAX_OVERLAY_DEPTH};
 pub use processor::{Meta, Output, Pixels};
 pub use serve::Stats;
 

@@ -553,6 +553,34 @@ fn image_nesting_is_limited() {
     let err = strict.process(&white, two).unwrap_err();
     assert_eq!(err.status(), 400);
     assert!(err.to_string().contains("max_overlay_depth (1)"), "{err}");
+    // Each level runs on the calling thread's stack: a depth past the
+    // bound is refused as an option (100 000 let a path of 1 000 nested
+    // overlays overflow an 8 MB stack), and the bound itself runs on a
+    // thread of 2 MB, Rust's default.
+    let err = Imagor::new(Options {
+        max_overlay_depth: imagor::MAX_OVERLAY_DEPTH + 1,
+        ..Options::default()
+    })
+    .map(drop)
+    .unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert!(err.to_string().contains("max_overlay_depth"), "{err}");
+    let deepest = imagor_with(Options {
+        max_overlay_depth: imagor::MAX_OVERLAY_DEPTH,
+        ..Options::default()
+    });
+    let mut nested = "color:red".to_owned();
+    for _ in 0..imagor::MAX_OVERLAY_DEPTH {
+        nested = format!("filters:image(/4x4/{nested})/color:blue");
+    }
+    let path = format!("filters:image(/8x8/{nested})/x");
+    let result = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || deepest.process(&white, &path).map(drop))
+        .expect("a thread")
+        .join();
+    let err = result.expect("no stack overflow").unwrap_err();
+    assert!(err.to_string().contains("max_overlay_depth (32)"), "{err}");
 }
 
 #[test]

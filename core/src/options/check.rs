@@ -32,6 +32,12 @@ impl Options {
         if self.concurrency < 0 {
             return bad("concurrency must not be negative");
         }
+        if self.max_overlay_depth > super::MAX_OVERLAY_DEPTH {
+            return bad(&format!(
+                "max_overlay_depth must be within 0..={}",
+                super::MAX_OVERLAY_DEPTH
+            ));
+        }
         if !(1..=10_000).contains(&self.detector_probe_size) {
             return bad("detector_probe_size must be within 1..=10000");
         }
