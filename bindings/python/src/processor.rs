@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::convert::{image_bytes, input_bytes, json_to_py};
+use crate::convert::{image_bytes, json_to_py};
 use crate::error::{entry, to_py as error_to_py, warn_typo, IntoPyResult};
 use crate::options;
 use crate::pixels;
@@ -173,12 +173,16 @@ pub fn meta<'py>(
 }
 
 /// `data` as an immutable `bytes` now, so that a buffer changed after the
-/// call (a bytearray, a numpy array) cannot change what is processed.
-fn frozen_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+/// call (a bytearray, a numpy array) cannot change what is processed; one
+/// larger than `engine`'s `max_memory` is refused before it is copied.
+fn frozen_bytes<'py>(
+    engine: &imagor::Imagor,
+    data: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     if data.is_instance_of::<PyBytes>() {
         return Ok(data.clone());
     }
-    let owned = input_bytes(data)?;
+    let owned = image_bytes(engine, data)?;
     Ok(PyBytes::new(data.py(), &owned).into_any())
 }
 
@@ -206,13 +210,19 @@ pub fn process_async<'py>(
     path: PyBackedStr,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let instance = instance("process_async()", options)?;
+    let engine = match &instance {
+        Some(i) => i,
+        None => imagor::default_instance().py(py)?,
+    };
+    let data = frozen_bytes(engine, data)?;
     let module = py.import("imagor._imagor")?;
     let call = py
         .import("functools")?
         .getattr("partial")?
         .call((module.getattr("process")?,), options)?;
     let path = pyo3::types::PyString::new(py, &path).into_any();
-    in_executor(call, vec![frozen_bytes(data)?, path])
+    in_executor(call, vec![data, path])
 }
 
 /// :func:`meta` off the event loop: ``await imagor.meta_async(data, path)``.
@@ -223,9 +233,10 @@ pub fn meta_async<'py>(
     data: &Bound<'py, PyAny>,
     path: Option<PyBackedStr>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let data = frozen_bytes(imagor::default_instance().py(py)?, data)?;
     let call = py.import("imagor._imagor")?.getattr("meta")?;
     let path = pyo3::types::PyString::new(py, path.as_deref().unwrap_or("")).into_any();
-    in_executor(call, vec![frozen_bytes(data)?, path])
+    in_executor(call, vec![data, path])
 }
 
 /// The result of :meth:`Imagor.serve`: the encoded image (or ``/meta``
@@ -422,7 +433,8 @@ impl PyImagor {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let path = pyo3::types::PyString::new(py, &path).into_any();
-        in_executor(slf.getattr("process")?, vec![frozen_bytes(data)?, path])
+        let data = frozen_bytes(&slf.get().inner, data)?;
+        in_executor(slf.getattr("process")?, vec![data, path])
     }
 
     /// :meth:`meta` off the event loop (``await im.meta_async(data, path)``).
@@ -434,7 +446,8 @@ impl PyImagor {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let path = pyo3::types::PyString::new(py, path.as_deref().unwrap_or("")).into_any();
-        in_executor(slf.getattr("meta")?, vec![frozen_bytes(data)?, path])
+        let data = frozen_bytes(&slf.get().inner, data)?;
+        in_executor(slf.getattr("meta")?, vec![data, path])
     }
 
     /// :meth:`serve` off the event loop (``await im.serve_async(path)``).

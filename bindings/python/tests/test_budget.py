@@ -116,7 +116,8 @@ with open("/proc/self/status") as f:
 resource.setrlimit(resource.RLIMIT_AS, (vm + n + (256 << 20), resource.RLIM_INFINITY))
 data = bytearray(n)
 for call in (lambda: imagor.process(data, ""), lambda: imagor.meta(memoryview(data)),
-             lambda: im.process(data, ""), lambda: imagor.to_pixels(data, "")):
+             lambda: im.process(data, ""), lambda: imagor.to_pixels(data, ""),
+             lambda: imagor.process_async(data, ""), lambda: im.meta_async(data)):
     try:
         call()
     except imagor.LimitExceededError as e:
