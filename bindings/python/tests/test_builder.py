@@ -63,3 +63,9 @@ def test_builder_is_immutable_and_typed():
     with pytest.raises(ValueError):
         imagor.url("a.jpg").trim("center")
     assert "fit-in/300x200/a.jpg" in repr(base)
+    # A key from an unset environment variable is an error, as imagor.sign()
+    # says, not the bare (unsigned) path it used to return.
+    with pytest.raises(TypeError, match="IMAGOR_SECRET"):
+        base.sign(None)
+    with pytest.raises(TypeError):
+        imagor.sign("a.jpg", None)

@@ -134,6 +134,12 @@ class Url:
 
     def sign(self, key: Union[str, bytes], signer_type: str = "sha1", truncate: int = 0) -> str:
         """``HASH/`` + the path, signed with `key`."""
+        if key is None:
+            # generate() reads a missing secret as "the bare path": a key
+            # from an unset environment variable would give an unsigned URL.
+            raise TypeError(
+                "key must be str or bytes, not None (is the secret, e.g. IMAGOR_SECRET, set?)"
+            )
         return generate(self._params, key, signer_type=signer_type, truncate=truncate)
 
     def __str__(self) -> str:
