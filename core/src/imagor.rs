@@ -320,12 +320,13 @@ impl Imagor {
         if let Some(params) = color_path(path) {
             return self.with_ctx(|ctx| processor::run_to_pixels(ctx, None, &params));
         }
+        self.check_input_size(pixels.len())?;
         let params = parse_without_image(path);
         let source = Source::pixels(pixels, width, height, bands)?;
         self.with_ctx(|ctx| processor::run_to_pixels(ctx, Some(&source), &params))
     }
 
-    /// Refuse encoded input of more than `max_memory` bytes (422
+    /// Refuse input (encoded, or raw pixels) of more than `max_memory` bytes (422
     /// `limit_exceeded` naming it; 0: no bound), before anything copies
     /// it, as the file loader refuses such a file: decoding never takes
     /// less than the bytes it reads, and the input is copied once for
@@ -384,6 +385,7 @@ impl Imagor {
         if let Some(params) = color_path(path) {
             return self.with_ctx(|ctx| processor::run(ctx, None, &params));
         }
+        self.check_input_size(pixels.len())?;
         let params = parse_without_image(path);
         let source = Source::pixels(pixels, width, height, bands)?;
         self.with_ctx(|ctx| processor::run(ctx, Some(&source), &params))

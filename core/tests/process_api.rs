@@ -605,6 +605,15 @@ fn inputs_larger_than_max_memory_are_refused_before_they_are_copied() {
             .map(drop)
             .unwrap_err(),
         bounded.meta(&data, "").map(drop).unwrap_err(),
+        // Raw pixels too (3 MiB of them), as Node's processPixels did.
+        bounded
+            .process_pixels(&vec![0; 3 << 20], 1024, 1024, 3, "10x10")
+            .map(drop)
+            .unwrap_err(),
+        bounded
+            .process_pixels_to_pixels(&vec![0; 3 << 20], 1024, 1024, 3, "10x10")
+            .map(drop)
+            .unwrap_err(),
     ];
     for e in refusals {
         assert_eq!(e.status(), 422, "{e}");

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use crate::convert::input_bytes;
+use crate::convert::image_bytes;
 use crate::error::{entry, type_error, value_error, IntoPyResult};
 
 /// Packed 8-bit pixels and their layout, ready for the core.
@@ -62,6 +62,7 @@ fn array_shape(obj: &Bound<'_, PyAny>) -> PyResult<Option<(i64, i64, i64)>> {
 /// and `bands` for a byte sequence. Given dimensions must agree with an
 /// array's shape.
 fn pixel_input(
+    engine: &imagor::Imagor,
     obj: &Bound<'_, PyAny>,
     width: Option<i64>,
     height: Option<i64>,
@@ -94,7 +95,7 @@ fn pixel_input(
             }
         },
     };
-    let data = input_bytes(obj)?;
+    let data = image_bytes(engine, obj)?;
     let dim = |name: &str, v: i64| {
         i32::try_from(v).map_err(|_| value_error(format!("{name}={v} is out of range")))
     };
@@ -201,17 +202,10 @@ pub fn process_pixels<'py>(
     height: Option<i64>,
     bands: Option<i64>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let input = pixel_input(pixels, width, height, bands)?;
+    let engine = core(instance).py(py)?;
+    let input = pixel_input(engine, pixels, width, height, bands)?;
     let out = py
-        .detach(|| {
-            core(instance)?.process_pixels(
-                &input.data,
-                input.width,
-                input.height,
-                input.bands,
-                path,
-            )
-        })
+        .detach(|| engine.process_pixels(&input.data, input.width, input.height, input.bands, path))
         .py(py)?;
     Ok(PyBytes::new(py, &out.data))
 }
@@ -224,10 +218,11 @@ pub fn to_pixels(
     data: &Bound<'_, PyAny>,
     path: &str,
 ) -> PyResult<PyPixels> {
+    let engine = core(instance).py(py)?;
     let px = if array_shape(data)?.is_some() {
-        let input = pixel_input(data, None, None, None)?;
+        let input = pixel_input(engine, data, None, None, None)?;
         py.detach(|| {
-            core(instance)?.process_pixels_to_pixels(
+            engine.process_pixels_to_pixels(
                 &input.data,
                 input.width,
                 input.height,
@@ -236,8 +231,7 @@ pub fn to_pixels(
             )
         })
     } else {
-        let engine = core(instance).py(py)?;
-        let data = crate::convert::image_bytes(engine, data)?;
+        let data = image_bytes(engine, data)?;
         py.detach(|| engine.process_to_pixels(&data, path))
     }
     .py(py)?;

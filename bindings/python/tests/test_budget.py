@@ -103,7 +103,8 @@ def test_repr_hides_the_secret():
 # Inputs larger than max_memory are refused on their length before the
 # binding copies them: under an address-space limit with room for the input
 # but not for a copy, a copy would end the interpreter (Rust aborts when an
-# allocation fails); the refusal is a LimitExceededError. Uploads to handle()
+# allocation fails); the refusal is a LimitExceededError, for encoded images
+# and raw pixels alike. Uploads to handle()
 # are refused so too, answered as Node's handle() answers them.
 _NO_COPY = r"""
 import resource, sys
@@ -117,7 +118,9 @@ resource.setrlimit(resource.RLIMIT_AS, (vm + n + (256 << 20), resource.RLIM_INFI
 data = bytearray(n)
 for call in (lambda: imagor.process(data, ""), lambda: imagor.meta(memoryview(data)),
              lambda: im.process(data, ""), lambda: imagor.to_pixels(data, ""),
-             lambda: imagor.process_async(data, ""), lambda: im.meta_async(data)):
+             lambda: imagor.process_async(data, ""), lambda: im.meta_async(data),
+             lambda: imagor.process_pixels(data, "", width=32768, height=16384, bands=1),
+             lambda: im.to_pixels(memoryview(data).cast("B", (16384, 32768, 1)), "")):
     try:
         call()
     except imagor.LimitExceededError as e:
