@@ -42,6 +42,17 @@ function bytes(fn, name, value) {
   throw invalidType(fn, name, 'a Buffer, Uint8Array, ArrayBuffer or ArrayBufferView', value)
 }
 
+/**
+ * `bytes` for a call that reads them on this thread without copying
+ * (`processSync`): a view of a SharedArrayBuffer is copied first, since
+ * another worker could rewrite it while the image is decoded (after its
+ * header passed the limits, say). Other memory cannot change meanwhile.
+ */
+function syncBytes(fn, name, value) {
+  const view = bytes(fn, name, value)
+  return types.isSharedArrayBuffer(view.buffer) ? view.slice() : view
+}
+
 /** A required string. */
 function string(fn, name, value, hint = '') {
   if (typeof value === 'string') return value
@@ -171,7 +182,7 @@ function wrap(native) {
       return out
     },
     processSync: (data, path, options) => {
-      const args = [bytes('processSync', 'data', data), string('processSync', 'path', path), optObject('processSync', 'options', options)]
+      const args = [syncBytes('processSync', 'data', data), string('processSync', 'path', path), optObject('processSync', 'options', options)]
       const out = native.processSync(...args)
       warnTypo(native, 'processSync', args[1], strictOf(options))
       return out
@@ -212,7 +223,7 @@ function wrap(native) {
     processSync(data, path) {
       const out = original.processSync.call(
         this,
-        bytes('Imagor.processSync', 'data', data),
+        syncBytes('Imagor.processSync', 'data', data),
         string('Imagor.processSync', 'path', path),
       )
       warnTypo(native, 'Imagor.processSync', path, this.options.strictFilters)
@@ -239,4 +250,4 @@ function wrap(native) {
   return fns
 }
 
-module.exports = { wrap, bytes, typeError, describe }
+module.exports = { wrap, bytes, syncBytes, typeError, describe }

@@ -3,12 +3,14 @@
 // missing secret that is an error rather than a bare or unsafe path.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { join } from 'node:path'
+import { types } from 'node:util'
 
 import * as esm from 'imagor'
 import imagorDefault, { process as processImage, meta, sign, Imagor, ImagorError } from 'imagor'
 import * as esmExpress from 'imagor/express'
 
-import { imagor, readTestdata, require, testdata } from './helpers.mjs'
+import { imagor, pkgDir, readTestdata, require, testdata } from './helpers.mjs'
 
 const gopher = readTestdata('gopher.png')
 
@@ -94,6 +96,11 @@ test('bytes are accepted as Buffer, Uint8Array, ArrayBuffer, DataView and other 
     ArrayBuffer: ab,
     DataView: new DataView(big.buffer, 8, gopher.length),
     offsetView: big.subarray(8, 8 + gopher.length),
+    SharedArrayBuffer: (() => {
+      const shared = new Uint8Array(new SharedArrayBuffer(gopher.length))
+      shared.set(gopher)
+      return shared
+    })(),
   }
   const expected = imagor.processSync(gopher, 'fit-in/16x16/filters:format(png)')
   const i = new Imagor({ unsafe: true })
@@ -190,4 +197,18 @@ test('options and params that contain themselves, nest deeply or share one objec
     assert.throws(() => imagor.generate({ image: 'a.jpg', junk: v }), TypeError)
     assert.throws(() => imagor.processSync(gopher, 'fit-in/10x10/', { maxWidth: v }), TypeError)
   }
+})
+
+test('processSync reads a copy of a SharedArrayBuffer, which another worker could rewrite', () => {
+  const { syncBytes } = require(join(pkgDir, 'args.js'))
+  const shared = new Uint8Array(new SharedArrayBuffer(16))
+  shared[3] = 7
+  const copy = syncBytes('processSync', 'data', shared.subarray(2, 6))
+  assert.equal(types.isSharedArrayBuffer(copy.buffer), false)
+  assert.deepEqual([...copy], [0, 7, 0, 0])
+  shared[3] = 9
+  assert.equal(copy[1], 7)
+  // Memory that cannot change during the call is used in place.
+  const own = new Uint8Array(8)
+  assert.equal(syncBytes('processSync', 'data', own), own)
 })
