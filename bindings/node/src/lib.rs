@@ -58,7 +58,9 @@ pub(crate) fn helpers(env: &Env) -> Option<&'static Helpers> {
 }
 
 /// Register the JavaScript helpers of this environment. Called once by
-/// `index.js` when it loads the addon.
+/// `index.js` when it loads the addon; a second call is refused: the
+/// helpers are lent out for the environment's life ([`helpers`]), so
+/// replacing them would free what a running call still uses.
 #[napi(catch_unwind, js_name = "__init", skip_typescript)]
 pub fn init(
     env: Env,
@@ -66,6 +68,12 @@ pub fn init(
     loader_bridge: Function<Unknown<'static>, Unknown<'static>>,
     detector_bridge: Function<Unknown<'static>, Unknown<'static>>,
 ) -> napi::Result<()> {
+    if helpers(&env).is_some() {
+        return Err(napi::Error::new(
+            napi::Status::GenericFailure,
+            "imagor: the addon is already initialised",
+        ));
+    }
     let helpers = Helpers {
         error_class: error_class.create_ref()?,
         loader_bridge: loader_bridge.create_ref()?,

@@ -159,3 +159,12 @@ test('every error code seen is declared, and the declared set is complete', () =
   for (const code of ['ERR_IMAGOR_METHOD_NOT_ALLOWED', 'ERR_IMAGOR_CANCELLED']) assert.ok(declaredCodes.has(code))
   assert.ok(seen.size >= 13, [...seen].join(', '))
 })
+
+test('the addon refuses a second __init, which would free helpers a call still uses', async () => {
+  const addon = nativeAddon()
+  assert.equal(typeof addon.__init, 'function')
+  assert.throws(() => addon.__init(() => 1, () => 2, () => 3), /already initialised/)
+  // The helpers index.js registered are still the ones in use.
+  await expectImagorError(process(Buffer.from('not an image'), '10x10/'), 'ERR_IMAGOR_UNSUPPORTED_FORMAT', 406)
+  assert.equal((await meta(await process(gopher, '20x20/'))).width, 20)
+})
