@@ -533,9 +533,12 @@ enum imagor_status imagor_serve(const struct imagor *im,
  * HMAC(secret, path), cut to `truncate` characters.
  *
  * The path is what follows the signature in a URL, as it appears there:
- * for `/HASH/fit-in/100x100/a.jpg` it is `fit-in/100x100/a.jpg`.
+ * for `/HASH/fit-in/100x100/a.jpg` it is `fit-in/100x100/a.jpg`. Its bytes
+ * are signed as they are and need not be UTF-8: imagor also accepts the
+ * signature of the bytes a path's `%XX` escapes decode to (`caf\xE9.jpg`
+ * for `caf%E9.jpg`), which only such a path can express.
  *
- * @param path The path to sign.
+ * @param path The path to sign (any bytes but NUL).
  * @param secret The secret (HMAC key).
  * @param signer_type `"sha1"`, `"sha256"` or `"sha512"` (any case); NULL
  *        means sha1.
@@ -544,7 +547,7 @@ enum imagor_status imagor_serve(const struct imagor *im,
  *        truncation); release it with imagor_string_free().
  * @return ::IMAGOR_STATUS_OK; ::IMAGOR_STATUS_INVALID for an unknown
  *         signer type; ::IMAGOR_STATUS_NULL_ARGUMENT;
- *         ::IMAGOR_STATUS_INVALID_UTF8.
+ *         ::IMAGOR_STATUS_INVALID_UTF8 (the secret or the signer type).
  *
  * # Safety
  * Each string is NULL or NUL-terminated; `out_hash` is NULL or valid for
@@ -562,7 +565,8 @@ enum imagor_status imagor_signer_sign(const char *path,
  * Check a signature against a path and a secret (no handle needed), in
  * constant time.
  *
- * @param path The signed path (what follows the signature in the URL).
+ * @param path The signed path (what follows the signature in the URL; any
+ *        bytes but NUL, as for imagor_signer_sign()).
  * @param hash The signature to check.
  * @param secret As for imagor_signer_sign().
  * @param signer_type As for imagor_signer_sign().
@@ -570,7 +574,8 @@ enum imagor_status imagor_signer_sign(const char *path,
  * @return ::IMAGOR_STATUS_OK when `hash` is the signature of `path`,
  *         ::IMAGOR_STATUS_SIGNATURE_MISMATCH (HTTP 403) when it is not;
  *         ::IMAGOR_STATUS_INVALID for an unknown signer type;
- *         ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8.
+ *         ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8 (the
+ *         hash, the secret or the signer type).
  *
  * # Safety
  * Each string is NULL or NUL-terminated.

@@ -53,6 +53,23 @@ function syncBytes(fn, name, value) {
   return types.isSharedArrayBuffer(view.buffer) ? view.slice() : view
 }
 
+/**
+ * A path to sign or check: a string, or its bytes as a Buffer, Uint8Array,
+ * ArrayBuffer or other view (signed as they are; they need not be UTF-8). A
+ * string with a lone surrogate has no UTF-8 form: its signature would be
+ * that of the path with U+FFFD in its place, so it is refused.
+ */
+function signedPath(fn, value) {
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) {
+      throw typeError('ERR_INVALID_ARG_VALUE', `imagor.${fn}: the "path" argument has a lone surrogate, which UTF-8 cannot encode; pass its bytes as a Buffer to sign them`)
+    }
+    return value
+  }
+  if (value instanceof Uint8Array || types.isAnyArrayBuffer(value) || ArrayBuffer.isView(value)) return bytes(fn, 'path', value)
+  throw invalidType(fn, 'path', 'of type string or a Buffer, Uint8Array, ArrayBuffer or ArrayBufferView', value)
+}
+
 /** A required string. */
 function string(fn, name, value, hint = '') {
   if (typeof value === 'string') return value
@@ -162,10 +179,10 @@ function wrap(native) {
   const strictOf = (options) => options?.strictFilters === true
   const fns = {
     sign: (path, secret, options) =>
-      native.sign(string('sign', 'path', path), string('sign', 'secret', secret, SECRET_HINT), optObject('sign', 'options', options)),
+      native.sign(signedPath('sign', path), string('sign', 'secret', secret, SECRET_HINT), optObject('sign', 'options', options)),
     verify: (path, hash, secret, options) =>
       native.verify(
-        string('verify', 'path', path),
+        signedPath('verify', path),
         string('verify', 'hash', hash),
         string('verify', 'secret', secret, SECRET_HINT),
         optObject('verify', 'options', options),

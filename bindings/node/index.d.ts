@@ -1097,7 +1097,10 @@ export interface ServeResult {
  *
  * `path` is what follows the signature in the URL, e.g.
  * `fit-in/200x200/filters:format(webp)/photo.jpg`; the URL is then
- * `/${sign(path, secret)}/${path}`. Synchronous (microseconds).
+ * `/${sign(path, secret)}/${path}`. Synchronous (microseconds). A
+ * `Uint8Array` path is signed as its bytes, which need not be UTF-8:
+ * imagor also accepts the signature of the bytes a path's `%XX` escapes
+ * decode to (`caf\xE9.jpg` for `caf%E9.jpg`).
  *
  * ```js
  * sign('500x500/top/raw.githubusercontent.com/cshum/imagor/master/testdata/gopher.png',
@@ -1105,7 +1108,7 @@ export interface ServeResult {
  * // 'IGEn3TxngivD0jy4uuiZim2bdUCvhcnVi1Nm0xGy'
  * ```
  */
-export declare function sign(path: string, secret: string, options?: SignOptions): string
+export declare function sign(path: string | Uint8Array, secret: string, options?: SignOptions): string
 
 /** Options of `sign`, `verify` and `generate`: how signatures are made. */
 export interface SignOptions {
@@ -1127,10 +1130,10 @@ export interface SignOptions {
 export declare function toPixels(data: Uint8Array | ArrayBuffer, path?: string | undefined | null, options?: ImagorOptions): Promise<ImagorPixels>
 
 /**
- * Whether `hash` is the signature of `path` for this secret and signer,
- * compared in constant time.
+ * Whether `hash` is the signature of `path` (a string, or bytes as for
+ * `sign`) for this secret and signer, compared in constant time.
  */
-export declare function verify(path: string, hash: string, secret: string, options?: SignOptions): boolean
+export declare function verify(path: string | Uint8Array, hash: string, secret: string, options?: SignOptions): boolean
 
 /** Versions of imagor-rs and of the libvips it runs on. */
 export declare function versions(): Versions

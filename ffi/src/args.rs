@@ -24,6 +24,22 @@ pub(crate) unsafe fn str_arg<'a>(
     c.to_str().map_err(|_| Failure::InvalidUtf8(name))
 }
 
+/// A required NUL-terminated string argument read as bytes, which need not
+/// be UTF-8 (a path to sign: imagor signs the bytes a request decodes to).
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn cstr_bytes_arg<'a>(
+    ptr: *const c_char,
+    name: &'static str,
+) -> Result<&'a [u8], Failure> {
+    if ptr.is_null() {
+        return Err(Failure::NullArgument(name));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
+}
+
 /// An optional string argument: NULL is `None`.
 ///
 /// # Safety

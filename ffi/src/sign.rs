@@ -5,7 +5,7 @@ use std::ffi::c_char;
 
 use imagor::sign::{Signer, SignerAlg};
 
-use crate::args::{opt_str_arg, str_arg, Out};
+use crate::args::{cstr_bytes_arg, opt_str_arg, str_arg, Out};
 use crate::boundary::ffi_call;
 use crate::bytes::string_into_raw;
 use crate::handle::{borrow, Handle};
@@ -25,9 +25,12 @@ pub(crate) fn signer(
 /// HMAC(secret, path), cut to `truncate` characters.
 ///
 /// The path is what follows the signature in a URL, as it appears there:
-/// for `/HASH/fit-in/100x100/a.jpg` it is `fit-in/100x100/a.jpg`.
+/// for `/HASH/fit-in/100x100/a.jpg` it is `fit-in/100x100/a.jpg`. Its bytes
+/// are signed as they are and need not be UTF-8: imagor also accepts the
+/// signature of the bytes a path's `%XX` escapes decode to (`caf\xE9.jpg`
+/// for `caf%E9.jpg`), which only such a path can express.
 ///
-/// @param path The path to sign.
+/// @param path The path to sign (any bytes but NUL).
 /// @param secret The secret (HMAC key).
 /// @param signer_type `"sha1"`, `"sha256"` or `"sha512"` (any case); NULL
 ///        means sha1.
@@ -36,7 +39,7 @@ pub(crate) fn signer(
 ///        truncation); release it with imagor_string_free().
 /// @return ::IMAGOR_STATUS_OK; ::IMAGOR_STATUS_INVALID for an unknown
 ///         signer type; ::IMAGOR_STATUS_NULL_ARGUMENT;
-///         ::IMAGOR_STATUS_INVALID_UTF8.
+///         ::IMAGOR_STATUS_INVALID_UTF8 (the secret or the signer type).
 ///
 /// # Safety
 /// Each string is NULL or NUL-terminated; `out_hash` is NULL or valid for
@@ -53,14 +56,14 @@ pub unsafe extern "C" fn imagor_signer_sign(
 ) -> imagor_status {
     ffi_call(|| {
         // SAFETY: forwarded from this function's contract.
-        let path = unsafe { str_arg(path, "path") }?;
+        let path = unsafe { cstr_bytes_arg(path, "path") }?;
         // SAFETY: forwarded from this function's contract.
         let secret = unsafe { str_arg(secret, "secret") }?;
         // SAFETY: forwarded from this function's contract.
         let signer_type = unsafe { opt_str_arg(signer_type, "signer_type") }?;
         // SAFETY: forwarded from this function's contract.
         let out = unsafe { Out::new(out_hash, "out_hash") }?;
-        let hash = signer(secret, signer_type, truncate)?.sign(path);
+        let hash = signer(secret, signer_type, truncate)?.sign_bytes(path);
         out.write(string_into_raw(hash)?);
         Ok(())
     })
@@ -69,7 +72,8 @@ pub unsafe extern "C" fn imagor_signer_sign(
 /// Check a signature against a path and a secret (no handle needed), in
 /// constant time.
 ///
-/// @param path The signed path (what follows the signature in the URL).
+/// @param path The signed path (what follows the signature in the URL; any
+///        bytes but NUL, as for imagor_signer_sign()).
 /// @param hash The signature to check.
 /// @param secret As for imagor_signer_sign().
 /// @param signer_type As for imagor_signer_sign().
@@ -77,7 +81,8 @@ pub unsafe extern "C" fn imagor_signer_sign(
 /// @return ::IMAGOR_STATUS_OK when `hash` is the signature of `path`,
 ///         ::IMAGOR_STATUS_SIGNATURE_MISMATCH (HTTP 403) when it is not;
 ///         ::IMAGOR_STATUS_INVALID for an unknown signer type;
-///         ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8.
+///         ::IMAGOR_STATUS_NULL_ARGUMENT; ::IMAGOR_STATUS_INVALID_UTF8 (the
+///         hash, the secret or the signer type).
 ///
 /// # Safety
 /// Each string is NULL or NUL-terminated.
@@ -93,14 +98,14 @@ pub unsafe extern "C" fn imagor_signer_verify(
 ) -> imagor_status {
     ffi_call(|| {
         // SAFETY: forwarded from this function's contract.
-        let path = unsafe { str_arg(path, "path") }?;
+        let path = unsafe { cstr_bytes_arg(path, "path") }?;
         // SAFETY: forwarded from this function's contract.
         let hash = unsafe { str_arg(hash, "hash") }?;
         // SAFETY: forwarded from this function's contract.
         let secret = unsafe { str_arg(secret, "secret") }?;
         // SAFETY: forwarded from this function's contract.
         let signer_type = unsafe { opt_str_arg(signer_type, "signer_type") }?;
-        if signer(secret, signer_type, truncate)?.verify(path, hash) {
+        if signer(secret, signer_type, truncate)?.verify_bytes(path, hash) {
             Ok(())
         } else {
             Err(imagor::Error::SignatureMismatch.into())
@@ -224,6 +229,35 @@ mod tests {
                 &mut untouched,
             );
             assert_eq!((s, untouched.is_null()), (imagor_status::Invalid, true));
+        }
+    }
+
+    /// A path that is not UTF-8 is signed as its bytes (the HMAC-SHA1 of
+    /// `caf\xE9.png`, which imagor accepts for `caf%E9.png`).
+    #[test]
+    fn paths_are_signed_as_bytes() {
+        let path = c"caf\xE9.png";
+        let mut hash: *mut c_char = ptr::null_mut();
+        // SAFETY: literals, valid out-pointer; the hash is freed once.
+        unsafe {
+            let s = imagor_signer_sign(
+                path.as_ptr(),
+                c"mysecret".as_ptr(),
+                ptr::null(),
+                0,
+                &mut hash,
+            );
+            assert_eq!(s, imagor_status::Ok);
+            assert_eq!(CStr::from_ptr(hash), c"lK5m5Kx0mYPQVuaN4ft_MQk4cgg=");
+            let verified = |p: &CStr| {
+                imagor_signer_verify(p.as_ptr(), hash, c"mysecret".as_ptr(), ptr::null(), 0)
+            };
+            assert_eq!(verified(path), imagor_status::Ok);
+            assert_eq!(
+                verified(c"caf\xEF\xBF\xBD.png"),
+                imagor_status::SignatureMismatch
+            );
+            imagor_string_free(hash);
         }
     }
 

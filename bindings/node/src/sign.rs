@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 
 use imagor::sign::{Signer, SignerAlg};
-use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{Either, JsObjectValue, Object, Uint8Array, Unknown};
 use napi::{Env, ValueType};
 use napi_derive::napi;
 
@@ -168,7 +168,10 @@ fn settings(value: Option<Unknown>, what: &str) -> Fallible<SignerSettings> {
 ///
 /// `path` is what follows the signature in the URL, e.g.
 /// `fit-in/200x200/filters:format(webp)/photo.jpg`; the URL is then
-/// `/${sign(path, secret)}/${path}`. Synchronous (microseconds).
+/// `/${sign(path, secret)}/${path}`. Synchronous (microseconds). A
+/// `Uint8Array` path is signed as its bytes, which need not be UTF-8:
+/// imagor also accepts the signature of the bytes a path's `%XX` escapes
+/// decode to (`caf\xE9.jpg` for `caf%E9.jpg`).
 ///
 /// ```js
 /// sign('500x500/top/raw.githubusercontent.com/cshum/imagor/master/testdata/gopher.png',
@@ -177,11 +180,11 @@ fn settings(value: Option<Unknown>, what: &str) -> Fallible<SignerSettings> {
 /// ```
 #[napi(
     catch_unwind,
-    ts_args_type = "path: string, secret: string, options?: SignOptions"
+    ts_args_type = "path: string | Uint8Array, secret: string, options?: SignOptions"
 )]
 pub fn sign(
     env: Env,
-    path: String,
+    path: Either<String, Uint8Array>,
     secret: String,
     options: Option<Unknown>,
 ) -> napi::Result<String> {
@@ -191,20 +194,20 @@ pub fn sign(
             s.alg,
             s.truncate,
             secret.as_bytes(),
-            |signer| signer.sign(&path),
+            |signer| signer.sign_bytes(path_bytes(&path)),
         ))
     })
 }
 
-/// Whether `hash` is the signature of `path` for this secret and signer,
-/// compared in constant time.
+/// Whether `hash` is the signature of `path` (a string, or bytes as for
+/// `sign`) for this secret and signer, compared in constant time.
 #[napi(
     catch_unwind,
-    ts_args_type = "path: string, hash: string, secret: string, options?: SignOptions"
+    ts_args_type = "path: string | Uint8Array, hash: string, secret: string, options?: SignOptions"
 )]
 pub fn verify(
     env: Env,
-    path: String,
+    path: Either<String, Uint8Array>,
     hash: String,
     secret: String,
     options: Option<Unknown>,
@@ -215,7 +218,15 @@ pub fn verify(
             s.alg,
             s.truncate,
             secret.as_bytes(),
-            |signer| signer.verify(&path, &hash),
+            |signer| signer.verify_bytes(path_bytes(&path), &hash),
         ))
     })
+}
+
+/// The bytes of a path given as a string (UTF-8) or as bytes.
+fn path_bytes(path: &Either<String, Uint8Array>) -> &[u8] {
+    match path {
+        Either::A(text) => text.as_bytes(),
+        Either::B(bytes) => bytes,
+    }
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { types } from 'node:util'
 
 import * as esm from 'imagor'
-import imagorDefault, { process as processImage, meta, sign, Imagor, ImagorError } from 'imagor'
+import imagorDefault, { process as processImage, meta, sign, verify, Imagor, ImagorError } from 'imagor'
 import * as esmExpress from 'imagor/express'
 
 import { imagor, pkgDir, readTestdata, require, testdata } from './helpers.mjs'
@@ -211,4 +211,18 @@ test('processSync reads a copy of a SharedArrayBuffer, which another worker coul
   // Memory that cannot change during the call is used in place.
   const own = new Uint8Array(8)
   assert.equal(syncBytes('processSync', 'data', own), own)
+})
+
+test('a path given as bytes is signed as its bytes; a lone surrogate is refused', () => {
+  // HMAC-SHA1 of the bytes `caf\xE9.png` (what imagor also accepts for `caf%E9.png`).
+  const latin1 = Buffer.from('caf\xe9.png', 'latin1')
+  const hash = sign(latin1, 'mysecret')
+  assert.equal(hash, 'lK5m5Kx0mYPQVuaN4ft_MQk4cgg=')
+  assert.equal(verify(new Uint8Array(latin1), hash, 'mysecret'), true)
+  assert.equal(verify(latin1.buffer.slice(latin1.byteOffset, latin1.byteOffset + latin1.length), hash, 'mysecret'), true)
+  assert.equal(verify('caf\uFFFD.png', hash, 'mysecret'), false)
+  assert.equal(sign(Buffer.from('a.jpg'), 's', { signerType: 'sha256' }), sign('a.jpg', 's', { signerType: 'sha256' }))
+  typeError(() => sign('a\uD800.jpg', 's'), 'ERR_INVALID_ARG_VALUE', /imagor\.sign: the "path" argument has a lone surrogate/)
+  typeError(() => verify('a\uDC00', 'h', 's'), 'ERR_INVALID_ARG_VALUE', /imagor\.verify: .*lone surrogate/)
+  typeError(() => sign(42, 's'), 'ERR_INVALID_ARG_TYPE', /"path" argument must be of type string or a Buffer/)
 })

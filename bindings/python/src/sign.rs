@@ -47,18 +47,42 @@ pub fn signer(secret: &[u8], alg: SignerAlg, truncate: usize) -> Arc<Signer> {
     signer
 }
 
-/// A secret given as `str` (UTF-8) or `bytes`.
-pub enum Secret {
+/// A `str` (used as UTF-8) or `bytes` argument.
+pub enum StrOrBytes {
     Str(PyBackedStr),
     Bytes(PyBackedBytes),
 }
 
-impl Secret {
+impl StrOrBytes {
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Secret::Str(s) => s.as_bytes(),
-            Secret::Bytes(b) => b,
+            StrOrBytes::Str(s) => s.as_bytes(),
+            StrOrBytes::Bytes(b) => b,
         }
+    }
+
+    /// `obj` as `str` or `bytes`; anything else is a `TypeError` naming
+    /// the argument `what`.
+    fn extract(obj: Borrowed<'_, '_, PyAny>, what: &str) -> PyResult<Self> {
+        if obj.is_instance_of::<PyString>() {
+            Ok(StrOrBytes::Str(obj.extract()?))
+        } else if obj.is_instance_of::<PyBytes>() {
+            Ok(StrOrBytes::Bytes(obj.extract()?))
+        } else {
+            Err(type_error(format!(
+                "{what} must be str or bytes, not {}",
+                obj.get_type().name()?
+            )))
+        }
+    }
+}
+
+/// A secret given as `str` (UTF-8) or `bytes`.
+pub struct Secret(StrOrBytes);
+
+impl Secret {
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 
@@ -66,16 +90,19 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Secret {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        if obj.is_instance_of::<PyString>() {
-            Ok(Secret::Str(obj.extract()?))
-        } else if obj.is_instance_of::<PyBytes>() {
-            Ok(Secret::Bytes(obj.extract()?))
-        } else {
-            Err(type_error(format!(
-                "secret must be str or bytes, not {}",
-                obj.get_type().name()?
-            )))
-        }
+        StrOrBytes::extract(obj, "secret").map(Secret)
+    }
+}
+
+/// A path to sign or check, given as `str` (UTF-8) or `bytes` (signed as
+/// they are, which need not be UTF-8).
+pub struct SignedPath(StrOrBytes);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for SignedPath {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        StrOrBytes::extract(obj, "path").map(SignedPath)
     }
 }
 
@@ -105,6 +132,8 @@ pub fn with_signer<T: Send>(
 /// ``fit-in/300x200/photo.jpg``): padded base64url of HMAC(secret, path),
 /// cut to `truncate` characters when `truncate` > 0. `signer_type` is
 /// ``"sha1"`` (imagor's and thumbor's default), ``"sha256"`` or ``"sha512"``.
+/// A ``bytes`` path is signed as its bytes, which need not be UTF-8 (imagor
+/// also accepts the signature of the bytes ``caf%E9.jpg`` decodes to).
 #[pyfunction]
 #[pyo3(
     signature = (path, secret, signer_type = None, truncate = 0),
@@ -112,20 +141,20 @@ pub fn with_signer<T: Send>(
 )]
 pub fn sign(
     py: Python<'_>,
-    path: PyBackedStr,
+    path: SignedPath,
     secret: Secret,
     signer_type: Option<PyBackedStr>,
     truncate: i64,
 ) -> PyResult<String> {
     entry(py, || {
         with_signer(py, &secret, signer_type.as_deref(), truncate, |s| {
-            s.sign(&path)
+            s.sign_bytes(path.0.as_bytes())
         })
     })
 }
 
-/// Whether `hash` is the signature of `path` under `secret` (compared in
-/// constant time).
+/// Whether `hash` is the signature of `path` (``str`` or ``bytes``, as for
+/// `sign`) under `secret` (compared in constant time).
 #[pyfunction]
 #[pyo3(
     signature = (path, hash, secret, signer_type = None, truncate = 0),
@@ -133,7 +162,7 @@ pub fn sign(
 )]
 pub fn verify(
     py: Python<'_>,
-    path: PyBackedStr,
+    path: SignedPath,
     hash: PyBackedStr,
     secret: Secret,
     signer_type: Option<PyBackedStr>,
@@ -141,7 +170,7 @@ pub fn verify(
 ) -> PyResult<bool> {
     entry(py, || {
         with_signer(py, &secret, signer_type.as_deref(), truncate, |s| {
-            s.verify(&path, &hash)
+            s.verify_bytes(path.0.as_bytes(), &hash)
         })
     })
 }

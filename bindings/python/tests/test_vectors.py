@@ -20,9 +20,22 @@ def test_sign(case):
     assert imagor.verify(case["path"], case["expect_hash"], *args)
     assert not imagor.verify(case["path"], case["expect_hash"] + "x", *args)
     assert not imagor.verify(case["path"] + "x", case["expect_hash"], *args)
-    # Keyword spelling and bytes secrets give the same.
+    # Keyword spelling, bytes secrets and bytes paths give the same.
     assert imagor.sign(case["path"], case["secret"].encode(), signer_type=case["alg"],
                        truncate=case["truncate"]) == case["expect_hash"]
+    assert imagor.sign(case["path"].encode(), *args) == case["expect_hash"]
+    assert imagor.verify(case["path"].encode(), case["expect_hash"], *args)
+
+
+def test_a_bytes_path_is_signed_as_its_bytes():
+    # HMAC-SHA1 of the bytes `caf\xE9.png`, which imagor also accepts for
+    # `caf%E9.png`; no str has those bytes as UTF-8.
+    path = b"caf\xe9.png"
+    assert imagor.sign(path, "mysecret") == "lK5m5Kx0mYPQVuaN4ft_MQk4cgg="
+    assert imagor.verify(path, "lK5m5Kx0mYPQVuaN4ft_MQk4cgg=", "mysecret")
+    assert not imagor.verify("caf\ufffd.png", "lK5m5Kx0mYPQVuaN4ft_MQk4cgg=", "mysecret")
+    with pytest.raises(TypeError, match="path must be str or bytes, not int"):
+        imagor.sign(42, "mysecret")
 
 
 @pytest.mark.parametrize("case", PATHS["parse"], ids=ids(PATHS["parse"]))
