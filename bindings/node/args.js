@@ -50,7 +50,8 @@ function bytes(fn, name, value) {
  */
 function syncBytes(fn, name, value) {
   const view = bytes(fn, name, value)
-  return types.isSharedArrayBuffer(view.buffer) ? view.slice() : view
+  // `new Uint8Array(view)` copies; a Buffer's `slice()` would not.
+  return types.isSharedArrayBuffer(view.buffer) ? new Uint8Array(view) : view
 }
 
 /**

@@ -208,6 +208,13 @@ test('processSync reads a copy of a SharedArrayBuffer, which another worker coul
   assert.deepEqual([...copy], [0, 7, 0, 0])
   shared[3] = 9
   assert.equal(copy[1], 7)
+  // A Buffer over shared memory too (a Buffer's slice() is a view).
+  const buffer = Buffer.from(shared.buffer, 2, 4)
+  const copied = syncBytes('processSync', 'data', buffer)
+  assert.equal(types.isSharedArrayBuffer(copied.buffer), false)
+  assert.deepEqual([...copied], [0, 9, 0, 0])
+  shared[3] = 5
+  assert.equal(copied[1], 9)
   // Memory that cannot change during the call is used in place.
   const own = new Uint8Array(8)
   assert.equal(syncBytes('processSync', 'data', own), own)
