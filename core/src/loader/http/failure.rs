@@ -181,8 +181,9 @@ pub(super) fn request_error(e: &reqwest::Error, url: &Url) -> Error {
 /// A host the URL standard takes but no request can carry (`a"b.png`,
 /// `a{b}.png`: outside RFC 3986's host characters), which reqwest refuses
 /// to build a request for: a 500 before. Go's `net/url` refuses `{`, `}`
-/// and `` ` `` in a host (imagor's 400) and takes `"`, which no name
-/// lookup then finds (imagor's 404).
+/// and `` ` `` in a host (imagor's 400; a redirect to one is refused
+/// before it is followed) and takes `"`, which no name lookup then finds
+/// (imagor's 404).
 fn unsendable_host(url: &Url) -> Option<Error> {
     let host = url.host_str()?;
     let sendable = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:[]%".contains(c);

@@ -334,13 +334,19 @@ async fn send(
         if hop == MAX_REDIRECTS {
             break;
         }
-        let mut next = url.join(location).map_err(|_| Error::Status {
+        let unparsable = || Error::Status {
             message: format!(
                 "failed to parse Location header {location:?}: {}",
                 shown(&url)
             ),
             status: 500,
-        })?;
+        };
+        let mut next = url.join(location).map_err(|_| unparsable())?;
+        // A host Go's `net/url` refuses (`{`, `}`, `` ` ``) is a Location
+        // it cannot parse: its 500, not the 400 of a request's own key.
+        if next.host_str().is_some_and(|h| h.contains(['{', '}', '`'])) {
+            return Err(unparsable());
+        }
         next.set_fragment(None);
         // Go's client answers a redirect elsewhere than http(s) with this
         // error (500); imagor's `invalid` would make the server retry the
