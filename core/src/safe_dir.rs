@@ -104,7 +104,7 @@ impl SafeDir {
     ///
     /// A symbolic link whose absolute target lies inside the directory
     /// (`/srv/images/a.png` under the root `/srv/images`) is followed:
-    /// when the kernel refuses the key as leading outside, the key's real
+    /// when the key is refused as leading outside, the key's real
     /// path is worked out, and if it lies under the root's real path the
     /// file is opened by that path, again resolved beneath the root, so a
     /// link swapped in meanwhile still cannot lead out.
@@ -122,8 +122,16 @@ impl SafeDir {
 
     /// `rel`'s path relative to the root once every link is followed, when
     /// it lies strictly beneath the root (`None` otherwise, or when either
-    /// does not resolve).
+    /// does not resolve). A key with a `..` component has none: the
+    /// fallback is for link targets, and `../x/../root/a.png` must not
+    /// reach a file by leaving the root (nor tell whether `../x` exists).
     fn real_path_inside(&self, rel: &str) -> Option<String> {
+        if Path::new(rel)
+            .components()
+            .any(|c| matches!(c, Component::ParentDir))
+        {
+            return None;
+        }
         let root = std::fs::canonicalize(&self.root).ok()?;
         let real = std::fs::canonicalize(self.root.join(rel)).ok()?;
         let inside = real.strip_prefix(&root).ok()?.to_str()?;
@@ -482,6 +490,7 @@ mod tests {
         std::os::unix::fs::symlink("dir-link", base.join("chain")).unwrap();
         let d = SafeDir::new(&base);
         let outside_name = outside.file_name().unwrap().to_str().unwrap();
+        let base_name = base.file_name().unwrap().to_str().unwrap();
         assert_eq!(d.read("img/a.png", 0).unwrap(), b"inside");
         assert_eq!(d.read("/img/a.png", 0).unwrap(), b"inside");
         assert_eq!(d.read("inside-link", 0).unwrap(), b"inside");
@@ -500,6 +509,10 @@ mod tests {
             "etc/passwd",
             "absolute-dotdot",
             &format!("absolute-root/../{outside_name}/secret.txt"),
+            // Out of the root and back in: refused, whether or not the
+            // directory passed through exists.
+            &format!("../{outside_name}/../{base_name}/img/a.png"),
+            &format!("../no-such-dir/../{base_name}/img/a.png"),
             "../outside/secret.txt",
             "img/../../outside/secret.txt",
         ] {
