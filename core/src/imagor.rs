@@ -333,17 +333,7 @@ impl Imagor {
     /// libvips (a 1.5 GiB JPEG of trailing zeros held 3.2 GB). The bindings
     /// ask before their own copy.
     pub fn check_input_size(&self, len: usize) -> Result<()> {
-        let max = self.opts.max_memory;
-        if max > 0 && len as u64 > max {
-            return Err(Error::limit(
-                "max_memory",
-                format!(
-                    "the input image is larger than max_memory ({})",
-                    crate::budget::format_bytes(max)
-                ),
-            ));
-        }
-        Ok(())
+        self.opts.check_input_size(len)
     }
 
     /// With `strict_filters`, refuse a path whose ignored image segment looks

@@ -374,8 +374,17 @@ pub fn byte_len(obj: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
 /// `max_memory` is refused on its length before anything copies it (a
 /// 1 GiB `bytearray` was copied whole, then refused).
 pub fn image_bytes(engine: &imagor::Imagor, obj: &Bound<'_, PyAny>) -> PyResult<PyBackedBytes> {
+    image_bytes_within(engine.options(), obj)
+}
+
+/// [`image_bytes`] against options, for a call whose instance is not built
+/// yet.
+pub fn image_bytes_within(
+    opts: &imagor::Options,
+    obj: &Bound<'_, PyAny>,
+) -> PyResult<PyBackedBytes> {
     if let Some(len) = byte_len(obj)? {
-        engine.check_input_size(len).py(obj.py())?;
+        opts.check_input_size(len).py(obj.py())?;
     }
     input_bytes(obj)
 }

@@ -174,15 +174,15 @@ pub fn meta<'py>(
 
 /// `data` as an immutable `bytes` now, so that a buffer changed after the
 /// call (a bytearray, a numpy array) cannot change what is processed; one
-/// larger than `engine`'s `max_memory` is refused before it is copied.
+/// larger than the options' `max_memory` is refused before it is copied.
 fn frozen_bytes<'py>(
-    engine: &imagor::Imagor,
+    opts: &imagor::Options,
     data: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if data.is_instance_of::<PyBytes>() {
         return Ok(data.clone());
     }
-    let owned = image_bytes(engine, data)?;
+    let owned = crate::convert::image_bytes_within(opts, data)?;
     Ok(PyBytes::new(data.py(), &owned).into_any())
 }
 
@@ -210,12 +210,17 @@ pub fn process_async<'py>(
     path: PyBackedStr,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let instance = instance("process_async()", options)?;
-    let engine = match &instance {
-        Some(i) => i,
-        None => imagor::default_instance().py(py)?,
+    // The options only (the instance is built in the executor, off the
+    // event loop: building one may walk a storage folder).
+    let opts = match options {
+        Some(k) if !k.is_empty() => Some(options::from_kwargs("process_async()", Some(k))?),
+        _ => None,
     };
-    let data = frozen_bytes(engine, data)?;
+    let opts = match &opts {
+        Some(o) => o,
+        None => imagor::default_instance().py(py)?.options(),
+    };
+    let data = frozen_bytes(opts, data)?;
     let module = py.import("imagor._imagor")?;
     let call = py
         .import("functools")?
@@ -233,7 +238,7 @@ pub fn meta_async<'py>(
     data: &Bound<'py, PyAny>,
     path: Option<PyBackedStr>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let data = frozen_bytes(imagor::default_instance().py(py)?, data)?;
+    let data = frozen_bytes(imagor::default_instance().py(py)?.options(), data)?;
     let call = py.import("imagor._imagor")?.getattr("meta")?;
     let path = pyo3::types::PyString::new(py, path.as_deref().unwrap_or("")).into_any();
     in_executor(call, vec![data, path])
@@ -433,7 +438,7 @@ impl PyImagor {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let path = pyo3::types::PyString::new(py, &path).into_any();
-        let data = frozen_bytes(&slf.get().inner, data)?;
+        let data = frozen_bytes(slf.get().inner.options(), data)?;
         in_executor(slf.getattr("process")?, vec![data, path])
     }
 
@@ -446,7 +451,7 @@ impl PyImagor {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let path = pyo3::types::PyString::new(py, path.as_deref().unwrap_or("")).into_any();
-        let data = frozen_bytes(&slf.get().inner, data)?;
+        let data = frozen_bytes(slf.get().inner.options(), data)?;
         in_executor(slf.getattr("meta")?, vec![data, path])
     }
 

@@ -100,6 +100,22 @@ impl Options {
         Ok(Some(Signer::new(alg, self.signer_truncate, &self.secret)))
     }
 
+    /// [`crate::Imagor::check_input_size`] for these options, without an
+    /// instance: input of more than `max_memory` bytes is a 422.
+    pub fn check_input_size(&self, len: usize) -> Result<()> {
+        let max = self.max_memory;
+        if max > 0 && len as u64 > max {
+            return Err(Error::limit(
+                "max_memory",
+                format!(
+                    "the input image is larger than max_memory ({})",
+                    crate::budget::format_bytes(max)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Is the filter `name` disabled by `disable_filters` or `disable_blur`?
     pub fn is_filter_disabled(&self, name: &str) -> bool {
         (self.disable_blur && (name == "blur" || name == "sharpen"))
