@@ -428,7 +428,10 @@ export interface ImagorOptions {
    * (`VIPS_CONCURRENCY`). Process-wide in libvips.
    */
   concurrency?: number
-  /** Deepest nesting of `image()` overlays (each level a full pipeline). */
+  /**
+   * Deepest nesting of `image()` overlays (each level a full pipeline),
+   * at most 32 (default 4).
+   */
   maxOverlayDepth?: number
   /**
    * Refuse the formats whose libvips loaders libvips flags untrusted

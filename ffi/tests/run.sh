@@ -65,10 +65,12 @@ libs=$(pkg-config --libs imagor)
 echo "pkg-config --libs imagor: $libs"
 [ "$(objdump -p "$prefix/lib/libimagor.so" | awk '$1 == "SONAME" { print $2 }')" = "$(readlink "$prefix/lib/libimagor.so")" ] ||
   { echo "libimagor.so does not point at its SONAME" >&2; exit 1; }
-# The library's dynamic functions are exactly the header's: no dependency's
-# own C exports (crc-fast's `crc_fast_*` were there), none missing.
-exported=$(nm -D --defined-only "$prefix/lib/libimagor.so" | awk '$2 == "T" { print $3 }' | sort)
-declared=$(grep -o '^[a-z_ *]*\bimagor_[a-z_]*(' "$prefix/include/imagor.h" | grep -o 'imagor_[a-z_]*($' | tr -d '(' | sort -u)
+# The library's dynamic symbols are exactly the header's functions: no
+# dependency's own C exports (crc-fast's `crc_fast_*` were there) or data,
+# none missing. Declarations are read outside the header's comments.
+exported=$(nm -D --defined-only "$prefix/lib/libimagor.so" | awk '{ print $3 }' | sort)
+declared=$(grep -vE '^[[:space:]]*(\*|/\*|//)' "$prefix/include/imagor.h" |
+  grep -oE '\bimagor_[a-z0-9_]+\(' | tr -d '(' | sort -u)
 [ "$exported" = "$declared" ] ||
   { echo "libimagor.so exports other functions than imagor.h declares:" >&2; diff <(echo "$declared") <(echo "$exported") >&2; exit 1; }
 

@@ -70,7 +70,8 @@ pub struct ImagorOptions {
     /// libvips worker threads per image; 0 keeps libvips' default
     /// (`VIPS_CONCURRENCY`). Process-wide in libvips.
     pub concurrency: Option<i32>,
-    /// Deepest nesting of `image()` overlays (each level a full pipeline).
+    /// Deepest nesting of `image()` overlays (each level a full pipeline),
+    /// at most 32 (default 4).
     pub max_overlay_depth: Option<u32>,
     /// Refuse the formats whose libvips loaders libvips flags untrusted
     /// (PDF, JPEG 2000, JPEG XL, ImageMagick ...) with a 406; default true.
