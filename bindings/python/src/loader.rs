@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use imagor::loader::{BoxFuture, LoadContext, Loader, SourceRoom};
 use imagor::{Blob, Error};
 
-use crate::convert::input_bytes;
+use crate::convert::{byte_len, input_bytes};
 
 /// A Python callable `(key: str) -> bytes | None`.
 pub struct PyLoader {
@@ -38,13 +38,19 @@ impl PyLoader {
             if answer.is_none() {
                 return Err(Error::NOT_FOUND);
             }
-            let data = input_bytes(answer).map_err(|e| {
+            let wrong = |e: PyErr| {
                 Error::Internal(format!(
                     "loader({key:?}): must return bytes or None: {}",
                     e.value(py)
                 ))
-            })?;
-            room.copy(&data)
+            };
+            // Room for the answer before any copy of it: a bytearray or
+            // memoryview is copied out once (that copy is the one kept and
+            // counted), bytes are kept as they are.
+            if let Some(len) = byte_len(answer).map_err(wrong)? {
+                room.reserve(len as u64)?;
+            }
+            room.keep(input_bytes(answer).map_err(wrong)?)
         })
     }
 }

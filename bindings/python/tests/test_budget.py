@@ -105,7 +105,8 @@ def test_repr_hides_the_secret():
 # but not for a copy, a copy would end the interpreter (Rust aborts when an
 # allocation fails); the refusal is a LimitExceededError, for encoded images
 # and raw pixels alike. Uploads to handle()
-# are refused so too, answered as Node's handle() answers them.
+# are refused so too, answered as Node's handle() answers them, and so is a
+# loader's answer larger than max_total_memory.
 _NO_COPY = r"""
 import resource, sys
 import imagor
@@ -129,6 +130,14 @@ for call in (lambda: imagor.process(data, ""), lambda: imagor.meta(memoryview(da
         raise AssertionError("not refused")
 res = im.handle("POST", "/unsafe/", body=data)
 assert res.status == 422 and b"max_memory" in res.body, (res.status, res.body)
+# A loader's bytearray answer is refused on its length before it is copied.
+loads = imagor.Imagor(unsafe=True, max_total_memory=n // 2, loader=lambda key: data)
+try:
+    loads.serve("unsafe/fit-in/8x8/a.png")
+except imagor.LimitExceededError as e:
+    assert "max_total_memory" in e.message, e.message
+else:
+    raise AssertionError("loader answer not refused")
 print("refused")
 """
 

@@ -43,16 +43,34 @@ impl SourceRoom {
         }
     }
 
+    /// Reserve `len` bytes before the caller makes its own copy of them
+    /// (then handed over with [`SourceRoom::keep`]): the same refusals as
+    /// [`SourceRoom::copy`], before anything is copied.
+    pub fn reserve(&self, len: u64) -> Result<()> {
+        self.holding.grow_to(len)
+    }
+
+    /// Keep `data`, which the caller already copied (after
+    /// [`SourceRoom::reserve`]), under this reservation without copying it
+    /// again: for an answer a binding had to copy out of its host language
+    /// anyway (a Python `bytearray`), so that copy is the one counted.
+    pub fn keep<T>(self, data: T) -> Result<Bytes>
+    where
+        T: AsRef<[u8]> + Send + 'static,
+    {
+        if self.waiting {
+            self.holding.into_waiting_bytes(data)
+        } else {
+            self.holding.into_bytes(data)
+        }
+    }
+
     /// Reserve `data.len()` bytes, then copy `data`: 429 at once when the
     /// calls in progress hold the room, 422 naming `max_total_memory` when
     /// no call could ever hold that many bytes; nothing is copied then.
     pub fn copy(self, data: &[u8]) -> Result<Bytes> {
-        self.holding.grow_to(data.len() as u64)?;
-        if self.waiting {
-            self.holding.into_waiting_bytes(data.to_vec())
-        } else {
-            self.holding.into_bytes(data.to_vec())
-        }
+        self.reserve(data.len() as u64)?;
+        self.keep(data.to_vec())
     }
 }
 
@@ -77,5 +95,15 @@ mod tests {
         assert!(e.to_string().contains("max_total_memory"), "{e}");
         let free = SourceRoom::for_input(0).copy(b"abc").unwrap();
         assert_eq!(&free[..], b"abc");
+        // Reserved before the caller's own copy, kept without another.
+        let room = SourceRoom::for_input(64 << 20);
+        room.reserve(3000).unwrap();
+        assert_eq!(Pool::waiting().reserved(), 3000);
+        let kept = room.keep(vec![1u8; 3000]).unwrap();
+        assert_eq!((kept.len(), Pool::waiting().reserved()), (3000, 3000));
+        drop(kept);
+        assert_eq!(Pool::waiting().reserved(), 0);
+        let e = SourceRoom::for_input(1 << 20).reserve(1 << 20).unwrap_err();
+        assert_eq!(e.status(), 422, "{e}");
     }
 }
