@@ -122,6 +122,19 @@ impl Failure {
     }
 
     fn build(self, env: &Env) -> napi::Result<napi::Error> {
+        // Reading a caller's value ran JavaScript that threw (a getter, a
+        // Proxy trap): that exception, still pending, is what the call
+        // throws (napi rethrows nothing over it). It was replaced by
+        // `TypeError: get_named_property error`.
+        let mut pending = false;
+        // SAFETY: `env` is the live environment of the current call.
+        let status = unsafe { napi::sys::napi_is_exception_pending(env.raw(), &mut pending) };
+        if status == napi::sys::Status::napi_ok && pending {
+            return Ok(napi::Error::new(
+                napi::Status::PendingException,
+                "a JavaScript exception is pending",
+            ));
+        }
         match self {
             Failure::Imagor {
                 message,

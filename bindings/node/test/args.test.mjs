@@ -233,3 +233,15 @@ test('a path given as bytes is signed as its bytes; a lone surrogate is refused'
   typeError(() => verify('a\uDC00', 'h', 's'), 'ERR_INVALID_ARG_VALUE', /imagor\.verify: .*lone surrogate/)
   typeError(() => sign(42, 's'), 'ERR_INVALID_ARG_TYPE', /"path" argument must be of type string or a Buffer/)
 })
+
+test('an option getter or Proxy trap that throws: its exception is what the call throws', () => {
+  const boom = new Error('boom from a getter')
+  const isBoom = (e) => e === boom
+  assert.throws(() => imagor.processSync(gopher, '10x10/', { get processTimeout() { throw boom } }), isBoom)
+  assert.throws(() => new Imagor(new Proxy({}, { ownKeys() { throw boom } })), isBoom)
+  assert.throws(() => new Imagor({ unsafe: true, get maxWidth() { throw boom } }), isBoom)
+  assert.throws(() => sign('a.jpg', 's', { get signerType() { throw boom } }), isBoom)
+  assert.throws(() => imagor.generate({ image: 'a.jpg' }, { get unsafe() { throw boom } }), isBoom)
+  // The addon keeps working.
+  assert.equal(typeof sign('a.jpg', 's'), 'string')
+})
