@@ -27,6 +27,7 @@ mod detector;
 mod error;
 mod instance;
 mod loader;
+mod option_values;
 mod options;
 mod path;
 mod pixels;
