@@ -16,6 +16,25 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use crate::convert::image_bytes;
 use crate::error::{entry, type_error, value_error, IntoPyResult};
 
+/// A pixel dimension argument (`width`, `height`, `bands`): an `int`. One
+/// past 64 bits is the `ValueError` one past 32 bits is (not PyO3's
+/// `OverflowError`), as the options' integers are.
+pub struct Dim(pub i64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Dim {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<i64>() {
+            Ok(v) => Ok(Dim(v)),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => Err(
+                value_error(format!("pixel dimension {} is out of range", obj.str()?)),
+            ),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Packed 8-bit pixels and their layout, ready for the core.
 struct PixelInput {
     data: PyBackedBytes,

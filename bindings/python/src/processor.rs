@@ -117,15 +117,16 @@ pub fn process_pixels<'py>(
     py: Python<'py>,
     pixels: &Bound<'py, PyAny>,
     path: Option<PyBackedStr>,
-    width: Option<i64>,
-    height: Option<i64>,
-    bands: Option<i64>,
+    width: Option<pixels::Dim>,
+    height: Option<pixels::Dim>,
+    bands: Option<pixels::Dim>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     entry(py, || {
         vips_entry(py)?;
         let instance = instance("process_pixels()", options)?;
         let path = pixels::path_or_empty(&path);
+        let [width, height, bands] = [width, height, bands].map(|d| d.map(|d| d.0));
         pixels::process_pixels(py, instance.as_ref(), pixels, path, width, height, bands)
     })
 }
@@ -380,13 +381,14 @@ impl PyImagor {
         py: Python<'py>,
         pixels: &Bound<'py, PyAny>,
         path: Option<PyBackedStr>,
-        width: Option<i64>,
-        height: Option<i64>,
-        bands: Option<i64>,
+        width: Option<pixels::Dim>,
+        height: Option<pixels::Dim>,
+        bands: Option<pixels::Dim>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         entry(py, || {
             vips_entry(py)?;
             let path = pixels::path_or_empty(&path);
+            let [width, height, bands] = [width, height, bands].map(|d| d.map(|d| d.0));
             pixels::process_pixels(py, Some(&self.inner), pixels, path, width, height, bands)
         })
     }

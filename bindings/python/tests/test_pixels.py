@@ -68,6 +68,12 @@ def test_bad_pixel_input_is_a_clear_error():
         imagor.process_pixels(np.zeros((4, 4, 3), dtype=np.uint8), width=5)
     with pytest.raises(ValueError, match="dimensional"):
         imagor.process_pixels(np.zeros((2, 2, 2, 2), dtype=np.uint8))
+    # Past 32 bits and past 64 bits alike: a ValueError, not an OverflowError.
+    for big in (2**31, 2**70, -2**70):
+        with pytest.raises(ValueError, match="out of range"):
+            imagor.process_pixels(b"\0" * 48, width=big, height=4)
+        with pytest.raises(ValueError, match="out of range"):
+            imagor.Imagor().process_pixels(b"\0" * 48, width=4, height=4, bands=big)
     with pytest.raises(imagor.InvalidError):
         imagor.process_pixels(b"\0" * 10, width=4, height=4, bands=3)
     with pytest.raises(imagor.InvalidError, match="meta/"):
