@@ -72,6 +72,17 @@ fn from_exception(py: Python<'_>, key: &str, e: PyErr) -> Error {
         .ok()
         .and_then(|m| m.extract::<String>().ok())
         .unwrap_or_else(|| value.to_string());
+    // A refusal raised with words of its own keeps its kind, not only its
+    // status (`SourceNotAllowedError("not ours")` came back a StatusError).
+    let code = value
+        .getattr("code")
+        .ok()
+        .and_then(|c| c.extract::<String>().ok());
+    match (code.as_deref(), status) {
+        (Some("source_not_allowed"), Some(403)) => return Error::SourceNotAllowed,
+        (Some("signature_mismatch"), Some(403)) => return Error::SignatureMismatch,
+        _ => {}
+    }
     match status {
         Some(status) => Error::from_status(&message, status),
         None => {

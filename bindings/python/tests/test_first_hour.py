@@ -99,6 +99,8 @@ def test_serve_async_and_a_python_loader(gopher):
             return memoryview(gopher)
         if key == "forbidden.png":
             raise imagor.SourceNotAllowedError("http source not allowed")
+        if key == "not-ours.png":
+            raise imagor.SourceNotAllowedError("not one of our buckets")
         if key == "broken.png":
             raise KeyError("no such row")
         if key == "wrong.png":
@@ -113,6 +115,8 @@ def test_serve_async_and_a_python_loader(gopher):
         im.serve("unsafe/10x10/missing.png")
     with pytest.raises(imagor.SourceNotAllowedError):
         im.serve("unsafe/10x10/forbidden.png")
+    with pytest.raises(imagor.SourceNotAllowedError):
+        im.serve("unsafe/10x10/not-ours.png")
     with pytest.raises(imagor.InternalError, match=r"loader\(\"broken.png\"\) raised KeyError"):
         im.serve("unsafe/10x10/broken.png")
     with pytest.raises(imagor.InternalError, match="must return bytes or None"):
