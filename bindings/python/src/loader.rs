@@ -72,16 +72,29 @@ fn from_exception(py: Python<'_>, key: &str, e: PyErr) -> Error {
         .ok()
         .and_then(|m| m.extract::<String>().ok())
         .unwrap_or_else(|| value.to_string());
-    // A refusal raised with words of its own keeps its kind, not only its
-    // status (`SourceNotAllowedError("not ours")` came back a StatusError).
+    // An imagor error raised with words of its own keeps its kind, not only
+    // its status (`SourceNotAllowedError("not ours")` came back a
+    // StatusError); kinds that carry a message keep it.
     let code = value
         .getattr("code")
         .ok()
         .and_then(|c| c.extract::<String>().ok());
-    match (code.as_deref(), status) {
-        (Some("source_not_allowed"), Some(403)) => return Error::SourceNotAllowed,
-        (Some("signature_mismatch"), Some(403)) => return Error::SignatureMismatch,
-        _ => {}
+    let kind = match code.as_deref() {
+        Some("not_found") => Some(Error::NOT_FOUND),
+        Some("invalid") => Some(Error::Invalid(message.clone())),
+        Some("method_not_allowed") => Some(Error::MethodNotAllowed),
+        Some("source_not_allowed") => Some(Error::SourceNotAllowed),
+        Some("signature_mismatch") => Some(Error::SignatureMismatch),
+        Some("timeout") => Some(Error::Timeout(message.clone())),
+        Some("expired") => Some(Error::Expired),
+        Some("unsupported_format") => Some(Error::UnsupportedFormat(message.clone())),
+        Some("max_size_exceeded") => Some(Error::MaxSizeExceeded),
+        Some("max_resolution_exceeded") => Some(Error::MaxResolutionExceeded),
+        Some("too_many_requests") => Some(Error::TooManyRequests),
+        _ => None,
+    };
+    if let Some(kind) = kind.filter(|k| status.is_none_or(|s| s == k.status())) {
+        return kind;
     }
     match status {
         Some(status) => Error::from_status(&message, status),

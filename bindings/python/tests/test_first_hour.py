@@ -101,6 +101,10 @@ def test_serve_async_and_a_python_loader(gopher):
             raise imagor.SourceNotAllowedError("http source not allowed")
         if key == "not-ours.png":
             raise imagor.SourceNotAllowedError("not one of our buckets")
+        if key == "bad-key.png":
+            raise imagor.InvalidError("keys are lower case")
+        if key == "gone.png":
+            raise imagor.NotFoundError("no such row")
         if key == "broken.png":
             raise KeyError("no such row")
         if key == "wrong.png":
@@ -117,6 +121,10 @@ def test_serve_async_and_a_python_loader(gopher):
         im.serve("unsafe/10x10/forbidden.png")
     with pytest.raises(imagor.SourceNotAllowedError):
         im.serve("unsafe/10x10/not-ours.png")
+    with pytest.raises(imagor.InvalidError, match="keys are lower case"):
+        im.serve("unsafe/10x10/bad-key.png")
+    with pytest.raises(imagor.NotFoundError):
+        im.serve("unsafe/10x10/gone.png")
     with pytest.raises(imagor.InternalError, match=r"loader\(\"broken.png\"\) raised KeyError"):
         im.serve("unsafe/10x10/broken.png")
     with pytest.raises(imagor.InternalError, match="must return bytes or None"):
