@@ -197,6 +197,27 @@ impl Error {
         }
     }
 
+    /// The error of kind `code` (as [`Error::code`] names it), keeping
+    /// `message` where the kind carries one: how a binding reads back an
+    /// imagor error that a host-language callback (a loader) raised with
+    /// words of its own. `None` for codes that are not such a kind.
+    pub fn from_code(code: &str, message: &str) -> Option<Error> {
+        Some(match code {
+            "not_found" => Error::NOT_FOUND,
+            "invalid" => Error::Invalid(message.to_owned()),
+            "method_not_allowed" => Error::MethodNotAllowed,
+            "source_not_allowed" => Error::SourceNotAllowed,
+            "signature_mismatch" => Error::SignatureMismatch,
+            "timeout" => Error::Timeout(message.to_owned()),
+            "expired" => Error::Expired,
+            "unsupported_format" => Error::UnsupportedFormat(message.to_owned()),
+            "max_size_exceeded" => Error::MaxSizeExceeded,
+            "max_resolution_exceeded" => Error::MaxResolutionExceeded,
+            "too_many_requests" => Error::TooManyRequests,
+            _ => return None,
+        })
+    }
+
     /// The message: imagor's, plus the key for a [`Error::NotFound`]
     /// that names one. The same as `Display`.
     pub fn message(&self) -> String {

@@ -79,20 +79,7 @@ fn from_exception(py: Python<'_>, key: &str, e: PyErr) -> Error {
         .getattr("code")
         .ok()
         .and_then(|c| c.extract::<String>().ok());
-    let kind = match code.as_deref() {
-        Some("not_found") => Some(Error::NOT_FOUND),
-        Some("invalid") => Some(Error::Invalid(message.clone())),
-        Some("method_not_allowed") => Some(Error::MethodNotAllowed),
-        Some("source_not_allowed") => Some(Error::SourceNotAllowed),
-        Some("signature_mismatch") => Some(Error::SignatureMismatch),
-        Some("timeout") => Some(Error::Timeout(message.clone())),
-        Some("expired") => Some(Error::Expired),
-        Some("unsupported_format") => Some(Error::UnsupportedFormat(message.clone())),
-        Some("max_size_exceeded") => Some(Error::MaxSizeExceeded),
-        Some("max_resolution_exceeded") => Some(Error::MaxResolutionExceeded),
-        Some("too_many_requests") => Some(Error::TooManyRequests),
-        _ => None,
-    };
+    let kind = code.as_deref().and_then(|c| Error::from_code(c, &message));
     if let Some(kind) = kind.filter(|k| status.is_none_or(|s| s == k.status())) {
         return kind;
     }
