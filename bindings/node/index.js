@@ -79,11 +79,14 @@ function loaderBridge(loader) {
       },
       (err) => {
         let status = 500
+        let code
         try {
           const given = err?.status
           if (Number.isInteger(given) && given >= 400 && given < 600) status = given
+          // An ImagorError keeps its kind whatever its message.
+          if (typeof err?.code === 'string' && err.code.startsWith('ERR_IMAGOR_')) code = err.code.slice(11).toLowerCase()
         } catch {}
-        native.__loaderReply(id, null, status, reasonOf(err))
+        native.__loaderReply(id, null, status, reasonOf(err), code)
       },
     )
   }

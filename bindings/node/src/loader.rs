@@ -145,14 +145,16 @@ impl JsLoader {
 }
 
 /// The answer of a JavaScript loader to request `id`: the bytes, or no
-/// bytes and imagor's `(status, message)` (404 moves on to the next loader).
-/// Called by `index.js` only.
+/// bytes and imagor's `(status, message)` (404 moves on to the next loader),
+/// with the kind `code` of an `ImagorError` it threw (kept whatever its
+/// message). Called by `index.js` only.
 #[napi(catch_unwind, js_name = "__loaderReply", skip_typescript)]
 pub fn loader_reply(
     id: u32,
     data: Option<Uint8Array>,
     status: Option<u32>,
     message: Option<String>,
+    code: Option<String>,
 ) -> bool {
     let Some((_, tx, room)) = lock().remove(&id) else {
         return false;
@@ -162,7 +164,11 @@ pub fn loader_reply(
         None => {
             let status = status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500);
             let message = message.unwrap_or_else(|| "internal error".to_owned());
-            Err(imagor::Error::from_status(&message, status))
+            let kind = code
+                .as_deref()
+                .and_then(|c| imagor::Error::from_code(c, &message))
+                .filter(|k| k.status() == status);
+            Err(kind.unwrap_or_else(|| imagor::Error::from_status(&message, status)))
         }
     };
     tx.send(reply).is_ok()

@@ -168,3 +168,14 @@ test('the addon refuses a second __init, which would free helpers a call still u
   await expectImagorError(process(Buffer.from('not an image'), '10x10/'), 'ERR_IMAGOR_UNSUPPORTED_FORMAT', 406)
   assert.equal((await meta(await process(gopher, '20x20/'))).width, 20)
 })
+
+test('an ImagorError a loader throws with words of its own comes back as that kind', async () => {
+  const thrown = {
+    'not-ours.png': new ImagorError('not one of our buckets', 'ERR_IMAGOR_SOURCE_NOT_ALLOWED', 403),
+    'bad-key.png': new ImagorError('keys are lower case', 'ERR_IMAGOR_INVALID', 400),
+  }
+  const im = new Imagor({ unsafe: true, loader: async (key) => { throw thrown[key] } })
+  await expectImagorError(im.serve('unsafe/10x10/not-ours.png'), 'ERR_IMAGOR_SOURCE_NOT_ALLOWED', 403)
+  const e = await expectImagorError(im.serve('unsafe/10x10/bad-key.png'), 'ERR_IMAGOR_INVALID', 400)
+  assert.match(e.message, /keys are lower case/)
+})
