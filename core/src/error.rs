@@ -376,6 +376,32 @@ mod tests {
     }
 
     #[test]
+    fn from_code_round_trips_the_kinds_a_callback_can_raise() {
+        for e in [
+            Error::NOT_FOUND,
+            Error::Invalid("keys are lower case".into()),
+            Error::MethodNotAllowed,
+            Error::SourceNotAllowed,
+            Error::SignatureMismatch,
+            Error::Timeout("slow".into()),
+            Error::Expired,
+            Error::UnsupportedFormat("tga".into()),
+            Error::MaxSizeExceeded,
+            Error::MaxResolutionExceeded,
+            Error::TooManyRequests,
+        ] {
+            let back = Error::from_code(e.code(), &e.message()).unwrap();
+            assert_eq!((back.code(), back.status()), (e.code(), e.status()));
+        }
+        assert_eq!(
+            Error::from_code("invalid", "keys are lower case").map(|e| e.message()),
+            Some(Error::Invalid("keys are lower case".into()).message())
+        );
+        assert!(Error::from_code("internal", "x").is_none());
+        assert!(Error::from_code("nonsense", "x").is_none());
+    }
+
+    #[test]
     fn not_found_names_the_key_without_secrets() {
         assert_eq!(
             Error::not_found("a+b.jpg").to_string(),
