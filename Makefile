@@ -10,7 +10,9 @@ HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
 all: build
 
 deps:
+	@./.ci/stage.sh start
 	@./.ci/deps.sh
+	@./.ci/stage.sh deps
 
 build: deps
 	$(CARGO) build --release -p imagor --features server,face
@@ -33,6 +35,7 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --features $(TEST_FEATURES) -- -D warnings
 	$(CARGO) clippy -p imagor --features own-av1,own-jpeg -- -D warnings
+	@./.ci/stage.sh lint
 
 ## One build for every Rust test: the leak test's hook (`leak-hook`) is off
 ## until that test turns it on, so it can share the build with the others.
@@ -48,6 +51,7 @@ test-rust: deps
 	./.ci/background.sh wait services
 	$(SERVICES_INSTALL)
 	$(CARGO) test $(RUST_TEST_ARGS)
+	@./.ci/stage.sh test-rust
 
 ## The cargo profile and core features of what the system-libvips test stages
 ## build (libimagor, the wheel, the addon, the CLI the hostile corpus runs):
@@ -63,29 +67,35 @@ export IMAGOR_FEATURES ?= $(TEST_FEATURES)
 ## C ABI: header drift, C programs against the installed library, ASan, valgrind.
 test-c: deps
 	./ffi/tests/run.sh
+	@./.ci/stage.sh test-c
 
 ## Python package: build with maturin into a venv, run pytest and Django tests.
 test-python: deps
 	./bindings/python/run-tests.sh
+	@./.ci/stage.sh test-python
 
 ## Node package: npm install, napi build, node --test.
 test-node: deps
 	./bindings/node/run-tests.sh
+	@./.ci/stage.sh test-node
 
 ## Hostile corpus, one case per process through the CLI, C, Python and Node.
 test-hostile: deps test-c test-python test-node
 	./tests/hostile.sh
+	@./.ci/stage.sh test-hostile
 
 ## Every code block of the READMEs, run against the packages built above
 ## (tests/snippets/run.py); --selftest first proves it catches a broken block.
 test-readme: deps test-c test-python test-node
 	python3 tests/snippets/run.py --selftest
 	python3 tests/snippets/run.py
+	@./.ci/stage.sh test-readme
 
 ## Each fuzz target for a few seconds, in the `smoke` build that reuses the
 ## Rust tests' (core/fuzz/README.md has the long runs).
 fuzz-smoke: deps
 	for t in path_parse filter_args process avif_still; do FUZZ_PROFILE=smoke ./core/fuzz/run.sh $$t 15 || exit 1; done
+	@./.ci/stage.sh fuzz-smoke
 
 ## The prebuilt packages into target/packages/: a manylinux_2_28 abi3 wheel and
 ## the npm tarballs imagor + imagor-linux-x64-gnu, on npm's libvips 8.18
@@ -99,6 +109,7 @@ test-packages: deps
 	./packaging/test.sh prepare
 	./.ci/background.sh wait packages
 	./packaging/test.sh --prepared
+	@./.ci/stage.sh test-packages
 
 ## `make test`'s release build (the packages) starts at once at idle CPU
 ## priority, to use what the test stages leave idle on a small machine;
@@ -110,9 +121,11 @@ background-builds: deps
 	./.ci/background.sh start $$PPID services --normal bash -c '$(SERVICES_INSTALL)'
 	$(CARGO) fetch -q --target $(HOST_TRIPLE)
 	./.ci/background.sh start $$PPID packages ./packaging/build.sh
+	@./.ci/stage.sh background-builds
 
 ## Every test, all languages.
 test: background-builds lint test-rust test-c test-python test-node test-hostile test-readme fuzz-smoke test-packages
+	@./.ci/stage.sh summary
 
 ## Benchmarks with ratios against peers run side by side (pyvips, sharp).
 bench: deps

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Stage stamps for `make test`: `start` opens the log, `NAME` records how long
+# the stage that just ended took (the time since the previous stamp; make runs
+# the stages one after another), `summary` lists them all. CI's budget is
+# 30 minutes; this says which stage to look at when a run creeps up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log=target/stage-times.log
+now=$(date +%s)
+case "$1" in
+start)
+	mkdir -p target
+	echo "start $now 0" >"$log"
+	;;
+summary)
+	[ -f "$log" ] || exit 0
+	echo "### stage times (s):"
+	awk 'NR > 1 { printf "###   %-18s %5d\n", $1, $3; total += $3 }
+	     END { printf "###   %-18s %5d\n", "total", total }' "$log"
+	;;
+*)
+	[ -f "$log" ] || exit 0
+	last=$(tail -n 1 "$log" | awk '{ print $2 }')
+	echo "$1 $now $((now - last))" >>"$log"
+	echo "### stage $1 took $((now - last)) s"
+	;;
+esac
