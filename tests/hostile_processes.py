@@ -20,8 +20,13 @@ peak resident memory
 (measured by the kernel for the child: wait4's ru_maxrss), with nothing else
 on stderr, and with a status the case allows. The table of results is
 printed; any violation fails the run with exit 1.
+
+Cases run HOSTILE_JOBS at a time (default: the CPU count). A run over its
+time limit beside another case runs again alone once the rest are done, and
+that run is the one judged: the limit is each call's own budget.
 """
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -159,6 +164,31 @@ def judge(surface, case, code, stdout, stderr, out_file):
     return None, f"unexpected output: {stdout[:200]!r}"
 
 
+def check(surface, command, case, startup, tmp):
+    """Run one case through one surface: (cell text, seconds, rss, problem,
+    slow). `slow` is true when the only problem is the time limit."""
+    path = case["abs_file"]
+    fd, out_file = tempfile.mkstemp(dir=tmp)
+    os.close(fd)
+    os.remove(out_file)
+    cmd = command_for(surface, command, path, case["path"], out_file)
+    code, stdout, stderr, seconds, rss = run(cmd, timeout=30)
+    status, problem = judge(surface, case, code, stdout, stderr, out_file)
+    if os.path.exists(out_file):
+        os.remove(out_file)
+    if problem is None and not allows(case, status):
+        problem = f"status {status} not allowed (expect {case.get('expect')})"
+    slow = False
+    limit = time_limit(status) + startup[surface]
+    if problem is None and rss > LIMIT_RSS:
+        problem = f"peak RSS {rss >> 20} MiB"
+    if problem is None and seconds > limit:
+        problem = f"took {seconds:.2f} s (start-up {startup[surface]:.2f} s)"
+        slow = True
+    cell = f"{status or '-'} {seconds:5.2f}s {rss >> 20:4d}M"
+    return cell, seconds, rss, problem, slow
+
+
 def main():
     args = sys.argv[1:]
     if len(args) < 2:
@@ -170,38 +200,49 @@ def main():
         name, _, command = spec.partition("=")
         surfaces.append((name, command.split("\x1f") if "\x1f" in command else [command]))
     manifest = json.load(open(os.path.join(corpus, "manifest.json")))
-    violations = []
-    worst = {}
-    print(f"{'case':<56} " + " ".join(f"{s:>22}" for s, _ in surfaces))
+    for case in manifest:
+        case["abs_file"] = os.path.join(corpus, case["file"])
+        case["empty"] = os.path.getsize(case["abs_file"]) == 0
+    jobs = max(1, int(os.environ.get("HOSTILE_JOBS", os.cpu_count() or 1)))
+    tasks = [(i, s) for i in range(len(manifest)) for s in range(len(surfaces))]
     with tempfile.TemporaryDirectory() as tmp:
         startup = startup_seconds(surfaces, tmp)
         print("start-up: " + ", ".join(f"{s} {t:.2f} s" for s, t in startup.items()))
-        out_file = os.path.join(tmp, "out")
-        for case in manifest:
-            path = os.path.join(corpus, case["file"])
-            case["empty"] = os.path.getsize(path) == 0
-            cells = []
-            for surface, command in surfaces:
-                if os.path.exists(out_file):
-                    os.remove(out_file)
-                cmd = command_for(surface, command, path, case["path"], out_file)
-                code, stdout, stderr, seconds, rss = run(cmd, timeout=30)
-                status, problem = judge(surface, case, code, stdout, stderr, out_file)
-                if problem is None and not allows(case, status):
-                    problem = f"status {status} not allowed (expect {case.get('expect')})"
-                limit = time_limit(status) + startup[surface]
-                if problem is None and seconds > limit:
-                    problem = f"took {seconds:.2f} s (start-up {startup[surface]:.2f} s)"
-                if problem is None and rss > LIMIT_RSS:
-                    problem = f"peak RSS {rss >> 20} MiB"
-                w = worst.setdefault(surface, [0.0, 0])
-                w[0], w[1] = max(w[0], seconds), max(w[1], rss)
-                cells.append(f"{status or '-'} {seconds:5.2f}s {rss >> 20:4d}M")
-                if problem:
-                    violations.append(f"{surface}: {case['name']}: {problem}")
-            print(f"{case['name'][:56]:<56} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+
+        def one(task):
+            i, s = task
+            surface, command = surfaces[s]
+            return check(surface, command, manifest[i], startup, tmp)
+
+        # Cases run JOBS at a time; a case over its time limit then runs
+        # again alone, and that run is judged: the limit is each call's own
+        # budget, not what it takes beside another case.
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            results = dict(zip(tasks, pool.map(one, tasks)))
+        rerun = [t for t in tasks if results[t][4]]
+        for task in rerun:
+            first = results[task][1]
+            results[task] = one(task)
+            i, s = task
+            print(f"over the limit beside another case ({first:.2f} s), "
+                  f"alone: {results[task][1]:.2f} s: {surfaces[s][0]}: {manifest[i]['name']}")
+    violations = []
+    worst = {}
+    print(f"{'case':<56} " + " ".join(f"{s:>22}" for s, _ in surfaces))
+    for i, case in enumerate(manifest):
+        cells = []
+        for s, (surface, _) in enumerate(surfaces):
+            cell, seconds, rss, problem, _ = results[(i, s)]
+            w = worst.setdefault(surface, [0.0, 0])
+            w[0], w[1] = max(w[0], seconds), max(w[1], rss)
+            cells.append(cell)
+            if problem:
+                violations.append(f"{surface}: {case['name']}: {problem}")
+        print(f"{case['name'][:56]:<56} " + " ".join(f"{c:>22}" for c in cells))
     for surface, (seconds, rss) in worst.items():
         print(f"{surface}: slowest {seconds:.2f} s, highest peak RSS {rss >> 20} MiB")
+    print(f"{jobs} case(s) at a time; {len(rerun)} run(s) over the limit beside "
+          "another case were judged alone")
     if violations:
         print(f"\n{len(violations)} violation(s):", file=sys.stderr)
         for v in violations:
