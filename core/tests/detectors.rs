@@ -248,6 +248,34 @@ fn the_probe_is_small_srgb_and_keyed_by_the_image() {
     );
 }
 
+/// A strip thinner than the probe's shrink factor (2x9000, 9000x3) is
+/// still probed: the box shrink never takes an axis below one pixel. It
+/// was a 406 `shrink failed` for `smart`, `/meta` and `redact()` once a
+/// detector was set, where imagor (and this crate without one) answers.
+#[test]
+fn strips_thinner_than_the_shrink_factor_are_probed() {
+    let rec = Arc::new(Recorder::default());
+    let imagor = with(vec![rec.clone()]);
+    for (w, h) in [(2, 9000), (9000, 3), (1, 5000), (5000, 1)] {
+        let strip = png(&solid(w, h, [90.0; 3]));
+        for path in ["fit-in/100x100/smart", "filters:redact()"] {
+            imagor
+                .process(&strip, path)
+                .unwrap_or_else(|e| panic!("{w}x{h} {path}: {e}"));
+        }
+        let meta = imagor
+            .meta(&strip, "smart")
+            .unwrap_or_else(|e| panic!("{w}x{h} meta: {e}"));
+        assert_eq!((meta.width, meta.height), (w, h));
+    }
+    let seen = rec.seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    for (_, w, h, bands, len) in seen {
+        assert!(w >= 1 && h >= 1 && w <= 400 && h <= 400, "{w}x{h}");
+        assert_eq!(len, (w * h * bands) as usize);
+    }
+}
+
 #[test]
 fn meta_reports_regions_in_output_pixels() {
     let input = png(&solid(200, 100, [90.0; 3]));
