@@ -174,3 +174,43 @@ fn a_path_that_cleans_to_another_requests_key_does_not_poison_its_result() {
     }
     let _ = std::fs::remove_dir_all(&results);
 }
+
+/// The `suffix` and `size` result key styles put the image and the last
+/// `format()` argument into the key as they are: `format(png/../x)` makes
+/// the key `img/other.<hash>.png/../x`, which the result storage cleans to
+/// `img/x`. A request for one image could so write its result under the
+/// key of another request (computable: the first 20 hex digits of the
+/// SHA1 of its path), and every later request for that one was served the
+/// attacker's image. Such a key is processed but neither read from nor
+/// saved to the result storage, as with the original style.
+#[test]
+fn a_format_argument_cannot_write_another_requests_suffix_key() {
+    use imagor::hasher::ResultStoragePathStyle;
+    let f = fixture("suffix-poison");
+    std::fs::copy(testdata("faces-solvay.png"), f.base.join("img/other.png")).unwrap();
+    let victim = "10x10/img/inside.png";
+    let expected = imagor(&f.base).serve(&format!("unsafe/{victim}")).unwrap();
+    for style in ["suffix", "size"] {
+        let results = fresh_dir(&format!("suffix-poison-results-{style}"));
+        let im = Imagor::new(Options {
+            unsafe_: true,
+            file_loader_base_dir: f.base.to_string_lossy().into_owned(),
+            file_result_storage_base_dir: results.to_string_lossy().into_owned(),
+            result_storage_path_style: style.into(),
+            ..Options::default()
+        })
+        .expect("imagor");
+        let key = style
+            .parse::<ResultStoragePathStyle>()
+            .unwrap()
+            .hash(&imagor::path::parse(victim));
+        let name = key.rsplit('/').next().unwrap();
+        let attack = format!("unsafe/10x10/filters:format(png/../{name})/img/other.png");
+        im.serve(&attack).expect("the attacker's request is served");
+        for _ in 0..2 {
+            let got = im.serve(&format!("unsafe/{victim}")).expect("victim");
+            assert_eq!(got.data, expected.data, "{style}: {key} was overwritten");
+        }
+        let _ = std::fs::remove_dir_all(&results);
+    }
+}

@@ -24,17 +24,18 @@ impl Imagor {
         }
     }
 
-    /// `key` if the result storages may hold it: any key of a hashed
-    /// style (the whole path is hashed, so every path has its own), and a
-    /// key of the original style that names this request's result alone
-    /// once a storage normalises it ([`path::cleans_to_itself`], leading
-    /// `/` aside). Another request's key (`meta//../a.png` loads `a.png`
-    /// and cleans to its key, whose JSON every request for the plain image
-    /// then got; `a.png/`, which an origin may answer differently) is
-    /// processed but neither read from nor saved to the result storages.
+    /// `key` if the result storages may hold it: a key that names this
+    /// request's result alone once a storage normalises it
+    /// ([`path::cleans_to_itself`], leading `/` aside). Another request's
+    /// key (`meta//../a.png` loads `a.png` and cleans to its key, whose
+    /// JSON every request for the plain image then got; `a.png/`, which an
+    /// origin may answer differently) is processed but neither read from
+    /// nor saved to the result storages. This holds for every style: the
+    /// `suffix` and `size` styles keep the image and the `format()`
+    /// argument as they are (`format(png/../b.<hash>.png)` cleaned into
+    /// another request's key, in imagor too); a `digest` key is hex.
     pub(super) fn storable_result_key<'k>(&self, key: &'k str) -> Option<&'k str> {
-        (self.result_style.is_some() || path::cleans_to_itself(key.trim_start_matches('/')))
-            .then_some(key)
+        path::cleans_to_itself(key.trim_start_matches('/')).then_some(key)
     }
 
     /// The storage key of `p`'s image in the configured style, made from
