@@ -696,3 +696,55 @@ fn a_storage_on_the_loaders_folder_never_rewrites_or_deletes_the_original() {
     im.serve("unsafe/10x10/keep.png").expect("served");
     assert_eq!(fs::read(other.join("keep.png")).expect("copy"), gopher);
 }
+
+/// A result storage on the file loader's folder (one dir for both, or a
+/// result key that names an original, `unsafe/keep.png` or
+/// `unsafe/fit-in/keep.png` over `fit-in/keep.png`) never writes a result
+/// over an original: once the original was older than the result
+/// storage's expiration it read as an expired result, and the processed
+/// copy (re-encoded, metadata stripped) replaced it for good. Results of
+/// other keys are still stored there.
+#[test]
+fn a_result_storage_on_the_loaders_folder_never_rewrites_the_original() {
+    let f = Fixture::new("shared-results");
+    let gopher = fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/gopher-front.png"
+    ))
+    .expect("gopher");
+    fs::create_dir_all(f.base.join("fit-in")).expect("mkdir");
+    let originals = [f.base.join("keep.png"), f.base.join("fit-in/keep.png")];
+    for original in &originals {
+        fs::write(original, &gopher).expect("write");
+        set_mtime(original, Duration::from_secs(2 * 86_400));
+    }
+    let base = f.base.to_string_lossy().into_owned();
+    let im = imagor::Imagor::new(imagor::Options {
+        unsafe_: true,
+        file_loader_base_dir: base.clone(),
+        file_result_storage_base_dir: base,
+        file_result_storage_expiration: Duration::from_secs(3600),
+        http_loader_disable: true,
+        ..imagor::Options::default()
+    })
+    .expect("imagor");
+    use std::os::unix::fs::MetadataExt;
+    let before: Vec<_> = originals
+        .iter()
+        .map(|o| fs::metadata(o).expect("meta"))
+        .collect();
+    for path in ["unsafe/keep.png", "unsafe/fit-in/keep.png"] {
+        im.serve(path).expect(path);
+    }
+    for (original, before) in originals.iter().zip(&before) {
+        let after = fs::metadata(original).expect("the original is still there");
+        assert_eq!(after.ino(), before.ino(), "{original:?} was replaced");
+        assert_eq!(fs::read(original).expect("read"), gopher, "{original:?}");
+    }
+    im.serve("unsafe/10x10/keep.png").expect("served");
+    assert!(
+        f.base.join("10x10/keep.png").is_file(),
+        "other results stored"
+    );
+    assert!(temp_files(&f.base).is_empty());
+}

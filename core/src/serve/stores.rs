@@ -248,9 +248,28 @@ impl Imagor {
     /// Save a result of the source `image` to every result storage (a
     /// failed or late write is deleted), detached from the request: the
     /// answer is already known.
+    ///
+    /// Unlike imagor, a result storage whose entry for `key`
+    /// ([`Storage::result_location`]) is the very file or object a loader
+    /// serves as an image (a result storage on the file loader's folder,
+    /// where `unsafe/keep.png` or `unsafe/fit-in/keep.png` has the key of
+    /// an original once it reads as expired) is left alone, as
+    /// [`Imagor::save_source`] leaves the storages: the processed copy
+    /// would replace the original for good, and a failed write would
+    /// delete it.
     pub(super) fn save_result(&self, key: &str, image: &str, blob: &Blob) {
         let scope = detached();
+        let originals: Vec<String> = self
+            .loaders
+            .iter()
+            .filter_map(|l| l.location(key))
+            .collect();
         for s in &self.result_storages {
+            if s.result_location(key, image)
+                .is_some_and(|at| originals.contains(&at))
+            {
+                continue;
+            }
             let bound = scope.bound(self.opts.save_timeout, "save");
             if !matches!(
                 block_on_until(s.put_result(key, image, blob), &bound, &scope.stop),

@@ -186,6 +186,10 @@ impl Storage for GcsStorage {
         self.objects.put(key, blob, Some(image))
     }
 
+    fn result_location(&self, key: &str, image: &str) -> Option<String> {
+        self.objects.result_location(key, image)
+    }
+
     fn delete_result<'a>(&'a self, key: &'a str, image: &'a str) -> BoxFuture<'a, Result<()>> {
         self.objects.delete(key, Some(image))
     }

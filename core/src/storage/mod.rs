@@ -53,6 +53,13 @@ pub trait Storage: Loader {
         self.put(key, blob)
     }
 
+    /// Where [`Storage::put_result`] would keep the result `key` of the
+    /// source `image` ([`Loader::location`]'s form, so that it compares
+    /// with a loader's); the default is [`Loader::location`] of `key`.
+    fn result_location(&self, key: &str, _image: &str) -> Option<String> {
+        self.location(key)
+    }
+
     /// Remove the result `key` of `image`; the default is
     /// [`Storage::delete`].
     fn delete_result<'a>(&'a self, key: &'a str, _image: &'a str) -> BoxFuture<'a, Result<()>> {

@@ -191,6 +191,17 @@ impl Objects {
         Some(format!("{} {bucket}/{key}", self.service))
     }
 
+    /// Where the result `key` of the source `source` lives (as
+    /// [`ObjectStore::location`]): for a `*` bucket, in the source's
+    /// bucket under the whole key, as a result is put.
+    pub fn result_location(&self, key: &str, source: &str) -> Option<String> {
+        if self.fixed.is_some() || source.is_empty() {
+            return self.location(key);
+        }
+        let (bucket, _) = source.trim_start_matches('/').split_once('/')?;
+        Some(format!("{} {bucket}/{}", self.service, self.keys.key(key)?))
+    }
+
     /// The clients and object path of `image`. For a `*` bucket the bucket
     /// is the first segment of `source` (the source image key, for a
     /// result) or of `image` itself, and the rest is the key.

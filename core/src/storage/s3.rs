@@ -268,6 +268,10 @@ impl Storage for S3Storage {
         self.objects.put(key, blob, Some(image))
     }
 
+    fn result_location(&self, key: &str, image: &str) -> Option<String> {
+        self.objects.result_location(key, image)
+    }
+
     fn delete_result<'a>(&'a self, key: &'a str, image: &'a str) -> BoxFuture<'a, Result<()>> {
         self.objects.delete(key, Some(image))
     }
@@ -302,6 +306,34 @@ mod tests {
         .unwrap();
         assert_eq!(s.object_key("p/a b.jpg").as_deref(), Some("other/a b.jpg"));
         assert_eq!(s.object_key("q/a.jpg"), None);
+    }
+
+    /// A result is kept in the source's bucket under its whole key with a
+    /// `*` bucket, so that is where it is said to be (not in a bucket named
+    /// after the key's first segment); a fixed bucket keeps it at `key`.
+    #[test]
+    fn a_result_location_is_where_the_result_is_put() {
+        let opts = |bucket: &str| S3Options {
+            bucket: bucket.into(),
+            endpoint: "http://127.0.0.1:1".into(),
+            force_path_style: true,
+            ..S3Options::default()
+        };
+        let any = S3Storage::new(opts("*")).unwrap();
+        assert_eq!(
+            any.result_location("10x10/src/a.png", "src/a.png")
+                .as_deref(),
+            Some("s3 src/10x10/src/a.png")
+        );
+        assert_eq!(
+            any.location("10x10/src/a.png").as_deref(),
+            Some("s3 10x10/src/a.png")
+        );
+        let fixed = S3Storage::new(opts("b")).unwrap();
+        assert_eq!(
+            fixed.result_location("10x10/a.png", "a.png"),
+            fixed.location("10x10/a.png")
+        );
     }
 
     #[test]
