@@ -51,10 +51,10 @@ fn probe(img: &Image, size: i32) -> Result<(u32, u32, u32, Vec<u8>)> {
     // A box shrink by the whole factor first: thumbnail_image on a large
     // decoded image costs ~20x a box shrink (0.65 vs 0.03 s CPU for 12 MP),
     // and a probe needs no finer filter. thumbnail_image then brings the
-    // small result to at most `size`.
-    // Each axis shrinks by the factor, but never below one pixel: libvips
-    // refuses a shrink that leaves an axis empty (a 2x9000 or 9000x3
-    // strip was a 406 `shrink failed` for every request that probed it).
+    // small result to at most `size`. Each axis shrinks by the factor but
+    // never below one pixel: libvips refuses a shrink that leaves an axis
+    // empty (a 2x9000 or 9000x3 strip was a 406 `shrink failed` for every
+    // request that probed it; imagor's probe is a plain thumbnail).
     let factor = (first.width().max(first.page_height()) / size).max(1);
     let (hshrink, vshrink) = (
         factor.min(first.width()).max(1),

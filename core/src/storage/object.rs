@@ -192,7 +192,7 @@ impl Objects {
     }
 
     /// Where the result `key` of the source `source` lives (as
-    /// [`ObjectStore::location`]): for a `*` bucket, in the source's
+    /// [`Objects::location`]): for a `*` bucket, in the source's
     /// bucket under the whole key, as a result is put.
     pub fn result_location(&self, key: &str, source: &str) -> Option<String> {
         if self.fixed.is_some() || source.is_empty() {
