@@ -11,7 +11,10 @@
 #
 # Both binaries are linked for glibc 2.28 with zig (cargo-zigbuild's wrappers,
 # for maturin too, so the two share target/x86_64-unknown-linux-gnu/release),
-# stripped; their debug info is kept in target/packaging/debug/. Tools (maturin,
+# stripped; their debug info is kept in target/packaging/debug/. Their build.rs
+# (bindings/exports.rs) sees zig as RUSTC_LINKER and, zig cc refusing
+# --exclude-libs, gives it a version script exporting the entry point only
+# (test.sh runs the suites' export checks on the packages). Tools (maturin,
 # zig, cargo-zigbuild, wheel) go into a venv under target/packaging/, the
 # libvips tarball is fetched once with `npm pack` and checked against its pinned
 # integrity. Reruns rebuild only what changed.

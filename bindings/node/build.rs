@@ -8,8 +8,14 @@
 //! (a sibling), nested under our package, our package nested under `imagor`
 //! with the library hoisted, and Yarn PnP's unplugged folder. DT_RPATH (not
 //! RUNPATH, `--disable-new-dtags`) so that it applies however Node opens us.
+//!
+//! It also makes the addon export `napi_register_module_v1` only
+//! (`../exports.rs`).
+include!("../exports.rs");
+
 fn main() {
     napi_build::setup();
+    export_only("napi_register_module_v1", false);
     println!("cargo:rerun-if-env-changed=DEP_VIPS_BUNDLED");
     if std::env::var_os("DEP_VIPS_BUNDLED").is_none() {
         return;
