@@ -6,6 +6,8 @@
 
 use bytes::Bytes;
 
+pub use crate::serve::{Nesting, NestingGuard};
+
 /// An HTTP request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {

@@ -2,6 +2,7 @@
 .message; a Rust panic is an InternalError, never a PanicException."""
 
 import pickle
+import time
 
 import pytest
 
@@ -134,6 +135,41 @@ def test_values_that_contain_themselves_nest_deeply_or_share_one_object_are_refu
             imagor.generate({"image": "a.jpg", "filters": [{"name": "blur", "args": "1", "junk": value}]})
         with pytest.raises((TypeError, ValueError)):
             imagor.generate({"image": "a.jpg", "width": value})
+
+
+
+def test_a_loader_calling_back_into_its_instance_does_not_wait_for_its_outer_call():
+    """With process_concurrency=1 the outer request holds the only place while
+    its loader runs: a loader's serve() or handle() on the same instance waited
+    for that place until request_timeout (a 408 after 30 s by default). It runs
+    under the outer request's place instead. A loader asking for the very
+    request it loads for would wait for its own result: InvalidError at once."""
+    png = (TESTDATA / "gopher.png").read_bytes()
+
+    def loader(key):
+        if key == "inner.png":
+            return png
+        if key == "itself.png":
+            return im.serve("unsafe/20x20/itself.png").data
+        if key == "by-handle.png":
+            res = im.handle("GET", "/unsafe/10x10/inner.png")
+            assert res.status == 200, res.body
+            return res.body
+        return im.serve("unsafe/10x10/inner.png").data
+
+    im = imagor.Imagor(unsafe=True, loader=loader, process_concurrency=1,
+                       process_queue_size=4, request_timeout=5)
+    started = time.monotonic()
+    assert im.serve("unsafe/20x20/outer.png").data
+    assert im.handle("GET", "/unsafe/20x20/by-handle.png").status == 200
+    with pytest.raises(imagor.InvalidError, match="its own result") as info:
+        im.serve("unsafe/20x20/itself.png")
+    assert info.value.status == 400
+    res = im.handle("GET", "/unsafe/20x20/itself.png")
+    assert res.status == 400 and b"its own result" in res.body
+    assert time.monotonic() - started < 3  # not a request_timeout
+    # The place is free again: an ordinary request is served.
+    assert im.serve("unsafe/10x10/inner.png").data
 
 
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])

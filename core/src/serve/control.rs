@@ -149,11 +149,16 @@ impl Control {
     /// A processing slot for the request in `scope`: at once when one is
     /// free, after waiting in the queue otherwise; 429 when the queue is
     /// full, the request's timeout or [`Error::Cancelled`] while waiting.
-    /// `None` without a concurrency limit.
+    /// `None` without a concurrency limit, or for a request nested in one
+    /// of this instance's that holds a slot (a loader calling back into
+    /// the instance: it runs under that slot, see [`super::nesting`]).
     pub(crate) fn admit(&self, scope: &CallScope) -> Result<Option<Permit<'_>>> {
         let Some(a) = &self.admission else {
             return Ok(None);
         };
+        if super::nesting::admitted(self) {
+            return Ok(None);
+        }
         let mut slots = lock(&a.slots);
         if slots.admitted >= a.capacity {
             self.rejected.fetch_add(1, Ordering::Relaxed);
@@ -210,6 +215,16 @@ impl Control {
             let (flight, leader) = {
                 let mut flights = lock(&self.flights);
                 match flights.get(key) {
+                    // The work this request is nested in (a loader asking
+                    // this instance for the request it loads for): waiting
+                    // for it would wait for itself.
+                    Some(_) if super::nesting::leads(self, key) => {
+                        return Outcome::error(Error::Invalid(
+                            "invalid: a loader or detector asked this instance for the request \
+                             it works for, which would wait for its own result"
+                                .to_owned(),
+                        ));
+                    }
                     Some(f) => {
                         f.followers.fetch_add(1, Ordering::AcqRel);
                         (Arc::clone(f), false)
@@ -233,6 +248,7 @@ impl Control {
                 };
                 let mut outcome = {
                     let _entered = crate::call::enter(shared.clone());
+                    let _leads = super::nesting::push(self, false, Some(key));
                     work(&shared)
                 };
                 // A failed (or cancelled) flight is let go of at once, so

@@ -143,7 +143,7 @@ impl Imagor {
             }
         }
         // raw() is not counted against the processing slots, as in imagor.
-        let _permit = if out.raw {
+        let permit = if out.raw {
             None
         } else {
             match self.control.admit(scope) {
@@ -154,6 +154,9 @@ impl Imagor {
                 }
             }
         };
+        // Callbacks of this request calling back into the instance run
+        // under its slot ([`super::nesting`]).
+        let _inside = super::nesting::push(&self.control, permit.is_some(), None);
         let is_color = crate::ops::color::parse_color_image(&p.image).is_some();
         // Only a source nothing else needs whole may be processed while it
         // arrives: not one to save to the storages or to answer raw().

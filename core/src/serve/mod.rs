@@ -12,12 +12,14 @@
 mod control;
 mod flow;
 pub(crate) mod headers;
+mod nesting;
 mod pages;
 pub(crate) mod slots;
 mod stores;
 
 pub(crate) use control::Control;
 pub use control::Stats;
+pub use nesting::{Nesting, NestingGuard};
 
 #[cfg(feature = "server")]
 pub(crate) use pages::html_escape;
