@@ -4,6 +4,7 @@
 // napi-rs) and adds the JavaScript parts: ImagorError, the loader and detector
 // bridges and ImagorUrlBuilder. Types: index.d.ts (generated from the Rust sources).
 
+const { AsyncLocalStorage } = require('node:async_hooks')
 const { existsSync } = require('node:fs')
 const { join } = require('node:path')
 
@@ -50,14 +51,21 @@ class ImagorError extends Error {
 }
 
 /**
- * Wrap a user loader `async (key) => bytes | null` as the `(id, key) => void`
+ * The requests a running loader or detector works for (an id the addon lent
+ * them under), through its awaits: `serve` and `handle` called from inside it
+ * run nested in them, under their place instead of waiting for it.
+ */
+const callers = new AsyncLocalStorage()
+
+/**
+ * Wrap a user loader `async (key) => bytes | null` as the `(id, key, caller) => void`
  * function the addon calls; the answer goes back through `__loaderReply`.
  */
 function loaderBridge(loader) {
-  return (id, key) => {
+  return (id, key, caller) => {
     let pending
     try {
-      pending = Promise.resolve(loader(key))
+      pending = Promise.resolve(callers.run(caller, loader, key))
     } catch (e) {
       pending = Promise.reject(e)
     }
@@ -113,14 +121,14 @@ function reasonOf(err) {
 
 /**
  * Wrap a user detector `async (pixels, width, height, bands) => regions` as the
- * `(id, pixels, width, height, bands) => void` function the addon calls; the
- * regions go back as JSON through `__detectorReply`.
+ * `(id, pixels, width, height, bands, caller) => void` function the addon calls;
+ * the regions go back as JSON through `__detectorReply`.
  */
 function detectorBridge(detector) {
-  return (id, pixels, width, height, bands) => {
+  return (id, pixels, width, height, bands, caller) => {
     let pending
     try {
-      pending = Promise.resolve(detector(pixels, width, height, bands))
+      pending = Promise.resolve(callers.run(caller, detector, pixels, width, height, bands))
     } catch (e) {
       pending = Promise.reject(e)
     }
@@ -142,7 +150,7 @@ function detectorBridge(detector) {
 
 Object.defineProperty(ImagorError.prototype, 'name', { value: 'ImagorError', writable: true, configurable: true })
 
-native.__init(ImagorError, loaderBridge, detectorBridge)
+native.__init(ImagorError, loaderBridge, detectorBridge, () => callers.getStore())
 // On `process.exit()` libuv still runs every queued job before the process
 // ends; jobs of an exiting environment are dropped unstarted instead.
 process.once('exit', native.__environmentExiting)

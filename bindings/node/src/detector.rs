@@ -26,7 +26,7 @@ use serde_json::Value;
 /// imagor's timeout (408).
 const DETECTOR_TIMEOUT: Duration = Duration::from_secs(60);
 
-type DetectArgs = FnArgs<(u32, Uint8Array, u32, u32, u32)>;
+type DetectArgs = FnArgs<(u32, Uint8Array, u32, u32, u32, u32)>;
 type DetectFn = ThreadsafeFunction<DetectArgs, Unknown<'static>, DetectArgs, Status, false, true>;
 type Reply = imagor::Result<Vec<Region>>;
 type Waiting = (ThreadId, SyncSender<Reply>);
@@ -48,7 +48,7 @@ pub(crate) struct JsDetector {
 }
 
 impl JsDetector {
-    /// Wrap the bridge `(id, pixels, width, height, bands) => void` that
+    /// Wrap the bridge `(id, pixels, width, height, bands, caller) => void` that
     /// `index.js` built around the user's detector. Weak: it does not keep
     /// the process alive.
     pub(crate) fn new(bridge: Unknown) -> napi::Result<JsDetector> {
@@ -77,12 +77,15 @@ impl Detector for JsDetector {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::sync_channel(1);
         pending().insert(id, (self.js_thread, tx));
+        // The requests this detection is for, for the calls the detector makes.
+        let caller = crate::nesting::Lent::here();
         let args = (
             id,
             Uint8Array::from(probe.pixels.to_vec()),
             probe.width,
             probe.height,
             probe.bands,
+            caller.id(),
         );
         let status = self
             .call

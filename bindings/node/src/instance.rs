@@ -200,7 +200,15 @@ impl Imagor {
     #[napi(catch_unwind, ts_return_type = "Promise<ServeResult>")]
     pub fn serve(&self, env: Env, path: String) -> napi::Result<Unknown<'static>> {
         let engine = Arc::clone(&self.engine);
-        self.start_loading(&env, Serve { engine, path })
+        let nesting = crate::nesting::of_js_caller(&env);
+        self.start_loading(
+            &env,
+            Serve {
+                engine,
+                path,
+                nesting,
+            },
+        )
     }
 
     /// Answer an HTTP request as imagor's server does (same status, headers
@@ -215,7 +223,15 @@ impl Imagor {
     pub fn handle(&self, env: Env, request: ImagorRequest) -> napi::Result<Unknown<'static>> {
         let engine = Arc::clone(&self.engine);
         let request = request.into_core(&engine);
-        self.start_loading(&env, Handle { engine, request })
+        let nesting = crate::nesting::of_js_caller(&env);
+        self.start_loading(
+            &env,
+            Handle {
+                engine,
+                request,
+                nesting,
+            },
+        )
     }
 
     /// The signature of `path` with the configured secret and signer

@@ -27,6 +27,7 @@ mod detector;
 mod error;
 mod instance;
 mod loader;
+mod nesting;
 mod option_values;
 mod options;
 mod path;
@@ -48,6 +49,10 @@ pub(crate) struct Helpers {
     /// user detector so that its promise is answered through
     /// `__detectorReply`.
     pub detector_bridge: FunctionRef<Unknown<'static>, Unknown<'static>>,
+    /// `() => number | undefined`: the id of the requests lent to the
+    /// loader or detector the JavaScript code running now runs inside
+    /// ([`nesting`]).
+    pub current_caller: FunctionRef<(), Option<u32>>,
 }
 
 /// The helpers of this environment, when `index.js` registered them.
@@ -68,6 +73,7 @@ pub fn init(
     error_class: Function<FnArgs<(String, String, u32)>, Unknown<'static>>,
     loader_bridge: Function<Unknown<'static>, Unknown<'static>>,
     detector_bridge: Function<Unknown<'static>, Unknown<'static>>,
+    current_caller: Function<(), Option<u32>>,
 ) -> napi::Result<()> {
     if helpers(&env).is_some() {
         return Err(napi::Error::new(
@@ -79,6 +85,7 @@ pub fn init(
         error_class: error_class.create_ref()?,
         loader_bridge: loader_bridge.create_ref()?,
         detector_bridge: detector_bridge.create_ref()?,
+        current_caller: current_caller.create_ref()?,
     };
     env.set_instance_data(helpers, (), |_| {})?;
     // Loads waiting on this environment's loaders fail at once when it

@@ -34,7 +34,7 @@ use crate::tasks::{exit_flag, run_unless_exiting, settle, Work};
 /// imagor's timeout (408). The loader should bound its own I/O well below.
 const LOADER_TIMEOUT: Duration = Duration::from_secs(60);
 
-type LoaderArgs = FnArgs<(u32, String)>;
+type LoaderArgs = FnArgs<(u32, String, u32)>;
 type LoaderFn = ThreadsafeFunction<LoaderArgs, Unknown<'static>, LoaderArgs, Status, false, true>;
 
 type Reply = imagor::Result<imagor::Bytes>;
@@ -59,7 +59,7 @@ pub(crate) struct JsLoader {
 }
 
 impl JsLoader {
-    /// Wrap the bridge function `(id, key) => void` that `index.js` built
+    /// Wrap the bridge function `(id, key, caller) => void` that `index.js` built
     /// around the user's loader. Weak: it does not keep the process alive
     /// (pending jobs do, through their promises).
     pub(crate) fn new(bridge: Unknown) -> napi::Result<JsLoader> {
@@ -118,8 +118,10 @@ impl JsLoader {
         // JavaScript thread, outside it).
         let room = SourceRoom::for_this_call();
         lock().insert(id, (self.js_thread, tx, room));
+        // The requests this load is for, for the calls the loader makes.
+        let caller = crate::nesting::Lent::here();
         let status = self.call.call(
-            FnArgs::from((id, key.to_owned())),
+            FnArgs::from((id, key.to_owned(), caller.id())),
             ThreadsafeFunctionCallMode::NonBlocking,
         );
         if status != Status::Ok {

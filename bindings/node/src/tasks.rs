@@ -210,6 +210,8 @@ pub struct ServeResult {
 pub(crate) struct Serve {
     pub engine: Arc<imagor::Imagor>,
     pub path: String,
+    /// The requests whose loader or detector made this call, if any.
+    pub nesting: imagor::request::Nesting,
 }
 
 impl Work for Serve {
@@ -217,6 +219,7 @@ impl Work for Serve {
     type Js = ServeResult;
 
     fn compute(&mut self) -> Fallible<imagor::Output> {
+        let _nested = self.nesting.enter();
         Ok(self.engine.serve(&self.path)?)
     }
 
@@ -308,6 +311,8 @@ impl ImagorRequest {
 pub(crate) struct Handle {
     pub engine: Arc<imagor::Imagor>,
     pub request: imagor::Result<imagor::request::Request>,
+    /// The requests whose loader or detector made this call, if any.
+    pub nesting: imagor::request::Nesting,
 }
 
 impl Work for Handle {
@@ -315,6 +320,7 @@ impl Work for Handle {
     type Js = ImagorResponse;
 
     fn compute(&mut self) -> Fallible<imagor::request::Response> {
+        let _nested = self.nesting.enter();
         Ok(match &self.request {
             Ok(request) => self.engine.handle(request),
             Err(e) => self.engine.error_response(e),

@@ -57,3 +57,45 @@ test('concurrent serve calls through a JavaScript loader', async () => {
     clearInterval(timer)
   }
 })
+
+test('a loader or detector calling back into its instance does not wait for its outer call', async () => {
+  // With processConcurrency 1 the outer request holds the only place while
+  // its loader (or detector) runs on the JavaScript thread: the serve() or
+  // handle() it made on the same instance waited for that place until
+  // requestTimeout (a 408 after 30 s by default). It runs under the outer
+  // request's place instead; a loader asking for the very request it loads
+  // for would wait for its own result: ERR_IMAGOR_INVALID at once.
+  let im
+  const loader = async (key) => {
+    if (key === 'inner.png') return gopher
+    if (key === 'itself.png') return (await im.serve('unsafe/20x20/itself.png')).data
+    if (key === 'by-handle.png') {
+      const res = await im.handle({ method: 'GET', path: '/unsafe/10x10/inner.png' })
+      assert.equal(res.status, 200, String(res.body))
+      return res.body
+    }
+    // Off the loader's own tick: the place is still lent after an await.
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    return (await im.serve('unsafe/10x10/inner.png')).data
+  }
+  const detector = async () => {
+    await im.serve('unsafe/10x10/inner.png')
+    return []
+  }
+  im = new Imagor({ unsafe: true, loader, detectors: [detector], processConcurrency: 1, processQueueSize: 4, requestTimeout: 5 })
+  const started = Date.now()
+  assert.ok((await im.serve('unsafe/20x20/outer.png')).data.length > 0)
+  assert.equal((await im.handle({ method: 'GET', path: '/unsafe/20x20/by-handle.png' })).status, 200)
+  assert.ok((await im.serve('unsafe/20x20/filters:redact()/inner.png')).data.length > 0)
+  await assert.rejects(im.serve('unsafe/20x20/itself.png'), (e) => {
+    assert.equal(e.code, 'ERR_IMAGOR_INVALID')
+    assert.equal(e.status, 400)
+    assert.match(e.message, /its own result/)
+    return true
+  })
+  const res = await im.handle({ method: 'GET', path: '/unsafe/20x20/itself.png' })
+  assert.equal(res.status, 400)
+  assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms: a request timeout`)
+  // The place is free again: an ordinary request is served.
+  assert.ok((await im.serve('unsafe/10x10/inner.png')).data.length > 0)
+})
