@@ -45,6 +45,7 @@ mod serve;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod sign;
+pub mod stack;
 pub mod storage;
 pub mod svg;
 #[cfg(feature = "leak-hook")]

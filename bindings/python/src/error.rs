@@ -337,7 +337,10 @@ impl Drop for Nested {
 /// instead of running. Each level takes native stack (about 22 KB in a
 /// debug build) that Python's recursion limit does not see: a loader
 /// calling `serve` without end ended the interpreter with SIGSEGV at
-/// about 340 levels, where Python's own limit is 1000.
+/// about 340 levels, where Python's own limit is 1000. With overlays the
+/// levels take more (32 calls each nesting 32 overlays needed 9.5 MB, more
+/// than the main thread's 8 MB): a nested call also needs
+/// `imagor::stack::RESERVE` of the thread's stack free to start.
 pub fn entry<T>(py: Python<'_>, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     let Some(_level) = Nested::enter() else {
         return Err(pyo3::exceptions::PyRecursionError::new_err(format!(
@@ -345,6 +348,19 @@ pub fn entry<T>(py: Python<'_>, body: impl FnOnce() -> PyResult<T>) -> PyResult<
              detector calling back into imagor without end?)"
         )));
     };
+    // The count bounds the calls, not the stack they take with their
+    // overlays (`imagor::stack`): a nested call starts only with room to
+    // work (the outermost one runs as before; its overlays are checked).
+    let nested = DEPTH.with(|d| d.get()) > 1;
+    if let Some(left) = imagor::stack::remaining().filter(|l| nested && *l < imagor::stack::RESERVE)
+    {
+        return Err(pyo3::exceptions::PyRecursionError::new_err(format!(
+            "imagor calls nested too deep for this thread's stack ({} KB left, {} KB needed to \
+             start one more; lower max_overlay_depth or nest fewer calls)",
+            left >> 10,
+            imagor::stack::RESERVE >> 10
+        )));
+    }
     INTERRUPT.with(|slot| slot.borrow_mut().take());
     let outcome = catch_unwind(AssertUnwindSafe(body));
     if let Some(interrupt) = INTERRUPT.with(|slot| slot.borrow_mut().take()) {

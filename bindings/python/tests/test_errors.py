@@ -138,6 +138,73 @@ def test_values_that_contain_themselves_nest_deeply_or_share_one_object_are_refu
 
 
 
+
+WORST_NESTING = r"""
+import sys, threading, imagor
+png = open(sys.argv[1], "rb").read()
+DEPTH = 32  # imagor::MAX_OVERLAY_DEPTH, the most max_overlay_depth may be
+
+
+def nest(inner):
+    # max_overlay_depth image() overlays, the innermost loading `inner`.
+    for _ in range(DEPTH):
+        inner = f"filters:image(/4x4/{inner})/color:blue"
+    return inner
+
+
+def loader(key):
+    n = int(key[1:-4])
+    if n >= 32:  # the 32nd call: as deep as calls may nest
+        return png
+    return im.serve(f"unsafe/{nest(f'k{n + 1}.png')}").data
+
+
+im = imagor.Imagor(unsafe=True, loader=loader, max_overlay_depth=DEPTH,
+                   process_timeout=300, request_timeout=300)
+outcome = []
+
+
+def run():
+    try:
+        outcome.append(f"ok {len(im.serve('unsafe/' + nest('k1.png')).data)}")
+    except Exception as e:
+        outcome.append(f"{type(e).__name__} {getattr(e, 'status', '')}: {e}")
+
+
+size = int(sys.argv[2])
+if size:
+    threading.stack_size(size)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+else:
+    run()
+print(outcome[0])
+"""
+
+
+@pytest.mark.parametrize("stack", [0, 8 << 20, 1 << 20, 256 << 10],
+                         ids=["main-thread", "8MB-thread", "1MB-thread", "256KB-thread"])
+def test_the_deepest_nesting_ends_cleanly_on_any_thread(stack):
+    """32 nested calls (a loader calling serve() on its own instance), each
+    nesting 32 image() overlays (the most max_overlay_depth allows): 9.5 MB of stack in a debug
+    build, and SIGSEGV on an 8 MB thread. It ends with the image or with a
+    typed error where the thread's stack runs short, never with a crash."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", WORST_NESTING, str(TESTDATA / "gopher.png"),
+                           str(stack)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    outcome = done.stdout.strip()
+    assert outcome.startswith(("ok ", "RecursionError", "InternalError 500", "LimitExceededError 422",
+                               "StatusError 422")), outcome
+    if outcome.startswith("ok "):
+        assert stack != 256 << 10, "a 256 KB stack cannot hold 32 nested calls"
+    else:
+        assert "stack" in outcome, outcome
+
+
 def test_a_loader_calling_back_into_its_instance_does_not_wait_for_its_outer_call():
     """With process_concurrency=1 the outer request holds the only place while
     its loader runs: a loader's serve() or handle() on the same instance waited

@@ -126,6 +126,9 @@ impl Overlays for Ctx<'_> {
                 "image(): overlays nested deeper than max_overlay_depth ({max})"
             )));
         }
+        // The count above bounds one call; calls nested through a binding's
+        // callback multiply it, on a host thread of any size.
+        crate::stack::check_room("image()")?;
         let path = resolve_full_dimensions(path, parent_width, parent_height);
         let params = crate::path::parse(&path);
         let source = if color::parse_color_image(&params.image).is_some() {
