@@ -200,7 +200,9 @@ impl Error {
     /// The error of kind `code` (as [`Error::code`] names it), keeping
     /// `message` where the kind carries one: how a binding reads back an
     /// imagor error that a host-language callback (a loader) raised with
-    /// words of its own. `None` for codes that are not such a kind.
+    /// words of its own, or that a call nested in one raised. A
+    /// [`Error::LimitExceeded`] read back this way names no option (its
+    /// message does). `None` for codes that are not such a kind.
     pub fn from_code(code: &str, message: &str) -> Option<Error> {
         Some(match code {
             "not_found" => Error::NOT_FOUND,
@@ -214,6 +216,8 @@ impl Error {
             "max_size_exceeded" => Error::MaxSizeExceeded,
             "max_resolution_exceeded" => Error::MaxResolutionExceeded,
             "too_many_requests" => Error::TooManyRequests,
+            "limit_exceeded" => Error::limit("", message),
+            "processing" => Error::Processing(message.to_owned()),
             _ => return None,
         })
     }
@@ -389,6 +393,8 @@ mod tests {
             Error::MaxSizeExceeded,
             Error::MaxResolutionExceeded,
             Error::TooManyRequests,
+            Error::limit("max_memory", "needs 300 MiB"),
+            Error::Processing("VipsJpeg: premature end".into()),
         ] {
             let back = Error::from_code(e.code(), &e.message()).unwrap();
             assert_eq!((back.code(), back.status()), (e.code(), e.status()));

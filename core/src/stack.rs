@@ -26,19 +26,21 @@ use crate::error::{Error, Result};
 pub const RESERVE: usize = 256 << 10;
 
 /// Bytes of the calling thread's stack still free, or `None` where the
-/// platform does not tell (then nothing is refused on this ground).
+/// platform does not tell, or where the call runs on a stack other than
+/// the thread's own (a coroutine's or a signal stack's: then nothing is
+/// refused on this ground).
 pub fn remaining() -> Option<usize> {
     let marker = 0u8;
     let here = std::ptr::addr_of!(marker) as usize;
-    let low = LOW.with(|low| match low.get() {
-        Some(l) => Some(l),
+    let (low, high) = BOUNDS.with(|bounds| match bounds.get() {
+        Some(b) => Some(b),
         None => {
-            let l = lowest_address()?;
-            low.set(Some(l));
-            Some(l)
+            let b = stack_bounds()?;
+            bounds.set(Some(b));
+            Some(b)
         }
     })?;
-    Some(here.saturating_sub(low))
+    (low..high).contains(&here).then(|| here - low)
 }
 
 /// `Ok` when at least [`RESERVE`] of the stack is free; otherwise the
@@ -60,13 +62,14 @@ pub(crate) fn check_room(what: &str) -> Result<()> {
 }
 
 thread_local! {
-    /// The lowest usable address of this thread's stack, once known.
-    static LOW: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    /// The lowest usable and the end address of this thread's stack, once
+    /// known.
+    static BOUNDS: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
 }
 
-/// The lowest usable address of the calling thread's stack.
+/// The lowest usable and the end address of the calling thread's stack.
 #[cfg(target_os = "linux")]
-fn lowest_address() -> Option<usize> {
+fn stack_bounds() -> Option<(usize, usize)> {
     // SAFETY: `attr` is initialised by pthread_getattr_np before it is read
     // and destroyed once; the out-pointers are valid locals.
     unsafe {
@@ -78,24 +81,25 @@ fn lowest_address() -> Option<usize> {
         let mut size: libc::size_t = 0;
         let got = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
         libc::pthread_attr_destroy(&mut attr);
-        (got == 0 && !addr.is_null()).then_some(addr as usize)
+        let low = addr as usize;
+        (got == 0 && !addr.is_null()).then_some((low, low.checked_add(size)?))
     }
 }
 
-/// The lowest usable address of the calling thread's stack.
+/// The lowest usable and the end address of the calling thread's stack.
 #[cfg(target_os = "macos")]
-fn lowest_address() -> Option<usize> {
+fn stack_bounds() -> Option<(usize, usize)> {
     // SAFETY: both take the calling thread's handle and only read it.
     unsafe {
         let thread = libc::pthread_self();
         let top = libc::pthread_get_stackaddr_np(thread) as usize;
         let size = libc::pthread_get_stacksize_np(thread);
-        top.checked_sub(size)
+        Some((top.checked_sub(size)?, top))
     }
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-fn lowest_address() -> Option<usize> {
+fn stack_bounds() -> Option<(usize, usize)> {
     None
 }
 
