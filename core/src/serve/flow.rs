@@ -106,20 +106,28 @@ impl Imagor {
             n => format!("{key}\u{0}via imagor-rs x{n}"),
         });
         match result_key.as_deref().zip(flight_key.as_deref()) {
-            Some((key, flight)) => self.control.coalesce(
-                flight,
-                &scope,
-                |scope| {
-                    let stored = self.storable_result_key(key);
-                    self.produce(req, &p, post, out.clone(), stored, scope)
-                },
-                |outcome| {
-                    if let (Some(key), Some(blob)) = (outcome.save_as.take(), outcome.blob.as_ref())
-                    {
-                        self.save_result(&key, &p.image, blob);
-                    }
-                },
-            ),
+            Some((key, flight)) => {
+                let mut shared = self.control.coalesce(
+                    flight,
+                    &scope,
+                    |scope| {
+                        let stored = self.storable_result_key(key);
+                        self.produce(req, &p, post, out.clone(), stored, scope)
+                    },
+                    |outcome| {
+                        if let (Some(key), Some(blob)) =
+                            (outcome.save_as.take(), outcome.blob.as_ref())
+                        {
+                            self.save_result(&key, &p.image, blob);
+                        }
+                    },
+                );
+                // `expire()` is not part of the key: a request sharing the
+                // work of another keeps its own privacy, as imagor sets it
+                // on each request.
+                shared.private = out.private;
+                shared
+            }
             None => self.produce(req, &p, post, out, None, &scope),
         }
     }

@@ -1,0 +1,90 @@
+//! Request coalescing (imagor's `suppress`) at the edges: what a follower
+//! keeps of its own request.
+
+mod wait_common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use imagor::loader::Loader;
+use imagor::request::Request;
+use imagor::{Imagor, Options};
+use wait_common::{eventually, Latch};
+
+fn gopher() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/gopher.png"
+    ))
+    .expect("gopher")
+}
+
+/// A loader that counts its calls, waits for `gate` and answers gopher.png.
+fn gated_loader(gate: Latch, calls: Arc<AtomicUsize>) -> Arc<dyn Loader> {
+    let image = gopher();
+    Arc::new(move |_key: &str| -> imagor::Result<Vec<u8>> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        gate.wait();
+        Ok(image.clone())
+    })
+}
+
+fn instance(loader: Arc<dyn Loader>) -> Imagor {
+    Imagor::new(Options {
+        unsafe_: true,
+        cache_header_ttl: Duration::from_secs(3600),
+        ..Options::default()
+    })
+    .expect("imagor")
+    .with_loader(loader)
+}
+
+fn header<'r>(res: &'r imagor::request::Response, name: &str) -> &'r str {
+    res.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// `expire()` leaves the result key, so a request with it shares the work
+/// of one without it (and the other way round); each still gets its own
+/// `Cache-Control`, as imagor sets it from each request: `private` only
+/// for the one with a future `expire()`.
+#[test]
+fn a_follower_keeps_its_own_expire_privacy() {
+    let in_an_hour = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        + 3_600_000;
+    let plain = "/unsafe/fit-in/40x40/same.png".to_owned();
+    let expiring = format!("/unsafe/fit-in/40x40/filters:expire({in_an_hour})/same.png");
+    for (first, second) in [(&plain, &expiring), (&expiring, &plain)] {
+        let (calls, gate) = (Arc::new(AtomicUsize::new(0)), Latch::default());
+        let imagor = instance(gated_loader(gate.clone(), Arc::clone(&calls)));
+        let leader = {
+            let (imagor, path) = (imagor.clone(), first.clone());
+            std::thread::spawn(move || imagor.handle(&Request::get(&path)))
+        };
+        assert!(eventually(|| calls.load(Ordering::SeqCst) == 1));
+        let follower = {
+            let (imagor, path) = (imagor.clone(), second.clone());
+            std::thread::spawn(move || imagor.handle(&Request::get(&path)))
+        };
+        assert!(eventually(|| imagor.stats().following == 1));
+        gate.open();
+        let leader = leader.join().expect("leader");
+        let follower = follower.join().expect("follower");
+        assert_eq!((leader.status, follower.status), (200, 200));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one load for both");
+        for (path, res) in [(first, &leader), (second, &follower)] {
+            let cc = header(res, "Cache-Control");
+            assert_eq!(
+                cc.starts_with("private"),
+                path.contains("expire("),
+                "{path}: {cc}"
+            );
+        }
+    }
+}
