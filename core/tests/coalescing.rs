@@ -1,11 +1,11 @@
 //! Request coalescing (imagor's `suppress`) at the edges: what a follower
-//! keeps of its own request.
+//! keeps of its own request, and a leader whose work panics.
 
 mod wait_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use imagor::loader::Loader;
 use imagor::request::Request;
@@ -87,4 +87,47 @@ fn a_follower_keeps_its_own_expire_privacy() {
             );
         }
     }
+}
+
+/// A leader whose work panics (a loader or processor bug; the server
+/// answers that request 500) must not leave its key taken: the next
+/// request for it runs at once instead of waiting for a flight that
+/// never lands.
+#[test]
+fn a_leader_that_panics_does_not_block_its_key() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let image = gopher();
+    let counted = Arc::clone(&calls);
+    let loader: Arc<dyn Loader> = Arc::new(move |_key: &str| -> imagor::Result<Vec<u8>> {
+        if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("a loader bug");
+        }
+        Ok(image.clone())
+    });
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        request_timeout: Duration::from_secs(20),
+        ..Options::default()
+    })
+    .expect("imagor")
+    .with_loader(loader);
+    let path = "/unsafe/fit-in/24x24/panics.png";
+    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        imagor.handle(&Request::get(path))
+    }));
+    assert!(first.is_err(), "the loader panicked");
+    let started = Instant::now();
+    let second = imagor.handle(&Request::get(path));
+    assert_eq!(
+        second.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&second.body)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited {:?} for a flight whose leader was gone",
+        started.elapsed()
+    );
+    assert_eq!(imagor.stats().following, 0);
 }

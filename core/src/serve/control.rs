@@ -237,6 +237,11 @@ impl Control {
                 }
             };
             if leader {
+                let landing = Landing {
+                    flights: &self.flights,
+                    key,
+                    flight: Arc::clone(&flight),
+                };
                 let shared = CallScope {
                     deadline: scope.deadline,
                     stop: Stop::Shared {
@@ -255,13 +260,13 @@ impl Control {
                 // that new requests start afresh rather than share it.
                 let hold = outcome.error.is_none();
                 if !hold {
-                    lock(&self.flights).remove(key);
+                    landing.let_go();
                 }
                 flight.publish(outcome.clone());
                 if hold {
                     finish(&mut outcome);
-                    lock(&self.flights).remove(key);
                 }
+                drop(landing);
                 return outcome;
             }
             let waited = flight.wait(scope);
@@ -282,6 +287,44 @@ impl Control {
                 }
                 Err(e) => return Outcome::error(e),
             }
+        }
+    }
+}
+
+/// A leader's hold on its key, let go of when dropped, also when its work
+/// unwinds (a loader or processor bug, which the server answers 500): a
+/// flight left behind would have every later request for the key wait
+/// for an outcome that never comes, until its own timeout. Followers of
+/// a leader that unwound get an internal error.
+struct Landing<'a> {
+    flights: &'a Mutex<HashMap<String, Arc<Flight>>>,
+    key: &'a str,
+    flight: Arc<Flight>,
+}
+
+impl Landing<'_> {
+    /// Remove the flight from the map (if it is still there), so that new
+    /// requests for the key start afresh.
+    fn let_go(&self) {
+        let mut flights = lock(self.flights);
+        if flights
+            .get(self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+        {
+            flights.remove(self.key);
+        }
+    }
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        self.let_go();
+        let mut outcome = lock(&self.flight.outcome);
+        if outcome.is_none() {
+            *outcome = Some(Outcome::error(Error::Internal(
+                "the identical request whose work this one shared failed unexpectedly".into(),
+            )));
+            self.flight.done.notify_all();
         }
     }
 }
