@@ -123,13 +123,17 @@ pub(super) fn conditional(headers: &mut Vec<(String, String)>, req: &Request, st
     {
         return false;
     }
-    let mtime = stat.modified.map(unix_nanos).filter(|n| *n != 0);
+    // Go's zero time (year 1) is what "no time" is there; a file's time
+    // of 1970-01-01 or earlier is a time like any other.
+    let mtime = stat.modified.map(unix_nanos);
     let etag = match &stat.etag {
         Some(e) if !e.is_empty() => Some(e.clone()),
         _ => match mtime {
-            Some(n) if stat.size > 0 => {
-                Some(format!("{:x}-{:x}", n.div_euclid(1_000_000_000), stat.size))
-            }
+            Some(n) if stat.size > 0 => Some(format!(
+                "{}-{:x}",
+                go_hex(n.div_euclid(1_000_000_000)),
+                stat.size
+            )),
             _ => None,
         },
     };
@@ -154,6 +158,16 @@ pub(super) fn conditional(headers: &mut Vec<(String, String)>, req: &Request, st
         }
     }
     etag_match || not_modified
+}
+
+/// Go's `fmt.Sprintf("%x", n)` of a signed number: a minus sign and the
+/// magnitude (Rust's `{:x}` of a negative number is its two's complement).
+fn go_hex(n: i128) -> String {
+    if n < 0 {
+        format!("-{:x}", n.unsigned_abs())
+    } else {
+        format!("{n:x}")
+    }
 }
 
 fn unix_nanos(t: SystemTime) -> i128 {
@@ -303,6 +317,47 @@ mod tests {
             "Mon, 29 Feb 2100 15:04:05 GMT",
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    /// imagor's ETag is `%x` of the signed Unix seconds: a file last
+    /// modified before 1970 gets `-12cff780-…`, not 32 hex digits of two's
+    /// complement; one modified at the epoch has its ETag and
+    /// `Last-Modified` (only Go's year-1 zero time has neither).
+    #[test]
+    fn etags_of_times_at_and_before_the_epoch_are_imagors() {
+        let cases = [
+            (
+                UNIX_EPOCH - Duration::from_secs(315_619_200),
+                "-12cff780-1bd8f",
+                "Fri, 01 Jan 1960 00:00:00 GMT",
+            ),
+            (UNIX_EPOCH, "0-1bd8f", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (
+                UNIX_EPOCH - Duration::from_millis(500),
+                "-1-1bd8f",
+                "Wed, 31 Dec 1969 23:59:59 GMT",
+            ),
+        ];
+        for (modified, etag, last_modified) in cases {
+            let stat = Stat {
+                size: 0x1bd8f,
+                modified: Some(modified),
+                etag: None,
+            };
+            let mut headers = Vec::new();
+            let req = Request {
+                headers: vec![("if-none-match".into(), etag.into())],
+                ..Request::default()
+            };
+            assert!(conditional(&mut headers, &req, &stat), "{etag}");
+            assert_eq!(
+                headers,
+                vec![
+                    ("ETag".to_owned(), etag.to_owned()),
+                    ("Last-Modified".to_owned(), last_modified.to_owned()),
+                ]
+            );
         }
     }
 
