@@ -145,7 +145,8 @@ impl Imagor {
                 if headers::conditional(&mut res.headers, req, stat) {
                     res.status = 304;
                     res.body = Bytes::new();
-                    res.headers.retain(|(k, _)| k != "Content-Length");
+                    res.headers
+                        .retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
                 }
             }
         }
@@ -177,7 +178,14 @@ impl Imagor {
         if o.raw {
             h.push(("Content-Security-Policy".into(), "script-src 'none'".into()));
         }
-        for (k, v) in &blob.headers {
+        // The framing is this answer's, whatever the origin's response
+        // said (`-http-loader-override-response-headers Content-Length` or
+        // `Transfer-Encoding`): imagor's `writeBody` sets the length over
+        // the blob's headers, and Go's server sends a handler's `chunked`
+        // as such. Passed on, a second, different Content-Length or a
+        // `Transfer-Encoding` over a sized body broke the answer (an empty
+        // reply).
+        for (k, v) in blob.headers.iter().filter(|(k, _)| !is_framing(k)) {
             h.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
             h.push((k.clone(), v.clone()));
         }
@@ -207,6 +215,12 @@ impl Imagor {
         res.status = status;
         res
     }
+}
+
+/// Headers that frame a message on its connection (RFC 9112 §6): the
+/// server sets them for the body it sends.
+fn is_framing(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding")
 }
 
 /// imagor retries only its plain `ErrInvalid` and `ErrSignatureMismatch`.
@@ -285,6 +299,50 @@ mod tests {
 
     use crate::request::{Cancel, Request};
     use crate::{Imagor, Options};
+
+    /// An origin's `Content-Length` or `Transfer-Encoding` passed on to
+    /// the answer (the HTTP loader's override headers) never frames it:
+    /// one `Content-Length`, the body's (hyper panicked on two different
+    /// ones in debug builds; a passed-on `chunked` over a sized body was
+    /// an empty reply).
+    #[test]
+    fn an_origins_content_length_never_frames_the_answer() {
+        let imagor = Imagor::new(Options {
+            http_loader_disable: true,
+            ..Options::default()
+        })
+        .expect("imagor");
+        let mut blob = crate::blob::Blob::new(vec![0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+        blob.headers = vec![
+            ("Content-Length".into(), "85843".into()),
+            ("Transfer-Encoding".into(), "chunked".into()),
+            ("Cache-Control".into(), "max-age=60".into()),
+        ];
+        let p = crate::path::parse("/unsafe/50x50/a.jpg");
+        let res = imagor.image_response(
+            &Request::get("/unsafe/50x50/a.jpg"),
+            &p,
+            &blob,
+            &super::Outcome::default(),
+        );
+        let lengths: Vec<&str> = res
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(lengths, vec!["7"], "{:?}", res.headers);
+        assert!(
+            !res.headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding")),
+            "{:?}",
+            res.headers
+        );
+        assert!(res
+            .headers
+            .contains(&("Cache-Control".to_owned(), "max-age=60".to_owned())));
+    }
 
     /// A request that waited for a thread past its request timeout is a
     /// 408 at once: its time counts from its arrival, as in imagor.
