@@ -21,7 +21,7 @@ peak resident memory
 on stderr, and with a status the case allows. The table of results is
 printed; any violation fails the run with exit 1.
 
-Cases run HOSTILE_JOBS at a time (default: the CPU count). A run over its
+Cases run HOSTILE_JOBS at a time (default: two, or one on one CPU). A run over its
 time limit beside another case runs again alone once the rest are done, and
 that run is the one judged: the limit is each call's own budget.
 """
@@ -203,7 +203,9 @@ def main():
     for case in manifest:
         case["abs_file"] = os.path.join(corpus, case["file"])
         case["empty"] = os.path.getsize(case["abs_file"]) == 0
-    jobs = max(1, int(os.environ.get("HOSTILE_JOBS", os.cpu_count() or 1)))
+    # Two by default: each case may take 512 MB, and beside more of them a
+    # case near its budget would be judged again alone too often.
+    jobs = max(1, int(os.environ.get("HOSTILE_JOBS", min(2, os.cpu_count() or 1))))
     tasks = [(i, s) for i in range(len(manifest)) for s in range(len(surfaces))]
     with tempfile.TemporaryDirectory() as tmp:
         startup = startup_seconds(surfaces, tmp)

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-pub use crate::serve::{Nesting, NestingGuard};
+pub use crate::serve::{Nesting, NestingGuard, MAX_NESTED_REQUESTS};
 
 /// An HTTP request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

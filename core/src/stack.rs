@@ -68,8 +68,14 @@ thread_local! {
 }
 
 /// The lowest usable and the end address of the calling thread's stack.
+/// Not for musl's main thread, whose reported size is only what is mapped
+/// so far (it grows on demand up to `RLIMIT_STACK`): unknown there.
 #[cfg(target_os = "linux")]
 fn stack_bounds() -> Option<(usize, usize)> {
+    // SAFETY: getpid and gettid only read the calling thread's ids.
+    if cfg!(target_env = "musl") && unsafe { libc::getpid() == libc::gettid() } {
+        return None;
+    }
     // SAFETY: `attr` is initialised by pthread_getattr_np before it is read
     // and destroyed once; the out-pointers are valid locals.
     unsafe {

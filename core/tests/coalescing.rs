@@ -131,3 +131,48 @@ fn a_leader_that_panics_does_not_block_its_key() {
     );
     assert_eq!(imagor.stats().following, 0);
 }
+
+/// imagor's `suppress` runs a request for a key its own work is already
+/// producing (a loader that serves an image through the same instance,
+/// whose image is in turn the outer one: a → b → a) instead of waiting for
+/// itself (`TestSuppressDeadlockResolve`).
+#[test]
+fn a_request_within_its_own_work_does_not_wait_for_itself() {
+    let me: Arc<std::sync::OnceLock<Imagor>> = Arc::default();
+    let image = gopher();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (me_in, counted) = (Arc::clone(&me), Arc::clone(&calls));
+    let outer = "/unsafe/fit-in/24x24/a.png";
+    let loader: Arc<dyn Loader> = Arc::new(move |key: &str| -> imagor::Result<Vec<u8>> {
+        let imagor = me_in.get().expect("instance");
+        let nested = |path: &str| {
+            let res = imagor.handle(&Request::get(path));
+            match res.status {
+                200 => Ok(res.body.to_vec()),
+                s => Err(imagor::Error::Internal(format!("nested {path}: {s}"))),
+            }
+        };
+        match (key, counted.fetch_add(1, Ordering::SeqCst)) {
+            ("a.png", 0) => nested("/unsafe/fit-in/32x32/b.png"),
+            ("b.png", _) => nested(outer),
+            _ => Ok(image.clone()),
+        }
+    });
+    let imagor = Imagor::new(Options {
+        unsafe_: true,
+        request_timeout: Duration::from_secs(10),
+        ..Options::default()
+    })
+    .expect("imagor")
+    .with_loader(loader);
+    let _ = me.set(imagor.clone());
+    let started = Instant::now();
+    let res = imagor.handle(&Request::get(outer));
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}

@@ -156,8 +156,11 @@ impl Control {
         let Some(a) = &self.admission else {
             return Ok(None);
         };
-        if super::nesting::admitted(self) {
-            return Ok(None);
+        if let Some(borrowed) = super::nesting::borrow_place(self) {
+            return Ok(Some(Permit {
+                admission: None,
+                _borrowed: Some(borrowed),
+            }));
         }
         let mut slots = lock(&a.slots);
         if slots.admitted >= a.capacity {
@@ -185,7 +188,10 @@ impl Control {
                 .unwrap_or_else(|e| e.into_inner().0);
         }
         slots.running += 1;
-        Ok(Some(Permit { admission: a }))
+        Ok(Some(Permit {
+            admission: Some(a),
+            _borrowed: None,
+        }))
     }
 
     /// Run `work` once for every concurrent request with the same `key`:
@@ -211,20 +217,21 @@ impl Control {
             Stop::Caller(c) => c.clone(),
             _ => Cancel::new(),
         };
+        if super::nesting::leads(self, key) {
+            // This request's own chain is producing `key` (its loader
+            // serves an image through this instance that leads back to
+            // it, a → b → a): waiting for that work would wait for itself.
+            // imagor's `suppress` runs the work directly then, as here.
+            let mut outcome = work(scope);
+            if outcome.error.is_none() {
+                finish(&mut outcome);
+            }
+            return outcome;
+        }
         loop {
             let (flight, leader) = {
                 let mut flights = lock(&self.flights);
                 match flights.get(key) {
-                    // The work this request is nested in (a loader asking
-                    // this instance for the request it loads for): waiting
-                    // for it would wait for itself.
-                    Some(_) if super::nesting::leads(self, key) => {
-                        return Outcome::error(Error::Invalid(
-                            "invalid: a loader or detector asked this instance for the request \
-                             it works for, which would wait for its own result"
-                                .to_owned(),
-                        ));
-                    }
                     Some(f) => {
                         f.followers.fetch_add(1, Ordering::AcqRel);
                         (Arc::clone(f), false)
@@ -345,18 +352,23 @@ struct Slots {
     running: usize,
 }
 
-/// A processing slot, given back when dropped.
+/// A processing slot, given back when dropped: one of the admission's
+/// own, or the place of a request this one is nested in, borrowed.
 pub(crate) struct Permit<'a> {
-    admission: &'a Admission,
+    admission: Option<&'a Admission>,
+    _borrowed: Option<super::nesting::BorrowedPlace>,
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let mut slots = lock(&self.admission.slots);
+        let Some(admission) = self.admission else {
+            return;
+        };
+        let mut slots = lock(&admission.slots);
         slots.running -= 1;
         slots.admitted -= 1;
         drop(slots);
-        self.admission.freed.notify_one();
+        admission.freed.notify_one();
     }
 }
 

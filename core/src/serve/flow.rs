@@ -150,6 +150,10 @@ impl Imagor {
                 return out;
             }
         }
+        if let Err(e) = super::nesting::room_for_a_request() {
+            out.error = Some(e);
+            return out;
+        }
         // raw() is not counted against the processing slots, as in imagor.
         let permit = if out.raw {
             None

@@ -19,7 +19,7 @@ mod stores;
 
 pub(crate) use control::Control;
 pub use control::Stats;
-pub use nesting::{Nesting, NestingGuard};
+pub use nesting::{Nesting, NestingGuard, MAX_NESTED_REQUESTS};
 
 #[cfg(feature = "server")]
 pub(crate) use pages::html_escape;

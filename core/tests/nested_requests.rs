@@ -1,0 +1,166 @@
+//! Requests nested in a request of the same instance (a loader calling
+//! back into it): they run under the outer request's admission place only
+//! while the outer request runs and only one at a time, and a chain that
+//! never ends stops at `MAX_NESTED_REQUESTS`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use imagor::request::{Nesting, MAX_NESTED_REQUESTS};
+use imagor::{Imagor, Options};
+
+fn gopher() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/gopher.png"
+    ))
+    .unwrap()
+}
+
+/// One place, no queue: what is not admitted is a 429 at once.
+fn one_place(loader: impl Fn(&str) -> imagor::Result<Vec<u8>> + Send + Sync + 'static) -> Imagor {
+    Imagor::new(Options {
+        unsafe_: true,
+        process_concurrency: 1,
+        process_queue_size: 0,
+        http_loader_disable: true,
+        ..Options::default()
+    })
+    .unwrap()
+    .with_loader(Arc::new(loader))
+}
+
+/// Loads that take a while, counting how many run at once.
+#[derive(Default)]
+struct Gauge {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Gauge {
+    fn slow_load(&self) {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(n, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A copy of the chain kept after its request ended (a callback's call
+/// left running after it answered) lends nothing: its calls are admitted
+/// like any other, so with one place and no queue all but one are 429s.
+#[test]
+fn a_nesting_kept_after_its_request_lends_no_place() {
+    let kept: Arc<Mutex<Option<Nesting>>> = Arc::default();
+    let gauge = Arc::new(Gauge::default());
+    let (keep, g, png) = (Arc::clone(&kept), Arc::clone(&gauge), gopher());
+    let im = one_place(move |key| {
+        if key == "outer.png" {
+            *keep.lock().unwrap() = Some(Nesting::of_this_call());
+        } else {
+            g.slow_load();
+        }
+        Ok(png.clone())
+    });
+    im.serve("unsafe/10x10/outer.png").expect("outer");
+    let stale = kept.lock().unwrap().clone().expect("a nesting");
+    let results: Vec<_> = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..6)
+            .map(|i| {
+                let (im, stale) = (&im, stale.clone());
+                s.spawn(move || {
+                    let _inside = stale.enter();
+                    im.serve(&format!("unsafe/10x10/slow{i}.png"))
+                        .map_err(|e| e.status())
+                })
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let refused = results
+        .iter()
+        .filter(|r| r.as_ref().err() == Some(&429))
+        .count();
+    assert!(refused >= 5, "{results:?}");
+    assert_eq!(gauge.peak.load(Ordering::SeqCst), 1);
+}
+
+/// A loader whose nested calls run side by side: one runs under the outer
+/// request's place, the others are admitted like any request (429 here).
+#[test]
+fn a_place_is_lent_to_one_nested_request_at_a_time() {
+    let gauge = Arc::new(Gauge::default());
+    let me: Arc<std::sync::OnceLock<Imagor>> = Arc::default();
+    let statuses: Arc<Mutex<Vec<u16>>> = Arc::default();
+    let (g, me_in, seen, png) = (
+        Arc::clone(&gauge),
+        Arc::clone(&me),
+        Arc::clone(&statuses),
+        gopher(),
+    );
+    let im = one_place(move |key| {
+        if key != "outer.png" {
+            g.slow_load();
+            return Ok(png.clone());
+        }
+        let im = me_in.get().expect("instance");
+        let nesting = Nesting::of_this_call();
+        std::thread::scope(|s| {
+            let calls: Vec<_> = (0..4)
+                .map(|i| {
+                    let nesting = nesting.clone();
+                    s.spawn(move || {
+                        let _inside = nesting.enter();
+                        im.serve(&format!("unsafe/10x10/inner{i}.png"))
+                            .map_or_else(|e| e.status(), |_| 200)
+                    })
+                })
+                .collect();
+            let mut seen = seen.lock().unwrap();
+            seen.extend(calls.into_iter().map(|c| c.join().unwrap()));
+        });
+        Ok(png.clone())
+    });
+    let _ = me.set(im.clone());
+    im.serve("unsafe/10x10/outer.png").expect("outer");
+    let mut statuses = statuses.lock().unwrap().clone();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 429, 429, 429]);
+    assert_eq!(gauge.peak.load(Ordering::SeqCst), 1);
+    // Every place is free again.
+    im.serve("unsafe/10x10/after.png").expect("after");
+}
+
+/// A loader that asks its instance for its own request without end stops
+/// at `MAX_NESTED_REQUESTS` with a typed error, at once.
+#[test]
+fn a_loader_asking_for_itself_without_end_stops() {
+    let me: Arc<std::sync::OnceLock<Imagor>> = Arc::default();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (me_in, counted) = (Arc::clone(&me), Arc::clone(&calls));
+    let im = Imagor::new(Options {
+        unsafe_: true,
+        http_loader_disable: true,
+        process_concurrency: 1,
+        request_timeout: Duration::from_secs(10),
+        ..Options::default()
+    })
+    .unwrap()
+    .with_loader(Arc::new(move |_key: &str| -> imagor::Result<Vec<u8>> {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let im = me_in.get().expect("instance");
+        im.serve("unsafe/10x10/itself.png").map(|o| o.data.to_vec())
+    }));
+    let _ = me.set(im.clone());
+    let started = Instant::now();
+    let e = im.serve("unsafe/10x10/itself.png").unwrap_err();
+    assert_eq!(e.status(), 400, "{e}");
+    assert!(e.to_string().contains("nested more than"), "{e}");
+    assert_eq!(calls.load(Ordering::SeqCst), MAX_NESTED_REQUESTS);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
