@@ -559,3 +559,34 @@ fn keys_naming_nothing_never_reach_the_base_dirs_own_object() {
         }
     }
 }
+
+/// A result storage on the loader's bucket and base dir stores no result
+/// (it never writes over what a loader serves): the server warns at start;
+/// with a base dir of its own there is nothing to warn of.
+#[test]
+fn a_result_storage_sharing_the_loaders_place_is_warned_of() {
+    use imagor::storage::{S3Options, S3Storage};
+    let s3 = |base_dir: &str| {
+        std::sync::Arc::new(
+            S3Storage::new(S3Options {
+                bucket: "bkt".into(),
+                base_dir: base_dir.into(),
+                endpoint: "http://127.0.0.1:1".into(),
+                force_path_style: true,
+                ..S3Options::default()
+            })
+            .unwrap(),
+        )
+    };
+    let with = |result_dir: &str| {
+        Imagor::new(Options::default())
+            .unwrap()
+            .with_loader(s3("images"))
+            .with_result_storage(s3(result_dir))
+            .result_storage_warnings()
+    };
+    let warned = with("images");
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("results are not stored"), "{warned:?}");
+    assert_eq!(with("results"), Vec::<String>::new());
+}

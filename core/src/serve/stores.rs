@@ -245,6 +245,33 @@ impl Imagor {
         }
     }
 
+    /// Warnings for result storages that keep results where a loader
+    /// serves images (an object storage on a loader's bucket and base
+    /// dir): [`Imagor::save_result`] never writes over what a loader
+    /// serves, so such a storage keeps no result at all. The server logs
+    /// them at start.
+    pub fn result_storage_warnings(&self) -> Vec<String> {
+        const PROBE: &str = "imagor-rs-probe/x.png";
+        let mut warnings = Vec::new();
+        for s in &self.result_storages {
+            let Some(at) = s.result_location(PROBE, PROBE) else {
+                continue;
+            };
+            for l in &self.loaders {
+                if l.location(PROBE).as_ref() == Some(&at) {
+                    warnings.push(format!(
+                        "the {} result storage keeps results where the {} loader serves images \
+                         (same bucket and base dir): results are not stored there, so as not \
+                         to replace an original; give the result storage its own base dir",
+                        s.name(),
+                        l.name()
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+
     /// Save a result of the source `image` to every result storage (a
     /// failed or late write is deleted), detached from the request: the
     /// answer is already known.

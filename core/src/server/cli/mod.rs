@@ -361,7 +361,10 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     super::log::set_log_ecs(config.bool("log-ecs"));
-    for warning in not_in_effect(&config) {
+    for warning in not_in_effect(&config)
+        .into_iter()
+        .chain(imagor.result_storage_warnings())
+    {
         log("warn", "imagor", serde_json::json!({ "warning": warning }));
     }
     if server.debug {
