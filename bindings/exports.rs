@@ -63,6 +63,8 @@ enum Linker {
     Zig,
     /// rust-lld, rustc's default on x86_64-unknown-linux-gnu since 1.90.
     Lld,
+    /// A system lld asked for with `-fuse-ld=lld`.
+    SystemLld,
     /// The C compiler's default linker (GNU ld).
     Other,
 }
@@ -83,7 +85,8 @@ fn linker() -> Linker {
         }
     }
     if flags.contains("-fuse-ld=lld") {
-        return Linker::Lld;
+        // A system lld, of any version: `--undefined-version` is lld 16's.
+        return Linker::SystemLld;
     }
     if flags.contains("-fuse-ld=")
         || flags.contains("linker-features=-lld")
@@ -121,8 +124,9 @@ fn export_only(entry: &str, own: bool) {
     if os != "linux" && os != "android" && !os.ends_with("bsd") {
         return;
     }
-    let strays = match linker() {
-        Linker::Other | Linker::Lld if own => {
+    let linker = linker();
+    let strays = match linker {
+        Linker::Other | Linker::Lld | Linker::SystemLld if own => {
             println!("cargo:rustc-cdylib-link-arg=-Wl,--exclude-libs,ALL");
             return;
         }
@@ -133,7 +137,7 @@ fn export_only(entry: &str, own: bool) {
             );
             return;
         }
-        Linker::Lld => STRAYS,
+        Linker::Lld | Linker::SystemLld => STRAYS,
         Linker::Zig => &[],
     };
     let mut script = format!("{{\n  global: {entry};\n  local:\n");
@@ -148,10 +152,11 @@ fn export_only(entry: &str, own: bool) {
         "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
         path.display()
     );
-    if !strays.is_empty() {
-        // lld 16 and later refuse a script naming a symbol that is not
-        // defined: a crc-fast release that renames one must not break the
-        // build (the exports test still sees a new stray).
+    if matches!(linker, Linker::Lld) {
+        // rust-lld (lld 16 and later) refuses a script naming a symbol that
+        // is not defined: a crc-fast release that renames one must not
+        // break the build (the exports test still sees a new stray). Not
+        // given to a system lld, which may predate the option.
         println!("cargo:rustc-cdylib-link-arg=-Wl,--undefined-version");
     }
 }

@@ -164,3 +164,53 @@ fn a_loader_asking_for_itself_without_end_stops() {
         started.elapsed()
     );
 }
+
+/// A nested request still running after its outer request ended (a
+/// loader that started it and answered without waiting) keeps the place
+/// it borrowed: with one place and no queue, a new request is a 429 until
+/// it ends, and is served after.
+#[test]
+fn a_place_stays_taken_while_a_request_nested_in_it_runs() {
+    let gauge = Arc::new(Gauge::default());
+    let me: Arc<std::sync::OnceLock<Imagor>> = Arc::default();
+    let left: Arc<Mutex<Vec<std::thread::JoinHandle<u16>>>> = Arc::default();
+    let (g, me_in, running, png) = (
+        Arc::clone(&gauge),
+        Arc::clone(&me),
+        Arc::clone(&left),
+        gopher(),
+    );
+    let im = one_place(move |key| {
+        match key {
+            "outer.png" => {
+                let im = me_in.get().expect("instance").clone();
+                let nesting = Nesting::of_this_call();
+                let (tx, rx) = std::sync::mpsc::channel();
+                running.lock().unwrap().push(std::thread::spawn(move || {
+                    let _inside = nesting.enter();
+                    let _ = tx.send(());
+                    im.serve("unsafe/10x10/left-running.png")
+                        .map_or_else(|e| e.status(), |_| 200)
+                }));
+                // Answer once the nested call has started (and borrowed).
+                rx.recv().unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            "left-running.png" => {
+                std::thread::sleep(Duration::from_millis(700));
+                g.slow_load();
+            }
+            _ => {}
+        }
+        Ok(png.clone())
+    });
+    let _ = me.set(im.clone());
+    im.serve("unsafe/10x10/outer.png").expect("outer");
+    // The outer request has ended; the nested one still runs on its place.
+    let e = im.serve("unsafe/10x10/other.png").unwrap_err();
+    assert_eq!(e.status(), 429, "{e}");
+    let nested = left.lock().unwrap().pop().expect("the nested call");
+    assert_eq!(nested.join().unwrap(), 200);
+    im.serve("unsafe/10x10/other.png")
+        .expect("served once the place is free");
+}

@@ -56,7 +56,7 @@ pub struct Stats {
 /// The shared load-control state of an instance.
 #[derive(Debug, Default)]
 pub(crate) struct Control {
-    admission: Option<Admission>,
+    admission: Option<Arc<Admission>>,
     /// Calls doing pixel work at once ([`super::slots`]).
     slots: Option<Arc<super::slots::Slots>>,
     /// This instance's calls in and waiting for the slots.
@@ -79,12 +79,12 @@ impl Control {
     pub(crate) fn new(opts: &Options) -> Control {
         let admission = (opts.process_concurrency > 0).then(|| {
             let concurrency = opts.process_concurrency.min(1 << 20) as usize;
-            Admission {
+            Arc::new(Admission {
                 concurrency,
                 capacity: concurrency + opts.process_queue_size.clamp(0, 1 << 20) as usize,
                 slots: Mutex::new(Slots::default()),
                 freed: Condvar::new(),
-            }
+            })
         });
         Control {
             admission,
@@ -152,15 +152,12 @@ impl Control {
     /// `None` without a concurrency limit, or for a request nested in one
     /// of this instance's that holds a slot (a loader calling back into
     /// the instance: it runs under that slot, see [`super::nesting`]).
-    pub(crate) fn admit(&self, scope: &CallScope) -> Result<Option<Permit<'_>>> {
+    pub(crate) fn admit(&self, scope: &CallScope) -> Result<Option<Permit>> {
         let Some(a) = &self.admission else {
             return Ok(None);
         };
-        if let Some(borrowed) = super::nesting::borrow_place(self) {
-            return Ok(Some(Permit {
-                admission: None,
-                _borrowed: Some(borrowed),
-            }));
+        if let Some(place) = super::nesting::borrow_place(self) {
+            return Ok(Some(Permit { place }));
         }
         let mut slots = lock(&a.slots);
         if slots.admitted >= a.capacity {
@@ -188,9 +185,11 @@ impl Control {
                 .unwrap_or_else(|e| e.into_inner().0);
         }
         slots.running += 1;
+        drop(slots);
         Ok(Some(Permit {
-            admission: Some(a),
-            _borrowed: None,
+            place: super::nesting::Place::own(Slot {
+                admission: Arc::clone(a),
+            }),
         }))
     }
 
@@ -260,7 +259,7 @@ impl Control {
                 };
                 let mut outcome = {
                     let _entered = crate::call::enter(shared.clone());
-                    let _leads = super::nesting::push(self, false, Some(key));
+                    let _leads = super::nesting::push(self, None, Some(key));
                     work(&shared)
                 };
                 // A failed (or cancelled) flight is let go of at once, so
@@ -352,23 +351,35 @@ struct Slots {
     running: usize,
 }
 
-/// A processing slot, given back when dropped: one of the admission's
-/// own, or the place of a request this one is nested in, borrowed.
-pub(crate) struct Permit<'a> {
-    admission: Option<&'a Admission>,
-    _borrowed: Option<super::nesting::BorrowedPlace>,
+/// A request's admission: its place ([`super::nesting::Place`]), which is
+/// one of the admission's slots of its own or one borrowed from a request
+/// it is nested in.
+pub(crate) struct Permit {
+    place: Arc<super::nesting::Place>,
 }
 
-impl Drop for Permit<'_> {
+impl Permit {
+    /// The place, for the request's frame to lend on
+    /// ([`super::nesting::push`]).
+    pub(crate) fn place(&self) -> &Arc<super::nesting::Place> {
+        &self.place
+    }
+}
+
+/// A processing slot of the admission, given back when the last place
+/// running under it ends (the request that took it and any request
+/// nested in it that still runs).
+pub(crate) struct Slot {
+    admission: Arc<Admission>,
+}
+
+impl Drop for Slot {
     fn drop(&mut self) {
-        let Some(admission) = self.admission else {
-            return;
-        };
-        let mut slots = lock(&admission.slots);
+        let mut slots = lock(&self.admission.slots);
         slots.running -= 1;
         slots.admitted -= 1;
         drop(slots);
-        admission.freed.notify_one();
+        self.admission.freed.notify_one();
     }
 }
 

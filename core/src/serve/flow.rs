@@ -168,7 +168,7 @@ impl Imagor {
         };
         // Callbacks of this request calling back into the instance run
         // under its slot ([`super::nesting`]).
-        let _inside = super::nesting::push(&self.control, permit.is_some(), None);
+        let _inside = super::nesting::push(&self.control, permit.as_ref().map(|p| p.place()), None);
         let is_color = crate::ops::color::parse_color_image(&p.image).is_some();
         // Only a source nothing else needs whole may be processed while it
         // arrives: not one to save to the storages or to answer raw().

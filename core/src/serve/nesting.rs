@@ -11,11 +11,12 @@
 //!   default). A nested request runs under its outer request's admission
 //!   instead, as a call made on a thread holding a processing slot runs
 //!   under that slot ([`super::slots`]): the outer request does nothing
-//!   while it waits for it, so the bound holds. The place is lent to one nested request at a time, and only while
-//!   the outer request runs: a callback's calls made side by side
-//!   (`Promise.all`), or left running after it answered, go through
-//!   admission like any other, so the bound holds however a callback
-//!   behaves.
+//!   while it waits for it. A place is lent to one nested request at a
+//!   time and stays taken until that request, and every request nested in
+//!   it, has ended, even after the outer request answered ([`Place`]): a
+//!   callback's calls made side by side (`Promise.all`) are admitted as any
+//!   request, and one left running after the callback answered keeps the
+//!   slot, so no more requests run than the admission allows.
 //! - the coalesced work it leads ([`super::Control::coalesce`]): a request
 //!   for a key its own chain is producing (a loader serving an image
 //!   through the instance that leads back to the outer request, a → b → a)
@@ -34,8 +35,9 @@
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use super::control::Slot;
 use super::Control;
 use crate::error::{Error, Result};
 
@@ -53,9 +55,8 @@ pub const MAX_NESTED_REQUESTS: usize = 32;
 struct Frame {
     control: usize,
     live: Arc<AtomicBool>,
-    /// `Some` when the request holds an admission place: whether it is
-    /// lent to a nested request now.
-    place: Option<Arc<AtomicBool>>,
+    /// The admission place the request runs under, which it may lend.
+    place: Option<Weak<Place>>,
     flight: Option<String>,
     depth: usize,
     parent: Option<Arc<Frame>>,
@@ -145,11 +146,14 @@ fn frames() -> impl Iterator<Item = Arc<Frame>> {
 
 /// Whether one more request may nest in the chain this thread works for:
 /// at most [`MAX_NESTED_REQUESTS`] deep, and with room left on the
-/// thread's stack ([`crate::stack`]). Outside a request, always.
+/// thread's stack ([`crate::stack`]). Outside a request (or in the
+/// coalesced work of one that is not nested), always: the outermost
+/// request runs whatever the thread's stack.
 pub(crate) fn room_for_a_request() -> Result<()> {
-    let Some(depth) = frames().next().map(|f| f.depth) else {
+    let depth = frames().next().map_or(0, |f| f.depth);
+    if depth == 0 {
         return Ok(());
-    };
+    }
     if depth >= MAX_NESTED_REQUESTS {
         return Err(Error::Invalid(format!(
             "invalid: requests nested more than {MAX_NESTED_REQUESTS} deep (a loader or detector \
@@ -160,17 +164,21 @@ pub(crate) fn room_for_a_request() -> Result<()> {
 }
 
 /// A request of `control` is being served on this thread until the guard
-/// is dropped: `admitted` when it holds an admission place (which it may
+/// is dropped: `place` the admission place it runs under (which it may
 /// lend to a request nested in it), `flight` the key of the coalesced work
 /// it leads.
-pub(crate) fn push(control: &Control, admitted: bool, flight: Option<&str>) -> FrameGuard {
+pub(crate) fn push(
+    control: &Control,
+    place: Option<&Arc<Place>>,
+    flight: Option<&str>,
+) -> FrameGuard {
     let parent = INSIDE.with(|i| i.borrow().clone());
     let outer = frames().next().map_or(0, |f| f.depth);
     let live = Arc::new(AtomicBool::new(true));
     let frame = Frame {
         control: id(control),
         live: Arc::clone(&live),
-        place: admitted.then(|| Arc::new(AtomicBool::new(false))),
+        place: place.map(Arc::downgrade),
         flight: flight.map(str::to_owned),
         // Coalesced work is the request that leads it, not one more.
         depth: if flight.is_some() { outer } else { outer + 1 },
@@ -182,30 +190,61 @@ pub(crate) fn push(control: &Control, admitted: bool, flight: Option<&str>) -> F
     }
 }
 
-/// An admission place borrowed from a request this call is nested in,
-/// given back when dropped.
-#[derive(Debug)]
-pub(crate) struct BorrowedPlace(Arc<AtomicBool>);
+/// The admission place a request runs under: a slot of its own, or the
+/// place of a request it is nested in, borrowed. A place is lent to one
+/// nested request at a time, and stays taken until that request and every
+/// request nested in it have ended; the slot is given back when the last
+/// place on it ends. So however a callback behaves (calls side by side,
+/// calls left running after it answered, a request that ends before the
+/// requests nested in it), no more requests run than the admission allows
+/// plus requests whose outer request waits for them.
+pub(crate) struct Place {
+    slot: Arc<Slot>,
+    lent: AtomicBool,
+    /// The lender's place, held until this one ends.
+    _borrowed: Option<Borrowed>,
+}
 
-impl Drop for BorrowedPlace {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+impl Place {
+    /// The place of a request admitted on a slot of its own.
+    pub(crate) fn own(slot: Slot) -> Arc<Place> {
+        Arc::new(Place {
+            slot: Arc::new(slot),
+            lent: AtomicBool::new(false),
+            _borrowed: None,
+        })
     }
 }
 
-/// The admission place of a running request of `control` this call is
-/// nested in, when one is not lent already (innermost first).
-pub(crate) fn borrow_place(control: &Control) -> Option<BorrowedPlace> {
+/// A lender's place taken by a nested request, given back when dropped.
+struct Borrowed(Arc<Place>);
+
+impl Drop for Borrowed {
+    fn drop(&mut self) {
+        self.0.lent.store(false, Ordering::Release);
+    }
+}
+
+/// A place for a request nested in a running request of `control` whose
+/// place is not lent already (innermost first).
+pub(crate) fn borrow_place(control: &Control) -> Option<Arc<Place>> {
     let me = id(control);
     frames()
         .filter(|f| f.control == me)
-        .filter_map(|f| f.place.clone())
+        .filter_map(|f| f.place.as_ref()?.upgrade())
         .find(|place| {
             place
+                .lent
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         })
-        .map(BorrowedPlace)
+        .map(|lender| {
+            Arc::new(Place {
+                slot: Arc::clone(&lender.slot),
+                lent: AtomicBool::new(false),
+                _borrowed: Some(Borrowed(lender)),
+            })
+        })
 }
 
 /// Is this call nested in a running request of `control` that leads the
