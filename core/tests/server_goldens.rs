@@ -219,9 +219,33 @@ fn goldens_over_http_equal_the_library() {
     for (flags, (opts, list)) in &groups {
         let server = Server::start(flags);
         let imagor = Imagor::new(opts.clone()).expect("library instance");
-        for e in list {
-            let target = signed(&e.request, &signer);
-            let (verdict, detail) = match compare(&server, &imagor, e, &target) {
+        // Two entries at a time (the machine's two cores; each waits on the
+        // server half the time), reported in manifest order.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut verdicts: Vec<(usize, String, Verdict)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(e) = list.get(i) else { break done };
+                            let target = signed(&e.request, &signer);
+                            let verdict = compare(&server, &imagor, e, &target);
+                            done.push((i, target, verdict));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("golden worker"))
+                .collect()
+        });
+        verdicts.sort_by_key(|(i, ..)| *i);
+        for (i, target, verdict) in verdicts {
+            let e = &list[i];
+            let (verdict, detail) = match verdict {
                 Verdict::Equal => {
                     equal += 1;
                     ("equal", String::new())

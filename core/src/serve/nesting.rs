@@ -130,7 +130,7 @@ fn id(control: &Control) -> usize {
     control as *const Control as usize
 }
 
-/// The innermost live frame of the chain this thread works for.
+/// The live frames of the chain this thread works for, innermost first.
 fn frames() -> impl Iterator<Item = Arc<Frame>> {
     let mut next = INSIDE.with(|i| i.borrow().clone());
     std::iter::from_fn(move || {
