@@ -91,10 +91,10 @@ test-readme: deps test-c test-python test-node
 	python3 tests/snippets/run.py
 	@./.ci/stage.sh test-readme
 
-## Each fuzz target for a few seconds, in the `smoke` build that reuses the
-## Rust tests' (core/fuzz/README.md has the long runs).
+## Each fuzz target for a few seconds, two at a time, in the `smoke` build
+## that reuses the Rust tests' (core/fuzz/README.md has the long runs).
 fuzz-smoke: deps
-	for t in path_parse filter_args process avif_still; do FUZZ_PROFILE=smoke ./core/fuzz/run.sh $$t 15 || exit 1; done
+	./.ci/fuzz-smoke.sh 15
 	@./.ci/stage.sh fuzz-smoke
 
 ## The prebuilt packages into target/packages/: a manylinux_2_28 abi3 wheel and
