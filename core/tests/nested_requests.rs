@@ -132,6 +132,64 @@ fn a_place_is_lent_to_one_nested_request_at_a_time() {
     im.serve("unsafe/10x10/after.png").expect("after");
 }
 
+/// Nested calls side by side with a queue: each waits its turn for the
+/// outer request's place (the one slot, which the outer request holds while
+/// it waits for them) and gets it when a sibling gives it back, instead of
+/// waiting for a slot of its own until the request timeout.
+#[test]
+fn nested_calls_side_by_side_take_turns_on_the_outer_place() {
+    let gauge = Arc::new(Gauge::default());
+    let me: Arc<std::sync::OnceLock<Imagor>> = Arc::default();
+    let statuses: Arc<Mutex<Vec<u16>>> = Arc::default();
+    let (g, me_in, seen, png) = (
+        Arc::clone(&gauge),
+        Arc::clone(&me),
+        Arc::clone(&statuses),
+        gopher(),
+    );
+    let im = Imagor::new(Options {
+        unsafe_: true,
+        process_concurrency: 1,
+        process_queue_size: 8,
+        request_timeout: Duration::from_secs(20),
+        http_loader_disable: true,
+        ..Options::default()
+    })
+    .unwrap()
+    .with_loader(Arc::new(move |key: &str| {
+        if key != "outer.png" {
+            g.slow_load();
+            return Ok(png.clone());
+        }
+        let im = me_in.get().expect("instance");
+        let nesting = Nesting::of_this_call();
+        std::thread::scope(|s| {
+            let calls: Vec<_> = (0..4)
+                .map(|i| {
+                    let nesting = nesting.clone();
+                    s.spawn(move || {
+                        let _inside = nesting.enter();
+                        im.serve(&format!("unsafe/10x10/inner{i}.png"))
+                            .map_or_else(|e| e.status(), |_| 200)
+                    })
+                })
+                .collect();
+            let mut seen = seen.lock().unwrap();
+            seen.extend(calls.into_iter().map(|c| c.join().unwrap()));
+        });
+        Ok(png.clone())
+    }));
+    let _ = me.set(im.clone());
+    let started = Instant::now();
+    im.serve("unsafe/10x10/outer.png").expect("outer");
+    let took = started.elapsed();
+    assert_eq!(*statuses.lock().unwrap(), [200; 4]);
+    assert_eq!(gauge.peak.load(Ordering::SeqCst), 1, "one at a time");
+    // Four loads of 0.3 s in turn, not a wait for the 20 s timeout.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    im.serve("unsafe/10x10/after.png").expect("after");
+}
+
 /// A loader that asks its instance for its own request without end stops
 /// at `MAX_NESTED_REQUESTS` with a typed error, at once.
 #[test]

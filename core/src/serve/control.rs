@@ -178,6 +178,20 @@ impl Control {
                 slots.admitted -= 1;
                 return Err(e);
             }
+            // A nested request queued beside a sibling (a callback's calls
+            // made side by side) takes its outer request's place once the
+            // sibling gives it back: the slot it waits for is the one its
+            // outer request holds while waiting for it. Tried without the
+            // lock, since a place dropped there may give back its slot.
+            drop(slots);
+            if let Some(place) = super::nesting::borrow_place(self) {
+                lock(&a.slots).admitted -= 1;
+                return Ok(Some(Permit { place }));
+            }
+            slots = lock(&a.slots);
+            if slots.running < a.concurrency {
+                break;
+            }
             slots = a
                 .freed
                 .wait_timeout(slots, POLL_SLICE)

@@ -14,9 +14,11 @@
 //!   while it waits for it. A place is lent to one nested request at a
 //!   time and stays taken until that request, and every request nested in
 //!   it, has ended, even after the outer request answered ([`Place`]): a
-//!   callback's calls made side by side (`Promise.all`) are admitted as any
-//!   request, and one left running after the callback answered keeps the
-//!   slot, so no more requests run than the admission allows.
+//!   callback's calls made side by side (`Promise.all`) queue as any
+//!   request and take the place in turn as each gives it back (the slot
+//!   they would wait for is the one the outer request holds), and one left
+//!   running after the callback answered keeps the slot, so no more
+//!   requests run than the admission allows.
 //! - the coalesced work it leads ([`super::Control::coalesce`]): a request
 //!   for a key its own chain is producing (a loader serving an image
 //!   through the instance that leads back to the outer request, a → b → a)
