@@ -75,3 +75,43 @@ fn an_animated_gif_save_is_charged_its_frame_buffers() {
     let roomy = Imagor::new(Options::default()).unwrap();
     assert!(roomy.process(&gif, path).is_ok());
 }
+
+/// Per-frame geometry (rotate, fill, flips, pixelate, crops, overlays
+/// embedded frame by frame) renders frames in batches of 64 and stacks the
+/// batches: the stack must hold exactly the source's frames. A last batch
+/// shorter than the others had been padded to a full one with black
+/// frames (100 frames came out as 128, 4000 as 4032), and the padding
+/// counted against the resolution limit (a 422 for an animation within it).
+#[test]
+fn per_frame_work_keeps_the_frame_count() {
+    let imagor = Imagor::new(Options::default()).unwrap();
+    for frames in [65, 100, 200] {
+        let gif = flat_gif(frames, 16);
+        for path in [
+            "filters:rotate(90)",
+            "10x-10",
+            "fit-in/40x40/filters:fill(red)",
+            "filters:pixelate(3)",
+            "filters:padding(red,2,2,2,2)",
+            "filters:crop(1,1,8,8)",
+        ] {
+            let out = imagor
+                .process(&gif, path)
+                .unwrap_or_else(|e| panic!("{frames} frames, {path}: {e}"));
+            let meta = imagor::meta(&out.data, "").unwrap();
+            assert_eq!(meta.pages, frames, "{frames} frames, {path}");
+        }
+    }
+    // Frames within the resolution limit, which the padding frames were
+    // not: 20x20 x 100 frames is 40 000 pixels, x 128 frames 51 200.
+    let tight = Imagor::new(Options {
+        max_resolution: 45_000,
+        ..Options::default()
+    })
+    .unwrap();
+    let out = tight
+        .process(&flat_gif(100, 16), "filters:padding(red,2,2,2,2)")
+        .unwrap();
+    let meta = imagor::meta(&out.data, "").unwrap();
+    assert_eq!((meta.width, meta.height, meta.pages), (20, 20, 100));
+}

@@ -45,7 +45,16 @@ pub(crate) fn per_frame(img: &Image, f: impl Fn(&Image) -> Result<Image>) -> Res
         1 => batches.pop().ok_or_else(crate::error::Error::internal)?,
         _ => {
             let refs: Vec<&Image> = batches.iter().collect();
-            Image::arrayjoin(&refs, 1)?
+            let grid = Image::arrayjoin(&refs, 1)?;
+            // arrayjoin gives every cell the size of the largest image: a
+            // last batch of fewer frames comes back padded with black
+            // frames up to a whole batch. Keep only the frames there are.
+            let height = new_page_height.saturating_mul(frames);
+            if grid.height() > height {
+                grid.extract_area(0, 0, grid.width(), height)?
+            } else {
+                grid
+            }
         }
     };
     joined.with_meta(|m| m.set_int("page-height", new_page_height))
