@@ -79,6 +79,27 @@ pub(super) fn composite_overlay(
 ) -> Result<Image> {
     let img = ensure_srgb(img)?;
     let mut overlay = ensure_srgb(overlay)?;
+    // The composite keeps the base's frames: an overlay's frames past them
+    // are never seen. Drop them before the per-frame tiling and embedding
+    // below, which would render every one at the base's size.
+    let frames = img.frames();
+    if overlay.frames() > frames {
+        let ph = overlay.page_height();
+        // Its animation fields go too: a base without them (a still image)
+        // takes the overlay's in the composite.
+        overlay = overlay
+            .extract_area(0, 0, overlay.width(), ph.saturating_mul(frames))?
+            .with_meta(|m| {
+                if frames > 1 {
+                    m.set_int("n-pages", frames);
+                } else {
+                    m.remove("page-height");
+                    m.remove("n-pages");
+                    m.remove("delay");
+                    m.remove("loop");
+                }
+            })?;
+    }
     if !overlay.has_alpha() {
         overlay = overlay.add_alpha()?;
     }
