@@ -157,3 +157,39 @@ fn overlay_frames_past_the_base_are_not_rendered() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A cover crop of an animation whose frames are too thin to cover the
+/// box within the size limits: a 9999x1 frame cropped to 10x10 (the
+/// resize is bounded by max_width), or a 1x2000 one (bounded by
+/// max_height). Each had been a bare 406 from libvips (`extract_area
+/// failed`, or `thumbnail_image failed` once the resized stack of 4000
+/// frames passed what libvips addresses); a still image of the same
+/// frame gives 10x10.
+#[test]
+fn thin_frames_cropped_to_a_box_are_an_image_or_a_422() {
+    let imagor = Imagor::new(Options::default()).unwrap();
+    let gif = |w: i32, h: i32, frames: i32| {
+        let pixels = vec![128u8; (w * h * frames * 3) as usize];
+        let img = Image::from_memory(&pixels, w, h * frames, 3, BandFormat::UCHAR)
+            .unwrap()
+            .with_meta(|m| m.set_int("page-height", h))
+            .unwrap();
+        encode(&img, "gifsave_buffer")
+    };
+    for (w, h) in [(9999, 1), (1, 2000)] {
+        let anim = gif(w, h, 2);
+        for path in ["10x10", "10x-10", "10x10/smart", "100x2"] {
+            let out = imagor
+                .process(&anim, path)
+                .unwrap_or_else(|e| panic!("{w}x{h} {path}: {e}"));
+            let meta = imagor::meta(&out.data, "").unwrap();
+            assert_eq!(meta.pages, 2, "{w}x{h} {path}");
+            assert!(meta.width <= 100 && meta.height <= 10, "{w}x{h} {path}");
+        }
+    }
+    let long = gif(1, 2000, 4000);
+    for path in ["10x10", "10x-10"] {
+        let e = imagor.process(&long, path).map(|_| ()).unwrap_err();
+        assert_eq!(e.status(), 422, "{path}: {e}");
+    }
+}

@@ -460,11 +460,21 @@ pub(crate) fn animated_thumbnail_with_crop(
     if size == Size::Down && img.width() < w && img.page_height() < h {
         return Ok(img.clone());
     }
-    let resized = if w as f64 / h as f64 > img.width() as f64 / img.page_height() as f64 {
-        img.thumbnail_image(w, opts.max_height, size, Interesting::None)?
+    let (tw, th) = if w as f64 / h as f64 > img.width() as f64 / img.page_height() as f64 {
+        (w, opts.max_height)
     } else {
-        img.thumbnail_image(opts.max_width, h, size, Interesting::None)?
+        (opts.max_width, h)
     };
+    // The frames resized, stacked, must stay within what libvips addresses
+    // (thin frames of a long animation grow past it: a bare 406
+    // `thumbnail_image failed`).
+    refuse_oversized_result(img, tw, th, Interesting::None, size, opts)?;
+    let resized = img.thumbnail_image(tw, th, size, Interesting::None)?;
+    // Frames too thin to cover the box within the size limits (a 9999x1
+    // frame cropped to 10x10), or not upscaled, are narrower or shorter
+    // than it: crop what there is, never outside the frame (a bare 406
+    // `extract_area failed`).
+    let (w, h) = (w.min(resized.width()), h.min(resized.page_height()));
     let (left, top) = match crop {
         Interesting::High => (resized.width() - w, resized.page_height() - h),
         Interesting::Centre | Interesting::Attention => {
