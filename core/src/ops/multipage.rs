@@ -25,20 +25,46 @@ pub(crate) fn per_frame(img: &Image, f: impl Fn(&Image) -> Result<Image>) -> Res
     let budget = crate::budget::current();
     let mut batches = Vec::with_capacity((frames / FRAMES_PER_BATCH + 1) as usize);
     let mut new_page_height = page_height;
+    let lazy = img.memory_bytes().is_none();
     let mut first = 0;
     while first < frames {
         budget.check()?;
         let last = (first + FRAMES_PER_BATCH).min(frames);
+        // A lazy input is rendered a batch of frames at a time, top down,
+        // before the frames are taken apart: frames pulled from it one by
+        // one, on libvips' threads at once, read a sequentially loaded
+        // animation out of order (threads waiting on each other: 300
+        // frames of 30x30 resized from a GIF took 2.5 s where one pass
+        // takes 0.5 s).
+        let band = img.extract_area(
+            0,
+            first * page_height,
+            img.width(),
+            (last - first) * page_height,
+        )?;
+        let (band, held) = if lazy {
+            let bytes = image_bytes(&band);
+            budget.charge_memory("reading the frames of the animation", bytes)?;
+            (band.copy_memory()?, bytes)
+        } else {
+            (band, 0)
+        };
         let mut out = Vec::with_capacity((last - first) as usize);
-        for i in first..last {
-            let frame = img.extract_area(0, i * page_height, img.width(), page_height)?;
+        for i in 0..last - first {
+            let frame = band.extract_area(0, i * page_height, img.width(), page_height)?;
             out.push(f(&frame)?);
         }
         new_page_height = out.first().map_or(page_height, Image::height);
-        let refs: Vec<&Image> = out.iter().collect();
-        let batch = Image::arrayjoin(&refs, 1)?;
-        budget.charge_memory("holding the frames of the animation", image_bytes(&batch))?;
-        batches.push(batch.copy_memory()?);
+        let rendered = {
+            let refs: Vec<&Image> = out.iter().collect();
+            let batch = Image::arrayjoin(&refs, 1)?;
+            budget.charge_memory("holding the frames of the animation", image_bytes(&batch))?;
+            batch.copy_memory()?
+        };
+        batches.push(rendered);
+        drop(out);
+        drop(band);
+        budget.release_memory(held);
         first = last;
     }
     let joined = match batches.len() {
