@@ -19,16 +19,21 @@ fn gopher() -> Vec<u8> {
 }
 
 /// One place, no queue: what is not admitted is a 429 at once.
-fn one_place(loader: impl Fn(&str) -> imagor::Result<Vec<u8>> + Send + Sync + 'static) -> Imagor {
-    Imagor::new(Options {
+fn one_place_options() -> Options {
+    Options {
         unsafe_: true,
         process_concurrency: 1,
         process_queue_size: 0,
         http_loader_disable: true,
         ..Options::default()
-    })
-    .unwrap()
-    .with_loader(Arc::new(loader))
+    }
+}
+
+/// An instance on [`one_place_options`] with `loader`.
+fn one_place(loader: impl Fn(&str) -> imagor::Result<Vec<u8>> + Send + Sync + 'static) -> Imagor {
+    Imagor::new(one_place_options())
+        .unwrap()
+        .with_loader(Arc::new(loader))
 }
 
 /// Loads that take a while, counting how many run at once.
@@ -86,10 +91,10 @@ fn a_nesting_kept_after_its_request_lends_no_place() {
     assert_eq!(gauge.peak.load(Ordering::SeqCst), 1);
 }
 
-/// A loader whose nested calls run side by side: one runs under the outer
-/// request's place, the others are admitted like any request (429 here).
-#[test]
-fn a_place_is_lent_to_one_nested_request_at_a_time() {
+/// An instance on `opts` whose loader, asked for `outer.png`, asks the
+/// instance for four images side by side (threads entering its nesting)
+/// and records their statuses; other images load slowly, gauged.
+fn fanning_out(opts: Options) -> (Imagor, Arc<Gauge>, Arc<Mutex<Vec<u16>>>) {
     let gauge = Arc::new(Gauge::default());
     let me: Arc<std::sync::OnceLock<Imagor>> = Arc::default();
     let statuses: Arc<Mutex<Vec<u16>>> = Arc::default();
@@ -99,30 +104,40 @@ fn a_place_is_lent_to_one_nested_request_at_a_time() {
         Arc::clone(&statuses),
         gopher(),
     );
-    let im = one_place(move |key| {
-        if key != "outer.png" {
-            g.slow_load();
-            return Ok(png.clone());
-        }
-        let im = me_in.get().expect("instance");
-        let nesting = Nesting::of_this_call();
-        std::thread::scope(|s| {
-            let calls: Vec<_> = (0..4)
-                .map(|i| {
-                    let nesting = nesting.clone();
-                    s.spawn(move || {
-                        let _inside = nesting.enter();
-                        im.serve(&format!("unsafe/10x10/inner{i}.png"))
-                            .map_or_else(|e| e.status(), |_| 200)
+    let im = Imagor::new(opts)
+        .unwrap()
+        .with_loader(Arc::new(move |key: &str| {
+            if key != "outer.png" {
+                g.slow_load();
+                return Ok(png.clone());
+            }
+            let im = me_in.get().expect("instance");
+            let nesting = Nesting::of_this_call();
+            std::thread::scope(|s| {
+                let calls: Vec<_> = (0..4)
+                    .map(|i| {
+                        let nesting = nesting.clone();
+                        s.spawn(move || {
+                            let _inside = nesting.enter();
+                            im.serve(&format!("unsafe/10x10/inner{i}.png"))
+                                .map_or_else(|e| e.status(), |_| 200)
+                        })
                     })
-                })
-                .collect();
-            let mut seen = seen.lock().unwrap();
-            seen.extend(calls.into_iter().map(|c| c.join().unwrap()));
-        });
-        Ok(png.clone())
-    });
+                    .collect();
+                let mut seen = seen.lock().unwrap();
+                seen.extend(calls.into_iter().map(|c| c.join().unwrap()));
+            });
+            Ok(png.clone())
+        }));
     let _ = me.set(im.clone());
+    (im, gauge, statuses)
+}
+
+/// A loader whose nested calls run side by side: one runs under the outer
+/// request's place, the others are admitted like any request (429 here).
+#[test]
+fn a_place_is_lent_to_one_nested_request_at_a_time() {
+    let (im, gauge, statuses) = fanning_out(one_place_options());
     im.serve("unsafe/10x10/outer.png").expect("outer");
     let mut statuses = statuses.lock().unwrap().clone();
     statuses.sort_unstable();
@@ -138,48 +153,11 @@ fn a_place_is_lent_to_one_nested_request_at_a_time() {
 /// waiting for a slot of its own until the request timeout.
 #[test]
 fn nested_calls_side_by_side_take_turns_on_the_outer_place() {
-    let gauge = Arc::new(Gauge::default());
-    let me: Arc<std::sync::OnceLock<Imagor>> = Arc::default();
-    let statuses: Arc<Mutex<Vec<u16>>> = Arc::default();
-    let (g, me_in, seen, png) = (
-        Arc::clone(&gauge),
-        Arc::clone(&me),
-        Arc::clone(&statuses),
-        gopher(),
-    );
-    let im = Imagor::new(Options {
-        unsafe_: true,
-        process_concurrency: 1,
+    let (im, gauge, statuses) = fanning_out(Options {
         process_queue_size: 8,
         request_timeout: Duration::from_secs(20),
-        http_loader_disable: true,
-        ..Options::default()
-    })
-    .unwrap()
-    .with_loader(Arc::new(move |key: &str| {
-        if key != "outer.png" {
-            g.slow_load();
-            return Ok(png.clone());
-        }
-        let im = me_in.get().expect("instance");
-        let nesting = Nesting::of_this_call();
-        std::thread::scope(|s| {
-            let calls: Vec<_> = (0..4)
-                .map(|i| {
-                    let nesting = nesting.clone();
-                    s.spawn(move || {
-                        let _inside = nesting.enter();
-                        im.serve(&format!("unsafe/10x10/inner{i}.png"))
-                            .map_or_else(|e| e.status(), |_| 200)
-                    })
-                })
-                .collect();
-            let mut seen = seen.lock().unwrap();
-            seen.extend(calls.into_iter().map(|c| c.join().unwrap()));
-        });
-        Ok(png.clone())
-    }));
-    let _ = me.set(im.clone());
+        ..one_place_options()
+    });
     let started = Instant::now();
     im.serve("unsafe/10x10/outer.png").expect("outer");
     let took = started.elapsed();
