@@ -39,6 +39,8 @@ lint: deps
 
 ## One build for every Rust test: the leak test's hook (`leak-hook`) is off
 ## until that test turns it on, so it can share the build with the others.
+## With IMAGOR_PRUNE_TESTS=1 (CI) the integration-test executables are
+## deleted once they ran, to spare the disk (.ci/prune-tests.sh).
 ## ffi/tests/run.sh runs its Rust tests with the same arguments.
 TEST_FEATURES = imagor/server,imagor/face,imagor/leak-hook,imagor/own-av1,imagor/own-jpeg
 export RUST_TEST_ARGS := --workspace --exclude imagor-python --exclude imagor-node --exclude imagor-fuzz \
@@ -51,6 +53,7 @@ test-rust: deps
 	./.ci/background.sh wait services
 	$(SERVICES_INSTALL)
 	$(CARGO) test $(RUST_TEST_ARGS)
+	@if [ "$${IMAGOR_PRUNE_TESTS:-0}" = 1 ]; then ./.ci/prune-tests.sh; fi
 	@./.ci/stage.sh test-rust
 
 ## The cargo profile and core features of what the system-libvips test stages
