@@ -305,7 +305,11 @@ impl SourceWaits {
     }
 
     /// [`block_on_until`] for a source: a future that is not ready at once
-    /// waits only as one of the bounded waiting threads.
+    /// waits only as one of the bounded waiting threads. The place is taken
+    /// before the first poll: past the bound, that poll may still answer
+    /// from what is at hand but starts no network task
+    /// ([`crate::net_runtime::spawn`] refuses), so a refused request never
+    /// reaches its origin.
     pub(crate) fn block_on<F: Future>(
         &self,
         future: F,
@@ -314,11 +318,46 @@ impl SourceWaits {
     ) -> Result<F::Output> {
         let mut future = std::pin::pin!(future);
         let mut cx = Context::from_waker(Waker::noop());
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return Ok(out);
+        let counted = self.enter();
+        let first = {
+            let _refusing = counted.is_err().then(RefusingNetwork::start);
+            future.as_mut().poll(&mut cx)
+        };
+        match (first, counted) {
+            (Poll::Ready(out), _) => Ok(out),
+            (Poll::Pending, Err(e)) => Err(e),
+            (Poll::Pending, Ok(_counted)) => block_on_until(future, bound, stop),
         }
-        let _counted = self.enter()?;
-        block_on_until(future, bound, stop)
+    }
+}
+
+thread_local! {
+    /// Set while a source's first poll runs past the bound of waits.
+    static REFUSING_NETWORK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, network tasks started on this thread are refused.
+struct RefusingNetwork(bool);
+
+impl RefusingNetwork {
+    fn start() -> Self {
+        RefusingNetwork(REFUSING_NETWORK.replace(true))
+    }
+}
+
+impl Drop for RefusingNetwork {
+    fn drop(&mut self) {
+        REFUSING_NETWORK.set(self.0);
+    }
+}
+
+/// [`Error::TooManyRequests`] when this thread may not start a network
+/// task now: it polls a source whose wait was refused (see
+/// [`SourceWaits::block_on`]).
+pub(crate) fn may_start_network() -> Result<()> {
+    match REFUSING_NETWORK.get() {
+        true => Err(Error::TooManyRequests),
+        false => Ok(()),
     }
 }
 
@@ -363,6 +402,23 @@ mod tests {
             waits.block_on(async { 8 }, &soon, &Stop::Never).ok(),
             Some(8)
         );
+        // A refused source starts no network task: its origin never hears.
+        let started = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = started.clone();
+        let fetch = async move {
+            crate::net_runtime::spawn(async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })?
+            .await
+        };
+        let refused = waits.block_on(fetch, &soon, &Stop::Never);
+        assert!(
+            matches!(refused, Ok(Err(Error::TooManyRequests))),
+            "{refused:?}"
+        );
+        assert!(crate::call::may_start_network().is_ok(), "only that poll");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(started.load(Ordering::SeqCst), 0);
         drop(held);
         // The refused wait gave its count back: one may wait again.
         let again = waits.enter();

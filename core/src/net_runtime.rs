@@ -101,12 +101,14 @@ pub(crate) fn generation() -> Result<u64> {
 
 /// Run `future` on the network runtime; the returned future resolves to its
 /// output and may be polled from any thread. Dropping it aborts the task
-/// (a load that timed out stops its request).
+/// (a load that timed out stops its request). Refused with
+/// [`Error::TooManyRequests`] on a thread whose source wait was refused.
 pub(crate) fn spawn<F>(future: F) -> Result<Spawned<F::Output>>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    crate::call::may_start_network()?;
     Ok(Spawned(Some(handle()?.spawn(future))))
 }
 
