@@ -216,3 +216,32 @@ fn a_long_animation_is_resized_in_one_pass() {
         assert_eq!(meta.pages, 400, "{path}");
     }
 }
+
+/// `watermark()` over an animation loaded every frame of an animated
+/// watermark (imagor asks for all of them), though the composite keeps
+/// none past the base's: a GIF of 3000 frames of 200x200 over an 8-frame
+/// base was refused as over `max_resolution` (120 MP of frames, 8 used).
+/// Only the base's count of frames is loaded now.
+#[test]
+fn an_animated_watermark_is_read_only_as_far_as_the_base_goes() {
+    let dir = std::env::temp_dir().join(format!("imagor-watermark-frames-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("long.gif"), flat_gif(3000, 200)).unwrap();
+    let imagor = Imagor::new(Options {
+        file_loader_base_dir: dir.to_string_lossy().into_owned(),
+        ..Options::default()
+    })
+    .unwrap();
+    let base = flat_gif(8, 120);
+    for path in [
+        "filters:watermark(long.gif,0,0,0)",
+        "filters:watermark(long.gif,repeat,repeat,0,50,50)",
+        "fit-in/60x60/filters:watermark(long.gif,center,center,0)",
+    ] {
+        let out = imagor
+            .process(&base, path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(imagor::meta(&out.data, "").unwrap().pages, 8, "{path}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -76,8 +76,9 @@ pub(crate) trait Overlays {
     ) -> Result<(Image, KeepAlive)>;
 
     /// Load a watermark image key, sized to `fit` (w, h) or only shrunk to
-    /// the limits, all frames when `animated`.
-    fn watermark(&self, key: &str, fit: Option<(i32, i32)>, animated: bool) -> Result<Image>;
+    /// the limits, with at most `frames` frames (the base's: the composite
+    /// keeps no overlay frame past them).
+    fn watermark(&self, key: &str, fit: Option<(i32, i32)>, frames: i32) -> Result<Image>;
 }
 
 /// State one level of the pipeline shares with its filters.

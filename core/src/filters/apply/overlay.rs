@@ -37,7 +37,7 @@ impl OverlayOp {
                 ratio,
             } => {
                 let fit = watermark_fit(img, *ratio);
-                let overlay = cx.overlays.watermark(image, fit, img.is_animated())?;
+                let overlay = cx.overlays.watermark(image, fit, img.frames())?;
                 composite_overlay(img, &overlay, x, y, *alpha, BlendMode::Over)
             }
         }
