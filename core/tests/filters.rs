@@ -276,6 +276,16 @@ fn pixelate_makes_blocks_on_every_frame() {
     assert_eq!(out.width(), 30);
     let gif = run(&gif3(20, 12), "filters:pixelate(4)/x");
     assert_eq!((gif.n_pages(), gif.width(), gif.page_height()), (3, 20, 12));
+    // A block past a side (imagor: "image has shrunk to nothing", ours was
+    // a 406 "shrink failed") covers that side: the frame's average colour.
+    let out = run(&png(&ramp), "filters:pixelate(1000)/x");
+    assert_eq!((out.width(), out.height()), (16, 16));
+    assert_eq!(px(&out, 0, 0), vec![75.0]);
+    assert_eq!(px(&out, 15, 15), vec![75.0]);
+    let out = run(&png(&ramp), "filters:pixelate(20)/x");
+    assert_eq!(px(&out, 0, 0), px(&out, 15, 0));
+    let gif = run(&gif3(20, 12), "filters:pixelate(13)/x");
+    assert_eq!((gif.n_pages(), gif.width(), gif.page_height()), (3, 26, 12));
 }
 
 #[test]

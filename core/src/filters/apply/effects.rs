@@ -61,7 +61,13 @@ pub(super) fn pixelate(img: &Image, block: i32) -> Result<Image> {
             "shrink: factor {block} is out of range"
         )));
     }
-    let one = |frame: &Image| frame.shrink(block as f64, block as f64)?.zoom(block, block);
+    // A block past a side is that side (imagor's shrink fails there, "image
+    // has shrunk to nothing", a 500): the frame becomes its average colour
+    // at its own size, as a block that covers it would make it.
+    let one = |frame: &Image| {
+        let (bw, bh) = (block.min(frame.width()), block.min(frame.page_height()));
+        frame.shrink(bw as f64, bh as f64)?.zoom(bw, bh)
+    };
     if img.page_height() <= 0 || img.frames() <= 1 {
         return one(img);
     }
