@@ -52,6 +52,20 @@ impl Replica {
     }
 }
 
+/// Files called `name` under `dir`, at any depth.
+fn files_under(dir: &std::path::Path, name: &str) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => files_under(&e.path(), name),
+            Ok(_) => usize::from(e.file_name() == name),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 fn unique(name: &str) -> String {
     format!("{name}-{}-{}", std::process::id(), free_port())
 }
@@ -65,6 +79,14 @@ fn the_second_replica_serves_what_the_first_processed() {
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(a.processed(), 1);
     assert!(first.header("last-modified").is_none(), "freshly processed");
+    // A saves the result after answering (as imagor does): B finds it once
+    // it is in the bucket (s3s-fs keeps objects as files under the base dir).
+    let saved = shared().dir().join("data/imagor").join(&base);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while files_under(&saved, "gopher.png") == 0 && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(files_under(&saved, "gopher.png"), 1, "A saved its result");
     let second = b.server.get(path);
     assert_eq!(second.status, 200, "{}", second.text());
     assert_eq!(second.body, first.body, "the same image");

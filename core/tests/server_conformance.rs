@@ -534,7 +534,16 @@ fn check(
                 }
             }
             "result_storage_saves" => {
-                let saved = files_under(dirs.results.path()).len() as u64;
+                // The result is saved after the answer, as in imagor.
+                let want_saves = want.as_u64().unwrap_or(0);
+                let until = Instant::now() + Duration::from_secs(5);
+                let saved = loop {
+                    let saved = files_under(dirs.results.path()).len() as u64;
+                    if saved >= want_saves || Instant::now() >= until {
+                        break saved;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                };
                 if Some(saved) != want.as_u64() {
                     return Err(format!("{key}: {saved} result(s) saved (want {want})"));
                 }

@@ -2,14 +2,22 @@
 //! with 20 requests in flight, SIGTERM stops accepting at once, every
 //! request in flight still completes with 200, and the process exits 0
 //! within the shutdown timeout (10 s); a request started after the signal
-//! is refused.
+//! is refused. And what follows an answer: the result's save to the result
+//! storage, after the answer as in imagor, which shutdown waits for.
 #![cfg(feature = "server")]
 
 mod server_common;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+use imagor::loader::{BoxFuture, LoadContext, Loader};
+use imagor::storage::Storage;
+use imagor::Blob;
 
 use server_common::*;
 
@@ -167,4 +175,166 @@ fn shutdown_abandons_work_that_outlasts_its_timeout() {
     let answer = request.join().expect("request thread");
     assert!(answer.is_err(), "{:?}", answer.map(|r| r.status));
     println!("returned {returned:?} after start, the encode abandoned");
+}
+
+/// A gate the test opens; futures waiting on it are woken.
+#[derive(Default)]
+struct Gate(Mutex<(bool, Vec<Waker>)>);
+
+impl Gate {
+    fn open(&self) {
+        let mut g = self.0.lock().unwrap();
+        g.0 = true;
+        for w in g.1.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+struct Opened<'a>(&'a Gate);
+
+impl Future for Opened<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut g = self.0 .0.lock().unwrap();
+        if g.0 {
+            return Poll::Ready(());
+        }
+        g.1.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// A result storage that has nothing, and whose saves wait for the gate.
+#[derive(Default)]
+struct GatedResults {
+    gate: Gate,
+    lookups: AtomicUsize,
+    saved: Mutex<Vec<String>>,
+}
+
+impl Loader for GatedResults {
+    fn get<'a>(
+        &'a self,
+        _ctx: LoadContext<'a>,
+        _key: &'a str,
+    ) -> BoxFuture<'a, imagor::Result<Blob>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Err(imagor::Error::NOT_FOUND) })
+    }
+}
+
+impl Storage for GatedResults {
+    fn put<'a>(&'a self, key: &'a str, _blob: &'a Blob) -> BoxFuture<'a, imagor::Result<()>> {
+        Box::pin(async move {
+            Opened(&self.gate).await;
+            self.saved.lock().unwrap().push(key.to_owned());
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, imagor::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// An in-process server on `results`, stopped when `stop` is sent to (or
+/// dropped); its thread returns what `run_until` did.
+fn serve_with_results(
+    results: Arc<GatedResults>,
+) -> (
+    u16,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<std::io::Result<()>>,
+) {
+    let port = free_port();
+    let imagor = imagor::Imagor::new(imagor::Options {
+        unsafe_: true,
+        file_loader_base_dir: testdata().to_string_lossy().into_owned(),
+        ..imagor::Options::default()
+    })
+    .expect("imagor")
+    .with_result_storage(results);
+    let opts = imagor::server::ServerOptions {
+        addr: format!("127.0.0.1:{port}"),
+        ..Default::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        imagor::server::run_until(imagor, opts, async move {
+            let _ = stopped.await;
+        })
+    });
+    (port, stop, server)
+}
+
+/// A GET sent from its own thread: its answer, or `None` if none came
+/// within 10 s.
+fn get_within(port: u16, target: &str) -> Option<Resp> {
+    let (tx, rx) = mpsc::channel();
+    let target = target.to_owned();
+    std::thread::spawn(move || loop {
+        match send(port, &Req::get(&target)) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            r => return tx.send(r.expect("an answer")),
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(10)).ok()
+}
+
+/// imagor answers a request before it saves the result to the result
+/// storages; ours answered only once the save was done (up to the save
+/// timeout, 20 s, on a slow store). Identical requests that come while the
+/// save runs share the result rather than look for it again.
+#[test]
+fn the_answer_comes_before_the_result_is_saved() {
+    let results = Arc::new(GatedResults::default());
+    let (port, stop, server) = serve_with_results(Arc::clone(&results));
+    const PATH: &str = "/unsafe/10x10/gopher.png";
+    let first = get_within(port, PATH);
+    let again = get_within(port, PATH);
+    let pending = results.saved.lock().unwrap().len();
+    results.gate.open();
+    let first = first.expect("answered while the save waits");
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(pending, 0, "saved before the gate opened");
+    let again = again.expect("the same path, answered while the save waits");
+    assert_eq!((again.status, again.body.len()), (200, first.body.len()));
+    assert_eq!(
+        results.lookups.load(Ordering::SeqCst),
+        1,
+        "the second shared the first's work"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while results.saved.lock().unwrap().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        results.saved.lock().unwrap().len(),
+        1,
+        "saved once the gate opened"
+    );
+    // Saved: a new request finds the flight gone and looks again.
+    assert_eq!(get_within(port, PATH).expect("answered").status, 200);
+    assert_eq!(results.lookups.load(Ordering::SeqCst), 2);
+    drop(stop);
+    server.join().expect("server thread").expect("served");
+}
+
+/// Shutdown waits for the saves that follow answers (within its timeout).
+#[test]
+fn shutdown_waits_for_saves_after_answers() {
+    let results = Arc::new(GatedResults::default());
+    let (port, stop, server) = serve_with_results(Arc::clone(&results));
+    let r = get_within(port, "/unsafe/12x12/gopher.png").expect("answered");
+    assert_eq!(r.status, 200);
+    let _ = stop.send(());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!server.is_finished(), "returned with a save pending");
+    results.gate.open();
+    server.join().expect("server thread").expect("served");
+    assert_eq!(results.saved.lock().unwrap().len(), 1);
 }

@@ -61,7 +61,9 @@ pub(crate) struct Control {
     slots: Option<Arc<super::slots::Slots>>,
     /// This instance's calls in and waiting for the slots.
     slot_figures: super::slots::Figures,
-    flights: Mutex<HashMap<String, Arc<Flight>>>,
+    /// Work in flight by key; a leader's hold may outlive its request
+    /// (until its result is saved, after the answer).
+    flights: Arc<Mutex<HashMap<String, Arc<Flight>>>>,
     pub(crate) processed: AtomicU64,
     pub(crate) loaded: AtomicU64,
     pub(crate) result_hits: AtomicU64,
@@ -224,7 +226,7 @@ impl Control {
         key: &str,
         scope: &CallScope,
         work: impl Fn(&CallScope) -> Outcome,
-        finish: impl FnOnce(&mut Outcome),
+        finish: impl FnOnce(&mut Outcome) + 'static,
     ) -> Outcome {
         let cancel = match &scope.stop {
             Stop::Caller(c) => c.clone(),
@@ -258,8 +260,8 @@ impl Control {
             };
             if leader {
                 let landing = Landing {
-                    flights: &self.flights,
-                    key,
+                    flights: Arc::clone(&self.flights),
+                    key: key.to_owned(),
                     flight: Arc::clone(&flight),
                 };
                 let shared = CallScope {
@@ -271,7 +273,7 @@ impl Control {
                     max_total_memory: scope.max_total_memory,
                     via: scope.via.clone(),
                 };
-                let mut outcome = {
+                let outcome = {
                     let _entered = crate::call::enter(shared.clone());
                     let _leads = super::nesting::push(self, None, Some(key));
                     work(&shared)
@@ -284,9 +286,14 @@ impl Control {
                 }
                 flight.publish(outcome.clone());
                 if hold {
-                    finish(&mut outcome);
+                    // The flight is held until `finish` (the result's save)
+                    // is done, which the server does after answering.
+                    let mut finishing = outcome.clone();
+                    super::after_answer::after_answer(move || {
+                        finish(&mut finishing);
+                        drop(landing);
+                    });
                 }
-                drop(landing);
                 return outcome;
             }
             let waited = flight.wait(scope);
@@ -316,27 +323,27 @@ impl Control {
 /// flight left behind would have every later request for the key wait
 /// for an outcome that never comes, until its own timeout. Followers of
 /// a leader that unwound get an internal error.
-struct Landing<'a> {
-    flights: &'a Mutex<HashMap<String, Arc<Flight>>>,
-    key: &'a str,
+struct Landing {
+    flights: Arc<Mutex<HashMap<String, Arc<Flight>>>>,
+    key: String,
     flight: Arc<Flight>,
 }
 
-impl Landing<'_> {
+impl Landing {
     /// Remove the flight from the map (if it is still there), so that new
     /// requests for the key start afresh.
     fn let_go(&self) {
-        let mut flights = lock(self.flights);
+        let mut flights = lock(&self.flights);
         if flights
-            .get(self.key)
+            .get(&self.key)
             .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
         {
-            flights.remove(self.key);
+            flights.remove(&self.key);
         }
     }
 }
 
-impl Drop for Landing<'_> {
+impl Drop for Landing {
     fn drop(&mut self) {
         self.let_go();
         let mut outcome = lock(&self.flight.outcome);

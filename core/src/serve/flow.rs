@@ -107,6 +107,10 @@ impl Imagor {
         });
         match result_key.as_deref().zip(flight_key.as_deref()) {
             Some((key, flight)) => {
+                // The result is saved by the leader once it has answered
+                // (in the server; elsewhere before the call returns).
+                let saver = (!self.result_storages.is_empty()).then(|| self.clone());
+                let image = p.image.clone();
                 let mut shared = self.control.coalesce(
                     flight,
                     &scope,
@@ -114,11 +118,11 @@ impl Imagor {
                         let stored = self.storable_result_key(key);
                         self.produce(req, &p, post, out.clone(), stored, scope)
                     },
-                    |outcome| {
-                        if let (Some(key), Some(blob)) =
-                            (outcome.save_as.take(), outcome.blob.as_ref())
+                    move |outcome| {
+                        if let (Some(key), Some(blob), Some(saver)) =
+                            (outcome.save_as.take(), outcome.blob.as_ref(), saver)
                         {
-                            self.save_result(&key, &p.image, blob);
+                            saver.save_result(&key, &image, blob);
                         }
                     },
                 );

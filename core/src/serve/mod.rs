@@ -9,6 +9,7 @@
 //! transport: path prefix, CORS, query-string stripping, `/healthcheck`,
 //! access log, metrics.
 
+mod after_answer;
 mod control;
 mod flow;
 pub(crate) mod headers;
@@ -51,6 +52,27 @@ impl Imagor {
     /// request runs within `request_timeout`.
     pub fn handle_cancellable(&self, req: &Request, cancel: &Cancel) -> Response {
         self.handle_since(req, cancel, std::time::Instant::now())
+    }
+
+    /// [`Imagor::handle_since`] that gives the response to `answer` as
+    /// soon as it is made, then does the work that may follow an answer
+    /// (the result's save to the result storages, as imagor's server
+    /// answers before it saves), on this thread.
+    #[cfg(feature = "server")]
+    pub(crate) fn handle_answering(
+        &self,
+        req: &Request,
+        cancel: &Cancel,
+        arrived: std::time::Instant,
+        answer: impl FnOnce(Response),
+    ) {
+        let collecting = after_answer::Collecting::start();
+        let res = self.handle_since(req, cancel, arrived);
+        let after = collecting.finish();
+        answer(res);
+        for job in after {
+            job();
+        }
     }
 
     /// [`Imagor::handle_cancellable`] for a request that arrived at

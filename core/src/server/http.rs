@@ -331,8 +331,15 @@ pub async fn serve(
     trimmer.abort();
     log("info", "shutdown", serde_json::json!({}));
     let timeout = state.opts.shutdown_timeout;
+    // Connections done, then the work that follows answers (result saves).
+    let done = async {
+        graceful.shutdown().await;
+        while state.in_flight.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        _ = done => {}
         _ = tokio::time::sleep(timeout) => {
             log("error", "server-shutdown", serde_json::json!({"error": "requests still in flight at the shutdown timeout"}));
         }
@@ -509,16 +516,25 @@ async fn respond(
     // cancels the request's work (which stops unless others share it).
     let cancel = Cancel::new();
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
-    let handled = tokio::task::spawn_blocking(move || {
+    // The answer comes back as soon as it is made; the thread goes on with
+    // what follows it (the result's save), counted in flight until done.
+    let (tx, answered) = tokio::sync::oneshot::channel();
+    let working = tokio::task::spawn_blocking(move || {
+        let _in_flight = InFlight::new(&st);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            st.imagor.handle_since(&req, &cancel, arrived)
+            st.imagor.handle_answering(&req, &cancel, arrived, |res| {
+                let _ = tx.send(res);
+            })
         }))
-    })
-    .await;
-    let mut res = match handled {
-        Ok(Ok(res)) => res,
-        Ok(Err(payload)) => panic_response(&panic_text(&*payload)),
-        Err(e) => panic_response(&e.to_string()),
+    });
+    let mut res = match answered.await {
+        Ok(res) => res,
+        // No answer: the work unwound before it made one.
+        Err(_) => match working.await {
+            Ok(Err(payload)) => panic_response(&panic_text(&*payload)),
+            Ok(Ok(())) => panic_response("the request ended without an answer"),
+            Err(e) => panic_response(&e.to_string()),
+        },
     };
     // CORS runs before the app in imagor, so its `Vary: Origin` comes
     // first and the app's `Vary: Accept` is the second line.
