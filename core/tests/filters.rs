@@ -288,6 +288,25 @@ fn pixelate_makes_blocks_on_every_frame() {
     assert_eq!((gif.n_pages(), gif.width(), gif.page_height()), (3, 26, 12));
 }
 
+/// A focal crop of an image too thin to cover the box within the size
+/// limits (4000x1 to 100x100 grows only to 8192x2) crops what there is;
+/// it was a bare 406 `extract_area failed` (imagor fails the same way).
+#[test]
+fn focal_crops_of_thin_images_stay_inside_them() {
+    for (w, h) in [(4000, 1), (1, 4000)] {
+        let input = png(&solid(w, h, [10.0, 20.0, 30.0]));
+        for path in [
+            "100x100/filters:focal(0.5x0.5)/x",
+            "10x100/filters:focal(10x0:20x1)/x",
+            "3x3/filters:focal(0.9x0.9)/x",
+        ] {
+            let out = run(&input, path);
+            assert!(out.width() <= 100 && out.height() <= 100, "{w}x{h} {path}");
+            assert_eq!(px(&out, 0, 0), vec![10.0, 20.0, 30.0], "{w}x{h} {path}");
+        }
+    }
+}
+
 #[test]
 fn detector_filters_are_no_ops_without_a_detector() {
     let input = png(&solid(10, 10, [10.0, 20.0, 30.0]));

@@ -255,6 +255,11 @@ fn focal_thumbnail(
     } else {
         img.thumbnail_image(opts.max_width, h, Size::Both, Interesting::None)?
     };
+    // An image too thin to cover the box within the size limits (4000x1
+    // to 100x100 grows to 16383x4) is cropped to what there is, as a cover
+    // crop of thin frames is ([`animated_thumbnail_with_crop`]); it was a
+    // bare 406 `extract_area failed`, as in imagor.
+    let (w, h) = (w.min(resized.width()), h.min(resized.page_height()));
     let left = (resized.width() as f64 * fx - w as f64 / 2.0)
         .min((resized.width() - w) as f64)
         .max(0.0);
