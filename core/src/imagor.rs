@@ -414,6 +414,8 @@ impl Imagor {
     /// the query-unescaped path after a 400 or 403.
     pub fn serve(&self, path: &str) -> Result<Output> {
         path::check_length(path)?;
+        // Its work (a result's save) is done when it returns.
+        let _own = crate::serve::after_answer::Collecting::suspend();
         let cancel = crate::request::Cancel::new();
         let _scope = crate::call::enter(crate::call::CallScope::new(
             self.opts.request_timeout,

@@ -289,7 +289,8 @@ impl Control {
                     // The flight is held until `finish` (the result's save)
                     // is done, which the server does after answering.
                     let mut finishing = outcome.clone();
-                    super::after_answer::after_answer(move || {
+                    let bytes = outcome.blob.as_ref().map_or(0, |b| b.data.len() as u64);
+                    super::after_answer::after_answer(bytes, move || {
                         finish(&mut finishing);
                         drop(landing);
                     });

@@ -9,7 +9,7 @@
 //! transport: path prefix, CORS, query-string stripping, `/healthcheck`,
 //! access log, metrics.
 
-mod after_answer;
+pub(crate) mod after_answer;
 mod control;
 mod flow;
 pub(crate) mod headers;
@@ -51,6 +51,9 @@ impl Imagor {
     /// and the answer is 499 without a body, as imagor's. The whole
     /// request runs within `request_timeout`.
     pub fn handle_cancellable(&self, req: &Request, cancel: &Cancel) -> Response {
+        // Its work is done when it returns, also when a loader calls it
+        // inside a request the server answers first.
+        let _own = after_answer::Collecting::suspend();
         self.handle_since(req, cancel, std::time::Instant::now())
     }
 

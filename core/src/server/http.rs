@@ -521,11 +521,19 @@ async fn respond(
     let (tx, answered) = tokio::sync::oneshot::channel();
     let working = tokio::task::spawn_blocking(move || {
         let _in_flight = InFlight::new(&st);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let answered = std::cell::Cell::new(false);
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             st.imagor.handle_answering(&req, &cancel, arrived, |res| {
+                answered.set(true);
                 let _ = tx.send(res);
             })
-        }))
+        }));
+        if let (Err(payload), true) = (&done, answered.get()) {
+            // Nobody hears of it as a 500 any more: the log does.
+            let error = format!("after the answer: {}", panic_text(&**payload));
+            log("error", "panic", serde_json::json!({ "error": error }));
+        }
+        done
     });
     let mut res = match answered.await {
         Ok(res) => res,
