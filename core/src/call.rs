@@ -309,7 +309,8 @@ impl SourceWaits {
     /// before the first poll: past the bound, that poll may still answer
     /// from what is at hand but starts no network task
     /// ([`crate::net_runtime::spawn`] refuses), so a refused request never
-    /// reaches its origin.
+    /// reaches its origin (the built-in loaders and storages start their
+    /// I/O there; a custom loader doing its own is not stopped).
     pub(crate) fn block_on<F: Future>(
         &self,
         future: F,
