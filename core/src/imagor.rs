@@ -394,16 +394,21 @@ impl Imagor {
             }
         };
         params.meta = true;
-        // One slot for both steps below.
-        let _slot = self.control.in_process_slot(self.opts.request_timeout)?;
-        let out = self.with_ctx(|ctx| processor::run(ctx, source.as_ref(), &params))?;
+        // One slot and one budget for both steps: the details read the
+        // source's header again, which may cost as much as the whole first
+        // step (a TIFF of 4 000 private tags: 0.7 s each), so a budget of
+        // their own let a call run twice its deadline. Details the time
+        // left cannot pay for are left out (they never fail the call).
+        let (out, details) = self.with_ctx(|ctx| {
+            let out = processor::run(ctx, source.as_ref(), &params)?;
+            let details = source
+                .as_ref()
+                .and_then(|source| processor::details::details(ctx, source, data.len()));
+            Ok((out, details))
+        })?;
         let mut meta: Meta =
             serde_json::from_slice(&out.data).map_err(|e| Error::Internal(e.to_string()))?;
-        if let Some(source) = &source {
-            let size = data.len();
-            meta.details =
-                self.with_ctx(|ctx| Ok(processor::details::details(ctx, source, size)))?;
-        }
+        meta.details = details;
         Ok(meta)
     }
 

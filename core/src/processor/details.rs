@@ -41,10 +41,11 @@ pub struct MetaDetails {
 }
 
 /// The details of `source`, from a lazy load of its header (no pixel is
-/// decoded, nothing is charged to the budget). `None` when there is no
+/// decoded; a header read that costs more than a glance is charged to the
+/// call's budget, the one its `/meta` step used). `None` when there is no
 /// libvips header to read (SVG, BMP and raw pixels go through our own
-/// decoders) or it cannot be read: the details never fail a `meta()` call
-/// that imagor's `/meta` answers.
+/// decoders), it cannot be read, or the time left cannot pay for it: the
+/// details never fail a `meta()` call that imagor's `/meta` answers.
 pub(crate) fn details(ctx: &Ctx<'_>, source: &Source, size: usize) -> Option<MetaDetails> {
     let Source::Bytes { blob, sniffed } = source else {
         return None;
