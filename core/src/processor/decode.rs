@@ -437,18 +437,23 @@ fn charging_the_header<T>(
             .or_else(|| super::decode_cost::tiff_index_cost(data, format))
             .map(|(what, cost)| (what, cost, 0))
     });
-    let Some((what, cost, memory)) = index else {
+    let metadata = super::decode_cost::header_metadata_cost(data, format);
+    if index.is_none() && metadata.is_none() {
         return load();
-    };
-    let budget = crate::budget::current();
-    if memory > 0 {
-        budget.charge_memory(&what, memory)?;
     }
-    let cost = budget.unstoppable(cost);
-    budget.charge_time(&what, cost)?;
+    let budget = crate::budget::current();
+    let mut charged = crate::budget::Cost::default();
+    for (what, cost, memory) in metadata.into_iter().chain(index) {
+        if memory > 0 {
+            budget.charge_memory(&what, memory)?;
+        }
+        let cost = budget.unstoppable(cost);
+        budget.charge_time(&what, cost)?;
+        charged += cost;
+    }
     let started = std::time::Instant::now();
     let out = load();
-    budget.settle(cost, started.elapsed());
+    budget.settle(charged, started.elapsed());
     out
 }
 
