@@ -102,11 +102,12 @@ fn padded_rgb_profile(size: usize) -> Vec<u8> {
     icc
 }
 
-/// An 8x8 RGB TIFF whose ICC profile tag holds `icc`.
+/// An 8x8 RGB TIFF whose ICC profile tag holds `icc` (none when empty).
 fn tiff_with_profile(icc: &[u8]) -> Vec<u8> {
     let pixels: Vec<u8> = (0..8 * 8 * 3).map(|i| (i * 5) as u8).collect();
-    // Header, 10 entries, next-IFD link, bits per sample, pixels, profile.
-    let ifd_end = 8 + 2 + 10 * 12 + 4;
+    let n = if icc.is_empty() { 9 } else { 10 };
+    // Header, the entries, next-IFD link, bits per sample, pixels, profile.
+    let ifd_end = 8 + 2 + n * 12 + 4;
     let (bits_at, pixels_at) = (ifd_end, ifd_end + 6);
     let icc_at = pixels_at + pixels.len();
     let entries: [(u16, u16, u32, u32); 10] = [
@@ -122,8 +123,8 @@ fn tiff_with_profile(icc: &[u8]) -> Vec<u8> {
         (34675, 7, icc.len() as u32, icc_at as u32),
     ];
     let mut out = b"II*\0\x08\0\0\0".to_vec();
-    out.extend(10u16.to_le_bytes());
-    for (tag, ty, count, value) in entries {
+    out.extend((n as u16).to_le_bytes());
+    for (tag, ty, count, value) in &entries[..n] {
         out.extend(tag.to_le_bytes());
         out.extend(ty.to_le_bytes());
         out.extend(count.to_le_bytes());
@@ -195,5 +196,62 @@ fn a_huge_icc_profile_is_charged_before_the_header_read_that_copies_it() {
     let ok = tiff_with_profile(&padded_rgb_profile(600 << 10));
     small
         .process(&ok, "fit-in/4x4/filters:format(png)")
+        .unwrap();
+}
+
+/// CRC-32 (PNG's), table-driven.
+fn crc32(data: &[u8]) -> u32 {
+    let table: Vec<u32> = (0..256u32)
+        .map(|n| {
+            (0..8).fold(n, |c, _| {
+                if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                }
+            })
+        })
+        .collect();
+    !data.iter().fold(!0u32, |c, &b| {
+        table[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8)
+    })
+}
+
+#[test]
+fn uncompressed_png_text_is_charged_before_the_header_read_that_copies_it() {
+    let _one = one_at_a_time();
+    // A plain 8x8 PNG, with 12 MB of XMP in an uncompressed iTXt chunk
+    // after its IHDR.
+    let tiff = tiff_with_profile(&[]);
+    let plain = Imagor::new(Options::default())
+        .unwrap()
+        .process(&tiff, "filters:format(png)")
+        .expect("png")
+        .data;
+    let mut body = b"XML:com.adobe.xmp\0\0\0\0\0<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">".to_vec();
+    body.resize(12 << 20, b' ');
+    body.extend(b"</x:xmpmeta>");
+    let mut chunk = (body.len() as u32).to_be_bytes().to_vec();
+    chunk.extend(b"iTXt");
+    chunk.extend(&body);
+    chunk.extend(crc32(&chunk[4..]).to_be_bytes());
+    let ihdr_end = 8 + 8 + 13 + 4;
+    let png = [&plain[..ihdr_end], &chunk, &plain[ihdr_end..]].concat();
+    // libspng keeps the text whole, libvips copies it into the image's
+    // metadata and the savers into their output: a 50 MB one grew a call
+    // writing WebP by 257 MB, with nothing charged.
+    let small = Imagor::new(Options {
+        max_memory: 32 << 20,
+        ..Options::default()
+    })
+    .unwrap();
+    for path in ["meta/", "fit-in/4x4/filters:format(webp)"] {
+        let e = small.process(&png, path).map(drop).expect_err(path);
+        assert_eq!(e.status(), 422, "{path}: {e}");
+        assert!(e.to_string().contains("metadata"), "{path}: {e}");
+    }
+    // The same PNG without it.
+    small
+        .process(&plain, "fit-in/4x4/filters:format(webp)")
         .unwrap();
 }

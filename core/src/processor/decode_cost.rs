@@ -335,8 +335,9 @@ pub(super) fn tiff_index_cost(data: &[u8], format: Option<ImageFormat>) -> Optio
 /// took 860 MB of RSS (a 100 MB file without took 245 MB), 2.2 s writing
 /// WebP and 963 MB; a WebP's 100 MB `ICCP` chunk 657 MB; an AVIF's 100 MB
 /// `colr` box, which libheif reads a byte at a time, 4.2-6 s of a 2 s
-/// budget. JPEG (64 KB segments, a 16 MB profile at most) and PNG (libspng
-/// caps its chunks) are bounded already. The memory: what one header
+/// budget; a PNG's 50 MB `iTXt` of XMP 502 MB writing WebP (245 MB
+/// without). JPEG (64 KB segments, a 16 MB profile at most) and compressed
+/// PNG text ([`super::png_chunks`]) are bounded already. The memory: what one header
 /// read holds and leaves, [`METADATA_COPIES`] times the bytes.
 pub(super) fn header_metadata_cost(
     data: &[u8],
@@ -346,6 +347,7 @@ pub(super) fn header_metadata_cost(
         ImageFormat::Tiff => (probe::tiff_metadata_bytes(data)?, TIFF_METADATA_NS),
         ImageFormat::Webp => (probe::webp(data)?.metadata, WEBP_METADATA_NS),
         ImageFormat::Heif | ImageFormat::Avif => (probe::heif_meta_bytes(data)?, HEIF_META_NS),
+        ImageFormat::Png => (super::png_chunks::metadata_bytes(data)?, PNG_METADATA_NS),
         _ => return None,
     };
     (bytes > METADATA_FREE).then(|| {
@@ -371,6 +373,9 @@ const METADATA_COPIES: u64 = 4;
 /// 16 over its reads and the output), WebP 3.
 const TIFF_METADATA_NS: f64 = 8.0;
 const WEBP_METADATA_NS: f64 = 4.0;
+/// PNG: 12 a byte of XMP read and copied (libvips parses `eXIf` further,
+/// stopped at the deadline).
+const PNG_METADATA_NS: f64 = 16.0;
 /// libheif reads a `colr` profile a byte at a time: 40-60 ns a byte.
 const HEIF_META_NS: f64 = 50.0;
 

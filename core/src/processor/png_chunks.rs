@@ -75,6 +75,29 @@ pub(crate) fn within_text_budget(data: &[u8]) -> Option<Vec<u8>> {
     Some(kept)
 }
 
+/// Bytes of the metadata libspng keeps whole as it reads the PNG `data`
+/// (`None` for anything else): uncompressed text (`tEXt`, `iTXt`, XMP
+/// among them) and `eXIf`, which may be as long as the file; libvips copies
+/// them into the image's metadata and the savers into their output.
+/// Compressed text is bounded apart ([`within_text_budget`]).
+pub(crate) fn metadata_bytes(data: &[u8]) -> Option<u64> {
+    if !data.starts_with(SIGNATURE) {
+        return None;
+    }
+    let mut bytes = 0u64;
+    for (start, kind, end) in chunks(data) {
+        if kind == b"IEND" {
+            break;
+        }
+        let body = data.get(start + 8..end.min(data.len()))?;
+        let body = body.get(..body.len().saturating_sub(4)).unwrap_or_default();
+        if matches!(kind, b"tEXt" | b"eXIf") || (kind == b"iTXt" && !compressed_text(kind, body)) {
+            bytes = bytes.saturating_add(body.len() as u64);
+        }
+    }
+    Some(bytes)
+}
+
 /// Each chunk: its start, type and end (`usize::MAX` when its declared
 /// length overflows), in order, as far as `data` has chunk headers.
 fn chunks(data: &[u8]) -> impl Iterator<Item = (usize, &[u8], usize)> + '_ {
@@ -161,6 +184,28 @@ mod tests {
         v.extend_from_slice(kind);
         v.extend_from_slice(b"key\0value");
         v
+    }
+
+    #[test]
+    fn metadata_counts_the_text_libspng_keeps_whole() {
+        let mut compressed = b"XML:com.adobe.xmp\0\x01\0\0\0".to_vec();
+        compressed.extend([0x78; 100]);
+        let data = png(&[
+            chunk(b"tEXt", &[b'c'; 1000]),
+            chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0<x/>"),
+            chunk(b"iTXt", &compressed),
+            chunk(b"zTXt", &[b'z'; 500]),
+            chunk(b"eXIf", &[0; 300]),
+            chunk(b"IDAT", &[0; 50]),
+            chunk(b"IEND", &[]),
+            chunk(b"tEXt", &[b'c'; 1000]),
+        ]);
+        assert_eq!(metadata_bytes(&data), Some(1000 + 26 + 300));
+        // A chunk cut short counts what the file holds.
+        let mut cut = png(&[chunk(b"tEXt", &[b'c'; 10])]);
+        cut.extend(forged(b"tEXt", u32::MAX));
+        assert_eq!(metadata_bytes(&cut), Some(10 + 5));
+        assert_eq!(metadata_bytes(b"GIF89a"), None);
     }
 
     #[test]
