@@ -227,7 +227,8 @@ pub(super) fn save(
             }
         }
         F::Webp => c = lossless(q(c, quality), p.lossless).arg("effort", Arg::Int(4)),
-        F::Jxl | F::Jp2 => c = lossless(q(c, quality), p.lossless),
+        F::Jxl => c = lossless(q(c, jxl_quality(quality)), p.lossless),
+        F::Jp2 => c = lossless(q(c, quality), p.lossless),
         F::Tiff => c = q(c, quality),
         F::Gif => {}
         F::Avif => {
@@ -267,6 +268,22 @@ pub(super) fn save(
     match target {
         Some(t) => Ok(t.into_bytes()),
         None => Ok(out.blob("buffer")?.as_slice().to_vec()),
+    }
+}
+
+/// The `Q` a JPEG XL save is given for `quality` (0: libvips' default).
+/// libvips 8.14 turns `Q` into a butteraugli distance, 6.4 + 2.5^((30 -
+/// Q) / 5) / 6.25 below 30, which passes libjxl's limit of 25 below 5:
+/// libjxl then refused the distance, printed `Distance has to be in
+/// [0.0..25.0]` on stderr and encoded at its default distance of 1, so
+/// `quality(1)` to `quality(4)` (or a `max_bytes` search reaching them)
+/// gave 4-40x the bytes of `quality(5)`. They get the most loss libjxl
+/// takes instead.
+fn jxl_quality(quality: i32) -> i32 {
+    if quality > 0 {
+        quality.max(5)
+    } else {
+        quality
     }
 }
 
