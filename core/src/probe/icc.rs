@@ -24,13 +24,20 @@ pub(crate) fn icc_tags(profile: &[u8]) -> impl Iterator<Item = ([u8; 4], usize, 
     })
 }
 
+/// Tags LittleCMS reads of a profile (its `MAX_TABLE_TAG`): it refuses a
+/// profile whose table says more.
+const LCMS_MAX_TAGS: usize = 100;
+
 /// The processing elements of the profile's `mpet` tags, each tag body
 /// counted once (tags may share one): 0 for a profile without any, or one
-/// that cannot be read (LittleCMS refuses those).
+/// that cannot be read (LittleCMS refuses those). Only the entries
+/// LittleCMS would read are looked at: a table of 200 000 entries, each
+/// at its own `mpet` body (a 3.2 MB profile in a JPEG), took 4.3 s here
+/// comparing every body with those before it, on any budget.
 pub(crate) fn icc_processing_elements(profile: &[u8]) -> u64 {
     let mut seen = Vec::new();
     let mut elements = 0u64;
-    for (_, offset, _) in icc_tags(profile) {
+    for (_, offset, _) in icc_tags(profile).take(LCMS_MAX_TAGS) {
         if seen.contains(&offset) || profile.get(offset..offset + 4) != Some(b"mpet") {
             continue;
         }
@@ -89,5 +96,25 @@ mod tests {
         let mut lying = p.clone();
         lying[128..132].copy_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(icc_processing_elements(&lying), 10_000);
+    }
+
+    #[test]
+    fn only_the_tags_littlecms_reads_are_counted() {
+        // 200 000 entries, each at its own 4-byte `mpet` body (whose count
+        // then reads `mpet` too): only the first 100 can matter.
+        let n = 200_000usize;
+        let bodies = 132 + 12 * n;
+        let mut p = vec![0u8; 128];
+        p.extend((n as u32).to_be_bytes());
+        for i in 0..n {
+            p.extend(b"D2B0");
+            p.extend(((bodies + 4 * i) as u32).to_be_bytes());
+            p.extend(4u32.to_be_bytes());
+        }
+        p.extend(b"mpet".repeat(n + 4));
+        let started = std::time::Instant::now();
+        let elements = icc_processing_elements(&p);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(elements, 100 * u64::from(u32::from_be_bytes(*b"mpet")));
     }
 }
