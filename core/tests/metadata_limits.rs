@@ -303,3 +303,31 @@ fn an_icc_tag_table_of_many_mpet_bodies_is_refused_at_once() {
     assert!(e.to_string().contains("ICC profile"), "{e}");
     assert!(took < Duration::from_secs(2), "{took:?}");
 }
+
+#[test]
+fn a_profile_description_is_a_name_in_meta() {
+    // The Adobe RGB profile, its `desc` tag moved to a 1 MB text.
+    let mut icc = padded_rgb_profile(560);
+    let count = u32::from_be_bytes(icc[128..132].try_into().unwrap()) as usize;
+    let entry = (0..count)
+        .map(|i| 132 + 12 * i)
+        .find(|&at| &icc[at..at + 4] == b"desc")
+        .expect("a desc tag");
+    let text = "\u{202e}<script>".repeat(4) + &"N".repeat(1 << 20);
+    let mut tag = b"desc\0\0\0\0".to_vec();
+    tag.extend(((text.len() + 1) as u32).to_be_bytes());
+    tag.extend(text.as_bytes());
+    tag.push(0);
+    let at = icc.len() as u32;
+    icc[entry + 4..entry + 8].copy_from_slice(&at.to_be_bytes());
+    icc[entry + 8..entry + 12].copy_from_slice(&(tag.len() as u32).to_be_bytes());
+    icc.extend(&tag);
+    let size = icc.len() as u32;
+    icc[..4].copy_from_slice(&size.to_be_bytes());
+    let jpeg = with_icc_segments(&testdata("demo1.jpg"), &icc);
+    let m = imagor::meta(&jpeg, "").expect("meta");
+    let name = m.details.expect("details").profile_name.expect("a name");
+    // The whole megabyte was the answer's.
+    assert!(name.starts_with("\u{202e}<script>"), "{name}");
+    assert_eq!(name.chars().count(), 256);
+}

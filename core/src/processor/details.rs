@@ -139,9 +139,14 @@ fn icc_description(icc: &[u8]) -> Option<String> {
         }
         _ => return None,
     };
-    let text = text.trim().to_owned();
+    // A name, not a payload: a profile's `desc` may be as long as the
+    // profile (a 3 MB one made meta()'s answer 3 MB).
+    let text: String = text.trim().chars().take(MAX_PROFILE_NAME).collect();
     (!text.is_empty()).then_some(text)
 }
+
+/// Characters of a profile's description `profile_name` keeps.
+const MAX_PROFILE_NAME: usize = 256;
 
 #[cfg(test)]
 mod tests {
@@ -185,6 +190,12 @@ mod tests {
         let mut huge = profile(&v2);
         huge[144 - 8..144 - 4].copy_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(icc_description(&huge), None);
+        // A description of 3 MB is cut to a name's length.
+        let mut long = b"desc\0\0\0\0".to_vec();
+        long.extend_from_slice(&(3u32 << 20).to_be_bytes());
+        long.extend(std::iter::repeat_n(b'N', 3 << 20));
+        let name = icc_description(&profile(&long)).expect("a name");
+        assert_eq!(name.chars().count(), 256);
         assert_eq!(icc_description(b"short"), None);
     }
 }
