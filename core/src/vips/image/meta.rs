@@ -107,6 +107,24 @@ impl Image {
         }
     }
 
+    /// The length of a binary metadata field, without copying it.
+    pub fn blob_len(&self, name: &str) -> Option<usize> {
+        let c = cstring(name).ok()?;
+        if !self.has_field(name) {
+            return None;
+        }
+        let mut data: *const std::os::raw::c_void = ptr::null();
+        let mut len = 0usize;
+        // SAFETY: out-pointers to locals; the data stays the image's.
+        unsafe {
+            if sys::vips_image_get_blob(self.ptr, c.as_ptr(), &mut data, &mut len) != 0 {
+                clear_error();
+                return None;
+            }
+        }
+        Some(if data.is_null() { 0 } else { len })
+    }
+
     /// An integer-array metadata field (GIF frame `delay`).
     pub fn get_array_int(&self, name: &str) -> Option<Vec<i32>> {
         let c = cstring(name).ok()?;
