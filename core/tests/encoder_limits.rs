@@ -100,3 +100,39 @@ fn a_jpeg_xl_save_is_charged_for_the_profile_it_embeds() {
     imagor::process(&tiff, "filters:format(webp)").expect("webp");
     imagor::process(&tiff_with_big_profile(560), "filters:format(jxl)").expect("jxl");
 }
+
+/// The ICC segments of a JPEG: (sequence number, count) of each.
+fn icc_segments(jpeg: &[u8]) -> Vec<(u8, u8)> {
+    let mut out = Vec::new();
+    let mut at = 2;
+    while at + 4 <= jpeg.len() && jpeg[at] == 0xFF {
+        let marker = jpeg[at + 1];
+        let len = u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]) as usize;
+        if marker == 0xDA {
+            break;
+        }
+        if marker == 0xE2 && jpeg[at + 4..].starts_with(b"ICC_PROFILE\0") {
+            out.push((jpeg[at + 16], jpeg[at + 17]));
+        }
+        at += 2 + len;
+    }
+    out
+}
+
+#[test]
+fn a_profile_too_long_for_a_jpeg_is_applied_not_mangled() {
+    // 20 MB: 321 APP2 segments, which libvips 8.14 numbered 1..255, then
+    // 0..65, each saying there were 65.
+    let tiff = tiff_with_big_profile(20 << 20);
+    let out = imagor::process(&tiff, "filters:format(jpeg)").expect("jpeg");
+    assert_eq!(icc_segments(&out.data), vec![], "{} bytes", out.data.len());
+    // A profile that fits is kept whole.
+    let fits = tiff_with_big_profile(1 << 20);
+    let out = imagor::process(&fits, "filters:format(jpeg)").expect("jpeg");
+    let segments = icc_segments(&out.data);
+    assert_eq!(segments.len(), 17);
+    assert!(segments
+        .iter()
+        .enumerate()
+        .all(|(i, &(n, of))| n as usize == i + 1 && of == 17));
+}

@@ -122,6 +122,18 @@ pub(crate) fn export(
         img = img.with_meta(|m| m.remove("icc-profile-data"))?;
     }
     let format = params.save_format();
+    if format == ImageFormat::Jpeg
+        && img
+            .blob_len("icc-profile-data")
+            .is_some_and(|n| n > JPEG_MAX_PROFILE)
+    {
+        // Too long for the 255 APP2 segments a JPEG's profile may span:
+        // libvips 8.14 numbered the segments past 255 from 0 again, and
+        // wrote a profile no reader puts back together (a 30 MB one read
+        // back as 6.5 MB of other bytes). The pixels go to sRGB through
+        // it instead, as strip_icc() does.
+        img = normalize_srgb(&img).with_meta(|m| m.remove("icc-profile-data"))?;
+    }
     let mut quality = params.quality;
     loop {
         crate::ops::limits::check_resolution(&img, opts)?;
@@ -152,6 +164,10 @@ pub(crate) fn export(
         return Ok((buf, format));
     }
 }
+
+/// The longest ICC profile a JPEG holds: 255 APP2 segments of 65 519
+/// bytes after their `ICC_PROFILE` header and numbers.
+const JPEG_MAX_PROFILE: usize = 255 * 65_519;
 
 /// One save call with imagor's settings for each format.
 pub(super) fn save(
