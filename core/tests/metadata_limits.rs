@@ -104,6 +104,12 @@ fn padded_rgb_profile(size: usize) -> Vec<u8> {
 
 /// An 8x8 RGB TIFF whose ICC profile tag holds `icc` (none when empty).
 fn tiff_with_profile(icc: &[u8]) -> Vec<u8> {
+    tiff_with_blob((34675, 7), icc)
+}
+
+/// An 8x8 RGB TIFF whose tag `tag` of type `ty` (after the baseline tags)
+/// holds `icc` (no such tag when empty).
+fn tiff_with_blob((tag, ty): (u16, u16), icc: &[u8]) -> Vec<u8> {
     let pixels: Vec<u8> = (0..8 * 8 * 3).map(|i| (i * 5) as u8).collect();
     let n = if icc.is_empty() { 9 } else { 10 };
     // Header, the entries, next-IFD link, bits per sample, pixels, profile.
@@ -120,11 +126,13 @@ fn tiff_with_profile(icc: &[u8]) -> Vec<u8> {
         (277, 3, 1, 3),
         (278, 3, 1, 8),
         (279, 4, 1, pixels.len() as u32),
-        (34675, 7, icc.len() as u32, icc_at as u32),
+        (tag, ty, icc.len() as u32, icc_at as u32),
     ];
     let mut out = b"II*\0\x08\0\0\0".to_vec();
     out.extend((n as u16).to_le_bytes());
-    for (tag, ty, count, value) in &entries[..n] {
+    let mut entries = entries[..n].to_vec();
+    entries.sort();
+    for (tag, ty, count, value) in &entries {
         out.extend(tag.to_le_bytes());
         out.extend(ty.to_le_bytes());
         out.extend(count.to_le_bytes());
@@ -192,6 +200,17 @@ fn a_huge_icc_profile_is_charged_before_the_header_read_that_copies_it() {
     assert!(e.to_string().contains("metadata"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(5));
 
+    // A 24 MB image description, which libvips keeps as a string and
+    // writes into TIFF output, likewise (50 MB: 552 MB writing TIFF).
+    let mut description = vec![b'D'; 24 << 20];
+    description.push(0);
+    let described = tiff_with_blob((270, 2), &description);
+    let e = small
+        .process(&described, "filters:format(tiff)")
+        .map(drop)
+        .expect_err("described");
+    assert_eq!(e.status(), 422, "{e}");
+    assert!(e.to_string().contains("metadata"), "{e}");
     // A profile of a realistic size is not charged.
     let ok = tiff_with_profile(&padded_rgb_profile(600 << 10));
     small

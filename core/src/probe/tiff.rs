@@ -198,7 +198,9 @@ pub(crate) fn tiff(data: &[u8]) -> Option<TiffFacts> {
 }
 
 /// Bytes of the metadata blobs the first IFD of a TIFF holds: its ICC
-/// profile (34675), XMP (700), IPTC (33723) and Photoshop (34377) tags,
+/// profile (34675), XMP (700), IPTC (33723), Photoshop (34377) and image
+/// description (270, a string libvips keeps and writes into TIFF output)
+/// tags,
 /// however many entries come before them (libtiff reads up to 4 096).
 /// libtiff reads each whole and libvips copies it into the image's
 /// metadata, at every open; no bigger than the file, which libtiff checks.
@@ -208,7 +210,7 @@ pub(crate) fn tiff_metadata_bytes(data: &[u8]) -> Option<u64> {
     let mut bytes = 0u64;
     for i in 0..count.min(4096) {
         let (tag, ty, n, _) = t.entry(start.checked_add(i.checked_mul(t.entry_size())?)?)?;
-        if !matches!(tag, 700 | 33723 | 34377 | 34675) {
+        if !matches!(tag, 270 | 700 | 33723 | 34377 | 34675) {
             continue;
         }
         let size = match ty {
@@ -314,13 +316,13 @@ mod tests {
             for le in [false, true] {
                 let what = format!("big={big} le={le}");
                 // 600 private tags before the profile: counted all the same.
-                let mut entries = vec![(256, 4, 1), (257, 4, 1), (700, 1, 0)];
+                let mut entries = vec![(256, 4, 1), (257, 4, 1), (270, 2, 0), (700, 1, 0)];
                 entries.extend((0..600).map(|i| (30000 + i, 3, 0)));
                 entries.extend([(33723, 4, 0), (34675, 7, 0), (50000, 7, 0)]);
                 let mut t = chain(big, le, 1, &entries);
-                // Counts: XMP 10 bytes, IPTC 3 LONGs, ICC 100 bytes (more
-                // than the file: cut to its length), a private blob (not
-                // counted).
+                // Counts: a description of 7 characters, XMP 10 bytes, IPTC
+                // 3 LONGs, ICC 100 bytes (then more than the file: cut to
+                // its length), a private blob (not counted).
                 let ow = if big { 8 } else { 4 };
                 let (first, entry) = (if big { 16 + 8 } else { 8 + 2 }, 4 + 2 * ow);
                 let put_count = |t: &mut Vec<u8>, index: usize, n: u64| {
@@ -331,14 +333,15 @@ mod tests {
                     }
                     t[at..at + ow].copy_from_slice(&b);
                 };
-                put_count(&mut t, 2, 10);
-                put_count(&mut t, 603, 3);
-                put_count(&mut t, 605, 1 << 40);
+                put_count(&mut t, 2, 7);
+                put_count(&mut t, 3, 10);
+                put_count(&mut t, 604, 3);
+                put_count(&mut t, 606, 1 << 40);
                 let len = t.len() as u64;
-                put_count(&mut t, 604, 100);
-                assert_eq!(tiff_metadata_bytes(&t), Some(10 + 12 + 100), "{what}");
-                put_count(&mut t, 604, u32::MAX.into());
-                assert_eq!(tiff_metadata_bytes(&t), Some(10 + 12 + len), "{what}");
+                put_count(&mut t, 605, 100);
+                assert_eq!(tiff_metadata_bytes(&t), Some(7 + 10 + 12 + 100), "{what}");
+                put_count(&mut t, 605, u32::MAX.into());
+                assert_eq!(tiff_metadata_bytes(&t), Some(7 + 10 + 12 + len), "{what}");
             }
         }
         assert_eq!(tiff_metadata_bytes(b"GIF89a"), None);
