@@ -9,7 +9,7 @@ mod common;
 
 use imagor::{Imagor, Options};
 use imagor_tests::hostile::headers::{avif_grid, tiff_with_private_tags, webp_with_empty_chunks};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn testdata(name: &str) -> Vec<u8> {
     common::read_testdata(name)
@@ -155,4 +155,42 @@ fn a_tiff_output_is_charged_for_the_buffer_it_is_written_to() {
         .process(png, "fit-in/1000x1000/filters:upscale():format(tiff)")
         .unwrap();
     assert!(out.data.len() > 4_000_000);
+}
+
+/// More than the /meta step of the TIFF below takes (0.7-0.8 s), less than
+/// twice that.
+const BUDGET: Duration = Duration::from_secs(1);
+
+#[test]
+fn library_meta_reads_its_details_within_the_calls_budget() {
+    let imagor = Imagor::new(Options {
+        process_timeout: BUDGET,
+        ..Options::default()
+    })
+    .unwrap();
+    // Warm libvips and libtiff up.
+    let small = tiff_with_private_tags(10);
+    let m = imagor.meta(&small, "").expect("meta");
+    assert_eq!(m.details.expect("details").space, "b-w");
+
+    let tiff = tiff_with_private_tags(4087); // 49 KB
+                                             // imagor's /meta alone: one budget, its header read charged.
+    let started = Instant::now();
+    let alone = imagor.process(&tiff, "meta/").map(drop);
+    let alone_took = started.elapsed();
+    // The library's meta(): the same /meta, then the details' header
+    // read, which had a fresh budget of its own: 1.4-1.6 s of a 1 s
+    // budget, where /meta alone took 0.75 s.
+    let started = Instant::now();
+    let meta = imagor.meta(&tiff, "");
+    let took = started.elapsed();
+    for e in [alone.err(), meta.err()].into_iter().flatten() {
+        assert_eq!(e.status(), 408, "{e}");
+    }
+    // No longer than the budget, or than /meta alone on a machine too
+    // slow for it, and a little unwind.
+    assert!(
+        took < BUDGET.max(alone_took) + Duration::from_millis(300),
+        "meta() took {took:?} of a {BUDGET:?} budget, its /meta step alone {alone_took:?}"
+    );
 }

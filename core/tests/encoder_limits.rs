@@ -1,10 +1,9 @@
 //! Encoder settings that are cheap to ask for: each gives what it asks,
 //! within the call's budget.
 
-fn testdata(name: &str) -> Vec<u8> {
-    let path = format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod image_common;
+
+use image_common::{padded_rgb_profile, testdata, tiff_with_profile};
 
 #[test]
 fn the_lowest_jpeg_xl_qualities_give_the_smallest_files() {
@@ -42,44 +41,7 @@ fn the_lowest_jpeg_xl_qualities_give_the_smallest_files() {
 
 /// An 8x8 RGB TIFF with an Adobe RGB profile grown to `size` bytes.
 fn tiff_with_big_profile(size: usize) -> Vec<u8> {
-    let jpeg = testdata("jpg-24bit-icc-adobe-rgb.jpg");
-    let at = jpeg
-        .windows(12)
-        .position(|w| w == b"ICC_PROFILE\0")
-        .expect("an ICC segment");
-    let len = u16::from_be_bytes([jpeg[at - 2], jpeg[at - 1]]) as usize;
-    let mut icc = jpeg[at + 14..at - 2 + len].to_vec();
-    icc.resize(size, 0);
-    icc[..4].copy_from_slice(&(size as u32).to_be_bytes());
-    let pixels: Vec<u8> = (0..8 * 8 * 3).map(|i| (i * 5) as u8).collect();
-    let ifd_end = 8 + 2 + 10 * 12 + 4;
-    let (bits_at, pixels_at) = (ifd_end, ifd_end + 6);
-    let icc_at = pixels_at + pixels.len();
-    let entries: [(u16, u16, u32, u32); 10] = [
-        (256, 3, 1, 8),
-        (257, 3, 1, 8),
-        (258, 3, 3, bits_at as u32),
-        (259, 3, 1, 1),
-        (262, 3, 1, 2),
-        (273, 4, 1, pixels_at as u32),
-        (277, 3, 1, 3),
-        (278, 3, 1, 8),
-        (279, 4, 1, pixels.len() as u32),
-        (34675, 7, icc.len() as u32, icc_at as u32),
-    ];
-    let mut out = b"II*\0\x08\0\0\0".to_vec();
-    out.extend(10u16.to_le_bytes());
-    for (tag, ty, count, value) in entries {
-        out.extend(tag.to_le_bytes());
-        out.extend(ty.to_le_bytes());
-        out.extend(count.to_le_bytes());
-        out.extend(value.to_le_bytes());
-    }
-    out.extend([0; 4]);
-    out.extend([8, 0, 8, 0, 8, 0]);
-    out.extend(&pixels);
-    out.extend(&icc);
-    out
+    tiff_with_profile(&padded_rgb_profile(size))
 }
 
 #[test]

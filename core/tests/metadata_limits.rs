@@ -1,8 +1,14 @@
-//! Metadata reads held to the call's budget: the library's `meta()`, whose
-//! sharp-style details read the source's header a second time.
+//! Metadata held to the call's budget: what a header read copies (ICC
+//! profiles, XMP, PNG text, TIFF descriptions) is charged before it, an
+//! ICC tag table is read as far as LittleCMS reads it, and `/meta` names a
+//! profile in a name's length. (The library's `meta()` reading its details
+//! within the call's budget: `tests/header_reads.rs`.)
+
+mod image_common;
 
 use std::time::{Duration, Instant};
 
+use image_common::{padded_rgb_profile, testdata, tiff_with_blob, tiff_with_profile};
 use imagor::{Imagor, Options};
 
 /// The tests here time calls: one at a time.
@@ -10,139 +16,6 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A 1x1 grey TIFF whose only directory holds `n` private tags besides
-/// the baseline ones: libtiff 4.5 spends time growing with `n` squared
-/// registering them at every open (0.35-0.7 s at 4 087).
-fn tiff_with_private_tags(n: usize) -> Vec<u8> {
-    let mut tags: Vec<(u16, u16, u32)> = vec![
-        (256, 3, 1),
-        (257, 3, 1),
-        (258, 3, 8),
-        (259, 3, 1),
-        (262, 3, 1),
-        (273, 4, 8),
-        (277, 3, 1),
-        (278, 3, 1),
-        (279, 4, 1),
-    ];
-    tags.extend((0..n).map(|i| (65535 - i as u16, 3, 7)));
-    tags.sort();
-    // Header, then the single pixel at offset 8, then the directory.
-    let mut out = b"II*\0\x0a\0\0\0\x80\0".to_vec();
-    out.extend((tags.len() as u16).to_le_bytes());
-    for (tag, ty, value) in tags {
-        out.extend(tag.to_le_bytes());
-        out.extend(ty.to_le_bytes());
-        out.extend(1u32.to_le_bytes());
-        out.extend(value.to_le_bytes());
-    }
-    out.extend([0; 4]);
-    out
-}
-
-/// More than the /meta step of the TIFF below takes (0.7-0.8 s), less than
-/// twice that.
-const BUDGET: Duration = Duration::from_secs(1);
-
-#[test]
-fn library_meta_reads_its_details_within_the_calls_budget() {
-    let _one = one_at_a_time();
-    let imagor = Imagor::new(Options {
-        process_timeout: BUDGET,
-        ..Options::default()
-    })
-    .unwrap();
-    // Warm libvips and libtiff up.
-    let small = tiff_with_private_tags(10);
-    let m = imagor.meta(&small, "").expect("meta");
-    assert_eq!(m.details.expect("details").space, "b-w");
-
-    let tiff = tiff_with_private_tags(4087); // 49 KB
-                                             // imagor's /meta alone: one budget, its header read charged.
-    let started = Instant::now();
-    let alone = imagor.process(&tiff, "meta/").map(drop);
-    let alone_took = started.elapsed();
-    // The library's meta(): the same /meta, then the details' header
-    // read, which had a fresh budget of its own: 1.4-1.6 s of a 1 s
-    // budget, where /meta alone took 0.75 s.
-    let started = Instant::now();
-    let meta = imagor.meta(&tiff, "");
-    let took = started.elapsed();
-    for e in [alone.err(), meta.err()].into_iter().flatten() {
-        assert_eq!(e.status(), 408, "{e}");
-    }
-    // No longer than the budget, or than /meta alone on a machine too
-    // slow for it, and a little unwind.
-    assert!(
-        took < BUDGET.max(alone_took) + Duration::from_millis(300),
-        "meta() took {took:?} of a {BUDGET:?} budget, its /meta step alone {alone_took:?}"
-    );
-}
-
-fn testdata(name: &str) -> Vec<u8> {
-    let path = format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// The Adobe RGB profile of a test JPEG (one APP2 segment), grown to
-/// `size` bytes with zeros after its tags (its header says so).
-fn padded_rgb_profile(size: usize) -> Vec<u8> {
-    let jpeg = testdata("jpg-24bit-icc-adobe-rgb.jpg");
-    let at = jpeg
-        .windows(12)
-        .position(|w| w == b"ICC_PROFILE\0")
-        .expect("an ICC segment");
-    let len = u16::from_be_bytes([jpeg[at - 2], jpeg[at - 1]]) as usize;
-    let mut icc = jpeg[at + 14..at - 2 + len].to_vec();
-    assert_eq!(&icc[36..40], b"acsp");
-    icc.resize(size, 0);
-    icc[..4].copy_from_slice(&(size as u32).to_be_bytes());
-    icc
-}
-
-/// An 8x8 RGB TIFF whose ICC profile tag holds `icc` (none when empty).
-fn tiff_with_profile(icc: &[u8]) -> Vec<u8> {
-    tiff_with_blob((34675, 7), icc)
-}
-
-/// An 8x8 RGB TIFF whose tag `tag` of type `ty` (after the baseline tags)
-/// holds `icc` (no such tag when empty).
-fn tiff_with_blob((tag, ty): (u16, u16), icc: &[u8]) -> Vec<u8> {
-    let pixels: Vec<u8> = (0..8 * 8 * 3).map(|i| (i * 5) as u8).collect();
-    let n = if icc.is_empty() { 9 } else { 10 };
-    // Header, the entries, next-IFD link, bits per sample, pixels, profile.
-    let ifd_end = 8 + 2 + n * 12 + 4;
-    let (bits_at, pixels_at) = (ifd_end, ifd_end + 6);
-    let icc_at = pixels_at + pixels.len();
-    let entries: [(u16, u16, u32, u32); 10] = [
-        (256, 3, 1, 8),
-        (257, 3, 1, 8),
-        (258, 3, 3, bits_at as u32),
-        (259, 3, 1, 1),
-        (262, 3, 1, 2),
-        (273, 4, 1, pixels_at as u32),
-        (277, 3, 1, 3),
-        (278, 3, 1, 8),
-        (279, 4, 1, pixels.len() as u32),
-        (tag, ty, icc.len() as u32, icc_at as u32),
-    ];
-    let mut out = b"II*\0\x08\0\0\0".to_vec();
-    out.extend((n as u16).to_le_bytes());
-    let mut entries = entries[..n].to_vec();
-    entries.sort();
-    for (tag, ty, count, value) in &entries {
-        out.extend(tag.to_le_bytes());
-        out.extend(ty.to_le_bytes());
-        out.extend(count.to_le_bytes());
-        out.extend(value.to_le_bytes());
-    }
-    out.extend([0; 4]);
-    out.extend([8, 0, 8, 0, 8, 0]);
-    out.extend(&pixels);
-    out.extend(icc);
-    out
 }
 
 #[test]

@@ -52,3 +52,62 @@ pub fn noise(n: i32, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The Adobe RGB profile of a test JPEG (one APP2 segment), grown to
+/// `size` bytes with zeros after its tags (its header says so).
+pub fn padded_rgb_profile(size: usize) -> Vec<u8> {
+    let jpeg = testdata("jpg-24bit-icc-adobe-rgb.jpg");
+    let at = jpeg
+        .windows(12)
+        .position(|w| w == b"ICC_PROFILE\0")
+        .expect("an ICC segment");
+    let len = u16::from_be_bytes([jpeg[at - 2], jpeg[at - 1]]) as usize;
+    let mut icc = jpeg[at + 14..at - 2 + len].to_vec();
+    assert_eq!(&icc[36..40], b"acsp");
+    icc.resize(size, 0);
+    icc[..4].copy_from_slice(&(size as u32).to_be_bytes());
+    icc
+}
+
+/// An 8x8 RGB TIFF whose ICC profile tag holds `icc` (none when empty).
+pub fn tiff_with_profile(icc: &[u8]) -> Vec<u8> {
+    tiff_with_blob((34675, 7), icc)
+}
+
+/// An 8x8 RGB TIFF whose tag `tag` of type `ty` (after the baseline tags)
+/// holds `icc` (no such tag when empty).
+pub fn tiff_with_blob((tag, ty): (u16, u16), icc: &[u8]) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..8 * 8 * 3).map(|i| (i * 5) as u8).collect();
+    let n = if icc.is_empty() { 9 } else { 10 };
+    // Header, the entries, next-IFD link, bits per sample, pixels, profile.
+    let ifd_end = 8 + 2 + n * 12 + 4;
+    let (bits_at, pixels_at) = (ifd_end, ifd_end + 6);
+    let icc_at = pixels_at + pixels.len();
+    let entries: [(u16, u16, u32, u32); 10] = [
+        (256, 3, 1, 8),
+        (257, 3, 1, 8),
+        (258, 3, 3, bits_at as u32),
+        (259, 3, 1, 1),
+        (262, 3, 1, 2),
+        (273, 4, 1, pixels_at as u32),
+        (277, 3, 1, 3),
+        (278, 3, 1, 8),
+        (279, 4, 1, pixels.len() as u32),
+        (tag, ty, icc.len() as u32, icc_at as u32),
+    ];
+    let mut out = b"II*\0\x08\0\0\0".to_vec();
+    out.extend((n as u16).to_le_bytes());
+    let mut entries = entries[..n].to_vec();
+    entries.sort();
+    for (tag, ty, count, value) in &entries {
+        out.extend(tag.to_le_bytes());
+        out.extend(ty.to_le_bytes());
+        out.extend(count.to_le_bytes());
+        out.extend(value.to_le_bytes());
+    }
+    out.extend([0; 4]);
+    out.extend([8, 0, 8, 0, 8, 0]);
+    out.extend(&pixels);
+    out.extend(icc);
+    out
+}
