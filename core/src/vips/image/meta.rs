@@ -88,41 +88,35 @@ impl Image {
 
     /// A binary metadata field (ICC profile, EXIF block), copied.
     pub fn get_blob(&self, name: &str) -> Option<Vec<u8>> {
+        self.blob_bytes(name).map(<[u8]>::to_vec)
+    }
+
+    /// The length of a binary metadata field, without copying it.
+    pub fn blob_len(&self, name: &str) -> Option<usize> {
+        self.blob_bytes(name).map(<[u8]>::len)
+    }
+
+    /// A binary metadata field, borrowed from the image (used at once by
+    /// the two above; nothing changes an image's fields while it is shared).
+    fn blob_bytes(&self, name: &str) -> Option<&[u8]> {
         let c = cstring(name).ok()?;
         if !self.has_field(name) {
             return None;
         }
         let mut data: *const std::os::raw::c_void = ptr::null();
         let mut len = 0usize;
-        // SAFETY: data is owned by the image and valid while it lives; copied.
+        // SAFETY: out-pointers to locals; the data is owned by the image and
+        // valid while it lives, which the returned borrow of `self` keeps.
         unsafe {
             if sys::vips_image_get_blob(self.ptr, c.as_ptr(), &mut data, &mut len) != 0 {
                 clear_error();
                 return None;
             }
             if data.is_null() {
-                return Some(Vec::new());
+                return Some(&[]);
             }
-            Some(std::slice::from_raw_parts(data as *const u8, len).to_vec())
+            Some(std::slice::from_raw_parts(data as *const u8, len))
         }
-    }
-
-    /// The length of a binary metadata field, without copying it.
-    pub fn blob_len(&self, name: &str) -> Option<usize> {
-        let c = cstring(name).ok()?;
-        if !self.has_field(name) {
-            return None;
-        }
-        let mut data: *const std::os::raw::c_void = ptr::null();
-        let mut len = 0usize;
-        // SAFETY: out-pointers to locals; the data stays the image's.
-        unsafe {
-            if sys::vips_image_get_blob(self.ptr, c.as_ptr(), &mut data, &mut len) != 0 {
-                clear_error();
-                return None;
-            }
-        }
-        Some(if data.is_null() { 0 } else { len })
     }
 
     /// An integer-array metadata field (GIF frame `delay`).
