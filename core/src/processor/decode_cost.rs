@@ -365,10 +365,12 @@ pub(super) fn header_metadata_cost(
 
 /// Metadata not worth a charge: real ICC profiles are at most a few MB.
 const METADATA_FREE: u64 = 1 << 20;
-/// Copies of the metadata a header read holds or leaves behind: the
-/// decoder's, libvips' and ours, and one more on the way to the output
-/// (measured 2-3x for a header read alone, 4-7x over a call of two).
-const METADATA_COPIES: u64 = 4;
+/// Copies of the metadata a call holds at once: the decoder's, libvips'
+/// and ours, and more on the way to the output (measured 2-3x for a header
+/// read alone, 4-7x over a call of two; a 64x64 TIFF with a 48 MB profile
+/// to a PNG thumbnail peaked at 397 MB, 7x over the process's own, when 4x
+/// was charged and it was let through).
+const METADATA_COPIES: u64 = 7;
 /// Nanoseconds per byte of metadata of one header read: TIFF 5.7 (a call
 /// 16 over its reads and the output), WebP 3.
 const TIFF_METADATA_NS: f64 = 8.0;

@@ -15,6 +15,7 @@
 mod builders;
 pub mod headers;
 mod heif;
+mod metadata;
 
 use builders::*;
 use imagor::vips::Image;
@@ -117,6 +118,7 @@ pub fn corpus(canary_port: u16, testdata: &std::path::Path) -> Vec<Case> {
     trivial_and_truncated(&mut c, testdata);
     heif::heif_forgeries(&mut c, testdata);
     headers::header_reads(&mut c, testdata);
+    metadata::metadata(&mut c, testdata);
     c.0
 }
 
