@@ -615,6 +615,9 @@ fn run(case: &Value, plan: &Plan) -> Result<String, String> {
         // (`expire` with a second to go): an answer that came late on a
         // loaded machine is asked for again, at most three times.
         let clocked = step["request"].to_string().contains("{now_ms+");
+        let saved_before = plan
+            .result_storage
+            .then(|| files_under(dirs.results.path()).len());
         let mut attempts = 0;
         let (req, r, result) = loop {
             attempts += 1;
@@ -643,6 +646,17 @@ fn run(case: &Value, plan: &Plan) -> Result<String, String> {
         }
         if let Some(lm) = r.header("Last-Modified") {
             st.last_modified = lm.to_owned();
+        }
+        // The server saves a fresh result after answering, as imagor does:
+        // the next step, which may expect a result-storage hit, waits for
+        // the save (2 s at most: some answers save nothing).
+        if let Some(before) = saved_before.filter(|_| {
+            i + 1 < steps.len() && r.status == 200 && r.header("Last-Modified").is_none()
+        }) {
+            let until = Instant::now() + Duration::from_secs(2);
+            while files_under(dirs.results.path()).len() <= before && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
     Ok(plan.notes.join("; "))
