@@ -148,22 +148,39 @@ fn isobmff_boxes(mut data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
-/// Bytes of an ISOBMFF (HEIF, AVIF) file's top-level `meta` box (`None`
-/// without one). libheif 1.15 parses all of it while it reads the header,
-/// in one call nothing interrupts, some of it a byte at a time through
-/// libvips' source (an ICC profile in a `colr` property: 100 MB took 4 s).
+/// Bytes of an ISOBMFF (HEIF, AVIF) file's top-level boxes that libheif
+/// 1.15 parses while it reads the header: every one but the media data and
+/// padding, wherever it sits (a `colr` box at the top level is parsed as
+/// one inside `meta` is, and a second `meta` box as the first), in one
+/// call nothing interrupts, some of it a byte at a time through libvips'
+/// source (an ICC profile in a `colr` property: 100 MB took 4 s).
 pub(crate) fn heif_meta_bytes(data: &[u8]) -> Option<u64> {
-    let (_, meta) = isobmff_boxes(data).find(|(kind, _)| *kind == b"meta")?;
-    Some(meta.len() as u64)
+    let parsed = isobmff_boxes(data)
+        .filter(|(kind, _)| !matches!(*kind, b"mdat" | b"free" | b"skip" | b"ftyp"))
+        .map(|(_, body)| body.len() as u64)
+        .sum();
+    Some(parsed)
 }
 
-/// How many items an ISOBMFF (HEIF, AVIF) file's top-level `meta` box
-/// declares: the larger of its `iinf` entry count and its `iloc` item
-/// count (`None` without a `meta` box). libheif 1.15 links items to their
-/// properties, locations and references by searching lists as long as the
-/// file's items, once per item, in the one call that reads the header.
+/// How many items an ISOBMFF (HEIF, AVIF) file's top-level `meta` boxes
+/// declare: the largest `iinf` entry count or `iloc` item count of any of
+/// them (libheif keeps the last; `None` without a `meta` box). libheif 1.15
+/// links items to their properties, locations and references by searching
+/// lists as long as the file's items, once per item, in the one call that
+/// reads the header.
 pub(crate) fn heif_items(data: &[u8]) -> Option<u64> {
-    let (_, meta) = isobmff_boxes(data).find(|(kind, _)| *kind == b"meta")?;
+    let metas: Vec<&[u8]> = isobmff_boxes(data)
+        .filter(|(kind, _)| *kind == b"meta")
+        .map(|(_, body)| body)
+        .collect();
+    if metas.is_empty() {
+        return None;
+    }
+    Some(metas.into_iter().filter_map(meta_items).max().unwrap_or(0))
+}
+
+/// The items one `meta` box declares (see [`heif_items`]).
+fn meta_items(meta: &[u8]) -> Option<u64> {
     let mut items = 0u64;
     for (kind, body) in isobmff_boxes(meta.get(4..)?) {
         let (version, rest) = (*body.first()?, body.get(4..)?);
@@ -293,6 +310,16 @@ mod tests {
         file.extend(bx(b"meta", &meta));
         assert_eq!(heif_items(&file), Some(30000));
         assert_eq!(heif_items(&file[..20]), None);
+        // An empty `meta` box first hid the real one (libheif keeps the
+        // last), and a top-level `colr` box was not counted as parsed.
+        let mut dodge = bx(b"ftyp", b"avif\0\0\0\0");
+        dodge.extend(bx(b"meta", &[0, 0, 0, 0]));
+        dodge.extend(bx(b"meta", &meta));
+        dodge.extend(bx(b"colr", &[7u8; 5000]));
+        dodge.extend(bx(b"mdat", &[0u8; 9000]));
+        assert_eq!(heif_items(&dodge), Some(30000));
+        let parsed = 4 + meta.len() as u64 + 5000;
+        assert_eq!(heif_meta_bytes(&dodge), Some(parsed));
     }
 
     #[test]

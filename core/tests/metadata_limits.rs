@@ -146,6 +146,48 @@ fn uncompressed_png_text_is_charged_before_the_header_read_that_copies_it() {
     small
         .process(&plain, "fit-in/4x4/filters:format(webp)")
         .unwrap();
+    // Charged once for the call however often its header is read (a
+    // thumbnail reads it twice, `meta()` three times): 84 MB for 12 MB of
+    // text fits 128 MiB, where charged at each read it was refused.
+    let roomy = Imagor::new(Options {
+        max_memory: 128 << 20,
+        ..Options::default()
+    })
+    .unwrap();
+    roomy
+        .process(&png, "fit-in/4x4/filters:format(png)")
+        .expect("a thumbnail");
+    roomy.meta(&png, "").expect("meta()");
+}
+
+/// Tags libvips does not copy are still read whole by libtiff, and kept: a
+/// 64x64 TIFF with a 250 MB private tag held some 500 MB, uncharged (the
+/// count had only the tags libvips copies).
+#[test]
+fn private_tiff_tags_are_charged_as_libtiff_holds_them() {
+    let _one = one_at_a_time();
+    let blob = vec![0u8; 40 << 20];
+    let tiff = tiff_with_blob((50000, 7), &blob);
+    let small = Imagor::new(Options {
+        max_memory: 64 << 20,
+        ..Options::default()
+    })
+    .unwrap();
+    let e = small
+        .process(&tiff, "fit-in/4x4/filters:format(png)")
+        .map(drop)
+        .expect_err("refused");
+    assert_eq!(e.status(), 422, "{e}");
+    assert!(e.to_string().contains("metadata"), "{e}");
+    // Within max_memory it is read (2 copies, 80 MB).
+    let roomy = Imagor::new(Options {
+        max_memory: 128 << 20,
+        ..Options::default()
+    })
+    .unwrap();
+    roomy
+        .process(&tiff, "fit-in/4x4/filters:format(png)")
+        .expect("served");
 }
 
 /// `jpeg` with `icc` in APP2 segments after its SOI.

@@ -59,6 +59,9 @@ struct Inner {
     pooled: AtomicU64,
     /// Has the call charged memory for its work (not only its source)?
     working: AtomicBool,
+    /// Charges made once for the whole call ([`Budget::charge_memory_once`]),
+    /// by key: the largest charged for each.
+    once: std::sync::Mutex<Vec<(usize, u64)>>,
     /// The call in the pool: ids grow with the calls' start.
     id: u64,
 }
@@ -102,6 +105,7 @@ impl Budget {
             max_memory: opts.max_memory,
             charged_ns: AtomicU64::new(0),
             charged_bytes: AtomicU64::new(0),
+            once: std::sync::Mutex::new(Vec::new()),
             pool,
             max_total: opts.max_total_memory,
             pooled: AtomicU64::new(0),
@@ -199,6 +203,25 @@ impl Budget {
         {
             self.0.pool.release(held.min(bytes));
         }
+    }
+
+    /// [`Budget::charge_memory`] for memory a call holds once however often
+    /// it is asked for under `key` (the same source's metadata at each of
+    /// its header reads, one profile at each try of a save): only what
+    /// exceeds the largest charge made under `key` before is charged.
+    pub(crate) fn charge_memory_once(&self, key: usize, what: &str, bytes: u64) -> Result<()> {
+        let more = {
+            let mut once = self.0.once.lock().unwrap_or_else(|p| p.into_inner());
+            match once.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, held)) if *held >= bytes => 0,
+                Some((_, held)) => bytes - std::mem::replace(held, bytes),
+                None => {
+                    once.push((key, bytes));
+                    bytes
+                }
+            }
+        };
+        self.charge_memory(what, more)
     }
 
     /// Add `bytes` for `what` to the call's memory and refuse it when the

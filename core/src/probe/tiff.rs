@@ -197,31 +197,32 @@ pub(crate) fn tiff(data: &[u8]) -> Option<TiffFacts> {
     Some(f)
 }
 
-/// Bytes of the metadata blobs the first IFD of a TIFF holds: its ICC
-/// profile (34675), XMP (700), IPTC (33723), Photoshop (34377) and image
-/// description (270, a string libvips keeps and writes into TIFF output)
-/// tags,
-/// however many entries come before them (libtiff reads up to 4 096).
-/// libtiff reads each whole and libvips copies it into the image's
-/// metadata, at every open; no bigger than the file, which libtiff checks.
-pub(crate) fn tiff_metadata_bytes(data: &[u8]) -> Option<u64> {
+/// Bytes of the tag values the first IFD of a TIFF holds (libtiff reads up
+/// to 4 096 entries, each whole, at every open; none bigger than the file,
+/// which libtiff checks): those libvips also copies into the image's
+/// metadata (the ICC profile 34675, XMP 700, IPTC 33723, Photoshop 34377
+/// and the image description 270, a string it writes into TIFF output),
+/// and all the others (private tags, a layered Photoshop file's 37724),
+/// which libtiff keeps.
+pub(crate) fn tiff_metadata_bytes(data: &[u8]) -> Option<(u64, u64)> {
     let t = Layout::of(data)?;
     let (count, start) = t.entries(t.first_ifd()?)?;
-    let mut bytes = 0u64;
+    let (mut copied, mut other) = (0u64, 0u64);
     for i in 0..count.min(4096) {
         let (tag, ty, n, _) = t.entry(start.checked_add(i.checked_mul(t.entry_size())?)?)?;
-        if !matches!(tag, 270 | 700 | 33723 | 34377 | 34675) {
-            continue;
-        }
         let size = match ty {
             3 | 8 => 2,
             4 | 9 | 11 | 13 => 4,
             5 | 10 | 12 | 16..=18 => 8,
             _ => 1,
         };
-        bytes = bytes.saturating_add(n.saturating_mul(size).min(data.len() as u64));
+        let bytes = n.saturating_mul(size).min(data.len() as u64);
+        match tag {
+            270 | 700 | 33723 | 34377 | 34675 => copied = copied.saturating_add(bytes),
+            _ => other = other.saturating_add(bytes),
+        }
     }
-    Some(bytes)
+    Some((copied, other))
 }
 
 /// Where the first IFD of a TIFF stores the offset of the second, when
@@ -322,7 +323,7 @@ mod tests {
                 let mut t = chain(big, le, 1, &entries);
                 // Counts: a description of 7 characters, XMP 10 bytes, IPTC
                 // 3 LONGs, ICC 100 bytes (then more than the file: cut to
-                // its length), a private blob (not counted).
+                // its length), a private blob (counted apart).
                 let ow = if big { 8 } else { 4 };
                 let (first, entry) = (if big { 16 + 8 } else { 8 + 2 }, 4 + 2 * ow);
                 let put_count = |t: &mut Vec<u8>, index: usize, n: u64| {
@@ -339,9 +340,22 @@ mod tests {
                 put_count(&mut t, 606, 1 << 40);
                 let len = t.len() as u64;
                 put_count(&mut t, 605, 100);
-                assert_eq!(tiff_metadata_bytes(&t), Some(7 + 10 + 12 + 100), "{what}");
+                // Read by libtiff, not copied by libvips: the two LONGs of
+                // the size, the 600 SHORTs and the private blob (its count
+                // 2^40, cut to the file's length, is 0 in a classic TIFF's
+                // four bytes).
+                let other = 4 + 4 + 600 * 2 + if big { len } else { 0 };
+                assert_eq!(
+                    tiff_metadata_bytes(&t),
+                    Some((7 + 10 + 12 + 100, other)),
+                    "{what}"
+                );
                 put_count(&mut t, 605, u32::MAX.into());
-                assert_eq!(tiff_metadata_bytes(&t), Some(7 + 10 + 12 + len), "{what}");
+                assert_eq!(
+                    tiff_metadata_bytes(&t),
+                    Some((7 + 10 + 12 + len, other)),
+                    "{what}"
+                );
             }
         }
         assert_eq!(tiff_metadata_bytes(b"GIF89a"), None);

@@ -343,11 +343,25 @@ pub(super) fn header_metadata_cost(
     data: &[u8],
     format: Option<ImageFormat>,
 ) -> Option<(String, Cost, u64)> {
-    let (bytes, ns) = match format? {
-        ImageFormat::Tiff => (probe::tiff_metadata_bytes(data)?, TIFF_METADATA_NS),
-        ImageFormat::Webp => (probe::webp(data)?.metadata, WEBP_METADATA_NS),
-        ImageFormat::Heif | ImageFormat::Avif => (probe::heif_meta_bytes(data)?, HEIF_META_NS),
-        ImageFormat::Png => (super::png_chunks::metadata_bytes(data)?, PNG_METADATA_NS),
+    let copies = |bytes: u64| bytes.saturating_mul(METADATA_COPIES);
+    let (bytes, ns, memory) = match format? {
+        ImageFormat::Tiff => {
+            let (copied, kept) = probe::tiff_metadata_bytes(data)?;
+            let memory = copies(copied).saturating_add(kept.saturating_mul(TAG_COPIES));
+            (copied.saturating_add(kept), TIFF_METADATA_NS, memory)
+        }
+        ImageFormat::Webp => {
+            let bytes = probe::webp(data)?.metadata;
+            (bytes, WEBP_METADATA_NS, copies(bytes))
+        }
+        ImageFormat::Heif | ImageFormat::Avif => {
+            let bytes = probe::heif_meta_bytes(data)?;
+            (bytes, HEIF_META_NS, copies(bytes))
+        }
+        ImageFormat::Png => {
+            let bytes = super::png_chunks::metadata_bytes(data)?;
+            (bytes, PNG_METADATA_NS, copies(bytes))
+        }
         _ => return None,
     };
     (bytes > METADATA_FREE).then(|| {
@@ -358,10 +372,14 @@ pub(super) fn header_metadata_cost(
                 format.map_or("", ImageFormat::name)
             ),
             Cost::per_pixel(bytes as f64, ns),
-            bytes.saturating_mul(METADATA_COPIES),
+            memory,
         )
     })
 }
+
+/// Copies of a TIFF tag value libvips does not copy: libtiff's read and
+/// its stored field, at peak.
+const TAG_COPIES: u64 = 2;
 
 /// Metadata not worth a charge: real ICC profiles are at most a few MB.
 const METADATA_FREE: u64 = 1 << 20;

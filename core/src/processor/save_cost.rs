@@ -153,6 +153,10 @@ fn embedded_profile_cost(format: ImageFormat, img: &Image) -> Option<(u64, Cost)
     })
 }
 
+/// The key of [`embedded_profile_cost`]'s memory in a call's budget (no
+/// source's address).
+const EMBEDDED_PROFILE: usize = usize::MAX;
+
 /// Memory and CPU libjxl spends per byte of an ICC profile it embeds.
 const JXL_PROFILE_BYTES: u64 = 32;
 const JXL_PROFILE_NS: f64 = 80.0;
@@ -230,7 +234,9 @@ pub(super) fn admit_save(
     }
     if let Some((bytes, cost)) = embedded_profile_cost(format, img) {
         let what = format!("{what} with its ICC profile");
-        budget.charge_memory(&what, bytes)?;
+        // Once for the call: each try of a `max_bytes` search embeds the
+        // same profile (charged per try, a 2 MB one was refused).
+        budget.charge_memory_once(EMBEDDED_PROFILE, &what, bytes)?;
         budget.charge_unstoppable_time(&what, cost)?;
     }
     if quantised {
