@@ -128,6 +128,15 @@ fn a_webp_of_millions_of_empty_chunks_is_refused_before_libwebp_records_them() {
     // libwebp's demuxer took 410 MB for their records before any charge.
     assert_eq!(e.status(), 422, "{e}");
     assert!(e.to_string().contains("chunks"), "{e}");
+    // 24 MB: one index fits, the second read builds another (once charged
+    // only once with the metadata, it was served at 267-299 MB of RSS).
+    let webp = webp_with_empty_chunks(&testdata("demo3.webp"), 24 << 20);
+    let e = imagor
+        .process(&webp, "fit-in/10x10")
+        .map(drop)
+        .expect_err("refused");
+    assert_eq!(e.status(), 422, "{e}");
+    assert!(e.to_string().contains("already in use"), "{e}");
 }
 
 #[test]

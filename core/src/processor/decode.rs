@@ -443,12 +443,16 @@ fn charging_the_header<T>(
     }
     let budget = crate::budget::current();
     let mut charged = crate::budget::Cost::default();
-    for (what, cost, memory) in metadata.into_iter().chain(index) {
-        // The metadata's copies are held once by the call, however often
-        // it reads the header (a thumbnail reads it twice, `meta()` three
-        // times): 7x on each read refused 18 MB of XMP in a PNG.
-        if memory > 0 {
+    // The metadata's copies are held once by the call, however often it
+    // reads the header (a thumbnail reads it twice, `meta()` three times):
+    // 7x at each read refused 18 MB of XMP in a PNG. An index (libwebp's
+    // chunk records) is built again at each read, and charged so.
+    let metadata = metadata.map(|m| (m, true));
+    for ((what, cost, memory), once) in metadata.into_iter().chain(index.map(|i| (i, false))) {
+        if memory > 0 && once {
             budget.charge_memory_once(data.as_ptr() as usize, &what, memory)?;
+        } else if memory > 0 {
+            budget.charge_memory(&what, memory)?;
         }
         let cost = budget.unstoppable(cost);
         budget.charge_time(&what, cost)?;
