@@ -8,7 +8,10 @@ mod image_common;
 
 use std::time::{Duration, Instant};
 
-use image_common::{padded_rgb_profile, testdata, tiff_with_blob, tiff_with_profile};
+use image_common::{
+    mpet_table_profile, padded_rgb_profile, testdata, tiff_with_blob, tiff_with_profile,
+    with_icc_segments,
+};
 use imagor::{Imagor, Options};
 
 /// The tests here time calls: one at a time.
@@ -190,21 +193,6 @@ fn private_tiff_tags_are_charged_as_libtiff_holds_them() {
         .expect("served");
 }
 
-/// `jpeg` with `icc` in APP2 segments after its SOI.
-fn with_icc_segments(jpeg: &[u8], icc: &[u8]) -> Vec<u8> {
-    let parts: Vec<&[u8]> = icc.chunks(65_519).collect();
-    let mut out = jpeg[..2].to_vec();
-    for (i, part) in parts.iter().enumerate() {
-        out.extend([0xFF, 0xE2]);
-        out.extend(((part.len() + 16) as u16).to_be_bytes());
-        out.extend(b"ICC_PROFILE\0");
-        out.extend([i as u8 + 1, parts.len() as u8]);
-        out.extend(*part);
-    }
-    out.extend(&jpeg[2..]);
-    out
-}
-
 #[test]
 fn an_icc_tag_table_of_many_mpet_bodies_is_refused_at_once() {
     let _one = one_at_a_time();
@@ -213,19 +201,7 @@ fn an_icc_tag_table_of_many_mpet_bodies_is_refused_at_once() {
     // before it, before any charge and on any budget: 0.5 s here in a
     // release build, 4.3 s for 200 000 (a 3.2 MB JPEG), some 2 minutes
     // for the 16 MB a JPEG can hold.
-    let n = 60_000usize;
-    let bodies = 132 + 12 * n;
-    let mut icc = padded_rgb_profile(128);
-    icc.extend((n as u32).to_be_bytes());
-    for i in 0..n {
-        icc.extend(b"D2B0");
-        icc.extend(((bodies + 4 * i) as u32).to_be_bytes());
-        icc.extend(4u32.to_be_bytes());
-    }
-    icc.extend(b"mpet".repeat(n));
-    let size = icc.len() as u32;
-    icc[..4].copy_from_slice(&size.to_be_bytes());
-    let jpeg = with_icc_segments(&testdata("demo1.jpg"), &icc);
+    let jpeg = with_icc_segments(&testdata("demo1.jpg"), &mpet_table_profile(60_000));
     let imagor = Imagor::new(Options::default()).unwrap();
     let started = Instant::now();
     let e = imagor
