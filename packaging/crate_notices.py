@@ -58,6 +58,8 @@ PERMISSIVE = {
 VENDORED_C = {
     "libwebp-sys": ("libwebp", "BSD-3-Clause", ["vendor/COPYING", "vendor/PATENTS"]),
     "libdav1d-sys": ("dav1d", "BSD-2-Clause", ["vendor/COPYING"]),
+    # kubo/plthook ships its licence in the header comment of its source.
+    "plthook": ("plthook", "BSD-2-Clause", ["vendor/plthook/plthook_elf.c"]),
 }
 
 
@@ -126,7 +128,11 @@ def main():
             root = os.path.dirname(p["manifest_path"])
             for rel in paths:
                 with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
-                    files.append((f"{library} {os.path.basename(rel)}", f.read().strip()))
+                    text = f.read()
+                if rel.endswith(".c"):
+                    # The copyright and licence of a C source: its first comment.
+                    text = text[:text.index("*/") + 2]
+                files.append((f"{library} {os.path.basename(rel)}", text.strip()))
             licence = f"{licence}; compiles in {library} ({library_licence})"
         refs = []
         for name, text in files:

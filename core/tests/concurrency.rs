@@ -78,3 +78,47 @@ fn eight_threads_match_sequential_results() {
         t.join().expect("worker thread panicked");
     }
 }
+
+/// libvips 8.14 compiles a SIMD kernel with liborc for every resize it
+/// builds and frees it with the operation; liborc (0.4.33, Debian 12)
+/// frees code memory without the lock it allocates under, and eight
+/// threads doing this crashed plain libvips (SIGSEGV in
+/// `orc_code_allocate_codemem`) in 2 of 3 runs, and this test once in
+/// `make test`. The core puts libvips' compiles and frees one at a time
+/// (`vips/orc_guard.rs`): where liborc is loaded, the guard is in place,
+/// and many threads building and dropping resizes and blurs finish.
+#[test]
+fn orc_kernels_are_built_and_freed_on_many_threads() {
+    use imagor::vips::{Arg, Call, Image};
+    imagor::vips::init().unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    if maps.contains("liborc") {
+        assert!(imagor::vips::orc_guarded(), "liborc is loaded, unguarded");
+    }
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..1500 {
+                    let img = Image::black(64 + (i + t) % 7, 64, 3).unwrap();
+                    let small = Call::new("resize")
+                        .arg("in", Arg::Image(&img))
+                        .arg("scale", Arg::Double(0.37 + (i % 5) as f64 * 0.01))
+                        .run()
+                        .and_then(|o| o.out())
+                        .unwrap();
+                    // An integer blur: liborc's convolution kernel.
+                    let blurred = Call::new("gaussblur")
+                        .arg("in", Arg::Image(&small))
+                        .arg("sigma", Arg::Double(1.5))
+                        .run()
+                        .and_then(|o| o.out())
+                        .unwrap();
+                    assert!(!blurred.write_to_memory().unwrap().is_empty());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("worker thread panicked");
+    }
+}

@@ -34,6 +34,7 @@ pub(crate) mod jpeg;
 #[cfg(feature = "server")]
 pub(crate) mod malloc;
 mod ops;
+mod orc_guard;
 mod pango;
 mod source;
 mod sys;
@@ -81,11 +82,65 @@ pub fn init() -> Result<()> {
             sys::vips_cache_set_max_mem(0);
             sys::vips_cache_set_max_files(0);
         }
+        guard_orc();
         Ok(())
     });
     state
         .clone()
         .map_err(|msg| Error::Internal(format!("libvips failed to start: {msg}")))
+}
+
+/// Whether libvips' run-time SIMD compiler (liborc, libvips 8.14 and
+/// earlier) is in use and its compiles and frees go one at a time
+/// ([`orc_guard`]): false for a libvips without orc, and where the guard
+/// could not be put in place, in which case libvips' vector paths are off.
+/// Known once [`init`] has run.
+pub fn orc_guarded() -> bool {
+    ORC_GUARDED.get().copied().unwrap_or(false)
+}
+
+static ORC_GUARDED: OnceLock<bool> = OnceLock::new();
+
+/// Put [`orc_guard`] in place; where that fails on a libvips that uses
+/// orc, run its plain C paths instead (slower, never racing liborc).
+fn guard_orc() {
+    let guarded = match libvips_handle().map(orc_guard::install) {
+        Some(Ok(guarded)) => guarded,
+        None => false,
+        Some(Err(why)) => {
+            eprintln!("imagor: libvips' vector paths are off: {why}");
+            // SAFETY: a plain setter on libvips' global configuration,
+            // called inside init, before any other libvips call.
+            unsafe { sys::vips_vector_set_enabled(0) };
+            false
+        }
+    };
+    let _ = ORC_GUARDED.set(guarded);
+}
+
+/// A dlopen handle of the loaded libvips (found from one of its functions),
+/// kept for the life of the process: for lookups in it and the libraries it
+/// was linked with.
+pub(super) fn libvips_handle() -> Option<*mut std::ffi::c_void> {
+    static HANDLE: OnceLock<Option<usize>> = OnceLock::new();
+    let handle = HANDLE.get_or_init(|| {
+        // SAFETY: dladdr only reads the loader's tables for an address in a
+        // loaded library; dli_fname stays valid while it is loaded (libvips
+        // is never unloaded).
+        let handle = unsafe {
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            if libc::dladdr(sys::vips_version as *const std::ffi::c_void, &mut info) == 0
+                || info.dli_fname.is_null()
+            {
+                return None;
+            }
+            // RTLD_NOLOAD: a handle to the already loaded libvips, never a
+            // second copy.
+            libc::dlopen(info.dli_fname, libc::RTLD_LAZY | libc::RTLD_NOLOAD)
+        };
+        (!handle.is_null()).then_some(handle as usize)
+    });
+    handle.map(|h| h as *mut std::ffi::c_void)
 }
 
 /// The GLib log domains of libvips and the libraries it drives through

@@ -110,23 +110,7 @@ struct Api {
 fn api() -> Option<&'static Api> {
     static API: OnceLock<Option<Api>> = OnceLock::new();
     API.get_or_init(|| {
-        // SAFETY: dladdr only reads the loader's tables for an address in a
-        // loaded library; dli_fname stays valid while it is loaded (libvips
-        // is never unloaded).
-        let handle = unsafe {
-            let mut info: libc::Dl_info = std::mem::zeroed();
-            if libc::dladdr(sys::vips_version as *const c_void, &mut info) == 0
-                || info.dli_fname.is_null()
-            {
-                return None;
-            }
-            // RTLD_NOLOAD: a handle to the already loaded libvips, never a
-            // second copy; it is kept for the life of the process.
-            libc::dlopen(info.dli_fname, libc::RTLD_LAZY | libc::RTLD_NOLOAD)
-        };
-        if handle.is_null() {
-            return None;
-        }
+        let handle = super::libvips_handle()?;
         let sym = |name: &CStr| {
             // SAFETY: a lookup in a live handle; NULL when absent.
             let p = unsafe { libc::dlsym(handle, name.as_ptr()) };

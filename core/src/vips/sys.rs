@@ -148,6 +148,7 @@ extern "C" {
     pub fn vips_cache_set_max(max: c_int);
     pub fn vips_cache_set_max_mem(max_mem: usize);
     pub fn vips_cache_set_max_files(max_files: c_int);
+    pub fn vips_vector_set_enabled(enabled: c_int);
     pub fn vips_concurrency_set(concurrency: c_int);
     pub fn vips_concurrency_get() -> c_int;
     pub fn vips_tracked_get_mem() -> usize;
