@@ -12,6 +12,11 @@ stdout and to target/bench/process.md.
 A format may also be written `SRC>DST` (`--formats 'webp>jpeg,jpeg>webp'`):
 the SRC corpus saved as DST, which splits a format's cost into its decode
 (`webp>jpeg`) and its encode (`jpeg>webp`).
+
+`anim` and `anim-whole`: a 300-frame GIF fitted into 60x60, every frame,
+against pyvips' `thumbnail` of all its frames: `anim` through our thumbnail
+load, `anim-whole` through a whole-image load (a flip), the path that read
+the frames at random and took 3x as long before it read them in one pass.
 """
 import argparse
 import json
@@ -22,7 +27,9 @@ import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # avif10: the JPEG corpus as 10-bit AVIF (bindings/node/bench/make_avif10.mjs).
-FORMATS = ["jpeg", "png", "webp", "avif", "avif10>jpeg", "chain"]
+FORMATS = ["jpeg", "png", "webp", "avif", "avif10>jpeg", "chain", "anim", "anim-whole"]
+# The animation rows: our path, against pyvips fitting every frame in 60x60.
+ANIM = {"anim": "fit-in/60x60", "anim-whole": "fit-in/-60x-60"}
 
 
 def run(cmd):
@@ -55,6 +62,13 @@ def sides(fmt, threads, seconds, corpus, python, bundled=None, sharp=False):
                             "--corpus", d, "--path", CHAIN, "--base-dir", base] + common
         yield "pyvips", [python, os.path.join(ROOT, "core/benches/pyvips_chain.py"),
                          "--corpus", d, "--base-dir", base] + common
+        return
+    if fmt in ANIM:
+        d = os.path.join(corpus, "anim")
+        yield "imagor-rs", [os.path.join(ROOT, "target/release/examples/bench_process"),
+                            "--corpus", d, "--path", ANIM[fmt]] + common
+        yield "pyvips", [python, os.path.join(ROOT, "core/benches/pyvips_peer.py"),
+                         "--corpus", d, "--format", "gif", "--size", "60", "--fit"] + common
         return
     src, _, fmt = fmt.rpartition(">")
     path = f"512x512/filters:format({fmt})"

@@ -1,6 +1,8 @@
 """Generate the benchmark corpus: photo-like images of 2, 6 and 12 megapixels
 in JPEG, PNG, WebP and AVIF (noise over smooth colour fields, so encoders
-and decoders work as on real photos). Written once into the given folder."""
+and decoders work as on real photos), and a long animated GIF (`anim/`: 300
+frames of 300x300, a field drifting across them). Written once into the
+given folder."""
 import os
 import sys
 
@@ -28,6 +30,17 @@ def main(out):
             path = os.path.join(d, name + ext)
             if not os.path.exists(path):
                 photo(w, h, seed).write_to_file(path + options)
+    d = os.path.join(out, "anim")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "300x300x300.gif")
+    if not os.path.exists(path):
+        frames, side = 300, 300
+        field = pyvips.Image.perlin(side * 2, side * 2, cell_size=64, uchar=True, seed=7)
+        strip = pyvips.Image.arrayjoin(
+            [field.crop(i % side, (i * 7) % side, side, side) for i in range(frames)], across=1)
+        strip = strip.bandjoin([strip.rot180(), strip // 2]).copy(interpretation="srgb")
+        strip.set_type(pyvips.GValue.gint_type, "page-height", side)
+        strip.write_to_file(path)
     print(f"corpus ready in {out}")
 
 

@@ -15,6 +15,8 @@ SAVE = {
     "png": (".png", {"filter": 0xF8, "compression": 3}),
     "webp": (".webp", {"effort": 4}),
     "avif": (".avif", {"compression": "av1", "effort": 1}),
+    # Every frame of an animation, fitted inside the box (`--fit`).
+    "gif": (".gif", {}),
 }
 
 
@@ -25,11 +27,15 @@ def main():
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--fit", action="store_true", help="fit inside the box, every frame")
     a = ap.parse_args()
     pyvips.cache_set_max(0)
     suffix, opts = SAVE[a.format]
 
     def once(data):
+        if a.fit:
+            img = pyvips.Image.thumbnail_buffer(data, a.size, height=a.size, option_string="n=-1")
+            return img.write_to_buffer(suffix, **opts)
         img = pyvips.Image.thumbnail_buffer(data, a.size, height=a.size, crop="centre")
         return img.write_to_buffer(suffix, **opts)
 

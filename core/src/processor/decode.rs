@@ -375,6 +375,14 @@ pub(super) fn call_loader(
     opts: LoadOpts,
 ) -> Result<Image> {
     let on = OnInput::new(loader, input, format)?;
+    #[cfg(feature = "leak-hook")]
+    if let Encoded::Blob(blob) = input {
+        crate::testing::note_load(crate::testing::LoadRecord {
+            input_len: blob.as_slice().len(),
+            frames: opts.n,
+            sequential: opts.sequential,
+        });
+    }
     let run = || {
         let mut call = on.call();
         if opts.n != 0 {
