@@ -28,7 +28,9 @@ pub(crate) use icc::{icc_processing_elements, icc_tags, icc_u32};
 pub(crate) use jpeg::seg as jpeg_segment;
 #[cfg(any(test, feature = "own-jpeg"))]
 pub(crate) use jpeg::segments as jpeg_segments;
-pub(crate) use jpeg::{jpeg, jpeg_saved_markers, jpeg_single_pass, SAVED_MARKER_LIMIT};
+pub(crate) use jpeg::{
+    jpeg, jpeg_saved_marker_bytes, jpeg_saved_markers, jpeg_single_pass, SAVED_MARKER_LIMIT,
+};
 pub(crate) use tiff::{tiff, tiff_metadata_bytes, tiff_next_page_field};
 
 use crate::format::find;

@@ -193,6 +193,54 @@ fn private_tiff_tags_are_charged_as_libtiff_holds_them() {
         .expect("served");
 }
 
+/// `jpeg` with `n` APP1 segments of 64 KB after its SOI, each an XMP
+/// packet of filler.
+fn with_app1_segments(jpeg: &[u8], n: usize) -> Vec<u8> {
+    let mut payload = b"http://ns.adobe.com/xap/1.0/\0".to_vec();
+    payload.resize(65_533, b'Z');
+    let mut out = jpeg[..2].to_vec();
+    for _ in 0..n {
+        out.extend([0xFF, 0xE1]);
+        out.extend(((payload.len() + 2) as u16).to_be_bytes());
+        out.extend(&payload);
+    }
+    out.extend(&jpeg[2..]);
+    out
+}
+
+/// libjpeg keeps every segment it saves for libvips (up to the 1024 it is
+/// given), at each header read: 1000 APP1 segments of 64 KB grew a
+/// thumbnail's RSS by 190-250 MB beyond the 64 MB file, uncharged. They
+/// are charged now (3 copies, beside the input's own), before the read:
+/// 300 of them (20 MB) need 56 MiB.
+#[test]
+fn the_segments_libjpeg_keeps_are_charged_before_the_header_read() {
+    let _one = one_at_a_time();
+    let jpeg = testdata("demo1.jpg");
+    let many = with_app1_segments(&jpeg, 300);
+    let small = Imagor::new(Options {
+        max_memory: 32 << 20,
+        ..Options::default()
+    })
+    .unwrap();
+    for path in ["fit-in/40x40", "meta/", "filters:format(webp)"] {
+        let e = small.process(&many, path).map(drop).expect_err(path);
+        assert_eq!(e.status(), 422, "{path}: {e}");
+        assert!(e.to_string().contains("metadata"), "{path}: {e}");
+    }
+    // A few segments (320 KB, as a real file's Exif and XMP) are free, and
+    // the many within a larger max_memory are read.
+    small
+        .process(&with_app1_segments(&jpeg, 5), "fit-in/40x40")
+        .expect("a few segments");
+    let roomy = Imagor::new(Options {
+        max_memory: 128 << 20,
+        ..Options::default()
+    })
+    .unwrap();
+    roomy.process(&many, "fit-in/40x40").expect("served");
+}
+
 #[test]
 fn an_icc_tag_table_of_many_mpet_bodies_is_refused_at_once() {
     let _one = one_at_a_time();

@@ -157,6 +157,16 @@ pub(crate) fn jpeg_saved_markers(data: &[u8]) -> impl Iterator<Item = Range<usiz
         .map(|s| s.whole)
 }
 
+/// The bytes of the segments libjpeg keeps for libvips
+/// ([`jpeg_saved_markers`]), of the first [`SAVED_MARKER_LIMIT`]: libvips
+/// is never given more.
+pub(crate) fn jpeg_saved_marker_bytes(data: &[u8]) -> u64 {
+    jpeg_saved_markers(data)
+        .take(SAVED_MARKER_LIMIT)
+        .map(|r| r.len() as u64)
+        .sum()
+}
+
 /// Is this JPEG decoded in one pass, front to back? Its frame is
 /// sequential Huffman (SOF0 or SOF1) and its first scan, found within
 /// `head`, carries every component: libjpeg then decodes rows as the

@@ -336,9 +336,12 @@ pub(super) fn tiff_index_cost(data: &[u8], format: Option<ImageFormat>) -> Optio
 /// WebP and 963 MB; a WebP's 100 MB `ICCP` chunk 657 MB; an AVIF's 100 MB
 /// `colr` box, which libheif reads a byte at a time, 4.2-6 s of a 2 s
 /// budget; a PNG's 50 MB `iTXt` of XMP 502 MB writing WebP (245 MB
-/// without). JPEG (64 KB segments, a 16 MB profile at most) and compressed
-/// PNG text ([`super::png_chunks`]) are bounded already. The memory: what one header
-/// read holds and leaves, [`METADATA_COPIES`] times the bytes.
+/// without). A JPEG's segments are 64 KB each, but libjpeg keeps all it
+/// saves for libvips (up to 1024 of them, [`crate::probe::SAVED_MARKER_LIMIT`]):
+/// 1000 APP1 segments of 64 KB grew a thumbnail's RSS by 190 MB beyond
+/// the file, uncharged. Compressed PNG text ([`super::png_chunks`]) is
+/// bounded already. The memory: what one header read holds and leaves,
+/// [`METADATA_COPIES`] times the bytes ([`JPEG_MARKER_COPIES`] for JPEG).
 pub(super) fn header_metadata_cost(
     data: &[u8],
     format: Option<ImageFormat>,
@@ -361,6 +364,11 @@ pub(super) fn header_metadata_cost(
         ImageFormat::Png => {
             let bytes = super::png_chunks::metadata_bytes(data)?;
             (bytes, PNG_METADATA_NS, copies(bytes))
+        }
+        ImageFormat::Jpeg => {
+            let bytes = probe::jpeg_saved_marker_bytes(data);
+            let memory = bytes.saturating_mul(JPEG_MARKER_COPIES);
+            (bytes, JPEG_METADATA_NS, memory)
         }
         _ => return None,
     };
@@ -389,6 +397,13 @@ const METADATA_FREE: u64 = 1 << 20;
 /// to a PNG thumbnail peaked at 397 MB, 7x over the process's own, when 4x
 /// was charged and it was let through).
 const METADATA_COPIES: u64 = 7;
+/// Copies of a JPEG's saved segments a call holds beyond its input:
+/// libjpeg's list, at each of the two header reads of a thumbnail (1000
+/// segments of 64 KB, Exif, XMP or neither: 190 MB over the file's 64 MB).
+const JPEG_MARKER_COPIES: u64 = 3;
+/// A JPEG's saved segments: 5 ns a byte for libjpeg to list them and
+/// libvips to read them (in a debug build).
+const JPEG_METADATA_NS: f64 = 5.0;
 /// Nanoseconds per byte of metadata of one header read: TIFF 5.7 (a call
 /// 16 over its reads and the output), WebP 3.
 const TIFF_METADATA_NS: f64 = 8.0;
