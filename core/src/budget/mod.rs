@@ -52,6 +52,9 @@ struct Inner {
     /// together at its peak (the decoder's buffers while the pipeline that
     /// reads them runs), so they add up too.
     charged_bytes: AtomicU64,
+    /// The most `charged_bytes` has been (counted without a `max_memory`
+    /// too).
+    peak_bytes: AtomicU64,
     /// The pool shared with the other calls, and its cap (0: none).
     pool: &'static Pool,
     max_total: u64,
@@ -105,6 +108,7 @@ impl Budget {
             max_memory: opts.max_memory,
             charged_ns: AtomicU64::new(0),
             charged_bytes: AtomicU64::new(0),
+            peak_bytes: AtomicU64::new(0),
             once: std::sync::Mutex::new(Vec::new()),
             pool,
             max_total: opts.max_total_memory,
@@ -184,6 +188,11 @@ impl Budget {
     pub(crate) fn memory_left(&self) -> Option<u64> {
         let max = self.0.max_memory;
         (max != 0).then(|| max.saturating_sub(self.0.charged_bytes.load(Ordering::Relaxed)))
+    }
+
+    /// The most memory the call has had charged at once.
+    pub(crate) fn peak_memory(&self) -> u64 {
+        self.0.peak_bytes.load(Ordering::Relaxed)
     }
 
     /// Give back `bytes` charged earlier for memory that has been freed.
@@ -278,15 +287,16 @@ impl Budget {
 
     /// The per-call half of [`Budget::charge_memory`]: `max_memory`.
     fn charge_call_memory(&self, what: &str, bytes: u64) -> Result<()> {
-        let max = self.0.max_memory;
-        if max == 0 {
-            return Ok(());
-        }
         let total = self
             .0
             .charged_bytes
             .fetch_add(bytes, Ordering::Relaxed)
             .saturating_add(bytes);
+        self.0.peak_bytes.fetch_max(total, Ordering::Relaxed);
+        let max = self.0.max_memory;
+        if max == 0 {
+            return Ok(());
+        }
         if total > max {
             let also = total.saturating_sub(bytes);
             return Err(Error::limit(

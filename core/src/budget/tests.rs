@@ -187,3 +187,21 @@ fn calls_share_the_total_memory() {
     free.reserve_source(&[0; 1 << 16]).unwrap();
     assert_eq!(pool.reserved(), 0);
 }
+
+/// The peak a call charged (which decides whether its end trims glibc's
+/// arenas) is kept through releases, and counted without a `max_memory`.
+#[test]
+fn the_peak_charge_is_kept_with_or_without_a_limit() {
+    for max_memory in [0, 1 << 30] {
+        let b = Budget::new(&Options {
+            max_memory,
+            max_total_memory: 0,
+            ..Options::default()
+        });
+        b.charge_memory("a", 40 << 20).unwrap();
+        b.charge_memory("b", 30 << 20).unwrap();
+        b.release_memory(50 << 20);
+        b.charge_memory("c", 10 << 20).unwrap();
+        assert_eq!(b.peak_memory(), 70 << 20, "max_memory {max_memory}");
+    }
+}

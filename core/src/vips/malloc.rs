@@ -11,6 +11,7 @@
 
 /// Limit glibc to one arena per core (at least two) unless the operator
 /// chose with `MALLOC_ARENA_MAX`. Call before the worker threads start.
+#[cfg(feature = "server")]
 pub(crate) fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
@@ -23,7 +24,8 @@ pub(crate) fn limit_arenas() {
 }
 
 /// Give the memory freed in every arena back to the system (glibc's
-/// `malloc_trim`): for a server gone idle.
+/// `malloc_trim`): for a server gone idle, and after a call that charged
+/// much memory.
 pub(crate) fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim walks glibc's own arenas under their locks.

@@ -31,7 +31,6 @@ pub(crate) mod deadline;
 mod image;
 #[cfg(feature = "own-jpeg")]
 pub(crate) mod jpeg;
-#[cfg(feature = "server")]
 pub(crate) mod malloc;
 mod ops;
 mod orc_guard;
