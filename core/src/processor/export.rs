@@ -134,6 +134,17 @@ pub(crate) fn export(
         // it instead, as strip_icc() does.
         img = normalize_srgb(&img).with_meta(|m| m.remove("icc-profile-data"))?;
     }
+    if format == ImageFormat::Jxl
+        && img
+            .blob_len("icc-profile-data")
+            .is_some_and(|n| n > JXL_MAX_PROFILE)
+    {
+        // libjxl 0.7 (Debian 12) writes a profile past 64 KiB (of
+        // zeros; past 128 KiB of any bytes) that its own decoder refuses
+        // ("Corrupted stream" in its ICC codec): the whole file was
+        // unreadable. The pixels go to sRGB through it, as for JPEG above.
+        img = normalize_srgb(&img).with_meta(|m| m.remove("icc-profile-data"))?;
+    }
     let mut quality = params.quality;
     loop {
         crate::ops::limits::check_resolution(&img, opts)?;
@@ -168,6 +179,9 @@ pub(crate) fn export(
 /// The longest ICC profile a JPEG holds: 255 APP2 segments of 65 519
 /// bytes after their `ICC_PROFILE` header and numbers.
 const JPEG_MAX_PROFILE: usize = 255 * 65_519;
+
+/// The longest ICC profile a JPEG XL file gets that libjxl reads back.
+const JXL_MAX_PROFILE: usize = 64 << 10;
 
 /// One save call with imagor's settings for each format.
 pub(super) fn save(
