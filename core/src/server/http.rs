@@ -303,7 +303,7 @@ pub async fn serve(
                 };
                 let (timeout, max_head) = (state.opts.header_read_timeout, state.opts.max_header_bytes);
                 let tally = HeadTally::new(Pool::global(), state.imagor.options().max_total_memory);
-                let stream = Tallied::new(stream, Arc::clone(&tally));
+                let stream = Tallied::new(super::linger::LingeringClose::new(stream), Arc::clone(&tally));
                 let stream = SendTimeout::new(stream, state.opts.send_timeout);
                 let state = Arc::clone(&state);
                 let service = service_fn(move |req| {

@@ -8,6 +8,7 @@ mod conn;
 mod escaped_path;
 mod heads;
 mod http;
+mod linger;
 mod log;
 mod metrics;
 mod middleware;
