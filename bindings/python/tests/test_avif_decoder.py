@@ -114,6 +114,14 @@ OLD_LIBHEIF_NO_ALPHA_DEPTH = {
 }
 
 
+# Debian's libheif 1.15.1-1+deb12u3 (a security update of December 2026)
+# refuses an item with more than one rotation, mirror or crop, which earlier
+# 1.15 builds and 1.23 apply in turn. Where the system libheif refuses the
+# twin of such a vector there is nothing to compare with; the wheel's run
+# and the core's goldens check it against 1.23 byte for byte.
+REPEATED_STEPS = {"c_rgb_clamped_twice", "c_rgb_negleft_twice"}
+
+
 def heifload_twin(data):
     assert b"pixi" in data
     return data.replace(b"pixi", b"free")
@@ -158,7 +166,12 @@ def test_own_decoder_agrees_with_heifload(name, path):
         theirs = pixels(heifload_twin(data.replace(tiles, grid)), path)
     else:
         ours = pixels(data, path)
-        theirs = pixels(heifload_twin(data), path)
+        try:
+            theirs = pixels(heifload_twin(data), path)
+        except imagor.ImagorError:
+            if bundled() or name not in REPEATED_STEPS:
+                raise
+            pytest.skip("this system libheif refuses more than one crop on an item")
     assert ours[:3] == theirs[:3]
     if bundled():
         assert ours[3] == theirs[3]
