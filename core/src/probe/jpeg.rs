@@ -113,13 +113,27 @@ pub(crate) fn segments(data: &[u8]) -> impl Iterator<Item = Segment> + '_ {
     })
 }
 
-/// Read a JPEG's frame header and count its scans.
+/// The part of `data` whose markers libjpeg reads. A single-pass JPEG
+/// ([`jpeg_single_pass`]) is decoded from its first scan with no look at
+/// anything after it (libvips reads no further, and libjpeg takes no
+/// second scan in that mode), so its markers end at that scan's header;
+/// any other file is read to its end. Walking a 2 MB photo's entropy-coded
+/// data for markers it cannot have was 1.5% of a JPEG resize.
+fn marker_extent(data: &[u8]) -> &[u8] {
+    if !single_pass(data, usize::MAX) {
+        return data;
+    }
+    let first_scan = segments(data).find(|s| s.marker == 0xDA);
+    first_scan.map_or(data, |s| &data[..s.whole.end])
+}
+
+/// Read a JPEG's frame header and count the scans libjpeg reads.
 pub(crate) fn jpeg(data: &[u8]) -> Option<JpegFacts> {
     if !data.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
     let mut facts = JpegFacts::default();
-    for segment in segments(data) {
+    for segment in segments(marker_extent(data)) {
         let body = &data[segment.body];
         match segment.marker {
             0xC0..=0xCF if !matches!(segment.marker, 0xC4 | 0xC8 | 0xCC) && body.len() >= 6 => {
@@ -149,10 +163,12 @@ pub(crate) fn is_saved_marker(marker: u8) -> bool {
 }
 
 /// Where the segments libjpeg saves for libvips are ([`is_saved_marker`]),
-/// in order, anywhere in the file (between the scans of a progressive
-/// JPEG too). Those of a length below 2 are not saved, and not listed.
+/// in order, anywhere libjpeg reads markers (between the scans of a
+/// progressive JPEG too; before the scan of a single-pass one:
+/// [`marker_extent`]). Those of a length below 2 are not saved, and not
+/// listed.
 pub(crate) fn jpeg_saved_markers(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
-    segments(data)
+    segments(marker_extent(data))
         .filter(|s| is_saved_marker(s.marker) && s.length >= 2)
         .map(|s| s.whole)
 }
@@ -175,6 +191,12 @@ pub(crate) fn jpeg_saved_marker_bytes(data: &[u8]) -> u64 {
 /// segments libjpeg saves (such a file waits to be whole, and loses the
 /// excess).
 pub(crate) fn jpeg_single_pass(head: &[u8]) -> bool {
+    single_pass(head, SAVED_MARKER_LIMIT)
+}
+
+/// [`jpeg_single_pass`], with `false` past `saved_limit` saved segments
+/// before the first scan.
+fn single_pass(head: &[u8], saved_limit: usize) -> bool {
     if !head.starts_with(&[0xFF, 0xD8]) {
         return false;
     }
@@ -196,7 +218,7 @@ pub(crate) fn jpeg_single_pass(head: &[u8]) -> bool {
         };
         if is_saved_marker(marker) && len >= 2 {
             saved += 1;
-            if saved > SAVED_MARKER_LIMIT {
+            if saved > saved_limit {
                 return false;
             }
         }
@@ -320,5 +342,45 @@ mod tests {
         assert!(!saved(SAVED_MARKER_LIMIT, 0xE2));
         assert!(saved(5000, 0xE5));
         assert!(saved(5000, 0xFE));
+    }
+
+    #[test]
+    fn markers_after_the_scan_of_a_single_pass_jpeg_are_not_read() {
+        let sof = |marker: u8| seg(marker, &[8, 0, 16, 0, 16, 1, 1, 0x11, 0]);
+        let sos = seg(0xDA, &[1, 1, 0, 0, 63, 0]);
+        let file = |frame: u8| {
+            let mut j = vec![0xFF, 0xD8];
+            j.extend(seg(0xE1, b"exif"));
+            j.extend(sof(frame));
+            j.extend(&sos);
+            // Entropy-coded data with stuffed bytes and a restart marker,
+            // then what libjpeg reads only in a multi-scan decode.
+            j.extend([0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56]);
+            for _ in 0..3 {
+                j.extend(seg(0xE2, &[7u8; 100]));
+                j.extend(&sos);
+                j.extend([0x78, 0x9A]);
+            }
+            j.extend([0xFF, 0xD9]);
+            j
+        };
+        let baseline = file(0xC0);
+        assert_eq!(jpeg_saved_markers(&baseline).count(), 1);
+        assert_eq!(jpeg_saved_marker_bytes(&baseline), 8);
+        let facts = jpeg(&baseline).unwrap();
+        assert_eq!((facts.scans, facts.coefficient_bytes()), (1, 0));
+        // A progressive file is read to its end, between the scans too.
+        let progressive = file(0xC2);
+        assert_eq!(jpeg_saved_markers(&progressive).count(), 4);
+        assert_eq!(jpeg_saved_marker_bytes(&progressive), 8 + 3 * 104);
+        assert_eq!(jpeg(&progressive).unwrap().scans, 4);
+        // However many saved segments come before the scan.
+        let mut crowded = vec![0xFF, 0xD8];
+        for _ in 0..SAVED_MARKER_LIMIT + 5 {
+            crowded.extend(seg(0xE1, b"x"));
+        }
+        crowded.extend(&baseline[2..]);
+        assert_eq!(jpeg_saved_markers(&crowded).count(), SAVED_MARKER_LIMIT + 6);
+        assert_eq!(jpeg(&crowded).unwrap().scans, 1);
     }
 }

@@ -15,7 +15,8 @@
 //!
 //! The error handling of libjpeg (a `longjmp` out of `error_exit`) stays in
 //! C (`jpeg.c`): no jump crosses a Rust frame. The decode stops at the
-//! call's deadline ([`super::deadline`]), asked once per row.
+//! call's deadline ([`super::deadline`]), asked every 64 Ki pixels of
+//! width decoded (about 20 rows of a photo; every row of a wide image).
 //!
 //! mozjpeg's symbols stay inside our binaries (see `core/build.rs`), so a
 //! system libvips keeps its own libjpeg.
