@@ -167,3 +167,83 @@ fn a_jpeg_xl_is_charged_for_the_floats_libjxl_holds() {
         .process(&jxl(1500, 1500, 3), "fit-in/100x100")
         .expect("a 1500x1500 RGB JPEG XL");
 }
+
+/// `data`, an AVIF whose `iloc` (version 0 or 1, 4-byte offsets and
+/// lengths, a 4-byte base offset or none) gives each item one extent, with
+/// every item's data repeated `copies` times in an `mdat` box at the end of
+/// the file and its extent pointing there.
+fn with_item_data_repeated(data: &[u8], copies: usize) -> Vec<u8> {
+    let at = data.windows(4).position(|w| w == b"iloc").expect("iloc") + 4;
+    let version = data[at];
+    assert!(version < 2, "iloc version {version}");
+    assert_eq!(data[at + 4], 0x44, "4-byte offsets and lengths");
+    let base_size = (data[at + 5] >> 4) as usize;
+    assert!(
+        base_size == 0 || base_size == 4,
+        "base offset of {base_size} bytes"
+    );
+    assert!(version == 0 || data[at + 5] & 0x0F == 0, "no extent index");
+    let u16_at = |i: usize| u16::from_be_bytes([data[i], data[i + 1]]) as usize;
+    let u32_at = |i: usize| u32::from_be_bytes(data[i..i + 4].try_into().unwrap()) as usize;
+    let mut out = data.to_vec();
+    let mut p = at + 6;
+    let count = u16_at(p);
+    p += 2;
+    for _ in 0..count {
+        // Item id, construction method (version 1), data reference index.
+        p += 2 + if version == 1 { 2 } else { 0 } + 2;
+        let base = if base_size == 4 { u32_at(p) } else { 0 };
+        if base_size == 4 {
+            out[p..p + 4].copy_from_slice(&[0; 4]);
+        }
+        p += base_size;
+        assert_eq!(u16_at(p), 1, "one extent");
+        p += 2;
+        let (offset, length) = (base + u32_at(p), u32_at(p + 4));
+        let item = data[offset..offset + length].to_vec();
+        // In an `mdat` box of its own.
+        let copied = item.repeat(copies);
+        out.extend(((8 + copied.len()) as u32).to_be_bytes());
+        out.extend(b"mdat");
+        let moved = out.len() as u32;
+        out.extend(copied);
+        out[p..p + 4].copy_from_slice(&moved.to_be_bytes());
+        out[p + 4..p + 8].copy_from_slice(&((length * copies) as u32).to_be_bytes());
+        p += 8;
+    }
+    out
+}
+
+/// An AV1 item's data may code many frames, and libaom (the bundled
+/// libheif's decoder) decodes every one in a call nothing interrupts: 20 000
+/// copies of one flat 2000x2000 frame, about 8 MB, are refused at once
+/// for the time they would take, where a few copies are served.
+#[test]
+fn an_avif_is_charged_for_every_frame_its_item_codes() {
+    let one = avif(2000, 2000, 4);
+    let imagor = Imagor::new(Options::default()).unwrap();
+    let path = "fit-in/100x100/filters:format(png)";
+    let expected = imagor.process(&one, path).expect("the file as written");
+    let few = imagor
+        .process(&with_item_data_repeated(&one, 3), path)
+        .expect("three frames in each item");
+    let size = |data: &[u8]| {
+        let img = image_common::decode(data);
+        (img.width(), img.height())
+    };
+    assert_eq!(size(&few.data), size(&expected.data));
+    let many = with_item_data_repeated(&one, 20_000);
+    match imagor.process(&many, path) {
+        Err(e @ Error::Timeout(_)) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("pixels of further frames its data codes"),
+                "{message}"
+            );
+        }
+        other => panic!(
+            "expected a refusal for time, got {:?}",
+            other.map(|p| p.data.len())
+        ),
+    }
+}

@@ -114,6 +114,15 @@ pub(super) fn admit(
     let jpeg = (format == Some(ImageFormat::Jpeg))
         .then(|| probe::jpeg(data))
         .flatten();
+    let avif_still = (format == Some(ImageFormat::Avif))
+        .then(|| super::avif_items::plain_still(data))
+        .flatten();
+    // Frames an AV1 item's data codes beyond the one shown: each is decoded
+    // in full, in one call, and the decoder holds up to eight of them as
+    // references.
+    let extra_frame_px = avif_still
+        .as_ref()
+        .map_or(0, |still| still.extra_frame_pixels());
 
     // Memory a decoder allocates whatever the access. HEIF and AVIF (libheif
     // 1.15 with dav1d or libde265, 16 MP, peak RSS) hold the coded planes
@@ -136,10 +145,7 @@ pub(super) fn admit(
             canvas.max(frame_px) * 4
         }
         Some(ImageFormat::Avif | ImageFormat::Heif) => {
-            let layout = (format == Some(ImageFormat::Avif))
-                .then(|| super::avif_items::plain_still(data))
-                .flatten()
-                .map(|still| still.coded.0);
+            let layout = avif_still.as_ref().map(|still| still.coded.0);
             let per_byte = heif_bytes_per_sample_byte(layout, alpha);
             frame_px.saturating_mul(per_byte * band_bytes(header.format()))
         }
@@ -157,11 +163,15 @@ pub(super) fn admit(
     if access == Access::Full {
         memory = memory.saturating_add(whole);
     }
+    let references = extra_frame_px.min(frame_px.saturating_mul(8));
+    memory = memory.saturating_add(references.saturating_mul(3 * band_bytes(header.format())));
     let what = format!(
         "decoding the {} image ({w}x{page_h}{})",
         format.map_or("source", ImageFormat::name),
         if frames > 1 {
             format!(", {frames} frames")
+        } else if extra_frame_px > 0 {
+            format!(", and {extra_frame_px} pixels of further frames its data codes")
         } else {
             String::new()
         }
@@ -185,7 +195,7 @@ pub(super) fn admit(
     }
     // Per-pixel work grows with the bands (TIFF may have thousands).
     ns *= (bpp as f64 / 3.0).max(1.0);
-    let mut cost = Cost::per_pixel(all_px as f64, ns);
+    let mut cost = Cost::per_pixel(all_px as f64 + extra_frame_px as f64, ns);
     // Bands beyond RGBA: every later pass (resize, colour) carries them.
     let extra_bands = (header.bands() - 4).max(0) as f64;
     cost += Cost::per_pixel(all_px as f64 * extra_bands, 5.0);

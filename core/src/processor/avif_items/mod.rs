@@ -14,6 +14,7 @@
 
 mod boxes;
 mod clap;
+mod obus;
 
 use boxes::{
     children, full_box, last_nclx, read_av1c, read_grid, read_iinf, read_iloc, read_ipma,
@@ -75,6 +76,20 @@ pub(crate) struct PlainStill {
     pub coded: (Layout, u8),
 }
 
+impl PlainStill {
+    /// Pixels decoded beyond one frame of each AV1 item: an item's data may
+    /// code many frames, and its decoder decodes them all
+    /// ([`obus::coded_frames`]). 0 for a file as encoders write it.
+    pub(crate) fn extra_frame_pixels(&self) -> u64 {
+        let area = (self.width as u64) * (self.height as u64);
+        self.image.extra_frame_pixels(area)
+            + self
+                .alpha
+                .as_ref()
+                .map_or(0, |alpha| alpha.extra_frame_pixels(area))
+    }
+}
+
 /// The coded form of an image item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Coded {
@@ -82,6 +97,26 @@ pub(crate) enum Coded {
     Single(Vec<u8>),
     /// A `grid` item's tiles.
     Grid(Grid),
+}
+
+impl Coded {
+    /// [`PlainStill::extra_frame_pixels`] of this item, `area` pixels in
+    /// all (a grid's tiles are counted at their own size, each time the
+    /// grid places them).
+    fn extra_frame_pixels(&self, area: u64) -> u64 {
+        let extra = |data: &[u8]| obus::coded_frames(data).saturating_sub(1);
+        match self {
+            Coded::Single(data) => extra(data).saturating_mul(area),
+            Coded::Grid(grid) => {
+                let tile = grid.tile_size.0 as u64 * grid.tile_size.1 as u64;
+                let per_item: Vec<u64> = grid.data.iter().map(|d| extra(d)).collect();
+                grid.tiles
+                    .iter()
+                    .map(|&i| per_item.get(i).copied().unwrap_or(0).saturating_mul(tile))
+                    .fold(0u64, u64::saturating_add)
+            }
+        }
+    }
 }
 
 /// A `grid` derived image (ISO/IEC 23008-12 6.6.2.3): tiles of one size in
