@@ -119,10 +119,14 @@ pub(super) fn admit(
         .flatten();
     // Frames an AV1 item's data codes beyond the one shown: each is decoded
     // in full, in one call, and the decoder holds up to eight of them as
-    // references.
-    let extra_frame_px = avif_still
-        .as_ref()
-        .map_or(0, |still| still.extra_frame_pixels());
+    // references. Outside a plain still, at the image's size.
+    let extra_frame_px = match (&avif_still, format) {
+        (Some(still), _) => still.extra_frame_pixels(),
+        (None, Some(ImageFormat::Avif | ImageFormat::Heif)) => {
+            super::avif_items::most_extra_av1_frames(data).saturating_mul(frame_px)
+        }
+        _ => 0,
+    };
 
     // Memory a decoder allocates whatever the access. HEIF and AVIF (libheif
     // 1.15 with dav1d or libde265, 16 MP, peak RSS) hold the coded planes

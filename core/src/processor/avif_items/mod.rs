@@ -15,6 +15,7 @@
 mod boxes;
 mod clap;
 mod obus;
+mod scan;
 
 use boxes::{
     children, full_box, last_nclx, read_av1c, read_grid, read_iinf, read_iloc, read_ipma,
@@ -25,6 +26,7 @@ use super::yuv::Layout;
 pub(crate) use clap::Clap;
 #[cfg(feature = "own-av1")]
 pub(crate) use clap::Rect;
+pub(crate) use scan::{has_empty_coded_item, most_extra_av1_frames};
 
 /// A colour description from an `nclx` `colr` property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,48 +197,11 @@ pub(crate) fn plain_still(data: &[u8]) -> Option<PlainStill> {
     Meta::read(meta?)?.plain_still(data)
 }
 
-/// Does a HEIF or AVIF file hold a coded image item (AV1 or HEVC) whose
-/// data is empty (no extent, or only extents of length 0)? libheif hands
-/// such an item to its decoder as a packet of no bytes, and dav1d then
-/// prints "Input validation check ... failed in dav1d_send_data!" on the
-/// process's stderr for each one (a 469-byte grid AVIF of four empty
-/// tiles). Every item is looked at, however many (libheif reads more than
-/// our own decoder takes; their index is charged apart), in time linear in
-/// their number. A file this reader does not understand answers `false`.
-pub(crate) fn has_empty_coded_item(data: &[u8]) -> bool {
-    let meta = children(data).and_then(|top| {
-        top.into_iter()
-            .find(|(kind, _)| kind == b"meta")
-            .and_then(|(_, body)| full_box(body).map(|(_, b)| b))
-    });
-    let Some(boxes) = meta.and_then(few_children) else {
-        return false;
-    };
-    let find = |kind: &[u8; 4]| boxes.iter().find(|(k, _)| k == kind).map(|(_, b)| *b);
-    let (Some(items), Some(locations)) = (
-        find(b"iinf").and_then(|b| read_iinf(b, SCANNED_ITEMS)),
-        find(b"iloc").and_then(|b| read_iloc(b, SCANNED_ITEMS, true)),
-    ) else {
-        return false;
-    };
-    let mut coded_bytes = std::collections::HashMap::with_capacity(locations.len());
-    for l in &locations {
-        // The first location of an id is the one libheif reads.
-        coded_bytes
-            .entry(l.id)
-            .or_insert_with(|| l.extents.iter().map(|&(_, length)| length).sum::<u64>());
-    }
-    items
-        .iter()
-        .filter(|item| item.kind == *b"av01" || item.kind == *b"hvc1")
-        .any(|item| coded_bytes.get(&item.id).is_none_or(|&bytes| bytes == 0))
-}
-
 /// Items [`has_empty_coded_item`] reads at most. libheif links items in
 /// time that grows with their square, so a file of more is refused by the
 /// charge for its index ([`super::decode_cost::heif_index_cost`]) before
 /// libheif decodes anything.
-const SCANNED_ITEMS: usize = 1 << 16;
+pub(super) const SCANNED_ITEMS: usize = 1 << 16;
 
 /// What the `meta` box says, as read.
 #[derive(Default)]
