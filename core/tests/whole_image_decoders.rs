@@ -220,19 +220,37 @@ fn with_item_data_repeated(data: &[u8], copies: usize) -> Vec<u8> {
 /// for the time they would take, where a few copies are served.
 #[test]
 fn an_avif_is_charged_for_every_frame_its_item_codes() {
-    let one = avif(2000, 2000, 4);
+    refuses_repeated_frames(&avif(2000, 2000, 4));
+}
+
+/// HEVC as AV1: libheif hands libde265 every NAL unit of an item, and it
+/// decodes every picture they code.
+#[test]
+fn a_heic_is_charged_for_every_picture_its_item_codes() {
+    let heic = encode_with(
+        &flat(2000, 2000, 3),
+        "heifsave_buffer",
+        &[("compression", Arg::Nick("hevc"))],
+    );
+    refuses_repeated_frames(&heic);
+}
+
+/// `one`, an AVIF or HEIC as written, is served with its item data
+/// repeated three times; 20 000 times it is refused for the time its
+/// frames would take, whether or not our own AV1 path takes the file.
+fn refuses_repeated_frames(one: &[u8]) {
     let imagor = Imagor::new(Options::default()).unwrap();
     let path = "fit-in/100x100/filters:format(png)";
-    let expected = imagor.process(&one, path).expect("the file as written");
+    let expected = imagor.process(one, path).expect("the file as written");
     let few = imagor
-        .process(&with_item_data_repeated(&one, 3), path)
+        .process(&with_item_data_repeated(one, 3), path)
         .expect("three frames in each item");
     let size = |data: &[u8]| {
         let img = image_common::decode(data);
         (img.width(), img.height())
     };
     assert_eq!(size(&few.data), size(&expected.data));
-    let many = with_item_data_repeated(&one, 20_000);
+    let many = with_item_data_repeated(one, 20_000);
     // The same, with a top-level box our own AV1 path does not take (the
     // file then goes to libheif whole): every item is looked at.
     let mut not_plain = many.clone();

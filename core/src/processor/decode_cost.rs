@@ -123,7 +123,7 @@ pub(super) fn admit(
     let extra_frame_px = match (&avif_still, format) {
         (Some(still), _) => still.extra_frame_pixels(),
         (None, Some(ImageFormat::Avif | ImageFormat::Heif)) => {
-            super::avif_items::most_extra_av1_frames(data).saturating_mul(frame_px)
+            super::avif_items::most_extra_frames(data).saturating_mul(frame_px)
         }
         _ => 0,
     };

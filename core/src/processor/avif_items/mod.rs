@@ -14,6 +14,7 @@
 
 mod boxes;
 mod clap;
+mod nals;
 mod obus;
 mod scan;
 
@@ -26,7 +27,7 @@ use super::yuv::Layout;
 pub(crate) use clap::Clap;
 #[cfg(feature = "own-av1")]
 pub(crate) use clap::Rect;
-pub(crate) use scan::{has_empty_coded_item, most_extra_av1_frames};
+pub(crate) use scan::{has_empty_coded_item, most_extra_frames};
 
 /// A colour description from an `nclx` `colr` property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

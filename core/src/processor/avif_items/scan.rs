@@ -2,7 +2,7 @@
 //! checks made before libheif reads a file that is not a plain still.
 
 use super::boxes::{children, full_box, read_iinf, read_iloc};
-use super::{few_children, obus, Item, Location, SCANNED_ITEMS};
+use super::{few_children, nals, obus, Item, Location, SCANNED_ITEMS};
 
 /// Does a HEIF or AVIF file hold a coded image item (AV1 or HEVC) whose
 /// data is empty (no extent, or only extents of length 0)? libheif hands
@@ -29,28 +29,32 @@ pub(crate) fn has_empty_coded_item(data: &[u8]) -> bool {
         .any(|item| coded_bytes.get(&item.id).is_none_or(|&bytes| bytes == 0))
 }
 
-/// The most frames any AV1 item of a HEIF or AVIF file codes beyond its
-/// first ([`obus::coded_frames`]), for a file that is not a plain still
-/// (whose items are counted at their own sizes:
-/// [`PlainStill::extra_frame_pixels`]). Every item is looked at, as by
-/// [`has_empty_coded_item`]; 0 for a file this reader does not understand.
-pub(crate) fn most_extra_av1_frames(data: &[u8]) -> u64 {
+/// The most frames any AV1 or HEVC item of a HEIF or AVIF file codes
+/// beyond its first ([`obus::coded_frames`], [`nals::coded_pictures`]),
+/// for a file that is not a plain still (whose items are counted at their
+/// own sizes: [`super::PlainStill::extra_frame_pixels`]). Every item is
+/// looked at, as by [`has_empty_coded_item`]; 0 for a file this reader
+/// does not understand.
+pub(crate) fn most_extra_frames(data: &[u8]) -> u64 {
     let Some(scan) = ItemScan::read(data) else {
         return 0;
     };
-    let av1: std::collections::HashSet<u32> = scan
+    let counters: std::collections::HashMap<u32, fn(&[u8]) -> u64> = scan
         .items
         .iter()
-        .filter(|item| item.kind == *b"av01")
-        .map(|item| item.id)
+        .filter_map(|item| match &item.kind {
+            b"av01" => Some((item.id, obus::coded_frames as fn(&[u8]) -> u64)),
+            b"hvc1" => Some((item.id, nals::coded_pictures as fn(&[u8]) -> u64)),
+            _ => None,
+        })
         .collect();
     let mut seen = std::collections::HashSet::new();
     let mut most = 0;
     for l in &scan.locations {
         // The first location of an id is the one libheif reads.
-        if !seen.insert(l.id) || !av1.contains(&l.id) {
+        let Some(count) = counters.get(&l.id).filter(|_| seen.insert(l.id)) else {
             continue;
-        }
+        };
         let Some(source) = (if l.in_idat { scan.idat } else { Some(data) }) else {
             continue;
         };
@@ -59,7 +63,7 @@ pub(crate) fn most_extra_av1_frames(data: &[u8]) -> u64 {
             source.get(start..start.checked_add(usize::try_from(length).ok()?)?)
         };
         let frames = match l.extents.as_slice() {
-            [one] => extent(one).map_or(0, obus::coded_frames),
+            [one] => extent(one).map_or(0, count),
             // Units may run across extents: joined, as libheif joins them
             // (each within the file, so at most its size).
             many => {
@@ -70,7 +74,7 @@ pub(crate) fn most_extra_av1_frames(data: &[u8]) -> u64 {
                             all.extend_from_slice(part?);
                             Some(all)
                         });
-                joined.map_or(0, |bytes| obus::coded_frames(&bytes))
+                joined.map_or(0, |bytes| count(&bytes))
             }
         };
         most = most.max(frames.saturating_sub(1));
@@ -79,7 +83,7 @@ pub(crate) fn most_extra_av1_frames(data: &[u8]) -> u64 {
 }
 
 /// The items, locations and `idat` of a file's `meta`, read for a look at
-/// every item ([`has_empty_coded_item`], [`most_extra_av1_frames`]).
+/// every item ([`has_empty_coded_item`], [`most_extra_frames`]).
 struct ItemScan<'a> {
     items: Vec<Item>,
     locations: Vec<Location>,
