@@ -131,6 +131,46 @@ fn item_count_65535(data: &[u8]) -> Vec<u8> {
     v
 }
 
+/// `data` with every item's data (one extent each; `iloc` version 0 or 1,
+/// 4-byte offsets and lengths, a 4-byte base offset or none) repeated
+/// `copies` times in an `mdat` box appended to the file: an AV1 or HEVC
+/// item that codes its picture `copies` times, each decoded again.
+fn items_repeated(data: &[u8], copies: usize) -> Vec<u8> {
+    let iloc = find(data, b"iloc", 0);
+    let p0 = iloc.payload;
+    let version = data[p0];
+    assert!(version < 2, "iloc version {version}");
+    assert_eq!(data[p0 + 4], 0x44, "iloc field sizes");
+    let base_size = (data[p0 + 5] >> 4) as usize;
+    assert!(base_size == 0 || base_size == 4, "iloc base offset size");
+    let u16_at = |i: usize| u16::from_be_bytes([data[i], data[i + 1]]) as usize;
+    let u32_at = |i: usize| u32::from_be_bytes(data[i..i + 4].try_into().unwrap()) as usize;
+    let mut v = data.to_vec();
+    let mut p = p0 + 6;
+    let count = u16_at(p);
+    p += 2;
+    for _ in 0..count {
+        p += 2 + if version == 1 { 2 } else { 0 } + 2;
+        let base = if base_size == 4 { u32_at(p) } else { 0 };
+        if base_size == 4 {
+            put_u32(&mut v, p, 0);
+        }
+        p += base_size;
+        assert_eq!(u16_at(p), 1, "one extent");
+        p += 2;
+        let (offset, length) = (base + u32_at(p), u32_at(p + 4));
+        let copied = data[offset..offset + length].repeat(copies);
+        v.extend(((8 + copied.len()) as u32).to_be_bytes());
+        v.extend(b"mdat");
+        let moved = v.len() as u32;
+        v.extend(copied);
+        put_u32(&mut v, p, moved);
+        put_u32(&mut v, p + 4, (length * copies) as u32);
+        p += 8;
+    }
+    v
+}
+
 /// The HEIF/AVIF forgeries, built from `testdata`'s AVIF and HEIC files.
 pub(super) fn heif_forgeries(c: &mut Corpus, testdata: &std::path::Path) {
     let read = |name: &str| {
@@ -172,6 +212,13 @@ pub(super) fn heif_forgeries(c: &mut Corpus, testdata: &std::path::Path) {
         c.add(
             &format!("{format} iinf claiming 65535 items"),
             item_count_65535(&data),
+        );
+        // Past the 2 s default at 45 (AV1) and 75 (HEVC) ns a pixel; the
+        // HEIC's item is four times the AVIF's.
+        let copies = if format == "avif" { 2000 } else { 1000 };
+        c.add(
+            &format!("{format} items coding their picture {copies} times"),
+            items_repeated(&data, copies),
         );
     }
     c.add(
