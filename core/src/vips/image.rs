@@ -6,6 +6,9 @@ use std::os::raw::c_void;
 use super::{error_from_vips, sys, Arg, Call};
 use crate::error::Result;
 
+/// libvips' `VIPS_DEMAND_STYLE_THINSTRIP`: an image that serves whole rows.
+const THINSTRIP: std::os::raw::c_int = 2;
+
 mod meta;
 pub use meta::MetaEditor;
 
@@ -164,6 +167,23 @@ impl Image {
         };
         if ptr.is_null() {
             return Err(error_from_vips("new_from_memory"));
+        }
+        // Before libvips 8.17, the vertical box shrink of a thumbnail asked
+        // for small tiles cleared a line buffer of the whole width for
+        // every row of every tile: a 12 MP thumbnail from memory took 2.5x
+        // the CPU of one from the loader. There the image is marked as a
+        // loader marks the rows it decodes in order, and served in whole
+        // rows as they are, so that the shrink gets the line cache and the
+        // whole-width requests it gets after a loader. Same pixels.
+        if super::version() < (8, 17, 0) {
+            let mut no_inputs = [std::ptr::null_mut()];
+            // SAFETY: `ptr` is a new image only we hold; the list of inputs
+            // is empty (NULL-terminated), so this only sets its demand
+            // hint; the name is a C string.
+            unsafe {
+                sys::vips_image_pipeline_array(ptr, THINSTRIP, no_inputs.as_mut_ptr());
+                sys::vips_image_set_int(ptr, c"vips-sequential".as_ptr(), 1);
+            }
         }
         unsafe extern "C" fn nothing(_image: *mut c_void, _data: *mut c_void) {}
         unsafe extern "C" fn release<T>(data: *mut c_void, _closure: *mut c_void) {

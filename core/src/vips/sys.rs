@@ -216,6 +216,11 @@ extern "C" {
         bands: c_int,
         format: c_int,
     ) -> *mut VipsImage;
+    pub fn vips_image_pipeline_array(
+        image: *mut VipsImage,
+        hint: c_int,
+        inputs: *mut *mut VipsImage,
+    ) -> c_int;
     pub fn vips_image_new_from_memory_copy(
         data: *const c_void,
         size: usize,

@@ -329,9 +329,14 @@ unsafe fn copy_fields(from: &Image, to: &Image) {
     // Setting `exif-data` parses it into fields again, some of which the
     // source's loader had removed (heifload drops `orientation`, since
     // libheif has already applied any rotation): the same fields as `from`.
+    // `vips-sequential` is no metadata: it marks pixels served top to
+    // bottom ([`Image::from_pixels`]), whatever `from` was.
     let kept = from.fields();
     for name in to.fields() {
-        if HEADER_FIELDS.contains(&name.as_str()) || kept.contains(&name) {
+        if HEADER_FIELDS.contains(&name.as_str())
+            || kept.contains(&name)
+            || name == "vips-sequential"
+        {
             continue;
         }
         if let Ok(c) = cstring(&name) {
