@@ -58,6 +58,7 @@ PERMISSIVE = {
 VENDORED_C = {
     "libwebp-sys": ("libwebp", "BSD-3-Clause", ["vendor/COPYING", "vendor/PATENTS"]),
     "libdav1d-sys": ("dav1d", "BSD-2-Clause", ["vendor/COPYING"]),
+    "libdeflate-sys": ("libdeflate", "MIT", ["libdeflate/COPYING"]),
     # kubo/plthook ships its licence in the header comment of its source.
     "plthook": ("plthook", "BSD-2-Clause", ["vendor/plthook/plthook_elf.c"]),
 }

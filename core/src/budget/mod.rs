@@ -184,10 +184,26 @@ impl Budget {
 
     /// Bytes the call may still charge before `max_memory` (`None`: no
     /// limit).
-    #[cfg_attr(not(feature = "own-jpeg"), allow(dead_code))]
     pub(crate) fn memory_left(&self) -> Option<u64> {
         let max = self.0.max_memory;
         (max != 0).then(|| max.saturating_sub(self.0.charged_bytes.load(Ordering::Relaxed)))
+    }
+
+    /// Memory a decoder may take to hold a whole image instead of letting
+    /// libvips stream its rows into the resize: a quarter of what
+    /// `max_memory` leaves the call, of `max_total_memory`, and of what is
+    /// free in that pool now (`None`: no limit). Past it the decode streams,
+    /// in smaller charges that a busy pool can still meet.
+    pub(crate) fn room_to_hold(&self) -> Option<u64> {
+        let call = self.memory_left().map(|left| left / 4);
+        let pool = (self.0.max_total != 0).then(|| {
+            let free = self.0.max_total.saturating_sub(self.0.pool.reserved());
+            self.0.max_total.min(free) / 4
+        });
+        match (call, pool) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The most memory the call has had charged at once.

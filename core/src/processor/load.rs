@@ -174,8 +174,9 @@ impl Loader<'_> {
                     _ => 1,
                 };
                 // A still WebP decodes through our own libwebp, a plain
-                // still AVIF through dav1d: what they need of the header
-                // (scale, metadata) is taken now.
+                // still AVIF through dav1d, a plain PNG through libdeflate:
+                // what they need of the header (scale, metadata) is taken
+                // now.
                 let own = match sniffed.format {
                     _ if self.header_only => None,
                     Some(ImageFormat::Webp) if header.n_pages() == 1 => Some(OwnDecode::Webp(
@@ -190,6 +191,13 @@ impl Loader<'_> {
                             }
                             None => None,
                         }
+                    }
+                    Some(ImageFormat::Png)
+                        if matches!(input, super::decode::Encoded::Blob(_))
+                            && self.opts.fail_on == "none"
+                            && header.n_pages() == 1 =>
+                    {
+                        Some(OwnDecode::Png(header.fields_carrier()?))
                     }
                     #[cfg(feature = "own-jpeg")]
                     Some(ImageFormat::Jpeg)
@@ -292,6 +300,9 @@ impl Loader<'_> {
                         fields,
                         &target,
                     )?
+                }
+                (Some((_, _, data)), Some((_, _, Some(OwnDecode::Png(fields))))) => {
+                    super::still_png::thumbnail(data, fields, &target)?
                 }
                 #[cfg(feature = "own-av1")]
                 (_, Some((_, _, Some(OwnDecode::Avif(file, fields))))) => {
@@ -408,6 +419,9 @@ enum OwnDecode {
     /// ([`super::still_avif::eligible`]), and the header's metadata.
     #[cfg(feature = "own-av1")]
     Avif(Box<super::still_avif::Eligible>, Image),
+    /// A still PNG whose bytes are all here, under `fail_on` "none": the
+    /// header's metadata.
+    Png(Image),
     /// A JPEG whose bytes are all here, under `fail_on` "none": the DCT
     /// scale to decode at, the header's metadata.
     #[cfg(feature = "own-jpeg")]

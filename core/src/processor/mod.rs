@@ -26,6 +26,7 @@ pub mod meta;
 pub(crate) mod pipeline;
 mod pixels;
 mod png_chunks;
+mod png_pixels;
 mod quantise_probe;
 mod save_cost;
 mod source;
@@ -33,6 +34,7 @@ mod source;
 mod still_avif;
 #[cfg(feature = "own-jpeg")]
 mod still_jpeg;
+mod still_png;
 mod still_webp;
 #[cfg(test)]
 mod test_images;

@@ -21,10 +21,10 @@ pub(super) fn libvips_shrink(header: &Image, t: &ThumbnailCall) -> i32 {
         .map_or(1, |(_, factor)| factor)
 }
 
-/// Decoded pixels this path holds at most: past them, and past a quarter
-/// of what `max_memory` leaves the call (the rest is for the steps after
-/// the load), libvips' loader decodes instead, streaming rows into the
-/// resize.
+/// Decoded pixels this path holds at most: past them, and past what the
+/// call may hold ([`crate::budget::Budget::room_to_hold`]: the rest is for
+/// the steps after the load), libvips' loader decodes instead, streaming
+/// rows into the resize.
 const MAX_DECODED_BYTES: u64 = 512 << 20;
 
 /// The thumbnail of a JPEG decoded at `1/shrink`, or `None` where libvips
@@ -47,9 +47,7 @@ pub(super) fn thumbnail(
         return Ok(None);
     }
     let budget = crate::budget::current();
-    let room = budget
-        .memory_left()
-        .map_or(MAX_DECODED_BYTES, |left| left / 4);
+    let room = budget.room_to_hold().unwrap_or(MAX_DECODED_BYTES);
     if header.bytes() > room.min(MAX_DECODED_BYTES) {
         return Ok(None);
     }
