@@ -102,6 +102,26 @@ pub(crate) fn zlib_zeros_dense(n: usize) -> Vec<u8> {
     b.out
 }
 
+/// zlib stream of `raw` as it is, in stored blocks.
+pub(crate) fn zlib_stored(raw: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        out.push(u8::from(i + 1 == blocks.len()));
+        let len = block.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in raw {
+        a = (a + u32::from(byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    out
+}
+
 /// zlib stream of `n` zero bytes: one fixed-Huffman block of a literal 0
 /// followed by length-258/distance-1 copies (13 bits per 258 bytes), so a
 /// 400 MB bomb is ~2.5 MB.

@@ -142,6 +142,24 @@ fn decoder_bombs(c: &mut Corpus) {
         "png 20000x20000 real zeros",
         png(20_000, 20_000, &zlib_zeros(20_000 * 20_001), b""),
     );
+    // Whole-image PNG decoding (libdeflate, then unfiltering in place):
+    // a last row naming no filter is found after all the others are done,
+    // and libvips decodes the file again; a million empty image data
+    // chunks between the real ones.
+    let mut rows = vec![0u8; 3000 * 3001];
+    rows[2999 * 3001] = 9;
+    c.add(
+        "png 3000x3000 whose last row names no filter",
+        png(3000, 3000, &zlib_stored(&rows), b""),
+    );
+    let stream = zlib_zeros(300 * 301);
+    let (head, tail) = stream.split_at(stream.len() / 2);
+    let mut spaced = png(300, 300, head, b"");
+    let iend = spaced.split_off(spaced.len() - 12);
+    spaced.extend((0..1_000_000).flat_map(|_| chunk(b"IDAT", b"")));
+    spaced.extend(chunk(b"IDAT", tail));
+    spaced.extend(iend);
+    c.add("png 300x300 with a million empty image data chunks", spaced);
     let text: Vec<u8> = (0..100_000)
         .flat_map(|_| chunk(b"tEXt", b"k\0vvvvvvvv"))
         .collect();
