@@ -37,6 +37,18 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_OWN_JPEG").is_some() {
         own_jpeg_shim();
     }
+    png_rows();
+}
+
+/// The C side of `src/vips/png_rows.rs`, optimised whatever the profile:
+/// tests run PNG decoding through unoptimised builds under time budgets.
+fn png_rows() {
+    println!("cargo:rerun-if-changed=src/vips/png_rows.c");
+    cc::Build::new()
+        .file("src/vips/png_rows.c")
+        .opt_level(3)
+        .warnings(true)
+        .compile("imagor_png_rows");
 }
 
 /// Feature `own-jpeg`: the C side of `src/vips/jpeg.rs`, compiled against

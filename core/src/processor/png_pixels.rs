@@ -1,5 +1,6 @@
 //! The pixels of a plain PNG, decoded without libvips: the image data
-//! inflated in one call by libdeflate, then unfiltered in place.
+//! inflated in one call by libdeflate, then unfiltered in place
+//! ([`crate::vips::png_rows`]).
 //!
 //! libvips' PNG loader (libspng) inflates a row at a time through zlib,
 //! which was 59% of the CPU of a 512x512 thumbnail of a 6 MP photo on the
@@ -21,9 +22,6 @@ const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 /// work at worst (incompressible data, about 350 MB/s). Larger images
 /// stream through libvips, which the deadline stops between rows.
 pub(super) const MAX_INFLATED_BYTES: u64 = 64 << 20;
-
-/// Bytes unfiltered between two looks at the call's deadline.
-const DEADLINE_STRIDE: usize = 1 << 20;
 
 /// What the decode needs of a PNG: its size, samples per pixel, and where
 /// its image data is (a run of `IDAT` chunks, found again when it is read,
@@ -169,114 +167,11 @@ pub(super) fn decode(layout: &Layout<'_>) -> Result<Option<Vec<u8>>> {
     }
     drop(inflater);
     crate::vips::deadline::check()?;
-    if !unfilter(&mut rows, stride, layout.bands)? {
+    if !crate::vips::png_rows::unfilter(&mut rows, stride, layout.bands)? {
         return Ok(None);
     }
     rows.truncate(stride * layout.height as usize);
     Ok(Some(rows))
-}
-
-/// Undo each row's filter in place and pack the rows (dropping their filter
-/// bytes) to the front of `rows`; `false` when a row names no filter.
-fn unfilter(rows: &mut [u8], stride: usize, bands: usize) -> Result<bool> {
-    let line = stride + 1;
-    let height = rows.len() / line;
-    let zeros = vec![0u8; stride];
-    let mut since_check = 0usize;
-    for y in 0..height {
-        let (before, from_here) = rows.split_at_mut(y * line);
-        let (filter, current) = from_here[..line].split_at_mut(1);
-        // The row above sits, unfiltered and packed, at `(y - 1) * stride`.
-        let above = match y {
-            0 => &zeros[..],
-            _ => &before[(y - 1) * stride..y * stride],
-        };
-        if !unfilter_row(filter[0], current, above, bands) {
-            return Ok(false);
-        }
-        // Pack this row: it moves `y + 1` bytes towards the front, over
-        // the filter bytes and its own start, never onto a row still to
-        // unfilter.
-        rows.copy_within(y * line + 1..(y + 1) * line, y * stride);
-        since_check += line;
-        if since_check >= DEADLINE_STRIDE {
-            since_check = 0;
-            crate::vips::deadline::check()?;
-        }
-    }
-    Ok(true)
-}
-
-/// Undo one row's filter (PNG filter method 0); `false` for an unknown
-/// filter type.
-fn unfilter_row(filter: u8, current: &mut [u8], above: &[u8], bands: usize) -> bool {
-    match (filter, bands) {
-        (0, _) => {}
-        (2, _) => {
-            for (x, b) in current.iter_mut().zip(above) {
-                *x = x.wrapping_add(*b);
-            }
-        }
-        (1 | 3 | 4, 1) => by_pixel::<1>(filter, current, above),
-        (1 | 3 | 4, 2) => by_pixel::<2>(filter, current, above),
-        (1 | 3 | 4, 3) => by_pixel::<3>(filter, current, above),
-        (1 | 3 | 4, 4) => by_pixel::<4>(filter, current, above),
-        _ => return false,
-    }
-    true
-}
-
-/// Sub (1), Average (3) and Paeth (4), which predict a byte from the same
-/// sample of the pixel to the left (`a`), above (`b`) and above-left (`c`),
-/// all 0 outside the image.
-fn by_pixel<const B: usize>(filter: u8, current: &mut [u8], above: &[u8]) {
-    let (mut a, mut c) = ([0u8; B], [0u8; B]);
-    let pixels = current.chunks_exact_mut(B).zip(above.chunks_exact(B));
-    match filter {
-        1 => {
-            for (px, _) in pixels {
-                for k in 0..B {
-                    px[k] = px[k].wrapping_add(a[k]);
-                    a[k] = px[k];
-                }
-            }
-        }
-        3 => {
-            for (px, up) in pixels {
-                for k in 0..B {
-                    let mean = ((u16::from(a[k]) + u16::from(up[k])) >> 1) as u8;
-                    px[k] = px[k].wrapping_add(mean);
-                    a[k] = px[k];
-                }
-            }
-        }
-        _ => {
-            for (px, up) in pixels {
-                for k in 0..B {
-                    let b = up[k];
-                    px[k] = px[k].wrapping_add(paeth(a[k], b, c[k]));
-                    a[k] = px[k];
-                    c[k] = b;
-                }
-            }
-        }
-    }
-}
-
-/// The Paeth predictor: of `a`, `b` and `c`, the one nearest `a + b - c`
-/// (ties to `a`, then `b`).
-fn paeth(a: u8, b: u8, c: u8) -> u8 {
-    let (a16, b16, c16) = (i16::from(a), i16::from(b), i16::from(c));
-    let near_a = (b16 - c16).abs();
-    let near_b = (a16 - c16).abs();
-    let near_c = (a16 + b16 - 2 * c16).abs();
-    if near_a <= near_b && near_a <= near_c {
-        a
-    } else if near_b <= near_c {
-        b
-    } else {
-        c
-    }
 }
 
 #[cfg(test)]
@@ -316,32 +211,6 @@ mod tests {
         }
         put(b"IEND", &[]);
         out
-    }
-
-    #[test]
-    fn paeth_follows_the_specification() {
-        for (a, b, c) in [
-            (0, 0, 0),
-            (10, 20, 30),
-            (200, 10, 100),
-            (5, 250, 5),
-            (255, 0, 128),
-        ] {
-            let p = i32::from(a) + i32::from(b) - i32::from(c);
-            let (pa, pb, pc) = (
-                (p - i32::from(a)).abs(),
-                (p - i32::from(b)).abs(),
-                (p - i32::from(c)).abs(),
-            );
-            let want = if pa <= pb && pa <= pc {
-                a
-            } else if pb <= pc {
-                b
-            } else {
-                c
-            };
-            assert_eq!(paeth(a, b, c), want, "{a} {b} {c}");
-        }
     }
 
     #[test]

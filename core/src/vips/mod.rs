@@ -35,6 +35,7 @@ pub(crate) mod malloc;
 mod ops;
 mod orc_guard;
 mod pango;
+pub(crate) mod png_rows;
 mod source;
 mod sys;
 mod target;

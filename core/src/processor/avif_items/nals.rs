@@ -6,7 +6,9 @@
 //! decodes it again for each copy.
 
 /// Bytes of the length before each NAL unit: `hvcC`'s
-/// `lengthSizeMinusOne` + 1, which every HEIF writer sets to 4.
+/// `lengthSizeMinusOne` + 1, which every HEIF writer sets to 4, and which
+/// libheif's libde265 plugin assumes whatever `hvcC` says (a file with
+/// shorter lengths fails there before anything is decoded).
 const LENGTH_BYTES: usize = 4;
 
 /// How many pictures `data` codes: its slice segments (VCL NAL unit types
