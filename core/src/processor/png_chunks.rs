@@ -19,7 +19,7 @@
 //! metadata, never pixels), and a head holding more waits to be whole.
 
 /// The PNG file signature.
-const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+pub(super) const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// Compressed text, over all of a file's `zTXt` and compressed `iTXt`
 /// chunks, that libspng is given to inflate: deflate expands a byte at most
@@ -101,7 +101,14 @@ pub(crate) fn metadata_bytes(data: &[u8]) -> Option<u64> {
 /// Each chunk: its start, type and end (`usize::MAX` when its declared
 /// length overflows), in order, as far as `data` has chunk headers.
 fn chunks(data: &[u8]) -> impl Iterator<Item = (usize, &[u8], usize)> + '_ {
-    let mut at = SIGNATURE.len();
+    chunks_from(data, SIGNATURE.len())
+}
+
+/// [`chunks`] from the chunk at `at` on.
+pub(super) fn chunks_from(
+    data: &[u8],
+    mut at: usize,
+) -> impl Iterator<Item = (usize, &[u8], usize)> + '_ {
     std::iter::from_fn(move || {
         let header = data.get(at..at.checked_add(8)?)?;
         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;

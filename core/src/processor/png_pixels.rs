@@ -12,10 +12,8 @@
 //! [`decode`] answer `None`) is left to libvips, which then reads it in its
 //! own way: a damaged file fails or decodes there as it always has.
 
+use super::png_chunks::{chunks_from, SIGNATURE};
 use crate::error::Result;
-
-/// The PNG file signature.
-const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// Inflated image data (rows and their filter bytes) decoded here at most:
 /// libdeflate inflates it in one call nothing interrupts, some 0.2 s of
@@ -34,8 +32,9 @@ pub(super) struct Layout<'a> {
     /// Samples per pixel, one byte each: 1 (grey), 2 (grey + alpha), 3
     /// (RGB) or 4 (RGBA).
     pub bands: usize,
-    /// The file from its first `IDAT` chunk to the end of its last.
-    idat_run: &'a [u8],
+    /// The file, and where its first `IDAT` chunk starts.
+    data: &'a [u8],
+    idat_start: usize,
     /// How many `IDAT` chunks the run holds.
     pub idat_chunks: usize,
     /// Bytes of image data in them.
@@ -55,8 +54,9 @@ impl Layout<'_> {
 
     /// The image data: borrowed from one chunk, joined from several.
     fn compressed(&self) -> std::borrow::Cow<'_, [u8]> {
-        let mut at = 0;
-        let mut parts = std::iter::from_fn(|| next_chunk(self.idat_run, &mut at).map(|c| c.1));
+        let mut parts = chunks_from(self.data, self.idat_start)
+            .take(self.idat_chunks)
+            .map(|(start, _, end)| &self.data[start + 8..end - 4]);
         match self.idat_chunks {
             1 => parts.next().unwrap_or_default().into(),
             _ => {
@@ -75,8 +75,13 @@ pub(super) fn layout(data: &[u8]) -> Option<Layout<'_>> {
     if !data.starts_with(SIGNATURE) {
         return None;
     }
-    let mut at = SIGNATURE.len();
-    let (b"IHDR", ihdr) = next_chunk(data, &mut at)? else {
+    // Each chunk, with its data when the file holds it whole (and its CRC,
+    // which libvips does not check under `fail_on` "none", nor do we).
+    let mut chunks = chunks_from(data, SIGNATURE.len()).map(|(start, kind, end)| {
+        let body = data.get(start + 8..end).map(|b| &b[..b.len() - 4]);
+        (start, kind, body)
+    });
+    let (_, b"IHDR", Some(ihdr)) = chunks.next()? else {
         return None;
     };
     let &[w0, w1, w2, w3, h0, h1, h2, h3, depth, colour, compression, filter, interlace] = ihdr
@@ -100,50 +105,33 @@ pub(super) fn layout(data: &[u8]) -> Option<Layout<'_>> {
     if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
         return None;
     }
-    let (mut run_start, mut run_end, mut idat_chunks, mut compressed_bytes) = (0, 0, 0, 0u64);
-    loop {
-        let start = at;
-        match next_chunk(data, &mut at) {
-            Some((b"IDAT", body)) => {
+    let (mut idat_start, mut idat_chunks, mut compressed_bytes) = (0, 0, 0u64);
+    for (start, kind, body) in chunks {
+        match (kind, body) {
+            (b"IDAT", Some(body)) => {
                 if idat_chunks == 0 {
-                    run_start = start;
+                    idat_start = start;
                 }
-                (run_end, idat_chunks) = (at, idat_chunks + 1);
+                idat_chunks += 1;
                 compressed_bytes += body.len() as u64;
             }
-            // The image data ends at the first other chunk after it.
-            Some(_) if idat_chunks > 0 => break,
-            Some((b"tRNS" | b"IEND", _)) => return None,
-            Some(_) => {}
-            // Cut: the last chunk runs past the end of `data`.
-            None if idat_chunks == 0 => return None,
             // Image data cut short is libvips' to read as it can.
-            None if data.get(at + 4..at + 8) == Some(b"IDAT") => return None,
-            None => break,
+            (b"IDAT", None) => return None,
+            // The image data ends at the first other chunk after it.
+            _ if idat_chunks > 0 => break,
+            (b"tRNS" | b"IEND", _) | (_, None) => return None,
+            _ => {}
         }
     }
-    Some(Layout {
+    (idat_chunks > 0).then_some(Layout {
         width,
         height,
         bands,
-        idat_run: &data[run_start..run_end],
+        data,
+        idat_start,
         idat_chunks,
         compressed_bytes,
     })
-}
-
-/// The type and data of the chunk at `at`, which moves past it; `None`
-/// where `data` ends before the chunk does.
-fn next_chunk<'a>(data: &'a [u8], at: &mut usize) -> Option<(&'a [u8], &'a [u8])> {
-    let start = *at;
-    let length = u32::from_be_bytes(data.get(start..start + 4)?.try_into().ok()?) as usize;
-    let kind = data.get(start + 4..start + 8)?;
-    let end = (start + 12).checked_add(length)?;
-    // The CRC must be there; libvips does not check it under `fail_on`
-    // "none", and neither do we.
-    data.get(start + 8 + length..end)?;
-    *at = end;
-    Some((kind, &data[start + 8..start + 8 + length]))
 }
 
 /// The pixels of the PNG `layout` describes, packed rows of `width * bands`

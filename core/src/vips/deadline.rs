@@ -270,6 +270,12 @@ pub(crate) fn check() -> Result<()> {
 }
 
 /// Did the entered deadline fire? Used to classify a failed libvips call.
+/// The deadline hook our C decoders call between steps (`jpeg.c`,
+/// `png_rows.c`): non-zero once this thread's deadline has passed.
+pub(super) extern "C" fn passed_for_c() -> std::os::raw::c_int {
+    std::panic::catch_unwind(|| check().is_err()).unwrap_or(true) as std::os::raw::c_int
+}
+
 pub(crate) fn fired() -> Option<Error> {
     current().filter(|d| d.expired()).map(|d| d.error())
 }

@@ -57,11 +57,6 @@ extern "C" {
     ) -> c_int;
 }
 
-/// libjpeg's progress hook: stop once this thread's deadline has passed.
-extern "C" fn deadline_passed() -> c_int {
-    std::panic::catch_unwind(|| deadline::check().is_err()).unwrap_or(true) as c_int
-}
-
 /// What a decode at `1/shrink` gives: libvips' size (libjpeg's scaled
 /// size rounded down) and bands (1 or 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +132,7 @@ pub(crate) fn decode(
             data.len(),
             shrink,
             c_int::from(unlimited),
-            deadline_passed,
+            deadline::passed_for_c,
             pixels.as_mut_ptr(),
             width,
             height,

@@ -21,11 +21,6 @@ extern "C" {
     ) -> c_int;
 }
 
-/// The C side's deadline hook: stop once this thread's deadline has passed.
-extern "C" fn deadline_passed() -> c_int {
-    std::panic::catch_unwind(|| deadline::check().is_err()).unwrap_or(true) as c_int
-}
-
 /// Undo the filter of each row of `rows` (a filter byte, then `stride`
 /// bytes of samples, `bpp` of them a pixel) and pack the rows, without
 /// their filter bytes, to the front of `rows`. `Ok(false)`: a row names no
@@ -47,7 +42,7 @@ pub(crate) fn unfilter(rows: &mut [u8], stride: usize, bpp: usize) -> Result<boo
             stride,
             bpp as c_int,
             zeros.as_ptr(),
-            deadline_passed,
+            deadline::passed_for_c,
         )
     };
     match outcome {
