@@ -165,11 +165,14 @@ pub(crate) fn heif_meta_bytes(data: &[u8]) -> Option<u64> {
 }
 
 /// How many items an ISOBMFF (HEIF, AVIF) file's top-level `meta` boxes
-/// declare: the largest `iinf` entry count or `iloc` item count of any of
-/// them (libheif keeps the last; `None` without a `meta` box). libheif 1.15
-/// links items to their properties, locations and references by searching
-/// lists as long as the file's items, once per item, in the one call that
-/// reads the header.
+/// hold: the largest `iinf` entry count or `iloc` item count of any of
+/// them (libheif keeps the last; `None` without a `meta` box), each at
+/// most what its box has room for. libheif 1.15 links items to their
+/// properties, locations and references by searching lists as long as the
+/// file's items, once per item, in the one call that reads the header; it
+/// stops reading a box's entries where the box ends, so a count its box
+/// cannot hold (a damaged file) costs no more than the entries that are
+/// there.
 pub(crate) fn heif_items(data: &[u8]) -> Option<u64> {
     let metas: Vec<&[u8]> = isobmff_boxes(data)
         .filter(|(kind, _)| *kind == b"meta")
@@ -181,20 +184,44 @@ pub(crate) fn heif_items(data: &[u8]) -> Option<u64> {
     Some(metas.into_iter().filter_map(meta_items).max().unwrap_or(0))
 }
 
-/// The items one `meta` box declares (see [`heif_items`]).
+/// The fewest bytes an `iinf` entry takes: an `infe` box's header.
+const MIN_IINF_ENTRY: usize = 8;
+/// The fewest bytes an `iloc` item takes: its ID, data reference index and
+/// extent count (version 0, with offsets and lengths of no bytes).
+const MIN_ILOC_ITEM: usize = 6;
+
+/// The items one `meta` box holds (see [`heif_items`]).
 fn meta_items(meta: &[u8]) -> Option<u64> {
     let mut items = 0u64;
     for (kind, body) in isobmff_boxes(meta.get(4..)?) {
         let (version, rest) = (*body.first()?, body.get(4..)?);
-        let count = match kind {
-            b"iinf" if version == 0 => u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as u64,
-            b"iinf" => u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as u64,
+        // The declared count, where the entries start, the least each takes.
+        let (count, entries, least) = match kind {
+            b"iinf" if version == 0 => (
+                u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as u64,
+                2,
+                MIN_IINF_ENTRY,
+            ),
+            b"iinf" => (
+                u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as u64,
+                4,
+                MIN_IINF_ENTRY,
+            ),
             // iloc: two bytes of field sizes, then the count.
-            b"iloc" if version < 2 => u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]) as u64,
-            b"iloc" => u32::from_be_bytes(rest.get(2..6)?.try_into().ok()?) as u64,
+            b"iloc" if version < 2 => (
+                u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]) as u64,
+                4,
+                MIN_ILOC_ITEM,
+            ),
+            b"iloc" => (
+                u32::from_be_bytes(rest.get(2..6)?.try_into().ok()?) as u64,
+                6,
+                MIN_ILOC_ITEM,
+            ),
             _ => continue,
         };
-        items = items.max(count);
+        let room = (rest.len().saturating_sub(entries) / least) as u64;
+        items = items.max(count.min(room));
     }
     Some(items)
 }
@@ -303,8 +330,11 @@ mod tests {
         }
         let mut iinf = vec![0, 0, 0, 0];
         iinf.extend(30000u16.to_be_bytes());
+        // Room for the 30 000 entries (the smallest an entry can be).
+        iinf.extend([0u8; 8 * 30000]);
         let mut iloc = vec![1, 0, 0, 0, 0x44, 0];
         iloc.extend(7u16.to_be_bytes());
+        iloc.extend([0u8; 7 * 6]);
         let mut meta = vec![0, 0, 0, 0];
         meta.extend(bx(b"iloc", &iloc));
         meta.extend(bx(b"iinf", &iinf));
@@ -322,6 +352,20 @@ mod tests {
         assert_eq!(heif_items(&dodge), Some(30000));
         let parsed = 4 + meta.len() as u64 + 5000;
         assert_eq!(heif_meta_bytes(&dodge), Some(parsed));
+        // A count its box has no room for (a damaged file: libheif stops
+        // at the box's end) counts the entries there is room for.
+        let mut short_iinf = vec![0, 0, 0, 0];
+        short_iinf.extend(65535u16.to_be_bytes());
+        short_iinf.extend([0u8; 8 * 5 + 7]);
+        let mut short_iloc = vec![1, 0, 0, 0, 0x44, 0];
+        short_iloc.extend(60000u16.to_be_bytes());
+        short_iloc.extend([0u8; 6 * 9]);
+        let mut meta = vec![0, 0, 0, 0];
+        meta.extend(bx(b"iinf", &short_iinf));
+        meta.extend(bx(b"iloc", &short_iloc));
+        let mut damaged = bx(b"ftyp", b"avif\0\0\0\0");
+        damaged.extend(bx(b"meta", &meta));
+        assert_eq!(heif_items(&damaged), Some(9));
     }
 
     #[test]
