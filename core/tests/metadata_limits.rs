@@ -9,7 +9,7 @@ mod image_common;
 use std::time::{Duration, Instant};
 
 use image_common::{
-    mpet_table_profile, padded_rgb_profile, testdata, tiff_with_blob, tiff_with_profile,
+    crc32, mpet_table_profile, padded_rgb_profile, testdata, tiff_with_blob, tiff_with_profile,
     with_icc_segments,
 };
 use imagor::{Imagor, Options};
@@ -92,24 +92,6 @@ fn a_huge_icc_profile_is_charged_before_the_header_read_that_copies_it() {
     small
         .process(&ok, "fit-in/4x4/filters:format(png)")
         .unwrap();
-}
-
-/// CRC-32 (PNG's), table-driven.
-fn crc32(data: &[u8]) -> u32 {
-    let table: Vec<u32> = (0..256u32)
-        .map(|n| {
-            (0..8).fold(n, |c, _| {
-                if c & 1 == 1 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                }
-            })
-        })
-        .collect();
-    !data.iter().fold(!0u32, |c, &b| {
-        table[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8)
-    })
 }
 
 #[test]

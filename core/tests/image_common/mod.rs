@@ -144,3 +144,21 @@ pub fn mpet_table_profile(n: usize) -> Vec<u8> {
     icc[..4].copy_from_slice(&size.to_be_bytes());
     icc
 }
+
+/// The CRC-32 of `data` (PNG chunks, zlib's polynomial).
+pub fn crc32(data: &[u8]) -> u32 {
+    let table: Vec<u32> = (0..256u32)
+        .map(|n| {
+            (0..8).fold(n, |c, _| {
+                if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                }
+            })
+        })
+        .collect();
+    !data.iter().fold(!0u32, |c, &b| {
+        table[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8)
+    })
+}

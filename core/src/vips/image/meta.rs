@@ -179,6 +179,10 @@ impl Image {
         // Pixels from memory are MULTIBAND past 3 bands, so a loader's RGBA
         // would not count as having alpha: the source's interpretation.
         let resolution = |img: &Image| (img.get_double("xres"), img.get_double("yres"));
+        // A loader keeps whatever resolution a file declares; `copy` takes
+        // 0 to a million pixels a millimetre (a damaged JPEG's density
+        // made the call fail).
+        let settable = |r: f64| if r.is_nan() { 0.0 } else { r.clamp(0.0, 1e6) };
         let same_interpretation = self.interpretation() == source.interpretation();
         match resolution(source) {
             (Some(x), Some(y))
@@ -186,8 +190,8 @@ impl Image {
             {
                 Call::new("copy")
                     .arg("in", Arg::Image(&self))
-                    .arg("xres", Arg::Double(x))
-                    .arg("yres", Arg::Double(y))
+                    .arg("xres", Arg::Double(settable(x)))
+                    .arg("yres", Arg::Double(settable(y)))
                     .arg(
                         "interpretation",
                         Arg::Int(i64::from(source.interpretation())),
