@@ -3,7 +3,7 @@
 //! claims as many pixels a metre is served as its sane twin is (libvips'
 //! loaders keep the value; `copy`, which puts it back on decoded pixels,
 //! takes at most a million a millimetre and failed the call with a 400).
-//! Found by `examples/mutation_fuzz.rs`.
+//! Found by `tests/mutated_images.rs`.
 
 mod image_common;
 
