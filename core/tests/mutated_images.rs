@@ -18,6 +18,7 @@ mod image_common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use imagor::vips::{Arg, Blob, Call};
 use imagor::{Imagor, Options};
 
 /// xorshift64*: deterministic and seedable.
@@ -119,7 +120,64 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// The test images, smallest first (names for the report).
+/// `data` (its first `pages` frames, all for -1) made at most `width`
+/// wide and saved by `saver` with `options`.
+fn reencoded(data: &[u8], pages: i64, width: i64, saver: &str, options: &[(&str, Arg)]) -> Vec<u8> {
+    let blob = Blob::copy_from(data);
+    let pages = format!("n={pages}");
+    let mut call = Call::new("thumbnail_buffer")
+        .arg("buffer", Arg::Blob(&blob))
+        .arg("width", Arg::Int(width));
+    if pages != "n=1" {
+        call = call.arg("option_string", Arg::Str(&pages));
+    }
+    let img = call.run().unwrap().out().unwrap();
+    image_common::encode_with(&img, saver, options)
+}
+
+/// Encodings the test images do not have, so that their decoders are
+/// damaged too: progressive JPEG, interlaced, palette and 16-bit PNG,
+/// lossless and animated WebP, tiled TIFF.
+fn reencodings() -> Vec<(String, Vec<u8>)> {
+    let photo = image_common::testdata("demo1.jpg");
+    let drawing = image_common::testdata("gopher.png");
+    let animation = image_common::testdata("dancing-banana.gif");
+    let yes = Arg::Bool(true);
+    let webp = "webpsave_buffer";
+    let png = "pngsave_buffer";
+    [
+        (
+            "progressive.jpg",
+            reencoded(&photo, 1, 320, "jpegsave_buffer", &[("interlace", yes)]),
+        ),
+        (
+            "interlaced.png",
+            reencoded(&drawing, 1, 200, png, &[("interlace", yes)]),
+        ),
+        (
+            "palette.png",
+            reencoded(&drawing, 1, 200, png, &[("palette", yes)]),
+        ),
+        (
+            "16-bit.png",
+            reencoded(&photo, 1, 200, png, &[("bitdepth", Arg::Int(16))]),
+        ),
+        (
+            "lossless.webp",
+            reencoded(&drawing, 1, 200, webp, &[("lossless", yes)]),
+        ),
+        ("animated.webp", reencoded(&animation, -1, 100, webp, &[])),
+        (
+            "tiled.tiff",
+            reencoded(&photo, 1, 300, "tiffsave_buffer", &[("tile", yes)]),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, data)| (name.to_owned(), data))
+    .collect()
+}
+
+/// The test images and [`reencodings`], by name.
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = format!("{}/../testdata", env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
@@ -133,6 +191,7 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
             (name, data)
         })
         .collect();
+    files.extend(reencodings());
     files.sort();
     files
 }
@@ -154,7 +213,7 @@ fn damaged_images_get_a_damaged_image_error_within_the_budget() {
     })
     .unwrap();
     let files = corpus();
-    assert!(files.len() >= 20, "the test images");
+    assert!(files.len() >= 30, "the test images");
     let log = std::env::temp_dir().join("imagor-mutated-images.case");
     let mut rng = Rng::new(seed);
     let mut codes = BTreeMap::<&str, u64>::new();
