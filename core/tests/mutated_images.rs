@@ -42,8 +42,9 @@ impl Rng {
     }
 }
 
-/// What is asked of each damaged image: resizes, crops, trims, a filter,
-/// every output format, the source's own format and size.
+/// What is asked of each damaged image: resizes, crops, trims, filters
+/// that read its size, pages and metadata, every output format, the
+/// source's own format and size.
 const PATHS: &[&str] = &[
     "fit-in/200x200",
     "300x200",
@@ -54,6 +55,10 @@ const PATHS: &[&str] = &[
     "-120x80/filters:grayscale():format(jpeg)",
     "fit-in/100x100/filters:format(gif)",
     "50x50/filters:format(avif)",
+    "smart/100x100",
+    "fit-in/120x120/filters:fill(blur):round_corner(10)",
+    "filters:page(2):max_frames(3):proportion(50)",
+    "200x0/filters:rotate(90):strip_exif():format(tiff)",
 ];
 
 /// Errors a damaged image may cause: the bytes are not an image libvips
