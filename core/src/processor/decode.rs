@@ -158,6 +158,7 @@ impl LoadOpts {
 }
 
 /// The target of a shrink-on-load thumbnail.
+#[derive(Clone, Copy, Debug)]
 pub(super) struct ThumbnailCall {
     pub width: i32,
     pub height: i32,
@@ -175,9 +176,18 @@ impl ThumbnailCall {
         still: crate::vips::webp::StillPixels,
         fields: &Image,
     ) -> Result<Image> {
-        Image::from_pixels(still.pixels, still.width, still.height, still.bands)?
-            .with_fields_of(fields)?
-            .thumbnail_image(self.width, self.height, self.size, self.crop)
+        let img = Image::from_pixels(still.pixels, still.width, still.height, still.bands)?;
+        self.of_image(img, fields)
+    }
+
+    /// [`ThumbnailCall::of_pixels`] of an image made of decoded pixels,
+    /// which nobody else holds.
+    pub(super) fn of_image(&self, img: Image, fields: &Image) -> Result<Image> {
+        let img = img.with_fields_of(fields)?;
+        match super::fixed_crop::thumbnail(&img, self) {
+            Some(cropped) => cropped,
+            None => img.thumbnail_image(self.width, self.height, self.size, self.crop),
+        }
     }
 
     /// The shrink both axes of `header`'s image need to reach this target,
@@ -185,10 +195,35 @@ impl ThumbnailCall {
     /// factor (`vips_thumbnail_calculate_common_shrink`): below 1 when the
     /// image would grow.
     pub(super) fn common_shrink(&self, header: &Image) -> f64 {
-        let (input_width, input_height) = (header.width() as f64, header.page_height() as f64);
         // Orientations 5 to 8 turn the image a quarter: the target's sides
         // swap.
         let turned = matches!(header.get_int("orientation"), Some(5..=8));
+        self.common_shrink_of(header.width(), header.page_height(), turned)
+    }
+
+    /// [`ThumbnailCall::common_shrink`] of an image of `input_width` x
+    /// `input_height`, turned a quarter or not.
+    pub(super) fn common_shrink_of(
+        &self,
+        input_width: i32,
+        input_height: i32,
+        turned: bool,
+    ) -> f64 {
+        let (across, down) = self.axis_shrinks(input_width, input_height, turned);
+        across.min(down)
+    }
+
+    /// The shrink of each axis of an image of `input_width` x
+    /// `input_height` (turned a quarter or not) to this target, as libvips'
+    /// thumbnail computes them for its resize
+    /// (`vips_thumbnail_calculate_shrink`, the same from 8.14 to 8.18).
+    pub(super) fn axis_shrinks(
+        &self,
+        input_width: i32,
+        input_height: i32,
+        turned: bool,
+    ) -> (f64, f64) {
+        let (input_width, input_height) = (input_width as f64, input_height as f64);
         let (w, h) = (self.width.max(1) as f64, self.height.max(1) as f64);
         let (target_width, target_height) = if turned { (h, w) } else { (w, h) };
         let (mut across, mut down) = (input_width / target_width, input_height / target_height);
@@ -210,7 +245,7 @@ impl ThumbnailCall {
             Size::Down => (across, down) = (across.max(1.0), down.max(1.0)),
             _ => {}
         }
-        across.min(input_width).min(down.min(input_height))
+        (across.min(input_width), down.min(input_height))
     }
 }
 

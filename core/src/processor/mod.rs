@@ -18,6 +18,7 @@ mod decode;
 mod decode_cost;
 pub mod details;
 mod export;
+mod fixed_crop;
 pub(crate) mod geometry;
 mod gif_frames;
 mod jpeg_markers;

@@ -307,6 +307,28 @@ impl Image {
             .out()
     }
 
+    /// `resize` by `hscale` across and `vscale` down (libvips' default
+    /// kernel, lanczos3).
+    pub fn resize(&self, hscale: f64, vscale: f64) -> Result<Image> {
+        Call::new("resize")
+            .arg("in", Arg::Image(self))
+            .arg("scale", Arg::Double(hscale))
+            .arg("vscale", Arg::Double(vscale))
+            .run()?
+            .out()
+    }
+
+    /// `smartcrop` to `width` x `height`, choosing the part by `interesting`.
+    pub fn smartcrop(&self, width: i32, height: i32, interesting: Interesting) -> Result<Image> {
+        Call::new("smartcrop")
+            .arg("input", Arg::Image(self))
+            .arg("width", Arg::Int(width.into()))
+            .arg("height", Arg::Int(height.into()))
+            .arg("interesting", Arg::Nick(interesting.nick()))
+            .run()?
+            .out()
+    }
+
     /// Place the image at (`x`, `y`) in a `width` x `height` canvas.
     pub fn embed(
         &self,
