@@ -315,7 +315,8 @@ const HEADER_FIELDS: [&str; 11] = [
 /// (fields are set in place).
 unsafe fn copy_fields(from: &Image, to: &Image) {
     for name in from.fields() {
-        if HEADER_FIELDS.contains(&name.as_str()) {
+        // `vips-sequential` is no metadata either (see below).
+        if HEADER_FIELDS.contains(&name.as_str()) || name == "vips-sequential" {
             continue;
         }
         let Ok(c) = cstring(&name) else { continue };
