@@ -8,8 +8,8 @@
 use super::decode::{load_error, ThumbnailCall};
 use crate::error::Result;
 use crate::format::ImageFormat;
-use crate::vips::jpeg;
-use crate::vips::Image;
+use crate::vips::jpeg::{self, Window};
+use crate::vips::{Extend, Image, Interesting, Size};
 
 /// The DCT scale libvips' thumbnail loads a JPEG with: a factor of two or
 /// more is left for the resize after the load.
@@ -19,6 +19,58 @@ pub(super) fn libvips_shrink(header: &Image, t: &ThumbnailCall) -> i32 {
         .into_iter()
         .find(|(at_least, _)| shrink >= *at_least)
         .map_or(1, |(_, factor)| factor)
+}
+
+/// The part of a `width` x `height` decoded image that `t`'s thumbnail
+/// reads when it crops a fixed part of the resized image (centre, top or
+/// left, bottom or right): the crop scaled back, widened by what the
+/// resize reads around it (a lanczos3 kernel reaches three shrinks each
+/// side; four, and 32 pixels more for the rounding of the resized size and
+/// of the crop's offset), its left edge moved to a multiple of 32. `None`
+/// where it may read all of it: no crop, a crop that looks at the pixels
+/// (attention, entropy), an image that does not shrink or that EXIF turns
+/// or flips, or a part that is nearly all.
+fn read_window(t: &ThumbnailCall, width: i32, height: i32, orientation: i32) -> Option<Window> {
+    if t.size == Size::Force || !matches!(orientation, 0 | 1) {
+        return None;
+    }
+    let shrink = t.common_shrink_of(width, height, false);
+    if shrink.is_nan() || shrink <= 1.0 {
+        return None;
+    }
+    let (resized_width, resized_height) = (f64::from(width) / shrink, f64::from(height) / shrink);
+    let crop_width = f64::from(t.width.max(1)).min(resized_width);
+    let crop_height = f64::from(t.height.max(1)).min(resized_height);
+    let (left, top) = match t.crop {
+        Interesting::Low => (0.0, 0.0),
+        Interesting::High => (resized_width - crop_width, resized_height - crop_height),
+        Interesting::Centre => (
+            (resized_width - crop_width) / 2.0,
+            (resized_height - crop_height) / 2.0,
+        ),
+        _ => return None,
+    };
+    let margin = 4.0 * shrink.ceil() + 32.0;
+    let span = |start: f64, length: f64, limit: i32| {
+        let from = (start * shrink - margin).floor().max(0.0) as i32;
+        let to = ((start + length) * shrink + margin)
+            .ceil()
+            .min(f64::from(limit)) as i32;
+        (from, to - from)
+    };
+    let (x, window_width) = span(left, crop_width, width);
+    // From a multiple of 32 columns, a block boundary at every subsampling
+    // and DCT scale but 3:1: libjpeg then writes its rows in place.
+    let (x, window_width) = (x / 32 * 32, window_width + x % 32);
+    let (y, window_height) = span(top, crop_height, height);
+    let read = i64::from(window_width) * i64::from(window_height);
+    let all = i64::from(width) * i64::from(height);
+    (window_width >= 1 && window_height >= 1 && read * 20 < all * 19).then_some(Window {
+        x,
+        y,
+        width: window_width,
+        height: window_height,
+    })
 }
 
 /// Decoded pixels this path holds at most: past them, and past what the
@@ -58,9 +110,22 @@ pub(super) fn thumbnail(
         ),
         header.bytes(),
     )?;
-    let (still, _warnings) = jpeg::decode(data, shrink, unlimited, header)
+    let window = read_window(t, header.width, header.height, fields.orientation());
+    let (still, _warnings) = jpeg::decode(data, shrink, unlimited, header, window)
         .map_err(|e| load_error(e, Some(ImageFormat::Jpeg)))?;
-    Ok(Some(t.of_pixels(still, fields)?))
+    let Some(window) = window else {
+        return Ok(Some(t.of_pixels(still, fields)?));
+    };
+    // The window where it lies in the image, the rest black (never read).
+    let placed = Image::from_pixels(still.pixels, still.width, still.height, still.bands)?.embed(
+        window.x,
+        window.y,
+        header.width,
+        header.height,
+        Extend::Black,
+        None,
+    )?;
+    Ok(Some(t.of_image(placed, fields)?))
 }
 
 /// Whether the scans of `data` code every DCT coefficient of every
@@ -223,6 +288,96 @@ mod tests {
         assert_eq!(scales.into_iter().collect::<Vec<_>>(), [1, 2, 4, 8]);
     }
 
+    /// Crops of a fixed part (centre, low, high) decode only the window
+    /// the resize reads, columns and rows, and give libvips' pixels: wide
+    /// and tall sources, 4:2:0 (whose upsampling reads the rows and
+    /// columns beside each one), progressive, restart markers, grey, at
+    /// every DCT scale.
+    #[test]
+    fn a_fixed_crop_decodes_its_window_to_libvips_pixels() {
+        let photo = source("demo1.jpg");
+        let grey = photo.colourspace(Interpretation::B_W).unwrap();
+        let q = |q: i64| ("Q", Arg::Int(q));
+        let progressive = ("interlace", Arg::Bool(true));
+        let sources = [
+            ("wide 4:4:4", jpeg(&photo, 1603, 1001, &[q(95)])),
+            ("tall 4:2:0", jpeg(&photo, 803, 1297, &[q(75)])),
+            (
+                "tall 4:2:0 progressive",
+                jpeg(&photo, 777, 1401, &[q(80), progressive]),
+            ),
+            (
+                "wide restart markers",
+                jpeg(&photo, 1501, 703, &[("restart_interval", Arg::Int(2))]),
+            ),
+            ("tall grey", jpeg(&grey, 601, 1333, &[q(85)])),
+        ];
+        let (mut compared, mut windows) = (0, 0);
+        let mut scales = std::collections::BTreeSet::new();
+        for (name, data) in &sources {
+            let header = source_header(data);
+            for (width, height) in [(250, 250), (300, 90), (90, 300), (512, 512), (40, 40)] {
+                for crop in [Interesting::Centre, Interesting::Low, Interesting::High] {
+                    for size in [Size::Both, Size::Down] {
+                        let t = ThumbnailCall {
+                            width,
+                            height,
+                            crop,
+                            size,
+                        };
+                        let shrink = libvips_shrink(&header, &t);
+                        let decoded = jpeg::header(data, shrink).unwrap();
+                        if read_window(&t, decoded.width, decoded.height, 1).is_some() {
+                            windows += 1;
+                        }
+                        let (reference, ours) = both(data, &t);
+                        let ours = ours.unwrap_or_else(|| panic!("{name}: left to libvips"));
+                        assert_same_pixels(
+                            &reference,
+                            &ours,
+                            &format!("{name} {width}x{height} {size:?}/{crop:?}"),
+                        );
+                        scales.insert(shrink);
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 5 * 5 * 3 * 2);
+        assert!(windows * 10 > compared * 9, "{windows} of {compared}");
+        assert_eq!(scales.into_iter().collect::<Vec<_>>(), [1, 2, 4, 8]);
+    }
+
+    #[test]
+    fn no_window_where_the_resize_may_read_everything() {
+        let t = |crop, size| ThumbnailCall {
+            width: 512,
+            height: 512,
+            crop,
+            size,
+        };
+        let cover = t(Interesting::Centre, Size::Both);
+        let window = read_window(&cover, 3000, 2000, 1).unwrap();
+        assert_eq!((window.y, window.height), (0, 2000));
+        assert!(window.x > 400 && window.width < 2200, "{window:?}");
+        // About the centre, from a multiple of 32 columns.
+        assert_eq!(window.x % 32, 0);
+        assert!((3000 - window.x - window.width).abs_diff(window.x) < 32);
+        for (call, orientation) in [
+            (t(Interesting::None, Size::Both), 1),
+            (t(Interesting::Attention, Size::Both), 1),
+            (t(Interesting::Entropy, Size::Both), 1),
+            (t(Interesting::Centre, Size::Force), 1),
+            (cover, 6),
+            (cover, 2),
+        ] {
+            assert_eq!(read_window(&call, 3000, 2000, orientation), None);
+        }
+        // Growing, or a crop of nearly all of it.
+        assert_eq!(read_window(&cover, 400, 300, 1), None);
+        assert_eq!(read_window(&cover, 540, 512, 1), None);
+    }
+
     fn source_header(data: &[u8]) -> Image {
         call_loader(
             "jpegload_buffer",
@@ -268,7 +423,7 @@ mod tests {
                 );
             }
             let header = jpeg::header(cut, 1).unwrap();
-            let (_, warnings) = jpeg::decode(cut, 1, false, header).unwrap();
+            let (_, warnings) = jpeg::decode(cut, 1, false, header, None).unwrap();
             assert!(warnings >= 1, "libjpeg warns of the early end");
         }
     }
@@ -410,7 +565,7 @@ mod tests {
             Deadline::with_stop(std::time::Duration::ZERO, "process_timeout", Stop::Never);
         let _entered = deadline.enter();
         let header = jpeg::header(&data, 1).unwrap();
-        let Err(err) = jpeg::decode(&data, 1, false, header) else {
+        let Err(err) = jpeg::decode(&data, 1, false, header, None) else {
             panic!("decoded past the deadline");
         };
         assert_eq!(err.status(), 408, "{err}");

@@ -130,21 +130,33 @@ imagor_jpeg_header(const unsigned char *data, size_t length, int shrink,
 	return outcome;
 }
 
-/* Decode `data` at 1/`shrink` into `out`: `height` rows of `width` *
- * `bands` bytes, the size imagor_jpeg_header gave. `warnings` receives the
- * count of libjpeg's warnings. */
+/* Decode `data` at 1/`shrink` (an image of `width` x `height`, `bands`
+ * bytes a pixel, the size imagor_jpeg_header gave) into `out`: the window
+ * of columns [x0, x0 + window_width) and rows [y0, y0 + window_height), in
+ * rows of `window_width` * `bands` bytes. libjpeg widens the columns to
+ * whole blocks and skips the inverse DCT and colour conversion of those
+ * outside (the rows above are read past, those below never read); a window
+ * starting on a block boundary is written in place. `warnings` receives
+ * the count of libjpeg's warnings. */
 int
 imagor_jpeg_decode(const unsigned char *data, size_t length, int shrink,
 	int unlimited, imagor_jpeg_stop_fn stop, unsigned char *out, int width,
-	int height, int bands, long *warnings)
+	int height, int bands, int x0, int window_width, int y0,
+	int window_height, long *warnings)
 {
 	struct jpeg_decompress_struct cinfo;
 	ShimError err;
 	ShimProgress progress;
-	/* A row of libjpeg's width, which rounds the scaled size up. */
+	/* A row of libjpeg's width, where its row is not ours. */
 	unsigned char *volatile wide = NULL;
-	size_t stride = (size_t) width * (size_t) bands;
+	size_t stride = (size_t) window_width * (size_t) bands;
+	JDIMENSION left = 0;
+	size_t skipped;
+	int end;
 
+	if (x0 < 0 || y0 < 0 || window_width < 1 || window_height < 1 ||
+		x0 + window_width > width || y0 + window_height > height)
+		return IMAGOR_JPEG_UNSUPPORTED;
 	shim_init_error(&err, unlimited);
 	cinfo.err = &err.pub;
 	if (setjmp(err.jump)) {
@@ -174,16 +186,30 @@ imagor_jpeg_decode(const unsigned char *data, size_t length, int shrink,
 		jpeg_destroy_decompress(&cinfo);
 		return IMAGOR_JPEG_UNSUPPORTED;
 	}
-	if (cinfo.output_width != (JDIMENSION) width &&
+	if (x0 > 0 || window_width < width) {
+		JDIMENSION crop_width = (JDIMENSION) window_width;
+
+		left = (JDIMENSION) x0;
+		jpeg_crop_scanline(&cinfo, &left, &crop_width);
+	}
+	/* libjpeg's row (widened to blocks, or its scaled width rounded up)
+	 * starts `skipped` bytes before ours. */
+	skipped = (size_t) ((JDIMENSION) x0 - left) * (size_t) bands;
+	if ((skipped > 0 || cinfo.output_width != (JDIMENSION) window_width) &&
 		!(wide = malloc((size_t) cinfo.output_width * (size_t) bands)))
 		ERREXIT1(&cinfo, JERR_OUT_OF_MEMORY, 0);
-	while (cinfo.output_scanline < (JDIMENSION) height) {
-		unsigned char *row = out + stride * cinfo.output_scanline;
+	if (y0 > 0 && jpeg_skip_scanlines(&cinfo, (JDIMENSION) y0) !=
+		(JDIMENSION) y0)
+		ERREXIT(&cinfo, JERR_INPUT_EMPTY);
+	end = y0 + window_height;
+	while (cinfo.output_scanline < (JDIMENSION) end) {
+		unsigned char *row =
+			out + stride * (size_t) (cinfo.output_scanline - y0);
 		JSAMPROW target = wide ? wide : row;
 		if (jpeg_read_scanlines(&cinfo, &target, 1) != 1)
 			ERREXIT(&cinfo, JERR_INPUT_EMPTY);
 		if (wide)
-			memcpy(row, wide, stride);
+			memcpy(row, wide + skipped, stride);
 	}
 	*warnings = err.pub.num_warnings;
 	/* As libvips: the rest of the file is not read. */

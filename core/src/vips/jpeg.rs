@@ -53,6 +53,10 @@ extern "C" {
         width: c_int,
         height: c_int,
         bands: c_int,
+        x0: c_int,
+        window_width: c_int,
+        y0: c_int,
+        window_height: c_int,
         warnings: *mut c_long,
     ) -> c_int;
 }
@@ -102,30 +106,57 @@ pub(crate) fn header(data: &[u8], shrink: i32) -> Option<Header> {
     })
 }
 
+/// A rectangle of a decoded image, in its pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
 /// Decode `data`, a JPEG whose [`header`] at `1/shrink` is `header`, as
 /// libvips' `jpegload` does with its `shrink` option; also how many
-/// warnings libjpeg gave. `Err`: the deadline passed, or libjpeg gave up
-/// (where libvips' load fails too).
+/// warnings libjpeg gave. With a `window`, only its pixels are decoded (a
+/// `window.width` x `window.height` image; the blocks around it are
+/// neither transformed nor converted, and a window starting on a multiple
+/// of 32 columns is written in place). `Err`: the deadline passed, or
+/// libjpeg gave up (where libvips' load fails too).
 pub(crate) fn decode(
     data: &[u8],
     shrink: i32,
     unlimited: bool,
     header: Header,
+    window: Option<Window>,
 ) -> Result<(StillPixels, u64)> {
     let Header {
         width,
         height,
         bands,
     } = header;
-    let size = usize::try_from(header.bytes()).map_err(|_| Error::internal())?;
+    let window = window.unwrap_or(Window {
+        x: 0,
+        y: 0,
+        width,
+        height,
+    });
+    let size = usize::try_from(
+        Header {
+            width: window.width,
+            height: window.height,
+            bands,
+        }
+        .bytes(),
+    )
+    .map_err(|_| Error::internal())?;
     // Not zeroed first: libjpeg writes every byte (zeroing 18 MB for a 6 MP
     // photo was 4% of a resize's CPU).
     let mut pixels: Vec<u8> = Vec::with_capacity(size);
     let mut warnings: c_long = 0;
-    // SAFETY: `pixels` has room for `height` rows of `width * bands` bytes,
-    // the size and layout the C side writes (it checks libjpeg's output
-    // against them first); `data` outlives the call; the hook does not
-    // unwind.
+    // SAFETY: `pixels` has room for the window's rows of `window.width *
+    // bands` bytes, the size and layout the C side writes (it checks the
+    // window against the image and libjpeg's output against the image
+    // first); `data` outlives the call; the hook does not unwind.
     let outcome = unsafe {
         imagor_jpeg_decode(
             data.as_ptr(),
@@ -137,6 +168,10 @@ pub(crate) fn decode(
             width,
             height,
             bands,
+            window.x,
+            window.width,
+            window.y,
+            window.height,
             &mut warnings,
         )
     };
@@ -147,8 +182,8 @@ pub(crate) fn decode(
                 pixels.set_len(size);
                 StillPixels {
                     pixels,
-                    width,
-                    height,
+                    width: window.width,
+                    height: window.height,
                     bands,
                 }
             },
