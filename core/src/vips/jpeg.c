@@ -39,6 +39,9 @@ typedef struct {
  * of a photo and each pass of a wide image. */
 #define IMAGOR_JPEG_CHECK_PIXELS 65536UL
 
+/* Rows skipped above a window between two asks of the deadline. */
+#define IMAGOR_JPEG_SKIP_ROWS 256
+
 typedef struct {
 	struct jpeg_progress_mgr pub;
 	imagor_jpeg_stop_fn stop;
@@ -198,9 +201,21 @@ imagor_jpeg_decode(const unsigned char *data, size_t length, int shrink,
 	if ((skipped > 0 || cinfo.output_width != (JDIMENSION) window_width) &&
 		!(wide = malloc((size_t) cinfo.output_width * (size_t) bands)))
 		ERREXIT1(&cinfo, JERR_OUT_OF_MEMORY, 0);
-	if (y0 > 0 && jpeg_skip_scanlines(&cinfo, (JDIMENSION) y0) !=
-		(JDIMENSION) y0)
-		ERREXIT(&cinfo, JERR_INPUT_EMPTY);
+	/* The rows above are still entropy-decoded: skipped a few iMCU rows
+	 * at a time (256 is a multiple of every iMCU height), asking the
+	 * deadline between. */
+	while (cinfo.output_scanline < (JDIMENSION) y0) {
+		JDIMENSION rows = (JDIMENSION) y0 - cinfo.output_scanline;
+
+		if (rows > IMAGOR_JPEG_SKIP_ROWS)
+			rows = IMAGOR_JPEG_SKIP_ROWS;
+		if (jpeg_skip_scanlines(&cinfo, rows) != rows)
+			ERREXIT(&cinfo, JERR_INPUT_EMPTY);
+		if (stop && stop()) {
+			err.stopped = 1;
+			longjmp(err.jump, 1);
+		}
+	}
 	end = y0 + window_height;
 	while (cinfo.output_scanline < (JDIMENSION) end) {
 		unsigned char *row =
